@@ -1,0 +1,112 @@
+//! Text rules: input validation for names and labels, and display-safety for text read back from
+//! a database (which is untrusted: another writer may have put escape sequences in it).
+
+use super::DomainError;
+use std::borrow::Cow;
+
+/// Checks a required text field: 1..=max characters, no control characters.
+pub fn required(field: &str, value: &str, max: usize) -> Result<(), DomainError> {
+    if value.is_empty() {
+        return Err(DomainError::field(field, "is required"));
+    }
+    if value.trim().is_empty() {
+        return Err(DomainError::field(field, "must not be blank"));
+    }
+    optional(field, value, max)
+}
+
+/// Checks an optional text field: at most `max` characters, no control characters.
+pub fn optional(field: &str, value: &str, max: usize) -> Result<(), DomainError> {
+    let n = value.chars().count();
+    if n > max {
+        return Err(DomainError::field(
+            field,
+            format!("must be at most {max} characters (got {n})"),
+        ));
+    }
+    if value.chars().any(is_unsafe) {
+        return Err(DomainError::field(
+            field,
+            "must not contain control characters or bidirectional overrides",
+        ));
+    }
+    Ok(())
+}
+
+/// Characters that must never reach a terminal raw: C0/C1 controls, DEL, and bidi overrides that
+/// can make text display differently from what it is.
+pub fn is_unsafe(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Makes untrusted text safe to draw: every unsafe character is shown escaped (`\x1b`,
+/// `\u{202e}`), so an escape sequence becomes harmless visible text and nothing is silently lost.
+/// Newlines and tabs are shown escaped too: table cells are single lines.
+pub fn sanitize(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(is_unsafe) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if is_unsafe(c) {
+            let v = c as u32;
+            if v < 0x80 {
+                out.push_str(&format!("\\x{v:02x}"));
+            } else {
+                out.push_str(&format!("\\u{{{v:04x}}}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_escapes_control_and_escape_sequences() {
+        assert_eq!(sanitize("plain text"), "plain text");
+        assert!(matches!(sanitize("plain"), Cow::Borrowed(_)));
+        assert_eq!(sanitize("a\x1b[31mred"), "a\\x1b[31mred");
+        assert_eq!(sanitize("x\x07\x7f\n"), "x\\x07\\x7f\\x0a");
+        assert_eq!(sanitize("\u{9b}2J"), "\\u{009b}2J");
+        assert_eq!(sanitize("abc\u{202e}cba"), "abc\\u{202e}cba");
+        assert!(!sanitize("\x1b]52;c;AAAA\x07").chars().any(is_unsafe));
+    }
+
+    #[test]
+    fn text_fields_are_checked() {
+        assert!(required("name", "Acme", 255).is_ok());
+        assert!(
+            required("name", "", 255)
+                .unwrap_err()
+                .to_string()
+                .contains("required")
+        );
+        assert!(
+            required("name", "   ", 255)
+                .unwrap_err()
+                .to_string()
+                .contains("blank")
+        );
+        assert!(required("name", &"x".repeat(255), 255).is_ok());
+        assert!(
+            required("name", &"x".repeat(256), 255)
+                .unwrap_err()
+                .to_string()
+                .contains("at most 255")
+        );
+        // characters, not bytes
+        assert!(required("name", &"é".repeat(255), 255).is_ok());
+        assert!(
+            required("name", "a\x1bb", 255)
+                .unwrap_err()
+                .to_string()
+                .contains("control")
+        );
+        assert!(optional("ref", "", 255).is_ok());
+    }
+}
