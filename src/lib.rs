@@ -2,3 +2,4 @@
 //! Layers: `domain` (pure rules) ← `store` (persistence) ← `service` (the one API) ← `cli` / `tui`.
 
 pub mod domain;
+pub mod store;

@@ -1,0 +1,591 @@
+//! The in-memory store for demos and tests. One lock guards all data; a commit checks everything
+//! that can fail before it changes anything, so a write is all-or-nothing like a transaction.
+
+use super::{
+    AssetQuery, AuditQuery, Backend, Change, Committed, Counts, FaultInjector, InstitutionQuery,
+    LedgerQuery, LedgerWaker, PoolStats, PositionFilter, PositionQuery, PositionSortKey, Store,
+    StoreError, StoreResult, TemplateQuery, Write, clamp_limit,
+};
+use crate::domain::apikey::ApiKey;
+use crate::domain::audit::AuditEvent;
+use crate::domain::ledger::{GENESIS_HASH, LedgerEvent};
+use crate::domain::{
+    Asset, AssetTemplate, Institution, InstitutionPolicy, Position, PositionLifecycleEvent,
+    PositionState, Region, ids,
+};
+use async_trait::async_trait;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+#[derive(Default)]
+struct Data {
+    institutions: BTreeMap<String, Institution>,
+    templates: BTreeMap<String, AssetTemplate>,
+    assets: BTreeMap<String, Asset>,
+    positions: BTreeMap<String, Position>,
+    events: HashMap<String, Vec<PositionLifecycleEvent>>,
+    policies: BTreeMap<(String, Region), InstitutionPolicy>,
+    api_keys: BTreeMap<String, ApiKey>,
+    ledger: Vec<LedgerEvent>,
+    audit: Vec<AuditEvent>,
+}
+
+pub struct MemoryStore {
+    data: RwLock<Data>,
+    head_tx: watch::Sender<i64>,
+    faults: FaultInjector,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        MemoryStore {
+            data: RwLock::new(Data::default()),
+            head_tx: watch::channel(0).0,
+            faults: FaultInjector::default(),
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Data> {
+        self.data.read().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn missing(entity: &'static str, id: &str) -> StoreError {
+    StoreError::Constraint(format!("referenced record does not exist ({entity} {id})"))
+}
+
+fn dup(what: &str, id: &str) -> StoreError {
+    StoreError::Duplicate(format!("{what} {id} already exists"))
+}
+
+fn page<T: Clone>(
+    map: &BTreeMap<String, T>,
+    after: &Option<String>,
+    limit: u32,
+    keep: impl Fn(&T) -> bool,
+) -> Vec<T> {
+    let start = match after {
+        Some(a) => std::ops::Bound::Excluded(a.clone()),
+        None => std::ops::Bound::Unbounded,
+    };
+    map.range((start, std::ops::Bound::Unbounded))
+        .map(|(_, v)| v)
+        .filter(|v| keep(v))
+        .take(clamp_limit(limit) as usize)
+        .cloned()
+        .collect()
+}
+
+fn matches(p: &Position, f: &PositionFilter, assets: &BTreeMap<String, Asset>) -> bool {
+    let eq = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+    if !eq(&f.institution_id, &p.institution_id)
+        || !eq(&f.asset_id, &p.asset_id)
+        || !eq(&f.holder_reference, &p.holder_reference)
+        || f.state.is_some_and(|s| s != p.state)
+    {
+        return false;
+    }
+    if let Some(t) = &f.template_id
+        && assets.get(&p.asset_id).is_none_or(|a| &a.template_id != t)
+    {
+        return false;
+    }
+    if let Some(text) = f.text.as_deref().filter(|s| !s.is_empty()) {
+        // ASCII case folding, like SQLite's LIKE.
+        let needle = text.to_ascii_lowercase();
+        let hit = |s: &str| s.to_ascii_lowercase().contains(&needle);
+        return hit(&p.id)
+            || hit(&p.holder_reference)
+            || p.external_reference.as_deref().is_some_and(hit);
+    }
+    true
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    fn backend(&self) -> Backend {
+        Backend::Memory
+    }
+
+    fn target(&self) -> String {
+        "memory (this process only)".into()
+    }
+
+    fn faults(&self) -> &FaultInjector {
+        &self.faults
+    }
+
+    async fn ping(&self) -> StoreResult<Duration> {
+        let start = Instant::now();
+        drop(self.read());
+        Ok(start.elapsed())
+    }
+
+    async fn schema_version(&self) -> StoreResult<Option<i64>> {
+        Ok(None)
+    }
+
+    fn pool_stats(&self) -> Option<PoolStats> {
+        None
+    }
+
+    async fn counts(&self, inst: Option<&str>) -> StoreResult<Counts> {
+        let d = self.read();
+        let mine = |i: &str| inst.is_none_or(|x| x == i);
+        let positions_by_state = PositionState::ALL
+            .iter()
+            .map(|s| {
+                let n = d
+                    .positions
+                    .values()
+                    .filter(|p| p.state == *s && mine(&p.institution_id))
+                    .count() as i64;
+                (*s, n)
+            })
+            .collect();
+        Ok(Counts {
+            institutions: d.institutions.keys().filter(|i| mine(i)).count() as i64,
+            templates: d
+                .templates
+                .values()
+                .filter(|t| mine(&t.institution_id))
+                .count() as i64,
+            assets: d
+                .assets
+                .values()
+                .filter(|a| mine(&a.institution_id))
+                .count() as i64,
+            positions: d
+                .positions
+                .values()
+                .filter(|p| mine(&p.institution_id))
+                .count() as i64,
+            ledger_events: d.ledger.iter().filter(|e| mine(&e.institution_id)).count() as i64,
+            audit_events: d
+                .audit
+                .iter()
+                .filter(|a| {
+                    inst.is_none()
+                        || a.institution_id.as_deref() == inst
+                        || a.subject_institution_id.as_deref() == inst
+                })
+                .count() as i64,
+            positions_by_state,
+        })
+    }
+
+    async fn commit(&self, w: Write) -> StoreResult<Committed> {
+        let mut guard = self.data.write().unwrap_or_else(|p| p.into_inner());
+        let d = &mut *guard;
+        let Write {
+            change,
+            mut ledger,
+            mut audit,
+        } = w;
+
+        // 1. Check everything that can fail.
+        let mut policy_to_store = None;
+        match &change {
+            Change::None => {}
+            Change::CreateInstitution(x) => {
+                if d.institutions.contains_key(&x.id) {
+                    return Err(dup("institution", &x.id));
+                }
+            }
+            Change::CreateTemplate(x) => {
+                if d.templates.contains_key(&x.id) {
+                    return Err(dup("template", &x.id));
+                }
+                if !d.institutions.contains_key(&x.institution_id) {
+                    return Err(missing("institution", &x.institution_id));
+                }
+            }
+            Change::CreateAsset(x) => {
+                if d.assets.contains_key(&x.id) {
+                    return Err(dup("asset", &x.id));
+                }
+                if !d.institutions.contains_key(&x.institution_id) {
+                    return Err(missing("institution", &x.institution_id));
+                }
+                if !d.templates.contains_key(&x.template_id) {
+                    return Err(missing("template", &x.template_id));
+                }
+            }
+            Change::CreatePosition(x) => {
+                if d.positions.contains_key(&x.id) {
+                    return Err(dup("position", &x.id));
+                }
+                if !d.institutions.contains_key(&x.institution_id) {
+                    return Err(missing("institution", &x.institution_id));
+                }
+                if !d.assets.contains_key(&x.asset_id) {
+                    return Err(missing("asset", &x.asset_id));
+                }
+            }
+            Change::CreateApiKey(x) => {
+                if d.api_keys.contains_key(&x.id)
+                    || d.api_keys.values().any(|k| k.key_hash == x.key_hash)
+                {
+                    return Err(dup("API key", &x.id));
+                }
+                if !d.institutions.contains_key(&x.institution_id) {
+                    return Err(missing("institution", &x.institution_id));
+                }
+            }
+            Change::TransitionPosition {
+                position,
+                expected_state,
+                expected_version,
+                ..
+            } => {
+                let cur = d
+                    .positions
+                    .get(&position.id)
+                    .ok_or_else(|| StoreError::NotFound {
+                        entity: "position",
+                        id: position.id.clone(),
+                    })?;
+                if cur.state != *expected_state || cur.version != *expected_version {
+                    return Err(StoreError::Conflict {
+                        id: position.id.clone(),
+                        expected: *expected_state,
+                        expected_version: *expected_version,
+                        actual: cur.state,
+                        actual_version: cur.version,
+                    });
+                }
+            }
+            Change::UpsertPolicy(p) => {
+                if !d.institutions.contains_key(&p.institution_id) {
+                    return Err(missing("institution", &p.institution_id));
+                }
+                let mut stored = p.clone();
+                if let Some(existing) = d.policies.get(&(p.institution_id.clone(), p.region)) {
+                    stored.id = existing.id.clone();
+                    stored.created_at = existing.created_at;
+                }
+                if let Some(l) = ledger.as_mut() {
+                    l.entity_id = stored.id.clone();
+                }
+                if let Some(a) = audit.as_mut() {
+                    a.resource_id = Some(stored.id.clone());
+                }
+                policy_to_store = Some(stored);
+            }
+            Change::RevokeApiKey { id, .. } => {
+                let key = d.api_keys.get(id).ok_or_else(|| StoreError::NotFound {
+                    entity: "API key",
+                    id: id.clone(),
+                })?;
+                if key.revoked_at.is_some() {
+                    return Ok(Committed {
+                        applied: false,
+                        ..Default::default()
+                    });
+                }
+            }
+        }
+        if let Some(a) = &audit
+            && d.audit.iter().any(|x| x.id == a.id)
+        {
+            return Err(dup("audit record", &a.id));
+        }
+        let sealed = match ledger {
+            Some(draft) => {
+                self.faults.check_ledger_append()?;
+                let (seq, prev) = d
+                    .ledger
+                    .last()
+                    .map(|e| (e.seq, e.hash.clone()))
+                    .unwrap_or((0, GENESIS_HASH.to_string()));
+                Some(draft.seal(ids::new_id(ids::LEDGER_EVENT), seq, &prev))
+            }
+            None => None,
+        };
+
+        // 2. Apply; nothing below can fail.
+        match change {
+            Change::None => {}
+            Change::CreateInstitution(x) => {
+                d.institutions.insert(x.id.clone(), x);
+            }
+            Change::CreateTemplate(x) => {
+                d.templates.insert(x.id.clone(), x);
+            }
+            Change::CreateAsset(x) => {
+                d.assets.insert(x.id.clone(), x);
+            }
+            Change::CreatePosition(x) => {
+                d.positions.insert(x.id.clone(), x);
+            }
+            Change::CreateApiKey(x) => {
+                d.api_keys.insert(x.id.clone(), x);
+            }
+            Change::TransitionPosition {
+                position, event, ..
+            } => {
+                d.events.entry(position.id.clone()).or_default().push(event);
+                d.positions.insert(position.id.clone(), position);
+            }
+            Change::UpsertPolicy(_) => {
+                let p = policy_to_store.clone().expect("set above");
+                d.policies.insert((p.institution_id.clone(), p.region), p);
+            }
+            Change::RevokeApiKey { id, at } => {
+                if let Some(k) = d.api_keys.get_mut(&id) {
+                    k.revoked_at = Some(at);
+                }
+            }
+        }
+        if let Some(ev) = &sealed {
+            d.ledger.push(ev.clone());
+        }
+        if let Some(a) = audit {
+            d.audit.push(a);
+        }
+        drop(guard);
+        if let Some(ev) = &sealed {
+            self.head_tx.send_replace(ev.seq);
+        }
+        Ok(Committed {
+            ledger: sealed,
+            policy: policy_to_store,
+            applied: true,
+        })
+    }
+
+    async fn get_institution(&self, id: &str) -> StoreResult<Option<Institution>> {
+        Ok(self.read().institutions.get(id).cloned())
+    }
+
+    async fn list_institutions(&self, q: &InstitutionQuery) -> StoreResult<Vec<Institution>> {
+        Ok(page(
+            &self.read().institutions,
+            &q.page.after,
+            q.page.limit,
+            |i| q.id.as_ref().is_none_or(|x| x == &i.id),
+        ))
+    }
+
+    async fn get_template(&self, id: &str) -> StoreResult<Option<AssetTemplate>> {
+        Ok(self.read().templates.get(id).cloned())
+    }
+
+    async fn list_templates(&self, q: &TemplateQuery) -> StoreResult<Vec<AssetTemplate>> {
+        Ok(page(
+            &self.read().templates,
+            &q.page.after,
+            q.page.limit,
+            |t| {
+                q.institution_id
+                    .as_ref()
+                    .is_none_or(|x| x == &t.institution_id)
+            },
+        ))
+    }
+
+    async fn get_asset(&self, id: &str) -> StoreResult<Option<Asset>> {
+        Ok(self.read().assets.get(id).cloned())
+    }
+
+    async fn list_assets(&self, q: &AssetQuery) -> StoreResult<Vec<Asset>> {
+        Ok(page(
+            &self.read().assets,
+            &q.page.after,
+            q.page.limit,
+            |a| {
+                q.institution_id
+                    .as_ref()
+                    .is_none_or(|x| x == &a.institution_id)
+                    && q.template_id.as_ref().is_none_or(|x| x == &a.template_id)
+            },
+        ))
+    }
+
+    async fn get_position(&self, id: &str) -> StoreResult<Option<Position>> {
+        Ok(self.read().positions.get(id).cloned())
+    }
+
+    async fn list_positions(&self, q: &PositionQuery) -> StoreResult<Vec<Position>> {
+        let d = self.read();
+        let key = q.sort;
+        let mut rows: Vec<(String, &Position)> = d
+            .positions
+            .values()
+            .filter(|p| matches(p, &q.filter, &d.assets))
+            .map(|p| (key.cursor_value(p), p))
+            .collect();
+        let desc = q.descending ^ q.backwards;
+        if key != PositionSortKey::Created {
+            rows.sort_by(|a, b| {
+                (a.0.as_str(), a.1.id.as_str()).cmp(&(b.0.as_str(), b.1.id.as_str()))
+            });
+        }
+        if desc {
+            rows.reverse();
+        }
+        let after = |r: &(String, &Position)| match &q.cursor {
+            None => true,
+            Some(c) => {
+                let here = (r.0.as_str(), r.1.id.as_str());
+                let there = (c.value.as_str(), c.id.as_str());
+                if desc { here < there } else { here > there }
+            }
+        };
+        let mut out: Vec<Position> = rows
+            .iter()
+            .filter(|r| after(r))
+            .take(clamp_limit(q.limit) as usize)
+            .map(|(_, p)| (*p).clone())
+            .collect();
+        if q.backwards {
+            out.reverse();
+        }
+        Ok(out)
+    }
+
+    async fn count_positions(&self, f: &PositionFilter) -> StoreResult<i64> {
+        let d = self.read();
+        Ok(d.positions
+            .values()
+            .filter(|p| matches(p, f, &d.assets))
+            .count() as i64)
+    }
+
+    async fn position_events(&self, position_id: &str) -> StoreResult<Vec<PositionLifecycleEvent>> {
+        Ok(self
+            .read()
+            .events
+            .get(position_id)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn get_policy(
+        &self,
+        institution_id: &str,
+        region: Region,
+    ) -> StoreResult<Option<InstitutionPolicy>> {
+        Ok(self
+            .read()
+            .policies
+            .get(&(institution_id.to_string(), region))
+            .cloned())
+    }
+
+    async fn list_policies(
+        &self,
+        institution_id: Option<&str>,
+    ) -> StoreResult<Vec<InstitutionPolicy>> {
+        Ok(self
+            .read()
+            .policies
+            .values()
+            .filter(|p| institution_id.is_none_or(|i| i == p.institution_id))
+            .cloned()
+            .collect())
+    }
+
+    async fn get_api_key(&self, id: &str) -> StoreResult<Option<ApiKey>> {
+        Ok(self.read().api_keys.get(id).cloned())
+    }
+
+    async fn find_api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>> {
+        Ok(self
+            .read()
+            .api_keys
+            .values()
+            .find(|k| k.key_hash == key_hash)
+            .cloned())
+    }
+
+    async fn list_api_keys(&self, institution_id: Option<&str>) -> StoreResult<Vec<ApiKey>> {
+        Ok(self
+            .read()
+            .api_keys
+            .values()
+            .filter(|k| institution_id.is_none_or(|i| i == k.institution_id))
+            .cloned()
+            .collect())
+    }
+
+    async fn read_ledger(&self, q: &LedgerQuery) -> StoreResult<Vec<LedgerEvent>> {
+        let d = self.read();
+        let keep = |e: &&LedgerEvent| {
+            e.seq > q.after_seq
+                && q.before_seq.is_none_or(|b| e.seq < b)
+                && q.position_id
+                    .as_ref()
+                    .is_none_or(|p| e.position_id.as_ref() == Some(p))
+                && q.kind.is_none_or(|k| e.kind == k)
+                && q.institution_id
+                    .as_ref()
+                    .is_none_or(|i| &e.institution_id == i)
+        };
+        let n = clamp_limit(q.limit) as usize;
+        // seq n is at index n-1: start the scan there rather than at the beginning.
+        let start = (q.after_seq.max(0) as usize).min(d.ledger.len());
+        Ok(if q.newest_first {
+            d.ledger[start..]
+                .iter()
+                .rev()
+                .filter(keep)
+                .take(n)
+                .cloned()
+                .collect()
+        } else {
+            d.ledger[start..]
+                .iter()
+                .filter(keep)
+                .take(n)
+                .cloned()
+                .collect()
+        })
+    }
+
+    async fn ledger_head(&self) -> StoreResult<Option<(i64, String)>> {
+        Ok(self.read().ledger.last().map(|e| (e.seq, e.hash.clone())))
+    }
+
+    async fn list_audit(&self, q: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {
+        let d = self.read();
+        Ok(d.audit
+            .iter()
+            .rev()
+            .filter(|a| {
+                q.action.as_ref().is_none_or(|x| x == &a.action)
+                    && q.outcome.is_none_or(|o| o == a.outcome)
+                    && q.institution_id.as_ref().is_none_or(|i| {
+                        a.institution_id.as_ref() == Some(i)
+                            || a.subject_institution_id.as_ref() == Some(i)
+                    })
+                    && q.before.as_ref().is_none_or(|b| &a.id < b)
+            })
+            .take(clamp_limit(q.limit) as usize)
+            .cloned()
+            .collect())
+    }
+
+    async fn ledger_waker(&self) -> StoreResult<Box<dyn LedgerWaker>> {
+        Ok(Box::new(WatchWaker(self.head_tx.subscribe())))
+    }
+}
+
+/// In-process notification: wakes as soon as a commit moves the head.
+struct WatchWaker(watch::Receiver<i64>);
+
+#[async_trait]
+impl LedgerWaker for WatchWaker {
+    async fn wait(&mut self, max_wait: Duration) -> StoreResult<()> {
+        let _ = tokio::time::timeout(max_wait, self.0.changed()).await;
+        Ok(())
+    }
+}

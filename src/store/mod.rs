@@ -1,0 +1,370 @@
+//! Persistence. One trait, three backends (memory, SQLite, PostgreSQL), one conformance suite
+//! (`tests/conformance.rs`). Stores persist; they do not decide business rules. Every change is
+//! committed together with its ledger event and audit record in one atomic step (`Store::commit`).
+
+pub mod memory;
+pub mod postgres;
+mod sql;
+mod sqldb;
+pub mod sqlite;
+
+pub use sqldb::SqlStore;
+
+use crate::domain::apikey::ApiKey;
+use crate::domain::audit::AuditEvent;
+use crate::domain::ledger::{LedgerDraft, LedgerEvent};
+use crate::domain::{
+    Asset, AssetTemplate, Institution, InstitutionPolicy, LedgerKind, Outcome, Position,
+    PositionLifecycleEvent, PositionState, Region,
+};
+use async_trait::async_trait;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Memory,
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Backend::Memory => "memory",
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StoreError {
+    #[error("{entity} {id} not found")]
+    NotFound { entity: &'static str, id: String },
+    #[error(
+        "concurrent modification of {id}: expected {expected} (version {expected_version}), found {actual} (version {actual_version})"
+    )]
+    Conflict {
+        id: String,
+        expected: PositionState,
+        expected_version: i64,
+        actual: PositionState,
+        actual_version: i64,
+    },
+    #[error("{0}")]
+    Duplicate(String),
+    #[error("{0}")]
+    Constraint(String),
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("stored data is not readable: {0}")]
+    Corrupt(String),
+    #[error("store error: {0}")]
+    Other(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// One atomic write: a change, the ledger event that records it, and the audit record that says
+/// who made it. Either all of them are stored or none is.
+#[derive(Debug, Clone)]
+pub struct Write {
+    pub change: Change,
+    pub ledger: Option<LedgerDraft>,
+    pub audit: Option<AuditEvent>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Nothing but the audit record (a refused or failed action).
+    None,
+    CreateInstitution(Institution),
+    CreateTemplate(AssetTemplate),
+    CreateAsset(Asset),
+    CreatePosition(Position),
+    /// `position` carries the new state, version and updatedAt; the store applies it only if the
+    /// stored row still has `expected_state` and `expected_version` (else `StoreError::Conflict`).
+    TransitionPosition {
+        position: Position,
+        expected_state: PositionState,
+        expected_version: i64,
+        event: PositionLifecycleEvent,
+    },
+    /// Insert or replace the policy for (institution, region). An existing policy keeps its id and
+    /// createdAt; the ledger event and audit record are made to name the stored id.
+    UpsertPolicy(InstitutionPolicy),
+    CreateApiKey(ApiKey),
+    /// Sets revokedAt if the key is not revoked yet; `StoreError::NotFound` if there is no such
+    /// key, `StoreError::Conflict`-free no-op detection is the service's job.
+    RevokeApiKey {
+        id: String,
+        at: crate::domain::time::Timestamp,
+    },
+}
+
+/// What a commit stored.
+#[derive(Debug, Clone, Default)]
+pub struct Committed {
+    pub ledger: Option<LedgerEvent>,
+    /// The stored policy of an upsert (with the id it kept).
+    pub policy: Option<InstitutionPolicy>,
+    /// False when a revoke found the key already revoked (nothing was written).
+    pub applied: bool,
+}
+
+/// Keyset page request: items strictly after `after` (an id), at most `limit`.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    pub after: Option<String>,
+    pub limit: u32,
+}
+
+impl Page {
+    pub fn first(limit: u32) -> Self {
+        Page { after: None, limit }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct InstitutionQuery {
+    /// Restrict to one institution (scoping).
+    pub id: Option<String>,
+    pub page: Page,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TemplateQuery {
+    pub institution_id: Option<String>,
+    pub page: Page,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AssetQuery {
+    pub institution_id: Option<String>,
+    pub template_id: Option<String>,
+    pub page: Page,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PositionFilter {
+    pub institution_id: Option<String>,
+    pub asset_id: Option<String>,
+    pub template_id: Option<String>,
+    pub state: Option<PositionState>,
+    pub holder_reference: Option<String>,
+    /// Case-insensitive substring of the id, holder reference or external reference.
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PositionSortKey {
+    /// Creation order (the id is time-ordered).
+    #[default]
+    Created,
+    Updated,
+    Institution,
+    Asset,
+    Holder,
+    Amount,
+    Currency,
+    State,
+}
+
+impl PositionSortKey {
+    pub const ALL: &'static [PositionSortKey] = &[
+        PositionSortKey::Created,
+        PositionSortKey::Institution,
+        PositionSortKey::Asset,
+        PositionSortKey::Holder,
+        PositionSortKey::Amount,
+        PositionSortKey::Currency,
+        PositionSortKey::State,
+        PositionSortKey::Updated,
+    ];
+
+    /// The value of this key for a position, in a form whose text order is the key's order.
+    pub fn cursor_value(&self, p: &Position) -> String {
+        match self {
+            PositionSortKey::Created => String::new(),
+            PositionSortKey::Updated => crate::domain::time::format(&p.updated_at),
+            PositionSortKey::Institution => p.institution_id.clone(),
+            PositionSortKey::Asset => p.asset_id.clone(),
+            PositionSortKey::Holder => p.holder_reference.clone(),
+            PositionSortKey::Amount => p.amount.to_sortable(),
+            PositionSortKey::Currency => p.currency.as_str().to_string(),
+            PositionSortKey::State => p.state.as_str().to_string(),
+        }
+    }
+}
+
+/// Where a position page starts: after (or, going backwards, before) this row in sort order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PositionCursor {
+    pub value: String,
+    pub id: String,
+}
+
+impl PositionCursor {
+    pub fn of(key: PositionSortKey, p: &Position) -> Self {
+        PositionCursor {
+            value: key.cursor_value(p),
+            id: p.id.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PositionQuery {
+    pub filter: PositionFilter,
+    pub sort: PositionSortKey,
+    pub descending: bool,
+    pub cursor: Option<PositionCursor>,
+    /// Read towards the start: the `limit` rows before `cursor` (the last page if no cursor).
+    /// The result is still in display order.
+    pub backwards: bool,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct LedgerQuery {
+    /// Only events with seq > after_seq.
+    pub after_seq: i64,
+    /// Only events with seq < before_seq.
+    pub before_seq: Option<i64>,
+    pub position_id: Option<String>,
+    pub kind: Option<LedgerKind>,
+    pub institution_id: Option<String>,
+    /// Newest first (for "the last N events"); otherwise seq ascending.
+    pub newest_first: bool,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub action: Option<String>,
+    pub outcome: Option<Outcome>,
+    /// Records made by, or about, this institution.
+    pub institution_id: Option<String>,
+    /// Only records with id < before (newest-first paging).
+    pub before: Option<String>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Counts {
+    pub institutions: i64,
+    pub templates: i64,
+    pub assets: i64,
+    pub positions: i64,
+    pub ledger_events: i64,
+    pub audit_events: i64,
+    pub positions_by_state: Vec<(PositionState, i64)>,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PoolStats {
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+/// Backend-specific wake-ups for the ledger stream: "there may be new events now".
+#[async_trait]
+pub trait LedgerWaker: Send {
+    /// Waits until new events may have been committed, or `max_wait` elapses. Spurious wake-ups
+    /// are allowed: the stream always re-reads by seq. Returns an error while the backend's
+    /// notification channel is down (the stream then falls back to polling and reports it).
+    async fn wait(&mut self, max_wait: Duration) -> StoreResult<()>;
+}
+
+/// Test hook shared by all backends: makes the next ledger append fail *after* the entity write,
+/// inside the transaction, to prove that the whole write rolls back.
+#[derive(Debug, Default)]
+pub struct FaultInjector {
+    fail_next_ledger_append: AtomicBool,
+}
+
+impl FaultInjector {
+    pub fn fail_next_ledger_append(&self) {
+        self.fail_next_ledger_append.store(true, Ordering::SeqCst);
+    }
+    /// Called by a store right before it appends a ledger event.
+    pub(crate) fn check_ledger_append(&self) -> StoreResult<()> {
+        if self.fail_next_ledger_append.swap(false, Ordering::SeqCst) {
+            Err(StoreError::Other("injected ledger append failure".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+    /// Where the data lives, with any password redacted.
+    fn target(&self) -> String;
+    fn faults(&self) -> &FaultInjector;
+
+    async fn ping(&self) -> StoreResult<Duration>;
+    async fn schema_version(&self) -> StoreResult<Option<i64>>;
+    fn pool_stats(&self) -> Option<PoolStats>;
+    async fn counts(&self, institution_id: Option<&str>) -> StoreResult<Counts>;
+
+    /// Stores a change with its ledger event and audit record atomically.
+    async fn commit(&self, write: Write) -> StoreResult<Committed>;
+
+    async fn get_institution(&self, id: &str) -> StoreResult<Option<Institution>>;
+    async fn list_institutions(&self, q: &InstitutionQuery) -> StoreResult<Vec<Institution>>;
+    async fn get_template(&self, id: &str) -> StoreResult<Option<AssetTemplate>>;
+    async fn list_templates(&self, q: &TemplateQuery) -> StoreResult<Vec<AssetTemplate>>;
+    async fn get_asset(&self, id: &str) -> StoreResult<Option<Asset>>;
+    async fn list_assets(&self, q: &AssetQuery) -> StoreResult<Vec<Asset>>;
+    async fn get_position(&self, id: &str) -> StoreResult<Option<Position>>;
+    async fn list_positions(&self, q: &PositionQuery) -> StoreResult<Vec<Position>>;
+    async fn count_positions(&self, f: &PositionFilter) -> StoreResult<i64>;
+    /// Lifecycle events of a position, oldest first.
+    async fn position_events(&self, position_id: &str) -> StoreResult<Vec<PositionLifecycleEvent>>;
+    async fn get_policy(
+        &self,
+        institution_id: &str,
+        region: Region,
+    ) -> StoreResult<Option<InstitutionPolicy>>;
+    async fn list_policies(
+        &self,
+        institution_id: Option<&str>,
+    ) -> StoreResult<Vec<InstitutionPolicy>>;
+    async fn get_api_key(&self, id: &str) -> StoreResult<Option<ApiKey>>;
+    async fn find_api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>>;
+    /// Keys of an institution (all institutions if `None`), revoked ones included, oldest first.
+    async fn list_api_keys(&self, institution_id: Option<&str>) -> StoreResult<Vec<ApiKey>>;
+
+    async fn read_ledger(&self, q: &LedgerQuery) -> StoreResult<Vec<LedgerEvent>>;
+    /// (seq, hash) of the newest ledger event.
+    async fn ledger_head(&self) -> StoreResult<Option<(i64, String)>>;
+    /// Audit records, newest first.
+    async fn list_audit(&self, q: &AuditQuery) -> StoreResult<Vec<AuditEvent>>;
+
+    /// A waker for the ledger stream (see `LedgerWaker`).
+    async fn ledger_waker(&self) -> StoreResult<Box<dyn LedgerWaker>>;
+}
+
+pub type SharedStore = Arc<dyn Store>;
+
+/// Clamps a requested page size to 1..=1000 (default 100 when 0).
+pub fn clamp_limit(limit: u32) -> u32 {
+    match limit {
+        0 => 100,
+        n => n.min(1000),
+    }
+}

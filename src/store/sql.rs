@@ -1,0 +1,1119 @@
+//! The SQL both database backends share: table layouts, query building with numbered parameters,
+//! and row decoding. SQLite and PostgreSQL differ only in column types, which this module hides:
+//! every value crosses the driver as text or an integer, with PostgreSQL casts written into the
+//! SQL (`$3::timestamptz`, `amount::text`), so one row type decodes both.
+
+use super::{
+    AuditQuery, LedgerQuery, PositionFilter, PositionQuery, PositionSortKey, StoreError,
+    StoreResult,
+};
+use crate::domain::apikey::ApiKey;
+use crate::domain::audit::{AuditError, AuditEvent};
+use crate::domain::ledger::LedgerEvent;
+use crate::domain::policy::PolicyConfig;
+use crate::domain::{
+    Asset, AssetTemplate, Institution, InstitutionPolicy, Money, Position, PositionLifecycleEvent,
+    time,
+};
+use std::fmt::Write as _;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A bound value. Everything is text or an integer; PostgreSQL casts are in the SQL.
+#[derive(Debug, Clone)]
+pub enum Arg {
+    Text(Option<String>),
+    Int(i64),
+}
+
+fn t(s: impl Into<String>) -> Arg {
+    Arg::Text(Some(s.into()))
+}
+fn ot(s: Option<impl Into<String>>) -> Arg {
+    Arg::Text(s.map(Into::into))
+}
+
+/// Column types, for casts and select expressions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ty {
+    Text,
+    Ts,
+    Amount,
+    Json,
+    Int,
+}
+
+pub struct Table {
+    pub name: &'static str,
+    pub cols: &'static [(&'static str, Ty)],
+}
+
+use Ty::*;
+
+pub const INSTITUTIONS: Table = Table {
+    name: "institutions",
+    cols: &[
+        ("id", Text),
+        ("name", Text),
+        ("regions", Json),
+        ("verticals", Json),
+        ("created_at", Ts),
+        ("updated_at", Ts),
+    ],
+};
+pub const TEMPLATES: Table = Table {
+    name: "asset_templates",
+    cols: &[
+        ("id", Text),
+        ("institution_id", Text),
+        ("code", Text),
+        ("name", Text),
+        ("vertical", Text),
+        ("region", Text),
+        ("config", Json),
+        ("created_at", Ts),
+        ("updated_at", Ts),
+    ],
+};
+pub const ASSETS: Table = Table {
+    name: "assets",
+    cols: &[
+        ("id", Text),
+        ("institution_id", Text),
+        ("template_id", Text),
+        ("label", Text),
+        ("metadata", Json),
+        ("created_at", Ts),
+        ("updated_at", Ts),
+    ],
+};
+pub const POSITIONS: Table = Table {
+    name: "positions",
+    cols: &[
+        ("id", Text),
+        ("institution_id", Text),
+        ("asset_id", Text),
+        ("holder_reference", Text),
+        ("currency", Text),
+        ("amount", Amount),
+        ("state", Text),
+        ("external_reference", Text),
+        ("version", Int),
+        ("created_at", Ts),
+        ("updated_at", Ts),
+    ],
+};
+pub const POSITION_EVENTS: Table = Table {
+    name: "position_events",
+    cols: &[
+        ("id", Text),
+        ("position_id", Text),
+        ("from_state", Text),
+        ("to_state", Text),
+        ("reason", Text),
+        ("at", Ts),
+        ("metadata", Json),
+    ],
+};
+pub const POLICIES: Table = Table {
+    name: "policies",
+    cols: &[
+        ("id", Text),
+        ("institution_id", Text),
+        ("region", Text),
+        ("config", Json),
+        ("created_at", Ts),
+        ("updated_at", Ts),
+    ],
+};
+pub const API_KEYS: Table = Table {
+    name: "api_keys",
+    cols: &[
+        ("id", Text),
+        ("institution_id", Text),
+        ("key_hash", Text),
+        ("label", Text),
+        ("role", Text),
+        ("created_at", Ts),
+        ("revoked_at", Ts),
+    ],
+};
+/// The ledger payload is stored as its canonical JSON text in both backends: it is hashed, so it
+/// must come back byte for byte.
+pub const LEDGER: Table = Table {
+    name: "ledger_events",
+    cols: &[
+        ("seq", Int),
+        ("id", Text),
+        ("kind", Text),
+        ("entity_type", Text),
+        ("entity_id", Text),
+        ("institution_id", Text),
+        ("position_id", Text),
+        ("at", Ts),
+        ("payload", Text),
+        ("prev_hash", Text),
+        ("hash", Text),
+    ],
+};
+pub const AUDIT: Table = Table {
+    name: "audit_events",
+    cols: &[
+        ("id", Text),
+        ("occurred_at", Ts),
+        ("actor", Text),
+        ("api_key_id", Text),
+        ("institution_id", Text),
+        ("action", Text),
+        ("outcome", Text),
+        ("resource_type", Text),
+        ("resource_id", Text),
+        ("subject_institution_id", Text),
+        ("payload", Json),
+        ("error", Json),
+    ],
+};
+
+/// A statement under construction: SQL text plus its arguments, numbered `$1, $2, …`.
+#[derive(Debug, Clone)]
+pub struct Q {
+    pub d: Dialect,
+    pub sql: String,
+    pub args: Vec<Arg>,
+}
+
+impl Q {
+    pub fn new(d: Dialect, sql: &str) -> Self {
+        Q {
+            d,
+            sql: sql.to_string(),
+            args: Vec::new(),
+        }
+    }
+    pub fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+    /// Appends a placeholder for `arg`, cast to `ty` on PostgreSQL.
+    pub fn bind(&mut self, ty: Ty, arg: Arg) -> &mut Self {
+        self.args.push(arg);
+        let n = self.args.len();
+        let _ = write!(self.sql, "${n}{}", cast(self.d, ty));
+        self
+    }
+    /// A placeholder for an argument already bound (PostgreSQL and SQLite both allow reuse).
+    pub fn again(&mut self, n: usize, ty: Ty) -> &mut Self {
+        let _ = write!(self.sql, "${n}{}", cast(self.d, ty));
+        self
+    }
+}
+
+fn cast(d: Dialect, ty: Ty) -> &'static str {
+    match (d, ty) {
+        (Dialect::Sqlite, _) | (_, Text) | (_, Int) => "",
+        (Dialect::Postgres, Ts) => "::timestamptz",
+        (Dialect::Postgres, Amount) => "::numeric",
+        (Dialect::Postgres, Json) => "::jsonb",
+    }
+}
+
+/// The select list of a table, with every column read back as text or integer.
+pub fn select_list(d: Dialect, table: &Table) -> String {
+    table
+        .cols
+        .iter()
+        .map(|(c, ty)| match (d, ty) {
+            (Dialect::Postgres, Ts) => {
+                format!(
+                    r#"to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS {c}"#
+                )
+            }
+            (Dialect::Postgres, Amount | Json) => format!("{c}::text AS {c}"),
+            _ => c.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub fn select(d: Dialect, table: &Table, rest: &str) -> Q {
+    Q::new(
+        d,
+        &format!(
+            "SELECT {} FROM {} {rest}",
+            select_list(d, table),
+            table.name
+        ),
+    )
+}
+
+/// `INSERT INTO table (cols…) VALUES ($1…)`; `args` in column order.
+pub fn insert(d: Dialect, table: &Table, args: Vec<Arg>) -> Q {
+    debug_assert_eq!(args.len(), table.cols.len(), "{}", table.name);
+    let names = table
+        .cols
+        .iter()
+        .map(|(c, _)| *c)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut q = Q::new(d, &format!("INSERT INTO {} ({names}) VALUES (", table.name));
+    for (i, (arg, (_, ty))) in args.into_iter().zip(table.cols).enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.bind(*ty, arg);
+    }
+    q.push(")");
+    q
+}
+
+pub fn by_id(d: Dialect, table: &Table, id: &str) -> Q {
+    let mut q = select(d, table, "WHERE id = ");
+    q.bind(Text, t(id));
+    q
+}
+
+fn json_text(v: &impl serde::Serialize) -> String {
+    serde_json::to_string(v).expect("serialisable")
+}
+
+fn amount_arg(d: Dialect, m: &Money) -> Arg {
+    match d {
+        Dialect::Sqlite => t(m.to_sortable()),
+        Dialect::Postgres => t(m.to_string()),
+    }
+}
+
+fn ts(v: &time::Timestamp) -> Arg {
+    t(time::format(v))
+}
+
+// ---- inserts ----------------------------------------------------------------------------------
+
+pub fn insert_institution(d: Dialect, i: &Institution) -> Q {
+    insert(
+        d,
+        &INSTITUTIONS,
+        vec![
+            t(&i.id),
+            t(&i.name),
+            t(json_text(&i.regions)),
+            t(json_text(&i.verticals)),
+            ts(&i.created_at),
+            ts(&i.updated_at),
+        ],
+    )
+}
+
+pub fn insert_template(d: Dialect, x: &AssetTemplate) -> Q {
+    insert(
+        d,
+        &TEMPLATES,
+        vec![
+            t(&x.id),
+            t(&x.institution_id),
+            t(x.code.as_str()),
+            t(&x.name),
+            t(x.vertical.as_str()),
+            t(x.region.as_str()),
+            t(json_text(&x.config)),
+            ts(&x.created_at),
+            ts(&x.updated_at),
+        ],
+    )
+}
+
+pub fn insert_asset(d: Dialect, x: &Asset) -> Q {
+    insert(
+        d,
+        &ASSETS,
+        vec![
+            t(&x.id),
+            t(&x.institution_id),
+            t(&x.template_id),
+            t(&x.label),
+            t(json_text(&x.metadata)),
+            ts(&x.created_at),
+            ts(&x.updated_at),
+        ],
+    )
+}
+
+pub fn insert_position(d: Dialect, p: &Position) -> Q {
+    insert(
+        d,
+        &POSITIONS,
+        vec![
+            t(&p.id),
+            t(&p.institution_id),
+            t(&p.asset_id),
+            t(&p.holder_reference),
+            t(p.currency.as_str()),
+            amount_arg(d, &p.amount),
+            t(p.state.as_str()),
+            ot(p.external_reference.clone()),
+            Arg::Int(p.version),
+            ts(&p.created_at),
+            ts(&p.updated_at),
+        ],
+    )
+}
+
+pub fn insert_position_event(d: Dialect, e: &PositionLifecycleEvent) -> Q {
+    insert(
+        d,
+        &POSITION_EVENTS,
+        vec![
+            t(&e.id),
+            t(&e.position_id),
+            t(e.from_state.as_str()),
+            t(e.to_state.as_str()),
+            ot(e.reason.clone()),
+            ts(&e.at),
+            ot(e.metadata.as_ref().map(json_text)),
+        ],
+    )
+}
+
+pub fn insert_api_key(d: Dialect, k: &ApiKey) -> Q {
+    insert(
+        d,
+        &API_KEYS,
+        vec![
+            t(&k.id),
+            t(&k.institution_id),
+            t(&k.key_hash),
+            t(&k.label),
+            t(k.role.as_str()),
+            ts(&k.created_at),
+            ot(k.revoked_at.as_ref().map(time::format)),
+        ],
+    )
+}
+
+pub fn insert_ledger(d: Dialect, e: &LedgerEvent) -> Q {
+    insert(
+        d,
+        &LEDGER,
+        vec![
+            Arg::Int(e.seq),
+            t(&e.id),
+            t(e.kind.as_str()),
+            t(e.entity_type.as_str()),
+            t(&e.entity_id),
+            t(&e.institution_id),
+            ot(e.position_id.clone()),
+            ts(&e.at),
+            t(serde_json_canonicalizer::to_string(&e.payload).expect("JSON value")),
+            t(&e.prev_hash),
+            t(&e.hash),
+        ],
+    )
+}
+
+pub fn insert_audit(d: Dialect, a: &AuditEvent) -> Q {
+    insert(
+        d,
+        &AUDIT,
+        vec![
+            t(&a.id),
+            ts(&a.occurred_at),
+            t(&a.actor),
+            ot(a.api_key_id.clone()),
+            ot(a.institution_id.clone()),
+            t(&a.action),
+            t(a.outcome.as_str()),
+            ot(a.resource_type.clone()),
+            ot(a.resource_id.clone()),
+            ot(a.subject_institution_id.clone()),
+            ot(a.payload.as_ref().map(json_text)),
+            ot(a.error.as_ref().map(json_text)),
+        ],
+    )
+}
+
+/// Inserts or replaces the policy of (institution, region), keeping an existing id and createdAt,
+/// and returns the stored row.
+pub fn upsert_policy(d: Dialect, p: &InstitutionPolicy) -> Q {
+    let mut q = insert(
+        d,
+        &POLICIES,
+        vec![
+            t(&p.id),
+            t(&p.institution_id),
+            t(p.region.as_str()),
+            t(json_text(&p.config)),
+            ts(&p.created_at),
+            ts(&p.updated_at),
+        ],
+    );
+    q.push(
+        " ON CONFLICT (institution_id, region) DO UPDATE SET config = excluded.config, \
+         updated_at = excluded.updated_at RETURNING ",
+    );
+    q.push(&select_list(d, &POLICIES));
+    q
+}
+
+pub fn update_position_state(
+    d: Dialect,
+    p: &Position,
+    expected_state: crate::domain::PositionState,
+    expected_version: i64,
+) -> Q {
+    let mut q = Q::new(d, "UPDATE positions SET state = ");
+    q.bind(Text, t(p.state.as_str()))
+        .push(", version = ")
+        .bind(Int, Arg::Int(p.version))
+        .push(", updated_at = ")
+        .bind(Ts, ts(&p.updated_at))
+        .push(" WHERE id = ")
+        .bind(Text, t(&p.id))
+        .push(" AND state = ")
+        .bind(Text, t(expected_state.as_str()))
+        .push(" AND version = ")
+        .bind(Int, Arg::Int(expected_version));
+    q
+}
+
+pub fn position_state(d: Dialect, id: &str) -> Q {
+    let mut q = Q::new(d, "SELECT state, version FROM positions WHERE id = ");
+    q.bind(Text, t(id));
+    q
+}
+
+pub fn revoke_api_key(d: Dialect, id: &str, at: &time::Timestamp) -> Q {
+    let mut q = Q::new(d, "UPDATE api_keys SET revoked_at = ");
+    q.bind(Ts, ts(at))
+        .push(" WHERE id = ")
+        .bind(Text, t(id))
+        .push(" AND revoked_at IS NULL");
+    q
+}
+
+pub fn last_ledger_event(d: Dialect) -> Q {
+    Q::new(
+        d,
+        "SELECT seq, hash FROM ledger_events ORDER BY seq DESC LIMIT 1",
+    )
+}
+
+// ---- lists ------------------------------------------------------------------------------------
+
+fn page_clause(q: &mut Q, after: &Option<String>, limit: u32) {
+    if let Some(a) = after {
+        q.push(" AND id > ").bind(Text, t(a));
+    }
+    let _ = write!(q.sql, " ORDER BY id LIMIT {}", super::clamp_limit(limit));
+}
+
+fn eq_opt(q: &mut Q, col: &str, v: &Option<String>) {
+    if let Some(v) = v {
+        q.push(&format!(" AND {col} = ")).bind(Text, t(v));
+    }
+}
+
+pub fn list_institutions(d: Dialect, x: &super::InstitutionQuery) -> Q {
+    let mut q = select(d, &INSTITUTIONS, "WHERE 1 = 1");
+    eq_opt(&mut q, "id", &x.id);
+    page_clause(&mut q, &x.page.after, x.page.limit);
+    q
+}
+
+pub fn list_templates(d: Dialect, x: &super::TemplateQuery) -> Q {
+    let mut q = select(d, &TEMPLATES, "WHERE 1 = 1");
+    eq_opt(&mut q, "institution_id", &x.institution_id);
+    page_clause(&mut q, &x.page.after, x.page.limit);
+    q
+}
+
+pub fn list_assets(d: Dialect, x: &super::AssetQuery) -> Q {
+    let mut q = select(d, &ASSETS, "WHERE 1 = 1");
+    eq_opt(&mut q, "institution_id", &x.institution_id);
+    eq_opt(&mut q, "template_id", &x.template_id);
+    page_clause(&mut q, &x.page.after, x.page.limit);
+    q
+}
+
+fn like_pattern(text: &str) -> String {
+    let mut p = String::from("%");
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+fn position_filter(q: &mut Q, f: &PositionFilter) {
+    eq_opt(q, "institution_id", &f.institution_id);
+    eq_opt(q, "asset_id", &f.asset_id);
+    if let Some(tid) = &f.template_id {
+        q.push(" AND asset_id IN (SELECT id FROM assets WHERE template_id = ")
+            .bind(Text, t(tid))
+            .push(")");
+    }
+    if let Some(s) = &f.state {
+        q.push(" AND state = ").bind(Text, t(s.as_str()));
+    }
+    eq_opt(q, "holder_reference", &f.holder_reference);
+    if let Some(text) = f.text.as_deref().filter(|s| !s.is_empty()) {
+        let like = match q.d {
+            Dialect::Sqlite => "LIKE",
+            Dialect::Postgres => "ILIKE",
+        };
+        q.push(&format!(" AND (id {like} "))
+            .bind(Text, t(like_pattern(text)));
+        let n = q.args.len();
+        q.push(&format!(" ESCAPE '\\' OR holder_reference {like} "))
+            .again(n, Text)
+            .push(&format!(" ESCAPE '\\' OR external_reference {like} "))
+            .again(n, Text)
+            .push(" ESCAPE '\\')");
+    }
+}
+
+fn sort_column(k: PositionSortKey) -> Option<(&'static str, Ty)> {
+    match k {
+        PositionSortKey::Created => None,
+        PositionSortKey::Updated => Some(("updated_at", Ts)),
+        PositionSortKey::Institution => Some(("institution_id", Text)),
+        PositionSortKey::Asset => Some(("asset_id", Text)),
+        PositionSortKey::Holder => Some(("holder_reference", Text)),
+        PositionSortKey::Amount => Some(("amount", Amount)),
+        PositionSortKey::Currency => Some(("currency", Text)),
+        PositionSortKey::State => Some(("state", Text)),
+    }
+}
+
+/// A page of positions in (sort key, id) order; reading backwards returns the rows in reverse
+/// order (the store flips them back).
+pub fn list_positions(d: Dialect, x: &PositionQuery) -> Q {
+    let mut q = select(d, &POSITIONS, "WHERE 1 = 1");
+    position_filter(&mut q, &x.filter);
+    let desc = x.descending ^ x.backwards;
+    let (op, dir) = if desc { ("<", "DESC") } else { (">", "ASC") };
+    let col = sort_column(x.sort);
+    if let Some(c) = &x.cursor {
+        match col {
+            None => {
+                q.push(&format!(" AND id {op} ")).bind(Text, t(&c.id));
+            }
+            Some((name, ty)) => {
+                q.push(&format!(" AND ({name}, id) {op} ("))
+                    .bind(ty, t(&c.value))
+                    .push(", ")
+                    .bind(Text, t(&c.id))
+                    .push(")");
+            }
+        }
+    }
+    match col {
+        None => q.push(&format!(" ORDER BY id {dir}")),
+        Some((name, _)) => q.push(&format!(" ORDER BY {name} {dir}, id {dir}")),
+    };
+    let _ = write!(q.sql, " LIMIT {}", super::clamp_limit(x.limit));
+    q
+}
+
+pub fn count_positions(d: Dialect, f: &PositionFilter) -> Q {
+    let mut q = Q::new(d, "SELECT count(*) FROM positions WHERE 1 = 1");
+    position_filter(&mut q, f);
+    q
+}
+
+pub fn position_events(d: Dialect, position_id: &str) -> Q {
+    let mut q = select(d, &POSITION_EVENTS, "WHERE position_id = ");
+    q.bind(Text, t(position_id)).push(" ORDER BY id");
+    q
+}
+
+pub fn get_policy(d: Dialect, institution_id: &str, region: &str) -> Q {
+    let mut q = select(d, &POLICIES, "WHERE institution_id = ");
+    q.bind(Text, t(institution_id))
+        .push(" AND region = ")
+        .bind(Text, t(region));
+    q
+}
+
+pub fn list_policies(d: Dialect, institution_id: Option<&str>) -> Q {
+    let mut q = select(d, &POLICIES, "WHERE 1 = 1");
+    eq_opt(
+        &mut q,
+        "institution_id",
+        &institution_id.map(str::to_string),
+    );
+    q.push(" ORDER BY institution_id, region");
+    q
+}
+
+pub fn api_key_by_hash(d: Dialect, hash: &str) -> Q {
+    let mut q = select(d, &API_KEYS, "WHERE key_hash = ");
+    q.bind(Text, t(hash));
+    q
+}
+
+pub fn list_api_keys(d: Dialect, institution_id: Option<&str>) -> Q {
+    let mut q = select(d, &API_KEYS, "WHERE 1 = 1");
+    eq_opt(
+        &mut q,
+        "institution_id",
+        &institution_id.map(str::to_string),
+    );
+    q.push(" ORDER BY id");
+    q
+}
+
+pub fn read_ledger(d: Dialect, x: &LedgerQuery) -> Q {
+    let mut q = select(d, &LEDGER, "WHERE seq > ");
+    q.bind(Int, Arg::Int(x.after_seq));
+    if let Some(b) = x.before_seq {
+        q.push(" AND seq < ").bind(Int, Arg::Int(b));
+    }
+    eq_opt(&mut q, "position_id", &x.position_id);
+    eq_opt(&mut q, "kind", &x.kind.map(|k| k.as_str().to_string()));
+    eq_opt(&mut q, "institution_id", &x.institution_id);
+    let dir = if x.newest_first { "DESC" } else { "ASC" };
+    let _ = write!(
+        q.sql,
+        " ORDER BY seq {dir} LIMIT {}",
+        super::clamp_limit(x.limit)
+    );
+    q
+}
+
+pub fn list_audit(d: Dialect, x: &AuditQuery) -> Q {
+    let mut q = select(d, &AUDIT, "WHERE 1 = 1");
+    eq_opt(&mut q, "action", &x.action);
+    eq_opt(
+        &mut q,
+        "outcome",
+        &x.outcome.map(|o| o.as_str().to_string()),
+    );
+    if let Some(i) = &x.institution_id {
+        q.push(" AND (institution_id = ")
+            .bind(Text, t(i))
+            .push(" OR subject_institution_id = ");
+        let n = q.args.len();
+        q.again(n, Text).push(")");
+    }
+    if let Some(b) = &x.before {
+        q.push(" AND id < ").bind(Text, t(b));
+    }
+    let _ = write!(
+        q.sql,
+        " ORDER BY id DESC LIMIT {}",
+        super::clamp_limit(x.limit)
+    );
+    q
+}
+
+/// One row of counts (institutions, templates, assets, positions, ledger events, audit records),
+/// scoped to an institution when one is given.
+pub fn counts(d: Dialect, institution_id: Option<&str>) -> Q {
+    let mut q = Q::new(d, "SELECT ");
+    match institution_id {
+        None => {
+            q.push(
+                "(SELECT count(*) FROM institutions), (SELECT count(*) FROM asset_templates), \
+                 (SELECT count(*) FROM assets), (SELECT count(*) FROM positions), \
+                 (SELECT count(*) FROM ledger_events), (SELECT count(*) FROM audit_events)",
+            );
+        }
+        Some(i) => {
+            q.push("(SELECT count(*) FROM institutions WHERE id = ")
+                .bind(Text, t(i));
+            for (table, col) in [
+                ("asset_templates", "institution_id"),
+                ("assets", "institution_id"),
+                ("positions", "institution_id"),
+                ("ledger_events", "institution_id"),
+            ] {
+                q.push(&format!("), (SELECT count(*) FROM {table} WHERE {col} = "))
+                    .again(1, Text);
+            }
+            q.push("), (SELECT count(*) FROM audit_events WHERE institution_id = ")
+                .again(1, Text)
+                .push(" OR subject_institution_id = ")
+                .again(1, Text)
+                .push(")");
+        }
+    }
+    q
+}
+
+pub fn positions_by_state(d: Dialect, institution_id: Option<&str>) -> Q {
+    let mut q = Q::new(d, "SELECT state, count(*) FROM positions WHERE 1 = 1");
+    eq_opt(
+        &mut q,
+        "institution_id",
+        &institution_id.map(str::to_string),
+    );
+    q.push(" GROUP BY state");
+    q
+}
+
+// ---- rows -------------------------------------------------------------------------------------
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+fn parse_ts(s: &str) -> StoreResult<time::Timestamp> {
+    time::parse(s).map_err(|e| corrupt("timestamp", e))
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> StoreResult<T> {
+    serde_json::from_str(s).map_err(|e| corrupt(what, e))
+}
+
+fn parse_enum<T: std::str::FromStr>(s: &str) -> StoreResult<T>
+where
+    T::Err: std::fmt::Display,
+{
+    s.parse().map_err(|e| corrupt("enum", e))
+}
+
+#[derive(sqlx::FromRow)]
+pub struct InstitutionRow {
+    id: String,
+    name: String,
+    regions: String,
+    verticals: String,
+    created_at: String,
+    updated_at: String,
+}
+
+impl TryFrom<InstitutionRow> for Institution {
+    type Error = StoreError;
+    fn try_from(r: InstitutionRow) -> StoreResult<Self> {
+        Ok(Institution {
+            id: r.id,
+            name: r.name,
+            regions: parse_json("regions", &r.regions)?,
+            verticals: parse_json("verticals", &r.verticals)?,
+            created_at: parse_ts(&r.created_at)?,
+            updated_at: parse_ts(&r.updated_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct TemplateRow {
+    id: String,
+    institution_id: String,
+    code: String,
+    name: String,
+    vertical: String,
+    region: String,
+    config: String,
+    created_at: String,
+    updated_at: String,
+}
+
+impl TryFrom<TemplateRow> for AssetTemplate {
+    type Error = StoreError;
+    fn try_from(r: TemplateRow) -> StoreResult<Self> {
+        Ok(AssetTemplate {
+            id: r.id,
+            institution_id: r.institution_id,
+            code: parse_enum(&r.code)?,
+            name: r.name,
+            vertical: parse_enum(&r.vertical)?,
+            region: parse_enum(&r.region)?,
+            config: parse_json("config", &r.config)?,
+            created_at: parse_ts(&r.created_at)?,
+            updated_at: parse_ts(&r.updated_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct AssetRow {
+    id: String,
+    institution_id: String,
+    template_id: String,
+    label: String,
+    metadata: String,
+    created_at: String,
+    updated_at: String,
+}
+
+impl TryFrom<AssetRow> for Asset {
+    type Error = StoreError;
+    fn try_from(r: AssetRow) -> StoreResult<Self> {
+        Ok(Asset {
+            id: r.id,
+            institution_id: r.institution_id,
+            template_id: r.template_id,
+            label: r.label,
+            metadata: parse_json("metadata", &r.metadata)?,
+            created_at: parse_ts(&r.created_at)?,
+            updated_at: parse_ts(&r.updated_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct PositionRow {
+    id: String,
+    institution_id: String,
+    asset_id: String,
+    holder_reference: String,
+    currency: String,
+    amount: String,
+    state: String,
+    external_reference: Option<String>,
+    version: i64,
+    created_at: String,
+    updated_at: String,
+}
+
+impl TryFrom<PositionRow> for Position {
+    type Error = StoreError;
+    fn try_from(r: PositionRow) -> StoreResult<Self> {
+        Ok(Position {
+            id: r.id,
+            institution_id: r.institution_id,
+            asset_id: r.asset_id,
+            holder_reference: r.holder_reference,
+            currency: parse_enum(&r.currency)?,
+            amount: Money::parse(&r.amount).map_err(|e| corrupt("amount", e))?,
+            state: parse_enum(&r.state)?,
+            external_reference: r.external_reference,
+            version: r.version,
+            created_at: parse_ts(&r.created_at)?,
+            updated_at: parse_ts(&r.updated_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct PositionEventRow {
+    id: String,
+    position_id: String,
+    from_state: String,
+    to_state: String,
+    reason: Option<String>,
+    at: String,
+    metadata: Option<String>,
+}
+
+impl TryFrom<PositionEventRow> for PositionLifecycleEvent {
+    type Error = StoreError;
+    fn try_from(r: PositionEventRow) -> StoreResult<Self> {
+        Ok(PositionLifecycleEvent {
+            id: r.id,
+            position_id: r.position_id,
+            from_state: parse_enum(&r.from_state)?,
+            to_state: parse_enum(&r.to_state)?,
+            reason: r.reason,
+            at: parse_ts(&r.at)?,
+            metadata: r.metadata.map(|m| parse_json("metadata", &m)).transpose()?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct PolicyRow {
+    id: String,
+    institution_id: String,
+    region: String,
+    config: String,
+    created_at: String,
+    updated_at: String,
+}
+
+impl TryFrom<PolicyRow> for InstitutionPolicy {
+    type Error = StoreError;
+    fn try_from(r: PolicyRow) -> StoreResult<Self> {
+        let config: PolicyConfig = parse_json("policy config", &r.config)?;
+        Ok(InstitutionPolicy {
+            id: r.id,
+            institution_id: r.institution_id,
+            region: parse_enum(&r.region)?,
+            config,
+            created_at: parse_ts(&r.created_at)?,
+            updated_at: parse_ts(&r.updated_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct ApiKeyRow {
+    id: String,
+    institution_id: String,
+    key_hash: String,
+    label: String,
+    role: String,
+    created_at: String,
+    revoked_at: Option<String>,
+}
+
+impl TryFrom<ApiKeyRow> for ApiKey {
+    type Error = StoreError;
+    fn try_from(r: ApiKeyRow) -> StoreResult<Self> {
+        Ok(ApiKey {
+            id: r.id,
+            institution_id: r.institution_id,
+            key_hash: r.key_hash,
+            label: r.label,
+            role: parse_enum(&r.role)?,
+            created_at: parse_ts(&r.created_at)?,
+            revoked_at: r.revoked_at.as_deref().map(parse_ts).transpose()?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct LedgerRow {
+    seq: i64,
+    id: String,
+    kind: String,
+    entity_type: String,
+    entity_id: String,
+    institution_id: String,
+    position_id: Option<String>,
+    at: String,
+    payload: String,
+    prev_hash: String,
+    hash: String,
+}
+
+impl TryFrom<LedgerRow> for LedgerEvent {
+    type Error = StoreError;
+    fn try_from(r: LedgerRow) -> StoreResult<Self> {
+        Ok(LedgerEvent {
+            seq: r.seq,
+            id: r.id,
+            kind: parse_enum(&r.kind)?,
+            entity_type: parse_enum(&r.entity_type)?,
+            entity_id: r.entity_id,
+            institution_id: r.institution_id,
+            position_id: r.position_id,
+            at: parse_ts(&r.at)?,
+            payload: parse_json("ledger payload", &r.payload)?,
+            prev_hash: r.prev_hash,
+            hash: r.hash,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct AuditRow {
+    id: String,
+    occurred_at: String,
+    actor: String,
+    api_key_id: Option<String>,
+    institution_id: Option<String>,
+    action: String,
+    outcome: String,
+    resource_type: Option<String>,
+    resource_id: Option<String>,
+    subject_institution_id: Option<String>,
+    payload: Option<String>,
+    error: Option<String>,
+}
+
+impl TryFrom<AuditRow> for AuditEvent {
+    type Error = StoreError;
+    fn try_from(r: AuditRow) -> StoreResult<Self> {
+        Ok(AuditEvent {
+            id: r.id,
+            occurred_at: parse_ts(&r.occurred_at)?,
+            actor: r.actor,
+            api_key_id: r.api_key_id,
+            institution_id: r.institution_id,
+            action: r.action,
+            outcome: parse_enum(&r.outcome)?,
+            resource_type: r.resource_type,
+            resource_id: r.resource_id,
+            subject_institution_id: r.subject_institution_id,
+            payload: r
+                .payload
+                .map(|p| parse_json("audit payload", &p))
+                .transpose()?,
+            error: r
+                .error
+                .map(|e| parse_json::<AuditError>("audit error", &e))
+                .transpose()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::PositionCursor;
+
+    #[test]
+    fn postgres_casts_and_numbering() {
+        let q = list_positions(
+            Dialect::Postgres,
+            &PositionQuery {
+                filter: PositionFilter {
+                    institution_id: Some("inst_1".into()),
+                    text: Some("a_b%".into()),
+                    ..Default::default()
+                },
+                sort: PositionSortKey::Amount,
+                descending: true,
+                cursor: Some(PositionCursor {
+                    value: "0000000000000010.00000000".into(),
+                    id: "pos_1".into(),
+                }),
+                backwards: false,
+                limit: 50,
+            },
+        );
+        assert!(q.sql.contains("institution_id = $1"), "{}", q.sql);
+        assert!(
+            q.sql
+                .contains("id ILIKE $2 ESCAPE '\\' OR holder_reference ILIKE $2"),
+            "{}",
+            q.sql
+        );
+        assert!(
+            q.sql.contains("(amount, id) < ($3::numeric, $4)"),
+            "{}",
+            q.sql
+        );
+        assert!(
+            q.sql.ends_with("ORDER BY amount DESC, id DESC LIMIT 50"),
+            "{}",
+            q.sql
+        );
+        assert!(matches!(&q.args[1], Arg::Text(Some(p)) if p == "%a\\_b\\%%"));
+        assert!(q.sql.contains("amount::text AS amount"));
+    }
+
+    #[test]
+    fn sqlite_has_no_casts_and_backwards_flips() {
+        let q = list_positions(
+            Dialect::Sqlite,
+            &PositionQuery {
+                sort: PositionSortKey::Updated,
+                backwards: true,
+                cursor: Some(PositionCursor {
+                    value: "2026-01-01T00:00:00.000Z".into(),
+                    id: "pos_9".into(),
+                }),
+                limit: 0,
+                ..Default::default()
+            },
+        );
+        assert!(q.sql.contains("(updated_at, id) < ($1, $2)"), "{}", q.sql);
+        assert!(
+            q.sql
+                .ends_with("ORDER BY updated_at DESC, id DESC LIMIT 100"),
+            "{}",
+            q.sql
+        );
+        assert!(!q.sql.contains("::"));
+    }
+}

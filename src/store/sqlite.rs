@@ -1,0 +1,156 @@
+//! The embedded default: a SQLite file in WAL mode (or `sqlite::memory:`), migrations applied on
+//! open. The ledger stream polls by seq (cheap: a primary-key range read) and wakes at once for
+//! this process's own commits.
+
+use super::sql::Dialect;
+use super::sqldb::{Pools, SqlStore, map_err};
+use super::{LedgerWaker, StoreError, StoreResult};
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How often the ledger stream looks for events written by other processes.
+pub const DEFAULT_POLL: Duration = Duration::from_millis(100);
+
+pub fn is_memory_url(url: &str) -> bool {
+    matches!(
+        url,
+        "sqlite::memory:" | "sqlite://:memory:" | "sqlite:memory:" | ":memory:"
+    )
+}
+
+/// The file path a `sqlite:` URL names (None for in-memory databases).
+pub fn file_path(url: &str) -> Option<PathBuf> {
+    if is_memory_url(url) {
+        return None;
+    }
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let path = rest.split('?').next().unwrap_or(rest);
+    Some(PathBuf::from(path))
+}
+
+pub async fn open(url: &str, poll: Duration) -> StoreResult<SqlStore> {
+    let memory = is_memory_url(url);
+    let (read, write, target) = if memory {
+        // An in-memory database lives as long as its connection: keep exactly one, forever.
+        let opts = SqliteConnectOptions::from_str("sqlite::memory:").map_err(map_err)?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(opts)
+            .await
+            .map_err(map_err)?;
+        (pool.clone(), pool, "sqlite::memory:".to_string())
+    } else {
+        let path = file_path(url).unwrap_or_default();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create directory {}: {e}", dir.display()))
+            })?;
+        }
+        let opts = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(15))
+            .foreign_keys(true);
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts.clone())
+            .await
+            .map_err(|e| match map_err(e) {
+                StoreError::Unavailable(m) | StoreError::Other(m) => StoreError::Unavailable(
+                    format!("cannot open SQLite database {}: {m}", path.display()),
+                ),
+                other => other,
+            })?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts.read_only(false))
+            .await
+            .map_err(map_err)?;
+        (read, write, format!("sqlite://{}", path.display()))
+    };
+    migrate(&write).await?;
+    let head: Option<(i64,)> = sqlx::query_as("SELECT max(seq) FROM ledger_events")
+        .fetch_optional(&read)
+        .await
+        .map_err(map_err)?;
+    let head = head.map(|(h,)| h).unwrap_or(0);
+    Ok(SqlStore::new(
+        Dialect::Sqlite,
+        Pools::Sqlite { read, write, poll },
+        target,
+        head,
+    ))
+}
+
+async fn migrate(pool: &sqlx::SqlitePool) -> StoreResult<()> {
+    let migrator = sqlx::migrate!("migrations/sqlite");
+    // Two processes opening a brand-new file at once can race on the first migration; the loser
+    // finds it applied on a second look.
+    match migrator.run(pool).await {
+        Ok(()) => Ok(()),
+        Err(first) => {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            migrator
+                .run(pool)
+                .await
+                .map_err(|e| StoreError::Other(format!("migration failed: {first}; then: {e}")))
+        }
+    }
+}
+
+/// Wakes on this process's commits at once, and every `poll` for other processes' commits.
+pub struct PollWaker {
+    local: watch::Receiver<i64>,
+    poll: Duration,
+}
+
+impl PollWaker {
+    pub fn new(local: watch::Receiver<i64>, poll: Duration) -> Self {
+        PollWaker { local, poll }
+    }
+}
+
+#[async_trait]
+impl LedgerWaker for PollWaker {
+    async fn wait(&mut self, max_wait: Duration) -> StoreResult<()> {
+        let _ = tokio::time::timeout(max_wait.min(self.poll), self.local.changed()).await;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_forms() {
+        assert!(is_memory_url("sqlite::memory:"));
+        assert_eq!(file_path("sqlite::memory:"), None);
+        assert_eq!(
+            file_path("sqlite:///tmp/x.db"),
+            Some(PathBuf::from("/tmp/x.db"))
+        );
+        assert_eq!(
+            file_path("sqlite:/tmp/x.db"),
+            Some(PathBuf::from("/tmp/x.db"))
+        );
+        assert_eq!(
+            file_path("sqlite://data/x.db?mode=rwc"),
+            Some(PathBuf::from("data/x.db"))
+        );
+    }
+}
