@@ -1,5 +1,10 @@
 //! EscrowGrid Console: a terminal operations console for an escrow / tokenization platform.
 //! Layers: `domain` (pure rules) ← `store` (persistence) ← `service` (the one API) ← `cli` / `tui`.
 
+pub mod cli;
+pub mod config;
 pub mod domain;
+pub mod logging;
+pub mod seed;
+pub mod service;
 pub mod store;

@@ -1,1 +1,114 @@
-fn main() {}
+//! `escrowgrid`: parse arguments, load configuration, set up logging, open the store, then run
+//! the console (no subcommand) or a headless subcommand.
+
+use clap::Parser;
+use escrowgrid::cli::{self, args::Cli, args::Command};
+use escrowgrid::config::{self, Overrides, ProcessEnv};
+use escrowgrid::service::{Service, ServiceConfig, ServiceError};
+use escrowgrid::{logging, store};
+use serde_json::json;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let code = runtime.block_on(run(cli));
+    // Do not wait for background tasks (a ledger stream, a simulator) to notice.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    ExitCode::from(code)
+}
+
+fn fail(json: bool, e: &ServiceError) -> u8 {
+    cli::print_error(e, json);
+    e.exit_code() as u8
+}
+
+async fn run(cli: Cli) -> u8 {
+    let json = cli.json;
+    let ov = Overrides {
+        config_file: cli.config.clone(),
+        store: if cli.demo {
+            Some("memory".into())
+        } else {
+            cli.store.clone()
+        },
+        database_url: cli.database_url.clone(),
+        log_level: cli.log_level.clone(),
+        api_key: cli.api_key.clone(),
+        read_only: cli.read_only,
+    };
+    let cfg = match config::load(&ov, &ProcessEnv) {
+        Ok(c) => c,
+        Err(e) => return fail(json, &ServiceError::field("config", e.to_string())),
+    };
+    let (log_guard, log_file) = match logging::init(&cfg.log_dir, &cfg.log_level) {
+        Ok(l) => {
+            let f = l.file.display().to_string();
+            (Some(l), Some(f))
+        }
+        Err(e) => (None, Some(format!("(logging disabled: {e})"))),
+    };
+    tracing::info!(backend = %cfg.backend, "escrowgrid starting");
+    let Some(command) = cli.command else {
+        eprintln!(
+            "The console is not available in this build yet; see `escrowgrid --help` for the subcommands."
+        );
+        return 2;
+    };
+    let store = match store::open(cfg.backend, &cfg.database_url, cfg.sqlite_poll).await {
+        Ok(s) => s,
+        Err(e) => {
+            if matches!(command, Command::Health) {
+                let target = if cfg.backend == store::Backend::Postgres {
+                    store::postgres::redact(&cfg.database_url)
+                } else {
+                    cfg.database_url.clone()
+                };
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&json!({
+                            "backend": cfg.backend, "target": target, "connected": false,
+                            "error": e.to_string(), "logFile": log_file,
+                        }))
+                        .unwrap_or_default()
+                    );
+                } else {
+                    println!(
+                        "backend:   {}\ntarget:    {target}\nconnected: NO\nerror:     {e}",
+                        cfg.backend
+                    );
+                }
+                return 1;
+            }
+            return fail(json, &ServiceError::from(e));
+        }
+    };
+    let svc = Service::new(
+        store,
+        ServiceConfig {
+            root_api_key: cfg.root_api_key.clone(),
+            read_only: cfg.read_only,
+            log_file,
+        },
+    );
+    let actor = match svc.authenticate(cfg.api_key.as_deref()).await {
+        Ok(a) => a,
+        Err(e) => return fail(json, &e),
+    };
+    let code = match cli::run(&svc, &actor, command, json).await {
+        Ok(code) => code as u8,
+        Err(e) => fail(json, &e),
+    };
+    drop(log_guard);
+    code
+}

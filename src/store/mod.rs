@@ -368,3 +368,12 @@ pub fn clamp_limit(limit: u32) -> u32 {
         n => n.min(1000),
     }
 }
+
+/// Opens the configured store (migrations are applied on open).
+pub async fn open(backend: Backend, url: &str, sqlite_poll: Duration) -> StoreResult<SharedStore> {
+    Ok(match backend {
+        Backend::Memory => Arc::new(memory::MemoryStore::new()),
+        Backend::Sqlite => Arc::new(sqlite::open(url, sqlite_poll).await?),
+        Backend::Postgres => Arc::new(postgres::open(url).await?),
+    })
+}

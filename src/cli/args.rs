@@ -1,0 +1,339 @@
+//! Command-line arguments (clap). Global flags work before or after the subcommand, except
+//! `--config FILE`, which goes before it (`template create --config JSON` is the template's).
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "escrowgrid",
+    version,
+    about = "EscrowGrid Console: operations console for escrow and tokenization",
+    long_about = "EscrowGrid Console.\n\nWith no subcommand, opens the terminal console on the configured store \
+(default: a SQLite file in the platform data directory). Subcommands run headless; add --json for \
+machine-readable output.\n\nExit status: 0 success, 2 bad input (invalid value, unknown id, refused \
+transition, not allowed), 1 any other failure (conflict, store unreachable, broken ledger)."
+)]
+pub struct Cli {
+    /// Config file (TOML). Default: config.toml in the platform config directory.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Store backend [memory, sqlite, postgres]; default: from the database URL.
+    #[arg(long, global = true, value_name = "STORE")]
+    pub store: Option<String>,
+    /// Database URL (sqlite:///path.db, sqlite::memory:, postgres://user@host/db).
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Log level: error, warn, info, debug, trace.
+    #[arg(long, global = true, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// API key: the root key or an institution key (ak_…). Env: ESCROWGRID_API_KEY.
+    #[arg(long, global = true, value_name = "KEY")]
+    pub api_key: Option<String>,
+    /// Machine-readable JSON output (errors too, on stderr).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Refuse every write.
+    #[arg(long, global = true)]
+    pub read_only: bool,
+    /// Open the console on the in-memory store with the demo data set and a live simulator.
+    #[arg(long)]
+    pub demo: bool,
+    /// Demo simulator rate, events per second (default 1).
+    #[arg(long, value_name = "RATE")]
+    pub demo_rate: Option<f64>,
+    /// Console: load the demo data set first if the database is empty.
+    #[arg(long)]
+    pub seed_demo: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Institutions: create, list, show.
+    #[command(subcommand)]
+    Institution(InstitutionCmd),
+    /// Asset templates: create, list, show.
+    #[command(subcommand)]
+    Template(TemplateCmd),
+    /// Assets: create, list, show.
+    #[command(subcommand)]
+    Asset(AssetCmd),
+    /// Escrow positions: create, list, show, transition.
+    #[command(subcommand)]
+    Position(PositionCmd),
+    /// Institution policies: set, list.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
+    /// Institution API keys: create, list, revoke.
+    #[command(subcommand, name = "apikey")]
+    ApiKey(ApiKeyCmd),
+    /// The hash-chained ledger: list, tail, verify.
+    #[command(subcommand)]
+    Ledger(LedgerCmd),
+    /// The audit trail.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// Store health: backend, reachability, latency, counts, ledger head, log file.
+    Health,
+    /// Load a data set.
+    Seed(SeedArgs),
+    /// Apply database migrations (also done on every open) and print the schema version.
+    Migrate,
+}
+
+#[derive(Debug, Args)]
+pub struct PageArgs {
+    /// Page size, 1-1000.
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+    /// Start after this id (keyset pagination: pass the previous page's last id).
+    #[arg(long, value_name = "ID")]
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InstitutionCmd {
+    /// Create an institution.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Regions (US, EU_UK, SG, UAE); repeat or comma-separate.
+        #[arg(long = "region", required = true, num_args = 1.., value_delimiter = ',')]
+        regions: Vec<String>,
+        /// Verticals (CONSTRUCTION, TRADE_FINANCE); default: both.
+        #[arg(long = "vertical", num_args = 1.., value_delimiter = ',')]
+        verticals: Vec<String>,
+    },
+    /// List institutions.
+    List {
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Show one institution with its policies, templates and assets.
+    Show { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TemplateCmd {
+    /// Create an asset template.
+    Create {
+        #[arg(long, value_name = "ID")]
+        institution: Option<String>,
+        /// CONSTR_ESCROW, CONSTR_RETAINAGE (CONSTRUCTION); TF_INVOICE, TF_LC (TRADE_FINANCE).
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        vertical: String,
+        #[arg(long)]
+        region: String,
+        /// Config as a JSON object, or @FILE.
+        #[arg(long, value_name = "JSON")]
+        config: String,
+    },
+    /// List templates.
+    List {
+        #[arg(long, value_name = "ID")]
+        institution: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Show one template.
+    Show { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AssetCmd {
+    /// Create an asset.
+    Create {
+        #[arg(long, value_name = "ID")]
+        institution: Option<String>,
+        #[arg(long, value_name = "ID")]
+        template: String,
+        #[arg(long)]
+        label: String,
+        /// Metadata as a JSON object, or @FILE.
+        #[arg(long, value_name = "JSON")]
+        metadata: Option<String>,
+    },
+    /// List assets.
+    List {
+        #[arg(long, value_name = "ID")]
+        institution: Option<String>,
+        #[arg(long, value_name = "ID")]
+        template: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Show one asset.
+    Show { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PositionCmd {
+    /// Create a position (state CREATED).
+    Create {
+        #[arg(long, value_name = "ID")]
+        institution: Option<String>,
+        #[arg(long, value_name = "ID")]
+        asset: String,
+        /// Holder reference.
+        #[arg(long)]
+        holder: String,
+        #[arg(long, value_name = "CCY")]
+        currency: String,
+        /// Exact decimal, e.g. 1250.50 (at most 8 decimals).
+        #[arg(long, value_name = "DEC")]
+        amount: String,
+        #[arg(long, value_name = "REF")]
+        external_ref: Option<String>,
+    },
+    /// List positions, oldest first.
+    List {
+        #[arg(long, value_name = "ID")]
+        institution: Option<String>,
+        #[arg(long, value_name = "ID")]
+        asset: Option<String>,
+        #[arg(long, value_name = "ID")]
+        template: Option<String>,
+        #[arg(long, value_name = "STATE")]
+        state: Option<String>,
+        /// Exact holder reference.
+        #[arg(long, value_name = "REF")]
+        holder: Option<String>,
+        /// Substring of the id, holder reference or external reference.
+        #[arg(long, value_name = "TEXT")]
+        search: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Show a position with its lifecycle history.
+    Show { id: String },
+    /// Move a position to another state.
+    Transition {
+        id: String,
+        #[arg(long, value_name = "STATE")]
+        to: String,
+        #[arg(long)]
+        reason: Option<String>,
+        /// Refuse (conflict) unless the position is in this state now.
+        #[arg(long, value_name = "STATE")]
+        expect_state: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCmd {
+    /// Set (insert or replace) the policy of an institution for a region.
+    Set {
+        #[arg(long, value_name = "ID")]
+        institution: Option<String>,
+        #[arg(long)]
+        region: String,
+        #[arg(long, value_name = "DEC")]
+        min_amount: Option<String>,
+        #[arg(long, value_name = "DEC")]
+        max_amount: Option<String>,
+        /// Allowed currencies; repeat or comma-separate. Omit to allow any.
+        #[arg(long = "currency", num_args = 1.., value_delimiter = ',')]
+        currencies: Option<Vec<String>>,
+        /// Allow no currency at all (blocks new positions in the region).
+        #[arg(long, conflicts_with = "currencies")]
+        block_all_currencies: bool,
+    },
+    /// List policies.
+    List {
+        #[arg(long, value_name = "ID")]
+        institution: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCmd {
+    /// Create an institution API key; the token is printed once.
+    Create {
+        #[arg(long, value_name = "ID")]
+        institution: Option<String>,
+        #[arg(long)]
+        label: String,
+        /// admin or read_only.
+        #[arg(long)]
+        role: String,
+    },
+    /// List API keys.
+    List {
+        #[arg(long, value_name = "ID")]
+        institution: Option<String>,
+    },
+    /// Revoke an API key (revoking a revoked key changes nothing).
+    Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCmd {
+    /// List ledger events in seq order.
+    List {
+        #[arg(long, value_name = "ID")]
+        position: Option<String>,
+        #[arg(long, value_name = "KIND")]
+        kind: Option<String>,
+        /// Only events after this seq.
+        #[arg(long, value_name = "SEQ", default_value_t = 0)]
+        after: i64,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
+    /// Print the newest events; with --follow, keep printing new ones as they commit.
+    Tail {
+        /// Start after this seq (default: the last --last events).
+        #[arg(long, value_name = "SEQ")]
+        after: Option<i64>,
+        /// How many recent events to print first when --after is not given.
+        #[arg(long, value_name = "N", default_value_t = 10)]
+        last: u32,
+        #[arg(long, short)]
+        follow: bool,
+        #[arg(long, value_name = "ID")]
+        position: Option<String>,
+        #[arg(long, value_name = "KIND")]
+        kind: Option<String>,
+    },
+    /// Verify the hash chain from seq 1; exit 1 and name the first broken seq if it is broken.
+    Verify,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// List audit records, newest first.
+    List {
+        #[arg(long)]
+        action: Option<String>,
+        /// success or failure.
+        #[arg(long)]
+        outcome: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Only records older than this audit id.
+        #[arg(long, value_name = "ID")]
+        before: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// Load the demo data set (institutions, templates of every code, assets, positions in every state).
+    #[arg(long, required = true)]
+    pub demo: bool,
+    /// How many positions to generate.
+    #[arg(long, default_value_t = 300)]
+    pub positions: u32,
+    /// Seed of the generator (same seed, same data).
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Load even if the database already holds data.
+    #[arg(long)]
+    pub force: bool,
+}

@@ -1,0 +1,445 @@
+//! Configuration, layered: built-in defaults < config file < environment < command-line flags.
+//! Every key is documented in `config.example.toml`; an unknown key or a bad value is an error that
+//! names the key.
+
+use crate::store::Backend;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The config file's shape. Unknown keys are refused, so a typo never silently does nothing.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub store: Option<String>,
+    pub database_url: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub log_level: Option<String>,
+    pub log_dir: Option<PathBuf>,
+    pub root_api_key: Option<String>,
+    pub api_key: Option<String>,
+    pub sqlite_poll_ms: Option<u64>,
+    pub read_only: Option<bool>,
+    #[serde(default)]
+    pub console: ConsoleConfig,
+}
+
+/// Console settings (`[console]` table).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Capture the mouse (clicks, wheel). Off by default: it takes away the terminal's selection.
+    pub mouse: Option<bool>,
+    /// Theme colour overrides: role name → colour name or #rrggbb.
+    #[serde(default)]
+    pub theme: BTreeMap<String, String>,
+    /// Key remapping: action name → key (e.g. `quit = "ctrl-q"`).
+    #[serde(default)]
+    pub keys: BTreeMap<String, String>,
+    /// Demo simulator rate in events per second.
+    pub demo_rate: Option<f64>,
+    /// Redraw at most this often, in milliseconds.
+    pub frame_ms: Option<u64>,
+}
+
+/// Values that come from the command line (None: not given).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub store: Option<String>,
+    pub database_url: Option<String>,
+    pub log_level: Option<String>,
+    pub api_key: Option<String>,
+    pub read_only: bool,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub backend: Backend,
+    /// Empty for the memory store.
+    pub database_url: String,
+    pub data_dir: PathBuf,
+    pub log_level: String,
+    pub log_dir: PathBuf,
+    pub root_api_key: Option<String>,
+    pub api_key: Option<String>,
+    pub sqlite_poll: Duration,
+    pub read_only: bool,
+    pub console: ConsoleConfig,
+    /// The config file that was read, if any.
+    pub config_file: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("{key}: {message}")]
+    Value { key: String, message: String },
+}
+
+fn bad(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Value {
+        key: key.to_string(),
+        message: message.into(),
+    }
+}
+
+fn project_dirs() -> Option<directories::ProjectDirs> {
+    directories::ProjectDirs::from("com", "EscrowGrid", "escrowgrid")
+}
+
+/// Where the config file lives when `--config` is not given.
+pub fn default_config_file() -> Option<PathBuf> {
+    if let Ok(dir) = std::env::var("ESCROWGRID_CONFIG_DIR") {
+        return Some(PathBuf::from(dir).join("config.toml"));
+    }
+    project_dirs().map(|d| d.config_dir().join("config.toml"))
+}
+
+fn default_data_dir() -> PathBuf {
+    project_dirs()
+        .map(|d| d.data_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from(".escrowgrid"))
+}
+
+pub fn parse_backend(key: &str, s: &str) -> Result<Backend, ConfigError> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "memory" => Ok(Backend::Memory),
+        "sqlite" => Ok(Backend::Sqlite),
+        "postgres" | "postgresql" => Ok(Backend::Postgres),
+        other => Err(bad(
+            key,
+            format!("'{other}' is not a store; expected memory, sqlite or postgres"),
+        )),
+    }
+}
+
+fn backend_of_url(key: &str, url: &str) -> Result<Backend, ConfigError> {
+    if url.starts_with("sqlite:") {
+        Ok(Backend::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Backend::Postgres)
+    } else {
+        Err(bad(
+            key,
+            format!(
+                "cannot tell the store from '{}': use a sqlite: or postgres:// URL",
+                crate::store::postgres::redact(url)
+            ),
+        ))
+    }
+}
+
+pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::File {
+        path: path.to_path_buf(),
+        message: e.to_string().trim().replace('\n', " "),
+    })
+}
+
+/// A source of environment variables (the real environment, or a map in tests).
+pub trait Env {
+    fn get(&self, key: &str) -> Option<String>;
+}
+
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn get(&self, key: &str) -> Option<String> {
+        std::env::var(key).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl Env for BTreeMap<&str, &str> {
+    fn get(&self, key: &str) -> Option<String> {
+        BTreeMap::get(self, key).map(|v| v.to_string())
+    }
+}
+
+/// The first variable of `keys` that is set, with its name.
+fn env_first(env: &dyn Env, keys: &[&'static str]) -> Option<(&'static str, String)> {
+    keys.iter().find_map(|k| env.get(k).map(|v| (*k, v)))
+}
+
+pub fn load(ov: &Overrides, env: &dyn Env) -> Result<Config, ConfigError> {
+    // File: --config must exist; the default location is optional.
+    let (file, config_file) = match &ov.config_file {
+        Some(p) => (read_file(p)?, Some(p.clone())),
+        None => match default_config_file().filter(|p| p.exists()) {
+            Some(p) => (read_file(&p)?, Some(p)),
+            None => (FileConfig::default(), None),
+        },
+    };
+
+    let data_dir = env
+        .get("ESCROWGRID_DATA_DIR")
+        .map(PathBuf::from)
+        .or(file.data_dir.clone())
+        .unwrap_or_else(default_data_dir);
+
+    // Store and URL: flag > env > file; each remembers its key for error messages.
+    let store: Option<(String, String)> = ov
+        .store
+        .clone()
+        .map(|v| ("--store".to_string(), v))
+        .or_else(|| {
+            env_first(env, &["ESCROWGRID_STORE", "STORE_BACKEND"]).map(|(k, v)| (k.to_string(), v))
+        })
+        .or_else(|| file.store.clone().map(|v| ("store".to_string(), v)));
+    let url: Option<(String, String)> = ov
+        .database_url
+        .clone()
+        .map(|v| ("--database-url".to_string(), v))
+        .or_else(|| {
+            env_first(env, &["ESCROWGRID_DATABASE_URL", "DATABASE_URL"])
+                .map(|(k, v)| (k.to_string(), v))
+        })
+        .or_else(|| {
+            file.database_url
+                .clone()
+                .map(|v| ("database_url".to_string(), v))
+        });
+
+    let backend = match (&store, &url) {
+        (Some((k, s)), _) => parse_backend(k, s)?,
+        (None, Some((k, u))) => backend_of_url(k, u)?,
+        (None, None) => Backend::Sqlite,
+    };
+    let database_url = match (backend, url) {
+        (Backend::Memory, _) => String::new(),
+        (Backend::Sqlite, None) => format!("sqlite://{}", data_dir.join("escrowgrid.db").display()),
+        (Backend::Postgres, None) => {
+            return Err(bad(
+                "database_url",
+                "the postgres store needs a database URL (--database-url, ESCROWGRID_DATABASE_URL or database_url)",
+            ));
+        }
+        (b, Some((k, u))) => {
+            let of_url = backend_of_url(&k, &u)?;
+            if of_url != b {
+                return Err(bad(&k, format!("is a {of_url} URL but the store is {b}")));
+            }
+            u
+        }
+    };
+
+    let log_level = ov
+        .log_level
+        .clone()
+        .or_else(|| env.get("ESCROWGRID_LOG_LEVEL"))
+        .or(file.log_level.clone())
+        .unwrap_or_else(|| "info".into());
+    if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() || log_level.trim().is_empty() {
+        return Err(bad(
+            "log_level",
+            format!("'{log_level}' is not a log level; use error, warn, info, debug or trace"),
+        ));
+    }
+
+    let sqlite_poll = match file.sqlite_poll_ms {
+        Some(0) => return Err(bad("sqlite_poll_ms", "must be at least 1")),
+        Some(ms) if ms > 60_000 => {
+            return Err(bad("sqlite_poll_ms", "must be at most 60000 (one minute)"));
+        }
+        Some(ms) => Duration::from_millis(ms),
+        None => crate::store::sqlite::DEFAULT_POLL,
+    };
+    if let Some(r) = file.console.demo_rate
+        && !(r > 0.0 && r <= 1000.0)
+    {
+        return Err(bad(
+            "console.demo_rate",
+            "must be between 0 and 1000 events per second",
+        ));
+    }
+    if let Some(f) = file.console.frame_ms
+        && !(5..=1000).contains(&f)
+    {
+        return Err(bad("console.frame_ms", "must be between 5 and 1000"));
+    }
+
+    Ok(Config {
+        backend,
+        database_url,
+        log_dir: file
+            .log_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.join("logs")),
+        data_dir,
+        log_level,
+        root_api_key: env_first(env, &["ESCROWGRID_ROOT_API_KEY", "ROOT_API_KEY"])
+            .map(|(_, v)| v)
+            .or(file.root_api_key.clone())
+            .filter(|k| !k.trim().is_empty()),
+        api_key: ov
+            .api_key
+            .clone()
+            .or_else(|| env.get("ESCROWGRID_API_KEY"))
+            .or(file.api_key.clone()),
+        sqlite_poll,
+        read_only: ov.read_only || file.read_only.unwrap_or(false),
+        console: file.console,
+        config_file,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&'static str, &'static str)]) -> BTreeMap<&'static str, &'static str> {
+        let mut m: BTreeMap<&str, &str> = pairs.iter().copied().collect();
+        m.insert("ESCROWGRID_DATA_DIR", "/data");
+        m
+    }
+
+    fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, text).unwrap();
+        (dir, p)
+    }
+
+    fn ov_file(p: &Path) -> Overrides {
+        Overrides {
+            config_file: Some(p.to_path_buf()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn default_is_sqlite_in_the_data_dir() {
+        let (_d, p) = write("");
+        let c = load(&ov_file(&p), &env(&[])).unwrap();
+        assert_eq!(c.backend, Backend::Sqlite);
+        assert_eq!(c.database_url, "sqlite:///data/escrowgrid.db");
+        assert_eq!(c.log_dir, PathBuf::from("/data/logs"));
+        assert_eq!(c.log_level, "info");
+    }
+
+    #[test]
+    fn layers_file_then_env_then_flags() {
+        let (_d, p) = write("database_url = \"sqlite:///file.db\"\nlog_level = \"debug\"\n");
+        let c = load(&ov_file(&p), &env(&[])).unwrap();
+        assert_eq!(c.database_url, "sqlite:///file.db");
+        assert_eq!(c.log_level, "debug");
+        let c = load(&ov_file(&p), &env(&[("DATABASE_URL", "sqlite:///seed.db")])).unwrap();
+        assert_eq!(c.database_url, "sqlite:///seed.db", "env beats file");
+        let e = env(&[
+            ("DATABASE_URL", "sqlite:///seed.db"),
+            ("ESCROWGRID_DATABASE_URL", "sqlite:///ours.db"),
+        ]);
+        assert_eq!(
+            load(&ov_file(&p), &e).unwrap().database_url,
+            "sqlite:///ours.db",
+            "our name beats the seed's"
+        );
+        let mut ov = ov_file(&p);
+        ov.database_url = Some("postgres://u@h/db".into());
+        let c = load(&ov, &e).unwrap();
+        assert_eq!(
+            (c.backend, c.database_url.as_str()),
+            (Backend::Postgres, "postgres://u@h/db"),
+            "flag beats env; backend follows the scheme"
+        );
+    }
+
+    #[test]
+    fn memory_and_explicit_store() {
+        let (_d, p) = write("store = \"memory\"");
+        let c = load(&ov_file(&p), &env(&[])).unwrap();
+        assert_eq!(c.backend, Backend::Memory);
+        let c = load(&ov_file(&p), &env(&[("STORE_BACKEND", "sqlite")])).unwrap();
+        assert_eq!(c.backend, Backend::Sqlite);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let (_d, p) = write("stroe = \"memory\"");
+        let e = load(&ov_file(&p), &env(&[])).unwrap_err().to_string();
+        assert!(e.contains("unknown field `stroe`"), "{e}");
+        let (_d, p) = write("store = \"oracle\"");
+        let e = load(&ov_file(&p), &env(&[])).unwrap_err().to_string();
+        assert!(e.starts_with("store: 'oracle' is not a store"), "{e}");
+        let (_d, p) = write("sqlite_poll_ms = 0");
+        assert!(
+            load(&ov_file(&p), &env(&[]))
+                .unwrap_err()
+                .to_string()
+                .starts_with("sqlite_poll_ms:")
+        );
+        let (_d, p) = write("");
+        let e = load(&ov_file(&p), &env(&[("ESCROWGRID_STORE", "postgres")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("database_url: the postgres store needs a database URL"),
+            "{e}"
+        );
+        let e = load(
+            &ov_file(&p),
+            &env(&[("ESCROWGRID_DATABASE_URL", "mysql://x")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("ESCROWGRID_DATABASE_URL: cannot tell the store"),
+            "{e}"
+        );
+        let mut ov = ov_file(&p);
+        ov.store = Some("sqlite".into());
+        ov.database_url = Some("postgres://u:pw@h/db".into());
+        let e = load(&ov, &env(&[])).unwrap_err().to_string();
+        assert!(
+            e.contains("--database-url: is a postgres URL but the store is sqlite"),
+            "{e}"
+        );
+        let (_d, p) = write("log_level = \"loud=\"");
+        assert!(
+            load(&ov_file(&p), &env(&[]))
+                .unwrap_err()
+                .to_string()
+                .starts_with("log_level:")
+        );
+        let (_d, p) = write("[console]\ndemo_rate = -1.0");
+        assert!(
+            load(&ov_file(&p), &env(&[]))
+                .unwrap_err()
+                .to_string()
+                .starts_with("console.demo_rate:")
+        );
+        let e = load(&ov_file(Path::new("/nonexistent/x.toml")), &env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("config file /nonexistent/x.toml:"), "{e}");
+    }
+
+    #[test]
+    fn example_config_is_valid_and_complete() {
+        let text = include_str!("../config.example.toml");
+        let parsed: FileConfig = toml::from_str(&uncomment(text))
+            .expect("config.example.toml parses with every key uncommented");
+        assert!(
+            parsed.store.is_some() && parsed.database_url.is_some() && parsed.log_level.is_some()
+        );
+        assert!(parsed.sqlite_poll_ms.is_some() && parsed.console.mouse.is_some());
+    }
+
+    /// The example documents keys as `# key = value`; uncomment those lines.
+    fn uncomment(text: &str) -> String {
+        text.lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest) if rest.contains(" = ") || rest.starts_with('[') => rest,
+                _ => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
