@@ -168,6 +168,19 @@ fn env_first(env: &dyn Env, keys: &[&'static str]) -> Option<(&'static str, Stri
     keys.iter().find_map(|k| env.get(k).map(|v| (*k, v)))
 }
 
+const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+
+/// A level name, or comma-separated `target=level` directives (`escrowgrid=debug,sqlx=warn`).
+fn valid_log_level(s: &str) -> bool {
+    let is_level = |l: &str| LEVELS.iter().any(|x| x.eq_ignore_ascii_case(l.trim()));
+    !s.trim().is_empty()
+        && s.split(',').all(|d| match d.split_once('=') {
+            Some((target, level)) => !target.trim().is_empty() && is_level(level),
+            None => is_level(d),
+        })
+        && tracing_subscriber::EnvFilter::try_new(s).is_ok()
+}
+
 pub fn load(ov: &Overrides, env: &dyn Env) -> Result<Config, ConfigError> {
     // File: --config must exist; the default location is optional.
     let (file, config_file) = match &ov.config_file {
@@ -236,7 +249,7 @@ pub fn load(ov: &Overrides, env: &dyn Env) -> Result<Config, ConfigError> {
         .or_else(|| env.get("ESCROWGRID_LOG_LEVEL"))
         .or(file.log_level.clone())
         .unwrap_or_else(|| "info".into());
-    if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() || log_level.trim().is_empty() {
+    if !valid_log_level(&log_level) {
         return Err(bad(
             "log_level",
             format!("'{log_level}' is not a log level; use error, warn, info, debug or trace"),
@@ -400,6 +413,15 @@ mod tests {
         assert!(
             e.contains("--database-url: is a postgres URL but the store is sqlite"),
             "{e}"
+        );
+        let (_d, p) = write("log_level = \"escrowgrid=debug,sqlx=warn\"");
+        assert!(load(&ov_file(&p), &env(&[])).is_ok());
+        let (_d, p) = write("log_level = \"loud\"");
+        assert!(
+            load(&ov_file(&p), &env(&[]))
+                .unwrap_err()
+                .to_string()
+                .starts_with("log_level:")
         );
         let (_d, p) = write("log_level = \"loud=\"");
         assert!(

@@ -980,10 +980,9 @@ impl Service {
         const ACTION: &str = "POSITION_TRANSITIONED";
         match self.transition_inner(actor, id, req).await {
             Err(e) => {
-                let subject = match &e {
-                    ServiceError::Conflict {
-                        current: Some(p), ..
-                    } => Some(p.institution_id.clone()),
+                // The record is about the position's institution, whoever tried.
+                let subject = match self.store.get_position(id).await {
+                    Ok(Some(p)) => Some(p.institution_id),
                     _ => actor.scope().map(str::to_string),
                 };
                 self.failed(

@@ -615,7 +615,8 @@ pub fn list_positions(d: Dialect, x: &PositionQuery) -> Q {
     }
     match col {
         None => q.push(&format!(" ORDER BY id {dir}")),
-        Some((name, _)) => q.push(&format!(" ORDER BY {name} {dir}, id {dir}")),
+        // Qualified: on PostgreSQL a bare name would sort by the text-cast output column.
+        Some((name, _)) => q.push(&format!(" ORDER BY positions.{name} {dir}, id {dir}")),
     };
     let _ = write!(q.sql, " LIMIT {}", super::clamp_limit(x.limit));
     q
@@ -1084,7 +1085,8 @@ mod tests {
             q.sql
         );
         assert!(
-            q.sql.ends_with("ORDER BY amount DESC, id DESC LIMIT 50"),
+            q.sql
+                .ends_with("ORDER BY positions.amount DESC, id DESC LIMIT 50"),
             "{}",
             q.sql
         );
@@ -1110,7 +1112,7 @@ mod tests {
         assert!(q.sql.contains("(updated_at, id) < ($1, $2)"), "{}", q.sql);
         assert!(
             q.sql
-                .ends_with("ORDER BY updated_at DESC, id DESC LIMIT 100"),
+                .ends_with("ORDER BY positions.updated_at DESC, id DESC LIMIT 100"),
             "{}",
             q.sql
         );

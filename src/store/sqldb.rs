@@ -380,7 +380,9 @@ impl Store for SqlStore {
 
     async fn ping(&self) -> StoreResult<Duration> {
         let start = Instant::now();
-        let _: (i64,) = self.fetch_one(Q::new(self.d, "SELECT 1")).await?;
+        let _: (i64,) = self
+            .fetch_one(Q::new(self.d, "SELECT CAST(1 AS BIGINT)"))
+            .await?;
         Ok(start.elapsed())
     }
 

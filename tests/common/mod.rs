@@ -1,0 +1,241 @@
+//! Test harness: a fresh store of each backend per test. PostgreSQL tests need
+//! ESCROWGRID_TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test); each test gets
+//! its own schema, dropped afterwards, so tests run in parallel without seeing each other's rows.
+#![allow(dead_code)]
+
+use escrowgrid::service::{
+    Actor, NewAsset, NewInstitution, NewPosition, NewTemplate, Service, ServiceConfig,
+};
+use escrowgrid::store::{self, Backend, SharedStore};
+use serde_json::json;
+use std::time::Duration;
+
+pub const PG_ENV: &str = "ESCROWGRID_TEST_DATABASE_URL";
+
+pub struct Harness {
+    pub store: SharedStore,
+    pub svc: Service,
+    pub actor: Actor,
+    /// The URL a second process would use to reach the same data.
+    pub url: String,
+    _guard: Guard,
+}
+
+enum Guard {
+    None,
+    Dir(tempfile::TempDir),
+    Schema { base: String, schema: String },
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Guard::Schema { base, schema } = self {
+            let (base, schema) = (base.clone(), schema.clone());
+            // Drop runs outside any runtime we can block on: use a thread with its own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    if let Ok(opts) = store::postgres::connect_options(&base)
+                        && let Ok(mut c) = sqlx::ConnectOptions::connect(&opts).await
+                    {
+                        let sql = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
+                        let _ = sqlx::Executor::execute(&mut c, sqlx::AssertSqlSafe(sql)).await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+pub fn postgres_url() -> Option<String> {
+    std::env::var(PG_ENV).ok().filter(|v| !v.is_empty())
+}
+
+pub fn skip_postgres(test: &str) {
+    eprintln!(
+        "SKIPPED {test} on postgres: set {PG_ENV} (e.g. postgres://postgres@127.0.0.1:5432/test) to run it"
+    );
+}
+
+/// A URL for `base` whose search_path is `schema`.
+pub fn with_schema(base: &str, schema: &str) -> String {
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options[search_path]={schema}")
+}
+
+/// Creates a fresh schema and returns (schema, url).
+pub async fn new_pg_schema(base: &str) -> (String, String) {
+    let schema = format!("eg_{}", uuid::Uuid::now_v7().simple());
+    let opts = store::postgres::connect_options(base).expect("valid test URL");
+    let mut c = sqlx::ConnectOptions::connect(&opts)
+        .await
+        .expect("connect to test postgres");
+    sqlx::Executor::execute(
+        &mut c,
+        sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\"")),
+    )
+    .await
+    .expect("create schema");
+    let url = with_schema(base, &schema);
+    (schema, url)
+}
+
+impl Harness {
+    pub async fn new(backend: Backend) -> Option<Harness> {
+        let (store, url, guard) = match backend {
+            Backend::Memory => (
+                store::open(Backend::Memory, "", Duration::from_millis(50))
+                    .await
+                    .unwrap(),
+                String::new(),
+                Guard::None,
+            ),
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}", dir.path().join("t.db").display());
+                let s = store::open(Backend::Sqlite, &url, Duration::from_millis(20))
+                    .await
+                    .unwrap();
+                (s, url, Guard::Dir(dir))
+            }
+            Backend::Postgres => {
+                let base = postgres_url()?;
+                let (schema, url) = new_pg_schema(&base).await;
+                let s = store::open(Backend::Postgres, &url, Duration::from_millis(20))
+                    .await
+                    .expect("open postgres store");
+                (s, url, Guard::Schema { base, schema })
+            }
+        };
+        let svc = Service::new(store.clone(), ServiceConfig::default());
+        Some(Harness {
+            store,
+            svc,
+            actor: Actor::Local {
+                user: "tester".into(),
+            },
+            url,
+            _guard: guard,
+        })
+    }
+
+    /// A second service over the same store with other settings.
+    pub fn service_with(&self, config: ServiceConfig) -> Service {
+        Service::new(self.store.clone(), config)
+    }
+
+    /// One institution with a CONSTR_ESCROW template (USD, US) and an asset; returns their ids.
+    pub async fn fixture(&self) -> Fixture {
+        let a = &self.actor;
+        let inst = self
+            .svc
+            .create_institution(
+                a,
+                NewInstitution {
+                    name: "Acme Bank".into(),
+                    regions: vec!["US".into(), "EU_UK".into()],
+                    verticals: vec![],
+                },
+            )
+            .await
+            .unwrap();
+        let tmpl = self
+            .svc
+            .create_template(a, NewTemplate {
+                institution_id: Some(inst.id.clone()),
+                code: "CONSTR_ESCROW".into(),
+                name: "Escrow".into(),
+                vertical: "CONSTRUCTION".into(),
+                region: "US".into(),
+                config: json!({"currency": "USD", "region": "US", "minAmount": "10", "maxAmount": "1000000"}),
+            })
+            .await
+            .unwrap();
+        let asset = self
+            .svc
+            .create_asset(
+                a,
+                NewAsset {
+                    institution_id: Some(inst.id.clone()),
+                    template_id: tmpl.id.clone(),
+                    label: "Tower".into(),
+                    metadata: None,
+                },
+            )
+            .await
+            .unwrap();
+        Fixture {
+            institution: inst.id,
+            template: tmpl.id,
+            asset: asset.id,
+        }
+    }
+
+    pub async fn position(
+        &self,
+        f: &Fixture,
+        holder: &str,
+        amount: &str,
+    ) -> escrowgrid::domain::Position {
+        self.svc
+            .create_position(
+                &self.actor,
+                NewPosition {
+                    institution_id: Some(f.institution.clone()),
+                    asset_id: f.asset.clone(),
+                    holder_reference: holder.into(),
+                    currency: "USD".into(),
+                    amount: amount.into(),
+                    external_reference: None,
+                },
+            )
+            .await
+            .unwrap()
+    }
+}
+
+pub struct Fixture {
+    pub institution: String,
+    pub template: String,
+    pub asset: String,
+}
+
+/// Runs each listed async test function against memory, SQLite and PostgreSQL.
+#[macro_export]
+macro_rules! for_all_backends {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let h = $crate::common::Harness::new(escrowgrid::store::Backend::Memory).await.unwrap();
+                    super::$name(&h).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let h = $crate::common::Harness::new(escrowgrid::store::Backend::Sqlite).await.unwrap();
+                    super::$name(&h).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    match $crate::common::Harness::new(escrowgrid::store::Backend::Postgres).await {
+                        Some(h) => super::$name(&h).await,
+                        None => $crate::common::skip_postgres(stringify!($name)),
+                    }
+                }
+            )*
+        }
+    };
+}
