@@ -93,6 +93,12 @@ async fn run(cli: Cli) -> u8 {
             return fail(json, &ServiceError::from(e));
         }
     };
+    if let Command::Bench(b) = command {
+        return match bench(b, store, &cfg, json).await {
+            Ok(()) => 0,
+            Err(e) => fail(json, &e),
+        };
+    }
     let svc = Service::new(
         store,
         ServiceConfig {
@@ -111,4 +117,72 @@ async fn run(cli: Cli) -> u8 {
     };
     drop(log_guard);
     code
+}
+
+async fn bench(
+    cmd: escrowgrid::cli::args::BenchCmd,
+    store: store::SharedStore,
+    cfg: &config::Config,
+    json: bool,
+) -> Result<(), ServiceError> {
+    use escrowgrid::bench;
+    use escrowgrid::cli::args::BenchCmd;
+    let report = match cmd {
+        BenchCmd::Service { ops, tasks } => {
+            if ops == 0 || tasks == 0 {
+                return Err(ServiceError::field(
+                    "ops",
+                    "--ops and --tasks must be at least 1",
+                ));
+            }
+            serde_json::to_value(bench::service(store, ops, tasks.min(256)).await?)
+        }
+        BenchCmd::Stream { events } => {
+            if events == 0 {
+                return Err(ServiceError::field("events", "must be at least 1"));
+            }
+            // A second store instance: it hears of writes the way another process would.
+            let reader = if cfg.backend == store::Backend::Memory {
+                store.clone()
+            } else {
+                store::open(cfg.backend, &cfg.database_url, cfg.sqlite_poll).await?
+            };
+            serde_json::to_value(bench::stream(store, reader, events).await?)
+        }
+    }
+    .map_err(|e| ServiceError::Internal(e.to_string()))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    let lat = |l: &serde_json::Value| {
+        format!(
+            "median {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+            l["medianMs"].as_f64().unwrap_or(0.0),
+            l["p99Ms"].as_f64().unwrap_or(0.0),
+            l["maxMs"].as_f64().unwrap_or(0.0)
+        )
+    };
+    if report.get("opsPerSecond").is_some() {
+        println!(
+            "{}: {} service operations from {} tasks in {:.2} s = {:.0} ops/s; latency {}",
+            report["backend"].as_str().unwrap_or("?"),
+            report["operations"],
+            report["tasks"],
+            report["seconds"].as_f64().unwrap_or(0.0),
+            report["opsPerSecond"].as_f64().unwrap_or(0.0),
+            lat(&report["latency"])
+        );
+    } else {
+        println!(
+            "{}: {} events, commit-to-delivery {}",
+            report["backend"].as_str().unwrap_or("?"),
+            report["events"],
+            lat(&report["commitToDelivery"])
+        );
+    }
+    Ok(())
 }

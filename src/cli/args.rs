@@ -81,6 +81,27 @@ pub enum Command {
     Seed(SeedArgs),
     /// Apply database migrations (also done on every open) and print the schema version.
     Migrate,
+    /// Benchmarks over the configured store (needs an empty database; writes benchmark data).
+    #[command(subcommand)]
+    Bench(BenchCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCmd {
+    /// Service write throughput: create positions and move them through their lifecycle.
+    Service {
+        /// Total service operations.
+        #[arg(long, default_value_t = 20_000)]
+        ops: usize,
+        /// Concurrent tasks.
+        #[arg(long, default_value_t = 4)]
+        tasks: usize,
+    },
+    /// Ledger stream commit-to-delivery latency, seen from a second connection.
+    Stream {
+        #[arg(long, default_value_t = 1000)]
+        events: usize,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -186,7 +207,7 @@ pub enum PositionCmd {
         #[arg(long, value_name = "CCY")]
         currency: String,
         /// Exact decimal, e.g. 1250.50 (at most 8 decimals).
-        #[arg(long, value_name = "DEC")]
+        #[arg(long, value_name = "DEC", allow_negative_numbers = true)]
         amount: String,
         #[arg(long, value_name = "REF")]
         external_ref: Option<String>,
@@ -233,9 +254,9 @@ pub enum PolicyCmd {
         institution: Option<String>,
         #[arg(long)]
         region: String,
-        #[arg(long, value_name = "DEC")]
+        #[arg(long, value_name = "DEC", allow_negative_numbers = true)]
         min_amount: Option<String>,
-        #[arg(long, value_name = "DEC")]
+        #[arg(long, value_name = "DEC", allow_negative_numbers = true)]
         max_amount: Option<String>,
         /// Allowed currencies; repeat or comma-separate. Omit to allow any.
         #[arg(long = "currency", num_args = 1.., value_delimiter = ',')]

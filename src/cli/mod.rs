@@ -109,6 +109,9 @@ pub async fn run(svc: &Service, actor: &Actor, cmd: Command, json: bool) -> Serv
         Command::Audit(c) => audit(svc, actor, c, json).await,
         Command::Health => health(svc, actor, json).await,
         Command::Seed(a) => seed(svc, actor, a, json).await,
+        Command::Bench(_) => Err(ServiceError::Internal(
+            "bench runs from main with its own store handles".into(),
+        )),
         Command::Migrate => {
             let v = svc.store().schema_version().await?;
             if json {

@@ -264,3 +264,30 @@ mod tests {
         assert_eq!(verify(&c).unwrap_err().seq, 2);
     }
 }
+
+#[cfg(test)]
+mod readme {
+    use super::*;
+
+    /// The README's worked example must be true: its hash and canonical form are what we compute.
+    #[test]
+    fn readme_worked_example_is_correct() {
+        let readme = include_str!("../../README.md");
+        let block = |marker: &str| -> String {
+            let after = readme.split(marker).nth(1).expect("marker present");
+            let start = after.find("```").unwrap();
+            let body = &after[start..];
+            let body = &body[body.find('\n').unwrap() + 1..];
+            body[..body.find("```").unwrap()].trim().to_string()
+        };
+        let ev: LedgerEvent =
+            serde_json::from_str(&block("<!-- ledger-example:event -->")).unwrap();
+        assert_eq!(
+            canonical_json(&ev),
+            block("<!-- ledger-example:canonical -->")
+        );
+        assert_eq!(compute_hash(&ev), ev.hash);
+        let mut v = ChainVerifier::default();
+        v.push(&ev).unwrap();
+    }
+}

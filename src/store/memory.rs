@@ -14,7 +14,7 @@ use crate::domain::{
     PositionState, Region, ids,
 };
 use async_trait::async_trait;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -30,6 +30,7 @@ struct Data {
     api_keys: BTreeMap<String, ApiKey>,
     ledger: Vec<LedgerEvent>,
     audit: Vec<AuditEvent>,
+    audit_ids: HashSet<String>,
 }
 
 pub struct MemoryStore {
@@ -294,7 +295,7 @@ impl Store for MemoryStore {
             }
         }
         if let Some(a) = &audit
-            && d.audit.iter().any(|x| x.id == a.id)
+            && d.audit_ids.contains(&a.id)
         {
             return Err(dup("audit record", &a.id));
         }
@@ -349,6 +350,7 @@ impl Store for MemoryStore {
             d.ledger.push(ev.clone());
         }
         if let Some(a) = audit {
+            d.audit_ids.insert(a.id.clone());
             d.audit.push(a);
         }
         drop(guard);

@@ -1,0 +1,433 @@
+//! End-to-end through the built binary: every call is a new process, so these also prove that
+//! data persists between processes.
+
+mod common;
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Env {
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+impl Env {
+    fn new() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("x.db").display());
+        Env { dir, url }
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_escrowgrid"));
+        for k in [
+            "ESCROWGRID_STORE",
+            "ESCROWGRID_DATABASE_URL",
+            "STORE_BACKEND",
+            "DATABASE_URL",
+            "ESCROWGRID_API_KEY",
+            "ESCROWGRID_ROOT_API_KEY",
+            "ROOT_API_KEY",
+            "ESCROWGRID_LOG_LEVEL",
+        ] {
+            c.env_remove(k);
+        }
+        c.env("ESCROWGRID_DATA_DIR", self.dir.path().join("data"));
+        c.env("ESCROWGRID_CONFIG_DIR", self.dir.path().join("config"));
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let mut c = self.cmd();
+        c.arg("--database-url").arg(&self.url).args(args);
+        c.output().expect("run escrowgrid")
+    }
+
+    fn ok_json(&self, args: &[&str]) -> Value {
+        let mut a = args.to_vec();
+        a.push("--json");
+        let out = self.run(&a);
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{args:?}: not JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+
+    fn db(&self) -> PathBuf {
+        self.dir.path().join("x.db")
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+async fn sqlite_exec(db: &Path, sql: &'static str) {
+    use sqlx::ConnectOptions;
+    let mut c = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(db)
+        .connect()
+        .await
+        .unwrap();
+    sqlx::query(sql).execute(&mut c).await.unwrap();
+}
+
+#[test]
+fn seed_list_transition_ledger_verify_end_to_end() {
+    let e = Env::new();
+    let seeded = e.ok_json(&["seed", "--demo", "--positions", "60"]);
+    assert_eq!(seeded["positions"], 60);
+    assert_eq!(seeded["institutions"], 4);
+    // Second seed is refused: the database is not empty.
+    let again = e.run(&["seed", "--demo"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        stderr(&again).contains("already holds 4 institutions"),
+        "{}",
+        stderr(&again)
+    );
+
+    let page = e.ok_json(&["position", "list", "--limit", "50"]);
+    assert_eq!(page["data"].as_array().unwrap().len(), 50);
+    assert_eq!(page["pagination"]["hasMore"], true);
+    let next = page["pagination"]["nextAfter"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rest = e.ok_json(&["position", "list", "--limit", "50", "--after", &next]);
+    assert_eq!(rest["data"].as_array().unwrap().len(), 10);
+    assert_eq!(rest["pagination"]["hasMore"], false);
+    let first = &page["data"][0];
+    for k in [
+        "id",
+        "institutionId",
+        "assetId",
+        "holderReference",
+        "currency",
+        "amount",
+        "state",
+        "createdAt",
+        "updatedAt",
+    ] {
+        assert!(first.get(k).is_some(), "camelCase field {k} in {first}");
+    }
+    assert!(first["amount"].is_string(), "amounts are decimal strings");
+
+    let funded = e.ok_json(&["position", "list", "--state", "FUNDED", "--limit", "1"]);
+    let id = funded["data"][0]["id"].as_str().unwrap().to_string();
+    let t = e.ok_json(&[
+        "position",
+        "transition",
+        &id,
+        "--to",
+        "RELEASED",
+        "--reason",
+        "Works complete",
+        "--expect-state",
+        "FUNDED",
+    ]);
+    assert_eq!(t["applied"], true);
+    assert_eq!(t["position"]["state"], "RELEASED");
+    let seq = t["ledgerSeq"].as_i64().unwrap();
+
+    // The next process sees it, with its history and its ledger event.
+    let shown = e.ok_json(&["position", "show", &id]);
+    assert_eq!(shown["state"], "RELEASED");
+    let events = shown["events"].as_array().unwrap();
+    assert_eq!(events.last().unwrap()["toState"], "RELEASED");
+    assert_eq!(events.last().unwrap()["reason"], "Works complete");
+    let ledger = e.ok_json(&["ledger", "list", "--position", &id]);
+    let last = ledger["data"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["seq"].as_i64().unwrap(), seq);
+    assert_eq!(last["kind"], "POSITION_STATE_CHANGED");
+    assert_eq!(last["payload"]["fromState"], "FUNDED");
+    assert_eq!(last["payload"]["toState"], "RELEASED");
+    assert_eq!(last["payload"]["reason"], "Works complete");
+    for k in [
+        "seq",
+        "id",
+        "kind",
+        "entityType",
+        "entityId",
+        "positionId",
+        "at",
+        "payload",
+        "prevHash",
+        "hash",
+    ] {
+        assert!(last.get(k).is_some(), "ledger field {k}");
+    }
+    let v = e.ok_json(&["ledger", "verify"]);
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["headSeq"].as_i64().unwrap(), seq);
+
+    // A stale --expect-state is a conflict: exit 1, nothing changed.
+    let c = e.run(&[
+        "position",
+        "transition",
+        &id,
+        "--to",
+        "CANCELLED",
+        "--expect-state",
+        "FUNDED",
+    ]);
+    assert_eq!(c.status.code(), Some(1));
+    assert!(
+        stderr(&c).contains("expected FUNDED, it is now RELEASED"),
+        "{}",
+        stderr(&c)
+    );
+    let h = e.ok_json(&["health"]);
+    assert_eq!(h["connected"], true);
+    assert_eq!(h["ledgerHead"]["seq"].as_i64().unwrap(), seq);
+    assert!(
+        h["logFile"].as_str().unwrap().contains("escrowgrid."),
+        "{h}"
+    );
+    let tail = e.run(&["ledger", "tail", "--last", "3", "--json"]);
+    let lines: Vec<Value> = stdout(&tail)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "one JSON object per line");
+    assert_eq!(lines[2]["seq"].as_i64().unwrap(), seq);
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_2() {
+    let e = Env::new();
+    let out = e.run(&["institution", "create", "--name", "X", "--region", "MARS"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: invalid input: regions: 'MARS' is not a valid region"),
+        "{err}"
+    );
+    let out = e.run(&[
+        "--json",
+        "position",
+        "create",
+        "--institution",
+        "inst_x",
+        "--asset",
+        "ast_x",
+        "--holder",
+        "H",
+        "--currency",
+        "USD",
+        "--amount",
+        "-5",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let v: Value = serde_json::from_str(stderr(&out).trim()).expect("JSON error");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("amount: must be greater than zero"),
+        "{v}"
+    );
+    assert_eq!(v["details"][0]["field"], "amount");
+    assert_eq!(v["code"], "VALIDATION_FAILED");
+    let out = e.run(&["position", "show", "pos_missing"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stderr(&out).trim(), "error: position pos_missing not found");
+    let out = e.run(&["position", "list", "--state", "DONE"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = e.run(&["position", "list", "--limit", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("limit: must be between 1 and 1000"));
+    // unparseable arguments: clap's own exit 2
+    assert_eq!(e.run(&["position", "frobnicate"]).status.code(), Some(2));
+}
+
+#[test]
+fn config_errors_name_the_key() {
+    let e = Env::new();
+    let cfg = e.dir.path().join("c.toml");
+    std::fs::write(&cfg, "databse_url = \"sqlite::memory:\"\n").unwrap();
+    let out = e
+        .cmd()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["health"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("unknown field `databse_url`"),
+        "{}",
+        stderr(&out)
+    );
+    let out = e
+        .cmd()
+        .args(["--store", "oracle", "health"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--store: 'oracle' is not a store"),
+        "{}",
+        stderr(&out)
+    );
+    // environment: the seed's variable names work
+    let out = e
+        .cmd()
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", e.dir.path().join("env.db").display()),
+        )
+        .args(["--json", "health"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["target"].as_str().unwrap().ends_with("env.db"), "{v}");
+}
+
+#[test]
+fn unreachable_postgres_fails_health_with_redacted_target() {
+    let e = Env::new();
+    let out = e
+        .cmd()
+        .args([
+            "--database-url",
+            "postgres://app:s3cret@127.0.0.1:1/none",
+            "--json",
+            "health",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["connected"], false);
+    assert!(!stdout(&out).contains("s3cret"), "password redacted");
+    assert!(v["target"].as_str().unwrap().contains("app:***@"), "{v}");
+}
+
+#[tokio::test]
+async fn verify_detects_an_edited_payload() {
+    let e = Env::new();
+    e.ok_json(&["seed", "--demo", "--positions", "5"]);
+    assert_eq!(e.run(&["ledger", "verify"]).status.code(), Some(0));
+
+    sqlite_exec(&e.db(), "UPDATE ledger_events SET payload = replace(payload, '\"amount\":\"', '\"amount\":\"9') WHERE seq = (SELECT min(seq) FROM ledger_events WHERE kind = 'POSITION_CREATED')").await;
+    let out = e.run(&["ledger", "verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = e.ok_json_allow_fail(&["ledger", "verify"]);
+    let broken = v["broken"]["seq"].as_i64().unwrap();
+    assert!(
+        stdout(&out).contains(&format!("Ledger BROKEN at seq {broken}")),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        v["broken"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("does not match the event's content")
+    );
+}
+
+#[tokio::test]
+async fn verify_detects_a_deleted_event() {
+    let e = Env::new();
+    e.ok_json(&["seed", "--demo", "--positions", "5"]);
+    sqlite_exec(&e.db(), "DELETE FROM ledger_events WHERE seq = 7").await;
+    let v = e.ok_json_allow_fail(&["ledger", "verify"]);
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["broken"]["seq"], 7);
+    assert!(v["broken"]["reason"].as_str().unwrap().contains("missing"));
+}
+
+#[tokio::test]
+async fn verify_detects_a_reordered_pair() {
+    let e = Env::new();
+    e.ok_json(&["seed", "--demo", "--positions", "5"]);
+    // swap the contents of seq 5 and 6, keeping the seq numbers in order
+    sqlite_exec(
+        &e.db(),
+        "UPDATE ledger_events SET seq = 1000005 WHERE seq = 5",
+    )
+    .await;
+    sqlite_exec(&e.db(), "UPDATE ledger_events SET seq = 5 WHERE seq = 6").await;
+    sqlite_exec(
+        &e.db(),
+        "UPDATE ledger_events SET seq = 6 WHERE seq = 1000005",
+    )
+    .await;
+    let v = e.ok_json_allow_fail(&["ledger", "verify"]);
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["broken"]["seq"], 5);
+}
+
+#[test]
+fn an_export_verifies_with_stock_python() {
+    // The hash scheme uses public standards only: SHA-256 over RFC 8785 canonical JSON. Python's
+    // json.dumps(sort_keys, compact separators) produces the same bytes for these events.
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: python3 not installed");
+        return;
+    }
+    let e = Env::new();
+    e.ok_json(&["seed", "--demo", "--positions", "3"]);
+    let export = e.run(&["ledger", "list", "--json", "--limit", "1000"]);
+    let script = r#"
+import sys, json, hashlib
+events = json.load(sys.stdin)["data"]
+prev = "0" * 64
+for ev in events:
+    body = {k: v for k, v in ev.items() if k != "hash"}
+    canon = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    h = hashlib.sha256(canon.encode("utf-8")).hexdigest()
+    assert ev["prevHash"] == prev, ev["seq"]
+    assert ev["hash"] == h, ev["seq"]
+    prev = h
+print(len(events))
+"#;
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&export.stdout)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "python verification failed: {}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).trim().parse::<u32>().unwrap() > 20);
+}
+
+impl Env {
+    /// Runs with --json and parses stdout whatever the exit status.
+    fn ok_json_allow_fail(&self, args: &[&str]) -> Value {
+        let mut a = args.to_vec();
+        a.push("--json");
+        let out = self.run(&a);
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(&out)))
+    }
+}
