@@ -35,7 +35,11 @@ pub fn connect_options(url: &str) -> StoreResult<PgConnectOptions> {
             .unwrap_or_else(|_| "postgres".into());
         opts = opts.username(&user);
     }
-    Ok(opts.application_name("escrowgrid"))
+    // Name our connections (visible in pg_stat_activity) unless the URL names them itself.
+    if !url.contains("application_name=") {
+        opts = opts.application_name("escrowgrid");
+    }
+    Ok(opts)
 }
 
 pub async fn open(url: &str) -> StoreResult<SqlStore> {

@@ -24,30 +24,36 @@ pub struct Harness {
 enum Guard {
     None,
     Dir(tempfile::TempDir),
-    Schema { base: String, schema: String },
+    Schema(PgSchema),
 }
 
-impl Drop for Guard {
+/// A PostgreSQL schema of one test; dropped (with everything in it) when this is dropped.
+pub struct PgSchema {
+    pub base: String,
+    pub schema: String,
+    /// The base URL with search_path set to the schema.
+    pub url: String,
+}
+
+impl Drop for PgSchema {
     fn drop(&mut self) {
-        if let Guard::Schema { base, schema } = self {
-            let (base, schema) = (base.clone(), schema.clone());
-            // Drop runs outside any runtime we can block on: use a thread with its own.
-            let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                rt.block_on(async move {
-                    if let Ok(opts) = store::postgres::connect_options(&base)
-                        && let Ok(mut c) = sqlx::ConnectOptions::connect(&opts).await
-                    {
-                        let sql = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
-                        let _ = sqlx::Executor::execute(&mut c, sqlx::AssertSqlSafe(sql)).await;
-                    }
-                });
-            })
-            .join();
-        }
+        let (base, schema) = (self.base.clone(), self.schema.clone());
+        // Drop runs outside any runtime we can block on: use a thread with its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                if let Ok(opts) = store::postgres::connect_options(&base)
+                    && let Ok(mut c) = sqlx::ConnectOptions::connect(&opts).await
+                {
+                    let sql = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
+                    let _ = sqlx::Executor::execute(&mut c, sqlx::AssertSqlSafe(sql)).await;
+                }
+            });
+        })
+        .join();
     }
 }
 
@@ -67,13 +73,13 @@ pub fn with_schema(base: &str, schema: &str) -> String {
     format!("{base}{sep}options[search_path]={schema}")
 }
 
-/// Creates a fresh schema and returns (schema, url).
-pub async fn new_pg_schema(base: &str) -> (String, String) {
+/// Creates a fresh schema.
+pub async fn new_pg_schema(base: &str) -> PgSchema {
     let schema = format!("eg_{}", uuid::Uuid::now_v7().simple());
     let opts = store::postgres::connect_options(base).expect("valid test URL");
     let mut c = sqlx::ConnectOptions::connect(&opts)
         .await
-        .expect("connect to test postgres");
+        .expect("connect to the test PostgreSQL");
     sqlx::Executor::execute(
         &mut c,
         sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\"")),
@@ -81,7 +87,11 @@ pub async fn new_pg_schema(base: &str) -> (String, String) {
     .await
     .expect("create schema");
     let url = with_schema(base, &schema);
-    (schema, url)
+    PgSchema {
+        base: base.to_string(),
+        schema,
+        url,
+    }
 }
 
 impl Harness {
@@ -104,11 +114,12 @@ impl Harness {
             }
             Backend::Postgres => {
                 let base = postgres_url()?;
-                let (schema, url) = new_pg_schema(&base).await;
+                let schema = new_pg_schema(&base).await;
+                let url = schema.url.clone();
                 let s = store::open(Backend::Postgres, &url, Duration::from_millis(20))
                     .await
-                    .expect("open postgres store");
-                (s, url, Guard::Schema { base, schema })
+                    .expect("open the PostgreSQL store");
+                (s, url, Guard::Schema(schema))
             }
         };
         let svc = Service::new(store.clone(), ServiceConfig::default());
@@ -128,51 +139,8 @@ impl Harness {
         Service::new(self.store.clone(), config)
     }
 
-    /// One institution with a CONSTR_ESCROW template (USD, US) and an asset; returns their ids.
     pub async fn fixture(&self) -> Fixture {
-        let a = &self.actor;
-        let inst = self
-            .svc
-            .create_institution(
-                a,
-                NewInstitution {
-                    name: "Acme Bank".into(),
-                    regions: vec!["US".into(), "EU_UK".into()],
-                    verticals: vec![],
-                },
-            )
-            .await
-            .unwrap();
-        let tmpl = self
-            .svc
-            .create_template(a, NewTemplate {
-                institution_id: Some(inst.id.clone()),
-                code: "CONSTR_ESCROW".into(),
-                name: "Escrow".into(),
-                vertical: "CONSTRUCTION".into(),
-                region: "US".into(),
-                config: json!({"currency": "USD", "region": "US", "minAmount": "10", "maxAmount": "1000000"}),
-            })
-            .await
-            .unwrap();
-        let asset = self
-            .svc
-            .create_asset(
-                a,
-                NewAsset {
-                    institution_id: Some(inst.id.clone()),
-                    template_id: tmpl.id.clone(),
-                    label: "Tower".into(),
-                    metadata: None,
-                },
-            )
-            .await
-            .unwrap();
-        Fixture {
-            institution: inst.id,
-            template: tmpl.id,
-            asset: asset.id,
-        }
+        fixture_on(&self.svc, &self.actor).await
     }
 
     pub async fn position(
@@ -195,6 +163,52 @@ impl Harness {
             )
             .await
             .unwrap()
+    }
+}
+
+/// One institution (US, EU_UK) with a CONSTR_ESCROW template (USD, US, 10..1000000) and an asset.
+pub async fn fixture_on(svc: &Service, a: &Actor) -> Fixture {
+    let inst = svc
+        .create_institution(
+            a,
+            NewInstitution {
+                name: "Acme Bank".into(),
+                regions: vec!["US".into(), "EU_UK".into()],
+                verticals: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    let tmpl = svc
+        .create_template(
+            a,
+            NewTemplate {
+                institution_id: Some(inst.id.clone()),
+                code: "CONSTR_ESCROW".into(),
+                name: "Escrow".into(),
+                vertical: "CONSTRUCTION".into(),
+                region: "US".into(),
+                config: json!({"currency": "USD", "region": "US", "minAmount": "10", "maxAmount": "1000000"}),
+            },
+        )
+        .await
+        .unwrap();
+    let asset = svc
+        .create_asset(
+            a,
+            NewAsset {
+                institution_id: Some(inst.id.clone()),
+                template_id: tmpl.id.clone(),
+                label: "Tower".into(),
+                metadata: None,
+            },
+        )
+        .await
+        .unwrap();
+    Fixture {
+        institution: inst.id,
+        template: tmpl.id,
+        asset: asset.id,
     }
 }
 
