@@ -9,3 +9,4 @@ pub mod logging;
 pub mod seed;
 pub mod service;
 pub mod store;
+pub mod tui;

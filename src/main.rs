@@ -59,10 +59,27 @@ async fn run(cli: Cli) -> u8 {
     };
     tracing::info!(backend = %cfg.backend, "escrowgrid starting");
     let Some(command) = cli.command else {
-        eprintln!(
-            "The console is not available in this build yet; see `escrowgrid --help` for the subcommands."
-        );
-        return 2;
+        let rate = cli.demo_rate.or(cfg.console.demo_rate).unwrap_or(1.0);
+        if !(rate > 0.0 && rate <= 1000.0) {
+            return fail(
+                json,
+                &ServiceError::field("demo-rate", "must be between 0 and 1000 events per second"),
+            );
+        }
+        let opts = escrowgrid::tui::Options {
+            demo: cli.demo,
+            demo_rate: rate,
+            seed_demo: cli.seed_demo,
+        };
+        let r = escrowgrid::tui::run(&cfg, opts, log_file).await;
+        drop(log_guard);
+        return match r {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: {e}");
+                1
+            }
+        };
     };
     let store = match store::open(cfg.backend, &cfg.database_url, cfg.sqlite_poll).await {
         Ok(s) => s,

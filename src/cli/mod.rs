@@ -610,6 +610,7 @@ async fn position(svc: &Service, actor: &Actor, c: PositionCmd, json: bool) -> S
                         to,
                         reason,
                         expect_state,
+                        expect_version: None,
                         metadata: None,
                     },
                 )

@@ -103,7 +103,7 @@ impl Money {
         let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
         let mut grouped = String::new();
         for (i, c) in int.chars().enumerate() {
-            if i > 0 && (int.len() - i) % 3 == 0 {
+            if i > 0 && (int.len() - i).is_multiple_of(3) {
                 grouped.push(',');
             }
             grouped.push(c);

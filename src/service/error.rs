@@ -16,10 +16,7 @@ pub enum ServiceError {
         from: PositionState,
         to: PositionState,
     },
-    #[error(
-        "position {id} was changed by someone else: expected {expected}, it is now {}",
-        .current.as_ref().map(|p| p.state.as_str()).unwrap_or("unknown")
-    )]
+    #[error("{}", conflict_text(.id, *.expected, .current.as_deref()))]
     Conflict {
         id: String,
         expected: PositionState,
@@ -34,6 +31,20 @@ pub enum ServiceError {
     Unavailable(String),
     #[error("{0}")]
     Internal(String),
+}
+
+fn conflict_text(id: &str, expected: PositionState, current: Option<&Position>) -> String {
+    match current {
+        Some(p) if p.state == expected => format!(
+            "position {id} was changed by someone else: it is still {expected} but at version {} now",
+            p.version
+        ),
+        Some(p) => format!(
+            "position {id} was changed by someone else: expected {expected}, it is now {}",
+            p.state
+        ),
+        None => format!("position {id} was changed by someone else: expected {expected}"),
+    }
 }
 
 fn join(v: &[FieldError]) -> String {

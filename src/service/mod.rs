@@ -90,6 +90,8 @@ pub struct TransitionRequest {
     pub reason: Option<String>,
     /// Refuse unless the position is in this state right now.
     pub expect_state: Option<String>,
+    /// Refuse unless the position is at this version (what the operator saw).
+    pub expect_version: Option<i64>,
     pub metadata: Option<Value>,
 }
 
@@ -1019,12 +1021,13 @@ impl Service {
         errs.finish()?;
         let to = to.expect("validated");
         let current = self.get_position(actor, id).await?;
-        if let Some(exp) = expect
-            && exp != current.state
+        if expect.is_some_and(|exp| exp != current.state)
+            || req.expect_version.is_some_and(|v| v != current.version)
         {
+            let expected = expect.unwrap_or(current.state);
             return Err(ServiceError::Conflict {
                 id: id.to_string(),
-                expected: exp,
+                expected,
                 current: Some(Box::new(current)),
             });
         }

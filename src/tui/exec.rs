@@ -1,0 +1,198 @@
+//! Runs the console's `Cmd`s against the service, each in its own task, and sends the results back
+//! as `Msg`s. The UI never waits for any of them.
+
+use super::app::{Cmd, InstitutionDetailData, Loaded, Msg, Submitted};
+use super::form::Submission;
+use crate::service::stream::StreamFilter;
+use crate::service::{Actor, Service, ServiceError, ServiceResult};
+use crate::store::{AuditQuery, LedgerQuery, Page};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+#[derive(Clone)]
+pub struct Executor {
+    svc: Arc<Service>,
+    actor: Actor,
+    tx: mpsc::Sender<Msg>,
+}
+
+impl Executor {
+    pub fn new(svc: Arc<Service>, actor: Actor, tx: mpsc::Sender<Msg>) -> Self {
+        Executor { svc, actor, tx }
+    }
+
+    /// Streams the ledger (everything after the current head) into the console.
+    pub fn subscribe(&self) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let head = this
+                .svc
+                .store()
+                .ledger_head()
+                .await
+                .ok()
+                .flatten()
+                .map(|(s, _)| s)
+                .unwrap_or(0);
+            let mut sub = this
+                .svc
+                .subscribe(&this.actor, head, StreamFilter::default());
+            while let Some(item) = sub.next().await {
+                if this.tx.send(Msg::Stream(item)).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+
+    pub fn run(&self, cmd: Cmd) {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let loaded = this.execute(cmd).await;
+            let _ = this.tx.send(Msg::Loaded(Box::new(loaded))).await;
+        });
+    }
+
+    /// Does one command; public so tests can drive the app without a terminal.
+    pub async fn execute(&self, cmd: Cmd) -> Loaded {
+        let (svc, a) = (&self.svc, &self.actor);
+        match cmd {
+            Cmd::LoadInstitutions => {
+                Loaded::Institutions(svc.list_institutions(a, Page::first(1000)).await)
+            }
+            Cmd::LoadSummaries(ids) => {
+                let mut out = Vec::new();
+                for id in ids {
+                    if let Ok(s) = svc.institution_summary(a, &id).await {
+                        out.push((id, s));
+                    }
+                }
+                Loaded::Summaries(out)
+            }
+            Cmd::LoadTemplates => {
+                Loaded::Templates(svc.list_templates(a, None, Page::first(1000)).await)
+            }
+            Cmd::LoadAssets => {
+                Loaded::Assets(svc.list_assets(a, None, None, Page::first(1000)).await)
+            }
+            Cmd::LoadPositions {
+                generation,
+                mode,
+                query,
+            } => Loaded::Positions {
+                generation,
+                mode,
+                result: svc.list_positions(a, query).await,
+            },
+            Cmd::CountPositions { generation, filter } => Loaded::PositionCount {
+                generation,
+                result: svc.count_positions(a, filter).await,
+            },
+            Cmd::LoadPositionDetail(id) => {
+                let result = async {
+                    let d = svc.position_detail(a, &id).await?;
+                    let ledger = svc
+                        .ledger(
+                            a,
+                            LedgerQuery {
+                                position_id: Some(id.clone()),
+                                limit: 1000,
+                                ..Default::default()
+                            },
+                        )
+                        .await?;
+                    Ok((d, ledger))
+                }
+                .await;
+                Loaded::PositionDetail { id, result }
+            }
+            Cmd::LoadInstitutionDetail(id) => {
+                let result: ServiceResult<InstitutionDetailData> = async {
+                    let summary = svc.institution_summary(a, &id).await?;
+                    let institution = summary.institution.clone().ok_or_else(|| {
+                        ServiceError::Internal("summary without institution".into())
+                    })?;
+                    let policies = svc.list_policies(a, Some(id.clone())).await?;
+                    let templates = svc
+                        .list_templates(a, Some(id.clone()), Page::first(1000))
+                        .await?;
+                    let assets = svc
+                        .list_assets(a, Some(id.clone()), None, Page::first(1000))
+                        .await?;
+                    let keys = match svc.list_api_keys(a, Some(id.clone())).await {
+                        Ok(k) => Some(k),
+                        Err(ServiceError::Forbidden { .. }) => None,
+                        Err(e) => return Err(e),
+                    };
+                    Ok(InstitutionDetailData {
+                        institution,
+                        summary,
+                        policies,
+                        templates,
+                        assets,
+                        keys,
+                    })
+                }
+                .await;
+                Loaded::InstitutionDetail { id, result }
+            }
+            Cmd::LoadLedger {
+                generation,
+                position_id,
+                kind,
+            } => Loaded::Ledger {
+                generation,
+                result: svc
+                    .ledger(
+                        a,
+                        LedgerQuery {
+                            position_id,
+                            kind,
+                            newest_first: true,
+                            limit: 500,
+                            ..Default::default()
+                        },
+                    )
+                    .await,
+            },
+            Cmd::LoadAudit => Loaded::Audit(
+                svc.audit(
+                    a,
+                    AuditQuery {
+                        limit: 500,
+                        ..Default::default()
+                    },
+                )
+                .await,
+            ),
+            Cmd::LoadHealth => Loaded::Health(svc.health(a).await),
+            Cmd::Verify => Loaded::Verify(svc.verify_ledger(a).await),
+            Cmd::Submit(s) => Loaded::Submitted(match s {
+                Submission::Institution(x) => svc
+                    .create_institution(a, x)
+                    .await
+                    .map(Submitted::Institution),
+                Submission::Template(x) => svc.create_template(a, x).await.map(Submitted::Template),
+                Submission::Asset(x) => svc.create_asset(a, x).await.map(Submitted::Asset),
+                Submission::Position(x) => svc.create_position(a, x).await.map(Submitted::Position),
+                Submission::ApiKey {
+                    institution_id,
+                    label,
+                    role,
+                } => svc
+                    .create_api_key(a, Some(institution_id), label, role)
+                    .await
+                    .map(Submitted::ApiKey),
+                Submission::Policy(x) => svc.set_policy(a, x).await.map(Submitted::Policy),
+            }),
+            Cmd::Transition { id, req } => {
+                let result = svc.transition_position(a, &id, req).await;
+                Loaded::Transitioned { id, result }
+            }
+            Cmd::Revoke(id) => Loaded::Revoked(svc.revoke_api_key(a, &id).await),
+            Cmd::Copy(_) | Cmd::PauseSimulator(_) => {
+                Loaded::Summaries(Vec::new()) // handled by the runtime, never sent here
+            }
+        }
+    }
+}

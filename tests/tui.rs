@@ -1,0 +1,1050 @@
+//! The console without a terminal: key sequences go through `App::update`, commands run against a
+//! real service (memory store with the demo data set), and every screen is rendered with ratatui's
+//! `TestBackend` at 80×24 and 160×48 and checked.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use escrowgrid::domain::{PositionState, ids, time};
+use escrowgrid::service::{Actor, Service, ServiceConfig, TransitionRequest};
+use escrowgrid::store::{self, Backend, Change, PositionFilter, PositionQuery, SharedStore, Write};
+use escrowgrid::tui::app::{App, Cmd, Msg, Popup, Session, Tab};
+use escrowgrid::tui::exec::Executor;
+use escrowgrid::tui::keymap::KeyMap;
+use escrowgrid::tui::theme::Theme;
+use escrowgrid::tui::ui::render_to_string;
+use std::sync::Arc;
+use std::time::Duration;
+
+struct T {
+    app: App,
+    exec: Executor,
+    svc: Arc<Service>,
+    store: SharedStore,
+    actor: Actor,
+}
+
+fn session(read_only: bool) -> Session {
+    Session {
+        backend: "memory".into(),
+        target: "memory".into(),
+        operator: "local operator tester (root)".into(),
+        role: "root".into(),
+        scope: None,
+        read_only,
+        can_manage_keys: true,
+        demo: false,
+        mouse: true,
+        log_file: Some("/tmp/escrowgrid.log".into()),
+    }
+}
+
+async fn setup_with(read_only: bool, keymap: KeyMap, w: u16, h: u16) -> T {
+    let store = store::open(Backend::Memory, "", Duration::from_millis(10))
+        .await
+        .unwrap();
+    let svc = Arc::new(Service::new(store.clone(), ServiceConfig::default()));
+    let actor = Actor::Local {
+        user: "tester".into(),
+    };
+    escrowgrid::seed::load_demo(&svc, &actor, 40, 7, false)
+        .await
+        .unwrap();
+    let (tx, _rx) = tokio::sync::mpsc::channel(16);
+    let exec = Executor::new(svc.clone(), actor.clone(), tx);
+    let mut app = App::new(session(read_only), keymap, Theme::default());
+    app.update(Msg::Resize(w, h));
+    app.start();
+    let mut t = T {
+        app,
+        exec,
+        svc,
+        store,
+        actor,
+    };
+    t.settle().await;
+    t
+}
+
+async fn setup() -> T {
+    setup_with(false, KeyMap::default(), 80, 24).await
+}
+
+impl T {
+    /// Runs queued commands until none are left, feeding their results back.
+    async fn settle(&mut self) {
+        for _ in 0..50 {
+            let cmds = self.app.take_cmds();
+            if cmds.is_empty() {
+                return;
+            }
+            for c in cmds {
+                if matches!(c, Cmd::Copy(_) | Cmd::PauseSimulator(_)) {
+                    continue;
+                }
+                let l = self.exec.execute(c).await;
+                self.app.update(Msg::Loaded(Box::new(l)));
+            }
+        }
+        panic!("commands never settled");
+    }
+
+    async fn key(&mut self, code: KeyCode) {
+        self.app
+            .update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+        self.settle().await;
+    }
+
+    async fn ch(&mut self, c: char) {
+        self.key(KeyCode::Char(c)).await;
+    }
+
+    async fn typed(&mut self, s: &str) {
+        for c in s.chars() {
+            self.ch(c).await;
+        }
+    }
+
+    fn screen(&self) -> String {
+        render_to_string(&self.app, self.app.size.0, self.app.size.1)
+    }
+
+    /// Feeds ledger events written since `after` as the stream would.
+    async fn stream_from(&mut self, after: i64) {
+        let events = self
+            .svc
+            .ledger(
+                &self.actor,
+                escrowgrid::store::LedgerQuery {
+                    after_seq: after,
+                    limit: 1000,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        for e in events {
+            self.app
+                .update(Msg::Stream(escrowgrid::service::stream::StreamItem::Event(
+                    Box::new(e),
+                )));
+        }
+        self.settle().await;
+    }
+}
+
+fn lines_fit(screen: &str, w: usize) {
+    for l in screen.lines() {
+        assert!(l.chars().count() <= w, "line wider than {w}: {l}");
+    }
+}
+
+#[tokio::test]
+async fn every_tab_renders_at_80x24_and_160x48() {
+    for (w, h) in [(80u16, 24u16), (160, 48)] {
+        let mut t = setup_with(false, KeyMap::default(), w, h).await;
+        let expect: [(char, &[&str]); 5] = [
+            (
+                '1',
+                &["Institutions", "Harbor Trust Bank", "REGIONS", "POSITIONS"],
+            ),
+            ('2', &["TEMPLATE", "CONSTR_ESCROW", "TF_LC"]),
+            (
+                '3',
+                &["HOLDER", "AMOUNT", "STATE", "sort created ▼", "of 40"],
+            ),
+            ('4', &["SEQ", "KIND", "POSITION_CREATED", "● following"]),
+            (
+                '5',
+                &[
+                    "Backend",
+                    "memory",
+                    "connected",
+                    "Positions by state",
+                    "Ledger head",
+                    "Log file",
+                ],
+            ),
+        ];
+        for (k, words) in expect {
+            t.ch(k).await;
+            let s = t.screen();
+            for word in words {
+                assert!(
+                    s.contains(word),
+                    "{w}×{h} tab {k}: missing {word:?} in\n{s}"
+                );
+            }
+            assert!(
+                s.lines().last().unwrap().contains("memory"),
+                "status bar on every tab"
+            );
+            assert!(s.contains("? help"), "hint bar on every tab");
+            lines_fit(&s, w as usize);
+        }
+        // the assets half of the Assets tab
+        t.ch('2').await;
+        t.ch('m').await;
+        let s = t.screen();
+        assert!(s.contains("Assets") && s.contains("Riverside Tower"), "{s}");
+        // wide screens show institution and asset names in the positions table
+        t.ch('3').await;
+        let s = t.screen();
+        assert_eq!(s.contains("INSTITUTION"), w >= 160, "{s}");
+    }
+}
+
+#[tokio::test]
+async fn detail_views_render() {
+    for (w, h) in [(80u16, 24u16), (160, 48)] {
+        let mut t = setup_with(false, KeyMap::default(), w, h).await;
+        t.ch('3').await;
+        t.key(KeyCode::Enter).await;
+        let s = t.screen();
+        for word in [
+            "Positions ›",
+            "Lifecycle",
+            "Ledger events",
+            "Holder reference",
+            "POSITION_CREATED",
+            "created",
+        ] {
+            assert!(
+                s.contains(word),
+                "{w}×{h} position detail: missing {word:?}\n{s}"
+            );
+        }
+        t.key(KeyCode::Esc).await;
+        assert!(!t.screen().contains("Lifecycle"), "Esc goes back");
+        t.ch('1').await;
+        t.key(KeyCode::Enter).await;
+        let s = t.screen();
+        for word in [
+            "Institutions › Harbor Trust Bank",
+            "Policies",
+            "MIN AMOUNT",
+            "API keys",
+            "Templates and their assets",
+        ] {
+            assert!(
+                s.contains(word),
+                "{w}×{h} institution detail: missing {word:?}\n{s}"
+            );
+        }
+        t.key(KeyCode::Esc).await;
+        t.ch('2').await;
+        t.key(KeyCode::Enter).await;
+        let s = t.screen();
+        for word in ["Configuration", "Currency", "USD", "Code · vertical"] {
+            assert!(
+                s.contains(word),
+                "{w}×{h} template detail: missing {word:?}\n{s}"
+            );
+        }
+        t.key(KeyCode::Esc).await;
+        t.ch('m').await;
+        t.key(KeyCode::Enter).await;
+        let s = t.screen();
+        for word in ["Metadata", "contractor", "Label"] {
+            assert!(
+                s.contains(word),
+                "{w}×{h} asset detail: missing {word:?}\n{s}"
+            );
+        }
+        lines_fit(&s, w as usize);
+    }
+}
+
+#[tokio::test]
+async fn forms_and_dialogs_render() {
+    for (w, h) in [(80u16, 24u16), (160, 48)] {
+        let mut t = setup_with(false, KeyMap::default(), w, h).await;
+        let checks: Vec<(Vec<char>, Vec<&str>)> = vec![
+            (
+                vec!['3', 'n'],
+                vec![
+                    "New position",
+                    "Institution",
+                    "Asset",
+                    "Holder reference",
+                    "Currency",
+                    "Amount",
+                    "External reference",
+                ],
+            ),
+            (
+                vec!['1', 'n'],
+                vec!["New institution", "Regions", "[ ] US", "[x] CONSTRUCTION"],
+            ),
+            (
+                vec!['2', 'n'],
+                vec!["New asset template", "Vertical", "Code", "Region"],
+            ),
+            (
+                vec!['2', 'm', 'n'],
+                vec!["New asset", "Template", "Metadata (JSON)"],
+            ),
+            (
+                vec!['3', '?'],
+                vec![
+                    "Keys — Positions",
+                    "transition the selected position",
+                    "quit (asks first if a form has unsaved input)",
+                ],
+            ),
+            (vec!['3', ':'], vec![":"]),
+            (vec!['3', '/'], vec!["/"]),
+            (
+                vec!['3', 's'],
+                vec!["Filter by state", "PARTIALLY_RELEASED"],
+            ),
+            (vec!['4', 'c'], vec!["Filter by kind", "POLICY_UPSERTED"]),
+        ];
+        for (keys, words) in checks {
+            for k in &keys {
+                t.ch(*k).await;
+            }
+            let s = t.screen();
+            for word in &words {
+                assert!(
+                    s.contains(word),
+                    "{w}×{h} after {keys:?}: missing {word:?}\n{s}"
+                );
+            }
+            lines_fit(&s, w as usize);
+            t.key(KeyCode::Esc).await;
+            assert!(t.app.popup.is_none(), "Esc closes the popup after {keys:?}");
+        }
+        // the transition dialog and its confirmation
+        t.ch('3').await;
+        t.app.run_command("positions state=FUNDED");
+        t.settle().await;
+        t.ch('t').await;
+        let s = t.screen();
+        for word in [
+            "Transition pos_",
+            "Now FUNDED",
+            "only the states allowed",
+            "PARTIALLY_RELEASED",
+            "RELEASED  (final)",
+            "Reason",
+        ] {
+            assert!(
+                s.contains(word),
+                "{w}×{h} transition dialog: missing {word:?}\n{s}"
+            );
+        }
+        t.key(KeyCode::Enter).await;
+        let s = t.screen();
+        assert!(
+            s.contains("Confirm transition")
+                && s.contains("from FUNDED to")
+                && s.contains("PARTIALLY_RELEASED?"),
+            "{s}"
+        );
+        t.ch('n').await;
+        // the policy form and the key form in the institution detail
+        t.ch('1').await;
+        t.key(KeyCode::Enter).await;
+        t.ch('e').await;
+        let s = t.screen();
+        assert!(
+            s.contains("Policy for US")
+                && s.contains("Minimum amount")
+                && s.contains("only those chosen below"),
+            "{s}"
+        );
+        t.key(KeyCode::Esc).await;
+        t.ch('K').await;
+        let s = t.screen();
+        assert!(
+            s.contains("New API key for Harbor Trust Bank") && s.contains("admin"),
+            "{s}"
+        );
+        t.key(KeyCode::Esc).await;
+    }
+}
+
+#[tokio::test]
+async fn template_form_offers_only_codes_of_the_vertical_and_their_config_fields() {
+    let mut t = setup_with(false, KeyMap::default(), 160, 48).await;
+    t.ch('2').await;
+    t.ch('n').await;
+    // Harbor Trust Bank: both verticals; choose TRADE_FINANCE, then TF_LC
+    t.key(KeyCode::Down).await; // vertical
+    t.key(KeyCode::Right).await; // TRADE_FINANCE
+    t.key(KeyCode::Down).await; // code
+    let s = t.screen();
+    let Some(Popup::Form(f)) = &t.app.popup else {
+        panic!()
+    };
+    let escrowgrid::tui::form::Input::Select { options, .. } = &f.get("code").unwrap().input else {
+        panic!()
+    };
+    let codes: Vec<&str> = options.iter().map(|o| o.value.as_str()).collect();
+    assert_eq!(codes, ["TF_INVOICE", "TF_LC"], "only the vertical's codes");
+    assert!(
+        s.contains("Max tenor (days)") && s.contains("Country"),
+        "TF_INVOICE fields:\n{s}"
+    );
+    t.key(KeyCode::Right).await; // TF_LC
+    let s = t.screen();
+    assert!(s.contains("Issuing bank country"), "TF_LC fields:\n{s}");
+    let Some(Popup::Form(f)) = &t.app.popup else {
+        panic!()
+    };
+    assert!(
+        f.get("config.country").is_none(),
+        "no TF_INVOICE-only field left over"
+    );
+    assert!(f.get("config.issuingBankCountry").is_some());
+}
+
+#[tokio::test]
+async fn too_small_terminal_says_so() {
+    let mut t = setup().await;
+    t.app.update(Msg::Resize(60, 20));
+    let s = render_to_string(&t.app, 60, 20);
+    assert!(
+        s.contains("Terminal too small") && s.contains("60×20") && s.contains("80×24"),
+        "{s}"
+    );
+    t.app.update(Msg::Resize(80, 24));
+    assert!(t.screen().contains("HOLDER") || t.screen().contains("Positions"));
+}
+
+#[tokio::test]
+async fn navigation_keys() {
+    let mut t = setup().await;
+    assert_eq!(t.app.tab, Tab::Positions);
+    t.key(KeyCode::Tab).await;
+    assert_eq!(t.app.tab, Tab::Ledger);
+    t.key(KeyCode::BackTab).await;
+    t.key(KeyCode::BackTab).await;
+    assert_eq!(t.app.tab, Tab::Assets);
+    t.ch('3').await;
+    t.ch('j').await;
+    t.ch('j').await;
+    assert_eq!(t.app.positions.sel.selected, 2);
+    t.ch('k').await;
+    assert_eq!(t.app.positions.sel.selected, 1);
+    t.ch('G').await;
+    assert_eq!(t.app.positions.sel.selected, 39);
+    t.key(KeyCode::PageUp).await;
+    assert_eq!(t.app.positions.sel.selected, 39 - t.app.table_rows());
+    t.ch('g').await;
+    assert_eq!(t.app.positions.sel.selected, 0);
+    let first = t.app.positions.rows[0].id.clone();
+    t.key(KeyCode::Enter).await;
+    assert!(t.screen().contains(&format!(
+        "Positions › {}",
+        escrowgrid::tui::app::short(&first)
+    )));
+}
+
+#[tokio::test]
+async fn text_filter_highlights_and_narrows() {
+    let mut t = setup().await;
+    t.ch('/').await;
+    t.typed("acme").await;
+    t.key(KeyCode::Enter).await;
+    assert!(!t.app.positions.rows.is_empty());
+    assert!(t.app.positions.rows.iter().all(|p| {
+        p.holder_reference.to_lowercase().contains("acme")
+            || p.id.contains("acme")
+            || p.external_reference
+                .as_deref()
+                .unwrap_or("")
+                .to_lowercase()
+                .contains("acme")
+    }));
+    let s = t.screen();
+    assert!(s.contains("/acme"), "the filter is shown: {s}");
+    // matches are highlighted: the matched cells use the highlight style
+    let backend = ratatui::backend::TestBackend::new(80, 24);
+    let mut term = ratatui::Terminal::new(backend).unwrap();
+    term.draw(|f| escrowgrid::tui::ui::draw(f, &t.app)).unwrap();
+    let buf = term.backend().buffer();
+    let highlighted = (0..24)
+        .flat_map(|y| (0..80).map(move |x| (x, y)))
+        .filter(|&(x, y)| buf[(x, y)].bg == Theme::default().highlight)
+        .count();
+    assert!(
+        highlighted >= 4,
+        "matched text is highlighted ({highlighted} cells)"
+    );
+    t.ch('x').await;
+    assert_eq!(t.app.positions.filter, PositionFilter::default());
+    t.ch('s').await;
+    t.key(KeyCode::Down).await;
+    t.key(KeyCode::Down).await;
+    t.key(KeyCode::Enter).await;
+    assert_eq!(t.app.positions.filter.state, Some(PositionState::Funded));
+    assert!(
+        t.app
+            .positions
+            .rows
+            .iter()
+            .all(|p| p.state == PositionState::Funded)
+    );
+    let total = t
+        .store
+        .count_positions(&PositionFilter {
+            state: Some(PositionState::Funded),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(t.app.positions.total, Some(total));
+}
+
+#[tokio::test]
+async fn sort_by_any_column() {
+    let mut t = setup().await;
+    // sort → institution, asset, holder, amount …
+    for _ in 0..4 {
+        t.ch('o').await;
+    }
+    assert_eq!(
+        t.app.positions.sort,
+        escrowgrid::store::PositionSortKey::Amount
+    );
+    let amounts: Vec<_> = t.app.positions.rows.iter().map(|p| p.amount).collect();
+    assert!(
+        amounts.windows(2).all(|w| w[0] <= w[1]),
+        "ascending by amount"
+    );
+    assert!(t.screen().contains("AMOUNT▲"));
+    t.ch('O').await;
+    let amounts: Vec<_> = t.app.positions.rows.iter().map(|p| p.amount).collect();
+    assert!(
+        amounts.windows(2).all(|w| w[0] >= w[1]),
+        "descending by amount"
+    );
+    assert!(t.screen().contains("AMOUNT▼"));
+}
+
+#[tokio::test]
+async fn create_a_position_through_the_form() {
+    let mut t = setup().await;
+    let before = t
+        .store
+        .count_positions(&PositionFilter::default())
+        .await
+        .unwrap();
+    t.ch('n').await;
+    t.key(KeyCode::Down).await; // asset
+    t.key(KeyCode::Down).await; // holder
+    t.typed("NEW-HOLDER-1").await;
+    t.key(KeyCode::Down).await; // currency (preset from the template)
+    t.key(KeyCode::Down).await; // amount
+    t.typed("1e5").await;
+    assert!(
+        t.screen().contains("exponent"),
+        "live validation beside the field:\n{}",
+        t.screen()
+    );
+    for _ in 0..3 {
+        t.key(KeyCode::Backspace).await;
+    }
+    t.typed("50000").await;
+    t.key(KeyCode::Enter).await;
+    assert!(
+        t.app.popup.is_none(),
+        "form closed on success: {}",
+        t.screen()
+    );
+    assert_eq!(
+        t.store
+            .count_positions(&PositionFilter::default())
+            .await
+            .unwrap(),
+        before + 1
+    );
+    assert!(
+        t.screen().contains("Created position pos_"),
+        "{}",
+        t.screen()
+    );
+}
+
+#[tokio::test]
+async fn a_refused_submit_keeps_the_input_and_shows_the_service_error() {
+    let mut t = setup().await;
+    t.ch('n').await;
+    t.key(KeyCode::Down).await;
+    t.key(KeyCode::Down).await;
+    t.typed("H-2").await;
+    t.key(KeyCode::Down).await;
+    t.key(KeyCode::Right).await; // a currency the template does not use
+    t.key(KeyCode::Down).await;
+    t.typed("50000").await;
+    t.key(KeyCode::Enter).await;
+    let Some(Popup::Form(f)) = &t.app.popup else {
+        panic!("form stays open:\n{}", t.screen())
+    };
+    assert!(
+        f.get("currency").unwrap().error.is_some(),
+        "service error beside the currency"
+    );
+    assert_eq!(
+        f.get("holderReference").unwrap().value(),
+        "H-2",
+        "input kept"
+    );
+    assert!(
+        t.screen()
+            .contains("does not match the template's currency"),
+        "{}",
+        t.screen()
+    );
+}
+
+#[tokio::test]
+async fn transition_allowed_refused_and_conflict() {
+    let mut t = setup().await;
+    t.app.run_command("positions state=CREATED");
+    t.settle().await;
+    let p = t.app.positions.rows[0].clone();
+    // allowed: CREATED -> FUNDED with a reason, confirmed
+    t.ch('t').await;
+    t.key(KeyCode::Tab).await;
+    t.typed("Wire in").await;
+    t.key(KeyCode::Enter).await;
+    t.ch('y').await;
+    let now = t.store.get_position(&p.id).await.unwrap().unwrap();
+    assert_eq!(now.state, PositionState::Funded);
+    assert_eq!(
+        t.store
+            .position_events(&p.id)
+            .await
+            .unwrap()
+            .last()
+            .unwrap()
+            .reason
+            .as_deref(),
+        Some("Wire in")
+    );
+    // refused: a terminal position offers nothing
+    t.app.run_command("positions state=RELEASED");
+    t.settle().await;
+    t.ch('t').await;
+    assert!(t.screen().contains("a terminal state"), "{}", t.screen());
+    t.key(KeyCode::Esc).await;
+    // conflict: someone else moves it between the dialog and the confirmation
+    t.app.run_command("positions state=FUNDED");
+    t.settle().await;
+    let victim = t.app.positions.rows[0].clone();
+    t.ch('t').await;
+    t.key(KeyCode::Enter).await; // PARTIALLY_RELEASED, confirm step open
+    t.svc
+        .transition_position(
+            &t.actor,
+            &victim.id,
+            TransitionRequest {
+                to: "CANCELLED".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    t.ch('y').await;
+    let s = t.screen();
+    assert!(
+        s.contains("Someone else moved it first") && s.contains("It is now CANCELLED"),
+        "{s}"
+    );
+    assert_eq!(
+        t.store
+            .get_position(&victim.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        PositionState::Cancelled,
+        "nothing changed by the loser"
+    );
+    assert!(
+        t.app
+            .positions
+            .rows
+            .iter()
+            .any(|r| r.id == victim.id && r.state == PositionState::Cancelled),
+        "the table shows the fresh state"
+    );
+}
+
+#[tokio::test]
+async fn quit_asks_first_with_unsaved_input() {
+    let mut t = setup().await;
+    t.ch('q').await;
+    assert!(t.app.quit, "q quits at once with nothing unsaved");
+    let mut t = setup().await;
+    t.ch('n').await;
+    t.key(KeyCode::Down).await;
+    t.key(KeyCode::Down).await;
+    t.typed("HALF-TYPED").await;
+    t.app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('c'),
+        KeyModifiers::CONTROL,
+    )));
+    assert!(!t.app.quit);
+    assert!(
+        t.screen().contains("A form has unsaved input"),
+        "{}",
+        t.screen()
+    );
+    t.ch('n').await;
+    let Some(Popup::Form(f)) = &t.app.popup else {
+        panic!("back to the form")
+    };
+    assert_eq!(f.get("holderReference").unwrap().value(), "HALF-TYPED");
+    t.app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('c'),
+        KeyModifiers::CONTROL,
+    )));
+    t.ch('y').await;
+    assert!(t.app.quit);
+}
+
+#[tokio::test]
+async fn read_only_session_hides_and_refuses_writes() {
+    let mut t = setup_with(true, KeyMap::default(), 80, 24).await;
+    let s = t.screen();
+    assert!(
+        !s.contains("n new") && !s.contains("t transition"),
+        "write keys hidden: {s}"
+    );
+    t.ch('t').await;
+    assert!(t.app.popup.is_none());
+    assert!(t.screen().contains("read-only"), "{}", t.screen());
+    t.ch('?').await;
+    assert!(
+        !t.screen().contains("transition the selected position"),
+        "help hides writes too"
+    );
+}
+
+#[tokio::test]
+async fn command_line() {
+    let mut t = setup().await;
+    t.ch(':').await;
+    t.typed("positions state=funded").await;
+    t.key(KeyCode::Enter).await;
+    assert_eq!(t.app.positions.filter.state, Some(PositionState::Funded));
+    let id = t.app.positions.rows[0].id.clone();
+    t.ch(':').await;
+    t.typed(&format!("ledger {id}")).await;
+    t.key(KeyCode::Enter).await;
+    assert_eq!(t.app.tab, Tab::Ledger);
+    assert!(
+        t.app
+            .ledger
+            .events
+            .iter()
+            .all(|e| e.position_id.as_deref() == Some(id.as_str()))
+    );
+    assert!(!t.app.ledger.events.is_empty());
+    t.ch(':').await;
+    t.typed("frobnicate").await;
+    t.key(KeyCode::Enter).await;
+    assert!(
+        t.screen().contains("unknown command 'frobnicate'"),
+        "{}",
+        t.screen()
+    );
+    t.key(KeyCode::Esc).await; // dismisses the error
+    assert!(!t.screen().contains("unknown command"));
+    t.ch(':').await;
+    t.typed(&id).await;
+    t.key(KeyCode::Enter).await;
+    assert!(t.screen().contains("Lifecycle"), "an id opens its detail");
+    t.ch(':').await;
+    t.typed("quit").await;
+    t.key(KeyCode::Enter).await;
+    assert!(t.app.quit);
+}
+
+#[tokio::test]
+async fn help_and_hints_follow_remapped_keys() {
+    let mut o = std::collections::BTreeMap::new();
+    o.insert("transition".to_string(), "T".to_string());
+    let km = KeyMap::default().with_overrides(&o).unwrap();
+    let mut t = setup_with(false, km, 80, 24).await;
+    assert!(t.screen().contains("T transition"), "{}", t.screen());
+    t.ch('t').await;
+    assert!(t.app.popup.is_none(), "the old key does nothing");
+    t.ch('T').await;
+    assert!(matches!(
+        t.app.popup,
+        Some(Popup::Transition(_)) | Some(Popup::Message { .. })
+    ));
+    t.key(KeyCode::Esc).await;
+    t.ch('?').await;
+    let s = t.screen();
+    assert!(s.contains("T  transition the selected position"), "{s}");
+    // the overlay scrolls to the command-line summary at the end
+    for _ in 0..40 {
+        t.ch('j').await;
+    }
+    assert!(t.screen().contains("Commands (:)"), "{}", t.screen());
+}
+
+#[tokio::test]
+async fn ledger_follow_pauses_when_scrolling_up_and_counts_new_events() {
+    let mut t = setup().await;
+    t.ch('4').await;
+    assert!(t.app.ledger.follow);
+    let head = t.store.ledger_head().await.unwrap().unwrap().0;
+    t.ch('k').await;
+    assert!(!t.app.ledger.follow, "scrolling up pauses follow");
+    let p = t
+        .app
+        .positions
+        .rows
+        .iter()
+        .find(|p| p.state == PositionState::Created)
+        .cloned()
+        .or_else(|| t.app.positions.rows.first().cloned())
+        .unwrap();
+    let _ = t
+        .svc
+        .transition_position(
+            &t.actor,
+            &p.id,
+            TransitionRequest {
+                to: "FUNDED".into(),
+                ..Default::default()
+            },
+        )
+        .await;
+    t.svc
+        .create_position(
+            &t.actor,
+            escrowgrid::seed::Vocabulary::demo().new_position(
+                &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1),
+                &escrowgrid::seed::slots_of(&t.svc, &t.actor).await.unwrap()[0],
+            ),
+        )
+        .await
+        .unwrap();
+    t.stream_from(head).await;
+    let s = t.screen();
+    assert!(s.contains("new events (G to return)"), "{s}");
+    t.ch('G').await;
+    assert!(t.app.ledger.follow && t.app.ledger.unseen == 0);
+    let last = t.app.ledger.events.back().unwrap().seq;
+    assert_eq!(last, t.store.ledger_head().await.unwrap().unwrap().0);
+    // Enter on a position event jumps to the position
+    t.key(KeyCode::Enter).await;
+    assert_eq!(t.app.tab, Tab::Positions);
+    assert!(t.screen().contains("Lifecycle"));
+}
+
+#[tokio::test]
+async fn untrusted_text_is_escaped_on_screen() {
+    let mut t = setup().await;
+    let template = t
+        .store
+        .list_positions(&PositionQuery {
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()[0]
+        .clone();
+    let now = time::now();
+    let mut evil = template.clone();
+    evil.id = ids::new_id(ids::POSITION);
+    evil.holder_reference = "EVIL\x1b[2J\x1b]52;c;AAAA\x07\u{202e}x".into();
+    evil.created_at = now;
+    evil.updated_at = now;
+    t.store
+        .commit(Write {
+            change: Change::CreatePosition(evil.clone()),
+            ledger: None,
+            audit: None,
+        })
+        .await
+        .unwrap();
+    t.app.reload_positions();
+    t.settle().await;
+    let s = t.screen();
+    assert!(
+        !s.contains('\x1b') && !s.contains('\x07') && !s.contains('\u{202e}'),
+        "no raw control characters reach the screen"
+    );
+    assert!(s.contains("EVIL\\x1b[2J"), "shown escaped instead: {s}");
+}
+
+#[tokio::test]
+async fn no_color_means_no_colours() {
+    let mut t = setup().await;
+    t.app.theme = Theme::load(&Default::default(), true).unwrap();
+    let backend = ratatui::backend::TestBackend::new(80, 24);
+    let mut term = ratatui::Terminal::new(backend).unwrap();
+    term.draw(|f| escrowgrid::tui::ui::draw(f, &t.app)).unwrap();
+    let buf = term.backend().buffer();
+    for y in 0..24 {
+        for x in 0..80 {
+            let c = &buf[(x, y)];
+            assert_eq!(
+                c.fg,
+                ratatui::style::Color::Reset,
+                "cell {x},{y} has a colour"
+            );
+            assert_eq!(
+                c.bg,
+                ratatui::style::Color::Reset,
+                "cell {x},{y} has a colour"
+            );
+        }
+    }
+    t.ch('q').await;
+}
+
+#[tokio::test]
+async fn api_keys_and_policies_from_the_institution_detail() {
+    let mut t = setup().await;
+    t.ch('1').await;
+    t.key(KeyCode::Enter).await;
+    t.ch('K').await;
+    t.typed("ops desk").await;
+    t.key(KeyCode::Down).await;
+    t.key(KeyCode::Right).await; // read_only
+    t.key(KeyCode::Enter).await;
+    let s = t.screen();
+    assert!(s.contains("shown only once") && s.contains("ak_"), "{s}");
+    let token = match &t.app.popup {
+        Some(Popup::Message { body, .. }) => {
+            body.iter().find(|l| l.starts_with("ak_")).unwrap().clone()
+        }
+        _ => panic!(),
+    };
+    assert!(t.svc.authenticate(Some(&token)).await.is_ok());
+    t.key(KeyCode::Esc).await;
+    let s = t.screen();
+    assert!(s.contains("ops desk") && s.contains("active"), "{s}");
+    // select the key row (after the policy rows) and revoke it, with confirmation
+    let regions = 2;
+    for _ in 0..regions {
+        t.ch('j').await;
+    }
+    t.ch('D').await;
+    assert!(t.screen().contains("Revoke API key?"), "{}", t.screen());
+    t.ch('y').await;
+    assert!(t.screen().contains("revoked"), "{}", t.screen());
+    assert!(t.svc.authenticate(Some(&token)).await.is_err());
+    // edit the US policy in place
+    t.ch('g').await;
+    t.ch('e').await;
+    t.key(KeyCode::Down).await; // max
+    for _ in 0..12 {
+        t.key(KeyCode::Backspace).await;
+    }
+    t.typed("999").await;
+    assert!(
+        t.screen()
+            .contains("the minimum must not exceed the maximum"),
+        "{}",
+        t.screen()
+    );
+    for _ in 0..3 {
+        t.key(KeyCode::Backspace).await;
+    }
+    t.typed("60000000").await;
+    t.key(KeyCode::Enter).await;
+    assert!(t.app.popup.is_none(), "{}", t.screen());
+    let inst = t
+        .app
+        .institution_detail
+        .as_ref()
+        .unwrap()
+        .institution
+        .id
+        .clone();
+    let p = t
+        .store
+        .get_policy(&inst, escrowgrid::domain::Region::Us)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        p.config.position.max_amount.unwrap().to_string(),
+        "60000000"
+    );
+}
+
+#[tokio::test]
+async fn mouse_clicks_tabs_and_rows() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let mut t = setup().await;
+    let click = |col, row| {
+        Msg::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: col,
+            row,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    t.app.update(click(3, 0));
+    assert_eq!(t.app.tab, Tab::Institutions);
+    t.app.update(click(30, 0));
+    t.settle().await;
+    assert_eq!(t.app.tab, Tab::Positions);
+    t.app.update(click(5, 6));
+    assert_eq!(t.app.positions.sel.selected, 3);
+    t.app.update(click(5, 6));
+    t.settle().await;
+    assert!(t.screen().contains("Lifecycle"), "second click opens");
+    t.app.update(Msg::Mouse(MouseEvent {
+        kind: MouseEventKind::ScrollDown,
+        column: 5,
+        row: 6,
+        modifiers: KeyModifiers::NONE,
+    }));
+}
+
+#[tokio::test]
+async fn positions_window_pages_through_a_large_result() {
+    // 650 positions: more than three pages of 200
+    let store = store::open(Backend::Memory, "", Duration::from_millis(10))
+        .await
+        .unwrap();
+    let svc = Arc::new(Service::new(store.clone(), ServiceConfig::default()));
+    let actor = Actor::Local { user: "t".into() };
+    escrowgrid::seed::load_demo(&svc, &actor, 650, 3, false)
+        .await
+        .unwrap();
+    let (tx, _rx) = tokio::sync::mpsc::channel(16);
+    let mut t = T {
+        app: App::new(session(false), KeyMap::default(), Theme::default()),
+        exec: Executor::new(svc.clone(), actor.clone(), tx),
+        svc,
+        store,
+        actor,
+    };
+    t.app.update(Msg::Resize(80, 24));
+    t.app.start();
+    t.settle().await;
+    assert_eq!(t.app.positions.rows.len(), 200, "one page at first");
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..649 {
+        seen.insert(
+            t.app.positions.rows[t.app.positions.sel.selected]
+                .id
+                .clone(),
+        );
+        t.ch('j').await;
+    }
+    seen.insert(
+        t.app.positions.rows[t.app.positions.sel.selected]
+            .id
+            .clone(),
+    );
+    assert_eq!(seen.len(), 650, "scrolling visits every row exactly once");
+    assert!(t.screen().contains("row 650 of 650"), "{}", t.screen());
+    t.ch('g').await;
+    assert!(t.screen().contains("row 1 of 650"));
+    t.ch('G').await;
+    assert!(t.screen().contains("row 650 of 650"), "{}", t.screen());
+    assert!(t.app.positions.rows.len() <= escrowgrid::tui::app::WINDOW);
+}
