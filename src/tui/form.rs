@@ -949,7 +949,7 @@ mod tests {
                 .unwrap()
                 .contains("exponent")
         );
-        for _ in 0..3 {
+        for _ in 0..2 {
             f.handle_key(key(KeyCode::Backspace), &lookup);
         }
         assert_eq!(f.get("amount").unwrap().value(), "12.5");

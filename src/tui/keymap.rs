@@ -217,7 +217,12 @@ impl Key {
                 match (chars.next(), chars.next()) {
                     (Some(c), None) => {
                         mods.remove(KeyModifiers::SHIFT);
-                        KeyCode::Char(c)
+                        // Terminals report Ctrl-Q as Ctrl + 'q'.
+                        if mods.contains(KeyModifiers::CONTROL) {
+                            KeyCode::Char(c.to_ascii_lowercase())
+                        } else {
+                            KeyCode::Char(c)
+                        }
                     }
                     _ => {
                         return Err(format!(
