@@ -1,0 +1,175 @@
+//! The console in a real terminal, driven through tmux: start `escrowgrid --demo`, visit every
+//! tab, open a position, transition it, see its event arrive on the Ledger tab, quit, and check
+//! that the terminal is usable (cooked mode, echo on) afterwards.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+    session: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Tmux {
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket]);
+        c
+    }
+
+    fn send(&self, keys: &[&str]) {
+        for k in keys {
+            let ok = self
+                .cmd()
+                .args(["send-keys", "-t", &self.session, k])
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "tmux send-keys {k}");
+            // A pause between keys: ESC followed at once by a letter reads as Alt+letter.
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    fn type_text(&self, text: &str) {
+        let ok = self
+            .cmd()
+            .args(["send-keys", "-t", &self.session, "-l", text])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+        std::thread::sleep(Duration::from_millis(150));
+    }
+
+    fn screen(&self) -> String {
+        let out = self
+            .cmd()
+            .args(["capture-pane", "-p", "-t", &self.session])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    fn wait_for(&self, text: &str, secs: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let s = self.screen();
+            if s.contains(text) {
+                return s;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {text:?}; screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().args(["kill-server"]).status();
+    }
+}
+
+#[test]
+fn console_in_a_real_terminal() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!(
+            "SKIPPED console_in_a_real_terminal: tmux is not installed (.ci/run installs it)"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmux {
+        socket: format!("eg-e2e-{}", std::process::id()),
+        session: "e2e".into(),
+        _dir: dir,
+    };
+    let data = t._dir.path().join("data");
+    let started = t
+        .cmd()
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &t.session,
+            "-x",
+            "120",
+            "-y",
+            "32",
+            "sh",
+        ])
+        .status()
+        .unwrap();
+    assert!(started.success());
+    let bin = env!("CARGO_BIN_EXE_escrowgrid");
+    t.type_text(&format!(
+        "ESCROWGRID_DATA_DIR={} ESCROWGRID_CONFIG_DIR={} {bin} --demo --demo-rate 2",
+        data.display(),
+        data.join("cfg").display()
+    ));
+    t.send(&["Enter"]);
+    t.wait_for("HOLDER", 30);
+
+    // every tab
+    t.send(&["1"]);
+    t.wait_for("Harbor Trust Bank", 10);
+    t.send(&["2"]);
+    t.wait_for("CONSTR_RETAINAGE", 10);
+    t.send(&["4"]);
+    t.wait_for("POSITION_STATE_CHANGED", 10);
+    t.send(&["5"]);
+    t.wait_for("Positions by state", 10);
+    t.send(&["3"]);
+    t.wait_for("HOLDER", 10);
+
+    // pause the simulator so the row we pick stays put, then pick a CREATED position
+    t.send(&["p"]);
+    t.send(&[":"]);
+    t.type_text("positions state=CREATED");
+    t.send(&["Enter"]);
+    t.wait_for("state=CREATED", 10);
+    t.send(&["Enter"]);
+    t.wait_for("Lifecycle", 10);
+    t.send(&["t"]);
+    t.wait_for("only the states allowed", 10);
+    t.send(&["Tab"]);
+    t.type_text("tmux end-to-end");
+    t.send(&["Enter"]);
+    t.wait_for("Confirm transition", 10);
+    t.send(&["y"]);
+    t.wait_for("CREATED → FUNDED  “tmux", 10);
+
+    // the event arrives on the Ledger tab through the stream
+    t.send(&["4"]);
+    t.wait_for("tmux end-to-end", 10);
+
+    // quit, and the shell works again in cooked mode
+    t.send(&["q"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while t.screen().contains("1 Institutions") {
+        assert!(
+            Instant::now() < deadline,
+            "the console did not quit:\n{}",
+            t.screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let probe = t._dir.path().join("stty.txt");
+    t.type_text(&format!("stty -a > {}; echo TERMINAL-OK", probe.display()));
+    t.send(&["Enter"]);
+    let s = t.wait_for("TERMINAL-OK\n", 10);
+    assert!(s.contains("TERMINAL-OK"), "the shell echoes again");
+    let stty = std::fs::read_to_string(&probe).unwrap();
+    assert!(
+        stty.split_whitespace().any(|w| w == "icanon"),
+        "canonical mode restored: {stty}"
+    );
+    assert!(
+        stty.split_whitespace().any(|w| w == "echo"),
+        "echo restored: {stty}"
+    );
+    assert!(!s.contains("\x1b[?1049h"), "left the alternate screen");
+}
