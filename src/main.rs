@@ -10,6 +10,7 @@ use serde_json::json;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    let process_start = std::time::Instant::now();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -21,7 +22,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let code = runtime.block_on(run(cli));
+    let code = runtime.block_on(run(cli, process_start));
     // Do not wait for background tasks (a ledger stream, a simulator) to notice.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
     ExitCode::from(code)
@@ -32,7 +33,7 @@ fn fail(json: bool, e: &ServiceError) -> u8 {
     e.exit_code() as u8
 }
 
-async fn run(cli: Cli) -> u8 {
+async fn run(cli: Cli, process_start: std::time::Instant) -> u8 {
     let json = cli.json;
     let ov = Overrides {
         config_file: cli.config.clone(),
@@ -70,6 +71,7 @@ async fn run(cli: Cli) -> u8 {
             demo: cli.demo,
             demo_rate: rate,
             seed_demo: cli.seed_demo,
+            process_start,
         };
         let r = escrowgrid::tui::run(&cfg, opts, log_file).await;
         drop(log_guard);
@@ -165,6 +167,26 @@ async fn bench(
                 store::open(cfg.backend, &cfg.database_url, cfg.sqlite_poll).await?
             };
             serde_json::to_value(bench::stream(store, reader, events).await?)
+        }
+        BenchCmd::Console { rows } => {
+            if cfg.backend != store::Backend::Sqlite || rows == 0 {
+                return Err(ServiceError::field(
+                    "store",
+                    "bench console needs a fresh SQLite file (--database-url sqlite:///tmp/big.db) and --rows of at least 1",
+                ));
+            }
+            let r = bench::console(store, &cfg.database_url, rows).await?;
+            if !json {
+                println!("{} positions loaded in {:.1} s", r.rows, r.load_seconds);
+                for (name, l) in &r.queries {
+                    println!("  {name:<36} median {:.2} ms, p99 {:.2} ms, max {:.2} ms", l.median_ms, l.p99_ms, l.max_ms);
+                }
+                println!("  first frame (start to data on screen) {:.1} ms", r.first_frame_ms);
+                println!("  frame (draw, 160×48)                 median {:.3} ms, worst {:.3} ms", r.frame.median_ms, r.frame.max_ms);
+                println!("  scroll step (key, page loads, draw)  median {:.3} ms, worst {:.3} ms", r.scroll_step.median_ms, r.scroll_step.max_ms);
+                return Ok(());
+            }
+            serde_json::to_value(r)
         }
     }
     .map_err(|e| ServiceError::Internal(e.to_string()))?;

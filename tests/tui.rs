@@ -6,7 +6,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use escrowgrid::domain::{PositionState, ids, time};
 use escrowgrid::service::{Actor, Service, ServiceConfig, TransitionRequest};
 use escrowgrid::store::{self, Backend, Change, PositionFilter, PositionQuery, SharedStore, Write};
-use escrowgrid::tui::app::{App, Cmd, Msg, Popup, Session, Tab};
+use escrowgrid::tui::app::{App, Msg, Popup, Session, Tab};
 use escrowgrid::tui::exec::Executor;
 use escrowgrid::tui::keymap::KeyMap;
 use escrowgrid::tui::theme::Theme;
@@ -69,22 +69,8 @@ async fn setup() -> T {
 }
 
 impl T {
-    /// Runs queued commands until none are left, feeding their results back.
     async fn settle(&mut self) {
-        for _ in 0..50 {
-            let cmds = self.app.take_cmds();
-            if cmds.is_empty() {
-                return;
-            }
-            for c in cmds {
-                if matches!(c, Cmd::Copy(_) | Cmd::PauseSimulator(_)) {
-                    continue;
-                }
-                let l = self.exec.execute(c).await;
-                self.app.update(Msg::Loaded(Box::new(l)));
-            }
-        }
-        panic!("commands never settled");
+        escrowgrid::tui::exec::settle(&mut self.app, &self.exec).await;
     }
 
     async fn key(&mut self, code: KeyCode) {

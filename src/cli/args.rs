@@ -102,6 +102,11 @@ pub enum BenchCmd {
         #[arg(long, default_value_t = 1000)]
         events: usize,
     },
+    /// The Positions tab over a large synthetic SQLite data set: page queries and frame times.
+    Console {
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: u64,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -196,3 +196,21 @@ impl Executor {
         }
     }
 }
+
+/// Runs queued commands inline until none are left, feeding their results back: the console
+/// without its runtime, for tests and benchmarks.
+pub async fn settle(app: &mut super::app::App, exec: &Executor) {
+    for _ in 0..100 {
+        let cmds = app.take_cmds();
+        if cmds.is_empty() {
+            return;
+        }
+        for c in cmds {
+            if matches!(c, Cmd::Copy(_) | Cmd::PauseSimulator(_)) {
+                continue;
+            }
+            let l = exec.execute(c).await;
+            app.update(Msg::Loaded(Box::new(l)));
+        }
+    }
+}

@@ -32,6 +32,8 @@ pub struct Options {
     pub demo: bool,
     pub demo_rate: f64,
     pub seed_demo: bool,
+    /// When the process started: the first frame is timed from here.
+    pub process_start: Instant,
 }
 
 type Term = Terminal<CrosstermBackend<std::io::Stdout>>;
@@ -390,7 +392,7 @@ pub async fn run(cfg: &Config, opts: Options, log_file: Option<String>) -> Resul
     let mut frame_times: Vec<Duration> = Vec::new();
     let mut last_draw = Instant::now() - frame;
     let mut dirty = true;
-    let started = Instant::now();
+    let started = opts.process_start;
     let mut first_frame: Option<Duration> = None;
     loop {
         for cmd in app.take_cmds() {

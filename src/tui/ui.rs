@@ -1746,8 +1746,8 @@ fn draw_form(f: &mut Frame, app: &App, form: &Form, area: Rect) {
 }
 
 fn draw_transition(f: &mut Frame, app: &App, d: &TransitionDialog, area: Rect) {
-    let h = d.targets.len() as u16 + 12;
-    let r = centered(area, 72, h);
+    let h = d.targets.len() as u16 + 11;
+    let r = centered(area, 76, h);
     f.render_widget(Clear, r);
     let block = popup_block(app, &format!("Transition {}", short(&d.position.id)), false);
     let inner = block.inner(r);
@@ -1813,7 +1813,7 @@ fn draw_transition(f: &mut Frame, app: &App, d: &TransitionDialog, area: Rect) {
     }
     f.render_widget(&reason, reason_area);
     let mut footer = vec![Line::from(Span::styled(
-        "↑/↓ choose · Tab reason · Enter continue (you confirm next) · Esc cancel",
+        "↑/↓ choose · Tab reason · Enter next (you confirm after) · Esc cancel",
         app.theme.muted(),
     ))];
     if let Some(e) = &d.error {
