@@ -431,3 +431,100 @@ impl Env {
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(&out)))
     }
 }
+
+#[test]
+fn roles_keys_and_audit_from_the_cli() {
+    let e = Env::new();
+    let root = |args: &[&str]| {
+        let mut c = e.cmd();
+        c.env("ESCROWGRID_ROOT_API_KEY", "s3cret-root")
+            .env("ESCROWGRID_API_KEY", "s3cret-root");
+        c.arg("--database-url").arg(&e.url).args(args).arg("--json");
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    root(&["seed", "--demo", "--positions", "30"]);
+    // With a root key configured, a session without a key is refused.
+    let mut c = e.cmd();
+    c.env("ESCROWGRID_ROOT_API_KEY", "s3cret-root")
+        .arg("--database-url")
+        .arg(&e.url)
+        .args(["position", "list"]);
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("an API key is required"),
+        "{}",
+        stderr(&out)
+    );
+
+    let insts = root(&["institution", "list"]);
+    let a = insts["data"][0]["id"].as_str().unwrap().to_string();
+    let key = root(&[
+        "apikey",
+        "create",
+        "--institution",
+        &a,
+        "--label",
+        "viewer",
+        "--role",
+        "read_only",
+    ]);
+    let token = key["token"].as_str().unwrap().to_string();
+    assert!(token.starts_with("ak_") && token.len() == 51);
+    assert!(
+        key["apiKey"].get("keyHash").is_none(),
+        "the hash is never printed"
+    );
+
+    let as_key = |args: &[&str]| {
+        let mut c = e.cmd();
+        c.env("ESCROWGRID_ROOT_API_KEY", "s3cret-root")
+            .arg("--database-url")
+            .arg(&e.url)
+            .arg("--api-key")
+            .arg(&token)
+            .args(args);
+        c.output().unwrap()
+    };
+    let out = as_key(&["position", "list", "--json", "--limit", "1000"]);
+    assert!(out.status.success());
+    let mine: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = mine["data"].as_array().unwrap();
+    assert!(
+        !rows.is_empty() && rows.iter().all(|p| p["institutionId"] == a.as_str()),
+        "only its institution"
+    );
+    let id = rows[0]["id"].as_str().unwrap();
+    let out = as_key(&["position", "transition", id, "--to", "CANCELLED"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("not allowed for role read_only: transition positions"),
+        "{}",
+        stderr(&out)
+    );
+    let out = as_key(&["ledger", "verify"]);
+    assert_eq!(out.status.code(), Some(2));
+
+    // The refusal is in the audit trail, with who tried.
+    let audit = root(&["audit", "list", "--outcome", "failure"]);
+    let rec = audit["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["action"] == "POSITION_TRANSITIONED")
+        .expect("refusal audited");
+    assert_eq!(rec["apiKeyId"], key["apiKey"]["id"]);
+    assert_eq!(rec["error"]["code"], "FORBIDDEN");
+
+    // Revoking twice: the second is a clear no-op; the key stops working.
+    let kid = key["apiKey"]["id"].as_str().unwrap().to_string();
+    let r1 = root(&["apikey", "revoke", &kid]);
+    assert_eq!(r1["alreadyRevoked"], false);
+    let r2 = root(&["apikey", "revoke", &kid]);
+    assert_eq!(r2["alreadyRevoked"], true);
+    let out = as_key(&["position", "list"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("was revoked"), "{}", stderr(&out));
+}
