@@ -173,3 +173,60 @@ fn console_in_a_real_terminal() {
     );
     assert!(!s.contains("\x1b[?1049h"), "left the alternate screen");
 }
+
+/// With a root key configured and no key given, the console opens on a sign-in screen; a wrong
+/// key is refused with a reason, the right one opens the console.
+#[test]
+fn console_sign_in_screen() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("SKIPPED console_sign_in_screen: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let t = Tmux {
+        socket: format!("eg-login-{}", std::process::id()),
+        session: "login".into(),
+        _dir: dir,
+    };
+    let data = t._dir.path().join("data");
+    let db = t._dir.path().join("x.db");
+    assert!(
+        t.cmd()
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &t.session,
+                "-x",
+                "100",
+                "-y",
+                "30",
+                "sh"
+            ])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let bin = env!("CARGO_BIN_EXE_escrowgrid");
+    t.type_text(&format!(
+        "ESCROWGRID_DATA_DIR={d} ESCROWGRID_CONFIG_DIR={d}/cfg ESCROWGRID_ROOT_API_KEY=let-me-in {bin} --database-url sqlite://{db} --seed-demo",
+        d = data.display(),
+        db = db.display()
+    ));
+    t.send(&["Enter"]);
+    t.wait_for("sign in", 30);
+    t.type_text("wrong-key");
+    t.send(&["Enter"]);
+    t.wait_for("invalid API key", 10);
+    for _ in 0.."wrong-key".len() {
+        t.send(&["BSpace"]);
+    }
+    t.type_text("let-me-in");
+    t.send(&["Enter"]);
+    let s = t.wait_for("HOLDER", 30);
+    assert!(
+        s.contains("root"),
+        "the status bar names the operator:\n{s}"
+    );
+    t.send(&["q"]);
+}
