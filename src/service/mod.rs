@@ -165,24 +165,16 @@ fn opt_text(s: Option<String>) -> Option<String> {
     s.filter(|x| !x.trim().is_empty())
 }
 
-fn draft(
+/// What a successful change records, in the ledger and in the audit trail alike.
+struct Record<'a> {
+    action: &'static str,
     kind: LedgerKind,
-    entity_type: EntityType,
-    entity_id: &str,
-    institution_id: &str,
-    position_id: Option<&str>,
+    entity: EntityType,
+    entity_id: &'a str,
+    institution_id: &'a str,
+    position_id: Option<&'a str>,
     at: time::Timestamp,
     payload: Value,
-) -> LedgerDraft {
-    LedgerDraft {
-        kind,
-        entity_type,
-        entity_id: entity_id.to_string(),
-        institution_id: institution_id.to_string(),
-        position_id: position_id.map(str::to_string),
-        at,
-        payload,
-    }
 }
 
 impl Service {
@@ -379,15 +371,19 @@ impl Service {
         }
     }
 
-    /// Records a refused or failed action, then hands the error back.
-    async fn failed<T>(
+    /// Passes a result through; a refused or failed action is recorded in the audit trail first.
+    async fn audit_failure<T>(
         &self,
         actor: &Actor,
         action: &str,
         resource: (EntityType, Option<&str>),
         subject: Option<&str>,
-        err: ServiceError,
+        result: ServiceResult<T>,
     ) -> ServiceResult<T> {
+        let err = match result {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
         let mut rec = self.audit_record(
             actor,
             action,
@@ -405,12 +401,32 @@ impl Service {
         Err(err)
     }
 
-    async fn commit(
+    /// Commits a change together with its ledger event and its success audit record, both made
+    /// from the one payload.
+    async fn commit_recorded(
         &self,
+        actor: &Actor,
         change: Change,
-        ledger: LedgerDraft,
-        audit: AuditEvent,
+        r: Record<'_>,
     ) -> ServiceResult<Committed> {
+        let ledger = LedgerDraft {
+            kind: r.kind,
+            entity_type: r.entity,
+            entity_id: r.entity_id.to_string(),
+            institution_id: r.institution_id.to_string(),
+            position_id: r.position_id.map(str::to_string),
+            at: r.at,
+            payload: r.payload.clone(),
+        };
+        let audit = self.audit_record(
+            actor,
+            r.action,
+            Outcome::Success,
+            Some(r.entity),
+            Some(r.entity_id),
+            Some(r.institution_id),
+            Some(r.payload),
+        );
         Ok(self
             .store
             .commit(Write {
@@ -430,13 +446,8 @@ impl Service {
     ) -> ServiceResult<Institution> {
         const ACTION: &str = "INSTITUTION_CREATED";
         let r = self.create_institution_inner(actor, input).await;
-        match r {
-            Err(e) => {
-                self.failed(actor, ACTION, (EntityType::Institution, None), None, e)
-                    .await
-            }
-            ok => ok,
-        }
+        self.audit_failure(actor, ACTION, (EntityType::Institution, None), None, r)
+            .await
     }
 
     async fn create_institution_inner(
@@ -471,25 +482,17 @@ impl Service {
             updated_at: now,
         };
         let payload = json!({"name": inst.name, "regions": inst.regions, "verticals": inst.verticals, "actor": actor.audit_name()});
-        let ledger = draft(
-            LedgerKind::InstitutionCreated,
-            EntityType::Institution,
-            &inst.id,
-            &inst.id,
-            None,
-            now,
-            payload.clone(),
-        );
-        let audit = self.audit_record(
-            actor,
-            "INSTITUTION_CREATED",
-            Outcome::Success,
-            Some(EntityType::Institution),
-            Some(&inst.id),
-            Some(&inst.id),
-            Some(payload),
-        );
-        self.commit(Change::CreateInstitution(inst.clone()), ledger, audit)
+        let record = Record {
+            action: "INSTITUTION_CREATED",
+            kind: LedgerKind::InstitutionCreated,
+            entity: EntityType::Institution,
+            entity_id: &inst.id,
+            institution_id: &inst.id,
+            position_id: None,
+            at: now,
+            payload,
+        };
+        self.commit_recorded(actor, Change::CreateInstitution(inst.clone()), record)
             .await?;
         Ok(inst)
     }
@@ -547,19 +550,14 @@ impl Service {
         const ACTION: &str = "ASSET_TEMPLATE_CREATED";
         let subject = input.institution_id.clone();
         let r = self.create_template_inner(actor, input).await;
-        match r {
-            Err(e) => {
-                self.failed(
-                    actor,
-                    ACTION,
-                    (EntityType::AssetTemplate, None),
-                    subject.as_deref(),
-                    e,
-                )
-                .await
-            }
-            ok => ok,
-        }
+        self.audit_failure(
+            actor,
+            ACTION,
+            (EntityType::AssetTemplate, None),
+            subject.as_deref(),
+            r,
+        )
+        .await
     }
 
     async fn create_template_inner(
@@ -607,25 +605,17 @@ impl Service {
             "institutionId": t.institution_id, "code": t.code, "name": t.name,
             "vertical": t.vertical, "region": t.region, "config": t.config, "actor": actor.audit_name(),
         });
-        let ledger = draft(
-            LedgerKind::TemplateCreated,
-            EntityType::AssetTemplate,
-            &t.id,
-            &inst_id,
-            None,
-            now,
-            payload.clone(),
-        );
-        let audit = self.audit_record(
-            actor,
-            "ASSET_TEMPLATE_CREATED",
-            Outcome::Success,
-            Some(EntityType::AssetTemplate),
-            Some(&t.id),
-            Some(&inst_id),
-            Some(payload),
-        );
-        self.commit(Change::CreateTemplate(t.clone()), ledger, audit)
+        let record = Record {
+            action: "ASSET_TEMPLATE_CREATED",
+            kind: LedgerKind::TemplateCreated,
+            entity: EntityType::AssetTemplate,
+            entity_id: &t.id,
+            institution_id: &inst_id,
+            position_id: None,
+            at: now,
+            payload,
+        };
+        self.commit_recorded(actor, Change::CreateTemplate(t.clone()), record)
             .await?;
         Ok(t)
     }
@@ -664,19 +654,14 @@ impl Service {
     pub async fn create_asset(&self, actor: &Actor, input: NewAsset) -> ServiceResult<Asset> {
         const ACTION: &str = "ASSET_CREATED";
         let subject = input.institution_id.clone();
-        match self.create_asset_inner(actor, input).await {
-            Err(e) => {
-                self.failed(
-                    actor,
-                    ACTION,
-                    (EntityType::Asset, None),
-                    subject.as_deref(),
-                    e,
-                )
-                .await
-            }
-            ok => ok,
-        }
+        self.audit_failure(
+            actor,
+            ACTION,
+            (EntityType::Asset, None),
+            subject.as_deref(),
+            self.create_asset_inner(actor, input).await,
+        )
+        .await
     }
 
     async fn create_asset_inner(&self, actor: &Actor, input: NewAsset) -> ServiceResult<Asset> {
@@ -724,25 +709,17 @@ impl Service {
             "institutionId": a.institution_id, "templateId": a.template_id, "label": a.label,
             "metadata": a.metadata, "actor": actor.audit_name(),
         });
-        let ledger = draft(
-            LedgerKind::AssetCreated,
-            EntityType::Asset,
-            &a.id,
-            &inst_id,
-            None,
-            now,
-            payload.clone(),
-        );
-        let audit = self.audit_record(
-            actor,
-            "ASSET_CREATED",
-            Outcome::Success,
-            Some(EntityType::Asset),
-            Some(&a.id),
-            Some(&inst_id),
-            Some(payload),
-        );
-        self.commit(Change::CreateAsset(a.clone()), ledger, audit)
+        let record = Record {
+            action: "ASSET_CREATED",
+            kind: LedgerKind::AssetCreated,
+            entity: EntityType::Asset,
+            entity_id: &a.id,
+            institution_id: &inst_id,
+            position_id: None,
+            at: now,
+            payload,
+        };
+        self.commit_recorded(actor, Change::CreateAsset(a.clone()), record)
             .await?;
         Ok(a)
     }
@@ -787,19 +764,14 @@ impl Service {
     ) -> ServiceResult<Position> {
         const ACTION: &str = "POSITION_CREATED";
         let subject = input.institution_id.clone();
-        match self.create_position_inner(actor, input).await {
-            Err(e) => {
-                self.failed(
-                    actor,
-                    ACTION,
-                    (EntityType::Position, None),
-                    subject.as_deref(),
-                    e,
-                )
-                .await
-            }
-            ok => ok,
-        }
+        self.audit_failure(
+            actor,
+            ACTION,
+            (EntityType::Position, None),
+            subject.as_deref(),
+            self.create_position_inner(actor, input).await,
+        )
+        .await
     }
 
     async fn create_position_inner(
@@ -908,25 +880,17 @@ impl Service {
             "holderReference": p.holder_reference, "currency": p.currency, "amount": p.amount,
             "externalReference": p.external_reference, "state": p.state, "actor": actor.audit_name(),
         });
-        let ledger = draft(
-            LedgerKind::PositionCreated,
-            EntityType::Position,
-            &p.id,
-            &inst_id,
-            Some(&p.id),
-            now,
-            payload.clone(),
-        );
-        let audit = self.audit_record(
-            actor,
-            "POSITION_CREATED",
-            Outcome::Success,
-            Some(EntityType::Position),
-            Some(&p.id),
-            Some(&inst_id),
-            Some(payload),
-        );
-        self.commit(Change::CreatePosition(p.clone()), ledger, audit)
+        let record = Record {
+            action: "POSITION_CREATED",
+            kind: LedgerKind::PositionCreated,
+            entity: EntityType::Position,
+            entity_id: &p.id,
+            institution_id: &inst_id,
+            position_id: Some(&p.id),
+            at: now,
+            payload,
+        };
+        self.commit_recorded(actor, Change::CreatePosition(p.clone()), record)
             .await?;
         Ok(p)
     }
@@ -980,24 +944,23 @@ impl Service {
         req: TransitionRequest,
     ) -> ServiceResult<TransitionOutcome> {
         const ACTION: &str = "POSITION_TRANSITIONED";
-        match self.transition_inner(actor, id, req).await {
-            Err(e) => {
-                // The record is about the position's institution, whoever tried.
-                let subject = match self.store.get_position(id).await {
-                    Ok(Some(p)) => Some(p.institution_id),
-                    _ => actor.scope().map(str::to_string),
-                };
-                self.failed(
-                    actor,
-                    ACTION,
-                    (EntityType::Position, Some(id)),
-                    subject.as_deref(),
-                    e,
-                )
-                .await
-            }
-            ok => ok,
+        let r = self.transition_inner(actor, id, req).await;
+        if r.is_ok() {
+            return r;
         }
+        // The record is about the position's institution, whoever tried.
+        let subject = match self.store.get_position(id).await {
+            Ok(Some(p)) => Some(p.institution_id),
+            _ => actor.scope().map(str::to_string),
+        };
+        self.audit_failure(
+            actor,
+            ACTION,
+            (EntityType::Position, Some(id)),
+            subject.as_deref(),
+            r,
+        )
+        .await
     }
 
     async fn transition_inner(
@@ -1057,31 +1020,23 @@ impl Service {
             "fromState": current.state, "toState": to, "reason": reason,
             "lifecycleEventId": event.id, "version": next.version, "actor": actor.audit_name(),
         });
-        let ledger = draft(
-            LedgerKind::PositionStateChanged,
-            EntityType::Position,
-            id,
-            &current.institution_id,
-            Some(id),
-            now,
-            payload.clone(),
-        );
-        let audit = self.audit_record(
-            actor,
-            "POSITION_TRANSITIONED",
-            Outcome::Success,
-            Some(EntityType::Position),
-            Some(id),
-            Some(&current.institution_id),
-            Some(payload),
-        );
+        let record = Record {
+            action: "POSITION_TRANSITIONED",
+            kind: LedgerKind::PositionStateChanged,
+            entity: EntityType::Position,
+            entity_id: id,
+            institution_id: &current.institution_id,
+            position_id: Some(id),
+            at: now,
+            payload,
+        };
         let change = Change::TransitionPosition {
             position: next.clone(),
             expected_state: current.state,
             expected_version: current.version,
             event: event.clone(),
         };
-        match self.commit(change, ledger, audit).await {
+        match self.commit_recorded(actor, change, record).await {
             Ok(c) => Ok(TransitionOutcome {
                 position: next,
                 applied: true,
@@ -1112,19 +1067,14 @@ impl Service {
             .institution_id
             .clone()
             .or(actor.scope().map(str::to_string));
-        match self.set_policy_inner(actor, input).await {
-            Err(e) => {
-                self.failed(
-                    actor,
-                    ACTION,
-                    (EntityType::Policy, None),
-                    subject.as_deref(),
-                    e,
-                )
-                .await
-            }
-            ok => ok,
-        }
+        self.audit_failure(
+            actor,
+            ACTION,
+            (EntityType::Policy, None),
+            subject.as_deref(),
+            self.set_policy_inner(actor, input).await,
+        )
+        .await
     }
 
     async fn set_policy_inner(
@@ -1176,26 +1126,18 @@ impl Service {
             "institutionId": inst_id, "region": region, "config": policy.config, "actor": actor.audit_name(),
         });
         // The store names the stored policy's id in both records (an existing policy keeps it).
-        let ledger = draft(
-            LedgerKind::PolicyUpserted,
-            EntityType::Policy,
-            &policy.id,
-            &inst_id,
-            None,
-            now,
-            payload.clone(),
-        );
-        let audit = self.audit_record(
-            actor,
-            "POLICY_UPSERTED",
-            Outcome::Success,
-            Some(EntityType::Policy),
-            Some(&policy.id),
-            Some(&inst_id),
-            Some(payload),
-        );
+        let record = Record {
+            action: "POLICY_UPSERTED",
+            kind: LedgerKind::PolicyUpserted,
+            entity: EntityType::Policy,
+            entity_id: &policy.id,
+            institution_id: &inst_id,
+            position_id: None,
+            at: now,
+            payload,
+        };
         let c = self
-            .commit(Change::UpsertPolicy(policy.clone()), ledger, audit)
+            .commit_recorded(actor, Change::UpsertPolicy(policy.clone()), record)
             .await?;
         Ok(c.policy.unwrap_or(policy))
     }
@@ -1220,22 +1162,17 @@ impl Service {
     ) -> ServiceResult<CreatedKey> {
         const ACTION: &str = "API_KEY_CREATED";
         let subject = institution_id.clone().or(actor.scope().map(str::to_string));
-        match self
+        let r = self
             .create_api_key_inner(actor, institution_id, label, role)
-            .await
-        {
-            Err(e) => {
-                self.failed(
-                    actor,
-                    ACTION,
-                    (EntityType::ApiKey, None),
-                    subject.as_deref(),
-                    e,
-                )
-                .await
-            }
-            ok => ok,
-        }
+            .await;
+        self.audit_failure(
+            actor,
+            ACTION,
+            (EntityType::ApiKey, None),
+            subject.as_deref(),
+            r,
+        )
+        .await
     }
 
     async fn create_api_key_inner(
@@ -1270,25 +1207,17 @@ impl Service {
             revoked_at: None,
         };
         let payload = json!({"institutionId": inst_id, "label": key.label, "role": key.role, "actor": actor.audit_name()});
-        let ledger = draft(
-            LedgerKind::ApiKeyCreated,
-            EntityType::ApiKey,
-            &key.id,
-            &inst_id,
-            None,
-            key.created_at,
-            payload.clone(),
-        );
-        let audit = self.audit_record(
-            actor,
-            "API_KEY_CREATED",
-            Outcome::Success,
-            Some(EntityType::ApiKey),
-            Some(&key.id),
-            Some(&inst_id),
-            Some(payload),
-        );
-        self.commit(Change::CreateApiKey(key.clone()), ledger, audit)
+        let record = Record {
+            action: "API_KEY_CREATED",
+            kind: LedgerKind::ApiKeyCreated,
+            entity: EntityType::ApiKey,
+            entity_id: &key.id,
+            institution_id: &inst_id,
+            position_id: None,
+            at: key.created_at,
+            payload,
+        };
+        self.commit_recorded(actor, Change::CreateApiKey(key.clone()), record)
             .await?;
         Ok(CreatedKey {
             api_key: key,
@@ -1314,19 +1243,14 @@ impl Service {
         key_id: &str,
     ) -> ServiceResult<RevokeOutcome> {
         const ACTION: &str = "API_KEY_REVOKED";
-        match self.revoke_inner(actor, key_id).await {
-            Err(e) => {
-                self.failed(
-                    actor,
-                    ACTION,
-                    (EntityType::ApiKey, Some(key_id)),
-                    actor.scope(),
-                    e,
-                )
-                .await
-            }
-            ok => ok,
-        }
+        self.audit_failure(
+            actor,
+            ACTION,
+            (EntityType::ApiKey, Some(key_id)),
+            actor.scope(),
+            self.revoke_inner(actor, key_id).await,
+        )
+        .await
     }
 
     async fn revoke_inner(&self, actor: &Actor, key_id: &str) -> ServiceResult<RevokeOutcome> {
@@ -1348,32 +1272,24 @@ impl Service {
         }
         let now = time::now();
         let payload = json!({"institutionId": key.institution_id, "label": key.label, "role": key.role, "actor": actor.audit_name()});
-        let ledger = draft(
-            LedgerKind::ApiKeyRevoked,
-            EntityType::ApiKey,
-            &key.id,
-            &key.institution_id,
-            None,
-            now,
-            payload.clone(),
-        );
-        let audit = self.audit_record(
-            actor,
-            "API_KEY_REVOKED",
-            Outcome::Success,
-            Some(EntityType::ApiKey),
-            Some(&key.id),
-            Some(&key.institution_id),
-            Some(payload),
-        );
+        let record = Record {
+            action: "API_KEY_REVOKED",
+            kind: LedgerKind::ApiKeyRevoked,
+            entity: EntityType::ApiKey,
+            entity_id: &key.id,
+            institution_id: &key.institution_id,
+            position_id: None,
+            at: now,
+            payload,
+        };
         let c = self
-            .commit(
+            .commit_recorded(
+                actor,
                 Change::RevokeApiKey {
                     id: key.id.clone(),
                     at: now,
                 },
-                ledger,
-                audit,
+                record,
             )
             .await?;
         let mut key = key;
