@@ -20,22 +20,7 @@ impl Env {
     }
 
     fn cmd(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_escrowgrid"));
-        for k in [
-            "ESCROWGRID_STORE",
-            "ESCROWGRID_DATABASE_URL",
-            "STORE_BACKEND",
-            "DATABASE_URL",
-            "ESCROWGRID_API_KEY",
-            "ESCROWGRID_ROOT_API_KEY",
-            "ROOT_API_KEY",
-            "ESCROWGRID_LOG_LEVEL",
-        ] {
-            c.env_remove(k);
-        }
-        c.env("ESCROWGRID_DATA_DIR", self.dir.path().join("data"));
-        c.env("ESCROWGRID_CONFIG_DIR", self.dir.path().join("config"));
-        c
+        common::escrowgrid(&self.dir.path().join("data"))
     }
 
     fn run(&self, args: &[&str]) -> Output {

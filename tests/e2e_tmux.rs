@@ -12,6 +12,29 @@ struct Tmux {
 }
 
 impl Tmux {
+    /// A tmux server of its own with one `sh` session of the given size; None (and a printed
+    /// reason) when tmux is not installed.
+    fn start(name: &str, w: u16, h: u16) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            eprintln!("SKIPPED {name}: tmux is not installed (.ci/run installs it)");
+            return None;
+        }
+        let t = Tmux {
+            socket: format!("eg-{name}-{}", std::process::id()),
+            session: name.into(),
+            _dir: tempfile::tempdir().unwrap(),
+        };
+        let (w, h) = (w.to_string(), h.to_string());
+        let ok = t
+            .cmd()
+            .args(["new-session", "-d", "-s", name, "-x", &w, "-y", &h, "sh"])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "tmux new-session");
+        Some(t)
+    }
+
     fn cmd(&self) -> Command {
         let mut c = Command::new("tmux");
         c.args(["-L", &self.socket]);
@@ -75,35 +98,10 @@ impl Drop for Tmux {
 
 #[test]
 fn console_in_a_real_terminal() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!(
-            "SKIPPED console_in_a_real_terminal: tmux is not installed (.ci/run installs it)"
-        );
+    let Some(t) = Tmux::start("e2e", 120, 32) else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let t = Tmux {
-        socket: format!("eg-e2e-{}", std::process::id()),
-        session: "e2e".into(),
-        _dir: dir,
     };
     let data = t._dir.path().join("data");
-    let started = t
-        .cmd()
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            &t.session,
-            "-x",
-            "120",
-            "-y",
-            "32",
-            "sh",
-        ])
-        .status()
-        .unwrap();
-    assert!(started.success());
     let bin = env!("CARGO_BIN_EXE_escrowgrid");
     t.type_text(&format!(
         "ESCROWGRID_DATA_DIR={} ESCROWGRID_CONFIG_DIR={} {bin} --demo --demo-rate 2",
@@ -178,35 +176,11 @@ fn console_in_a_real_terminal() {
 /// key is refused with a reason, the right one opens the console.
 #[test]
 fn console_sign_in_screen() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("SKIPPED console_sign_in_screen: tmux is not installed (.ci/run installs it)");
+    let Some(t) = Tmux::start("login", 100, 30) else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let t = Tmux {
-        socket: format!("eg-login-{}", std::process::id()),
-        session: "login".into(),
-        _dir: dir,
     };
     let data = t._dir.path().join("data");
     let db = t._dir.path().join("x.db");
-    assert!(
-        t.cmd()
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                &t.session,
-                "-x",
-                "100",
-                "-y",
-                "30",
-                "sh"
-            ])
-            .status()
-            .unwrap()
-            .success()
-    );
     let bin = env!("CARGO_BIN_EXE_escrowgrid");
     t.type_text(&format!(
         "ESCROWGRID_DATA_DIR={d} ESCROWGRID_CONFIG_DIR={d}/cfg ESCROWGRID_ROOT_API_KEY=let-me-in {bin} --database-url sqlite://{db} --seed-demo",

@@ -10,20 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn eg(data: &std::path::Path, url: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_escrowgrid"));
-    for k in [
-        "ESCROWGRID_STORE",
-        "ESCROWGRID_DATABASE_URL",
-        "STORE_BACKEND",
-        "DATABASE_URL",
-        "ESCROWGRID_API_KEY",
-        "ESCROWGRID_ROOT_API_KEY",
-        "ROOT_API_KEY",
-    ] {
-        c.env_remove(k);
-    }
-    c.env("ESCROWGRID_DATA_DIR", data)
-        .env("ESCROWGRID_CONFIG_DIR", data.join("cfg"));
+    let mut c = common::escrowgrid(data);
     c.arg("--database-url").arg(url);
     c
 }

@@ -101,13 +101,7 @@ impl Money {
     pub fn display_grouped(&self) -> String {
         let s = self.0.to_string();
         let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
-        let mut grouped = String::new();
-        for (i, c) in int.chars().enumerate() {
-            if i > 0 && (int.len() - i).is_multiple_of(3) {
-                grouped.push(',');
-            }
-            grouped.push(c);
-        }
+        let grouped = super::text::group_digits(int);
         let frac = format!("{frac:0<2}");
         format!("{grouped}.{frac}")
     }

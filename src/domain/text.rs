@@ -39,6 +39,18 @@ pub fn is_unsafe(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// Groups a run of digits in thousands: "1234567" → "1,234,567".
+pub fn group_digits(digits: &str) -> String {
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Makes untrusted text safe to draw: every unsafe character is shown escaped (`\x1b`,
 /// `\u{202e}`), so an escape sequence becomes harmless visible text and nothing is silently lost.
 /// Newlines and tabs are shown escaped too: table cells are single lines.
@@ -75,6 +87,14 @@ mod tests {
         assert_eq!(sanitize("\u{9b}2J"), "\\u{009b}2J");
         assert_eq!(sanitize("abc\u{202e}cba"), "abc\\u{202e}cba");
         assert!(!sanitize("\x1b]52;c;AAAA\x07").chars().any(is_unsafe));
+    }
+
+    #[test]
+    fn digits_group_in_thousands() {
+        assert_eq!(group_digits("1"), "1");
+        assert_eq!(group_digits("123"), "123");
+        assert_eq!(group_digits("1234"), "1,234");
+        assert_eq!(group_digits("1000000"), "1,000,000");
     }
 
     #[test]

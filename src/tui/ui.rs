@@ -208,15 +208,7 @@ fn ledger_summary(app: &App) -> String {
 }
 
 fn group(n: u64) -> String {
-    let t = n.to_string();
-    let mut out = String::new();
-    for (i, c) in t.chars().enumerate() {
-        if i > 0 && (t.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    crate::domain::text::group_digits(&n.to_string())
 }
 
 fn header<'a>(app: &App, cols: &[&'a str]) -> Row<'a> {

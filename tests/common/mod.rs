@@ -57,6 +57,27 @@ impl Drop for PgSchema {
     }
 }
 
+/// The built binary in a clean environment: none of the caller's store, key or log settings, and
+/// its data and config directories under `data`.
+pub fn escrowgrid(data: &std::path::Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_escrowgrid"));
+    for k in [
+        "ESCROWGRID_STORE",
+        "ESCROWGRID_DATABASE_URL",
+        "STORE_BACKEND",
+        "DATABASE_URL",
+        "ESCROWGRID_API_KEY",
+        "ESCROWGRID_ROOT_API_KEY",
+        "ROOT_API_KEY",
+        "ESCROWGRID_LOG_LEVEL",
+    ] {
+        c.env_remove(k);
+    }
+    c.env("ESCROWGRID_DATA_DIR", data)
+        .env("ESCROWGRID_CONFIG_DIR", data.join("cfg"));
+    c
+}
+
 pub fn postgres_url() -> Option<String> {
     std::env::var(PG_ENV).ok().filter(|v| !v.is_empty())
 }
