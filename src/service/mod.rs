@@ -320,6 +320,23 @@ impl Service {
         Ok(())
     }
 
+    /// A record fetched by id, if the actor may see it: not found when missing, forbidden when it
+    /// belongs to another institution.
+    fn visible<T>(
+        actor: &Actor,
+        what: &'static str,
+        id: &str,
+        found: Option<T>,
+        institution_of: impl Fn(&T) -> &str,
+    ) -> ServiceResult<T> {
+        let record = found.ok_or_else(|| ServiceError::NotFound {
+            what,
+            id: id.to_string(),
+        })?;
+        Self::check_scope(actor, institution_of(&record), what, id)?;
+        Ok(record)
+    }
+
     /// Refuses reads of another institution's record.
     fn check_scope(actor: &Actor, institution_id: &str, what: &str, id: &str) -> ServiceResult<()> {
         match actor.scope() {
@@ -512,16 +529,8 @@ impl Service {
     }
 
     pub async fn get_institution(&self, actor: &Actor, id: &str) -> ServiceResult<Institution> {
-        let inst = self
-            .store
-            .get_institution(id)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound {
-                what: "institution",
-                id: id.to_string(),
-            })?;
-        Self::check_scope(actor, &inst.id, "institution", id)?;
-        Ok(inst)
+        let found = self.store.get_institution(id).await?;
+        Self::visible(actor, "institution", id, found, |x| x.id.as_str())
     }
 
     /// Counts of templates, assets and positions of one institution.
@@ -637,16 +646,8 @@ impl Service {
     }
 
     pub async fn get_template(&self, actor: &Actor, id: &str) -> ServiceResult<AssetTemplate> {
-        let t = self
-            .store
-            .get_template(id)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound {
-                what: "template",
-                id: id.to_string(),
-            })?;
-        Self::check_scope(actor, &t.institution_id, "template", id)?;
-        Ok(t)
+        let found = self.store.get_template(id).await?;
+        Self::visible(actor, "template", id, found, |x| x.institution_id.as_str())
     }
 
     // ---- assets ---------------------------------------------------------------------------------
@@ -743,16 +744,8 @@ impl Service {
     }
 
     pub async fn get_asset(&self, actor: &Actor, id: &str) -> ServiceResult<Asset> {
-        let a = self
-            .store
-            .get_asset(id)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound {
-                what: "asset",
-                id: id.to_string(),
-            })?;
-        Self::check_scope(actor, &a.institution_id, "asset", id)?;
-        Ok(a)
+        let found = self.store.get_asset(id).await?;
+        Self::visible(actor, "asset", id, found, |x| x.institution_id.as_str())
     }
 
     // ---- positions ------------------------------------------------------------------------------
@@ -896,16 +889,8 @@ impl Service {
     }
 
     pub async fn get_position(&self, actor: &Actor, id: &str) -> ServiceResult<Position> {
-        let p = self
-            .store
-            .get_position(id)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound {
-                what: "position",
-                id: id.to_string(),
-            })?;
-        Self::check_scope(actor, &p.institution_id, "position", id)?;
-        Ok(p)
+        let found = self.store.get_position(id).await?;
+        Self::visible(actor, "position", id, found, |x| x.institution_id.as_str())
     }
 
     /// A position with its lifecycle history.
