@@ -563,18 +563,25 @@ fn position_filter(q: &mut Q, f: &PositionFilter) {
     }
     eq_opt(q, "holder_reference", &f.holder_reference);
     if let Some(text) = f.text.as_deref().filter(|s| !s.is_empty()) {
-        let like = match q.d {
-            Dialect::Sqlite => "LIKE",
-            Dialect::Postgres => "ILIKE",
-        };
-        q.push(&format!(" AND (id {like} "))
-            .bind(Text, t(like_pattern(text)));
-        let n = q.args.len();
-        q.push(&format!(" ESCAPE '\\' OR holder_reference {like} "))
-            .again(n, Text)
-            .push(&format!(" ESCAPE '\\' OR external_reference {like} "))
-            .again(n, Text)
-            .push(" ESCAPE '\\')");
+        if q.d == Dialect::Sqlite && text.chars().count() >= 3 {
+            // The trigram index answers "contains" for three characters or more (migration 0002).
+            q.push(" AND rowid IN (SELECT rowid FROM position_search WHERE position_search MATCH ")
+                .bind(Text, t(format!("\"{}\"", text.replace('"', "\"\""))))
+                .push(")");
+        } else {
+            let like = match q.d {
+                Dialect::Sqlite => "LIKE",
+                Dialect::Postgres => "ILIKE",
+            };
+            q.push(&format!(" AND (id {like} "))
+                .bind(Text, t(like_pattern(text)));
+            let n = q.args.len();
+            q.push(&format!(" ESCAPE '\\' OR holder_reference {like} "))
+                .again(n, Text)
+                .push(&format!(" ESCAPE '\\' OR external_reference {like} "))
+                .again(n, Text)
+                .push(" ESCAPE '\\')");
+        }
     }
 }
 
@@ -1117,5 +1124,32 @@ mod tests {
             q.sql
         );
         assert!(!q.sql.contains("::"));
+    }
+
+    #[test]
+    fn sqlite_text_filter_uses_the_trigram_index_from_three_characters() {
+        let q = |text: &str| {
+            count_positions(
+                Dialect::Sqlite,
+                &PositionFilter {
+                    text: Some(text.into()),
+                    ..Default::default()
+                },
+            )
+        };
+        let long = q("ab\"c");
+        assert!(
+            long.sql.contains(
+                "rowid IN (SELECT rowid FROM position_search WHERE position_search MATCH $1)"
+            ),
+            "{}",
+            long.sql
+        );
+        assert!(
+            matches!(&long.args[0], Arg::Text(Some(p)) if p == "\"ab\"\"c\""),
+            "a quoted phrase"
+        );
+        let short = q("ab");
+        assert!(short.sql.contains("LIKE $1 ESCAPE"), "{}", short.sql);
     }
 }
