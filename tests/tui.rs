@@ -26,7 +26,7 @@ fn session(read_only: bool) -> Session {
     Session {
         backend: "memory".into(),
         target: "memory".into(),
-        operator: "local operator tester (root)".into(),
+        operator: "tester · root".into(),
         role: "root".into(),
         scope: None,
         read_only,
@@ -1033,4 +1033,33 @@ async fn positions_window_pages_through_a_large_result() {
     t.ch('G').await;
     assert!(t.screen().contains("row 650 of 650"), "{}", t.screen());
     assert!(t.app.positions.rows.len() <= escrowgrid::tui::app::WINDOW);
+}
+
+#[tokio::test]
+async fn an_outage_is_reported_and_recovery_reloads() {
+    let mut t = setup().await;
+    let mut down = t.svc.health(&t.actor).await;
+    down.connected = false;
+    down.error = Some("store unavailable: connection refused".into());
+    t.app
+        .update(Msg::Loaded(Box::new(escrowgrid::tui::app::Loaded::Health(
+            down.clone(),
+        ))));
+    let s = t.screen();
+    assert!(s.contains("UNREACHABLE"), "status bar says so:\n{s}");
+    assert!(s.contains("the store is unreachable"), "{s}");
+    // the live health check answers again: views reload by themselves
+    let up = t.svc.health(&t.actor).await;
+    t.app
+        .update(Msg::Loaded(Box::new(escrowgrid::tui::app::Loaded::Health(
+            up,
+        ))));
+    assert!(
+        t.app
+            .cmds
+            .iter()
+            .any(|c| matches!(c, escrowgrid::tui::app::Cmd::LoadInstitutions))
+    );
+    t.settle().await;
+    assert!(t.screen().contains("reachable again"), "{}", t.screen());
 }

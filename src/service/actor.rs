@@ -49,6 +49,15 @@ impl Actor {
         }
     }
 
+    /// A short form for the status bar: who and with which role.
+    pub fn short(&self) -> String {
+        match self {
+            Actor::Root => "root".into(),
+            Actor::Local { user } => format!("{user} · root"),
+            Actor::Key { role, label, .. } => format!("{label} · {role}"),
+        }
+    }
+
     /// The institution this actor is confined to (None: all).
     pub fn scope(&self) -> Option<&str> {
         match self {

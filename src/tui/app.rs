@@ -951,6 +951,20 @@ impl App {
                 Err(e) => self.service_error("loading the audit trail", &e),
             },
             Loaded::Health(h) => {
+                let was_down = self.health.report.as_ref().is_some_and(|r| !r.connected);
+                if was_down && h.connected {
+                    // Back after an outage: reload what may have failed meanwhile.
+                    self.cmds
+                        .extend([Cmd::LoadInstitutions, Cmd::LoadTemplates, Cmd::LoadAssets]);
+                    self.reload_positions();
+                    self.reload_ledger();
+                    self.info("The store is reachable again; views reloaded");
+                } else if !h.connected && !was_down {
+                    self.error(format!(
+                        "the store is unreachable ({}); retrying — nothing you do now is saved",
+                        h.error.as_deref().unwrap_or("no answer")
+                    ));
+                }
                 let ping = if h.connected {
                     self.health.last_ok = Some(Instant::now());
                     h.ping_ms.map(|p| (p * 1000.0).max(1.0) as u64).unwrap_or(1)

@@ -364,7 +364,7 @@ pub async fn run(cfg: &Config, opts: Options, log_file: Option<String>) -> Resul
     let session = Session {
         backend: store.backend().to_string(),
         target: store.target(),
-        operator: actor.describe(),
+        operator: actor.short(),
         role: actor.role_name().to_string(),
         scope: actor.scope().map(str::to_string),
         read_only: cfg.read_only || !actor.can_write(),
