@@ -166,6 +166,24 @@ async fn every_tab_renders_at_80x24_and_160x48() {
             assert!(s.contains("? help"), "hint bar on every tab");
             lines_fit(&s, w as usize);
         }
+        // the audit trail view of the Ledger tab
+        t.ch('4').await;
+        t.ch('a').await;
+        let s = t.screen();
+        for word in [
+            "Audit trail",
+            "ACTOR",
+            "ACTION",
+            "OUTCOME",
+            "POSITION_TRANSITIONED",
+            "local:tester",
+        ] {
+            assert!(
+                s.contains(word),
+                "{w}×{h} audit view: missing {word:?}\n{s}"
+            );
+        }
+        t.ch('a').await;
         // the assets half of the Assets tab
         t.ch('2').await;
         t.ch('m').await;

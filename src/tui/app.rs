@@ -813,6 +813,10 @@ impl App {
         }
         if self.ticks.is_multiple_of(8) {
             self.cmds.push(Cmd::LoadHealth);
+            // Refused actions write audit records but no ledger events: poll while it is shown.
+            if self.tab == Tab::Ledger && self.ledger.audit_mode && self.stack.is_empty() {
+                self.cmds.push(Cmd::LoadAudit);
+            }
         }
         // Positions changed elsewhere: refresh the count, and the window if it shows the newest.
         if self.positions.stale && self.ticks.is_multiple_of(4) && self.positions.loading.is_none()

@@ -670,6 +670,7 @@ fn draw_audit(f: &mut Frame, app: &App, area: Rect) {
     if l.audit.is_empty() {
         return empty(f, app, area, "No audit records visible to you yet.");
     }
+    let wide = area.width >= 120;
     let visible = area.height.saturating_sub(1) as usize;
     let rows = l
         .audit
@@ -681,18 +682,24 @@ fn draw_audit(f: &mut Frame, app: &App, area: Rect) {
                 crate::domain::Outcome::Success => Span::styled("success", app.theme.ok()),
                 crate::domain::Outcome::Failure => Span::styled("FAILURE", app.theme.error()),
             };
+            // A failure's reason matters more than the id it concerned.
+            let detail = match (&a.error, &a.resource_id) {
+                (Some(e), _) => {
+                    Span::styled(s(&format!("{}: {}", e.code, e.message)), app.theme.error())
+                }
+                (None, Some(r)) => Span::raw(if wide { r.clone() } else { short(r) }),
+                (None, None) => Span::raw(""),
+            };
             Row::new(vec![
-                Cell::from(datetime(&a.occurred_at)),
+                Cell::from(if wide {
+                    datetime(&a.occurred_at)
+                } else {
+                    a.occurred_at.format("%m-%d %H:%M:%S").to_string()
+                }),
                 Cell::from(s(&a.actor)),
                 Cell::from(s(&a.action)),
                 Cell::from(outcome),
-                Cell::from(a.resource_id.as_deref().map(short).unwrap_or_default()),
-                Cell::from(
-                    a.error
-                        .as_ref()
-                        .map(|e| s(&format!("{}: {}", e.code, e.message)))
-                        .unwrap_or_default(),
-                ),
+                Cell::from(detail),
             ])
         })
         .collect();
@@ -700,16 +707,15 @@ fn draw_audit(f: &mut Frame, app: &App, area: Rect) {
         app,
         header(
             app,
-            &["AT", "ACTOR", "ACTION", "OUTCOME", "RESOURCE", "ERROR"],
+            &["AT", "ACTOR", "ACTION", "OUTCOME", "RESOURCE / ERROR"],
         ),
         rows,
         Some(l.audit_sel.selected - l.audit_sel.offset),
         vec![
-            Constraint::Length(19),
-            Constraint::Length(16),
+            Constraint::Length(if wide { 19 } else { 14 }),
+            Constraint::Length(if wide { 42 } else { 14 }),
             Constraint::Length(22),
             Constraint::Length(7),
-            Constraint::Length(14),
             Constraint::Fill(1),
         ],
     );
