@@ -1447,14 +1447,28 @@ impl App {
         }
     }
 
+    /// The policy-grid region selected in the institution detail on screen.
     fn selected_policy_region(&self) -> Option<(String, Region)> {
-        let d = self.institution_detail.as_ref()?;
+        let Some(View::Institution(id)) = self.stack.last() else {
+            return None;
+        };
+        let d = self
+            .institution_detail
+            .as_ref()
+            .filter(|d| &d.institution.id == id)?;
         let r = d.institution.regions.get(self.detail_sel.selected)?;
         Some((d.institution.id.clone(), *r))
     }
 
+    /// The API key row selected in the institution detail on screen.
     fn selected_key(&self) -> Option<&ApiKey> {
-        let d = self.institution_detail.as_ref()?;
+        let Some(View::Institution(id)) = self.stack.last() else {
+            return None;
+        };
+        let d = self
+            .institution_detail
+            .as_ref()
+            .filter(|d| &d.institution.id == id)?;
         let i = self
             .detail_sel
             .selected

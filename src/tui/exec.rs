@@ -48,15 +48,17 @@ impl Executor {
     pub fn run(&self, cmd: Cmd) {
         let this = self.clone();
         tokio::spawn(async move {
-            let loaded = this.execute(cmd).await;
-            let _ = this.tx.send(Msg::Loaded(Box::new(loaded))).await;
+            if let Some(loaded) = this.execute(cmd).await {
+                let _ = this.tx.send(Msg::Loaded(Box::new(loaded))).await;
+            }
         });
     }
 
-    /// Does one command; public so tests can drive the app without a terminal.
-    pub async fn execute(&self, cmd: Cmd) -> Loaded {
+    /// Does one command against the service; None for the commands the terminal side handles
+    /// (clipboard, simulator). Public so tests can drive the app without a terminal.
+    pub async fn execute(&self, cmd: Cmd) -> Option<Loaded> {
         let (svc, a) = (&self.svc, &self.actor);
-        match cmd {
+        Some(match cmd {
             Cmd::LoadInstitutions => {
                 Loaded::Institutions(svc.list_institutions(a, Page::first(1000)).await)
             }
@@ -190,10 +192,8 @@ impl Executor {
                 Loaded::Transitioned { id, result }
             }
             Cmd::Revoke(id) => Loaded::Revoked(svc.revoke_api_key(a, &id).await),
-            Cmd::Copy(_) | Cmd::PauseSimulator(_) => {
-                Loaded::Summaries(Vec::new()) // handled by the runtime, never sent here
-            }
-        }
+            Cmd::Copy(_) | Cmd::PauseSimulator(_) => return None,
+        })
     }
 }
 
@@ -206,11 +206,9 @@ pub async fn settle(app: &mut super::app::App, exec: &Executor) {
             return;
         }
         for c in cmds {
-            if matches!(c, Cmd::Copy(_) | Cmd::PauseSimulator(_)) {
-                continue;
+            if let Some(l) = exec.execute(c).await {
+                app.update(Msg::Loaded(Box::new(l)));
             }
-            let l = exec.execute(c).await;
-            app.update(Msg::Loaded(Box::new(l)));
         }
     }
 }
