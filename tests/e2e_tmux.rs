@@ -204,3 +204,54 @@ fn console_sign_in_screen() {
     );
     t.send(&["q"]);
 }
+
+/// SIGTERM while the console runs: it exits and leaves the terminal usable.
+#[test]
+fn sigterm_restores_the_terminal() {
+    let Some(t) = Tmux::start("sigterm", 100, 30) else {
+        return;
+    };
+    let data = t._dir.path().join("data");
+    let bin = env!("CARGO_BIN_EXE_escrowgrid");
+    t.type_text(&format!(
+        "ESCROWGRID_DATA_DIR={d} ESCROWGRID_CONFIG_DIR={d}/cfg {bin} --demo",
+        d = data.display()
+    ));
+    t.send(&["Enter"]);
+    t.wait_for("HOLDER", 30);
+    let out = t
+        .cmd()
+        .args(["list-panes", "-t", &t.session, "-F", "#{pane_pid}"])
+        .output()
+        .unwrap();
+    let shell = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let child = Command::new("pgrep").args(["-P", &shell]).output().unwrap();
+    let pid = String::from_utf8_lossy(&child.stdout).trim().to_string();
+    assert!(!pid.is_empty(), "the console runs under the shell {shell}");
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while t.screen().contains("1 Institutions") {
+        assert!(
+            Instant::now() < deadline,
+            "the console did not exit on SIGTERM:\n{}",
+            t.screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let probe = t._dir.path().join("stty.txt");
+    t.type_text(&format!("stty -a > {}; echo AFTER-TERM", probe.display()));
+    t.send(&["Enter"]);
+    t.wait_for("AFTER-TERM\n", 10);
+    let stty = std::fs::read_to_string(&probe).unwrap();
+    assert!(
+        stty.split_whitespace().any(|w| w == "icanon")
+            && stty.split_whitespace().any(|w| w == "echo"),
+        "{stty}"
+    );
+}
