@@ -1433,6 +1433,8 @@ impl App {
             }
             Tab::Ledger if self.ledger.audit_mode => self.cmds.push(Cmd::LoadAudit),
             Tab::Health => self.cmds.push(Cmd::LoadHealth),
+            // Position counts per institution move with every new position: refresh on arrival.
+            Tab::Institutions => self.cmds.push(Cmd::LoadInstitutions),
             _ => {}
         }
     }
