@@ -249,6 +249,8 @@ pub struct PositionsState {
     pub loaded_once: bool,
     /// Something changed that the window may not show yet.
     pub stale: bool,
+    /// The total may be out of date.
+    pub count_stale: bool,
 }
 
 pub struct LedgerState {
@@ -418,6 +420,7 @@ impl App {
                 loading: None,
                 loaded_once: false,
                 stale: false,
+                count_stale: false,
             },
             ledger: LedgerState {
                 events: VecDeque::new(),
@@ -753,6 +756,7 @@ impl App {
                     }
                 }
                 self.positions.stale = true;
+                self.positions.count_stale = true;
             }
             EntityType::Policy | EntityType::ApiKey => {}
         }
@@ -818,14 +822,18 @@ impl App {
                 self.cmds.push(Cmd::LoadAudit);
             }
         }
-        // Positions changed elsewhere: refresh the count, and the window if it shows the newest.
-        if self.positions.stale && self.ticks.is_multiple_of(4) && self.positions.loading.is_none()
-        {
-            self.positions.stale = false;
+        // Positions changed elsewhere: recount every few seconds (a count scans an index, so not
+        // on every event), and refresh the window if it shows the newest.
+        if self.positions.count_stale && self.ticks.is_multiple_of(20) {
+            self.positions.count_stale = false;
             self.cmds.push(Cmd::CountPositions {
                 generation: self.positions.generation,
                 filter: self.positions.filter.clone(),
             });
+        }
+        if self.positions.stale && self.ticks.is_multiple_of(4) && self.positions.loading.is_none()
+        {
+            self.positions.stale = false;
             let newest_first =
                 self.positions.sort == PositionSortKey::Created && self.positions.descending;
             if newest_first && self.positions.at_start && self.tab == Tab::Positions {
