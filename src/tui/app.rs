@@ -1243,65 +1243,45 @@ impl App {
                 self.popup = Some(Popup::Filter(one_line(&current)));
             }
             Action::FilterState => {
-                let mut options = vec![("".to_string(), "all states".to_string())];
-                options.extend(
-                    PositionState::ALL
-                        .iter()
-                        .map(|s| (s.as_str().to_string(), s.as_str().to_string())),
-                );
-                let index = self
-                    .positions
-                    .filter
-                    .state
-                    .map(|s| PositionState::ALL.iter().position(|x| *x == s).unwrap_or(0) + 1)
-                    .unwrap_or(0);
-                self.popup = Some(Popup::Picker {
-                    title: "Filter by state".into(),
-                    options,
-                    index,
-                    purpose: PickerPurpose::PositionState,
-                });
+                let options = PositionState::ALL.iter().map(|s| s.as_str().to_string());
+                let current = self.positions.filter.state.map(|s| s.as_str().to_string());
+                self.popup = Some(picker(
+                    "Filter by state",
+                    "all states",
+                    options.map(|v| (v.clone(), v)).collect(),
+                    current.as_deref(),
+                    PickerPurpose::PositionState,
+                ));
             }
             Action::FilterInstitution => {
-                let mut options = vec![("".to_string(), "all institutions".to_string())];
-                options.extend(self.institutions.iter().map(|i| {
-                    (
-                        i.id.clone(),
-                        crate::domain::text::sanitize(&i.name).into_owned(),
-                    )
-                }));
-                let index = self
-                    .positions
-                    .filter
-                    .institution_id
-                    .as_ref()
-                    .and_then(|id| options.iter().position(|(v, _)| v == id))
-                    .unwrap_or(0);
-                self.popup = Some(Popup::Picker {
-                    title: "Filter by institution".into(),
+                let options = self
+                    .institutions
+                    .iter()
+                    .map(|i| {
+                        (
+                            i.id.clone(),
+                            crate::domain::text::sanitize(&i.name).into_owned(),
+                        )
+                    })
+                    .collect();
+                self.popup = Some(picker(
+                    "Filter by institution",
+                    "all institutions",
                     options,
-                    index,
-                    purpose: PickerPurpose::PositionInstitution,
-                });
+                    self.positions.filter.institution_id.as_deref(),
+                    PickerPurpose::PositionInstitution,
+                ));
             }
             Action::FilterKind => {
-                let mut options = vec![("".to_string(), "all kinds".to_string())];
-                options.extend(
-                    LedgerKind::ALL
-                        .iter()
-                        .map(|k| (k.as_str().to_string(), k.as_str().to_string())),
-                );
-                let index = self
-                    .ledger
-                    .kind
-                    .map(|k| LedgerKind::ALL.iter().position(|x| *x == k).unwrap_or(0) + 1)
-                    .unwrap_or(0);
-                self.popup = Some(Popup::Picker {
-                    title: "Filter by kind".into(),
-                    options,
-                    index,
-                    purpose: PickerPurpose::LedgerKind,
-                });
+                let options = LedgerKind::ALL.iter().map(|k| k.as_str().to_string());
+                let current = self.ledger.kind.map(|k| k.as_str().to_string());
+                self.popup = Some(picker(
+                    "Filter by kind",
+                    "all kinds",
+                    options.map(|v| (v.clone(), v)).collect(),
+                    current.as_deref(),
+                    PickerPurpose::LedgerKind,
+                ));
             }
             Action::ClearFilters => {
                 if self.tab == Tab::Ledger {
@@ -2258,6 +2238,27 @@ impl App {
             }
             _ => {}
         }
+    }
+}
+
+/// A picker whose first choice clears the filter, opened on the current value.
+fn picker(
+    title: &str,
+    all: &str,
+    choices: Vec<(String, String)>,
+    current: Option<&str>,
+    purpose: PickerPurpose,
+) -> Popup {
+    let mut options = vec![(String::new(), all.to_string())];
+    options.extend(choices);
+    let index = current
+        .and_then(|c| options.iter().position(|(v, _)| v == c))
+        .unwrap_or(0);
+    Popup::Picker {
+        title: title.into(),
+        options,
+        index,
+        purpose,
     }
 }
 
