@@ -1081,3 +1081,39 @@ async fn an_outage_is_reported_and_recovery_reloads() {
     t.settle().await;
     assert!(t.screen().contains("reachable again"), "{}", t.screen());
 }
+
+#[tokio::test]
+async fn enter_in_a_detail_view_lists_its_positions() {
+    let mut t = setup().await;
+    t.ch('1').await;
+    t.key(KeyCode::Enter).await;
+    let inst = t
+        .app
+        .institution_detail
+        .as_ref()
+        .unwrap()
+        .institution
+        .clone();
+    t.key(KeyCode::Enter).await;
+    assert_eq!(t.app.tab, Tab::Positions);
+    assert!(!t.app.positions.rows.is_empty());
+    assert!(
+        t.app
+            .positions
+            .rows
+            .iter()
+            .all(|p| p.institution_id == inst.id)
+    );
+    assert!(
+        t.screen().contains(&format!("institution={}", inst.name)),
+        "{}",
+        t.screen()
+    );
+    t.ch('2').await;
+    t.ch('m').await;
+    t.key(KeyCode::Enter).await;
+    let asset = t.app.assets[0].clone();
+    t.key(KeyCode::Enter).await;
+    assert!(t.app.positions.rows.iter().all(|p| p.asset_id == asset.id));
+    assert!(t.screen().contains("asset="), "{}", t.screen());
+}

@@ -1551,10 +1551,20 @@ impl App {
 
     fn open_selected(&mut self) {
         match (self.tab, self.stack.last().cloned()) {
-            (_, Some(View::Institution(_)))
-            | (_, Some(View::Position(_)))
-            | (_, Some(View::Template(_)))
-            | (_, Some(View::Asset(_))) => {}
+            // In an institution, template or asset: drill down to its positions.
+            (_, Some(View::Institution(id))) => self.show_positions(PositionFilter {
+                institution_id: Some(id),
+                ..Default::default()
+            }),
+            (_, Some(View::Template(id))) => self.show_positions(PositionFilter {
+                template_id: Some(id),
+                ..Default::default()
+            }),
+            (_, Some(View::Asset(id))) => self.show_positions(PositionFilter {
+                asset_id: Some(id),
+                ..Default::default()
+            }),
+            (_, Some(View::Position(_))) => {}
             (Tab::Institutions, None) => {
                 if let Some(i) = self.institutions.get(self.inst_sel.selected) {
                     let id = i.id.clone();
@@ -1613,6 +1623,14 @@ impl App {
             }
             (Tab::Health, None) => {}
         }
+    }
+
+    /// The Positions tab with a fresh filter.
+    fn show_positions(&mut self, filter: PositionFilter) {
+        self.positions.filter = filter;
+        self.tab = Tab::Positions;
+        self.stack.clear();
+        self.reload_positions();
     }
 
     /// Opens a detail view (and loads what it needs).

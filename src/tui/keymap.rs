@@ -341,7 +341,7 @@ impl Default for KeyMap {
                     Global,
                     &[k(K::Enter)],
                     Open,
-                    "open the selected row",
+                    "open the selected row (in a detail view: its positions)",
                     Some("open"),
                 ),
                 b(

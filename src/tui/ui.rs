@@ -164,6 +164,18 @@ fn positions_summary(app: &App) -> String {
     if let Some(i) = &p.filter.institution_id {
         bits.push(format!("institution={}", s(&app.institution_name(i))));
     }
+    if let Some(t) = &p.filter.template_id {
+        let name = app
+            .templates
+            .iter()
+            .find(|x| &x.id == t)
+            .map(|x| s(&x.name))
+            .unwrap_or_else(|| short(t));
+        bits.push(format!("template={name}"));
+    }
+    if let Some(a) = &p.filter.asset_id {
+        bits.push(format!("asset={}", s(&app.asset_label(a))));
+    }
     if let Some(t) = &p.filter.text {
         bits.push(format!("/{}", s(t)));
     }
