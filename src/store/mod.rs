@@ -103,8 +103,8 @@ pub enum Change {
     /// createdAt; the ledger event and audit record are made to name the stored id.
     UpsertPolicy(InstitutionPolicy),
     CreateApiKey(ApiKey),
-    /// Sets revokedAt if the key is not revoked yet; `StoreError::NotFound` if there is no such
-    /// key, `StoreError::Conflict`-free no-op detection is the service's job.
+    /// Sets revokedAt if the key is not revoked yet. A key already revoked is left alone and the
+    /// commit reports `applied: false` (nothing is written); a missing key is `NotFound`.
     RevokeApiKey {
         id: String,
         at: crate::domain::time::Timestamp,

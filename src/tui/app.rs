@@ -375,15 +375,12 @@ pub struct App {
     ticks: u64,
 }
 
-fn short_id(id: &str) -> String {
+/// A short form of an id for narrow columns: prefix and the last 8 characters (`pos_…c8ab21e7`).
+pub fn short(id: &str) -> String {
     match id.split_once('_') {
         Some((p, rest)) if rest.len() > 8 => format!("{p}_…{}", &rest[rest.len() - 8..]),
         _ => id.to_string(),
     }
-}
-
-pub fn short(id: &str) -> String {
-    short_id(id)
 }
 
 impl App {
@@ -525,7 +522,7 @@ impl App {
             .iter()
             .find(|i| i.id == id)
             .map(|i| i.name.clone())
-            .unwrap_or_else(|| short_id(id))
+            .unwrap_or_else(|| short(id))
     }
 
     pub fn asset_label(&self, id: &str) -> String {
@@ -533,7 +530,7 @@ impl App {
             .iter()
             .find(|a| a.id == id)
             .map(|a| a.label.clone())
-            .unwrap_or_else(|| short_id(id))
+            .unwrap_or_else(|| short(id))
     }
 
     pub fn form_dirty(&self) -> bool {
@@ -1427,38 +1424,33 @@ impl App {
         }
     }
 
+    /// The institution detail on screen, once loaded.
+    fn shown_institution(&self) -> Option<&InstitutionDetailData> {
+        let Some(View::Institution(id)) = self.stack.last() else {
+            return None;
+        };
+        self.institution_detail
+            .as_ref()
+            .filter(|d| &d.institution.id == id)
+    }
+
+    /// Selectable rows of the institution detail: one per region's policy, then one per key.
     pub fn detail_rows(&self) -> usize {
-        match (self.stack.last(), &self.institution_detail) {
-            (Some(View::Institution(_)), Some(d)) => {
-                d.institution.regions.len() + d.keys.as_ref().map(|k| k.len()).unwrap_or(0)
-            }
-            (Some(View::Position(_)), Some(_)) => 0,
-            _ => 0,
-        }
+        self.shown_institution()
+            .map(|d| d.institution.regions.len() + d.keys.as_ref().map_or(0, |k| k.len()))
+            .unwrap_or(0)
     }
 
     /// The policy-grid region selected in the institution detail on screen.
     fn selected_policy_region(&self) -> Option<(String, Region)> {
-        let Some(View::Institution(id)) = self.stack.last() else {
-            return None;
-        };
-        let d = self
-            .institution_detail
-            .as_ref()
-            .filter(|d| &d.institution.id == id)?;
+        let d = self.shown_institution()?;
         let r = d.institution.regions.get(self.detail_sel.selected)?;
         Some((d.institution.id.clone(), *r))
     }
 
     /// The API key row selected in the institution detail on screen.
     fn selected_key(&self) -> Option<&ApiKey> {
-        let Some(View::Institution(id)) = self.stack.last() else {
-            return None;
-        };
-        let d = self
-            .institution_detail
-            .as_ref()
-            .filter(|d| &d.institution.id == id)?;
+        let d = self.shown_institution()?;
         let i = self
             .detail_sel
             .selected
