@@ -329,6 +329,12 @@ pub async fn console(store: SharedStore, url: &str, rows: u64) -> ServiceResult<
     .execute(&mut conn)
     .await
     .map_err(|e| ServiceError::Internal(format!("bulk load: {e}")))?;
+    for recount in crate::store::counters::RECOUNT_POSITIONS {
+        sqlx::query(recount)
+            .execute(&mut conn)
+            .await
+            .map_err(|e| ServiceError::Internal(format!("recount: {e}")))?;
+    }
     sqlx::query("ANALYZE")
         .execute(&mut conn)
         .await

@@ -44,35 +44,281 @@ pub struct LedgerEvent {
 impl LedgerDraft {
     /// Places the draft after the chain head (`prev_seq`, `prev_hash`) and computes its hash.
     pub fn seal(self, id: String, prev_seq: i64, prev_hash: &str) -> LedgerEvent {
-        let mut ev = LedgerEvent {
-            seq: prev_seq + 1,
+        let p = self.prepare(id);
+        let hash = p.chain_hash(prev_seq, prev_hash);
+        p.into_event(prev_seq, prev_hash, hash).event
+    }
+
+    /// Does every part of sealing that does not depend on the chain head: the canonical bytes of
+    /// the event up to `prevHash`, already fed to SHA-256. What is left (`chain_hash`) is the
+    /// only step that has to run in chain order, under the store's lock.
+    pub fn prepare(self, id: String) -> PreparedEvent {
+        let payload_json = canonical_value(&self.payload);
+        let mut prefix = String::with_capacity(256 + payload_json.len());
+        write_prefix(
+            &mut prefix,
+            &Fields {
+                at: &self.at,
+                entity_id: &self.entity_id,
+                entity_type: self.entity_type,
+                id: &id,
+                institution_id: &self.institution_id,
+                kind: self.kind,
+                payload_json: &payload_json,
+                position_id: self.position_id.as_deref(),
+            },
+        );
+        let mut hasher = Sha256::new();
+        hasher.update(prefix.as_bytes());
+        PreparedEvent {
             id,
-            kind: self.kind,
-            entity_type: self.entity_type,
-            entity_id: self.entity_id,
-            institution_id: self.institution_id,
-            position_id: self.position_id,
-            at: self.at,
-            payload: self.payload,
-            prev_hash: prev_hash.to_string(),
-            hash: String::new(),
-        };
-        ev.hash = compute_hash(&ev);
-        ev
+            draft: self,
+            payload_json,
+            hasher,
+        }
     }
 }
 
-/// The canonical (RFC 8785) JSON that an event's hash covers: the exported object minus `hash`.
-pub fn canonical_json(ev: &LedgerEvent) -> String {
-    let mut v = serde_json::to_value(ev).expect("ledger events serialise");
-    if let Value::Object(m) = &mut v {
-        m.remove("hash");
+/// A ledger event ready for its place in the chain (see `LedgerDraft::prepare`).
+#[derive(Debug, Clone)]
+pub struct PreparedEvent {
+    pub id: String,
+    pub draft: LedgerDraft,
+    /// The payload's canonical JSON: hashed, and stored as is.
+    pub payload_json: String,
+    hasher: Sha256,
+}
+
+/// A sealed event with the canonical text of its payload, as stored.
+#[derive(Debug, Clone)]
+pub struct SealedEvent {
+    pub event: LedgerEvent,
+    pub payload_json: String,
+}
+
+impl PreparedEvent {
+    /// The hash this event gets when it follows (`prev_seq`, `prev_hash`).
+    pub fn chain_hash(&self, prev_seq: i64, prev_hash: &str) -> String {
+        let mut tail = String::with_capacity(96);
+        write_json_string(&mut tail, prev_hash);
+        tail.push_str(",\"seq\":");
+        write_integer(&mut tail, prev_seq + 1);
+        tail.push('}');
+        let mut h = self.hasher.clone();
+        h.update(tail.as_bytes());
+        hex::encode(h.finalize())
     }
-    serde_json_canonicalizer::to_string(&v).expect("canonical JSON of a JSON value")
+
+    /// The event after (`prev_seq`, `prev_hash`), with the hash `chain_hash` gave for that place.
+    pub fn into_event(self, prev_seq: i64, prev_hash: &str, hash: String) -> SealedEvent {
+        let d = self.draft;
+        SealedEvent {
+            event: LedgerEvent {
+                seq: prev_seq + 1,
+                id: self.id,
+                kind: d.kind,
+                entity_type: d.entity_type,
+                entity_id: d.entity_id,
+                institution_id: d.institution_id,
+                position_id: d.position_id,
+                at: d.at,
+                payload: d.payload,
+                prev_hash: prev_hash.to_string(),
+                hash,
+            },
+            payload_json: self.payload_json,
+        }
+    }
+
+    /// The same event naming another entity (a policy upsert learns the stored policy's id only
+    /// inside the transaction).
+    pub fn with_entity_id(self, entity_id: &str) -> PreparedEvent {
+        if self.draft.entity_id == entity_id {
+            return self;
+        }
+        let mut draft = self.draft;
+        draft.entity_id = entity_id.to_string();
+        draft.prepare(self.id)
+    }
+}
+
+/// The fields of an event in the order RFC 8785 sorts their names, `hash` left out.
+struct Fields<'a> {
+    at: &'a Timestamp,
+    entity_id: &'a str,
+    entity_type: EntityType,
+    id: &'a str,
+    institution_id: &'a str,
+    kind: LedgerKind,
+    payload_json: &'a str,
+    position_id: Option<&'a str>,
+}
+
+/// `{"at":…,…,"positionId":…,"prevHash":` — everything before the chain link.
+fn write_prefix(out: &mut String, f: &Fields<'_>) {
+    out.push_str("{\"at\":");
+    write_json_string(out, &super::time::format(f.at));
+    out.push_str(",\"entityId\":");
+    write_json_string(out, f.entity_id);
+    out.push_str(",\"entityType\":");
+    write_json_string(out, f.entity_type.as_str());
+    out.push_str(",\"id\":");
+    write_json_string(out, f.id);
+    out.push_str(",\"institutionId\":");
+    write_json_string(out, f.institution_id);
+    out.push_str(",\"kind\":");
+    write_json_string(out, f.kind.as_str());
+    out.push_str(",\"payload\":");
+    out.push_str(f.payload_json);
+    out.push_str(",\"positionId\":");
+    match f.position_id {
+        Some(p) => write_json_string(out, p),
+        None => out.push_str("null"),
+    }
+    out.push_str(",\"prevHash\":");
+}
+
+/// The canonical (RFC 8785) JSON that an event's hash covers: the exported object minus `hash`.
+/// Built directly; a property test checks it against `serde_json_canonicalizer`.
+pub fn canonical_json(ev: &LedgerEvent) -> String {
+    let payload_json = canonical_value(&ev.payload);
+    let mut out = String::with_capacity(320 + payload_json.len());
+    write_prefix(
+        &mut out,
+        &Fields {
+            at: &ev.at,
+            entity_id: &ev.entity_id,
+            entity_type: ev.entity_type,
+            id: &ev.id,
+            institution_id: &ev.institution_id,
+            kind: ev.kind,
+            payload_json: &payload_json,
+            position_id: ev.position_id.as_deref(),
+        },
+    );
+    write_json_string(&mut out, &ev.prev_hash);
+    out.push_str(",\"seq\":");
+    write_integer(&mut out, ev.seq);
+    out.push('}');
+    out
 }
 
 pub fn compute_hash(ev: &LedgerEvent) -> String {
     hex::encode(Sha256::digest(canonical_json(ev).as_bytes()))
+}
+
+/// RFC 8785 text of a JSON value. Strings, integers of at most 2^53 in magnitude, booleans,
+/// null, arrays and objects (names sorted by UTF-16 code units) are written directly; a value
+/// holding any other number (a fraction, or an integer a double cannot hold exactly) is handed
+/// to `serde_json_canonicalizer`, whose ECMAScript number formatting it then gets.
+pub fn canonical_value(v: &Value) -> String {
+    let mut out = String::with_capacity(128);
+    if write_canonical(&mut out, v) {
+        out
+    } else {
+        serde_json_canonicalizer::to_string(v).expect("canonical JSON of a JSON value")
+    }
+}
+
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// An integer as RFC 8785 writes it: as itself up to 2^53, beyond that as the nearest double in
+/// ECMAScript form (a chain never gets there; the verifier must still agree with the library).
+fn write_integer(out: &mut String, i: i64) {
+    if i.unsigned_abs() <= MAX_SAFE_INTEGER {
+        out.push_str(itoa::Buffer::new().format(i));
+    } else {
+        out.push_str(&serde_json_canonicalizer::to_string(&Value::from(i)).expect("a number"));
+    }
+}
+
+/// False when `v` holds a number this writer leaves to the library.
+fn write_canonical(out: &mut String, v: &Value) -> bool {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                write_integer(out, i);
+            } else if let Some(u) = n.as_u64().filter(|u| *u <= MAX_SAFE_INTEGER) {
+                out.push_str(itoa::Buffer::new().format(u));
+            } else {
+                return false;
+            }
+        }
+        Value::String(s) => write_json_string(out, s),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                if !write_canonical(out, item) {
+                    return false;
+                }
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| utf16_order(a.0, b.0));
+            out.push('{');
+            for (i, (k, item)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json_string(out, k);
+                out.push(':');
+                if !write_canonical(out, item) {
+                    return false;
+                }
+            }
+            out.push('}');
+        }
+    }
+    true
+}
+
+/// Property names sort by their UTF-16 code units (RFC 8785 §3.2.3). That is byte order except
+/// where a character above U+FFFF (a surrogate pair, 0xD800…) meets one in U+E000…U+FFFF.
+fn utf16_order(a: &str, b: &str) -> std::cmp::Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        a.cmp(b)
+    } else {
+        a.encode_utf16().cmp(b.encode_utf16())
+    }
+}
+
+/// A JSON string as RFC 8785 writes it: `"` and `\\` escaped, the control characters as
+/// `\b \t \n \f \r` or `\u00xx` (lower-case hex), everything else as itself.
+fn write_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    let mut plain = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let esc: &str = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0x08 => "\\b",
+            0x09 => "\\t",
+            0x0a => "\\n",
+            0x0c => "\\f",
+            0x0d => "\\r",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[plain..i]);
+        if esc.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("\\u00");
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 0xf) as usize] as char);
+        } else {
+            out.push_str(esc);
+        }
+        plain = i + 1;
+    }
+    out.push_str(&s[plain..]);
+    out.push('"');
 }
 
 /// Where and why a chain is broken.
@@ -262,6 +508,146 @@ mod tests {
         c[1].seq = 2;
         c[2].seq = 3;
         assert_eq!(verify(&c).unwrap_err().seq, 2);
+    }
+}
+
+#[cfg(test)]
+mod canonical {
+    use super::*;
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    /// Text with what RFC 8785 treats specially: control characters, quotes, backslashes, DEL,
+    /// non-ASCII, and characters on both sides of the UTF-16 surrogate range.
+    fn text() -> impl Strategy<Value = String> {
+        let special = prop_oneof![
+            (0u8..0x20).prop_map(char::from),
+            Just('"'),
+            Just('\\'),
+            Just('\u{7f}'),
+            Just('é'),
+            Just('\u{e000}'),
+            Just('\u{ffff}'),
+            Just('\u{10000}'),
+            Just('😀'),
+            Just('a'),
+            Just('Z'),
+        ];
+        prop::collection::vec(prop_oneof![any::<char>(), special], 0..10)
+            .prop_map(String::from_iter)
+    }
+
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (-(1i64 << 53)..=(1i64 << 53)).prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("JSON numbers are finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            text().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 40, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::vec((text(), inner), 0..6)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    prop_compose! {
+        fn event()(
+            seq in 0i64..i64::MAX / 2,
+            id in text(),
+            kind in prop::sample::select(crate::domain::LedgerKind::ALL),
+            entity_type in prop::sample::select(crate::domain::EntityType::ALL),
+            entity_id in text(),
+            institution_id in text(),
+            position_id in prop::option::of(text()),
+            ms in 0i64..4_102_444_800_000,
+            payload in json(),
+            prev_hash in text(),
+        ) -> LedgerEvent {
+            LedgerEvent {
+                seq, id, kind, entity_type, entity_id, institution_id, position_id,
+                at: chrono::Utc.timestamp_millis_opt(ms).unwrap(),
+                payload, prev_hash, hash: String::new(),
+            }
+        }
+    }
+
+    /// What the library makes of the exported event, `hash` removed.
+    fn reference(ev: &LedgerEvent) -> String {
+        let mut v = serde_json::to_value(ev).unwrap();
+        v.as_object_mut().unwrap().remove("hash");
+        serde_json_canonicalizer::to_string(&v).unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn direct_canonical_bytes_are_rfc8785(ev in event()) {
+            prop_assert_eq!(canonical_json(&ev), reference(&ev));
+        }
+
+        #[test]
+        fn canonical_values_match_the_library(v in json()) {
+            prop_assert_eq!(canonical_value(&v), serde_json_canonicalizer::to_string(&v).unwrap());
+        }
+
+        #[test]
+        fn prepared_sealing_hashes_the_canonical_bytes(ev in event()) {
+            let draft = LedgerDraft {
+                kind: ev.kind,
+                entity_type: ev.entity_type,
+                entity_id: ev.entity_id.clone(),
+                institution_id: ev.institution_id.clone(),
+                position_id: ev.position_id.clone(),
+                at: ev.at,
+                payload: ev.payload.clone(),
+            };
+            let prepared = draft.prepare(ev.id.clone());
+            let hash = prepared.chain_hash(ev.seq - 1, &ev.prev_hash);
+            let sealed = prepared.into_event(ev.seq - 1, &ev.prev_hash, hash);
+            prop_assert_eq!(&sealed.event.hash, &hex::encode(Sha256::digest(reference(&ev).as_bytes())));
+            prop_assert_eq!(sealed.payload_json, serde_json_canonicalizer::to_string(&ev.payload).unwrap());
+            let mut expected = ev.clone();
+            expected.hash = sealed.event.hash.clone();
+            prop_assert_eq!(sealed.event, expected);
+        }
+    }
+
+    #[test]
+    fn surrogate_pairs_sort_before_the_top_of_the_bmp() {
+        // U+10000 is D800 DC00 in UTF-16, below U+E000; in UTF-8 byte order it comes after.
+        let v = serde_json::json!({"\u{e000}": 1, "\u{10000}": 2, "a": 3});
+        assert_eq!(
+            canonical_value(&v),
+            "{\"a\":3,\"\u{10000}\":2,\"\u{e000}\":1}"
+        );
+    }
+
+    #[test]
+    fn a_renamed_entity_is_prepared_again() {
+        let d = LedgerDraft {
+            kind: LedgerKind::PolicyUpserted,
+            entity_type: EntityType::Policy,
+            entity_id: "pol_new".into(),
+            institution_id: "inst_1".into(),
+            position_id: None,
+            at: chrono::Utc.timestamp_millis_opt(0).unwrap(),
+            payload: serde_json::json!({"region": "US"}),
+        };
+        let p = d.clone().prepare("led_1".into()).with_entity_id("pol_old");
+        let mut renamed = d;
+        renamed.entity_id = "pol_old".into();
+        let expected = renamed.seal("led_1".into(), 4, GENESIS_HASH);
+        assert_eq!(p.chain_hash(4, GENESIS_HASH), expected.hash);
+        assert_eq!(p.chain_hash(4, GENESIS_HASH), compute_hash(&expected));
     }
 }
 

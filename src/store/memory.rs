@@ -4,14 +4,14 @@
 use super::{
     AssetQuery, AuditQuery, Backend, Change, Committed, Counts, FaultInjector, InstitutionQuery,
     LedgerQuery, LedgerWaker, PoolStats, PositionFilter, PositionQuery, PositionSortKey, Store,
-    StoreError, StoreResult, TemplateQuery, Write, clamp_limit,
+    StoreError, StoreResult, TemplateQuery, Write, clamp_limit, counters,
 };
 use crate::domain::apikey::ApiKey;
 use crate::domain::audit::AuditEvent;
 use crate::domain::ledger::{GENESIS_HASH, LedgerEvent};
 use crate::domain::{
-    Asset, AssetTemplate, Institution, InstitutionPolicy, Position, PositionLifecycleEvent,
-    PositionState, Region, ids,
+    Asset, AssetTemplate, Institution, InstitutionPolicy, Position, PositionLifecycleEvent, Region,
+    ids,
 };
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -31,6 +31,7 @@ struct Data {
     ledger: Vec<LedgerEvent>,
     audit: Vec<AuditEvent>,
     audit_ids: HashSet<String>,
+    counters: HashMap<(String, String), i64>,
 }
 
 pub struct MemoryStore {
@@ -140,57 +141,28 @@ impl Store for MemoryStore {
 
     async fn counts(&self, inst: Option<&str>) -> StoreResult<Counts> {
         let d = self.read();
-        let mine = |i: &str| inst.is_none_or(|x| x == i);
-        let positions_by_state = PositionState::ALL
-            .iter()
-            .map(|s| {
-                let n = d
-                    .positions
-                    .values()
-                    .filter(|p| p.state == *s && mine(&p.institution_id))
-                    .count() as i64;
-                (*s, n)
-            })
-            .collect();
-        Ok(Counts {
-            institutions: d.institutions.keys().filter(|i| mine(i)).count() as i64,
-            templates: d
-                .templates
-                .values()
-                .filter(|t| mine(&t.institution_id))
-                .count() as i64,
-            assets: d
-                .assets
-                .values()
-                .filter(|a| mine(&a.institution_id))
-                .count() as i64,
-            positions: d
-                .positions
-                .values()
-                .filter(|p| mine(&p.institution_id))
-                .count() as i64,
-            ledger_events: d.ledger.iter().filter(|e| mine(&e.institution_id)).count() as i64,
-            audit_events: d
-                .audit
+        let scope = inst.unwrap_or(counters::ALL);
+        Ok(counters::counts_of(
+            d.counters
                 .iter()
-                .filter(|a| {
-                    inst.is_none()
-                        || a.institution_id.as_deref() == inst
-                        || a.subject_institution_id.as_deref() == inst
-                })
-                .count() as i64,
-            positions_by_state,
-        })
+                .filter(|((s, _), _)| s == scope)
+                .map(|((_, name), n)| (name.as_str(), *n)),
+        ))
     }
 
     async fn commit(&self, w: Write) -> StoreResult<Committed> {
-        let mut guard = self.data.write().unwrap_or_else(|p| p.into_inner());
-        let d = &mut *guard;
         let Write {
             change,
-            mut ledger,
+            ledger,
             mut audit,
         } = w;
+        // Everything of sealing that does not need the chain head, before the lock.
+        let mut ledger = ledger.map(|l| l.prepare(ids::new_id(ids::LEDGER_EVENT)));
+        self.faults.queued(1);
+        self.faults.writer_gate().await;
+        self.faults.queued(-1);
+        let mut guard = self.data.write().unwrap_or_else(|p| p.into_inner());
+        let d = &mut *guard;
 
         // 1. Check everything that can fail.
         let mut policy_to_store = None;
@@ -273,9 +245,7 @@ impl Store for MemoryStore {
                     stored.id = existing.id.clone();
                     stored.created_at = existing.created_at;
                 }
-                if let Some(l) = ledger.as_mut() {
-                    l.entity_id = stored.id.clone();
-                }
+                ledger = ledger.map(|l| l.with_entity_id(&stored.id));
                 if let Some(a) = audit.as_mut() {
                     a.resource_id = Some(stored.id.clone());
                 }
@@ -289,6 +259,7 @@ impl Store for MemoryStore {
                 if key.revoked_at.is_some() {
                     return Ok(Committed {
                         applied: false,
+                        batch: 1,
                         ..Default::default()
                     });
                 }
@@ -300,19 +271,32 @@ impl Store for MemoryStore {
             return Err(dup("audit record", &a.id));
         }
         let sealed = match ledger {
-            Some(draft) => {
+            Some(prepared) => {
                 self.faults.check_ledger_append()?;
                 let (seq, prev) = d
                     .ledger
                     .last()
-                    .map(|e| (e.seq, e.hash.clone()))
-                    .unwrap_or((0, GENESIS_HASH.to_string()));
-                Some(draft.seal(ids::new_id(ids::LEDGER_EVENT), seq, &prev))
+                    .map(|e| (e.seq, e.hash.as_str()))
+                    .unwrap_or((0, GENESIS_HASH));
+                let hash = prepared.chain_hash(seq, prev);
+                let prev = prev.to_string();
+                Some(prepared.into_event(seq, &prev, hash).event)
             }
             None => None,
         };
 
         // 2. Apply; nothing below can fail.
+        let mut deltas = counters::Deltas::default();
+        deltas.record(
+            &change,
+            sealed.as_ref().map(|e| e.institution_id.as_str()),
+            audit.as_ref(),
+        );
+        for (scope, name, n) in deltas.iter() {
+            *d.counters
+                .entry((scope.to_string(), name.to_string()))
+                .or_default() += n;
+        }
         match change {
             Change::None => {}
             Change::CreateInstitution(x) => {
@@ -361,6 +345,7 @@ impl Store for MemoryStore {
             ledger: sealed,
             policy: policy_to_store,
             applied: true,
+            batch: 1,
         })
     }
 

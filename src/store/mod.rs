@@ -2,11 +2,15 @@
 //! (`tests/conformance.rs`). Stores persist; they do not decide business rules. Every change is
 //! committed together with its ledger event and audit record in one atomic step (`Store::commit`).
 
+pub mod counters;
 pub mod memory;
 pub mod postgres;
 mod sql;
+mod sqlconn;
 mod sqldb;
 pub mod sqlite;
+mod wakers;
+mod writer;
 
 pub use sqldb::SqlStore;
 
@@ -19,7 +23,7 @@ use crate::domain::{
 };
 use async_trait::async_trait;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -119,6 +123,8 @@ pub struct Committed {
     pub policy: Option<InstitutionPolicy>,
     /// False when a revoke found the key already revoked (nothing was written).
     pub applied: bool,
+    /// How many writes were committed in the same transaction as this one (1 when alone).
+    pub batch: usize,
 }
 
 /// Keyset page request: items strictly after `after` (an id), at most `limit`.
@@ -288,11 +294,14 @@ pub trait LedgerWaker: Send {
     async fn wait(&mut self, max_wait: Duration) -> StoreResult<()>;
 }
 
-/// Test hook shared by all backends: makes the next ledger append fail *after* the entity write,
-/// inside the transaction, to prove that the whole write rolls back.
+/// Test hooks shared by all backends: a ledger append that fails after the entity write (to
+/// prove that a write rolls back whole), and a gate that holds the writer while writes queue (to
+/// put chosen writes into one batch).
 #[derive(Debug, Default)]
 pub struct FaultInjector {
     fail_next_ledger_append: AtomicBool,
+    gate: tokio::sync::Mutex<()>,
+    queued: AtomicI64,
 }
 
 impl FaultInjector {
@@ -306,6 +315,20 @@ impl FaultInjector {
         } else {
             Ok(())
         }
+    }
+    /// Holds the writer (before it takes its next batch) until the guard is dropped.
+    pub async fn hold_writer(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.gate.lock().await
+    }
+    pub(crate) async fn writer_gate(&self) {
+        drop(self.gate.lock().await);
+    }
+    /// Writes queued and not yet taken by the writer.
+    pub fn queued_writes(&self) -> i64 {
+        self.queued.load(Ordering::SeqCst)
+    }
+    pub(crate) fn queued(&self, n: i64) {
+        self.queued.fetch_add(n, Ordering::SeqCst);
     }
 }
 

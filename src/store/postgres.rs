@@ -3,15 +3,12 @@
 //! hear of an event only once it is committed).
 
 use super::sql::Dialect;
-use super::sqldb::{Pools, SqlStore, map_err};
-use super::{LedgerWaker, StoreError, StoreResult};
-use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use super::sqlconn::{Pools, map_err};
+use super::sqldb::SqlStore;
+use super::{StoreError, StoreResult};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
-
-/// The notification channel: its payload is the new seq (a hint; readers always read by seq).
-pub const CHANNEL: &str = "escrowgrid_ledger";
 
 /// The URL with any password replaced by `***`.
 pub fn redact(url: &str) -> String {
@@ -74,56 +71,8 @@ pub async fn open(url: &str) -> StoreResult<SqlStore> {
         Pools::Postgres(pool),
         redact(url),
         head,
+        Duration::ZERO,
     ))
-}
-
-/// LISTENs on `CHANNEL`; reconnects after a lost connection. The stream re-reads by seq after
-/// every wake-up, including the first one after a reconnect, so nothing sent while the listener
-/// was down is missed.
-pub struct NotifyWaker {
-    pool: PgPool,
-    listener: Option<PgListener>,
-}
-
-impl NotifyWaker {
-    pub fn new(pool: PgPool) -> Self {
-        NotifyWaker {
-            pool,
-            listener: None,
-        }
-    }
-}
-
-#[async_trait]
-impl LedgerWaker for NotifyWaker {
-    async fn wait(&mut self, max_wait: Duration) -> StoreResult<()> {
-        let Some(listener) = self.listener.as_mut() else {
-            let mut l = PgListener::connect_with(&self.pool)
-                .await
-                .map_err(map_err)?;
-            l.listen(CHANNEL).await.map_err(map_err)?;
-            self.listener = Some(l);
-            // Listening now: return so the caller catches up on anything committed meanwhile.
-            return Ok(());
-        };
-        match tokio::time::timeout(max_wait, listener.try_recv()).await {
-            Err(_elapsed) => Ok(()),
-            Ok(Ok(Some(_))) => {
-                // Drain whatever else already arrived: one catch-up read covers them all.
-                while let Ok(Ok(Some(_))) =
-                    tokio::time::timeout(Duration::ZERO, listener.try_recv()).await
-                {
-                }
-                Ok(())
-            }
-            // Connection lost; the listener reconnects and re-listens on the next call.
-            Ok(Ok(None)) => Ok(()),
-            Ok(Err(e)) => {
-                self.listener = None;
-                Err(map_err(e))
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -3,13 +3,14 @@
 //! every value crosses the driver as text or an integer, with PostgreSQL casts written into the
 //! SQL (`$3::timestamptz`, `amount::text`), so one row type decodes both.
 
+use super::counters::Deltas;
 use super::{
     AuditQuery, LedgerQuery, PositionFilter, PositionQuery, PositionSortKey, StoreError,
     StoreResult,
 };
 use crate::domain::apikey::ApiKey;
 use crate::domain::audit::{AuditError, AuditEvent};
-use crate::domain::ledger::LedgerEvent;
+use crate::domain::ledger::{LedgerEvent, PreparedEvent};
 use crate::domain::policy::PolicyConfig;
 use crate::domain::{
     Asset, AssetTemplate, Institution, InstitutionPolicy, Money, Position, PositionLifecycleEvent,
@@ -394,24 +395,53 @@ pub fn insert_api_key(d: Dialect, k: &ApiKey) -> Q {
     )
 }
 
-pub fn insert_ledger(d: Dialect, e: &LedgerEvent) -> Q {
+/// The ledger row of a prepared event at its place in the chain; the payload is stored as the
+/// canonical text that was hashed.
+pub fn insert_ledger(d: Dialect, e: &PreparedEvent, seq: i64, prev_hash: &str, hash: &str) -> Q {
+    let x = &e.draft;
     insert(
         d,
         &LEDGER,
         vec![
-            Arg::Int(e.seq),
+            Arg::Int(seq),
             t(&e.id),
-            t(e.kind.as_str()),
-            t(e.entity_type.as_str()),
-            t(&e.entity_id),
-            t(&e.institution_id),
-            ot(e.position_id.clone()),
-            ts(&e.at),
-            t(serde_json_canonicalizer::to_string(&e.payload).expect("JSON value")),
-            t(&e.prev_hash),
-            t(&e.hash),
+            t(x.kind.as_str()),
+            t(x.entity_type.as_str()),
+            t(&x.entity_id),
+            t(&x.institution_id),
+            ot(x.position_id.clone()),
+            ts(&x.at),
+            t(&e.payload_json),
+            t(prev_hash),
+            t(hash),
         ],
     )
+}
+
+/// Adds a batch's counter deltas (see `counters.rs`), rows in key order.
+pub fn add_counters(d: Dialect, deltas: &Deltas) -> Q {
+    let mut q = Q::new(d, "INSERT INTO counters (scope, name, n) VALUES ");
+    for (i, (scope, name, n)) in deltas.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.push("(")
+            .bind(Text, t(scope))
+            .push(", ")
+            .bind(Text, t(name))
+            .push(", ")
+            .bind(Int, Arg::Int(n))
+            .push(")");
+    }
+    q.push(" ON CONFLICT (scope, name) DO UPDATE SET n = counters.n + excluded.n");
+    q
+}
+
+/// The counters of one scope (`counters::ALL` for the whole store).
+pub fn counters_of(d: Dialect, scope: &str) -> Q {
+    let mut q = Q::new(d, "SELECT name, n FROM counters WHERE scope = ");
+    q.bind(Text, t(scope));
+    q
 }
 
 pub fn insert_audit(d: Dialect, a: &AuditEvent) -> Q {
@@ -718,51 +748,6 @@ pub fn list_audit(d: Dialect, x: &AuditQuery) -> Q {
         " ORDER BY id DESC LIMIT {}",
         super::clamp_limit(x.limit)
     );
-    q
-}
-
-/// One row of counts (institutions, templates, assets, positions, ledger events, audit records),
-/// scoped to an institution when one is given.
-pub fn counts(d: Dialect, institution_id: Option<&str>) -> Q {
-    let mut q = Q::new(d, "SELECT ");
-    match institution_id {
-        None => {
-            q.push(
-                "(SELECT count(*) FROM institutions), (SELECT count(*) FROM asset_templates), \
-                 (SELECT count(*) FROM assets), (SELECT count(*) FROM positions), \
-                 (SELECT count(*) FROM ledger_events), (SELECT count(*) FROM audit_events)",
-            );
-        }
-        Some(i) => {
-            q.push("(SELECT count(*) FROM institutions WHERE id = ")
-                .bind(Text, t(i));
-            for (table, col) in [
-                ("asset_templates", "institution_id"),
-                ("assets", "institution_id"),
-                ("positions", "institution_id"),
-                ("ledger_events", "institution_id"),
-            ] {
-                q.push(&format!("), (SELECT count(*) FROM {table} WHERE {col} = "))
-                    .again(1, Text);
-            }
-            q.push("), (SELECT count(*) FROM audit_events WHERE institution_id = ")
-                .again(1, Text)
-                .push(" OR subject_institution_id = ")
-                .again(1, Text)
-                .push(")");
-        }
-    }
-    q
-}
-
-pub fn positions_by_state(d: Dialect, institution_id: Option<&str>) -> Q {
-    let mut q = Q::new(d, "SELECT state, count(*) FROM positions WHERE 1 = 1");
-    eq_opt(
-        &mut q,
-        "institution_id",
-        &institution_id.map(str::to_string),
-    );
-    q.push(" GROUP BY state");
     q
 }
 

@@ -3,14 +3,13 @@
 //! this process's own commits.
 
 use super::sql::Dialect;
-use super::sqldb::{Pools, SqlStore, map_err};
-use super::{LedgerWaker, StoreError, StoreResult};
-use async_trait::async_trait;
+use super::sqlconn::{Pools, map_err};
+use super::sqldb::SqlStore;
+use super::{StoreError, StoreResult};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
-use tokio::sync::watch;
 
 /// How often the ledger stream looks for events written by other processes.
 pub const DEFAULT_POLL: Duration = Duration::from_millis(100);
@@ -90,9 +89,10 @@ pub async fn open(url: &str, poll: Duration) -> StoreResult<SqlStore> {
     let head = head.map(|(h,)| h).unwrap_or(0);
     Ok(SqlStore::new(
         Dialect::Sqlite,
-        Pools::Sqlite { read, write, poll },
+        Pools::Sqlite { read, write },
         target,
         head,
+        poll,
     ))
 }
 
@@ -109,26 +109,6 @@ async fn migrate(pool: &sqlx::SqlitePool) -> StoreResult<()> {
                 .await
                 .map_err(|e| StoreError::Other(format!("migration failed: {first}; then: {e}")))
         }
-    }
-}
-
-/// Wakes on this process's commits at once, and every `poll` for other processes' commits.
-pub struct PollWaker {
-    local: watch::Receiver<i64>,
-    poll: Duration,
-}
-
-impl PollWaker {
-    pub fn new(local: watch::Receiver<i64>, poll: Duration) -> Self {
-        PollWaker { local, poll }
-    }
-}
-
-#[async_trait]
-impl LedgerWaker for PollWaker {
-    async fn wait(&mut self, max_wait: Duration) -> StoreResult<()> {
-        let _ = tokio::time::timeout(max_wait.min(self.poll), self.local.changed()).await;
-        Ok(())
     }
 }
 

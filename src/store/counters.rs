@@ -1,0 +1,232 @@
+//! Counts kept with the writes, so `health` and the Health tab never count a million rows. Each
+//! write adds its deltas (entities created, positions moving between states, ledger events, audit
+//! records) under two scopes: the whole store (`""`) and the institution it concerns. Every backend
+//! applies them in the same step as the write itself.
+
+use super::{Change, Counts};
+use crate::domain::audit::AuditEvent;
+use crate::domain::{Position, PositionState};
+use std::collections::BTreeMap;
+
+/// The scope of the store-wide counters.
+pub const ALL: &str = "";
+
+pub const INSTITUTIONS: &str = "institutions";
+pub const TEMPLATES: &str = "templates";
+pub const ASSETS: &str = "assets";
+pub const LEDGER: &str = "ledger";
+pub const AUDIT: &str = "audit";
+
+/// The counter of positions in a state: `positions:FUNDED`.
+pub fn positions_in(state: PositionState) -> String {
+    format!("positions:{}", state.as_str())
+}
+
+/// SQL (both dialects) that recounts the position counters from the table, for a bulk load that
+/// bypassed the writer (`bench console`'s).
+pub const RECOUNT_POSITIONS: [&str; 2] = [
+    "DELETE FROM counters WHERE name LIKE 'positions:%'",
+    "INSERT INTO counters (scope, name, n) \
+     SELECT '', 'positions:' || state, count(*) FROM positions GROUP BY state \
+     UNION ALL \
+     SELECT institution_id, 'positions:' || state, count(*) FROM positions \
+     GROUP BY institution_id, state",
+];
+
+/// Counter changes, keyed (scope, name) in sorted order: writers that take counter rows in one
+/// order cannot deadlock each other.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Deltas(pub BTreeMap<(String, String), i64>);
+
+impl Deltas {
+    fn add(&mut self, scope: &str, name: &str, n: i64) {
+        *self
+            .0
+            .entry((scope.to_string(), name.to_string()))
+            .or_default() += n;
+    }
+
+    /// Adds `n` to a counter in the store-wide scope and in `institution`'s.
+    fn both(&mut self, institution: &str, name: &str, n: i64) {
+        self.add(ALL, name, n);
+        self.add(institution, name, n);
+    }
+
+    /// The deltas of one applied write (`ledger_institution`: the institution of its ledger
+    /// event, if it has one).
+    pub fn record(
+        &mut self,
+        change: &Change,
+        ledger_institution: Option<&str>,
+        audit: Option<&AuditEvent>,
+    ) {
+        match change {
+            Change::CreateInstitution(x) => self.both(&x.id, INSTITUTIONS, 1),
+            Change::CreateTemplate(x) => self.both(&x.institution_id, TEMPLATES, 1),
+            Change::CreateAsset(x) => self.both(&x.institution_id, ASSETS, 1),
+            Change::CreatePosition(p) => self.both(&p.institution_id, &positions_in(p.state), 1),
+            Change::TransitionPosition {
+                position,
+                expected_state,
+                ..
+            } => self.transition(position, *expected_state),
+            Change::None
+            | Change::UpsertPolicy(_)
+            | Change::CreateApiKey(_)
+            | Change::RevokeApiKey { .. } => {}
+        }
+        if let Some(institution) = ledger_institution {
+            self.both(institution, LEDGER, 1);
+        }
+        if let Some(a) = audit {
+            self.add(ALL, AUDIT, 1);
+            // A record counts once for each institution it is by or about (the scoped audit view
+            // shows records where either matches).
+            let by = a.institution_id.as_deref();
+            let about = a
+                .subject_institution_id
+                .as_deref()
+                .filter(|s| Some(*s) != by);
+            for scope in by.into_iter().chain(about) {
+                self.add(scope, AUDIT, 1);
+            }
+        }
+    }
+
+    fn transition(&mut self, p: &Position, from: PositionState) {
+        if from != p.state {
+            self.both(&p.institution_id, &positions_in(from), -1);
+            self.both(&p.institution_id, &positions_in(p.state), 1);
+        }
+    }
+
+    /// The non-zero deltas, in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str, i64)> {
+        self.0
+            .iter()
+            .filter(|(_, n)| **n != 0)
+            .map(|((s, k), n)| (s.as_str(), k.as_str(), *n))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+}
+
+/// `Counts` from the counters of one scope.
+pub fn counts_of<'a>(rows: impl IntoIterator<Item = (&'a str, i64)>) -> Counts {
+    let mut c = Counts::default();
+    let mut by_state: BTreeMap<&str, i64> = BTreeMap::new();
+    for (name, n) in rows {
+        match name {
+            INSTITUTIONS => c.institutions = n,
+            TEMPLATES => c.templates = n,
+            ASSETS => c.assets = n,
+            LEDGER => c.ledger_events = n,
+            AUDIT => c.audit_events = n,
+            other => {
+                if let Some(state) = other.strip_prefix("positions:") {
+                    by_state.insert(state, n);
+                }
+            }
+        }
+    }
+    c.positions_by_state = PositionState::ALL
+        .iter()
+        .map(|s| (*s, by_state.get(s.as_str()).copied().unwrap_or(0)))
+        .collect();
+    c.positions = c.positions_by_state.iter().map(|(_, n)| n).sum();
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::audit::AuditEvent;
+    use crate::domain::{Money, Outcome, PositionLifecycleEvent, time};
+
+    fn position(state: PositionState) -> Position {
+        let now = time::now();
+        Position {
+            id: "pos_1".into(),
+            institution_id: "inst_a".into(),
+            asset_id: "ast_1".into(),
+            holder_reference: "H".into(),
+            currency: "USD".parse().unwrap(),
+            amount: Money::parse("10").unwrap(),
+            state,
+            external_reference: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    fn audit(by: Option<&str>, about: Option<&str>) -> AuditEvent {
+        AuditEvent {
+            id: "aud_1".into(),
+            occurred_at: time::now(),
+            actor: "root".into(),
+            api_key_id: None,
+            institution_id: by.map(Into::into),
+            action: "X".into(),
+            outcome: Outcome::Success,
+            resource_type: None,
+            resource_id: None,
+            subject_institution_id: about.map(Into::into),
+            payload: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn a_transition_moves_one_position_between_states_in_both_scopes() {
+        let p = position(PositionState::Funded);
+        let change = Change::TransitionPosition {
+            position: p.clone(),
+            expected_state: PositionState::Created,
+            expected_version: 0,
+            event: PositionLifecycleEvent {
+                id: "ple_1".into(),
+                position_id: p.id.clone(),
+                from_state: PositionState::Created,
+                to_state: PositionState::Funded,
+                reason: None,
+                at: p.updated_at,
+                metadata: None,
+            },
+        };
+        let mut d = Deltas::default();
+        d.record(&change, None, Some(&audit(Some("inst_a"), Some("inst_a"))));
+        let got: Vec<_> = d.iter().collect();
+        assert_eq!(
+            got,
+            vec![
+                ("", "audit", 1),
+                ("", "positions:CREATED", -1),
+                ("", "positions:FUNDED", 1),
+                ("inst_a", "audit", 1),
+                ("inst_a", "positions:CREATED", -1),
+                ("inst_a", "positions:FUNDED", 1),
+            ],
+            "sorted, and a record by and about one institution counts once there"
+        );
+        let c = counts_of(vec![
+            ("positions:FUNDED", 3),
+            ("positions:CREATED", 2),
+            ("ledger", 9),
+        ]);
+        assert_eq!(c.positions, 5);
+        assert_eq!(c.ledger_events, 9);
+        assert_eq!(c.positions_by_state.len(), PositionState::ALL.len());
+    }
+
+    #[test]
+    fn deltas_that_cancel_out_are_skipped() {
+        let mut d = Deltas::default();
+        d.record(&Change::None, None, Some(&audit(Some("a"), Some("b"))));
+        assert_eq!(d.iter().count(), 3, "store-wide, by a, about b");
+        d.0.insert(("x".into(), "assets".into()), 0);
+        assert_eq!(d.iter().count(), 3);
+    }
+}
