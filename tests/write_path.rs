@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 for_all_backends!(
     a_failing_write_in_a_batch_fails_alone,
     concurrent_callers_keep_a_gap_free_verified_chain,
+    two_writers_on_one_database_take_turns,
 );
 
 /// Waits (bounded) until the store has `n` writes queued behind its held writer.
@@ -111,10 +112,7 @@ async fn a_failing_write_in_a_batch_fails_alone(h: &Harness) {
                 } else {
                     4
                 };
-                assert_eq!(
-                    c.batch, expected_batch,
-                    "the good writes commit together"
-                );
+                assert_eq!(c.batch, expected_batch, "the good writes commit together");
                 seqs.push(c.ledger.unwrap().seq);
             }
             "duplicate" => assert!(
@@ -144,12 +142,19 @@ async fn a_failing_write_in_a_batch_fails_alone(h: &Harness) {
         })
         .await
         .unwrap();
-    assert_eq!(dup_events.len(), 1, "nothing of the failed writes was stored");
+    assert_eq!(
+        dup_events.len(),
+        1,
+        "nothing of the failed writes was stored"
+    );
     let unchanged = h.store.get_position(&existing.id).await.unwrap().unwrap();
     assert_eq!(unchanged, existing);
     assert_chain(h).await;
     let counts = h.store.counts(None).await.unwrap();
-    assert_eq!(counts.positions, 5, "counters moved only for the writes that landed");
+    assert_eq!(
+        counts.positions, 5,
+        "counters moved only for the writes that landed"
+    );
     assert_eq!(counts.ledger_events, head_before + 4);
 }
 
@@ -158,7 +163,11 @@ async fn concurrent_callers_keep_a_gap_free_verified_chain(h: &Harness) {
     let svc = Arc::new(h.service_with(Default::default()));
     let mut tasks = Vec::new();
     for t in 0..16 {
-        let (svc, actor, f) = (svc.clone(), h.actor.clone(), (f.institution.clone(), f.asset.clone()));
+        let (svc, actor, f) = (
+            svc.clone(),
+            h.actor.clone(),
+            (f.institution.clone(), f.asset.clone()),
+        );
         tasks.push(tokio::spawn(async move {
             let mut mine = Vec::new();
             for i in 0..12 {
@@ -214,6 +223,52 @@ async fn concurrent_callers_keep_a_gap_free_verified_chain(h: &Harness) {
     assert_eq!(funded, 64);
 }
 
+/// Two stores on one database (as two processes would be) write in turns, so each writer's idea
+/// of the chain head is stale at every batch: every write still lands, on one gap-free chain.
+async fn two_writers_on_one_database_take_turns(h: &Harness) {
+    if h.store.backend() == Backend::Memory {
+        return; // one process's memory: there is no second writer
+    }
+    let f = h.fixture().await;
+    let other = escrowgrid::store::open(h.store.backend(), &h.url, Duration::from_millis(20))
+        .await
+        .unwrap();
+    let svc2 = escrowgrid::service::Service::new(other.clone(), Default::default());
+    for i in 0..30 {
+        let svc = if i % 2 == 0 { &h.svc } else { &svc2 };
+        let p = svc
+            .create_position(
+                &h.actor,
+                NewPosition {
+                    institution_id: Some(f.institution.clone()),
+                    asset_id: f.asset.clone(),
+                    holder_reference: format!("TURN-{i}"),
+                    currency: "USD".into(),
+                    amount: "50".into(),
+                    external_reference: None,
+                },
+            )
+            .await
+            .unwrap();
+        // The other writer moves it on.
+        let svc = if i % 2 == 0 { &svc2 } else { &h.svc };
+        svc.transition_position(
+            &h.actor,
+            &p.id,
+            TransitionRequest {
+                to: "FUNDED".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(assert_chain(h).await, 3 + 60);
+    let counts = other.counts(None).await.unwrap();
+    assert_eq!(counts.positions, 30);
+    assert_eq!(counts.ledger_events, 63);
+}
+
 /// Walks the whole chain; returns how many events it checked.
 async fn assert_chain(h: &Harness) -> u64 {
     let mut v = ChainVerifier::default();
@@ -234,7 +289,16 @@ async fn assert_chain(h: &Harness) -> u64 {
             v.push(ev).expect("the chain verifies");
         }
     }
-    let head = h.store.ledger_head().await.unwrap().unwrap_or((0, String::new()));
-    assert_eq!(v.head(), (head.0, head.1.as_str()), "the stored head is the chain's");
+    let head = h
+        .store
+        .ledger_head()
+        .await
+        .unwrap()
+        .unwrap_or((0, String::new()));
+    assert_eq!(
+        v.head(),
+        (head.0, head.1.as_str()),
+        "the stored head is the chain's"
+    );
     v.checked
 }

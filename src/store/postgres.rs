@@ -3,10 +3,10 @@
 //! hear of an event only once it is committed).
 
 use super::sql::Dialect;
-use super::sqlconn::{Pools, map_err};
+use super::sqlconn::{Pools, map_err, pool_options};
 use super::sqldb::SqlStore;
 use super::{StoreError, StoreResult};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::PgConnectOptions;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -41,14 +41,19 @@ pub fn connect_options(url: &str) -> StoreResult<PgConnectOptions> {
 
 pub async fn open(url: &str) -> StoreResult<SqlStore> {
     let opts = connect_options(url)?;
-    let pool = PgPoolOptions::new()
+    let pool = pool_options::<sqlx::Postgres>()
         .max_connections(10)
         .acquire_timeout(Duration::from_secs(5))
-        .connect_with(opts)
+        .connect_with(opts.clone())
         .await
         .map_err(|e| {
             StoreError::Unavailable(format!("cannot connect to {}: {}", redact(url), map_err(e)))
         })?;
+    // The batching writer's own connection (opened when it first writes).
+    let write = pool_options::<sqlx::Postgres>()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_lazy_with(opts);
     let (schema,): (Option<String>,) = sqlx::query_as("SELECT current_schema()::text")
         .fetch_one(&pool)
         .await
@@ -68,7 +73,7 @@ pub async fn open(url: &str) -> StoreResult<SqlStore> {
         .map_err(map_err)?;
     Ok(SqlStore::new(
         Dialect::Postgres,
-        Pools::Postgres(pool),
+        Pools::Postgres { read: pool, write },
         redact(url),
         head,
         Duration::ZERO,

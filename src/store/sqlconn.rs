@@ -4,6 +4,7 @@
 
 use super::sql::{Arg, Q};
 use super::{StoreError, StoreResult};
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{AssertSqlSafe, FromRow};
@@ -15,18 +16,38 @@ pub(crate) enum Pools {
     Sqlite {
         read: SqlitePool,
         write: SqlitePool,
+        /// One pool for both (an in-memory database lives in its one connection).
+        shared: bool,
     },
-    Postgres(PgPool),
+    /// Readers, and a connection of the writer's own, so writes never queue behind reads.
+    Postgres { read: PgPool, write: PgPool },
 }
 
-/// Binds every argument of a `Q` onto a sqlx query.
+/// Binds every argument of a `Q` onto a sqlx query: `bound!(sqlite …)` or `bound!(pg …)`.
+/// Array arguments exist only in PostgreSQL statements (`sql.rs` builds `VALUES` lists for
+/// SQLite), so SQLite never meets one.
 macro_rules! bound {
-    ($query:expr, $args:expr) => {{
+    (sqlite $query:expr, $args:expr) => {{
         let mut query = $query;
         for a in $args {
             query = match a {
                 Arg::Text(s) => query.bind(s),
                 Arg::Int(i) => query.bind(i),
+                Arg::Texts(_) | Arg::Ints(_) => {
+                    unreachable!("array arguments are built for PostgreSQL only")
+                }
+            };
+        }
+        query
+    }};
+    (pg $query:expr, $args:expr) => {{
+        let mut query = $query;
+        for a in $args {
+            query = match a {
+                Arg::Text(s) => query.bind(s),
+                Arg::Int(i) => query.bind(i),
+                Arg::Texts(v) => query.bind(v),
+                Arg::Ints(v) => query.bind(v),
             };
         }
         query
@@ -84,52 +105,99 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
     }
 }
 
+/// A pooled connection idle for longer than this is checked (pinged) before use; one in steady
+/// use is not, which saves a round trip on every read and every batch. A connection that broke
+/// while idle is replaced before anyone sees it fail.
+const PING_IF_IDLE_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Pool options shared by every pool of both backends (see `PING_IF_IDLE_FOR`).
+pub(crate) fn pool_options<DB: sqlx::Database>() -> sqlx::pool::PoolOptions<DB> {
+    sqlx::pool::PoolOptions::<DB>::new()
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for < PING_IF_IDLE_FOR {
+                    return Ok(true);
+                }
+                Ok(sqlx::Connection::ping(conn).await.is_ok())
+            })
+        })
+}
+
 impl Pools {
     /// Runs a query on a reader connection.
     pub(crate) async fn fetch_all<T: AnyRow>(&self, q: Q) -> StoreResult<Vec<T>> {
         let r = match self {
             Pools::Sqlite { read, .. } => {
-                bound!(sqlx::query_as::<_, T>(AssertSqlSafe(q.sql)), q.args)
+                bound!(sqlite sqlx::query_as::<_, T>(AssertSqlSafe(q.sql)), q.args)
                     .fetch_all(read)
                     .await
             }
-            Pools::Postgres(p) => {
-                bound!(sqlx::query_as::<_, T>(AssertSqlSafe(q.sql)), q.args)
-                    .fetch_all(p)
+            Pools::Postgres { read, .. } => {
+                bound!(pg sqlx::query_as::<_, T>(AssertSqlSafe(q.sql)), q.args)
+                    .fetch_all(read)
                     .await
             }
         };
         r.map_err(map_err)
     }
 
-    /// A write transaction. On SQLite `BEGIN IMMEDIATE` takes the database's write lock at once,
-    /// so the transaction never fails half-way for want of it.
-    pub(crate) async fn begin(&self) -> StoreResult<Tx> {
+    /// A connection for the writer. It keeps it across batches (no pool round trip, no ping
+    /// on release) unless `shared_writer`: an in-memory SQLite database is one connection that
+    /// readers need too.
+    pub(crate) async fn writer_connection(&self) -> StoreResult<WriteConn> {
         match self {
-            Pools::Sqlite { write, .. } => write
-                .begin_with("BEGIN IMMEDIATE")
-                .await
-                .map(Tx::Sqlite)
-                .map_err(map_err),
-            Pools::Postgres(p) => p.begin().await.map(Tx::Postgres).map_err(map_err),
+            Pools::Sqlite { write, .. } => write.acquire().await.map(WriteConn::Sqlite),
+            Pools::Postgres { write, .. } => write.acquire().await.map(WriteConn::Postgres),
         }
+        .map_err(map_err)
+    }
+
+    pub(crate) fn shared_writer(&self) -> bool {
+        matches!(self, Pools::Sqlite { shared: true, .. })
     }
 }
 
-pub(crate) enum Tx {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+pub(crate) enum WriteConn {
+    Sqlite(PoolConnection<sqlx::Sqlite>),
+    Postgres(PoolConnection<sqlx::Postgres>),
 }
 
-impl Tx {
+impl WriteConn {
+    /// Runs a statement without parameters (transaction control) by the simple protocol.
+    pub(crate) async fn simple(&mut self, sql: &'static str) -> StoreResult<()> {
+        match self {
+            WriteConn::Sqlite(c) => sqlx::Executor::execute(&mut **c, sql).await.map(|_| ()),
+            WriteConn::Postgres(c) => sqlx::Executor::execute(&mut **c, sql).await.map(|_| ()),
+        }
+        .map_err(map_err)
+    }
+
+    /// Opens a write transaction. On SQLite `BEGIN IMMEDIATE` takes the database's write lock
+    /// at once, so the transaction never fails half-way for want of it.
+    pub(crate) async fn begin(&mut self) -> StoreResult<()> {
+        let sql = match self {
+            WriteConn::Sqlite(_) => "BEGIN IMMEDIATE",
+            WriteConn::Postgres(_) => "BEGIN",
+        };
+        self.simple(sql).await
+    }
+}
+
+/// An open write transaction on the writer's connection (see `WriteConn::begin`). Every path
+/// ends it with `commit` or `rollback`.
+pub(crate) struct Tx<'c>(pub(crate) &'c mut WriteConn);
+
+impl WriteConn {
+    /// Runs a statement; outside a transaction it commits on its own.
     pub(crate) async fn exec(&mut self, q: Q) -> StoreResult<u64> {
         let r = match self {
-            Tx::Sqlite(tx) => bound!(sqlx::query(AssertSqlSafe(q.sql)), q.args)
-                .execute(&mut **tx)
+            WriteConn::Sqlite(c) => bound!(sqlite sqlx::query(AssertSqlSafe(q.sql)), q.args)
+                .execute(&mut **c)
                 .await
                 .map(|r| r.rows_affected()),
-            Tx::Postgres(tx) => bound!(sqlx::query(AssertSqlSafe(q.sql)), q.args)
-                .execute(&mut **tx)
+            WriteConn::Postgres(c) => bound!(pg sqlx::query(AssertSqlSafe(q.sql)), q.args)
+                .execute(&mut **c)
                 .await
                 .map(|r| r.rows_affected()),
         };
@@ -138,18 +206,28 @@ impl Tx {
 
     pub(crate) async fn fetch_all<T: AnyRow>(&mut self, q: Q) -> StoreResult<Vec<T>> {
         let r = match self {
-            Tx::Sqlite(tx) => {
-                bound!(sqlx::query_as::<_, T>(AssertSqlSafe(q.sql)), q.args)
-                    .fetch_all(&mut **tx)
+            WriteConn::Sqlite(c) => {
+                bound!(sqlite sqlx::query_as::<_, T>(AssertSqlSafe(q.sql)), q.args)
+                    .fetch_all(&mut **c)
                     .await
             }
-            Tx::Postgres(tx) => {
-                bound!(sqlx::query_as::<_, T>(AssertSqlSafe(q.sql)), q.args)
-                    .fetch_all(&mut **tx)
+            WriteConn::Postgres(c) => {
+                bound!(pg sqlx::query_as::<_, T>(AssertSqlSafe(q.sql)), q.args)
+                    .fetch_all(&mut **c)
                     .await
             }
         };
         r.map_err(map_err)
+    }
+}
+
+impl Tx<'_> {
+    pub(crate) async fn exec(&mut self, q: Q) -> StoreResult<u64> {
+        self.0.exec(q).await
+    }
+
+    pub(crate) async fn fetch_all<T: AnyRow>(&mut self, q: Q) -> StoreResult<Vec<T>> {
+        self.0.fetch_all(q).await
     }
 
     pub(crate) async fn fetch_optional<T: AnyRow>(&mut self, q: Q) -> StoreResult<Option<T>> {
@@ -157,17 +235,10 @@ impl Tx {
     }
 
     pub(crate) async fn commit(self) -> StoreResult<()> {
-        match self {
-            Tx::Sqlite(tx) => tx.commit().await,
-            Tx::Postgres(tx) => tx.commit().await,
-        }
-        .map_err(map_err)
+        self.0.simple("COMMIT").await
     }
 
     pub(crate) async fn rollback(self) {
-        let _ = match self {
-            Tx::Sqlite(tx) => tx.rollback().await,
-            Tx::Postgres(tx) => tx.rollback().await,
-        };
+        let _ = self.0.simple("ROLLBACK").await;
     }
 }

@@ -123,15 +123,15 @@ impl Store for SqlStore {
 
     fn pool_stats(&self) -> Option<PoolStats> {
         let (size, idle, max) = match &self.pools {
-            Pools::Sqlite { read, write } => (
+            Pools::Sqlite { read, write, .. } => (
                 read.size() + write.size(),
                 (read.num_idle() + write.num_idle()) as u32,
                 read.options().get_max_connections() + write.options().get_max_connections(),
             ),
-            Pools::Postgres(p) => (
-                p.size(),
-                p.num_idle() as u32,
-                p.options().get_max_connections(),
+            Pools::Postgres { read, write } => (
+                read.size() + write.size(),
+                (read.num_idle() + write.num_idle()) as u32,
+                read.options().get_max_connections() + write.options().get_max_connections(),
             ),
         };
         Some(PoolStats { size, idle, max })
@@ -257,7 +257,7 @@ impl Store for SqlStore {
                 self.head_tx.subscribe(),
                 self.poll,
             ))),
-            Pools::Postgres(p) => Ok(Box::new(NotifyWaker::new(p.clone()))),
+            Pools::Postgres { read, .. } => Ok(Box::new(NotifyWaker::new(read.clone()))),
         }
     }
 }

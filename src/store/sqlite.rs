@@ -3,10 +3,10 @@
 //! this process's own commits.
 
 use super::sql::Dialect;
-use super::sqlconn::{Pools, map_err};
+use super::sqlconn::{Pools, map_err, pool_options};
 use super::sqldb::SqlStore;
 use super::{StoreError, StoreResult};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
@@ -36,10 +36,10 @@ pub fn file_path(url: &str) -> Option<PathBuf> {
 
 pub async fn open(url: &str, poll: Duration) -> StoreResult<SqlStore> {
     let memory = is_memory_url(url);
-    let (read, write, target) = if memory {
+    let (read, write, target, shared) = if memory {
         // An in-memory database lives as long as its connection: keep exactly one, forever.
         let opts = SqliteConnectOptions::from_str("sqlite::memory:").map_err(map_err)?;
-        let pool = SqlitePoolOptions::new()
+        let pool = pool_options::<sqlx::Sqlite>()
             .max_connections(1)
             .min_connections(1)
             .idle_timeout(None)
@@ -47,7 +47,7 @@ pub async fn open(url: &str, poll: Duration) -> StoreResult<SqlStore> {
             .connect_with(opts)
             .await
             .map_err(map_err)?;
-        (pool.clone(), pool, "sqlite::memory:".to_string())
+        (pool.clone(), pool, "sqlite::memory:".to_string(), true)
     } else {
         let path = file_path(url).unwrap_or_default();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -62,7 +62,7 @@ pub async fn open(url: &str, poll: Duration) -> StoreResult<SqlStore> {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(15))
             .foreign_keys(true);
-        let write = SqlitePoolOptions::new()
+        let write = pool_options::<sqlx::Sqlite>()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts.clone())
@@ -73,13 +73,13 @@ pub async fn open(url: &str, poll: Duration) -> StoreResult<SqlStore> {
                 ),
                 other => other,
             })?;
-        let read = SqlitePoolOptions::new()
+        let read = pool_options::<sqlx::Sqlite>()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(opts.read_only(false))
             .await
             .map_err(map_err)?;
-        (read, write, format!("sqlite://{}", path.display()))
+        (read, write, format!("sqlite://{}", path.display()), false)
     };
     migrate(&write).await?;
     let head: Option<(i64,)> = sqlx::query_as("SELECT max(seq) FROM ledger_events")
@@ -89,7 +89,11 @@ pub async fn open(url: &str, poll: Duration) -> StoreResult<SqlStore> {
     let head = head.map(|(h,)| h).unwrap_or(0);
     Ok(SqlStore::new(
         Dialect::Sqlite,
-        Pools::Sqlite { read, write },
+        Pools::Sqlite {
+            read,
+            write,
+            shared,
+        },
         target,
         head,
         poll,

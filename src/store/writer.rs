@@ -13,12 +13,13 @@
 
 use super::counters::Deltas;
 use super::sql::{self, Arg, Dialect, Q, Ty};
-use super::sqlconn::{Pools, Tx};
+use super::sqlconn::{Pools, Tx, WriteConn};
 use super::wakers::CHANNEL;
 use super::{Change, Committed, FaultInjector, StoreError, StoreResult, Write};
 use crate::domain::audit::AuditEvent;
 use crate::domain::ledger::{GENESIS_HASH, PreparedEvent};
 use crate::domain::{InstitutionPolicy, PositionState, ids};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -105,8 +106,51 @@ enum Attempt {
         index: usize,
         error: StoreError,
     },
+    /// A statement over several writes failed: run the batch again a write at a time, to find
+    /// the one that fails.
+    Isolate,
     /// The batch as a whole could not be committed (connection, begin, commit).
     Unavailable(StoreError),
+}
+
+/// What the writer keeps between batches.
+#[derive(Default)]
+struct State {
+    conn: Option<WriteConn>,
+    /// The chain head as this writer last left it; None when unknown (at start, after a failure,
+    /// after another process moved it).
+    head: Option<(i64, String)>,
+    /// Batches to apply the careful way before trying one statement again.
+    careful: u32,
+}
+
+/// After a one-statement batch is refused (usually: another process moved the head), this many
+/// batches read the head under its lock instead; then one statement is tried again.
+const CAREFUL_AFTER_MISS: u32 = 16;
+
+/// Bulk: each statement covers as many writes as it can. Isolating: each covers one write, so a
+/// failing statement names its write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Bulk,
+    Isolating,
+}
+
+/// Why a group of writes could not be applied.
+enum GroupError {
+    /// A statement failed; if the group has one write, it is the one.
+    Statement(StoreError),
+    /// This write failed.
+    Write(usize, StoreError),
+}
+
+/// The chain as the attempt extends it, and the rows it defers to the end of the batch.
+struct Pending {
+    seq: i64,
+    prev: String,
+    ledger: Vec<Vec<Arg>>,
+    audit: Vec<Vec<Arg>>,
+    deltas: Deltas,
 }
 
 impl Writer {
@@ -117,6 +161,7 @@ impl Writer {
     }
 
     async fn run(self, mut rx: mpsc::Receiver<Job>) {
+        let mut state = State::default();
         while let Some(first) = rx.recv().await {
             self.faults.writer_gate().await;
             let mut jobs = vec![first];
@@ -127,78 +172,47 @@ impl Writer {
                 }
             }
             self.faults.queued(-(jobs.len() as i64));
-            self.commit_batch(jobs).await;
+            self.commit_batch(&mut state, jobs).await;
+            if self.pools.shared_writer() {
+                state.conn = None;
+            }
         }
     }
 
-    async fn commit_batch(&self, jobs: Vec<Job>) {
+    async fn commit_batch(&self, st: &mut State, jobs: Vec<Job>) {
         let (mut writes, replies): (Vec<Prepared>, Vec<_>) =
             jobs.into_iter().map(|j| (j.write, j.reply)).unzip();
         let mut failed: Vec<Option<StoreError>> = vec![None; writes.len()];
+        let mut mode = Mode::Bulk;
+        let mut attempt = match self.one_statement(st, &writes).await {
+            Some(a) => a,
+            None => self.attempt(&mut st.conn, &writes, &failed, mode).await,
+        };
         let answers: Vec<StoreResult<Committed>> = loop {
-            match self.attempt(&writes, &failed).await {
+            match attempt {
                 Attempt::Committed(steps) => {
-                    let n = steps
-                        .iter()
-                        .filter(|s| matches!(s, Some(Step::Applied { .. })))
-                        .count();
-                    let mut newest = None;
-                    let answers = steps
-                        .into_iter()
-                        .zip(writes.iter_mut())
-                        .zip(failed.iter_mut())
-                        .map(|((step, w), f)| match (step, f.take()) {
-                            (_, Some(e)) | (Some(Step::Refused(e)), None) => Err(e),
-                            (None, None) => {
-                                Err(StoreError::Other("write was not attempted".into()))
-                            }
-                            (
-                                Some(Step::Applied {
-                                    link,
-                                    policy,
-                                    renamed,
-                                    applied,
-                                }),
-                                None,
-                            ) => {
-                                let prepared = renamed.map(|r| *r).or_else(|| w.ledger.take());
-                                let ledger = match (link, prepared) {
-                                    (Some((seq, prev, hash)), Some(p)) => {
-                                        newest = Some(seq);
-                                        Some(p.into_event(seq - 1, &prev, hash).event)
-                                    }
-                                    _ => None,
-                                };
-                                Ok(Committed {
-                                    ledger,
-                                    policy,
-                                    applied,
-                                    batch: n,
-                                })
-                            }
-                        })
-                        .collect();
-                    if let Some(seq) = newest {
-                        self.head_tx.send_if_modified(|h| {
-                            let newer = seq > *h;
-                            if newer {
-                                *h = seq;
-                            }
-                            newer
-                        });
+                    if let Some(head) = newest_link(&steps) {
+                        st.head = Some(head);
                     }
-                    break answers;
+                    break self.answers(steps, &mut writes, &mut failed);
                 }
                 Attempt::Failed { index, error } => {
                     failed[index] = Some(error);
+                    mode = Mode::Bulk;
                 }
+                Attempt::Isolate => mode = Mode::Isolating,
                 Attempt::Unavailable(e) => {
+                    // The connection may be broken, and the head unknown: the next batch takes
+                    // a fresh connection and reads the head.
+                    st.conn = None;
+                    st.head = None;
                     break failed
                         .iter_mut()
                         .map(|f| Err(f.take().unwrap_or_else(|| e.clone())))
                         .collect();
                 }
             }
+            attempt = self.attempt(&mut st.conn, &writes, &failed, mode).await;
         };
         for (reply, answer) in replies.into_iter().zip(answers) {
             // A caller that went away no longer wants its answer; its write stands.
@@ -206,91 +220,507 @@ impl Writer {
         }
     }
 
-    /// One transaction over every write not yet failed.
-    async fn attempt(&self, writes: &[Prepared], failed: &[Option<StoreError>]) -> Attempt {
-        let live = || {
-            writes
-                .iter()
-                .zip(failed)
-                .filter(|(_, f)| f.is_none())
-                .map(|(w, _)| w)
+    /// PostgreSQL, when this writer knows the chain head (it moved it last): the whole batch as
+    /// one statement that commits on its own (`sql::one_statement`) — one round trip instead of
+    /// one per statement plus BEGIN and COMMIT. None when the batch does not qualify or the
+    /// statement was refused (the head moved, a position changed, a constraint): the batch then
+    /// runs the careful way, which also finds a failing write.
+    async fn one_statement(&self, st: &mut State, writes: &[Prepared]) -> Option<Attempt> {
+        if self.d != Dialect::Postgres || writes.is_empty() {
+            return None;
+        }
+        if st.careful > 0 {
+            st.careful -= 1;
+            return None;
+        }
+        let (seq, prev) = st.head.clone()?;
+        let mut seen = HashSet::new();
+        if !writes.iter().all(|w| {
+            !matches!(
+                w.change,
+                Change::UpsertPolicy(_) | Change::RevokeApiKey { .. }
+            ) && entity_of(&w.change).is_none_or(|e| seen.insert(e))
+        }) {
+            return None;
+        }
+        let mut pending = Pending {
+            seq,
+            prev: prev.clone(),
+            ledger: Vec::new(),
+            audit: Vec::new(),
+            deltas: Deltas::default(),
         };
-        if live().next().is_none() {
+        let mut steps = Vec::with_capacity(writes.len());
+        for (i, w) in writes.iter().enumerate() {
+            let link = match self.link(w.ledger.as_ref(), &mut pending) {
+                Ok(l) => l,
+                Err(error) => return Some(Attempt::Failed { index: i, error }),
+            };
+            if let Some(a) = &w.audit {
+                pending.audit.push(sql::audit_row(a));
+            }
+            let institution = w.ledger.as_ref().map(|l| l.draft.institution_id.as_str());
+            pending
+                .deltas
+                .record(&w.change, institution, w.audit.as_ref());
+            steps.push(Some(Step::Applied {
+                link,
+                policy: None,
+                renamed: None,
+                applied: true,
+            }));
+        }
+        let changes: Vec<&Change> = writes.iter().map(|w| &w.change).collect();
+        let (creates, transitions) = rows_of(self.d, &changes);
+        let moved = pending.seq != seq;
+        let q = sql::one_statement(sql::OneStatement {
+            head: moved.then_some(((seq, prev.as_str()), (pending.seq, pending.prev.as_str()))),
+            creates,
+            position_events: transitions
+                .iter()
+                .map(|(_, _, _, e)| sql::position_event_row(e))
+                .collect(),
+            transitions: transitions
+                .iter()
+                .map(|(p, s, v, _)| (*p, *s, *v))
+                .collect(),
+            ledger: std::mem::take(&mut pending.ledger),
+            audit: std::mem::take(&mut pending.audit),
+            deltas: &pending.deltas,
+            notify: moved.then_some((CHANNEL, pending.seq)),
+        });
+        if st.conn.is_none() {
+            match self.pools.writer_connection().await {
+                Ok(c) => st.conn = Some(c),
+                Err(e) => return Some(Attempt::Unavailable(e)),
+            }
+        }
+        match st.conn.as_mut().expect("set above").exec(q).await {
+            Ok(_) => Some(Attempt::Committed(steps)),
+            // Whether it committed is unknown: say so rather than try again.
+            Err(e @ StoreError::Unavailable(_)) => Some(Attempt::Unavailable(e)),
+            Err(e) => {
+                tracing::debug!(error = %e, "one-statement batch refused; applying it step by step");
+                st.head = None;
+                st.careful = CAREFUL_AFTER_MISS;
+                None
+            }
+        }
+    }
+
+    /// Each caller's answer after a commit; tells in-process subscribers of the new head.
+    fn answers(
+        &self,
+        steps: Vec<Option<Step>>,
+        writes: &mut [Prepared],
+        failed: &mut [Option<StoreError>],
+    ) -> Vec<StoreResult<Committed>> {
+        let n = steps
+            .iter()
+            .filter(|s| matches!(s, Some(Step::Applied { .. })))
+            .count();
+        let mut newest = None;
+        let answers = steps
+            .into_iter()
+            .zip(writes.iter_mut())
+            .zip(failed.iter_mut())
+            .map(|((step, w), f)| match (step, f.take()) {
+                (_, Some(e)) | (Some(Step::Refused(e)), None) => Err(e),
+                (None, None) => Err(StoreError::Other("write was not attempted".into())),
+                (
+                    Some(Step::Applied {
+                        link,
+                        policy,
+                        renamed,
+                        applied,
+                    }),
+                    None,
+                ) => {
+                    let prepared = renamed.map(|r| *r).or_else(|| w.ledger.take());
+                    let ledger = match (link, prepared) {
+                        (Some((seq, prev, hash)), Some(p)) => {
+                            newest = Some(seq);
+                            Some(p.into_event(seq - 1, &prev, hash).event)
+                        }
+                        _ => None,
+                    };
+                    Ok(Committed {
+                        ledger,
+                        policy,
+                        applied,
+                        batch: n,
+                    })
+                }
+            })
+            .collect();
+        if let Some(seq) = newest {
+            self.head_tx.send_if_modified(|h| {
+                let newer = seq > *h;
+                if newer {
+                    *h = seq;
+                }
+                newer
+            });
+        }
+        answers
+    }
+
+    /// One transaction over every write not yet failed.
+    async fn attempt(
+        &self,
+        conn: &mut Option<WriteConn>,
+        writes: &[Prepared],
+        failed: &[Option<StoreError>],
+        mode: Mode,
+    ) -> Attempt {
+        let live: Vec<usize> = (0..writes.len()).filter(|i| failed[*i].is_none()).collect();
+        if live.is_empty() {
             return Attempt::Committed(writes.iter().map(|_| None).collect());
         }
-        let mut tx = match self.pools.begin().await {
-            Ok(tx) => tx,
-            Err(e) => return Attempt::Unavailable(e),
-        };
-        let head = if live().any(|w| w.ledger.is_some()) {
-            match self.read_head(&mut tx).await {
-                Ok(h) => Some(h),
-                Err(e) => {
-                    tx.rollback().await;
-                    return Attempt::Unavailable(e);
+        // A kept connection that broke since the last batch fails at BEGIN, before anything
+        // is sent: take a fresh one and try once more.
+        let mut fresh = conn.is_none();
+        loop {
+            if conn.is_none() {
+                match self.pools.writer_connection().await {
+                    Ok(c) => *conn = Some(c),
+                    Err(e) => return Attempt::Unavailable(e),
                 }
             }
+            match conn.as_mut().expect("set above").begin().await {
+                Ok(()) => break,
+                Err(e) => {
+                    *conn = None;
+                    if fresh || !matches!(e, StoreError::Unavailable(_)) {
+                        return Attempt::Unavailable(e);
+                    }
+                    fresh = true;
+                }
+            }
+        }
+        let mut tx = Tx(conn.as_mut().expect("connected"));
+        match self.apply_all(&mut tx, writes, &live, mode).await {
+            Ok(steps) => match tx.commit().await {
+                Ok(()) => Attempt::Committed(steps),
+                Err(e) => Attempt::Unavailable(e),
+            },
+            Err(e) => {
+                tx.rollback().await;
+                match e {
+                    GroupError::Statement(e @ StoreError::Unavailable(_))
+                    | GroupError::Write(_, e @ StoreError::Unavailable(_)) => {
+                        Attempt::Unavailable(e)
+                    }
+                    GroupError::Write(index, error) => Attempt::Failed { index, error },
+                    GroupError::Statement(error) if live.len() == 1 => Attempt::Failed {
+                        index: live[0],
+                        error,
+                    },
+                    GroupError::Statement(_) => Attempt::Isolate,
+                }
+            }
+        }
+    }
+
+    /// Applies the live writes in arrival order, in groups that no two writes of which touch the
+    /// same entity (one write per group when isolating), then the deferred rows, the head and the
+    /// counters.
+    async fn apply_all(
+        &self,
+        tx: &mut Tx<'_>,
+        writes: &[Prepared],
+        live: &[usize],
+        mode: Mode,
+    ) -> Result<Vec<Option<Step>>, GroupError> {
+        let (seq, prev) = if live.iter().any(|i| writes[*i].ledger.is_some()) {
+            self.read_head(tx).await.map_err(GroupError::Statement)?
         } else {
-            None
+            (0, GENESIS_HASH.to_string())
         };
-        let (first_seq, first_hash) = head.clone().unwrap_or((0, GENESIS_HASH.to_string()));
-        let (mut seq, mut prev) = (first_seq, first_hash.clone());
-        let mut steps = Vec::with_capacity(writes.len());
-        let mut deltas = Deltas::default();
-        for (index, (w, f)) in writes.iter().zip(failed).enumerate() {
-            if f.is_some() {
-                steps.push(None);
+        let first_seq = seq;
+        let mut pending = Pending {
+            seq,
+            prev,
+            ledger: Vec::new(),
+            audit: Vec::new(),
+            deltas: Deltas::default(),
+        };
+        let mut steps: Vec<Option<Step>> = writes.iter().map(|_| None).collect();
+        let mut rest = live;
+        while let Some(&first) = rest.first() {
+            let special = matches!(
+                writes[first].change,
+                Change::UpsertPolicy(_) | Change::RevokeApiKey { .. }
+            );
+            let take = if special || mode == Mode::Isolating {
+                1
+            } else {
+                let mut seen = HashSet::new();
+                rest.iter()
+                    .take_while(|i| {
+                        let w = &writes[**i];
+                        !matches!(
+                            w.change,
+                            Change::UpsertPolicy(_) | Change::RevokeApiKey { .. }
+                        ) && entity_of(&w.change).is_none_or(|e| seen.insert(e))
+                    })
+                    .count()
+            };
+            let (group, tail) = rest.split_at(take);
+            rest = tail;
+            let r = if special {
+                self.apply_special(tx, writes, first, &mut pending, &mut steps)
+                    .await
+            } else {
+                self.apply_group(tx, writes, group, &mut pending, &mut steps)
+                    .await
+            };
+            r.map_err(|e| match e {
+                GroupError::Statement(e) if group.len() == 1 => GroupError::Write(group[0], e),
+                other => other,
+            })?;
+            if mode == Mode::Isolating {
+                self.flush_rows(tx, &mut pending)
+                    .await
+                    .map_err(|e| GroupError::Write(group[0], e))?;
+            }
+        }
+        self.flush_rows(tx, &mut pending)
+            .await
+            .map_err(GroupError::Statement)?;
+        if pending.seq != first_seq {
+            self.advance_head(tx, pending.seq, &pending.prev)
+                .await
+                .map_err(GroupError::Statement)?;
+        }
+        if !pending.deltas.is_empty() {
+            tx.exec(sql::add_counters(self.d, &pending.deltas))
+                .await
+                .map_err(GroupError::Statement)?;
+        }
+        Ok(steps)
+    }
+
+    /// Inserts the ledger and audit rows gathered so far.
+    async fn flush_rows(&self, tx: &mut Tx<'_>, pending: &mut Pending) -> StoreResult<()> {
+        if !pending.ledger.is_empty() {
+            let rows = std::mem::take(&mut pending.ledger);
+            tx.exec(sql::insert_many(self.d, &sql::LEDGER, rows))
+                .await?;
+        }
+        if !pending.audit.is_empty() {
+            let rows = std::mem::take(&mut pending.audit);
+            tx.exec(sql::insert_many(self.d, &sql::AUDIT, rows)).await?;
+        }
+        Ok(())
+    }
+
+    /// A group of creates, transitions and audit-only writes: one statement per table.
+    async fn apply_group(
+        &self,
+        tx: &mut Tx<'_>,
+        writes: &[Prepared],
+        group: &[usize],
+        pending: &mut Pending,
+        steps: &mut [Option<Step>],
+    ) -> Result<(), GroupError> {
+        let d = self.d;
+        let changes: Vec<&Change> = group.iter().map(|i| &writes[*i].change).collect();
+        let (creates, transitions) = rows_of(d, &changes);
+        for (table, rows) in creates {
+            if !rows.is_empty() {
+                tx.exec(sql::insert_many(d, table, rows))
+                    .await
+                    .map_err(GroupError::Statement)?;
+            }
+        }
+        let mut refused: HashMap<&str, StoreError> = HashMap::new();
+        if !transitions.is_empty() {
+            let items: Vec<_> = transitions
+                .iter()
+                .map(|(p, s, v, _)| (*p, *s, *v))
+                .collect();
+            let updated: HashSet<String> = tx
+                .fetch_all::<(String,)>(sql::update_positions_states(d, &items))
+                .await
+                .map_err(GroupError::Statement)?
+                .into_iter()
+                .map(|(id,)| id)
+                .collect();
+            let mut events = Vec::new();
+            for (p, expected_state, expected_version, event) in &transitions {
+                if updated.contains(&p.id) {
+                    events.push(sql::position_event_row(event));
+                    continue;
+                }
+                // Not updated, so nothing of it was written: refuse it alone.
+                let current: Option<(String, i64)> = tx
+                    .fetch_optional(sql::position_state(d, &p.id))
+                    .await
+                    .map_err(GroupError::Statement)?;
+                let why = match current {
+                    None => StoreError::NotFound {
+                        entity: "position",
+                        id: p.id.clone(),
+                    },
+                    Some((state, version)) => StoreError::Conflict {
+                        id: p.id.clone(),
+                        expected: *expected_state,
+                        expected_version: *expected_version,
+                        actual: state.parse::<PositionState>().map_err(|e| {
+                            GroupError::Statement(StoreError::Corrupt(format!(
+                                "position state: {e}"
+                            )))
+                        })?,
+                        actual_version: version,
+                    },
+                };
+                refused.insert(p.id.as_str(), why);
+            }
+            if !events.is_empty() {
+                tx.exec(sql::insert_many(d, &sql::POSITION_EVENTS, events))
+                    .await
+                    .map_err(GroupError::Statement)?;
+            }
+        }
+        for &i in group {
+            let w = &writes[i];
+            if let Change::TransitionPosition { position, .. } = &w.change
+                && let Some(why) = refused.remove(position.id.as_str())
+            {
+                steps[i] = Some(Step::Refused(why));
                 continue;
             }
-            match self.apply(&mut tx, w, seq, &prev).await {
-                Ok(step) => {
-                    if let Step::Applied {
-                        link: Some((s, _, h)),
-                        ..
-                    } = &step
-                    {
-                        seq = *s;
-                        prev = h.clone();
-                    }
-                    if let Step::Applied { applied: true, .. } = &step {
-                        let institution =
-                            w.ledger.as_ref().map(|l| l.draft.institution_id.as_str());
-                        deltas.record(&w.change, institution, w.audit.as_ref());
-                    }
-                    steps.push(Some(step));
-                }
-                Err(error) => {
-                    tx.rollback().await;
-                    return match error {
-                        StoreError::Unavailable(_) => Attempt::Unavailable(error),
-                        _ => Attempt::Failed { index, error },
-                    };
-                }
+            let link = self
+                .link(w.ledger.as_ref(), pending)
+                .map_err(|e| GroupError::Write(i, e))?;
+            if let Some(a) = &w.audit {
+                pending.audit.push(sql::audit_row(a));
             }
+            let institution = w.ledger.as_ref().map(|l| l.draft.institution_id.as_str());
+            pending
+                .deltas
+                .record(&w.change, institution, w.audit.as_ref());
+            steps[i] = Some(Step::Applied {
+                link,
+                policy: None,
+                renamed: None,
+                applied: true,
+            });
         }
-        let finish = async {
-            if seq != first_seq {
-                self.advance_head(&mut tx, seq, &prev).await?;
-            }
-            if !deltas.is_empty() {
-                tx.exec(sql::add_counters(self.d, &deltas)).await?;
-            }
-            Ok::<_, StoreError>(())
+        Ok(())
+    }
+
+    /// Puts a write's ledger event next in the chain; its row is inserted with the others.
+    fn link(
+        &self,
+        prepared: Option<&PreparedEvent>,
+        pending: &mut Pending,
+    ) -> StoreResult<Option<(i64, String, String)>> {
+        let Some(p) = prepared else {
+            return Ok(None);
         };
-        if let Err(e) = finish.await {
-            tx.rollback().await;
-            return Attempt::Unavailable(e);
+        self.faults.check_ledger_append()?;
+        let hash = p.chain_hash(pending.seq, &pending.prev);
+        let prev = std::mem::replace(&mut pending.prev, hash.clone());
+        pending.seq += 1;
+        pending
+            .ledger
+            .push(sql::ledger_row(p, pending.seq, &prev, &hash));
+        Ok(Some((pending.seq, prev, hash)))
+    }
+
+    /// A policy upsert or a key revocation: each needs what the database answers before its
+    /// records can be written.
+    async fn apply_special(
+        &self,
+        tx: &mut Tx<'_>,
+        writes: &[Prepared],
+        i: usize,
+        pending: &mut Pending,
+        steps: &mut [Option<Step>],
+    ) -> Result<(), GroupError> {
+        let d = self.d;
+        let w = &writes[i];
+        let stmt = GroupError::Statement;
+        let (policy, renamed) = match &w.change {
+            Change::UpsertPolicy(p) => {
+                let row: sql::PolicyRow = tx
+                    .fetch_optional(sql::upsert_policy(d, p))
+                    .await
+                    .map_err(stmt)?
+                    .ok_or_else(|| {
+                        stmt(StoreError::Other("policy upsert returned no row".into()))
+                    })?;
+                let stored = InstitutionPolicy::try_from(row).map_err(stmt)?;
+                // The records name the stored policy (an existing one keeps its id).
+                let renamed = w
+                    .ledger
+                    .as_ref()
+                    .filter(|l| l.draft.entity_id != stored.id)
+                    .map(|l| Box::new(l.clone().with_entity_id(&stored.id)));
+                (Some(stored), renamed)
+            }
+            Change::RevokeApiKey { id, at } => {
+                if tx
+                    .exec(sql::revoke_api_key(d, id, at))
+                    .await
+                    .map_err(stmt)?
+                    == 0
+                {
+                    let exists: Option<sql::ApiKeyRow> = tx
+                        .fetch_optional(sql::by_id(d, &sql::API_KEYS, id))
+                        .await
+                        .map_err(stmt)?;
+                    steps[i] = Some(match exists {
+                        None => Step::Refused(StoreError::NotFound {
+                            entity: "API key",
+                            id: id.clone(),
+                        }),
+                        // Already revoked: nothing is written, and that is the answer.
+                        Some(_) => Step::Applied {
+                            link: None,
+                            policy: None,
+                            renamed: None,
+                            applied: false,
+                        },
+                    });
+                    return Ok(());
+                }
+                (None, None)
+            }
+            _ => (None, None),
+        };
+        let link = self
+            .link(renamed.as_deref().or(w.ledger.as_ref()), pending)
+            .map_err(|e| GroupError::Write(i, e))?;
+        if let Some(a) = &w.audit {
+            match &policy {
+                Some(p) if a.resource_id.as_ref() != Some(&p.id) => {
+                    let mut a = a.clone();
+                    a.resource_id = Some(p.id.clone());
+                    pending.audit.push(sql::audit_row(&a));
+                }
+                _ => pending.audit.push(sql::audit_row(a)),
+            }
         }
-        match tx.commit().await {
-            Ok(()) => Attempt::Committed(steps),
-            Err(e) => Attempt::Unavailable(e),
-        }
+        let institution = w.ledger.as_ref().map(|l| l.draft.institution_id.as_str());
+        pending
+            .deltas
+            .record(&w.change, institution, w.audit.as_ref());
+        steps[i] = Some(Step::Applied {
+            link,
+            policy,
+            renamed,
+            applied: true,
+        });
+        Ok(())
     }
 
     /// The chain head, locked until commit. PostgreSQL: the `ledger_head` row `FOR UPDATE`, which
     /// serialises appends across every process. SQLite: `BEGIN IMMEDIATE` already holds the
     /// database's single write lock, so the newest event is the head.
-    async fn read_head(&self, tx: &mut Tx) -> StoreResult<(i64, String)> {
+    async fn read_head(&self, tx: &mut Tx<'_>) -> StoreResult<(i64, String)> {
         let q = match self.d {
             Dialect::Sqlite => sql::last_ledger_event(self.d),
             Dialect::Postgres => Q::new(
@@ -304,147 +734,94 @@ impl Writer {
             .unwrap_or((0, GENESIS_HASH.to_string())))
     }
 
-    /// PostgreSQL keeps the head in its own row and tells listeners once per batch (delivered only
-    /// when the transaction commits).
-    async fn advance_head(&self, tx: &mut Tx, seq: i64, hash: &str) -> StoreResult<()> {
+    /// PostgreSQL keeps the head in its own row and tells listeners once per batch, in one
+    /// statement (a notification is delivered only when the transaction commits).
+    async fn advance_head(&self, tx: &mut Tx<'_>, seq: i64, hash: &str) -> StoreResult<()> {
         if self.d != Dialect::Postgres {
             return Ok(());
         }
-        let mut q = Q::new(self.d, "UPDATE ledger_head SET seq = ");
+        let mut q = Q::new(self.d, "WITH head AS (UPDATE ledger_head SET seq = ");
         q.bind(Ty::Int, Arg::Int(seq))
             .push(", hash = ")
             .bind(Ty::Text, Arg::Text(Some(hash.to_string())))
-            .push(" WHERE id");
-        tx.exec(q).await?;
-        let mut q = Q::new(self.d, "SELECT pg_notify('");
-        q.push(CHANNEL)
+            .push(" WHERE id RETURNING seq) SELECT pg_notify('")
+            .push(CHANNEL)
             .push("', ")
             .bind(Ty::Text, Arg::Text(Some(seq.to_string())))
-            .push(")");
+            .push(") FROM head");
         tx.exec(q).await?;
         Ok(())
     }
+}
 
-    /// One write inside the batch's transaction, after the chain head (`seq`, `prev`).
-    async fn apply(&self, tx: &mut Tx, w: &Prepared, seq: i64, prev: &str) -> StoreResult<Step> {
-        let d = self.d;
-        let mut policy = None;
-        let mut renamed = None;
-        let mut audit_id_override = None;
-        match &w.change {
-            Change::None => {}
-            Change::CreateInstitution(x) => {
-                tx.exec(sql::insert_institution(d, x)).await?;
-            }
-            Change::CreateTemplate(x) => {
-                tx.exec(sql::insert_template(d, x)).await?;
-            }
-            Change::CreateAsset(x) => {
-                tx.exec(sql::insert_asset(d, x)).await?;
-            }
-            Change::CreatePosition(x) => {
-                tx.exec(sql::insert_position(d, x)).await?;
-            }
-            Change::CreateApiKey(x) => {
-                tx.exec(sql::insert_api_key(d, x)).await?;
-            }
+/// The rows a group of writes inserts, per table (parents first, so references within the group
+/// hold), and its transitions: (new position, expected state, expected version, lifecycle event).
+#[allow(clippy::type_complexity)]
+fn rows_of<'a>(
+    d: Dialect,
+    changes: &[&'a Change],
+) -> (
+    Vec<(&'static sql::Table, Vec<Vec<Arg>>)>,
+    Vec<(
+        &'a crate::domain::Position,
+        PositionState,
+        i64,
+        &'a crate::domain::PositionLifecycleEvent,
+    )>,
+) {
+    let mut creates: Vec<(&'static sql::Table, Vec<Vec<Arg>>)> = vec![
+        (&sql::INSTITUTIONS, Vec::new()),
+        (&sql::TEMPLATES, Vec::new()),
+        (&sql::ASSETS, Vec::new()),
+        (&sql::POSITIONS, Vec::new()),
+        (&sql::API_KEYS, Vec::new()),
+    ];
+    let mut transitions = Vec::new();
+    for c in changes {
+        match c {
+            Change::CreateInstitution(x) => creates[0].1.push(sql::institution_row(x)),
+            Change::CreateTemplate(x) => creates[1].1.push(sql::template_row(x)),
+            Change::CreateAsset(x) => creates[2].1.push(sql::asset_row(x)),
+            Change::CreatePosition(x) => creates[3].1.push(sql::position_row(d, x)),
+            Change::CreateApiKey(x) => creates[4].1.push(sql::api_key_row(x)),
             Change::TransitionPosition {
                 position,
                 expected_state,
                 expected_version,
                 event,
-            } => {
-                let n = tx
-                    .exec(sql::update_position_state(
-                        d,
-                        position,
-                        *expected_state,
-                        *expected_version,
-                    ))
-                    .await?;
-                if n == 0 {
-                    // Nothing written yet: refuse this write alone.
-                    let current: Option<(String, i64)> = tx
-                        .fetch_optional(sql::position_state(d, &position.id))
-                        .await?;
-                    return Ok(Step::Refused(match current {
-                        None => StoreError::NotFound {
-                            entity: "position",
-                            id: position.id.clone(),
-                        },
-                        Some((state, version)) => StoreError::Conflict {
-                            id: position.id.clone(),
-                            expected: *expected_state,
-                            expected_version: *expected_version,
-                            actual: state
-                                .parse::<PositionState>()
-                                .map_err(|e| StoreError::Corrupt(format!("position state: {e}")))?,
-                            actual_version: version,
-                        },
-                    }));
-                }
-                tx.exec(sql::insert_position_event(d, event)).await?;
-            }
-            Change::UpsertPolicy(p) => {
-                let row: sql::PolicyRow = tx
-                    .fetch_optional(sql::upsert_policy(d, p))
-                    .await?
-                    .ok_or_else(|| StoreError::Other("policy upsert returned no row".into()))?;
-                let stored = InstitutionPolicy::try_from(row)?;
-                // The records name the stored policy (an existing one keeps its id).
-                renamed = w
-                    .ledger
-                    .as_ref()
-                    .filter(|l| l.draft.entity_id != stored.id)
-                    .map(|l| Box::new(l.clone().with_entity_id(&stored.id)));
-                audit_id_override = Some(stored.id.clone());
-                policy = Some(stored);
-            }
-            Change::RevokeApiKey { id, at } => {
-                if tx.exec(sql::revoke_api_key(d, id, at)).await? == 0 {
-                    let exists: Option<sql::ApiKeyRow> =
-                        tx.fetch_optional(sql::by_id(d, &sql::API_KEYS, id)).await?;
-                    return Ok(match exists {
-                        None => Step::Refused(StoreError::NotFound {
-                            entity: "API key",
-                            id: id.clone(),
-                        }),
-                        // Already revoked: nothing is written, and that is the answer.
-                        Some(_) => Step::Applied {
-                            link: None,
-                            policy: None,
-                            renamed: None,
-                            applied: false,
-                        },
-                    });
-                }
-            }
+            } => transitions.push((position, *expected_state, *expected_version, event)),
+            Change::None | Change::UpsertPolicy(_) | Change::RevokeApiKey { .. } => {}
         }
-        let mut link = None;
-        if let Some(prepared) = renamed.as_deref().or(w.ledger.as_ref()) {
-            self.faults.check_ledger_append()?;
-            let hash = prepared.chain_hash(seq, prev);
-            tx.exec(sql::insert_ledger(d, prepared, seq + 1, prev, &hash))
-                .await?;
-            link = Some((seq + 1, prev.to_string(), hash));
-        }
-        if let Some(a) = &w.audit {
-            match audit_id_override {
-                Some(resource_id) if a.resource_id.as_ref() != Some(&resource_id) => {
-                    let mut a = a.clone();
-                    a.resource_id = Some(resource_id);
-                    tx.exec(sql::insert_audit(d, &a)).await?;
-                }
-                _ => {
-                    tx.exec(sql::insert_audit(d, a)).await?;
-                }
-            }
-        }
-        Ok(Step::Applied {
-            link,
-            policy,
-            renamed,
-            applied: true,
+    }
+    (creates, transitions)
+}
+
+/// The head a committed batch left: its newest ledger event's (seq, hash).
+fn newest_link(steps: &[Option<Step>]) -> Option<(i64, String)> {
+    steps
+        .iter()
+        .filter_map(|s| match s {
+            Some(Step::Applied {
+                link: Some((seq, _, hash)),
+                ..
+            }) => Some((*seq, hash.clone())),
+            _ => None,
         })
+        .max_by_key(|(seq, _)| *seq)
+}
+
+/// The entity a write creates or changes, if any: two writes on one entity never share a
+/// statement.
+fn entity_of(c: &Change) -> Option<&str> {
+    match c {
+        Change::None => None,
+        Change::CreateInstitution(x) => Some(&x.id),
+        Change::CreateTemplate(x) => Some(&x.id),
+        Change::CreateAsset(x) => Some(&x.id),
+        Change::CreatePosition(x) => Some(&x.id),
+        Change::CreateApiKey(x) => Some(&x.id),
+        Change::TransitionPosition { position, .. } => Some(&position.id),
+        Change::UpsertPolicy(x) => Some(&x.id),
+        Change::RevokeApiKey { id, .. } => Some(id),
     }
 }
