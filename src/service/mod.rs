@@ -3,6 +3,7 @@
 //! ledger event and audit record in one atomic store commit. It never trusts its caller.
 
 pub mod actor;
+mod cache;
 pub mod error;
 pub mod health;
 pub mod stream;
@@ -27,6 +28,7 @@ use crate::store::{
 };
 use serde::Serialize;
 use serde_json::{Value, json};
+use std::sync::Arc;
 use std::time::Instant;
 use subtle::ConstantTimeEq;
 
@@ -45,6 +47,9 @@ pub struct Service {
     store: SharedStore,
     config: ServiceConfig,
     started: Instant,
+    institutions: cache::Immutable<Institution>,
+    templates: cache::Immutable<AssetTemplate>,
+    assets: cache::Immutable<Asset>,
 }
 
 // ---- inputs -------------------------------------------------------------------------------------
@@ -183,6 +188,9 @@ impl Service {
             store,
             config,
             started: Instant::now(),
+            institutions: Default::default(),
+            templates: Default::default(),
+            assets: Default::default(),
         }
     }
 
@@ -346,6 +354,26 @@ impl Service {
             )),
             _ => Ok(()),
         }
+    }
+
+    // ---- records that never change -------------------------------------------------------------
+
+    async fn institution_record(&self, id: &str) -> ServiceResult<Option<Arc<Institution>>> {
+        Ok(self
+            .institutions
+            .get(id, || self.store.get_institution(id))
+            .await?)
+    }
+
+    async fn template_record(&self, id: &str) -> ServiceResult<Option<Arc<AssetTemplate>>> {
+        Ok(self
+            .templates
+            .get(id, || self.store.get_template(id))
+            .await?)
+    }
+
+    async fn asset_record(&self, id: &str) -> ServiceResult<Option<Arc<Asset>>> {
+        Ok(self.assets.get(id, || self.store.get_asset(id)).await?)
     }
 
     // ---- audit ----------------------------------------------------------------------------------
@@ -591,7 +619,7 @@ impl Service {
             vertical.expect("ok"),
             region.expect("ok"),
         );
-        let inst = self.store.get_institution(&inst_id).await?.ok_or_else(|| {
+        let inst = self.institution_record(&inst_id).await?.ok_or_else(|| {
             ServiceError::field(
                 "institutionId",
                 format!("institution {inst_id} does not exist"),
@@ -678,8 +706,7 @@ impl Service {
         }
         errs.finish()?;
         let t = self
-            .store
-            .get_template(&input.template_id)
+            .template_record(&input.template_id)
             .await?
             .ok_or_else(|| {
                 ServiceError::field(
@@ -791,16 +818,12 @@ impl Service {
         ));
         errs.finish()?;
         let (currency, amount) = fields.expect("validated");
-        let asset = self
-            .store
-            .get_asset(&input.asset_id)
-            .await?
-            .ok_or_else(|| {
-                ServiceError::field(
-                    "assetId",
-                    format!("asset {} does not exist", input.asset_id),
-                )
-            })?;
+        let asset = self.asset_record(&input.asset_id).await?.ok_or_else(|| {
+            ServiceError::field(
+                "assetId",
+                format!("asset {} does not exist", input.asset_id),
+            )
+        })?;
         if asset.institution_id != inst_id {
             return Err(ServiceError::field(
                 "assetId",
@@ -811,8 +834,7 @@ impl Service {
             ));
         }
         let tmpl = self
-            .store
-            .get_template(&asset.template_id)
+            .template_record(&asset.template_id)
             .await?
             .ok_or_else(|| {
                 ServiceError::field(
@@ -1079,7 +1101,7 @@ impl Service {
         ));
         errs.finish()?;
         let (region, position) = (region.expect("ok"), position.expect("ok"));
-        let inst = self.store.get_institution(&inst_id).await?.ok_or_else(|| {
+        let inst = self.institution_record(&inst_id).await?.ok_or_else(|| {
             ServiceError::field(
                 "institutionId",
                 format!("institution {inst_id} does not exist"),
@@ -1175,7 +1197,7 @@ impl Service {
         let role = errs.take(Role::parse_field("role", &role));
         errs.finish()?;
         let role = role.expect("ok");
-        if self.store.get_institution(&inst_id).await?.is_none() {
+        if self.institution_record(&inst_id).await?.is_none() {
             return Err(ServiceError::field(
                 "institutionId",
                 format!("institution {inst_id} does not exist"),

@@ -18,8 +18,15 @@ pub const LEDGER: &str = "ledger";
 pub const AUDIT: &str = "audit";
 
 /// The counter of positions in a state: `positions:FUNDED`.
-pub fn positions_in(state: PositionState) -> String {
-    format!("positions:{}", state.as_str())
+pub fn positions_in(state: PositionState) -> &'static str {
+    match state {
+        PositionState::Created => "positions:CREATED",
+        PositionState::Funded => "positions:FUNDED",
+        PositionState::PartiallyReleased => "positions:PARTIALLY_RELEASED",
+        PositionState::Released => "positions:RELEASED",
+        PositionState::Cancelled => "positions:CANCELLED",
+        PositionState::Expired => "positions:EXPIRED",
+    }
 }
 
 /// SQL (both dialects) that recounts the position counters from the table, for a bulk load that
@@ -35,19 +42,17 @@ pub const RECOUNT_POSITIONS: [&str; 2] = [
 
 /// Counter changes, keyed (scope, name) in sorted order: writers that take counter rows in one
 /// order cannot deadlock each other.
+/// Keys borrow from the writes, so recording allocates nothing but the map's nodes.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct Deltas(pub BTreeMap<(String, String), i64>);
+pub struct Deltas<'a>(pub BTreeMap<(&'a str, &'static str), i64>);
 
-impl Deltas {
-    fn add(&mut self, scope: &str, name: &str, n: i64) {
-        *self
-            .0
-            .entry((scope.to_string(), name.to_string()))
-            .or_default() += n;
+impl<'a> Deltas<'a> {
+    fn add(&mut self, scope: &'a str, name: &'static str, n: i64) {
+        *self.0.entry((scope, name)).or_default() += n;
     }
 
     /// Adds `n` to a counter in the store-wide scope and in `institution`'s.
-    fn both(&mut self, institution: &str, name: &str, n: i64) {
+    fn both(&mut self, institution: &'a str, name: &'static str, n: i64) {
         self.add(ALL, name, n);
         self.add(institution, name, n);
     }
@@ -56,15 +61,15 @@ impl Deltas {
     /// event, if it has one).
     pub fn record(
         &mut self,
-        change: &Change,
-        ledger_institution: Option<&str>,
-        audit: Option<&AuditEvent>,
+        change: &'a Change,
+        ledger_institution: Option<&'a str>,
+        audit: Option<&'a AuditEvent>,
     ) {
         match change {
             Change::CreateInstitution(x) => self.both(&x.id, INSTITUTIONS, 1),
             Change::CreateTemplate(x) => self.both(&x.institution_id, TEMPLATES, 1),
             Change::CreateAsset(x) => self.both(&x.institution_id, ASSETS, 1),
-            Change::CreatePosition(p) => self.both(&p.institution_id, &positions_in(p.state), 1),
+            Change::CreatePosition(p) => self.both(&p.institution_id, positions_in(p.state), 1),
             Change::TransitionPosition {
                 position,
                 expected_state,
@@ -93,19 +98,19 @@ impl Deltas {
         }
     }
 
-    fn transition(&mut self, p: &Position, from: PositionState) {
+    fn transition(&mut self, p: &'a Position, from: PositionState) {
         if from != p.state {
-            self.both(&p.institution_id, &positions_in(from), -1);
-            self.both(&p.institution_id, &positions_in(p.state), 1);
+            self.both(&p.institution_id, positions_in(from), -1);
+            self.both(&p.institution_id, positions_in(p.state), 1);
         }
     }
 
     /// The non-zero deltas, in key order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str, i64)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'static str, i64)> + '_ {
         self.0
             .iter()
             .filter(|(_, n)| **n != 0)
-            .map(|((s, k), n)| (s.as_str(), k.as_str(), *n))
+            .map(|((s, k), n)| (*s, *k, *n))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -196,8 +201,9 @@ mod tests {
                 metadata: None,
             },
         };
+        let a = audit(Some("inst_a"), Some("inst_a"));
         let mut d = Deltas::default();
-        d.record(&change, None, Some(&audit(Some("inst_a"), Some("inst_a"))));
+        d.record(&change, None, Some(&a));
         let got: Vec<_> = d.iter().collect();
         assert_eq!(
             got,
@@ -223,10 +229,11 @@ mod tests {
 
     #[test]
     fn deltas_that_cancel_out_are_skipped() {
+        let a = audit(Some("a"), Some("b"));
         let mut d = Deltas::default();
-        d.record(&Change::None, None, Some(&audit(Some("a"), Some("b"))));
+        d.record(&Change::None, None, Some(&a));
         assert_eq!(d.iter().count(), 3, "store-wide, by a, about b");
-        d.0.insert(("x".into(), "assets".into()), 0);
+        d.0.insert(("x", "assets"), 0);
         assert_eq!(d.iter().count(), 3);
     }
 }

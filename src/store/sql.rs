@@ -554,14 +554,14 @@ pub fn ledger_row(e: &PreparedEvent, seq: i64, prev_hash: &str, hash: &str) -> V
 }
 
 /// Adds a batch's counter deltas (see `counters.rs`), rows in key order.
-pub fn add_counters(d: Dialect, deltas: &Deltas) -> Q {
+pub fn add_counters(d: Dialect, deltas: &Deltas<'_>) -> Q {
     let mut q = Q::new(d, "");
     push_add_counters(&mut q, deltas);
     q
 }
 
 /// `add_counters`, appended to a statement.
-pub fn push_add_counters(q: &mut Q, deltas: &Deltas) {
+pub fn push_add_counters(q: &mut Q, deltas: &Deltas<'_>) {
     let rows = deltas
         .iter()
         .map(|(scope, name, n)| vec![t(scope), t(name), Arg::Int(n)])
@@ -583,7 +583,7 @@ pub struct OneStatement<'a> {
     pub position_events: Vec<Vec<Arg>>,
     pub ledger: Vec<Vec<Arg>>,
     pub audit: Vec<Vec<Arg>>,
-    pub deltas: &'a Deltas,
+    pub deltas: &'a Deltas<'a>,
     /// Notifies the ledger channel of this seq.
     pub notify: Option<(&'a str, i64)>,
 }

@@ -145,12 +145,12 @@ enum GroupError {
 }
 
 /// The chain as the attempt extends it, and the rows it defers to the end of the batch.
-struct Pending {
+struct Pending<'a> {
     seq: i64,
     prev: String,
     ledger: Vec<Vec<Arg>>,
     audit: Vec<Vec<Arg>>,
-    deltas: Deltas,
+    deltas: Deltas<'a>,
 }
 
 impl Writer {
@@ -502,7 +502,7 @@ impl Writer {
     }
 
     /// Inserts the ledger and audit rows gathered so far.
-    async fn flush_rows(&self, tx: &mut Tx<'_>, pending: &mut Pending) -> StoreResult<()> {
+    async fn flush_rows(&self, tx: &mut Tx<'_>, pending: &mut Pending<'_>) -> StoreResult<()> {
         if !pending.ledger.is_empty() {
             let rows = std::mem::take(&mut pending.ledger);
             tx.exec(sql::insert_many(self.d, &sql::LEDGER, rows))
@@ -516,12 +516,12 @@ impl Writer {
     }
 
     /// A group of creates, transitions and audit-only writes: one statement per table.
-    async fn apply_group(
+    async fn apply_group<'a>(
         &self,
         tx: &mut Tx<'_>,
-        writes: &[Prepared],
+        writes: &'a [Prepared],
         group: &[usize],
-        pending: &mut Pending,
+        pending: &mut Pending<'a>,
         steps: &mut [Option<Step>],
     ) -> Result<(), GroupError> {
         let d = self.d;
@@ -615,7 +615,7 @@ impl Writer {
     fn link(
         &self,
         prepared: Option<&PreparedEvent>,
-        pending: &mut Pending,
+        pending: &mut Pending<'_>,
     ) -> StoreResult<Option<(i64, String, String)>> {
         let Some(p) = prepared else {
             return Ok(None);
@@ -632,12 +632,12 @@ impl Writer {
 
     /// A policy upsert or a key revocation: each needs what the database answers before its
     /// records can be written.
-    async fn apply_special(
+    async fn apply_special<'a>(
         &self,
         tx: &mut Tx<'_>,
-        writes: &[Prepared],
+        writes: &'a [Prepared],
         i: usize,
-        pending: &mut Pending,
+        pending: &mut Pending<'a>,
         steps: &mut [Option<Step>],
     ) -> Result<(), GroupError> {
         let d = self.d;
