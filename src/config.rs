@@ -20,6 +20,7 @@ pub struct FileConfig {
     pub root_api_key: Option<String>,
     pub api_key: Option<String>,
     pub sqlite_poll_ms: Option<u64>,
+    pub sqlite_synchronous: Option<String>,
     pub read_only: Option<bool>,
     #[serde(default)]
     pub console: ConsoleConfig,
@@ -66,6 +67,7 @@ pub struct Config {
     pub root_api_key: Option<String>,
     pub api_key: Option<String>,
     pub sqlite_poll: Duration,
+    pub sqlite_synchronous: crate::store::SqliteSync,
     pub read_only: bool,
     pub console: ConsoleConfig,
     /// The config file that was read, if any.
@@ -181,6 +183,16 @@ fn valid_log_level(s: &str) -> bool {
         && tracing_subscriber::EnvFilter::try_new(s).is_ok()
 }
 
+impl Config {
+    /// The store settings beyond its URL.
+    pub fn store_options(&self) -> crate::store::Options {
+        crate::store::Options {
+            sqlite_poll: self.sqlite_poll,
+            sqlite_synchronous: self.sqlite_synchronous,
+        }
+    }
+}
+
 pub fn load(ov: &Overrides, env: &dyn Env) -> Result<Config, ConfigError> {
     // File: --config must exist; the default location is optional.
     let (file, config_file) = match &ov.config_file {
@@ -264,6 +276,23 @@ pub fn load(ov: &Overrides, env: &dyn Env) -> Result<Config, ConfigError> {
         Some(ms) => Duration::from_millis(ms),
         None => crate::store::sqlite::DEFAULT_POLL,
     };
+    let sqlite_synchronous = match env_first(env, &["ESCROWGRID_SQLITE_SYNCHRONOUS"]).or_else(
+        || {
+            file.sqlite_synchronous
+                .clone()
+                .map(|v| ("sqlite_synchronous", v))
+        },
+    ) {
+        None => crate::store::SqliteSync::default(),
+        Some((key, v)) => crate::store::SqliteSync::parse(&v).ok_or_else(|| {
+            bad(
+                key,
+                format!(
+                    "'{v}' is not a synchronous mode; use full (the default), extra, normal or off"
+                ),
+            )
+        })?,
+    };
     if let Some(r) = file.console.demo_rate
         && !(r > 0.0 && r <= 1000.0)
     {
@@ -297,6 +326,7 @@ pub fn load(ov: &Overrides, env: &dyn Env) -> Result<Config, ConfigError> {
             .or_else(|| env.get("ESCROWGRID_API_KEY"))
             .or(file.api_key.clone()),
         sqlite_poll,
+        sqlite_synchronous,
         read_only: ov.read_only || file.read_only.unwrap_or(false),
         console: file.console,
         config_file,
@@ -306,6 +336,28 @@ pub fn load(ov: &Overrides, env: &dyn Env) -> Result<Config, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sqlite_synchronous_defaults_to_full_and_is_checked() {
+        let c = load(&Overrides::default(), &env(&[])).unwrap();
+        assert_eq!(c.sqlite_synchronous, crate::store::SqliteSync::Full);
+        let c = load(
+            &Overrides::default(),
+            &env(&[("ESCROWGRID_SQLITE_SYNCHRONOUS", "NORMAL")]),
+        )
+        .unwrap();
+        assert_eq!(c.sqlite_synchronous, crate::store::SqliteSync::Normal);
+        let e = load(
+            &Overrides::default(),
+            &env(&[("ESCROWGRID_SQLITE_SYNCHRONOUS", "fast")]),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("ESCROWGRID_SQLITE_SYNCHRONOUS: 'fast' is not a synchronous mode"),
+            "{e}"
+        );
+    }
 
     fn env(pairs: &[(&'static str, &'static str)]) -> BTreeMap<&'static str, &'static str> {
         let mut m: BTreeMap<&str, &str> = pairs.iter().copied().collect();
@@ -452,6 +504,7 @@ mod tests {
             parsed.store.is_some() && parsed.database_url.is_some() && parsed.log_level.is_some()
         );
         assert!(parsed.sqlite_poll_ms.is_some() && parsed.console.mouse.is_some());
+        assert!(parsed.sqlite_synchronous.is_some());
     }
 
     /// The example documents keys as `# key = value`; uncomment those lines.

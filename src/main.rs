@@ -88,7 +88,7 @@ async fn run(cli: Cli, process_start: std::time::Instant) -> u8 {
             }
         };
     };
-    let store = match store::open(cfg.backend, &cfg.database_url, cfg.sqlite_poll).await {
+    let store = match store::open_with(cfg.backend, &cfg.database_url, &cfg.store_options()).await {
         Ok(s) => s,
         Err(e) => {
             if matches!(command, Command::Health) {
@@ -169,7 +169,7 @@ async fn bench(
             let reader = if cfg.backend == store::Backend::Memory {
                 store.clone()
             } else {
-                store::open(cfg.backend, &cfg.database_url, cfg.sqlite_poll).await?
+                store::open_with(cfg.backend, &cfg.database_url, &cfg.store_options()).await?
             };
             serde_json::to_value(bench::stream(store, reader, events).await?)
         }

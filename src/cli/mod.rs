@@ -1039,6 +1039,7 @@ async fn health(svc: &Service, actor: &Actor, json: bool) -> ServiceResult<i32> 
     } else {
         println!("backend:        {}", h.backend);
         println!("target:         {}", h.target);
+        println!("durability:     {}", h.durability);
         println!(
             "connected:      {}{}",
             if h.connected { "yes" } else { "NO" },

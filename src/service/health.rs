@@ -10,6 +10,8 @@ use serde::Serialize;
 pub struct HealthReport {
     pub backend: String,
     pub target: String,
+    /// What an acknowledged write survives.
+    pub durability: String,
     pub connected: bool,
     pub ping_ms: Option<f64>,
     pub error: Option<String>,
@@ -37,6 +39,7 @@ impl Service {
         let mut report = HealthReport {
             backend: store.backend().to_string(),
             target: store.target(),
+            durability: store.durability(),
             connected: false,
             ping_ms: None,
             error: None,

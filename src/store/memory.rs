@@ -125,6 +125,10 @@ impl Store for MemoryStore {
         "memory (this process only)".into()
     }
 
+    fn durability(&self) -> String {
+        "none: the data lives in this process's memory".into()
+    }
+
     fn faults(&self) -> &FaultInjector {
         &self.faults
     }

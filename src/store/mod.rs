@@ -337,6 +337,8 @@ pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> Backend;
     /// Where the data lives, with any password redacted.
     fn target(&self) -> String;
+    /// What an acknowledged write survives, in words (for `health`).
+    fn durability(&self) -> String;
     fn faults(&self) -> &FaultInjector;
 
     async fn ping(&self) -> StoreResult<Duration>;
@@ -392,11 +394,77 @@ pub fn clamp_limit(limit: u32) -> u32 {
     }
 }
 
-/// Opens the configured store (migrations are applied on open).
+/// How SQLite makes a commit durable (`PRAGMA synchronous`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqliteSync {
+    /// No fsync: a commit can be lost on a crash of the machine (not of the process).
+    Off,
+    /// WAL fsynced at checkpoints only: the last commits can be lost on power failure.
+    Normal,
+    /// The WAL is fsynced at every commit: an acknowledged write survives power failure.
+    #[default]
+    Full,
+    /// Full, and the directory too after a WAL reset.
+    Extra,
+}
+
+impl SqliteSync {
+    pub const ALL: [SqliteSync; 4] = [
+        SqliteSync::Off,
+        SqliteSync::Normal,
+        SqliteSync::Full,
+        SqliteSync::Extra,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SqliteSync::Off => "off",
+            SqliteSync::Normal => "normal",
+            SqliteSync::Full => "full",
+            SqliteSync::Extra => "extra",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SqliteSync> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+/// Settings of the stores beyond their URL.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How often the SQLite ledger stream looks for other processes' events when it cannot
+    /// watch the database file.
+    pub sqlite_poll: Duration,
+    pub sqlite_synchronous: SqliteSync,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            sqlite_poll: sqlite::DEFAULT_POLL,
+            sqlite_synchronous: SqliteSync::default(),
+        }
+    }
+}
+
+/// Opens the configured store (migrations are applied on open) with default options but the
+/// SQLite polling interval.
 pub async fn open(backend: Backend, url: &str, sqlite_poll: Duration) -> StoreResult<SharedStore> {
+    let opts = Options {
+        sqlite_poll,
+        ..Options::default()
+    };
+    open_with(backend, url, &opts).await
+}
+
+/// Opens the configured store (migrations are applied on open).
+pub async fn open_with(backend: Backend, url: &str, opts: &Options) -> StoreResult<SharedStore> {
     Ok(match backend {
         Backend::Memory => Arc::new(memory::MemoryStore::new()),
-        Backend::Sqlite => Arc::new(sqlite::open(url, sqlite_poll).await?),
+        Backend::Sqlite => Arc::new(sqlite::open(url, opts).await?),
         Backend::Postgres => Arc::new(postgres::open(url).await?),
     })
 }

@@ -71,13 +71,34 @@ pub async fn open(url: &str) -> StoreResult<SqlStore> {
         .fetch_one(&pool)
         .await
         .map_err(map_err)?;
+    let (sync, fsync): (String, String) =
+        sqlx::query_as("SELECT current_setting('synchronous_commit'), current_setting('fsync')")
+            .fetch_one(&pool)
+            .await
+            .map_err(map_err)?;
+    let durability = match (sync.as_str(), fsync.as_str()) {
+        (_, "off") => {
+            "fsync=off on the server: a crash of the server machine can lose or corrupt data"
+                .to_string()
+        }
+        ("off", _) => {
+            "synchronous_commit=off: the last commits can be lost if the server crashes".to_string()
+        }
+        ("local", _) => {
+            "synchronous_commit=local: flushed on the primary before it is acknowledged".to_string()
+        }
+        (s, _) => format!(
+            "synchronous_commit={s}: flushed to the server's WAL (and to synchronous standbys, if any) before it is acknowledged"
+        ),
+    };
     Ok(SqlStore::new(
         Dialect::Postgres,
         Pools::Postgres { read: pool, write },
         redact(url),
         head,
         Duration::ZERO,
-    ))
+    )
+    .with_durability(durability))
 }
 
 #[cfg(test)]

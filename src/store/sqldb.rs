@@ -32,6 +32,7 @@ pub struct SqlStore {
     writer: WriterHandle,
     /// SQLite: how often the stream looks for other processes' events.
     poll: Duration,
+    durability: String,
 }
 
 impl SqlStore {
@@ -54,7 +55,13 @@ impl SqlStore {
             head_tx,
             writer,
             poll,
+            durability: String::new(),
         }
+    }
+
+    pub(crate) fn with_durability(mut self, durability: String) -> Self {
+        self.durability = durability;
+        self
     }
 
     async fn fetch_all<T: AnyRow>(&self, q: Q) -> StoreResult<Vec<T>> {
@@ -100,6 +107,10 @@ impl Store for SqlStore {
 
     fn target(&self) -> String {
         self.target.clone()
+    }
+
+    fn durability(&self) -> String {
+        self.durability.clone()
     }
 
     fn faults(&self) -> &FaultInjector {

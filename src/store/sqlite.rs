@@ -5,7 +5,7 @@
 use super::sql::Dialect;
 use super::sqlconn::{Pools, map_err, pool_options};
 use super::sqldb::SqlStore;
-use super::{StoreError, StoreResult};
+use super::{SqliteSync, StoreError, StoreResult};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -34,7 +34,7 @@ pub fn file_path(url: &str) -> Option<PathBuf> {
     Some(PathBuf::from(path))
 }
 
-pub async fn open(url: &str, poll: Duration) -> StoreResult<SqlStore> {
+pub async fn open(url: &str, o: &super::Options) -> StoreResult<SqlStore> {
     let memory = is_memory_url(url);
     let (read, write, target, shared) = if memory {
         // An in-memory database lives as long as its connection: keep exactly one, forever.
@@ -59,7 +59,12 @@ pub async fn open(url: &str, poll: Duration) -> StoreResult<SqlStore> {
             .filename(&path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(match o.sqlite_synchronous {
+                SqliteSync::Off => SqliteSynchronous::Off,
+                SqliteSync::Normal => SqliteSynchronous::Normal,
+                SqliteSync::Full => SqliteSynchronous::Full,
+                SqliteSync::Extra => SqliteSynchronous::Extra,
+            })
             .busy_timeout(Duration::from_secs(15))
             .foreign_keys(true);
         let write = pool_options::<sqlx::Sqlite>()
@@ -96,8 +101,28 @@ pub async fn open(url: &str, poll: Duration) -> StoreResult<SqlStore> {
         },
         target,
         head,
-        poll,
-    ))
+        o.sqlite_poll,
+    )
+    .with_durability(if memory {
+        "none: the database is in this process's memory".to_string()
+    } else {
+        durability(o.sqlite_synchronous)
+    }))
+}
+
+/// What an acknowledged write survives under each `synchronous` setting (WAL mode).
+pub fn durability(s: SqliteSync) -> String {
+    match s {
+        SqliteSync::Off => "synchronous=OFF: survives a crash of the process, not of the machine",
+        SqliteSync::Normal => {
+            "synchronous=NORMAL: survives a crash of the process; the last commits can be lost on power failure"
+        }
+        SqliteSync::Full => "synchronous=FULL: every commit is fsynced before it is acknowledged",
+        SqliteSync::Extra => {
+            "synchronous=EXTRA: every commit is fsynced before it is acknowledged, and the directory after a WAL reset"
+        }
+    }
+    .to_string()
 }
 
 async fn migrate(pool: &sqlx::SqlitePool) -> StoreResult<()> {

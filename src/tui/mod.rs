@@ -144,7 +144,8 @@ async fn connect(
     loop {
         attempt += 1;
         let backend = if demo { Backend::Memory } else { cfg.backend };
-        let opening = store::open(backend, &cfg.database_url, cfg.sqlite_poll);
+        let store_options = cfg.store_options();
+        let opening = store::open_with(backend, &cfg.database_url, &store_options);
         tokio::pin!(opening);
         small_screen(
             term,
