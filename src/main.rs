@@ -88,6 +88,14 @@ async fn run(cli: Cli, process_start: std::time::Instant) -> u8 {
             }
         };
     };
+    if let Command::Bench(b) = command {
+        let r = cli::bench::run(b, &cfg, json).await;
+        drop(log_guard);
+        return match r {
+            Ok(()) => 0,
+            Err(e) => fail(json, &e),
+        };
+    }
     let store = match store::open_with(cfg.backend, &cfg.database_url, &cfg.store_options()).await {
         Ok(s) => s,
         Err(e) => {
@@ -117,12 +125,6 @@ async fn run(cli: Cli, process_start: std::time::Instant) -> u8 {
             return fail(json, &ServiceError::from(e));
         }
     };
-    if let Command::Bench(b) = command {
-        return match bench(b, store, &cfg, json).await {
-            Ok(()) => 0,
-            Err(e) => fail(json, &e),
-        };
-    }
     let svc = Service::new(
         store,
         ServiceConfig {
@@ -141,92 +143,4 @@ async fn run(cli: Cli, process_start: std::time::Instant) -> u8 {
     };
     drop(log_guard);
     code
-}
-
-async fn bench(
-    cmd: escrowgrid::cli::args::BenchCmd,
-    store: store::SharedStore,
-    cfg: &config::Config,
-    json: bool,
-) -> Result<(), ServiceError> {
-    use escrowgrid::bench;
-    use escrowgrid::cli::args::BenchCmd;
-    let report = match cmd {
-        BenchCmd::Service { ops, tasks } => {
-            if ops == 0 || tasks == 0 {
-                return Err(ServiceError::field(
-                    "ops",
-                    "--ops and --tasks must be at least 1",
-                ));
-            }
-            serde_json::to_value(bench::service(store, ops, tasks.min(256)).await?)
-        }
-        BenchCmd::Stream { events } => {
-            if events == 0 {
-                return Err(ServiceError::field("events", "must be at least 1"));
-            }
-            // A second store instance: it hears of writes the way another process would.
-            let reader = if cfg.backend == store::Backend::Memory {
-                store.clone()
-            } else {
-                store::open_with(cfg.backend, &cfg.database_url, &cfg.store_options()).await?
-            };
-            serde_json::to_value(bench::stream(store, reader, events).await?)
-        }
-        BenchCmd::Console { rows } => {
-            if cfg.backend != store::Backend::Sqlite || rows == 0 {
-                return Err(ServiceError::field(
-                    "store",
-                    "bench console needs a fresh SQLite file (--database-url sqlite:///tmp/big.db) and --rows of at least 1",
-                ));
-            }
-            let r = bench::console(store, &cfg.database_url, rows).await?;
-            if !json {
-                println!("{} positions loaded in {:.1} s", r.rows, r.load_seconds);
-                for (name, l) in &r.queries {
-                    println!("  {name:<36} median {:.2} ms, p99 {:.2} ms, max {:.2} ms", l.median_ms, l.p99_ms, l.max_ms);
-                }
-                println!("  first frame (start to data on screen) {:.1} ms", r.first_frame_ms);
-                println!("  frame (draw, 160×48)                 median {:.3} ms, worst {:.3} ms", r.frame.median_ms, r.frame.max_ms);
-                println!("  scroll step (key, page loads, draw)  median {:.3} ms, worst {:.3} ms", r.scroll_step.median_ms, r.scroll_step.max_ms);
-                return Ok(());
-            }
-            serde_json::to_value(r)
-        }
-    }
-    .map_err(|e| ServiceError::Internal(e.to_string()))?;
-    if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
-        return Ok(());
-    }
-    let lat = |l: &serde_json::Value| {
-        format!(
-            "median {:.3} ms, p99 {:.3} ms, max {:.3} ms",
-            l["medianMs"].as_f64().unwrap_or(0.0),
-            l["p99Ms"].as_f64().unwrap_or(0.0),
-            l["maxMs"].as_f64().unwrap_or(0.0)
-        )
-    };
-    if report.get("opsPerSecond").is_some() {
-        println!(
-            "{}: {} service operations from {} tasks in {:.2} s = {:.0} ops/s; latency {}",
-            report["backend"].as_str().unwrap_or("?"),
-            report["operations"],
-            report["tasks"],
-            report["seconds"].as_f64().unwrap_or(0.0),
-            report["opsPerSecond"].as_f64().unwrap_or(0.0),
-            lat(&report["latency"])
-        );
-    } else {
-        println!(
-            "{}: {} events, commit-to-delivery {}",
-            report["backend"].as_str().unwrap_or("?"),
-            report["events"],
-            lat(&report["commitToDelivery"])
-        );
-    }
-    Ok(())
 }

@@ -516,3 +516,155 @@ fn roles_keys_and_audit_from_the_cli() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("was revoked"), "{}", stderr(&out));
 }
+
+/// Checks a `bench write --json` report: every figure present, measured, and beside a baseline.
+fn check_bench_report(v: &Value, backend: &str, with_processes: bool) {
+    let rows = v["results"].as_array().expect("results");
+    let ops: Vec<(String, u64, u64)> = rows
+        .iter()
+        .map(|r| {
+            assert_eq!(r["backend"], backend);
+            for k in ["ops", "opsPerSec", "p50Ms", "p99Ms"] {
+                assert!(r[k].as_f64().is_some_and(|x| x > 0.0), "{k} in {r}");
+            }
+            (
+                r["op"].as_str().unwrap().to_string(),
+                r["callers"].as_u64().unwrap(),
+                r["processes"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    for op in ["create", "transition", "mix"] {
+        for (callers, procs) in [(1, 1), (4, 1)] {
+            assert!(
+                ops.contains(&(op.into(), callers, procs)),
+                "{op} {callers}×{procs}: {ops:?}"
+            );
+        }
+        assert_eq!(
+            ops.contains(&(op.into(), 4, 2)),
+            with_processes,
+            "{op} in 2 processes"
+        );
+    }
+    for op in ["get", "get-with-history", "page-50-deep"] {
+        assert!(ops.iter().any(|(o, _, _)| o == op), "{op}");
+    }
+    for r in rows
+        .iter()
+        .filter(|r| r["op"] != "get" && r["op"] != "get-with-history" && r["op"] != "page-50-deep")
+    {
+        let base = r["baselineOpsPerSec"]
+            .as_f64()
+            .expect("a write has a baseline");
+        assert!(base > 0.0);
+        let ratio = r["ratio"].as_f64().unwrap();
+        assert!((ratio - r["opsPerSec"].as_f64().unwrap() / base).abs() < 1e-6);
+    }
+    assert!(v["durability"].as_str().is_some_and(|d| !d.is_empty()));
+}
+
+#[test]
+fn bench_write_measures_on_a_scratch_database_it_removes() {
+    let e = Env::new();
+    let small = [
+        "bench",
+        "write",
+        "--ops",
+        "120",
+        "--ops-one",
+        "30",
+        "--callers",
+        "4",
+        "--runs",
+        "1",
+        "--rows",
+        "2000",
+    ];
+    let v = e.ok_json(&small);
+    check_bench_report(&v, "sqlite", true);
+    assert!(
+        v["durability"]
+            .as_str()
+            .unwrap()
+            .starts_with("synchronous=FULL"),
+        "the default durability: {v}"
+    );
+    assert!(!e.db().exists(), "the configured database is never opened");
+    let left: Vec<_> = std::fs::read_dir(e.dir.path())
+        .unwrap()
+        .map(|d| d.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with(".escrowgrid-bench"))
+        .collect();
+    assert!(left.is_empty(), "scratch left behind: {left:?}");
+
+    let mut memory = e.cmd();
+    memory.args(["--store", "memory"]).args(small).arg("--json");
+    let out = memory.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    check_bench_report(&v, "memory", false);
+}
+
+#[tokio::test]
+async fn bench_write_on_postgres_drops_its_schema() {
+    let Some(base) = common::postgres_url() else {
+        return common::skip_postgres("bench_write_on_postgres_drops_its_schema");
+    };
+    let schema = common::new_pg_schema(&base).await;
+    let opts = escrowgrid::store::postgres::connect_options(&base).unwrap();
+    let mut conn = sqlx::ConnectOptions::connect(&opts).await.unwrap();
+    let bench_schemas = async |conn: &mut sqlx::PgConnection| -> Vec<String> {
+        sqlx::query_as::<_, (String,)>(
+            "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'escrowgrid\\_bench\\_%'",
+        )
+        .fetch_all(conn)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(n,)| n)
+        .collect()
+    };
+    let before = bench_schemas(&mut conn).await;
+    let e = Env::new();
+    let mut c = e.cmd();
+    c.args(["--database-url", &schema.url]).args([
+        "bench",
+        "write",
+        "--ops",
+        "120",
+        "--ops-one",
+        "30",
+        "--callers",
+        "4",
+        "--runs",
+        "1",
+        "--rows",
+        "2000",
+        "--json",
+    ]);
+    let out = tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    check_bench_report(&v, "postgres", true);
+    // Nothing was created in the configured schema, and the bench's own schema is gone.
+    assert_eq!(
+        bench_schemas(&mut conn).await,
+        before,
+        "the scratch schema was dropped"
+    );
+    let tables: (i64,) =
+        sqlx::query_as("SELECT count(*) FROM information_schema.tables WHERE table_schema = $1")
+            .bind(&schema.schema)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(tables.0, 0, "the configured schema is untouched");
+    let report_text = stdout(&out);
+    assert!(
+        !report_text.contains("escrowgrid_bench_"),
+        "the report names no scratch schema"
+    );
+}

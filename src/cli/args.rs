@@ -81,21 +81,49 @@ pub enum Command {
     Seed(SeedArgs),
     /// Apply database migrations (also done on every open) and print the schema version.
     Migrate,
-    /// Benchmarks over the configured store (needs an empty database; writes benchmark data).
+    /// Benchmarks: `write` on a scratch database of its own; `stream` and `console` write
+    /// benchmark data into the configured (empty) database.
     #[command(subcommand)]
     Bench(BenchCmd),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCmd {
-    /// Service write throughput: create positions and move them through their lifecycle.
-    Service {
-        /// Total service operations.
-        #[arg(long, default_value_t = 20_000)]
+    /// The write path and the hot reads, each beside a baseline measured in the same run, on a
+    /// scratch database the bench creates and removes (never the configured one's data).
+    Write {
+        /// Operations per run with many callers (default: 200000 on memory, 8000 otherwise).
+        #[arg(long)]
+        ops: Option<usize>,
+        /// Operations per run with one caller (default: 100000 on memory, 2000 otherwise).
+        #[arg(long)]
+        ops_one: Option<usize>,
+        /// Concurrent callers in the "many" runs.
+        #[arg(long, default_value_t = 16)]
+        callers: usize,
+        /// Runs per figure; the median is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Positions to load for the read figures (0 skips the reads).
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: u64,
+        /// Skip the 2-process runs.
+        #[arg(long)]
+        no_processes: bool,
+    },
+    /// One process of `bench write`'s 2-process runs (started by it).
+    #[command(hide = true)]
+    Worker {
+        #[arg(long)]
+        op: String,
+        #[arg(long)]
+        callers: usize,
+        #[arg(long)]
         ops: usize,
-        /// Concurrent tasks.
-        #[arg(long, default_value_t = 4)]
-        tasks: usize,
+        #[arg(long)]
+        institution: String,
+        #[arg(long)]
+        asset: String,
     },
     /// Ledger stream commit-to-delivery latency, seen from a second connection.
     Stream {

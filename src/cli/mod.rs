@@ -3,6 +3,7 @@
 //! stderr; the exit status is 2 for bad input and 1 for other failures.
 
 pub mod args;
+pub mod bench;
 
 use crate::domain::{LedgerKind, Outcome, PositionState, text::sanitize};
 use crate::service::stream::{StreamFilter, StreamItem, StreamStatus};
@@ -27,7 +28,7 @@ pub fn json_arg(field: &str, raw: &str) -> ServiceResult<Value> {
         .map_err(|e| ServiceError::field(field, format!("is not valid JSON: {e}")))
 }
 
-fn print_json<T: Serialize>(v: &T) {
+pub(crate) fn print_json<T: Serialize>(v: &T) {
     println!(
         "{}",
         serde_json::to_string_pretty(v).expect("serialisable output")

@@ -118,6 +118,16 @@ impl<'a> Deltas<'a> {
     }
 }
 
+/// When a position count can come from the counters: a filter on nothing but the institution
+/// and the state. Returns the scope and the state (None: every state).
+pub fn answers(f: &super::PositionFilter) -> Option<(&str, Option<PositionState>)> {
+    let only_scope_and_state = f.asset_id.is_none()
+        && f.template_id.is_none()
+        && f.holder_reference.is_none()
+        && f.text.as_deref().is_none_or(str::is_empty);
+    only_scope_and_state.then(|| (f.institution_id.as_deref().unwrap_or(ALL), f.state))
+}
+
 /// `Counts` from the counters of one scope.
 pub fn counts_of<'a>(rows: impl IntoIterator<Item = (&'a str, i64)>) -> Counts {
     let mut c = Counts::default();

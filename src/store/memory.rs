@@ -10,8 +10,8 @@ use crate::domain::apikey::ApiKey;
 use crate::domain::audit::AuditEvent;
 use crate::domain::ledger::{GENESIS_HASH, LedgerEvent};
 use crate::domain::{
-    Asset, AssetTemplate, Institution, InstitutionPolicy, Position, PositionLifecycleEvent, Region,
-    ids,
+    Asset, AssetTemplate, Institution, InstitutionPolicy, Position, PositionLifecycleEvent,
+    PositionState, Region, ids,
 };
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -56,6 +56,22 @@ impl MemoryStore {
             data: RwLock::new(Data::default()),
             head_tx: watch::channel(0).0,
             faults: FaultInjector::default(),
+        }
+    }
+
+    /// Puts positions straight into the store, with no ledger event or audit record: for
+    /// benchmarks that need a large table to read (`bench write`), never for real data.
+    pub fn load_positions_unchecked(&self, positions: impl IntoIterator<Item = Position>) {
+        let mut d = self.data.write().unwrap_or_else(|p| p.into_inner());
+        for p in positions {
+            for scope in [counters::ALL, p.institution_id.as_str()] {
+                *d.counters
+                    .entry(scope.to_string())
+                    .or_default()
+                    .entry(counters::positions_in(p.state))
+                    .or_default() += 1;
+            }
+            d.positions.insert(p.id.clone(), p);
         }
     }
 
@@ -415,18 +431,44 @@ impl Store for MemoryStore {
     async fn list_positions(&self, q: &PositionQuery) -> StoreResult<Vec<Position>> {
         let d = self.read();
         let key = q.sort;
+        let desc = q.descending ^ q.backwards;
+        let limit = clamp_limit(q.limit) as usize;
+        if key == PositionSortKey::Created {
+            // Creation order is id order: walk the map from the cursor (a keyset page).
+            use std::ops::Bound::{Excluded, Unbounded};
+            let after = q.cursor.as_ref().map(|c| c.id.as_str());
+            let rows: Box<dyn Iterator<Item = &Position>> = match (after, desc) {
+                (None, false) => Box::new(d.positions.values()),
+                (None, true) => Box::new(d.positions.values().rev()),
+                (Some(id), false) => Box::new(
+                    d.positions
+                        .range::<str, _>((Excluded(id), Unbounded))
+                        .map(|(_, p)| p),
+                ),
+                (Some(id), true) => Box::new(
+                    d.positions
+                        .range::<str, _>((Unbounded, Excluded(id)))
+                        .rev()
+                        .map(|(_, p)| p),
+                ),
+            };
+            let mut out: Vec<Position> = rows
+                .filter(|p| matches(p, &q.filter, &d.assets))
+                .take(limit)
+                .cloned()
+                .collect();
+            if q.backwards {
+                out.reverse();
+            }
+            return Ok(out);
+        }
         let mut rows: Vec<(String, &Position)> = d
             .positions
             .values()
             .filter(|p| matches(p, &q.filter, &d.assets))
             .map(|p| (key.cursor_value(p), p))
             .collect();
-        let desc = q.descending ^ q.backwards;
-        if key != PositionSortKey::Created {
-            rows.sort_by(|a, b| {
-                (a.0.as_str(), a.1.id.as_str()).cmp(&(b.0.as_str(), b.1.id.as_str()))
-            });
-        }
+        rows.sort_by(|a, b| (a.0.as_str(), a.1.id.as_str()).cmp(&(b.0.as_str(), b.1.id.as_str())));
         if desc {
             rows.reverse();
         }
@@ -441,7 +483,7 @@ impl Store for MemoryStore {
         let mut out: Vec<Position> = rows
             .iter()
             .filter(|r| after(r))
-            .take(clamp_limit(q.limit) as usize)
+            .take(limit)
             .map(|(_, p)| (*p).clone())
             .collect();
         if q.backwards {
@@ -452,6 +494,18 @@ impl Store for MemoryStore {
 
     async fn count_positions(&self, f: &PositionFilter) -> StoreResult<i64> {
         let d = self.read();
+        if let Some((scope, state)) = counters::answers(f) {
+            let scoped = d.counters.get(scope);
+            let n = |s| {
+                scoped
+                    .and_then(|c| c.get(counters::positions_in(s)))
+                    .copied()
+            };
+            return Ok(match state {
+                Some(s) => n(s).unwrap_or(0),
+                None => PositionState::ALL.iter().filter_map(|s| n(*s)).sum(),
+            });
+        }
         Ok(d.positions
             .values()
             .filter(|p| matches(p, f, &d.assets))

@@ -206,6 +206,19 @@ impl Store for SqlStore {
     }
 
     async fn count_positions(&self, f: &PositionFilter) -> StoreResult<i64> {
+        if let Some((scope, state)) = counters::answers(f) {
+            let rows: Vec<(String, i64)> = self.fetch_all(sql::counters_of(self.d, scope)).await?;
+            let c = counters::counts_of(rows.iter().map(|(name, n)| (name.as_str(), *n)));
+            return Ok(match state {
+                Some(s) => c
+                    .positions_by_state
+                    .iter()
+                    .find(|(k, _)| *k == s)
+                    .map(|(_, n)| *n)
+                    .unwrap_or(0),
+                None => c.positions,
+            });
+        }
         let (n,): (i64,) = self.fetch_one(sql::count_positions(self.d, f)).await?;
         Ok(n)
     }

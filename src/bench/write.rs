@@ -1,0 +1,1175 @@
+//! `escrowgrid bench write`: the write path and the hot reads, each beside a baseline measured in
+//! the same run, on a database the bench creates and drops (a schema of its own on PostgreSQL, a
+//! temporary file beside the configured one on SQLite): never the operator's data.
+//!
+//! Writes: create, transition, and a mix (1 create : 3 transitions), with 1 and 16 concurrent
+//! callers in one process and 2 processes × 16 callers on one database. Reads: get, get with
+//! history, and a page of 50 deep into a large table. Baselines: for SQL, plain one-row
+//! autocommit INSERTs into a scratch table at the same concurrency and durability (what pgbench
+//! measures; each caller with a connection of its own on PostgreSQL; one connection on SQLite,
+//! whose writers are serial anyway), and for reads the same query sent raw; for memory, sealing
+//! alone (canonical bytes and SHA-256 of the same events, one core). Each figure is the median of
+//! `runs` runs; the ratio is ours ÷ baseline.
+
+use super::fixture;
+use crate::domain::ledger::{GENESIS_HASH, LedgerDraft};
+use crate::domain::{EntityType, LedgerKind, time};
+use crate::service::{
+    Actor, NewPosition, Service, ServiceConfig, ServiceError, ServiceResult, TransitionRequest,
+};
+use crate::store::{
+    self, Backend, Options, PositionCursor, PositionQuery, PositionSortKey, SharedStore,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::ConnectOptions;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+/// What to measure, and how much.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Operations per run with one caller.
+    pub ops_one: usize,
+    /// Operations per run with many callers (per process).
+    pub ops_many: usize,
+    pub callers: usize,
+    pub runs: usize,
+    /// Rows to load for the read figures (0: no reads).
+    pub rows: u64,
+    /// Also run 2 processes × `callers` (SQL stores).
+    pub processes: bool,
+}
+
+impl Plan {
+    pub fn default_for(backend: Backend) -> Plan {
+        let (ops_one, ops_many) = match backend {
+            Backend::Memory => (100_000, 200_000),
+            _ => (2_000, 8_000),
+        };
+        Plan {
+            ops_one,
+            ops_many,
+            callers: 16,
+            runs: 3,
+            rows: 1_000_000,
+            processes: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Op {
+    Create,
+    Transition,
+    Mix,
+    Get,
+    GetWithHistory,
+    Page,
+}
+
+impl Op {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Create => "create",
+            Op::Transition => "transition",
+            Op::Mix => "mix",
+            Op::Get => "get",
+            Op::GetWithHistory => "get-with-history",
+            Op::Page => "page-50-deep",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Op> {
+        [Op::Create, Op::Transition, Op::Mix]
+            .into_iter()
+            .find(|o| o.name() == s)
+    }
+}
+
+/// One line of the report.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BenchRow {
+    pub backend: String,
+    pub op: String,
+    pub callers: usize,
+    pub processes: usize,
+    pub ops: usize,
+    pub ops_per_sec: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub baseline_ops_per_sec: Option<f64>,
+    /// ops_per_sec ÷ baseline_ops_per_sec.
+    pub ratio: Option<f64>,
+    /// What the baseline is.
+    pub baseline: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WriteReport {
+    pub results: Vec<BenchRow>,
+    pub backend: String,
+    pub durability: String,
+    pub runs: usize,
+    pub cores: usize,
+    /// 1, 5 and 15-minute load averages when the bench started and ended (Linux).
+    pub load_average_start: Option<[f64; 3]>,
+    pub load_average_end: Option<[f64; 3]>,
+}
+
+pub fn load_average() -> Option<[f64; 3]> {
+    let s = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let mut it = s.split_whitespace().map(|x| x.parse::<f64>().ok());
+    Some([it.next()??, it.next()??, it.next()??])
+}
+
+/// A measured run: operations, wall time, each operation's latency.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Sample {
+    pub ops: usize,
+    pub seconds: f64,
+    pub latencies_us: Vec<u64>,
+}
+
+impl Sample {
+    fn rate(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.ops as f64 / self.seconds
+        } else {
+            0.0
+        }
+    }
+
+    fn quantile_ms(&self, q: f64) -> f64 {
+        let mut v = self.latencies_us.clone();
+        v.sort_unstable();
+        v.get(((v.len().max(1) - 1) as f64 * q).round() as usize)
+            .map(|us| *us as f64 / 1000.0)
+            .unwrap_or(0.0)
+    }
+
+    fn merge(samples: Vec<Sample>) -> Sample {
+        Sample {
+            ops: samples.iter().map(|s| s.ops).sum(),
+            seconds: samples.iter().map(|s| s.seconds).fold(0.0, f64::max),
+            latencies_us: samples.into_iter().flat_map(|s| s.latencies_us).collect(),
+        }
+    }
+}
+
+/// The median of several runs by rate (the run itself, so its latencies come with it).
+fn median(mut runs: Vec<Sample>) -> Sample {
+    runs.sort_by(|a, b| a.rate().total_cmp(&b.rate()));
+    let mid = runs.len() / 2;
+    runs.swap_remove(mid)
+}
+
+fn median_rate(mut rates: Vec<f64>) -> f64 {
+    rates.sort_by(f64::total_cmp);
+    rates.get(rates.len() / 2).copied().unwrap_or(0.0)
+}
+
+fn internal(e: impl std::fmt::Display) -> ServiceError {
+    ServiceError::Internal(e.to_string())
+}
+
+// ---- the scratch database ------------------------------------------------------------------
+
+/// Where the bench writes: made for it, removed after it.
+pub enum Scratch {
+    Memory,
+    Sqlite {
+        _dir: tempfile::TempDir,
+        url: String,
+    },
+    Postgres {
+        base: String,
+        schema: String,
+        url: String,
+    },
+}
+
+impl Scratch {
+    /// A fresh database beside the configured one: a temporary directory next to the SQLite file
+    /// (same disk), or a new schema in the PostgreSQL database (same server).
+    pub async fn create(backend: Backend, configured_url: &str) -> ServiceResult<Scratch> {
+        match backend {
+            Backend::Memory => Ok(Scratch::Memory),
+            Backend::Sqlite => {
+                let near = store::sqlite::file_path(configured_url)
+                    .and_then(|p| p.parent().map(|d| d.to_path_buf()))
+                    .filter(|d| d.is_dir())
+                    .unwrap_or_else(std::env::temp_dir);
+                let dir = tempfile::Builder::new()
+                    .prefix(".escrowgrid-bench-")
+                    .tempdir_in(&near)
+                    .map_err(|e| {
+                        internal(format!("scratch directory in {}: {e}", near.display()))
+                    })?;
+                let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+                Ok(Scratch::Sqlite { _dir: dir, url })
+            }
+            Backend::Postgres => {
+                let schema = format!("escrowgrid_bench_{}", uuid::Uuid::now_v7().simple());
+                let mut c = pg_connect(configured_url).await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\"")))
+                    .execute(&mut c)
+                    .await
+                    .map_err(internal)?;
+                let sep = if configured_url.contains('?') {
+                    '&'
+                } else {
+                    '?'
+                };
+                let url = format!("{configured_url}{sep}options[search_path]={schema}");
+                Ok(Scratch::Postgres {
+                    base: configured_url.to_string(),
+                    schema,
+                    url,
+                })
+            }
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            Scratch::Memory => "",
+            Scratch::Sqlite { url, .. } | Scratch::Postgres { url, .. } => url,
+        }
+    }
+
+    /// Removes the scratch database (the SQLite directory goes when this is dropped).
+    pub async fn remove(self) -> ServiceResult<()> {
+        if let Scratch::Postgres { base, schema, .. } = &self {
+            let mut c = pg_connect(base).await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP SCHEMA \"{schema}\" CASCADE"
+            )))
+            .execute(&mut c)
+            .await
+            .map_err(internal)?;
+        }
+        Ok(())
+    }
+}
+
+async fn pg_connect(url: &str) -> ServiceResult<sqlx::PgConnection> {
+    store::postgres::connect_options(url)?
+        .connect()
+        .await
+        .map_err(|e| ServiceError::from(store::StoreError::Unavailable(e.to_string())))
+}
+
+// ---- the service under load ------------------------------------------------------------------
+
+#[derive(Clone)]
+struct Target {
+    svc: Arc<Service>,
+    actor: Actor,
+    institution: String,
+    asset: String,
+}
+
+impl Target {
+    fn new_position(&self, holder: String) -> NewPosition {
+        NewPosition {
+            institution_id: Some(self.institution.clone()),
+            asset_id: self.asset.clone(),
+            holder_reference: holder,
+            currency: "USD".into(),
+            amount: "1250.50".into(),
+            external_reference: None,
+        }
+    }
+
+    async fn create(&self, holder: String) -> ServiceResult<String> {
+        Ok(self
+            .svc
+            .create_position(&self.actor, self.new_position(holder))
+            .await?
+            .id)
+    }
+
+    async fn transition(&self, id: &str, to: &str) -> ServiceResult<()> {
+        self.svc
+            .transition_position(
+                &self.actor,
+                id,
+                TransitionRequest {
+                    to: to.into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map(|_| ())
+    }
+}
+
+const STEPS: [&str; 3] = ["FUNDED", "PARTIALLY_RELEASED", "RELEASED"];
+
+/// Positions in CREATED for the transition runs: `per_caller` for each caller (not timed).
+async fn positions_for(
+    t: &Target,
+    callers: usize,
+    per_caller: usize,
+    tag: &str,
+) -> ServiceResult<Vec<Vec<String>>> {
+    let mut tasks = Vec::new();
+    for c in 0..callers {
+        let (t, tag) = (t.clone(), tag.to_string());
+        tasks.push(tokio::spawn(async move {
+            let mut ids = Vec::with_capacity(per_caller);
+            for i in 0..per_caller {
+                ids.push(t.create(format!("PRE-{tag}-{c}-{i}")).await?);
+            }
+            Ok::<_, ServiceError>(ids)
+        }));
+    }
+    let mut out = Vec::new();
+    for task in tasks {
+        out.push(task.await.map_err(internal)??);
+    }
+    Ok(out)
+}
+
+/// Runs `f` and records how long it took.
+async fn timed(
+    lat: &mut Vec<u64>,
+    f: impl Future<Output = ServiceResult<()>>,
+) -> ServiceResult<()> {
+    let s = Instant::now();
+    f.await?;
+    lat.push(s.elapsed().as_micros() as u64);
+    Ok(())
+}
+
+/// `ops` operations of `op` from `callers` concurrent callers, timed.
+async fn run_writes(
+    t: &Target,
+    op: Op,
+    callers: usize,
+    ops: usize,
+    tag: &str,
+) -> ServiceResult<Sample> {
+    let per_caller = ops.div_ceil(callers);
+    let prepared = match op {
+        Op::Transition => Some(positions_for(t, callers, per_caller.div_ceil(3), tag).await?),
+        _ => None,
+    };
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..callers {
+        let t = t.clone();
+        let mine = prepared.as_ref().map(|p| p[c].clone());
+        let tag = tag.to_string();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(per_caller);
+            match op {
+                Op::Create => {
+                    for i in 0..per_caller {
+                        let holder = format!("C-{tag}-{c}-{i}");
+                        timed(&mut lat, async { t.create(holder).await.map(|_| ()) }).await?;
+                    }
+                }
+                Op::Transition => {
+                    let ids = mine.unwrap_or_default();
+                    'all: for id in &ids {
+                        for to in STEPS {
+                            if lat.len() >= per_caller {
+                                break 'all;
+                            }
+                            timed(&mut lat, t.transition(id, to)).await?;
+                        }
+                    }
+                }
+                _ => {
+                    let mut i = 0;
+                    while lat.len() < per_caller {
+                        let s = Instant::now();
+                        let id = t.create(format!("M-{tag}-{c}-{i}")).await?;
+                        lat.push(s.elapsed().as_micros() as u64);
+                        for to in STEPS {
+                            if lat.len() >= per_caller {
+                                break;
+                            }
+                            timed(&mut lat, t.transition(&id, to)).await?;
+                        }
+                        i += 1;
+                    }
+                }
+            }
+            Ok::<_, ServiceError>(lat)
+        }));
+    }
+    let mut latencies_us = Vec::with_capacity(ops);
+    for task in tasks {
+        latencies_us.extend(task.await.map_err(internal)??);
+    }
+    Ok(Sample {
+        ops: latencies_us.len(),
+        seconds: start.elapsed().as_secs_f64(),
+        latencies_us,
+    })
+}
+
+// ---- baselines ---------------------------------------------------------------------------------
+
+/// Plain one-row autocommit INSERTs into a scratch table, `callers` at a time.
+async fn baseline_inserts(
+    backend: Backend,
+    url: &str,
+    opts: &Options,
+    callers: usize,
+    ops: usize,
+) -> ServiceResult<f64> {
+    const ROW: &str = "a one-row commit of about the size of a position row, for the baseline";
+    let per_caller = ops.div_ceil(callers);
+    match backend {
+        Backend::Postgres => {
+            let mut c = pg_connect(url).await?;
+            sqlx::query("CREATE TABLE IF NOT EXISTS bench_scratch (id BIGSERIAL PRIMARY KEY, v TEXT NOT NULL)")
+                .execute(&mut c)
+                .await
+                .map_err(internal)?;
+            let mut conns = Vec::new();
+            for _ in 0..callers {
+                conns.push(pg_connect(url).await?);
+            }
+            let start = Instant::now();
+            let mut tasks = Vec::new();
+            for mut conn in conns {
+                tasks.push(tokio::spawn(async move {
+                    for _ in 0..per_caller {
+                        sqlx::query("INSERT INTO bench_scratch (v) VALUES ($1)")
+                            .bind(ROW)
+                            .execute(&mut conn)
+                            .await?;
+                    }
+                    Ok::<_, sqlx::Error>(())
+                }));
+            }
+            for t in tasks {
+                t.await.map_err(internal)?.map_err(internal)?;
+            }
+            Ok((per_caller * callers) as f64 / start.elapsed().as_secs_f64())
+        }
+        Backend::Sqlite => {
+            let path = store::sqlite::file_path(url).unwrap_or_default();
+            let sync = match opts.sqlite_synchronous {
+                store::SqliteSync::Off => sqlx::sqlite::SqliteSynchronous::Off,
+                store::SqliteSync::Normal => sqlx::sqlite::SqliteSynchronous::Normal,
+                store::SqliteSync::Full => sqlx::sqlite::SqliteSynchronous::Full,
+                store::SqliteSync::Extra => sqlx::sqlite::SqliteSynchronous::Extra,
+            };
+            let mut c = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&path)
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sync)
+                .busy_timeout(Duration::from_secs(30))
+                .connect()
+                .await
+                .map_err(internal)?;
+            sqlx::query("CREATE TABLE IF NOT EXISTS bench_scratch (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+                .execute(&mut c)
+                .await
+                .map_err(internal)?;
+            let conn = Arc::new(tokio::sync::Mutex::new(c));
+            let start = Instant::now();
+            let mut tasks = Vec::new();
+            for _ in 0..callers {
+                let conn = conn.clone();
+                tasks.push(tokio::spawn(async move {
+                    for _ in 0..per_caller {
+                        let mut c = conn.lock().await;
+                        sqlx::query("INSERT INTO bench_scratch (v) VALUES ($1)")
+                            .bind(ROW)
+                            .execute(&mut *c)
+                            .await?;
+                    }
+                    Ok::<_, sqlx::Error>(())
+                }));
+            }
+            for t in tasks {
+                t.await.map_err(internal)?.map_err(internal)?;
+            }
+            Ok((per_caller * callers) as f64 / start.elapsed().as_secs_f64())
+        }
+        Backend::Memory => Err(internal("memory has no insert baseline")),
+    }
+}
+
+/// Sealing alone on one core: canonical bytes and SHA-256 of events like the ones `op` writes,
+/// chained one after the other.
+fn baseline_sealing(op: Op, events: usize) -> f64 {
+    let now = time::now();
+    let drafts: Vec<LedgerDraft> = (0..events)
+        .map(|i| {
+            let create = op == Op::Create || (op == Op::Mix && i % 4 == 0);
+            let id = crate::domain::ids::new_id(crate::domain::ids::POSITION);
+            LedgerDraft {
+                kind: if create {
+                    LedgerKind::PositionCreated
+                } else {
+                    LedgerKind::PositionStateChanged
+                },
+                entity_type: EntityType::Position,
+                entity_id: id.clone(),
+                institution_id: "inst_01900000-0000-7000-8000-000000000001".into(),
+                position_id: Some(id),
+                at: now,
+                payload: if create {
+                    json!({"institutionId": "inst_01900000-0000-7000-8000-000000000001",
+                           "assetId": "ast_01900000-0000-7000-8000-000000000001",
+                           "holderReference": format!("C-{i}"), "currency": "USD",
+                           "amount": "1250.5", "externalReference": null, "state": "CREATED",
+                           "actor": "local:bench"})
+                } else {
+                    json!({"fromState": "FUNDED", "toState": "PARTIALLY_RELEASED", "reason": null,
+                           "lifecycleEventId": "ple_01900000-0000-7000-8000-000000000001",
+                           "version": 2, "actor": "local:bench"})
+                },
+            }
+        })
+        .collect();
+    let ids: Vec<String> = (0..events)
+        .map(|_| crate::domain::ids::new_id(crate::domain::ids::LEDGER_EVENT))
+        .collect();
+    let start = Instant::now();
+    let (mut seq, mut prev) = (0i64, GENESIS_HASH.to_string());
+    for (d, id) in drafts.into_iter().zip(ids) {
+        let p = d.prepare(id);
+        let hash = p.chain_hash(seq, &prev);
+        seq += 1;
+        prev = hash;
+    }
+    std::hint::black_box(&prev);
+    events as f64 / start.elapsed().as_secs_f64()
+}
+
+// ---- reads ---------------------------------------------------------------------------------------
+
+/// Loads `rows` synthetic positions straight into the scratch database (bypassing the service:
+/// they exist to be read) and returns ids spread over the table, plus the id to page after.
+async fn load_rows(
+    t: &Target,
+    scratch: &Scratch,
+    memory: Option<&store::memory::MemoryStore>,
+    rows: u64,
+) -> ServiceResult<(Vec<String>, String)> {
+    let id_of = |i: u64| format!("pos_01900000-0000-7000-8000-{i:012}");
+    match scratch {
+        Scratch::Memory => {
+            let m = memory.ok_or_else(|| internal("no memory store"))?;
+            let now = time::now();
+            let template = crate::domain::Position {
+                id: String::new(),
+                institution_id: t.institution.clone(),
+                asset_id: t.asset.clone(),
+                holder_reference: String::new(),
+                currency: "USD".parse().map_err(internal)?,
+                amount: crate::domain::Money::parse("100").map_err(internal)?,
+                state: crate::domain::PositionState::Funded,
+                external_reference: None,
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            };
+            m.load_positions_unchecked((1..=rows).map(|i| {
+                let mut p = template.clone();
+                p.id = id_of(i);
+                p.holder_reference = format!("HOLDER-{:05}", (i * 7919) % 50_000);
+                p
+            }));
+        }
+        Scratch::Postgres { url, .. } => {
+            let mut c = pg_connect(url).await?;
+            sqlx::query(
+                "INSERT INTO positions (id, institution_id, asset_id, holder_reference, currency, amount, \
+                 state, external_reference, version, created_at, updated_at) \
+                 SELECT 'pos_01900000-0000-7000-8000-' || lpad(i::text, 12, '0'), $2, $3, \
+                        'HOLDER-' || lpad(((i * 7919) % 50000)::text, 5, '0'), 'USD', \
+                        100 + (i * 104729) % 5000000, 'FUNDED', NULL, 1, now(), now() \
+                 FROM generate_series(1, $1::bigint) AS i",
+            )
+            .bind(rows as i64)
+            .bind(&t.institution)
+            .bind(&t.asset)
+            .execute(&mut c)
+            .await
+            .map_err(|e| internal(format!("bulk load: {e}")))?;
+            for recount in store::counters::RECOUNT_POSITIONS {
+                sqlx::query(recount)
+                    .execute(&mut c)
+                    .await
+                    .map_err(internal)?;
+            }
+            sqlx::query("ANALYZE positions")
+                .execute(&mut c)
+                .await
+                .map_err(internal)?;
+        }
+        Scratch::Sqlite { url, .. } => {
+            let path = store::sqlite::file_path(url).unwrap_or_default();
+            let mut c = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(&path)
+                .busy_timeout(Duration::from_secs(30))
+                .connect()
+                .await
+                .map_err(internal)?;
+            sqlx::query(
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
+                 INSERT INTO positions (id, institution_id, asset_id, holder_reference, currency, amount, state, \
+                                        external_reference, version, created_at, updated_at) \
+                 SELECT printf('pos_01900000-0000-7000-8000-%012d', i), $2, $3, \
+                        printf('HOLDER-%05d', (i * 7919) % 50000), 'USD', \
+                        printf('%016d.%08d', 100 + (i * 104729) % 5000000, 0), 'FUNDED', NULL, 1, \
+                        strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
+                 FROM n",
+            )
+            .bind(rows as i64)
+            .bind(&t.institution)
+            .bind(&t.asset)
+            .execute(&mut c)
+            .await
+            .map_err(|e| internal(format!("bulk load: {e}")))?;
+            for recount in store::counters::RECOUNT_POSITIONS {
+                sqlx::query(recount)
+                    .execute(&mut c)
+                    .await
+                    .map_err(internal)?;
+            }
+            sqlx::query("ANALYZE")
+                .execute(&mut c)
+                .await
+                .map_err(internal)?;
+            // Leave no large WAL behind the load.
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(&mut c)
+                .await
+                .map_err(internal)?;
+        }
+    }
+    let spread: Vec<String> = (0..4096u64)
+        .map(|k| id_of(1 + (k * 104_729) % rows))
+        .collect();
+    Ok((spread, id_of(rows.saturating_sub(60).max(1))))
+}
+
+/// One read figure: `ops` reads of `op` from `callers` concurrent callers over `ids` (`deep`:
+/// the id a deep page starts after).
+struct Reads<'a> {
+    op: Op,
+    callers: usize,
+    ops: usize,
+    ids: &'a Arc<Vec<String>>,
+    deep: &'a str,
+}
+
+/// Runs `r` through the service (`raw` false) or as the bare query on connections of its own
+/// (`raw` true, the baseline).
+async fn run_reads(
+    t: &Target,
+    scratch: &Scratch,
+    r: &Reads<'_>,
+    raw: bool,
+) -> ServiceResult<Sample> {
+    let (op, callers, ops, ids, deep) = (r.op, r.callers, r.ops, r.ids, r.deep);
+    let per_caller = ops.div_ceil(callers);
+    let mut raw_conns: Vec<Option<RawConn>> = Vec::new();
+    for _ in 0..callers {
+        raw_conns.push(if raw {
+            Some(RawConn::open(scratch).await?)
+        } else {
+            None
+        });
+    }
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for (c, mut conn) in raw_conns.into_iter().enumerate() {
+        let (t, ids, deep) = (t.clone(), ids.clone(), deep.to_string());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(per_caller);
+            for i in 0..per_caller {
+                let id = &ids[(c * 7919 + i * 31) % ids.len()];
+                let s = Instant::now();
+                match (&mut conn, op) {
+                    (Some(rc), _) => rc.read(op, id, &deep).await?,
+                    (None, Op::Get) => {
+                        t.svc.get_position(&t.actor, id).await?;
+                    }
+                    (None, Op::GetWithHistory) => {
+                        t.svc.position_detail(&t.actor, id).await?;
+                    }
+                    (None, _) => {
+                        let page = t
+                            .svc
+                            .list_positions(
+                                &t.actor,
+                                PositionQuery {
+                                    sort: PositionSortKey::Created,
+                                    cursor: Some(PositionCursor {
+                                        value: String::new(),
+                                        id: deep.clone(),
+                                    }),
+                                    limit: 50,
+                                    ..Default::default()
+                                },
+                            )
+                            .await?;
+                        std::hint::black_box(page);
+                    }
+                }
+                lat.push(s.elapsed().as_micros() as u64);
+            }
+            Ok::<_, ServiceError>(lat)
+        }));
+    }
+    let mut latencies_us = Vec::with_capacity(ops);
+    for task in tasks {
+        latencies_us.extend(task.await.map_err(internal)??);
+    }
+    Ok(Sample {
+        ops: latencies_us.len(),
+        seconds: start.elapsed().as_secs_f64(),
+        latencies_us,
+    })
+}
+
+/// A connection of the read baseline's own.
+enum RawConn {
+    Pg(sqlx::PgConnection),
+    Sqlite(sqlx::SqliteConnection),
+}
+
+impl RawConn {
+    async fn open(scratch: &Scratch) -> ServiceResult<RawConn> {
+        match scratch {
+            Scratch::Postgres { url, .. } => Ok(RawConn::Pg(pg_connect(url).await?)),
+            Scratch::Sqlite { url, .. } => Ok(RawConn::Sqlite(
+                sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(store::sqlite::file_path(url).unwrap_or_default())
+                    .connect()
+                    .await
+                    .map_err(internal)?,
+            )),
+            Scratch::Memory => Err(internal("memory has no raw read baseline")),
+        }
+    }
+
+    async fn read(&mut self, op: Op, id: &str, deep: &str) -> ServiceResult<()> {
+        const ONE: &str = "SELECT * FROM positions WHERE id = $1";
+        const EVENTS: &str = "SELECT * FROM position_events WHERE position_id = $1 ORDER BY id";
+        const PAGE: &str = "SELECT * FROM positions WHERE id > $1 ORDER BY id LIMIT 50";
+        let r: Result<(), sqlx::Error> = async {
+            match self {
+                RawConn::Pg(c) => match op {
+                    Op::Get => sqlx::query(ONE)
+                        .bind(id)
+                        .fetch_all(&mut *c)
+                        .await
+                        .map(|_| ()),
+                    Op::GetWithHistory => {
+                        sqlx::query(ONE).bind(id).fetch_all(&mut *c).await?;
+                        sqlx::query(EVENTS)
+                            .bind(id)
+                            .fetch_all(&mut *c)
+                            .await
+                            .map(|_| ())
+                    }
+                    _ => sqlx::query(PAGE)
+                        .bind(deep)
+                        .fetch_all(&mut *c)
+                        .await
+                        .map(|_| ()),
+                },
+                RawConn::Sqlite(c) => match op {
+                    Op::Get => sqlx::query(ONE)
+                        .bind(id)
+                        .fetch_all(&mut *c)
+                        .await
+                        .map(|_| ()),
+                    Op::GetWithHistory => {
+                        sqlx::query(ONE).bind(id).fetch_all(&mut *c).await?;
+                        sqlx::query(EVENTS)
+                            .bind(id)
+                            .fetch_all(&mut *c)
+                            .await
+                            .map(|_| ())
+                    }
+                    _ => sqlx::query(PAGE)
+                        .bind(deep)
+                        .fetch_all(&mut *c)
+                        .await
+                        .map(|_| ()),
+                },
+            }
+        }
+        .await;
+        r.map_err(internal)
+    }
+}
+
+// ---- two processes -------------------------------------------------------------------------------
+
+/// What a worker process reports.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WorkerReport {
+    pub sample: Sample,
+}
+
+/// Runs in a worker process (`bench worker`): prepares, says `ready`, waits for `go` on stdin,
+/// runs, prints its sample as one JSON line.
+/// What `bench write` tells each of its worker processes.
+pub struct WorkerArgs {
+    pub op: Op,
+    pub callers: usize,
+    pub ops: usize,
+    pub institution: String,
+    pub asset: String,
+}
+
+pub async fn worker(
+    backend: Backend,
+    url: &str,
+    opts: &Options,
+    w: WorkerArgs,
+) -> ServiceResult<()> {
+    let WorkerArgs {
+        op,
+        callers,
+        ops,
+        institution,
+        asset,
+    } = w;
+    let store = store::open_with(backend, url, opts).await?;
+    let t = Target {
+        svc: Arc::new(Service::new(store, ServiceConfig::default())),
+        actor: Actor::local(),
+        institution,
+        asset,
+    };
+    let tag = format!("W{}", std::process::id());
+    // Prepare before saying ready, so the timed part is the same as in one process.
+    let prepared = match op {
+        Op::Transition => {
+            Some(positions_for(&t, callers, ops.div_ceil(callers).div_ceil(3), &tag).await?)
+        }
+        _ => None,
+    };
+    drop(prepared);
+    let mut out = tokio::io::stdout();
+    out.write_all(b"ready\n").await.map_err(internal)?;
+    out.flush().await.map_err(internal)?;
+    let mut line = String::new();
+    BufReader::new(tokio::io::stdin())
+        .read_line(&mut line)
+        .await
+        .map_err(internal)?;
+    let sample = run_writes(&t, op, callers, ops, &tag).await?;
+    let text = serde_json::to_string(&WorkerReport { sample }).map_err(internal)?;
+    out.write_all(text.as_bytes()).await.map_err(internal)?;
+    out.write_all(b"\n").await.map_err(internal)?;
+    out.flush().await.map_err(internal)?;
+    Ok(())
+}
+
+/// Two worker processes of this binary on one database, started together.
+async fn run_two_processes(
+    backend: Backend,
+    url: &str,
+    opts: &Options,
+    t: &Target,
+    op: Op,
+    callers: usize,
+    ops: usize,
+) -> ServiceResult<Sample> {
+    let exe = std::env::current_exe().map_err(internal)?;
+    let mut children = Vec::new();
+    for _ in 0..2 {
+        let mut cmd = tokio::process::Command::new(&exe);
+        cmd.arg("--store")
+            .arg(backend.as_str())
+            .arg("--database-url")
+            .arg(url)
+            .arg("bench")
+            .arg("worker")
+            .arg("--op")
+            .arg(op.name())
+            .arg("--callers")
+            .arg(callers.to_string())
+            .arg("--ops")
+            .arg(ops.to_string())
+            .arg("--institution")
+            .arg(&t.institution)
+            .arg("--asset")
+            .arg(&t.asset)
+            .env(
+                "ESCROWGRID_SQLITE_SYNCHRONOUS",
+                opts.sqlite_synchronous.as_str(),
+            )
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().map_err(internal)?;
+        let stdout = BufReader::new(child.stdout.take().ok_or_else(|| internal("no stdout"))?);
+        children.push((child, stdout.lines()));
+    }
+    for (_, lines) in children.iter_mut() {
+        let line = lines.next_line().await.map_err(internal)?;
+        if line.as_deref() != Some("ready") {
+            return Err(internal(format!("a bench worker did not start: {line:?}")));
+        }
+    }
+    for (child, _) in children.iter_mut() {
+        let stdin = child.stdin.as_mut().ok_or_else(|| internal("no stdin"))?;
+        stdin.write_all(b"go\n").await.map_err(internal)?;
+        stdin.flush().await.map_err(internal)?;
+    }
+    let mut samples = Vec::new();
+    for (mut child, mut lines) in children {
+        let line = lines
+            .next_line()
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| internal("a bench worker ended without a result"))?;
+        let r: WorkerReport = serde_json::from_str(&line).map_err(internal)?;
+        samples.push(r.sample);
+        let _ = child.wait().await;
+    }
+    Ok(Sample::merge(samples))
+}
+
+// ---- the whole bench ---------------------------------------------------------------------------
+
+/// Runs the plan on a scratch database beside `configured_url`; `progress` hears of each figure.
+pub async fn run(
+    backend: Backend,
+    configured_url: &str,
+    opts: &Options,
+    plan: &Plan,
+    progress: &mut dyn FnMut(&BenchRow),
+) -> ServiceResult<WriteReport> {
+    let load_average_start = load_average();
+    let scratch = Scratch::create(backend, configured_url).await?;
+    let result = run_on(backend, &scratch, opts, plan, progress).await;
+    let removed = scratch.remove().await;
+    let mut report = result?;
+    removed?;
+    report.load_average_start = load_average_start;
+    report.load_average_end = load_average();
+    Ok(report)
+}
+
+async fn run_on(
+    backend: Backend,
+    scratch: &Scratch,
+    opts: &Options,
+    plan: &Plan,
+    progress: &mut dyn FnMut(&BenchRow),
+) -> ServiceResult<WriteReport> {
+    let memory = (backend == Backend::Memory).then(|| Arc::new(store::memory::MemoryStore::new()));
+    let store: SharedStore = match &memory {
+        Some(m) => m.clone(),
+        None => store::open_with(backend, scratch.url(), opts).await?,
+    };
+    let durability = store.durability();
+    let svc = Arc::new(Service::new(store.clone(), ServiceConfig::default()));
+    let actor = Actor::local();
+    let (institution, asset) = fixture(&svc, &actor).await?;
+    let t = Target {
+        svc,
+        actor,
+        institution,
+        asset,
+    };
+    let mut results = Vec::new();
+    let mut emit = |row: BenchRow, results: &mut Vec<BenchRow>| {
+        progress(&row);
+        results.push(row);
+    };
+    let name = backend.as_str().to_string();
+    let baseline_name = match backend {
+        Backend::Memory => "sealing alone (canonical bytes + SHA-256, one core)",
+        _ => "one-row autocommit INSERTs at the same concurrency and durability",
+    };
+    let mut tag = 0;
+    for callers in [1, plan.callers] {
+        let ops = if callers == 1 {
+            plan.ops_one
+        } else {
+            plan.ops_many
+        };
+        for op in [Op::Create, Op::Transition, Op::Mix] {
+            let mut runs = Vec::new();
+            let mut base = Vec::new();
+            for _ in 0..plan.runs {
+                tag += 1;
+                runs.push(run_writes(&t, op, callers, ops, &format!("R{tag}")).await?);
+                base.push(match backend {
+                    Backend::Memory => {
+                        tokio::task::spawn_blocking(move || baseline_sealing(op, ops))
+                            .await
+                            .map_err(internal)?
+                    }
+                    _ => baseline_inserts(backend, scratch.url(), opts, callers, ops).await?,
+                });
+            }
+            let base = median_rate(base);
+            let s = median(runs);
+            emit(
+                row(&name, op, callers, 1, &s, Some(base), baseline_name),
+                &mut results,
+            );
+        }
+    }
+    if plan.processes && backend != Backend::Memory {
+        for op in [Op::Create, Op::Transition, Op::Mix] {
+            let mut runs = Vec::new();
+            let mut base = Vec::new();
+            for _ in 0..plan.runs {
+                runs.push(
+                    run_two_processes(
+                        backend,
+                        scratch.url(),
+                        opts,
+                        &t,
+                        op,
+                        plan.callers,
+                        plan.ops_many,
+                    )
+                    .await?,
+                );
+                base.push(
+                    baseline_inserts(backend, scratch.url(), opts, plan.callers, plan.ops_many)
+                        .await?,
+                );
+            }
+            let base = median_rate(base);
+            let s = median(runs);
+            emit(
+                row(
+                    &name,
+                    op,
+                    plan.callers,
+                    2,
+                    &s,
+                    Some(base),
+                    "one-row autocommit INSERTs, 16 callers in one process (the target's baseline)",
+                ),
+                &mut results,
+            );
+        }
+    }
+    if plan.rows > 0 {
+        let (ids, deep) = load_rows(&t, scratch, memory.as_deref(), plan.rows).await?;
+        // Get-with-history reads positions that have a history: the ones the write runs moved.
+        let moved: Vec<String> = t
+            .svc
+            .list_positions(
+                &t.actor,
+                PositionQuery {
+                    filter: store::PositionFilter {
+                        state: Some(crate::domain::PositionState::Released),
+                        ..Default::default()
+                    },
+                    limit: 1000,
+                    ..Default::default()
+                },
+            )
+            .await?
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        let ids = Arc::new(ids);
+        let moved = Arc::new(if moved.is_empty() {
+            ids.to_vec()
+        } else {
+            moved
+        });
+        let read_ops = if backend == Backend::Memory {
+            plan.ops_many * 5
+        } else {
+            plan.ops_many * 2
+        };
+        for op in [Op::Get, Op::GetWithHistory, Op::Page] {
+            let which = if op == Op::GetWithHistory {
+                &moved
+            } else {
+                &ids
+            };
+            let mut runs = Vec::new();
+            let mut base = Vec::new();
+            let r = Reads {
+                op,
+                callers: plan.callers,
+                ops: read_ops,
+                ids: which,
+                deep: &deep,
+            };
+            for _ in 0..plan.runs {
+                runs.push(run_reads(&t, scratch, &r, false).await?);
+                if backend != Backend::Memory {
+                    base.push(run_reads(&t, scratch, &r, true).await?.rate());
+                }
+            }
+            let s = median(runs);
+            let base = (!base.is_empty()).then(|| median_rate(base));
+            emit(
+                row(
+                    &name,
+                    op,
+                    plan.callers,
+                    1,
+                    &s,
+                    base,
+                    if base.is_some() {
+                        "the same query sent raw, on connections of its own"
+                    } else {
+                        "none"
+                    },
+                ),
+                &mut results,
+            );
+        }
+    }
+    Ok(WriteReport {
+        results,
+        backend: name,
+        durability,
+        runs: plan.runs,
+        cores: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        load_average_start: None,
+        load_average_end: None,
+    })
+}
+
+fn row(
+    backend: &str,
+    op: Op,
+    callers: usize,
+    processes: usize,
+    s: &Sample,
+    base: Option<f64>,
+    baseline: &str,
+) -> BenchRow {
+    let rate = s.rate();
+    BenchRow {
+        backend: backend.to_string(),
+        op: op.name().to_string(),
+        callers,
+        processes,
+        ops: s.ops,
+        ops_per_sec: rate,
+        p50_ms: s.quantile_ms(0.5),
+        p99_ms: s.quantile_ms(0.99),
+        baseline_ops_per_sec: base,
+        ratio: base.filter(|b| *b > 0.0).map(|b| rate / b),
+        baseline: baseline.to_string(),
+    }
+}

@@ -1,0 +1,194 @@
+//! `escrowgrid bench …`: runs a benchmark and prints its report (a table, or JSON with `--json`).
+//! `bench write` opens only the scratch database it makes; `stream` and `console` open the
+//! configured one.
+
+use super::args::BenchCmd;
+use crate::bench::{self, write};
+use crate::config::Config;
+use crate::service::{ServiceError, ServiceResult};
+use crate::store::{self, Backend};
+
+pub async fn run(cmd: BenchCmd, cfg: &Config, json: bool) -> ServiceResult<()> {
+    let opts = cfg.store_options();
+    match cmd {
+        BenchCmd::Write {
+            ops,
+            ops_one,
+            callers,
+            runs,
+            rows,
+            no_processes,
+        } => {
+            let mut plan = write::Plan::default_for(cfg.backend);
+            plan.ops_many = ops.unwrap_or(plan.ops_many);
+            plan.ops_one = ops_one.unwrap_or(plan.ops_one);
+            plan.callers = callers;
+            plan.runs = runs;
+            plan.rows = rows;
+            plan.processes = !no_processes;
+            if plan.ops_many == 0 || plan.ops_one == 0 || !(1..=256).contains(&plan.callers) {
+                return Err(ServiceError::field(
+                    "ops",
+                    "--ops and --ops-one must be at least 1 and --callers 1 to 256",
+                ));
+            }
+            if !(1..=9).contains(&plan.runs) {
+                return Err(ServiceError::field("runs", "must be between 1 and 9"));
+            }
+            if !json {
+                println!(
+                    "bench write on {} (a scratch database beside {}), {} run(s) per figure, median shown; load average {}",
+                    cfg.backend,
+                    if cfg.backend == Backend::Memory {
+                        "nothing"
+                    } else {
+                        "the configured one"
+                    },
+                    plan.runs,
+                    load(write::load_average())
+                );
+                println!(
+                    "{:<18} {:>7} {:>5} {:>8} {:>11} {:>9} {:>9} {:>12} {:>7}",
+                    "op",
+                    "callers",
+                    "procs",
+                    "ops",
+                    "ops/s",
+                    "p50 ms",
+                    "p99 ms",
+                    "baseline/s",
+                    "ratio"
+                );
+            }
+            let mut print_row = |r: &write::BenchRow| {
+                if !json {
+                    println!(
+                        "{:<18} {:>7} {:>5} {:>8} {:>11.0} {:>9.3} {:>9.3} {:>12} {:>7}",
+                        r.op,
+                        r.callers,
+                        r.processes,
+                        r.ops,
+                        r.ops_per_sec,
+                        r.p50_ms,
+                        r.p99_ms,
+                        r.baseline_ops_per_sec
+                            .map(|b| format!("{b:.0}"))
+                            .unwrap_or_else(|| "-".into()),
+                        r.ratio
+                            .map(|x| format!("{x:.2}×"))
+                            .unwrap_or_else(|| "-".into()),
+                    );
+                }
+            };
+            let report =
+                write::run(cfg.backend, &cfg.database_url, &opts, &plan, &mut print_row).await?;
+            if json {
+                super::print_json(&report);
+            } else {
+                println!("durability: {}", report.durability);
+                println!(
+                    "baselines: {}",
+                    match cfg.backend {
+                        Backend::Memory =>
+                            "sealing alone: canonical bytes + SHA-256 of the same events on one core",
+                        _ =>
+                            "one-row autocommit INSERTs into a scratch table at the same concurrency and durability; reads: the same query sent raw",
+                    }
+                );
+                println!("load average at the end {}", load(report.load_average_end));
+            }
+            Ok(())
+        }
+        BenchCmd::Worker {
+            op,
+            callers,
+            ops,
+            institution,
+            asset,
+        } => {
+            let op = write::Op::parse(&op)
+                .ok_or_else(|| ServiceError::field("op", "must be create, transition or mix"))?;
+            let w = write::WorkerArgs {
+                op,
+                callers,
+                ops,
+                institution,
+                asset,
+            };
+            write::worker(cfg.backend, &cfg.database_url, &opts, w).await
+        }
+        BenchCmd::Stream { events } => {
+            if events == 0 {
+                return Err(ServiceError::field("events", "must be at least 1"));
+            }
+            let store = store::open_with(cfg.backend, &cfg.database_url, &opts).await?;
+            // A second store instance: it hears of writes the way another process would.
+            let reader = if cfg.backend == Backend::Memory {
+                store.clone()
+            } else {
+                store::open_with(cfg.backend, &cfg.database_url, &opts).await?
+            };
+            let r = bench::stream(store, reader, events).await?;
+            if json {
+                super::print_json(&r);
+            } else {
+                println!(
+                    "{}: {} events, commit-to-delivery {}; load average {}",
+                    r.backend,
+                    r.events,
+                    latency(&r.commit_to_delivery),
+                    load(write::load_average())
+                );
+            }
+            Ok(())
+        }
+        BenchCmd::Console { rows } => {
+            if cfg.backend != Backend::Sqlite || rows == 0 {
+                return Err(ServiceError::field(
+                    "store",
+                    "bench console needs a fresh SQLite file (--database-url sqlite:///tmp/big.db) and --rows of at least 1",
+                ));
+            }
+            let store = store::open_with(cfg.backend, &cfg.database_url, &opts).await?;
+            let r = bench::console::console(store, &cfg.database_url, rows).await?;
+            if json {
+                super::print_json(&r);
+                return Ok(());
+            }
+            println!(
+                "{} positions loaded in {:.1} s; load average {}",
+                r.rows,
+                r.load_seconds,
+                load(write::load_average())
+            );
+            for (name, l) in &r.queries {
+                println!("  {name:<36} {}", latency(l));
+            }
+            println!(
+                "  first frame (start to data on screen) {:.1} ms",
+                r.first_frame_ms
+            );
+            println!(
+                "  frame (draw, 160×48)                 median {:.3} ms, worst {:.3} ms",
+                r.frame.median_ms, r.frame.max_ms
+            );
+            println!(
+                "  scroll step (key, page loads, draw)  median {:.3} ms, worst {:.3} ms",
+                r.scroll_step.median_ms, r.scroll_step.max_ms
+            );
+            Ok(())
+        }
+    }
+}
+
+fn latency(l: &bench::Latency) -> String {
+    format!(
+        "median {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+        l.median_ms, l.p99_ms, l.max_ms
+    )
+}
+
+fn load(l: Option<[f64; 3]>) -> String {
+    l.map(|[a, b, c]| format!("{a:.2} {b:.2} {c:.2}"))
+        .unwrap_or_else(|| "unknown".into())
+}
