@@ -4,7 +4,7 @@
 
 use super::sql::{self, Dialect, Q};
 use super::sqlconn::{AnyRow, Pools};
-use super::wakers::{NotifyWaker, PollWaker};
+use super::wakers::{FileWatch, NotifyWaker, SqliteWaker};
 use super::writer::{Writer, WriterHandle};
 use super::{
     AssetQuery, AuditQuery, Backend, Committed, Counts, FaultInjector, InstitutionQuery,
@@ -30,8 +30,12 @@ pub struct SqlStore {
     /// Head seq after this process's own commits, so in-process subscribers wake at once.
     head_tx: Arc<watch::Sender<i64>>,
     writer: WriterHandle,
-    /// SQLite: how often the stream looks for other processes' events.
+    /// SQLite: how often the stream looks for other processes' events when it cannot watch
+    /// the database file.
     poll: Duration,
+    /// SQLite file databases: the watch on the database's files, started by the first stream.
+    file_watch: std::sync::Mutex<Option<Result<Arc<FileWatch>, String>>>,
+    db_file: Option<std::path::PathBuf>,
     durability: String,
 }
 
@@ -55,8 +59,28 @@ impl SqlStore {
             head_tx,
             writer,
             poll,
+            file_watch: std::sync::Mutex::new(None),
+            db_file: None,
             durability: String::new(),
         }
+    }
+
+    /// The SQLite file whose changes tell of other processes' commits.
+    pub(crate) fn with_db_file(mut self, path: std::path::PathBuf) -> Self {
+        self.db_file = Some(path);
+        self
+    }
+
+    /// The store's file watch, started on first use; None (polling) where it cannot start.
+    fn file_changes(&self) -> Option<watch::Receiver<u64>> {
+        let path = self.db_file.as_ref()?;
+        let mut w = self.file_watch.lock().unwrap_or_else(|p| p.into_inner());
+        let w = w.get_or_insert_with(|| {
+            FileWatch::start(path).map(Arc::new).inspect_err(|e| {
+                tracing::warn!(error = %e, "cannot watch the SQLite database; the ledger stream polls instead");
+            })
+        });
+        w.as_ref().ok().map(|w| w.subscribe())
     }
 
     pub(crate) fn with_durability(mut self, durability: String) -> Self {
@@ -277,8 +301,9 @@ impl Store for SqlStore {
 
     async fn ledger_waker(&self) -> StoreResult<Box<dyn LedgerWaker>> {
         match &self.pools {
-            Pools::Sqlite { .. } => Ok(Box::new(PollWaker::new(
+            Pools::Sqlite { .. } => Ok(Box::new(SqliteWaker::new(
                 self.head_tx.subscribe(),
+                self.file_changes(),
                 self.poll,
             ))),
             Pools::Postgres { read, .. } => Ok(Box::new(NotifyWaker::new(read.clone()))),

@@ -92,7 +92,7 @@ pub async fn open(url: &str, o: &super::Options) -> StoreResult<SqlStore> {
         .await
         .map_err(map_err)?;
     let head = head.map(|(h,)| h).unwrap_or(0);
-    Ok(SqlStore::new(
+    let store = SqlStore::new(
         Dialect::Sqlite,
         Pools::Sqlite {
             read,
@@ -107,7 +107,11 @@ pub async fn open(url: &str, o: &super::Options) -> StoreResult<SqlStore> {
         "none: the database is in this process's memory".to_string()
     } else {
         durability(o.sqlite_synchronous)
-    }))
+    });
+    Ok(match file_path(url) {
+        Some(path) => store.with_db_file(path),
+        None => store,
+    })
 }
 
 /// What an acknowledged write survives under each `synchronous` setting (WAL mode).
