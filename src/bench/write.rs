@@ -877,6 +877,46 @@ pub async fn worker(
     Ok(())
 }
 
+/// Creates positions from `callers` concurrent callers until the process is killed, printing
+/// `ack <id>` (flushed) as soon as each create is acknowledged: what a crash test checks
+/// survived.
+pub async fn ack_writer(
+    backend: Backend,
+    url: &str,
+    opts: &Options,
+    callers: usize,
+    institution: String,
+    asset: String,
+) -> ServiceResult<()> {
+    let store = store::open_with(backend, url, opts).await?;
+    let t = Target {
+        svc: Arc::new(Service::new(store, ServiceConfig::default())),
+        actor: Actor::local(),
+        institution,
+        asset,
+    };
+    let mut tasks = Vec::new();
+    for c in 0..callers.max(1) {
+        let t = t.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0u64.. {
+                let id = t
+                    .create(format!("ACK-{}-{c}-{i}", std::process::id()))
+                    .await?;
+                let mut out = std::io::stdout().lock();
+                std::io::Write::write_all(&mut out, format!("ack {id}\n").as_bytes())
+                    .and_then(|_| std::io::Write::flush(&mut out))
+                    .map_err(internal)?;
+            }
+            Ok::<_, ServiceError>(())
+        }));
+    }
+    for task in tasks {
+        task.await.map_err(internal)??;
+    }
+    Ok(())
+}
+
 /// Two worker processes of this binary on one database, started together.
 async fn run_two_processes(
     backend: Backend,

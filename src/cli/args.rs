@@ -124,6 +124,10 @@ pub enum BenchCmd {
         institution: String,
         #[arg(long)]
         asset: String,
+        /// Create positions until killed, printing `ack <id>` as each is acknowledged (crash
+        /// tests).
+        #[arg(long)]
+        acks: bool,
     },
     /// Ledger stream commit-to-delivery latency, seen from a second connection.
     Stream {

@@ -105,7 +105,19 @@ pub async fn run(cmd: BenchCmd, cfg: &Config, json: bool) -> ServiceResult<()> {
             ops,
             institution,
             asset,
+            acks,
         } => {
+            if acks {
+                return write::ack_writer(
+                    cfg.backend,
+                    &cfg.database_url,
+                    &opts,
+                    callers,
+                    institution,
+                    asset,
+                )
+                .await;
+            }
             let op = write::Op::parse(&op)
                 .ok_or_else(|| ServiceError::field("op", "must be create, transition or mix"))?;
             let w = write::WorkerArgs {
