@@ -53,6 +53,15 @@ pub async fn open(url: &str) -> StoreResult<SqlStore> {
     let write = pool_options::<sqlx::Postgres>()
         .max_connections(1)
         .acquire_timeout(Duration::from_secs(5))
+        // The writer's statements have one shape per table and many parameters: plan them once
+        // (a custom plan per execution cost more than running them).
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                sqlx::Executor::execute(conn, "SET plan_cache_mode = force_generic_plan")
+                    .await
+                    .map(|_| ())
+            })
+        })
         .connect_lazy_with(opts);
     let (schema,): (Option<String>,) = sqlx::query_as("SELECT current_schema()::text")
         .fetch_one(&pool)

@@ -138,6 +138,9 @@ enum Mode {
 
 /// Why a group of writes could not be applied.
 enum GroupError {
+    /// The whole-batch statement was refused: its check names no write, so the batch is
+    /// isolated write by write, whatever its size.
+    WholeBatch(StoreError),
     /// A statement failed; if the group has one write, it is the one.
     Statement(StoreError),
     /// This write failed.
@@ -224,18 +227,54 @@ impl Writer {
     /// one statement that commits on its own (`sql::one_statement`) — one round trip instead of
     /// one per statement plus BEGIN and COMMIT. None when the batch does not qualify or the
     /// statement was refused (the head moved, a position changed, a constraint): the batch then
-    /// runs the careful way, which also finds a failing write.
+    /// runs under the head's lock, which also finds a failing write.
     async fn one_statement(&self, st: &mut State, writes: &[Prepared]) -> Option<Attempt> {
-        if self.d != Dialect::Postgres || writes.is_empty() {
-            return None;
-        }
         if st.careful > 0 {
             st.careful -= 1;
             return None;
         }
-        let (seq, prev) = st.head.clone()?;
+        let head = st.head.clone()?;
+        let live: Vec<usize> = (0..writes.len()).collect();
+        let (q, steps) = match self.whole_batch(writes, &live, head)? {
+            Ok(built) => built,
+            Err((index, error)) => return Some(Attempt::Failed { index, error }),
+        };
+        if st.conn.is_none() {
+            match self.pools.writer_connection().await {
+                Ok(c) => st.conn = Some(c),
+                Err(e) => return Some(Attempt::Unavailable(e)),
+            }
+        }
+        match st.conn.as_mut().expect("set above").exec(q).await {
+            Ok(_) => Some(Attempt::Committed(steps)),
+            // Whether it committed is unknown: say so rather than try again.
+            Err(e @ StoreError::Unavailable(_)) => Some(Attempt::Unavailable(e)),
+            Err(e) => {
+                tracing::debug!(error = %e, "one-statement batch refused; applying it under the head's lock");
+                st.head = None;
+                st.careful = CAREFUL_AFTER_MISS;
+                None
+            }
+        }
+    }
+
+    /// The live writes as one PostgreSQL statement after `head`, and each write's step should it
+    /// succeed. None when the batch does not qualify (SQLite; a policy upsert or key revocation;
+    /// two writes on one entity); `Err` when a write fails as it is linked (a test's injected
+    /// fault).
+    #[allow(clippy::type_complexity)]
+    fn whole_batch(
+        &self,
+        writes: &[Prepared],
+        live: &[usize],
+        head: (i64, String),
+    ) -> Option<Result<(Q, Vec<Option<Step>>), (usize, StoreError)>> {
+        if self.d != Dialect::Postgres || live.is_empty() {
+            return None;
+        }
         let mut seen = HashSet::new();
-        if !writes.iter().all(|w| {
+        if !live.iter().all(|i| {
+            let w = &writes[*i];
             !matches!(
                 w.change,
                 Change::UpsertPolicy(_) | Change::RevokeApiKey { .. }
@@ -243,6 +282,7 @@ impl Writer {
         }) {
             return None;
         }
+        let (seq, prev) = head;
         let mut pending = Pending {
             seq,
             prev: prev.clone(),
@@ -250,11 +290,12 @@ impl Writer {
             audit: Vec::new(),
             deltas: Deltas::default(),
         };
-        let mut steps = Vec::with_capacity(writes.len());
-        for (i, w) in writes.iter().enumerate() {
+        let mut steps: Vec<Option<Step>> = writes.iter().map(|_| None).collect();
+        for &i in live {
+            let w = &writes[i];
             let link = match self.link(w.ledger.as_ref(), &mut pending) {
                 Ok(l) => l,
-                Err(error) => return Some(Attempt::Failed { index: i, error }),
+                Err(error) => return Some(Err((i, error))),
             };
             if let Some(a) = &w.audit {
                 pending.audit.push(sql::audit_row(a));
@@ -263,14 +304,14 @@ impl Writer {
             pending
                 .deltas
                 .record(&w.change, institution, w.audit.as_ref());
-            steps.push(Some(Step::Applied {
+            steps[i] = Some(Step::Applied {
                 link,
                 policy: None,
                 renamed: None,
                 applied: true,
-            }));
+            });
         }
-        let changes: Vec<&Change> = writes.iter().map(|w| &w.change).collect();
+        let changes: Vec<&Change> = live.iter().map(|i| &writes[*i].change).collect();
         let (creates, transitions) = rows_of(self.d, &changes);
         let moved = pending.seq != seq;
         let q = sql::one_statement(sql::OneStatement {
@@ -289,23 +330,7 @@ impl Writer {
             deltas: &pending.deltas,
             notify: moved.then_some((CHANNEL, pending.seq)),
         });
-        if st.conn.is_none() {
-            match self.pools.writer_connection().await {
-                Ok(c) => st.conn = Some(c),
-                Err(e) => return Some(Attempt::Unavailable(e)),
-            }
-        }
-        match st.conn.as_mut().expect("set above").exec(q).await {
-            Ok(_) => Some(Attempt::Committed(steps)),
-            // Whether it committed is unknown: say so rather than try again.
-            Err(e @ StoreError::Unavailable(_)) => Some(Attempt::Unavailable(e)),
-            Err(e) => {
-                tracing::debug!(error = %e, "one-statement batch refused; applying it step by step");
-                st.head = None;
-                st.careful = CAREFUL_AFTER_MISS;
-                None
-            }
-        }
+        Some(Ok((q, steps)))
     }
 
     /// Each caller's answer after a commit; tells in-process subscribers of the new head.
@@ -408,9 +433,11 @@ impl Writer {
                 tx.rollback().await;
                 match e {
                     GroupError::Statement(e @ StoreError::Unavailable(_))
+                    | GroupError::WholeBatch(e @ StoreError::Unavailable(_))
                     | GroupError::Write(_, e @ StoreError::Unavailable(_)) => {
                         Attempt::Unavailable(e)
                     }
+                    GroupError::WholeBatch(_) => Attempt::Isolate,
                     GroupError::Write(index, error) => Attempt::Failed { index, error },
                     GroupError::Statement(error) if live.len() == 1 => Attempt::Failed {
                         index: live[0],
@@ -437,6 +464,15 @@ impl Writer {
         } else {
             (0, GENESIS_HASH.to_string())
         };
+        if mode == Mode::Bulk
+            && let Some(built) = self.whole_batch(writes, live, (seq, prev.clone()))
+        {
+            // Under the head's lock the statement's head check holds; a stale transition or a
+            // constraint aborts it, and the batch is then isolated write by write.
+            let (q, steps) = built.map_err(|(i, e)| GroupError::Write(i, e))?;
+            tx.exec(q).await.map_err(GroupError::WholeBatch)?;
+            return Ok(steps);
+        }
         let first_seq = seq;
         let mut pending = Pending {
             seq,
