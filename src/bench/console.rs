@@ -74,6 +74,11 @@ pub async fn console(store: SharedStore, url: &str, rows: u64) -> ServiceResult<
             .await
             .map_err(|e| ServiceError::Internal(format!("recount: {e}")))?;
     }
+    // Leave no gigabyte of WAL behind the load.
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&mut conn)
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
     sqlx::query("ANALYZE")
         .execute(&mut conn)
         .await

@@ -1037,12 +1037,9 @@ async fn run_on(
         _ => "one-row autocommit INSERTs at the same concurrency and durability",
     };
     let mut tag = 0;
-    for callers in [1, plan.callers] {
-        let ops = if callers == 1 {
-            plan.ops_one
-        } else {
-            plan.ops_many
-        };
+    let sets = [(1, plan.ops_one), (plan.callers, plan.ops_many)];
+    let n_sets = if plan.callers > 1 { 2 } else { 1 };
+    for (callers, ops) in sets.into_iter().take(n_sets) {
         for op in [Op::Create, Op::Transition, Op::Mix] {
             let mut runs = Vec::new();
             let mut base = Vec::new();

@@ -24,6 +24,8 @@ pub struct HealthReport {
     pub operator: String,
     /// True when the counts are limited to the operator's institution.
     pub scoped: bool,
+    /// How long gathering this report took.
+    pub elapsed_ms: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -35,6 +37,13 @@ pub struct LedgerHead {
 
 impl Service {
     pub async fn health(&self, actor: &Actor) -> HealthReport {
+        let start = std::time::Instant::now();
+        let mut report = self.gather_health(actor).await;
+        report.elapsed_ms = start.elapsed().as_secs_f64() * 1000.0;
+        report
+    }
+
+    async fn gather_health(&self, actor: &Actor) -> HealthReport {
         let store = self.store();
         let mut report = HealthReport {
             backend: store.backend().to_string(),
@@ -51,6 +60,7 @@ impl Service {
             uptime_seconds: self.uptime().as_secs(),
             operator: actor.describe(),
             scoped: actor.scope().is_some(),
+            elapsed_ms: 0.0,
         };
         match store.ping().await {
             Ok(d) => {
