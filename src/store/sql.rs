@@ -667,6 +667,46 @@ pub fn one_statement(s: OneStatement<'_>) -> Q {
     q
 }
 
+/// A whole batch for SQLite, after its transaction was begun and its head read: every insert and
+/// update of the batch, then `COMMIT`, as one multi-statement query (sqlx runs them in one call to
+/// its SQLite thread; each statement binds the `$N` it names). After the transitions' UPDATE, a
+/// guard fails the query unless every transition applied (`changes()`), so a stale one makes the
+/// caller roll back and isolate the batch. `head` and `notify` are not used: SQLite's write lock
+/// orders the chain and the stream watches the file.
+pub fn sqlite_batch(s: OneStatement<'_>) -> Q {
+    let mut q = Q::new(Dialect::Sqlite, "");
+    for (table, rows) in s.creates {
+        if !rows.is_empty() {
+            push_insert_many(&mut q, table, rows);
+            q.push("; ");
+        }
+    }
+    if !s.transitions.is_empty() {
+        let n = s.transitions.len() as i64;
+        push_update_positions_states(&mut q, &s.transitions);
+        // abs() of the smallest integer is SQLite's way to raise an error from plain SQL.
+        q.push("; SELECT CASE WHEN changes() = ")
+            .bind(Int, Arg::Int(n))
+            .push(" THEN 0 ELSE abs(-9223372036854775808) END; ");
+    }
+    for (table, rows) in [
+        (&POSITION_EVENTS, s.position_events),
+        (&LEDGER, s.ledger),
+        (&AUDIT, s.audit),
+    ] {
+        if !rows.is_empty() {
+            push_insert_many(&mut q, table, rows);
+            q.push("; ");
+        }
+    }
+    if !s.deltas.is_empty() {
+        push_add_counters(&mut q, s.deltas);
+        q.push("; ");
+    }
+    q.push("COMMIT");
+    q
+}
+
 /// The counters of one scope (`counters::ALL` for the whole store).
 pub fn counters_of(d: Dialect, scope: &str) -> Q {
     let mut q = Q::new(d, "SELECT name, n FROM counters WHERE scope = ");
@@ -1313,6 +1353,46 @@ mod tests {
             "INSERT INTO counters (scope, name, n) VALUES ($1, $2, $3), ($4, $5, $6)"
         );
         assert_eq!(lite.args.len(), 6);
+    }
+
+    #[test]
+    fn a_sqlite_batch_guards_its_transitions_and_commits() {
+        use crate::domain::{Money, PositionState};
+        let now = time::now();
+        let p = Position {
+            id: "pos_1".into(),
+            institution_id: "inst_1".into(),
+            asset_id: "ast_1".into(),
+            holder_reference: "H".into(),
+            currency: "USD".parse().unwrap(),
+            amount: Money::parse("10").unwrap(),
+            state: PositionState::Funded,
+            external_reference: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        let deltas = Deltas::default();
+        let q = sqlite_batch(OneStatement {
+            head: None,
+            creates: vec![(&POSITIONS, vec![position_row(Dialect::Sqlite, &p)])],
+            transitions: vec![(&p, PositionState::Created, 0)],
+            position_events: vec![],
+            ledger: vec![],
+            audit: vec![],
+            deltas: &deltas,
+            notify: None,
+        });
+        let statements: Vec<&str> = q.sql.split("; ").collect();
+        assert!(statements[0].starts_with("INSERT INTO positions"));
+        assert!(statements[1].starts_with("UPDATE positions SET"));
+        assert_eq!(
+            statements[2],
+            "SELECT CASE WHEN changes() = $18 THEN 0 ELSE abs(-9223372036854775808) END",
+            "the guard counts the transitions"
+        );
+        assert_eq!(*statements.last().unwrap(), "COMMIT");
+        assert!(matches!(q.args[17], Arg::Int(1)));
     }
 
     #[test]

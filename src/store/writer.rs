@@ -189,7 +189,10 @@ impl Writer {
         let mut mode = Mode::Bulk;
         let mut attempt = match self.one_statement(st, &writes).await {
             Some(a) => a,
-            None => self.attempt(&mut st.conn, &writes, &failed, mode).await,
+            None => match self.sqlite_batch(st, &writes).await {
+                Some(a) => a,
+                None => self.attempt(&mut st.conn, &writes, &failed, mode).await,
+            },
         };
         let answers: Vec<StoreResult<Committed>> = loop {
             match attempt {
@@ -229,6 +232,9 @@ impl Writer {
     /// statement was refused (the head moved, a position changed, a constraint): the batch then
     /// runs under the head's lock, which also finds a failing write.
     async fn one_statement(&self, st: &mut State, writes: &[Prepared]) -> Option<Attempt> {
+        if self.d != Dialect::Postgres {
+            return None;
+        }
         if st.careful > 0 {
             st.careful -= 1;
             return None;
@@ -258,10 +264,62 @@ impl Writer {
         }
     }
 
-    /// The live writes as one PostgreSQL statement after `head`, and each write's step should it
-    /// succeed. None when the batch does not qualify (SQLite; a policy upsert or key revocation;
-    /// two writes on one entity); `Err` when a write fails as it is linked (a test's injected
-    /// fault).
+    /// SQLite: the whole batch in two calls to sqlx's SQLite thread (`BEGIN IMMEDIATE` with the
+    /// head read, then every statement and `COMMIT`), where a statement per table would take one
+    /// each. None when the batch does not qualify; a refused batch is isolated write by write.
+    async fn sqlite_batch(&self, st: &mut State, writes: &[Prepared]) -> Option<Attempt> {
+        let live: Vec<usize> = (0..writes.len()).collect();
+        if self.d != Dialect::Sqlite || !whole_batch_fits(writes, &live) {
+            return None;
+        }
+        if st.conn.is_none() {
+            match self.pools.writer_connection().await {
+                Ok(c) => st.conn = Some(c),
+                Err(e) => return Some(Attempt::Unavailable(e)),
+            }
+        }
+        let conn = st.conn.as_mut().expect("set above");
+        let head = Q::new(
+            self.d,
+            "BEGIN IMMEDIATE; SELECT seq, hash FROM ledger_events ORDER BY seq DESC LIMIT 1",
+        );
+        let head = match conn.fetch_all::<(i64, String)>(head).await {
+            Ok(rows) => rows
+                .into_iter()
+                .next()
+                .unwrap_or((0, GENESIS_HASH.to_string())),
+            Err(e) => {
+                let _ = conn.simple("ROLLBACK").await;
+                return Some(match e {
+                    StoreError::Unavailable(_) => Attempt::Unavailable(e),
+                    _ => Attempt::Isolate,
+                });
+            }
+        };
+        let (q, steps) = match self.whole_batch(writes, &live, head)? {
+            Ok(built) => built,
+            Err((index, error)) => {
+                let _ = conn.simple("ROLLBACK").await;
+                return Some(Attempt::Failed { index, error });
+            }
+        };
+        match conn.exec(q).await {
+            Ok(_) => Some(Attempt::Committed(steps)),
+            Err(e) => {
+                // Whatever failed, the transaction is still open (or already gone): end it.
+                let _ = conn.simple("ROLLBACK").await;
+                Some(match e {
+                    StoreError::Unavailable(_) => Attempt::Unavailable(e),
+                    _ => Attempt::Isolate,
+                })
+            }
+        }
+    }
+
+    /// The live writes as one statement after `head` (PostgreSQL: `sql::one_statement`; SQLite:
+    /// `sql::sqlite_batch`, which ends with COMMIT), and each write's step should it succeed.
+    /// None when the batch does not qualify (a policy upsert or key revocation; two writes on one
+    /// entity); `Err` when a write fails as it is linked (a test's injected fault).
     #[allow(clippy::type_complexity)]
     fn whole_batch(
         &self,
@@ -269,17 +327,7 @@ impl Writer {
         live: &[usize],
         head: (i64, String),
     ) -> Option<Result<(Q, Vec<Option<Step>>), (usize, StoreError)>> {
-        if self.d != Dialect::Postgres || live.is_empty() {
-            return None;
-        }
-        let mut seen = HashSet::new();
-        if !live.iter().all(|i| {
-            let w = &writes[*i];
-            !matches!(
-                w.change,
-                Change::UpsertPolicy(_) | Change::RevokeApiKey { .. }
-            ) && entity_of(&w.change).is_none_or(|e| seen.insert(e))
-        }) {
+        if !whole_batch_fits(writes, live) {
             return None;
         }
         let (seq, prev) = head;
@@ -314,7 +362,7 @@ impl Writer {
         let changes: Vec<&Change> = live.iter().map(|i| &writes[*i].change).collect();
         let (creates, transitions) = rows_of(self.d, &changes);
         let moved = pending.seq != seq;
-        let q = sql::one_statement(sql::OneStatement {
+        let parts = sql::OneStatement {
             head: moved.then_some(((seq, prev.as_str()), (pending.seq, pending.prev.as_str()))),
             creates,
             position_events: transitions
@@ -329,7 +377,11 @@ impl Writer {
             audit: std::mem::take(&mut pending.audit),
             deltas: &pending.deltas,
             notify: moved.then_some((CHANNEL, pending.seq)),
-        });
+        };
+        let q = match self.d {
+            Dialect::Postgres => sql::one_statement(parts),
+            Dialect::Sqlite => sql::sqlite_batch(parts),
+        };
         Some(Ok((q, steps)))
     }
 
@@ -465,6 +517,7 @@ impl Writer {
             (0, GENESIS_HASH.to_string())
         };
         if mode == Mode::Bulk
+            && self.d == Dialect::Postgres
             && let Some(built) = self.whole_batch(writes, live, (seq, prev.clone()))
         {
             // Under the head's lock the statement's head check holds; a stale transition or a
@@ -844,6 +897,20 @@ fn newest_link(steps: &[Option<Step>]) -> Option<(i64, String)> {
             _ => None,
         })
         .max_by_key(|(seq, _)| *seq)
+}
+
+/// Whether the live writes can go in one statement: no policy upsert or key revocation (they need
+/// the database's answer before their records), and no two writes on one entity (one snapshot).
+fn whole_batch_fits(writes: &[Prepared], live: &[usize]) -> bool {
+    let mut seen = HashSet::new();
+    !live.is_empty()
+        && live.iter().all(|i| {
+            let w = &writes[*i];
+            !matches!(
+                w.change,
+                Change::UpsertPolicy(_) | Change::RevokeApiKey { .. }
+            ) && entity_of(&w.change).is_none_or(|e| seen.insert(e))
+        })
 }
 
 /// The entity a write creates or changes, if any: two writes on one entity never share a
