@@ -21,6 +21,7 @@ use crate::domain::ledger::{GENESIS_HASH, PreparedEvent};
 use crate::domain::{InstitutionPolicy, PositionState, ids};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// The most writes one transaction takes. Bounds the time a batch holds the chain head and the
@@ -175,7 +176,13 @@ impl Writer {
                 }
             }
             self.faults.queued(-(jobs.len() as i64));
+            let (n, started) = (jobs.len(), Instant::now());
             self.commit_batch(&mut state, jobs).await;
+            tracing::debug!(
+                writes = n,
+                micros = started.elapsed().as_micros() as u64,
+                "batch"
+            );
             if self.pools.shared_writer() {
                 state.conn = None;
             }
