@@ -279,8 +279,6 @@ async fn postgres_stream_survives_terminated_connections() {
 /// with the chain (they are written in the same transaction).
 async fn acknowledged_writes_survive_sigkill(backend: escrowgrid::store::Backend) {
     use escrowgrid::domain::LedgerKind;
-    use escrowgrid::domain::ledger::ChainVerifier;
-    use escrowgrid::store::LedgerQuery;
     let Some(h) = common::Harness::new(backend).await else {
         return common::skip_postgres("acknowledged_writes_survive_sigkill");
     };
@@ -344,26 +342,11 @@ async fn acknowledged_writes_survive_sigkill(backend: escrowgrid::store::Backend
             "acknowledged {id} is missing after a kill"
         );
     }
-    let mut v = ChainVerifier::default();
-    let mut after = 0;
-    let mut creates = 0;
-    loop {
-        let page = h
-            .store
-            .read_ledger(&LedgerQuery {
-                after_seq: after,
-                limit: 1000,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        for ev in &page {
-            v.push(ev).expect("the chain verifies after the kills");
-            creates += (ev.kind == LedgerKind::PositionCreated) as i64;
-        }
-    }
+    let (v, kinds) = common::walk_chain(&h.store).await;
+    let creates = kinds
+        .iter()
+        .filter(|k| **k == LedgerKind::PositionCreated)
+        .count() as i64;
     let counts = h.store.counts(None).await.unwrap();
     assert_eq!(counts.ledger_events, v.checked as i64);
     assert_eq!(counts.positions, creates, "one position per create event");

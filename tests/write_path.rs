@@ -5,7 +5,7 @@
 mod common;
 
 use common::Harness;
-use escrowgrid::domain::ledger::{ChainVerifier, LedgerDraft};
+use escrowgrid::domain::ledger::LedgerDraft;
 use escrowgrid::domain::{EntityType, LedgerKind, PositionState, ids, time};
 use escrowgrid::service::{NewPosition, ServiceError, TransitionRequest};
 use escrowgrid::store::{Backend, Change, Committed, LedgerQuery, StoreError, StoreResult, Write};
@@ -271,24 +271,7 @@ async fn two_writers_on_one_database_take_turns(h: &Harness) {
 
 /// Walks the whole chain; returns how many events it checked.
 async fn assert_chain(h: &Harness) -> u64 {
-    let mut v = ChainVerifier::default();
-    let mut after = 0;
-    loop {
-        let page = h
-            .store
-            .read_ledger(&LedgerQuery {
-                after_seq: after,
-                limit: 1000,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        for ev in &page {
-            v.push(ev).expect("the chain verifies");
-        }
-    }
+    let (v, _) = common::walk_chain(&h.store).await;
     let head = h
         .store
         .ledger_head()

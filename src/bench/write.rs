@@ -764,48 +764,35 @@ impl RawConn {
         const ONE: &str = "SELECT * FROM positions WHERE id = $1";
         const EVENTS: &str = "SELECT * FROM position_events WHERE position_id = $1 ORDER BY id";
         const PAGE: &str = "SELECT * FROM positions WHERE id > $1 ORDER BY id LIMIT 50";
+        // The same three queries on either driver's connection.
+        macro_rules! read_on {
+            ($c:expr) => {
+                match op {
+                    Op::Get => sqlx::query(ONE)
+                        .bind(id)
+                        .fetch_all(&mut *$c)
+                        .await
+                        .map(|_| ()),
+                    Op::GetWithHistory => {
+                        sqlx::query(ONE).bind(id).fetch_all(&mut *$c).await?;
+                        sqlx::query(EVENTS)
+                            .bind(id)
+                            .fetch_all(&mut *$c)
+                            .await
+                            .map(|_| ())
+                    }
+                    _ => sqlx::query(PAGE)
+                        .bind(deep)
+                        .fetch_all(&mut *$c)
+                        .await
+                        .map(|_| ()),
+                }
+            };
+        }
         let r: Result<(), sqlx::Error> = async {
             match self {
-                RawConn::Pg(c) => match op {
-                    Op::Get => sqlx::query(ONE)
-                        .bind(id)
-                        .fetch_all(&mut *c)
-                        .await
-                        .map(|_| ()),
-                    Op::GetWithHistory => {
-                        sqlx::query(ONE).bind(id).fetch_all(&mut *c).await?;
-                        sqlx::query(EVENTS)
-                            .bind(id)
-                            .fetch_all(&mut *c)
-                            .await
-                            .map(|_| ())
-                    }
-                    _ => sqlx::query(PAGE)
-                        .bind(deep)
-                        .fetch_all(&mut *c)
-                        .await
-                        .map(|_| ()),
-                },
-                RawConn::Sqlite(c) => match op {
-                    Op::Get => sqlx::query(ONE)
-                        .bind(id)
-                        .fetch_all(&mut *c)
-                        .await
-                        .map(|_| ()),
-                    Op::GetWithHistory => {
-                        sqlx::query(ONE).bind(id).fetch_all(&mut *c).await?;
-                        sqlx::query(EVENTS)
-                            .bind(id)
-                            .fetch_all(&mut *c)
-                            .await
-                            .map(|_| ())
-                    }
-                    _ => sqlx::query(PAGE)
-                        .bind(deep)
-                        .fetch_all(&mut *c)
-                        .await
-                        .map(|_| ()),
-                },
+                RawConn::Pg(c) => read_on!(c),
+                RawConn::Sqlite(c) => read_on!(c),
             }
         }
         .await;

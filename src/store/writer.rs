@@ -348,17 +348,10 @@ impl Writer {
         let mut steps: Vec<Option<Step>> = writes.iter().map(|_| None).collect();
         for &i in live {
             let w = &writes[i];
-            let link = match self.link(w.ledger.as_ref(), &mut pending) {
+            let link = match self.applied(w, w.ledger.as_ref(), w.audit.as_ref(), &mut pending) {
                 Ok(l) => l,
                 Err(error) => return Some(Err((i, error))),
             };
-            if let Some(a) = &w.audit {
-                pending.audit.push(sql::audit_row(a));
-            }
-            let institution = w.ledger.as_ref().map(|l| l.draft.institution_id.as_str());
-            pending
-                .deltas
-                .record(&w.change, institution, w.audit.as_ref());
             steps[i] = Some(Step::Applied {
                 link,
                 policy: None,
@@ -688,15 +681,8 @@ impl Writer {
                 continue;
             }
             let link = self
-                .link(w.ledger.as_ref(), pending)
+                .applied(w, w.ledger.as_ref(), w.audit.as_ref(), pending)
                 .map_err(|e| GroupError::Write(i, e))?;
-            if let Some(a) = &w.audit {
-                pending.audit.push(sql::audit_row(a));
-            }
-            let institution = w.ledger.as_ref().map(|l| l.draft.institution_id.as_str());
-            pending
-                .deltas
-                .record(&w.change, institution, w.audit.as_ref());
             steps[i] = Some(Step::Applied {
                 link,
                 policy: None,
@@ -705,6 +691,26 @@ impl Writer {
             });
         }
         Ok(())
+    }
+
+    /// A write that applied: its ledger event (`ledger`) goes next in the chain, its ledger and
+    /// audit rows (`audit`) are queued to be inserted with the others, and it is counted.
+    fn applied<'a>(
+        &self,
+        w: &'a Prepared,
+        ledger: Option<&PreparedEvent>,
+        audit: Option<&AuditEvent>,
+        pending: &mut Pending<'a>,
+    ) -> StoreResult<Option<(i64, String, String)>> {
+        let link = self.link(ledger, pending)?;
+        if let Some(a) = audit {
+            pending.audit.push(sql::audit_row(a));
+        }
+        let institution = w.ledger.as_ref().map(|l| l.draft.institution_id.as_str());
+        pending
+            .deltas
+            .record(&w.change, institution, w.audit.as_ref());
+        Ok(link)
     }
 
     /// Puts a write's ledger event next in the chain; its row is inserted with the others.
@@ -787,23 +793,23 @@ impl Writer {
             }
             _ => (None, None),
         };
-        let link = self
-            .link(renamed.as_deref().or(w.ledger.as_ref()), pending)
-            .map_err(|e| GroupError::Write(i, e))?;
-        if let Some(a) = &w.audit {
-            match &policy {
-                Some(p) if a.resource_id.as_ref() != Some(&p.id) => {
-                    let mut a = a.clone();
-                    a.resource_id = Some(p.id.clone());
-                    pending.audit.push(sql::audit_row(&a));
-                }
-                _ => pending.audit.push(sql::audit_row(a)),
+        // The records name the stored policy (an existing one keeps its id).
+        let renamed_audit = match (&w.audit, &policy) {
+            (Some(a), Some(p)) if a.resource_id.as_ref() != Some(&p.id) => {
+                let mut a = a.clone();
+                a.resource_id = Some(p.id.clone());
+                Some(a)
             }
-        }
-        let institution = w.ledger.as_ref().map(|l| l.draft.institution_id.as_str());
-        pending
-            .deltas
-            .record(&w.change, institution, w.audit.as_ref());
+            _ => None,
+        };
+        let link = self
+            .applied(
+                w,
+                renamed.as_deref().or(w.ledger.as_ref()),
+                renamed_audit.as_ref().or(w.audit.as_ref()),
+                pending,
+            )
+            .map_err(|e| GroupError::Write(i, e))?;
         steps[i] = Some(Step::Applied {
             link,
             policy,

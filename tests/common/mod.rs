@@ -187,6 +187,38 @@ impl Harness {
     }
 }
 
+/// Walks a store's whole chain from seq 1, verifying every link (panics at a break); returns the
+/// verifier (events checked, head) and each event's kind in seq order.
+pub async fn walk_chain(
+    store: &SharedStore,
+) -> (
+    escrowgrid::domain::ledger::ChainVerifier,
+    Vec<escrowgrid::domain::LedgerKind>,
+) {
+    let mut v = escrowgrid::domain::ledger::ChainVerifier::default();
+    let mut kinds = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = store
+            .read_ledger(&escrowgrid::store::LedgerQuery {
+                after_seq: after,
+                limit: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for ev in &page {
+            if let Err(b) = v.push(ev) {
+                panic!("the chain breaks at seq {}: {}", b.seq, b.reason);
+            }
+            kinds.push(ev.kind);
+        }
+    }
+    (v, kinds)
+}
+
 /// One institution (US, EU_UK) with a CONSTR_ESCROW template (USD, US, 10..1000000) and an asset.
 pub async fn fixture_on(svc: &Service, a: &Actor) -> Fixture {
     let inst = svc
