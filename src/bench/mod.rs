@@ -3,7 +3,10 @@
 //! a large data set (`console.rs`). `stream` and `console` write benchmark data into the
 //! configured database, so they refuse a non-empty one.
 
+mod baseline;
 pub mod console;
+mod op;
+mod scratch;
 pub mod write;
 
 use crate::domain::LedgerKind;

@@ -11,9 +11,10 @@
 //! alone (canonical bytes and SHA-256 of the same events, one core). Each figure is the median of
 //! `runs` runs; the ratio is ours ÷ baseline.
 
+use super::baseline::{RawConn, baseline_inserts, baseline_sealing};
 use super::fixture;
-use crate::domain::ledger::{GENESIS_HASH, LedgerDraft};
-use crate::domain::{EntityType, LedgerKind, time};
+pub use super::op::Op;
+use super::scratch::{Scratch, load_rows};
 use crate::service::{
     Actor, NewPosition, Service, ServiceConfig, ServiceError, ServiceResult, TransitionRequest,
 };
@@ -21,10 +22,8 @@ use crate::store::{
     self, Backend, Options, PositionCursor, PositionQuery, PositionSortKey, SharedStore,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::json;
-use sqlx::ConnectOptions;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// What to measure, and how much.
@@ -56,36 +55,6 @@ impl Plan {
             rows: 1_000_000,
             processes: true,
         }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Op {
-    Create,
-    Transition,
-    Mix,
-    Get,
-    GetWithHistory,
-    Page,
-}
-
-impl Op {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Op::Create => "create",
-            Op::Transition => "transition",
-            Op::Mix => "mix",
-            Op::Get => "get",
-            Op::GetWithHistory => "get-with-history",
-            Op::Page => "page-50-deep",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Op> {
-        [Op::Create, Op::Transition, Op::Mix]
-            .into_iter()
-            .find(|o| o.name() == s)
     }
 }
 
@@ -175,93 +144,6 @@ fn median_rate(mut rates: Vec<f64>) -> f64 {
 
 fn internal(e: impl std::fmt::Display) -> ServiceError {
     ServiceError::Internal(e.to_string())
-}
-
-// ---- the scratch database ------------------------------------------------------------------
-
-/// Where the bench writes: made for it, removed after it.
-pub enum Scratch {
-    Memory,
-    Sqlite {
-        _dir: tempfile::TempDir,
-        url: String,
-    },
-    Postgres {
-        base: String,
-        schema: String,
-        url: String,
-    },
-}
-
-impl Scratch {
-    /// A fresh database beside the configured one: a temporary directory next to the SQLite file
-    /// (same disk), or a new schema in the PostgreSQL database (same server).
-    pub async fn create(backend: Backend, configured_url: &str) -> ServiceResult<Scratch> {
-        match backend {
-            Backend::Memory => Ok(Scratch::Memory),
-            Backend::Sqlite => {
-                let near = store::sqlite::file_path(configured_url)
-                    .and_then(|p| p.parent().map(|d| d.to_path_buf()))
-                    .filter(|d| d.is_dir())
-                    .unwrap_or_else(std::env::temp_dir);
-                let dir = tempfile::Builder::new()
-                    .prefix(".escrowgrid-bench-")
-                    .tempdir_in(&near)
-                    .map_err(|e| {
-                        internal(format!("scratch directory in {}: {e}", near.display()))
-                    })?;
-                let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-                Ok(Scratch::Sqlite { _dir: dir, url })
-            }
-            Backend::Postgres => {
-                let schema = format!("escrowgrid_bench_{}", uuid::Uuid::now_v7().simple());
-                let mut c = pg_connect(configured_url).await?;
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\"")))
-                    .execute(&mut c)
-                    .await
-                    .map_err(internal)?;
-                let sep = if configured_url.contains('?') {
-                    '&'
-                } else {
-                    '?'
-                };
-                let url = format!("{configured_url}{sep}options[search_path]={schema}");
-                Ok(Scratch::Postgres {
-                    base: configured_url.to_string(),
-                    schema,
-                    url,
-                })
-            }
-        }
-    }
-
-    pub fn url(&self) -> &str {
-        match self {
-            Scratch::Memory => "",
-            Scratch::Sqlite { url, .. } | Scratch::Postgres { url, .. } => url,
-        }
-    }
-
-    /// Removes the scratch database (the SQLite directory goes when this is dropped).
-    pub async fn remove(self) -> ServiceResult<()> {
-        if let Scratch::Postgres { base, schema, .. } = &self {
-            let mut c = pg_connect(base).await?;
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP SCHEMA \"{schema}\" CASCADE"
-            )))
-            .execute(&mut c)
-            .await
-            .map_err(internal)?;
-        }
-        Ok(())
-    }
-}
-
-async fn pg_connect(url: &str) -> ServiceResult<sqlx::PgConnection> {
-    store::postgres::connect_options(url)?
-        .connect()
-        .await
-        .map_err(|e| ServiceError::from(store::StoreError::Unavailable(e.to_string())))
 }
 
 // ---- the service under load ------------------------------------------------------------------
@@ -416,248 +298,7 @@ async fn run_writes(
     })
 }
 
-// ---- baselines ---------------------------------------------------------------------------------
-
-/// Plain one-row autocommit INSERTs into a scratch table, `callers` at a time.
-async fn baseline_inserts(
-    backend: Backend,
-    url: &str,
-    opts: &Options,
-    callers: usize,
-    ops: usize,
-) -> ServiceResult<f64> {
-    const ROW: &str = "a one-row commit of about the size of a position row, for the baseline";
-    let per_caller = ops.div_ceil(callers);
-    match backend {
-        Backend::Postgres => {
-            let mut c = pg_connect(url).await?;
-            sqlx::query("CREATE TABLE IF NOT EXISTS bench_scratch (id BIGSERIAL PRIMARY KEY, v TEXT NOT NULL)")
-                .execute(&mut c)
-                .await
-                .map_err(internal)?;
-            let mut conns = Vec::new();
-            for _ in 0..callers {
-                conns.push(pg_connect(url).await?);
-            }
-            let start = Instant::now();
-            let mut tasks = Vec::new();
-            for mut conn in conns {
-                tasks.push(tokio::spawn(async move {
-                    for _ in 0..per_caller {
-                        sqlx::query("INSERT INTO bench_scratch (v) VALUES ($1)")
-                            .bind(ROW)
-                            .execute(&mut conn)
-                            .await?;
-                    }
-                    Ok::<_, sqlx::Error>(())
-                }));
-            }
-            for t in tasks {
-                t.await.map_err(internal)?.map_err(internal)?;
-            }
-            Ok((per_caller * callers) as f64 / start.elapsed().as_secs_f64())
-        }
-        Backend::Sqlite => {
-            let path = store::sqlite::file_path(url).unwrap_or_default();
-            let sync = match opts.sqlite_synchronous {
-                store::SqliteSync::Off => sqlx::sqlite::SqliteSynchronous::Off,
-                store::SqliteSync::Normal => sqlx::sqlite::SqliteSynchronous::Normal,
-                store::SqliteSync::Full => sqlx::sqlite::SqliteSynchronous::Full,
-                store::SqliteSync::Extra => sqlx::sqlite::SqliteSynchronous::Extra,
-            };
-            let mut c = sqlx::sqlite::SqliteConnectOptions::new()
-                .filename(&path)
-                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-                .synchronous(sync)
-                .busy_timeout(Duration::from_secs(30))
-                .connect()
-                .await
-                .map_err(internal)?;
-            sqlx::query("CREATE TABLE IF NOT EXISTS bench_scratch (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
-                .execute(&mut c)
-                .await
-                .map_err(internal)?;
-            let conn = Arc::new(tokio::sync::Mutex::new(c));
-            let start = Instant::now();
-            let mut tasks = Vec::new();
-            for _ in 0..callers {
-                let conn = conn.clone();
-                tasks.push(tokio::spawn(async move {
-                    for _ in 0..per_caller {
-                        let mut c = conn.lock().await;
-                        sqlx::query("INSERT INTO bench_scratch (v) VALUES ($1)")
-                            .bind(ROW)
-                            .execute(&mut *c)
-                            .await?;
-                    }
-                    Ok::<_, sqlx::Error>(())
-                }));
-            }
-            for t in tasks {
-                t.await.map_err(internal)?.map_err(internal)?;
-            }
-            Ok((per_caller * callers) as f64 / start.elapsed().as_secs_f64())
-        }
-        Backend::Memory => Err(internal("memory has no insert baseline")),
-    }
-}
-
-/// Sealing alone on one core: canonical bytes and SHA-256 of events like the ones `op` writes,
-/// chained one after the other.
-fn baseline_sealing(op: Op, events: usize) -> f64 {
-    let now = time::now();
-    let drafts: Vec<LedgerDraft> = (0..events)
-        .map(|i| {
-            let create = op == Op::Create || (op == Op::Mix && i % 4 == 0);
-            let id = crate::domain::ids::new_id(crate::domain::ids::POSITION);
-            LedgerDraft {
-                kind: if create {
-                    LedgerKind::PositionCreated
-                } else {
-                    LedgerKind::PositionStateChanged
-                },
-                entity_type: EntityType::Position,
-                entity_id: id.clone(),
-                institution_id: "inst_01900000-0000-7000-8000-000000000001".into(),
-                position_id: Some(id),
-                at: now,
-                payload: if create {
-                    json!({"institutionId": "inst_01900000-0000-7000-8000-000000000001",
-                           "assetId": "ast_01900000-0000-7000-8000-000000000001",
-                           "holderReference": format!("C-{i}"), "currency": "USD",
-                           "amount": "1250.5", "externalReference": null, "state": "CREATED",
-                           "actor": "local:bench"})
-                } else {
-                    json!({"fromState": "FUNDED", "toState": "PARTIALLY_RELEASED", "reason": null,
-                           "lifecycleEventId": "ple_01900000-0000-7000-8000-000000000001",
-                           "version": 2, "actor": "local:bench"})
-                },
-            }
-        })
-        .collect();
-    let ids: Vec<String> = (0..events)
-        .map(|_| crate::domain::ids::new_id(crate::domain::ids::LEDGER_EVENT))
-        .collect();
-    let start = Instant::now();
-    let (mut seq, mut prev) = (0i64, GENESIS_HASH.to_string());
-    for (d, id) in drafts.into_iter().zip(ids) {
-        let p = d.prepare(id);
-        let hash = p.chain_hash(seq, &prev);
-        seq += 1;
-        prev = hash;
-    }
-    std::hint::black_box(&prev);
-    events as f64 / start.elapsed().as_secs_f64()
-}
-
 // ---- reads ---------------------------------------------------------------------------------------
-
-/// Loads `rows` synthetic positions straight into the scratch database (bypassing the service:
-/// they exist to be read) and returns ids spread over the table, plus the id to page after.
-async fn load_rows(
-    t: &Target,
-    scratch: &Scratch,
-    memory: Option<&store::memory::MemoryStore>,
-    rows: u64,
-) -> ServiceResult<(Vec<String>, String)> {
-    let id_of = |i: u64| format!("pos_01900000-0000-7000-8000-{i:012}");
-    match scratch {
-        Scratch::Memory => {
-            let m = memory.ok_or_else(|| internal("no memory store"))?;
-            let now = time::now();
-            let template = crate::domain::Position {
-                id: String::new(),
-                institution_id: t.institution.clone(),
-                asset_id: t.asset.clone(),
-                holder_reference: String::new(),
-                currency: "USD".parse().map_err(internal)?,
-                amount: crate::domain::Money::parse("100").map_err(internal)?,
-                state: crate::domain::PositionState::Funded,
-                external_reference: None,
-                version: 1,
-                created_at: now,
-                updated_at: now,
-            };
-            m.load_positions_unchecked((1..=rows).map(|i| {
-                let mut p = template.clone();
-                p.id = id_of(i);
-                p.holder_reference = format!("HOLDER-{:05}", (i * 7919) % 50_000);
-                p
-            }));
-        }
-        Scratch::Postgres { url, .. } => {
-            let mut c = pg_connect(url).await?;
-            sqlx::query(
-                "INSERT INTO positions (id, institution_id, asset_id, holder_reference, currency, amount, \
-                 state, external_reference, version, created_at, updated_at) \
-                 SELECT 'pos_01900000-0000-7000-8000-' || lpad(i::text, 12, '0'), $2, $3, \
-                        'HOLDER-' || lpad(((i * 7919) % 50000)::text, 5, '0'), 'USD', \
-                        100 + (i * 104729) % 5000000, 'FUNDED', NULL, 1, now(), now() \
-                 FROM generate_series(1, $1::bigint) AS i",
-            )
-            .bind(rows as i64)
-            .bind(&t.institution)
-            .bind(&t.asset)
-            .execute(&mut c)
-            .await
-            .map_err(|e| internal(format!("bulk load: {e}")))?;
-            for recount in store::counters::RECOUNT_POSITIONS {
-                sqlx::query(recount)
-                    .execute(&mut c)
-                    .await
-                    .map_err(internal)?;
-            }
-            sqlx::query("ANALYZE positions")
-                .execute(&mut c)
-                .await
-                .map_err(internal)?;
-        }
-        Scratch::Sqlite { url, .. } => {
-            let path = store::sqlite::file_path(url).unwrap_or_default();
-            let mut c = sqlx::sqlite::SqliteConnectOptions::new()
-                .filename(&path)
-                .busy_timeout(Duration::from_secs(30))
-                .connect()
-                .await
-                .map_err(internal)?;
-            sqlx::query(
-                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
-                 INSERT INTO positions (id, institution_id, asset_id, holder_reference, currency, amount, state, \
-                                        external_reference, version, created_at, updated_at) \
-                 SELECT printf('pos_01900000-0000-7000-8000-%012d', i), $2, $3, \
-                        printf('HOLDER-%05d', (i * 7919) % 50000), 'USD', \
-                        printf('%016d.%08d', 100 + (i * 104729) % 5000000, 0), 'FUNDED', NULL, 1, \
-                        strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
-                 FROM n",
-            )
-            .bind(rows as i64)
-            .bind(&t.institution)
-            .bind(&t.asset)
-            .execute(&mut c)
-            .await
-            .map_err(|e| internal(format!("bulk load: {e}")))?;
-            for recount in store::counters::RECOUNT_POSITIONS {
-                sqlx::query(recount)
-                    .execute(&mut c)
-                    .await
-                    .map_err(internal)?;
-            }
-            sqlx::query("ANALYZE")
-                .execute(&mut c)
-                .await
-                .map_err(internal)?;
-            // Leave no large WAL behind the load.
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .execute(&mut c)
-                .await
-                .map_err(internal)?;
-        }
-    }
-    let spread: Vec<String> = (0..4096u64)
-        .map(|k| id_of(1 + (k * 104_729) % rows))
-        .collect();
-    Ok((spread, id_of(rows.saturating_sub(60).max(1))))
-}
 
 /// One read figure: `ops` reads of `op` from `callers` concurrent callers over `ids` (`deep`:
 /// the id a deep page starts after).
@@ -737,67 +378,6 @@ async fn run_reads(
         seconds: start.elapsed().as_secs_f64(),
         latencies_us,
     })
-}
-
-/// A connection of the read baseline's own.
-enum RawConn {
-    Pg(sqlx::PgConnection),
-    Sqlite(sqlx::SqliteConnection),
-}
-
-impl RawConn {
-    async fn open(scratch: &Scratch) -> ServiceResult<RawConn> {
-        match scratch {
-            Scratch::Postgres { url, .. } => Ok(RawConn::Pg(pg_connect(url).await?)),
-            Scratch::Sqlite { url, .. } => Ok(RawConn::Sqlite(
-                sqlx::sqlite::SqliteConnectOptions::new()
-                    .filename(store::sqlite::file_path(url).unwrap_or_default())
-                    .connect()
-                    .await
-                    .map_err(internal)?,
-            )),
-            Scratch::Memory => Err(internal("memory has no raw read baseline")),
-        }
-    }
-
-    async fn read(&mut self, op: Op, id: &str, deep: &str) -> ServiceResult<()> {
-        const ONE: &str = "SELECT * FROM positions WHERE id = $1";
-        const EVENTS: &str = "SELECT * FROM position_events WHERE position_id = $1 ORDER BY id";
-        const PAGE: &str = "SELECT * FROM positions WHERE id > $1 ORDER BY id LIMIT 50";
-        // The same three queries on either driver's connection.
-        macro_rules! read_on {
-            ($c:expr) => {
-                match op {
-                    Op::Get => sqlx::query(ONE)
-                        .bind(id)
-                        .fetch_all(&mut *$c)
-                        .await
-                        .map(|_| ()),
-                    Op::GetWithHistory => {
-                        sqlx::query(ONE).bind(id).fetch_all(&mut *$c).await?;
-                        sqlx::query(EVENTS)
-                            .bind(id)
-                            .fetch_all(&mut *$c)
-                            .await
-                            .map(|_| ())
-                    }
-                    _ => sqlx::query(PAGE)
-                        .bind(deep)
-                        .fetch_all(&mut *$c)
-                        .await
-                        .map(|_| ()),
-                }
-            };
-        }
-        let r: Result<(), sqlx::Error> = async {
-            match self {
-                RawConn::Pg(c) => read_on!(c),
-                RawConn::Sqlite(c) => read_on!(c),
-            }
-        }
-        .await;
-        r.map_err(internal)
-    }
 }
 
 // ---- two processes -------------------------------------------------------------------------------
@@ -1089,7 +669,14 @@ async fn run_on(
         }
     }
     if plan.rows > 0 {
-        let (ids, deep) = load_rows(&t, scratch, memory.as_deref(), plan.rows).await?;
+        let (ids, deep) = load_rows(
+            &t.institution,
+            &t.asset,
+            scratch,
+            memory.as_deref(),
+            plan.rows,
+        )
+        .await?;
         // Get-with-history reads positions that have a history: the ones the write runs moved.
         let moved: Vec<String> = t
             .svc

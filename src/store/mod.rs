@@ -9,6 +9,8 @@ mod sql;
 mod sqlconn;
 mod sqldb;
 pub mod sqlite;
+mod sqlrows;
+mod sqlwrite;
 mod wakers;
 mod writer;
 

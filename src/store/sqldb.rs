@@ -4,6 +4,7 @@
 
 use super::sql::{self, Dialect, Q};
 use super::sqlconn::{AnyRow, Pools};
+use super::sqlrows;
 use super::wakers::{FileWatch, NotifyWaker, SqliteWaker};
 use super::writer::{Writer, WriterHandle};
 use super::{
@@ -185,43 +186,43 @@ impl Store for SqlStore {
     }
 
     async fn get_institution(&self, id: &str) -> StoreResult<Option<Institution>> {
-        self.first::<sql::InstitutionRow, _>(sql::by_id(self.d, &sql::INSTITUTIONS, id))
+        self.first::<sqlrows::InstitutionRow, _>(sql::by_id(self.d, &sql::INSTITUTIONS, id))
             .await
     }
 
     async fn list_institutions(&self, q: &InstitutionQuery) -> StoreResult<Vec<Institution>> {
-        self.list::<sql::InstitutionRow, _>(sql::list_institutions(self.d, q))
+        self.list::<sqlrows::InstitutionRow, _>(sql::list_institutions(self.d, q))
             .await
     }
 
     async fn get_template(&self, id: &str) -> StoreResult<Option<AssetTemplate>> {
-        self.first::<sql::TemplateRow, _>(sql::by_id(self.d, &sql::TEMPLATES, id))
+        self.first::<sqlrows::TemplateRow, _>(sql::by_id(self.d, &sql::TEMPLATES, id))
             .await
     }
 
     async fn list_templates(&self, q: &TemplateQuery) -> StoreResult<Vec<AssetTemplate>> {
-        self.list::<sql::TemplateRow, _>(sql::list_templates(self.d, q))
+        self.list::<sqlrows::TemplateRow, _>(sql::list_templates(self.d, q))
             .await
     }
 
     async fn get_asset(&self, id: &str) -> StoreResult<Option<Asset>> {
-        self.first::<sql::AssetRow, _>(sql::by_id(self.d, &sql::ASSETS, id))
+        self.first::<sqlrows::AssetRow, _>(sql::by_id(self.d, &sql::ASSETS, id))
             .await
     }
 
     async fn list_assets(&self, q: &AssetQuery) -> StoreResult<Vec<Asset>> {
-        self.list::<sql::AssetRow, _>(sql::list_assets(self.d, q))
+        self.list::<sqlrows::AssetRow, _>(sql::list_assets(self.d, q))
             .await
     }
 
     async fn get_position(&self, id: &str) -> StoreResult<Option<Position>> {
-        self.first::<sql::PositionRow, _>(sql::by_id(self.d, &sql::POSITIONS, id))
+        self.first::<sqlrows::PositionRow, _>(sql::by_id(self.d, &sql::POSITIONS, id))
             .await
     }
 
     async fn list_positions(&self, q: &PositionQuery) -> StoreResult<Vec<Position>> {
         let mut rows: Vec<Position> = self
-            .list::<sql::PositionRow, _>(sql::list_positions(self.d, q))
+            .list::<sqlrows::PositionRow, _>(sql::list_positions(self.d, q))
             .await?;
         if q.backwards {
             rows.reverse();
@@ -248,7 +249,7 @@ impl Store for SqlStore {
     }
 
     async fn position_events(&self, position_id: &str) -> StoreResult<Vec<PositionLifecycleEvent>> {
-        self.list::<sql::PositionEventRow, _>(sql::position_events(self.d, position_id))
+        self.list::<sqlrows::PositionEventRow, _>(sql::position_events(self.d, position_id))
             .await
     }
 
@@ -257,35 +258,39 @@ impl Store for SqlStore {
         institution_id: &str,
         region: Region,
     ) -> StoreResult<Option<InstitutionPolicy>> {
-        self.first::<sql::PolicyRow, _>(sql::get_policy(self.d, institution_id, region.as_str()))
-            .await
+        self.first::<sqlrows::PolicyRow, _>(sql::get_policy(
+            self.d,
+            institution_id,
+            region.as_str(),
+        ))
+        .await
     }
 
     async fn list_policies(
         &self,
         institution_id: Option<&str>,
     ) -> StoreResult<Vec<InstitutionPolicy>> {
-        self.list::<sql::PolicyRow, _>(sql::list_policies(self.d, institution_id))
+        self.list::<sqlrows::PolicyRow, _>(sql::list_policies(self.d, institution_id))
             .await
     }
 
     async fn get_api_key(&self, id: &str) -> StoreResult<Option<ApiKey>> {
-        self.first::<sql::ApiKeyRow, _>(sql::by_id(self.d, &sql::API_KEYS, id))
+        self.first::<sqlrows::ApiKeyRow, _>(sql::by_id(self.d, &sql::API_KEYS, id))
             .await
     }
 
     async fn find_api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>> {
-        self.first::<sql::ApiKeyRow, _>(sql::api_key_by_hash(self.d, key_hash))
+        self.first::<sqlrows::ApiKeyRow, _>(sql::api_key_by_hash(self.d, key_hash))
             .await
     }
 
     async fn list_api_keys(&self, institution_id: Option<&str>) -> StoreResult<Vec<ApiKey>> {
-        self.list::<sql::ApiKeyRow, _>(sql::list_api_keys(self.d, institution_id))
+        self.list::<sqlrows::ApiKeyRow, _>(sql::list_api_keys(self.d, institution_id))
             .await
     }
 
     async fn read_ledger(&self, q: &LedgerQuery) -> StoreResult<Vec<LedgerEvent>> {
-        self.list::<sql::LedgerRow, _>(sql::read_ledger(self.d, q))
+        self.list::<sqlrows::LedgerRow, _>(sql::read_ledger(self.d, q))
             .await
     }
 
@@ -295,7 +300,7 @@ impl Store for SqlStore {
     }
 
     async fn list_audit(&self, q: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {
-        self.list::<sql::AuditRow, _>(sql::list_audit(self.d, q))
+        self.list::<sqlrows::AuditRow, _>(sql::list_audit(self.d, q))
             .await
     }
 

@@ -14,6 +14,8 @@
 use super::counters::Deltas;
 use super::sql::{self, Arg, Dialect, Q, Ty};
 use super::sqlconn::{Pools, Tx, WriteConn};
+use super::sqlrows;
+use super::sqlwrite::{self, entity_of, rows_of, whole_batch_fits};
 use super::wakers::CHANNEL;
 use super::{Change, Committed, FaultInjector, StoreError, StoreResult, Write};
 use crate::domain::audit::AuditEvent;
@@ -234,7 +236,7 @@ impl Writer {
     }
 
     /// PostgreSQL, when this writer knows the chain head (it moved it last): the whole batch as
-    /// one statement that commits on its own (`sql::one_statement`) — one round trip instead of
+    /// one statement that commits on its own (`sqlwrite::one_statement`) — one round trip instead of
     /// one per statement plus BEGIN and COMMIT. None when the batch does not qualify or the
     /// statement was refused (the head moved, a position changed, a constraint): the batch then
     /// runs under the head's lock, which also finds a failing write.
@@ -276,7 +278,9 @@ impl Writer {
     /// each. None when the batch does not qualify; a refused batch is isolated write by write.
     async fn sqlite_batch(&self, st: &mut State, writes: &[Prepared]) -> Option<Attempt> {
         let live: Vec<usize> = (0..writes.len()).collect();
-        if self.d != Dialect::Sqlite || !whole_batch_fits(writes, &live) {
+        if self.d != Dialect::Sqlite
+            || !whole_batch_fits(&live.iter().map(|i| &writes[*i].change).collect::<Vec<_>>())
+        {
             return None;
         }
         if st.conn.is_none() {
@@ -323,8 +327,8 @@ impl Writer {
         }
     }
 
-    /// The live writes as one statement after `head` (PostgreSQL: `sql::one_statement`; SQLite:
-    /// `sql::sqlite_batch`, which ends with COMMIT), and each write's step should it succeed.
+    /// The live writes as one statement after `head` (PostgreSQL: `sqlwrite::one_statement`; SQLite:
+    /// `sqlwrite::sqlite_batch`, which ends with COMMIT), and each write's step should it succeed.
     /// None when the batch does not qualify (a policy upsert or key revocation; two writes on one
     /// entity); `Err` when a write fails as it is linked (a test's injected fault).
     #[allow(clippy::type_complexity)]
@@ -334,7 +338,7 @@ impl Writer {
         live: &[usize],
         head: (i64, String),
     ) -> Option<Result<(Q, Vec<Option<Step>>), (usize, StoreError)>> {
-        if !whole_batch_fits(writes, live) {
+        if !whole_batch_fits(&live.iter().map(|i| &writes[*i].change).collect::<Vec<_>>()) {
             return None;
         }
         let (seq, prev) = head;
@@ -362,12 +366,12 @@ impl Writer {
         let changes: Vec<&Change> = live.iter().map(|i| &writes[*i].change).collect();
         let (creates, transitions) = rows_of(self.d, &changes);
         let moved = pending.seq != seq;
-        let parts = sql::OneStatement {
+        let parts = sqlwrite::OneStatement {
             head: moved.then_some(((seq, prev.as_str()), (pending.seq, pending.prev.as_str()))),
             creates,
             position_events: transitions
                 .iter()
-                .map(|(_, _, _, e)| sql::position_event_row(e))
+                .map(|(_, _, _, e)| sqlwrite::position_event_row(e))
                 .collect(),
             transitions: transitions
                 .iter()
@@ -379,8 +383,8 @@ impl Writer {
             notify: moved.then_some((CHANNEL, pending.seq)),
         };
         let q = match self.d {
-            Dialect::Postgres => sql::one_statement(parts),
-            Dialect::Sqlite => sql::sqlite_batch(parts),
+            Dialect::Postgres => sqlwrite::one_statement(parts),
+            Dialect::Sqlite => sqlwrite::sqlite_batch(parts),
         };
         Some(Ok((q, steps)))
     }
@@ -583,7 +587,7 @@ impl Writer {
                 .map_err(GroupError::Statement)?;
         }
         if !pending.deltas.is_empty() {
-            tx.exec(sql::add_counters(self.d, &pending.deltas))
+            tx.exec(sqlwrite::add_counters(self.d, &pending.deltas))
                 .await
                 .map_err(GroupError::Statement)?;
         }
@@ -594,12 +598,13 @@ impl Writer {
     async fn flush_rows(&self, tx: &mut Tx<'_>, pending: &mut Pending<'_>) -> StoreResult<()> {
         if !pending.ledger.is_empty() {
             let rows = std::mem::take(&mut pending.ledger);
-            tx.exec(sql::insert_many(self.d, &sql::LEDGER, rows))
+            tx.exec(sqlwrite::insert_many(self.d, &sql::LEDGER, rows))
                 .await?;
         }
         if !pending.audit.is_empty() {
             let rows = std::mem::take(&mut pending.audit);
-            tx.exec(sql::insert_many(self.d, &sql::AUDIT, rows)).await?;
+            tx.exec(sqlwrite::insert_many(self.d, &sql::AUDIT, rows))
+                .await?;
         }
         Ok(())
     }
@@ -618,7 +623,7 @@ impl Writer {
         let (creates, transitions) = rows_of(d, &changes);
         for (table, rows) in creates {
             if !rows.is_empty() {
-                tx.exec(sql::insert_many(d, table, rows))
+                tx.exec(sqlwrite::insert_many(d, table, rows))
                     .await
                     .map_err(GroupError::Statement)?;
             }
@@ -630,7 +635,7 @@ impl Writer {
                 .map(|(p, s, v, _)| (*p, *s, *v))
                 .collect();
             let updated: HashSet<String> = tx
-                .fetch_all::<(String,)>(sql::update_positions_states(d, &items))
+                .fetch_all::<(String,)>(sqlwrite::update_positions_states(d, &items))
                 .await
                 .map_err(GroupError::Statement)?
                 .into_iter()
@@ -639,12 +644,12 @@ impl Writer {
             let mut events = Vec::new();
             for (p, expected_state, expected_version, event) in &transitions {
                 if updated.contains(&p.id) {
-                    events.push(sql::position_event_row(event));
+                    events.push(sqlwrite::position_event_row(event));
                     continue;
                 }
                 // Not updated, so nothing of it was written: refuse it alone.
                 let current: Option<(String, i64)> = tx
-                    .fetch_optional(sql::position_state(d, &p.id))
+                    .fetch_optional(sqlwrite::position_state(d, &p.id))
                     .await
                     .map_err(GroupError::Statement)?;
                 let why = match current {
@@ -667,7 +672,7 @@ impl Writer {
                 refused.insert(p.id.as_str(), why);
             }
             if !events.is_empty() {
-                tx.exec(sql::insert_many(d, &sql::POSITION_EVENTS, events))
+                tx.exec(sqlwrite::insert_many(d, &sql::POSITION_EVENTS, events))
                     .await
                     .map_err(GroupError::Statement)?;
             }
@@ -704,7 +709,7 @@ impl Writer {
     ) -> StoreResult<Option<(i64, String, String)>> {
         let link = self.link(ledger, pending)?;
         if let Some(a) = audit {
-            pending.audit.push(sql::audit_row(a));
+            pending.audit.push(sqlwrite::audit_row(a));
         }
         let institution = w.ledger.as_ref().map(|l| l.draft.institution_id.as_str());
         pending
@@ -728,7 +733,7 @@ impl Writer {
         pending.seq += 1;
         pending
             .ledger
-            .push(sql::ledger_row(p, pending.seq, &prev, &hash));
+            .push(sqlwrite::ledger_row(p, pending.seq, &prev, &hash));
         Ok(Some((pending.seq, prev, hash)))
     }
 
@@ -747,8 +752,8 @@ impl Writer {
         let stmt = GroupError::Statement;
         let (policy, renamed) = match &w.change {
             Change::UpsertPolicy(p) => {
-                let row: sql::PolicyRow = tx
-                    .fetch_optional(sql::upsert_policy(d, p))
+                let row: sqlrows::PolicyRow = tx
+                    .fetch_optional(sqlwrite::upsert_policy(d, p))
                     .await
                     .map_err(stmt)?
                     .ok_or_else(|| {
@@ -765,12 +770,12 @@ impl Writer {
             }
             Change::RevokeApiKey { id, at } => {
                 if tx
-                    .exec(sql::revoke_api_key(d, id, at))
+                    .exec(sqlwrite::revoke_api_key(d, id, at))
                     .await
                     .map_err(stmt)?
                     == 0
                 {
-                    let exists: Option<sql::ApiKeyRow> = tx
+                    let exists: Option<sqlrows::ApiKeyRow> = tx
                         .fetch_optional(sql::by_id(d, &sql::API_KEYS, id))
                         .await
                         .map_err(stmt)?;
@@ -856,48 +861,6 @@ impl Writer {
     }
 }
 
-/// The rows a group of writes inserts, per table (parents first, so references within the group
-/// hold), and its transitions: (new position, expected state, expected version, lifecycle event).
-#[allow(clippy::type_complexity)]
-fn rows_of<'a>(
-    d: Dialect,
-    changes: &[&'a Change],
-) -> (
-    Vec<(&'static sql::Table, Vec<Vec<Arg>>)>,
-    Vec<(
-        &'a crate::domain::Position,
-        PositionState,
-        i64,
-        &'a crate::domain::PositionLifecycleEvent,
-    )>,
-) {
-    let mut creates: Vec<(&'static sql::Table, Vec<Vec<Arg>>)> = vec![
-        (&sql::INSTITUTIONS, Vec::new()),
-        (&sql::TEMPLATES, Vec::new()),
-        (&sql::ASSETS, Vec::new()),
-        (&sql::POSITIONS, Vec::new()),
-        (&sql::API_KEYS, Vec::new()),
-    ];
-    let mut transitions = Vec::new();
-    for c in changes {
-        match c {
-            Change::CreateInstitution(x) => creates[0].1.push(sql::institution_row(x)),
-            Change::CreateTemplate(x) => creates[1].1.push(sql::template_row(x)),
-            Change::CreateAsset(x) => creates[2].1.push(sql::asset_row(x)),
-            Change::CreatePosition(x) => creates[3].1.push(sql::position_row(d, x)),
-            Change::CreateApiKey(x) => creates[4].1.push(sql::api_key_row(x)),
-            Change::TransitionPosition {
-                position,
-                expected_state,
-                expected_version,
-                event,
-            } => transitions.push((position, *expected_state, *expected_version, event)),
-            Change::None | Change::UpsertPolicy(_) | Change::RevokeApiKey { .. } => {}
-        }
-    }
-    (creates, transitions)
-}
-
 /// The head a committed batch left: its newest ledger event's (seq, hash).
 fn newest_link(steps: &[Option<Step>]) -> Option<(i64, String)> {
     steps
@@ -910,34 +873,4 @@ fn newest_link(steps: &[Option<Step>]) -> Option<(i64, String)> {
             _ => None,
         })
         .max_by_key(|(seq, _)| *seq)
-}
-
-/// Whether the live writes can go in one statement: no policy upsert or key revocation (they need
-/// the database's answer before their records), and no two writes on one entity (one snapshot).
-fn whole_batch_fits(writes: &[Prepared], live: &[usize]) -> bool {
-    let mut seen = HashSet::new();
-    !live.is_empty()
-        && live.iter().all(|i| {
-            let w = &writes[*i];
-            !matches!(
-                w.change,
-                Change::UpsertPolicy(_) | Change::RevokeApiKey { .. }
-            ) && entity_of(&w.change).is_none_or(|e| seen.insert(e))
-        })
-}
-
-/// The entity a write creates or changes, if any: two writes on one entity never share a
-/// statement.
-fn entity_of(c: &Change) -> Option<&str> {
-    match c {
-        Change::None => None,
-        Change::CreateInstitution(x) => Some(&x.id),
-        Change::CreateTemplate(x) => Some(&x.id),
-        Change::CreateAsset(x) => Some(&x.id),
-        Change::CreatePosition(x) => Some(&x.id),
-        Change::CreateApiKey(x) => Some(&x.id),
-        Change::TransitionPosition { position, .. } => Some(&position.id),
-        Change::UpsertPolicy(x) => Some(&x.id),
-        Change::RevokeApiKey { id, .. } => Some(id),
-    }
 }

@@ -1,0 +1,607 @@
+//! The SQL of writes, for both database backends: the row each entity inserts, multi-row inserts
+//! and updates (PostgreSQL `unnest` arrays, so one prepared plan serves any batch size; SQLite
+//! `VALUES` lists), the counters' upsert, and a whole batch as one statement (PostgreSQL) or one
+//! call (SQLite). `writer.rs` runs them.
+
+use super::Change;
+use super::counters::Deltas;
+use super::sql::{
+    API_KEYS, ASSETS, AUDIT, Arg, COUNTERS, Dialect, INSTITUTIONS, LEDGER, POLICIES,
+    POSITION_EVENTS, POSITIONS, Q, TEMPLATES, Table, Ty, amount_arg, insert, json_text, ot,
+    select_list, t, ts,
+};
+use crate::domain::apikey::ApiKey;
+use crate::domain::audit::AuditEvent;
+use crate::domain::ledger::PreparedEvent;
+use crate::domain::{
+    Asset, AssetTemplate, Institution, InstitutionPolicy, Position, PositionLifecycleEvent,
+    PositionState, time,
+};
+use Ty::*;
+use std::collections::HashSet;
+
+/// One statement inserting `rows` (each in column order), in order. PostgreSQL: `unnest` over
+/// one array per column, so the statement's text (and its prepared plan) is the same for any
+/// number of rows. SQLite: a `VALUES` list.
+pub fn insert_many(d: Dialect, table: &Table, rows: Vec<Vec<Arg>>) -> Q {
+    let mut q = Q::new(d, "");
+    push_insert_many(&mut q, table, rows);
+    q
+}
+
+/// `insert_many`, appended to a statement under construction.
+pub fn push_insert_many(q: &mut Q, table: &Table, rows: Vec<Vec<Arg>>) {
+    let names = table
+        .cols
+        .iter()
+        .map(|(c, _)| *c)
+        .collect::<Vec<_>>()
+        .join(", ");
+    q.push(&format!("INSERT INTO {} ({names}) ", table.name));
+    let types = table.cols.iter().map(|(_, ty)| *ty);
+    match q.d {
+        Dialect::Sqlite => {
+            q.push("VALUES ");
+            push_values(q, types, rows);
+        }
+        Dialect::Postgres => {
+            q.push("SELECT * FROM ");
+            push_unnest(q, types, rows);
+        }
+    }
+}
+
+/// `(…), (…)`: one parenthesised list of placeholders per row.
+fn push_values(q: &mut Q, types: impl Iterator<Item = Ty> + Clone, rows: Vec<Vec<Arg>>) {
+    for (r, row) in rows.into_iter().enumerate() {
+        q.push(if r > 0 { ", (" } else { "(" });
+        for (i, (arg, ty)) in row.into_iter().zip(types.clone()).enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.bind(ty, arg);
+        }
+        q.push(")");
+    }
+}
+
+/// `unnest($1::text[], $2::bigint[], …)`: the rows as one array per column.
+fn push_unnest(q: &mut Q, types: impl Iterator<Item = Ty> + Clone, rows: Vec<Vec<Arg>>) {
+    let width = types.clone().count();
+    q.push("unnest(");
+    for (i, (arg, ty)) in columns(rows, width).into_iter().zip(types).enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.bind_array(ty, arg);
+    }
+    q.push(")");
+}
+
+/// Rows of arguments turned into one array argument per column.
+fn columns(rows: Vec<Vec<Arg>>, width: usize) -> Vec<Arg> {
+    let mut cols: Vec<Arg> = Vec::with_capacity(width);
+    for row in rows {
+        debug_assert_eq!(row.len(), width);
+        for (i, arg) in row.into_iter().enumerate() {
+            if cols.len() <= i {
+                cols.push(match arg {
+                    Arg::Int(_) => Arg::Ints(Vec::new()),
+                    _ => Arg::Texts(Vec::new()),
+                });
+            }
+            match (&mut cols[i], arg) {
+                (Arg::Ints(v), Arg::Int(n)) => v.push(n),
+                (Arg::Texts(v), Arg::Text(s)) => v.push(s),
+                _ => unreachable!("a column holds one kind of value"),
+            }
+        }
+    }
+    cols
+}
+
+/// Applies many position transitions in one statement; returns the ids it updated. A position
+/// is updated only if it still has its expected state and version. No two items may name the
+/// same position (the writer puts such writes in separate statements).
+pub fn update_positions_states(
+    d: Dialect,
+    items: &[(&Position, crate::domain::PositionState, i64)],
+) -> Q {
+    let mut q = Q::new(d, "");
+    push_update_positions_states(&mut q, items);
+    q.push(" RETURNING positions.id");
+    q
+}
+
+/// `update_positions_states` without its `RETURNING`, appended to a statement.
+pub fn push_update_positions_states(
+    q: &mut Q,
+    items: &[(&Position, crate::domain::PositionState, i64)],
+) {
+    let rows: Vec<Vec<Arg>> = items
+        .iter()
+        .map(|(p, expected_state, expected_version)| {
+            vec![
+                t(&p.id),
+                t(p.state.as_str()),
+                Arg::Int(p.version),
+                ts(&p.updated_at),
+                t(expected_state.as_str()),
+                Arg::Int(*expected_version),
+            ]
+        })
+        .collect();
+    const TYPES: [Ty; 6] = [Text, Text, Int, Ts, Text, Int];
+    q.push("UPDATE positions SET ");
+    match q.d {
+        Dialect::Sqlite => {
+            q.push("state = v.column2, version = v.column3, updated_at = v.column4 FROM (VALUES ");
+            push_values(q, TYPES.into_iter(), rows);
+            q.push(
+                ") AS v WHERE positions.id = v.column1 AND positions.state = v.column5 \
+                 AND positions.version = v.column6",
+            );
+        }
+        Dialect::Postgres => {
+            q.push("state = v.state, version = v.version, updated_at = v.updated_at FROM ");
+            let ids = q.args.len() + 1;
+            push_unnest(q, TYPES.into_iter(), rows);
+            // The id array again as an index condition, so the plan is an index lookup per
+            // item whatever the planner guesses of the unnest.
+            q.push(
+                " AS v (id, state, version, updated_at, expected_state, expected_version) \
+                 WHERE positions.id = ANY(",
+            );
+            q.again(ids, Text);
+            q.push(
+                ") AND positions.id = v.id AND positions.state = v.expected_state \
+                 AND positions.version = v.expected_version",
+            );
+        }
+    }
+}
+
+pub fn institution_row(i: &Institution) -> Vec<Arg> {
+    vec![
+        t(&i.id),
+        t(&i.name),
+        t(json_text(&i.regions)),
+        t(json_text(&i.verticals)),
+        ts(&i.created_at),
+        ts(&i.updated_at),
+    ]
+}
+
+pub fn template_row(x: &AssetTemplate) -> Vec<Arg> {
+    vec![
+        t(&x.id),
+        t(&x.institution_id),
+        t(x.code.as_str()),
+        t(&x.name),
+        t(x.vertical.as_str()),
+        t(x.region.as_str()),
+        t(json_text(&x.config)),
+        ts(&x.created_at),
+        ts(&x.updated_at),
+    ]
+}
+
+pub fn asset_row(x: &Asset) -> Vec<Arg> {
+    vec![
+        t(&x.id),
+        t(&x.institution_id),
+        t(&x.template_id),
+        t(&x.label),
+        t(json_text(&x.metadata)),
+        ts(&x.created_at),
+        ts(&x.updated_at),
+    ]
+}
+
+pub fn position_row(d: Dialect, p: &Position) -> Vec<Arg> {
+    vec![
+        t(&p.id),
+        t(&p.institution_id),
+        t(&p.asset_id),
+        t(&p.holder_reference),
+        t(p.currency.as_str()),
+        amount_arg(d, &p.amount),
+        t(p.state.as_str()),
+        ot(p.external_reference.clone()),
+        Arg::Int(p.version),
+        ts(&p.created_at),
+        ts(&p.updated_at),
+    ]
+}
+
+pub fn position_event_row(e: &PositionLifecycleEvent) -> Vec<Arg> {
+    vec![
+        t(&e.id),
+        t(&e.position_id),
+        t(e.from_state.as_str()),
+        t(e.to_state.as_str()),
+        ot(e.reason.clone()),
+        ts(&e.at),
+        ot(e.metadata.as_ref().map(json_text)),
+    ]
+}
+
+pub fn api_key_row(k: &ApiKey) -> Vec<Arg> {
+    vec![
+        t(&k.id),
+        t(&k.institution_id),
+        t(&k.key_hash),
+        t(&k.label),
+        t(k.role.as_str()),
+        ts(&k.created_at),
+        ot(k.revoked_at.as_ref().map(time::format)),
+    ]
+}
+
+/// The ledger row of a prepared event at its place in the chain; the payload is stored as the
+/// canonical text that was hashed.
+pub fn ledger_row(e: &PreparedEvent, seq: i64, prev_hash: &str, hash: &str) -> Vec<Arg> {
+    let x = &e.draft;
+    vec![
+        Arg::Int(seq),
+        t(&e.id),
+        t(x.kind.as_str()),
+        t(x.entity_type.as_str()),
+        t(&x.entity_id),
+        t(&x.institution_id),
+        ot(x.position_id.clone()),
+        ts(&x.at),
+        t(&e.payload_json),
+        t(prev_hash),
+        t(hash),
+    ]
+}
+
+/// Adds a batch's counter deltas (see `counters.rs`), rows in key order.
+pub fn add_counters(d: Dialect, deltas: &Deltas<'_>) -> Q {
+    let mut q = Q::new(d, "");
+    push_add_counters(&mut q, deltas);
+    q
+}
+
+/// `add_counters`, appended to a statement.
+pub fn push_add_counters(q: &mut Q, deltas: &Deltas<'_>) {
+    let rows = deltas
+        .iter()
+        .map(|(scope, name, n)| vec![t(scope), t(name), Arg::Int(n)])
+        .collect();
+    push_insert_many(q, &COUNTERS, rows);
+    q.push(" ON CONFLICT (scope, name) DO UPDATE SET n = counters.n + excluded.n");
+}
+
+/// A chain head: (seq, hash).
+pub type Head<'a> = (i64, &'a str);
+
+/// A whole batch as one PostgreSQL statement (see `one_statement`).
+pub struct OneStatement<'a> {
+    /// The chain head the batch starts from and the head it leaves, if it has ledger events.
+    pub head: Option<(Head<'a>, Head<'a>)>,
+    /// New rows per table, parents first.
+    pub creates: Vec<(&'static Table, Vec<Vec<Arg>>)>,
+    pub transitions: Vec<(&'a Position, crate::domain::PositionState, i64)>,
+    pub position_events: Vec<Vec<Arg>>,
+    pub ledger: Vec<Vec<Arg>>,
+    pub audit: Vec<Vec<Arg>>,
+    pub deltas: &'a Deltas<'a>,
+    /// Notifies the ledger channel of this seq.
+    pub notify: Option<(&'a str, i64)>,
+}
+
+/// One statement that stores a whole batch, committed on its own (no BEGIN or COMMIT round
+/// trips): data-modifying CTEs move the chain head only if it is still `head.0`, insert and
+/// update every row, add the counters, and notify. Its last step calls `escrowgrid_batch_check`,
+/// which aborts the statement (so nothing of it is stored) unless the head moved and every
+/// transition applied. No two writes may touch the same entity: the CTEs share one snapshot.
+pub fn one_statement(s: OneStatement<'_>) -> Q {
+    let mut q = Q::new(Dialect::Postgres, "WITH ");
+    let mut n = 0;
+    let mut cte = |q: &mut Q, name: &str| {
+        if n > 0 {
+            q.push(", ");
+        }
+        n += 1;
+        q.push(name).push(" AS (");
+    };
+    if let Some(((from_seq, from_hash), (to_seq, to_hash))) = s.head {
+        cte(&mut q, "head");
+        q.push("UPDATE ledger_head SET seq = ")
+            .bind(Int, Arg::Int(to_seq))
+            .push(", hash = ")
+            .bind(Text, t(to_hash))
+            .push(" WHERE id AND seq = ")
+            .bind(Int, Arg::Int(from_seq))
+            .push(" AND hash = ")
+            .bind(Text, t(from_hash))
+            .push(" RETURNING 1)");
+    }
+    for (i, (table, rows)) in s.creates.into_iter().enumerate() {
+        if !rows.is_empty() {
+            cte(&mut q, &format!("new{i}"));
+            push_insert_many(&mut q, table, rows);
+            q.push(")");
+        }
+    }
+    let transitions = s.transitions.len();
+    if transitions > 0 {
+        cte(&mut q, "moved");
+        push_update_positions_states(&mut q, &s.transitions);
+        q.push(" RETURNING 1)");
+    }
+    for (name, table, rows) in [
+        ("events", &POSITION_EVENTS, s.position_events),
+        ("ledger", &LEDGER, s.ledger),
+        ("audit", &AUDIT, s.audit),
+    ] {
+        if !rows.is_empty() {
+            cte(&mut q, name);
+            push_insert_many(&mut q, table, rows);
+            q.push(")");
+        }
+    }
+    if !s.deltas.is_empty() {
+        cte(&mut q, "counted");
+        push_add_counters(&mut q, s.deltas);
+        q.push(")");
+    }
+    if n == 0 {
+        // Nothing to write; keep the statement valid.
+        q.push("nothing AS (SELECT 1)");
+    }
+    q.push(" SELECT escrowgrid_batch_check(true");
+    if s.head.is_some() {
+        q.push(" AND (SELECT count(*) FROM head) = 1");
+    }
+    if transitions > 0 {
+        q.push(" AND (SELECT count(*) FROM moved) = ")
+            .bind(Int, Arg::Int(transitions as i64));
+    }
+    q.push(")");
+    if let Some((channel, seq)) = s.notify {
+        q.push(", pg_notify('")
+            .push(channel)
+            .push("', ")
+            .bind(Text, t(seq.to_string()))
+            .push(")");
+    }
+    q
+}
+
+/// A whole batch for SQLite, after its transaction was begun and its head read: every insert and
+/// update of the batch, then `COMMIT`, as one multi-statement query (sqlx runs them in one call to
+/// its SQLite thread; each statement binds the `$N` it names). After the transitions' UPDATE, a
+/// guard fails the query unless every transition applied (`changes()`), so a stale one makes the
+/// caller roll back and isolate the batch. `head` and `notify` are not used: SQLite's write lock
+/// orders the chain and the stream watches the file.
+pub fn sqlite_batch(s: OneStatement<'_>) -> Q {
+    let mut q = Q::new(Dialect::Sqlite, "");
+    for (table, rows) in s.creates {
+        if !rows.is_empty() {
+            push_insert_many(&mut q, table, rows);
+            q.push("; ");
+        }
+    }
+    if !s.transitions.is_empty() {
+        let n = s.transitions.len() as i64;
+        push_update_positions_states(&mut q, &s.transitions);
+        // abs() of the smallest integer is SQLite's way to raise an error from plain SQL.
+        q.push("; SELECT CASE WHEN changes() = ")
+            .bind(Int, Arg::Int(n))
+            .push(" THEN 0 ELSE abs(-9223372036854775808) END; ");
+    }
+    for (table, rows) in [
+        (&POSITION_EVENTS, s.position_events),
+        (&LEDGER, s.ledger),
+        (&AUDIT, s.audit),
+    ] {
+        if !rows.is_empty() {
+            push_insert_many(&mut q, table, rows);
+            q.push("; ");
+        }
+    }
+    if !s.deltas.is_empty() {
+        push_add_counters(&mut q, s.deltas);
+        q.push("; ");
+    }
+    q.push("COMMIT");
+    q
+}
+
+pub fn audit_row(a: &AuditEvent) -> Vec<Arg> {
+    vec![
+        t(&a.id),
+        ts(&a.occurred_at),
+        t(&a.actor),
+        ot(a.api_key_id.clone()),
+        ot(a.institution_id.clone()),
+        t(&a.action),
+        t(a.outcome.as_str()),
+        ot(a.resource_type.clone()),
+        ot(a.resource_id.clone()),
+        ot(a.subject_institution_id.clone()),
+        ot(a.payload.as_ref().map(json_text)),
+        ot(a.error.as_ref().map(json_text)),
+    ]
+}
+
+/// Inserts or replaces the policy of (institution, region), keeping an existing id and createdAt,
+/// and returns the stored row.
+pub fn upsert_policy(d: Dialect, p: &InstitutionPolicy) -> Q {
+    let mut q = insert(
+        d,
+        &POLICIES,
+        vec![
+            t(&p.id),
+            t(&p.institution_id),
+            t(p.region.as_str()),
+            t(json_text(&p.config)),
+            ts(&p.created_at),
+            ts(&p.updated_at),
+        ],
+    );
+    q.push(
+        " ON CONFLICT (institution_id, region) DO UPDATE SET config = excluded.config, \
+         updated_at = excluded.updated_at RETURNING ",
+    );
+    q.push(&select_list(d, &POLICIES));
+    q
+}
+
+pub fn position_state(d: Dialect, id: &str) -> Q {
+    let mut q = Q::new(d, "SELECT state, version FROM positions WHERE id = ");
+    q.bind(Text, t(id));
+    q
+}
+
+pub fn revoke_api_key(d: Dialect, id: &str, at: &time::Timestamp) -> Q {
+    let mut q = Q::new(d, "UPDATE api_keys SET revoked_at = ");
+    q.bind(Ts, ts(at))
+        .push(" WHERE id = ")
+        .bind(Text, t(id))
+        .push(" AND revoked_at IS NULL");
+    q
+}
+
+// ---- which writes share a statement ------------------------------------------------------------
+
+/// The rows a group of writes inserts, per table (parents first, so references within the group
+/// hold), and its transitions: (new position, expected state, expected version, lifecycle event).
+#[allow(clippy::type_complexity)]
+pub fn rows_of<'a>(
+    d: Dialect,
+    changes: &[&'a Change],
+) -> (
+    Vec<(&'static Table, Vec<Vec<Arg>>)>,
+    Vec<(
+        &'a crate::domain::Position,
+        PositionState,
+        i64,
+        &'a crate::domain::PositionLifecycleEvent,
+    )>,
+) {
+    let mut creates: Vec<(&'static Table, Vec<Vec<Arg>>)> = vec![
+        (&INSTITUTIONS, Vec::new()),
+        (&TEMPLATES, Vec::new()),
+        (&ASSETS, Vec::new()),
+        (&POSITIONS, Vec::new()),
+        (&API_KEYS, Vec::new()),
+    ];
+    let mut transitions = Vec::new();
+    for c in changes {
+        match c {
+            Change::CreateInstitution(x) => creates[0].1.push(institution_row(x)),
+            Change::CreateTemplate(x) => creates[1].1.push(template_row(x)),
+            Change::CreateAsset(x) => creates[2].1.push(asset_row(x)),
+            Change::CreatePosition(x) => creates[3].1.push(position_row(d, x)),
+            Change::CreateApiKey(x) => creates[4].1.push(api_key_row(x)),
+            Change::TransitionPosition {
+                position,
+                expected_state,
+                expected_version,
+                event,
+            } => transitions.push((position, *expected_state, *expected_version, event)),
+            Change::None | Change::UpsertPolicy(_) | Change::RevokeApiKey { .. } => {}
+        }
+    }
+    (creates, transitions)
+}
+
+/// Whether the live writes can go in one statement: no policy upsert or key revocation (they need
+/// the database's answer before their records), and no two writes on one entity (one snapshot).
+pub fn whole_batch_fits(writes: &[&Change]) -> bool {
+    let mut seen = HashSet::new();
+    !writes.is_empty()
+        && writes.iter().all(|c| {
+            !matches!(c, Change::UpsertPolicy(_) | Change::RevokeApiKey { .. })
+                && entity_of(c).is_none_or(|e| seen.insert(e))
+        })
+}
+
+/// The entity a write creates or changes, if any: two writes on one entity never share a
+/// statement.
+pub fn entity_of(c: &Change) -> Option<&str> {
+    match c {
+        Change::None => None,
+        Change::CreateInstitution(x) => Some(&x.id),
+        Change::CreateTemplate(x) => Some(&x.id),
+        Change::CreateAsset(x) => Some(&x.id),
+        Change::CreatePosition(x) => Some(&x.id),
+        Change::CreateApiKey(x) => Some(&x.id),
+        Change::TransitionPosition { position, .. } => Some(&position.id),
+        Change::UpsertPolicy(x) => Some(&x.id),
+        Change::RevokeApiKey { id, .. } => Some(id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn many_rows_are_one_statement() {
+        let rows = vec![
+            vec![t("a"), t("x"), Arg::Int(1)],
+            vec![t("b"), t("y"), Arg::Int(-1)],
+        ];
+        let pg = insert_many(Dialect::Postgres, &COUNTERS, rows.clone());
+        assert_eq!(
+            pg.sql,
+            "INSERT INTO counters (scope, name, n) SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])",
+            "the same text for any number of rows"
+        );
+        assert!(
+            matches!(&pg.args[0], Arg::Texts(v) if v == &[Some("a".to_string()), Some("b".to_string())])
+        );
+        assert!(matches!(&pg.args[2], Arg::Ints(v) if v == &[1, -1]));
+        let lite = insert_many(Dialect::Sqlite, &COUNTERS, rows);
+        assert_eq!(
+            lite.sql,
+            "INSERT INTO counters (scope, name, n) VALUES ($1, $2, $3), ($4, $5, $6)"
+        );
+        assert_eq!(lite.args.len(), 6);
+    }
+
+    #[test]
+    fn a_sqlite_batch_guards_its_transitions_and_commits() {
+        use crate::domain::{Money, PositionState};
+        let now = time::now();
+        let p = Position {
+            id: "pos_1".into(),
+            institution_id: "inst_1".into(),
+            asset_id: "ast_1".into(),
+            holder_reference: "H".into(),
+            currency: "USD".parse().unwrap(),
+            amount: Money::parse("10").unwrap(),
+            state: PositionState::Funded,
+            external_reference: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        let deltas = Deltas::default();
+        let q = sqlite_batch(OneStatement {
+            head: None,
+            creates: vec![(&POSITIONS, vec![position_row(Dialect::Sqlite, &p)])],
+            transitions: vec![(&p, PositionState::Created, 0)],
+            position_events: vec![],
+            ledger: vec![],
+            audit: vec![],
+            deltas: &deltas,
+            notify: None,
+        });
+        let statements: Vec<&str> = q.sql.split("; ").collect();
+        assert!(statements[0].starts_with("INSERT INTO positions"));
+        assert!(statements[1].starts_with("UPDATE positions SET"));
+        assert_eq!(
+            statements[2],
+            "SELECT CASE WHEN changes() = $18 THEN 0 ELSE abs(-9223372036854775808) END",
+            "the guard counts the transitions"
+        );
+        assert_eq!(*statements.last().unwrap(), "COMMIT");
+        assert!(matches!(q.args[17], Arg::Int(1)));
+    }
+}
