@@ -1,5 +1,5 @@
 //! Persistence. One trait, three backends (memory, SQLite, PostgreSQL), one conformance suite
-//! (`tests/conformance.rs`). Stores persist; they do not decide business rules. Every change is
+//! (`tests/it/conformance.rs`). Stores persist; they do not decide business rules. Every change is
 //! committed together with its ledger event and audit record in one atomic step (`Store::commit`).
 
 pub mod counters;

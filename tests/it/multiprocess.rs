@@ -2,7 +2,7 @@
 //! process seeing what another writes, on SQLite and PostgreSQL. Plus a ledger stream that loses
 //! its PostgreSQL connections and must miss nothing.
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};

@@ -1,7 +1,7 @@
 //! End-to-end through the built binary: every call is a new process, so these also prove that
 //! data persists between processes.
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};

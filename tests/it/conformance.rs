@@ -1,7 +1,7 @@
 //! The store conformance suite: every test here runs against memory, SQLite and PostgreSQL.
 //! A new backend only needs to pass it.
 
-mod common;
+use crate::common;
 
 use common::{Fixture, Harness};
 use escrowgrid::domain::ledger::ChainVerifier;

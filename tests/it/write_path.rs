@@ -2,7 +2,7 @@
 //! a failing write fails alone and changes nothing, and the chain stays gap-free and verifiable
 //! under many concurrent callers.
 
-mod common;
+use crate::common;
 
 use common::Harness;
 use escrowgrid::domain::ledger::LedgerDraft;

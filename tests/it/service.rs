@@ -2,7 +2,7 @@
 //! state machine through the service, read-only sessions, and the role × operation table
 //! (DOMAIN.md §6). Runs on every backend.
 
-mod common;
+use crate::common;
 
 use common::{Fixture, Harness};
 use escrowgrid::domain::{LedgerKind, Outcome, PositionState};

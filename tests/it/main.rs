@@ -1,0 +1,13 @@
+//! The integration tests, in one binary (one link of the whole crate instead of one per suite):
+//! each suite keeps its own module.
+
+#[macro_use]
+mod common;
+
+mod cli;
+mod conformance;
+mod e2e_tmux;
+mod multiprocess;
+mod service;
+mod tui;
+mod write_path;
