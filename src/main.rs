@@ -6,7 +6,6 @@ use escrowgrid::cli::{self, args::Cli, args::Command};
 use escrowgrid::config::{self, Overrides, ProcessEnv};
 use escrowgrid::service::{Service, ServiceConfig, ServiceError};
 use escrowgrid::{logging, store};
-use serde_json::json;
 use std::process::ExitCode;
 
 /// mimalloc rather than the system allocator: the write path allocates many small strings and
@@ -52,6 +51,12 @@ async fn run(cli: Cli, process_start: std::time::Instant) -> u8 {
         api_key: cli.api_key.clone(),
         read_only: cli.read_only,
     };
+    if let Some(c @ (Command::Completions { .. } | Command::Man)) = &cli.command {
+        return match cli::print_docs(c) {
+            Ok(()) => 0,
+            Err(e) => fail(json, &ServiceError::Internal(e.to_string())),
+        };
+    }
     let cfg = match config::load(&ov, &ProcessEnv) {
         Ok(c) => c,
         Err(e) => return fail(json, &ServiceError::field("config", e.to_string())),
@@ -105,21 +110,7 @@ async fn run(cli: Cli, process_start: std::time::Instant) -> u8 {
                 } else {
                     cfg.database_url.clone()
                 };
-                if json {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&json!({
-                            "backend": cfg.backend, "target": target, "connected": false,
-                            "error": e.to_string(), "logFile": log_file,
-                        }))
-                        .unwrap_or_default()
-                    );
-                } else {
-                    println!(
-                        "backend:   {}\ntarget:    {target}\nconnected: NO\nerror:     {e}",
-                        cfg.backend
-                    );
-                }
+                cli::print_unreachable(cfg.backend, &target, &e, log_file.as_deref(), json);
                 return 1;
             }
             return fail(json, &ServiceError::from(e));

@@ -81,6 +81,13 @@ pub enum Command {
     Seed(SeedArgs),
     /// Apply database migrations (also done on every open) and print the schema version.
     Migrate,
+    /// Print a shell completion script: `escrowgrid completions bash > /etc/bash_completion.d/escrowgrid`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `escrowgrid man | man -l -`.
+    Man,
     /// Benchmarks: `write` on a scratch database of its own; `stream` and `console` write
     /// benchmark data into the configured (empty) database.
     #[command(subcommand)]

@@ -3,6 +3,7 @@
 //! configured one.
 
 use super::args::BenchCmd;
+use super::outln;
 use crate::bench::{self, write};
 use crate::config::Config;
 use crate::service::{ServiceError, ServiceResult};
@@ -36,7 +37,7 @@ pub async fn run(cmd: BenchCmd, cfg: &Config, json: bool) -> ServiceResult<()> {
                 return Err(ServiceError::field("runs", "must be between 1 and 9"));
             }
             if !json {
-                println!(
+                outln!(
                     "bench write on {} (a scratch database beside {}), {} run(s) per figure, median shown; load average {}",
                     cfg.backend,
                     if cfg.backend == Backend::Memory {
@@ -47,7 +48,7 @@ pub async fn run(cmd: BenchCmd, cfg: &Config, json: bool) -> ServiceResult<()> {
                     plan.runs,
                     load(write::load_average())
                 );
-                println!(
+                outln!(
                     "{:<18} {:>7} {:>5} {:>8} {:>11} {:>9} {:>9} {:>12} {:>7}",
                     "op",
                     "callers",
@@ -62,7 +63,7 @@ pub async fn run(cmd: BenchCmd, cfg: &Config, json: bool) -> ServiceResult<()> {
             }
             let mut print_row = |r: &write::BenchRow| {
                 if !json {
-                    println!(
+                    outln!(
                         "{:<18} {:>7} {:>5} {:>8} {:>11.0} {:>9.3} {:>9.3} {:>12} {:>7}",
                         r.op,
                         r.callers,
@@ -85,8 +86,8 @@ pub async fn run(cmd: BenchCmd, cfg: &Config, json: bool) -> ServiceResult<()> {
             if json {
                 super::print_json(&report);
             } else {
-                println!("durability: {}", report.durability);
-                println!(
+                outln!("durability: {}", report.durability);
+                outln!(
                     "baselines: {}",
                     match cfg.backend {
                         Backend::Memory =>
@@ -95,7 +96,7 @@ pub async fn run(cmd: BenchCmd, cfg: &Config, json: bool) -> ServiceResult<()> {
                             "one-row autocommit INSERTs into a scratch table at the same concurrency and durability; reads: the same query sent raw",
                     }
                 );
-                println!("load average at the end {}", load(report.load_average_end));
+                outln!("load average at the end {}", load(report.load_average_end));
             }
             Ok(())
         }
@@ -144,7 +145,7 @@ pub async fn run(cmd: BenchCmd, cfg: &Config, json: bool) -> ServiceResult<()> {
             if json {
                 super::print_json(&r);
             } else {
-                println!(
+                outln!(
                     "{}: {} events, commit-to-delivery {}; load average {}",
                     r.backend,
                     r.events,
@@ -167,26 +168,28 @@ pub async fn run(cmd: BenchCmd, cfg: &Config, json: bool) -> ServiceResult<()> {
                 super::print_json(&r);
                 return Ok(());
             }
-            println!(
+            outln!(
                 "{} positions loaded in {:.1} s; load average {}",
                 r.rows,
                 r.load_seconds,
                 load(write::load_average())
             );
             for (name, l) in &r.queries {
-                println!("  {name:<36} {}", latency(l));
+                outln!("  {name:<36} {}", latency(l));
             }
-            println!(
+            outln!(
                 "  first frame (start to data on screen) {:.1} ms",
                 r.first_frame_ms
             );
-            println!(
+            outln!(
                 "  frame (draw, 160×48)                 median {:.3} ms, worst {:.3} ms",
-                r.frame.median_ms, r.frame.max_ms
+                r.frame.median_ms,
+                r.frame.max_ms
             );
-            println!(
+            outln!(
                 "  scroll step (key, page loads, draw)  median {:.3} ms, worst {:.3} ms",
-                r.scroll_step.median_ms, r.scroll_step.max_ms
+                r.scroll_step.median_ms,
+                r.scroll_step.max_ms
             );
             Ok(())
         }

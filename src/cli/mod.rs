@@ -5,6 +5,61 @@
 pub mod args;
 pub mod bench;
 
+/// `println!` for command output. A reader that stops early (`escrowgrid ledger list --json |
+/// head`) closes the pipe: that ends the command quietly with status 0 instead of a panic, as
+/// other Unix tools do.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cli::write_stdout(format_args!($($arg)*))
+    };
+}
+pub(crate) use outln;
+
+/// `completions` and `man`: documents made from the argument definitions; no store, no config.
+pub fn print_docs(command: &Command) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    let mut cli = args::Cli::command();
+    let mut out = Vec::new();
+    match command {
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut cli, "escrowgrid", &mut out);
+        }
+        _ => clap_mangen::Man::new(cli).render(&mut out)?,
+    }
+    outln!("{}", String::from_utf8_lossy(&out).trim_end());
+    Ok(())
+}
+
+/// `health` when the store cannot even be opened: what it knows, and the reason.
+pub fn print_unreachable(
+    backend: crate::store::Backend,
+    target: &str,
+    e: &crate::store::StoreError,
+    log_file: Option<&str>,
+    json: bool,
+) {
+    if json {
+        print_json(&json!({
+            "backend": backend, "target": target, "connected": false,
+            "error": e.to_string(), "logFile": log_file,
+        }));
+    } else {
+        outln!("backend:   {backend}\ntarget:    {target}\nconnected: NO\nerror:     {e}");
+    }
+}
+
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.write_all(b"\n")) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write the output: {e}");
+        std::process::exit(1);
+    }
+}
+
 use crate::domain::{LedgerKind, Outcome, PositionState, text::sanitize};
 use crate::service::stream::{StreamFilter, StreamItem, StreamStatus};
 use crate::service::{
@@ -29,7 +84,7 @@ pub fn json_arg(field: &str, raw: &str) -> ServiceResult<Value> {
 }
 
 pub(crate) fn print_json<T: Serialize>(v: &T) {
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(v).expect("serialisable output")
     );
@@ -43,7 +98,7 @@ fn print_table(headers: &[&str], rows: Vec<Vec<String>>) {
     for r in rows {
         t.add_row(r.into_iter().map(|c| sanitize(&c).into_owned()));
     }
-    println!("{t}");
+    outln!("{t}");
 }
 
 fn s(x: &str) -> String {
@@ -110,6 +165,10 @@ pub async fn run(svc: &Service, actor: &Actor, cmd: Command, json: bool) -> Serv
         Command::Audit(c) => audit(svc, actor, c, json).await,
         Command::Health => health(svc, actor, json).await,
         Command::Seed(a) => seed(svc, actor, a, json).await,
+        c @ (Command::Completions { .. } | Command::Man) => {
+            print_docs(&c).map_err(|e| ServiceError::Internal(e.to_string()))?;
+            Ok(0)
+        }
         Command::Bench(_) => Err(ServiceError::Internal(
             "bench runs from main with its own store handles".into(),
         )),
@@ -118,7 +177,7 @@ pub async fn run(svc: &Service, actor: &Actor, cmd: Command, json: bool) -> Serv
             if json {
                 print_json(&json!({"backend": svc.store().backend(), "schemaVersion": v}));
             } else {
-                println!(
+                outln!(
                     "{} schema is at version {}",
                     svc.store().backend(),
                     v.map(|v| v.to_string()).unwrap_or_else(|| "n/a".into())
@@ -154,7 +213,7 @@ async fn institution(
             if json {
                 print_json(&i);
             } else {
-                println!("Created institution {} ({})", i.id, s(&i.name));
+                outln!("Created institution {} ({})", i.id, s(&i.name));
             }
         }
         InstitutionCmd::List { page } => {
@@ -208,25 +267,25 @@ async fn institution(
                 v["positionCount"] = json!(summary.positions);
                 print_json(&v);
             } else {
-                println!("{}  {}", i.id, s(&i.name));
-                println!("  regions:   {}", join(&i.regions));
-                println!("  verticals: {}", join(&i.verticals));
-                println!("  created:   {}", ts(&i.created_at));
-                println!("  positions: {}", summary.positions);
-                println!("\nPolicies");
+                outln!("{}  {}", i.id, s(&i.name));
+                outln!("  regions:   {}", join(&i.regions));
+                outln!("  verticals: {}", join(&i.verticals));
+                outln!("  created:   {}", ts(&i.created_at));
+                outln!("  positions: {}", summary.positions);
+                outln!("\nPolicies");
                 for p in &policies {
-                    println!("  {}", policy_line(p));
+                    outln!("  {}", policy_line(p));
                 }
                 if policies.is_empty() {
-                    println!("  (none: no limits beyond the templates')");
+                    outln!("  (none: no limits beyond the templates')");
                 }
-                println!("\nTemplates");
+                outln!("\nTemplates");
                 for t in &templates {
-                    println!("  {}  {}  {}  {}", t.id, t.code, t.region, s(&t.name));
+                    outln!("  {}  {}  {}  {}", t.id, t.code, t.region, s(&t.name));
                 }
-                println!("\nAssets");
+                outln!("\nAssets");
                 for a in &assets {
-                    println!("  {}  {}  {}", a.id, a.template_id, s(&a.label));
+                    outln!("  {}  {}  {}", a.id, a.template_id, s(&a.label));
                 }
             }
         }
@@ -308,7 +367,7 @@ async fn template(svc: &Service, actor: &Actor, c: TemplateCmd, json: bool) -> S
             if json {
                 print_json(&t);
             } else {
-                println!(
+                outln!(
                     "Created template {} ({} {}, {})",
                     t.id,
                     t.code,
@@ -363,15 +422,15 @@ async fn template(svc: &Service, actor: &Actor, c: TemplateCmd, json: bool) -> S
             if json {
                 print_json(&t);
             } else {
-                println!("{}  {}", t.id, s(&t.name));
-                println!("  institution: {}", t.institution_id);
-                println!("  code:        {} ({})", t.code, t.vertical);
-                println!("  region:      {}", t.region);
-                println!("  created:     {}", ts(&t.created_at));
-                println!("  config:");
+                outln!("{}  {}", t.id, s(&t.name));
+                outln!("  institution: {}", t.institution_id);
+                outln!("  code:        {} ({})", t.code, t.vertical);
+                outln!("  region:      {}", t.region);
+                outln!("  created:     {}", ts(&t.created_at));
+                outln!("  config:");
                 if let Some(m) = t.config.as_object() {
                     for (k, v) in m {
-                        println!("    {:<20} {}", s(k), s(&one_line(v)));
+                        outln!("    {:<20} {}", s(k), s(&one_line(v)));
                     }
                 }
             }
@@ -403,7 +462,7 @@ async fn asset(svc: &Service, actor: &Actor, c: AssetCmd, json: bool) -> Service
             if json {
                 print_json(&a);
             } else {
-                println!("Created asset {} ({})", a.id, s(&a.label));
+                outln!("Created asset {} ({})", a.id, s(&a.label));
             }
         }
         AssetCmd::List {
@@ -447,11 +506,11 @@ async fn asset(svc: &Service, actor: &Actor, c: AssetCmd, json: bool) -> Service
             if json {
                 print_json(&a);
             } else {
-                println!("{}  {}", a.id, s(&a.label));
-                println!("  institution: {}", a.institution_id);
-                println!("  template:    {}", a.template_id);
-                println!("  created:     {}", ts(&a.created_at));
-                println!("  metadata:    {}", s(&a.metadata.to_string()));
+                outln!("{}  {}", a.id, s(&a.label));
+                outln!("  institution: {}", a.institution_id);
+                outln!("  template:    {}", a.template_id);
+                outln!("  created:     {}", ts(&a.created_at));
+                outln!("  metadata:    {}", s(&a.metadata.to_string()));
             }
         }
     }
@@ -484,7 +543,7 @@ async fn position(svc: &Service, actor: &Actor, c: PositionCmd, json: bool) -> S
             if json {
                 print_json(&p);
             } else {
-                println!(
+                outln!(
                     "Created position {} ({} {} for {}, {})",
                     p.id,
                     p.amount.display_grouped(),
@@ -559,32 +618,32 @@ async fn position(svc: &Service, actor: &Actor, c: PositionCmd, json: bool) -> S
                 print_json(&d);
             } else {
                 let p = &d.position;
-                println!("{}  {}", p.id, p.state);
-                println!("  institution:        {}", p.institution_id);
-                println!("  asset:              {}", p.asset_id);
-                println!("  holder reference:   {}", s(&p.holder_reference));
-                println!(
+                outln!("{}  {}", p.id, p.state);
+                outln!("  institution:        {}", p.institution_id);
+                outln!("  asset:              {}", p.asset_id);
+                outln!("  holder reference:   {}", s(&p.holder_reference));
+                outln!(
                     "  amount:             {} {}",
                     p.amount.display_grouped(),
                     p.currency
                 );
-                println!(
+                outln!(
                     "  external reference: {}",
                     p.external_reference
                         .as_deref()
                         .map(s)
                         .unwrap_or_else(|| "-".into())
                 );
-                println!("  created:            {}", ts(&p.created_at));
-                println!(
+                outln!("  created:            {}", ts(&p.created_at));
+                outln!(
                     "  updated:            {} (version {})",
                     ts(&p.updated_at),
                     p.version
                 );
-                println!("\nLifecycle");
-                println!("  {}  created as CREATED", ts(&p.created_at));
+                outln!("\nLifecycle");
+                outln!("  {}  created as CREATED", ts(&p.created_at));
                 for e in &d.events {
-                    println!(
+                    outln!(
                         "  {}  {} -> {}{}",
                         ts(&e.at),
                         e.from_state,
@@ -620,7 +679,7 @@ async fn position(svc: &Service, actor: &Actor, c: PositionCmd, json: bool) -> S
                 print_json(&r);
             } else if r.applied {
                 let e = r.event.as_ref().expect("applied transitions have an event");
-                println!(
+                outln!(
                     "{}: {} -> {} (ledger seq {})",
                     r.position.id,
                     e.from_state,
@@ -628,9 +687,10 @@ async fn position(svc: &Service, actor: &Actor, c: PositionCmd, json: bool) -> S
                     r.ledger_seq.map(|s| s.to_string()).unwrap_or_default()
                 );
             } else {
-                println!(
+                outln!(
                     "{} is already {}: nothing changed",
-                    r.position.id, r.position.state
+                    r.position.id,
+                    r.position.state
                 );
             }
         }
@@ -668,7 +728,7 @@ async fn policy(svc: &Service, actor: &Actor, c: PolicyCmd, json: bool) -> Servi
             if json {
                 print_json(&p);
             } else {
-                println!(
+                outln!(
                     "Policy {} of {} set: {}",
                     p.id,
                     p.institution_id,
@@ -731,15 +791,15 @@ async fn apikey(svc: &Service, actor: &Actor, c: ApiKeyCmd, json: bool) -> Servi
             if json {
                 print_json(&k);
             } else {
-                println!(
+                outln!(
                     "Created API key {} ({}, {}) for {}",
                     k.api_key.id,
                     s(&k.api_key.label),
                     k.api_key.role,
                     k.api_key.institution_id
                 );
-                println!("\n  {}\n", k.token);
-                println!(
+                outln!("\n  {}\n", k.token);
+                outln!(
                     "This token is shown only now; store it safely. Use it with --api-key or ESCROWGRID_API_KEY."
                 );
             }
@@ -771,13 +831,13 @@ async fn apikey(svc: &Service, actor: &Actor, c: ApiKeyCmd, json: bool) -> Servi
             if json {
                 print_json(&r);
             } else if r.already_revoked {
-                println!(
+                outln!(
                     "API key {} was already revoked at {}: nothing changed",
                     r.api_key.id,
                     r.api_key.revoked_at.as_ref().map(ts).unwrap_or_default()
                 );
             } else {
-                println!("Revoked API key {} ({})", r.api_key.id, s(&r.api_key.label));
+                outln!("Revoked API key {} ({})", r.api_key.id, s(&r.api_key.label));
             }
         }
     }
@@ -851,12 +911,15 @@ async fn ledger(svc: &Service, actor: &Actor, c: LedgerCmd, json: bool) -> Servi
                     "pagination": {"limit": limit, "hasMore": next.is_some(), "nextAfter": next},
                 }));
             } else {
-                println!(
+                outln!(
                     "{:>6}  {:<24}  {:<22}  {:<41}  DETAIL / HASH",
-                    "SEQ", "AT", "KIND", "ENTITY"
+                    "SEQ",
+                    "AT",
+                    "KIND",
+                    "ENTITY"
                 );
                 for e in &rows {
-                    println!("{}", event_line(e));
+                    outln!("{}", event_line(e));
                 }
                 if let Some(n) = next {
                     eprintln!("(more: --after {n})");
@@ -869,12 +932,14 @@ async fn ledger(svc: &Service, actor: &Actor, c: LedgerCmd, json: bool) -> Servi
             if json {
                 print_json(&r);
             } else if let Some(b) = &r.broken {
-                println!("Ledger BROKEN at seq {}: {}", b.seq, b.reason);
-                println!("{} events before it verified.", r.checked);
+                outln!("Ledger BROKEN at seq {}: {}", b.seq, b.reason);
+                outln!("{} events before it verified.", r.checked);
             } else {
-                println!(
+                outln!(
                     "Ledger intact: {} events verified, head seq {} hash {}",
-                    r.checked, r.head_seq, r.head_hash
+                    r.checked,
+                    r.head_seq,
+                    r.head_hash
                 );
             }
             Ok(if r.ok { 0 } else { 1 })
@@ -979,9 +1044,9 @@ async fn tail(
 
 fn print_event(e: &crate::domain::ledger::LedgerEvent, json: bool) {
     if json {
-        println!("{}", serde_json::to_string(e).expect("serialisable"));
+        outln!("{}", serde_json::to_string(e).expect("serialisable"));
     } else {
-        println!("{}", event_line(e));
+        outln!("{}", event_line(e));
     }
 }
 
@@ -1038,10 +1103,10 @@ async fn health(svc: &Service, actor: &Actor, json: bool) -> ServiceResult<i32> 
     if json {
         print_json(&h);
     } else {
-        println!("backend:        {}", h.backend);
-        println!("target:         {}", h.target);
-        println!("durability:     {}", h.durability);
-        println!(
+        outln!("backend:        {}", h.backend);
+        outln!("target:         {}", h.target);
+        outln!("durability:     {}", h.durability);
+        outln!(
             "connected:      {}{}",
             if h.connected { "yes" } else { "NO" },
             h.ping_ms
@@ -1049,19 +1114,21 @@ async fn health(svc: &Service, actor: &Actor, json: bool) -> ServiceResult<i32> 
                 .unwrap_or_default()
         );
         if let Some(e) = &h.error {
-            println!("error:          {}", s(e));
+            outln!("error:          {}", s(e));
         }
         if let Some(p) = &h.pool {
-            println!(
+            outln!(
                 "pool:           {} open, {} idle, max {}",
-                p.size, p.idle, p.max
+                p.size,
+                p.idle,
+                p.max
             );
         }
         if let Some(v) = h.schema_version {
-            println!("schema version: {v}");
+            outln!("schema version: {v}");
         }
         if let Some(c) = &h.counts {
-            println!(
+            outln!(
                 "counts:         {} institutions, {} templates, {} assets, {} positions, {} ledger events, {} audit records{}",
                 c.institutions,
                 c.templates,
@@ -1076,15 +1143,15 @@ async fn health(svc: &Service, actor: &Actor, json: bool) -> ServiceResult<i32> 
                 .iter()
                 .map(|(s, n)| format!("{s} {n}"))
                 .collect();
-            println!("by state:       {}", by_state.join(", "));
+            outln!("by state:       {}", by_state.join(", "));
         }
         match &h.ledger_head {
-            Some(head) => println!("ledger head:    seq {} {}", head.seq, head.hash),
-            None if h.connected => println!("ledger head:    (empty ledger)"),
+            Some(head) => outln!("ledger head:    seq {} {}", head.seq, head.hash),
+            None if h.connected => outln!("ledger head:    (empty ledger)"),
             None => {}
         }
-        println!("operator:       {}", h.operator);
-        println!(
+        outln!("operator:       {}", h.operator);
+        outln!(
             "log file:       {}",
             h.log_file.as_deref().unwrap_or("(logging disabled)")
         );
@@ -1097,7 +1164,7 @@ async fn seed(svc: &Service, actor: &Actor, a: SeedArgs, json: bool) -> ServiceR
     if json {
         print_json(&report);
     } else {
-        println!(
+        outln!(
             "Loaded the demo data set: {} institutions, {} templates, {} assets, {} positions, {} transitions, {} policies",
             report.institutions,
             report.templates,

@@ -668,3 +668,70 @@ async fn bench_write_on_postgres_drops_its_schema() {
         "the report names no scratch schema"
     );
 }
+
+/// `escrowgrid ledger tail --json | head -1`: the reader closes the pipe early; the command ends
+/// quietly with status 0, no panic, no backtrace.
+#[test]
+fn a_closed_output_pipe_ends_the_command_quietly() {
+    use std::io::BufRead;
+    let e = Env::new();
+    let seeded = e.run(&["seed", "--demo"]);
+    assert!(seeded.status.success(), "{}", stderr(&seeded));
+    let mut child = e
+        .cmd()
+        .args([
+            "--database-url",
+            &e.url,
+            "ledger",
+            "tail",
+            "--after",
+            "0",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("{\"seq\":1,"), "{first}");
+    // The reader is gone (its end of the pipe dropped above); the rest does not fit the pipe.
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "status {:?}: {err}", out.status);
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn completions_and_the_manual_come_from_the_arguments() {
+    let e = Env::new();
+    for (shell, mark) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef escrowgrid"),
+        ("fish", "complete -c escrowgrid"),
+    ] {
+        let out = e.cmd().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        let text = stdout(&out);
+        assert!(
+            text.contains(mark),
+            "{shell}: {}",
+            &text[..text.len().min(200)]
+        );
+        assert!(text.contains("transition"), "{shell} completes subcommands");
+    }
+    let out = e.cmd().arg("man").output().unwrap();
+    assert!(out.status.success());
+    let man = stdout(&out);
+    assert!(
+        man.contains(".TH escrowgrid 1"),
+        "{}",
+        &man[..man.len().min(200)]
+    );
+    assert!(man.contains("ledger") && man.contains("completions"));
+    let bad = e.cmd().args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2), "an unknown shell is refused");
+    assert!(!e.db().exists(), "neither opens a store");
+}
