@@ -2,11 +2,12 @@
 //! Layers: `domain` (pure rules) ← `store` (persistence) ← `service` (the one API) ← `cli` / `tui`.
 
 pub mod bench;
+pub mod boot;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod domain;
 pub mod logging;
-pub mod seed;
 pub mod service;
 pub mod store;
 pub mod tui;

@@ -4,8 +4,8 @@
 use clap::Parser;
 use escrowgrid::cli::{self, args::Cli, args::Command};
 use escrowgrid::config::{self, Overrides, ProcessEnv};
-use escrowgrid::service::{Service, ServiceConfig, ServiceError};
-use escrowgrid::{logging, store};
+use escrowgrid::service::ServiceError;
+use escrowgrid::{boot, logging};
 use std::process::ExitCode;
 
 /// mimalloc rather than the system allocator: the write path allocates many small strings and
@@ -87,10 +87,7 @@ async fn run(cli: Cli, process_start: std::time::Instant) -> u8 {
         drop(log_guard);
         return match r {
             Ok(()) => 0,
-            Err(e) => {
-                eprintln!("error: {e}");
-                1
-            }
+            Err(e) => fail(false, &ServiceError::Internal(e)),
         };
     };
     if let Command::Bench(b) = command {
@@ -101,30 +98,19 @@ async fn run(cli: Cli, process_start: std::time::Instant) -> u8 {
             Err(e) => fail(json, &e),
         };
     }
-    let store = match store::open_with(cfg.backend, &cfg.database_url, &cfg.store_options()).await {
+    let store = match boot::open_store(&cfg, cfg.backend).await {
         Ok(s) => s,
         Err(e) => {
             if matches!(command, Command::Health) {
-                let target = if cfg.backend == store::Backend::Postgres {
-                    store::postgres::redact(&cfg.database_url)
-                } else {
-                    cfg.database_url.clone()
-                };
+                let target = boot::target(&cfg, cfg.backend);
                 cli::print_unreachable(cfg.backend, &target, &e, log_file.as_deref(), json);
                 return 1;
             }
             return fail(json, &ServiceError::from(e));
         }
     };
-    let svc = Service::new(
-        store,
-        ServiceConfig {
-            root_api_key: cfg.root_api_key.clone(),
-            read_only: cfg.read_only,
-            log_file,
-        },
-    );
-    let actor = match svc.authenticate(cfg.api_key.as_deref()).await {
+    let svc = boot::service(&cfg, store, log_file);
+    let actor = match boot::authenticate(&cfg, &svc).await {
         Ok(a) => a,
         Err(e) => return fail(json, &e),
     };

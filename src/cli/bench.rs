@@ -5,9 +5,10 @@
 use super::args::BenchCmd;
 use super::outln;
 use crate::bench::{self, write};
+use crate::boot;
 use crate::config::Config;
 use crate::service::{ServiceError, ServiceResult};
-use crate::store::{self, Backend};
+use crate::store::Backend;
 
 pub async fn run(cmd: BenchCmd, cfg: &Config, json: bool) -> ServiceResult<()> {
     let opts = cfg.store_options();
@@ -134,12 +135,12 @@ pub async fn run(cmd: BenchCmd, cfg: &Config, json: bool) -> ServiceResult<()> {
             if events == 0 {
                 return Err(ServiceError::field("events", "must be at least 1"));
             }
-            let store = store::open_with(cfg.backend, &cfg.database_url, &opts).await?;
+            let store = boot::open_store(cfg, cfg.backend).await?;
             // A second store instance: it hears of writes the way another process would.
             let reader = if cfg.backend == Backend::Memory {
                 store.clone()
             } else {
-                store::open_with(cfg.backend, &cfg.database_url, &opts).await?
+                boot::open_store(cfg, cfg.backend).await?
             };
             let r = bench::stream(store, reader, events).await?;
             if json {
@@ -162,7 +163,7 @@ pub async fn run(cmd: BenchCmd, cfg: &Config, json: bool) -> ServiceResult<()> {
                     "bench console needs a fresh SQLite file (--database-url sqlite:///tmp/big.db) and --rows of at least 1",
                 ));
             }
-            let store = store::open_with(cfg.backend, &cfg.database_url, &opts).await?;
+            let store = boot::open_store(cfg, cfg.backend).await?;
             let r = bench::console::console(store, &cfg.database_url, rows).await?;
             if json {
                 super::print_json(&r);

@@ -1160,7 +1160,7 @@ async fn health(svc: &Service, actor: &Actor, json: bool) -> ServiceResult<i32> 
 }
 
 async fn seed(svc: &Service, actor: &Actor, a: SeedArgs, json: bool) -> ServiceResult<i32> {
-    let report = crate::seed::load_demo(svc, actor, a.positions, a.seed, a.force).await?;
+    let report = crate::demo::seed::load_demo(svc, actor, a.positions, a.seed, a.force).await?;
     if json {
         print_json(&report);
     } else {

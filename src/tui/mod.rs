@@ -7,13 +7,14 @@ pub mod app;
 pub mod exec;
 pub mod form;
 pub mod keymap;
-pub mod simulator;
+
 pub mod theme;
 pub mod ui;
 
+use crate::boot;
 use crate::config::Config;
-use crate::service::{Actor, Service, ServiceConfig};
-use crate::store::{self, Backend, SharedStore};
+use crate::service::{Actor, Service};
+use crate::store::{Backend, SharedStore};
 use app::{App, Msg, Session};
 use crossterm::event::{Event, EventStream, KeyCode, KeyEventKind, KeyModifiers};
 use crossterm::execute;
@@ -133,19 +134,12 @@ async fn connect(
     demo: bool,
     signals: &mut Signals,
 ) -> Wait<SharedStore> {
-    let target = if cfg.backend == Backend::Postgres {
-        store::postgres::redact(&cfg.database_url)
-    } else if demo {
-        "memory (demo)".into()
-    } else {
-        cfg.database_url.clone()
-    };
+    let backend = if demo { Backend::Memory } else { cfg.backend };
+    let target = boot::target(cfg, backend);
     let mut attempt = 0u32;
     loop {
         attempt += 1;
-        let backend = if demo { Backend::Memory } else { cfg.backend };
-        let store_options = cfg.store_options();
-        let opening = store::open_with(backend, &cfg.database_url, &store_options);
+        let opening = boot::open_store(cfg, backend);
         tokio::pin!(opening);
         small_screen(
             term,
@@ -323,15 +317,8 @@ pub async fn run(cfg: &Config, opts: Options, log_file: Option<String>) -> Resul
     else {
         return Ok(());
     };
-    let svc = Arc::new(Service::new(
-        store.clone(),
-        ServiceConfig {
-            root_api_key: cfg.root_api_key.clone(),
-            read_only: cfg.read_only,
-            log_file: log_file.clone(),
-        },
-    ));
-    let actor = match svc.authenticate(cfg.api_key.as_deref()).await {
+    let svc = Arc::new(boot::service(cfg, store.clone(), log_file.clone()));
+    let actor = match boot::authenticate(cfg, &svc).await {
         Ok(a) => a,
         Err(e) if svc.requires_key() => {
             if cfg.api_key.is_some() {
@@ -356,7 +343,7 @@ pub async fn run(cfg: &Config, opts: Options, log_file: Option<String>) -> Resul
                 "loading",
                 vec![Line::from("Loading the demo data set…")],
             );
-            if let Err(e) = crate::seed::load_demo(&svc, &actor, 300, 42, false).await {
+            if let Err(e) = crate::demo::seed::load_demo(&svc, &actor, 300, 42, false).await {
                 tracing::warn!(error = %e, "console: demo data set not loaded");
             }
         }
@@ -382,7 +369,11 @@ pub async fn run(cfg: &Config, opts: Options, log_file: Option<String>) -> Resul
     let exec = exec::Executor::new(svc.clone(), actor.clone(), tx.clone());
     exec.subscribe();
     let sim_pause = if opts.demo {
-        Some(simulator::spawn(svc.clone(), actor.clone(), opts.demo_rate))
+        Some(crate::demo::simulator::spawn(
+            svc.clone(),
+            actor.clone(),
+            opts.demo_rate,
+        ))
     } else {
         None
     };

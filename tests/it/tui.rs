@@ -45,7 +45,7 @@ async fn setup_with(read_only: bool, keymap: KeyMap, w: u16, h: u16) -> T {
     let actor = Actor::Local {
         user: "tester".into(),
     };
-    escrowgrid::seed::load_demo(&svc, &actor, 40, 7, false)
+    escrowgrid::demo::seed::load_demo(&svc, &actor, 40, 7, false)
         .await
         .unwrap();
     let (tx, _rx) = tokio::sync::mpsc::channel(16);
@@ -823,9 +823,11 @@ async fn ledger_follow_pauses_when_scrolling_up_and_counts_new_events() {
     t.svc
         .create_position(
             &t.actor,
-            escrowgrid::seed::Vocabulary::demo().new_position(
+            escrowgrid::demo::seed::Vocabulary::demo().new_position(
                 &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1),
-                &escrowgrid::seed::slots_of(&t.svc, &t.actor).await.unwrap()[0],
+                &escrowgrid::demo::seed::slots_of(&t.svc, &t.actor)
+                    .await
+                    .unwrap()[0],
             ),
         )
         .await
@@ -1015,7 +1017,7 @@ async fn positions_window_pages_through_a_large_result() {
         .unwrap();
     let svc = Arc::new(Service::new(store.clone(), ServiceConfig::default()));
     let actor = Actor::Local { user: "t".into() };
-    escrowgrid::seed::load_demo(&svc, &actor, 650, 3, false)
+    escrowgrid::demo::seed::load_demo(&svc, &actor, 650, 3, false)
         .await
         .unwrap();
     let (tx, _rx) = tokio::sync::mpsc::channel(16);

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-pub const DEMO_JSON: &str = include_str!("../assets/demo.json");
+pub const DEMO_JSON: &str = include_str!("../../assets/demo.json");
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

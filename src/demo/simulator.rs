@@ -1,8 +1,8 @@
 //! The demo simulator (`--demo`): creates positions and moves them through plausible lifecycles at
 //! a steady rate, through the service like any operator, so the Ledger and Health tabs move.
 
+use super::seed::{AssetSlot, Vocabulary, slots_of};
 use crate::domain::{PositionState, lifecycle};
-use crate::seed::{AssetSlot, Vocabulary, slots_of};
 use crate::service::{Actor, Service, ServiceError, TransitionRequest};
 use crate::store::{PositionFilter, PositionQuery};
 use rand::rngs::StdRng;

@@ -1,0 +1,39 @@
+//! The one startup path, shared by the CLI, the console and the benches: the store the
+//! configuration names (and how to show where it is, password redacted), the service over it,
+//! and who the caller is.
+
+use crate::config::Config;
+use crate::service::{Actor, Service, ServiceConfig, ServiceResult};
+use crate::store::{self, Backend, SharedStore, StoreResult};
+
+/// Where the data lives, for people: the database URL with any password replaced by `***`.
+pub fn target(cfg: &Config, backend: Backend) -> String {
+    match backend {
+        Backend::Memory => "memory (this process only)".into(),
+        Backend::Postgres => store::postgres::redact(&cfg.database_url),
+        Backend::Sqlite => cfg.database_url.clone(),
+    }
+}
+
+/// Opens `backend` (the configured one, or memory for a demo) with the configured options;
+/// migrations are applied on open.
+pub async fn open_store(cfg: &Config, backend: Backend) -> StoreResult<SharedStore> {
+    store::open_with(backend, &cfg.database_url, &cfg.store_options()).await
+}
+
+/// The service over `store`, with the configuration's keys and read-only switch.
+pub fn service(cfg: &Config, store: SharedStore, log_file: Option<String>) -> Service {
+    Service::new(
+        store,
+        ServiceConfig {
+            root_api_key: cfg.root_api_key.clone(),
+            read_only: cfg.read_only,
+            log_file,
+        },
+    )
+}
+
+/// The caller, from the configured API key (or none).
+pub async fn authenticate(cfg: &Config, svc: &Service) -> ServiceResult<Actor> {
+    svc.authenticate(cfg.api_key.as_deref()).await
+}

@@ -1,0 +1,6 @@
+//! The demo: the data set (`assets/demo.json`) loaded through the service, and the activity
+//! simulator that keeps a demo console moving. Both drive the service like any operator would;
+//! neither knows about the screen.
+
+pub mod seed;
+pub mod simulator;
