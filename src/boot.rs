@@ -4,7 +4,10 @@
 
 use crate::config::Config;
 use crate::service::{Actor, Service, ServiceConfig, ServiceResult};
-use crate::store::{self, Backend, SharedStore, StoreResult};
+use crate::store::{self, Backend, StoreResult};
+
+/// An open store: what the console's connect screen holds until the service is built over it.
+pub use crate::store::SharedStore;
 
 /// Where the data lives, for people: the database URL with any password replaced by `***`.
 pub fn target(cfg: &Config, backend: Backend) -> String {

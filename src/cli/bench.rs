@@ -7,8 +7,8 @@ use super::outln;
 use crate::bench::{self, write};
 use crate::boot;
 use crate::config::Config;
+use crate::service::Backend;
 use crate::service::{ServiceError, ServiceResult};
-use crate::store::Backend;
 
 pub async fn run(cmd: BenchCmd, cfg: &Config, json: bool) -> ServiceResult<()> {
     let opts = cfg.store_options();

@@ -32,9 +32,9 @@ pub fn print_docs(command: &Command) -> std::io::Result<()> {
 
 /// `health` when the store cannot even be opened: what it knows, and the reason.
 pub fn print_unreachable(
-    backend: crate::store::Backend,
+    backend: crate::service::Backend,
     target: &str,
-    e: &crate::store::StoreError,
+    e: &crate::service::StoreError,
     log_file: Option<&str>,
     json: bool,
 ) {
@@ -66,7 +66,7 @@ use crate::service::{
     Actor, NewAsset, NewInstitution, NewPosition, NewTemplate, PolicyInput, Service, ServiceError,
     ServiceResult, TransitionRequest,
 };
-use crate::store::{AuditQuery, LedgerQuery, Page, PositionFilter, PositionQuery};
+use crate::service::{AuditQuery, LedgerQuery, Page, PositionFilter, PositionQuery};
 use args::*;
 use comfy_table::{Table, presets};
 use serde::Serialize;
@@ -173,13 +173,13 @@ pub async fn run(svc: &Service, actor: &Actor, cmd: Command, json: bool) -> Serv
             "bench runs from main with its own store handles".into(),
         )),
         Command::Migrate => {
-            let v = svc.store().schema_version().await?;
+            let (backend, v) = svc.schema().await?;
             if json {
-                print_json(&json!({"backend": svc.store().backend(), "schemaVersion": v}));
+                print_json(&json!({"backend": backend, "schemaVersion": v}));
             } else {
                 outln!(
                     "{} schema is at version {}",
-                    svc.store().backend(),
+                    backend,
                     v.map(|v| v.to_string()).unwrap_or_else(|| "n/a".into())
                 );
             }
@@ -573,7 +573,7 @@ async fn position(svc: &Service, actor: &Actor, c: PositionCmd, json: bool) -> S
             };
             let q = PositionQuery {
                 filter,
-                cursor: page.after.map(|id| crate::store::PositionCursor {
+                cursor: page.after.map(|id| crate::service::PositionCursor {
                     value: String::new(),
                     id,
                 }),

@@ -186,7 +186,7 @@ pub async fn load_demo(
     seed: u64,
     force: bool,
 ) -> ServiceResult<SeedReport> {
-    let existing = svc.store().counts(None).await?;
+    let existing = svc.counts(actor).await?;
     if existing.institutions > 0 && !force {
         return Err(ServiceError::field(
             "seed",
@@ -321,14 +321,13 @@ pub async fn load_demo(
 pub async fn slots_of(svc: &Service, actor: &Actor) -> ServiceResult<Vec<AssetSlot>> {
     let mut out = Vec::new();
     let assets = svc
-        .list_assets(actor, None, None, crate::store::Page::first(1000))
+        .list_assets(actor, None, None, crate::service::Page::first(1000))
         .await?;
     for a in assets {
         let t = svc.get_template(actor, &a.template_id).await?;
         let limits = crate::domain::template::TemplateLimits::from_config(t.code, &t.config);
         let policy = svc
-            .store()
-            .get_policy(&a.institution_id, t.region)
+            .get_policy(actor, &a.institution_id, t.region)
             .await?
             .map(|p| p.config.position);
         let mut min = limits

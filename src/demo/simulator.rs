@@ -4,7 +4,7 @@
 use super::seed::{AssetSlot, Vocabulary, slots_of};
 use crate::domain::{PositionState, lifecycle};
 use crate::service::{Actor, Service, ServiceError, TransitionRequest};
-use crate::store::{PositionFilter, PositionQuery};
+use crate::service::{PositionFilter, PositionQuery};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::sync::Arc;

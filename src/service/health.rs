@@ -44,7 +44,7 @@ impl Service {
     }
 
     async fn gather_health(&self, actor: &Actor) -> HealthReport {
-        let store = self.store();
+        let store = &self.store;
         let mut report = HealthReport {
             backend: store.backend().to_string(),
             target: store.target(),

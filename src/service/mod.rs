@@ -8,6 +8,12 @@ pub mod error;
 pub mod health;
 pub mod stream;
 
+/// The query, page and report types callers build and read: the console and the CLI go through
+/// the service and never import the store.
+pub use crate::store::{
+    AuditQuery, Backend, Counts, LedgerQuery, Page, PoolStats, PositionCursor, PositionFilter,
+    PositionQuery, PositionSortKey, StoreError,
+};
 pub use actor::Actor;
 pub use error::{ServiceError, ServiceResult};
 
@@ -23,8 +29,7 @@ use crate::domain::{
     lifecycle, model, text, time,
 };
 use crate::store::{
-    AssetQuery, AuditQuery, Change, Committed, InstitutionQuery, LedgerQuery, Page, PositionFilter,
-    PositionQuery, SharedStore, TemplateQuery, Write,
+    AssetQuery, Change, Committed, InstitutionQuery, SharedStore, TemplateQuery, Write,
 };
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -192,10 +197,6 @@ impl Service {
             templates: Default::default(),
             assets: Default::default(),
         }
-    }
-
-    pub fn store(&self) -> &SharedStore {
-        &self.store
     }
 
     pub fn config(&self) -> &ServiceConfig {
@@ -1149,6 +1150,22 @@ impl Service {
         Ok(c.policy.unwrap_or(policy))
     }
 
+    /// The policy of an institution for a region, if one is set.
+    pub async fn get_policy(
+        &self,
+        actor: &Actor,
+        institution_id: &str,
+        region: Region,
+    ) -> ServiceResult<Option<InstitutionPolicy>> {
+        Self::check_scope(
+            actor,
+            institution_id,
+            "policies of institution",
+            institution_id,
+        )?;
+        Ok(self.store.get_policy(institution_id, region).await?)
+    }
+
     pub async fn list_policies(
         &self,
         actor: &Actor,
@@ -1312,6 +1329,22 @@ impl Service {
     }
 
     // ---- ledger and audit -----------------------------------------------------------------------
+
+    /// The seq of the newest ledger event (0 for an empty ledger). Seqs are global, so this is the
+    /// same for every caller; the head's hash is shown to root only (see `health`).
+    pub async fn ledger_head_seq(&self, _actor: &Actor) -> ServiceResult<i64> {
+        Ok(self.store.ledger_head().await?.map(|(s, _)| s).unwrap_or(0))
+    }
+
+    /// Entity, ledger and audit counts, limited to the caller's institution if it has one.
+    pub async fn counts(&self, actor: &Actor) -> ServiceResult<Counts> {
+        Ok(self.store.counts(actor.scope()).await?)
+    }
+
+    /// The store's backend and the newest migration applied to it.
+    pub async fn schema(&self) -> ServiceResult<(Backend, Option<i64>)> {
+        Ok((self.store.backend(), self.store.schema_version().await?))
+    }
 
     pub async fn ledger(
         &self,

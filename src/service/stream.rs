@@ -58,7 +58,7 @@ impl Service {
         let (tx, rx) = mpsc::channel(1024);
         let cancel = CancellationToken::new();
         let task = StreamTask {
-            store: self.store().clone(),
+            store: self.store.clone(),
             scope: actor.scope().map(str::to_string),
             filter,
             last: after,

@@ -18,7 +18,7 @@ use crate::service::{
     CreatedKey, InstitutionSummary, PositionDetail, RevokeOutcome, ServiceError, ServiceResult,
     TransitionOutcome, TransitionRequest, VerifyReport,
 };
-use crate::store::{PositionCursor, PositionFilter, PositionQuery, PositionSortKey};
+use crate::service::{PositionCursor, PositionFilter, PositionQuery, PositionSortKey};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui_textarea::TextArea;
 use std::collections::{HashMap, VecDeque};

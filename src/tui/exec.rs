@@ -5,7 +5,7 @@ use super::app::{Cmd, InstitutionDetailData, Loaded, Msg, Submitted};
 use super::form::Submission;
 use crate::service::stream::StreamFilter;
 use crate::service::{Actor, Service, ServiceError, ServiceResult};
-use crate::store::{AuditQuery, LedgerQuery, Page};
+use crate::service::{AuditQuery, LedgerQuery, Page};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -25,15 +25,7 @@ impl Executor {
     pub fn subscribe(&self) {
         let this = self.clone();
         tokio::spawn(async move {
-            let head = this
-                .svc
-                .store()
-                .ledger_head()
-                .await
-                .ok()
-                .flatten()
-                .map(|(s, _)| s)
-                .unwrap_or(0);
+            let head = this.svc.ledger_head_seq(&this.actor).await.unwrap_or(0);
             let mut sub = this
                 .svc
                 .subscribe(&this.actor, head, StreamFilter::default());

@@ -12,9 +12,10 @@ pub mod theme;
 pub mod ui;
 
 use crate::boot;
+use crate::boot::SharedStore;
 use crate::config::Config;
+use crate::service::Backend;
 use crate::service::{Actor, Service};
-use crate::store::{Backend, SharedStore};
 use app::{App, Msg, Session};
 use crossterm::event::{Event, EventStream, KeyCode, KeyEventKind, KeyModifiers};
 use crossterm::execute;

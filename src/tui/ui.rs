@@ -10,7 +10,7 @@ use crate::domain::ledger::LedgerEvent;
 use crate::domain::template::config_fields;
 use crate::domain::text::sanitize;
 use crate::domain::{LedgerKind, Position, PositionState, time};
-use crate::store::PositionSortKey;
+use crate::service::PositionSortKey;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
@@ -1204,7 +1204,7 @@ fn draw_health(f: &mut Frame, app: &App, area: Rect) {
         None => Span::styled("starting", app.theme.muted()),
     };
     let counts = h.counts.as_ref();
-    let c = |f: fn(&crate::store::Counts) -> i64| {
+    let c = |f: fn(&crate::service::Counts) -> i64| {
         counts
             .map(|c| group(f(c) as u64))
             .unwrap_or_else(|| "—".into())

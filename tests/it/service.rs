@@ -23,7 +23,64 @@ for_all_backends!(
     read_only_session_refuses_every_write,
     role_table,
     scoping_of_reads_and_stream,
+    counts_and_policies_are_scoped,
 );
+
+/// The calls the console and the CLI use instead of the store: counts follow the caller's
+/// scope, and another institution's policy is refused.
+async fn counts_and_policies_are_scoped(h: &Harness) {
+    let root = h.actor.clone();
+    let fa = h.fixture().await;
+    let fb = h.fixture().await;
+    for f in [&fa, &fb] {
+        h.svc
+            .create_position(&root, new_pos(f, "USD", "100"))
+            .await
+            .unwrap();
+        h.svc
+            .set_policy(
+                &root,
+                PolicyInput {
+                    institution_id: Some(f.institution.clone()),
+                    region: "US".into(),
+                    max_amount: Some("5000".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let key = h
+        .svc
+        .create_api_key(
+            &root,
+            Some(fa.institution.clone()),
+            "v".into(),
+            "read_only".into(),
+        )
+        .await
+        .unwrap();
+    let ro = h.svc.authenticate(Some(&key.token)).await.unwrap();
+    assert_eq!(h.svc.counts(&root).await.unwrap().positions, 2);
+    let mine = h.svc.counts(&ro).await.unwrap();
+    assert_eq!((mine.institutions, mine.positions), (1, 1));
+    let us = escrowgrid::domain::Region::Us;
+    assert!(
+        h.svc
+            .get_policy(&ro, &fa.institution, us)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(forbidden(h.svc.get_policy(&ro, &fb.institution, us).await));
+    let head = h.svc.ledger_head_seq(&ro).await.unwrap();
+    assert_eq!(head, h.svc.health(&root).await.ledger_head.unwrap().seq);
+    let (_, schema) = h.svc.schema().await.unwrap();
+    assert_eq!(
+        schema.is_some(),
+        h.store.backend() != escrowgrid::store::Backend::Memory
+    );
+}
 
 fn forbidden<T>(r: Result<T, ServiceError>) -> bool {
     matches!(r, Err(ServiceError::Forbidden { .. }))
