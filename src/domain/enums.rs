@@ -196,6 +196,18 @@ string_enum!(
     ApiKeyRevoked => "API_KEY_REVOKED",
 });
 
+impl LedgerKind {
+    /// The audit trail's name for the action that records this kind of event (two differ from
+    /// the ledger's own names, as in EscrowGrid's API).
+    pub fn audit_action(&self) -> &'static str {
+        match self {
+            LedgerKind::TemplateCreated => "ASSET_TEMPLATE_CREATED",
+            LedgerKind::PositionStateChanged => "POSITION_TRANSITIONED",
+            other => other.as_str(),
+        }
+    }
+}
+
 string_enum!(
     /// The kind of entity a ledger or audit record names.
     EntityType, "entity type", {

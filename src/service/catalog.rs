@@ -1,0 +1,299 @@
+//! Institutions, asset templates and assets: creating them (root creates institutions; a key
+//! creates templates and assets in its own institution) and reading them, scoped to the caller.
+
+use super::*;
+
+impl Service {
+    // ---- institutions ---------------------------------------------------------------------------
+
+    pub async fn create_institution(
+        &self,
+        actor: &Actor,
+        input: NewInstitution,
+    ) -> ServiceResult<Institution> {
+        let r = self.create_institution_inner(actor, input).await;
+        self.audit_failure(
+            actor,
+            LedgerKind::InstitutionCreated,
+            (EntityType::Institution, None),
+            None,
+            r,
+        )
+        .await
+    }
+
+    async fn create_institution_inner(
+        &self,
+        actor: &Actor,
+        input: NewInstitution,
+    ) -> ServiceResult<Institution> {
+        self.authorize_write(actor, "create institutions")?;
+        if !actor.is_root() {
+            return Err(Self::forbidden(actor, "create institutions"));
+        }
+        let mut errs = Errors::new();
+        let regions: Vec<Region> = input
+            .regions
+            .iter()
+            .filter_map(|r| errs.take(Region::parse_field("regions", r)))
+            .collect();
+        let verticals: Vec<Vertical> = input
+            .verticals
+            .iter()
+            .filter_map(|v| errs.take(Vertical::parse_field("verticals", v)))
+            .collect();
+        errs.finish()?;
+        let (regions, verticals) = model::validate_institution(&input.name, &regions, &verticals)?;
+        let now = time::now();
+        let inst = Institution {
+            id: ids::new_id(ids::INSTITUTION),
+            name: input.name,
+            regions,
+            verticals,
+            created_at: now,
+            updated_at: now,
+        };
+        let payload = json!({"name": inst.name, "regions": inst.regions, "verticals": inst.verticals, "actor": actor.audit_name()});
+        let record = Record {
+            kind: LedgerKind::InstitutionCreated,
+            entity: EntityType::Institution,
+            entity_id: &inst.id,
+            institution_id: &inst.id,
+            position_id: None,
+            at: now,
+            payload,
+        };
+        self.commit_recorded(actor, Change::CreateInstitution(inst.clone()), record)
+            .await?;
+        Ok(inst)
+    }
+
+    pub async fn list_institutions(
+        &self,
+        actor: &Actor,
+        page: Page,
+    ) -> ServiceResult<Vec<Institution>> {
+        Ok(self
+            .store
+            .list_institutions(&InstitutionQuery {
+                id: actor.scope().map(str::to_string),
+                page,
+            })
+            .await?)
+    }
+
+    pub async fn get_institution(&self, actor: &Actor, id: &str) -> ServiceResult<Institution> {
+        let found = self.store.get_institution(id).await?;
+        Self::visible(actor, "institution", id, found, |x| x.id.as_str())
+    }
+
+    /// Counts of templates, assets and positions of one institution.
+    pub async fn institution_summary(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> ServiceResult<InstitutionSummary> {
+        let inst = self.get_institution(actor, id).await?;
+        let c = self.store.counts(Some(id)).await?;
+        Ok(InstitutionSummary {
+            institution: Some(inst),
+            templates: c.templates,
+            assets: c.assets,
+            positions: c.positions,
+        })
+    }
+
+    // ---- templates ------------------------------------------------------------------------------
+
+    pub async fn create_template(
+        &self,
+        actor: &Actor,
+        input: NewTemplate,
+    ) -> ServiceResult<AssetTemplate> {
+        let subject = input.institution_id.clone();
+        let r = self.create_template_inner(actor, input).await;
+        self.audit_failure(
+            actor,
+            LedgerKind::TemplateCreated,
+            (EntityType::AssetTemplate, None),
+            subject.as_deref(),
+            r,
+        )
+        .await
+    }
+
+    async fn create_template_inner(
+        &self,
+        actor: &Actor,
+        input: NewTemplate,
+    ) -> ServiceResult<AssetTemplate> {
+        self.authorize_write(actor, "create asset templates")?;
+        let inst_id = Self::effective_institution(
+            actor,
+            input.institution_id.as_deref(),
+            "create templates",
+        )?;
+        let mut errs = Errors::new();
+        let code = errs.take(TemplateCode::parse_field("code", &input.code));
+        let vertical = errs.take(Vertical::parse_field("vertical", &input.vertical));
+        let region = errs.take(Region::parse_field("region", &input.region));
+        errs.take(text::required("name", &input.name, model::NAME_MAX));
+        errs.finish()?;
+        let (code, vertical, region) = (
+            code.expect("ok"),
+            vertical.expect("ok"),
+            region.expect("ok"),
+        );
+        let inst = self.institution_record(&inst_id).await?.ok_or_else(|| {
+            ServiceError::field(
+                "institutionId",
+                format!("institution {inst_id} does not exist"),
+            )
+        })?;
+        template::validate_template(&inst, code, &input.name, vertical, region, &input.config)?;
+        let now = time::now();
+        let t = AssetTemplate {
+            id: ids::new_id(ids::TEMPLATE),
+            institution_id: inst_id.clone(),
+            code,
+            name: input.name,
+            vertical,
+            region,
+            config: input.config,
+            created_at: now,
+            updated_at: now,
+        };
+        let payload = json!({
+            "institutionId": t.institution_id, "code": t.code, "name": t.name,
+            "vertical": t.vertical, "region": t.region, "config": t.config, "actor": actor.audit_name(),
+        });
+        let record = Record {
+            kind: LedgerKind::TemplateCreated,
+            entity: EntityType::AssetTemplate,
+            entity_id: &t.id,
+            institution_id: &inst_id,
+            position_id: None,
+            at: now,
+            payload,
+        };
+        self.commit_recorded(actor, Change::CreateTemplate(t.clone()), record)
+            .await?;
+        Ok(t)
+    }
+
+    pub async fn list_templates(
+        &self,
+        actor: &Actor,
+        institution_id: Option<String>,
+        page: Page,
+    ) -> ServiceResult<Vec<AssetTemplate>> {
+        let institution_id = actor.scope().map(str::to_string).or(institution_id);
+        Ok(self
+            .store
+            .list_templates(&TemplateQuery {
+                institution_id,
+                page,
+            })
+            .await?)
+    }
+
+    pub async fn get_template(&self, actor: &Actor, id: &str) -> ServiceResult<AssetTemplate> {
+        let found = self.store.get_template(id).await?;
+        Self::visible(actor, "template", id, found, |x| x.institution_id.as_str())
+    }
+
+    // ---- assets ---------------------------------------------------------------------------------
+
+    pub async fn create_asset(&self, actor: &Actor, input: NewAsset) -> ServiceResult<Asset> {
+        let subject = input.institution_id.clone();
+        self.audit_failure(
+            actor,
+            LedgerKind::AssetCreated,
+            (EntityType::Asset, None),
+            subject.as_deref(),
+            self.create_asset_inner(actor, input).await,
+        )
+        .await
+    }
+
+    async fn create_asset_inner(&self, actor: &Actor, input: NewAsset) -> ServiceResult<Asset> {
+        self.authorize_write(actor, "create assets")?;
+        let inst_id =
+            Self::effective_institution(actor, input.institution_id.as_deref(), "create assets")?;
+        let mut errs = Errors::new();
+        errs.take(text::required("label", &input.label, model::NAME_MAX));
+        let metadata = input.metadata.unwrap_or_else(|| json!({}));
+        errs.take(model::validate_metadata("metadata", &metadata));
+        if input.template_id.trim().is_empty() {
+            errs.add("templateId", "is required");
+        }
+        errs.finish()?;
+        let t = self
+            .template_record(&input.template_id)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::field(
+                    "templateId",
+                    format!("template {} does not exist", input.template_id),
+                )
+            })?;
+        if t.institution_id != inst_id {
+            return Err(ServiceError::field(
+                "templateId",
+                format!(
+                    "template {} belongs to another institution, not {inst_id}",
+                    t.id
+                ),
+            ));
+        }
+        let now = time::now();
+        let a = Asset {
+            id: ids::new_id(ids::ASSET),
+            institution_id: inst_id.clone(),
+            template_id: t.id.clone(),
+            label: input.label,
+            metadata,
+            created_at: now,
+            updated_at: now,
+        };
+        let payload = json!({
+            "institutionId": a.institution_id, "templateId": a.template_id, "label": a.label,
+            "metadata": a.metadata, "actor": actor.audit_name(),
+        });
+        let record = Record {
+            kind: LedgerKind::AssetCreated,
+            entity: EntityType::Asset,
+            entity_id: &a.id,
+            institution_id: &inst_id,
+            position_id: None,
+            at: now,
+            payload,
+        };
+        self.commit_recorded(actor, Change::CreateAsset(a.clone()), record)
+            .await?;
+        Ok(a)
+    }
+
+    pub async fn list_assets(
+        &self,
+        actor: &Actor,
+        institution_id: Option<String>,
+        template_id: Option<String>,
+        page: Page,
+    ) -> ServiceResult<Vec<Asset>> {
+        let institution_id = actor.scope().map(str::to_string).or(institution_id);
+        Ok(self
+            .store
+            .list_assets(&AssetQuery {
+                institution_id,
+                template_id,
+                page,
+            })
+            .await?)
+    }
+
+    pub async fn get_asset(&self, actor: &Actor, id: &str) -> ServiceResult<Asset> {
+        let found = self.store.get_asset(id).await?;
+        Self::visible(actor, "asset", id, found, |x| x.institution_id.as_str())
+    }
+}

@@ -1,0 +1,86 @@
+//! Reading the ledger and the audit trail, verifying the chain, and the store-level figures
+//! (head, counts, schema) callers may see.
+
+use super::*;
+
+impl Service {
+    // ---- ledger and audit -----------------------------------------------------------------------
+
+    /// The seq of the newest ledger event (0 for an empty ledger). Seqs are global, so this is the
+    /// same for every caller; the head's hash is shown to root only (see `health`).
+    pub async fn ledger_head_seq(&self, _actor: &Actor) -> ServiceResult<i64> {
+        Ok(self.store.ledger_head().await?.map(|(s, _)| s).unwrap_or(0))
+    }
+
+    /// Entity, ledger and audit counts, limited to the caller's institution if it has one.
+    pub async fn counts(&self, actor: &Actor) -> ServiceResult<Counts> {
+        Ok(self.store.counts(actor.scope()).await?)
+    }
+
+    /// The store's backend and the newest migration applied to it.
+    pub async fn schema(&self) -> ServiceResult<(Backend, Option<i64>)> {
+        Ok((self.store.backend(), self.store.schema_version().await?))
+    }
+
+    pub async fn ledger(
+        &self,
+        actor: &Actor,
+        mut q: LedgerQuery,
+    ) -> ServiceResult<Vec<LedgerEvent>> {
+        if let Some(own) = actor.scope() {
+            q.institution_id = Some(own.to_string());
+        }
+        Ok(self.store.read_ledger(&q).await?)
+    }
+
+    /// Walks the whole chain from seq 1, page by page; reports the first broken seq.
+    pub async fn verify_ledger(&self, actor: &Actor) -> ServiceResult<VerifyReport> {
+        if !actor.is_root() {
+            return Err(Self::forbidden(
+                actor,
+                "verify the whole ledger (it spans every institution)",
+            ));
+        }
+        let mut v = ChainVerifier::default();
+        let mut after = 0;
+        loop {
+            let page = self
+                .store
+                .read_ledger(&LedgerQuery {
+                    after_seq: after,
+                    limit: 1000,
+                    ..Default::default()
+                })
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for ev in &page {
+                if let Err(b) = v.push(ev) {
+                    let (seq, hash) = v.head();
+                    return Ok(VerifyReport {
+                        ok: false,
+                        checked: v.checked,
+                        head_seq: seq,
+                        head_hash: hash.to_string(),
+                        broken: Some(b),
+                    });
+                }
+            }
+        }
+        let (seq, hash) = v.head();
+        Ok(VerifyReport {
+            ok: true,
+            checked: v.checked,
+            head_seq: seq,
+            head_hash: hash.to_string(),
+            broken: None,
+        })
+    }
+
+    pub async fn audit(&self, actor: &Actor, mut q: AuditQuery) -> ServiceResult<Vec<AuditEvent>> {
+        if let Some(own) = actor.scope() {
+            q.institution_id = Some(own.to_string());
+        }
+        Ok(self.store.list_audit(&q).await?)
+    }
+}

@@ -1,0 +1,289 @@
+//! Positions: creating them within their template's limits and their institution's policy,
+//! reading them, and moving them through their lifecycle with optimistic concurrency.
+
+use super::*;
+
+impl Service {
+    // ---- positions ------------------------------------------------------------------------------
+
+    pub async fn create_position(
+        &self,
+        actor: &Actor,
+        input: NewPosition,
+    ) -> ServiceResult<Position> {
+        let subject = input.institution_id.clone();
+        self.audit_failure(
+            actor,
+            LedgerKind::PositionCreated,
+            (EntityType::Position, None),
+            subject.as_deref(),
+            self.create_position_inner(actor, input).await,
+        )
+        .await
+    }
+
+    async fn create_position_inner(
+        &self,
+        actor: &Actor,
+        input: NewPosition,
+    ) -> ServiceResult<Position> {
+        self.authorize_write(actor, "create positions")?;
+        let inst_id = Self::effective_institution(
+            actor,
+            input.institution_id.as_deref(),
+            "create positions",
+        )?;
+        let external = opt_text(input.external_reference);
+        let mut errs = Errors::new();
+        if input.asset_id.trim().is_empty() {
+            errs.add("assetId", "is required");
+        }
+        let fields = errs.take(model::validate_position_fields(
+            &input.holder_reference,
+            &input.currency,
+            &input.amount,
+            external.as_deref(),
+        ));
+        errs.finish()?;
+        let (currency, amount) = fields.expect("validated");
+        let asset = self.asset_record(&input.asset_id).await?.ok_or_else(|| {
+            ServiceError::field(
+                "assetId",
+                format!("asset {} does not exist", input.asset_id),
+            )
+        })?;
+        if asset.institution_id != inst_id {
+            return Err(ServiceError::field(
+                "assetId",
+                format!(
+                    "asset {} belongs to another institution, not {inst_id}",
+                    asset.id
+                ),
+            ));
+        }
+        let tmpl = self
+            .template_record(&asset.template_id)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::field(
+                    "assetId",
+                    format!(
+                        "the template {} of asset {} does not exist",
+                        asset.template_id, asset.id
+                    ),
+                )
+            })?;
+        let limits = TemplateLimits::from_config(tmpl.code, &tmpl.config);
+        if let Some(c) = limits.currency
+            && c != currency
+        {
+            return Err(ServiceError::field(
+                "currency",
+                format!("{currency} does not match the template's currency {c}"),
+            ));
+        }
+        if let Some(min) = limits.min_amount
+            && amount < min
+        {
+            return Err(ServiceError::field(
+                "amount",
+                format!("{amount} is below the template minimum of {min}"),
+            ));
+        }
+        if let Some(max) = limits.max_amount
+            && amount > max
+        {
+            return Err(ServiceError::field(
+                "amount",
+                format!("{amount} is above the template maximum of {max}"),
+            ));
+        }
+        if let Some(policy) = self.store.get_policy(&inst_id, tmpl.region).await? {
+            policy
+                .config
+                .position
+                .check(amount, currency, tmpl.region)?;
+        }
+        let now = time::now();
+        let p = Position {
+            id: ids::new_id(ids::POSITION),
+            institution_id: inst_id.clone(),
+            asset_id: asset.id.clone(),
+            holder_reference: input.holder_reference,
+            currency,
+            amount,
+            state: PositionState::Created,
+            external_reference: external,
+            version: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        let payload = json!({
+            "institutionId": p.institution_id, "assetId": p.asset_id,
+            "holderReference": p.holder_reference, "currency": p.currency, "amount": p.amount,
+            "externalReference": p.external_reference, "state": p.state, "actor": actor.audit_name(),
+        });
+        let record = Record {
+            kind: LedgerKind::PositionCreated,
+            entity: EntityType::Position,
+            entity_id: &p.id,
+            institution_id: &inst_id,
+            position_id: Some(&p.id),
+            at: now,
+            payload,
+        };
+        self.commit_recorded(actor, Change::CreatePosition(p.clone()), record)
+            .await?;
+        Ok(p)
+    }
+
+    pub async fn get_position(&self, actor: &Actor, id: &str) -> ServiceResult<Position> {
+        let found = self.store.get_position(id).await?;
+        Self::visible(actor, "position", id, found, |x| x.institution_id.as_str())
+    }
+
+    /// A position with its lifecycle history.
+    pub async fn position_detail(&self, actor: &Actor, id: &str) -> ServiceResult<PositionDetail> {
+        let position = self.get_position(actor, id).await?;
+        let events = self.store.position_events(id).await?;
+        Ok(PositionDetail { position, events })
+    }
+
+    pub async fn list_positions(
+        &self,
+        actor: &Actor,
+        mut q: PositionQuery,
+    ) -> ServiceResult<Vec<Position>> {
+        if let Some(own) = actor.scope() {
+            q.filter.institution_id = Some(own.to_string());
+        }
+        Ok(self.store.list_positions(&q).await?)
+    }
+
+    pub async fn count_positions(
+        &self,
+        actor: &Actor,
+        mut f: PositionFilter,
+    ) -> ServiceResult<i64> {
+        if let Some(own) = actor.scope() {
+            f.institution_id = Some(own.to_string());
+        }
+        Ok(self.store.count_positions(&f).await?)
+    }
+
+    pub async fn transition_position(
+        &self,
+        actor: &Actor,
+        id: &str,
+        req: TransitionRequest,
+    ) -> ServiceResult<TransitionOutcome> {
+        let r = self.transition_inner(actor, id, req).await;
+        if r.is_ok() {
+            return r;
+        }
+        // The record is about the position's institution, whoever tried.
+        let subject = match self.store.get_position(id).await {
+            Ok(Some(p)) => Some(p.institution_id),
+            _ => actor.scope().map(str::to_string),
+        };
+        self.audit_failure(
+            actor,
+            LedgerKind::PositionStateChanged,
+            (EntityType::Position, Some(id)),
+            subject.as_deref(),
+            r,
+        )
+        .await
+    }
+
+    async fn transition_inner(
+        &self,
+        actor: &Actor,
+        id: &str,
+        req: TransitionRequest,
+    ) -> ServiceResult<TransitionOutcome> {
+        self.authorize_write(actor, "transition positions")?;
+        let mut errs = Errors::new();
+        let to = errs.take(PositionState::parse_field("toState", &req.to));
+        let expect = req
+            .expect_state
+            .as_deref()
+            .and_then(|s| errs.take(PositionState::parse_field("expectState", s)));
+        let reason = opt_text(req.reason);
+        errs.take(model::validate_reason(reason.as_deref()));
+        if let Some(m) = &req.metadata {
+            errs.take(model::validate_metadata("metadata", m));
+        }
+        errs.finish()?;
+        let to = to.expect("validated");
+        let current = self.get_position(actor, id).await?;
+        if expect.is_some_and(|exp| exp != current.state)
+            || req.expect_version.is_some_and(|v| v != current.version)
+        {
+            let expected = expect.unwrap_or(current.state);
+            return Err(ServiceError::Conflict {
+                id: id.to_string(),
+                expected,
+                current: Some(Box::new(current)),
+            });
+        }
+        if lifecycle::check(current.state, to)? == lifecycle::TransitionCheck::NoOp {
+            return Ok(TransitionOutcome {
+                position: current,
+                applied: false,
+                event: None,
+                ledger_seq: None,
+            });
+        }
+        let now = time::now();
+        let mut next = current.clone();
+        next.state = to;
+        next.version += 1;
+        next.updated_at = now;
+        let event = PositionLifecycleEvent {
+            id: ids::new_id(ids::LIFECYCLE_EVENT),
+            position_id: id.to_string(),
+            from_state: current.state,
+            to_state: to,
+            reason: reason.clone(),
+            at: now,
+            metadata: req.metadata.clone(),
+        };
+        let payload = json!({
+            "fromState": current.state, "toState": to, "reason": reason,
+            "lifecycleEventId": event.id, "version": next.version, "actor": actor.audit_name(),
+        });
+        let record = Record {
+            kind: LedgerKind::PositionStateChanged,
+            entity: EntityType::Position,
+            entity_id: id,
+            institution_id: &current.institution_id,
+            position_id: Some(id),
+            at: now,
+            payload,
+        };
+        let change = Change::TransitionPosition {
+            position: next.clone(),
+            expected_state: current.state,
+            expected_version: current.version,
+            event: event.clone(),
+        };
+        match self.commit_recorded(actor, change, record).await {
+            Ok(c) => Ok(TransitionOutcome {
+                position: next,
+                applied: true,
+                event: Some(event),
+                ledger_seq: c.ledger.map(|l| l.seq),
+            }),
+            Err(ServiceError::Conflict { id, expected, .. }) => {
+                let fresh = self.store.get_position(&id).await.ok().flatten();
+                Err(ServiceError::Conflict {
+                    id,
+                    expected,
+                    current: fresh.map(Box::new),
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+}

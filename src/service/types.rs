@@ -1,0 +1,121 @@
+//! What callers give the service and what it gives back.
+
+use crate::domain::apikey::ApiKey;
+use crate::domain::ledger::ChainBreak;
+use crate::domain::{Institution, Position, PositionLifecycleEvent};
+use serde::Serialize;
+use serde_json::Value;
+
+// ---- inputs -------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Default)]
+pub struct NewInstitution {
+    pub name: String,
+    pub regions: Vec<String>,
+    pub verticals: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewTemplate {
+    pub institution_id: Option<String>,
+    pub code: String,
+    pub name: String,
+    pub vertical: String,
+    pub region: String,
+    pub config: Value,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewAsset {
+    pub institution_id: Option<String>,
+    pub template_id: String,
+    pub label: String,
+    pub metadata: Option<Value>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct NewPosition {
+    pub institution_id: Option<String>,
+    pub asset_id: String,
+    pub holder_reference: String,
+    pub currency: String,
+    pub amount: String,
+    pub external_reference: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TransitionRequest {
+    pub to: String,
+    pub reason: Option<String>,
+    /// Refuse unless the position is in this state right now.
+    pub expect_state: Option<String>,
+    /// Refuse unless the position is at this version (what the operator saw).
+    pub expect_version: Option<i64>,
+    pub metadata: Option<Value>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PolicyInput {
+    pub institution_id: Option<String>,
+    pub region: String,
+    pub min_amount: Option<String>,
+    pub max_amount: Option<String>,
+    /// None: any currency. Some(empty): blocks every currency.
+    pub allowed_currencies: Option<Vec<String>>,
+}
+
+// ---- outputs ------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransitionOutcome {
+    pub position: Position,
+    /// False for a same-state request, which writes nothing.
+    pub applied: bool,
+    pub event: Option<PositionLifecycleEvent>,
+    pub ledger_seq: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PositionDetail {
+    #[serde(flatten)]
+    pub position: Position,
+    pub events: Vec<PositionLifecycleEvent>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedKey {
+    pub api_key: ApiKey,
+    /// The token, shown this once; only its SHA-256 is stored.
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevokeOutcome {
+    pub api_key: ApiKey,
+    /// True when the key was already revoked: nothing changed.
+    pub already_revoked: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyReport {
+    pub ok: bool,
+    pub checked: u64,
+    pub head_seq: i64,
+    pub head_hash: String,
+    pub broken: Option<ChainBreak>,
+}
+
+/// Per-institution counts for the institutions table.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstitutionSummary {
+    pub institution: Option<Institution>,
+    pub templates: i64,
+    pub assets: i64,
+    pub positions: i64,
+}
