@@ -1,0 +1,72 @@
+//! `apikey create | list | revoke`: institution API keys (a token is shown once).
+
+use crate::cli::*;
+
+pub(crate) async fn apikey(
+    svc: &Service,
+    actor: &Actor,
+    c: ApiKeyCmd,
+    json: bool,
+) -> ServiceResult<i32> {
+    match c {
+        ApiKeyCmd::Create {
+            institution,
+            label,
+            role,
+        } => {
+            let k = svc.create_api_key(actor, institution, label, role).await?;
+            if json {
+                print_json(&k);
+            } else {
+                outln!(
+                    "Created API key {} ({}, {}) for {}",
+                    k.api_key.id,
+                    s(&k.api_key.label),
+                    k.api_key.role,
+                    k.api_key.institution_id
+                );
+                outln!("\n  {}\n", k.token);
+                outln!(
+                    "This token is shown only now; store it safely. Use it with --api-key or ESCROWGRID_API_KEY."
+                );
+            }
+        }
+        ApiKeyCmd::List { institution } => {
+            let rows = svc.list_api_keys(actor, institution).await?;
+            if json {
+                print_json(&json!({"data": rows}));
+            } else {
+                print_table(
+                    &["ID", "INSTITUTION", "LABEL", "ROLE", "CREATED", "REVOKED"],
+                    rows.iter()
+                        .map(|k| {
+                            vec![
+                                k.id.clone(),
+                                k.institution_id.clone(),
+                                k.label.clone(),
+                                k.role.to_string(),
+                                ts(&k.created_at),
+                                k.revoked_at.as_ref().map(ts).unwrap_or_else(|| "-".into()),
+                            ]
+                        })
+                        .collect(),
+                );
+            }
+        }
+        ApiKeyCmd::Revoke { id } => {
+            let r = svc.revoke_api_key(actor, &id).await?;
+            if json {
+                print_json(&r);
+            } else if r.already_revoked {
+                outln!(
+                    "API key {} was already revoked at {}: nothing changed",
+                    r.api_key.id,
+                    r.api_key.revoked_at.as_ref().map(ts).unwrap_or_default()
+                );
+            } else {
+                outln!("Revoked API key {} ({})", r.api_key.id, s(&r.api_key.label));
+            }
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,56 @@
+//! `audit list`: the audit trail, newest first.
+
+use crate::cli::*;
+
+pub(crate) async fn audit(
+    svc: &Service,
+    actor: &Actor,
+    c: AuditCmd,
+    json: bool,
+) -> ServiceResult<i32> {
+    let AuditCmd::List {
+        action,
+        outcome,
+        limit,
+        before,
+    } = c;
+    let limit = check_limit(limit)?;
+    let outcome = outcome
+        .map(|o| Outcome::parse_field("outcome", &o))
+        .transpose()?;
+    let rows = svc
+        .audit(
+            actor,
+            AuditQuery {
+                action: action.map(|a| a.trim().to_ascii_uppercase()),
+                outcome,
+                before,
+                limit,
+                ..Default::default()
+            },
+        )
+        .await?;
+    if json {
+        print_json(&json!({"data": rows}));
+    } else {
+        print_table(
+            &["AT", "ACTOR", "ACTION", "OUTCOME", "RESOURCE", "ERROR"],
+            rows.iter()
+                .map(|a| {
+                    vec![
+                        ts(&a.occurred_at),
+                        a.actor.clone(),
+                        a.action.clone(),
+                        a.outcome.to_string(),
+                        a.resource_id.clone().unwrap_or_else(|| "-".into()),
+                        a.error
+                            .as_ref()
+                            .map(|e| format!("{}: {}", e.code, e.message))
+                            .unwrap_or_default(),
+                    ]
+                })
+                .collect(),
+        );
+    }
+    Ok(0)
+}

@@ -1,0 +1,64 @@
+//! `health`: what the store is, whether it answers, and what it holds.
+
+use crate::cli::*;
+
+pub(crate) async fn health(svc: &Service, actor: &Actor, json: bool) -> ServiceResult<i32> {
+    let h = svc.health(actor).await;
+    if json {
+        print_json(&h);
+    } else {
+        outln!("backend:        {}", h.backend);
+        outln!("target:         {}", h.target);
+        outln!("durability:     {}", h.durability);
+        outln!(
+            "connected:      {}{}",
+            if h.connected { "yes" } else { "NO" },
+            h.ping_ms
+                .map(|p| format!(" (ping {p:.2} ms)"))
+                .unwrap_or_default()
+        );
+        if let Some(e) = &h.error {
+            outln!("error:          {}", s(e));
+        }
+        if let Some(p) = &h.pool {
+            outln!(
+                "pool:           {} open, {} idle, max {}",
+                p.size,
+                p.idle,
+                p.max
+            );
+        }
+        if let Some(v) = h.schema_version {
+            outln!("schema version: {v}");
+        }
+        if let Some(c) = &h.counts {
+            outln!(
+                "counts:         {} institutions, {} templates, {} assets, {} positions, {} ledger events, {} audit records{}",
+                c.institutions,
+                c.templates,
+                c.assets,
+                c.positions,
+                c.ledger_events,
+                c.audit_events,
+                if h.scoped { " (your institution)" } else { "" }
+            );
+            let by_state: Vec<String> = c
+                .positions_by_state
+                .iter()
+                .map(|(s, n)| format!("{s} {n}"))
+                .collect();
+            outln!("by state:       {}", by_state.join(", "));
+        }
+        match &h.ledger_head {
+            Some(head) => outln!("ledger head:    seq {} {}", head.seq, head.hash),
+            None if h.connected => outln!("ledger head:    (empty ledger)"),
+            None => {}
+        }
+        outln!("operator:       {}", h.operator);
+        outln!(
+            "log file:       {}",
+            h.log_file.as_deref().unwrap_or("(logging disabled)")
+        );
+    }
+    Ok(if h.connected { 0 } else { 1 })
+}

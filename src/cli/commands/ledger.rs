@@ -1,0 +1,214 @@
+//! `ledger list | tail | verify`: the hash-chained ledger, as a table or JSON lines.
+
+use crate::cli::*;
+
+pub(crate) fn event_line(e: &crate::domain::ledger::LedgerEvent) -> String {
+    let detail = match e.kind {
+        LedgerKind::PositionStateChanged => format!(
+            "{} -> {}{}",
+            e.payload["fromState"].as_str().unwrap_or("?"),
+            e.payload["toState"].as_str().unwrap_or("?"),
+            e.payload["reason"]
+                .as_str()
+                .map(|r| format!("  \"{r}\""))
+                .unwrap_or_default()
+        ),
+        LedgerKind::PositionCreated => format!(
+            "{} {}",
+            e.payload["amount"].as_str().unwrap_or("?"),
+            e.payload["currency"].as_str().unwrap_or("?")
+        ),
+        _ => e.payload["name"]
+            .as_str()
+            .or(e.payload["label"].as_str())
+            .or(e.payload["region"].as_str())
+            .unwrap_or("")
+            .to_string(),
+    };
+    s(&format!(
+        "{:>6}  {}  {:<22}  {}  {}  {}",
+        e.seq,
+        ts(&e.at),
+        e.kind.as_str(),
+        e.entity_id,
+        detail,
+        short_hash(&e.hash)
+    ))
+}
+
+pub(crate) async fn ledger(
+    svc: &Service,
+    actor: &Actor,
+    c: LedgerCmd,
+    json: bool,
+) -> ServiceResult<i32> {
+    match c {
+        LedgerCmd::List {
+            position,
+            kind,
+            after,
+            limit,
+        } => {
+            let limit = check_limit(limit)?;
+            let mut rows = svc
+                .ledger(
+                    actor,
+                    LedgerQuery {
+                        after_seq: after,
+                        position_id: position,
+                        kind: parse_kind(kind)?,
+                        limit: limit + 1,
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            let next = if rows.len() > limit as usize {
+                rows.truncate(limit as usize);
+                rows.last().map(|e| e.seq)
+            } else {
+                None
+            };
+            if json {
+                print_json(&json!({
+                    "data": rows,
+                    "pagination": {"limit": limit, "hasMore": next.is_some(), "nextAfter": next},
+                }));
+            } else {
+                outln!(
+                    "{:>6}  {:<24}  {:<22}  {:<41}  DETAIL / HASH",
+                    "SEQ",
+                    "AT",
+                    "KIND",
+                    "ENTITY"
+                );
+                for e in &rows {
+                    outln!("{}", event_line(e));
+                }
+                if let Some(n) = next {
+                    eprintln!("(more: --after {n})");
+                }
+            }
+            Ok(0)
+        }
+        LedgerCmd::Verify => {
+            let r = svc.verify_ledger(actor).await?;
+            if json {
+                print_json(&r);
+            } else if let Some(b) = &r.broken {
+                outln!("Ledger BROKEN at seq {}: {}", b.seq, b.reason);
+                outln!("{} events before it verified.", r.checked);
+            } else {
+                outln!(
+                    "Ledger intact: {} events verified, head seq {} hash {}",
+                    r.checked,
+                    r.head_seq,
+                    r.head_hash
+                );
+            }
+            Ok(if r.ok { 0 } else { 1 })
+        }
+        LedgerCmd::Tail {
+            after,
+            last,
+            follow,
+            position,
+            kind,
+        } => {
+            let kind = parse_kind(kind)?;
+            let after = match after {
+                Some(a) => a,
+                None => {
+                    let recent = svc
+                        .ledger(
+                            actor,
+                            LedgerQuery {
+                                position_id: position.clone(),
+                                kind,
+                                newest_first: true,
+                                limit: last.clamp(1, 1000),
+                                ..Default::default()
+                            },
+                        )
+                        .await?;
+                    recent.last().map(|e| e.seq - 1).unwrap_or(0)
+                }
+            };
+            tail(
+                svc,
+                actor,
+                after,
+                follow,
+                StreamFilter {
+                    position_id: position,
+                    kind,
+                },
+                json,
+            )
+            .await
+        }
+    }
+}
+
+pub(crate) async fn tail(
+    svc: &Service,
+    actor: &Actor,
+    after: i64,
+    follow: bool,
+    filter: StreamFilter,
+    json: bool,
+) -> ServiceResult<i32> {
+    use std::io::Write;
+    if !follow {
+        let mut after = after;
+        loop {
+            let page = svc
+                .ledger(
+                    actor,
+                    LedgerQuery {
+                        after_seq: after,
+                        position_id: filter.position_id.clone(),
+                        kind: filter.kind,
+                        limit: 1000,
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for e in &page {
+                print_event(e, json);
+            }
+        }
+        return Ok(0);
+    }
+    let mut sub = svc.subscribe(actor, after, filter);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| ServiceError::Internal(format!("cannot watch SIGTERM: {e}")))?;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(0),
+            _ = term.recv() => return Ok(0),
+            item = sub.next() => match item {
+                None => return Ok(0),
+                Some(StreamItem::Event(e)) => {
+                    print_event(&e, json);
+                    if std::io::stdout().flush().is_err() {
+                        return Ok(0);
+                    }
+                }
+                Some(StreamItem::Status(StreamStatus::Reconnecting(why))) => {
+                    eprintln!("ledger stream: reconnecting ({why})");
+                }
+                Some(StreamItem::Status(StreamStatus::Live)) => {}
+            }
+        }
+    }
+}
+
+pub(crate) fn print_event(e: &crate::domain::ledger::LedgerEvent, json: bool) {
+    if json {
+        outln!("{}", serde_json::to_string(e).expect("serialisable"));
+    } else {
+        outln!("{}", event_line(e));
+    }
+}

@@ -1,0 +1,12 @@
+//! One file per command group; `cli::run` dispatches to them.
+
+pub(super) mod apikey;
+pub(super) mod asset;
+pub(super) mod audit;
+pub(super) mod health;
+pub(super) mod institution;
+pub(super) mod ledger;
+pub(super) mod policy;
+pub(super) mod position;
+pub(super) mod seed;
+pub(super) mod template;
