@@ -10,6 +10,7 @@ pub mod ledger;
 pub mod lifecycle;
 pub mod model;
 pub mod money;
+pub mod payloads;
 pub mod policy;
 pub mod template;
 pub mod text;

@@ -69,12 +69,14 @@ impl Service {
             created_at: now,
             updated_at: now,
         };
-        let payload = json!({
-            "institutionId": inst_id, "region": region, "config": policy.config, "actor": actor.audit_name(),
+        let payload = Payload::PolicyUpserted(payloads::PolicyUpserted {
+            institution_id: inst_id.clone(),
+            region,
+            config: policy.config.clone(),
+            actor: actor.audit_name(),
         });
         // The store names the stored policy's id in both records (an existing policy keeps it).
         let record = Record {
-            kind: LedgerKind::PolicyUpserted,
             entity: EntityType::Policy,
             entity_id: &policy.id,
             institution_id: &inst_id,
@@ -167,9 +169,13 @@ impl Service {
             created_at: time::now(),
             revoked_at: None,
         };
-        let payload = json!({"institutionId": inst_id, "label": key.label, "role": key.role, "actor": actor.audit_name()});
+        let payload = Payload::ApiKeyCreated(payloads::ApiKeyChange {
+            institution_id: inst_id.clone(),
+            label: key.label.clone(),
+            role: key.role,
+            actor: actor.audit_name(),
+        });
         let record = Record {
-            kind: LedgerKind::ApiKeyCreated,
             entity: EntityType::ApiKey,
             entity_id: &key.id,
             institution_id: &inst_id,
@@ -230,9 +236,13 @@ impl Service {
             });
         }
         let now = time::now();
-        let payload = json!({"institutionId": key.institution_id, "label": key.label, "role": key.role, "actor": actor.audit_name()});
+        let payload = Payload::ApiKeyRevoked(payloads::ApiKeyChange {
+            institution_id: key.institution_id.clone(),
+            label: key.label.clone(),
+            role: key.role,
+            actor: actor.audit_name(),
+        });
         let record = Record {
-            kind: LedgerKind::ApiKeyRevoked,
             entity: EntityType::ApiKey,
             entity_id: &key.id,
             institution_id: &key.institution_id,

@@ -53,9 +53,13 @@ impl Service {
             created_at: now,
             updated_at: now,
         };
-        let payload = json!({"name": inst.name, "regions": inst.regions, "verticals": inst.verticals, "actor": actor.audit_name()});
+        let payload = Payload::InstitutionCreated(payloads::InstitutionCreated {
+            name: inst.name.clone(),
+            regions: inst.regions.clone(),
+            verticals: inst.verticals.clone(),
+            actor: actor.audit_name(),
+        });
         let record = Record {
-            kind: LedgerKind::InstitutionCreated,
             entity: EntityType::Institution,
             entity_id: &inst.id,
             institution_id: &inst.id,
@@ -163,12 +167,16 @@ impl Service {
             created_at: now,
             updated_at: now,
         };
-        let payload = json!({
-            "institutionId": t.institution_id, "code": t.code, "name": t.name,
-            "vertical": t.vertical, "region": t.region, "config": t.config, "actor": actor.audit_name(),
+        let payload = Payload::TemplateCreated(payloads::TemplateCreated {
+            institution_id: t.institution_id.clone(),
+            code: t.code,
+            name: t.name.clone(),
+            vertical: t.vertical,
+            region: t.region,
+            config: t.config.clone(),
+            actor: actor.audit_name(),
         });
         let record = Record {
-            kind: LedgerKind::TemplateCreated,
             entity: EntityType::AssetTemplate,
             entity_id: &t.id,
             institution_id: &inst_id,
@@ -256,12 +264,14 @@ impl Service {
             created_at: now,
             updated_at: now,
         };
-        let payload = json!({
-            "institutionId": a.institution_id, "templateId": a.template_id, "label": a.label,
-            "metadata": a.metadata, "actor": actor.audit_name(),
+        let payload = Payload::AssetCreated(payloads::AssetCreated {
+            institution_id: a.institution_id.clone(),
+            template_id: a.template_id.clone(),
+            label: a.label.clone(),
+            metadata: a.metadata.clone(),
+            actor: actor.audit_name(),
         });
         let record = Record {
-            kind: LedgerKind::AssetCreated,
             entity: EntityType::Asset,
             entity_id: &a.id,
             institution_id: &inst_id,

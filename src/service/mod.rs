@@ -27,6 +27,7 @@ use crate::domain::apikey::{self, ApiKey};
 use crate::domain::audit::{AuditError, AuditEvent};
 use crate::domain::error::Errors;
 use crate::domain::ledger::{ChainVerifier, LedgerDraft, LedgerEvent};
+use crate::domain::payloads::{self, Payload};
 use crate::domain::policy::{PolicyConfig, PositionPolicy};
 use crate::domain::template::{self, TemplateLimits};
 use crate::domain::{
@@ -69,13 +70,13 @@ fn opt_text(s: Option<String>) -> Option<String> {
 /// What a successful change records, in the ledger and in the audit trail alike (the audit
 /// action is the kind's).
 struct Record<'a> {
-    kind: LedgerKind,
     entity: EntityType,
     entity_id: &'a str,
     institution_id: &'a str,
     position_id: Option<&'a str>,
     at: time::Timestamp,
-    payload: Value,
+    /// What happened; its kind is the ledger event's kind and the audit record's action.
+    payload: Payload,
 }
 
 impl Service {
@@ -346,23 +347,25 @@ impl Service {
         change: Change,
         r: Record<'_>,
     ) -> ServiceResult<Committed> {
+        let kind = r.payload.kind();
+        let payload = r.payload.to_value();
         let ledger = LedgerDraft {
-            kind: r.kind,
+            kind,
             entity_type: r.entity,
             entity_id: r.entity_id.to_string(),
             institution_id: r.institution_id.to_string(),
             position_id: r.position_id.map(str::to_string),
             at: r.at,
-            payload: r.payload.clone(),
+            payload: payload.clone(),
         };
         let audit = self.audit_record(
             actor,
-            r.kind.audit_action(),
+            kind.audit_action(),
             Outcome::Success,
             Some(r.entity),
             Some(r.entity_id),
             Some(r.institution_id),
-            Some(r.payload),
+            Some(payload),
         );
         Ok(self
             .store

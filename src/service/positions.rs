@@ -118,13 +118,17 @@ impl Service {
             created_at: now,
             updated_at: now,
         };
-        let payload = json!({
-            "institutionId": p.institution_id, "assetId": p.asset_id,
-            "holderReference": p.holder_reference, "currency": p.currency, "amount": p.amount,
-            "externalReference": p.external_reference, "state": p.state, "actor": actor.audit_name(),
+        let payload = Payload::PositionCreated(payloads::PositionCreated {
+            institution_id: p.institution_id.clone(),
+            asset_id: p.asset_id.clone(),
+            holder_reference: p.holder_reference.clone(),
+            currency: p.currency,
+            amount: p.amount,
+            external_reference: p.external_reference.clone(),
+            state: p.state,
+            actor: actor.audit_name(),
         });
         let record = Record {
-            kind: LedgerKind::PositionCreated,
             entity: EntityType::Position,
             entity_id: &p.id,
             institution_id: &inst_id,
@@ -249,12 +253,15 @@ impl Service {
             at: now,
             metadata: req.metadata.clone(),
         };
-        let payload = json!({
-            "fromState": current.state, "toState": to, "reason": reason,
-            "lifecycleEventId": event.id, "version": next.version, "actor": actor.audit_name(),
+        let payload = Payload::PositionStateChanged(payloads::Transition {
+            from_state: current.state,
+            to_state: to,
+            reason: reason.clone(),
+            lifecycle_event_id: event.id.clone(),
+            version: next.version,
+            actor: actor.audit_name(),
         });
         let record = Record {
-            kind: LedgerKind::PositionStateChanged,
             entity: EntityType::Position,
             entity_id: id,
             institution_id: &current.institution_id,

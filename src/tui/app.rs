@@ -743,13 +743,11 @@ impl App {
                 if e.kind == LedgerKind::PositionStateChanged {
                     // Update the row in place: cheap, and the table stays where it is.
                     if let Some(row) = self.positions.rows.iter_mut().find(|p| p.id == e.entity_id)
-                        && let Some(to) = e.payload["toState"].as_str().and_then(|s| s.parse().ok())
+                        && let Some(t) = e.transition()
                     {
-                        row.state = to;
+                        row.state = t.to_state;
                         row.updated_at = e.at;
-                        if let Some(v) = e.payload["version"].as_i64() {
-                            row.version = v;
-                        }
+                        row.version = t.version;
                     }
                 }
                 self.positions.stale = true;

@@ -9,7 +9,7 @@ use super::keymap::{Context, keys_text};
 use crate::domain::ledger::LedgerEvent;
 use crate::domain::template::config_fields;
 use crate::domain::text::sanitize;
-use crate::domain::{LedgerKind, Position, PositionState, time};
+use crate::domain::{Position, PositionState, time};
 use crate::service::PositionSortKey;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -582,33 +582,23 @@ fn draw_positions(f: &mut Frame, app: &App, area: Rect) {
 }
 
 fn ledger_detail(e: &LedgerEvent) -> String {
-    let p = &e.payload;
-    let txt = match e.kind {
-        LedgerKind::PositionStateChanged => format!(
+    use crate::domain::payloads::Payload;
+    let txt = match e.typed() {
+        Some(Payload::PositionStateChanged(t)) => format!(
             "{} → {}{}",
-            p["fromState"].as_str().unwrap_or("?"),
-            p["toState"].as_str().unwrap_or("?"),
-            p["reason"]
-                .as_str()
-                .map(|r| format!("  “{r}”"))
-                .unwrap_or_default()
+            t.from_state,
+            t.to_state,
+            t.reason.map(|r| format!("  “{r}”")).unwrap_or_default()
         ),
-        LedgerKind::PositionCreated => format!(
+        Some(Payload::PositionCreated(p)) => format!(
             "{} {} · {}",
-            p["amount"]
-                .as_str()
-                .and_then(|a| crate::domain::Money::parse(a).ok())
-                .map(|m| m.display_grouped())
-                .unwrap_or_else(|| "?".into()),
-            p["currency"].as_str().unwrap_or(""),
-            p["holderReference"].as_str().unwrap_or("")
+            p.amount.display_grouped(),
+            p.currency,
+            p.holder_reference
         ),
-        LedgerKind::PolicyUpserted => format!("policy {}", p["region"].as_str().unwrap_or("")),
-        _ => p["name"]
-            .as_str()
-            .or(p["label"].as_str())
-            .unwrap_or("")
-            .to_string(),
+        Some(Payload::PolicyUpserted(p)) => format!("policy {}", p.region),
+        Some(_) => e.summary(),
+        None => String::new(),
     };
     s(&txt)
 }

@@ -3,28 +3,7 @@
 use crate::cli::*;
 
 pub(crate) fn event_line(e: &crate::domain::ledger::LedgerEvent) -> String {
-    let detail = match e.kind {
-        LedgerKind::PositionStateChanged => format!(
-            "{} -> {}{}",
-            e.payload["fromState"].as_str().unwrap_or("?"),
-            e.payload["toState"].as_str().unwrap_or("?"),
-            e.payload["reason"]
-                .as_str()
-                .map(|r| format!("  \"{r}\""))
-                .unwrap_or_default()
-        ),
-        LedgerKind::PositionCreated => format!(
-            "{} {}",
-            e.payload["amount"].as_str().unwrap_or("?"),
-            e.payload["currency"].as_str().unwrap_or("?")
-        ),
-        _ => e.payload["name"]
-            .as_str()
-            .or(e.payload["label"].as_str())
-            .or(e.payload["region"].as_str())
-            .unwrap_or("")
-            .to_string(),
-    };
+    let detail = e.summary();
     s(&format!(
         "{:>6}  {}  {:<22}  {}  {}  {}",
         e.seq,

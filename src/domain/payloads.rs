@@ -1,0 +1,252 @@
+//! What each kind of ledger event says, as types. The service writes a payload from these (so a
+//! kind's payload has one definition), and readers — the CLI's event lines, the console's ledger
+//! detail, the positions table kept current by the stream — read it through `LedgerEvent::typed`
+//! instead of by string key. Fields are in the order they are written; the hash covers the
+//! canonical (sorted) form, so the order only shows in the audit trail's JSON.
+
+use super::ledger::LedgerEvent;
+use super::policy::PolicyConfig;
+use super::{Currency, LedgerKind, Money, PositionState, Region, Role, TemplateCode, Vertical};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstitutionCreated {
+    pub name: String,
+    pub regions: Vec<Region>,
+    pub verticals: Vec<Vertical>,
+    pub actor: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TemplateCreated {
+    pub institution_id: String,
+    pub code: TemplateCode,
+    pub name: String,
+    pub vertical: Vertical,
+    pub region: Region,
+    pub config: Value,
+    pub actor: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssetCreated {
+    pub institution_id: String,
+    pub template_id: String,
+    pub label: String,
+    pub metadata: Value,
+    pub actor: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PositionCreated {
+    pub institution_id: String,
+    pub asset_id: String,
+    pub holder_reference: String,
+    pub currency: Currency,
+    pub amount: Money,
+    pub external_reference: Option<String>,
+    pub state: PositionState,
+    pub actor: String,
+}
+
+/// A position's lifecycle step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Transition {
+    pub from_state: PositionState,
+    pub to_state: PositionState,
+    pub reason: Option<String>,
+    pub lifecycle_event_id: String,
+    /// The position's version after the step.
+    pub version: i64,
+    pub actor: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyUpserted {
+    pub institution_id: String,
+    pub region: Region,
+    pub config: PolicyConfig,
+    pub actor: String,
+}
+
+/// An API key created or revoked (the token is never in the ledger).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyChange {
+    pub institution_id: String,
+    pub label: String,
+    pub role: Role,
+    pub actor: String,
+}
+
+/// A ledger event's payload, by kind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    InstitutionCreated(InstitutionCreated),
+    TemplateCreated(TemplateCreated),
+    AssetCreated(AssetCreated),
+    PositionCreated(PositionCreated),
+    PositionStateChanged(Transition),
+    PolicyUpserted(PolicyUpserted),
+    ApiKeyCreated(ApiKeyChange),
+    ApiKeyRevoked(ApiKeyChange),
+}
+
+impl Payload {
+    /// The JSON written into the ledger event and the audit record.
+    pub fn to_value(&self) -> Value {
+        let v = match self {
+            Payload::InstitutionCreated(p) => serde_json::to_value(p),
+            Payload::TemplateCreated(p) => serde_json::to_value(p),
+            Payload::AssetCreated(p) => serde_json::to_value(p),
+            Payload::PositionCreated(p) => serde_json::to_value(p),
+            Payload::PositionStateChanged(p) => serde_json::to_value(p),
+            Payload::PolicyUpserted(p) => serde_json::to_value(p),
+            Payload::ApiKeyCreated(p) | Payload::ApiKeyRevoked(p) => serde_json::to_value(p),
+        };
+        v.expect("payloads serialise")
+    }
+
+    pub fn kind(&self) -> LedgerKind {
+        match self {
+            Payload::InstitutionCreated(_) => LedgerKind::InstitutionCreated,
+            Payload::TemplateCreated(_) => LedgerKind::TemplateCreated,
+            Payload::AssetCreated(_) => LedgerKind::AssetCreated,
+            Payload::PositionCreated(_) => LedgerKind::PositionCreated,
+            Payload::PositionStateChanged(_) => LedgerKind::PositionStateChanged,
+            Payload::PolicyUpserted(_) => LedgerKind::PolicyUpserted,
+            Payload::ApiKeyCreated(_) => LedgerKind::ApiKeyCreated,
+            Payload::ApiKeyRevoked(_) => LedgerKind::ApiKeyRevoked,
+        }
+    }
+}
+
+impl LedgerEvent {
+    /// The payload as its kind's type; None when it does not read as one (written by something
+    /// else, or edited: `ledger verify` says which).
+    pub fn typed(&self) -> Option<Payload> {
+        let p = self.payload.clone();
+        let typed = match self.kind {
+            LedgerKind::InstitutionCreated => Payload::InstitutionCreated(from(p)?),
+            LedgerKind::TemplateCreated => Payload::TemplateCreated(from(p)?),
+            LedgerKind::AssetCreated => Payload::AssetCreated(from(p)?),
+            LedgerKind::PositionCreated => Payload::PositionCreated(from(p)?),
+            LedgerKind::PositionStateChanged => Payload::PositionStateChanged(from(p)?),
+            LedgerKind::PolicyUpserted => Payload::PolicyUpserted(from(p)?),
+            LedgerKind::ApiKeyCreated => Payload::ApiKeyCreated(from(p)?),
+            LedgerKind::ApiKeyRevoked => Payload::ApiKeyRevoked(from(p)?),
+        };
+        Some(typed)
+    }
+
+    /// The lifecycle step, if this event is one.
+    pub fn transition(&self) -> Option<Transition> {
+        match self.typed()? {
+            Payload::PositionStateChanged(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// One line saying what happened, for the CLI's event lines (`FUNDED -> RELEASED "reason"`,
+    /// `1250.5 USD`, a name, label or region); empty when the payload does not read.
+    pub fn summary(&self) -> String {
+        match self.typed() {
+            Some(Payload::PositionStateChanged(t)) => format!(
+                "{} -> {}{}",
+                t.from_state,
+                t.to_state,
+                t.reason.map(|r| format!("  \"{r}\"")).unwrap_or_default()
+            ),
+            Some(Payload::PositionCreated(p)) => format!("{} {}", p.amount, p.currency),
+            Some(Payload::InstitutionCreated(p)) => p.name,
+            Some(Payload::TemplateCreated(p)) => p.name,
+            Some(Payload::AssetCreated(p)) => p.label,
+            Some(Payload::ApiKeyCreated(p) | Payload::ApiKeyRevoked(p)) => p.label,
+            Some(Payload::PolicyUpserted(p)) => p.region.to_string(),
+            None => String::new(),
+        }
+    }
+}
+
+fn from<T: serde::de::DeserializeOwned>(v: Value) -> Option<T> {
+    serde_json::from_value(v).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ledger::LedgerDraft;
+    use crate::domain::{EntityType, time};
+    use serde_json::json;
+
+    fn event(kind: LedgerKind, payload: Value) -> LedgerEvent {
+        LedgerDraft {
+            kind,
+            entity_type: EntityType::Position,
+            entity_id: "pos_1".into(),
+            institution_id: "inst_1".into(),
+            position_id: Some("pos_1".into()),
+            at: time::now(),
+            payload,
+        }
+        .seal("led_1".into(), 0, crate::domain::ledger::GENESIS_HASH)
+    }
+
+    /// The JSON the service wrote before these types existed reads back as them, and writes
+    /// back the same: chains written earlier keep their meaning and their hashes.
+    #[test]
+    fn payloads_read_and_write_the_json_already_in_ledgers() {
+        let old_transition = json!({
+            "fromState": "FUNDED", "toState": "RELEASED", "reason": "Works complete",
+            "lifecycleEventId": "ple_1", "version": 3, "actor": "local:alice",
+        });
+        let e = event(LedgerKind::PositionStateChanged, old_transition.clone());
+        let t = e.transition().expect("reads as a transition");
+        assert_eq!(
+            (t.from_state, t.to_state, t.version),
+            (PositionState::Funded, PositionState::Released, 3)
+        );
+        assert_eq!(e.summary(), "FUNDED -> RELEASED  \"Works complete\"");
+        assert_eq!(e.typed().unwrap().to_value(), old_transition);
+
+        let old_create = json!({
+            "institutionId": "inst_1", "assetId": "ast_1", "holderReference": "H-1",
+            "currency": "USD", "amount": "1250.5", "externalReference": null,
+            "state": "CREATED", "actor": "local:alice",
+        });
+        let e = event(LedgerKind::PositionCreated, old_create.clone());
+        assert_eq!(e.summary(), "1250.5 USD");
+        assert_eq!(e.typed().unwrap().to_value(), old_create);
+        assert!(e.transition().is_none());
+        let text = serde_json::to_string(&e.typed().unwrap().to_value()).unwrap();
+        assert!(
+            text.starts_with("{\"institutionId\""),
+            "written in the old order: {text}"
+        );
+
+        let old_key =
+            json!({"institutionId": "inst_1", "label": "ops", "role": "admin", "actor": "root"});
+        let e = event(LedgerKind::ApiKeyRevoked, old_key.clone());
+        assert_eq!(e.summary(), "ops");
+        assert_eq!(e.typed().unwrap().kind(), LedgerKind::ApiKeyRevoked);
+        assert_eq!(e.typed().unwrap().to_value(), old_key);
+    }
+
+    #[test]
+    fn a_payload_that_does_not_read_has_no_typed_view() {
+        let e = event(
+            LedgerKind::PositionStateChanged,
+            json!({"toState": "NOWHERE"}),
+        );
+        assert!(e.typed().is_none());
+        assert!(e.transition().is_none());
+        assert_eq!(e.summary(), "");
+    }
+}
