@@ -107,6 +107,40 @@ impl Service {
         })
     }
 
+    /// An institution with its counts, policies, templates, assets and — if the caller may see
+    /// them — API keys (first 1,000 templates and assets).
+    pub async fn institution_detail(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> ServiceResult<InstitutionDetail> {
+        let summary = self.institution_summary(actor, id).await?;
+        let institution = summary
+            .institution
+            .clone()
+            .ok_or_else(|| ServiceError::Internal("summary without institution".into()))?;
+        let policies = self.list_policies(actor, Some(id.to_string())).await?;
+        let templates = self
+            .list_templates(actor, Some(id.to_string()), Page::first(1000))
+            .await?;
+        let assets = self
+            .list_assets(actor, Some(id.to_string()), None, Page::first(1000))
+            .await?;
+        let keys = match self.list_api_keys(actor, Some(id.to_string())).await {
+            Ok(k) => Some(k),
+            Err(ServiceError::Forbidden { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        Ok(InstitutionDetail {
+            institution,
+            summary,
+            policies,
+            templates,
+            assets,
+            keys,
+        })
+    }
+
     // ---- templates ------------------------------------------------------------------------------
 
     pub async fn create_template(

@@ -2,7 +2,9 @@
 
 use crate::domain::apikey::ApiKey;
 use crate::domain::ledger::ChainBreak;
-use crate::domain::{Institution, Position, PositionLifecycleEvent};
+use crate::domain::{
+    Asset, AssetTemplate, Institution, InstitutionPolicy, Position, PositionLifecycleEvent,
+};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -118,4 +120,17 @@ pub struct InstitutionSummary {
     pub templates: i64,
     pub assets: i64,
     pub positions: i64,
+}
+
+/// One institution whole, as its detail screen and `institution show` present it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstitutionDetail {
+    pub institution: Institution,
+    pub summary: InstitutionSummary,
+    pub policies: Vec<InstitutionPolicy>,
+    pub templates: Vec<AssetTemplate>,
+    pub assets: Vec<Asset>,
+    /// None when the caller may not see keys (a read-only role).
+    pub keys: Option<Vec<ApiKey>>,
 }

@@ -84,16 +84,8 @@ pub enum PageMode {
     Last,
 }
 
-#[derive(Debug, Clone)]
-pub struct InstitutionDetailData {
-    pub institution: Institution,
-    pub summary: InstitutionSummary,
-    pub policies: Vec<InstitutionPolicy>,
-    pub templates: Vec<AssetTemplate>,
-    pub assets: Vec<Asset>,
-    /// None when the operator may not see keys (read-only role).
-    pub keys: Option<Vec<ApiKey>>,
-}
+/// What the institution detail shows (one service call assembles it).
+pub use crate::service::InstitutionDetail as InstitutionDetailData;
 
 pub enum Msg {
     Key(KeyEvent),

@@ -1,10 +1,10 @@
 //! Runs the console's `Cmd`s against the service, each in its own task, and sends the results back
 //! as `Msg`s. The UI never waits for any of them.
 
-use super::app::{Cmd, InstitutionDetailData, Loaded, Msg, Submitted};
+use super::app::{Cmd, Loaded, Msg, Submitted};
 use super::form::Submission;
 use crate::service::stream::StreamFilter;
-use crate::service::{Actor, Service, ServiceError, ServiceResult};
+use crate::service::{Actor, Service};
 use crate::service::{AuditQuery, LedgerQuery, Page};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -101,33 +101,7 @@ impl Executor {
                 Loaded::PositionDetail { id, result }
             }
             Cmd::LoadInstitutionDetail(id) => {
-                let result: ServiceResult<InstitutionDetailData> = async {
-                    let summary = svc.institution_summary(a, &id).await?;
-                    let institution = summary.institution.clone().ok_or_else(|| {
-                        ServiceError::Internal("summary without institution".into())
-                    })?;
-                    let policies = svc.list_policies(a, Some(id.clone())).await?;
-                    let templates = svc
-                        .list_templates(a, Some(id.clone()), Page::first(1000))
-                        .await?;
-                    let assets = svc
-                        .list_assets(a, Some(id.clone()), None, Page::first(1000))
-                        .await?;
-                    let keys = match svc.list_api_keys(a, Some(id.clone())).await {
-                        Ok(k) => Some(k),
-                        Err(ServiceError::Forbidden { .. }) => None,
-                        Err(e) => return Err(e),
-                    };
-                    Ok(InstitutionDetailData {
-                        institution,
-                        summary,
-                        policies,
-                        templates,
-                        assets,
-                        keys,
-                    })
-                }
-                .await;
+                let result = svc.institution_detail(a, &id).await;
                 Loaded::InstitutionDetail { id, result }
             }
             Cmd::LoadLedger {

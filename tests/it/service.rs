@@ -75,6 +75,26 @@ async fn counts_and_policies_are_scoped(h: &Harness) {
     assert!(forbidden(h.svc.get_policy(&ro, &fb.institution, us).await));
     let head = h.svc.ledger_head_seq(&ro).await.unwrap();
     assert_eq!(head, h.svc.health(&root).await.ledger_head.unwrap().seq);
+    let d = h
+        .svc
+        .institution_detail(&ro, &fa.institution)
+        .await
+        .unwrap();
+    assert_eq!(
+        (d.policies.len(), d.templates.len(), d.assets.len()),
+        (1, 1, 1)
+    );
+    assert_eq!(d.summary.positions, 1);
+    assert!(d.keys.is_none(), "a read-only key does not see keys");
+    let full = h
+        .svc
+        .institution_detail(&root, &fa.institution)
+        .await
+        .unwrap();
+    assert_eq!(full.keys.map(|k| k.len()), Some(1));
+    assert!(forbidden(
+        h.svc.institution_detail(&ro, &fb.institution).await
+    ));
     let (_, schema) = h.svc.schema().await.unwrap();
     assert_eq!(
         schema.is_some(),

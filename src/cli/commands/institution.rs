@@ -61,18 +61,14 @@ pub(crate) async fn institution(
             }
         }
         InstitutionCmd::Show { id } => {
-            let i = svc.get_institution(actor, &id).await?;
-            let policies = svc
-                .list_policies(actor, Some(id.clone()))
-                .await
-                .unwrap_or_default();
-            let templates = svc
-                .list_templates(actor, Some(id.clone()), Page::first(1000))
-                .await?;
-            let assets = svc
-                .list_assets(actor, Some(id.clone()), None, Page::first(1000))
-                .await?;
-            let summary = svc.institution_summary(actor, &id).await?;
+            let crate::service::InstitutionDetail {
+                institution: i,
+                summary,
+                policies,
+                templates,
+                assets,
+                ..
+            } = svc.institution_detail(actor, &id).await?;
             if json {
                 let mut v = serde_json::to_value(&i).expect("json");
                 v["policies"] = json!(policies);
