@@ -298,7 +298,7 @@ pub fn load(ov: &Overrides, env: &dyn Env) -> Result<Config, ConfigError> {
     {
         return Err(bad(
             "console.demo_rate",
-            "must be between 0 and 1000 events per second",
+            "must be more than 0 and at most 1000 events per second",
         ));
     }
     if let Some(f) = file.console.frame_ms

@@ -74,7 +74,10 @@ async fn run(cli: Cli, process_start: std::time::Instant) -> u8 {
         if !(rate > 0.0 && rate <= 1000.0) {
             return fail(
                 json,
-                &ServiceError::field("demo-rate", "must be between 0 and 1000 events per second"),
+                &ServiceError::field(
+                    "demo-rate",
+                    "must be more than 0 and at most 1000 events per second",
+                ),
             );
         }
         let opts = escrowgrid::tui::Options {

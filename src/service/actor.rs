@@ -19,11 +19,14 @@ pub enum Actor {
 }
 
 impl Actor {
+    /// The local operator: the login name from the environment, or — where it is not set (tmux,
+    /// cron, containers) — the name of the process's user from the system.
     pub fn local() -> Self {
-        let user = std::env::var("USER")
-            .or_else(|_| std::env::var("LOGNAME"))
-            .or_else(|_| std::env::var("USERNAME"))
-            .unwrap_or_else(|_| "unknown".into());
+        let user = ["USER", "LOGNAME", "USERNAME"]
+            .iter()
+            .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+            .or_else(|| whoami::username().ok().filter(|v| !v.trim().is_empty()))
+            .unwrap_or_else(|| "unknown".into());
         Actor::Local { user }
     }
 

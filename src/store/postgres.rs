@@ -39,16 +39,29 @@ pub fn connect_options(url: &str) -> StoreResult<PgConnectOptions> {
     Ok(opts)
 }
 
+/// Why a connection failed, in the driver's own words ("Connection refused", "password
+/// authentication failed"), without our "store unavailable:" prefix.
+fn reason(e: sqlx::Error) -> String {
+    match map_err(e) {
+        StoreError::Unavailable(m) | StoreError::Other(m) | StoreError::Constraint(m) => m,
+        other => other.to_string(),
+    }
+}
+
 pub async fn open(url: &str) -> StoreResult<SqlStore> {
     let opts = connect_options(url)?;
+    let cannot = |e: sqlx::Error| {
+        StoreError::Unavailable(format!("cannot connect to {}: {}", redact(url), reason(e)))
+    };
+    // One connection first: a pool that cannot connect only says it timed out, and the reason
+    // (refused, unknown host, authentication) is what an operator needs.
+    sqlx::ConnectOptions::connect(&opts).await.map_err(cannot)?;
     let pool = pool_options::<sqlx::Postgres>()
         .max_connections(10)
         .acquire_timeout(Duration::from_secs(5))
         .connect_with(opts.clone())
         .await
-        .map_err(|e| {
-            StoreError::Unavailable(format!("cannot connect to {}: {}", redact(url), map_err(e)))
-        })?;
+        .map_err(cannot)?;
     // The batching writer's own connection (opened when it first writes).
     let write = pool_options::<sqlx::Postgres>()
         .max_connections(1)

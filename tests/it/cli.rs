@@ -300,6 +300,11 @@ fn unreachable_postgres_fails_health_with_redacted_target() {
     assert_eq!(v["connected"], false);
     assert!(!stdout(&out).contains("s3cret"), "password redacted");
     assert!(v["target"].as_str().unwrap().contains("app:***@"), "{v}");
+    // The driver's reason, said once: not a pool timeout hiding it.
+    let error = v["error"].as_str().unwrap();
+    assert!(error.contains("Connection refused"), "{error}");
+    assert!(!error.contains("pool timed out"), "{error}");
+    assert_eq!(error.matches("store unavailable").count(), 1, "{error}");
 }
 
 #[tokio::test]
@@ -734,4 +739,41 @@ fn completions_and_the_manual_come_from_the_arguments() {
     let bad = e.cmd().args(["completions", "tcsh"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2), "an unknown shell is refused");
     assert!(!e.db().exists(), "neither opens a store");
+}
+
+/// Without $USER (tmux, cron, containers) the local operator is the process's user, not
+/// `unknown`, in the session and in the audit trail.
+#[test]
+fn the_local_operator_is_named_without_user_in_the_environment() {
+    let e = Env::new();
+    let name = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    let mut c = e.cmd();
+    c.env_remove("USER")
+        .env_remove("LOGNAME")
+        .env_remove("USERNAME")
+        .args(["--database-url", &e.url, "--json", "institution", "create"])
+        .args(["--name", "Harbor", "--region", "US"]);
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let audit = e.ok_json(&["audit", "list"]);
+    let actor = audit["data"][0]["actor"].as_str().unwrap().to_string();
+    assert_eq!(actor, format!("local:{name}"));
+    assert_ne!(actor, "local:unknown");
+}
+
+#[test]
+fn a_demo_rate_of_zero_is_refused_with_the_allowed_range() {
+    let e = Env::new();
+    let out = e
+        .cmd()
+        .args(["--demo", "--demo-rate", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("more than 0 and at most 1000"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
 }
