@@ -1890,10 +1890,24 @@ impl App {
                 }
             }
             Popup::CommandLine(mut t) => match k.code {
-                KeyCode::Esc => None,
+                KeyCode::Esc => {
+                    // Closing the line also dismisses the error it left.
+                    if self
+                        .status
+                        .as_ref()
+                        .is_some_and(|m| m.level == Level::Error)
+                    {
+                        self.status = None;
+                    }
+                    None
+                }
                 KeyCode::Enter => {
                     let line = t.lines().join(" ");
-                    self.run_command(line.trim());
+                    if let Err(e) = self.run_command(line.trim()) {
+                        // Keep what was typed, to mend it.
+                        self.error(e);
+                        self.popup = Some(Popup::CommandLine(one_line(line.trim())));
+                    }
                     return;
                 }
                 _ => {
@@ -2057,12 +2071,18 @@ impl App {
 
     // ---- command line ---------------------------------------------------------------------------
 
-    /// Runs a `:` command. Unknown input gets a message naming what is valid.
-    pub fn run_command(&mut self, line: &str) {
-        let mut words = line.split_whitespace();
-        let Some(cmd) = words.next() else { return };
-        let args: Vec<&str> = words.collect();
-        let kv = |args: &[&str]| -> Vec<(String, String)> {
+    /// Runs a `:` command; the error names what is valid. Words are split as a shell would, so
+    /// `institution="Harbor Trust Bank"` is one word.
+    pub fn run_command(&mut self, line: &str) -> Result<(), String> {
+        let Some(words) = shlex::split(line) else {
+            return Err(format!("unbalanced quote in '{line}'"));
+        };
+        let mut words = words.into_iter();
+        let Some(cmd) = words.next() else {
+            return Ok(());
+        };
+        let args: Vec<String> = words.collect();
+        let kv = |args: &[String]| -> Vec<(String, String)> {
             args.iter()
                 .filter_map(|a| {
                     a.split_once('=')
@@ -2096,20 +2116,20 @@ impl App {
                     match k.as_str() {
                         "state" => match v.parse::<PositionState>() {
                             Ok(s) => f.state = Some(s),
-                            Err(e) => return self.error(format!(":positions {e}")),
+                            Err(e) => return Err(format!(":positions {e}")),
                         },
                         "institution" | "inst" => {
-                            let found = self.institutions.iter().find(|i| i.id == v || i.name.eq_ignore_ascii_case(&v));
-                            match found {
-                                Some(i) => f.institution_id = Some(i.id.clone()),
-                                None => return self.error(format!(":positions no institution '{v}'")),
-                            }
+                            f.institution_id = Some(self.institution_named(&v)?);
                         }
                         "asset" => f.asset_id = Some(v),
                         "holder" => f.holder_reference = Some(v),
                         "text" | "search" => f.text = Some(v),
                         "sort" => sort = Some(v),
-                        other => return self.error(format!(":positions unknown filter '{other}'; use state=, institution=, asset=, holder=, text=, sort=")),
+                        other => {
+                            return Err(format!(
+                                ":positions unknown filter '{other}'; use state=, institution=, asset=, holder=, text=, sort="
+                            ));
+                        }
                     }
                 }
                 if let Some(s) = sort {
@@ -2122,7 +2142,11 @@ impl App {
                             self.positions.sort = k;
                             self.positions.descending = desc;
                         }
-                        None => return self.error(format!(":positions sort '{name}' unknown; use created, updated, institution, asset, holder, amount, currency, state (prefix - for descending)")),
+                        None => {
+                            return Err(format!(
+                                ":positions sort '{name}' unknown; use created, updated, institution, asset, holder, amount, currency, state (prefix - for descending)"
+                            ));
+                        }
                     }
                 }
                 self.positions.filter = f;
@@ -2137,12 +2161,14 @@ impl App {
                     if let Some(k) = a.strip_prefix("kind=") {
                         match k.parse::<LedgerKind>() {
                             Ok(k) => self.ledger.kind = Some(k),
-                            Err(e) => return self.error(format!(":ledger {e}")),
+                            Err(e) => return Err(format!(":ledger {e}")),
                         }
                     } else if a.starts_with("pos_") {
                         self.ledger.position = Some(a.to_string());
                     } else {
-                        return self.error(format!(":ledger takes a position id (pos_…) or kind=KIND, not '{a}'"));
+                        return Err(format!(
+                            ":ledger takes a position id (pos_…) or kind=KIND, not '{a}'"
+                        ));
                     }
                 }
                 self.ledger.audit_mode = false;
@@ -2151,16 +2177,48 @@ impl App {
                 self.stack.clear();
                 self.reload_ledger();
             }
-            "open" if !args.is_empty() => self.open_id(args[0]),
+            "open" if !args.is_empty() => return self.open_id(&args[0]),
             "new" => self.act(Action::New),
-            id if ids::kind_of(id).is_some() => self.open_id(id),
-            other => self.error(format!(
-                "unknown command '{other}'; try :positions state=FUNDED, :ledger pos_…, :open ID, :verify, :audit, :quit (? lists keys)"
+            id if ids::kind_of(id).is_some() => return self.open_id(id),
+            other => {
+                return Err(format!(
+                    "unknown command '{other}'; try :positions state=FUNDED, :ledger pos_…, :open ID, :verify, :audit, :quit (? lists keys)"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// An institution named by its id, its name, or a prefix of its name that only it has (all
+    /// ignoring case).
+    fn institution_named(&self, v: &str) -> Result<String, String> {
+        let exact = self
+            .institutions
+            .iter()
+            .find(|i| i.id == v || i.name.eq_ignore_ascii_case(v));
+        if let Some(i) = exact {
+            return Ok(i.id.clone());
+        }
+        let prefix = v.to_lowercase();
+        let found: Vec<&Institution> = self
+            .institutions
+            .iter()
+            .filter(|i| i.name.to_lowercase().starts_with(&prefix))
+            .collect();
+        match found.as_slice() {
+            [one] => Ok(one.id.clone()),
+            [] => Err(format!(":positions no institution '{v}'")),
+            many => Err(format!(
+                ":positions institution '{v}' could be {}: type more of the name",
+                many.iter()
+                    .map(|i| format!("'{}'", i.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
         }
     }
 
-    fn open_id(&mut self, id: &str) {
+    fn open_id(&mut self, id: &str) -> Result<(), String> {
         match ids::kind_of(id) {
             Some(ids::POSITION) => {
                 self.tab = Tab::Positions;
@@ -2182,10 +2240,13 @@ impl App {
                 self.stack.clear();
                 self.open(View::Asset(id.into()));
             }
-            _ => self.error(format!(
-                "cannot open '{id}': give a pos_, inst_, tmpl_ or ast_ id"
-            )),
+            _ => {
+                return Err(format!(
+                    "cannot open '{id}': give a pos_, inst_, tmpl_ or ast_ id"
+                ));
+            }
         }
+        Ok(())
     }
 
     // ---- mouse ----------------------------------------------------------------------------------

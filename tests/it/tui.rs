@@ -319,7 +319,7 @@ async fn forms_and_dialogs_render() {
         }
         // the transition dialog and its confirmation
         t.ch('3').await;
-        t.app.run_command("positions state=FUNDED");
+        t.app.run_command("positions state=FUNDED").unwrap();
         t.settle().await;
         t.ch('t').await;
         let s = t.screen();
@@ -605,7 +605,7 @@ async fn a_refused_submit_keeps_the_input_and_shows_the_service_error() {
 #[tokio::test]
 async fn transition_allowed_refused_and_conflict() {
     let mut t = setup().await;
-    t.app.run_command("positions state=CREATED");
+    t.app.run_command("positions state=CREATED").unwrap();
     t.settle().await;
     let p = t.app.positions.rows[0].clone();
     // allowed: CREATED -> FUNDED with a reason, confirmed
@@ -628,13 +628,13 @@ async fn transition_allowed_refused_and_conflict() {
         Some("Wire in")
     );
     // refused: a terminal position offers nothing
-    t.app.run_command("positions state=RELEASED");
+    t.app.run_command("positions state=RELEASED").unwrap();
     t.settle().await;
     t.ch('t').await;
     assert!(t.screen().contains("a terminal state"), "{}", t.screen());
     t.key(KeyCode::Esc).await;
     // conflict: someone else moves it between the dialog and the confirmation
-    t.app.run_command("positions state=FUNDED");
+    t.app.run_command("positions state=FUNDED").unwrap();
     t.settle().await;
     let victim = t.app.positions.rows[0].clone();
     t.ch('t').await;
@@ -765,6 +765,68 @@ async fn command_line() {
     t.typed("quit").await;
     t.key(KeyCode::Enter).await;
     assert!(t.app.quit);
+}
+
+/// The README's own command: quoted values, names by a unique prefix, and a line that fails
+/// stays open for mending.
+#[tokio::test]
+async fn command_line_quotes_prefixes_and_mending() {
+    let mut t = setup().await;
+    let harbor = t
+        .app
+        .institutions
+        .iter()
+        .find(|i| i.name == "Harbor Trust Bank")
+        .expect("the demo set has Harbor Trust Bank")
+        .id
+        .clone();
+    t.ch(':').await;
+    t.typed("positions state=FUNDED institution=\"Harbor Trust Bank\" sort=-amount")
+        .await;
+    t.key(KeyCode::Enter).await;
+    assert!(t.app.popup.is_none(), "{}", t.screen());
+    assert_eq!(
+        t.app.positions.filter.institution_id.as_deref(),
+        Some(harbor.as_str())
+    );
+    assert_eq!(t.app.positions.filter.state, Some(PositionState::Funded));
+    assert!(t.app.positions.descending);
+    t.app.run_command("positions institution=harb").unwrap();
+    assert_eq!(
+        t.app.positions.filter.institution_id.as_deref(),
+        Some(harbor.as_str())
+    );
+    let err = t
+        .app
+        .run_command("positions institution=Nowhere")
+        .unwrap_err();
+    assert!(err.contains("no institution 'Nowhere'"), "{err}");
+    let err = t
+        .app
+        .run_command("positions institution=\"Harbor")
+        .unwrap_err();
+    assert!(err.contains("unbalanced quote"), "{err}");
+
+    t.ch(':').await;
+    t.typed("positions state=FUNDDE").await;
+    t.key(KeyCode::Enter).await;
+    match &t.app.popup {
+        Some(Popup::CommandLine(line)) => {
+            assert_eq!(
+                line.lines().join(""),
+                "positions state=FUNDDE",
+                "the line is kept"
+            )
+        }
+        _ => panic!("the command line stays open: {}", t.screen()),
+    }
+    assert!(t.screen().contains("FUNDDE"), "{}", t.screen());
+    t.key(KeyCode::Esc).await;
+    assert!(t.app.popup.is_none());
+    assert!(
+        !t.screen().contains("FUNDDE"),
+        "Esc closes the line and its error"
+    );
 }
 
 #[tokio::test]
