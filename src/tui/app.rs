@@ -340,6 +340,9 @@ pub struct App {
     pub theme: Theme,
     pub tab: Tab,
     pub stack: Vec<View>,
+    /// Where a drill-down to positions came from (a detail view, and the positions filter it
+    /// replaced): Esc on those positions returns there.
+    pub return_to: Option<(Tab, Vec<View>, PositionFilter)>,
     pub popup: Option<Popup>,
     /// A popup waiting behind a confirmation (a form the operator may return to).
     pub parked: Option<Popup>,
@@ -383,6 +386,7 @@ impl App {
             theme,
             tab: Tab::Positions,
             stack: Vec::new(),
+            return_to: None,
             popup: None,
             parked: None,
             status: None,
@@ -1218,6 +1222,17 @@ impl App {
                     self.status = None;
                 } else if self.stack.pop().is_some() {
                     self.detail_sel = Sel::default();
+                } else if self.tab == Tab::Positions
+                    && let Some((tab, mut stack, filter)) = self.return_to.take()
+                {
+                    // Back from a detail's positions to the detail.
+                    self.positions.filter = filter;
+                    self.reload_positions();
+                    self.tab = tab;
+                    if let Some(top) = stack.pop() {
+                        self.stack = stack;
+                        self.open(top);
+                    }
                 }
             }
             Action::CommandLine => self.popup = Some(Popup::CommandLine(one_line(""))),
@@ -1401,6 +1416,7 @@ impl App {
     fn switch_tab(&mut self, t: Tab) {
         self.tab = t;
         self.stack.clear();
+        self.return_to = None;
         self.detail_sel = Sel::default();
         match t {
             Tab::Positions if !self.positions.loaded_once || self.positions.stale => {
@@ -1534,15 +1550,15 @@ impl App {
     fn open_selected(&mut self) {
         match (self.tab, self.stack.last().cloned()) {
             // In an institution, template or asset: drill down to its positions.
-            (_, Some(View::Institution(id))) => self.show_positions(PositionFilter {
+            (_, Some(View::Institution(id))) => self.drill_to_positions(PositionFilter {
                 institution_id: Some(id),
                 ..Default::default()
             }),
-            (_, Some(View::Template(id))) => self.show_positions(PositionFilter {
+            (_, Some(View::Template(id))) => self.drill_to_positions(PositionFilter {
                 template_id: Some(id),
                 ..Default::default()
             }),
-            (_, Some(View::Asset(id))) => self.show_positions(PositionFilter {
+            (_, Some(View::Asset(id))) => self.drill_to_positions(PositionFilter {
                 asset_id: Some(id),
                 ..Default::default()
             }),
@@ -1608,6 +1624,13 @@ impl App {
     }
 
     /// The Positions tab with a fresh filter.
+    /// From a detail view to its positions, remembering the way back (Esc).
+    fn drill_to_positions(&mut self, filter: PositionFilter) {
+        let back = (self.tab, self.stack.clone(), self.positions.filter.clone());
+        self.show_positions(filter);
+        self.return_to = Some(back);
+    }
+
     fn show_positions(&mut self, filter: PositionFilter) {
         self.positions.filter = filter;
         self.tab = Tab::Positions;
@@ -2152,6 +2175,7 @@ impl App {
                 self.positions.filter = f;
                 self.tab = Tab::Positions;
                 self.stack.clear();
+                self.return_to = None;
                 self.reload_positions();
             }
             "ledger" => {
@@ -2175,6 +2199,7 @@ impl App {
                 self.ledger.follow = true;
                 self.tab = Tab::Ledger;
                 self.stack.clear();
+                self.return_to = None;
                 self.reload_ledger();
             }
             "open" if !args.is_empty() => return self.open_id(&args[0]),
@@ -2223,21 +2248,25 @@ impl App {
             Some(ids::POSITION) => {
                 self.tab = Tab::Positions;
                 self.stack.clear();
+                self.return_to = None;
                 self.open(View::Position(id.into()));
             }
             Some(ids::INSTITUTION) => {
                 self.tab = Tab::Institutions;
                 self.stack.clear();
+                self.return_to = None;
                 self.open(View::Institution(id.into()));
             }
             Some(ids::TEMPLATE) => {
                 self.tab = Tab::Assets;
                 self.stack.clear();
+                self.return_to = None;
                 self.open(View::Template(id.into()));
             }
             Some(ids::ASSET) => {
                 self.tab = Tab::Assets;
                 self.stack.clear();
+                self.return_to = None;
                 self.open(View::Asset(id.into()));
             }
             _ => {

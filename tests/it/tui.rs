@@ -969,6 +969,43 @@ async fn no_color_means_no_colours() {
     t.ch('q').await;
 }
 
+/// `1`, Enter (an institution), Enter (its positions), Esc: back to the institution, and the
+/// Positions tab keeps the filter it had before; switching tabs forgets the way back.
+#[tokio::test]
+async fn esc_from_a_details_positions_returns_to_the_detail() {
+    use escrowgrid::tui::app::View;
+    let mut t = setup().await;
+    t.app.run_command("positions state=FUNDED").unwrap();
+    t.settle().await;
+    t.ch('1').await;
+    t.key(KeyCode::Enter).await;
+    let inst = match t.app.stack.last() {
+        Some(View::Institution(id)) => id.clone(),
+        _ => panic!("an institution detail: {}", t.screen()),
+    };
+    t.key(KeyCode::Enter).await;
+    assert_eq!(t.app.tab, Tab::Positions);
+    assert_eq!(
+        t.app.positions.filter.institution_id.as_deref(),
+        Some(inst.as_str())
+    );
+    t.key(KeyCode::Esc).await;
+    assert_eq!(t.app.tab, Tab::Institutions, "{}", t.screen());
+    assert_eq!(t.app.stack.last(), Some(&View::Institution(inst.clone())));
+    assert_eq!(t.app.positions.filter.state, Some(PositionState::Funded));
+    assert_eq!(t.app.positions.filter.institution_id, None);
+
+    t.key(KeyCode::Enter).await;
+    t.ch('4').await;
+    t.ch('3').await;
+    t.key(KeyCode::Esc).await;
+    assert_eq!(
+        t.app.tab,
+        Tab::Positions,
+        "a tab switch forgets the way back"
+    );
+}
+
 #[tokio::test]
 async fn api_keys_and_policies_from_the_institution_detail() {
     let mut t = setup().await;
