@@ -981,6 +981,15 @@ impl App {
                 self.health.report = Some(h);
             }
             Loaded::Verify(r) => {
+                // The result replaces "Verifying the hash chain…" in the status bar.
+                match &r {
+                    Ok(v) if v.ok => self.info(format!("Hash chain intact to seq {}", v.head_seq)),
+                    Ok(v) => self.error(format!(
+                        "Hash chain BROKEN at seq {}",
+                        v.broken.as_ref().map(|b| b.seq).unwrap_or(0)
+                    )),
+                    Err(_) => self.status = None,
+                }
                 self.popup = Some(match r {
                     Ok(v) if v.ok => Popup::Message {
                         title: "Ledger verified".into(),

@@ -1006,6 +1006,21 @@ async fn esc_from_a_details_positions_returns_to_the_detail() {
     );
 }
 
+/// `v` verifies the chain: the result is shown, and "Verifying…" does not stay behind it.
+#[tokio::test]
+async fn verifying_the_chain_reports_and_leaves_no_stale_status() {
+    let mut t = setup().await;
+    t.ch('4').await;
+    t.ch('v').await;
+    t.settle().await;
+    let s = t.screen();
+    assert!(s.contains("Ledger verified") && s.contains("intact"), "{s}");
+    t.key(KeyCode::Esc).await;
+    let s = t.screen();
+    assert!(!s.contains("Verifying the hash chain"), "{s}");
+    assert!(s.contains("Hash chain intact to seq"), "{s}");
+}
+
 #[tokio::test]
 async fn api_keys_and_policies_from_the_institution_detail() {
     let mut t = setup().await;
