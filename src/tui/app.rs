@@ -667,6 +667,17 @@ impl App {
         }
     }
 
+    /// Whether an action can do anything here; the hint bar leaves out those that cannot (a
+    /// terminal position has no transition to offer).
+    pub fn offers(&self, a: crate::tui::keymap::Action) -> bool {
+        match a {
+            crate::tui::keymap::Action::Transition => self
+                .selected_position()
+                .is_some_and(|p| !p.state.is_terminal()),
+            _ => true,
+        }
+    }
+
     pub fn selected_position(&self) -> Option<&Position> {
         match self.stack.last() {
             Some(View::Position(_)) => self.position_detail.as_ref().map(|(d, _)| &d.position),

@@ -1341,6 +1341,9 @@ fn draw_hints(f: &mut Frame, app: &App, area: Rect) {
     bindings.sort_by_key(|b| b.action != super::keymap::Action::Help);
     for b in bindings {
         let Some(label) = b.hint else { continue };
+        if !app.offers(b.action) {
+            continue;
+        }
         let key = keys_text(&b.keys[..1]);
         let w = key.chars().count() + label.chars().count() + 3;
         if used + w > area.width as usize {

@@ -1021,6 +1021,27 @@ async fn verifying_the_chain_reports_and_leaves_no_stale_status() {
     assert!(s.contains("Hash chain intact to seq"), "{s}");
 }
 
+/// The transition hint shows only where a transition is possible.
+#[tokio::test]
+async fn no_transition_hint_on_a_terminal_position() {
+    let mut t = setup_with(false, KeyMap::default(), 160, 48).await;
+    let hint_bar = |t: &T| t.screen().lines().rev().nth(1).unwrap_or("").to_string();
+    t.app.run_command("positions state=FUNDED").unwrap();
+    t.settle().await;
+    assert!(hint_bar(&t).contains("t transition"), "{}", hint_bar(&t));
+    t.app.run_command("positions state=RELEASED").unwrap();
+    t.settle().await;
+    assert!(!t.app.positions.rows.is_empty());
+    assert!(!hint_bar(&t).contains("transition"), "{}", hint_bar(&t));
+    t.key(KeyCode::Enter).await;
+    assert!(t.screen().contains("Lifecycle"));
+    assert!(
+        !hint_bar(&t).contains("transition"),
+        "not in the detail either: {}",
+        hint_bar(&t)
+    );
+}
+
 #[tokio::test]
 async fn api_keys_and_policies_from_the_institution_detail() {
     let mut t = setup().await;
