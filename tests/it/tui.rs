@@ -835,6 +835,9 @@ async fn help_and_hints_follow_remapped_keys() {
     o.insert("transition".to_string(), "T".to_string());
     let km = KeyMap::default().with_overrides(&o).unwrap();
     let mut t = setup_with(false, km, 80, 24).await;
+    // A position that can move, so the transition hint is offered.
+    t.app.run_command("positions state=FUNDED").unwrap();
+    t.settle().await;
     assert!(t.screen().contains("T transition"), "{}", t.screen());
     t.ch('t').await;
     assert!(t.app.popup.is_none(), "the old key does nothing");
