@@ -911,7 +911,14 @@ impl App {
                             }
                             self.position_detail = Some(d);
                         }
-                        Err(e) => self.service_error("loading the position", &e),
+                        Err(e) => {
+                            // Nothing of it to show (not found, another institution's): close the
+                            // empty pane and say why; a failed refresh keeps what is shown.
+                            if self.position_detail.is_none() {
+                                self.stack.pop();
+                            }
+                            self.service_error("loading the position", &e)
+                        }
                     }
                 }
             }
@@ -923,7 +930,12 @@ impl App {
                             let n = self.detail_rows();
                             self.detail_sel.clamp(n, n.max(1));
                         }
-                        Err(e) => self.service_error("loading the institution", &e),
+                        Err(e) => {
+                            if self.institution_detail.is_none() {
+                                self.stack.pop();
+                            }
+                            self.service_error("loading the institution", &e)
+                        }
                     }
                 }
             }

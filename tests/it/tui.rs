@@ -1045,6 +1045,47 @@ async fn no_transition_hint_on_a_terminal_position() {
     );
 }
 
+/// `:open` of another institution's position: refused with a message, and no empty pane.
+#[tokio::test]
+async fn opening_a_position_out_of_scope_leaves_no_empty_pane() {
+    let mut t = setup_with(false, KeyMap::default(), 160, 48).await;
+    let insts = t
+        .svc
+        .list_institutions(&t.actor, escrowgrid::service::Page::first(10))
+        .await
+        .unwrap();
+    let (mine, other) = (insts[0].id.clone(), insts[1].id.clone());
+    let key = t
+        .svc
+        .create_api_key(&t.actor, Some(mine), "v".into(), "read_only".into())
+        .await
+        .unwrap();
+    let scoped = t.svc.authenticate(Some(&key.token)).await.unwrap();
+    let theirs = t
+        .svc
+        .list_positions(
+            &t.actor,
+            PositionQuery {
+                filter: PositionFilter {
+                    institution_id: Some(other),
+                    ..Default::default()
+                },
+                limit: 1,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
+    let (tx, _rx) = tokio::sync::mpsc::channel(16);
+    t.exec = Executor::new(t.svc.clone(), scoped, tx);
+    t.app.run_command(&format!("open {theirs}")).unwrap();
+    t.settle().await;
+    assert!(t.app.stack.is_empty(), "no empty pane: {}", t.screen());
+    assert!(t.screen().contains("belongs to another"), "{}", t.screen());
+}
+
 #[tokio::test]
 async fn api_keys_and_policies_from_the_institution_detail() {
     let mut t = setup().await;
