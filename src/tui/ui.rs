@@ -1336,21 +1336,36 @@ fn draw_hints(f: &mut Frame, app: &App, area: Rect) {
     let ctx = app.context();
     let mut spans = Vec::new();
     let mut used = 0usize;
+    use super::keymap::Action;
     let mut bindings = app.keymap.for_context(ctx, app.session.read_only);
-    // Help first, so the way to every other key is always on screen.
-    bindings.sort_by_key(|b| b.action != super::keymap::Action::Help);
-    for b in bindings {
-        let Some(label) = b.hint else { continue };
-        if !app.offers(b.action) {
-            continue;
-        }
-        let key = keys_text(&b.keys[..1]);
-        let w = key.chars().count() + label.chars().count() + 3;
-        if used + w > area.width as usize {
+    // Help first, so the way to every other key is always on screen; the ways back and to the
+    // command line last, with their room kept, so a narrow screen drops the view's own keys
+    // before those.
+    bindings.sort_by_key(|b| b.action != Action::Help);
+    let hints: Vec<(String, &str, bool)> = bindings
+        .iter()
+        .filter(|b| app.offers(b.action))
+        .filter_map(|b| {
+            let essential = matches!(b.action, Action::Back | Action::CommandLine);
+            b.hint
+                .map(|label| (keys_text(&b.keys[..1]), label, essential))
+        })
+        .collect();
+    let width =
+        |(key, label, _): &(String, &str, bool)| key.chars().count() + label.chars().count() + 3;
+    let reserved: usize = hints.iter().filter(|h| h.2).map(width).sum();
+    let room = (area.width as usize).saturating_sub(reserved);
+    let mut shown: Vec<&(String, &str, bool)> = Vec::new();
+    for h in hints.iter().filter(|h| !h.2) {
+        if used + width(h) > room {
             break;
         }
-        used += w;
-        spans.push(Span::styled(key, app.theme.accent()));
+        used += width(h);
+        shown.push(h);
+    }
+    shown.extend(hints.iter().filter(|h| h.2));
+    for (key, label, _) in shown {
+        spans.push(Span::styled(key.clone(), app.theme.accent()));
         spans.push(Span::raw(format!(" {label}  ")));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);

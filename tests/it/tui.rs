@@ -1086,6 +1086,21 @@ async fn opening_a_position_out_of_scope_leaves_no_empty_pane() {
     assert!(t.screen().contains("belongs to another"), "{}", t.screen());
 }
 
+/// At 80 columns the hint bar keeps help, the way back and the command line, dropping the
+/// view's own keys first.
+#[tokio::test]
+async fn the_narrow_hint_bar_keeps_back_and_the_command_line() {
+    let mut t = setup().await;
+    for tab in ['1', '2', '3', '4', '5'] {
+        t.ch(tab).await;
+        let bar = t.screen().lines().rev().nth(1).unwrap_or("").to_string();
+        for must in ["? help", "Esc back", ": command"] {
+            assert!(bar.contains(must), "tab {tab}: {must} in {bar:?}");
+        }
+        assert!(bar.chars().count() <= 80);
+    }
+}
+
 #[tokio::test]
 async fn api_keys_and_policies_from_the_institution_detail() {
     let mut t = setup().await;
