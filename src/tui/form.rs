@@ -454,10 +454,11 @@ impl Form {
                 ConfigKind::Region => select(vec![Choice::same(&region)]),
                 _ => text_input(previous.as_deref().unwrap_or("")),
             };
-            let label = if cf.required {
-                cf.label.to_string()
-            } else {
-                format!("{} (optional)", cf.label)
+            let label = match (cf.kind, cf.required) {
+                // The config's own region, fixed to the template's: not a second "Region".
+                (ConfigKind::Region, _) => format!("{} in config", cf.label),
+                (_, true) => cf.label.to_string(),
+                (_, false) => format!("{} (optional)", cf.label),
             };
             self.fields.push(field(&key, &label, input));
         }
@@ -752,6 +753,8 @@ pub fn asset_form(lookup: &Lookup, preselect: Option<&str>) -> Form {
             field("metadata", "Metadata (JSON)", {
                 let mut t = TextArea::new(vec!["{".into(), "}".into()]);
                 t.set_cursor_line_style(ratatui::style::Style::default());
+                // Inside the braces, so what is typed stays JSON.
+                t.move_cursor(ratatui_textarea::CursorMove::End);
                 Input::Json(t)
             }),
         ],

@@ -1614,25 +1614,46 @@ fn context_name(c: Context) -> &'static str {
     }
 }
 
+/// `text` cut to `max` characters, ending in `…` when cut.
+fn ellipsize(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
 fn draw_form(f: &mut Frame, app: &App, form: &Form, area: Rect) {
-    let needed: u16 = form
+    // Labels get the room of the longest one (so none runs into its value), up to a third of
+    // the form; an error takes the lines it needs under its field.
+    let form_w = 86u16.min(area.width);
+    let longest = form
         .fields
         .iter()
-        .map(|x| x.height() + u16::from(x.error.is_some()))
-        .sum::<u16>()
-        + 5;
+        .map(|x| x.label.chars().count())
+        .max()
+        .unwrap_or(0);
+    let label_w = (longest as u16 + 3).clamp(12, (form_w / 3).max(12));
+    let error_lines = |x: &crate::tui::form::Field| -> u16 {
+        let text_w = form_w.saturating_sub(2 + label_w + 2).max(10) as usize;
+        x.error
+            .as_ref()
+            .map(|e| e.chars().count().div_ceil(text_w).max(1) as u16)
+            .unwrap_or(0)
+    };
+    let heights: Vec<u16> = form
+        .fields
+        .iter()
+        .map(|x| x.height() + error_lines(x))
+        .collect();
+    let needed: u16 = heights.iter().sum::<u16>() + 5;
     let r = centered(area, 86, needed);
     f.render_widget(Clear, r);
     let block = popup_block(app, &form.title, form.error.is_some());
     let inner = block.inner(r);
     f.render_widget(block, r);
-    let label_w = 24u16;
     // Scroll so the focused field is visible.
-    let heights: Vec<u16> = form
-        .fields
-        .iter()
-        .map(|x| x.height() + u16::from(x.error.is_some()))
-        .collect();
     let avail = inner.height.saturating_sub(2);
     let mut start = 0;
     while start < form.focus && heights[start..=form.focus].iter().sum::<u16>() > avail {
@@ -1653,7 +1674,11 @@ fn draw_form(f: &mut Frame, app: &App, form: &Form, area: Rect) {
         let marker = if focused { "›" } else { " " };
         f.render_widget(
             Paragraph::new(Span::styled(
-                format!("{marker}{:<w$}", field.label, w = label_w as usize - 1),
+                format!(
+                    "{marker}{:<w$}",
+                    ellipsize(&field.label, label_w as usize - 2),
+                    w = label_w as usize - 1
+                ),
                 label_style,
             )),
             Rect {
@@ -1711,19 +1736,18 @@ fn draw_form(f: &mut Frame, app: &App, form: &Form, area: Rect) {
         }
         y += h;
         if let Some(e) = &field.error {
+            let lines = error_lines(field);
             f.render_widget(
-                Paragraph::new(Span::styled(
-                    format!("{:w$}✗ {}", "", s(e), w = label_w as usize),
-                    app.theme.error(),
-                )),
+                Paragraph::new(Span::styled(format!("✗ {}", s(e)), app.theme.error()))
+                    .wrap(Wrap { trim: false }),
                 Rect {
-                    x: inner.x,
+                    x: inner.x + label_w,
                     y,
-                    width: inner.width,
-                    height: 1,
+                    width: inner.width.saturating_sub(label_w),
+                    height: lines,
                 },
             );
-            y += 1;
+            y += lines;
         }
     }
     let footer_y = inner.y + inner.height.saturating_sub(2);

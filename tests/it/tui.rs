@@ -402,6 +402,65 @@ async fn template_form_offers_only_codes_of_the_vertical_and_their_config_fields
     assert!(f.get("config.issuingBankCountry").is_some());
 }
 
+/// Labels never run into their values, errors are not cut, the template's region and its
+/// config's are told apart, and the metadata editor starts inside the braces.
+#[tokio::test]
+async fn form_labels_errors_and_the_metadata_editor() {
+    let mut t = setup_with(false, KeyMap::default(), 160, 48).await;
+    t.ch('2').await;
+    t.ch('n').await;
+    let s = t.screen();
+    let line = s
+        .lines()
+        .find(|l| l.contains("Minimum amount"))
+        .unwrap_or_else(|| panic!("{s}"));
+    assert!(line.contains("Minimum amount (optional) "), "{line}");
+    assert_eq!(s.matches("Region in config").count(), 1, "{s}");
+    assert_eq!(
+        s.matches("Region").count(),
+        2,
+        "the template's and the config's: {s}"
+    );
+    // An amount in exponent notation: the whole error shows, over as many lines as it needs.
+    while !matches!(&t.app.popup, Some(Popup::Form(f)) if f.fields[f.focus].label.starts_with("Minimum amount"))
+    {
+        t.key(KeyCode::Down).await;
+    }
+    t.typed("1e3").await;
+    t.key(KeyCode::Down).await;
+    let flat: String = t
+        .screen()
+        .replace('│', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        flat.contains("uses exponent notation; write the amount as a plain decimal"),
+        "{}",
+        t.screen()
+    );
+    t.key(KeyCode::Esc).await;
+    t.ch('y').await; // discard the form
+    t.app.popup = None;
+
+    t.ch('m').await;
+    t.ch('n').await;
+    while !matches!(&t.app.popup, Some(Popup::Form(f)) if f.fields[f.focus].key == "metadata") {
+        t.key(KeyCode::Down).await;
+    }
+    t.typed("\"floor\": 3").await;
+    let Some(Popup::Form(f)) = &t.app.popup else {
+        panic!()
+    };
+    let escrowgrid::tui::form::Input::Json(editor) = &f.get("metadata").unwrap().input else {
+        panic!()
+    };
+    let text = editor.lines().join("\n");
+    let v: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+    assert_eq!(v["floor"], 3);
+}
+
 #[tokio::test]
 async fn too_small_terminal_says_so() {
     let mut t = setup().await;
