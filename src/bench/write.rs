@@ -101,7 +101,7 @@ pub fn load_average() -> Option<[f64; 3]> {
 pub struct Sample {
     pub ops: usize,
     pub seconds: f64,
-    pub latencies_us: Vec<u64>,
+    pub latencies_ns: Vec<u64>,
 }
 
 impl Sample {
@@ -114,10 +114,10 @@ impl Sample {
     }
 
     fn quantile_ms(&self, q: f64) -> f64 {
-        let mut v = self.latencies_us.clone();
+        let mut v = self.latencies_ns.clone();
         v.sort_unstable();
         v.get(((v.len().max(1) - 1) as f64 * q).round() as usize)
-            .map(|us| *us as f64 / 1000.0)
+            .map(|ns| *ns as f64 / 1_000_000.0)
             .unwrap_or(0.0)
     }
 
@@ -125,7 +125,7 @@ impl Sample {
         Sample {
             ops: samples.iter().map(|s| s.ops).sum(),
             seconds: samples.iter().map(|s| s.seconds).fold(0.0, f64::max),
-            latencies_us: samples.into_iter().flat_map(|s| s.latencies_us).collect(),
+            latencies_ns: samples.into_iter().flat_map(|s| s.latencies_ns).collect(),
         }
     }
 }
@@ -225,7 +225,7 @@ async fn timed(
 ) -> ServiceResult<()> {
     let s = Instant::now();
     f.await?;
-    lat.push(s.elapsed().as_micros() as u64);
+    lat.push(s.elapsed().as_nanos() as u64);
     Ok(())
 }
 
@@ -273,7 +273,7 @@ async fn run_writes(
                     while lat.len() < per_caller {
                         let s = Instant::now();
                         let id = t.create(format!("M-{tag}-{c}-{i}")).await?;
-                        lat.push(s.elapsed().as_micros() as u64);
+                        lat.push(s.elapsed().as_nanos() as u64);
                         for to in STEPS {
                             if lat.len() >= per_caller {
                                 break;
@@ -287,14 +287,14 @@ async fn run_writes(
             Ok::<_, ServiceError>(lat)
         }));
     }
-    let mut latencies_us = Vec::with_capacity(ops);
+    let mut latencies_ns = Vec::with_capacity(ops);
     for task in tasks {
-        latencies_us.extend(task.await.map_err(internal)??);
+        latencies_ns.extend(task.await.map_err(internal)??);
     }
     Ok(Sample {
-        ops: latencies_us.len(),
+        ops: latencies_ns.len(),
         seconds: start.elapsed().as_secs_f64(),
-        latencies_us,
+        latencies_ns,
     })
 }
 
@@ -364,19 +364,19 @@ async fn run_reads(
                         std::hint::black_box(page);
                     }
                 }
-                lat.push(s.elapsed().as_micros() as u64);
+                lat.push(s.elapsed().as_nanos() as u64);
             }
             Ok::<_, ServiceError>(lat)
         }));
     }
-    let mut latencies_us = Vec::with_capacity(ops);
+    let mut latencies_ns = Vec::with_capacity(ops);
     for task in tasks {
-        latencies_us.extend(task.await.map_err(internal)??);
+        latencies_ns.extend(task.await.map_err(internal)??);
     }
     Ok(Sample {
-        ops: latencies_us.len(),
+        ops: latencies_ns.len(),
         seconds: start.elapsed().as_secs_f64(),
-        latencies_us,
+        latencies_ns,
     })
 }
 

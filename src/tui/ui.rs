@@ -497,47 +497,6 @@ fn draw_positions(f: &mut Frame, app: &App, area: Rect) {
     let needle = p.filter.text.as_deref();
     let hl = app.theme.matched();
     let today = chrono::Utc::now().date_naive();
-    let rows = p
-        .rows
-        .iter()
-        .skip(p.sel.offset)
-        .take(visible)
-        .map(|r| {
-            // Ids are time-ordered: their distinctive part is the tail.
-            let id = if wide {
-                r.id.clone()
-            } else {
-                format!("…{}", &r.id[r.id.len().saturating_sub(8)..])
-            };
-            let mut cells = vec![Cell::from(highlighted(id, needle, hl))];
-            if wide {
-                cells.push(Cell::from(s(&app.institution_name(&r.institution_id))));
-                cells.push(Cell::from(s(&app.asset_label(&r.asset_id))));
-            }
-            cells.push(Cell::from(highlighted(s(&r.holder_reference), needle, hl)));
-            cells.push(Cell::from(
-                Line::from(format!("{} {}", r.amount.display_grouped(), r.currency))
-                    .right_aligned(),
-            ));
-            cells.push(Cell::from(state_badge(app, r.state)));
-            if wide {
-                cells.push(Cell::from(highlighted(
-                    r.external_reference.as_deref().map(s).unwrap_or_default(),
-                    needle,
-                    hl,
-                )));
-            }
-            let updated = if wide {
-                datetime(&r.updated_at)
-            } else if r.updated_at.date_naive() == today {
-                r.updated_at.format("%H:%M").to_string()
-            } else {
-                r.updated_at.format("%m-%d").to_string()
-            };
-            cells.push(Cell::from(updated));
-            Row::new(cells)
-        })
-        .collect();
     let arrow = |keys: &[PositionSortKey], name: &'static str| -> String {
         match keys.iter().find(|k| **k == p.sort) {
             Some(PositionSortKey::Currency) => {
@@ -547,8 +506,10 @@ fn draw_positions(f: &mut Frame, app: &App, area: Rect) {
             None => name.to_string(),
         }
     };
+    // Ids are time-ordered, so their distinctive part is the tail: a short id at every width
+    // (the whole id is in the detail), and the room goes to the names.
     let mut head = vec![arrow(&[PositionSortKey::Created], "ID")];
-    let mut widths = vec![Constraint::Length(if wide { 41 } else { 10 })];
+    let mut widths = vec![Constraint::Length(10)];
     if wide {
         head.push(arrow(&[PositionSortKey::Institution], "INSTITUTION"));
         head.push(arrow(&[PositionSortKey::Asset], "ASSET"));
@@ -570,6 +531,67 @@ fn draw_positions(f: &mut Frame, app: &App, area: Rect) {
     }
     head.push(arrow(&[PositionSortKey::Updated], "UPDATED"));
     widths.push(Constraint::Length(if wide { 19 } else { 8 }));
+    // The columns' widths as the table will lay them out, so a cut text can end in "…".
+    let cols: Vec<usize> = Layout::horizontal(widths.clone())
+        .spacing(1)
+        .split(area)
+        .iter()
+        .map(|r| r.width as usize)
+        .collect();
+    // Column indexes (wide: id, institution, asset, holder, amount, state, ext ref, updated).
+    const ID: usize = 0;
+    const INST: usize = 1;
+    const ASSET: usize = 2;
+    const EXT_REF: usize = 6;
+    let holder = if wide { 3 } else { 1 };
+    let fit =
+        |text: String, col: usize| ellipsize(&text, cols.get(col).copied().unwrap_or(usize::MAX));
+    let rows = p
+        .rows
+        .iter()
+        .skip(p.sel.offset)
+        .take(visible)
+        .map(|r| {
+            let id = format!("…{}", &r.id[r.id.len().saturating_sub(8)..]);
+            let mut cells = vec![Cell::from(highlighted(fit(id, ID), needle, hl))];
+            if wide {
+                cells.push(Cell::from(fit(
+                    s(&app.institution_name(&r.institution_id)),
+                    INST,
+                )));
+                cells.push(Cell::from(fit(s(&app.asset_label(&r.asset_id)), ASSET)));
+            }
+            cells.push(Cell::from(highlighted(
+                fit(s(&r.holder_reference), holder),
+                needle,
+                hl,
+            )));
+            cells.push(Cell::from(
+                Line::from(format!("{} {}", r.amount.display_grouped(), r.currency))
+                    .right_aligned(),
+            ));
+            cells.push(Cell::from(state_badge(app, r.state)));
+            if wide {
+                cells.push(Cell::from(highlighted(
+                    fit(
+                        r.external_reference.as_deref().map(s).unwrap_or_default(),
+                        EXT_REF,
+                    ),
+                    needle,
+                    hl,
+                )));
+            }
+            let updated = if wide {
+                datetime(&r.updated_at)
+            } else if r.updated_at.date_naive() == today {
+                r.updated_at.format("%H:%M").to_string()
+            } else {
+                r.updated_at.format("%m-%d").to_string()
+            };
+            cells.push(Cell::from(updated));
+            Row::new(cells)
+        })
+        .collect();
     let header_row = Row::new(head.into_iter().map(Cell::from)).style(app.theme.header());
     let t = table(
         app,

@@ -461,6 +461,50 @@ async fn form_labels_errors_and_the_metadata_editor() {
     assert_eq!(v["floor"], 3);
 }
 
+/// At 160 columns: short ids, the room to the names, and a cut text that ends in "…".
+#[tokio::test]
+async fn wide_positions_table_gives_room_to_names_and_marks_cuts() {
+    let mut t = setup_with(false, KeyMap::default(), 160, 48).await;
+    let row = t.app.positions.rows[0].clone();
+    let long = format!("HOLDER-{}", "X".repeat(90));
+    t.store
+        .commit(Write {
+            change: Change::CreatePosition(escrowgrid::domain::Position {
+                id: ids::new_id(ids::POSITION),
+                holder_reference: long.clone(),
+                ..row.clone()
+            }),
+            ledger: None,
+            audit: None,
+        })
+        .await
+        .unwrap();
+    t.app.run_command("positions sort=-created").unwrap();
+    t.settle().await;
+    let s = t.screen();
+    let line = s
+        .lines()
+        .find(|l| l.contains("HOLDER-XXX"))
+        .unwrap_or_else(|| panic!("{s}"));
+    assert!(!line.contains(&long), "cut: {line}");
+    assert!(line.contains("XX…"), "a cut ends in …: {line}");
+    assert!(!s.contains(&row.id), "no full 40-character id: {s}");
+    assert!(
+        s.contains(&format!("…{}", &row.id[row.id.len() - 8..])),
+        "{s}"
+    );
+    let name: String = t
+        .app
+        .institution_name(&row.institution_id)
+        .chars()
+        .take(20)
+        .collect();
+    assert!(
+        s.contains(&name),
+        "the room goes to names (was 15 characters): {s}"
+    );
+}
+
 #[tokio::test]
 async fn too_small_terminal_says_so() {
     let mut t = setup().await;
