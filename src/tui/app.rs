@@ -243,6 +243,11 @@ pub struct PositionsState {
     pub stale: bool,
     /// The total may be out of date.
     pub count_stale: bool,
+    /// What the `/` popup holds but has not applied yet, and when it was typed (filtering as
+    /// you type waits for a pause).
+    pub typed: Option<(String, Instant)>,
+    /// The text filter when the `/` popup opened (Esc restores it).
+    pub text_before: Option<Option<String>>,
 }
 
 pub struct LedgerState {
@@ -414,6 +419,8 @@ impl App {
                 loaded_once: false,
                 stale: false,
                 count_stale: false,
+                typed: None,
+                text_before: None,
             },
             ledger: LedgerState {
                 events: VecDeque::new(),
@@ -811,6 +818,12 @@ impl App {
     /// Called about four times a second.
     fn on_tick(&mut self) {
         self.ticks += 1;
+        if let Some((text, at)) = &self.positions.typed
+            && at.elapsed() >= FILTER_PAUSE
+        {
+            let text = text.clone();
+            self.apply_text_filter(&text);
+        }
         if let Some(s) = &self.status
             && s.level == Level::Info
             && s.at.elapsed() > Duration::from_secs(6)
@@ -1273,6 +1286,7 @@ impl App {
             Action::New => self.open_new_form(),
             Action::Transition => self.open_transition(),
             Action::Filter => {
+                self.positions.text_before = Some(self.positions.filter.text.clone());
                 let current = self.positions.filter.text.clone().unwrap_or_default();
                 self.popup = Some(Popup::Filter(one_line(&current)));
             }
@@ -1656,6 +1670,16 @@ impl App {
     }
 
     /// The Positions tab with a fresh filter.
+    /// Applies the `/` text (empty clears it), unless it is already the filter.
+    fn apply_text_filter(&mut self, text: &str) {
+        self.positions.typed = None;
+        let text = Some(text.trim().to_string()).filter(|s| !s.is_empty());
+        if text != self.positions.filter.text {
+            self.positions.filter.text = text;
+            self.reload_positions();
+        }
+    }
+
     /// From a detail view to its positions, remembering the way back (Esc).
     fn drill_to_positions(&mut self, filter: PositionFilter) {
         let back = (self.tab, self.stack.clone(), self.positions.filter.clone());
@@ -1971,15 +1995,27 @@ impl App {
                 }
             },
             Popup::Filter(mut t) => match k.code {
-                KeyCode::Esc => None,
+                KeyCode::Esc => {
+                    // Back to the filter the popup opened with.
+                    self.positions.typed = None;
+                    if let Some(before) = self.positions.text_before.take()
+                        && before != self.positions.filter.text
+                    {
+                        self.positions.filter.text = before;
+                        self.reload_positions();
+                    }
+                    None
+                }
                 KeyCode::Enter => {
-                    let text = t.lines().join(" ").trim().to_string();
-                    self.positions.filter.text = Some(text).filter(|s| !s.is_empty());
-                    self.reload_positions();
+                    let text = t.lines().join(" ");
+                    self.apply_text_filter(&text);
+                    self.positions.text_before = None;
                     None
                 }
                 _ => {
                     t.input(k);
+                    // Filter as you type, once typing pauses (see `on_tick`).
+                    self.positions.typed = Some((t.lines().join(" "), Instant::now()));
                     Some(Popup::Filter(t))
                 }
             },
@@ -2390,6 +2426,9 @@ fn one_line(initial: &str) -> TextArea<'static> {
     t.move_cursor(ratatui_textarea::CursorMove::End);
     t
 }
+
+/// How long typing in the `/` filter must pause before the filter applies.
+const FILTER_PAUSE: Duration = Duration::from_millis(150);
 
 pub fn sort_key_named(name: &str) -> Option<PositionSortKey> {
     Some(match name.to_ascii_lowercase().as_str() {

@@ -547,6 +547,46 @@ async fn navigation_keys() {
     )));
 }
 
+/// `/` filters as you type, once typing pauses; Esc puts back the filter it opened with.
+#[tokio::test]
+async fn text_filter_applies_as_you_type() {
+    let mut t = setup().await;
+    let all = t.app.positions.total;
+    t.ch('/').await;
+    t.typed("acme").await;
+    assert!(t.app.positions.filter.text.is_none(), "not while typing");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    t.app.update(Msg::Tick);
+    t.settle().await;
+    assert!(
+        matches!(t.app.popup, Some(Popup::Filter(_))),
+        "the filter popup stays open"
+    );
+    assert_eq!(t.app.positions.filter.text.as_deref(), Some("acme"));
+    assert!(!t.app.positions.rows.is_empty());
+    assert!(
+        t.app
+            .positions
+            .rows
+            .iter()
+            .all(|p| p.holder_reference.to_lowercase().contains("acme")
+                || p.external_reference
+                    .as_deref()
+                    .unwrap_or("")
+                    .to_lowercase()
+                    .contains("acme")
+                || p.id.contains("acme")),
+        "narrowed while the popup is open"
+    );
+    t.key(KeyCode::Esc).await;
+    t.settle().await;
+    assert_eq!(
+        t.app.positions.filter.text, None,
+        "Esc restores the filter it opened with"
+    );
+    assert_eq!(t.app.positions.total, all);
+}
+
 #[tokio::test]
 async fn text_filter_highlights_and_narrows() {
     let mut t = setup().await;
