@@ -121,6 +121,23 @@ impl Sample {
             .unwrap_or(0.0)
     }
 
+    /// The sample of concurrent callers that started at `start`: each task returns the
+    /// latencies of its operations.
+    async fn gather(
+        tasks: Vec<tokio::task::JoinHandle<ServiceResult<Vec<u64>>>>,
+        start: Instant,
+    ) -> ServiceResult<Sample> {
+        let mut latencies_ns = Vec::new();
+        for task in tasks {
+            latencies_ns.extend(task.await.map_err(internal)??);
+        }
+        Ok(Sample {
+            ops: latencies_ns.len(),
+            seconds: start.elapsed().as_secs_f64(),
+            latencies_ns,
+        })
+    }
+
     fn merge(samples: Vec<Sample>) -> Sample {
         Sample {
             ops: samples.iter().map(|s| s.ops).sum(),
@@ -287,15 +304,7 @@ async fn run_writes(
             Ok::<_, ServiceError>(lat)
         }));
     }
-    let mut latencies_ns = Vec::with_capacity(ops);
-    for task in tasks {
-        latencies_ns.extend(task.await.map_err(internal)??);
-    }
-    Ok(Sample {
-        ops: latencies_ns.len(),
-        seconds: start.elapsed().as_secs_f64(),
-        latencies_ns,
-    })
+    Sample::gather(tasks, start).await
 }
 
 // ---- reads ---------------------------------------------------------------------------------------
@@ -369,15 +378,7 @@ async fn run_reads(
             Ok::<_, ServiceError>(lat)
         }));
     }
-    let mut latencies_ns = Vec::with_capacity(ops);
-    for task in tasks {
-        latencies_ns.extend(task.await.map_err(internal)??);
-    }
-    Ok(Sample {
-        ops: latencies_ns.len(),
-        seconds: start.elapsed().as_secs_f64(),
-        latencies_ns,
-    })
+    Sample::gather(tasks, start).await
 }
 
 // ---- two processes -------------------------------------------------------------------------------
