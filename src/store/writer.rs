@@ -458,9 +458,10 @@ impl Writer {
         if live.is_empty() {
             return Attempt::Committed(writes.iter().map(|_| None).collect());
         }
-        // A kept connection that broke since the last batch fails at BEGIN, before anything
-        // is sent: take a fresh one and try once more.
-        let mut fresh = conn.is_none();
+        // A kept PostgreSQL connection that broke since the last batch fails at BEGIN, before
+        // anything is sent: take a fresh one and try once more. (On SQLite a failed BEGIN means
+        // the database stayed busy for the whole busy timeout: no second wait.)
+        let mut fresh = conn.is_none() || self.d != Dialect::Postgres;
         loop {
             if conn.is_none() {
                 match self.pools.writer_connection().await {
