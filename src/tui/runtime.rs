@@ -1,0 +1,368 @@
+//! The console's loop: the pre-console screens (connecting, signing in, seeding), then terminal
+//! events, ticks, service replies and ledger events turned into `Msg`s for `App::update`, the
+//! `Cmd`s that come back run against the service, and redraws at most once per frame interval.
+
+use super::app::{self, App, Msg, Session};
+use super::terminal::{Signals, Term, osc52, setup_terminal};
+use super::{Options, exec, keymap, theme, ui};
+use crate::boot;
+use crate::boot::SharedStore;
+use crate::config::Config;
+use crate::service::Backend;
+use crate::service::{Actor, Service};
+use crossterm::event::{Event, EventStream, KeyCode, KeyEventKind, KeyModifiers};
+use futures::StreamExt;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// What a pre-console screen (connecting, seeding, login) wants.
+enum Wait<T> {
+    Done(T),
+    Quit,
+}
+
+fn small_screen(term: &mut Term, title: &str, lines: Vec<Line<'static>>) {
+    let _ = term.draw(|f| {
+        let area = f.area();
+        let w = area.width.min(90);
+        let h = (lines.len() as u16 + 4).min(area.height);
+        let r = ratatui::layout::Rect {
+            x: (area.width - w) / 2,
+            y: area.height.saturating_sub(h) / 2,
+            width: w,
+            height: h,
+        };
+        f.render_widget(
+            Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(format!(" EscrowGrid — {title} ")),
+            ),
+            r,
+        );
+    });
+}
+
+fn is_quit_key(ev: &Event) -> bool {
+    match ev {
+        Event::Key(k) if k.kind != KeyEventKind::Release => {
+            k.code == KeyCode::Char('q')
+                || (k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL))
+        }
+        _ => false,
+    }
+}
+
+/// Opens the store, retrying until it works or the operator quits; the screen stays responsive.
+async fn connect(
+    term: &mut Term,
+    events: &mut EventStream,
+    cfg: &Config,
+    demo: bool,
+    signals: &mut Signals,
+) -> Wait<SharedStore> {
+    let backend = if demo { Backend::Memory } else { cfg.backend };
+    let target = boot::target(cfg, backend);
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        let opening = boot::open_store(cfg, backend);
+        tokio::pin!(opening);
+        small_screen(
+            term,
+            "connecting",
+            vec![
+                Line::from(format!("Opening {backend} store {target}…")),
+                Line::from(""),
+                Line::from("q quits"),
+            ],
+        );
+        let err = loop {
+            tokio::select! {
+                r = &mut opening => match r {
+                    Ok(s) => return Wait::Done(s),
+                    Err(e) => break e,
+                },
+                ev = events.next() => if let Some(Ok(ev)) = ev && is_quit_key(&ev) { return Wait::Quit },
+                _ = signals.recv() => return Wait::Quit,
+            }
+        };
+        tracing::warn!(error = %err, attempt, "console: cannot open the store");
+        let delay = Duration::from_secs((attempt as u64).min(10));
+        small_screen(
+            term,
+            "store unreachable",
+            vec![
+                Line::from(Span::styled(
+                    format!("Cannot open {target}"),
+                    ratatui::style::Style::default().add_modifier(ratatui::style::Modifier::BOLD),
+                )),
+                Line::from(crate::domain::text::sanitize(&err.to_string()).into_owned()),
+                Line::from(""),
+                Line::from(format!(
+                    "Attempt {attempt}; retrying in {} s. q quits.",
+                    delay.as_secs()
+                )),
+            ],
+        );
+        let sleep = tokio::time::sleep(delay);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                _ = &mut sleep => break,
+                ev = events.next() => if let Some(Ok(ev)) = ev && is_quit_key(&ev) { return Wait::Quit },
+                _ = signals.recv() => return Wait::Quit,
+            }
+        }
+    }
+}
+
+/// The login screen: asks for a key until one authenticates or the operator quits.
+async fn login(
+    term: &mut Term,
+    events: &mut EventStream,
+    svc: &Service,
+    signals: &mut Signals,
+) -> Wait<Actor> {
+    let mut input = ratatui_textarea::TextArea::default();
+    input.set_mask_char('•');
+    input.set_cursor_line_style(ratatui::style::Style::default());
+    input.set_block(Block::default().borders(Borders::ALL).title(" API key "));
+    let mut error: Option<String> = None;
+    loop {
+        let _ = term.draw(|f| {
+            let area = f.area();
+            let w = area.width.min(80);
+            let r = ratatui::layout::Rect {
+                x: (area.width - w) / 2,
+                y: area.height.saturating_sub(12) / 2,
+                width: w,
+                height: 12.min(area.height),
+            };
+            let block = Block::default()
+                .borders(Borders::ALL)
+                .title(" EscrowGrid — sign in ");
+            let inner = block.inner(r);
+            f.render_widget(ratatui::widgets::Clear, r);
+            f.render_widget(block, r);
+            f.render_widget(
+                Paragraph::new(vec![
+                    Line::from("This console requires an API key: the root key, or an"),
+                    Line::from("institution key (ak_…). Set ESCROWGRID_API_KEY to skip this."),
+                ]),
+                ratatui::layout::Rect { height: 2, ..inner },
+            );
+            f.render_widget(
+                &input,
+                ratatui::layout::Rect {
+                    y: inner.y + 3,
+                    height: 3,
+                    ..inner
+                },
+            );
+            let msg = match &error {
+                Some(e) => Line::from(Span::styled(
+                    e.clone(),
+                    ratatui::style::Style::default().add_modifier(ratatui::style::Modifier::BOLD),
+                )),
+                None => Line::from("Enter signs in · Esc quits"),
+            };
+            f.render_widget(
+                Paragraph::new(msg).wrap(Wrap { trim: true }),
+                ratatui::layout::Rect {
+                    y: inner.y + 6,
+                    height: 2,
+                    ..inner
+                },
+            );
+        });
+        let ev = tokio::select! {
+            ev = events.next() => ev,
+            _ = signals.recv() => return Wait::Quit,
+        };
+        let Some(Ok(Event::Key(k))) = ev else {
+            continue;
+        };
+        if k.kind == KeyEventKind::Release {
+            continue;
+        }
+        match k.code {
+            KeyCode::Esc => return Wait::Quit,
+            KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => return Wait::Quit,
+            KeyCode::Enter => {
+                let token = input.lines().join("");
+                match svc.authenticate(Some(&token)).await {
+                    Ok(a) => return Wait::Done(a),
+                    Err(e) => error = Some(e.to_string()),
+                }
+            }
+            _ => {
+                input.input(k);
+            }
+        }
+    }
+}
+
+/// Runs the console until the operator quits.
+pub async fn run(cfg: &Config, opts: Options, log_file: Option<String>) -> Result<(), String> {
+    let keymap = keymap::KeyMap::default().with_overrides(&cfg.console.keys)?;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let theme = theme::Theme::load(&cfg.console.theme, no_color)?;
+    let mouse = cfg.console.mouse.unwrap_or(false);
+    let frame = Duration::from_millis(cfg.console.frame_ms.unwrap_or(16));
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err("the console needs an interactive terminal; for scripts use a subcommand (escrowgrid --help)".into());
+    }
+    let mut signals = Signals::new()?;
+    let (mut term, _guard) = setup_terminal(mouse)?;
+    let mut events = EventStream::new();
+
+    let Wait::Done(store) = connect(&mut term, &mut events, cfg, opts.demo, &mut signals).await
+    else {
+        return Ok(());
+    };
+    let svc = Arc::new(boot::service(cfg, store.clone(), log_file.clone()));
+    let actor = match boot::authenticate(cfg, &svc).await {
+        Ok(a) => a,
+        Err(e) if svc.requires_key() => {
+            if cfg.api_key.is_some() {
+                tracing::warn!(error = %e, "console: configured API key refused");
+            }
+            match login(&mut term, &mut events, &svc, &mut signals).await {
+                Wait::Done(a) => a,
+                Wait::Quit => return Ok(()),
+            }
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    if opts.demo || opts.seed_demo {
+        let empty = store
+            .counts(None)
+            .await
+            .map(|c| c.institutions == 0)
+            .unwrap_or(false);
+        if empty {
+            small_screen(
+                &mut term,
+                "loading",
+                vec![Line::from("Loading the demo data set…")],
+            );
+            if let Err(e) = crate::demo::seed::load_demo(&svc, &actor, 300, 42, false).await {
+                tracing::warn!(error = %e, "console: demo data set not loaded");
+            }
+        }
+    }
+
+    let session = Session {
+        backend: store.backend().to_string(),
+        target: store.target(),
+        operator: actor.short(),
+        role: actor.role_name().to_string(),
+        scope: actor.scope().map(str::to_string),
+        read_only: cfg.read_only || !actor.can_write(),
+        can_manage_keys: actor.can_write(),
+        demo: opts.demo,
+        mouse,
+        log_file,
+    };
+    let mut app = App::new(session, keymap, theme);
+    if let Ok(size) = term.size() {
+        app.size = (size.width, size.height);
+    }
+    let (tx, mut rx) = mpsc::channel::<Msg>(4096);
+    let exec = exec::Executor::new(svc.clone(), actor.clone(), tx.clone());
+    exec.subscribe();
+    let sim_pause = if opts.demo {
+        Some(crate::demo::simulator::spawn(
+            svc.clone(),
+            actor.clone(),
+            opts.demo_rate,
+        ))
+    } else {
+        None
+    };
+    app.start();
+
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut frame_times: Vec<Duration> = Vec::new();
+    let mut last_draw = Instant::now() - frame;
+    let mut dirty = true;
+    let started = opts.process_start;
+    let mut first_frame: Option<Duration> = None;
+    loop {
+        for cmd in app.take_cmds() {
+            match cmd {
+                app::Cmd::Copy(text) => osc52(&text),
+                app::Cmd::PauseSimulator(p) => {
+                    if let Some(tx) = &sim_pause {
+                        let _ = tx.send(p);
+                    }
+                }
+                other => exec.run(other),
+            }
+        }
+        if app.quit {
+            break;
+        }
+        if dirty {
+            let since = last_draw.elapsed();
+            if since >= frame {
+                let t0 = Instant::now();
+                if let Err(e) = term.draw(|f| ui::draw(f, &app)) {
+                    return Err(format!("drawing failed: {e}"));
+                }
+                let took = t0.elapsed();
+                frame_times.push(took);
+                if first_frame.is_none() {
+                    first_frame = Some(started.elapsed());
+                }
+                last_draw = Instant::now();
+                dirty = false;
+            }
+        }
+        let wait = if dirty {
+            frame.saturating_sub(last_draw.elapsed())
+        } else {
+            Duration::from_secs(3600)
+        };
+        tokio::select! {
+            ev = events.next() => match ev {
+                Some(Ok(Event::Key(k))) => { app.update(Msg::Key(k)); dirty = true; }
+                Some(Ok(Event::Mouse(m))) => { app.update(Msg::Mouse(m)); dirty = true; }
+                Some(Ok(Event::Resize(w, h))) => { app.update(Msg::Resize(w, h)); dirty = true; }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(format!("reading the terminal failed: {e}")),
+                None => break,
+            },
+            msg = rx.recv() => {
+                if let Some(m) = msg {
+                    app.update(m);
+                    // Drain what else is queued so a burst costs one frame.
+                    while let Ok(m) = rx.try_recv() {
+                        app.update(m);
+                    }
+                    dirty = true;
+                }
+            },
+            _ = tick.tick() => { app.update(Msg::Tick); dirty = true; },
+            _ = signals.recv() => break,
+            _ = tokio::time::sleep(wait), if dirty => {},
+        }
+    }
+    if !frame_times.is_empty() {
+        frame_times.sort();
+        tracing::info!(
+            frames = frame_times.len(),
+            first_frame_ms = first_frame.map(|d| d.as_secs_f64() * 1000.0),
+            median_ms = frame_times[frame_times.len() / 2].as_secs_f64() * 1000.0,
+            worst_ms = frame_times[frame_times.len() - 1].as_secs_f64() * 1000.0,
+            "console: frame times"
+        );
+    }
+    Ok(())
+}
