@@ -189,7 +189,8 @@ fn positions_tab(c: &mut Criterion) {
     let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 48)).unwrap();
     c.bench_function("draw the Positions tab, 160x48, full page", |b| {
         b.iter(|| {
-            term.draw(|f| escrowgrid::tui::ui::draw(f, &app)).unwrap();
+            term.draw(|f| escrowgrid::tui::chrome::draw(f, &app))
+                .unwrap();
         })
     });
 }

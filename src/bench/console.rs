@@ -205,13 +205,13 @@ pub async fn console(store: SharedStore, url: &str, rows: u64) -> ServiceResult<
     let backend = ratatui::backend::TestBackend::new(160, 48);
     let mut term =
         ratatui::Terminal::new(backend).map_err(|e| ServiceError::Internal(e.to_string()))?;
-    term.draw(|f| crate::tui::ui::draw(f, &app))
+    term.draw(|f| crate::tui::chrome::draw(f, &app))
         .map_err(|e| ServiceError::Internal(e.to_string()))?;
     let first_frame_ms = t0.elapsed().as_secs_f64() * 1000.0;
     let mut frames = Vec::new();
     for _ in 0..200 {
         let s = Instant::now();
-        term.draw(|f| crate::tui::ui::draw(f, &app))
+        term.draw(|f| crate::tui::chrome::draw(f, &app))
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
         frames.push(s.elapsed());
     }
@@ -224,7 +224,7 @@ pub async fn console(store: SharedStore, url: &str, rows: u64) -> ServiceResult<
         let s = Instant::now();
         app.update(Msg::Key(j));
         crate::tui::exec::settle(&mut app, &exec).await;
-        term.draw(|f| crate::tui::ui::draw(f, &app))
+        term.draw(|f| crate::tui::chrome::draw(f, &app))
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
         steps.push(s.elapsed());
     }

@@ -1,8 +1,8 @@
 //! Runs the console's `Cmd`s against the service, each in its own task, and sends the results back
 //! as `Msg`s. The UI never waits for any of them.
 
-use super::app::{Cmd, Loaded, Msg, Submitted};
-use super::form::Submission;
+use super::msg::{Cmd, Loaded, Msg, Submitted};
+use super::popups::form::Submission;
 use crate::service::stream::StreamFilter;
 use crate::service::{Actor, Service};
 use crate::service::{AuditQuery, LedgerQuery, Page};

@@ -17,6 +17,61 @@ pub enum Context {
     PositionDetail,
     Ledger,
     Health,
+    /// Every dialog (its own context is asked first).
+    Dialogs,
+    KeyHelp,
+    Message,
+    Confirm,
+    Picker,
+    TransitionDialog,
+    Form,
+    /// The one-line inputs: the command line and the text filter.
+    LineInput,
+}
+
+impl Context {
+    /// A dialog's context: the view's keys do not apply while it is open.
+    pub fn is_dialog(&self) -> bool {
+        use Context::*;
+        matches!(
+            self,
+            Dialogs | KeyHelp | Message | Confirm | Picker | TransitionDialog | Form | LineInput
+        )
+    }
+
+    /// Its name in the help overlay.
+    pub fn name(&self) -> &'static str {
+        use Context::*;
+        match self {
+            Global => "everywhere",
+            Institutions => "Institutions",
+            InstitutionDetail => "Institution detail",
+            Assets => "Assets",
+            Positions => "Positions",
+            PositionDetail => "Position detail",
+            Ledger => "Ledger",
+            Health => "Health",
+            Dialogs => "every dialog",
+            KeyHelp => "this overlay",
+            Message => "a message",
+            Confirm => "a question",
+            Picker => "a picker",
+            TransitionDialog => "the transition dialog",
+            Form => "a form",
+            LineInput => "the command line and the filter",
+        }
+    }
+
+    /// The dialogs' contexts, in the order the help overlay lists them.
+    pub const DIALOGS: [Context; 7] = [
+        Context::Form,
+        Context::TransitionDialog,
+        Context::Confirm,
+        Context::Picker,
+        Context::LineInput,
+        Context::Message,
+        Context::Dialogs,
+    ];
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -57,6 +112,17 @@ pub enum Action {
     RevokeKey,
     EditPolicy,
     PauseSimulator,
+    Close,
+    Yes,
+    No,
+    Submit,
+    SaveForm,
+    NextField,
+    PrevField,
+    NextChoice,
+    PrevChoice,
+    ToggleChoice,
+    SwitchFocus,
 }
 
 impl Action {
@@ -100,6 +166,17 @@ impl Action {
             RevokeKey => "revoke_api_key",
             EditPolicy => "edit_policy",
             PauseSimulator => "pause_simulator",
+            Close => "close",
+            Yes => "answer_yes",
+            No => "answer_no",
+            Submit => "submit",
+            SaveForm => "save_form",
+            NextField => "next_field",
+            PrevField => "prev_field",
+            NextChoice => "next_choice",
+            PrevChoice => "prev_choice",
+            ToggleChoice => "toggle_choice",
+            SwitchFocus => "switch_focus",
         }
     }
 
@@ -484,6 +561,140 @@ impl Default for KeyMap {
                     Some("switch view"),
                 ),
                 b(Health, &[c('v')], Verify, "verify the hash chain", None),
+                // Dialogs: their own keys only, and Ctrl-C everywhere.
+                b(
+                    Dialogs,
+                    &[Key::ctrl('c')],
+                    Quit,
+                    "quit (asks first if a form has unsaved input)",
+                    None,
+                ),
+                b(KeyHelp, &[k(K::Down), c('j')], Down, "scroll down", None),
+                b(KeyHelp, &[k(K::Up), c('k')], Up, "scroll up", None),
+                b(
+                    KeyHelp,
+                    &[k(K::PageDown), c(' ')],
+                    PageDown,
+                    "scroll a page down",
+                    None,
+                ),
+                b(KeyHelp, &[k(K::PageUp)], PageUp, "scroll a page up", None),
+                b(
+                    KeyHelp,
+                    &[k(K::Esc), c('?'), c('q'), k(K::Enter)],
+                    Close,
+                    "close the overlay",
+                    Some("close"),
+                ),
+                b(
+                    Message,
+                    &[k(K::Esc), k(K::Enter), c('q'), c(' ')],
+                    Close,
+                    "close the message",
+                    Some("close"),
+                ),
+                b(
+                    Message,
+                    &[c('y')],
+                    Copy,
+                    "copy the API key token shown (OSC 52)",
+                    None,
+                ),
+                b(Confirm, &[c('y'), c('Y')], Yes, "yes, do it", Some("yes")),
+                b(
+                    Confirm,
+                    &[c('n'), c('N'), k(K::Esc)],
+                    No,
+                    "no, leave it",
+                    Some("no"),
+                ),
+                b(Picker, &[k(K::Up), c('k')], Up, "previous choice", None),
+                b(Picker, &[k(K::Down), c('j')], Down, "next choice", None),
+                b(Picker, &[k(K::Enter)], Submit, "choose", Some("choose")),
+                b(Picker, &[k(K::Esc)], Close, "cancel", Some("cancel")),
+                b(
+                    TransitionDialog,
+                    &[k(K::Up), c('k')],
+                    Up,
+                    "previous state (in the list)",
+                    None,
+                ),
+                b(
+                    TransitionDialog,
+                    &[k(K::Down), c('j')],
+                    Down,
+                    "next state (in the list)",
+                    None,
+                ),
+                b(
+                    TransitionDialog,
+                    &[k(K::Tab), k(K::BackTab)],
+                    SwitchFocus,
+                    "between the list and the reason",
+                    Some("reason"),
+                ),
+                b(
+                    TransitionDialog,
+                    &[k(K::Enter)],
+                    Submit,
+                    "next: confirm the move (Alt-Enter: a new line in the reason)",
+                    Some("next (you confirm after)"),
+                ),
+                b(
+                    TransitionDialog,
+                    &[k(K::Esc)],
+                    Close,
+                    "cancel",
+                    Some("cancel"),
+                ),
+                b(Form, &[k(K::Tab)], NextField, "next field", Some("next")),
+                b(Form, &[k(K::BackTab)], PrevField, "previous field", None),
+                b(
+                    Form,
+                    &[k(K::Down)],
+                    Down,
+                    "next field (not in the JSON editor)",
+                    None,
+                ),
+                b(
+                    Form,
+                    &[k(K::Up)],
+                    Up,
+                    "previous field (not in the JSON editor)",
+                    None,
+                ),
+                b(
+                    Form,
+                    &[k(K::Right), c('l')],
+                    NextChoice,
+                    "next option of a picker",
+                    Some("choose"),
+                ),
+                b(
+                    Form,
+                    &[k(K::Left), c('h')],
+                    PrevChoice,
+                    "previous option of a picker",
+                    None,
+                ),
+                b(
+                    Form,
+                    &[c(' '), c('x')],
+                    ToggleChoice,
+                    "tick / untick a choice (a picker: next option)",
+                    None,
+                ),
+                b(
+                    Form,
+                    &[k(K::Enter)],
+                    Submit,
+                    "save (not in the JSON editor)",
+                    None,
+                ),
+                b(Form, &[Key::ctrl('s')], SaveForm, "save", Some("save")),
+                b(Form, &[k(K::Esc)], Close, "cancel", Some("cancel")),
+                b(LineInput, &[k(K::Enter)], Submit, "apply", Some("apply")),
+                b(LineInput, &[k(K::Esc)], Close, "cancel", Some("cancel")),
             ],
         }
     }
@@ -511,24 +722,43 @@ impl KeyMap {
         Ok(self)
     }
 
-    /// The action of a key in a context: the context's own bindings win over global ones.
+    /// Where a context falls back to: a view's to the global keys, a dialog's to those of every
+    /// dialog.
+    fn fallback(context: Context) -> Context {
+        if context.is_dialog() {
+            Context::Dialogs
+        } else {
+            Context::Global
+        }
+    }
+
+    /// The action of a key in a context: the context's own bindings win over its fallback's.
     pub fn action(&self, context: Context, key: Key) -> Option<Action> {
-        let hit = |ctx: Context| {
-            self.bindings
-                .iter()
-                .find(|b| b.context == ctx && b.keys.contains(&key))
-                .map(|b| b.action)
-        };
-        hit(context).or_else(|| hit(Context::Global))
+        self.actions(context, key).next()
+    }
+
+    /// Every action of a key in a context, its own first (a form's Space ticks a choice or turns
+    /// a picker, whichever the field is).
+    pub fn actions(&self, context: Context, key: Key) -> impl Iterator<Item = Action> + '_ {
+        let fallback = Self::fallback(context);
+        let own = self.bindings.iter().filter(move |b| b.context == context);
+        let other = self
+            .bindings
+            .iter()
+            .filter(move |b| b.context == fallback && context != fallback);
+        own.chain(other)
+            .filter(move |b| b.keys.contains(&key))
+            .map(|b| b.action)
     }
 
     /// The bindings that apply in a context (its own first), without write actions if read-only.
     pub fn for_context(&self, context: Context, read_only: bool) -> Vec<&Binding> {
+        let fallback = Self::fallback(context);
         let own = self.bindings.iter().filter(|b| b.context == context);
         let global = self
             .bindings
             .iter()
-            .filter(|b| b.context == Context::Global && context != Context::Global);
+            .filter(|b| b.context == fallback && context != fallback);
         own.chain(global)
             .filter(|b| !(read_only && b.action.writes()))
             .collect()
@@ -536,10 +766,35 @@ impl KeyMap {
 
     /// The first key of an action in a context, for messages ("press t to transition").
     pub fn key_of(&self, context: Context, action: Action) -> Option<Key> {
+        let fallback = Self::fallback(context);
         self.bindings
             .iter()
-            .find(|b| b.action == action && (b.context == context || b.context == Context::Global))
+            .filter(|b| b.action == action)
+            .find(|b| b.context == context)
+            .or_else(|| {
+                self.bindings
+                    .iter()
+                    .find(|b| b.action == action && b.context == fallback)
+            })
             .and_then(|b| b.keys.first().copied())
+    }
+
+    /// The key of an action as text for a message or a title ("n", "Esc"); "?" when unbound.
+    pub fn key_text(&self, context: Context, action: Action) -> String {
+        self.key_of(context, action)
+            .map(|k| k.to_string())
+            .unwrap_or_else(|| "?".into())
+    }
+
+    /// A dialog's footer: its bindings that have a hint, each with its first key
+    /// ("Enter apply · Esc cancel").
+    pub fn footer(&self, context: Context) -> String {
+        self.bindings
+            .iter()
+            .filter(|b| b.context == context)
+            .filter_map(|b| b.hint.map(|h| format!("{} {h}", keys_text(&b.keys[..1]))))
+            .collect::<Vec<_>>()
+            .join(" · ")
     }
 }
 
@@ -617,6 +872,31 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn dialogs_have_their_own_keys_and_ctrl_c() {
+        let m = KeyMap::default();
+        assert_eq!(m.action(Context::Confirm, Key::ch('y')), Some(Action::Yes));
+        assert_eq!(
+            m.action(Context::KeyHelp, Key::ch('q')),
+            Some(Action::Close)
+        );
+        assert_eq!(
+            m.action(Context::Form, Key::ch('q')),
+            None,
+            "q types in a form"
+        );
+        assert_eq!(m.action(Context::Form, Key::ctrl('c')), Some(Action::Quit));
+        let space: Vec<Action> = m.actions(Context::Form, Key::ch(' ')).collect();
+        assert_eq!(space, vec![Action::ToggleChoice]);
+        assert_eq!(m.footer(Context::Confirm), "y yes · n no");
+        let mut o = BTreeMap::new();
+        o.insert("answer_yes".to_string(), "o".to_string());
+        let m = m.with_overrides(&o).unwrap();
+        assert_eq!(m.action(Context::Confirm, Key::ch('o')), Some(Action::Yes));
+        assert_eq!(m.action(Context::Confirm, Key::ch('y')), None);
+        assert_eq!(m.key_text(Context::Confirm, Action::Yes), "o");
     }
 
     #[test]

@@ -1,15 +1,22 @@
-//! The terminal console: `terminal.rs` owns the terminal (raw mode in, restored on every way
-//! out), `runtime.rs` runs the loop around `App` (state and update, `app.rs`) and its drawing
-//! (`ui.rs`); `exec.rs` runs what the app asks of the service.
+//! The terminal console. `terminal.rs` owns the terminal (raw mode in, restored on every way
+//! out); `runtime.rs` runs the loop around `App`, the router (`app.rs`), and draws it with
+//! `chrome.rs`; `exec.rs` runs what the app asks of the service. Each tab and detail view is a
+//! module under `views/`, each dialog one under `popups/`; `layout.rs` computes the frame's areas,
+//! `keymap.rs` holds every key, `widgets.rs` the pieces every screen draws with.
 
 pub mod app;
+pub mod chrome;
 pub mod exec;
-pub mod form;
 pub mod keymap;
+pub mod layout;
+pub mod msg;
+pub mod nav;
+pub mod popups;
 mod runtime;
 mod terminal;
 pub mod theme;
-pub mod ui;
+pub mod views;
+pub mod widgets;
 
 pub use runtime::run;
 pub use terminal::restore_terminal;

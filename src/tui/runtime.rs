@@ -4,7 +4,7 @@
 
 use super::app::{self, App, Msg, Session};
 use super::terminal::{Signals, Term, osc52, setup_terminal};
-use super::{Options, exec, keymap, theme, ui};
+use super::{Options, chrome, exec, keymap, theme};
 use crate::boot;
 use crate::boot::SharedStore;
 use crate::config::Config;
@@ -271,7 +271,7 @@ pub async fn run(cfg: &Config, opts: Options, log_file: Option<String>) -> Resul
     };
     let mut app = App::new(session, keymap, theme);
     if let Ok(size) = term.size() {
-        app.size = (size.width, size.height);
+        app.update(Msg::Resize(size.width, size.height));
     }
     let (tx, mut rx) = mpsc::channel::<Msg>(4096);
     let exec = exec::Executor::new(svc.clone(), actor.clone(), tx.clone());
@@ -313,7 +313,7 @@ pub async fn run(cfg: &Config, opts: Options, log_file: Option<String>) -> Resul
             let since = last_draw.elapsed();
             if since >= frame {
                 let t0 = Instant::now();
-                if let Err(e) = term.draw(|f| ui::draw(f, &app)) {
+                if let Err(e) = term.draw(|f| chrome::draw(f, &app)) {
                     return Err(format!("drawing failed: {e}"));
                 }
                 let took = t0.elapsed();

@@ -6,11 +6,12 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use escrowgrid::domain::{PositionState, ids, time};
 use escrowgrid::service::{Actor, Service, ServiceConfig, TransitionRequest};
 use escrowgrid::store::{self, Backend, Change, PositionFilter, PositionQuery, SharedStore, Write};
-use escrowgrid::tui::app::{App, Msg, Popup, Session, Tab};
+use escrowgrid::tui::app::{App, Msg, Session, Tab};
 use escrowgrid::tui::exec::Executor;
-use escrowgrid::tui::keymap::KeyMap;
+use escrowgrid::tui::keymap::{Action, KeyMap};
+use escrowgrid::tui::popups::Popup;
 use escrowgrid::tui::theme::Theme;
-use escrowgrid::tui::ui::render_to_string;
+use escrowgrid::tui::views::institution_detail::InstitutionDetail;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -90,7 +91,7 @@ impl T {
     }
 
     fn screen(&self) -> String {
-        render_to_string(&self.app, self.app.size.0, self.app.size.1)
+        render_to_string(&self.app, self.app.size().0, self.app.size().1)
     }
 
     /// Feeds ledger events written since `after` as the stream would.
@@ -115,6 +116,25 @@ impl T {
         }
         self.settle().await;
     }
+}
+
+/// The whole screen as text.
+fn render_to_string(app: &App, w: u16, h: u16) -> String {
+    let backend = ratatui::backend::TestBackend::new(w, h);
+    let mut term = ratatui::Terminal::new(backend).expect("test terminal");
+    term.draw(|f| escrowgrid::tui::chrome::draw(f, app))
+        .expect("draw");
+    let buf = term.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..h {
+        let mut line = String::new();
+        for x in 0..w {
+            line.push_str(buf[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 fn lines_fit(screen: &str, w: usize) {
@@ -315,7 +335,10 @@ async fn forms_and_dialogs_render() {
             }
             lines_fit(&s, w as usize);
             t.key(KeyCode::Esc).await;
-            assert!(t.app.popup.is_none(), "Esc closes the popup after {keys:?}");
+            assert!(
+                t.app.popup().is_none(),
+                "Esc closes the popup after {keys:?}"
+            );
         }
         // the transition dialog and its confirmation
         t.ch('3').await;
@@ -377,10 +400,12 @@ async fn template_form_offers_only_codes_of_the_vertical_and_their_config_fields
     t.key(KeyCode::Right).await; // TRADE_FINANCE
     t.key(KeyCode::Down).await; // code
     let s = t.screen();
-    let Some(Popup::Form(f)) = &t.app.popup else {
+    let Some(Popup::Form(f)) = t.app.popup() else {
         panic!()
     };
-    let escrowgrid::tui::form::Input::Select { options, .. } = &f.get("code").unwrap().input else {
+    let escrowgrid::tui::popups::form::Input::Select { options, .. } =
+        &f.get("code").unwrap().input
+    else {
         panic!()
     };
     let codes: Vec<&str> = options.iter().map(|o| o.value.as_str()).collect();
@@ -392,7 +417,7 @@ async fn template_form_offers_only_codes_of_the_vertical_and_their_config_fields
     t.key(KeyCode::Right).await; // TF_LC
     let s = t.screen();
     assert!(s.contains("Issuing bank country"), "TF_LC fields:\n{s}");
-    let Some(Popup::Form(f)) = &t.app.popup else {
+    let Some(Popup::Form(f)) = t.app.popup() else {
         panic!()
     };
     assert!(
@@ -422,7 +447,7 @@ async fn form_labels_errors_and_the_metadata_editor() {
         "the template's and the config's: {s}"
     );
     // An amount in exponent notation: the whole error shows, over as many lines as it needs.
-    while !matches!(&t.app.popup, Some(Popup::Form(f)) if f.fields[f.focus].label.starts_with("Minimum amount"))
+    while !matches!(t.app.popup(), Some(Popup::Form(f)) if f.fields[f.focus].label.starts_with("Minimum amount"))
     {
         t.key(KeyCode::Down).await;
     }
@@ -441,18 +466,19 @@ async fn form_labels_errors_and_the_metadata_editor() {
     );
     t.key(KeyCode::Esc).await;
     t.ch('y').await; // discard the form
-    t.app.popup = None;
+    t.app.close_popups();
 
     t.ch('m').await;
     t.ch('n').await;
-    while !matches!(&t.app.popup, Some(Popup::Form(f)) if f.fields[f.focus].key == "metadata") {
+    while !matches!(t.app.popup(), Some(Popup::Form(f)) if f.fields[f.focus].key == "metadata") {
         t.key(KeyCode::Down).await;
     }
     t.typed("\"floor\": 3").await;
-    let Some(Popup::Form(f)) = &t.app.popup else {
+    let Some(Popup::Form(f)) = t.app.popup() else {
         panic!()
     };
-    let escrowgrid::tui::form::Input::Json(editor) = &f.get("metadata").unwrap().input else {
+    let escrowgrid::tui::popups::form::Input::Json(editor) = &f.get("metadata").unwrap().input
+    else {
         panic!()
     };
     let text = editor.lines().join("\n");
@@ -465,7 +491,7 @@ async fn form_labels_errors_and_the_metadata_editor() {
 #[tokio::test]
 async fn wide_positions_table_gives_room_to_names_and_marks_cuts() {
     let mut t = setup_with(false, KeyMap::default(), 160, 48).await;
-    let row = t.app.positions.rows[0].clone();
+    let row = t.app.positions().rows[0].clone();
     let long = format!("HOLDER-{}", "X".repeat(90));
     t.store
         .commit(Write {
@@ -495,6 +521,7 @@ async fn wide_positions_table_gives_room_to_names_and_marks_cuts() {
     );
     let name: String = t
         .app
+        .data
         .institution_name(&row.institution_id)
         .chars()
         .take(20)
@@ -530,20 +557,20 @@ async fn navigation_keys() {
     t.ch('3').await;
     t.ch('j').await;
     t.ch('j').await;
-    assert_eq!(t.app.positions.sel.selected, 2);
+    assert_eq!(t.app.positions().sel.selected, 2);
     t.ch('k').await;
-    assert_eq!(t.app.positions.sel.selected, 1);
+    assert_eq!(t.app.positions().sel.selected, 1);
     t.ch('G').await;
-    assert_eq!(t.app.positions.sel.selected, 39);
+    assert_eq!(t.app.positions().sel.selected, 39);
     t.key(KeyCode::PageUp).await;
-    assert_eq!(t.app.positions.sel.selected, 39 - t.app.table_rows());
+    assert_eq!(t.app.positions().sel.selected, 39 - t.app.table_rows());
     t.ch('g').await;
-    assert_eq!(t.app.positions.sel.selected, 0);
-    let first = t.app.positions.rows[0].id.clone();
+    assert_eq!(t.app.positions().sel.selected, 0);
+    let first = t.app.positions().rows[0].id.clone();
     t.key(KeyCode::Enter).await;
     assert!(t.screen().contains(&format!(
         "Positions › {}",
-        escrowgrid::tui::app::short(&first)
+        escrowgrid::tui::widgets::short(&first)
     )));
 }
 
@@ -551,22 +578,22 @@ async fn navigation_keys() {
 #[tokio::test]
 async fn text_filter_applies_as_you_type() {
     let mut t = setup().await;
-    let all = t.app.positions.total;
+    let all = t.app.positions().total;
     t.ch('/').await;
     t.typed("acme").await;
-    assert!(t.app.positions.filter.text.is_none(), "not while typing");
+    assert!(t.app.positions().filter.text.is_none(), "not while typing");
     tokio::time::sleep(Duration::from_millis(200)).await;
     t.app.update(Msg::Tick);
     t.settle().await;
     assert!(
-        matches!(t.app.popup, Some(Popup::Filter(_))),
+        matches!(t.app.popup(), Some(Popup::Filter(_))),
         "the filter popup stays open"
     );
-    assert_eq!(t.app.positions.filter.text.as_deref(), Some("acme"));
-    assert!(!t.app.positions.rows.is_empty());
+    assert_eq!(t.app.positions().filter.text.as_deref(), Some("acme"));
+    assert!(!t.app.positions().rows.is_empty());
     assert!(
         t.app
-            .positions
+            .positions()
             .rows
             .iter()
             .all(|p| p.holder_reference.to_lowercase().contains("acme")
@@ -581,10 +608,11 @@ async fn text_filter_applies_as_you_type() {
     t.key(KeyCode::Esc).await;
     t.settle().await;
     assert_eq!(
-        t.app.positions.filter.text, None,
+        t.app.positions().filter.text,
+        None,
         "Esc restores the filter it opened with"
     );
-    assert_eq!(t.app.positions.total, all);
+    assert_eq!(t.app.positions().total, all);
 }
 
 #[tokio::test]
@@ -593,8 +621,8 @@ async fn text_filter_highlights_and_narrows() {
     t.ch('/').await;
     t.typed("acme").await;
     t.key(KeyCode::Enter).await;
-    assert!(!t.app.positions.rows.is_empty());
-    assert!(t.app.positions.rows.iter().all(|p| {
+    assert!(!t.app.positions().rows.is_empty());
+    assert!(t.app.positions().rows.iter().all(|p| {
         p.holder_reference.to_lowercase().contains("acme")
             || p.id.contains("acme")
             || p.external_reference
@@ -608,7 +636,8 @@ async fn text_filter_highlights_and_narrows() {
     // matches are highlighted: the matched cells use the highlight style
     let backend = ratatui::backend::TestBackend::new(80, 24);
     let mut term = ratatui::Terminal::new(backend).unwrap();
-    term.draw(|f| escrowgrid::tui::ui::draw(f, &t.app)).unwrap();
+    term.draw(|f| escrowgrid::tui::chrome::draw(f, &t.app))
+        .unwrap();
     let buf = term.backend().buffer();
     let highlighted = (0..24)
         .flat_map(|y| (0..80).map(move |x| (x, y)))
@@ -619,15 +648,15 @@ async fn text_filter_highlights_and_narrows() {
         "matched text is highlighted ({highlighted} cells)"
     );
     t.ch('x').await;
-    assert_eq!(t.app.positions.filter, PositionFilter::default());
+    assert_eq!(t.app.positions().filter, PositionFilter::default());
     t.ch('s').await;
     t.key(KeyCode::Down).await;
     t.key(KeyCode::Down).await;
     t.key(KeyCode::Enter).await;
-    assert_eq!(t.app.positions.filter.state, Some(PositionState::Funded));
+    assert_eq!(t.app.positions().filter.state, Some(PositionState::Funded));
     assert!(
         t.app
-            .positions
+            .positions()
             .rows
             .iter()
             .all(|p| p.state == PositionState::Funded)
@@ -640,7 +669,7 @@ async fn text_filter_highlights_and_narrows() {
         })
         .await
         .unwrap();
-    assert_eq!(t.app.positions.total, Some(total));
+    assert_eq!(t.app.positions().total, Some(total));
 }
 
 #[tokio::test]
@@ -651,17 +680,17 @@ async fn sort_by_any_column() {
         t.ch('o').await;
     }
     assert_eq!(
-        t.app.positions.sort,
+        t.app.positions().sort,
         escrowgrid::store::PositionSortKey::Amount
     );
-    let amounts: Vec<_> = t.app.positions.rows.iter().map(|p| p.amount).collect();
+    let amounts: Vec<_> = t.app.positions().rows.iter().map(|p| p.amount).collect();
     assert!(
         amounts.windows(2).all(|w| w[0] <= w[1]),
         "ascending by amount"
     );
     assert!(t.screen().contains("AMOUNT▲"));
     t.ch('O').await;
-    let amounts: Vec<_> = t.app.positions.rows.iter().map(|p| p.amount).collect();
+    let amounts: Vec<_> = t.app.positions().rows.iter().map(|p| p.amount).collect();
     assert!(
         amounts.windows(2).all(|w| w[0] >= w[1]),
         "descending by amount"
@@ -695,7 +724,7 @@ async fn create_a_position_through_the_form() {
     t.typed("50000").await;
     t.key(KeyCode::Enter).await;
     assert!(
-        t.app.popup.is_none(),
+        t.app.popup().is_none(),
         "form closed on success: {}",
         t.screen()
     );
@@ -725,7 +754,7 @@ async fn a_refused_submit_keeps_the_input_and_shows_the_service_error() {
     t.key(KeyCode::Down).await;
     t.typed("50000").await;
     t.key(KeyCode::Enter).await;
-    let Some(Popup::Form(f)) = &t.app.popup else {
+    let Some(Popup::Form(f)) = t.app.popup() else {
         panic!("form stays open:\n{}", t.screen())
     };
     assert!(
@@ -750,7 +779,7 @@ async fn transition_allowed_refused_and_conflict() {
     let mut t = setup().await;
     t.app.run_command("positions state=CREATED").unwrap();
     t.settle().await;
-    let p = t.app.positions.rows[0].clone();
+    let p = t.app.positions().rows[0].clone();
     // allowed: CREATED -> FUNDED with a reason, confirmed
     t.ch('t').await;
     t.key(KeyCode::Tab).await;
@@ -779,7 +808,7 @@ async fn transition_allowed_refused_and_conflict() {
     // conflict: someone else moves it between the dialog and the confirmation
     t.app.run_command("positions state=FUNDED").unwrap();
     t.settle().await;
-    let victim = t.app.positions.rows[0].clone();
+    let victim = t.app.positions().rows[0].clone();
     t.ch('t').await;
     t.key(KeyCode::Enter).await; // PARTIALLY_RELEASED, confirm step open
     t.svc
@@ -811,7 +840,7 @@ async fn transition_allowed_refused_and_conflict() {
     );
     assert!(
         t.app
-            .positions
+            .positions()
             .rows
             .iter()
             .any(|r| r.id == victim.id && r.state == PositionState::Cancelled),
@@ -840,7 +869,7 @@ async fn quit_asks_first_with_unsaved_input() {
         t.screen()
     );
     t.ch('n').await;
-    let Some(Popup::Form(f)) = &t.app.popup else {
+    let Some(Popup::Form(f)) = t.app.popup() else {
         panic!("back to the form")
     };
     assert_eq!(f.get("holderReference").unwrap().value(), "HALF-TYPED");
@@ -861,7 +890,7 @@ async fn read_only_session_hides_and_refuses_writes() {
         "write keys hidden: {s}"
     );
     t.ch('t').await;
-    assert!(t.app.popup.is_none());
+    assert!(t.app.popup().is_none());
     assert!(t.screen().contains("read-only"), "{}", t.screen());
     t.ch('?').await;
     assert!(
@@ -876,20 +905,20 @@ async fn command_line() {
     t.ch(':').await;
     t.typed("positions state=funded").await;
     t.key(KeyCode::Enter).await;
-    assert_eq!(t.app.positions.filter.state, Some(PositionState::Funded));
-    let id = t.app.positions.rows[0].id.clone();
+    assert_eq!(t.app.positions().filter.state, Some(PositionState::Funded));
+    let id = t.app.positions().rows[0].id.clone();
     t.ch(':').await;
     t.typed(&format!("ledger {id}")).await;
     t.key(KeyCode::Enter).await;
     assert_eq!(t.app.tab, Tab::Ledger);
     assert!(
         t.app
-            .ledger
+            .ledger()
             .events
             .iter()
             .all(|e| e.position_id.as_deref() == Some(id.as_str()))
     );
-    assert!(!t.app.ledger.events.is_empty());
+    assert!(!t.app.ledger().events.is_empty());
     t.ch(':').await;
     t.typed("frobnicate").await;
     t.key(KeyCode::Enter).await;
@@ -917,6 +946,7 @@ async fn command_line_quotes_prefixes_and_mending() {
     let mut t = setup().await;
     let harbor = t
         .app
+        .data
         .institutions
         .iter()
         .find(|i| i.name == "Harbor Trust Bank")
@@ -927,16 +957,16 @@ async fn command_line_quotes_prefixes_and_mending() {
     t.typed("positions state=FUNDED institution=\"Harbor Trust Bank\" sort=-amount")
         .await;
     t.key(KeyCode::Enter).await;
-    assert!(t.app.popup.is_none(), "{}", t.screen());
+    assert!(t.app.popup().is_none(), "{}", t.screen());
     assert_eq!(
-        t.app.positions.filter.institution_id.as_deref(),
+        t.app.positions().filter.institution_id.as_deref(),
         Some(harbor.as_str())
     );
-    assert_eq!(t.app.positions.filter.state, Some(PositionState::Funded));
-    assert!(t.app.positions.descending);
+    assert_eq!(t.app.positions().filter.state, Some(PositionState::Funded));
+    assert!(t.app.positions().descending);
     t.app.run_command("positions institution=harb").unwrap();
     assert_eq!(
-        t.app.positions.filter.institution_id.as_deref(),
+        t.app.positions().filter.institution_id.as_deref(),
         Some(harbor.as_str())
     );
     let err = t
@@ -953,19 +983,15 @@ async fn command_line_quotes_prefixes_and_mending() {
     t.ch(':').await;
     t.typed("positions state=FUNDDE").await;
     t.key(KeyCode::Enter).await;
-    match &t.app.popup {
+    match t.app.popup() {
         Some(Popup::CommandLine(line)) => {
-            assert_eq!(
-                line.lines().join(""),
-                "positions state=FUNDDE",
-                "the line is kept"
-            )
+            assert_eq!(line.value(), "positions state=FUNDDE", "the line is kept")
         }
         _ => panic!("the command line stays open: {}", t.screen()),
     }
     assert!(t.screen().contains("FUNDDE"), "{}", t.screen());
     t.key(KeyCode::Esc).await;
-    assert!(t.app.popup.is_none());
+    assert!(t.app.popup().is_none());
     assert!(
         !t.screen().contains("FUNDDE"),
         "Esc closes the line and its error"
@@ -983,39 +1009,44 @@ async fn help_and_hints_follow_remapped_keys() {
     t.settle().await;
     assert!(t.screen().contains("T transition"), "{}", t.screen());
     t.ch('t').await;
-    assert!(t.app.popup.is_none(), "the old key does nothing");
+    assert!(t.app.popup().is_none(), "the old key does nothing");
     t.ch('T').await;
     assert!(matches!(
-        t.app.popup,
-        Some(Popup::Transition(_)) | Some(Popup::Message { .. })
+        t.app.popup(),
+        Some(Popup::Transition(_)) | Some(Popup::Message(_))
     ));
     t.key(KeyCode::Esc).await;
     t.ch('?').await;
     let s = t.screen();
     assert!(s.contains("T  transition the selected position"), "{s}");
     // the overlay scrolls to the command-line summary at the end
-    for _ in 0..40 {
+    for _ in 0..120 {
         t.ch('j').await;
     }
     assert!(t.screen().contains("Commands (:)"), "{}", t.screen());
+    // and lists the dialogs' keys, as mapped
+    for _ in 0..6 {
+        t.ch('k').await;
+    }
+    assert!(t.screen().contains("In a question"), "{}", t.screen());
 }
 
 #[tokio::test]
 async fn ledger_follow_pauses_when_scrolling_up_and_counts_new_events() {
     let mut t = setup().await;
     t.ch('4').await;
-    assert!(t.app.ledger.follow);
+    assert!(t.app.ledger().follow);
     let head = t.store.ledger_head().await.unwrap().unwrap().0;
     t.ch('k').await;
-    assert!(!t.app.ledger.follow, "scrolling up pauses follow");
+    assert!(!t.app.ledger().follow, "scrolling up pauses follow");
     let p = t
         .app
-        .positions
+        .positions()
         .rows
         .iter()
         .find(|p| p.state == PositionState::Created)
         .cloned()
-        .or_else(|| t.app.positions.rows.first().cloned())
+        .or_else(|| t.app.positions().rows.first().cloned())
         .unwrap();
     let _ = t
         .svc
@@ -1044,8 +1075,8 @@ async fn ledger_follow_pauses_when_scrolling_up_and_counts_new_events() {
     let s = t.screen();
     assert!(s.contains("new events (G to return)"), "{s}");
     t.ch('G').await;
-    assert!(t.app.ledger.follow && t.app.ledger.unseen == 0);
-    let last = t.app.ledger.events.back().unwrap().seq;
+    assert!(t.app.ledger().follow && t.app.ledger().unseen == 0);
+    let last = t.app.ledger().events.back().unwrap().seq;
     assert_eq!(last, t.store.ledger_head().await.unwrap().unwrap().0);
     // Enter on a position event jumps to the position
     t.key(KeyCode::Enter).await;
@@ -1079,7 +1110,7 @@ async fn untrusted_text_is_escaped_on_screen() {
         })
         .await
         .unwrap();
-    t.app.reload_positions();
+    t.app.act(Action::Refresh);
     t.settle().await;
     let s = t.screen();
     assert!(
@@ -1095,7 +1126,8 @@ async fn no_color_means_no_colours() {
     t.app.theme = Theme::load(&Default::default(), true).unwrap();
     let backend = ratatui::backend::TestBackend::new(80, 24);
     let mut term = ratatui::Terminal::new(backend).unwrap();
-    term.draw(|f| escrowgrid::tui::ui::draw(f, &t.app)).unwrap();
+    term.draw(|f| escrowgrid::tui::chrome::draw(f, &t.app))
+        .unwrap();
     let buf = term.backend().buffer();
     for y in 0..24 {
         for x in 0..80 {
@@ -1119,27 +1151,27 @@ async fn no_color_means_no_colours() {
 /// Positions tab keeps the filter it had before; switching tabs forgets the way back.
 #[tokio::test]
 async fn esc_from_a_details_positions_returns_to_the_detail() {
-    use escrowgrid::tui::app::View;
+    use escrowgrid::tui::nav::Detail;
     let mut t = setup().await;
     t.app.run_command("positions state=FUNDED").unwrap();
     t.settle().await;
     t.ch('1').await;
     t.key(KeyCode::Enter).await;
-    let inst = match t.app.stack.last() {
-        Some(View::Institution(id)) => id.clone(),
+    let inst = match t.app.detail() {
+        Some(Detail::Institution(id)) => id.clone(),
         _ => panic!("an institution detail: {}", t.screen()),
     };
     t.key(KeyCode::Enter).await;
     assert_eq!(t.app.tab, Tab::Positions);
     assert_eq!(
-        t.app.positions.filter.institution_id.as_deref(),
+        t.app.positions().filter.institution_id.as_deref(),
         Some(inst.as_str())
     );
     t.key(KeyCode::Esc).await;
     assert_eq!(t.app.tab, Tab::Institutions, "{}", t.screen());
-    assert_eq!(t.app.stack.last(), Some(&View::Institution(inst.clone())));
-    assert_eq!(t.app.positions.filter.state, Some(PositionState::Funded));
-    assert_eq!(t.app.positions.filter.institution_id, None);
+    assert_eq!(t.app.detail(), Some(&Detail::Institution(inst.clone())));
+    assert_eq!(t.app.positions().filter.state, Some(PositionState::Funded));
+    assert_eq!(t.app.positions().filter.institution_id, None);
 
     t.key(KeyCode::Enter).await;
     t.ch('4').await;
@@ -1177,7 +1209,7 @@ async fn no_transition_hint_on_a_terminal_position() {
     assert!(hint_bar(&t).contains("t transition"), "{}", hint_bar(&t));
     t.app.run_command("positions state=RELEASED").unwrap();
     t.settle().await;
-    assert!(!t.app.positions.rows.is_empty());
+    assert!(!t.app.positions().rows.is_empty());
     assert!(!hint_bar(&t).contains("transition"), "{}", hint_bar(&t));
     t.key(KeyCode::Enter).await;
     assert!(t.screen().contains("Lifecycle"));
@@ -1225,7 +1257,7 @@ async fn opening_a_position_out_of_scope_leaves_no_empty_pane() {
     t.exec = Executor::new(t.svc.clone(), scoped, tx);
     t.app.run_command(&format!("open {theirs}")).unwrap();
     t.settle().await;
-    assert!(t.app.stack.is_empty(), "no empty pane: {}", t.screen());
+    assert!(t.app.detail().is_none(), "no empty pane: {}", t.screen());
     assert!(t.screen().contains("belongs to another"), "{}", t.screen());
 }
 
@@ -1256,10 +1288,13 @@ async fn api_keys_and_policies_from_the_institution_detail() {
     t.key(KeyCode::Enter).await;
     let s = t.screen();
     assert!(s.contains("shown only once") && s.contains("ak_"), "{s}");
-    let token = match &t.app.popup {
-        Some(Popup::Message { body, .. }) => {
-            body.iter().find(|l| l.starts_with("ak_")).unwrap().clone()
-        }
+    let token = match t.app.popup() {
+        Some(Popup::Message(m)) => m
+            .body
+            .iter()
+            .find(|l| l.starts_with("ak_"))
+            .unwrap()
+            .clone(),
         _ => panic!(),
     };
     assert!(t.svc.authenticate(Some(&token)).await.is_ok());
@@ -1295,15 +1330,8 @@ async fn api_keys_and_policies_from_the_institution_detail() {
     }
     t.typed("60000000").await;
     t.key(KeyCode::Enter).await;
-    assert!(t.app.popup.is_none(), "{}", t.screen());
-    let inst = t
-        .app
-        .institution_detail
-        .as_ref()
-        .unwrap()
-        .institution
-        .id
-        .clone();
+    assert!(t.app.popup().is_none(), "{}", t.screen());
+    let inst = t.app.detail().unwrap().id().to_string();
     let p = t
         .store
         .get_policy(&inst, escrowgrid::domain::Region::Us)
@@ -1334,7 +1362,7 @@ async fn mouse_clicks_tabs_and_rows() {
     t.settle().await;
     assert_eq!(t.app.tab, Tab::Positions);
     t.app.update(click(5, 6));
-    assert_eq!(t.app.positions.sel.selected, 3);
+    assert_eq!(t.app.positions().sel.selected, 3);
     t.app.update(click(5, 6));
     t.settle().await;
     assert!(t.screen().contains("Lifecycle"), "second click opens");
@@ -1368,18 +1396,18 @@ async fn positions_window_pages_through_a_large_result() {
     t.app.update(Msg::Resize(80, 24));
     t.app.start();
     t.settle().await;
-    assert_eq!(t.app.positions.rows.len(), 200, "one page at first");
+    assert_eq!(t.app.positions().rows.len(), 200, "one page at first");
     let mut seen = std::collections::HashSet::new();
     for _ in 0..649 {
         seen.insert(
-            t.app.positions.rows[t.app.positions.sel.selected]
+            t.app.positions().rows[t.app.positions().sel.selected]
                 .id
                 .clone(),
         );
         t.ch('j').await;
     }
     seen.insert(
-        t.app.positions.rows[t.app.positions.sel.selected]
+        t.app.positions().rows[t.app.positions().sel.selected]
             .id
             .clone(),
     );
@@ -1389,7 +1417,7 @@ async fn positions_window_pages_through_a_large_result() {
     assert!(t.screen().contains("row 1 of 650"));
     t.ch('G').await;
     assert!(t.screen().contains("row 650 of 650"), "{}", t.screen());
-    assert!(t.app.positions.rows.len() <= escrowgrid::tui::app::WINDOW);
+    assert!(t.app.positions().rows.len() <= escrowgrid::tui::views::positions::WINDOW);
 }
 
 #[tokio::test]
@@ -1413,7 +1441,7 @@ async fn an_outage_is_reported_and_recovery_reloads() {
         ))));
     assert!(
         t.app
-            .cmds
+            .cmds()
             .iter()
             .any(|c| matches!(c, escrowgrid::tui::app::Cmd::LoadInstitutions))
     );
@@ -1428,17 +1456,17 @@ async fn enter_in_a_detail_view_lists_its_positions() {
     t.key(KeyCode::Enter).await;
     let inst = t
         .app
-        .institution_detail
-        .as_ref()
+        .top_as::<InstitutionDetail>()
+        .and_then(|d| d.shown.as_ref())
         .unwrap()
         .institution
         .clone();
     t.key(KeyCode::Enter).await;
     assert_eq!(t.app.tab, Tab::Positions);
-    assert!(!t.app.positions.rows.is_empty());
+    assert!(!t.app.positions().rows.is_empty());
     assert!(
         t.app
-            .positions
+            .positions()
             .rows
             .iter()
             .all(|p| p.institution_id == inst.id)
@@ -1451,8 +1479,14 @@ async fn enter_in_a_detail_view_lists_its_positions() {
     t.ch('2').await;
     t.ch('m').await;
     t.key(KeyCode::Enter).await;
-    let asset = t.app.assets[0].clone();
+    let asset = t.app.data.assets[0].clone();
     t.key(KeyCode::Enter).await;
-    assert!(t.app.positions.rows.iter().all(|p| p.asset_id == asset.id));
+    assert!(
+        t.app
+            .positions()
+            .rows
+            .iter()
+            .all(|p| p.asset_id == asset.id)
+    );
     assert!(t.screen().contains("asset="), "{}", t.screen());
 }

@@ -1,16 +1,25 @@
-//! Forms: text fields (ratatui-textarea), pickers, multi-selects and a JSON editor, validated field
+//! Forms: their state and keys (what each form asks is in `build.rs`, its drawing in `draw.rs`).
+//! Text fields (ratatui-textarea), pickers, multi-selects and a JSON editor, validated field
 //! by field as the operator types with the same rules the service applies. The service stays the
 //! authority: its errors are mapped back onto the fields, and input is never lost on a failed submit.
 
+use super::{Confirm, Confirmed, Outcome, Popup};
+use crate::domain::Asset;
 use crate::domain::template::{ConfigKind, config_fields};
-use crate::domain::{Asset, InstitutionPolicy};
 use crate::domain::{
-    AssetTemplate, Currency, Institution, Money, Region, Role, TemplateCode, Vertical, model, text,
+    AssetTemplate, Currency, Institution, Money, Region, TemplateCode, Vertical, model, text,
 };
 use crate::service::{NewAsset, NewInstitution, NewPosition, NewTemplate, PolicyInput};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crate::tui::keymap::Action;
+use crossterm::event::{KeyCode, KeyEvent};
 use ratatui_textarea::TextArea;
 use serde_json::Value;
+
+pub mod build;
+pub mod draw;
+
+pub use build::*;
+use build::{asset_choices, template_choices};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Choice {
@@ -25,7 +34,7 @@ impl Choice {
             label: label.into(),
         }
     }
-    fn same(v: &str) -> Self {
+    pub(super) fn same(v: &str) -> Self {
         Choice::new(v, v)
     }
 }
@@ -102,20 +111,20 @@ pub struct Lookup<'a> {
     pub assets: &'a [Asset],
 }
 
-pub enum FormEvent {
+enum FormEvent {
     None,
     Submit,
     Cancel,
 }
 
-fn text_input(initial: &str) -> Input {
+pub(super) fn text_input(initial: &str) -> Input {
     let mut t = TextArea::new(vec![initial.to_string()]);
     t.set_cursor_line_style(ratatui::style::Style::default());
     t.move_cursor(ratatui_textarea::CursorMove::End);
     Input::Text(t)
 }
 
-fn field(key: &str, label: &str, input: Input) -> Field {
+pub(super) fn field(key: &str, label: &str, input: Input) -> Field {
     Field {
         key: key.into(),
         label: label.into(),
@@ -124,7 +133,7 @@ fn field(key: &str, label: &str, input: Input) -> Field {
     }
 }
 
-fn select(options: Vec<Choice>) -> Input {
+pub(super) fn select(options: Vec<Choice>) -> Input {
     Input::Select { options, index: 0 }
 }
 
@@ -175,7 +184,7 @@ impl Field {
         }
     }
 
-    fn set_select(&mut self, value: &str) {
+    pub(super) fn set_select(&mut self, value: &str) {
         if let Input::Select { options, index } = &mut self.input
             && let Some(i) = options.iter().position(|o| o.value == value)
         {
@@ -185,7 +194,7 @@ impl Field {
 }
 
 impl Form {
-    fn new(kind: FormKind, title: &str, fields: Vec<Field>) -> Form {
+    pub(super) fn new(kind: FormKind, title: &str, fields: Vec<Field>) -> Form {
         let mut f = Form {
             kind,
             title: title.into(),
@@ -226,60 +235,87 @@ impl Form {
         }
     }
 
-    /// Handles a key; returns whether the form wants to be submitted or closed.
-    pub fn handle_key(&mut self, key: KeyEvent, lookup: &Lookup) -> FormEvent {
-        let e = self.handle_key_inner(key, lookup);
+    /// A key and the form context's actions bound to it: moves between fields, turns pickers,
+    /// edits text, and asks to be saved or closed (a form with input asks first).
+    pub fn on_key(&mut self, key: KeyEvent, actions: Vec<Action>, lookup: &Lookup) -> Outcome {
+        if self.submitting {
+            return Outcome::Keep;
+        }
+        let e = self.on_key_inner(key, &actions, lookup);
         self.sync_cursors();
-        e
+        match e {
+            FormEvent::None => Outcome::Keep,
+            FormEvent::Cancel if self.touched => Outcome::Push(Popup::Confirm(Confirm::new(
+                "Discard this form?",
+                vec!["It has unsaved input.".into()],
+                Confirmed::DiscardForm,
+            ))),
+            FormEvent::Cancel => Outcome::Close,
+            FormEvent::Submit => {
+                if self.validate_all() {
+                    self.submitting = true;
+                    self.error = None;
+                    Outcome::Submit(self.submission())
+                } else {
+                    self.error = Some("fix the fields marked in red".into());
+                    if let Some(i) = self.fields.iter().position(|x| x.error.is_some()) {
+                        self.focus = i;
+                    }
+                    Outcome::Keep
+                }
+            }
+        }
     }
 
-    fn handle_key_inner(&mut self, key: KeyEvent, lookup: &Lookup) -> FormEvent {
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        match key.code {
-            KeyCode::Esc => return FormEvent::Cancel,
-            KeyCode::Char('s') if ctrl => return FormEvent::Submit,
-            KeyCode::Tab => {
-                self.focus = (self.focus + 1) % self.fields.len();
-                return FormEvent::None;
-            }
-            KeyCode::BackTab => {
-                self.focus = (self.focus + self.fields.len() - 1) % self.fields.len();
-                return FormEvent::None;
-            }
-            _ => {}
+    fn on_key_inner(&mut self, key: KeyEvent, actions: &[Action], lookup: &Lookup) -> FormEvent {
+        let has = |a: Action| actions.contains(&a);
+        let n = self.fields.len();
+        if has(Action::Close) {
+            return FormEvent::Cancel;
         }
+        if has(Action::SaveForm) {
+            return FormEvent::Submit;
+        }
+        if has(Action::NextField) {
+            self.focus = (self.focus + 1) % n;
+            return FormEvent::None;
+        }
+        if has(Action::PrevField) {
+            self.focus = (self.focus + n - 1) % n;
+            return FormEvent::None;
+        }
+        // The JSON editor keeps Enter and the arrows for editing.
         let is_json = matches!(self.fields[self.focus].input, Input::Json(_));
-        match key.code {
-            KeyCode::Enter if !is_json => return FormEvent::Submit,
-            KeyCode::Down if !is_json => {
-                self.focus = (self.focus + 1) % self.fields.len();
+        if !is_json {
+            if has(Action::Submit) {
+                return FormEvent::Submit;
+            }
+            if has(Action::Down) {
+                self.focus = (self.focus + 1) % n;
                 return FormEvent::None;
             }
-            KeyCode::Up if !is_json => {
-                self.focus = (self.focus + self.fields.len() - 1) % self.fields.len();
+            if has(Action::Up) {
+                self.focus = (self.focus + n - 1) % n;
                 return FormEvent::None;
             }
-            _ => {}
         }
         let changed = {
             let f = &mut self.fields[self.focus];
             match &mut f.input {
                 Input::Text(t) | Input::Json(t) => t.input(key),
-                Input::Select { options, index } => match key.code {
-                    KeyCode::Right | KeyCode::Char(' ') | KeyCode::Char('l')
-                        if !options.is_empty() =>
+                Input::Select { options, index } if !options.is_empty() => {
+                    let len = options.len();
+                    if has(Action::NextChoice) || has(Action::ToggleChoice) {
+                        *index = (*index + 1) % len;
+                        true
+                    } else if has(Action::PrevChoice) {
+                        *index = (*index + len - 1) % len;
+                        true
+                    } else if let KeyCode::Char(c) = key.code
+                        && c.is_alphanumeric()
                     {
-                        *index = (*index + 1) % options.len();
-                        true
-                    }
-                    KeyCode::Left | KeyCode::Char('h') if !options.is_empty() => {
-                        *index = (*index + options.len() - 1) % options.len();
-                        true
-                    }
-                    KeyCode::Char(c) if c.is_alphanumeric() => {
-                        // jump to the next option starting with the typed character
-                        let n = options.len();
-                        let found = (1..=n).map(|d| (*index + d) % n).find(|&i| {
+                        // Typing jumps to the next option starting with the character.
+                        let found = (1..=len).map(|d| (*index + d) % len).find(|&i| {
                             options[i]
                                 .label
                                 .to_lowercase()
@@ -292,28 +328,30 @@ impl Form {
                             }
                             None => false,
                         }
+                    } else {
+                        false
                     }
-                    _ => false,
-                },
+                }
                 Input::Multi {
                     options,
                     chosen,
                     cursor,
-                } => match key.code {
-                    KeyCode::Right | KeyCode::Char('l') if !options.is_empty() => {
-                        *cursor = (*cursor + 1) % options.len();
-                        false
-                    }
-                    KeyCode::Left | KeyCode::Char('h') if !options.is_empty() => {
-                        *cursor = (*cursor + options.len() - 1) % options.len();
-                        false
-                    }
-                    KeyCode::Char(' ') | KeyCode::Char('x') if !options.is_empty() => {
+                } if !options.is_empty() => {
+                    let len = options.len();
+                    if has(Action::ToggleChoice) {
                         chosen[*cursor] = !chosen[*cursor];
                         true
+                    } else if has(Action::NextChoice) {
+                        *cursor = (*cursor + 1) % len;
+                        false
+                    } else if has(Action::PrevChoice) {
+                        *cursor = (*cursor + len - 1) % len;
+                        false
+                    } else {
+                        false
                     }
-                    _ => false,
-                },
+                }
+                Input::Select { .. } | Input::Multi { .. } => false,
             }
         };
         if changed {
@@ -647,245 +685,29 @@ impl Form {
     }
 }
 
-fn institution_choices(lookup: &Lookup) -> Vec<Choice> {
-    lookup
-        .institutions
-        .iter()
-        .map(|i| Choice::new(&i.id, text::sanitize(&i.name)))
-        .collect()
-}
-
-fn template_choices(lookup: &Lookup, institution_id: &str) -> Vec<Choice> {
-    lookup
-        .templates
-        .iter()
-        .filter(|t| t.institution_id == institution_id)
-        .map(|t| {
-            Choice::new(
-                &t.id,
-                format!("{} ({} {})", text::sanitize(&t.name), t.code, t.region),
-            )
-        })
-        .collect()
-}
-
-fn asset_choices(lookup: &Lookup, institution_id: &str) -> Vec<Choice> {
-    lookup
-        .assets
-        .iter()
-        .filter(|a| a.institution_id == institution_id)
-        .map(|a| Choice::new(&a.id, text::sanitize(&a.label)))
-        .collect()
-}
-
-/// The institution picker, preselected; a scoped operator gets only their own.
-fn institution_field(lookup: &Lookup, preselect: Option<&str>) -> Field {
-    let mut f = field(
-        "institutionId",
-        "Institution",
-        select(institution_choices(lookup)),
-    );
-    if let Some(p) = preselect {
-        f.set_select(p);
-    }
-    f
-}
-
-pub fn institution_form() -> Form {
-    Form::new(
-        FormKind::Institution,
-        "New institution",
-        vec![
-            field("name", "Name", text_input("")),
-            field(
-                "regions",
-                "Regions",
-                Input::Multi {
-                    options: Region::ALL
-                        .iter()
-                        .map(|r| Choice::same(r.as_str()))
-                        .collect(),
-                    chosen: vec![false; Region::ALL.len()],
-                    cursor: 0,
-                },
-            ),
-            field(
-                "verticals",
-                "Verticals",
-                Input::Multi {
-                    options: Vertical::ALL
-                        .iter()
-                        .map(|v| Choice::same(v.as_str()))
-                        .collect(),
-                    chosen: vec![true; Vertical::ALL.len()],
-                    cursor: 0,
-                },
-            ),
-        ],
-    )
-}
-
-pub fn template_form(lookup: &Lookup, preselect: Option<&str>) -> Form {
-    let mut f = Form::new(
-        FormKind::Template,
-        "New asset template",
-        vec![
-            institution_field(lookup, preselect),
-            field("vertical", "Vertical", select(vec![])),
-            field("code", "Code", select(vec![])),
-            field("region", "Region", select(vec![])),
-            field("name", "Name", text_input("")),
-        ],
-    );
-    f.refresh_template_choices(lookup);
-    f.sync_cursors();
-    f
-}
-
-pub fn asset_form(lookup: &Lookup, preselect: Option<&str>) -> Form {
-    let mut f = Form::new(
-        FormKind::Asset,
-        "New asset",
-        vec![
-            institution_field(lookup, preselect),
-            field("templateId", "Template", select(vec![])),
-            field("label", "Label", text_input("")),
-            field("metadata", "Metadata (JSON)", {
-                let mut t = TextArea::new(vec!["{".into(), "}".into()]);
-                t.set_cursor_line_style(ratatui::style::Style::default());
-                // Inside the braces, so what is typed stays JSON.
-                t.move_cursor(ratatui_textarea::CursorMove::End);
-                Input::Json(t)
-            }),
-        ],
-    );
-    f.on_change("institutionId", lookup);
-    f.sync_cursors();
-    f
-}
-
-pub fn position_form(lookup: &Lookup, preselect: Option<&str>) -> Form {
-    let mut f = Form::new(
-        FormKind::Position,
-        "New position",
-        vec![
-            institution_field(lookup, preselect),
-            field("assetId", "Asset", select(vec![])),
-            field("holderReference", "Holder reference", text_input("")),
-            field(
-                "currency",
-                "Currency",
-                select(
-                    Currency::ALL
-                        .iter()
-                        .map(|c| Choice::same(c.as_str()))
-                        .collect(),
-                ),
-            ),
-            field("amount", "Amount", text_input("")),
-            field(
-                "externalReference",
-                "External reference (optional)",
-                text_input(""),
-            ),
-        ],
-    );
-    f.on_change("institutionId", lookup);
-    f.sync_cursors();
-    f
-}
-
-pub fn api_key_form(institution_id: &str, institution_name: &str) -> Form {
-    Form::new(
-        FormKind::ApiKey {
-            institution_id: institution_id.into(),
-        },
-        &format!("New API key for {}", text::sanitize(institution_name)),
-        vec![
-            field("label", "Label", text_input("")),
-            field(
-                "role",
-                "Role",
-                select(Role::ALL.iter().map(|r| Choice::same(r.as_str())).collect()),
-            ),
-        ],
-    )
-}
-
-pub fn policy_form(
-    institution_id: &str,
-    region: Region,
-    existing: Option<&InstitutionPolicy>,
-) -> Form {
-    let p = existing
-        .map(|p| p.config.position.clone())
-        .unwrap_or_default();
-    let mode = match &p.allowed_currencies {
-        None => "any",
-        Some(v) if v.is_empty() => "none",
-        Some(_) => "list",
-    };
-    let chosen: Vec<bool> = Currency::ALL
-        .iter()
-        .map(|c| p.allowed_currencies.as_ref().is_some_and(|l| l.contains(c)))
-        .collect();
-    let mut mode_field = field(
-        "currencyMode",
-        "Currencies",
-        select(vec![
-            Choice::new("any", "any currency"),
-            Choice::new("list", "only those chosen below"),
-            Choice::new("none", "none (blocks new positions)"),
-        ]),
-    );
-    mode_field.set_select(mode);
-    Form::new(
-        FormKind::Policy {
-            institution_id: institution_id.into(),
-            region,
-        },
-        &format!("Policy for {region}"),
-        vec![
-            field(
-                "minAmount",
-                "Minimum amount",
-                text_input(&p.min_amount.map(|m| m.to_string()).unwrap_or_default()),
-            ),
-            field(
-                "maxAmount",
-                "Maximum amount",
-                text_input(&p.max_amount.map(|m| m.to_string()).unwrap_or_default()),
-            ),
-            mode_field,
-            field(
-                "allowedCurrencies",
-                "Allowed",
-                Input::Multi {
-                    options: Currency::ALL
-                        .iter()
-                        .map(|c| Choice::same(c.as_str()))
-                        .collect(),
-                    chosen,
-                    cursor: 0,
-                },
-            ),
-        ],
-    )
-}
-
 #[cfg(test)]
 mod tests {
+    use super::build::*;
     use super::*;
     use crate::domain::time;
+    use crate::tui::keymap::{Context, Key, KeyMap};
+    use crossterm::event::KeyModifiers;
     use serde_json::json;
 
     fn key(c: KeyCode) -> KeyEvent {
         KeyEvent::new(c, KeyModifiers::NONE)
     }
 
+    fn press(f: &mut Form, k: KeyEvent, lookup: &Lookup) {
+        let actions = KeyMap::default()
+            .actions(Context::Form, Key::from_event(&k))
+            .collect();
+        f.on_key(k, actions, lookup);
+    }
+
     fn typed(f: &mut Form, s: &str, lookup: &Lookup) {
         for c in s.chars() {
-            f.handle_key(key(KeyCode::Char(c)), lookup);
+            press(f, key(KeyCode::Char(c)), lookup);
         }
     }
 
@@ -953,7 +775,7 @@ mod tests {
                 .contains("exponent")
         );
         for _ in 0..2 {
-            f.handle_key(key(KeyCode::Backspace), &lookup);
+            press(&mut f, key(KeyCode::Backspace), &lookup);
         }
         assert_eq!(f.get("amount").unwrap().value(), "12.5");
         assert_eq!(f.get("amount").unwrap().error, None);
@@ -981,7 +803,7 @@ mod tests {
         };
         let mut f = asset_form(&lookup, None);
         f.focus = 3;
-        f.handle_key(key(KeyCode::Char('x')), &lookup);
+        press(&mut f, key(KeyCode::Char('x')), &lookup);
         assert!(
             f.get("metadata")
                 .unwrap()

@@ -1,0 +1,120 @@
+//! The messages of the console's loop: `Msg` in (input, ticks, service replies, ledger events),
+//! `Cmd` out (work the runtime runs against the service), and the replies a `Cmd` produces.
+
+use super::popups::form::Submission;
+use crate::domain::audit::AuditEvent;
+use crate::domain::ledger::LedgerEvent;
+use crate::domain::{Asset, AssetTemplate, Institution, InstitutionPolicy, LedgerKind, Position};
+use crate::service::health::HealthReport;
+use crate::service::stream::StreamItem;
+use crate::service::{
+    CreatedKey, InstitutionSummary, PositionDetail, PositionFilter, PositionQuery, RevokeOutcome,
+    ServiceResult, TransitionOutcome, TransitionRequest, VerifyReport,
+};
+use crossterm::event::{KeyEvent, MouseEvent};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageMode {
+    /// First page; replaces the window.
+    First,
+    /// Next page after the window.
+    Append,
+    /// Page before the window.
+    Prepend,
+    /// The last page (jump to end).
+    Last,
+}
+
+/// What the institution detail shows (one service call assembles it).
+pub use crate::service::InstitutionDetail as InstitutionDetailData;
+
+pub enum Msg {
+    Key(KeyEvent),
+    Mouse(MouseEvent),
+    Resize(u16, u16),
+    Tick,
+    Loaded(Box<Loaded>),
+    Stream(StreamItem),
+}
+
+pub enum Loaded {
+    Institutions(ServiceResult<Vec<Institution>>),
+    Summaries(Vec<(String, InstitutionSummary)>),
+    Templates(ServiceResult<Vec<AssetTemplate>>),
+    Assets(ServiceResult<Vec<Asset>>),
+    Positions {
+        generation: u64,
+        mode: PageMode,
+        result: ServiceResult<Vec<Position>>,
+    },
+    PositionCount {
+        generation: u64,
+        result: ServiceResult<i64>,
+    },
+    PositionDetail {
+        id: String,
+        result: ServiceResult<(PositionDetail, Vec<LedgerEvent>)>,
+    },
+    InstitutionDetail {
+        id: String,
+        result: ServiceResult<InstitutionDetailData>,
+    },
+    Ledger {
+        generation: u64,
+        result: ServiceResult<Vec<LedgerEvent>>,
+    },
+    Audit(ServiceResult<Vec<AuditEvent>>),
+    Health(HealthReport),
+    Verify(ServiceResult<VerifyReport>),
+    Submitted(ServiceResult<Submitted>),
+    Transitioned {
+        id: String,
+        result: ServiceResult<TransitionOutcome>,
+    },
+    Revoked(ServiceResult<RevokeOutcome>),
+}
+
+/// What a successful form submission created.
+pub enum Submitted {
+    Institution(Institution),
+    Template(AssetTemplate),
+    Asset(Asset),
+    Position(Position),
+    ApiKey(CreatedKey),
+    Policy(InstitutionPolicy),
+}
+
+#[derive(Debug, Clone)]
+pub enum Cmd {
+    LoadInstitutions,
+    LoadSummaries(Vec<String>),
+    LoadTemplates,
+    LoadAssets,
+    LoadPositions {
+        generation: u64,
+        mode: PageMode,
+        query: PositionQuery,
+    },
+    CountPositions {
+        generation: u64,
+        filter: PositionFilter,
+    },
+    LoadPositionDetail(String),
+    LoadInstitutionDetail(String),
+    LoadLedger {
+        generation: u64,
+        position_id: Option<String>,
+        kind: Option<LedgerKind>,
+    },
+    LoadAudit,
+    LoadHealth,
+    Verify,
+    Submit(Submission),
+    Transition {
+        id: String,
+        req: TransitionRequest,
+    },
+    Revoke(String),
+    Copy(String),
+    PauseSimulator(bool),
+}

@@ -1,0 +1,181 @@
+//! The `:` command line's language: words split as a shell would (`institution="Harbor Trust
+//! Bank"` is one word), parsed into a `Command` the router runs. A refused line keeps its text for
+//! mending, and the error names what is valid.
+
+use crate::domain::{Institution, LedgerKind, PositionState, ids};
+use crate::service::{PositionFilter, PositionSortKey};
+use crate::tui::nav::{Detail, Nav};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Nothing,
+    Quit,
+    Help,
+    Verify,
+    New,
+    Go(Nav),
+    Open(Detail),
+}
+
+/// Parses a `:` line; institutions are named by id, name or a unique prefix of a name.
+pub fn parse(line: &str, institutions: &[Institution]) -> Result<Command, String> {
+    let Some(words) = shlex::split(line) else {
+        return Err(format!("unbalanced quote in '{line}'"));
+    };
+    let mut words = words.into_iter();
+    let Some(cmd) = words.next() else {
+        return Ok(Command::Nothing);
+    };
+    let args: Vec<String> = words.collect();
+    Ok(match cmd.to_ascii_lowercase().as_str() {
+        "q" | "quit" | "exit" => Command::Quit,
+        "help" | "h" => Command::Help,
+        "institutions" | "inst" => Command::Go(Nav::Institutions),
+        "assets" => Command::Go(Nav::Assets),
+        "templates" => Command::Go(Nav::Templates),
+        "health" => Command::Go(Nav::Health),
+        "verify" => Command::Verify,
+        "audit" => Command::Go(Nav::Audit),
+        "positions" | "pos" => positions(&args, institutions)?,
+        "ledger" => ledger(&args)?,
+        "open" if !args.is_empty() => open(&args[0])?,
+        "new" => Command::New,
+        id if ids::kind_of(id).is_some() => open(id)?,
+        other => {
+            return Err(format!(
+                "unknown command '{other}'; try :positions state=FUNDED, :ledger pos_…, :open ID, :verify, :audit, :quit (? lists keys)"
+            ));
+        }
+    })
+}
+
+fn positions(args: &[String], institutions: &[Institution]) -> Result<Command, String> {
+    let mut filter = PositionFilter::default();
+    let mut sort = None;
+    let pairs = args.iter().filter_map(|a| {
+        a.split_once('=')
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+    });
+    for (k, v) in pairs {
+        match k.as_str() {
+            "state" => match v.parse::<PositionState>() {
+                Ok(s) => filter.state = Some(s),
+                Err(e) => return Err(format!(":positions {e}")),
+            },
+            "institution" | "inst" => {
+                filter.institution_id = Some(institution_named(institutions, &v)?);
+            }
+            "asset" => filter.asset_id = Some(v),
+            "holder" => filter.holder_reference = Some(v),
+            "text" | "search" => filter.text = Some(v),
+            "sort" => {
+                let (name, desc) = match v.strip_prefix('-') {
+                    Some(n) => (n.to_string(), true),
+                    None => (v.clone(), false),
+                };
+                match sort_key_named(&name) {
+                    Some(k) => sort = Some((k, desc)),
+                    None => {
+                        return Err(format!(
+                            ":positions sort '{name}' unknown; use created, updated, institution, asset, holder, amount, currency, state (prefix - for descending)"
+                        ));
+                    }
+                }
+            }
+            other => {
+                return Err(format!(
+                    ":positions unknown filter '{other}'; use state=, institution=, asset=, holder=, text=, sort="
+                ));
+            }
+        }
+    }
+    Ok(Command::Go(Nav::Positions { filter, sort }))
+}
+
+fn ledger(args: &[String]) -> Result<Command, String> {
+    let (mut position, mut kind) = (None, None);
+    for a in args {
+        if let Some(k) = a.strip_prefix("kind=") {
+            match k.parse::<LedgerKind>() {
+                Ok(k) => kind = Some(k),
+                Err(e) => return Err(format!(":ledger {e}")),
+            }
+        } else if a.starts_with("pos_") {
+            position = Some(a.to_string());
+        } else {
+            return Err(format!(
+                ":ledger takes a position id (pos_…) or kind=KIND, not '{a}'"
+            ));
+        }
+    }
+    Ok(Command::Go(Nav::Ledger { position, kind }))
+}
+
+fn open(id: &str) -> Result<Command, String> {
+    let d = match ids::kind_of(id) {
+        Some(ids::POSITION) => Detail::Position(id.into()),
+        Some(ids::INSTITUTION) => Detail::Institution(id.into()),
+        Some(ids::TEMPLATE) => Detail::Template(id.into()),
+        Some(ids::ASSET) => Detail::Asset(id.into()),
+        _ => {
+            return Err(format!(
+                "cannot open '{id}': give a pos_, inst_, tmpl_ or ast_ id"
+            ));
+        }
+    };
+    Ok(Command::Open(d))
+}
+
+/// An institution named by its id, its name, or a prefix of its name that only it has (all
+/// ignoring case).
+fn institution_named(institutions: &[Institution], v: &str) -> Result<String, String> {
+    let exact = institutions
+        .iter()
+        .find(|i| i.id == v || i.name.eq_ignore_ascii_case(v));
+    if let Some(i) = exact {
+        return Ok(i.id.clone());
+    }
+    let prefix = v.to_lowercase();
+    let found: Vec<&Institution> = institutions
+        .iter()
+        .filter(|i| i.name.to_lowercase().starts_with(&prefix))
+        .collect();
+    match found.as_slice() {
+        [one] => Ok(one.id.clone()),
+        [] => Err(format!(":positions no institution '{v}'")),
+        many => Err(format!(
+            ":positions institution '{v}' could be {}: type more of the name",
+            many.iter()
+                .map(|i| format!("'{}'", i.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+pub fn sort_key_named(name: &str) -> Option<PositionSortKey> {
+    Some(match name.to_ascii_lowercase().as_str() {
+        "created" | "id" => PositionSortKey::Created,
+        "updated" => PositionSortKey::Updated,
+        "institution" => PositionSortKey::Institution,
+        "asset" => PositionSortKey::Asset,
+        "holder" => PositionSortKey::Holder,
+        "amount" => PositionSortKey::Amount,
+        "currency" | "ccy" => PositionSortKey::Currency,
+        "state" => PositionSortKey::State,
+        _ => return None,
+    })
+}
+
+pub fn sort_key_label(k: PositionSortKey) -> &'static str {
+    match k {
+        PositionSortKey::Created => "created",
+        PositionSortKey::Updated => "updated",
+        PositionSortKey::Institution => "institution",
+        PositionSortKey::Asset => "asset",
+        PositionSortKey::Holder => "holder",
+        PositionSortKey::Amount => "amount",
+        PositionSortKey::Currency => "currency",
+        PositionSortKey::State => "state",
+    }
+}

@@ -1,0 +1,263 @@
+//! The Health tab: the store (reachable, ping, pool, schema, counts, durability), the ledger
+//! head and the stream's lag, events per minute, a ping sparkline and positions by state.
+
+use super::{Cx, Dcx, View};
+use crate::domain::PositionState;
+use crate::domain::ledger::LedgerEvent;
+use crate::service::health::HealthReport;
+use crate::service::stream::StreamStatus;
+use crate::tui::keymap::Context;
+use crate::tui::msg::{Cmd, Loaded};
+use crate::tui::nav::Nav;
+use crate::tui::widgets::{empty, group, kv, s};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Bar, BarChart, BarGroup, Block, Borders, Paragraph, Sparkline};
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+const PING_HISTORY: usize = 150;
+
+#[derive(Default)]
+pub struct Health {
+    pub report: Option<HealthReport>,
+    /// Ping in microseconds (0 when unreachable), oldest first.
+    pub pings: VecDeque<u64>,
+    /// When stream events arrived, over the last minute.
+    pub arrivals: VecDeque<Instant>,
+    /// The newest ledger seq this console has seen (loaded or streamed).
+    pub seen: i64,
+}
+
+impl View for Health {
+    fn context(&self) -> Context {
+        Context::Health
+    }
+
+    fn on_loaded(&mut self, l: &Loaded, _cx: &mut Cx) {
+        match l {
+            Loaded::Health(h) => {
+                let ping = if h.connected {
+                    h.ping_ms.map(|p| (p * 1000.0).max(1.0) as u64).unwrap_or(1)
+                } else {
+                    0
+                };
+                self.pings.push_back(ping);
+                while self.pings.len() > PING_HISTORY {
+                    self.pings.pop_front();
+                }
+                self.report = Some(h.clone());
+            }
+            Loaded::Ledger { result: Ok(ev), .. } => {
+                let newest = ev.iter().map(|e| e.seq).max().unwrap_or(0);
+                self.seen = self.seen.max(newest);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_event(&mut self, e: &LedgerEvent, _cx: &mut Cx) {
+        let now = Instant::now();
+        self.arrivals.push_back(now);
+        while self
+            .arrivals
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > Duration::from_secs(60))
+        {
+            self.arrivals.pop_front();
+        }
+        self.seen = self.seen.max(e.seq);
+    }
+
+    fn on_nav(&mut self, nav: &Nav, cx: &mut Cx) -> bool {
+        if *nav != Nav::Health {
+            return false;
+        }
+        self.on_show(cx);
+        true
+    }
+
+    fn on_show(&mut self, cx: &mut Cx) {
+        cx.cmd(Cmd::LoadHealth);
+    }
+
+    fn draw(&self, f: &mut Frame, area: Rect, cx: &Dcx) {
+        let theme = cx.theme;
+        let Some(h) = &self.report else {
+            return empty(f, theme, area, "Checking the store…");
+        };
+        let wide = area.width >= 120;
+        let (left, right) = if wide {
+            let [a, b] =
+                Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
+                    .areas(area);
+            (a, b)
+        } else {
+            let [a, b] = Layout::vertical([Constraint::Length(13), Constraint::Min(4)]).areas(area);
+            (a, b)
+        };
+        let connected = if h.connected {
+            Span::styled("connected", theme.ok())
+        } else {
+            Span::styled(
+                format!(
+                    "UNREACHABLE — {}",
+                    h.error.as_deref().map(s).unwrap_or_default()
+                ),
+                theme.error(),
+            )
+        };
+        let head_seq = h.ledger_head.as_ref().map(|x| x.seq).unwrap_or(0);
+        let stream = match cx.stream {
+            Some(StreamStatus::Live) => Span::styled(
+                format!("live, lag {} events", (head_seq - self.seen).max(0)),
+                theme.ok(),
+            ),
+            Some(StreamStatus::Reconnecting(e)) => {
+                Span::styled(format!("reconnecting: {}", s(e)), theme.warn())
+            }
+            None => Span::styled("starting", theme.muted()),
+        };
+        let counts = h.counts.as_ref();
+        let c = |f: fn(&crate::service::Counts) -> i64| {
+            counts
+                .map(|c| group(f(c) as u64))
+                .unwrap_or_else(|| "—".into())
+        };
+        let mut lines = vec![
+            kv(theme, "Backend", format!("{}  {}", h.backend, s(&h.target))),
+            Line::from(vec![
+                Span::styled(format!("{:<20}", "Store"), theme.muted()),
+                connected,
+            ]),
+            kv(
+                theme,
+                "Ping",
+                h.ping_ms
+                    .map(|p| format!("{p:.2} ms"))
+                    .unwrap_or_else(|| "—".into()),
+            ),
+            kv(
+                theme,
+                "Pool",
+                h.pool
+                    .as_ref()
+                    .map(|p| {
+                        format!(
+                            "{} in use, {} idle, max {}",
+                            p.size.saturating_sub(p.idle),
+                            p.idle,
+                            p.max
+                        )
+                    })
+                    .unwrap_or_else(|| "in-process".into()),
+            ),
+            kv(
+                theme,
+                "Schema version",
+                h.schema_version
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "n/a".into()),
+            ),
+            kv(
+                theme,
+                "Counts",
+                format!(
+                    "{} inst · {} tmpl · {} assets · {} positions",
+                    c(|c| c.institutions),
+                    c(|c| c.templates),
+                    c(|c| c.assets),
+                    c(|c| c.positions)
+                ),
+            ),
+            kv(
+                theme,
+                "Ledger head",
+                h.ledger_head
+                    .as_ref()
+                    .map(|x| {
+                        let hash = if x.hash.is_empty() {
+                            String::new()
+                        } else {
+                            x.hash[..16].to_string() + "…"
+                        };
+                        format!("seq {} {hash}", x.seq)
+                    })
+                    .unwrap_or_else(|| "empty".into()),
+            ),
+            Line::from(vec![
+                Span::styled(format!("{:<20}", "Stream"), theme.muted()),
+                stream,
+            ]),
+            kv(theme, "Events / minute", self.arrivals.len().to_string()),
+            kv(theme, "Uptime", fmt_uptime(cx.started.elapsed().as_secs())),
+            kv(theme, "Operator", s(&h.operator)),
+            kv(
+                theme,
+                "Log file",
+                h.log_file.as_deref().map(s).unwrap_or_else(|| "—".into()),
+            ),
+        ];
+        if h.scoped {
+            lines.push(Line::from(Span::styled(
+                "Counts are limited to your institution.",
+                theme.muted(),
+            )));
+        }
+        f.render_widget(Paragraph::new(lines), left);
+        let [spark, bars] =
+            Layout::vertical([Constraint::Length(5), Constraint::Min(3)]).areas(right);
+        let data: Vec<u64> = self.pings.iter().copied().collect();
+        let max = data.iter().copied().max().unwrap_or(1);
+        f.render_widget(
+            Sparkline::default()
+                .block(Block::default().borders(Borders::TOP).title(format!(
+                    " Ping, last {} checks (max {:.2} ms) ",
+                    data.len(),
+                    max as f64 / 1000.0
+                )))
+                .data(&data)
+                .style(theme.ok()),
+            spark,
+        );
+        if let Some(counts) = counts {
+            let bar_data: Vec<Bar> = counts
+                .positions_by_state
+                .iter()
+                .map(|(st, n)| {
+                    let label = match st {
+                        PositionState::PartiallyReleased => "PART_REL".to_string(),
+                        other => other.as_str().to_string(),
+                    };
+                    Bar::default()
+                        .label(Line::from(label))
+                        .value(*n as u64)
+                        .style(theme.state(*st))
+                })
+                .collect();
+            let width = ((bars.width as usize).saturating_sub(6) / 6).clamp(3, 12) as u16;
+            f.render_widget(
+                BarChart::default()
+                    .block(
+                        Block::default()
+                            .borders(Borders::TOP)
+                            .title(" Positions by state "),
+                    )
+                    .data(BarGroup::default().bars(&bar_data))
+                    .bar_width(width)
+                    .bar_gap(1),
+                bars,
+            );
+        }
+    }
+}
+
+fn fmt_uptime(secs: u64) -> String {
+    format!(
+        "{}h {:02}m {:02}s",
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60
+    )
+}

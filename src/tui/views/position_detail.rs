@@ -1,0 +1,231 @@
+//! A position in full: its fields, the states it may move to, its lifecycle and its ledger
+//! events; `t` transitions it, Enter goes nowhere further. It follows the stream.
+
+use super::{Cx, Data, Dcx, Request, View};
+use crate::domain::ledger::LedgerEvent;
+use crate::domain::{PositionState, time};
+use crate::service::PositionDetail as Fetched;
+use crate::tui::keymap::{Action, Context};
+use crate::tui::msg::{Cmd, Loaded};
+use crate::tui::nav::Detail;
+use crate::tui::widgets::{
+    datetime, empty, header, kv, ledger_detail, s, section, short, state_badge,
+};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table};
+
+pub struct PositionDetail {
+    detail: Detail,
+    pub shown: Option<(Fetched, Vec<LedgerEvent>)>,
+}
+
+impl PositionDetail {
+    pub fn new(id: String) -> Self {
+        PositionDetail {
+            detail: Detail::Position(id),
+            shown: None,
+        }
+    }
+
+    fn id(&self) -> &str {
+        self.detail.id()
+    }
+}
+
+impl View for PositionDetail {
+    fn context(&self) -> Context {
+        Context::PositionDetail
+    }
+
+    fn crumb(&self, _cx: &Dcx) -> Option<String> {
+        Some(short(self.id()))
+    }
+
+    fn on_action(&mut self, a: Action, cx: &mut Cx) {
+        if a == Action::Transition {
+            let p = self.shown.as_ref().map(|(d, _)| d.position.clone());
+            cx.open_transition(p.as_ref());
+        }
+    }
+
+    fn on_loaded(&mut self, l: &Loaded, cx: &mut Cx) {
+        match l {
+            Loaded::PositionDetail { id, result } if id == self.id() => match result {
+                Ok(d) => self.shown = Some(d.clone()),
+                Err(e) => {
+                    // Nothing of it to show (not found, another institution's): close the
+                    // empty pane and say why; a failed refresh keeps what is shown.
+                    if self.shown.is_none() {
+                        cx.out.push(Request::CloseDetail);
+                    }
+                    cx.service_error("loading the position", e)
+                }
+            },
+            Loaded::Transitioned { id, .. } if id == self.id() => self.refresh(cx),
+            _ => {}
+        }
+    }
+
+    fn on_event(&mut self, e: &LedgerEvent, cx: &mut Cx) {
+        if e.position_id.as_deref() == Some(self.id()) {
+            self.refresh(cx);
+        }
+    }
+
+    fn refresh(&mut self, cx: &mut Cx) {
+        cx.cmd(Cmd::LoadPositionDetail(self.id().to_string()));
+    }
+
+    fn selected_id(&self, _data: &Data) -> Option<String> {
+        Some(self.id().to_string())
+    }
+
+    fn offers(&self, a: Action) -> bool {
+        match a {
+            Action::Transition => self
+                .shown
+                .as_ref()
+                .is_some_and(|(d, _)| !d.position.state.is_terminal()),
+            _ => true,
+        }
+    }
+
+    fn detail(&self) -> Option<&Detail> {
+        Some(&self.detail)
+    }
+
+    fn draw(&self, f: &mut Frame, area: Rect, cx: &Dcx) {
+        let theme = cx.theme;
+        let Some((d, ledger)) = &self.shown else {
+            return empty(f, theme, area, "Loading the position…");
+        };
+        let p = &d.position;
+        let wide = area.width >= 120;
+        let [top, rest] = Layout::vertical([Constraint::Length(9), Constraint::Min(3)]).areas(area);
+        let allowed = crate::domain::lifecycle::allowed_targets(p.state);
+        let next = if allowed.is_empty() {
+            "none: terminal state".to_string()
+        } else {
+            allowed
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let info = vec![
+            kv(theme, "Id", p.id.clone()),
+            Line::from(vec![
+                Span::styled(format!("{:<20}", "State"), theme.muted()),
+                state_badge(theme, p.state),
+                Span::styled(format!("   next: {next}"), theme.muted()),
+            ]),
+            kv(
+                theme,
+                "Amount",
+                format!("{} {}", p.amount.display_grouped(), p.currency),
+            ),
+            kv(theme, "Holder reference", s(&p.holder_reference)),
+            kv(
+                theme,
+                "External reference",
+                p.external_reference
+                    .as_deref()
+                    .map(s)
+                    .unwrap_or_else(|| "—".into()),
+            ),
+            kv(
+                theme,
+                "Institution",
+                format!(
+                    "{} ({})",
+                    cx.data.institution_name(&p.institution_id),
+                    short(&p.institution_id)
+                ),
+            ),
+            kv(
+                theme,
+                "Asset",
+                format!(
+                    "{} ({})",
+                    cx.data.asset_label(&p.asset_id),
+                    short(&p.asset_id)
+                ),
+            ),
+            kv(
+                theme,
+                "Created / updated",
+                format!(
+                    "{} / {}  (version {})",
+                    time::format(&p.created_at),
+                    time::format(&p.updated_at),
+                    p.version
+                ),
+            ),
+        ];
+        f.render_widget(Paragraph::new(info), top);
+        let (tl_area, led_area) = if wide {
+            let [a, b] =
+                Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
+                    .areas(rest);
+            (a, b)
+        } else {
+            let [a, b] = Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)])
+                .areas(rest);
+            (a, b)
+        };
+        let mut tl = vec![Line::from(vec![
+            Span::styled(datetime(&p.created_at), theme.muted()),
+            Span::raw("  created  "),
+            state_badge(theme, PositionState::Created),
+        ])];
+        for e in &d.events {
+            let mut spans = vec![
+                Span::styled(datetime(&e.at), theme.muted()),
+                Span::raw("  "),
+                state_badge(theme, e.from_state),
+                Span::raw(" → "),
+                state_badge(theme, e.to_state),
+            ];
+            if let Some(r) = &e.reason {
+                spans.push(Span::raw(format!("  “{}”", s(r))));
+            }
+            tl.push(Line::from(spans));
+        }
+        let skip = tl
+            .len()
+            .saturating_sub(tl_area.height.saturating_sub(2) as usize);
+        f.render_widget(
+            Paragraph::new(tl.into_iter().skip(skip).collect::<Vec<_>>())
+                .block(section("Lifecycle")),
+            tl_area,
+        );
+        let rows: Vec<Row> = ledger
+            .iter()
+            .rev()
+            .take(led_area.height.saturating_sub(2) as usize)
+            .rev()
+            .map(|e| {
+                Row::new(vec![
+                    Cell::from(Line::from(e.seq.to_string()).right_aligned()),
+                    Cell::from(e.kind.as_str()),
+                    Cell::from(ledger_detail(e)),
+                    Cell::from(Span::styled(e.hash[..12].to_string(), theme.muted())),
+                ])
+            })
+            .collect();
+        let t = Table::new(
+            rows,
+            [
+                Constraint::Length(7),
+                Constraint::Length(22),
+                Constraint::Fill(1),
+                Constraint::Length(12),
+            ],
+        )
+        .header(header(theme, &["SEQ", "KIND", "DETAIL", "HASH"]))
+        .block(section("Ledger events"));
+        f.render_widget(t, led_area);
+    }
+}
