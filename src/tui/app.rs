@@ -15,8 +15,8 @@ use super::views::institution_detail::InstitutionDetail;
 use super::views::position_detail::PositionDetail;
 use super::views::{Cx, Data, Dcx, Request, View};
 use super::views::{assets, health, institutions, ledger, positions};
-use crate::service::ServiceError;
 use crate::service::stream::{StreamItem, StreamStatus};
+use crate::service::{ServiceError, ServiceResult, TransitionOutcome, VerifyReport};
 use crossterm::event::{KeyEvent, KeyEventKind, MouseButton, MouseEvent, MouseEventKind};
 use std::time::{Duration, Instant};
 
@@ -512,47 +512,20 @@ impl App {
         self.connected
     }
 
-    fn on_verified(&mut self, r: &crate::service::ServiceResult<crate::service::VerifyReport>) {
+    fn on_verified(&mut self, r: &ServiceResult<VerifyReport>) {
         // The result replaces "Verifying the hash chain…" in the status bar.
-        let message = match r {
-            Ok(v) if v.ok => {
-                self.info(format!("Hash chain intact to seq {}", v.head_seq));
-                Message::new(
-                    "Ledger verified",
-                    vec![
-                        format!("The hash chain is intact: {} events checked.", v.checked),
-                        format!("Head: seq {}", v.head_seq),
-                        format!("Hash: {}", v.head_hash),
-                    ],
-                    false,
-                )
-            }
-            Ok(v) => {
-                let (seq, reason) = v
-                    .broken
-                    .as_ref()
-                    .map(|b| (b.seq, b.reason.clone()))
-                    .unwrap_or_default();
-                self.error(format!("Hash chain BROKEN at seq {seq}"));
-                Message::new(
-                    "Ledger BROKEN",
-                    vec![
-                        format!("The chain breaks at seq {seq}."),
-                        reason,
-                        format!("{} events before it verified.", v.checked),
-                    ],
-                    true,
-                )
-            }
-            Err(e) => {
-                self.status = None;
-                Message::new("Cannot verify", vec![e.to_string()], true)
-            }
-        };
-        self.popups.push(Popup::Message(message));
+        match r {
+            Ok(v) if v.ok => self.info(format!("Hash chain intact to seq {}", v.head_seq)),
+            Ok(v) => self.error(format!(
+                "Hash chain BROKEN at seq {}",
+                v.broken.as_ref().map(|b| b.seq).unwrap_or(0)
+            )),
+            Err(_) => self.status = None,
+        }
+        self.popups.push(Popup::Message(Message::verified(r)));
     }
 
-    fn on_submitted(&mut self, r: &crate::service::ServiceResult<Submitted>) {
+    fn on_submitted(&mut self, r: &ServiceResult<Submitted>) {
         let Some(Popup::Form(form)) = self.popups.last_mut() else {
             return;
         };
@@ -562,52 +535,21 @@ impl App {
             Ok(s) => s,
         };
         self.popups.pop();
-        let msg = match s {
-            Submitted::Institution(i) => {
-                self.cmds.push(Cmd::LoadInstitutions);
-                format!("Created institution {} ({})", i.id, i.name)
-            }
-            Submitted::Template(t) => {
-                self.cmds.push(Cmd::LoadTemplates);
-                format!("Created template {} ({})", t.id, t.name)
-            }
-            Submitted::Asset(a) => {
-                self.cmds.push(Cmd::LoadAssets);
-                format!("Created asset {} ({})", a.id, a.label)
-            }
-            Submitted::Position(p) => format!(
-                "Created position {} ({} {})",
-                p.id,
-                p.amount.display_grouped(),
-                p.currency
-            ),
+        match s {
+            Submitted::Institution(_) => self.cmds.push(Cmd::LoadInstitutions),
+            Submitted::Template(_) => self.cmds.push(Cmd::LoadTemplates),
+            Submitted::Asset(_) => self.cmds.push(Cmd::LoadAssets),
             Submitted::ApiKey(k) => {
                 let copy = self.keymap.key_text(Context::Message, Action::Copy);
-                self.popups.push(Popup::Message(Message::new(
-                    "API key created — shown only once",
-                    vec![
-                        format!("{} · {} · {}", k.api_key.label, k.api_key.role, k.api_key.id),
-                        String::new(),
-                        k.token.clone(),
-                        String::new(),
-                        format!(
-                            "Copy it now ({copy} copies it to the clipboard); only its SHA-256 is stored."
-                        ),
-                    ],
-                    false,
-                )));
-                format!("Created API key {}", k.api_key.id)
+                self.popups
+                    .push(Popup::Message(Message::api_key_created(k, &copy)));
             }
-            Submitted::Policy(p) => format!("Saved the {} policy", p.region),
-        };
-        self.info(msg);
+            Submitted::Position(_) | Submitted::Policy(_) => {}
+        }
+        self.info(s.summary());
     }
 
-    fn on_transitioned(
-        &mut self,
-        id: &str,
-        r: &crate::service::ServiceResult<crate::service::TransitionOutcome>,
-    ) {
+    fn on_transitioned(&mut self, id: &str, r: &ServiceResult<TransitionOutcome>) {
         match r {
             Ok(o) if o.applied => {
                 let e = o.event.as_ref();
@@ -626,19 +568,9 @@ impl App {
                 id, o.position.state
             )),
             Err(ServiceError::Conflict { current, .. }) => {
-                let now = current
-                    .as_ref()
-                    .map(|p| p.state.to_string())
-                    .unwrap_or_else(|| "unknown".into());
-                self.popups.push(Popup::Message(Message::new(
-                    "Someone else moved it first",
-                    vec![
-                        format!("Position {id} changed while you were deciding."),
-                        format!("It is now {now}. Nothing was changed by you."),
-                        "Look at its fresh state and try again if still needed.".into(),
-                    ],
-                    true,
-                )));
+                let now = current.as_ref().map(|p| p.state.to_string());
+                self.popups
+                    .push(Popup::Message(Message::moved_first(id, now.as_deref())));
             }
             Err(e) => self.service_error("transition refused", e),
         }

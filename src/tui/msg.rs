@@ -84,6 +84,25 @@ pub enum Submitted {
     Policy(InstitutionPolicy),
 }
 
+impl Submitted {
+    /// The status line after it was created.
+    pub fn summary(&self) -> String {
+        match self {
+            Submitted::Institution(i) => format!("Created institution {} ({})", i.id, i.name),
+            Submitted::Template(t) => format!("Created template {} ({})", t.id, t.name),
+            Submitted::Asset(a) => format!("Created asset {} ({})", a.id, a.label),
+            Submitted::Position(p) => format!(
+                "Created position {} ({} {})",
+                p.id,
+                p.amount.display_grouped(),
+                p.currency
+            ),
+            Submitted::ApiKey(k) => format!("Created API key {}", k.api_key.id),
+            Submitted::Policy(p) => format!("Saved the {} policy", p.region),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Cmd {
     LoadInstitutions,

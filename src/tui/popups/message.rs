@@ -2,6 +2,7 @@
 //! from it.
 
 use super::Outcome;
+use crate::service::{CreatedKey, ServiceResult, VerifyReport};
 use crate::tui::keymap::{Action, Context, KeyMap};
 use crate::tui::theme::Theme;
 use crate::tui::widgets::{centered, dialog_block, s};
@@ -23,6 +24,74 @@ impl Message {
             body,
             error,
         }
+    }
+
+    /// The result of verifying the hash chain.
+    pub fn verified(r: &ServiceResult<VerifyReport>) -> Self {
+        match r {
+            Ok(v) if v.ok => Message::new(
+                "Ledger verified",
+                vec![
+                    format!("The hash chain is intact: {} events checked.", v.checked),
+                    format!("Head: seq {}", v.head_seq),
+                    format!("Hash: {}", v.head_hash),
+                ],
+                false,
+            ),
+            Ok(v) => {
+                let (seq, reason) = v
+                    .broken
+                    .as_ref()
+                    .map(|b| (b.seq, b.reason.clone()))
+                    .unwrap_or_default();
+                Message::new(
+                    "Ledger BROKEN",
+                    vec![
+                        format!("The chain breaks at seq {seq}."),
+                        reason,
+                        format!("{} events before it verified.", v.checked),
+                    ],
+                    true,
+                )
+            }
+            Err(e) => Message::new("Cannot verify", vec![e.to_string()], true),
+        }
+    }
+
+    /// A new API key's token, shown this once; `copy` is the key that copies it.
+    pub fn api_key_created(k: &CreatedKey, copy: &str) -> Self {
+        Message::new(
+            "API key created — shown only once",
+            vec![
+                format!(
+                    "{} · {} · {}",
+                    k.api_key.label, k.api_key.role, k.api_key.id
+                ),
+                String::new(),
+                k.token.clone(),
+                String::new(),
+                format!(
+                    "Copy it now ({copy} copies it to the clipboard); only its SHA-256 is stored."
+                ),
+            ],
+            false,
+        )
+    }
+
+    /// A transition refused because someone else moved the position first.
+    pub fn moved_first(id: &str, now: Option<&str>) -> Self {
+        Message::new(
+            "Someone else moved it first",
+            vec![
+                format!("Position {id} changed while you were deciding."),
+                format!(
+                    "It is now {}. Nothing was changed by you.",
+                    now.unwrap_or("unknown")
+                ),
+                "Look at its fresh state and try again if still needed.".into(),
+            ],
+            true,
+        )
     }
 
     /// The API key token in the message, if it shows one.
