@@ -3,14 +3,16 @@
 //! `Cmd`s that come back run against the service, and redraws at most once per frame interval.
 
 use super::app::{self, App, Msg, Session};
+use super::keymap::{Action, Context, Key};
 use super::terminal::{Signals, Term, osc52, setup_terminal};
+use super::widgets::{centered, dialog_block};
 use super::{Options, chrome, exec, keymap, theme};
 use crate::boot;
 use crate::boot::SharedStore;
 use crate::config::Config;
 use crate::service::Backend;
 use crate::service::{Actor, Service};
-use crossterm::event::{Event, EventStream, KeyCode, KeyEventKind, KeyModifiers};
+use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures::StreamExt;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
@@ -24,40 +26,48 @@ enum Wait<T> {
     Quit,
 }
 
-fn small_screen(term: &mut Term, title: &str, lines: Vec<Line<'static>>) {
-    let _ = term.draw(|f| {
-        let area = f.area();
-        let w = area.width.min(90);
-        let h = (lines.len() as u16 + 4).min(area.height);
-        let r = ratatui::layout::Rect {
-            x: (area.width - w) / 2,
-            y: area.height.saturating_sub(h) / 2,
-            width: w,
-            height: h,
-        };
-        f.render_widget(
-            Paragraph::new(lines).wrap(Wrap { trim: false }).block(
-                Block::default()
-                    .borders(Borders::ALL)
-                    .title(format!(" EscrowGrid — {title} ")),
-            ),
-            r,
-        );
-    });
+/// What the screens before the console share with it: the theme, the keys and the dialog frame.
+struct Chrome<'a> {
+    theme: &'a theme::Theme,
+    keys: &'a keymap::KeyMap,
 }
 
-fn is_quit_key(ev: &Event) -> bool {
-    match ev {
-        Event::Key(k) if k.kind != KeyEventKind::Release => {
-            k.code == KeyCode::Char('q')
-                || (k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL))
+impl Chrome<'_> {
+    /// A dialog in the middle of the screen, framed as the console's dialogs are.
+    fn screen(&self, term: &mut Term, title: &str, lines: Vec<Line<'static>>) {
+        let _ = term.draw(|f| {
+            let area = f.area();
+            let r = centered(area, 90, lines.len() as u16 + 4);
+            f.render_widget(
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: false })
+                    .block(dialog_block(
+                        self.theme,
+                        &format!("EscrowGrid — {title}"),
+                        false,
+                    )),
+                r,
+            );
+        });
+    }
+
+    fn is_quit(&self, ev: &Event) -> bool {
+        match ev {
+            Event::Key(k) if k.kind != KeyEventKind::Release => {
+                self.keys.action(Context::Global, Key::from_event(k)) == Some(Action::Quit)
+            }
+            _ => false,
         }
-        _ => false,
+    }
+
+    fn quit_key(&self) -> String {
+        self.keys.key_text(Context::Global, Action::Quit)
     }
 }
 
 /// Opens the store, retrying until it works or the operator quits; the screen stays responsive.
 async fn connect(
+    chrome: &Chrome<'_>,
     term: &mut Term,
     events: &mut EventStream,
     cfg: &Config,
@@ -71,13 +81,13 @@ async fn connect(
         attempt += 1;
         let opening = boot::open_store(cfg, backend);
         tokio::pin!(opening);
-        small_screen(
+        chrome.screen(
             term,
             "connecting",
             vec![
                 Line::from(format!("Opening {backend} store {target}…")),
                 Line::from(""),
-                Line::from("q quits"),
+                Line::from(format!("{} quits", chrome.quit_key())),
             ],
         );
         let err = loop {
@@ -86,25 +96,26 @@ async fn connect(
                     Ok(s) => return Wait::Done(s),
                     Err(e) => break e,
                 },
-                ev = events.next() => if let Some(Ok(ev)) = ev && is_quit_key(&ev) { return Wait::Quit },
+                ev = events.next() => if let Some(Ok(ev)) = ev && chrome.is_quit(&ev) { return Wait::Quit },
                 _ = signals.recv() => return Wait::Quit,
             }
         };
         tracing::warn!(error = %err, attempt, "console: cannot open the store");
         let delay = Duration::from_secs((attempt as u64).min(10));
-        small_screen(
+        chrome.screen(
             term,
             "store unreachable",
             vec![
                 Line::from(Span::styled(
                     format!("Cannot open {target}"),
-                    ratatui::style::Style::default().add_modifier(ratatui::style::Modifier::BOLD),
+                    chrome.theme.error(),
                 )),
                 Line::from(crate::domain::text::sanitize(&err.to_string()).into_owned()),
                 Line::from(""),
                 Line::from(format!(
-                    "Attempt {attempt}; retrying in {} s. q quits.",
-                    delay.as_secs()
+                    "Attempt {attempt}; retrying in {} s. {} quits.",
+                    delay.as_secs(),
+                    chrome.quit_key()
                 )),
             ],
         );
@@ -113,7 +124,7 @@ async fn connect(
         loop {
             tokio::select! {
                 _ = &mut sleep => break,
-                ev = events.next() => if let Some(Ok(ev)) = ev && is_quit_key(&ev) { return Wait::Quit },
+                ev = events.next() => if let Some(Ok(ev)) = ev && chrome.is_quit(&ev) { return Wait::Quit },
                 _ = signals.recv() => return Wait::Quit,
             }
         }
@@ -122,6 +133,7 @@ async fn connect(
 
 /// The login screen: asks for a key until one authenticates or the operator quits.
 async fn login(
+    chrome: &Chrome<'_>,
     term: &mut Term,
     events: &mut EventStream,
     svc: &Service,
@@ -134,17 +146,8 @@ async fn login(
     let mut error: Option<String> = None;
     loop {
         let _ = term.draw(|f| {
-            let area = f.area();
-            let w = area.width.min(80);
-            let r = ratatui::layout::Rect {
-                x: (area.width - w) / 2,
-                y: area.height.saturating_sub(12) / 2,
-                width: w,
-                height: 12.min(area.height),
-            };
-            let block = Block::default()
-                .borders(Borders::ALL)
-                .title(" EscrowGrid — sign in ");
+            let r = centered(f.area(), 80, 12);
+            let block = dialog_block(chrome.theme, "EscrowGrid — sign in", false);
             let inner = block.inner(r);
             f.render_widget(ratatui::widgets::Clear, r);
             f.render_widget(block, r);
@@ -164,11 +167,15 @@ async fn login(
                 },
             );
             let msg = match &error {
-                Some(e) => Line::from(Span::styled(
-                    e.clone(),
-                    ratatui::style::Style::default().add_modifier(ratatui::style::Modifier::BOLD),
+                Some(e) => Line::from(Span::styled(e.clone(), chrome.theme.error())),
+                None => Line::from(Span::styled(
+                    format!(
+                        "{} signs in · {} quits",
+                        chrome.keys.key_text(Context::LineInput, Action::Submit),
+                        chrome.keys.key_text(Context::LineInput, Action::Close)
+                    ),
+                    chrome.theme.muted(),
                 )),
-                None => Line::from("Enter signs in · Esc quits"),
             };
             f.render_widget(
                 Paragraph::new(msg).wrap(Wrap { trim: true }),
@@ -189,10 +196,9 @@ async fn login(
         if k.kind == KeyEventKind::Release {
             continue;
         }
-        match k.code {
-            KeyCode::Esc => return Wait::Quit,
-            KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => return Wait::Quit,
-            KeyCode::Enter => {
+        match chrome.keys.action(Context::LineInput, Key::from_event(&k)) {
+            Some(Action::Close | Action::Quit) => return Wait::Quit,
+            Some(Action::Submit) => {
                 let token = input.lines().join("");
                 match svc.authenticate(Some(&token)).await {
                     Ok(a) => return Wait::Done(a),
@@ -220,8 +226,20 @@ pub async fn run(cfg: &Config, opts: Options, log_file: Option<String>) -> Resul
     let mut signals = Signals::new()?;
     let (mut term, _guard) = setup_terminal(mouse)?;
     let mut events = EventStream::new();
+    let screens = Chrome {
+        theme: &theme,
+        keys: &keymap,
+    };
 
-    let Wait::Done(store) = connect(&mut term, &mut events, cfg, opts.demo, &mut signals).await
+    let Wait::Done(store) = connect(
+        &screens,
+        &mut term,
+        &mut events,
+        cfg,
+        opts.demo,
+        &mut signals,
+    )
+    .await
     else {
         return Ok(());
     };
@@ -232,7 +250,7 @@ pub async fn run(cfg: &Config, opts: Options, log_file: Option<String>) -> Resul
             if cfg.api_key.is_some() {
                 tracing::warn!(error = %e, "console: configured API key refused");
             }
-            match login(&mut term, &mut events, &svc, &mut signals).await {
+            match login(&screens, &mut term, &mut events, &svc, &mut signals).await {
                 Wait::Done(a) => a,
                 Wait::Quit => return Ok(()),
             }
@@ -246,7 +264,7 @@ pub async fn run(cfg: &Config, opts: Options, log_file: Option<String>) -> Resul
             .map(|c| c.institutions == 0)
             .unwrap_or(false);
         if empty {
-            small_screen(
+            screens.screen(
                 &mut term,
                 "loading",
                 vec![Line::from("Loading the demo data set…")],
