@@ -9,5 +9,6 @@ mod conformance;
 mod e2e_tmux;
 mod multiprocess;
 mod service;
+mod snapshots;
 mod tui;
 mod write_path;

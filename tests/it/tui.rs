@@ -15,8 +15,8 @@ use escrowgrid::tui::views::institution_detail::InstitutionDetail;
 use std::sync::Arc;
 use std::time::Duration;
 
-struct T {
-    app: App,
+pub(crate) struct T {
+    pub(crate) app: App,
     exec: Executor,
     svc: Arc<Service>,
     store: SharedStore,
@@ -38,7 +38,7 @@ fn session(read_only: bool) -> Session {
     }
 }
 
-async fn setup_with(read_only: bool, keymap: KeyMap, w: u16, h: u16) -> T {
+pub(crate) async fn setup_with(read_only: bool, keymap: KeyMap, w: u16, h: u16) -> T {
     let store = store::open(Backend::Memory, "", Duration::from_millis(10))
         .await
         .unwrap();
@@ -70,27 +70,27 @@ async fn setup() -> T {
 }
 
 impl T {
-    async fn settle(&mut self) {
+    pub(crate) async fn settle(&mut self) {
         escrowgrid::tui::exec::settle(&mut self.app, &self.exec).await;
     }
 
-    async fn key(&mut self, code: KeyCode) {
+    pub(crate) async fn key(&mut self, code: KeyCode) {
         self.app
             .update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
         self.settle().await;
     }
 
-    async fn ch(&mut self, c: char) {
+    pub(crate) async fn ch(&mut self, c: char) {
         self.key(KeyCode::Char(c)).await;
     }
 
-    async fn typed(&mut self, s: &str) {
+    pub(crate) async fn typed(&mut self, s: &str) {
         for c in s.chars() {
             self.ch(c).await;
         }
     }
 
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         render_to_string(&self.app, self.app.size().0, self.app.size().1)
     }
 

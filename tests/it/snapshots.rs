@@ -1,0 +1,120 @@
+//! Snapshots of every tab, detail view and dialog at 80×24 and 160×48 (insta), so a change of
+//! layout shows as a diff to review. Ids, hashes, clock times and durations are replaced by
+//! placeholders; the data is the demo data set from a fixed seed. `cargo insta review` (or
+//! `INSTA_UPDATE=always cargo test snapshots`) accepts a reviewed change.
+
+use crate::tui::{T, setup_with};
+use crossterm::event::KeyCode;
+use escrowgrid::tui::keymap::KeyMap;
+
+/// What a screen shows that changes from run to run, and its placeholder.
+const FILTERS: &[(&str, &str)] = &[
+    (
+        r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z",
+        "[timestamp]",
+    ),
+    // ids, whole and short (`pos_0198…-7003-ace5-…`, `pos_…c8ab21e7`, `…c8ab21e7`)
+    (
+        r"\b(inst|tmpl|ast|pos|ak|evt|aud|pol|key)_(…)?[0-9a-zA-Z-]{6,}",
+        "[id]",
+    ),
+    (r"…[0-9a-z]{8}\b", "…[id]"),
+    // the end of a short id still visible left of a dialog
+    (r"(?m)^…[0-9a-z]{1,7}", "…[id]"),
+    // and the seconds of a time right of one
+    (r"(?m)│\d{1,2}$", "│[s]"),
+    // hashes and API key tokens
+    (r"\b[0-9a-f]{12,64}…?", "[hash]"),
+    (r"\bak_[0-9A-Za-z_-]{20,}", "[token]"),
+    // dates and clock times
+    (r"\d{4}-\d{2}-\d{2}", "[date]"),
+    (r"\b\d{2}:\d{2}(:\d{2}(\.\d{3})?)?\b", "[time]"),
+    (r"\b\d{2}-\d{2}\b", "[date]"),
+    // durations and measured figures
+    (r"\d+h \d{2}m \d{2}s", "[uptime]"),
+    (r"\d+\.\d+ ms", "[ms]"),
+    // the ping sparkline's bars follow measured pings
+    (r"[▁▂▃▄▅▆▇]", "▁"),
+];
+
+async fn at(w: u16, h: u16) -> T {
+    setup_with(false, KeyMap::default(), w, h).await
+}
+
+fn snap(name: &str, screen: &str) {
+    let mut settings = insta::Settings::clone_current();
+    for (re, with) in FILTERS {
+        settings.add_filter(re, *with);
+    }
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_snapshot_path("snapshots");
+    settings.bind(|| insta::assert_snapshot!(name, screen));
+}
+
+/// Every screen reached by a list of keys from the Positions tab.
+const SCREENS: &[(&str, &[&str])] = &[
+    ("institutions", &["1"]),
+    ("templates", &["2"]),
+    ("assets", &["2", "m"]),
+    ("positions", &["3"]),
+    ("ledger", &["4"]),
+    ("audit", &["4", "a"]),
+    ("health", &["5"]),
+    ("institution-detail", &["1", "Enter"]),
+    ("template-detail", &["2", "Enter"]),
+    ("asset-detail", &["2", "m", "Enter"]),
+    ("position-detail", &["3", "Enter"]),
+    ("help", &["3", "?"]),
+    ("form-position", &["3", "n"]),
+    ("form-discard", &["3", "n", "x", "Esc"]),
+    ("picker-state", &["3", "s"]),
+    ("command-line", &["3", ":", "p", "o", "s"]),
+    ("filter", &["3", "/", "a"]),
+    ("transition", &[":positions state=FUNDED", "t"]),
+    (
+        "transition-confirm",
+        &[":positions state=FUNDED", "t", "Enter"],
+    ),
+    ("message-verified", &["4", "v"]),
+    ("api-key-form", &["1", "Enter", "K"]),
+    ("policy-form", &["1", "Enter", "e"]),
+];
+
+async fn press(t: &mut T, key: &str) {
+    match key {
+        "Enter" => t.key(KeyCode::Enter).await,
+        "Esc" => t.key(KeyCode::Esc).await,
+        cmd if cmd.starts_with(':') && cmd.len() > 1 => {
+            t.app.run_command(&cmd[1..]).unwrap();
+            t.settle().await;
+        }
+        c => t.ch(c.chars().next().unwrap()).await,
+    }
+}
+
+async fn every_screen_at(w: u16, h: u16) {
+    for (name, keys) in SCREENS {
+        let mut t = at(w, h).await;
+        for k in *keys {
+            press(&mut t, k).await;
+        }
+        snap(&format!("{name}-{w}x{h}"), &t.screen());
+    }
+}
+
+#[tokio::test]
+async fn every_screen_at_80x24() {
+    every_screen_at(80, 24).await;
+}
+
+#[tokio::test]
+async fn every_screen_at_160x48() {
+    every_screen_at(160, 48).await;
+}
+
+#[tokio::test]
+async fn too_small() {
+    let mut t = at(80, 24).await;
+    t.app.update(escrowgrid::tui::app::Msg::Resize(60, 20));
+    snap("too-small-60x20", &t.screen());
+}
