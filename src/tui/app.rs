@@ -525,24 +525,30 @@ impl App {
         self.popups.push(Popup::Message(Message::verified(r)));
     }
 
+    /// A form's reply: its errors land on its fields, or it closes. It may wait under a
+    /// question asked meanwhile (quit?), which stays on top.
     fn on_submitted(&mut self, r: &ServiceResult<Submitted>) {
-        let Some(Popup::Form(form)) = self.popups.last_mut() else {
+        let saving = |p: &Popup| matches!(p, Popup::Form(f) if f.submitting);
+        let Some(i) = self.popups.iter().rposition(saving) else {
             return;
         };
-        form.submitting = false;
-        let s = match r {
-            Err(e) => return form.apply_errors(e.field_errors(), &e.to_string()),
-            Ok(s) => s,
+        let s = match (r, &mut self.popups[i]) {
+            (Err(e), Popup::Form(form)) => {
+                form.submitting = false;
+                return form.apply_errors(e.field_errors(), &e.to_string());
+            }
+            (Err(_), _) => return,
+            (Ok(s), _) => s,
         };
-        self.popups.pop();
+        self.popups.remove(i);
         match s {
             Submitted::Institution(_) => self.cmds.push(Cmd::LoadInstitutions),
             Submitted::Template(_) => self.cmds.push(Cmd::LoadTemplates),
             Submitted::Asset(_) => self.cmds.push(Cmd::LoadAssets),
             Submitted::ApiKey(k) => {
                 let copy = self.keymap.key_text(Context::Message, Action::Copy);
-                self.popups
-                    .push(Popup::Message(Message::api_key_created(k, &copy)));
+                let token = Popup::Message(Message::api_key_created(k, &copy));
+                self.popups.insert(i, token);
             }
             Submitted::Position(_) | Submitted::Policy(_) => {}
         }

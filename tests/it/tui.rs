@@ -882,6 +882,39 @@ async fn quit_asks_first_with_unsaved_input() {
 }
 
 #[tokio::test]
+async fn a_reply_reaches_a_saving_form_under_the_quit_question() {
+    let mut t = setup().await;
+    t.ch('n').await;
+    t.key(KeyCode::Down).await;
+    t.key(KeyCode::Down).await;
+    t.typed("SAVED-UNDER").await;
+    t.key(KeyCode::Down).await;
+    t.key(KeyCode::Down).await;
+    t.typed("50000").await;
+    // Submit, and ask to quit before the reply arrives.
+    t.app
+        .update(Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+    t.app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('c'),
+        KeyModifiers::CONTROL,
+    )));
+    assert!(t.screen().contains("Quit?"), "{}", t.screen());
+    t.settle().await;
+    assert!(
+        t.screen().contains("Quit?") && t.screen().contains("Created position pos_"),
+        "the question stays on top and the save is reported: {}",
+        t.screen()
+    );
+    t.ch('n').await;
+    assert!(
+        t.app.popup().is_none(),
+        "the saved form closed: {}",
+        t.screen()
+    );
+    assert!(!t.app.quit);
+}
+
+#[tokio::test]
 async fn read_only_session_hides_and_refuses_writes() {
     let mut t = setup_with(true, KeyMap::default(), 80, 24).await;
     let s = t.screen();
