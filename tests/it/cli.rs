@@ -59,6 +59,31 @@ fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).to_string()
 }
 
+/// Rewrites the database as someone with write access to its file would: the append-only
+/// triggers dropped first.
+async fn tamper(db: &Path, sql: &'static str) {
+    for t in ["ledger_events", "audit_events", "position_events"] {
+        for op in ["update", "delete"] {
+            let drop = format!("DROP TRIGGER IF EXISTS {t}_append_only_{op}");
+            sqlite_exec_string(db, drop).await;
+        }
+    }
+    sqlite_exec(db, sql).await;
+}
+
+async fn sqlite_exec_string(db: &Path, sql: String) {
+    use sqlx::ConnectOptions;
+    let mut c = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(db)
+        .connect()
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .execute(&mut c)
+        .await
+        .unwrap();
+}
+
 async fn sqlite_exec(db: &Path, sql: &'static str) {
     use sqlx::ConnectOptions;
     let mut c = sqlx::sqlite::SqliteConnectOptions::new()
@@ -313,7 +338,7 @@ async fn verify_detects_an_edited_payload() {
     e.ok_json(&["seed", "--demo", "--positions", "5"]);
     assert_eq!(e.run(&["ledger", "verify"]).status.code(), Some(0));
 
-    sqlite_exec(&e.db(), "UPDATE ledger_events SET payload = replace(payload, '\"amount\":\"', '\"amount\":\"9') WHERE seq = (SELECT min(seq) FROM ledger_events WHERE kind = 'POSITION_CREATED')").await;
+    tamper(&e.db(), "UPDATE ledger_events SET payload = replace(payload, '\"amount\":\"', '\"amount\":\"9') WHERE seq = (SELECT min(seq) FROM ledger_events WHERE kind = 'POSITION_CREATED')").await;
     let out = e.run(&["ledger", "verify"]);
     assert_eq!(out.status.code(), Some(1));
     let v = e.ok_json_allow_fail(&["ledger", "verify"]);
@@ -335,7 +360,7 @@ async fn verify_detects_an_edited_payload() {
 async fn verify_detects_a_deleted_event() {
     let e = Env::new();
     e.ok_json(&["seed", "--demo", "--positions", "5"]);
-    sqlite_exec(&e.db(), "DELETE FROM ledger_events WHERE seq = 7").await;
+    tamper(&e.db(), "DELETE FROM ledger_events WHERE seq = 7").await;
     let v = e.ok_json_allow_fail(&["ledger", "verify"]);
     assert_eq!(v["ok"], false);
     assert_eq!(v["broken"]["seq"], 7);
@@ -347,13 +372,13 @@ async fn verify_detects_a_reordered_pair() {
     let e = Env::new();
     e.ok_json(&["seed", "--demo", "--positions", "5"]);
     // swap the contents of seq 5 and 6, keeping the seq numbers in order
-    sqlite_exec(
+    tamper(
         &e.db(),
         "UPDATE ledger_events SET seq = 1000005 WHERE seq = 5",
     )
     .await;
-    sqlite_exec(&e.db(), "UPDATE ledger_events SET seq = 5 WHERE seq = 6").await;
-    sqlite_exec(
+    tamper(&e.db(), "UPDATE ledger_events SET seq = 5 WHERE seq = 6").await;
+    tamper(
         &e.db(),
         "UPDATE ledger_events SET seq = 6 WHERE seq = 1000005",
     )

@@ -7,6 +7,7 @@ mod common;
 mod cli;
 mod conformance;
 mod e2e_tmux;
+mod integrity;
 mod multiprocess;
 mod service;
 mod snapshots;
