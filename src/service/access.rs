@@ -97,13 +97,13 @@ impl Service {
         institution_id: &str,
         region: Region,
     ) -> ServiceResult<Option<InstitutionPolicy>> {
-        Self::check_scope(
-            actor,
-            institution_id,
-            "policies of institution",
-            institution_id,
-        )?;
-        Ok(self.store.get_policy(institution_id, region).await?)
+        let r = async {
+            self.read_scope(actor, Some(institution_id), "policies")
+                .await?;
+            Ok(self.store.get_policy(institution_id, region).await?)
+        }
+        .await;
+        self.audit_read(actor, Read::Policies, None, r).await
     }
 
     pub async fn list_policies(
@@ -111,8 +111,14 @@ impl Service {
         actor: &Actor,
         institution_id: Option<String>,
     ) -> ServiceResult<Vec<InstitutionPolicy>> {
-        let institution_id = actor.scope().map(str::to_string).or(institution_id);
-        Ok(self.store.list_policies(institution_id.as_deref()).await?)
+        let r = async {
+            let institution_id = self
+                .read_scope(actor, institution_id.as_deref(), "policies")
+                .await?;
+            Ok(self.store.list_policies(institution_id.as_deref()).await?)
+        }
+        .await;
+        self.audit_read(actor, Read::Policies, None, r).await
     }
 
     // ---- API keys -------------------------------------------------------------------------------
@@ -196,11 +202,17 @@ impl Service {
         actor: &Actor,
         institution_id: Option<String>,
     ) -> ServiceResult<Vec<ApiKey>> {
-        if !actor.can_write() {
-            return Err(Self::forbidden(actor, "list API keys"));
+        let r = async {
+            if !actor.can_write() {
+                return Err(Self::forbidden(actor, "list API keys"));
+            }
+            let institution_id = self
+                .read_scope(actor, institution_id.as_deref(), "API keys")
+                .await?;
+            Ok(self.store.list_api_keys(institution_id.as_deref()).await?)
         }
-        let institution_id = actor.scope().map(str::to_string).or(institution_id);
-        Ok(self.store.list_api_keys(institution_id.as_deref()).await?)
+        .await;
+        self.audit_read(actor, Read::ApiKeys, None, r).await
     }
 
     pub async fn revoke_api_key(

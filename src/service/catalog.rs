@@ -88,7 +88,8 @@ impl Service {
 
     pub async fn get_institution(&self, actor: &Actor, id: &str) -> ServiceResult<Institution> {
         let found = self.store.get_institution(id).await?;
-        Self::visible(actor, "institution", id, found, |x| x.id.as_str())
+        let r = Self::visible(actor, "institution", id, found, |x| x.id.as_str());
+        self.audit_read(actor, Read::Institution, Some(id), r).await
     }
 
     /// Counts of templates, assets and positions of one institution.
@@ -126,10 +127,11 @@ impl Service {
         let assets = self
             .list_assets(actor, Some(id.to_string()), None, Page::first(1000))
             .await?;
-        let keys = match self.list_api_keys(actor, Some(id.to_string())).await {
-            Ok(k) => Some(k),
-            Err(ServiceError::Forbidden { .. }) => None,
-            Err(e) => return Err(e),
+        // Keys are for those who may manage them; others see that there are keys to see.
+        let keys = if actor.can_write() {
+            Some(self.list_api_keys(actor, Some(id.to_string())).await?)
+        } else {
+            None
         };
         Ok(InstitutionDetail {
             institution,
@@ -229,19 +231,24 @@ impl Service {
         institution_id: Option<String>,
         page: Page,
     ) -> ServiceResult<Vec<AssetTemplate>> {
-        let institution_id = actor.scope().map(str::to_string).or(institution_id);
-        Ok(self
-            .store
-            .list_templates(&TemplateQuery {
+        let r = async {
+            let institution_id = self
+                .read_scope(actor, institution_id.as_deref(), "templates")
+                .await?;
+            let q = TemplateQuery {
                 institution_id,
                 page,
-            })
-            .await?)
+            };
+            Ok(self.store.list_templates(&q).await?)
+        }
+        .await;
+        self.audit_read(actor, Read::Templates, None, r).await
     }
 
     pub async fn get_template(&self, actor: &Actor, id: &str) -> ServiceResult<AssetTemplate> {
         let found = self.store.get_template(id).await?;
-        Self::visible(actor, "template", id, found, |x| x.institution_id.as_str())
+        let r = Self::visible(actor, "template", id, found, |x| x.institution_id.as_str());
+        self.audit_read(actor, Read::Template, Some(id), r).await
     }
 
     // ---- assets ---------------------------------------------------------------------------------
@@ -325,19 +332,27 @@ impl Service {
         template_id: Option<String>,
         page: Page,
     ) -> ServiceResult<Vec<Asset>> {
-        let institution_id = actor.scope().map(str::to_string).or(institution_id);
-        Ok(self
-            .store
-            .list_assets(&AssetQuery {
+        let r = async {
+            let institution_id = self
+                .read_scope(actor, institution_id.as_deref(), "assets")
+                .await?;
+            if let Some(t) = &template_id {
+                self.filter_template(actor, t).await?;
+            }
+            let q = AssetQuery {
                 institution_id,
                 template_id,
                 page,
-            })
-            .await?)
+            };
+            Ok(self.store.list_assets(&q).await?)
+        }
+        .await;
+        self.audit_read(actor, Read::Assets, None, r).await
     }
 
     pub async fn get_asset(&self, actor: &Actor, id: &str) -> ServiceResult<Asset> {
         let found = self.store.get_asset(id).await?;
-        Self::visible(actor, "asset", id, found, |x| x.institution_id.as_str())
+        let r = Self::visible(actor, "asset", id, found, |x| x.institution_id.as_str());
+        self.audit_read(actor, Read::Asset, Some(id), r).await
     }
 }

@@ -27,19 +27,28 @@ impl Service {
         actor: &Actor,
         mut q: LedgerQuery,
     ) -> ServiceResult<Vec<LedgerEvent>> {
-        if let Some(own) = actor.scope() {
-            q.institution_id = Some(own.to_string());
+        let r = async {
+            q.institution_id = self
+                .read_scope(actor, q.institution_id.as_deref(), "the ledger")
+                .await?;
+            if let Some(p) = &q.position_id {
+                self.filter_position(actor, p).await?;
+            }
+            Ok(self.store.read_ledger(&q).await?)
         }
-        Ok(self.store.read_ledger(&q).await?)
+        .await;
+        self.audit_read(actor, Read::Ledger, q.position_id.as_deref(), r)
+            .await
     }
 
     /// Walks the whole chain from seq 1, page by page; reports the first broken seq.
     pub async fn verify_ledger(&self, actor: &Actor) -> ServiceResult<VerifyReport> {
         if !actor.is_root() {
-            return Err(Self::forbidden(
+            let refused = Err(Self::forbidden(
                 actor,
                 "verify the whole ledger (it spans every institution)",
             ));
+            return self.audit_read(actor, Read::Verify, None, refused).await;
         }
         let mut v = ChainVerifier::default();
         let mut after = 0;
@@ -78,9 +87,13 @@ impl Service {
     }
 
     pub async fn audit(&self, actor: &Actor, mut q: AuditQuery) -> ServiceResult<Vec<AuditEvent>> {
-        if let Some(own) = actor.scope() {
-            q.institution_id = Some(own.to_string());
+        let r = async {
+            q.institution_id = self
+                .read_scope(actor, q.institution_id.as_deref(), "the audit trail")
+                .await?;
+            Ok(self.store.list_audit(&q).await?)
         }
-        Ok(self.store.list_audit(&q).await?)
+        .await;
+        self.audit_read(actor, Read::Audit, None, r).await
     }
 }

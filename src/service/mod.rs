@@ -10,6 +10,7 @@ pub mod error;
 pub mod health;
 mod ledger;
 mod positions;
+mod reads;
 pub mod stream;
 mod types;
 
@@ -38,6 +39,7 @@ use crate::domain::{
 use crate::store::{
     AssetQuery, Change, Committed, InstitutionQuery, SharedStore, TemplateQuery, Write,
 };
+use reads::Read;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Instant;

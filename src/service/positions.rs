@@ -143,7 +143,8 @@ impl Service {
 
     pub async fn get_position(&self, actor: &Actor, id: &str) -> ServiceResult<Position> {
         let found = self.store.get_position(id).await?;
-        Self::visible(actor, "position", id, found, |x| x.institution_id.as_str())
+        let r = Self::visible(actor, "position", id, found, |x| x.institution_id.as_str());
+        self.audit_read(actor, Read::Position, Some(id), r).await
     }
 
     /// A position with its lifecycle history.
@@ -158,21 +159,21 @@ impl Service {
         actor: &Actor,
         mut q: PositionQuery,
     ) -> ServiceResult<Vec<Position>> {
-        if let Some(own) = actor.scope() {
-            q.filter.institution_id = Some(own.to_string());
+        let r = async {
+            q.filter = self.scoped_filter(actor, q.filter).await?;
+            Ok(self.store.list_positions(&q).await?)
         }
-        Ok(self.store.list_positions(&q).await?)
+        .await;
+        self.audit_read(actor, Read::Positions, None, r).await
     }
 
-    pub async fn count_positions(
-        &self,
-        actor: &Actor,
-        mut f: PositionFilter,
-    ) -> ServiceResult<i64> {
-        if let Some(own) = actor.scope() {
-            f.institution_id = Some(own.to_string());
+    pub async fn count_positions(&self, actor: &Actor, f: PositionFilter) -> ServiceResult<i64> {
+        let r = async {
+            let f = self.scoped_filter(actor, f).await?;
+            Ok(self.store.count_positions(&f).await?)
         }
-        Ok(self.store.count_positions(&f).await?)
+        .await;
+        self.audit_read(actor, Read::Positions, None, r).await
     }
 
     pub async fn transition_position(

@@ -462,6 +462,13 @@ fn roles_keys_and_audit_from_the_cli() {
         assert!(out.status.success(), "{args:?}: {}", stderr(&out));
         serde_json::from_slice::<Value>(&out.stdout).unwrap()
     };
+    let root_out = |args: &[&str]| {
+        let mut c = e.cmd();
+        c.env("ESCROWGRID_ROOT_API_KEY", "s3cret-root")
+            .env("ESCROWGRID_API_KEY", "s3cret-root");
+        c.arg("--database-url").arg(&e.url).args(args);
+        c.output().unwrap()
+    };
     root(&["seed", "--demo", "--positions", "30"]);
     // With a root key configured, a session without a key is refused.
     let mut c = e.cmd();
@@ -524,6 +531,31 @@ fn roles_keys_and_audit_from_the_cli() {
     );
     let out = as_key(&["ledger", "verify"]);
     assert_eq!(out.status.code(), Some(2));
+    // Another institution's book is refused, not replaced by its own; so is an id naming nothing.
+    let b = insts["data"][1]["id"].as_str().unwrap().to_string();
+    let out = as_key(&["position", "list", "--institution", &b]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("this key belongs to"),
+        "{}",
+        stderr(&out)
+    );
+    let theirs = root(&["position", "list", "--institution", &b, "--limit", "1"]);
+    let theirs = theirs["data"][0]["id"].as_str().unwrap().to_string();
+    let out = as_key(&["ledger", "list", "--position", &theirs]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let out = root_out(&["position", "list", "--institution", "inst_nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("not found"), "{}", stderr(&out));
+    for action in ["LEDGER_VERIFY", "POSITIONS_LIST", "LEDGER_READ"] {
+        let refused = root(&["audit", "list", "--outcome", "failure", "--action", action]);
+        assert_eq!(
+            refused["data"].as_array().unwrap().len(),
+            1,
+            "{action} refused once, recorded once"
+        );
+    }
 
     // The refusal is in the audit trail, with who tried.
     let audit = root(&["audit", "list", "--outcome", "failure"]);

@@ -24,6 +24,7 @@ for_all_backends!(
     role_table,
     scoping_of_reads_and_stream,
     counts_and_policies_are_scoped,
+    refused_reads_are_audited_and_foreign_scopes_refused,
 );
 
 /// The calls the console and the CLI use instead of the store: counts follow the caller's
@@ -834,15 +835,11 @@ async fn role_table(h: &Harness) {
             .await
     ));
     assert!(forbidden(h.svc.set_policy(&ro, pol(None)).await));
-    assert_eq!(
-        h.svc
-            .list_policies(&ro, Some(fb.institution.clone()))
-            .await
-            .unwrap()
-            .len(),
-        1,
-        "filter ignored: own only"
+    assert!(
+        forbidden(h.svc.list_policies(&ro, Some(fb.institution.clone())).await),
+        "another institution's are refused, not narrowed to its own"
     );
+    assert_eq!(h.svc.list_policies(&ro, None).await.unwrap().len(), 1);
     assert_eq!(h.svc.list_policies(&root, None).await.unwrap().len(), 2);
 
     // Create template/asset/position, transition: root any (names institution), admin own, read_only refused.
@@ -949,28 +946,35 @@ async fn role_table(h: &Harness) {
         2
     );
     for who in [&admin, &ro] {
+        let of = |inst: &str| PositionQuery {
+            filter: PositionFilter {
+                institution_id: Some(inst.to_string()),
+                ..Default::default()
+            },
+            limit: 100,
+            ..Default::default()
+        };
+        // Another institution's positions are refused; its own are all it sees.
+        assert!(forbidden(
+            h.svc.list_positions(who, of(&fb.institution)).await
+        ));
         let l = h
             .svc
-            .list_positions(
-                who,
-                PositionQuery {
-                    filter: PositionFilter {
-                        institution_id: Some(fb.institution.clone()),
-                        ..Default::default()
-                    },
-                    limit: 100,
-                    ..Default::default()
-                },
-            )
+            .list_positions(who, of(&fa.institution))
             .await
             .unwrap();
         assert_eq!(l.iter().map(|p| &p.id).collect::<Vec<_>>(), vec![&pa.id]);
         assert!(forbidden(h.svc.get_position(who, &pb.id).await));
         assert!(forbidden(h.svc.get_asset(who, &fb.asset).await));
         assert!(forbidden(h.svc.get_template(who, &fb.template).await));
-        assert!(
+        assert!(forbidden(
             h.svc
                 .list_templates(who, Some(fb.institution.clone()), Page::first(100))
+                .await
+        ));
+        assert!(
+            h.svc
+                .list_templates(who, None, Page::first(100))
                 .await
                 .unwrap()
                 .iter()
@@ -1129,4 +1133,132 @@ async fn scoping_of_reads_and_stream(h: &Harness) {
     );
     assert!(!got.iter().any(|e| e.entity_id == pb.id));
     assert!(got.iter().any(|e| e.kind == LedgerKind::ApiKeyCreated));
+}
+
+fn not_found<T>(r: Result<T, ServiceError>) -> bool {
+    matches!(r, Err(ServiceError::NotFound { .. }))
+}
+
+/// Every refused read is refused (never narrowed to the caller's own book) and leaves exactly
+/// one audit record; an id in a filter that names nothing is "not found".
+async fn refused_reads_are_audited_and_foreign_scopes_refused(h: &Harness) {
+    let root = h.actor.clone();
+    let fa = h.fixture().await;
+    let fb = h.fixture().await;
+    let key = |role: &'static str| {
+        let inst = fa.institution.clone();
+        let svc = &h.svc;
+        let root = root.clone();
+        async move {
+            let k = svc
+                .create_api_key(&root, Some(inst), role.into(), role.into())
+                .await
+                .unwrap();
+            svc.authenticate(Some(&k.token)).await.unwrap()
+        }
+    };
+    let admin = key("admin").await;
+    let ro = key("read_only").await;
+    let pb = h
+        .svc
+        .create_position(&root, new_pos(&fb, "USD", "100"))
+        .await
+        .unwrap();
+    let failures = |action: &'static str| {
+        let svc = &h.svc;
+        let root = root.clone();
+        async move {
+            svc.audit(
+                &root,
+                AuditQuery {
+                    action: Some(action.into()),
+                    outcome: Some(Outcome::Failure),
+                    limit: 100,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let other = || PositionFilter {
+        institution_id: Some(fb.institution.clone()),
+        ..Default::default()
+    };
+    let query = |filter: PositionFilter| PositionQuery {
+        filter,
+        limit: 10,
+        ..Default::default()
+    };
+
+    assert!(forbidden(h.svc.get_position(&admin, &pb.id).await));
+    let recs = failures("POSITION_READ").await;
+    assert_eq!(recs.len(), 1, "one record per refusal");
+    assert_eq!(recs[0].resource_id.as_deref(), Some(pb.id.as_str()));
+    assert_eq!(recs[0].api_key_id, admin.key_id().map(str::to_string));
+
+    assert!(forbidden(h.svc.get_institution(&ro, &fb.institution).await));
+    assert!(forbidden(h.svc.get_template(&ro, &fb.template).await));
+    assert!(forbidden(h.svc.get_asset(&ro, &fb.asset).await));
+    assert_eq!(failures("INSTITUTION_READ").await.len(), 1);
+    assert_eq!(failures("TEMPLATE_READ").await.len(), 1);
+    assert_eq!(failures("ASSET_READ").await.len(), 1);
+
+    // Another institution's book is refused, not silently replaced by one's own.
+    assert!(forbidden(
+        h.svc.list_positions(&admin, query(other())).await
+    ));
+    assert!(forbidden(h.svc.count_positions(&admin, other()).await));
+    assert_eq!(failures("POSITIONS_LIST").await.len(), 2);
+    let ledger_of = |position_id: &str| LedgerQuery {
+        position_id: Some(position_id.to_string()),
+        limit: 10,
+        ..Default::default()
+    };
+    assert!(forbidden(h.svc.ledger(&ro, ledger_of(&pb.id)).await));
+    assert_eq!(failures("LEDGER_READ").await.len(), 1);
+    let foreign_audit = AuditQuery {
+        institution_id: Some(fb.institution.clone()),
+        limit: 10,
+        ..Default::default()
+    };
+    assert!(forbidden(h.svc.audit(&admin, foreign_audit).await));
+    assert_eq!(failures("AUDIT_READ").await.len(), 1);
+    assert!(forbidden(h.svc.list_api_keys(&ro, None).await));
+    assert_eq!(failures("API_KEYS_LIST").await.len(), 1);
+    assert!(forbidden(h.svc.verify_ledger(&admin).await));
+    assert_eq!(failures("LEDGER_VERIFY").await.len(), 1);
+
+    // Names that name nothing.
+    let nowhere = PositionFilter {
+        institution_id: Some("inst_nope".into()),
+        ..Default::default()
+    };
+    assert!(not_found(
+        h.svc.list_positions(&root, query(nowhere.clone())).await
+    ));
+    assert!(not_found(h.svc.count_positions(&root, nowhere).await));
+    let no_asset = PositionFilter {
+        asset_id: Some("ast_nope".into()),
+        ..Default::default()
+    };
+    assert!(not_found(
+        h.svc.list_positions(&root, query(no_asset)).await
+    ));
+    assert!(not_found(h.svc.ledger(&root, ledger_of("pos_nope")).await));
+
+    // What is one's own still reads, with or without naming it.
+    let own = PositionFilter {
+        institution_id: Some(fa.institution.clone()),
+        ..Default::default()
+    };
+    assert!(h.svc.list_positions(&admin, query(own)).await.is_ok());
+    assert!(
+        h.svc
+            .list_positions(&root, query(other()))
+            .await
+            .unwrap()
+            .iter()
+            .all(|p| p.institution_id == fb.institution)
+    );
 }
