@@ -73,15 +73,54 @@ use comfy_table::{Table, presets};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-/// Reads a JSON object argument: inline JSON, or `@path` to read it from a file.
+/// The most a JSON argument may take (the largest the service accepts is asset metadata, 64 KiB).
+pub const JSON_ARG_MAX_BYTES: u64 = 64 * 1024;
+
+/// Reads a JSON object argument: inline JSON, or `@path` to read it from a file, reading no
+/// more than `JSON_ARG_MAX_BYTES` (so `@/dev/zero` is refused, not read for ever).
 pub fn json_arg(field: &str, raw: &str) -> ServiceResult<Value> {
     let text = match raw.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path)
+        Some(path) => read_capped(path, JSON_ARG_MAX_BYTES)
             .map_err(|e| ServiceError::field(field, format!("cannot read {path}: {e}")))?,
         None => raw.to_string(),
     };
+    if text.len() as u64 > JSON_ARG_MAX_BYTES {
+        return Err(ServiceError::field(
+            field,
+            format!("is over {JSON_ARG_MAX_BYTES} bytes"),
+        ));
+    }
     serde_json::from_str(&text)
         .map_err(|e| ServiceError::field(field, format!("is not valid JSON: {e}")))
+}
+
+/// A file's text, refused once it passes `max` bytes.
+fn read_capped(path: &str, max: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(max + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > max {
+        return Err(std::io::Error::other(format!("it is over {max} bytes")));
+    }
+    Ok(text)
+}
+
+/// A keyset cursor (`--after`, `--before`): the id of a record of the kind listed.
+pub fn cursor(
+    flag: &str,
+    id: Option<String>,
+    kind: &str,
+    what: &str,
+) -> ServiceResult<Option<String>> {
+    match id {
+        Some(id) if crate::domain::ids::kind_of(&id) != Some(kind) => Err(ServiceError::field(
+            flag,
+            format!("'{}' is not {what} id ({kind}_…)", sanitize(&id)),
+        )),
+        other => Ok(other),
+    }
 }
 
 pub(crate) fn print_json<T: Serialize>(v: &T) {

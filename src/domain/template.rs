@@ -119,6 +119,13 @@ fn amount_of(value: &Value) -> Result<Money, String> {
     }
 }
 
+/// The most a template's config may take, serialised: it is copied into the template, its
+/// ledger event and its audit record.
+pub const CONFIG_MAX_BYTES: usize = 16 * 1024;
+
+/// The config key every code has: the template's on-chain settings.
+const ONCHAIN: &str = "onchain";
+
 /// Validates a new template against its institution and its code's config rules.
 pub fn validate_template(
     institution: &Institution,
@@ -165,7 +172,49 @@ pub fn validate_template(
     match config.as_object() {
         None => errs.add("config", "must be a JSON object"),
         Some(map) => {
-            for field in config_fields(code) {
+            let size = serde_json::to_string(config).map_or(usize::MAX, |s| s.len());
+            if size > CONFIG_MAX_BYTES {
+                errs.add(
+                    "config",
+                    format!(
+                        "is {size} bytes; a template config may take at most {CONFIG_MAX_BYTES}"
+                    ),
+                );
+            }
+            let known = config_fields(code);
+            // `onchain` is every code's (the per-template on-chain gate, DOMAIN.md §5).
+            let unknown: Vec<&str> = map
+                .keys()
+                .filter(|k| k.as_str() != ONCHAIN && !known.iter().any(|f| f.key == k.as_str()))
+                .map(|k| k.as_str())
+                .take(5)
+                .collect();
+            if !unknown.is_empty() {
+                errs.add(
+                    "config",
+                    format!(
+                        "{code} has no key {}; its keys are {}",
+                        unknown
+                            .iter()
+                            .map(|k| format!("'{}'", text::sanitize(&ellipsis(k, 40))))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        known
+                            .iter()
+                            .map(|f| f.key)
+                            .chain([ONCHAIN])
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+            }
+            if map.get(ONCHAIN).is_some_and(|v| !v.is_object()) {
+                errs.add(
+                    "config.onchain",
+                    "must be an object such as {\"enabled\": true}",
+                );
+            }
+            for field in known {
                 let key = format!("config.{}", field.key);
                 match map.get(field.key) {
                     None | Some(Value::Null) if field.required => {
@@ -189,6 +238,14 @@ pub fn validate_template(
         }
     }
     errs.finish()
+}
+
+/// At most `max` characters of `s`, ending in `…` when cut.
+fn ellipsis(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    s.chars().take(max - 1).chain(['…']).collect()
 }
 
 fn join<T: std::fmt::Display>(v: &[T]) -> String {
@@ -289,6 +346,35 @@ mod tests {
 
     use TemplateCode::*;
     use Vertical::*;
+
+    #[test]
+    fn unknown_keys_and_oversized_configs_are_refused() {
+        let ok = json!({"currency":"USD","region":"US","onchain":{"enabled":true}});
+        assert!(check(ConstrEscrow, Construction, Region::Us, ok).is_ok());
+        let e = check(
+            ConstrEscrow,
+            Construction,
+            Region::Us,
+            json!({"currency":"USD","region":"US","colour":"blue"}),
+        )
+        .unwrap_err();
+        assert!(e.contains("CONSTR_ESCROW has no key 'colour'"), "{e}");
+        let e = check(
+            ConstrEscrow,
+            Construction,
+            Region::Us,
+            json!({"currency":"USD","region":"US","onchain":true}),
+        )
+        .unwrap_err();
+        assert!(e.contains("config.onchain: must be an object"), "{e}");
+        let padded =
+            json!({"currency":"USD","region":"US","onchain":{"note":"x".repeat(CONFIG_MAX_BYTES)}});
+        let e = check(ConstrEscrow, Construction, Region::Us, padded).unwrap_err();
+        assert!(
+            e.contains("a template config may take at most 16384"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn constr_escrow_config() {

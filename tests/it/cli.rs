@@ -834,3 +834,73 @@ fn a_demo_rate_of_zero_is_refused_with_the_allowed_range() {
     assert!(err.contains("more than 0 and at most 1000"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
 }
+
+#[test]
+fn arguments_are_bounded_and_cursors_checked() {
+    let e = Env::new();
+    e.ok_json(&["seed", "--demo", "--positions", "3"]);
+    let inst = e.ok_json(&["institution", "list"])["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A config read from an endless file is refused at its cap, not read for ever.
+    let mut c = e.cmd();
+    c.arg("--database-url").arg(&e.url).args([
+        "template",
+        "create",
+        "--institution",
+        &inst,
+        "--code",
+        "TF_LC",
+        "--name",
+        "Endless",
+        "--vertical",
+        "TRADE_FINANCE",
+        "--region",
+        "US",
+        "--config",
+        "@/dev/zero",
+    ]);
+    let mut child = c
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            child.kill().unwrap();
+            panic!("--config @/dev/zero still reading after 30 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("over 65536 bytes"),
+        "{}",
+        stderr(&out)
+    );
+
+    for (args, says) in [
+        (
+            vec!["position", "list", "--after", "x"],
+            "'x' is not a position id",
+        ),
+        (
+            vec!["institution", "list", "--after", "pos_0"],
+            "is not an institution id",
+        ),
+        (
+            vec!["audit", "list", "--before", "17"],
+            "is not an audit record id",
+        ),
+    ] {
+        let out = e.run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+    }
+}

@@ -25,6 +25,7 @@ for_all_backends!(
     scoping_of_reads_and_stream,
     counts_and_policies_are_scoped,
     refused_reads_are_audited_and_foreign_scopes_refused,
+    template_config_is_bounded_and_known,
 );
 
 /// The calls the console and the CLI use instead of the store: counts follow the caller's
@@ -1261,4 +1262,49 @@ async fn refused_reads_are_audited_and_foreign_scopes_refused(h: &Harness) {
             .iter()
             .all(|p| p.institution_id == fb.institution)
     );
+}
+
+/// A template's config is copied into the template, its ledger event and its audit record: it
+/// is capped, and a key its code does not know is refused by name. A refusal writes nothing.
+async fn template_config_is_bounded_and_known(h: &Harness) {
+    let f = h.fixture().await;
+    let head = h.store.ledger_head().await.unwrap();
+    let lc = |config: serde_json::Value| NewTemplate {
+        institution_id: Some(f.institution.clone()),
+        code: "TF_LC".into(),
+        name: "Letters".into(),
+        vertical: "TRADE_FINANCE".into(),
+        region: "EU_UK".into(),
+        config,
+    };
+    let good = json!({"currency":"EUR","issuingBankCountry":"DE","maxTenorDays":90});
+    let mut extra = good.clone();
+    extra["colour"] = json!("blue");
+    extra["weight"] = json!(3);
+    let e = h
+        .svc
+        .create_template(&h.actor, lc(extra))
+        .await
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        fields(&e).contains(&"config".to_string())
+            && msg.contains("'colour'")
+            && msg.contains("'weight'"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("maxTenorDays"),
+        "names the keys it knows: {msg}"
+    );
+    let mut big = good.clone();
+    big["issuingBankCountry"] = json!("x".repeat(20 * 1024));
+    let e = h.svc.create_template(&h.actor, lc(big)).await.unwrap_err();
+    assert!(e.to_string().contains("at most 16384"), "{e}");
+    assert_eq!(
+        h.store.ledger_head().await.unwrap(),
+        head,
+        "nothing written"
+    );
+    h.svc.create_template(&h.actor, lc(good)).await.unwrap();
 }

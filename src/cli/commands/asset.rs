@@ -45,7 +45,7 @@ pub(crate) async fn asset(
                     institution,
                     template,
                     Page {
-                        after: page.after,
+                        after: cursor("after", page.after, crate::domain::ids::ASSET, "an asset")?,
                         limit: limit + 1,
                     },
                 )

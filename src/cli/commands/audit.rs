@@ -24,7 +24,12 @@ pub(crate) async fn audit(
             AuditQuery {
                 action: action.map(|a| a.trim().to_ascii_uppercase()),
                 outcome,
-                before,
+                before: cursor(
+                    "before",
+                    before,
+                    crate::domain::ids::AUDIT,
+                    "an audit record",
+                )?,
                 limit,
                 ..Default::default()
             },

@@ -36,7 +36,12 @@ pub(crate) async fn institution(
                 .list_institutions(
                     actor,
                     Page {
-                        after: page.after,
+                        after: cursor(
+                            "after",
+                            page.after,
+                            crate::domain::ids::INSTITUTION,
+                            "an institution",
+                        )?,
                         limit: limit + 1,
                     },
                 )

@@ -63,7 +63,13 @@ pub(crate) async fn position(
             };
             let q = PositionQuery {
                 filter,
-                cursor: page.after.map(|id| crate::service::PositionCursor {
+                cursor: cursor(
+                    "after",
+                    page.after,
+                    crate::domain::ids::POSITION,
+                    "a position",
+                )?
+                .map(|id| crate::service::PositionCursor {
                     value: String::new(),
                     id,
                 }),

@@ -50,7 +50,12 @@ pub(crate) async fn template(
                     actor,
                     institution,
                     Page {
-                        after: page.after,
+                        after: cursor(
+                            "after",
+                            page.after,
+                            crate::domain::ids::TEMPLATE,
+                            "a template",
+                        )?,
                         limit: limit + 1,
                     },
                 )
