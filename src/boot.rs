@@ -19,9 +19,30 @@ pub fn target(cfg: &Config, backend: Backend) -> String {
 }
 
 /// Opens `backend` (the configured one, or memory for a demo) with the configured options;
-/// migrations are applied on open.
+/// migrations are applied on open. The data directory is created on first use; a SQLite file
+/// anywhere else must be in a directory that exists.
 pub async fn open_store(cfg: &Config, backend: Backend) -> StoreResult<SharedStore> {
+    if backend == Backend::Sqlite
+        && store::sqlite::file_path(&cfg.database_url).is_some_and(|p| p.starts_with(&cfg.data_dir))
+    {
+        std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
+            store::StoreError::Unavailable(format!(
+                "cannot create the data directory {}: {e}",
+                cfg.data_dir.display()
+            ))
+        })?;
+    }
     store::open_with(backend, &cfg.database_url, &cfg.store_options()).await
+}
+
+/// The SQLite file that opening the store will create, when it is outside the data directory:
+/// said aloud ("created new database …"), so a mistyped path shows at once.
+pub fn new_database(cfg: &Config, backend: Backend) -> Option<std::path::PathBuf> {
+    if backend != Backend::Sqlite {
+        return None;
+    }
+    store::sqlite::file_path(&cfg.database_url)
+        .filter(|p| !p.exists() && !p.starts_with(&cfg.data_dir))
 }
 
 /// The service over `store`, with the configuration's keys and read-only switch.

@@ -101,6 +101,7 @@ async fn run(cli: Cli, process_start: std::time::Instant) -> u8 {
             Err(e) => fail(json, &e),
         };
     }
+    let created = boot::new_database(&cfg, cfg.backend);
     let store = match boot::open_store(&cfg, cfg.backend).await {
         Ok(s) => s,
         Err(e) => {
@@ -121,6 +122,10 @@ async fn run(cli: Cli, process_start: std::time::Instant) -> u8 {
         Ok(code) => code as u8,
         Err(e) => fail(json, &e),
     };
+    // Said after the output (a refusal stays one line): a mistyped path shows at once.
+    if let Some(p) = created.filter(|_| code == 0) {
+        eprintln!("created new database {}", p.display());
+    }
     drop(log_guard);
     code
 }

@@ -50,10 +50,16 @@ pub async fn open(url: &str, o: &super::Options) -> StoreResult<SqlStore> {
         (pool.clone(), pool, "sqlite::memory:".to_string(), true)
     } else {
         let path = file_path(url).unwrap_or_default();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Unavailable(format!("cannot create directory {}: {e}", dir.display()))
-            })?;
+        // A mistyped path must not quietly become a new, empty database somewhere else: the
+        // directory has to exist (the default data directory is created by the caller).
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.is_dir()
+        {
+            return Err(StoreError::Unavailable(format!(
+                "cannot open SQLite database {}: directory {} does not exist",
+                path.display(),
+                dir.display()
+            )));
         }
         let opts = SqliteConnectOptions::new()
             .filename(&path)

@@ -231,6 +231,14 @@ pub async fn run(cfg: &Config, opts: Options, log_file: Option<String>) -> Resul
         keys: &keymap,
     };
 
+    let created = boot::new_database(
+        cfg,
+        if opts.demo {
+            Backend::Memory
+        } else {
+            cfg.backend
+        },
+    );
     let Wait::Done(store) = connect(
         &screens,
         &mut term,
@@ -304,6 +312,9 @@ pub async fn run(cfg: &Config, opts: Options, log_file: Option<String>) -> Resul
         None
     };
     app.start();
+    if let Some(p) = created {
+        app.info(format!("Created new database {}", p.display()));
+    }
 
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);

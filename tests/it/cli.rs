@@ -904,3 +904,45 @@ fn arguments_are_bounded_and_cursors_checked() {
         assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn a_mistyped_sqlite_path_is_an_error_and_a_new_file_is_announced() {
+    let e = Env::new();
+    let missing = e.dir.path().join("no-such-dir").join("x.db");
+    let url = format!("sqlite://{}", missing.display());
+    let out = e
+        .cmd()
+        .args(["--database-url", &url, "health"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("does not exist"),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(!missing.parent().unwrap().exists(), "no directory made");
+    // A new file in a directory that exists: created, and said so once.
+    let out = e.run(&["institution", "list"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("created new database {}", e.db().display())),
+        "{}",
+        stderr(&out)
+    );
+    let out = e.run(&["institution", "list"]);
+    assert!(
+        !stderr(&out).contains("created new database"),
+        "{}",
+        stderr(&out)
+    );
+    // The default, in the data directory, is made quietly.
+    let out = e.cmd().args(["institution", "list"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("created new database"),
+        "{}",
+        stderr(&out)
+    );
+}
