@@ -41,12 +41,7 @@ impl Service {
         ));
         errs.finish()?;
         let (region, position) = (region.expect("ok"), position.expect("ok"));
-        let inst = self.institution_record(&inst_id).await?.ok_or_else(|| {
-            ServiceError::field(
-                "institutionId",
-                format!("institution {inst_id} does not exist"),
-            )
-        })?;
+        let inst = self.existing_institution(&inst_id).await?;
         if !inst.regions.contains(&region) {
             return Err(ServiceError::field(
                 "region",
@@ -159,12 +154,7 @@ impl Service {
         let role = errs.take(Role::parse_field("role", &role));
         errs.finish()?;
         let role = role.expect("ok");
-        if self.institution_record(&inst_id).await?.is_none() {
-            return Err(ServiceError::field(
-                "institutionId",
-                format!("institution {inst_id} does not exist"),
-            ));
-        }
+        self.existing_institution(&inst_id).await?;
         let token = apikey::generate_token();
         let key = ApiKey {
             id: ids::new_id(ids::API_KEY),

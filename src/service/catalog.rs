@@ -184,12 +184,7 @@ impl Service {
             vertical.expect("ok"),
             region.expect("ok"),
         );
-        let inst = self.institution_record(&inst_id).await?.ok_or_else(|| {
-            ServiceError::field(
-                "institutionId",
-                format!("institution {inst_id} does not exist"),
-            )
-        })?;
+        let inst = self.existing_institution(&inst_id).await?;
         template::validate_template(&inst, code, &input.name, vertical, region, &input.config)?;
         let now = time::now();
         let t = AssetTemplate {
@@ -277,6 +272,7 @@ impl Service {
             errs.add("templateId", "is required");
         }
         errs.finish()?;
+        self.existing_institution(&inst_id).await?;
         let t = self
             .template_record(&input.template_id)
             .await?

@@ -253,6 +253,14 @@ impl Service {
 
     // ---- records that never change -------------------------------------------------------------
 
+    /// The institution a write names: it must exist ("institution … does not exist" on the
+    /// field, before anything that belongs to it is looked at).
+    async fn existing_institution(&self, id: &str) -> ServiceResult<Arc<Institution>> {
+        self.institution_record(id).await?.ok_or_else(|| {
+            ServiceError::field("institutionId", format!("institution {id} does not exist"))
+        })
+    }
+
     async fn institution_record(&self, id: &str) -> ServiceResult<Option<Arc<Institution>>> {
         Ok(self
             .institutions

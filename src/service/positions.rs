@@ -46,6 +46,7 @@ impl Service {
         ));
         errs.finish()?;
         let (currency, amount) = fields.expect("validated");
+        self.existing_institution(&inst_id).await?;
         let asset = self.asset_record(&input.asset_id).await?.ok_or_else(|| {
             ServiceError::field(
                 "assetId",

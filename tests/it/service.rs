@@ -26,6 +26,7 @@ for_all_backends!(
     counts_and_policies_are_scoped,
     refused_reads_are_audited_and_foreign_scopes_refused,
     template_config_is_bounded_and_known,
+    an_unknown_institution_is_named_as_such,
 );
 
 /// The calls the console and the CLI use instead of the store: counts follow the caller's
@@ -1307,4 +1308,41 @@ async fn template_config_is_bounded_and_known(h: &Harness) {
         "nothing written"
     );
     h.svc.create_template(&h.actor, lc(good)).await.unwrap();
+}
+
+/// A write naming an institution that does not exist says so on that field, not something about
+/// the asset or template it named.
+async fn an_unknown_institution_is_named_as_such(h: &Harness) {
+    let f = h.fixture().await;
+    let e = h
+        .svc
+        .create_position(
+            &h.actor,
+            NewPosition {
+                institution_id: Some("inst_nope".into()),
+                ..new_pos(&f, "USD", "100")
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&e), vec!["institutionId".to_string()], "{e}");
+    assert!(
+        e.to_string()
+            .contains("institution inst_nope does not exist"),
+        "{e}"
+    );
+    let e = h
+        .svc
+        .create_asset(
+            &h.actor,
+            NewAsset {
+                institution_id: Some("inst_nope".into()),
+                template_id: f.template.clone(),
+                label: "A".into(),
+                metadata: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&e), vec!["institutionId".to_string()], "{e}");
 }
