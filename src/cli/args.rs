@@ -77,6 +77,10 @@ pub enum Command {
     Audit(AuditCmd),
     /// Store health: backend, reachability, latency, counts, ledger head, log file.
     Health,
+    /// A full consistency audit: the chain, every entity against its creation event, each
+    /// position against the replay of its lifecycle, every ledger event against its audit
+    /// record, every reference. Exit 0 when clean, 1 with each finding.
+    Check,
     /// Load a data set.
     Seed(SeedArgs),
     /// Apply database migrations (also done on every open) and print the schema version.

@@ -204,6 +204,7 @@ pub async fn run(svc: &Service, actor: &Actor, cmd: Command, json: bool) -> Serv
         Command::Ledger(c) => commands::ledger::ledger(svc, actor, c, json).await,
         Command::Audit(c) => commands::audit::audit(svc, actor, c, json).await,
         Command::Health => commands::health::health(svc, actor, json).await,
+        Command::Check => commands::check::check(svc, actor, json).await,
         Command::Seed(a) => commands::seed::seed(svc, actor, a, json).await,
         c @ (Command::Completions { .. } | Command::Man) => {
             print_docs(&c).map_err(|e| ServiceError::Internal(e.to_string()))?;

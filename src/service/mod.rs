@@ -6,6 +6,7 @@ mod access;
 pub mod actor;
 mod cache;
 mod catalog;
+mod check;
 pub mod error;
 pub mod health;
 mod ledger;
@@ -21,6 +22,7 @@ pub use crate::store::{
     PositionQuery, PositionSortKey, StoreError,
 };
 pub use actor::Actor;
+pub use check::{CheckReport, Finding};
 pub use error::{ServiceError, ServiceResult};
 pub use types::*;
 

@@ -20,6 +20,7 @@ pub(super) enum Read {
     Audit,
     ApiKeys,
     Verify,
+    Check,
 }
 
 impl Read {
@@ -37,6 +38,7 @@ impl Read {
             Read::Audit => "AUDIT_READ",
             Read::ApiKeys => "API_KEYS_LIST",
             Read::Verify => "LEDGER_VERIFY",
+            Read::Check => "STORE_CHECK",
         }
     }
 
@@ -48,7 +50,7 @@ impl Read {
             Read::Position | Read::Positions => Some(EntityType::Position),
             Read::Policies => Some(EntityType::Policy),
             Read::ApiKeys => Some(EntityType::ApiKey),
-            Read::Ledger | Read::Audit | Read::Verify => None,
+            Read::Ledger | Read::Audit | Read::Verify | Read::Check => None,
         }
     }
 }

@@ -946,3 +946,54 @@ fn a_mistyped_sqlite_path_is_an_error_and_a_new_file_is_announced() {
         stderr(&out)
     );
 }
+
+#[tokio::test]
+async fn check_finds_what_verify_cannot() {
+    let e = Env::new();
+    e.ok_json(&["seed", "--demo", "--positions", "20"]);
+    let out = e.run(&["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("Store consistent"),
+        "{}",
+        stdout(&out)
+    );
+
+    // A position row changed without the ledger: the chain is intact, the store is not.
+    sqlite_exec(
+        &e.db(),
+        "UPDATE positions SET state = 'FUNDED' WHERE id = (SELECT min(id) FROM positions WHERE state = 'CANCELLED')",
+    )
+    .await;
+    assert_eq!(e.run(&["ledger", "verify"]).status.code(), Some(0));
+    let out = e.run(&["check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("stored as FUNDED") && stdout(&out).contains("replays to CANCELLED"),
+        "{}",
+        stdout(&out)
+    );
+    let v = e.ok_json_allow_fail(&["check"]);
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["findings"].as_array().unwrap().len(), 1, "{v}");
+    assert!(
+        v["findings"][0]["entity"]
+            .as_str()
+            .unwrap()
+            .starts_with("pos_")
+    );
+
+    // The newest events cut off: the rest of the chain still verifies; the store does not.
+    tamper(
+        &e.db(),
+        "DELETE FROM ledger_events WHERE seq > (SELECT max(seq) - 5 FROM ledger_events)",
+    )
+    .await;
+    assert_eq!(e.run(&["ledger", "verify"]).status.code(), Some(0));
+    let v = e.ok_json_allow_fail(&["check"]);
+    let text = v["findings"].to_string();
+    assert!(
+        text.contains("without a") || text.contains("more than ledger events"),
+        "the audit trail remembers: {v}"
+    );
+}

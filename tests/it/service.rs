@@ -27,6 +27,7 @@ for_all_backends!(
     refused_reads_are_audited_and_foreign_scopes_refused,
     template_config_is_bounded_and_known,
     an_unknown_institution_is_named_as_such,
+    check_is_clean_after_every_kind_of_change,
 );
 
 /// The calls the console and the CLI use instead of the store: counts follow the caller's
@@ -1345,4 +1346,86 @@ async fn an_unknown_institution_is_named_as_such(h: &Harness) {
         .await
         .unwrap_err();
     assert_eq!(fields(&e), vec!["institutionId".to_string()], "{e}");
+}
+
+/// `check` finds nothing in a store that only the service wrote to: every kind of change, on
+/// every backend. Only root may run it; a refusal is audited.
+async fn check_is_clean_after_every_kind_of_change(h: &Harness) {
+    let root = h.actor.clone();
+    let f = h.fixture().await;
+    let p = h.position(&f, "H-1", "1000").await;
+    h.position(&f, "H-2", "2000").await;
+    for to in [
+        "FUNDED",
+        "PARTIALLY_RELEASED",
+        "PARTIALLY_RELEASED",
+        "RELEASED",
+    ] {
+        h.svc
+            .transition_position(
+                &root,
+                &p.id,
+                TransitionRequest {
+                    to: to.into(),
+                    reason: Some("step".into()),
+                    expect_state: None,
+                    expect_version: None,
+                    metadata: None,
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let policy = |max: &str| PolicyInput {
+        institution_id: Some(f.institution.clone()),
+        region: "US".into(),
+        max_amount: Some(max.into()),
+        ..Default::default()
+    };
+    h.svc.set_policy(&root, policy("999999")).await.unwrap();
+    h.svc.set_policy(&root, policy("888888")).await.unwrap();
+    let k = h
+        .svc
+        .create_api_key(
+            &root,
+            Some(f.institution.clone()),
+            "ops".into(),
+            "admin".into(),
+        )
+        .await
+        .unwrap();
+    h.svc.revoke_api_key(&root, &k.api_key.id).await.unwrap();
+    let r = h.svc.check(&root).await.unwrap();
+    assert!(r.ok, "{:#?}", r.findings);
+    assert!(r.events >= 12 && r.entities >= 7, "{r:?}");
+
+    let viewer = h
+        .svc
+        .create_api_key(
+            &root,
+            Some(f.institution.clone()),
+            "v".into(),
+            "admin".into(),
+        )
+        .await
+        .unwrap();
+    let admin = h.svc.authenticate(Some(&viewer.token)).await.unwrap();
+    assert!(forbidden(h.svc.check(&admin).await));
+    let refused = h
+        .svc
+        .audit(
+            &root,
+            AuditQuery {
+                action: Some("STORE_CHECK".into()),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(refused.len(), 1);
+    assert!(
+        h.svc.check(&root).await.unwrap().ok,
+        "a refused read is not a change"
+    );
 }

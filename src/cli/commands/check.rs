@@ -1,0 +1,40 @@
+//! `check`: the full consistency audit; exit 0 when the store agrees with its ledger, else 1
+//! with each finding (the ledger seq and the entity it concerns, and what differs).
+
+use crate::cli::*;
+
+pub(crate) async fn check(svc: &Service, actor: &Actor, json: bool) -> ServiceResult<i32> {
+    let r = svc.check(actor).await?;
+    if json {
+        print_json(&r);
+    } else {
+        for f in &r.findings {
+            let seq = f.seq.map(|s| format!("seq {s}")).unwrap_or_default();
+            let entity = f.entity.as_deref().unwrap_or("");
+            outln!("{seq:<12} {:<42} {}", s(entity), s(&f.what));
+        }
+        if r.more > 0 {
+            outln!(
+                "… and {} more findings (--json lists the first 1000)",
+                r.more
+            );
+        }
+        outln!(
+            "{}: {} ledger events, {} entities, {} audit records checked{}",
+            if r.ok {
+                "Store consistent"
+            } else {
+                "Store INCONSISTENT"
+            },
+            r.events,
+            r.entities,
+            r.audit_records,
+            if r.ok {
+                String::new()
+            } else {
+                format!("; {} findings", r.findings.len() as u64 + r.more)
+            }
+        );
+    }
+    Ok(if r.ok { 0 } else { 1 })
+}
