@@ -466,6 +466,24 @@ impl App {
             Loaded::Assets(Err(e)) => self.service_error("loading assets", e),
             Loaded::Health(h) => self.on_health(h.connected, h.error.as_deref()),
             Loaded::Verify(r) => self.on_verified(r),
+            Loaded::Check(r) => {
+                match r {
+                    Ok(c) if c.ok => self.info(format!(
+                        "Store consistent: {} events, {} entities checked",
+                        c.events, c.entities
+                    )),
+                    Ok(c) => self.error(format!(
+                        "Store INCONSISTENT: {} findings (Health tab)",
+                        c.findings.len() as u64 + c.more
+                    )),
+                    Err(e) => self.service_error("check", e),
+                }
+                if let Ok(c) = r
+                    && !c.ok
+                {
+                    self.popups.push(Popup::Message(Message::check_findings(c)));
+                }
+            }
             Loaded::Submitted(r) => self.on_submitted(r),
             Loaded::Transitioned { id, result } => self.on_transitioned(id, result),
             Loaded::Revoked(r) => match r {
@@ -802,6 +820,10 @@ impl App {
             Command::Quit => self.request_quit(),
             Command::Help => self.act(Action::Help),
             Command::Verify => self.act(Action::Verify),
+            Command::Check => {
+                self.cmds.push(Cmd::Check);
+                self.info("Checking the store against its ledger…");
+            }
             Command::New => self.act(Action::New),
             Command::Go(nav) => self.go(nav),
             Command::Open(d) => {

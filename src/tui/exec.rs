@@ -135,6 +135,7 @@ impl Executor {
             ),
             Cmd::LoadHealth => Loaded::Health(svc.health(a).await),
             Cmd::Verify => Loaded::Verify(svc.verify_ledger(a).await),
+            Cmd::Check => Loaded::Check(svc.check(a).await),
             Cmd::Submit(s) => Loaded::Submitted(match s {
                 Submission::Institution(x) => svc
                     .create_institution(a, x)

@@ -8,8 +8,8 @@ use crate::domain::{Asset, AssetTemplate, Institution, InstitutionPolicy, Ledger
 use crate::service::health::HealthReport;
 use crate::service::stream::StreamItem;
 use crate::service::{
-    CreatedKey, InstitutionSummary, PositionDetail, PositionFilter, PositionQuery, RevokeOutcome,
-    ServiceResult, TransitionOutcome, TransitionRequest, VerifyReport,
+    CheckReport, CreatedKey, InstitutionSummary, PositionDetail, PositionFilter, PositionQuery,
+    RevokeOutcome, ServiceResult, TransitionOutcome, TransitionRequest, VerifyReport,
 };
 use crossterm::event::{KeyEvent, MouseEvent};
 
@@ -66,6 +66,7 @@ pub enum Loaded {
     Audit(ServiceResult<Vec<AuditEvent>>),
     Health(HealthReport),
     Verify(ServiceResult<VerifyReport>),
+    Check(ServiceResult<CheckReport>),
     Submitted(ServiceResult<Submitted>),
     Transitioned {
         id: String,
@@ -128,6 +129,7 @@ pub enum Cmd {
     LoadAudit,
     LoadHealth,
     Verify,
+    Check,
     Submit(Submission),
     Transition {
         id: String,

@@ -1523,3 +1523,53 @@ async fn enter_in_a_detail_view_lists_its_positions() {
     );
     assert!(t.screen().contains("asset="), "{}", t.screen());
 }
+
+#[tokio::test]
+async fn check_from_the_command_line_reports_on_the_health_tab() {
+    let mut t = setup().await;
+    t.ch('5').await;
+    assert!(
+        t.screen().contains("not run (:check runs one)"),
+        "{}",
+        t.screen()
+    );
+    t.app.run_command("check").unwrap();
+    t.settle().await;
+    let s = t.screen();
+    assert!(s.contains("Store consistent"), "{s}");
+    assert!(s.contains("consistent ("), "the Health tab says so: {s}");
+
+    // A position written past the service: no creation event, no audit record.
+    let mut ghost = t
+        .store
+        .list_positions(&PositionQuery {
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()[0]
+        .clone();
+    ghost.id = ids::new_id(ids::POSITION);
+    t.store
+        .commit(Write {
+            change: Change::CreatePosition(ghost.clone()),
+            ledger: None,
+            audit: None,
+        })
+        .await
+        .unwrap();
+    t.app.run_command("check").unwrap();
+    t.settle().await;
+    let s = t.screen();
+    assert!(s.contains("Store INCONSISTENT"), "{s}");
+    assert!(
+        s.contains(&ghost.id) && s.contains("no creation event"),
+        "{s}"
+    );
+    t.key(KeyCode::Esc).await;
+    assert!(
+        t.screen().contains("FINDINGS, first: no creation event"),
+        "{}",
+        t.screen()
+    );
+}

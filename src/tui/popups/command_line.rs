@@ -12,6 +12,7 @@ pub enum Command {
     Quit,
     Help,
     Verify,
+    Check,
     New,
     Go(Nav),
     Open(Detail),
@@ -35,6 +36,7 @@ pub fn parse(line: &str, institutions: &[Institution]) -> Result<Command, String
         "templates" => Command::Go(Nav::Templates),
         "health" => Command::Go(Nav::Health),
         "verify" => Command::Verify,
+        "check" => Command::Check,
         "audit" => Command::Go(Nav::Audit),
         "positions" | "pos" => positions(&args, institutions)?,
         "ledger" => ledger(&args)?,
@@ -43,7 +45,7 @@ pub fn parse(line: &str, institutions: &[Institution]) -> Result<Command, String
         id if ids::kind_of(id).is_some() => open(id)?,
         other => {
             return Err(format!(
-                "unknown command '{other}'; try :positions state=FUNDED, :ledger pos_…, :open ID, :verify, :audit, :quit (? lists keys)"
+                "unknown command '{other}'; try :positions state=FUNDED, :ledger pos_…, :open ID, :verify, :check, :audit, :quit (? lists keys)"
             ));
         }
     })

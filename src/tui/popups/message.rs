@@ -2,7 +2,7 @@
 //! from it.
 
 use super::Outcome;
-use crate::service::{CreatedKey, ServiceResult, VerifyReport};
+use crate::service::{CheckReport, CreatedKey, ServiceResult, VerifyReport};
 use crate::tui::keymap::{Action, Context, KeyMap};
 use crate::tui::theme::Theme;
 use crate::tui::widgets::{centered, dialog_block, s};
@@ -56,6 +56,25 @@ impl Message {
             }
             Err(e) => Message::new("Cannot verify", vec![e.to_string()], true),
         }
+    }
+
+    /// What `check` found, the first findings listed.
+    pub fn check_findings(r: &CheckReport) -> Self {
+        let mut body = vec![format!(
+            "{} findings in {} ledger events and {} entities:",
+            r.findings.len() as u64 + r.more,
+            r.events,
+            r.entities
+        )];
+        for f in r.findings.iter().take(12) {
+            let seq = f.seq.map(|s| format!("seq {s} ")).unwrap_or_default();
+            let entity = f.entity.as_deref().unwrap_or("");
+            body.push(format!("{seq}{entity}: {}", f.what));
+        }
+        if r.findings.len() > 12 || r.more > 0 {
+            body.push("… `escrowgrid check` lists them all.".into());
+        }
+        Message::new("Store INCONSISTENT", body, true)
     }
 
     /// A new API key's token, shown this once; `copy` is the key that copies it.

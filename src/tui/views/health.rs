@@ -4,9 +4,10 @@
 use super::{Cx, Dcx, View};
 use crate::domain::PositionState;
 use crate::domain::ledger::LedgerEvent;
+use crate::service::CheckReport;
 use crate::service::health::HealthReport;
 use crate::service::stream::StreamStatus;
-use crate::tui::keymap::Context;
+use crate::tui::keymap::{Action, Context};
 use crate::tui::msg::{Cmd, Loaded};
 use crate::tui::nav::Nav;
 use crate::tui::widgets::{empty, group, kv, s};
@@ -28,6 +29,8 @@ pub struct Health {
     pub arrivals: VecDeque<Instant>,
     /// The newest ledger seq this console has seen (loaded or streamed).
     pub seen: i64,
+    /// The last `:check` this console ran.
+    pub check: Option<CheckReport>,
 }
 
 impl View for Health {
@@ -49,6 +52,7 @@ impl View for Health {
                 }
                 self.report = Some(h.clone());
             }
+            Loaded::Check(Ok(c)) => self.check = Some(c.clone()),
             Loaded::Ledger { result: Ok(ev), .. } => {
                 let newest = ev.iter().map(|e| e.seq).max().unwrap_or(0);
                 self.seen = self.seen.max(newest);
@@ -94,7 +98,7 @@ impl View for Health {
                     .areas(area);
             (a, b)
         } else {
-            let [a, b] = Layout::vertical([Constraint::Length(13), Constraint::Min(4)]).areas(area);
+            let [a, b] = Layout::vertical([Constraint::Length(14), Constraint::Min(4)]).areas(area);
             (a, b)
         };
         let connected = if h.connected {
@@ -190,6 +194,10 @@ impl View for Health {
                 Span::styled(format!("{:<20}", "Stream"), theme.muted()),
                 stream,
             ]),
+            Line::from(vec![
+                Span::styled(format!("{:<20}", "Last check"), theme.muted()),
+                self.last_check(cx),
+            ]),
             kv(theme, "Events / minute", self.arrivals.len().to_string()),
             kv(theme, "Uptime", fmt_uptime(cx.started.elapsed().as_secs())),
             kv(theme, "Operator", s(&h.operator)),
@@ -249,6 +257,40 @@ impl View for Health {
                     .bar_gap(1),
                 bars,
             );
+        }
+    }
+}
+
+impl Health {
+    /// When the last check ran and what it found.
+    fn last_check(&self, cx: &Dcx) -> Span<'static> {
+        let theme = cx.theme;
+        match &self.check {
+            None => Span::styled(
+                format!(
+                    "not run ({}check runs one)",
+                    cx.key(Context::Global, Action::CommandLine)
+                ),
+                theme.muted(),
+            ),
+            Some(c) if c.ok => Span::styled(
+                format!(
+                    "{} consistent ({} events, {} entities)",
+                    c.at.format("%H:%M:%S"),
+                    c.events,
+                    c.entities
+                ),
+                theme.ok(),
+            ),
+            Some(c) => Span::styled(
+                format!(
+                    "{} {} FINDINGS, first: {}",
+                    c.at.format("%H:%M:%S"),
+                    c.findings.len() as u64 + c.more,
+                    c.findings.first().map(|f| s(&f.what)).unwrap_or_default()
+                ),
+                theme.error(),
+            ),
         }
     }
 }
