@@ -11,3 +11,4 @@ pub mod logging;
 pub mod service;
 pub mod store;
 pub mod tui;
+pub mod witness;

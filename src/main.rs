@@ -118,7 +118,8 @@ async fn run(cli: Cli, process_start: std::time::Instant) -> u8 {
         Ok(a) => a,
         Err(e) => return fail(json, &e),
     };
-    let code = match cli::run(&svc, &actor, command, json).await {
+    let witness = escrowgrid::witness::default_path(&cfg.data_dir);
+    let code = match cli::run(&svc, &actor, command, json, &witness).await {
         Ok(code) => code as u8,
         Err(e) => fail(json, &e),
     };

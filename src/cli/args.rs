@@ -370,8 +370,14 @@ pub enum LedgerCmd {
         #[arg(long, value_name = "KIND")]
         kind: Option<String>,
     },
-    /// Verify the hash chain from seq 1; exit 1 and name the first broken seq if it is broken.
-    Verify,
+    /// Verify the hash chain from seq 1, and the heads verified before (your witness file, in
+    /// the data directory): exit 1 and name the first broken seq, or a witnessed seq that is gone
+    /// or rewritten. A clean verify records its head in your witness file.
+    Verify {
+        /// Also check the heads in another operator's witness file.
+        #[arg(long, value_name = "FILE")]
+        witness: Vec<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -123,6 +123,44 @@ pub fn cursor(
     }
 }
 
+/// The heads to compare the ledger with: this store's in the operator's witness file, and every
+/// head in the files named.
+pub(crate) fn witnessed_heads(
+    svc: &Service,
+    own: &std::path::Path,
+    others: &[std::path::PathBuf],
+) -> ServiceResult<Vec<crate::witness::Witnessed>> {
+    let read = |p: &std::path::Path| {
+        crate::witness::load(p).map_err(|e| {
+            ServiceError::field("witness", format!("cannot read {}: {e}", p.display()))
+        })
+    };
+    let store = svc.store_target();
+    let mut heads: Vec<_> = read(own)?
+        .into_iter()
+        .filter(|w| w.store == store)
+        .collect();
+    for p in others {
+        heads.extend(read(p)?);
+    }
+    Ok(heads)
+}
+
+/// Records a head found intact in the operator's witness file (a failure to write it is said,
+/// not fatal: the verify itself stands).
+pub(crate) fn witness_head(svc: &Service, own: &std::path::Path, seq: i64, hash: &str) {
+    if seq == 0 {
+        return;
+    }
+    let w = crate::witness::Witnessed::now(&svc.store_target(), seq, hash);
+    if let Err(e) = crate::witness::record(own, &w) {
+        eprintln!(
+            "warning: cannot record the verified head in {}: {e}",
+            own.display()
+        );
+    }
+}
+
 pub(crate) fn print_json<T: Serialize>(v: &T) {
     outln!(
         "{}",
@@ -193,7 +231,14 @@ fn one_line(v: &Value) -> String {
     }
 }
 
-pub async fn run(svc: &Service, actor: &Actor, cmd: Command, json: bool) -> ServiceResult<i32> {
+/// Runs a command; `witness` is the operator's witness file (see `crate::witness`).
+pub async fn run(
+    svc: &Service,
+    actor: &Actor,
+    cmd: Command,
+    json: bool,
+    witness: &std::path::Path,
+) -> ServiceResult<i32> {
     match cmd {
         Command::Institution(c) => commands::institution::institution(svc, actor, c, json).await,
         Command::Template(c) => commands::template::template(svc, actor, c, json).await,
@@ -201,10 +246,10 @@ pub async fn run(svc: &Service, actor: &Actor, cmd: Command, json: bool) -> Serv
         Command::Position(c) => commands::position::position(svc, actor, c, json).await,
         Command::Policy(c) => commands::policy::policy(svc, actor, c, json).await,
         Command::ApiKey(c) => commands::apikey::apikey(svc, actor, c, json).await,
-        Command::Ledger(c) => commands::ledger::ledger(svc, actor, c, json).await,
+        Command::Ledger(c) => commands::ledger::ledger(svc, actor, c, json, witness).await,
         Command::Audit(c) => commands::audit::audit(svc, actor, c, json).await,
         Command::Health => commands::health::health(svc, actor, json).await,
-        Command::Check => commands::check::check(svc, actor, json).await,
+        Command::Check => commands::check::check(svc, actor, json, witness).await,
         Command::Seed(a) => commands::seed::seed(svc, actor, a, json).await,
         c @ (Command::Completions { .. } | Command::Man) => {
             print_docs(&c).map_err(|e| ServiceError::Internal(e.to_string()))?;

@@ -38,6 +38,7 @@ pub struct CheckReport {
     pub entities: u64,
     pub audit_records: u64,
     pub head_seq: i64,
+    pub head_hash: String,
     pub findings: Vec<Finding>,
     /// Findings beyond the ones listed.
     pub more: u64,
@@ -88,7 +89,7 @@ impl Service {
             return self.audit_read(actor, Read::Check, None, refused).await;
         }
         let mut f = Findings::default();
-        let (told, events, head_seq) = self.check_ledger(&mut f).await?;
+        let (told, events, (head_seq, head_hash)) = self.check_ledger(&mut f).await?;
         let audit_records = self.check_audit(&told, &mut f).await?;
         let entities = self.check_entities(&told, &mut f).await?;
         Ok(CheckReport {
@@ -98,13 +99,14 @@ impl Service {
             entities,
             audit_records,
             head_seq,
+            head_hash,
             findings: f.shown,
             more: f.more,
         })
     }
 
     /// The chain, and what it says happened.
-    async fn check_ledger(&self, f: &mut Findings) -> ServiceResult<(Told, u64, i64)> {
+    async fn check_ledger(&self, f: &mut Findings) -> ServiceResult<(Told, u64, (i64, String))> {
         let mut told = Told::default();
         let mut chain = ChainVerifier::default();
         let mut broken: Option<ChainBreak> = None;
@@ -178,8 +180,8 @@ impl Service {
                 );
             }
         }
-        let head = chain.head().0;
-        Ok((told, events, head))
+        let (seq, hash) = chain.head();
+        Ok((told, events, (seq, hash.to_string())))
     }
 
     /// Every ledger event has its audit record (one each), and no change is audited as done

@@ -86,6 +86,58 @@ impl Service {
         })
     }
 
+    /// The ledger against heads verified before (witness files): a witnessed seq that is gone
+    /// (the ledger was cut) or has another hash (the history was rewritten, hashes and all) is
+    /// tampering. Root only, as verifying is.
+    pub async fn compare_witnessed(
+        &self,
+        actor: &Actor,
+        witnessed: &[Witnessed],
+    ) -> ServiceResult<Vec<Finding>> {
+        if !actor.is_root() {
+            let refused = Err(Self::forbidden(
+                actor,
+                "compare the ledger with witnessed heads",
+            ));
+            return self.audit_read(actor, Read::Verify, None, refused).await;
+        }
+        let head = self.store.ledger_head().await?.map(|h| h.0).unwrap_or(0);
+        let mut out = Vec::new();
+        for w in witnessed {
+            let q = LedgerQuery {
+                after_seq: w.seq - 1,
+                limit: 1,
+                ..Default::default()
+            };
+            let found = self.store.read_ledger(&q).await?.into_iter().next();
+            let when = time::format(&w.at);
+            let what = match found.filter(|e| e.seq == w.seq) {
+                None => format!(
+                    "TAMPERED: seq {} was witnessed on {when} and is gone; the ledger now ends at seq {head}",
+                    w.seq
+                ),
+                Some(e) if e.hash != w.hash => format!(
+                    "TAMPERED: seq {} was witnessed on {when} with hash {}…; it now has hash {}…",
+                    w.seq,
+                    &w.hash[..w.hash.len().min(16)],
+                    &e.hash[..16]
+                ),
+                Some(_) => continue,
+            };
+            out.push(Finding {
+                entity: None,
+                seq: Some(w.seq),
+                what,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Where this service's data lives, as `health` names it (the key of its witnessed heads).
+    pub fn store_target(&self) -> String {
+        self.store.target()
+    }
+
     pub async fn audit(&self, actor: &Actor, mut q: AuditQuery) -> ServiceResult<Vec<AuditEvent>> {
         let r = async {
             q.institution_id = self

@@ -41,6 +41,7 @@ use crate::domain::{
 use crate::store::{
     AssetQuery, Change, Committed, InstitutionQuery, SharedStore, TemplateQuery, Write,
 };
+use crate::witness::Witnessed;
 use reads::Read;
 use serde_json::{Value, json};
 use std::sync::Arc;

@@ -983,17 +983,169 @@ async fn check_finds_what_verify_cannot() {
             .starts_with("pos_")
     );
 
-    // The newest events cut off: the rest of the chain still verifies; the store does not.
+    // The newest events cut off: the rest of the chain still verifies; the store does not (and
+    // the head the first clean check witnessed is gone).
     tamper(
         &e.db(),
         "DELETE FROM ledger_events WHERE seq > (SELECT max(seq) - 5 FROM ledger_events)",
     )
     .await;
-    assert_eq!(e.run(&["ledger", "verify"]).status.code(), Some(0));
+    let v = e.ok_json_allow_fail(&["ledger", "verify"]);
+    assert!(v["broken"].is_null(), "the chain agrees with itself: {v}");
+    assert!(
+        v["tampering"][0]["what"]
+            .as_str()
+            .unwrap()
+            .contains("is gone"),
+        "{v}"
+    );
     let v = e.ok_json_allow_fail(&["check"]);
     let text = v["findings"].to_string();
     assert!(
         text.contains("without a") || text.contains("more than ledger events"),
         "the audit trail remembers: {v}"
+    );
+}
+
+/// Rewrites the history from `from_seq` on the way an attacker who knows the hash scheme would:
+/// a payload edited, and every hash after it recomputed, so the chain verifies again.
+async fn rewrite_history(db: &Path, from_seq: i64) {
+    use escrowgrid::domain::ledger::LedgerDraft;
+    use escrowgrid::store::{self, Backend, LedgerQuery};
+    let url = format!("sqlite://{}", db.display());
+    let s = store::open(Backend::Sqlite, &url, std::time::Duration::from_millis(50))
+        .await
+        .unwrap();
+    let events = s
+        .read_ledger(&LedgerQuery {
+            after_seq: from_seq - 1,
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let before = s
+        .read_ledger(&LedgerQuery {
+            after_seq: from_seq - 2,
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    drop(s);
+    let mut prev = before[0].hash.clone();
+    let mut sql = String::new();
+    for (i, e) in events.into_iter().enumerate() {
+        let mut payload = e.payload.clone();
+        if i == 0 {
+            payload["actor"] = serde_json::json!("someone else");
+        }
+        let sealed = LedgerDraft {
+            kind: e.kind,
+            entity_type: e.entity_type,
+            entity_id: e.entity_id.clone(),
+            institution_id: e.institution_id.clone(),
+            position_id: e.position_id.clone(),
+            at: e.at,
+            payload: payload.clone(),
+        }
+        .seal(e.id.clone(), e.seq - 1, &prev);
+        sql.push_str(&format!(
+            "UPDATE ledger_events SET payload = '{}', prev_hash = '{}', hash = '{}' WHERE seq = {};",
+            serde_json::to_string(&payload).unwrap().replace('\'', "''"),
+            sealed.prev_hash,
+            sealed.hash,
+            e.seq
+        ));
+        prev = sealed.hash;
+    }
+    for t in ["ledger_events"] {
+        for op in ["update", "delete"] {
+            sqlite_exec_string(db, format!("DROP TRIGGER IF EXISTS {t}_append_only_{op}")).await;
+        }
+    }
+    use sqlx::ConnectOptions;
+    let mut c = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(db)
+        .connect()
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&mut c)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn witnessed_heads_catch_a_cut_and_a_rewrite() {
+    let e = Env::new();
+    e.ok_json(&["seed", "--demo", "--positions", "10"]);
+    let out = e.run(&["ledger", "verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let witness = e.dir.path().join("data").join("witness.jsonl");
+    let lines = std::fs::read_to_string(&witness).unwrap();
+    assert_eq!(lines.lines().count(), 1, "{lines}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&witness).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "owner-only");
+    }
+    let head: Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+    let head_seq = head["seq"].as_i64().unwrap();
+    let copy = e.dir.path().join("theirs.jsonl");
+    std::fs::copy(&witness, &copy).unwrap();
+    // Verifying again adds nothing (the same head).
+    e.run(&["ledger", "verify"]);
+    assert_eq!(
+        std::fs::read_to_string(&witness).unwrap().lines().count(),
+        1
+    );
+
+    // Rewritten, every hash recomputed: the chain verifies; the witnessed head does not.
+    rewrite_history(&e.db(), head_seq - 20).await;
+    let v = e.ok_json_allow_fail(&["ledger", "verify"]);
+    assert!(v["broken"].is_null(), "the chain itself is consistent: {v}");
+    assert_eq!(v["ok"], false, "{v}");
+    let what = v["tampering"][0]["what"].as_str().unwrap();
+    assert!(
+        what.contains(&format!("TAMPERED: seq {head_seq} was witnessed on")),
+        "{what}"
+    );
+    assert!(what.contains("now has hash"), "{what}");
+    let out = e.run(&["check"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("TAMPERED"), "{}", stdout(&out));
+
+    // Another operator's file, checked against a fresh store with a cut ledger.
+    let other = Env::new();
+    other.ok_json(&["seed", "--demo", "--positions", "10"]);
+    let v = other.ok_json_allow_fail(&["ledger", "verify"]);
+    assert_eq!(v["ok"], true);
+    let mine = other.dir.path().join("data").join("witness.jsonl");
+    tamper(
+        &other.db(),
+        "DELETE FROM ledger_events WHERE seq > (SELECT max(seq) - 3 FROM ledger_events)",
+    )
+    .await;
+    let out = other.run(&["ledger", "verify"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("is gone; the ledger now ends at seq"),
+        "{}",
+        stdout(&out)
+    );
+    // Someone else's witness, named on the command line, is compared too.
+    let out = other.run(&["ledger", "verify", "--witness", copy.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).matches("TAMPERED").count() >= 2,
+        "both witnesses speak: {}",
+        stdout(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&mine).unwrap().lines().count(),
+        1,
+        "a failed verify records nothing"
     );
 }

@@ -3,8 +3,23 @@
 
 use crate::cli::*;
 
-pub(crate) async fn check(svc: &Service, actor: &Actor, json: bool) -> ServiceResult<i32> {
-    let r = svc.check(actor).await?;
+pub(crate) async fn check(
+    svc: &Service,
+    actor: &Actor,
+    json: bool,
+    witness: &std::path::Path,
+) -> ServiceResult<i32> {
+    let mut r = svc.check(actor).await?;
+    // The heads verified before, from the operator's witness file.
+    let heads = witnessed_heads(svc, witness, &[])?;
+    let tampering = svc.compare_witnessed(actor, &heads).await?;
+    if !tampering.is_empty() {
+        r.ok = false;
+        r.findings.splice(0..0, tampering);
+    }
+    if r.ok {
+        witness_head(svc, witness, r.head_seq, &r.head_hash);
+    }
     if json {
         print_json(&r);
     } else {

@@ -20,6 +20,7 @@ pub(crate) async fn ledger(
     actor: &Actor,
     c: LedgerCmd,
     json: bool,
+    witness: &std::path::Path,
 ) -> ServiceResult<i32> {
     match c {
         LedgerCmd::List {
@@ -69,22 +70,38 @@ pub(crate) async fn ledger(
             }
             Ok(0)
         }
-        LedgerCmd::Verify => {
+        LedgerCmd::Verify { witness: others } => {
             let r = svc.verify_ledger(actor).await?;
+            let heads = witnessed_heads(svc, witness, &others)?;
+            let tampering = svc.compare_witnessed(actor, &heads).await?;
+            let ok = r.ok && tampering.is_empty();
+            if ok {
+                witness_head(svc, witness, r.head_seq, &r.head_hash);
+            }
             if json {
-                print_json(&r);
+                let mut v =
+                    serde_json::to_value(&r).map_err(|e| ServiceError::Internal(e.to_string()))?;
+                v["ok"] = json!(ok);
+                v["witnessed"] = json!(heads.len());
+                v["tampering"] = json!(tampering);
+                print_json(&v);
             } else if let Some(b) = &r.broken {
                 outln!("Ledger BROKEN at seq {}: {}", b.seq, b.reason);
                 outln!("{} events before it verified.", r.checked);
             } else {
+                for t in &tampering {
+                    outln!("{}", t.what);
+                }
                 outln!(
-                    "Ledger intact: {} events verified, head seq {} hash {}",
+                    "Ledger {}: {} events verified, head seq {} hash {}; {} witnessed head(s) compared",
+                    if ok { "intact" } else { "TAMPERED" },
                     r.checked,
                     r.head_seq,
-                    r.head_hash
+                    r.head_hash,
+                    heads.len()
                 );
             }
-            Ok(if r.ok { 0 } else { 1 })
+            Ok(if ok { 0 } else { 1 })
         }
         LedgerCmd::Tail {
             after,
