@@ -274,9 +274,10 @@ async fn postgres_stream_survives_terminated_connections() {
     );
 }
 
-/// A writer process with 16 callers is SIGKILLed mid-load, five times at different moments:
-/// afterwards every write it acknowledged is present, the chain verifies, and the counters agree
-/// with the chain (they are written in the same transaction).
+/// A writer process with 16 callers is SIGKILLed mid-load, 20 times at random moments: after
+/// each kill every write it acknowledged is present and `check` finds the store consistent (the
+/// chain, entities against their events, ledger against audit trail); at the end the counters
+/// agree with the chain (they are written in the same transaction).
 async fn acknowledged_writes_survive_sigkill(backend: escrowgrid::store::Backend) {
     use escrowgrid::domain::LedgerKind;
     let Some(h) = common::Harness::new(backend).await else {
@@ -285,7 +286,9 @@ async fn acknowledged_writes_survive_sigkill(backend: escrowgrid::store::Backend
     let f = h.fixture().await;
     let data = tempfile::tempdir().unwrap();
     let mut acked: Vec<String> = Vec::new();
-    for kill_after in [40, 97, 160, 230, 333] {
+    let kills: Vec<usize> = (0..20).map(|_| rand::random_range(5..200)).collect();
+    eprintln!("{backend}: killing after {kills:?} acknowledged writes");
+    for (n, kill_after) in kills.into_iter().enumerate() {
         let mut child = eg(data.path(), &h.url)
             .args([
                 "bench",
@@ -335,6 +338,14 @@ async fn acknowledged_writes_survive_sigkill(backend: escrowgrid::store::Backend
                 .into_iter()
                 .map(|l| l.strip_prefix("ack ").expect("ack lines").to_string()),
         );
+        for id in &acked {
+            assert!(
+                h.store.get_position(id).await.unwrap().is_some(),
+                "acknowledged {id} is missing after kill {n}"
+            );
+        }
+        let r = h.svc.check(&h.actor).await.unwrap();
+        assert!(r.ok, "check after kill {n}: {:#?}", r.findings);
     }
     for id in &acked {
         assert!(
@@ -352,7 +363,7 @@ async fn acknowledged_writes_survive_sigkill(backend: escrowgrid::store::Backend
     assert_eq!(counts.positions, creates, "one position per create event");
     assert!(counts.positions >= acked.len() as i64);
     eprintln!(
-        "{backend}: 5 kills, {} acknowledged writes present, {} events verified",
+        "{backend}: 20 kills, {} acknowledged writes present, {} events verified",
         acked.len(),
         v.checked
     );
