@@ -15,6 +15,13 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let process_start = std::time::Instant::now();
+    // Everything this process creates — the database and its WAL, the logs, the witness file —
+    // is the operator's alone: it holds balances, holders and the audit trail.
+    #[cfg(unix)]
+    // SAFETY: umask only sets this process's file-creation mask, before any thread starts.
+    unsafe {
+        libc::umask(0o077);
+    }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -93,6 +93,16 @@ pub async fn open(url: &str, o: &super::Options) -> StoreResult<SqlStore> {
         (read, write, format!("sqlite://{}", path.display()), false)
     };
     migrate(&write).await?;
+    if !memory {
+        // A WAL left large by a bulk load or a killed process is never shrunk by later commits
+        // (SQLite reuses it): fold it back and truncate it once, on open.
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&write)
+            .await
+        {
+            tracing::warn!(error = %e, "sqlite: WAL checkpoint on open failed");
+        }
+    }
     let head: Option<(i64,)> = sqlx::query_as("SELECT max(seq) FROM ledger_events")
         .fetch_optional(&read)
         .await

@@ -1149,3 +1149,49 @@ async fn witnessed_heads_catch_a_cut_and_a_rewrite() {
         "a failed verify records nothing"
     );
 }
+
+#[test]
+fn files_are_owner_only_and_a_password_is_never_shown() {
+    use std::os::unix::fs::PermissionsExt;
+    let e = Env::new();
+    let data = e.dir.path().join("data");
+    // The default store, in the data directory, with its logs and witness file.
+    let out = e
+        .cmd()
+        .args(["seed", "--demo", "--positions", "3"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = e.cmd().args(["ledger", "verify"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut files = vec![data.join("escrowgrid.db"), data.join("witness.jsonl")];
+    for entry in std::fs::read_dir(data.join("logs")).unwrap() {
+        files.push(entry.unwrap().path());
+    }
+    for f in files.iter().chain([&data, &data.join("logs")]) {
+        let mode = std::fs::metadata(f).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{} is {:o}", f.display(), mode & 0o777);
+    }
+
+    // A PostgreSQL URL with a password: never in an error, `health`, or the log.
+    let url = "postgres://app:s3cret@127.0.0.1:1/db";
+    for args in [
+        vec!["position", "list"],
+        vec!["health", "--json"],
+        vec!["health"],
+    ] {
+        let out = e
+            .cmd()
+            .args(["--database-url", url])
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let all = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(!all.contains("s3cret"), "{args:?}: {all}");
+    }
+    for entry in std::fs::read_dir(data.join("logs")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        assert!(!text.contains("s3cret"), "the log: {text}");
+    }
+}

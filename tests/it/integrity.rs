@@ -98,3 +98,42 @@ async fn history_is_append_only_on_postgres() {
     }
     history_is_append_only(Backend::Postgres).await;
 }
+
+/// A WAL left large (a bulk load in a process that was killed before it could checkpoint) is
+/// truncated when the store is next opened.
+#[tokio::test]
+async fn a_large_wal_left_behind_is_truncated_on_open() {
+    use sqlx::{ConnectOptions, Executor};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.db");
+    let url = format!("sqlite://{}", path.display());
+    drop(
+        store::open(Backend::Sqlite, &url, std::time::Duration::from_millis(50))
+            .await
+            .unwrap(),
+    );
+    let mut c = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+        .connect()
+        .await
+        .unwrap();
+    c.execute("PRAGMA wal_autocheckpoint = 0").await.unwrap();
+    c.execute(
+        "CREATE TABLE junk AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) \
+         SELECT i, randomblob(400) AS b FROM n",
+    )
+    .await
+    .unwrap();
+    // As if the process died: the connection is never closed, so it never checkpoints.
+    std::mem::forget(c);
+    let wal = dir.path().join("big.db-wal");
+    let before = std::fs::metadata(&wal).unwrap().len();
+    assert!(before > 4_000_000, "a large WAL to begin with: {before}");
+    let s = store::open(Backend::Sqlite, &url, std::time::Duration::from_millis(50))
+        .await
+        .unwrap();
+    let after = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert!(after < 1_000_000, "truncated on open: {before} -> {after}");
+    assert!(s.ledger_head().await.is_ok());
+}
