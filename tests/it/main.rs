@@ -9,6 +9,7 @@ mod conformance;
 mod e2e_tmux;
 mod integrity;
 mod multiprocess;
+mod outage;
 mod properties;
 mod service;
 mod snapshots;
