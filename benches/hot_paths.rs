@@ -11,6 +11,7 @@ use std::hint::black_box;
 fn create_draft(i: u64) -> LedgerDraft {
     let id = ids::new_id(ids::POSITION);
     LedgerDraft {
+        id: None,
         kind: LedgerKind::PositionCreated,
         entity_type: EntityType::Position,
         entity_id: id.clone(),

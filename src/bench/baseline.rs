@@ -110,6 +110,7 @@ pub(super) fn baseline_sealing(op: Op, events: usize) -> f64 {
             let create = op == Op::Create || (op == Op::Mix && i % 4 == 0);
             let id = crate::domain::ids::new_id(crate::domain::ids::POSITION);
             LedgerDraft {
+                id: None,
                 kind: if create {
                     LedgerKind::PositionCreated
                 } else {

@@ -81,6 +81,18 @@ pub enum Command {
     /// position against the replay of its lifecycle, every ledger event against its audit
     /// record, every reference. Exit 0 when clean, 1 with each finding.
     Check,
+    /// Write the whole store (entities, lifecycles, policies, API key records without tokens,
+    /// the ledger, the audit trail) to FILE as JSON lines ("-": standard output).
+    Export {
+        #[arg(value_name = "FILE")]
+        file: std::path::PathBuf,
+    },
+    /// Load an export into an empty store of any backend, replaying its ledger; every event is
+    /// sealed again and must come out with the exported hash, ending on the same head.
+    Import {
+        #[arg(value_name = "FILE")]
+        file: std::path::PathBuf,
+    },
     /// Load a data set.
     Seed(SeedArgs),
     /// Apply database migrations (also done on every open) and print the schema version.

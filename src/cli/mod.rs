@@ -250,6 +250,8 @@ pub async fn run(
         Command::Audit(c) => commands::audit::audit(svc, actor, c, json).await,
         Command::Health => commands::health::health(svc, actor, json).await,
         Command::Check => commands::check::check(svc, actor, json, witness).await,
+        Command::Export { file } => commands::backup::export(svc, actor, &file, json).await,
+        Command::Import { file } => commands::backup::import(svc, actor, &file, json).await,
         Command::Seed(a) => commands::seed::seed(svc, actor, a, json).await,
         c @ (Command::Completions { .. } | Command::Man) => {
             print_docs(&c).map_err(|e| ServiceError::Internal(e.to_string()))?;

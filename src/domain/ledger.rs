@@ -13,6 +13,9 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 /// An event before the store gives it its place in the chain.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LedgerDraft {
+    /// The id the event is to take; None (the rule) gives it a new one. An import keeps the
+    /// exported event's id, so its hash comes out the same.
+    pub id: Option<String>,
     pub kind: LedgerKind,
     pub entity_type: EntityType,
     pub entity_id: String,
@@ -42,6 +45,15 @@ pub struct LedgerEvent {
 }
 
 impl LedgerDraft {
+    /// Prepares the draft under its own id, or a new one.
+    pub fn prepare_with_id(mut self) -> PreparedEvent {
+        let id = self
+            .id
+            .take()
+            .unwrap_or_else(|| super::ids::new_id(super::ids::LEDGER_EVENT));
+        self.prepare(id)
+    }
+
     /// Places the draft after the chain head (`prev_seq`, `prev_hash`) and computes its hash.
     pub fn seal(self, id: String, prev_seq: i64, prev_hash: &str) -> LedgerEvent {
         let p = self.prepare(id);
@@ -412,6 +424,7 @@ mod tests {
 
     fn draft(n: u32) -> LedgerDraft {
         LedgerDraft {
+            id: None,
             kind: LedgerKind::PositionCreated,
             entity_type: EntityType::Position,
             entity_id: format!("pos_{n}"),
@@ -602,6 +615,7 @@ mod canonical {
         #[test]
         fn prepared_sealing_hashes_the_canonical_bytes(ev in event()) {
             let draft = LedgerDraft {
+                id: None,
                 kind: ev.kind,
                 entity_type: ev.entity_type,
                 entity_id: ev.entity_id.clone(),
@@ -634,6 +648,7 @@ mod canonical {
     #[test]
     fn a_renamed_entity_is_prepared_again() {
         let d = LedgerDraft {
+            id: None,
             kind: LedgerKind::PolicyUpserted,
             entity_type: EntityType::Policy,
             entity_id: "pol_new".into(),

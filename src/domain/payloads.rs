@@ -188,6 +188,7 @@ mod tests {
 
     fn event(kind: LedgerKind, payload: Value) -> LedgerEvent {
         LedgerDraft {
+            id: None,
             kind,
             entity_type: EntityType::Position,
             entity_id: "pos_1".into(),

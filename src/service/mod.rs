@@ -4,6 +4,7 @@
 
 mod access;
 pub mod actor;
+pub mod backup;
 mod cache;
 mod catalog;
 mod check;
@@ -363,6 +364,7 @@ impl Service {
         let kind = r.payload.kind();
         let payload = r.payload.to_value();
         let ledger = LedgerDraft {
+            id: None,
             kind,
             entity_type: r.entity,
             entity_id: r.entity_id.to_string(),

@@ -21,6 +21,7 @@ pub(super) enum Read {
     ApiKeys,
     Verify,
     Check,
+    Export,
 }
 
 impl Read {
@@ -39,6 +40,7 @@ impl Read {
             Read::ApiKeys => "API_KEYS_LIST",
             Read::Verify => "LEDGER_VERIFY",
             Read::Check => "STORE_CHECK",
+            Read::Export => "STORE_EXPORT",
         }
     }
 
@@ -50,7 +52,7 @@ impl Read {
             Read::Position | Read::Positions => Some(EntityType::Position),
             Read::Policies => Some(EntityType::Policy),
             Read::ApiKeys => Some(EntityType::ApiKey),
-            Read::Ledger | Read::Audit | Read::Verify | Read::Check => None,
+            Read::Ledger | Read::Audit | Read::Verify | Read::Check | Read::Export => None,
         }
     }
 }

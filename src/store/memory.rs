@@ -11,7 +11,7 @@ use crate::domain::audit::AuditEvent;
 use crate::domain::ledger::{GENESIS_HASH, LedgerEvent};
 use crate::domain::{
     Asset, AssetTemplate, Institution, InstitutionPolicy, Position, PositionLifecycleEvent,
-    PositionState, Region, ids,
+    PositionState, Region,
 };
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -182,7 +182,7 @@ impl Store for MemoryStore {
             mut audit,
         } = w;
         // Everything of sealing that does not need the chain head, before the lock.
-        let mut ledger = ledger.map(|l| l.prepare(ids::new_id(ids::LEDGER_EVENT)));
+        let mut ledger = ledger.map(crate::domain::ledger::LedgerDraft::prepare_with_id);
         self.faults.queued(1);
         self.faults.writer_gate().await;
         self.faults.queued(-1);
@@ -305,7 +305,14 @@ impl Store for MemoryStore {
                     .unwrap_or((0, GENESIS_HASH));
                 let hash = prepared.chain_hash(seq, prev);
                 let prev = prev.to_string();
-                Some(prepared.into_event(seq, &prev, hash).event)
+                // Kept as the SQL stores keep it, in its canonical form (keys in RFC 8785
+                // order), so every backend prints a ledger byte for byte the same.
+                let sealed = prepared.into_event(seq, &prev, hash);
+                let mut event = sealed.event;
+                if let Ok(canonical) = serde_json::from_str(&sealed.payload_json) {
+                    event.payload = canonical;
+                }
+                Some(event)
             }
             None => None,
         };

@@ -20,7 +20,7 @@ use super::wakers::CHANNEL;
 use super::{Change, Committed, FaultInjector, StoreError, StoreResult, Write};
 use crate::domain::audit::AuditEvent;
 use crate::domain::ledger::{GENESIS_HASH, PreparedEvent};
-use crate::domain::{InstitutionPolicy, PositionState, ids};
+use crate::domain::{InstitutionPolicy, PositionState};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
@@ -45,7 +45,9 @@ impl Prepared {
     pub fn new(w: Write) -> Self {
         Prepared {
             change: w.change,
-            ledger: w.ledger.map(|d| d.prepare(ids::new_id(ids::LEDGER_EVENT))),
+            ledger: w
+                .ledger
+                .map(crate::domain::ledger::LedgerDraft::prepare_with_id),
             audit: w.audit,
         }
     }

@@ -1041,6 +1041,7 @@ async fn rewrite_history(db: &Path, from_seq: i64) {
             payload["actor"] = serde_json::json!("someone else");
         }
         let sealed = LedgerDraft {
+            id: None,
             kind: e.kind,
             entity_type: e.entity_type,
             entity_id: e.entity_id.clone(),
@@ -1193,5 +1194,82 @@ fn files_are_owner_only_and_a_password_is_never_shown() {
     for entry in std::fs::read_dir(data.join("logs")).unwrap() {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
         assert!(!text.contains("s3cret"), "the log: {text}");
+    }
+}
+
+#[tokio::test]
+async fn export_and_import_move_a_store_to_another_backend() {
+    let a = Env::new();
+    a.ok_json(&["seed", "--demo", "--positions", "25"]);
+    let file = a.dir.path().join("backup.jsonl");
+    let out = a.run(&["export", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Exported"), "{}", stdout(&out));
+    let tail = |e: &Env, url: &str| {
+        let out = e
+            .cmd()
+            .args([
+                "--database-url",
+                url,
+                "ledger",
+                "tail",
+                "--after",
+                "0",
+                "--json",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let original = tail(&a, &a.url);
+    // Into a new SQLite file, and (when it is reachable) into PostgreSQL.
+    let b = Env::new();
+    let mut targets = vec![b.url.clone()];
+    let pg = match common::postgres_url() {
+        Some(base) => Some(common::new_pg_schema(&base).await),
+        None => {
+            common::skip_postgres("export_and_import_move_a_store_to_another_backend");
+            None
+        }
+    };
+    if let Some(s) = &pg {
+        targets.push(s.url.clone());
+    }
+    for url in &targets {
+        let out = b
+            .cmd()
+            .args(["--database-url", url, "import", file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{url}: {}", stderr(&out));
+        assert!(
+            stdout(&out).contains("the chain verified as it went"),
+            "{}",
+            stdout(&out)
+        );
+        assert_eq!(
+            tail(&b, url),
+            original,
+            "{url}: the same ledger, byte for byte"
+        );
+        let out = b
+            .cmd()
+            .args(["--database-url", url, "check"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{url}: {}", stdout(&out));
+        // A second import into the now full store is refused.
+        let out = b
+            .cmd()
+            .args(["--database-url", url, "import", file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            stderr(&out).contains("needs an empty store"),
+            "{}",
+            stderr(&out)
+        );
     }
 }

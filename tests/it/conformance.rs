@@ -478,6 +478,7 @@ async fn stale_transition_conflicts_and_changes_nothing(h: &Harness) {
             },
         },
         ledger: Some(escrowgrid::domain::ledger::LedgerDraft {
+            id: None,
             kind: LedgerKind::PositionStateChanged,
             entity_type: escrowgrid::domain::EntityType::Position,
             entity_id: p.id.clone(),

@@ -37,6 +37,7 @@ fn create_write(p: &escrowgrid::domain::Position) -> Write {
     Write {
         change: Change::CreatePosition(p.clone()),
         ledger: Some(LedgerDraft {
+            id: None,
             kind: LedgerKind::PositionCreated,
             entity_type: EntityType::Position,
             entity_id: p.id.clone(),

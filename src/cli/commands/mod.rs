@@ -3,6 +3,7 @@
 pub(super) mod apikey;
 pub(super) mod asset;
 pub(super) mod audit;
+pub(super) mod backup;
 pub(super) mod check;
 pub(super) mod health;
 pub(super) mod institution;
