@@ -466,6 +466,16 @@ impl App {
             Loaded::Assets(Err(e)) => self.service_error("loading assets", e),
             Loaded::Health(h) => self.on_health(h.connected, h.error.as_deref()),
             Loaded::Verify(r) => self.on_verified(r),
+            Loaded::Exported { path, result } => match result {
+                Ok(s) => self.info(format!(
+                    "Exported {} lines ({} ledger events, head seq {}) to {}",
+                    s.lines,
+                    s.ledger_events,
+                    s.head_seq,
+                    path.display()
+                )),
+                Err(e) => self.service_error("export", e),
+            },
             Loaded::Check(r) => {
                 match r {
                     Ok(c) if c.ok => self.info(format!(
@@ -820,6 +830,10 @@ impl App {
             Command::Quit => self.request_quit(),
             Command::Help => self.act(Action::Help),
             Command::Verify => self.act(Action::Verify),
+            Command::Export(file) => {
+                self.info(format!("Exporting the store to {file}…"));
+                self.cmds.push(Cmd::Export(file.into()));
+            }
             Command::Check => {
                 self.cmds.push(Cmd::Check);
                 self.info("Checking the store against its ledger…");

@@ -136,6 +136,10 @@ impl Executor {
             Cmd::LoadHealth => Loaded::Health(svc.health(a).await),
             Cmd::Verify => Loaded::Verify(svc.verify_ledger(a).await),
             Cmd::Check => Loaded::Check(svc.check(a).await),
+            Cmd::Export(path) => {
+                let result = export_to(svc, a, &path).await;
+                Loaded::Exported { path, result }
+            }
             Cmd::Submit(s) => Loaded::Submitted(match s {
                 Submission::Institution(x) => svc
                     .create_institution(a, x)
@@ -162,6 +166,29 @@ impl Executor {
             Cmd::Copy(_) | Cmd::PauseSimulator(_) => return None,
         })
     }
+}
+
+/// The whole store into a file of JSON lines (`escrowgrid export`'s format).
+async fn export_to(
+    svc: &Service,
+    a: &Actor,
+    path: &std::path::Path,
+) -> crate::service::ServiceResult<crate::service::backup::BackupSummary> {
+    use crate::service::ServiceError;
+    use std::io::Write;
+    let cannot = |e: std::io::Error| {
+        ServiceError::field("file", format!("cannot write {}: {e}", path.display()))
+    };
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(cannot)?);
+    let s = svc
+        .export(a, |line| {
+            let text =
+                serde_json::to_string(line).map_err(|e| ServiceError::Internal(e.to_string()))?;
+            writeln!(out, "{text}").map_err(cannot)
+        })
+        .await?;
+    out.flush().map_err(cannot)?;
+    Ok(s)
 }
 
 /// Runs queued commands inline until none are left, feeding their results back: the console

@@ -67,6 +67,10 @@ pub enum Loaded {
     Health(HealthReport),
     Verify(ServiceResult<VerifyReport>),
     Check(ServiceResult<CheckReport>),
+    Exported {
+        path: std::path::PathBuf,
+        result: ServiceResult<crate::service::backup::BackupSummary>,
+    },
     Submitted(ServiceResult<Submitted>),
     Transitioned {
         id: String,
@@ -130,6 +134,7 @@ pub enum Cmd {
     LoadHealth,
     Verify,
     Check,
+    Export(std::path::PathBuf),
     Submit(Submission),
     Transition {
         id: String,

@@ -1573,3 +1573,33 @@ async fn check_from_the_command_line_reports_on_the_health_tab() {
         t.screen()
     );
 }
+
+#[tokio::test]
+async fn a_demo_session_is_saved_with_export() {
+    let mut t = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("demo.jsonl");
+    let err = t.app.run_command("export").unwrap_err();
+    assert!(err.contains(":export takes a file name"), "{err}");
+    t.app
+        .run_command(&format!("export {}", file.display()))
+        .unwrap();
+    t.settle().await;
+    let s = t.screen();
+    assert!(
+        s.contains("Exported ") && s.contains("ledger events"),
+        "{s}"
+    );
+    // The file loads into a SQLite store, with the same head.
+    let lines: Vec<_> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let sqlite = crate::common::Harness::new(Backend::Sqlite).await.unwrap();
+    let s = sqlite.svc.import(&sqlite.actor, lines).await.unwrap();
+    assert_eq!(
+        Some((s.head_seq, s.head_hash)),
+        t.store.ledger_head().await.unwrap()
+    );
+}

@@ -92,7 +92,7 @@ impl Help {
         }
         lines.push(Line::from(""));
         lines.push(Line::from(Span::styled(
-            "Commands (:)  positions state=S institution=NAME text=T sort=-amount · ledger pos_… kind=K · open ID · verify · check · audit · quit",
+            "Commands (:)  positions state=S institution=NAME text=T sort=-amount · ledger pos_… kind=K · open ID · verify · check · export FILE · audit · quit",
             theme.muted(),
         )));
         let body = inner_h.saturating_sub(1);
