@@ -334,7 +334,7 @@ fn write_json_string(out: &mut String, s: &str) {
 }
 
 /// Where and why a chain is broken.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChainBreak {
     pub seq: i64,
@@ -360,6 +360,15 @@ impl Default for ChainVerifier {
 }
 
 impl ChainVerifier {
+    /// A verifier that goes on from a head verified before (`seq`, `hash`).
+    pub fn from_head(seq: i64, hash: &str) -> Self {
+        Self {
+            last_seq: seq,
+            last_hash: hash.to_string(),
+            checked: 0,
+        }
+    }
+
     /// Checks the next event; the first error is the first broken seq.
     pub fn push(&mut self, ev: &LedgerEvent) -> Result<(), ChainBreak> {
         let expected = self.last_seq + 1;

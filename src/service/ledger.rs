@@ -2,6 +2,7 @@
 //! (head, counts, schema) callers may see.
 
 use super::*;
+use crate::domain::ledger::ChainBreak;
 
 impl Service {
     // ---- ledger and audit -----------------------------------------------------------------------
@@ -43,6 +44,17 @@ impl Service {
 
     /// Walks the whole chain from seq 1, page by page; reports the first broken seq.
     pub async fn verify_ledger(&self, actor: &Actor) -> ServiceResult<VerifyReport> {
+        self.verify_from(actor, None).await
+    }
+
+    /// Verifies the chain on from a head verified before (`seq`, `hash`; that event must still
+    /// have that hash), or from seq 1: how a console keeps "verified to seq N" current by reading
+    /// only what is new.
+    pub async fn verify_from(
+        &self,
+        actor: &Actor,
+        from: Option<(i64, String)>,
+    ) -> ServiceResult<VerifyReport> {
         if !actor.is_root() {
             let refused = Err(Self::forbidden(
                 actor,
@@ -50,8 +62,35 @@ impl Service {
             ));
             return self.audit_read(actor, Read::Verify, None, refused).await;
         }
-        let mut v = ChainVerifier::default();
-        let mut after = 0;
+        let (mut v, mut after) = match &from {
+            Some((seq, hash)) if *seq > 0 => {
+                let q = LedgerQuery {
+                    after_seq: seq - 1,
+                    limit: 1,
+                    ..Default::default()
+                };
+                let found = self.store.read_ledger(&q).await?.into_iter().next();
+                if found
+                    .as_ref()
+                    .is_none_or(|e| e.seq != *seq || e.hash != *hash)
+                {
+                    return Ok(VerifyReport {
+                        ok: false,
+                        checked: 0,
+                        head_seq: *seq,
+                        head_hash: hash.clone(),
+                        broken: Some(ChainBreak {
+                            seq: *seq,
+                            reason: format!(
+                                "seq {seq} is gone or no longer has the hash verified before"
+                            ),
+                        }),
+                    });
+                }
+                (ChainVerifier::from_head(*seq, hash), *seq)
+            }
+            _ => (ChainVerifier::default(), 0),
+        };
         loop {
             let page = self
                 .store

@@ -13,7 +13,7 @@ use super::theme::Theme;
 use super::views::catalog_detail::CatalogDetail;
 use super::views::institution_detail::InstitutionDetail;
 use super::views::position_detail::PositionDetail;
-use super::views::{Cx, Data, Dcx, Request, View};
+use super::views::{ChainView, Cx, Data, Dcx, Request, View};
 use super::views::{assets, health, institutions, ledger, positions};
 use crate::service::stream::{StreamItem, StreamStatus};
 use crate::service::{ServiceError, ServiceResult, TransitionOutcome, VerifyReport};
@@ -115,6 +115,9 @@ pub struct App {
     pub status: Option<StatusMsg>,
     pub areas: Areas,
     pub stream: Option<StreamStatus>,
+    pub chain: ChainView,
+    /// A catch-up verification is on its way (the stream got ahead of the verified head).
+    chain_catching_up: bool,
     /// Whether the last health check reached the store.
     connected: Option<bool>,
     pub sim_paused: bool,
@@ -140,6 +143,8 @@ impl App {
             status: None,
             areas,
             stream: None,
+            chain: ChainView::Unknown,
+            chain_catching_up: false,
             connected: None,
             sim_paused: false,
             quit: false,
@@ -159,6 +164,11 @@ impl App {
         ]);
         for i in 0..self.tabs.len() {
             self.with(Target::Tab(i), |v, cx| v.refresh(cx));
+        }
+        // Only an unconfined session sees the whole chain to verify.
+        if self.session.scope.is_none() {
+            self.chain = ChainView::Verifying;
+            self.cmds.push(Cmd::VerifyChain(None));
         }
     }
 
@@ -283,6 +293,7 @@ impl App {
             keys: &self.keymap,
             data: &self.data,
             stream: self.stream.as_ref(),
+            chain: &self.chain,
             started: self.started,
         }
     }
@@ -420,6 +431,7 @@ impl App {
                     E::Asset => self.cmds.push(Cmd::LoadAssets),
                     E::Position | E::Policy | E::ApiKey => {}
                 }
+                self.verify_streamed(&e);
                 self.broadcast(|v, cx| v.on_event(&e, cx));
             }
             Msg::Stream(StreamItem::Status(s)) => {
@@ -465,7 +477,10 @@ impl App {
             Loaded::Assets(Ok(v)) => self.data.assets = v.clone(),
             Loaded::Assets(Err(e)) => self.service_error("loading assets", e),
             Loaded::Health(h) => self.on_health(h.connected, h.error.as_deref()),
-            Loaded::Verify(r) => self.on_verified(r),
+            Loaded::Verify(r) => {
+                self.on_verified(r);
+                self.on_chain(r);
+            }
             Loaded::Exported { path, result } => match result {
                 Ok(s) => self.info(format!(
                     "Exported {} lines ({} ledger events, head seq {}) to {}",
@@ -476,6 +491,10 @@ impl App {
                 )),
                 Err(e) => self.service_error("export", e),
             },
+            Loaded::ChainVerified(r) => {
+                self.chain_catching_up = false;
+                self.on_chain(r);
+            }
             Loaded::Check(r) => {
                 match r {
                     Ok(c) if c.ok => self.info(format!(
@@ -510,6 +529,67 @@ impl App {
             _ => {}
         }
         self.broadcast(|v, cx| v.on_loaded(&l, cx));
+    }
+
+    /// A verification's result: the chain as far as it is verified, or where it breaks.
+    fn on_chain(&mut self, r: &ServiceResult<VerifyReport>) {
+        match r {
+            Ok(v) if v.ok => {
+                // A later head verified meanwhile (event by event) stays.
+                if !matches!(&self.chain, ChainView::Verified { seq, .. } if *seq > v.head_seq) {
+                    self.chain = ChainView::Verified {
+                        seq: v.head_seq,
+                        hash: v.head_hash.clone(),
+                    };
+                }
+            }
+            Ok(v) => {
+                let b = v.broken.clone().unwrap_or_default();
+                self.error(format!("Hash chain BROKEN at seq {}: {}", b.seq, b.reason));
+                self.chain = ChainView::Broken {
+                    seq: b.seq,
+                    reason: b.reason,
+                };
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "console: chain not verified");
+                if self.chain == ChainView::Verifying {
+                    self.chain = ChainView::Unknown;
+                }
+            }
+        }
+    }
+
+    /// A streamed event against the verified head: the next one must link to it and hash to what
+    /// it says; one further ahead sends for the events between.
+    fn verify_streamed(&mut self, e: &crate::domain::ledger::LedgerEvent) {
+        let ChainView::Verified { seq, hash } = &self.chain else {
+            return;
+        };
+        if e.seq <= *seq {
+            return;
+        }
+        if e.seq > seq + 1 {
+            if !self.chain_catching_up {
+                self.chain_catching_up = true;
+                self.cmds.push(Cmd::VerifyChain(Some((*seq, hash.clone()))));
+            }
+            return;
+        }
+        let mut v = crate::domain::ledger::ChainVerifier::from_head(*seq, hash);
+        self.chain = match v.push(e) {
+            Ok(()) => ChainView::Verified {
+                seq: e.seq,
+                hash: e.hash.clone(),
+            },
+            Err(b) => {
+                self.error(format!("Hash chain BROKEN at seq {}: {}", b.seq, b.reason));
+                ChainView::Broken {
+                    seq: b.seq,
+                    reason: b.reason,
+                }
+            }
+        };
     }
 
     fn service_error(&mut self, what: &str, e: &ServiceError) {

@@ -5,6 +5,7 @@
 use super::app::{App, Level, Tab};
 use super::keymap::{Action, Context, keys_text};
 use super::layout::{Areas, MIN_HEIGHT, MIN_WIDTH, tab_labels};
+use super::views::ChainView;
 use super::widgets::s;
 use crate::service::stream::StreamStatus;
 use ratatui::Frame;
@@ -157,6 +158,19 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
         }),
         stream,
     ];
+    // The chain's state yields its room to a message (a break is one too).
+    match &app.chain {
+        _ if app.status.is_some() => {}
+        ChainView::Verified { seq, .. } => {
+            spans.push(Span::styled(format!("  ✓ chain to seq {seq}"), theme.ok()))
+        }
+        ChainView::Broken { seq, .. } => spans.push(Span::styled(
+            format!("  CHAIN BROKEN at seq {seq}"),
+            theme.error(),
+        )),
+        ChainView::Verifying => spans.push(Span::styled("  verifying chain…", theme.muted())),
+        ChainView::Unknown => {}
+    }
     if app.session.demo {
         spans.push(Span::styled(
             if app.sim_paused {

@@ -14,11 +14,55 @@ pub struct Executor {
     svc: Arc<Service>,
     actor: Actor,
     tx: mpsc::Sender<Msg>,
+    /// The operator's witness file: chain verification starts from its newest head for this
+    /// store and records the heads it verifies.
+    witness: Option<std::path::PathBuf>,
 }
 
 impl Executor {
     pub fn new(svc: Arc<Service>, actor: Actor, tx: mpsc::Sender<Msg>) -> Self {
-        Executor { svc, actor, tx }
+        Executor {
+            svc,
+            actor,
+            tx,
+            witness: None,
+        }
+    }
+
+    /// Keeps verified heads in the operator's witness file.
+    pub fn with_witness(mut self, path: std::path::PathBuf) -> Self {
+        self.witness = Some(path);
+        self
+    }
+
+    /// Verifies the chain on from `from`, or from the newest head witnessed for this store, or
+    /// from seq 1; records the head it verified.
+    async fn verify_chain(
+        &self,
+        from: Option<(i64, String)>,
+    ) -> crate::service::ServiceResult<crate::service::VerifyReport> {
+        let store = self.svc.store_target();
+        let witnessed = || {
+            let path = self.witness.as_ref()?;
+            crate::witness::load(path)
+                .ok()?
+                .into_iter()
+                .filter(|w| w.store == store)
+                .max_by_key(|w| w.seq)
+                .map(|w| (w.seq, w.hash))
+        };
+        let from = from.or_else(witnessed);
+        let r = self.svc.verify_from(&self.actor, from).await?;
+        if r.ok
+            && r.head_seq > 0
+            && let Some(path) = &self.witness
+        {
+            let w = crate::witness::Witnessed::now(&store, r.head_seq, &r.head_hash);
+            if let Err(e) = crate::witness::record(path, &w) {
+                tracing::warn!(error = %e, "console: cannot record the verified head");
+            }
+        }
+        Ok(r)
     }
 
     /// Streams the ledger (everything after the current head) into the console.
@@ -136,6 +180,7 @@ impl Executor {
             Cmd::LoadHealth => Loaded::Health(svc.health(a).await),
             Cmd::Verify => Loaded::Verify(svc.verify_ledger(a).await),
             Cmd::Check => Loaded::Check(svc.check(a).await),
+            Cmd::VerifyChain(from) => Loaded::ChainVerified(self.verify_chain(from).await),
             Cmd::Export(path) => {
                 let result = export_to(svc, a, &path).await;
                 Loaded::Exported { path, result }

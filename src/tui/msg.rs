@@ -67,6 +67,7 @@ pub enum Loaded {
     Health(HealthReport),
     Verify(ServiceResult<VerifyReport>),
     Check(ServiceResult<CheckReport>),
+    ChainVerified(ServiceResult<VerifyReport>),
     Exported {
         path: std::path::PathBuf,
         result: ServiceResult<crate::service::backup::BackupSummary>,
@@ -133,6 +134,8 @@ pub enum Cmd {
     LoadAudit,
     LoadHealth,
     Verify,
+    /// Verify the chain on from a verified head (or the witnessed one, or seq 1).
+    VerifyChain(Option<(i64, String)>),
     Check,
     Export(std::path::PathBuf),
     Submit(Submission),

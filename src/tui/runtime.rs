@@ -300,7 +300,8 @@ pub async fn run(cfg: &Config, opts: Options, log_file: Option<String>) -> Resul
         app.update(Msg::Resize(size.width, size.height));
     }
     let (tx, mut rx) = mpsc::channel::<Msg>(4096);
-    let exec = exec::Executor::new(svc.clone(), actor.clone(), tx.clone());
+    let exec = exec::Executor::new(svc.clone(), actor.clone(), tx.clone())
+        .with_witness(crate::witness::default_path(&cfg.data_dir));
     exec.subscribe();
     let sim_pause = if opts.demo {
         Some(crate::demo::simulator::spawn(

@@ -1603,3 +1603,99 @@ async fn a_demo_session_is_saved_with_export() {
         t.store.ledger_head().await.unwrap()
     );
 }
+
+#[tokio::test]
+async fn the_console_verifies_the_chain_and_each_streamed_event() {
+    use escrowgrid::tui::views::ChainView;
+    let mut t = setup().await;
+    let head = t.store.ledger_head().await.unwrap().unwrap();
+    assert_eq!(
+        t.app.chain,
+        ChainView::Verified {
+            seq: head.0,
+            hash: head.1.clone()
+        },
+        "verified from seq 1 at start"
+    );
+    assert!(
+        t.screen().contains(&format!("✓ chain to seq {}", head.0)),
+        "{}",
+        t.screen()
+    );
+    // Two new events, of which the stream delivers only the second: a gap, so the console reads
+    // what it missed and verifies on from its head.
+    let p = t
+        .app
+        .positions()
+        .rows
+        .iter()
+        .find(|p| p.state == PositionState::Created)
+        .expect("a CREATED position in the demo data")
+        .clone();
+    for to in ["FUNDED", "CANCELLED"] {
+        let _ = t
+            .svc
+            .transition_position(
+                &t.actor,
+                &p.id,
+                TransitionRequest {
+                    to: to.into(),
+                    ..Default::default()
+                },
+            )
+            .await;
+    }
+    let new_head = t.store.ledger_head().await.unwrap().unwrap();
+    assert!(new_head.0 > head.0);
+    let last = t
+        .svc
+        .ledger(
+            &t.actor,
+            escrowgrid::store::LedgerQuery {
+                after_seq: new_head.0 - 1,
+                limit: 1,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .remove(0);
+    t.app
+        .update(Msg::Stream(escrowgrid::service::stream::StreamItem::Event(
+            Box::new(last.clone()),
+        )));
+    t.settle().await;
+    assert_eq!(
+        t.app.chain,
+        ChainView::Verified {
+            seq: new_head.0,
+            hash: new_head.1.clone()
+        },
+        "caught up over the gap"
+    );
+    // An event whose hash does not match its content: the console says so at once.
+    let mut forged = last.clone();
+    forged.seq += 1;
+    forged.prev_hash = last.hash.clone();
+    forged.hash = "f".repeat(64);
+    t.app
+        .update(Msg::Stream(escrowgrid::service::stream::StreamItem::Event(
+            Box::new(forged),
+        )));
+    assert!(
+        matches!(&t.app.chain, ChainView::Broken { seq, .. } if *seq == new_head.0 + 1),
+        "{:?}",
+        t.app.chain
+    );
+    assert!(
+        t.screen().contains("Hash chain BROKEN at seq"),
+        "{}",
+        t.screen()
+    );
+    t.ch('5').await;
+    assert!(
+        t.screen().contains("BROKEN at seq"),
+        "the Health tab says so: {}",
+        t.screen()
+    );
+}

@@ -1,7 +1,7 @@
 //! The Health tab: the store (reachable, ping, pool, schema, counts, durability), the ledger
 //! head and the stream's lag, events per minute, a ping sparkline and positions by state.
 
-use super::{Cx, Dcx, View};
+use super::{ChainView, Cx, Dcx, View};
 use crate::domain::PositionState;
 use crate::domain::ledger::LedgerEvent;
 use crate::service::CheckReport;
@@ -98,7 +98,7 @@ impl View for Health {
                     .areas(area);
             (a, b)
         } else {
-            let [a, b] = Layout::vertical([Constraint::Length(14), Constraint::Min(4)]).areas(area);
+            let [a, b] = Layout::vertical([Constraint::Length(15), Constraint::Min(4)]).areas(area);
             (a, b)
         };
         let connected = if h.connected {
@@ -193,6 +193,22 @@ impl View for Health {
             Line::from(vec![
                 Span::styled(format!("{:<20}", "Stream"), theme.muted()),
                 stream,
+            ]),
+            Line::from(vec![
+                Span::styled(format!("{:<20}", "Chain"), theme.muted()),
+                match cx.chain {
+                    ChainView::Verified { seq, .. } => Span::styled(
+                        format!("verified to seq {seq}, each new event as it arrives"),
+                        theme.ok(),
+                    ),
+                    ChainView::Broken { seq, reason } => {
+                        Span::styled(format!("BROKEN at seq {seq}: {}", s(reason)), theme.error())
+                    }
+                    ChainView::Verifying => Span::styled("verifying…", theme.muted()),
+                    ChainView::Unknown => {
+                        Span::styled("not verified here (root sessions verify it)", theme.muted())
+                    }
+                },
             ]),
             Line::from(vec![
                 Span::styled(format!("{:<20}", "Last check"), theme.muted()),

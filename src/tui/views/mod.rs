@@ -163,6 +163,24 @@ impl Cx<'_> {
     }
 }
 
+/// What this console knows of the chain: verified to a head (once at start, from the newest
+/// witnessed head or seq 1, then event by event as the stream delivers them), or broken.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum ChainView {
+    /// Not verified (a session confined to one institution sees only its events).
+    #[default]
+    Unknown,
+    Verifying,
+    Verified {
+        seq: i64,
+        hash: String,
+    },
+    Broken {
+        seq: i64,
+        reason: String,
+    },
+}
+
 /// The context of drawing.
 pub struct Dcx<'a> {
     pub session: &'a Session,
@@ -170,6 +188,7 @@ pub struct Dcx<'a> {
     pub keys: &'a KeyMap,
     pub data: &'a Data,
     pub stream: Option<&'a StreamStatus>,
+    pub chain: &'a ChainView,
     pub started: Instant,
 }
 
