@@ -317,6 +317,13 @@ pub fn last_ledger_event(d: Dialect) -> Q {
     )
 }
 
+/// The ledger event at `seq` (the head, when the writer checks it).
+pub fn ledger_event_at(d: Dialect, seq: i64) -> Q {
+    let mut q = select(d, &LEDGER, "WHERE seq = ");
+    q.bind(Int, Arg::Int(seq));
+    q
+}
+
 // ---- lists ------------------------------------------------------------------------------------
 
 fn page_clause(q: &mut Q, after: &Option<String>, limit: u32) {

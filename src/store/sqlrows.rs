@@ -237,6 +237,33 @@ pub struct LedgerRow {
     hash: String,
 }
 
+/// Writes are refused on a broken chain: the head (`seq`, `hash`) must be an event whose content
+/// hashes to that hash. None when it does; else the error every write of the batch gets.
+pub fn broken_head(head: &(i64, String), row: Option<LedgerRow>) -> Option<StoreError> {
+    let (seq, hash) = head;
+    if *seq == 0 {
+        return None;
+    }
+    let why = match row.map(LedgerEvent::try_from) {
+        None => format!("the head names seq {seq}, which is not stored"),
+        Some(Err(e)) => format!("seq {seq} does not read: {e}"),
+        Some(Ok(ev)) if ev.hash != *hash => {
+            format!("the head's hash is not seq {seq}'s")
+        }
+        Some(Ok(ev)) => {
+            let mut v = crate::domain::ledger::ChainVerifier::from_head(seq - 1, &ev.prev_hash);
+            match v.push(&ev) {
+                Ok(()) => return None,
+                Err(b) => b.reason,
+            }
+        }
+    };
+    Some(StoreError::Other(format!(
+        "the ledger is broken at seq {seq} ({why}); writes are refused until it is repaired \
+         (`escrowgrid check` lists what differs)"
+    )))
+}
+
 impl TryFrom<LedgerRow> for LedgerEvent {
     type Error = StoreError;
     fn try_from(r: LedgerRow) -> StoreResult<Self> {

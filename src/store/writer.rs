@@ -309,6 +309,11 @@ impl Writer {
                 });
             }
         };
+        let last = conn.fetch_all(sql::ledger_event_at(self.d, head.0)).await;
+        if let Some(e) = sqlrows::broken_head(&head, last.ok().and_then(|r| r.into_iter().next())) {
+            let _ = conn.simple("ROLLBACK").await;
+            return Some(Attempt::Unavailable(e));
+        }
         let (q, steps) = match self.whole_batch(writes, &live, head)? {
             Ok(built) => built,
             Err((index, error)) => {
@@ -838,10 +843,17 @@ impl Writer {
                 "SELECT seq, hash FROM ledger_head WHERE id FOR UPDATE",
             ),
         };
-        Ok(tx
+        let head = tx
             .fetch_optional::<(i64, String)>(q)
             .await?
-            .unwrap_or((0, GENESIS_HASH.to_string())))
+            .unwrap_or((0, GENESIS_HASH.to_string()));
+        let last = tx
+            .fetch_optional(sql::ledger_event_at(self.d, head.0))
+            .await?;
+        match sqlrows::broken_head(&head, last) {
+            Some(e) => Err(e),
+            None => Ok(head),
+        }
     }
 
     /// PostgreSQL keeps the head in its own row and tells listeners once per batch, in one

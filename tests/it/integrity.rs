@@ -280,3 +280,64 @@ async fn backups_move_between_backends_byte_for_byte() {
         keep.push(h);
     }
 }
+
+/// Writes are refused on a broken chain: a writer that reads the head checks that the last
+/// event hashes to it, and names the seq when it does not.
+async fn no_write_on_a_broken_chain(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else {
+        return skip_postgres("no_write_on_a_broken_chain");
+    };
+    let f = h.fixture().await;
+    h.position(&f, "HOLDER-1", "1000").await;
+    let head = h.store.ledger_head().await.unwrap().unwrap().0;
+    let unlock = match backend {
+        Backend::Sqlite => "DROP TRIGGER ledger_events_append_only_update",
+        _ => "DROP TRIGGER ledger_events_append_only ON ledger_events",
+    };
+    raw(&h, backend, unlock).await.unwrap();
+    let edit = format!(
+        "UPDATE ledger_events SET payload = replace(payload, 'HOLDER-1', 'HOLDER-X') WHERE seq = {head}"
+    );
+    assert_eq!(raw(&h, backend, &edit).await.unwrap(), 1);
+    // A fresh process (its writer reads the head) refuses to write on it.
+    let fresh = store::open(backend, &h.url, std::time::Duration::from_millis(20))
+        .await
+        .unwrap();
+    let svc = escrowgrid::service::Service::new(fresh, Default::default());
+    let r = svc
+        .create_position(
+            &h.actor,
+            escrowgrid::service::NewPosition {
+                institution_id: Some(f.institution.clone()),
+                asset_id: f.asset.clone(),
+                holder_reference: "HOLDER-2".into(),
+                currency: "USD".into(),
+                amount: "2000".into(),
+                external_reference: None,
+            },
+        )
+        .await;
+    let e = r.unwrap_err().to_string();
+    assert!(
+        e.contains(&format!("the ledger is broken at seq {head}")),
+        "{e}"
+    );
+    assert_eq!(
+        h.store.ledger_head().await.unwrap().unwrap().0,
+        head,
+        "nothing written"
+    );
+}
+
+#[tokio::test]
+async fn no_write_on_a_broken_chain_on_sqlite() {
+    no_write_on_a_broken_chain(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn no_write_on_a_broken_chain_on_postgres() {
+    if postgres_url().is_none() {
+        return skip_postgres("no_write_on_a_broken_chain_on_postgres");
+    }
+    no_write_on_a_broken_chain(Backend::Postgres).await;
+}
