@@ -252,7 +252,7 @@ impl Writer {
         }
         let head = st.head.clone()?;
         let live: Vec<usize> = (0..writes.len()).collect();
-        let (q, steps) = match self.whole_batch(writes, &live, head)? {
+        let (q, steps) = match self.whole_batch(writes, &live, head.clone())? {
             Ok(built) => built,
             Err((index, error)) => return Some(Attempt::Failed { index, error }),
         };
@@ -262,7 +262,15 @@ impl Writer {
                 Err(e) => return Some(Attempt::Unavailable(e)),
             }
         }
-        match st.conn.as_mut().expect("set above").exec(q).await {
+        let conn = st.conn.as_mut().expect("set above");
+        // The head this writer left must still be an event that hashes to it.
+        let last = conn.fetch_all(sql::ledger_event_at(self.d, head.0)).await;
+        let broken = last.map(|r| sqlrows::broken_head(&head, r.into_iter().next()));
+        if let Err(e) | Ok(Some(e)) = broken {
+            st.head = None;
+            return Some(Attempt::Unavailable(e));
+        }
+        match conn.exec(q).await {
             Ok(_) => Some(Attempt::Committed(steps)),
             // Whether it committed is unknown: say so rather than try again.
             Err(e @ StoreError::Unavailable(_)) => Some(Attempt::Unavailable(e)),
@@ -310,7 +318,8 @@ impl Writer {
             }
         };
         let last = conn.fetch_all(sql::ledger_event_at(self.d, head.0)).await;
-        if let Some(e) = sqlrows::broken_head(&head, last.ok().and_then(|r| r.into_iter().next())) {
+        let broken = last.map(|r| sqlrows::broken_head(&head, r.into_iter().next()));
+        if let Err(e) | Ok(Some(e)) = broken {
             let _ = conn.simple("ROLLBACK").await;
             return Some(Attempt::Unavailable(e));
         }

@@ -164,12 +164,13 @@ impl Harness {
         fixture_on(&self.svc, &self.actor).await
     }
 
-    pub async fn position(
+    /// Creates a position, returning the service's answer.
+    pub async fn position_result(
         &self,
         f: &Fixture,
         holder: &str,
         amount: &str,
-    ) -> escrowgrid::domain::Position {
+    ) -> escrowgrid::service::ServiceResult<escrowgrid::domain::Position> {
         self.svc
             .create_position(
                 &self.actor,
@@ -183,7 +184,15 @@ impl Harness {
                 },
             )
             .await
-            .unwrap()
+    }
+
+    pub async fn position(
+        &self,
+        f: &Fixture,
+        holder: &str,
+        amount: &str,
+    ) -> escrowgrid::domain::Position {
+        self.position_result(f, holder, amount).await.unwrap()
     }
 }
 

@@ -322,6 +322,16 @@ async fn no_write_on_a_broken_chain(backend: Backend) {
         e.contains(&format!("the ledger is broken at seq {head}")),
         "{e}"
     );
+    // So does the writer that left that head itself.
+    let e = h
+        .position_result(&f, "HOLDER-3", "3000")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(&format!("the ledger is broken at seq {head}")),
+        "{e}"
+    );
     assert_eq!(
         h.store.ledger_head().await.unwrap().unwrap().0,
         head,
