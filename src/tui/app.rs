@@ -4,6 +4,7 @@
 //! view — and turns what they ask (`Request`s, dialog `Outcome`s) into state and `Cmd`s for the
 //! runtime. Nothing here awaits or draws.
 
+use super::chain::ChainWatch;
 use super::keymap::{Action, Context, Key, KeyMap};
 use super::layout::Areas;
 use super::nav::{Detail, Nav};
@@ -13,7 +14,7 @@ use super::theme::Theme;
 use super::views::catalog_detail::CatalogDetail;
 use super::views::institution_detail::InstitutionDetail;
 use super::views::position_detail::PositionDetail;
-use super::views::{ChainView, Cx, Data, Dcx, Request, View};
+use super::views::{Cx, Data, Dcx, Request, View};
 use super::views::{assets, health, institutions, ledger, positions};
 use crate::service::stream::{StreamItem, StreamStatus};
 use crate::service::{ServiceError, ServiceResult, TransitionOutcome, VerifyReport};
@@ -115,9 +116,7 @@ pub struct App {
     pub status: Option<StatusMsg>,
     pub areas: Areas,
     pub stream: Option<StreamStatus>,
-    pub chain: ChainView,
-    /// A catch-up verification is on its way (the stream got ahead of the verified head).
-    chain_catching_up: bool,
+    pub chain: ChainWatch,
     /// Whether the last health check reached the store.
     connected: Option<bool>,
     pub sim_paused: bool,
@@ -143,8 +142,7 @@ impl App {
             status: None,
             areas,
             stream: None,
-            chain: ChainView::Unknown,
-            chain_catching_up: false,
+            chain: ChainWatch::default(),
             connected: None,
             sim_paused: false,
             quit: false,
@@ -166,10 +164,8 @@ impl App {
             self.with(Target::Tab(i), |v, cx| v.refresh(cx));
         }
         // Only an unconfined session sees the whole chain to verify.
-        if self.session.scope.is_none() {
-            self.chain = ChainView::Verifying;
-            self.cmds.push(Cmd::VerifyChain(None));
-        }
+        self.cmds
+            .extend(self.chain.start(self.session.scope.is_none()));
     }
 
     pub fn take_cmds(&mut self) -> Vec<Cmd> {
@@ -293,7 +289,7 @@ impl App {
             keys: &self.keymap,
             data: &self.data,
             stream: self.stream.as_ref(),
-            chain: &self.chain,
+            chain: &self.chain.view,
             started: self.started,
         }
     }
@@ -431,7 +427,11 @@ impl App {
                     E::Asset => self.cmds.push(Cmd::LoadAssets),
                     E::Position | E::Policy | E::ApiKey => {}
                 }
-                self.verify_streamed(&e);
+                let (cmd, broken) = self.chain.on_event(&e);
+                self.cmds.extend(cmd);
+                if let Some(line) = broken {
+                    self.error(line);
+                }
                 self.broadcast(|v, cx| v.on_event(&e, cx));
             }
             Msg::Stream(StreamItem::Status(s)) => {
@@ -479,117 +479,28 @@ impl App {
             Loaded::Health(h) => self.on_health(h.connected, h.error.as_deref()),
             Loaded::Verify(r) => {
                 self.on_verified(r);
-                self.on_chain(r);
+                if let Some(line) = self.chain.on_result(r) {
+                    self.error(line);
+                }
             }
-            Loaded::Exported { path, result } => match result {
-                Ok(s) => self.info(format!(
-                    "Exported {} lines ({} ledger events, head seq {}) to {}",
-                    s.lines,
-                    s.ledger_events,
-                    s.head_seq,
-                    path.display()
-                )),
-                Err(e) => self.service_error("export", e),
-            },
             Loaded::ChainVerified(r) => {
-                self.chain_catching_up = false;
-                self.on_chain(r);
+                if let Some(line) = self.chain.on_result(r) {
+                    self.error(line);
+                }
             }
-            Loaded::Check(r) => {
-                match r {
-                    Ok(c) if c.ok => self.info(format!(
-                        "Store consistent: {} events, {} entities checked",
-                        c.events, c.entities
-                    )),
-                    Ok(c) => self.error(format!(
-                        "Store INCONSISTENT: {} findings (Health tab)",
-                        c.findings.len() as u64 + c.more
-                    )),
-                    Err(e) => self.service_error("check", e),
-                }
-                if let Ok(c) = r
-                    && !c.ok
-                {
-                    self.popups.push(Popup::Message(Message::check_findings(c)));
-                }
+            Loaded::Check(Ok(c)) if !c.ok => {
+                self.popups.push(Popup::Message(Message::check_findings(c)))
             }
             Loaded::Submitted(r) => self.on_submitted(r),
             Loaded::Transitioned { id, result } => self.on_transitioned(id, result),
-            Loaded::Revoked(r) => match r {
-                Ok(o) if o.already_revoked => self.info(format!(
-                    "API key {} was already revoked: nothing changed",
-                    o.api_key.id
-                )),
-                Ok(o) => self.info(format!(
-                    "Revoked API key {} ({})",
-                    o.api_key.id, o.api_key.label
-                )),
-                Err(e) => self.service_error("revoking the key", e),
-            },
             _ => {}
         }
+        match l.status() {
+            Some(Ok(line)) => self.info(line),
+            Some(Err(line)) => self.error(line),
+            None => {}
+        }
         self.broadcast(|v, cx| v.on_loaded(&l, cx));
-    }
-
-    /// A verification's result: the chain as far as it is verified, or where it breaks.
-    fn on_chain(&mut self, r: &ServiceResult<VerifyReport>) {
-        match r {
-            Ok(v) if v.ok => {
-                // A later head verified meanwhile (event by event) stays.
-                if !matches!(&self.chain, ChainView::Verified { seq, .. } if *seq > v.head_seq) {
-                    self.chain = ChainView::Verified {
-                        seq: v.head_seq,
-                        hash: v.head_hash.clone(),
-                    };
-                }
-            }
-            Ok(v) => {
-                let b = v.broken.clone().unwrap_or_default();
-                self.error(format!("Hash chain BROKEN at seq {}: {}", b.seq, b.reason));
-                self.chain = ChainView::Broken {
-                    seq: b.seq,
-                    reason: b.reason,
-                };
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "console: chain not verified");
-                if self.chain == ChainView::Verifying {
-                    self.chain = ChainView::Unknown;
-                }
-            }
-        }
-    }
-
-    /// A streamed event against the verified head: the next one must link to it and hash to what
-    /// it says; one further ahead sends for the events between.
-    fn verify_streamed(&mut self, e: &crate::domain::ledger::LedgerEvent) {
-        let ChainView::Verified { seq, hash } = &self.chain else {
-            return;
-        };
-        if e.seq <= *seq {
-            return;
-        }
-        if e.seq > seq + 1 {
-            if !self.chain_catching_up {
-                self.chain_catching_up = true;
-                self.cmds.push(Cmd::VerifyChain(Some((*seq, hash.clone()))));
-            }
-            return;
-        }
-        let mut v = crate::domain::ledger::ChainVerifier::from_head(*seq, hash);
-        self.chain = match v.push(e) {
-            Ok(()) => ChainView::Verified {
-                seq: e.seq,
-                hash: e.hash.clone(),
-            },
-            Err(b) => {
-                self.error(format!("Hash chain BROKEN at seq {}: {}", b.seq, b.reason));
-                ChainView::Broken {
-                    seq: b.seq,
-                    reason: b.reason,
-                }
-            }
-        };
     }
 
     fn service_error(&mut self, what: &str, e: &ServiceError) {

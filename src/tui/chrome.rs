@@ -159,7 +159,7 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
         stream,
     ];
     // The chain's state yields its room to a message (a break is one too).
-    match &app.chain {
+    match &app.chain.view {
         _ if app.status.is_some() => {}
         ChainView::Verified { seq, .. } => {
             spans.push(Span::styled(format!("  ✓ chain to seq {seq}"), theme.ok()))

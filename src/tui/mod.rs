@@ -5,6 +5,7 @@
 //! `keymap.rs` holds every key, `widgets.rs` the pieces every screen draws with.
 
 pub mod app;
+pub mod chain;
 pub mod chrome;
 pub mod exec;
 pub mod keymap;

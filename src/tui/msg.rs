@@ -90,6 +90,44 @@ pub enum Submitted {
     Policy(InstitutionPolicy),
 }
 
+impl Loaded {
+    /// The status line a reply leaves, when it leaves one (Err: an error line).
+    pub fn status(&self) -> Option<Result<String, String>> {
+        Some(match self {
+            Loaded::Exported {
+                path,
+                result: Ok(s),
+            } => Ok(format!(
+                "Exported {} lines ({} ledger events, head seq {}) to {}",
+                s.lines,
+                s.ledger_events,
+                s.head_seq,
+                path.display()
+            )),
+            Loaded::Exported { result: Err(e), .. } => Err(format!("export: {e}")),
+            Loaded::Check(Ok(c)) if c.ok => Ok(format!(
+                "Store consistent: {} events, {} entities checked",
+                c.events, c.entities
+            )),
+            Loaded::Check(Ok(c)) => Err(format!(
+                "Store INCONSISTENT: {} findings (Health tab)",
+                c.findings.len() as u64 + c.more
+            )),
+            Loaded::Check(Err(e)) => Err(format!("check: {e}")),
+            Loaded::Revoked(Ok(o)) if o.already_revoked => Ok(format!(
+                "API key {} was already revoked: nothing changed",
+                o.api_key.id
+            )),
+            Loaded::Revoked(Ok(o)) => Ok(format!(
+                "Revoked API key {} ({})",
+                o.api_key.id, o.api_key.label
+            )),
+            Loaded::Revoked(Err(e)) => Err(format!("revoking the key: {e}")),
+            _ => return None,
+        })
+    }
+}
+
 impl Submitted {
     /// The status line after it was created.
     pub fn summary(&self) -> String {

@@ -1610,7 +1610,7 @@ async fn the_console_verifies_the_chain_and_each_streamed_event() {
     let mut t = setup().await;
     let head = t.store.ledger_head().await.unwrap().unwrap();
     assert_eq!(
-        t.app.chain,
+        t.app.chain.view,
         ChainView::Verified {
             seq: head.0,
             hash: head.1.clone()
@@ -1666,7 +1666,7 @@ async fn the_console_verifies_the_chain_and_each_streamed_event() {
         )));
     t.settle().await;
     assert_eq!(
-        t.app.chain,
+        t.app.chain.view,
         ChainView::Verified {
             seq: new_head.0,
             hash: new_head.1.clone()
@@ -1683,9 +1683,9 @@ async fn the_console_verifies_the_chain_and_each_streamed_event() {
             Box::new(forged),
         )));
     assert!(
-        matches!(&t.app.chain, ChainView::Broken { seq, .. } if *seq == new_head.0 + 1),
+        matches!(&t.app.chain.view, ChainView::Broken { seq, .. } if *seq == new_head.0 + 1),
         "{:?}",
-        t.app.chain
+        t.app.chain.view
     );
     assert!(
         t.screen().contains("Hash chain BROKEN at seq"),

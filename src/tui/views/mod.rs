@@ -12,6 +12,7 @@ pub mod ledger;
 pub mod position_detail;
 pub mod positions;
 
+pub use super::chain::ChainView;
 use super::keymap::{Action, Context, KeyMap};
 use super::msg::{Cmd, Loaded};
 use super::nav::{Detail, Nav};
@@ -161,24 +162,6 @@ impl Cx<'_> {
             ))),
         }
     }
-}
-
-/// What this console knows of the chain: verified to a head (once at start, from the newest
-/// witnessed head or seq 1, then event by event as the stream delivers them), or broken.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub enum ChainView {
-    /// Not verified (a session confined to one institution sees only its events).
-    #[default]
-    Unknown,
-    Verifying,
-    Verified {
-        seq: i64,
-        hash: String,
-    },
-    Broken {
-        seq: i64,
-        reason: String,
-    },
 }
 
 /// The context of drawing.
