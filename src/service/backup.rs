@@ -99,56 +99,20 @@ impl Service {
             }),
             &mut s,
         )?;
-        let mut after = None;
-        loop {
-            let q = InstitutionQuery {
-                id: None,
-                page: Page { after, limit: 1000 },
-            };
-            let page = self.store.list_institutions(&q).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.id.clone());
-            for i in page {
-                out(ExportLine::Institution(i), &mut s)?;
-            }
+        for i in self.all_institutions().await? {
+            out(ExportLine::Institution(i), &mut s)?;
         }
-        let mut after = None;
-        loop {
-            let q = TemplateQuery {
-                institution_id: None,
-                page: Page { after, limit: 1000 },
-            };
-            let page = self.store.list_templates(&q).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.id.clone());
-            for t in page {
-                out(ExportLine::Template(t), &mut s)?;
-            }
+        for t in self.all_templates().await? {
+            out(ExportLine::Template(t), &mut s)?;
         }
-        let mut after = None;
-        loop {
-            let q = AssetQuery {
-                institution_id: None,
-                template_id: None,
-                page: Page { after, limit: 1000 },
-            };
-            let page = self.store.list_assets(&q).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.id.clone());
-            for a in page {
-                out(ExportLine::Asset(a), &mut s)?;
-            }
+        for a in self.all_assets().await? {
+            out(ExportLine::Asset(a), &mut s)?;
         }
-        let mut cursor = None;
+        let mut last: Option<Position> = None;
         loop {
-            let q = PositionQuery {
-                cursor,
-                limit: 1000,
-                ..Default::default()
-            };
-            let page = self.store.list_positions(&q).await?;
-            let Some(last) = page.last() else { break };
-            cursor = Some(PositionCursor::of(PositionSortKey::Created, last));
+            let page = self.positions_after(last.as_ref()).await?;
+            let Some(end) = page.last() else { break };
+            last = Some(end.clone());
             for p in page {
                 let steps = self.store.position_events(&p.id).await?;
                 out(ExportLine::Position(p), &mut s)?;

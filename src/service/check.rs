@@ -243,105 +243,69 @@ impl Service {
         let mut n = 0u64;
         // Institutions.
         let mut institutions: HashSet<String> = HashSet::new();
-        let mut after = None;
-        loop {
-            let q = InstitutionQuery {
-                id: None,
-                page: Page { after, limit: 1000 },
+        for i in self.all_institutions().await? {
+            n += 1;
+            let same = |p: &Payload| {
+                matches!(p, Payload::InstitutionCreated(c)
+                    if c.name == i.name && c.regions == i.regions && c.verticals == i.verticals)
             };
-            let page = self.store.list_institutions(&q).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.id.clone());
-            for i in page {
-                n += 1;
-                let same = |p: &Payload| {
-                    matches!(p, Payload::InstitutionCreated(c)
-                        if c.name == i.name && c.regions == i.regions && c.verticals == i.verticals)
-                };
-                creation(told, f, &i.id, same);
-                seen.insert(i.id.clone());
-                institutions.insert(i.id);
-            }
+            creation(told, f, &i.id, same);
+            seen.insert(i.id.clone());
+            institutions.insert(i.id);
         }
         // Templates.
         let mut templates: HashMap<String, String> = HashMap::new();
-        let mut after = None;
-        loop {
-            let q = TemplateQuery {
-                institution_id: None,
-                page: Page { after, limit: 1000 },
+        for t in self.all_templates().await? {
+            n += 1;
+            let same = |p: &Payload| {
+                matches!(p, Payload::TemplateCreated(c)
+                    if c.institution_id == t.institution_id && c.code == t.code
+                        && c.name == t.name && c.vertical == t.vertical
+                        && c.region == t.region && c.config == t.config)
             };
-            let page = self.store.list_templates(&q).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.id.clone());
-            for t in page {
-                n += 1;
-                let same = |p: &Payload| {
-                    matches!(p, Payload::TemplateCreated(c)
-                        if c.institution_id == t.institution_id && c.code == t.code
-                            && c.name == t.name && c.vertical == t.vertical
-                            && c.region == t.region && c.config == t.config)
-                };
-                creation(told, f, &t.id, same);
-                if !institutions.contains(&t.institution_id) {
-                    f.add(
-                        Some(&t.id),
-                        None,
-                        format!("its institution {} does not exist", t.institution_id),
-                    );
-                }
-                seen.insert(t.id.clone());
-                templates.insert(t.id, t.institution_id);
+            creation(told, f, &t.id, same);
+            if !institutions.contains(&t.institution_id) {
+                f.add(
+                    Some(&t.id),
+                    None,
+                    format!("its institution {} does not exist", t.institution_id),
+                );
             }
+            seen.insert(t.id.clone());
+            templates.insert(t.id, t.institution_id);
         }
         // Assets.
         let mut assets: HashMap<String, String> = HashMap::new();
-        let mut after = None;
-        loop {
-            let q = AssetQuery {
-                institution_id: None,
-                template_id: None,
-                page: Page { after, limit: 1000 },
+        for a in self.all_assets().await? {
+            n += 1;
+            let same = |p: &Payload| {
+                matches!(p, Payload::AssetCreated(c)
+                    if c.institution_id == a.institution_id && c.template_id == a.template_id
+                        && c.label == a.label && c.metadata == a.metadata)
             };
-            let page = self.store.list_assets(&q).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.id.clone());
-            for a in page {
-                n += 1;
-                let same = |p: &Payload| {
-                    matches!(p, Payload::AssetCreated(c)
-                        if c.institution_id == a.institution_id && c.template_id == a.template_id
-                            && c.label == a.label && c.metadata == a.metadata)
-                };
-                creation(told, f, &a.id, same);
-                match templates.get(&a.template_id) {
-                    None => f.add(
-                        Some(&a.id),
-                        None,
-                        format!("its template {} does not exist", a.template_id),
-                    ),
-                    Some(i) if *i != a.institution_id => f.add(
-                        Some(&a.id),
-                        None,
-                        format!("its template {} is another institution's", a.template_id),
-                    ),
-                    Some(_) => {}
-                }
-                seen.insert(a.id.clone());
-                assets.insert(a.id, a.institution_id);
+            creation(told, f, &a.id, same);
+            match templates.get(&a.template_id) {
+                None => f.add(
+                    Some(&a.id),
+                    None,
+                    format!("its template {} does not exist", a.template_id),
+                ),
+                Some(i) if *i != a.institution_id => f.add(
+                    Some(&a.id),
+                    None,
+                    format!("its template {} is another institution's", a.template_id),
+                ),
+                Some(_) => {}
             }
+            seen.insert(a.id.clone());
+            assets.insert(a.id, a.institution_id);
         }
         // Positions, with their lifecycles.
-        let mut cursor = None;
+        let mut last: Option<Position> = None;
         loop {
-            let q = PositionQuery {
-                cursor,
-                limit: 1000,
-                ..Default::default()
-            };
-            let page = self.store.list_positions(&q).await?;
-            let Some(last) = page.last() else { break };
-            cursor = Some(PositionCursor::of(PositionSortKey::Created, last));
+            let page = self.positions_after(last.as_ref()).await?;
+            let Some(end) = page.last() else { break };
+            last = Some(end.clone());
             for p in page {
                 n += 1;
                 self.check_position(told, f, &p, &assets).await?;

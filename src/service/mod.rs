@@ -15,6 +15,7 @@ mod positions;
 mod reads;
 pub mod stream;
 mod types;
+mod walk;
 
 /// The query, page and report types callers build and read: the console and the CLI go through
 /// the service and never import the store.

@@ -33,8 +33,9 @@ const FILTERS: &[(&str, &str)] = &[
     // durations and measured figures
     (r"\d+h \d{2}m \d{2}s", "[uptime]"),
     (r"\d+\.\d+ ms", "[ms]"),
-    // the ping sparkline's bars follow measured pings
-    (r"[▁▂▃▄▅▆▇]", "▁"),
+    // bars: the ping sparkline's follow measured pings (its rows come and go with them)
+    (r"[▁▂▃▄▅▆▇█]+", ""),
+    (r"(?m)[ ]+$", ""),
 ];
 
 async fn at(w: u16, h: u16) -> T {

@@ -1,0 +1,78 @@
+//! Reading the whole store page by page, for the audits and the backups that read everything
+//! (`check`, `export`): the catalog in full (it is small), positions a page at a time (they are
+//! not).
+
+use super::*;
+
+/// Rows per page when reading everything.
+const PAGE: u32 = 1000;
+
+impl Service {
+    pub(super) async fn all_institutions(&self) -> ServiceResult<Vec<Institution>> {
+        let mut out: Vec<Institution> = Vec::new();
+        loop {
+            let page = Page {
+                after: out.last().map(|x| x.id.clone()),
+                limit: PAGE,
+            };
+            let q = InstitutionQuery { id: None, page };
+            let rows = self.store.list_institutions(&q).await?;
+            if rows.is_empty() {
+                return Ok(out);
+            }
+            out.extend(rows);
+        }
+    }
+
+    pub(super) async fn all_templates(&self) -> ServiceResult<Vec<AssetTemplate>> {
+        let mut out: Vec<AssetTemplate> = Vec::new();
+        loop {
+            let page = Page {
+                after: out.last().map(|x| x.id.clone()),
+                limit: PAGE,
+            };
+            let q = TemplateQuery {
+                institution_id: None,
+                page,
+            };
+            let rows = self.store.list_templates(&q).await?;
+            if rows.is_empty() {
+                return Ok(out);
+            }
+            out.extend(rows);
+        }
+    }
+
+    pub(super) async fn all_assets(&self) -> ServiceResult<Vec<Asset>> {
+        let mut out: Vec<Asset> = Vec::new();
+        loop {
+            let page = Page {
+                after: out.last().map(|x| x.id.clone()),
+                limit: PAGE,
+            };
+            let q = AssetQuery {
+                institution_id: None,
+                template_id: None,
+                page,
+            };
+            let rows = self.store.list_assets(&q).await?;
+            if rows.is_empty() {
+                return Ok(out);
+            }
+            out.extend(rows);
+        }
+    }
+
+    /// The page of positions after `after` (the last of the previous page), in creation order.
+    pub(super) async fn positions_after(
+        &self,
+        after: Option<&Position>,
+    ) -> ServiceResult<Vec<Position>> {
+        let q = PositionQuery {
+            cursor: after.map(|p| PositionCursor::of(PositionSortKey::Created, p)),
+            limit: PAGE,
+            ..Default::default()
+        };
+        Ok(self.store.list_positions(&q).await?)
+    }
+}
