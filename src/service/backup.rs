@@ -164,6 +164,27 @@ impl Service {
         Ok(s)
     }
 
+    /// The export as JSON lines into `out` (`escrowgrid export`, the console's `:export`); a
+    /// write that fails is an error naming `what` (the file).
+    pub async fn export_to<W: std::io::Write + ?Sized>(
+        &self,
+        actor: &Actor,
+        out: &mut W,
+        what: &str,
+    ) -> ServiceResult<BackupSummary> {
+        let cannot =
+            |e: std::io::Error| ServiceError::field("file", format!("cannot write {what}: {e}"));
+        let s = self
+            .export(actor, |line| {
+                let text = serde_json::to_string(line)
+                    .map_err(|e| ServiceError::Internal(e.to_string()))?;
+                writeln!(out, "{text}").map_err(cannot)
+            })
+            .await?;
+        out.flush().map_err(cannot)?;
+        Ok(s)
+    }
+
     /// Loads an export into this store, which must be empty, replaying its ledger (root only).
     pub async fn import(
         &self,

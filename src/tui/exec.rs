@@ -219,21 +219,12 @@ async fn export_to(
     a: &Actor,
     path: &std::path::Path,
 ) -> crate::service::ServiceResult<crate::service::backup::BackupSummary> {
-    use crate::service::ServiceError;
-    use std::io::Write;
-    let cannot = |e: std::io::Error| {
-        ServiceError::field("file", format!("cannot write {}: {e}", path.display()))
-    };
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(cannot)?);
-    let s = svc
-        .export(a, |line| {
-            let text =
-                serde_json::to_string(line).map_err(|e| ServiceError::Internal(e.to_string()))?;
-            writeln!(out, "{text}").map_err(cannot)
-        })
-        .await?;
-    out.flush().map_err(cannot)?;
-    Ok(s)
+    let file = std::fs::File::create(path).map_err(|e| {
+        crate::service::ServiceError::field("file", format!("cannot write {}: {e}", path.display()))
+    })?;
+    let what = path.display().to_string();
+    svc.export_to(a, &mut std::io::BufWriter::new(file), &what)
+        .await
 }
 
 /// Runs queued commands inline until none are left, feeding their results back: the console

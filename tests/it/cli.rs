@@ -62,13 +62,18 @@ fn stdout(o: &Output) -> String {
 /// Rewrites the database as someone with write access to its file would: the append-only
 /// triggers dropped first.
 async fn tamper(db: &Path, sql: &'static str) {
+    drop_append_only_triggers(db).await;
+    sqlite_exec(db, sql).await;
+}
+
+/// The append-only triggers gone, as someone with write access to the file can make them.
+async fn drop_append_only_triggers(db: &Path) {
     for t in ["ledger_events", "audit_events", "position_events"] {
         for op in ["update", "delete"] {
             let drop = format!("DROP TRIGGER IF EXISTS {t}_append_only_{op}");
             sqlite_exec_string(db, drop).await;
         }
     }
-    sqlite_exec(db, sql).await;
 }
 
 async fn sqlite_exec_string(db: &Path, sql: String) {
@@ -1060,11 +1065,7 @@ async fn rewrite_history(db: &Path, from_seq: i64) {
         ));
         prev = sealed.hash;
     }
-    for t in ["ledger_events"] {
-        for op in ["update", "delete"] {
-            sqlite_exec_string(db, format!("DROP TRIGGER IF EXISTS {t}_append_only_{op}")).await;
-        }
-    }
+    drop_append_only_triggers(db).await;
     use sqlx::ConnectOptions;
     let mut c = sqlx::sqlite::SqliteConnectOptions::new()
         .filename(db)

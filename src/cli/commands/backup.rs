@@ -24,13 +24,8 @@ pub(crate) async fn export(
         ))
     };
     let s = svc
-        .export(actor, |line| {
-            let text =
-                serde_json::to_string(line).map_err(|e| ServiceError::Internal(e.to_string()))?;
-            writeln!(out, "{text}").map_err(cannot)
-        })
+        .export_to(actor, &mut out, &file.display().to_string())
         .await?;
-    out.flush().map_err(cannot)?;
     drop(out);
     if to_stdout {
         return Ok(0);
