@@ -22,6 +22,12 @@ pub struct FileConfig {
     pub sqlite_poll_ms: Option<u64>,
     pub sqlite_synchronous: Option<String>,
     pub read_only: Option<bool>,
+    pub pg_max_connections: Option<u64>,
+    pub pg_min_connections: Option<u64>,
+    pub pg_acquire_timeout_ms: Option<u64>,
+    pub pg_idle_timeout_s: Option<u64>,
+    pub pg_connect_timeout_ms: Option<u64>,
+    pub statement_timeout_ms: Option<u64>,
     #[serde(default)]
     pub console: ConsoleConfig,
 }
@@ -69,6 +75,7 @@ pub struct Config {
     pub sqlite_poll: Duration,
     pub sqlite_synchronous: crate::store::SqliteSync,
     pub read_only: bool,
+    pub pg: crate::store::PgSettings,
     pub console: ConsoleConfig,
     /// The config file that was read, if any.
     pub config_file: Option<PathBuf>,
@@ -189,6 +196,7 @@ impl Config {
         crate::store::Options {
             sqlite_poll: self.sqlite_poll,
             sqlite_synchronous: self.sqlite_synchronous,
+            pg: self.pg.clone(),
         }
     }
 }
@@ -293,6 +301,7 @@ pub fn load(ov: &Overrides, env: &dyn Env) -> Result<Config, ConfigError> {
             )
         })?,
     };
+    let pg = pg_settings(&file, env)?;
     if let Some(r) = file.console.demo_rate
         && !(r > 0.0 && r <= 1000.0)
     {
@@ -328,8 +337,82 @@ pub fn load(ov: &Overrides, env: &dyn Env) -> Result<Config, ConfigError> {
         sqlite_poll,
         sqlite_synchronous,
         read_only: ov.read_only || file.read_only.unwrap_or(false),
+        pg,
         console: file.console,
         config_file,
+    })
+}
+
+/// A whole number from `ESCROWGRID_<KEY>` or the file's `key`, within `range`.
+fn number(
+    env: &dyn Env,
+    key: &'static str,
+    file: Option<u64>,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Option<u64>, ConfigError> {
+    let var = format!("ESCROWGRID_{}", key.to_ascii_uppercase());
+    let (name, v) = match env.get(&var) {
+        Some(v) => {
+            let n = v
+                .trim()
+                .parse::<u64>()
+                .map_err(|_| bad(&var, format!("'{v}' is not a whole number")))?;
+            (var, n)
+        }
+        None => match file {
+            Some(n) => (key.to_string(), n),
+            None => return Ok(None),
+        },
+    };
+    if !range.contains(&v) {
+        return Err(bad(
+            &name,
+            format!("must be between {} and {}", range.start(), range.end()),
+        ));
+    }
+    Ok(Some(v))
+}
+
+/// The PostgreSQL pool and timeout settings.
+fn pg_settings(file: &FileConfig, env: &dyn Env) -> Result<crate::store::PgSettings, ConfigError> {
+    let d = crate::store::PgSettings::default();
+    let ms = Duration::from_millis;
+    let max = number(env, "pg_max_connections", file.pg_max_connections, 1..=1000)?
+        .map_or(d.max_connections, |n| n as u32);
+    let min = number(env, "pg_min_connections", file.pg_min_connections, 0..=1000)?
+        .map_or(d.min_connections, |n| n as u32);
+    if min > max {
+        return Err(bad(
+            "pg_min_connections",
+            format!("{min} is more than pg_max_connections ({max})"),
+        ));
+    }
+    Ok(crate::store::PgSettings {
+        max_connections: max,
+        min_connections: min,
+        acquire_timeout: number(
+            env,
+            "pg_acquire_timeout_ms",
+            file.pg_acquire_timeout_ms,
+            10..=600_000,
+        )?
+        .map_or(d.acquire_timeout, ms),
+        idle_timeout: number(env, "pg_idle_timeout_s", file.pg_idle_timeout_s, 1..=86_400)?
+            .map_or(d.idle_timeout, Duration::from_secs),
+        connect_timeout: number(
+            env,
+            "pg_connect_timeout_ms",
+            file.pg_connect_timeout_ms,
+            10..=600_000,
+        )?
+        .map_or(d.connect_timeout, ms),
+        statement_timeout: number(
+            env,
+            "statement_timeout_ms",
+            file.statement_timeout_ms,
+            10..=3_600_000,
+        )?
+        .map_or(d.statement_timeout, ms),
     })
 }
 
@@ -355,6 +438,52 @@ mod tests {
         assert!(
             e.to_string()
                 .starts_with("ESCROWGRID_SQLITE_SYNCHRONOUS: 'fast' is not a synchronous mode"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn pg_settings_come_from_file_and_env_and_are_checked() {
+        let c = load(&Overrides::default(), &env(&[])).unwrap();
+        assert_eq!(c.pg, crate::store::PgSettings::default());
+        let (_d, p) = write("statement_timeout_ms = 2500\npg_max_connections = 4\n");
+        let c = load(
+            &ov_file(&p),
+            &env(&[("ESCROWGRID_PG_ACQUIRE_TIMEOUT_MS", "750")]),
+        )
+        .unwrap();
+        assert_eq!(c.pg.statement_timeout, Duration::from_millis(2500));
+        assert_eq!(c.pg.max_connections, 4);
+        assert_eq!(c.pg.acquire_timeout, Duration::from_millis(750));
+        let c = load(
+            &ov_file(&p),
+            &env(&[("ESCROWGRID_STATEMENT_TIMEOUT_MS", "900")]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.pg.statement_timeout,
+            Duration::from_millis(900),
+            "env wins"
+        );
+        let e = load(
+            &Overrides::default(),
+            &env(&[("ESCROWGRID_STATEMENT_TIMEOUT_MS", "soon")]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "ESCROWGRID_STATEMENT_TIMEOUT_MS: 'soon' is not a whole number"
+        );
+        let (_d, p) = write("pg_max_connections = 0\n");
+        let e = load(&ov_file(&p), &env(&[])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "pg_max_connections: must be between 1 and 1000"
+        );
+        let (_d, p) = write("pg_max_connections = 2\npg_min_connections = 3\n");
+        let e = load(&ov_file(&p), &env(&[])).unwrap_err();
+        assert!(
+            e.to_string().contains("more than pg_max_connections"),
             "{e}"
         );
     }

@@ -154,7 +154,7 @@ impl From<StoreError> for ServiceError {
                 expected,
                 current: None,
             },
-            StoreError::Unavailable(m) => ServiceError::Unavailable(m),
+            StoreError::Unavailable(m) | StoreError::Retryable(m) => ServiceError::Unavailable(m),
             StoreError::Duplicate(m) | StoreError::Constraint(m) => {
                 ServiceError::Validation(vec![FieldError::new("input", m)])
             }

@@ -72,6 +72,11 @@ pub enum StoreError {
     Constraint(String),
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The database aborted the transaction to resolve a conflict with another (serialization
+    /// failure or deadlock, SQLSTATE 40001 / 40P01): nothing was changed, and trying again is
+    /// safe. The writer and the reads retry it with backoff before anyone sees it.
+    #[error("store unavailable: {0}")]
+    Retryable(String),
     #[error("stored data is not readable: {0}")]
     Corrupt(String),
     #[error("store error: {0}")]
@@ -302,6 +307,9 @@ pub trait LedgerWaker: Send {
 #[derive(Debug, Default)]
 pub struct FaultInjector {
     fail_next_ledger_append: AtomicBool,
+    /// 0: none; 1: the next commit lands but its answer is lost; 2: the next commit is lost
+    /// before it reaches the database (PostgreSQL writer).
+    lose_next_commit: std::sync::atomic::AtomicU8,
     gate: tokio::sync::Mutex<()>,
     queued: AtomicI64,
 }
@@ -316,6 +324,20 @@ impl FaultInjector {
             Err(StoreError::Other("injected ledger append failure".into()))
         } else {
             Ok(())
+        }
+    }
+    /// The next PostgreSQL commit lands, but the writer hears nothing back (`landed`: true), or
+    /// it never reaches the database (false), as when the connection breaks at that moment.
+    pub fn lose_next_commit(&self, landed: bool) {
+        self.lose_next_commit
+            .store(if landed { 1 } else { 2 }, Ordering::SeqCst);
+    }
+    /// Called by the writer at a commit: Some(landed) when the commit is to be lost.
+    pub(crate) fn take_commit_loss(&self) -> Option<bool> {
+        match self.lose_next_commit.swap(0, Ordering::SeqCst) {
+            1 => Some(true),
+            2 => Some(false),
+            _ => None,
         }
     }
     /// Holds the writer (before it takes its next batch) until the guard is dropped.
@@ -441,6 +463,7 @@ pub struct Options {
     /// watch the database file.
     pub sqlite_poll: Duration,
     pub sqlite_synchronous: SqliteSync,
+    pub pg: PgSettings,
 }
 
 impl Default for Options {
@@ -448,6 +471,38 @@ impl Default for Options {
         Options {
             sqlite_poll: sqlite::DEFAULT_POLL,
             sqlite_synchronous: SqliteSync::default(),
+            pg: PgSettings::default(),
+        }
+    }
+}
+
+/// PostgreSQL connection settings (config keys `pg_*` and `statement_timeout_ms`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgSettings {
+    /// Reader connections at most (the writer has one more of its own).
+    pub max_connections: u32,
+    /// Reader connections kept open while idle.
+    pub min_connections: u32,
+    /// How long a call waits for a free pooled connection before it fails.
+    pub acquire_timeout: Duration,
+    /// A pooled connection idle this long is closed (down to `min_connections`).
+    pub idle_timeout: Duration,
+    /// How long opening one connection may take (TCP, TLS, authentication).
+    pub connect_timeout: Duration,
+    /// Set as `statement_timeout` on every connection; also the bound on one call's round trip
+    /// when the server stops answering altogether.
+    pub statement_timeout: Duration,
+}
+
+impl Default for PgSettings {
+    fn default() -> Self {
+        PgSettings {
+            max_connections: 10,
+            min_connections: 0,
+            acquire_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(600),
+            connect_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(15),
         }
     }
 }
@@ -467,6 +522,6 @@ pub async fn open_with(backend: Backend, url: &str, opts: &Options) -> StoreResu
     Ok(match backend {
         Backend::Memory => Arc::new(memory::MemoryStore::new()),
         Backend::Sqlite => Arc::new(sqlite::open(url, opts).await?),
-        Backend::Postgres => Arc::new(postgres::open(url).await?),
+        Backend::Postgres => Arc::new(postgres::open(url, &opts.pg).await?),
     })
 }

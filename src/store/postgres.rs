@@ -3,9 +3,9 @@
 //! hear of an event only once it is committed).
 
 use super::sql::Dialect;
-use super::sqlconn::{Pools, map_err, pool_options};
+use super::sqlconn::{Bounds, Pools, map_err, pool_options};
 use super::sqldb::SqlStore;
-use super::{StoreError, StoreResult};
+use super::{PgSettings, StoreError, StoreResult};
 use sqlx::postgres::PgConnectOptions;
 use std::str::FromStr;
 use std::time::Duration;
@@ -48,24 +48,56 @@ fn reason(e: sqlx::Error) -> String {
     }
 }
 
-pub async fn open(url: &str) -> StoreResult<SqlStore> {
-    let opts = connect_options(url)?;
+/// Opens one connection within `pg_connect_timeout_ms`, for the reason a pool would hide.
+async fn first_connection(
+    url: &str,
+    opts: &PgConnectOptions,
+    s: &PgSettings,
+) -> StoreResult<sqlx::PgConnection> {
+    let cannot =
+        |why: String| StoreError::Unavailable(format!("cannot connect to {}: {why}", redact(url)));
+    match tokio::time::timeout(s.connect_timeout, sqlx::ConnectOptions::connect(opts)).await {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(e)) => Err(cannot(reason(e))),
+        Err(_) => Err(cannot(format!(
+            "timed out after {} ms (pg_connect_timeout_ms)",
+            s.connect_timeout.as_millis()
+        ))),
+    }
+}
+
+/// The options of every connection: `statement_timeout` set at connection start.
+fn with_timeouts(opts: PgConnectOptions, s: &PgSettings) -> PgConnectOptions {
+    opts.options([(
+        "statement_timeout",
+        format!("{}", s.statement_timeout.as_millis()),
+    )])
+}
+
+pub async fn open(url: &str, s: &PgSettings) -> StoreResult<SqlStore> {
+    let opts = with_timeouts(connect_options(url)?, s);
     let cannot = |e: sqlx::Error| {
         StoreError::Unavailable(format!("cannot connect to {}: {}", redact(url), reason(e)))
     };
     // One connection first: a pool that cannot connect only says it timed out, and the reason
     // (refused, unknown host, authentication) is what an operator needs.
-    sqlx::ConnectOptions::connect(&opts).await.map_err(cannot)?;
+    first_connection(url, &opts, s).await?;
+    let bounds = Bounds {
+        statement: s.statement_timeout,
+        acquire: s.acquire_timeout,
+    };
     let pool = pool_options::<sqlx::Postgres>()
-        .max_connections(10)
-        .acquire_timeout(Duration::from_secs(5))
+        .max_connections(s.max_connections)
+        .min_connections(s.min_connections)
+        .idle_timeout(s.idle_timeout)
+        .acquire_timeout(s.acquire_timeout)
         .connect_with(opts.clone())
         .await
         .map_err(cannot)?;
     // The batching writer's own connection (opened when it first writes).
     let write = pool_options::<sqlx::Postgres>()
         .max_connections(1)
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(s.acquire_timeout)
         // The writer's statements have one shape per table and many parameters: plan them once
         // (a custom plan per execution cost more than running them).
         .after_connect(|conn, _| {
@@ -115,7 +147,11 @@ pub async fn open(url: &str) -> StoreResult<SqlStore> {
     };
     Ok(SqlStore::new(
         Dialect::Postgres,
-        Pools::Postgres { read: pool, write },
+        Pools::Postgres {
+            read: pool,
+            write,
+            bounds,
+        },
         redact(url),
         head,
         Duration::ZERO,

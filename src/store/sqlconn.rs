@@ -8,6 +8,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 use sqlx::{AssertSqlSafe, FromRow};
+use std::time::Duration;
 
 #[derive(Clone)]
 pub(crate) enum Pools {
@@ -20,7 +21,86 @@ pub(crate) enum Pools {
         shared: bool,
     },
     /// Readers, and a connection of the writer's own, so writes never queue behind reads.
-    Postgres { read: PgPool, write: PgPool },
+    Postgres {
+        read: PgPool,
+        write: PgPool,
+        bounds: Bounds,
+    },
+}
+
+/// How long a PostgreSQL call may take (`PgSettings`): every call is bounded, so a database that
+/// hangs gives "timed out after N ms" and never a caller that waits for ever.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Bounds {
+    pub(crate) statement: Duration,
+    pub(crate) acquire: Duration,
+}
+
+/// Beyond `statement_timeout`, how long the client waits for the server's own cancellation
+/// before it gives up on a server that stopped answering.
+const GRACE: Duration = Duration::from_secs(1);
+
+/// How often a read that failed for a reason worth retrying is tried in all, and the pause
+/// before the second try (doubled before each next).
+const READ_TRIES: u32 = 3;
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+
+impl Bounds {
+    fn ms(d: Duration) -> u128 {
+        d.as_millis()
+    }
+
+    /// A driver error in words: a statement cancelled by `statement_timeout` and a pool that had
+    /// no connection to give say which setting bounded them.
+    pub(crate) fn map(&self, e: sqlx::Error) -> StoreError {
+        match &e {
+            sqlx::Error::Database(db)
+                if db.code().as_deref() == Some("57014") && db.message().contains("timeout") =>
+            {
+                StoreError::Unavailable(format!(
+                    "timed out after {} ms (statement_timeout_ms)",
+                    Self::ms(self.statement)
+                ))
+            }
+            sqlx::Error::PoolTimedOut => StoreError::Unavailable(format!(
+                "timed out after {} ms waiting for a free connection (pg_acquire_timeout_ms; raise pg_max_connections if this persists)",
+                Self::ms(self.acquire)
+            )),
+            _ => map_err(e),
+        }
+    }
+
+    /// Runs one call against the server within the client-side bound (`wait` for a connection,
+    /// plus the statement timeout and a grace for the server's own cancellation).
+    pub(crate) async fn run<T>(
+        &self,
+        wait: bool,
+        call: impl std::future::Future<Output = Result<T, sqlx::Error>>,
+    ) -> StoreResult<T> {
+        let bound = self.statement + GRACE + if wait { self.acquire } else { Duration::ZERO };
+        match tokio::time::timeout(bound, call).await {
+            Ok(r) => r.map_err(|e| self.map(e)),
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "timed out after {} ms: the database server did not answer",
+                Self::ms(bound)
+            ))),
+        }
+    }
+}
+
+/// Whether a failed read may be tried again: the transaction was aborted for a conflict, or the
+/// connection broke (never a timeout: that wait is over already).
+pub(crate) fn worth_retrying(e: &StoreError) -> bool {
+    match e {
+        StoreError::Retryable(_) => true,
+        StoreError::Unavailable(m) => !m.starts_with("timed out"),
+        _ => false,
+    }
+}
+
+/// The pause before try `n` (1-based) of a retried call.
+pub(crate) fn backoff(n: u32) -> Duration {
+    FIRST_BACKOFF * 2u32.pow(n.saturating_sub(1).min(6))
 }
 
 /// Binds every argument of a `Q` onto a sqlx query: `bound!(sqlite …)` or `bound!(pg …)`.
@@ -84,6 +164,8 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
                     let busy = matches!(code.as_str(), "5" | "6" | "261" | "517" | "262");
                     if busy {
                         StoreError::Unavailable(format!("database is busy: {msg}"))
+                    } else if code == "40001" || code == "40P01" {
+                        StoreError::Retryable(msg)
                     } else if code.starts_with("08") || code.starts_with("57P") {
                         StoreError::Unavailable(msg)
                     } else {
@@ -125,21 +207,31 @@ pub(crate) fn pool_options<DB: sqlx::Database>() -> sqlx::pool::PoolOptions<DB> 
 }
 
 impl Pools {
-    /// Runs a query on a reader connection.
+    /// Runs a query on a reader connection. PostgreSQL: bounded (`Bounds`), and tried again
+    /// with backoff when it failed for a reason worth retrying (`worth_retrying`).
     pub(crate) async fn fetch_all<T: AnyRow>(&self, q: Q) -> StoreResult<Vec<T>> {
-        let r = match self {
+        match self {
             Pools::Sqlite { read, .. } => {
                 bound!(sqlite sqlx::query_as::<_, T>(AssertSqlSafe(q.sql)), q.args)
                     .fetch_all(read)
                     .await
+                    .map_err(map_err)
             }
-            Pools::Postgres { read, .. } => {
-                bound!(pg sqlx::query_as::<_, T>(AssertSqlSafe(q.sql)), q.args)
-                    .fetch_all(read)
-                    .await
+            Pools::Postgres { read, bounds, .. } => {
+                let mut tries = 1;
+                loop {
+                    let query = bound!(pg sqlx::query_as::<_, T>(AssertSqlSafe(q.sql.clone())), q.args.clone());
+                    match bounds.run(true, query.fetch_all(read)).await {
+                        Err(e) if tries < READ_TRIES && worth_retrying(&e) => {
+                            tracing::debug!(error = %e, tries, "read failed; trying again");
+                            tokio::time::sleep(backoff(tries)).await;
+                            tries += 1;
+                        }
+                        r => return r,
+                    }
+                }
             }
-        };
-        r.map_err(map_err)
+        }
     }
 
     /// A connection for the writer. It keeps it across batches (no pool round trip, no ping
@@ -147,10 +239,16 @@ impl Pools {
     /// readers need too.
     pub(crate) async fn writer_connection(&self) -> StoreResult<WriteConn> {
         match self {
-            Pools::Sqlite { write, .. } => write.acquire().await.map(WriteConn::Sqlite),
-            Pools::Postgres { write, .. } => write.acquire().await.map(WriteConn::Postgres),
+            Pools::Sqlite { write, .. } => write
+                .acquire()
+                .await
+                .map(WriteConn::Sqlite)
+                .map_err(map_err),
+            Pools::Postgres { write, bounds, .. } => bounds
+                .run(true, write.acquire())
+                .await
+                .map(|c| WriteConn::Postgres(c, *bounds)),
         }
-        .map_err(map_err)
     }
 
     pub(crate) fn shared_writer(&self) -> bool {
@@ -160,17 +258,22 @@ impl Pools {
 
 pub(crate) enum WriteConn {
     Sqlite(PoolConnection<sqlx::Sqlite>),
-    Postgres(PoolConnection<sqlx::Postgres>),
+    Postgres(PoolConnection<sqlx::Postgres>, Bounds),
 }
 
 impl WriteConn {
     /// Runs a statement without parameters (transaction control) by the simple protocol.
     pub(crate) async fn simple(&mut self, sql: &'static str) -> StoreResult<()> {
         match self {
-            WriteConn::Sqlite(c) => sqlx::Executor::execute(&mut **c, sql).await.map(|_| ()),
-            WriteConn::Postgres(c) => sqlx::Executor::execute(&mut **c, sql).await.map(|_| ()),
+            WriteConn::Sqlite(c) => sqlx::Executor::execute(&mut **c, sql)
+                .await
+                .map(|_| ())
+                .map_err(map_err),
+            WriteConn::Postgres(c, b) => b
+                .run(false, sqlx::Executor::execute(&mut **c, sql))
+                .await
+                .map(|_| ()),
         }
-        .map_err(map_err)
     }
 
     /// Opens a write transaction. On SQLite `BEGIN IMMEDIATE` takes the database's write lock
@@ -178,7 +281,7 @@ impl WriteConn {
     pub(crate) async fn begin(&mut self) -> StoreResult<()> {
         let sql = match self {
             WriteConn::Sqlite(_) => "BEGIN IMMEDIATE",
-            WriteConn::Postgres(_) => "BEGIN",
+            WriteConn::Postgres(..) => "BEGIN",
         };
         self.simple(sql).await
     }
@@ -191,33 +294,34 @@ pub(crate) struct Tx<'c>(pub(crate) &'c mut WriteConn);
 impl WriteConn {
     /// Runs a statement; outside a transaction it commits on its own.
     pub(crate) async fn exec(&mut self, q: Q) -> StoreResult<u64> {
-        let r = match self {
+        match self {
             WriteConn::Sqlite(c) => bound!(sqlite sqlx::query(AssertSqlSafe(q.sql)), q.args)
                 .execute(&mut **c)
                 .await
-                .map(|r| r.rows_affected()),
-            WriteConn::Postgres(c) => bound!(pg sqlx::query(AssertSqlSafe(q.sql)), q.args)
-                .execute(&mut **c)
-                .await
-                .map(|r| r.rows_affected()),
-        };
-        r.map_err(map_err)
+                .map(|r| r.rows_affected())
+                .map_err(map_err),
+            WriteConn::Postgres(c, b) => {
+                let query = bound!(pg sqlx::query(AssertSqlSafe(q.sql)), q.args);
+                b.run(false, query.execute(&mut **c))
+                    .await
+                    .map(|r| r.rows_affected())
+            }
+        }
     }
 
     pub(crate) async fn fetch_all<T: AnyRow>(&mut self, q: Q) -> StoreResult<Vec<T>> {
-        let r = match self {
+        match self {
             WriteConn::Sqlite(c) => {
                 bound!(sqlite sqlx::query_as::<_, T>(AssertSqlSafe(q.sql)), q.args)
                     .fetch_all(&mut **c)
                     .await
+                    .map_err(map_err)
             }
-            WriteConn::Postgres(c) => {
-                bound!(pg sqlx::query_as::<_, T>(AssertSqlSafe(q.sql)), q.args)
-                    .fetch_all(&mut **c)
-                    .await
+            WriteConn::Postgres(c, b) => {
+                let query = bound!(pg sqlx::query_as::<_, T>(AssertSqlSafe(q.sql)), q.args);
+                b.run(false, query.fetch_all(&mut **c)).await
             }
-        };
-        r.map_err(map_err)
+        }
     }
 }
 

@@ -164,7 +164,7 @@ impl Store for SqlStore {
                 (read.num_idle() + write.num_idle()) as u32,
                 read.options().get_max_connections() + write.options().get_max_connections(),
             ),
-            Pools::Postgres { read, write } => (
+            Pools::Postgres { read, write, .. } => (
                 read.size() + write.size(),
                 (read.num_idle() + write.num_idle()) as u32,
                 read.options().get_max_connections() + write.options().get_max_connections(),

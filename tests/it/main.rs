@@ -10,6 +10,8 @@ mod e2e_tmux;
 mod integrity;
 mod multiprocess;
 mod outage;
+mod own_pg;
+mod production;
 mod properties;
 mod service;
 mod snapshots;

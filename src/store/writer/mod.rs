@@ -11,8 +11,10 @@
 //! Across processes on one PostgreSQL database the `ledger_head` row, locked once per batch, is
 //! what orders the chain; on SQLite `BEGIN IMMEDIATE` is.
 
+mod outcome;
+
 use super::counters::Deltas;
-use super::sql::{self, Arg, Dialect, Q, Ty};
+use super::sql::{self, Arg, Dialect, Q};
 use super::sqlconn::{Pools, Tx, WriteConn};
 use super::sqlrows;
 use super::sqlwrite::{self, entity_of, rows_of, whole_batch_fits};
@@ -21,6 +23,7 @@ use super::{Change, Committed, FaultInjector, StoreError, StoreResult, Write};
 use crate::domain::audit::AuditEvent;
 use crate::domain::ledger::{GENESIS_HASH, PreparedEvent};
 use crate::domain::{InstitutionPolicy, PositionState};
+use outcome::{WRITE_TRIES, newest_link, outcome_unknown};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
@@ -114,8 +117,17 @@ enum Attempt {
     /// A statement over several writes failed: run the batch again a write at a time, to find
     /// the one that fails.
     Isolate,
-    /// The batch as a whole could not be committed (connection, begin, commit).
+    /// The batch as a whole could not be committed (connection, begin, a statement timeout).
     Unavailable(StoreError),
+    /// The database rolled the transaction back to resolve a conflict with another (deadlock,
+    /// serialization failure): nothing changed, so the batch is tried again after a pause.
+    Retry(StoreError),
+    /// The connection failed while the batch's commit was under way: it may have landed. The
+    /// writer looks for the batch's newest ledger event before it answers or tries again.
+    Unknown {
+        steps: Vec<Option<Step>>,
+        error: StoreError,
+    },
 }
 
 /// What the writer keeps between batches.
@@ -205,8 +217,26 @@ impl Writer {
                 None => self.attempt(&mut st.conn, &writes, &failed, mode).await,
             },
         };
+        let mut tries = 1;
         let answers: Vec<StoreResult<Committed>> = loop {
             match attempt {
+                Attempt::Retry(e) if tries >= WRITE_TRIES => {
+                    attempt = Attempt::Unavailable(StoreError::Unavailable(format!(
+                        "{e} (tried {tries} times)"
+                    )));
+                    continue;
+                }
+                Attempt::Retry(e) => {
+                    tracing::info!(error = %e, tries, "the database rolled the batch back; trying again");
+                    tokio::time::sleep(super::sqlconn::backoff(tries)).await;
+                    tries += 1;
+                }
+                Attempt::Unknown { steps, error } => {
+                    st.conn = None;
+                    st.head = None;
+                    attempt = self.resolve(&mut st.conn, steps, error, tries).await;
+                    continue;
+                }
                 Attempt::Committed(steps) => {
                     if let Some(head) = newest_link(&steps) {
                         st.head = Some(head);
@@ -264,9 +294,30 @@ impl Writer {
         }
         // Not re-read here: the statement is guarded by the head row this writer left (a read of
         // the head event per batch cost a fifth of the throughput); the locked path checks it.
+        let lost = || StoreError::Unavailable("injected: the commit's answer was lost".into());
+        match self.faults.take_commit_loss() {
+            Some(false) => {
+                return Some(Attempt::Unknown {
+                    steps,
+                    error: lost(),
+                });
+            }
+            Some(true) => {
+                let r = st.conn.as_mut().expect("set above").exec(q).await;
+                return Some(match r {
+                    Ok(_) => Attempt::Unknown {
+                        steps,
+                        error: lost(),
+                    },
+                    Err(error) => Attempt::Unavailable(error),
+                });
+            }
+            None => {}
+        }
         match st.conn.as_mut().expect("set above").exec(q).await {
             Ok(_) => Some(Attempt::Committed(steps)),
-            // Whether it committed is unknown: say so rather than try again.
+            // Whether it committed is unknown: look before answering or trying again.
+            Err(error) if outcome_unknown(&error) => Some(Attempt::Unknown { steps, error }),
             Err(e @ StoreError::Unavailable(_)) => Some(Attempt::Unavailable(e)),
             Err(e) => {
                 tracing::debug!(error = %e, "one-statement batch refused; applying it under the head's lock");
@@ -492,13 +543,25 @@ impl Writer {
         }
         let mut tx = Tx(conn.as_mut().expect("connected"));
         match self.apply_all(&mut tx, writes, &live, mode).await {
+            Ok(steps) if self.d == Dialect::Postgres && self.faults_lose_commit(&mut tx).await => {
+                let error =
+                    StoreError::Unavailable("injected: the commit's answer was lost".into());
+                Attempt::Unknown { steps, error }
+            }
             Ok(steps) => match tx.commit().await {
                 Ok(()) => Attempt::Committed(steps),
+                Err(e @ StoreError::Retryable(_)) => Attempt::Retry(e),
+                Err(error) if self.d == Dialect::Postgres && outcome_unknown(&error) => {
+                    Attempt::Unknown { steps, error }
+                }
                 Err(e) => Attempt::Unavailable(e),
             },
             Err(e) => {
                 tx.rollback().await;
                 match e {
+                    GroupError::Statement(e @ StoreError::Retryable(_))
+                    | GroupError::WholeBatch(e @ StoreError::Retryable(_))
+                    | GroupError::Write(_, e @ StoreError::Retryable(_)) => Attempt::Retry(e),
                     GroupError::Statement(e @ StoreError::Unavailable(_))
                     | GroupError::WholeBatch(e @ StoreError::Unavailable(_))
                     | GroupError::Write(_, e @ StoreError::Unavailable(_)) => {
@@ -834,61 +897,4 @@ impl Writer {
         });
         Ok(())
     }
-
-    /// The chain head, locked until commit. PostgreSQL: the `ledger_head` row `FOR UPDATE`, which
-    /// serialises appends across every process. SQLite: `BEGIN IMMEDIATE` already holds the
-    /// database's single write lock, so the newest event is the head.
-    async fn read_head(&self, tx: &mut Tx<'_>) -> StoreResult<(i64, String)> {
-        let q = match self.d {
-            Dialect::Sqlite => sql::last_ledger_event(self.d),
-            Dialect::Postgres => Q::new(
-                self.d,
-                "SELECT seq, hash FROM ledger_head WHERE id FOR UPDATE",
-            ),
-        };
-        let head = tx
-            .fetch_optional::<(i64, String)>(q)
-            .await?
-            .unwrap_or((0, GENESIS_HASH.to_string()));
-        let last = tx
-            .fetch_optional(sql::ledger_event_at(self.d, head.0))
-            .await?;
-        match sqlrows::broken_head(&head, last) {
-            Some(e) => Err(e),
-            None => Ok(head),
-        }
-    }
-
-    /// PostgreSQL keeps the head in its own row and tells listeners once per batch, in one
-    /// statement (a notification is delivered only when the transaction commits).
-    async fn advance_head(&self, tx: &mut Tx<'_>, seq: i64, hash: &str) -> StoreResult<()> {
-        if self.d != Dialect::Postgres {
-            return Ok(());
-        }
-        let mut q = Q::new(self.d, "WITH head AS (UPDATE ledger_head SET seq = ");
-        q.bind(Ty::Int, Arg::Int(seq))
-            .push(", hash = ")
-            .bind(Ty::Text, Arg::Text(Some(hash.to_string())))
-            .push(" WHERE id RETURNING seq) SELECT pg_notify('")
-            .push(CHANNEL)
-            .push("', ")
-            .bind(Ty::Text, Arg::Text(Some(seq.to_string())))
-            .push(") FROM head");
-        tx.exec(q).await?;
-        Ok(())
-    }
-}
-
-/// The head a committed batch left: its newest ledger event's (seq, hash).
-fn newest_link(steps: &[Option<Step>]) -> Option<(i64, String)> {
-    steps
-        .iter()
-        .filter_map(|s| match s {
-            Some(Step::Applied {
-                link: Some((seq, _, hash)),
-                ..
-            }) => Some((*seq, hash.clone())),
-            _ => None,
-        })
-        .max_by_key(|(seq, _)| *seq)
 }

@@ -1,0 +1,143 @@
+//! The chain head as the writer reads it under its lock and advances it, and a batch's outcome:
+//! how often the writer tries again when the database rolled a batch back, and how it finds out
+//! whether a batch whose commit went unanswered landed.
+
+use super::{Attempt, Step, Writer};
+use crate::domain::ledger::GENESIS_HASH;
+use crate::store::sql::{self, Arg, Dialect, Q, Ty};
+use crate::store::sqlconn::{Tx, WriteConn};
+use crate::store::sqlrows;
+use crate::store::wakers::CHANNEL;
+use crate::store::{StoreError, StoreResult};
+
+/// How often a batch is tried in all when the database keeps rolling it back for conflicts.
+pub(super) const WRITE_TRIES: u32 = 5;
+
+/// Whether an error while committing leaves the outcome unknown (the connection broke or the
+/// server stopped answering), rather than a refusal the server reported.
+pub(super) fn outcome_unknown(e: &StoreError) -> bool {
+    matches!(e, StoreError::Unavailable(m) if !m.ends_with("(statement_timeout_ms)"))
+}
+
+impl Writer {
+    /// A test's injected commit loss (`FaultInjector::lose_next_commit`): commits or rolls back
+    /// the transaction as the fault says, and returns true when it did either.
+    pub(super) async fn faults_lose_commit(&self, tx: &mut Tx<'_>) -> bool {
+        match self.faults.take_commit_loss() {
+            None => false,
+            Some(true) => tx.0.simple("COMMIT").await.is_ok(),
+            Some(false) => {
+                let _ = tx.0.simple("ROLLBACK").await;
+                true
+            }
+        }
+    }
+
+    /// What became of a batch whose commit went unanswered (`error`), asked on a fresh
+    /// connection: landed (committed), not landed (tried again while `tries` allow), or unknown
+    /// (the database cannot be asked: the caller is told to look before trying again).
+    pub(super) async fn resolve(
+        &self,
+        conn: &mut Option<WriteConn>,
+        steps: Vec<Option<Step>>,
+        error: StoreError,
+        tries: u32,
+    ) -> Attempt {
+        match self.landed(conn, &steps).await {
+            Ok(true) => {
+                tracing::info!(error = %error, "the commit's answer was lost, but the batch landed");
+                Attempt::Committed(steps)
+            }
+            Ok(false) if tries < WRITE_TRIES => {
+                tracing::info!(error = %error, "the batch did not land; trying again");
+                Attempt::Retry(error)
+            }
+            Ok(false) => Attempt::Unavailable(error),
+            Err(e) => Attempt::Unavailable(StoreError::Unavailable(format!(
+                "{error}; whether the write landed is unknown (the database cannot be asked: {e}): look for it in the ledger before trying again"
+            ))),
+        }
+    }
+
+    /// Whether a batch whose commit went unanswered landed: its newest ledger event is stored
+    /// at its seq with its hash (a hash covers the event's id and content, so no other write's
+    /// event has it). Asked on a fresh connection.
+    async fn landed(
+        &self,
+        conn: &mut Option<WriteConn>,
+        steps: &[Option<Step>],
+    ) -> StoreResult<bool> {
+        let Some((seq, hash)) = newest_link(steps) else {
+            return Err(StoreError::Other(
+                "the batch has no ledger event to look for".into(),
+            ));
+        };
+        *conn = Some(self.pools.writer_connection().await?);
+        let mut q = Q::new(self.d, "SELECT hash FROM ledger_events WHERE seq = ");
+        q.bind(Ty::Int, Arg::Int(seq));
+        let rows: Vec<(String,)> = conn.as_mut().expect("set above").fetch_all(q).await?;
+        Ok(rows.first().is_some_and(|(h,)| *h == hash))
+    }
+
+    /// The chain head, locked until commit. PostgreSQL: the `ledger_head` row `FOR UPDATE`, which
+    /// serialises appends across every process. SQLite: `BEGIN IMMEDIATE` already holds the
+    /// database's single write lock, so the newest event is the head.
+    pub(super) async fn read_head(&self, tx: &mut Tx<'_>) -> StoreResult<(i64, String)> {
+        let q = match self.d {
+            Dialect::Sqlite => sql::last_ledger_event(self.d),
+            Dialect::Postgres => Q::new(
+                self.d,
+                "SELECT seq, hash FROM ledger_head WHERE id FOR UPDATE",
+            ),
+        };
+        let head = tx
+            .fetch_optional::<(i64, String)>(q)
+            .await?
+            .unwrap_or((0, GENESIS_HASH.to_string()));
+        let last = tx
+            .fetch_optional(sql::ledger_event_at(self.d, head.0))
+            .await?;
+        match sqlrows::broken_head(&head, last) {
+            Some(e) => Err(e),
+            None => Ok(head),
+        }
+    }
+
+    /// PostgreSQL keeps the head in its own row and tells listeners once per batch, in one
+    /// statement (a notification is delivered only when the transaction commits).
+    pub(super) async fn advance_head(
+        &self,
+        tx: &mut Tx<'_>,
+        seq: i64,
+        hash: &str,
+    ) -> StoreResult<()> {
+        if self.d != Dialect::Postgres {
+            return Ok(());
+        }
+        let mut q = Q::new(self.d, "WITH head AS (UPDATE ledger_head SET seq = ");
+        q.bind(Ty::Int, Arg::Int(seq))
+            .push(", hash = ")
+            .bind(Ty::Text, Arg::Text(Some(hash.to_string())))
+            .push(" WHERE id RETURNING seq) SELECT pg_notify('")
+            .push(CHANNEL)
+            .push("', ")
+            .bind(Ty::Text, Arg::Text(Some(seq.to_string())))
+            .push(") FROM head");
+        tx.exec(q).await?;
+        Ok(())
+    }
+}
+
+/// The head a committed batch left: its newest ledger event's (seq, hash).
+pub(super) fn newest_link(steps: &[Option<Step>]) -> Option<(i64, String)> {
+    steps
+        .iter()
+        .filter_map(|s| match s {
+            Some(Step::Applied {
+                link: Some((seq, _, hash)),
+                ..
+            }) => Some((*seq, hash.clone())),
+            _ => None,
+        })
+        .max_by_key(|(seq, _)| *seq)
+}

@@ -1,0 +1,255 @@
+//! PostgreSQL in production: bounded calls (`statement_timeout_ms`), a deadlock retried, and a
+//! commit whose answer was lost looked for before it is answered or tried again. Each test has a
+//! schema of its own on the shared server.
+
+use crate::common::{fixture_on, new_pg_schema, postgres_url, skip_postgres};
+use escrowgrid::service::{
+    Actor, NewInstitution, Service, ServiceConfig, ServiceError, TransitionRequest,
+};
+use escrowgrid::store::{self, Backend, Options, PgSettings, SharedStore};
+use sqlx::Connection;
+use std::time::{Duration, Instant};
+
+fn actor() -> Actor {
+    Actor::Local {
+        user: "tester".into(),
+    }
+}
+
+async fn open(url: &str, statement_timeout: Duration) -> SharedStore {
+    let opts = Options {
+        pg: PgSettings {
+            statement_timeout,
+            ..PgSettings::default()
+        },
+        ..Options::default()
+    };
+    store::open_with(Backend::Postgres, url, &opts)
+        .await
+        .expect("open the PostgreSQL store")
+}
+
+async fn raw(url: &str) -> sqlx::PgConnection {
+    let opts = store::postgres::connect_options(url).unwrap();
+    sqlx::ConnectOptions::connect(&opts).await.unwrap()
+}
+
+async fn exec(c: &mut sqlx::PgConnection, sql: &str) {
+    sqlx::Executor::execute(&mut *c, sqlx::AssertSqlSafe(sql.to_string()))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+fn institution(name: &str) -> NewInstitution {
+    NewInstitution {
+        name: name.into(),
+        regions: vec!["US".into()],
+        verticals: vec![],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_past_its_timeout_fails_clearly_and_changes_nothing() {
+    let Some(base) = postgres_url() else {
+        return skip_postgres("a_statement_past_its_timeout_fails_clearly_and_changes_nothing");
+    };
+    let schema = new_pg_schema(&base).await;
+    let store = open(&schema.url, Duration::from_millis(400)).await;
+    let svc = Service::new(store.clone(), ServiceConfig::default());
+    let a = actor();
+    svc.create_institution(&a, institution("Before"))
+        .await
+        .unwrap();
+    let head = svc.ledger_head_seq(&a).await.unwrap();
+
+    // Another session holds the chain head: the write waits for it, past its timeout.
+    let mut other = raw(&schema.url).await;
+    exec(&mut other, "BEGIN").await;
+    exec(&mut other, "SELECT seq FROM ledger_head FOR UPDATE").await;
+    let t0 = Instant::now();
+    let e = svc
+        .create_institution(&a, institution("Blocked"))
+        .await
+        .unwrap_err();
+    let took = t0.elapsed();
+    assert!(matches!(e, ServiceError::Unavailable(_)), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        "store unavailable: timed out after 400 ms (statement_timeout_ms)"
+    );
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+
+    // A read behind a lock times out the same way.
+    exec(
+        &mut other,
+        "LOCK TABLE institutions IN ACCESS EXCLUSIVE MODE",
+    )
+    .await;
+    let e = svc
+        .list_institutions(&a, Default::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "store unavailable: timed out after 400 ms (statement_timeout_ms)"
+    );
+    exec(&mut other, "ROLLBACK").await;
+
+    // Nothing of the refused write was stored; the next write goes through.
+    assert_eq!(svc.ledger_head_seq(&a).await.unwrap(), head);
+    let names: Vec<String> = svc
+        .list_institutions(&a, Default::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.name)
+        .collect();
+    assert_eq!(names, ["Before"]);
+    svc.create_institution(&a, institution("After"))
+        .await
+        .unwrap();
+    assert_eq!(svc.ledger_head_seq(&a).await.unwrap(), head + 1);
+    assert!(svc.verify_ledger(&a).await.unwrap().ok);
+}
+
+async fn deadlocks(c: &mut sqlx::PgConnection) -> i64 {
+    sqlx::query_scalar::<_, i64>(
+        "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()",
+    )
+    .fetch_one(&mut *c)
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadlock_between_two_writers_is_retried_and_both_land() {
+    let Some(base) = postgres_url() else {
+        return skip_postgres("a_deadlock_between_two_writers_is_retried_and_both_land");
+    };
+    let schema = new_pg_schema(&base).await;
+    let a = actor();
+    let first = Service::new(
+        open(&schema.url, Duration::from_secs(30)).await,
+        ServiceConfig::default(),
+    );
+    let f = fixture_on(&first, &a).await;
+    let p = first
+        .create_position(
+            &a,
+            escrowgrid::service::NewPosition {
+                institution_id: Some(f.institution.clone()),
+                asset_id: f.asset.clone(),
+                holder_reference: "DEADLOCK".into(),
+                currency: "USD".into(),
+                amount: "100".into(),
+                external_reference: None,
+            },
+        )
+        .await
+        .unwrap();
+    // A second writer (a fresh store: its first batch takes the chain head's lock first).
+    let second = Service::new(
+        open(&schema.url, Duration::from_secs(30)).await,
+        ServiceConfig::default(),
+    );
+
+    // The other writer holds the position's row, then asks for the chain head that the second
+    // writer holds while it waits for the row: a deadlock. Its deadlock_timeout is long, so the
+    // server breaks the cycle by aborting the second writer's transaction.
+    let mut other = raw(&schema.url).await;
+    let before = deadlocks(&mut other).await;
+    exec(&mut other, "SET deadlock_timeout = '20s'").await;
+    exec(&mut other, "BEGIN").await;
+    exec(
+        &mut other,
+        &format!("UPDATE positions SET state = state WHERE id = '{}'", p.id),
+    )
+    .await;
+    let moving = {
+        let (svc, a, id) = (second, a.clone(), p.id.clone());
+        tokio::spawn(async move {
+            let r = svc
+                .transition_position(
+                    &a,
+                    &id,
+                    TransitionRequest {
+                        to: "FUNDED".into(),
+                        ..Default::default()
+                    },
+                )
+                .await;
+            (svc, r)
+        })
+    };
+    // Wait until the second writer waits for the row lock.
+    let mut watch = raw(&base).await;
+    let t0 = Instant::now();
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'escrowgrid' \
+             AND wait_event_type = 'Lock' AND query LIKE '%positions%'",
+        )
+        .fetch_one(&mut watch)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the writer never waited"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    exec(&mut other, "SELECT seq FROM ledger_head FOR UPDATE").await;
+    exec(&mut other, "COMMIT").await;
+    let (second, r) = moving.await.unwrap();
+    let out = r.expect("the deadlocked write is retried and lands");
+    assert!(out.applied);
+    assert_eq!(out.position.state.as_str(), "FUNDED");
+    assert!(
+        deadlocks(&mut other).await > before,
+        "the server saw no deadlock"
+    );
+    let now = second.get_position(&a, &p.id).await.unwrap();
+    assert_eq!((now.state.as_str(), now.version), ("FUNDED", p.version + 1));
+    assert!(second.verify_ledger(&a).await.unwrap().ok);
+    let _ = other.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_whose_answer_was_lost_is_looked_for_before_it_is_repeated() {
+    let Some(base) = postgres_url() else {
+        return skip_postgres("a_commit_whose_answer_was_lost_is_looked_for_before_it_is_repeated");
+    };
+    let schema = new_pg_schema(&base).await;
+    let store = open(&schema.url, Duration::from_secs(30)).await;
+    let svc = Service::new(store.clone(), ServiceConfig::default());
+    let a = actor();
+    // The first write takes the locked path (BEGIN … COMMIT), later ones one statement: lose
+    // a commit on each path, once after it landed and once before.
+    for (n, landed) in [(1, true), (2, false), (3, true), (4, false)] {
+        let head = svc.ledger_head_seq(&a).await.unwrap();
+        store.faults().lose_next_commit(landed);
+        let inst = svc
+            .create_institution(&a, institution(&format!("Lost {n}")))
+            .await
+            .unwrap_or_else(|e| panic!("write {n} (landed: {landed}): {e}"));
+        assert_eq!(
+            svc.ledger_head_seq(&a).await.unwrap(),
+            head + 1,
+            "write {n} stored exactly once"
+        );
+        assert_eq!(
+            svc.get_institution(&a, &inst.id).await.unwrap().name,
+            inst.name
+        );
+    }
+    let count = svc
+        .list_institutions(&a, Default::default())
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(count, 4);
+    assert!(svc.verify_ledger(&a).await.unwrap().ok);
+}
