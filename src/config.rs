@@ -16,6 +16,7 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub log_level: Option<String>,
+    pub log_format: Option<String>,
     pub log_dir: Option<PathBuf>,
     pub root_api_key: Option<String>,
     pub api_key: Option<String>,
@@ -69,6 +70,7 @@ pub struct Config {
     pub database_url: String,
     pub data_dir: PathBuf,
     pub log_level: String,
+    pub log_format: crate::logging::LogFormat,
     pub log_dir: PathBuf,
     pub root_api_key: Option<String>,
     pub api_key: Option<String>,
@@ -276,6 +278,14 @@ pub fn load(ov: &Overrides, env: &dyn Env) -> Result<Config, ConfigError> {
         ));
     }
 
+    let log_format = match env_first(env, &["ESCROWGRID_LOG_FORMAT"])
+        .or_else(|| file.log_format.clone().map(|v| ("log_format", v)))
+    {
+        None => crate::logging::LogFormat::default(),
+        Some((key, v)) => crate::logging::LogFormat::parse(&v)
+            .ok_or_else(|| bad(key, format!("'{v}' is not a log format; use text or json")))?,
+    };
+
     let sqlite_poll = match file.sqlite_poll_ms {
         Some(0) => return Err(bad("sqlite_poll_ms", "must be at least 1")),
         Some(ms) if ms > 60_000 => {
@@ -325,6 +335,7 @@ pub fn load(ov: &Overrides, env: &dyn Env) -> Result<Config, ConfigError> {
             .unwrap_or_else(|| data_dir.join("logs")),
         data_dir,
         log_level,
+        log_format,
         root_api_key: env_first(env, &["ESCROWGRID_ROOT_API_KEY", "ROOT_API_KEY"])
             .map(|(_, v)| v)
             .or(file.root_api_key.clone())

@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod logging;
+pub mod metrics;
 pub mod service;
 pub mod store;
 pub mod tui;

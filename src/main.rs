@@ -68,7 +68,7 @@ async fn run(cli: Cli, process_start: std::time::Instant) -> u8 {
         Ok(c) => c,
         Err(e) => return fail(json, &ServiceError::field("config", e.to_string())),
     };
-    let (log_guard, log_file) = match logging::init(&cfg.log_dir, &cfg.log_level) {
+    let (log_guard, log_file) = match logging::init(&cfg.log_dir, &cfg.log_level, cfg.log_format) {
         Ok(l) => {
             let f = l.file.display().to_string();
             (Some(l), Some(f))

@@ -75,8 +75,13 @@ pub enum Command {
     /// The audit trail.
     #[command(subcommand)]
     Audit(AuditCmd),
-    /// Store health: backend, reachability, latency, counts, ledger head, log file.
+    /// Store health: backend, reachability, latency, counts, ledger head, log file, this
+    /// process's operation timings and (PostgreSQL) the database's own statistics.
     Health,
+    /// The health figures in the Prometheus text format, for node_exporter's textfile collector:
+    /// `escrowgrid metrics > /var/lib/node_exporter/escrowgrid.prom.tmp && mv …`. Exit 0 even
+    /// when the store is down (escrowgrid_up 0 says so).
+    Metrics,
     /// A full consistency audit: the chain, every entity against its creation event, each
     /// position against the replay of its lifecycle, every ledger event against its audit
     /// record, every reference. Exit 0 when clean, 1 with each finding.

@@ -249,6 +249,11 @@ pub async fn run(
         Command::Ledger(c) => commands::ledger::ledger(svc, actor, c, json, witness).await,
         Command::Audit(c) => commands::audit::audit(svc, actor, c, json).await,
         Command::Health => commands::health::health(svc, actor, json).await,
+        Command::Metrics => {
+            let text = crate::service::health::prometheus(&svc.health(actor).await);
+            outln!("{}", text.trim_end());
+            Ok(0)
+        }
         Command::Check => commands::check::check(svc, actor, json, witness).await,
         Command::Export { file } => commands::backup::export(svc, actor, &file, json).await,
         Command::Import { file } => commands::backup::import(svc, actor, &file, json).await,

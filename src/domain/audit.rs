@@ -24,6 +24,9 @@ pub struct AuditEvent {
     pub subject_institution_id: Option<String>,
     pub payload: Option<Value>,
     pub error: Option<AuditError>,
+    /// The service operation that wrote it: the `op_id` on the log lines of the same action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

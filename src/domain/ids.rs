@@ -16,6 +16,8 @@ pub const LEDGER_EVENT: &str = "led";
 pub const API_KEY: &str = "ak";
 pub const POLICY: &str = "pol";
 pub const AUDIT: &str = "aud";
+/// A service operation (its log lines and audit record carry it).
+pub const OPERATION: &str = "op";
 
 /// The last (unix milliseconds << 12 | counter) handed out in this process. Ids take the next
 /// value after it, so they are strictly increasing across every thread: a 12-bit counter orders

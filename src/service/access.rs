@@ -10,17 +10,20 @@ impl Service {
         actor: &Actor,
         input: PolicyInput,
     ) -> ServiceResult<InstitutionPolicy> {
-        let subject = input
-            .institution_id
-            .clone()
-            .or(actor.scope().map(str::to_string));
-        self.audit_failure(
-            actor,
-            LedgerKind::PolicyUpserted,
-            (EntityType::Policy, None),
-            subject.as_deref(),
-            self.set_policy_inner(actor, input).await,
-        )
+        self.op("set_policy", async move {
+            let subject = input
+                .institution_id
+                .clone()
+                .or(actor.scope().map(str::to_string));
+            self.audit_failure(
+                actor,
+                LedgerKind::PolicyUpserted,
+                (EntityType::Policy, None),
+                subject.as_deref(),
+                self.set_policy_inner(actor, input).await,
+            )
+            .await
+        })
         .await
     }
 
@@ -92,13 +95,16 @@ impl Service {
         institution_id: &str,
         region: Region,
     ) -> ServiceResult<Option<InstitutionPolicy>> {
-        let r = async {
-            self.read_scope(actor, Some(institution_id), "policies")
-                .await?;
-            Ok(self.store.get_policy(institution_id, region).await?)
-        }
-        .await;
-        self.audit_read(actor, Read::Policies, None, r).await
+        self.op("get_policy", async move {
+            let r = async {
+                self.read_scope(actor, Some(institution_id), "policies")
+                    .await?;
+                Ok(self.store.get_policy(institution_id, region).await?)
+            }
+            .await;
+            self.audit_read(actor, Read::Policies, None, r).await
+        })
+        .await
     }
 
     pub async fn list_policies(
@@ -106,14 +112,17 @@ impl Service {
         actor: &Actor,
         institution_id: Option<String>,
     ) -> ServiceResult<Vec<InstitutionPolicy>> {
-        let r = async {
-            let institution_id = self
-                .read_scope(actor, institution_id.as_deref(), "policies")
-                .await?;
-            Ok(self.store.list_policies(institution_id.as_deref()).await?)
-        }
-        .await;
-        self.audit_read(actor, Read::Policies, None, r).await
+        self.op("list_policies", async move {
+            let r = async {
+                let institution_id = self
+                    .read_scope(actor, institution_id.as_deref(), "policies")
+                    .await?;
+                Ok(self.store.list_policies(institution_id.as_deref()).await?)
+            }
+            .await;
+            self.audit_read(actor, Read::Policies, None, r).await
+        })
+        .await
     }
 
     // ---- API keys -------------------------------------------------------------------------------
@@ -125,17 +134,20 @@ impl Service {
         label: String,
         role: String,
     ) -> ServiceResult<CreatedKey> {
-        let subject = institution_id.clone().or(actor.scope().map(str::to_string));
-        let r = self
-            .create_api_key_inner(actor, institution_id, label, role)
-            .await;
-        self.audit_failure(
-            actor,
-            LedgerKind::ApiKeyCreated,
-            (EntityType::ApiKey, None),
-            subject.as_deref(),
-            r,
-        )
+        self.op("create_api_key", async move {
+            let subject = institution_id.clone().or(actor.scope().map(str::to_string));
+            let r = self
+                .create_api_key_inner(actor, institution_id, label, role)
+                .await;
+            self.audit_failure(
+                actor,
+                LedgerKind::ApiKeyCreated,
+                (EntityType::ApiKey, None),
+                subject.as_deref(),
+                r,
+            )
+            .await
+        })
         .await
     }
 
@@ -192,17 +204,20 @@ impl Service {
         actor: &Actor,
         institution_id: Option<String>,
     ) -> ServiceResult<Vec<ApiKey>> {
-        let r = async {
-            if !actor.can_write() {
-                return Err(Self::forbidden(actor, "list API keys"));
+        self.op("list_api_keys", async move {
+            let r = async {
+                if !actor.can_write() {
+                    return Err(Self::forbidden(actor, "list API keys"));
+                }
+                let institution_id = self
+                    .read_scope(actor, institution_id.as_deref(), "API keys")
+                    .await?;
+                Ok(self.store.list_api_keys(institution_id.as_deref()).await?)
             }
-            let institution_id = self
-                .read_scope(actor, institution_id.as_deref(), "API keys")
-                .await?;
-            Ok(self.store.list_api_keys(institution_id.as_deref()).await?)
-        }
-        .await;
-        self.audit_read(actor, Read::ApiKeys, None, r).await
+            .await;
+            self.audit_read(actor, Read::ApiKeys, None, r).await
+        })
+        .await
     }
 
     pub async fn revoke_api_key(
@@ -210,13 +225,16 @@ impl Service {
         actor: &Actor,
         key_id: &str,
     ) -> ServiceResult<RevokeOutcome> {
-        self.audit_failure(
-            actor,
-            LedgerKind::ApiKeyRevoked,
-            (EntityType::ApiKey, Some(key_id)),
-            actor.scope(),
-            self.revoke_inner(actor, key_id).await,
-        )
+        self.op("revoke_api_key", async move {
+            self.audit_failure(
+                actor,
+                LedgerKind::ApiKeyRevoked,
+                (EntityType::ApiKey, Some(key_id)),
+                actor.scope(),
+                self.revoke_inner(actor, key_id).await,
+            )
+            .await
+        })
         .await
     }
 

@@ -70,98 +70,101 @@ impl Service {
         actor: &Actor,
         mut emit: impl FnMut(&ExportLine) -> ServiceResult<()>,
     ) -> ServiceResult<BackupSummary> {
-        if !actor.is_root() {
-            let refused = Err(Self::forbidden(actor, "export the store"));
-            return self.audit_read(actor, Read::Export, None, refused).await;
-        }
-        let (head_seq, head_hash) = self
-            .store
-            .ledger_head()
-            .await?
-            .unwrap_or((0, crate::domain::ledger::GENESIS_HASH.to_string()));
-        let mut s = BackupSummary {
-            head_seq,
-            head_hash: head_hash.clone(),
-            ..Default::default()
-        };
-        let mut out = |line: ExportLine, s: &mut BackupSummary| {
-            s.lines += 1;
-            emit(&line)
-        };
-        out(
-            ExportLine::Header(ExportHeader {
-                format: FORMAT.into(),
-                version: VERSION,
-                backend: self.store.backend().to_string(),
-                head_seq,
-                head_hash,
-                exported_at: time::now(),
-            }),
-            &mut s,
-        )?;
-        for i in self.all_institutions().await? {
-            out(ExportLine::Institution(i), &mut s)?;
-        }
-        for t in self.all_templates().await? {
-            out(ExportLine::Template(t), &mut s)?;
-        }
-        for a in self.all_assets().await? {
-            out(ExportLine::Asset(a), &mut s)?;
-        }
-        let mut last: Option<Position> = None;
-        loop {
-            let page = self.positions_after(last.as_ref()).await?;
-            let Some(end) = page.last() else { break };
-            last = Some(end.clone());
-            for p in page {
-                let steps = self.store.position_events(&p.id).await?;
-                out(ExportLine::Position(p), &mut s)?;
-                for e in steps {
-                    out(ExportLine::Lifecycle(e), &mut s)?;
-                }
+        self.op("export", async move {
+            if !actor.is_root() {
+                let refused = Err(Self::forbidden(actor, "export the store"));
+                return self.audit_read(actor, Read::Export, None, refused).await;
             }
-        }
-        for p in self.store.list_policies(None).await? {
-            out(ExportLine::Policy(p), &mut s)?;
-        }
-        for k in self.store.list_api_keys(None).await? {
-            let key_hash = k.key_hash.clone();
+            let (head_seq, head_hash) = self
+                .store
+                .ledger_head()
+                .await?
+                .unwrap_or((0, crate::domain::ledger::GENESIS_HASH.to_string()));
+            let mut s = BackupSummary {
+                head_seq,
+                head_hash: head_hash.clone(),
+                ..Default::default()
+            };
+            let mut out = |line: ExportLine, s: &mut BackupSummary| {
+                s.lines += 1;
+                emit(&line)
+            };
             out(
-                ExportLine::ApiKey(ApiKeyRecord { key: k, key_hash }),
+                ExportLine::Header(ExportHeader {
+                    format: FORMAT.into(),
+                    version: VERSION,
+                    backend: self.store.backend().to_string(),
+                    head_seq,
+                    head_hash,
+                    exported_at: time::now(),
+                }),
                 &mut s,
             )?;
-        }
-        let mut after = 0;
-        loop {
-            let q = LedgerQuery {
-                after_seq: after,
-                limit: 1000,
-                ..Default::default()
-            };
-            let page = self.store.read_ledger(&q).await?;
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            for e in page {
-                s.ledger_events += 1;
-                out(ExportLine::Ledger(e), &mut s)?;
+            for i in self.all_institutions().await? {
+                out(ExportLine::Institution(i), &mut s)?;
             }
-        }
-        let mut before = None;
-        loop {
-            let q = AuditQuery {
-                before: before.clone(),
-                limit: 1000,
-                ..Default::default()
-            };
-            let page = self.store.list_audit(&q).await?;
-            let Some(last) = page.last() else { break };
-            before = Some(last.id.clone());
-            for a in page {
-                s.audit_records += 1;
-                out(ExportLine::Audit(a), &mut s)?;
+            for t in self.all_templates().await? {
+                out(ExportLine::Template(t), &mut s)?;
             }
-        }
-        Ok(s)
+            for a in self.all_assets().await? {
+                out(ExportLine::Asset(a), &mut s)?;
+            }
+            let mut last: Option<Position> = None;
+            loop {
+                let page = self.positions_after(last.as_ref()).await?;
+                let Some(end) = page.last() else { break };
+                last = Some(end.clone());
+                for p in page {
+                    let steps = self.store.position_events(&p.id).await?;
+                    out(ExportLine::Position(p), &mut s)?;
+                    for e in steps {
+                        out(ExportLine::Lifecycle(e), &mut s)?;
+                    }
+                }
+            }
+            for p in self.store.list_policies(None).await? {
+                out(ExportLine::Policy(p), &mut s)?;
+            }
+            for k in self.store.list_api_keys(None).await? {
+                let key_hash = k.key_hash.clone();
+                out(
+                    ExportLine::ApiKey(ApiKeyRecord { key: k, key_hash }),
+                    &mut s,
+                )?;
+            }
+            let mut after = 0;
+            loop {
+                let q = LedgerQuery {
+                    after_seq: after,
+                    limit: 1000,
+                    ..Default::default()
+                };
+                let page = self.store.read_ledger(&q).await?;
+                let Some(last) = page.last() else { break };
+                after = last.seq;
+                for e in page {
+                    s.ledger_events += 1;
+                    out(ExportLine::Ledger(e), &mut s)?;
+                }
+            }
+            let mut before = None;
+            loop {
+                let q = AuditQuery {
+                    before: before.clone(),
+                    limit: 1000,
+                    ..Default::default()
+                };
+                let page = self.store.list_audit(&q).await?;
+                let Some(last) = page.last() else { break };
+                before = Some(last.id.clone());
+                for a in page {
+                    s.audit_records += 1;
+                    out(ExportLine::Audit(a), &mut s)?;
+                }
+            }
+            Ok(s)
+        })
+        .await
     }
 
     /// The export as JSON lines into `out` (`escrowgrid export`, the console's `:export`); a
@@ -191,6 +194,7 @@ impl Service {
         actor: &Actor,
         lines: Vec<ExportLine>,
     ) -> ServiceResult<BackupSummary> {
+        self.op("import", async move {
         if !actor.is_root() {
             let refused = Err(Self::forbidden(actor, "import into the store"));
             return self.audit_read(actor, Read::Export, None, refused).await;
@@ -417,5 +421,7 @@ impl Service {
         s.head_hash = hash;
         s.lines = s.ledger_events + s.audit_records;
         Ok(s)
+        })
+        .await
     }
 }

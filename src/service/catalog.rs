@@ -11,14 +11,17 @@ impl Service {
         actor: &Actor,
         input: NewInstitution,
     ) -> ServiceResult<Institution> {
-        let r = self.create_institution_inner(actor, input).await;
-        self.audit_failure(
-            actor,
-            LedgerKind::InstitutionCreated,
-            (EntityType::Institution, None),
-            None,
-            r,
-        )
+        self.op("create_institution", async move {
+            let r = self.create_institution_inner(actor, input).await;
+            self.audit_failure(
+                actor,
+                LedgerKind::InstitutionCreated,
+                (EntityType::Institution, None),
+                None,
+                r,
+            )
+            .await
+        })
         .await
     }
 
@@ -77,19 +80,25 @@ impl Service {
         actor: &Actor,
         page: Page,
     ) -> ServiceResult<Vec<Institution>> {
-        Ok(self
-            .store
-            .list_institutions(&InstitutionQuery {
-                id: actor.scope().map(str::to_string),
-                page,
-            })
-            .await?)
+        self.op("list_institutions", async move {
+            Ok(self
+                .store
+                .list_institutions(&InstitutionQuery {
+                    id: actor.scope().map(str::to_string),
+                    page,
+                })
+                .await?)
+        })
+        .await
     }
 
     pub async fn get_institution(&self, actor: &Actor, id: &str) -> ServiceResult<Institution> {
-        let found = self.store.get_institution(id).await?;
-        let r = Self::visible(actor, "institution", id, found, |x| x.id.as_str());
-        self.audit_read(actor, Read::Institution, Some(id), r).await
+        self.op("get_institution", async move {
+            let found = self.store.get_institution(id).await?;
+            let r = Self::visible(actor, "institution", id, found, |x| x.id.as_str());
+            self.audit_read(actor, Read::Institution, Some(id), r).await
+        })
+        .await
     }
 
     /// Counts of templates, assets and positions of one institution.
@@ -98,14 +107,17 @@ impl Service {
         actor: &Actor,
         id: &str,
     ) -> ServiceResult<InstitutionSummary> {
-        let inst = self.get_institution(actor, id).await?;
-        let c = self.store.counts(Some(id)).await?;
-        Ok(InstitutionSummary {
-            institution: Some(inst),
-            templates: c.templates,
-            assets: c.assets,
-            positions: c.positions,
+        self.op("institution_summary", async move {
+            let inst = self.get_institution(actor, id).await?;
+            let c = self.store.counts(Some(id)).await?;
+            Ok(InstitutionSummary {
+                institution: Some(inst),
+                templates: c.templates,
+                assets: c.assets,
+                positions: c.positions,
+            })
         })
+        .await
     }
 
     /// An institution with its counts, policies, templates, assets and — if the caller may see
@@ -115,32 +127,35 @@ impl Service {
         actor: &Actor,
         id: &str,
     ) -> ServiceResult<InstitutionDetail> {
-        let summary = self.institution_summary(actor, id).await?;
-        let institution = summary
-            .institution
-            .clone()
-            .ok_or_else(|| ServiceError::Internal("summary without institution".into()))?;
-        let policies = self.list_policies(actor, Some(id.to_string())).await?;
-        let templates = self
-            .list_templates(actor, Some(id.to_string()), Page::first(1000))
-            .await?;
-        let assets = self
-            .list_assets(actor, Some(id.to_string()), None, Page::first(1000))
-            .await?;
-        // Keys are for those who may manage them; others see that there are keys to see.
-        let keys = if actor.can_write() {
-            Some(self.list_api_keys(actor, Some(id.to_string())).await?)
-        } else {
-            None
-        };
-        Ok(InstitutionDetail {
-            institution,
-            summary,
-            policies,
-            templates,
-            assets,
-            keys,
+        self.op("institution_detail", async move {
+            let summary = self.institution_summary(actor, id).await?;
+            let institution = summary
+                .institution
+                .clone()
+                .ok_or_else(|| ServiceError::Internal("summary without institution".into()))?;
+            let policies = self.list_policies(actor, Some(id.to_string())).await?;
+            let templates = self
+                .list_templates(actor, Some(id.to_string()), Page::first(1000))
+                .await?;
+            let assets = self
+                .list_assets(actor, Some(id.to_string()), None, Page::first(1000))
+                .await?;
+            // Keys are for those who may manage them; others see that there are keys to see.
+            let keys = if actor.can_write() {
+                Some(self.list_api_keys(actor, Some(id.to_string())).await?)
+            } else {
+                None
+            };
+            Ok(InstitutionDetail {
+                institution,
+                summary,
+                policies,
+                templates,
+                assets,
+                keys,
+            })
         })
+        .await
     }
 
     // ---- templates ------------------------------------------------------------------------------
@@ -150,15 +165,18 @@ impl Service {
         actor: &Actor,
         input: NewTemplate,
     ) -> ServiceResult<AssetTemplate> {
-        let subject = input.institution_id.clone();
-        let r = self.create_template_inner(actor, input).await;
-        self.audit_failure(
-            actor,
-            LedgerKind::TemplateCreated,
-            (EntityType::AssetTemplate, None),
-            subject.as_deref(),
-            r,
-        )
+        self.op("create_template", async move {
+            let subject = input.institution_id.clone();
+            let r = self.create_template_inner(actor, input).await;
+            self.audit_failure(
+                actor,
+                LedgerKind::TemplateCreated,
+                (EntityType::AssetTemplate, None),
+                subject.as_deref(),
+                r,
+            )
+            .await
+        })
         .await
     }
 
@@ -226,37 +244,46 @@ impl Service {
         institution_id: Option<String>,
         page: Page,
     ) -> ServiceResult<Vec<AssetTemplate>> {
-        let r = async {
-            let institution_id = self
-                .read_scope(actor, institution_id.as_deref(), "templates")
-                .await?;
-            let q = TemplateQuery {
-                institution_id,
-                page,
-            };
-            Ok(self.store.list_templates(&q).await?)
-        }
-        .await;
-        self.audit_read(actor, Read::Templates, None, r).await
+        self.op("list_templates", async move {
+            let r = async {
+                let institution_id = self
+                    .read_scope(actor, institution_id.as_deref(), "templates")
+                    .await?;
+                let q = TemplateQuery {
+                    institution_id,
+                    page,
+                };
+                Ok(self.store.list_templates(&q).await?)
+            }
+            .await;
+            self.audit_read(actor, Read::Templates, None, r).await
+        })
+        .await
     }
 
     pub async fn get_template(&self, actor: &Actor, id: &str) -> ServiceResult<AssetTemplate> {
-        let found = self.store.get_template(id).await?;
-        let r = Self::visible(actor, "template", id, found, |x| x.institution_id.as_str());
-        self.audit_read(actor, Read::Template, Some(id), r).await
+        self.op("get_template", async move {
+            let found = self.store.get_template(id).await?;
+            let r = Self::visible(actor, "template", id, found, |x| x.institution_id.as_str());
+            self.audit_read(actor, Read::Template, Some(id), r).await
+        })
+        .await
     }
 
     // ---- assets ---------------------------------------------------------------------------------
 
     pub async fn create_asset(&self, actor: &Actor, input: NewAsset) -> ServiceResult<Asset> {
-        let subject = input.institution_id.clone();
-        self.audit_failure(
-            actor,
-            LedgerKind::AssetCreated,
-            (EntityType::Asset, None),
-            subject.as_deref(),
-            self.create_asset_inner(actor, input).await,
-        )
+        self.op("create_asset", async move {
+            let subject = input.institution_id.clone();
+            self.audit_failure(
+                actor,
+                LedgerKind::AssetCreated,
+                (EntityType::Asset, None),
+                subject.as_deref(),
+                self.create_asset_inner(actor, input).await,
+            )
+            .await
+        })
         .await
     }
 
@@ -328,27 +355,33 @@ impl Service {
         template_id: Option<String>,
         page: Page,
     ) -> ServiceResult<Vec<Asset>> {
-        let r = async {
-            let institution_id = self
-                .read_scope(actor, institution_id.as_deref(), "assets")
-                .await?;
-            if let Some(t) = &template_id {
-                self.filter_template(actor, t).await?;
+        self.op("list_assets", async move {
+            let r = async {
+                let institution_id = self
+                    .read_scope(actor, institution_id.as_deref(), "assets")
+                    .await?;
+                if let Some(t) = &template_id {
+                    self.filter_template(actor, t).await?;
+                }
+                let q = AssetQuery {
+                    institution_id,
+                    template_id,
+                    page,
+                };
+                Ok(self.store.list_assets(&q).await?)
             }
-            let q = AssetQuery {
-                institution_id,
-                template_id,
-                page,
-            };
-            Ok(self.store.list_assets(&q).await?)
-        }
-        .await;
-        self.audit_read(actor, Read::Assets, None, r).await
+            .await;
+            self.audit_read(actor, Read::Assets, None, r).await
+        })
+        .await
     }
 
     pub async fn get_asset(&self, actor: &Actor, id: &str) -> ServiceResult<Asset> {
-        let found = self.store.get_asset(id).await?;
-        let r = Self::visible(actor, "asset", id, found, |x| x.institution_id.as_str());
-        self.audit_read(actor, Read::Asset, Some(id), r).await
+        self.op("get_asset", async move {
+            let found = self.store.get_asset(id).await?;
+            let r = Self::visible(actor, "asset", id, found, |x| x.institution_id.as_str());
+            self.audit_read(actor, Read::Asset, Some(id), r).await
+        })
+        .await
     }
 }

@@ -81,28 +81,31 @@ impl Findings {
 impl Service {
     /// The full consistency audit (root only: it reads every institution).
     pub async fn check(&self, actor: &Actor) -> ServiceResult<CheckReport> {
-        if !actor.is_root() {
-            let refused = Err(Self::forbidden(
-                actor,
-                "check the store (it spans every institution)",
-            ));
-            return self.audit_read(actor, Read::Check, None, refused).await;
-        }
-        let mut f = Findings::default();
-        let (told, events, (head_seq, head_hash)) = self.check_ledger(&mut f).await?;
-        let audit_records = self.check_audit(&told, &mut f).await?;
-        let entities = self.check_entities(&told, &mut f).await?;
-        Ok(CheckReport {
-            ok: f.shown.is_empty(),
-            at: time::now(),
-            events,
-            entities,
-            audit_records,
-            head_seq,
-            head_hash,
-            findings: f.shown,
-            more: f.more,
+        self.op("check", async move {
+            if !actor.is_root() {
+                let refused = Err(Self::forbidden(
+                    actor,
+                    "check the store (it spans every institution)",
+                ));
+                return self.audit_read(actor, Read::Check, None, refused).await;
+            }
+            let mut f = Findings::default();
+            let (told, events, (head_seq, head_hash)) = self.check_ledger(&mut f).await?;
+            let audit_records = self.check_audit(&told, &mut f).await?;
+            let entities = self.check_entities(&told, &mut f).await?;
+            Ok(CheckReport {
+                ok: f.shown.is_empty(),
+                at: time::now(),
+                events,
+                entities,
+                audit_records,
+                head_seq,
+                head_hash,
+                findings: f.shown,
+                more: f.more,
+            })
         })
+        .await
     }
 
     /// The chain, and what it says happened.

@@ -2,7 +2,8 @@
 //! It never fails: what cannot be read is reported as missing, with the error.
 
 use super::{Actor, Service};
-use crate::store::{Counts, PoolStats};
+use crate::metrics::OpFigures;
+use crate::store::{Counts, DbStats, PoolStats};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize)]
@@ -26,6 +27,11 @@ pub struct HealthReport {
     pub scoped: bool,
     /// How long gathering this report took.
     pub elapsed_ms: f64,
+    /// This process's service operations and store calls (`store.*`): counts, errors by code,
+    /// latency percentiles over the last minute and since start.
+    pub operations: Vec<OpFigures>,
+    /// The database's own statistics (PostgreSQL; root only).
+    pub db: Option<DbStats>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -44,7 +50,15 @@ impl Service {
     }
 
     async fn gather_health(&self, actor: &Actor) -> HealthReport {
+        let mut report = self.gather_store_health(actor).await;
+        report.pool = self.store.pool_stats();
+        report.operations = self.metrics().figures();
+        report
+    }
+
+    async fn gather_store_health(&self, actor: &Actor) -> HealthReport {
         let store = &self.store;
+        let mut errors_db: Option<String> = None;
         let mut report = HealthReport {
             backend: store.backend().to_string(),
             target: store.target(),
@@ -61,6 +75,8 @@ impl Service {
             operator: actor.describe(),
             scoped: actor.scope().is_some(),
             elapsed_ms: 0.0,
+            operations: Vec::new(),
+            db: None,
         };
         match store.ping().await {
             Ok(d) => {
@@ -72,12 +88,22 @@ impl Service {
                 return report;
             }
         }
-        let (schema, counts, head) = tokio::join!(
+        let (schema, counts, head, db) = tokio::join!(
             store.schema_version(),
             store.counts(actor.scope()),
-            store.ledger_head()
+            store.ledger_head(),
+            async {
+                match actor.is_root() {
+                    true => store.db_stats().await,
+                    false => Ok(None),
+                }
+            }
         );
-        let mut errors = Vec::new();
+        match db {
+            Ok(d) => report.db = d,
+            Err(e) => errors_db = Some(e.to_string()),
+        }
+        let mut errors: Vec<String> = errors_db.into_iter().collect();
         match schema {
             Ok(v) => report.schema_version = v,
             Err(e) => errors.push(e.to_string()),
@@ -106,4 +132,233 @@ impl Service {
         }
         report
     }
+}
+
+/// The report in the Prometheus text exposition format (for node_exporter's textfile collector
+/// or any scraper): gauges and counters named `escrowgrid_*`, and per operation a summary whose
+/// quantiles cover the last minute and whose `_sum` and `_count` run since the process started.
+pub fn prometheus(h: &HealthReport) -> String {
+    use crate::metrics::label;
+    use std::fmt::Write;
+    let mut o = String::new();
+    let family = |o: &mut String, name: &str, kind: &str, help: &str| {
+        let _ = writeln!(o, "# HELP escrowgrid_{name} {help}");
+        let _ = writeln!(o, "# TYPE escrowgrid_{name} {kind}");
+    };
+    let backend = label(&h.backend);
+    family(&mut o, "up", "gauge", "Whether the store answered.");
+    let _ = writeln!(
+        o,
+        "escrowgrid_up{{backend=\"{backend}\"}} {}",
+        h.connected as u8
+    );
+    if let Some(p) = h.ping_ms {
+        family(
+            &mut o,
+            "ping_seconds",
+            "gauge",
+            "Round trip of a trivial query.",
+        );
+        let _ = writeln!(o, "escrowgrid_ping_seconds {}", p / 1000.0);
+    }
+    family(
+        &mut o,
+        "operations_total",
+        "counter",
+        "Calls per service operation and store call.",
+    );
+    for f in &h.operations {
+        let _ = writeln!(
+            o,
+            "escrowgrid_operations_total{{op=\"{}\"}} {}",
+            label(&f.name),
+            f.count
+        );
+    }
+    family(
+        &mut o,
+        "operation_errors_total",
+        "counter",
+        "Failed calls by error code.",
+    );
+    for f in &h.operations {
+        for (code, n) in &f.errors {
+            let _ = writeln!(
+                o,
+                "escrowgrid_operation_errors_total{{op=\"{}\",code=\"{}\"}} {n}",
+                label(&f.name),
+                label(code)
+            );
+        }
+    }
+    family(
+        &mut o,
+        "operation_duration_seconds",
+        "summary",
+        "Latency: quantiles over the last minute; sum and count since start.",
+    );
+    for f in &h.operations {
+        let op = label(&f.name);
+        for (q, v) in [("0.5", f.minute_p50_ms), ("0.99", f.minute_p99_ms)] {
+            if let Some(v) = v {
+                let _ = writeln!(
+                    o,
+                    "escrowgrid_operation_duration_seconds{{op=\"{op}\",quantile=\"{q}\"}} {}",
+                    v / 1000.0
+                );
+            }
+        }
+        let _ = writeln!(
+            o,
+            "escrowgrid_operation_duration_seconds_sum{{op=\"{op}\"}} {}",
+            f.sum_ms / 1000.0
+        );
+        let _ = writeln!(
+            o,
+            "escrowgrid_operation_duration_seconds_count{{op=\"{op}\"}} {}",
+            f.count
+        );
+    }
+    if let Some(p) = &h.pool {
+        family(
+            &mut o,
+            "pool_connections",
+            "gauge",
+            "Pooled connections: open, idle, max.",
+        );
+        let _ = writeln!(
+            o,
+            "escrowgrid_pool_connections{{state=\"open\"}} {}",
+            p.size
+        );
+        let _ = writeln!(
+            o,
+            "escrowgrid_pool_connections{{state=\"idle\"}} {}",
+            p.idle
+        );
+        let _ = writeln!(o, "escrowgrid_pool_connections{{state=\"max\"}} {}", p.max);
+        family(
+            &mut o,
+            "pool_waits_total",
+            "counter",
+            "Reads that waited for a free connection.",
+        );
+        let _ = writeln!(o, "escrowgrid_pool_waits_total {}", p.waits);
+    }
+    if let Some(c) = &h.counts {
+        family(&mut o, "entities", "gauge", "Stored entities by kind.");
+        for (kind, n) in [
+            ("institutions", c.institutions),
+            ("templates", c.templates),
+            ("assets", c.assets),
+            ("positions", c.positions),
+            ("ledger_events", c.ledger_events),
+            ("audit_events", c.audit_events),
+        ] {
+            let _ = writeln!(o, "escrowgrid_entities{{kind=\"{kind}\"}} {n}");
+        }
+        family(&mut o, "positions", "gauge", "Positions by state.");
+        for (state, n) in &c.positions_by_state {
+            let _ = writeln!(o, "escrowgrid_positions{{state=\"{state}\"}} {n}");
+        }
+    }
+    if let Some(head) = &h.ledger_head {
+        family(
+            &mut o,
+            "ledger_head_seq",
+            "gauge",
+            "Sequence number of the newest ledger event.",
+        );
+        let _ = writeln!(o, "escrowgrid_ledger_head_seq {}", head.seq);
+    }
+    if let Some(d) = &h.db {
+        family(
+            &mut o,
+            "database_size_bytes",
+            "gauge",
+            "pg_database_size of the database.",
+        );
+        let _ = writeln!(o, "escrowgrid_database_size_bytes {}", d.size_bytes);
+        for (name, help, n) in [
+            (
+                "deadlocks_total",
+                "Deadlocks detected in the database (pg_stat_database).",
+                d.deadlocks,
+            ),
+            (
+                "conflicts_total",
+                "Queries cancelled for conflicts with recovery (pg_stat_database).",
+                d.conflicts,
+            ),
+            (
+                "commits_total",
+                "Transactions committed in the database.",
+                d.commits,
+            ),
+            (
+                "rollbacks_total",
+                "Transactions rolled back in the database.",
+                d.rollbacks,
+            ),
+        ] {
+            family(&mut o, name, "counter", help);
+            let _ = writeln!(o, "escrowgrid_{name} {n}");
+        }
+        family(
+            &mut o,
+            "table_rows",
+            "gauge",
+            "Live and dead rows per table (pg_stat_user_tables).",
+        );
+        for t in &d.tables {
+            let name = label(&t.name);
+            let _ = writeln!(
+                o,
+                "escrowgrid_table_rows{{table=\"{name}\",state=\"live\"}} {}",
+                t.live_rows
+            );
+            let _ = writeln!(
+                o,
+                "escrowgrid_table_rows{{table=\"{name}\",state=\"dead\"}} {}",
+                t.dead_rows
+            );
+        }
+        family(
+            &mut o,
+            "table_last_vacuum_timestamp_seconds",
+            "gauge",
+            "When each table was last vacuumed (by hand or autovacuum), Unix time.",
+        );
+        for t in &d.tables {
+            if let Some(at) = t.last_vacuum.as_deref().and_then(unix) {
+                let _ = writeln!(
+                    o,
+                    "escrowgrid_table_last_vacuum_timestamp_seconds{{table=\"{}\"}} {at}",
+                    label(&t.name)
+                );
+            }
+        }
+        family(
+            &mut o,
+            "table_last_analyze_timestamp_seconds",
+            "gauge",
+            "When each table was last analyzed (by hand or autovacuum), Unix time.",
+        );
+        for t in &d.tables {
+            if let Some(at) = t.last_analyze.as_deref().and_then(unix) {
+                let _ = writeln!(
+                    o,
+                    "escrowgrid_table_last_analyze_timestamp_seconds{{table=\"{}\"}} {at}",
+                    label(&t.name)
+                );
+            }
+        }
+    }
+    o
+}
+
+fn unix(rfc3339: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .ok()
+        .map(|t| t.timestamp())
 }

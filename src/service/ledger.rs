@@ -10,17 +10,26 @@ impl Service {
     /// The seq of the newest ledger event (0 for an empty ledger). Seqs are global, so this is the
     /// same for every caller; the head's hash is shown to root only (see `health`).
     pub async fn ledger_head_seq(&self, _actor: &Actor) -> ServiceResult<i64> {
-        Ok(self.store.ledger_head().await?.map(|(s, _)| s).unwrap_or(0))
+        self.op("ledger_head_seq", async move {
+            Ok(self.store.ledger_head().await?.map(|(s, _)| s).unwrap_or(0))
+        })
+        .await
     }
 
     /// Entity, ledger and audit counts, limited to the caller's institution if it has one.
     pub async fn counts(&self, actor: &Actor) -> ServiceResult<Counts> {
-        Ok(self.store.counts(actor.scope()).await?)
+        self.op("counts", async move {
+            Ok(self.store.counts(actor.scope()).await?)
+        })
+        .await
     }
 
     /// The store's backend and the newest migration applied to it.
     pub async fn schema(&self) -> ServiceResult<(Backend, Option<i64>)> {
-        Ok((self.store.backend(), self.store.schema_version().await?))
+        self.op("schema", async move {
+            Ok((self.store.backend(), self.store.schema_version().await?))
+        })
+        .await
     }
 
     pub async fn ledger(
@@ -28,23 +37,29 @@ impl Service {
         actor: &Actor,
         mut q: LedgerQuery,
     ) -> ServiceResult<Vec<LedgerEvent>> {
-        let r = async {
-            q.institution_id = self
-                .read_scope(actor, q.institution_id.as_deref(), "the ledger")
-                .await?;
-            if let Some(p) = &q.position_id {
-                self.filter_position(actor, p).await?;
+        self.op("ledger", async move {
+            let r = async {
+                q.institution_id = self
+                    .read_scope(actor, q.institution_id.as_deref(), "the ledger")
+                    .await?;
+                if let Some(p) = &q.position_id {
+                    self.filter_position(actor, p).await?;
+                }
+                Ok(self.store.read_ledger(&q).await?)
             }
-            Ok(self.store.read_ledger(&q).await?)
-        }
-        .await;
-        self.audit_read(actor, Read::Ledger, q.position_id.as_deref(), r)
-            .await
+            .await;
+            self.audit_read(actor, Read::Ledger, q.position_id.as_deref(), r)
+                .await
+        })
+        .await
     }
 
     /// Walks the whole chain from seq 1, page by page; reports the first broken seq.
     pub async fn verify_ledger(&self, actor: &Actor) -> ServiceResult<VerifyReport> {
-        self.verify_from(actor, None).await
+        self.op("verify_ledger", async move {
+            self.verify_from(actor, None).await
+        })
+        .await
     }
 
     /// Verifies the chain on from a head verified before (`seq`, `hash`; that event must still
@@ -55,74 +70,77 @@ impl Service {
         actor: &Actor,
         from: Option<(i64, String)>,
     ) -> ServiceResult<VerifyReport> {
-        if !actor.is_root() {
-            let refused = Err(Self::forbidden(
-                actor,
-                "verify the whole ledger (it spans every institution)",
-            ));
-            return self.audit_read(actor, Read::Verify, None, refused).await;
-        }
-        let (mut v, mut after) = match &from {
-            Some((seq, hash)) if *seq > 0 => {
-                let q = LedgerQuery {
-                    after_seq: seq - 1,
-                    limit: 1,
-                    ..Default::default()
-                };
-                let found = self.store.read_ledger(&q).await?.into_iter().next();
-                if found
-                    .as_ref()
-                    .is_none_or(|e| e.seq != *seq || e.hash != *hash)
-                {
-                    return Ok(VerifyReport {
-                        ok: false,
-                        checked: 0,
-                        head_seq: *seq,
-                        head_hash: hash.clone(),
-                        broken: Some(ChainBreak {
-                            seq: *seq,
-                            reason: format!(
-                                "seq {seq} is gone or no longer has the hash verified before"
-                            ),
-                        }),
-                    });
-                }
-                (ChainVerifier::from_head(*seq, hash), *seq)
+        self.op("verify_from", async move {
+            if !actor.is_root() {
+                let refused = Err(Self::forbidden(
+                    actor,
+                    "verify the whole ledger (it spans every institution)",
+                ));
+                return self.audit_read(actor, Read::Verify, None, refused).await;
             }
-            _ => (ChainVerifier::default(), 0),
-        };
-        loop {
-            let page = self
-                .store
-                .read_ledger(&LedgerQuery {
-                    after_seq: after,
-                    limit: 1000,
-                    ..Default::default()
-                })
-                .await?;
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            for ev in &page {
-                if let Err(b) = v.push(ev) {
-                    let (seq, hash) = v.head();
-                    return Ok(VerifyReport {
-                        ok: false,
-                        checked: v.checked,
-                        head_seq: seq,
-                        head_hash: hash.to_string(),
-                        broken: Some(b),
-                    });
+            let (mut v, mut after) = match &from {
+                Some((seq, hash)) if *seq > 0 => {
+                    let q = LedgerQuery {
+                        after_seq: seq - 1,
+                        limit: 1,
+                        ..Default::default()
+                    };
+                    let found = self.store.read_ledger(&q).await?.into_iter().next();
+                    if found
+                        .as_ref()
+                        .is_none_or(|e| e.seq != *seq || e.hash != *hash)
+                    {
+                        return Ok(VerifyReport {
+                            ok: false,
+                            checked: 0,
+                            head_seq: *seq,
+                            head_hash: hash.clone(),
+                            broken: Some(ChainBreak {
+                                seq: *seq,
+                                reason: format!(
+                                    "seq {seq} is gone or no longer has the hash verified before"
+                                ),
+                            }),
+                        });
+                    }
+                    (ChainVerifier::from_head(*seq, hash), *seq)
+                }
+                _ => (ChainVerifier::default(), 0),
+            };
+            loop {
+                let page = self
+                    .store
+                    .read_ledger(&LedgerQuery {
+                        after_seq: after,
+                        limit: 1000,
+                        ..Default::default()
+                    })
+                    .await?;
+                let Some(last) = page.last() else { break };
+                after = last.seq;
+                for ev in &page {
+                    if let Err(b) = v.push(ev) {
+                        let (seq, hash) = v.head();
+                        return Ok(VerifyReport {
+                            ok: false,
+                            checked: v.checked,
+                            head_seq: seq,
+                            head_hash: hash.to_string(),
+                            broken: Some(b),
+                        });
+                    }
                 }
             }
-        }
-        let (seq, hash) = v.head();
-        Ok(VerifyReport {
-            ok: true,
-            checked: v.checked,
-            head_seq: seq,
-            head_hash: hash.to_string(),
-            broken: None,
+            let (seq, hash) = v.head();
+            Ok(VerifyReport {
+                ok: true,
+                checked: v.checked,
+                head_seq: seq,
+                head_hash: hash.to_string(),
+                broken: None,
+            })
         })
+        .await
     }
 
     /// The ledger against heads verified before (witness files): a witnessed seq that is gone
@@ -133,6 +151,7 @@ impl Service {
         actor: &Actor,
         witnessed: &[Witnessed],
     ) -> ServiceResult<Vec<Finding>> {
+        self.op("compare_witnessed", async move {
         if !actor.is_root() {
             let refused = Err(Self::forbidden(
                 actor,
@@ -170,6 +189,8 @@ impl Service {
             });
         }
         Ok(out)
+        })
+        .await
     }
 
     /// Where this service's data lives, as `health` names it (the key of its witnessed heads).
@@ -178,13 +199,16 @@ impl Service {
     }
 
     pub async fn audit(&self, actor: &Actor, mut q: AuditQuery) -> ServiceResult<Vec<AuditEvent>> {
-        let r = async {
-            q.institution_id = self
-                .read_scope(actor, q.institution_id.as_deref(), "the audit trail")
-                .await?;
-            Ok(self.store.list_audit(&q).await?)
-        }
-        .await;
-        self.audit_read(actor, Read::Audit, None, r).await
+        self.op("audit", async move {
+            let r = async {
+                q.institution_id = self
+                    .read_scope(actor, q.institution_id.as_deref(), "the audit trail")
+                    .await?;
+                Ok(self.store.list_audit(&q).await?)
+            }
+            .await;
+            self.audit_read(actor, Read::Audit, None, r).await
+        })
+        .await
     }
 }

@@ -40,6 +40,8 @@ use crate::domain::{
     Position, PositionLifecycleEvent, PositionState, Region, Role, TemplateCode, Vertical, ids,
     lifecycle, model, text, time,
 };
+use crate::metrics::{Metrics, SharedMetrics};
+use crate::store::metered::Metered;
 use crate::store::{
     AssetQuery, Change, Committed, InstitutionQuery, SharedStore, TemplateQuery, Write,
 };
@@ -63,11 +65,37 @@ pub struct ServiceConfig {
 
 pub struct Service {
     store: SharedStore,
+    metrics: SharedMetrics,
     config: ServiceConfig,
     started: Instant,
     institutions: cache::Immutable<Institution>,
     templates: cache::Immutable<AssetTemplate>,
     assets: cache::Immutable<Asset>,
+}
+
+tokio::task_local! {
+    /// The operation id of the service call running on this task.
+    static OP_ID: String;
+}
+
+/// A new operation id: `op_` and a time-ordered UUID, as every id here.
+fn new_op_id() -> String {
+    ids::new_id(ids::OPERATION)
+}
+
+/// Whether a service operation changes the store (its completion is logged at info level; a
+/// read's at debug).
+fn is_write(op: &str) -> bool {
+    op.starts_with("create_")
+        || matches!(
+            op,
+            "set_policy" | "revoke_api_key" | "transition_position" | "import"
+        )
+}
+
+/// The operation id of the service call running on this task, if any.
+pub fn current_op_id() -> Option<String> {
+    OP_ID.try_with(|id| id.clone()).ok()
 }
 
 fn opt_text(s: Option<String>) -> Option<String> {
@@ -88,14 +116,53 @@ struct Record<'a> {
 
 impl Service {
     pub fn new(store: SharedStore, config: ServiceConfig) -> Self {
+        let metrics = Metrics::new();
         Service {
-            store,
+            store: Arc::new(Metered::new(store, metrics.clone())),
+            metrics,
             config,
             started: Instant::now(),
             institutions: Default::default(),
             templates: Default::default(),
             assets: Default::default(),
         }
+    }
+
+    /// This process's timings of service operations and store calls.
+    pub fn metrics(&self) -> &SharedMetrics {
+        &self.metrics
+    }
+
+    /// Runs one service operation: timed under `name`, and given an operation id that every
+    /// log line inside it carries (the `op` span) and its audit record stores. An operation
+    /// called from inside another keeps the outer one's id.
+    pub(crate) async fn op<T>(
+        &self,
+        name: &'static str,
+        f: impl std::future::Future<Output = ServiceResult<T>>,
+    ) -> ServiceResult<T> {
+        // On the heap: an operation's future holds its whole call tree, and nested operations
+        // would otherwise stack copies of it (debug builds overflowed a test thread's stack).
+        let timed = Box::pin(self.metrics.time(name, Box::pin(f), ServiceError::code));
+        if OP_ID.try_with(|_| ()).is_ok() {
+            return timed.await;
+        }
+        let id = new_op_id();
+        let span = tracing::info_span!("op", op = name, op_id = %id);
+        let logged = async move {
+            let t0 = Instant::now();
+            let r = timed.await;
+            let ms = t0.elapsed().as_secs_f64() * 1000.0;
+            match &r {
+                Err(e) => tracing::warn!(code = e.code(), error = %e, ms, "failed"),
+                Ok(_) if is_write(name) => tracing::info!(ms, "done"),
+                Ok(_) => tracing::debug!(ms, "done"),
+            }
+            r
+        };
+        OP_ID
+            .scope(id, tracing::Instrument::instrument(logged, span))
+            .await
     }
 
     pub fn config(&self) -> &ServiceConfig {
@@ -115,31 +182,34 @@ impl Service {
 
     /// Identifies the caller from an API key (or its absence).
     pub async fn authenticate(&self, token: Option<&str>) -> ServiceResult<Actor> {
-        let token = token.map(str::trim).filter(|t| !t.is_empty());
-        let result = self.authenticate_inner(token).await;
-        if let Err(e) = &result {
-            let who = match token {
-                Some(t) if apikey::looks_like_token(t) => format!("key:{}…", &t[..11]),
-                Some(_) => "unknown key".to_string(),
-                None => "anonymous".to_string(),
-            };
-            let mut rec = self.audit_record(
-                &Actor::Local { user: who.clone() },
-                "AUTH_FAILED",
-                Outcome::Failure,
-                None,
-                None,
-                None,
-                None,
-            );
-            rec.actor = who;
-            rec.error = Some(AuditError {
-                code: e.code().into(),
-                message: e.to_string(),
-            });
-            self.write_audit_only(rec).await;
-        }
-        result
+        self.op("authenticate", async move {
+            let token = token.map(str::trim).filter(|t| !t.is_empty());
+            let result = self.authenticate_inner(token).await;
+            if let Err(e) = &result {
+                let who = match token {
+                    Some(t) if apikey::looks_like_token(t) => format!("key:{}…", &t[..11]),
+                    Some(_) => "unknown key".to_string(),
+                    None => "anonymous".to_string(),
+                };
+                let mut rec = self.audit_record(
+                    &Actor::Local { user: who.clone() },
+                    "AUTH_FAILED",
+                    Outcome::Failure,
+                    None,
+                    None,
+                    None,
+                    None,
+                );
+                rec.actor = who;
+                rec.error = Some(AuditError {
+                    code: e.code().into(),
+                    message: e.to_string(),
+                });
+                self.write_audit_only(rec).await;
+            }
+            result
+        })
+        .await
     }
 
     async fn authenticate_inner(&self, token: Option<&str>) -> ServiceResult<Actor> {
@@ -310,6 +380,7 @@ impl Service {
             subject_institution_id: subject_institution_id.map(str::to_string),
             payload,
             error: None,
+            op_id: current_op_id(),
         }
     }
 

@@ -11,14 +11,17 @@ impl Service {
         actor: &Actor,
         input: NewPosition,
     ) -> ServiceResult<Position> {
-        let subject = input.institution_id.clone();
-        self.audit_failure(
-            actor,
-            LedgerKind::PositionCreated,
-            (EntityType::Position, None),
-            subject.as_deref(),
-            self.create_position_inner(actor, input).await,
-        )
+        self.op("create_position", async move {
+            let subject = input.institution_id.clone();
+            self.audit_failure(
+                actor,
+                LedgerKind::PositionCreated,
+                (EntityType::Position, None),
+                subject.as_deref(),
+                self.create_position_inner(actor, input).await,
+            )
+            .await
+        })
         .await
     }
 
@@ -143,16 +146,22 @@ impl Service {
     }
 
     pub async fn get_position(&self, actor: &Actor, id: &str) -> ServiceResult<Position> {
-        let found = self.store.get_position(id).await?;
-        let r = Self::visible(actor, "position", id, found, |x| x.institution_id.as_str());
-        self.audit_read(actor, Read::Position, Some(id), r).await
+        self.op("get_position", async move {
+            let found = self.store.get_position(id).await?;
+            let r = Self::visible(actor, "position", id, found, |x| x.institution_id.as_str());
+            self.audit_read(actor, Read::Position, Some(id), r).await
+        })
+        .await
     }
 
     /// A position with its lifecycle history.
     pub async fn position_detail(&self, actor: &Actor, id: &str) -> ServiceResult<PositionDetail> {
-        let position = self.get_position(actor, id).await?;
-        let events = self.store.position_events(id).await?;
-        Ok(PositionDetail { position, events })
+        self.op("position_detail", async move {
+            let position = self.get_position(actor, id).await?;
+            let events = self.store.position_events(id).await?;
+            Ok(PositionDetail { position, events })
+        })
+        .await
     }
 
     pub async fn list_positions(
@@ -160,21 +169,27 @@ impl Service {
         actor: &Actor,
         mut q: PositionQuery,
     ) -> ServiceResult<Vec<Position>> {
-        let r = async {
-            q.filter = self.scoped_filter(actor, q.filter).await?;
-            Ok(self.store.list_positions(&q).await?)
-        }
-        .await;
-        self.audit_read(actor, Read::Positions, None, r).await
+        self.op("list_positions", async move {
+            let r = async {
+                q.filter = self.scoped_filter(actor, q.filter).await?;
+                Ok(self.store.list_positions(&q).await?)
+            }
+            .await;
+            self.audit_read(actor, Read::Positions, None, r).await
+        })
+        .await
     }
 
     pub async fn count_positions(&self, actor: &Actor, f: PositionFilter) -> ServiceResult<i64> {
-        let r = async {
-            let f = self.scoped_filter(actor, f).await?;
-            Ok(self.store.count_positions(&f).await?)
-        }
-        .await;
-        self.audit_read(actor, Read::Positions, None, r).await
+        self.op("count_positions", async move {
+            let r = async {
+                let f = self.scoped_filter(actor, f).await?;
+                Ok(self.store.count_positions(&f).await?)
+            }
+            .await;
+            self.audit_read(actor, Read::Positions, None, r).await
+        })
+        .await
     }
 
     pub async fn transition_position(
@@ -183,22 +198,25 @@ impl Service {
         id: &str,
         req: TransitionRequest,
     ) -> ServiceResult<TransitionOutcome> {
-        let r = self.transition_inner(actor, id, req).await;
-        if r.is_ok() {
-            return r;
-        }
-        // The record is about the position's institution, whoever tried.
-        let subject = match self.store.get_position(id).await {
-            Ok(Some(p)) => Some(p.institution_id),
-            _ => actor.scope().map(str::to_string),
-        };
-        self.audit_failure(
-            actor,
-            LedgerKind::PositionStateChanged,
-            (EntityType::Position, Some(id)),
-            subject.as_deref(),
-            r,
-        )
+        self.op("transition_position", async move {
+            let r = self.transition_inner(actor, id, req).await;
+            if r.is_ok() {
+                return r;
+            }
+            // The record is about the position's institution, whoever tried.
+            let subject = match self.store.get_position(id).await {
+                Ok(Some(p)) => Some(p.institution_id),
+                _ => actor.scope().map(str::to_string),
+            };
+            self.audit_failure(
+                actor,
+                LedgerKind::PositionStateChanged,
+                (EntityType::Position, Some(id)),
+                subject.as_deref(),
+                r,
+            )
+            .await
+        })
         .await
     }
 

@@ -191,6 +191,7 @@ mod tests {
             subject_institution_id: about.map(Into::into),
             payload: None,
             error: None,
+            op_id: None,
         }
     }
 

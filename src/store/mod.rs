@@ -4,6 +4,7 @@
 
 pub mod counters;
 pub mod memory;
+pub mod metered;
 pub mod postgres;
 mod sql;
 mod sqlconn;
@@ -290,6 +291,35 @@ pub struct PoolStats {
     pub size: u32,
     pub idle: u32,
     pub max: u32,
+    /// Reads that found every connection busy and the pool at its maximum, so waited.
+    pub waits: u64,
+}
+
+/// What the database itself says of its size and health (PostgreSQL: `pg_database_size`,
+/// `pg_stat_user_tables`, `pg_stat_database`).
+#[derive(Debug, Clone, Default, serde::Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DbStats {
+    pub size_bytes: i64,
+    pub deadlocks: i64,
+    /// Queries on a standby cancelled for conflicts with recovery.
+    pub conflicts: i64,
+    pub commits: i64,
+    pub rollbacks: i64,
+    pub tables: Vec<TableStats>,
+    /// Things the operator should know once (a missing index, a fallback in use).
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, serde::Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TableStats {
+    pub name: String,
+    pub live_rows: i64,
+    pub dead_rows: i64,
+    /// The newest of the last vacuum and autovacuum, RFC 3339; None if never.
+    pub last_vacuum: Option<String>,
+    pub last_analyze: Option<String>,
 }
 
 /// Backend-specific wake-ups for the ledger stream: "there may be new events now".
@@ -368,6 +398,10 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<Duration>;
     async fn schema_version(&self) -> StoreResult<Option<i64>>;
     fn pool_stats(&self) -> Option<PoolStats>;
+    /// The database's own statistics, where the backend has them.
+    async fn db_stats(&self) -> StoreResult<Option<DbStats>> {
+        Ok(None)
+    }
     async fn counts(&self, institution_id: Option<&str>) -> StoreResult<Counts>;
 
     /// Stores a change with its ledger event and audit record atomically.

@@ -125,6 +125,35 @@ pub async fn open(url: &str, s: &PgSettings) -> StoreResult<SqlStore> {
         .fetch_one(&pool)
         .await
         .map_err(map_err)?;
+    let trigram_index = || async {
+        sqlx::query_as::<_, (i64,)>(
+            "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() \
+             AND indexname = 'positions_text_trgm'",
+        )
+        .fetch_one(&pool)
+        .await
+        .map(|(n,)| n)
+        .map_err(map_err)
+    };
+    let mut trigrams = trigram_index().await?;
+    if trigrams == 0 {
+        // The extension may have been created since the migration ran: try again.
+        let again = include_str!("../../migrations/postgres/0006_position_trigrams.sql");
+        if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(again))
+            .execute(&pool)
+            .await
+        {
+            tracing::warn!(error = %e, "cannot create the positions trigram index");
+        }
+        trigrams = trigram_index().await?;
+    }
+    let mut notes = Vec::new();
+    if trigrams == 0 {
+        notes.push(
+            "no trigram index (the pg_trgm extension could not be created): the Positions text filter scans the table; CREATE EXTENSION pg_trgm WITH SCHEMA public as the database owner and restart"
+                .to_string(),
+        );
+    }
     let (sync, fsync): (String, String) =
         sqlx::query_as("SELECT current_setting('synchronous_commit'), current_setting('fsync')")
             .fetch_one(&pool)
@@ -151,12 +180,14 @@ pub async fn open(url: &str, s: &PgSettings) -> StoreResult<SqlStore> {
             read: pool,
             write,
             bounds,
+            waits: Default::default(),
         },
         redact(url),
         head,
         Duration::ZERO,
     )
-    .with_durability(durability))
+    .with_durability(durability)
+    .with_notes(notes))
 }
 
 #[cfg(test)]

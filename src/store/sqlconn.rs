@@ -25,6 +25,8 @@ pub(crate) enum Pools {
         read: PgPool,
         write: PgPool,
         bounds: Bounds,
+        /// Reads that found every reader busy and the pool at its maximum.
+        waits: std::sync::Arc<std::sync::atomic::AtomicU64>,
     },
 }
 
@@ -217,7 +219,15 @@ impl Pools {
                     .await
                     .map_err(map_err)
             }
-            Pools::Postgres { read, bounds, .. } => {
+            Pools::Postgres {
+                read,
+                bounds,
+                waits,
+                ..
+            } => {
+                if read.num_idle() == 0 && read.size() >= read.options().get_max_connections() {
+                    waits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 let mut tries = 1;
                 loop {
                     let query = bound!(pg sqlx::query_as::<_, T>(AssertSqlSafe(q.sql.clone())), q.args.clone());

@@ -8,9 +8,9 @@ use super::sqlrows;
 use super::wakers::{FileWatch, NotifyWaker, SqliteWaker};
 use super::writer::{Writer, WriterHandle};
 use super::{
-    AssetQuery, AuditQuery, Backend, Committed, Counts, FaultInjector, InstitutionQuery,
+    AssetQuery, AuditQuery, Backend, Committed, Counts, DbStats, FaultInjector, InstitutionQuery,
     LedgerQuery, LedgerWaker, PoolStats, PositionFilter, PositionQuery, Store, StoreError,
-    StoreResult, TemplateQuery, Write, counters,
+    StoreResult, TableStats, TemplateQuery, Write, counters,
 };
 use crate::domain::apikey::ApiKey;
 use crate::domain::audit::AuditEvent;
@@ -38,6 +38,8 @@ pub struct SqlStore {
     file_watch: std::sync::Mutex<Option<Result<Arc<FileWatch>, String>>>,
     db_file: Option<std::path::PathBuf>,
     durability: String,
+    /// Said once on the Health tab (`DbStats::notes`): a missing index, a fallback in use.
+    notes: Vec<String>,
 }
 
 impl SqlStore {
@@ -63,6 +65,7 @@ impl SqlStore {
             file_watch: std::sync::Mutex::new(None),
             db_file: None,
             durability: String::new(),
+            notes: Vec::new(),
         }
     }
 
@@ -82,6 +85,11 @@ impl SqlStore {
             })
         });
         w.as_ref().ok().map(|w| w.subscribe())
+    }
+
+    pub(crate) fn with_notes(mut self, notes: Vec<String>) -> Self {
+        self.notes = notes;
+        self
     }
 
     pub(crate) fn with_durability(mut self, durability: String) -> Self {
@@ -157,20 +165,75 @@ impl Store for SqlStore {
         Ok(v)
     }
 
+    async fn db_stats(&self) -> StoreResult<Option<DbStats>> {
+        if self.d != Dialect::Postgres {
+            return Ok(None);
+        }
+        let (size_bytes, deadlocks, conflicts, commits, rollbacks): (i64, i64, i64, i64, i64) =
+            self.fetch_one(Q::new(
+                self.d,
+                "SELECT pg_database_size(current_database()), deadlocks, conflicts, \
+                 xact_commit, xact_rollback FROM pg_stat_database \
+                 WHERE datname = current_database()",
+            ))
+            .await?;
+        let utc =
+            |c: &str| format!("to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')");
+        let rows: Vec<(String, i64, i64, Option<String>, Option<String>)> = self
+            .fetch_all(Q::new(
+                self.d,
+                &format!(
+                    "SELECT relname::text, n_live_tup, n_dead_tup, {}, {} \
+                     FROM pg_stat_user_tables WHERE schemaname = current_schema() \
+                     ORDER BY relname",
+                    utc("greatest(last_vacuum, last_autovacuum)"),
+                    utc("greatest(last_analyze, last_autoanalyze)")
+                ),
+            ))
+            .await?;
+        Ok(Some(DbStats {
+            size_bytes,
+            deadlocks,
+            conflicts,
+            commits,
+            rollbacks,
+            tables: rows
+                .into_iter()
+                .map(|(name, live, dead, vacuum, analyze)| TableStats {
+                    name,
+                    live_rows: live,
+                    dead_rows: dead,
+                    last_vacuum: vacuum,
+                    last_analyze: analyze,
+                })
+                .collect(),
+            notes: self.notes.clone(),
+        }))
+    }
+
     fn pool_stats(&self) -> Option<PoolStats> {
-        let (size, idle, max) = match &self.pools {
+        let (size, idle, max, waits) = match &self.pools {
             Pools::Sqlite { read, write, .. } => (
                 read.size() + write.size(),
                 (read.num_idle() + write.num_idle()) as u32,
                 read.options().get_max_connections() + write.options().get_max_connections(),
+                0,
             ),
-            Pools::Postgres { read, write, .. } => (
+            Pools::Postgres {
+                read, write, waits, ..
+            } => (
                 read.size() + write.size(),
                 (read.num_idle() + write.num_idle()) as u32,
                 read.options().get_max_connections() + write.options().get_max_connections(),
+                waits.load(std::sync::atomic::Ordering::Relaxed),
             ),
         };
-        Some(PoolStats { size, idle, max })
+        Some(PoolStats {
+            size,
+            idle,
+            max,
+            waits,
+        })
     }
 
     async fn counts(&self, institution_id: Option<&str>) -> StoreResult<Counts> {

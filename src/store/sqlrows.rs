@@ -297,6 +297,7 @@ pub struct AuditRow {
     subject_institution_id: Option<String>,
     payload: Option<String>,
     error: Option<String>,
+    op_id: Option<String>,
 }
 
 impl TryFrom<AuditRow> for AuditEvent {
@@ -321,6 +322,7 @@ impl TryFrom<AuditRow> for AuditEvent {
                 .error
                 .map(|e| parse_json::<AuditError>("audit error", &e))
                 .transpose()?,
+            op_id: r.op_id,
         })
     }
 }

@@ -425,6 +425,7 @@ pub fn audit_row(a: &AuditEvent) -> Vec<Arg> {
         ot(a.subject_institution_id.clone()),
         ot(a.payload.as_ref().map(json_text)),
         ot(a.error.as_ref().map(json_text)),
+        ot(a.op_id.clone()),
     ]
 }
 

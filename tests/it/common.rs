@@ -70,6 +70,8 @@ pub fn escrowgrid(data: &std::path::Path) -> std::process::Command {
         "ESCROWGRID_ROOT_API_KEY",
         "ROOT_API_KEY",
         "ESCROWGRID_LOG_LEVEL",
+        "ESCROWGRID_LOG_FORMAT",
+        "ESCROWGRID_STATEMENT_TIMEOUT_MS",
     ] {
         c.env_remove(k);
     }

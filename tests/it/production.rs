@@ -253,3 +253,164 @@ async fn a_commit_whose_answer_was_lost_is_looked_for_before_it_is_repeated() {
     assert_eq!(count, 4);
     assert!(svc.verify_ledger(&a).await.unwrap().ok);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_reports_operation_timings_and_the_database_figures() {
+    let Some(base) = postgres_url() else {
+        return skip_postgres("health_reports_operation_timings_and_the_database_figures");
+    };
+    let schema = new_pg_schema(&base).await;
+    let svc = Service::new(
+        open(&schema.url, Duration::from_secs(30)).await,
+        ServiceConfig::default(),
+    );
+    let a = actor();
+    for n in 0..3 {
+        svc.create_institution(&a, institution(&format!("Bank {n}")))
+            .await
+            .unwrap();
+    }
+    let missing = svc
+        .get_position(&a, "pos_00000000-0000-7000-8000-000000000000")
+        .await;
+    assert!(matches!(missing, Err(ServiceError::NotFound { .. })));
+
+    let h = svc.health(&a).await;
+    let op = |name: &str| {
+        h.operations
+            .iter()
+            .find(|o| o.name == name)
+            .unwrap_or_else(|| panic!("no figures for {name}: {:?}", h.operations))
+    };
+    let create = op("create_institution");
+    assert_eq!(create.count, 3);
+    assert_eq!(create.minute_count, 3);
+    assert!(create.errors.is_empty());
+    assert!(create.p50_ms.unwrap() > 0.0 && create.p99_ms >= create.p50_ms);
+    assert_eq!(op("get_position").errors.get("NOT_FOUND"), Some(&1));
+    assert_eq!(
+        op("store.commit").count,
+        3,
+        "each write is one store commit"
+    );
+    let pool = h.pool.as_ref().unwrap();
+    assert_eq!(pool.max, PgSettings::default().max_connections + 1);
+
+    let db = h.db.as_ref().expect("PostgreSQL reports its own figures");
+    assert!(db.size_bytes > 0);
+    assert!(db.commits > 0);
+    let names: Vec<&str> = db.tables.iter().map(|t| t.name.as_str()).collect();
+    for t in ["institutions", "ledger_events", "audit_events", "positions"] {
+        assert!(names.contains(&t), "{t} missing from {names:?}");
+    }
+    assert!(
+        db.notes.is_empty(),
+        "pg_trgm is available here: {:?}",
+        db.notes
+    );
+
+    // The same figures in the Prometheus text format.
+    let text = escrowgrid::service::health::prometheus(&h);
+    assert!(
+        text.contains("escrowgrid_up{backend=\"postgres\"} 1\n"),
+        "{text}"
+    );
+    assert!(text.contains("escrowgrid_operations_total{op=\"create_institution\"} 3\n"));
+    assert!(
+        text.contains(
+            "escrowgrid_operation_errors_total{op=\"get_position\",code=\"NOT_FOUND\"} 1\n"
+        )
+    );
+    assert!(
+        text.contains("escrowgrid_operation_duration_seconds_count{op=\"create_institution\"} 3\n")
+    );
+    assert!(text.contains("escrowgrid_entities{kind=\"institutions\"} 3\n"));
+    assert!(text.contains("escrowgrid_table_rows{table=\"institutions\",state=\"live\"}"));
+    assert!(text.contains("# TYPE escrowgrid_deadlocks_total counter\n"));
+    // Every sample line is `name{labels} value` with a number for the value.
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let value = line.rsplit(' ').next().unwrap();
+        assert!(value.parse::<f64>().is_ok(), "bad sample: {line}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_positions_filter_uses_the_trigram_index() {
+    let Some(base) = postgres_url() else {
+        return skip_postgres("the_positions_filter_uses_the_trigram_index");
+    };
+    let schema = new_pg_schema(&base).await;
+    let _store = open(&schema.url, Duration::from_secs(30)).await;
+    let mut c = raw(&schema.url).await;
+    // An empty table scans cheapest: with scans priced out, the plan shows the index exists and
+    // answers the filter's expression (sql.rs builds exactly this one).
+    exec(&mut c, "SET enable_seqscan = off").await;
+    let plan: Vec<(String,)> = sqlx::query_as(
+        "EXPLAIN SELECT id FROM positions WHERE \
+         (id || chr(31) || holder_reference || chr(31) || coalesce(external_reference, '')) \
+         ILIKE '%acme-77%'",
+    )
+    .fetch_all(&mut c)
+    .await
+    .unwrap();
+    let plan: String = plan.into_iter().map(|(l,)| l + "\n").collect();
+    assert!(plan.contains("positions_text_trgm"), "{plan}");
+}
+
+#[test]
+fn a_json_log_line_carries_the_operation_id_of_the_audit_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let url = format!("sqlite://{}", dir.path().join("x.db").display());
+    let run = |args: &[&str]| {
+        let out = crate::common::escrowgrid(&data)
+            .env("ESCROWGRID_LOG_FORMAT", "json")
+            .arg("--database-url")
+            .arg(&url)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    run(&["institution", "create", "--name", "Acme", "--region", "US"]);
+    let audit: serde_json::Value =
+        serde_json::from_slice(&run(&["audit", "list", "--json"])).unwrap();
+    let created = audit["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["action"] == "INSTITUTION_CREATED")
+        .expect("the audit record of the write");
+    let op_id = created["opId"]
+        .as_str()
+        .expect("the record names its operation");
+    assert!(op_id.starts_with("op_"), "{op_id}");
+
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(data.join("logs")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for line in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+            if v["span"]["op_id"] == op_id {
+                found.push(v);
+            }
+        }
+    }
+    assert!(!found.is_empty(), "no log line carries {op_id}");
+    assert!(
+        found
+            .iter()
+            .all(|v| v["span"]["op"] == "create_institution")
+    );
+    assert!(
+        found
+            .iter()
+            .any(|v| v["fields"]["message"] == "done" && v["level"] == "INFO")
+    );
+}

@@ -33,6 +33,12 @@ const FILTERS: &[(&str, &str)] = &[
     // durations and measured figures
     (r"\d+h \d{2}m \d{2}s", "[uptime]"),
     (r"\d+\.\d+ ms", "[ms]"),
+    // the Health tab's operation timings (which calls ran, and how fast, varies), with the
+    // blank rows after them
+    (
+        r"(?m)^((store\.)?[a-z_]+ {2,}[\d,]+ {2,}\d.*\n)+\n*",
+        "[operations]\n",
+    ),
     // bars: the ping sparkline's follow measured pings (its rows come and go with them)
     (r"[▁▂▃▄▅▆▇█]+", ""),
     (r"(?m)[ ]+$", ""),

@@ -54,6 +54,29 @@ pub(crate) async fn health(svc: &Service, actor: &Actor, json: bool) -> ServiceR
             None if h.connected => outln!("ledger head:    (empty ledger)"),
             None => {}
         }
+        if let Some(d) = &h.db {
+            outln!(
+                "database:       {:.1} MB, {} commits, {} rollbacks, {} deadlocks, {} conflicts",
+                d.size_bytes as f64 / 1e6,
+                d.commits,
+                d.rollbacks,
+                d.deadlocks,
+                d.conflicts
+            );
+            for t in &d.tables {
+                outln!(
+                    "  {:<18} {:>10} live {:>8} dead  vacuum {}  analyze {}",
+                    t.name,
+                    t.live_rows,
+                    t.dead_rows,
+                    t.last_vacuum.as_deref().unwrap_or("never"),
+                    t.last_analyze.as_deref().unwrap_or("never")
+                );
+            }
+            for n in &d.notes {
+                outln!("note:           {}", s(n));
+            }
+        }
         outln!("operator:       {}", h.operator);
         outln!(
             "log file:       {}",

@@ -1,5 +1,6 @@
 //! The Health tab: the store (reachable, ping, pool, schema, counts, durability), the ledger
-//! head and the stream's lag, events per minute, a ping sparkline and positions by state.
+//! head and the stream's lag, events per minute, a ping sparkline and positions by state; below
+//! them on a tall screen, operation timings and the database's figures (`health_figures`).
 
 use super::{ChainView, Cx, Dcx, View};
 use crate::domain::PositionState;
@@ -92,6 +93,19 @@ impl View for Health {
             return empty(f, theme, area, "Checking the store…");
         };
         let wide = area.width >= 120;
+        // Below the store's figures, when the screen is tall enough: operation timings and the
+        // database's own figures.
+        let top = if wide { 19 } else { 23 };
+        let (area, below) = if area.height >= top + 6 {
+            let [a, b] =
+                Layout::vertical([Constraint::Length(top), Constraint::Min(0)]).areas(area);
+            (a, Some(b))
+        } else {
+            (area, None)
+        };
+        if let Some(below) = below {
+            super::health_figures::draw(f, below, theme, h);
+        }
         let (left, right) = if wide {
             let [a, b] =
                 Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
@@ -149,10 +163,11 @@ impl View for Health {
                     .as_ref()
                     .map(|p| {
                         format!(
-                            "{} in use, {} idle, max {}",
+                            "{} in use, {} idle, max {}, {} waits",
                             p.size.saturating_sub(p.idle),
                             p.idle,
-                            p.max
+                            p.max,
+                            group(p.waits)
                         )
                     })
                     .unwrap_or_else(|| "in-process".into()),

@@ -6,6 +6,7 @@
 pub mod assets;
 pub mod catalog_detail;
 pub mod health;
+mod health_figures;
 pub mod institution_detail;
 pub mod institutions;
 pub mod ledger;

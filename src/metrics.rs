@@ -1,0 +1,247 @@
+//! Timings of this process's service operations and store calls: per name the count, the errors
+//! by code, and latency percentiles over the last minute and since start. Latencies go into
+//! log-scale buckets (each 25% wider than the one before, from 10 µs to about 20 minutes), so a
+//! percentile is exact to within a bucket and recording costs one lock and two increments.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Bucket `i` holds latencies up to `FIRST_US * RATIO^i` microseconds; the last holds the rest.
+const FIRST_US: f64 = 10.0;
+const RATIO: f64 = 1.25;
+const BUCKETS: usize = 84;
+
+/// The last minute is six windows of ten seconds.
+const WINDOW: Duration = Duration::from_secs(10);
+const WINDOWS: usize = 6;
+
+fn bucket_of(d: Duration) -> usize {
+    let us = d.as_secs_f64() * 1e6;
+    if us <= FIRST_US {
+        return 0;
+    }
+    (((us / FIRST_US).ln() / RATIO.ln()).ceil() as usize).min(BUCKETS - 1)
+}
+
+/// The upper bound of bucket `i`, in milliseconds.
+fn bound_ms(i: usize) -> f64 {
+    FIRST_US * RATIO.powi(i as i32) / 1000.0
+}
+
+#[derive(Clone)]
+struct Hist {
+    n: u64,
+    sum: Duration,
+    buckets: [u32; BUCKETS],
+}
+
+impl Default for Hist {
+    fn default() -> Self {
+        Hist {
+            n: 0,
+            sum: Duration::ZERO,
+            buckets: [0; BUCKETS],
+        }
+    }
+}
+
+impl Hist {
+    fn add(&mut self, d: Duration) {
+        self.n += 1;
+        self.sum += d;
+        self.buckets[bucket_of(d)] += 1;
+    }
+
+    fn merge(&mut self, o: &Hist) {
+        self.n += o.n;
+        self.sum += o.sum;
+        for (a, b) in self.buckets.iter_mut().zip(o.buckets.iter()) {
+            *a += b;
+        }
+    }
+
+    /// The `q` quantile (0..=1) in milliseconds: the upper bound of the bucket it falls in.
+    fn quantile(&self, q: f64) -> Option<f64> {
+        if self.n == 0 {
+            return None;
+        }
+        let rank = ((q * self.n as f64).ceil() as u64).max(1);
+        let mut seen = 0u64;
+        for (i, c) in self.buckets.iter().enumerate() {
+            seen += *c as u64;
+            if seen >= rank {
+                return Some(bound_ms(i));
+            }
+        }
+        Some(bound_ms(BUCKETS - 1))
+    }
+}
+
+#[derive(Default)]
+struct OpStats {
+    errors: BTreeMap<String, u64>,
+    total: Hist,
+    /// Ring of ten-second windows; `epochs[i]` is the window number `windows[i]` counts.
+    windows: [Hist; WINDOWS],
+    epochs: [u64; WINDOWS],
+}
+
+/// Timings shared by a service and its store.
+pub struct Metrics {
+    started: Instant,
+    ops: Mutex<BTreeMap<String, OpStats>>,
+    pool_waits: std::sync::atomic::AtomicU64,
+}
+
+pub type SharedMetrics = Arc<Metrics>;
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            started: Instant::now(),
+            ops: Mutex::new(BTreeMap::new()),
+            pool_waits: Default::default(),
+        }
+    }
+}
+
+/// One operation's figures.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OpFigures {
+    pub name: String,
+    pub count: u64,
+    pub errors: BTreeMap<String, u64>,
+    /// Calls in the last minute, and their p50 / p99 in milliseconds.
+    pub minute_count: u64,
+    pub minute_p50_ms: Option<f64>,
+    pub minute_p99_ms: Option<f64>,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub sum_ms: f64,
+}
+
+impl Metrics {
+    pub fn new() -> SharedMetrics {
+        Arc::new(Metrics::default())
+    }
+
+    fn epoch(&self, at: Instant) -> u64 {
+        (at.duration_since(self.started).as_millis() / WINDOW.as_millis()) as u64
+    }
+
+    /// Records one call of `name` that took `took`; `error` is its error code, if it failed.
+    pub fn record(&self, name: &str, took: Duration, error: Option<&str>) {
+        let epoch = self.epoch(Instant::now());
+        let mut ops = self.ops.lock().unwrap_or_else(|p| p.into_inner());
+        let op = match ops.get_mut(name) {
+            Some(op) => op,
+            None => ops.entry(name.to_string()).or_default(),
+        };
+        op.total.add(took);
+        let slot = (epoch as usize) % WINDOWS;
+        if op.epochs[slot] != epoch {
+            op.epochs[slot] = epoch;
+            op.windows[slot] = Hist::default();
+        }
+        op.windows[slot].add(took);
+        if let Some(code) = error {
+            *op.errors.entry(code.to_string()).or_default() += 1;
+        }
+    }
+
+    /// Times `f` as `name`; `code` names the error of a failed result.
+    pub async fn time<T, E>(
+        &self,
+        name: &str,
+        f: impl std::future::Future<Output = Result<T, E>>,
+        code: impl FnOnce(&E) -> &'static str,
+    ) -> Result<T, E> {
+        let t0 = Instant::now();
+        let r = f.await;
+        self.record(name, t0.elapsed(), r.as_ref().err().map(code));
+        r
+    }
+
+    /// A call had to wait for a pooled connection.
+    pub fn pool_wait(&self) {
+        self.pool_waits
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn pool_waits(&self) -> u64 {
+        self.pool_waits.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Every operation's figures, by name.
+    pub fn figures(&self) -> Vec<OpFigures> {
+        let now = self.epoch(Instant::now());
+        let ops = self.ops.lock().unwrap_or_else(|p| p.into_inner());
+        ops.iter()
+            .map(|(name, op)| {
+                let mut minute = Hist::default();
+                for (h, e) in op.windows.iter().zip(op.epochs.iter()) {
+                    if h.n > 0 && now.saturating_sub(*e) < WINDOWS as u64 {
+                        minute.merge(h);
+                    }
+                }
+                OpFigures {
+                    name: name.clone(),
+                    count: op.total.n,
+                    errors: op.errors.clone(),
+                    minute_count: minute.n,
+                    minute_p50_ms: minute.quantile(0.5),
+                    minute_p99_ms: minute.quantile(0.99),
+                    p50_ms: op.total.quantile(0.5),
+                    p99_ms: op.total.quantile(0.99),
+                    sum_ms: op.total.sum.as_secs_f64() * 1000.0,
+                }
+            })
+            .collect()
+    }
+}
+
+/// A Prometheus text-format label value: backslash, quote and newline escaped.
+pub fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_fall_in_the_right_bucket() {
+        let m = Metrics::default();
+        for i in 1..=100u64 {
+            m.record("op", Duration::from_millis(i), None);
+        }
+        m.record("op", Duration::from_millis(3), Some("NOT_FOUND"));
+        let f = &m.figures()[0];
+        assert_eq!(f.count, 101);
+        assert_eq!(f.minute_count, 101);
+        assert_eq!(f.errors.get("NOT_FOUND"), Some(&1));
+        // Each figure is the upper bound of its bucket: at most 25% above the true value.
+        let p50 = f.p50_ms.unwrap();
+        assert!((50.0..=62.5).contains(&p50), "{p50}");
+        let p99 = f.p99_ms.unwrap();
+        assert!((99.0..=124.0).contains(&p99), "{p99}");
+        assert_eq!(f.minute_p99_ms, f.p99_ms);
+    }
+
+    #[test]
+    fn buckets_cover_microseconds_to_minutes() {
+        assert_eq!(bucket_of(Duration::from_micros(1)), 0);
+        assert!(bound_ms(bucket_of(Duration::from_secs(60))) >= 60_000.0);
+        assert_eq!(bucket_of(Duration::from_secs(100_000)), BUCKETS - 1);
+    }
+
+    #[test]
+    fn labels_are_escaped() {
+        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}
