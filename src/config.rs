@@ -29,6 +29,9 @@ pub struct FileConfig {
     pub pg_idle_timeout_s: Option<u64>,
     pub pg_connect_timeout_ms: Option<u64>,
     pub statement_timeout_ms: Option<u64>,
+    pub replica_url: Option<String>,
+    pub replica_max_lag_ms: Option<u64>,
+    pub replica_wait_ms: Option<u64>,
     #[serde(default)]
     pub console: ConsoleConfig,
 }
@@ -398,7 +401,36 @@ fn pg_settings(file: &FileConfig, env: &dyn Env) -> Result<crate::store::PgSetti
             format!("{min} is more than pg_max_connections ({max})"),
         ));
     }
+    let replica = match env_first(env, &["ESCROWGRID_REPLICA_URL"])
+        .or_else(|| file.replica_url.clone().map(|v| ("replica_url", v)))
+    {
+        None => None,
+        Some((key, url)) => {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(bad(
+                    key,
+                    format!(
+                        "'{}' is not a postgres:// URL",
+                        crate::store::postgres::redact(&url)
+                    ),
+                ));
+            }
+            Some(crate::store::replica::ReplicaSettings {
+                url,
+                max_lag: number(
+                    env,
+                    "replica_max_lag_ms",
+                    file.replica_max_lag_ms,
+                    0..=86_400_000,
+                )?
+                .map_or(Duration::from_secs(5), ms),
+                wait: number(env, "replica_wait_ms", file.replica_wait_ms, 0..=60_000)?
+                    .map_or(Duration::from_millis(500), ms),
+            })
+        }
+    };
     Ok(crate::store::PgSettings {
+        replica,
         max_connections: max,
         min_connections: min,
         acquire_timeout: number(

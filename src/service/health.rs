@@ -3,6 +3,7 @@
 
 use super::{Actor, Service};
 use crate::metrics::OpFigures;
+use crate::store::replica::ReplicaStatus;
 use crate::store::{Counts, DbStats, PoolStats};
 use serde::Serialize;
 
@@ -32,6 +33,8 @@ pub struct HealthReport {
     pub operations: Vec<OpFigures>,
     /// The database's own statistics (PostgreSQL; root only).
     pub db: Option<DbStats>,
+    /// The read replica, if one is configured: its state, lag and the reads it answered.
+    pub replica: Option<ReplicaStatus>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -52,6 +55,7 @@ impl Service {
     async fn gather_health(&self, actor: &Actor) -> HealthReport {
         let mut report = self.gather_store_health(actor).await;
         report.pool = self.store.pool_stats();
+        report.replica = self.store.replica_status().await;
         report.operations = self.metrics().figures();
         report
     }
@@ -77,6 +81,7 @@ impl Service {
             elapsed_ms: 0.0,
             operations: Vec::new(),
             db: None,
+            replica: None,
         };
         match store.ping().await {
             Ok(d) => {
@@ -244,6 +249,54 @@ pub fn prometheus(h: &HealthReport) -> String {
             "Reads that waited for a free connection.",
         );
         let _ = writeln!(o, "escrowgrid_pool_waits_total {}", p.waits);
+    }
+    if let Some(r) = &h.replica {
+        family(
+            &mut o,
+            "replica_in_use",
+            "gauge",
+            "Whether reads go to the read replica.",
+        );
+        let _ = writeln!(
+            o,
+            "escrowgrid_replica_in_use{{state=\"{}\"}} {}",
+            label(&r.state),
+            r.in_use as u8
+        );
+        if let Some(b) = r.lag_bytes {
+            family(
+                &mut o,
+                "replica_lag_bytes",
+                "gauge",
+                "WAL the replica has still to replay.",
+            );
+            let _ = writeln!(o, "escrowgrid_replica_lag_bytes {b}");
+        }
+        if let Some(t) = r.lag_seconds {
+            family(
+                &mut o,
+                "replica_lag_seconds",
+                "gauge",
+                "Age of the replica's last replayed transaction while it is behind.",
+            );
+            let _ = writeln!(o, "escrowgrid_replica_lag_seconds {t}");
+        }
+        family(
+            &mut o,
+            "reads_total",
+            "counter",
+            "Replica-eligible reads by where they ran.",
+        );
+        let _ = writeln!(
+            o,
+            "escrowgrid_reads_total{{source=\"replica\"}} {}",
+            r.replica_reads
+        );
+        let _ = writeln!(
+            o,
+            "escrowgrid_reads_total{{source=\"primary\"}} {}",
+            r.fallback_reads
+        );
     }
     if let Some(c) = &h.counts {
         family(&mut o, "entities", "gauge", "Stored entities by kind.");

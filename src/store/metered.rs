@@ -70,6 +70,9 @@ impl Store for Metered {
     async fn schema_version(&self) -> StoreResult<Option<i64>> {
         timed!(self, "schema_version", self.inner.schema_version())
     }
+    async fn replica_status(&self) -> Option<super::replica::ReplicaStatus> {
+        self.inner.replica_status().await
+    }
     fn pool_stats(&self) -> Option<PoolStats> {
         self.inner.pool_stats()
     }

@@ -6,6 +6,7 @@ pub mod counters;
 pub mod memory;
 pub mod metered;
 pub mod postgres;
+pub mod replica;
 mod sql;
 mod sqlconn;
 mod sqldb;
@@ -398,6 +399,10 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<Duration>;
     async fn schema_version(&self) -> StoreResult<Option<i64>>;
     fn pool_stats(&self) -> Option<PoolStats>;
+    /// The read replica's state, where one is configured.
+    async fn replica_status(&self) -> Option<replica::ReplicaStatus> {
+        None
+    }
     /// The database's own statistics, where the backend has them.
     async fn db_stats(&self) -> StoreResult<Option<DbStats>> {
         Ok(None)
@@ -526,6 +531,8 @@ pub struct PgSettings {
     /// Set as `statement_timeout` on every connection; also the bound on one call's round trip
     /// when the server stops answering altogether.
     pub statement_timeout: Duration,
+    /// A streaming read replica of the same database, if any.
+    pub replica: Option<replica::ReplicaSettings>,
 }
 
 impl Default for PgSettings {
@@ -537,6 +544,7 @@ impl Default for PgSettings {
             idle_timeout: Duration::from_secs(600),
             connect_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(15),
+            replica: None,
         }
     }
 }

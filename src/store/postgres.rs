@@ -2,6 +2,7 @@
 //! stream listens on a channel that every append notifies inside its transaction (so listeners
 //! hear of an event only once it is committed).
 
+use super::replica::{Replica, ReplicaSettings};
 use super::sql::Dialect;
 use super::sqlconn::{Bounds, Pools, map_err, pool_options};
 use super::sqldb::SqlStore;
@@ -37,6 +38,21 @@ pub fn connect_options(url: &str) -> StoreResult<PgConnectOptions> {
         opts = opts.application_name("escrowgrid");
     }
     Ok(opts)
+}
+
+/// The replica's pool, opened lazily: a replica that is down when the store opens is only a
+/// reason to read from the primary (the Health tab says so), never a reason not to start.
+fn replica_pool(r: &ReplicaSettings, s: &PgSettings) -> StoreResult<sqlx::PgPool> {
+    let mut opts = with_timeouts(connect_options(&r.url)?, s);
+    if !r.url.contains("application_name=") {
+        opts = opts.application_name("escrowgrid-replica");
+    }
+    Ok(pool_options::<sqlx::Postgres>()
+        .max_connections(s.max_connections)
+        .min_connections(0)
+        .idle_timeout(s.idle_timeout)
+        .acquire_timeout(s.acquire_timeout.min(s.connect_timeout))
+        .connect_lazy_with(opts))
 }
 
 /// Why a connection failed, in the driver's own words ("Connection refused", "password
@@ -174,7 +190,16 @@ pub async fn open(url: &str, s: &PgSettings) -> StoreResult<SqlStore> {
             "synchronous_commit={s}: flushed to the server's WAL (and to synchronous standbys, if any) before it is acknowledged"
         ),
     };
-    Ok(SqlStore::new(
+    let replica = match &s.replica {
+        Some(r) => Some(Replica::new(
+            replica_pool(r, s)?,
+            bounds,
+            r.clone(),
+            redact(&r.url),
+        )),
+        None => None,
+    };
+    let store = SqlStore::new(
         Dialect::Postgres,
         Pools::Postgres {
             read: pool,
@@ -187,7 +212,11 @@ pub async fn open(url: &str, s: &PgSettings) -> StoreResult<SqlStore> {
         Duration::ZERO,
     )
     .with_durability(durability)
-    .with_notes(notes))
+    .with_notes(notes);
+    Ok(match replica {
+        Some(r) => store.with_replica(r),
+        None => store,
+    })
 }
 
 #[cfg(test)]

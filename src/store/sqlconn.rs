@@ -208,6 +208,16 @@ pub(crate) fn pool_options<DB: sqlx::Database>() -> sqlx::pool::PoolOptions<DB> 
         })
 }
 
+/// Runs a built query once on a PostgreSQL pool, within `bounds`.
+pub(crate) async fn pg_fetch_all<T: AnyRow>(
+    pool: &PgPool,
+    bounds: &Bounds,
+    q: &Q,
+) -> StoreResult<Vec<T>> {
+    let query = bound!(pg sqlx::query_as::<_, T>(AssertSqlSafe(q.sql.clone())), q.args.clone());
+    bounds.run(true, query.fetch_all(pool)).await
+}
+
 impl Pools {
     /// Runs a query on a reader connection. PostgreSQL: bounded (`Bounds`), and tried again
     /// with backoff when it failed for a reason worth retrying (`worth_retrying`).
@@ -230,8 +240,7 @@ impl Pools {
                 }
                 let mut tries = 1;
                 loop {
-                    let query = bound!(pg sqlx::query_as::<_, T>(AssertSqlSafe(q.sql.clone())), q.args.clone());
-                    match bounds.run(true, query.fetch_all(read)).await {
+                    match pg_fetch_all(read, bounds, &q).await {
                         Err(e) if tries < READ_TRIES && worth_retrying(&e) => {
                             tracing::debug!(error = %e, tries, "read failed; trying again");
                             tokio::time::sleep(backoff(tries)).await;
@@ -241,6 +250,14 @@ impl Pools {
                     }
                 }
             }
+        }
+    }
+
+    /// The primary's reader pool and bounds (PostgreSQL).
+    pub(crate) fn postgres(&self) -> Option<(&PgPool, &Bounds)> {
+        match self {
+            Pools::Postgres { read, bounds, .. } => Some((read, bounds)),
+            Pools::Sqlite { .. } => None,
         }
     }
 

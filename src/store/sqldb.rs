@@ -2,8 +2,9 @@
 //! through `sqlconn.rs`; every write goes through the batching writer (`writer.rs`), which stores
 //! a change, its ledger event and its audit record in one transaction.
 
+use super::replica::{Replica, ReplicaStatus};
 use super::sql::{self, Dialect, Q};
-use super::sqlconn::{AnyRow, Pools};
+use super::sqlconn::{self, AnyRow, Pools};
 use super::sqlrows;
 use super::wakers::{FileWatch, NotifyWaker, SqliteWaker};
 use super::writer::{Writer, WriterHandle};
@@ -38,6 +39,8 @@ pub struct SqlStore {
     file_watch: std::sync::Mutex<Option<Result<Arc<FileWatch>, String>>>,
     db_file: Option<std::path::PathBuf>,
     durability: String,
+    /// A read replica (PostgreSQL), if configured.
+    replica: Option<Replica>,
     /// Said once on the Health tab (`DbStats::notes`): a missing index, a fallback in use.
     notes: Vec<String>,
 }
@@ -66,6 +69,7 @@ impl SqlStore {
             db_file: None,
             durability: String::new(),
             notes: Vec::new(),
+            replica: None,
         }
     }
 
@@ -97,8 +101,39 @@ impl SqlStore {
         self
     }
 
+    pub(crate) fn with_replica(mut self, replica: Replica) -> Self {
+        self.replica = Some(replica);
+        self
+    }
+
+    /// A read that may come from the replica (see `replica.rs`), else from the primary.
     async fn fetch_all<T: AnyRow>(&self, q: Q) -> StoreResult<Vec<T>> {
+        if let (Some(r), Some((primary, bounds))) = (&self.replica, self.pools.postgres())
+            && let Some(pool) = r.route(&self.head_tx, primary).await
+        {
+            match sqlconn::pg_fetch_all(pool, bounds, &q).await {
+                Ok(rows) => return Ok(rows),
+                Err(e) if r.failed(&e).await => {
+                    tracing::warn!(error = %e, "the replica failed a read; reading from the primary");
+                }
+                Err(e) => return Err(e),
+            }
+        }
         self.pools.fetch_all(q).await
+    }
+
+    /// A read that must see the primary's latest commit: the chain head, API keys (a revoked
+    /// key is refused at once), the database's own figures.
+    async fn primary_all<T: AnyRow>(&self, q: Q) -> StoreResult<Vec<T>> {
+        self.pools.fetch_all(q).await
+    }
+
+    async fn primary_one<T: AnyRow>(&self, q: Q) -> StoreResult<T> {
+        self.primary_all(q)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| StoreError::Other("query returned no row".into()))
     }
 
     async fn fetch_one<T: AnyRow>(&self, q: Q) -> StoreResult<T> {
@@ -115,6 +150,18 @@ impl SqlStore {
         q: Q,
     ) -> StoreResult<Vec<T>> {
         self.fetch_all::<R>(q)
+            .await?
+            .into_iter()
+            .map(T::try_from)
+            .collect()
+    }
+
+    /// Rows from the primary, each converted into its domain type.
+    async fn primary_rows<R: AnyRow, T: TryFrom<R, Error = StoreError>>(
+        &self,
+        q: Q,
+    ) -> StoreResult<Vec<T>> {
+        self.primary_all::<R>(q)
             .await?
             .into_iter()
             .map(T::try_from)
@@ -153,14 +200,14 @@ impl Store for SqlStore {
     async fn ping(&self) -> StoreResult<Duration> {
         let start = Instant::now();
         let _: (i64,) = self
-            .fetch_one(Q::new(self.d, "SELECT CAST(1 AS BIGINT)"))
+            .primary_one(Q::new(self.d, "SELECT CAST(1 AS BIGINT)"))
             .await?;
         Ok(start.elapsed())
     }
 
     async fn schema_version(&self) -> StoreResult<Option<i64>> {
         let (v,): (Option<i64>,) = self
-            .fetch_one(Q::new(self.d, "SELECT max(version) FROM _sqlx_migrations"))
+            .primary_one(Q::new(self.d, "SELECT max(version) FROM _sqlx_migrations"))
             .await?;
         Ok(v)
     }
@@ -170,7 +217,7 @@ impl Store for SqlStore {
             return Ok(None);
         }
         let (size_bytes, deadlocks, conflicts, commits, rollbacks): (i64, i64, i64, i64, i64) =
-            self.fetch_one(Q::new(
+            self.primary_one(Q::new(
                 self.d,
                 "SELECT pg_database_size(current_database()), deadlocks, conflicts, \
                  xact_commit, xact_rollback FROM pg_stat_database \
@@ -180,7 +227,7 @@ impl Store for SqlStore {
         let utc =
             |c: &str| format!("to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')");
         let rows: Vec<(String, i64, i64, Option<String>, Option<String>)> = self
-            .fetch_all(Q::new(
+            .primary_all(Q::new(
                 self.d,
                 &format!(
                     "SELECT relname::text, n_live_tup, n_dead_tup, {}, {} \
@@ -209,6 +256,11 @@ impl Store for SqlStore {
                 .collect(),
             notes: self.notes.clone(),
         }))
+    }
+
+    async fn replica_status(&self) -> Option<ReplicaStatus> {
+        let (r, (primary, _)) = (self.replica.as_ref()?, self.pools.postgres()?);
+        Some(r.status(primary).await)
     }
 
     fn pool_stats(&self) -> Option<PoolStats> {
@@ -338,17 +390,19 @@ impl Store for SqlStore {
     }
 
     async fn get_api_key(&self, id: &str) -> StoreResult<Option<ApiKey>> {
-        self.first::<sqlrows::ApiKeyRow, _>(sql::by_id(self.d, &sql::API_KEYS, id))
+        self.primary_rows::<sqlrows::ApiKeyRow, _>(sql::by_id(self.d, &sql::API_KEYS, id))
             .await
+            .map(|rows| rows.into_iter().next())
     }
 
     async fn find_api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>> {
-        self.first::<sqlrows::ApiKeyRow, _>(sql::api_key_by_hash(self.d, key_hash))
+        self.primary_rows::<sqlrows::ApiKeyRow, _>(sql::api_key_by_hash(self.d, key_hash))
             .await
+            .map(|rows| rows.into_iter().next())
     }
 
     async fn list_api_keys(&self, institution_id: Option<&str>) -> StoreResult<Vec<ApiKey>> {
-        self.list::<sqlrows::ApiKeyRow, _>(sql::list_api_keys(self.d, institution_id))
+        self.primary_rows::<sqlrows::ApiKeyRow, _>(sql::list_api_keys(self.d, institution_id))
             .await
     }
 
@@ -358,7 +412,7 @@ impl Store for SqlStore {
     }
 
     async fn ledger_head(&self) -> StoreResult<Option<(i64, String)>> {
-        let rows: Vec<(i64, String)> = self.fetch_all(sql::last_ledger_event(self.d)).await?;
+        let rows: Vec<(i64, String)> = self.primary_all(sql::last_ledger_event(self.d)).await?;
         Ok(rows.into_iter().next())
     }
 

@@ -119,6 +119,9 @@ pub struct App {
     pub chain: ChainWatch,
     /// Whether the last health check reached the store.
     connected: Option<bool>,
+    /// Why the read replica is not read from, as the status bar says it (None: it is, or there
+    /// is none).
+    pub replica: Option<String>,
     pub sim_paused: bool,
     pub quit: bool,
     cmds: Vec<Cmd>,
@@ -144,6 +147,7 @@ impl App {
             stream: None,
             chain: ChainWatch::default(),
             connected: None,
+            replica: None,
             sim_paused: false,
             quit: false,
             cmds: Vec::new(),
@@ -476,7 +480,13 @@ impl App {
             Loaded::Templates(Err(e)) => self.service_error("loading templates", e),
             Loaded::Assets(Ok(v)) => self.data.assets = v.clone(),
             Loaded::Assets(Err(e)) => self.service_error("loading assets", e),
-            Loaded::Health(h) => self.on_health(h.connected, h.error.as_deref()),
+            Loaded::Health(h) => {
+                self.replica = h
+                    .replica
+                    .as_ref()
+                    .and_then(crate::tui::chrome::replica_warning);
+                self.on_health(h.connected, h.error.as_deref())
+            }
             Loaded::Verify(r) => {
                 self.on_verified(r);
                 if let Some(line) = self.chain.on_result(r) {

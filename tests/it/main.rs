@@ -13,6 +13,7 @@ mod outage;
 mod own_pg;
 mod production;
 mod properties;
+mod replica;
 mod service;
 mod snapshots;
 mod tui;

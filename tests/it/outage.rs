@@ -2,8 +2,7 @@
 //! and `pg_ctl` in a temporary directory, run as the `postgres` user (the server refuses root),
 //! on a free port. It is stopped for 10 s under a writer and a ledger stream.
 
-use crate::common::skip_postgres;
-use crate::own_pg::OwnPostgres;
+use crate::own_pg;
 use escrowgrid::service::stream::{StreamFilter, StreamItem};
 use escrowgrid::service::{NewPosition, Service, ServiceConfig, ServiceError};
 use escrowgrid::store::{self, Backend};
@@ -12,12 +11,8 @@ use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_postgres_outage_under_a_writer_and_a_stream() {
-    let pg = match OwnPostgres::start() {
-        Ok(pg) => pg,
-        Err(why) => {
-            eprintln!("SKIPPED a_postgres_outage_under_a_writer_and_a_stream: {why}");
-            return skip_postgres("a_postgres_outage_under_a_writer_and_a_stream");
-        }
+    let Some(pg) = own_pg::start_or_skip("a_postgres_outage_under_a_writer_and_a_stream") else {
+        return;
     };
     let store = store::open(Backend::Postgres, &pg.url(), Duration::from_millis(20))
         .await

@@ -5,6 +5,24 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+/// Set by `.ci/run`: a test that needs a server of its own fails, rather than skips, when it
+/// cannot start one.
+const REQUIRED: &str = "ESCROWGRID_TEST_REQUIRE_OWN_POSTGRES";
+
+/// A server of the test's own, or None (the reason printed) where none can start here.
+pub fn start_or_skip(test: &str) -> Option<OwnPostgres> {
+    match OwnPostgres::start() {
+        Ok(pg) => Some(pg),
+        Err(why) if std::env::var(REQUIRED).is_ok_and(|v| v == "1") => {
+            panic!("{test}: cannot start a PostgreSQL server of its own ({REQUIRED}=1): {why}")
+        }
+        Err(why) => {
+            eprintln!("SKIPPED {test}: cannot start a PostgreSQL server of its own: {why}");
+            None
+        }
+    }
+}
+
 /// A PostgreSQL server in a temporary directory; stopped (immediately) when dropped.
 pub struct OwnPostgres {
     dir: tempfile::TempDir,
@@ -36,6 +54,18 @@ impl OwnPostgres {
                 "running as {me}: neither root (to become postgres) nor postgres"
             ));
         }
+        let pg = OwnPostgres::empty(bin, as_postgres)?;
+        let data = pg.data();
+        pg.run(
+            "initdb",
+            &["-D", &data, "-A", "trust", "-U", "postgres", "--no-sync"],
+        )?;
+        pg.pg_ctl_start()?;
+        Ok(pg)
+    }
+
+    /// A temporary directory (owned by the server's user) and a free port; nothing started.
+    fn empty(bin: PathBuf, as_postgres: bool) -> Result<OwnPostgres, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -53,13 +83,32 @@ impl OwnPostgres {
             std::os::unix::fs::chown(pg.dir.path(), Some(uid), Some(gid))
                 .map_err(|e| e.to_string())?;
         }
-        let data = pg.data();
-        pg.run(
-            "initdb",
-            &["-D", &data, "-A", "trust", "-U", "postgres", "--no-sync"],
-        )?;
-        pg.pg_ctl_start()?;
         Ok(pg)
+    }
+
+    /// A streaming replica of this server (`pg_basebackup -R`: a standby that follows it), started.
+    pub fn replica(&self) -> Result<OwnPostgres, String> {
+        let r = OwnPostgres::empty(self.bin.clone(), self.as_postgres)?;
+        let port = self.port.to_string();
+        r.run(
+            "pg_basebackup",
+            &[
+                "-D",
+                &r.data(),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "-R",
+                "-X",
+                "stream",
+                "--no-sync",
+            ],
+        )?;
+        r.pg_ctl_start()?;
+        Ok(r)
     }
 
     fn data(&self) -> String {

@@ -28,6 +28,25 @@ pub(crate) async fn health(svc: &Service, actor: &Actor, json: bool) -> ServiceR
                 p.max
             );
         }
+        if let Some(r) = &h.replica {
+            outln!(
+                "replica:        {} {}{}{}; {} reads there, {} on the primary ({} to read this process's writes)",
+                s(&r.target),
+                r.state,
+                r.lag_bytes
+                    .map(|b| format!(", lag {b} bytes"))
+                    .unwrap_or_default(),
+                r.lag_seconds
+                    .map(|t| format!(" / {t:.1} s"))
+                    .unwrap_or_default(),
+                r.replica_reads,
+                r.fallback_reads,
+                r.read_your_writes_fallbacks
+            );
+            if let Some(e) = &r.error {
+                outln!("replica error:  {}", s(e));
+            }
+        }
         if let Some(v) = h.schema_version {
             outln!("schema version: {v}");
         }

@@ -238,6 +238,10 @@ impl View for Health {
                 h.log_file.as_deref().map(s).unwrap_or_else(|| "—".into()),
             ),
         ];
+        if let Some(replica) = replica_line(theme, h) {
+            // Below the pool.
+            lines.insert(4, replica);
+        }
         if h.scoped {
             lines.push(Line::from(Span::styled(
                 "Counts are limited to your institution.",
@@ -324,6 +328,33 @@ impl Health {
             ),
         }
     }
+}
+
+/// The read replica: its state, lag in bytes and seconds, and the reads it answered.
+/// PostgreSQL only (the other stores have none).
+fn replica_line(theme: &crate::tui::theme::Theme, h: &HealthReport) -> Option<Line<'static>> {
+    let Some(r) = &h.replica else {
+        return (h.backend == "postgres").then(|| kv(theme, "Replica", "none configured"));
+    };
+    let lag = match (r.lag_bytes, r.lag_seconds) {
+        (Some(b), Some(t)) => format!(", lag {} bytes / {t:.1} s", group(b.max(0) as u64)),
+        (Some(b), None) => format!(", lag {} bytes", group(b.max(0) as u64)),
+        _ => String::new(),
+    };
+    let text = format!(
+        "{}{lag} · {} reads there, {} on the primary{}",
+        r.state,
+        group(r.replica_reads),
+        group(r.fallback_reads),
+        r.error
+            .as_deref()
+            .map(|e| format!(" — {}", s(e)))
+            .unwrap_or_default()
+    );
+    Some(Line::from(vec![
+        Span::styled(format!("{:<20}", "Replica"), theme.muted()),
+        Span::styled(text, if r.in_use { theme.ok() } else { theme.warn() }),
+    ]))
 }
 
 fn fmt_uptime(secs: u64) -> String {
