@@ -82,12 +82,19 @@ async fn first_connection(
     }
 }
 
-/// The options of every connection: `statement_timeout` set at connection start.
+/// The options of every connection, set at connection start: `statement_timeout`, and a plan
+/// made for each execution's own arguments (`plan_cache_mode`). A cached generic plan cannot
+/// tell a selective search term from a broad one: after five searches it settled on walking the
+/// primary key with a filter, 0.55 s at 1,000,000 positions where the trigram index takes 20 ms.
+/// The writer sets its own mode (generic plans) after connecting.
 fn with_timeouts(opts: PgConnectOptions, s: &PgSettings) -> PgConnectOptions {
-    opts.options([(
-        "statement_timeout",
-        format!("{}", s.statement_timeout.as_millis()),
-    )])
+    opts.options([
+        (
+            "statement_timeout",
+            format!("{}", s.statement_timeout.as_millis()),
+        ),
+        ("plan_cache_mode", "force_custom_plan".to_string()),
+    ])
 }
 
 pub async fn open(url: &str, s: &PgSettings) -> StoreResult<SqlStore> {

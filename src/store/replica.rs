@@ -62,6 +62,9 @@ struct Known {
     needed: (i64, u64),
     /// The own head seq the replica is known to have replayed.
     synced: i64,
+    /// When the replica was last seen with nothing left to replay: WAL it lacks now was written
+    /// since, so it is at most that far behind.
+    caught_up: Option<Instant>,
 }
 
 pub struct Replica {
@@ -103,6 +106,7 @@ impl Replica {
                 replayed: 0,
                 needed: (0, 0),
                 synced: 0,
+                caught_up: None,
             }),
             replica_reads: AtomicU64::new(0),
             fallback_reads: AtomicU64::new(0),
@@ -209,10 +213,21 @@ impl Replica {
         k.replayed = replayed.as_deref().and_then(parse_lsn).unwrap_or(0);
         let primary_lsn = current_lsn(primary, &self.bounds).await.ok();
         let lag_bytes = primary_lsn.map(|p| p.saturating_sub(k.replayed) as i64);
-        // Caught up: no lag, however long ago the last transaction was.
+        // Caught up: no lag, however long ago the last transaction was. Behind: the age of its
+        // last replayed transaction, but no more than the time since it was last seen caught up
+        // (after a quiet spell, the last transaction is old though the lag is new).
         let lag_seconds = match lag_bytes {
-            Some(0) => Some(0.0),
-            _ => age.map(|a| a.max(0.0)),
+            Some(0) => {
+                k.caught_up = Some(Instant::now());
+                Some(0.0)
+            }
+            _ => {
+                let since = k.caught_up.map(|t| t.elapsed().as_secs_f64());
+                match (age.map(|a| a.max(0.0)), since) {
+                    (Some(a), Some(s)) => Some(a.min(s)),
+                    (a, s) => a.or(s),
+                }
+            }
         };
         let behind =
             lag_seconds.is_some_and(|l| l * 1000.0 > self.settings.max_lag.as_millis() as f64);

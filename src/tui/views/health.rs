@@ -337,12 +337,12 @@ fn replica_line(theme: &crate::tui::theme::Theme, h: &HealthReport) -> Option<Li
         return (h.backend == "postgres").then(|| kv(theme, "Replica", "none configured"));
     };
     let lag = match (r.lag_bytes, r.lag_seconds) {
-        (Some(b), Some(t)) => format!(", lag {} bytes / {t:.1} s", group(b.max(0) as u64)),
-        (Some(b), None) => format!(", lag {} bytes", group(b.max(0) as u64)),
+        (Some(b), Some(t)) => format!(", lag {} B / {t:.1} s", group(b.max(0) as u64)),
+        (Some(b), None) => format!(", lag {} B", group(b.max(0) as u64)),
         _ => String::new(),
     };
     let text = format!(
-        "{}{lag} · {} reads there, {} on the primary{}",
+        "{}{lag} · reads {} replica, {} primary{}",
         r.state,
         group(r.replica_reads),
         group(r.fallback_reads),
