@@ -1,6 +1,7 @@
 //! Pure domain types and rules: ids, money, enums, the position state machine, template configs.
 //! Nothing in here does I/O; everything is unit-testable without a runtime.
 
+pub mod anchor;
 pub mod apikey;
 pub mod audit;
 pub mod enums;

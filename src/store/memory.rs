@@ -6,6 +6,7 @@ use super::{
     LedgerQuery, LedgerWaker, PoolStats, PositionFilter, PositionQuery, PositionSortKey, Store,
     StoreError, StoreResult, TemplateQuery, Write, clamp_limit, counters,
 };
+use crate::domain::anchor::{AnchorRecord, AnchorSummary};
 use crate::domain::apikey::ApiKey;
 use crate::domain::audit::AuditEvent;
 use crate::domain::ledger::{GENESIS_HASH, LedgerEvent};
@@ -40,6 +41,7 @@ struct Data {
 
 pub struct MemoryStore {
     data: RwLock<Data>,
+    anchors: super::anchors::MemoryAnchors,
     head_tx: watch::Sender<i64>,
     faults: FaultInjector,
 }
@@ -54,6 +56,7 @@ impl MemoryStore {
     pub fn new() -> Self {
         MemoryStore {
             data: RwLock::new(Data::default()),
+            anchors: Default::default(),
             head_tx: watch::channel(0).0,
             faults: FaultInjector::default(),
         }
@@ -637,6 +640,26 @@ impl Store for MemoryStore {
 
     async fn ledger_waker(&self) -> StoreResult<Box<dyn LedgerWaker>> {
         Ok(Box::new(WatchWaker(self.head_tx.subscribe())))
+    }
+
+    async fn anchor_enqueue(&self, seq: i64, head: &str) -> StoreResult<bool> {
+        Ok(self.anchors.enqueue(seq, head))
+    }
+    async fn anchor_claim(
+        &self,
+        owner: &str,
+        lease: Duration,
+    ) -> StoreResult<Option<AnchorRecord>> {
+        Ok(self.anchors.claim(owner, lease))
+    }
+    async fn anchor_save(&self, a: &AnchorRecord) -> StoreResult<()> {
+        self.anchors.save(a)
+    }
+    async fn list_anchors(&self, limit: u32) -> StoreResult<Vec<AnchorRecord>> {
+        Ok(self.anchors.list(limit))
+    }
+    async fn anchor_summary(&self) -> StoreResult<AnchorSummary> {
+        Ok(self.anchors.summary())
     }
 }
 

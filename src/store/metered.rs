@@ -6,6 +6,7 @@ use super::{
     LedgerQuery, LedgerWaker, PoolStats, PositionFilter, PositionQuery, SharedStore, Store,
     StoreError, StoreResult, TemplateQuery, Write,
 };
+use crate::domain::anchor::{AnchorRecord, AnchorSummary};
 use crate::domain::apikey::ApiKey;
 use crate::domain::audit::AuditEvent;
 use crate::domain::ledger::LedgerEvent;
@@ -168,5 +169,24 @@ impl Store for Metered {
     }
     async fn ledger_waker(&self) -> StoreResult<Box<dyn LedgerWaker>> {
         self.inner.ledger_waker().await
+    }
+    async fn anchor_enqueue(&self, seq: i64, head: &str) -> StoreResult<bool> {
+        timed!(self, "anchor_enqueue", self.inner.anchor_enqueue(seq, head))
+    }
+    async fn anchor_claim(
+        &self,
+        owner: &str,
+        lease: Duration,
+    ) -> StoreResult<Option<AnchorRecord>> {
+        timed!(self, "anchor_claim", self.inner.anchor_claim(owner, lease))
+    }
+    async fn anchor_save(&self, a: &AnchorRecord) -> StoreResult<()> {
+        timed!(self, "anchor_save", self.inner.anchor_save(a))
+    }
+    async fn list_anchors(&self, limit: u32) -> StoreResult<Vec<AnchorRecord>> {
+        timed!(self, "list_anchors", self.inner.list_anchors(limit))
+    }
+    async fn anchor_summary(&self) -> StoreResult<AnchorSummary> {
+        timed!(self, "anchor_summary", self.inner.anchor_summary())
     }
 }

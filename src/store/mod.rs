@@ -2,6 +2,7 @@
 //! (`tests/it/conformance.rs`). Stores persist; they do not decide business rules. Every change is
 //! committed together with its ledger event and audit record in one atomic step (`Store::commit`).
 
+mod anchors;
 pub mod counters;
 pub mod memory;
 pub mod metered;
@@ -18,6 +19,7 @@ mod writer;
 
 pub use sqldb::SqlStore;
 
+use crate::domain::anchor::{AnchorRecord, AnchorSummary};
 use crate::domain::apikey::ApiKey;
 use crate::domain::audit::AuditEvent;
 use crate::domain::ledger::{LedgerDraft, LedgerEvent};
@@ -445,6 +447,19 @@ pub trait Store: Send + Sync + 'static {
 
     /// A waker for the ledger stream (see `LedgerWaker`).
     async fn ledger_waker(&self) -> StoreResult<Box<dyn LedgerWaker>>;
+
+    // ---- the anchors' outbox (`anchors.rs`) ----
+    /// Adds an anchor of ledger head (`seq`, `head`) unless `seq` has one; true when added.
+    async fn anchor_enqueue(&self, seq: i64, head: &str) -> StoreResult<bool>;
+    /// Leases the oldest anchor that is due (pending, sent, or failed past its next attempt) and
+    /// not leased to another sender, counting the attempt.
+    async fn anchor_claim(&self, owner: &str, lease: Duration)
+    -> StoreResult<Option<AnchorRecord>>;
+    /// Stores what became of a claimed anchor and releases its lease.
+    async fn anchor_save(&self, a: &AnchorRecord) -> StoreResult<()>;
+    /// Anchors, newest first.
+    async fn list_anchors(&self, limit: u32) -> StoreResult<Vec<AnchorRecord>>;
+    async fn anchor_summary(&self) -> StoreResult<AnchorSummary>;
 }
 
 pub type SharedStore = Arc<dyn Store>;

@@ -2,6 +2,7 @@
 //! through `sqlconn.rs`; every write goes through the batching writer (`writer.rs`), which stores
 //! a change, its ledger event and its audit record in one transaction.
 
+use super::anchors;
 use super::replica::{Replica, ReplicaStatus};
 use super::sql::{self, Dialect, Q};
 use super::sqlconn::{self, AnyRow, Pools};
@@ -13,6 +14,7 @@ use super::{
     LedgerQuery, LedgerWaker, PoolStats, PositionFilter, PositionQuery, Store, StoreError,
     StoreResult, TableStats, TemplateQuery, Write, counters,
 };
+use crate::domain::anchor::{AnchorRecord, AnchorSummary};
 use crate::domain::apikey::ApiKey;
 use crate::domain::audit::AuditEvent;
 use crate::domain::ledger::LedgerEvent;
@@ -430,5 +432,25 @@ impl Store for SqlStore {
             ))),
             Pools::Postgres { read, .. } => Ok(Box::new(NotifyWaker::new(read.clone()))),
         }
+    }
+
+    async fn anchor_enqueue(&self, seq: i64, head: &str) -> StoreResult<bool> {
+        anchors::enqueue(&self.pools, self.d, seq, head).await
+    }
+    async fn anchor_claim(
+        &self,
+        owner: &str,
+        lease: Duration,
+    ) -> StoreResult<Option<AnchorRecord>> {
+        anchors::claim(&self.pools, self.d, owner, lease).await
+    }
+    async fn anchor_save(&self, a: &AnchorRecord) -> StoreResult<()> {
+        anchors::save(&self.pools, self.d, a).await
+    }
+    async fn list_anchors(&self, limit: u32) -> StoreResult<Vec<AnchorRecord>> {
+        anchors::list(&self.pools, self.d, limit).await
+    }
+    async fn anchor_summary(&self) -> StoreResult<AnchorSummary> {
+        anchors::summary(&self.pools, self.d).await
     }
 }

@@ -35,6 +35,7 @@ for_all_backends!(
     concurrent_transitions_race,
     stream_delivers_every_event_once_in_order,
     health_reports_counts_and_head,
+    the_anchor_outbox_claims_each_anchor_once,
 );
 
 fn to(state: &str) -> TransitionRequest {
@@ -1219,4 +1220,81 @@ async fn health_reports_counts_and_head(h: &Harness) {
     assert_eq!(by_state[&PositionState::Released], 0);
     assert_eq!(r.ledger_head.unwrap().seq, 4);
     assert_eq!(r.backend, h.store.backend().to_string());
+}
+
+/// The anchors' outbox: an anchor per seq, claimed by one sender at a time (a lease), saved and
+/// released, retried only when due; the summary counts what is not yet on the chain.
+async fn the_anchor_outbox_claims_each_anchor_once(h: &Harness) {
+    use escrowgrid::domain::anchor;
+    let s = &h.store;
+    assert!(s.anchor_enqueue(5, "aa").await.unwrap());
+    assert!(
+        !s.anchor_enqueue(5, "bb").await.unwrap(),
+        "one anchor per seq"
+    );
+    assert!(s.anchor_enqueue(9, "cc").await.unwrap());
+    let lease = Duration::from_secs(60);
+    let a = s.anchor_claim("one", lease).await.unwrap().unwrap();
+    assert_eq!((a.seq, a.head.as_str(), a.attempts), (5, "aa", 1));
+    let b = s.anchor_claim("two", lease).await.unwrap().unwrap();
+    assert_eq!(b.seq, 9, "a leased anchor is not claimed again");
+    assert!(s.anchor_claim("three", lease).await.unwrap().is_none());
+    let summary = s.anchor_summary().await.unwrap();
+    assert_eq!(summary.pending, 2);
+    assert!(summary.last_confirmed.is_none());
+
+    // The first is confirmed; the second failed and is due only later.
+    let done = anchor::AnchorRecord {
+        status: anchor::CONFIRMED.into(),
+        tx_hash: Some("0xabc".into()),
+        block_number: Some(7),
+        ..a
+    };
+    s.anchor_save(&done).await.unwrap();
+    let later = escrowgrid::domain::time::format(
+        &(escrowgrid::domain::time::now() + chrono::Duration::seconds(3600)),
+    );
+    let failed = anchor::AnchorRecord {
+        status: anchor::FAILED.into(),
+        last_error: Some("chain unreachable".into()),
+        next_attempt_at: later,
+        ..b
+    };
+    s.anchor_save(&failed).await.unwrap();
+    assert!(
+        s.anchor_claim("three", lease).await.unwrap().is_none(),
+        "not due yet"
+    );
+    let summary = s.anchor_summary().await.unwrap();
+    assert_eq!(summary.pending, 1);
+    assert_eq!(summary.last_error.as_deref(), Some("chain unreachable"));
+    let confirmed = summary.last_confirmed.unwrap();
+    assert_eq!((confirmed.seq, confirmed.block_number), (5, Some(7)));
+    assert_eq!(confirmed.tx_hash.as_deref(), Some("0xabc"));
+
+    // Due again, with an expired lease: claimable, and the attempt counted.
+    let now = escrowgrid::domain::time::format(&escrowgrid::domain::time::now());
+    s.anchor_save(&anchor::AnchorRecord {
+        next_attempt_at: now,
+        ..failed
+    })
+    .await
+    .unwrap();
+    let again = s
+        .anchor_claim("four", Duration::ZERO)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.seq, again.attempts), (9, 2));
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let expired = s.anchor_claim("five", lease).await.unwrap().unwrap();
+    assert_eq!(expired.seq, 9, "a lease that ran out frees the anchor");
+    let seqs: Vec<i64> = s
+        .list_anchors(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|a| a.seq)
+        .collect();
+    assert_eq!(seqs, [9, 5], "newest first");
 }

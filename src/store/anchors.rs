@@ -1,0 +1,308 @@
+//! The anchors' outbox in each backend (`domain::anchor`): SQL for SQLite and PostgreSQL (always
+//! on the primary), and the memory store's map. A claim takes the oldest anchor that is due and
+//! not leased to another sender; on PostgreSQL `FOR UPDATE SKIP LOCKED` lets several processes
+//! claim side by side without ever taking the same one, and SQLite's single writer orders them.
+
+use super::sql::{Dialect, Q, Table, Ty, Ty::*, select_list, t};
+use super::sqlconn::Pools;
+use super::{StoreError, StoreResult};
+use crate::domain::anchor::{self, AnchorRecord, AnchorSummary};
+use crate::domain::time;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+pub(crate) const ANCHORS: Table = Table {
+    name: "anchors",
+    cols: &[
+        ("seq", Int),
+        ("head", Text),
+        ("status", Text),
+        ("attempts", Int),
+        ("last_error", Text),
+        ("tx_hash", Text),
+        ("block_number", Int),
+        ("created_at", Ts),
+        ("updated_at", Ts),
+        ("next_attempt_at", Ts),
+    ],
+};
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AnchorRow {
+    seq: i64,
+    head: String,
+    status: String,
+    attempts: i64,
+    last_error: Option<String>,
+    tx_hash: Option<String>,
+    block_number: Option<i64>,
+    created_at: String,
+    updated_at: String,
+    next_attempt_at: String,
+}
+
+impl From<AnchorRow> for AnchorRecord {
+    fn from(r: AnchorRow) -> Self {
+        AnchorRecord {
+            seq: r.seq,
+            head: r.head,
+            status: r.status,
+            attempts: r.attempts,
+            last_error: r.last_error,
+            tx_hash: r.tx_hash,
+            block_number: r.block_number,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            next_attempt_at: r.next_attempt_at,
+        }
+    }
+}
+
+fn at(d: Duration) -> String {
+    time::format(&(time::now() + chrono::Duration::from_std(d).unwrap_or_default()))
+}
+
+fn open_states() -> String {
+    format!(
+        "('{}', '{}', '{}')",
+        anchor::PENDING,
+        anchor::SENT,
+        anchor::FAILED
+    )
+}
+
+async fn rows(pools: &Pools, q: Q) -> StoreResult<Vec<AnchorRecord>> {
+    Ok(pools
+        .fetch_all::<AnchorRow>(q)
+        .await?
+        .into_iter()
+        .map(AnchorRecord::from)
+        .collect())
+}
+
+pub(crate) async fn enqueue(pools: &Pools, d: Dialect, seq: i64, head: &str) -> StoreResult<bool> {
+    let now = time::format(&time::now());
+    let mut q = Q::new(
+        d,
+        "INSERT INTO anchors (seq, head, status, attempts, created_at, updated_at, next_attempt_at) VALUES (",
+    );
+    q.bind(Int, super::sql::Arg::Int(seq))
+        .push(", ")
+        .bind(Text, t(head))
+        .push(&format!(", '{}', 0, ", anchor::PENDING))
+        .bind(Ty::Ts, t(now.clone()));
+    let n = q.args.len();
+    q.push(", ")
+        .again(n, Ty::Ts)
+        .push(", ")
+        .again(n, Ty::Ts)
+        .push(") ON CONFLICT (seq) DO NOTHING RETURNING seq");
+    Ok(!pools.fetch_all::<(i64,)>(q).await?.is_empty())
+}
+
+pub(crate) async fn claim(
+    pools: &Pools,
+    d: Dialect,
+    owner: &str,
+    lease: Duration,
+) -> StoreResult<Option<AnchorRecord>> {
+    let mut q = Q::new(d, "UPDATE anchors SET lease_owner = ");
+    q.bind(Text, t(owner))
+        .push(", lease_until = ")
+        .bind(Ts, t(at(lease)))
+        .push(", attempts = attempts + 1, updated_at = ")
+        .bind(Ts, t(time::format(&time::now())));
+    let now = q.args.len();
+    q.push(&format!(
+        " WHERE seq = (SELECT seq FROM anchors WHERE status IN {} AND next_attempt_at <= ",
+        open_states()
+    ))
+    .again(now, Ts)
+    .push(" AND (lease_until IS NULL OR lease_until < ")
+    .again(now, Ts)
+    .push(") ORDER BY seq LIMIT 1");
+    if d == Dialect::Postgres {
+        q.push(" FOR UPDATE SKIP LOCKED");
+    }
+    q.push(&format!(") RETURNING {}", select_list(d, &ANCHORS)));
+    Ok(rows(pools, q).await?.into_iter().next())
+}
+
+pub(crate) async fn save(pools: &Pools, d: Dialect, a: &AnchorRecord) -> StoreResult<()> {
+    let mut q = Q::new(d, "UPDATE anchors SET status = ");
+    q.bind(Text, t(&a.status))
+        .push(", last_error = ")
+        .bind(Text, super::sql::ot(a.last_error.clone()))
+        .push(", tx_hash = ")
+        .bind(Text, super::sql::ot(a.tx_hash.clone()))
+        .push(", block_number = ");
+    match a.block_number {
+        Some(b) => q.bind(Int, super::sql::Arg::Int(b)),
+        None => q.push("NULL"),
+    };
+    q.push(", updated_at = ")
+        .bind(Ts, t(time::format(&time::now())))
+        .push(", next_attempt_at = ")
+        .bind(Ts, t(a.next_attempt_at.clone()))
+        .push(", lease_owner = NULL, lease_until = NULL WHERE seq = ")
+        .bind(Int, super::sql::Arg::Int(a.seq))
+        .push(" RETURNING seq");
+    match pools.fetch_all::<(i64,)>(q).await?.len() {
+        1 => Ok(()),
+        _ => Err(StoreError::NotFound {
+            entity: "anchor",
+            id: a.seq.to_string(),
+        }),
+    }
+}
+
+pub(crate) async fn list(pools: &Pools, d: Dialect, limit: u32) -> StoreResult<Vec<AnchorRecord>> {
+    let mut q = Q::new(
+        d,
+        &format!(
+            "SELECT {} FROM anchors ORDER BY seq DESC LIMIT ",
+            select_list(d, &ANCHORS)
+        ),
+    );
+    q.bind(Int, super::sql::Arg::Int(super::clamp_limit(limit) as i64));
+    rows(pools, q).await
+}
+
+pub(crate) async fn summary(pools: &Pools, d: Dialect) -> StoreResult<AnchorSummary> {
+    let confirmed = Q::new(
+        d,
+        &format!(
+            "SELECT {} FROM anchors WHERE status = '{}' ORDER BY seq DESC LIMIT 1",
+            select_list(d, &ANCHORS),
+            anchor::CONFIRMED
+        ),
+    );
+    let pending = Q::new(
+        d,
+        &format!(
+            "SELECT count(*) FROM anchors WHERE status IN {}",
+            open_states()
+        ),
+    );
+    let newest = Q::new(
+        d,
+        &format!(
+            "SELECT {} FROM anchors ORDER BY seq DESC LIMIT 1",
+            select_list(d, &ANCHORS)
+        ),
+    );
+    let (pending,): (i64,) = pools
+        .fetch_all(pending)
+        .await?
+        .into_iter()
+        .next()
+        .unwrap_or((0,));
+    let newest = rows(pools, newest).await?.into_iter().next();
+    Ok(AnchorSummary {
+        last_confirmed: rows(pools, confirmed).await?.into_iter().next(),
+        pending,
+        last_error: newest
+            .filter(|a| a.status != anchor::CONFIRMED)
+            .and_then(|a| a.last_error),
+    })
+}
+
+/// An anchor with its lease (owner, until), as the memory store keeps it.
+type Leased = (AnchorRecord, Option<(String, String)>);
+
+/// The memory store's outbox: each anchor with its lease (owner, until).
+#[derive(Default)]
+pub(crate) struct MemoryAnchors(std::sync::Mutex<BTreeMap<i64, Leased>>);
+
+impl MemoryAnchors {
+    fn map(&self) -> std::sync::MutexGuard<'_, BTreeMap<i64, Leased>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn enqueue(&self, seq: i64, head: &str) -> bool {
+        let now = time::format(&time::now());
+        let mut m = self.map();
+        if m.contains_key(&seq) {
+            return false;
+        }
+        m.insert(
+            seq,
+            (
+                AnchorRecord {
+                    seq,
+                    head: head.to_string(),
+                    status: anchor::PENDING.into(),
+                    attempts: 0,
+                    last_error: None,
+                    tx_hash: None,
+                    block_number: None,
+                    created_at: now.clone(),
+                    updated_at: now.clone(),
+                    next_attempt_at: now,
+                },
+                None,
+            ),
+        );
+        true
+    }
+
+    pub fn claim(&self, owner: &str, lease: Duration) -> Option<AnchorRecord> {
+        let now = time::format(&time::now());
+        let mut m = self.map();
+        let (rec, held) = m.values_mut().find(|(a, held)| {
+            [anchor::PENDING, anchor::SENT, anchor::FAILED].contains(&a.status.as_str())
+                && a.next_attempt_at <= now
+                && held.as_ref().is_none_or(|(_, until)| *until < now)
+        })?;
+        *held = Some((owner.to_string(), at(lease)));
+        rec.attempts += 1;
+        rec.updated_at = now;
+        Some(rec.clone())
+    }
+
+    pub fn save(&self, a: &AnchorRecord) -> StoreResult<()> {
+        let mut m = self.map();
+        let Some((rec, held)) = m.get_mut(&a.seq) else {
+            return Err(StoreError::NotFound {
+                entity: "anchor",
+                id: a.seq.to_string(),
+            });
+        };
+        *rec = AnchorRecord {
+            updated_at: time::format(&time::now()),
+            ..a.clone()
+        };
+        *held = None;
+        Ok(())
+    }
+
+    pub fn list(&self, limit: u32) -> Vec<AnchorRecord> {
+        self.map()
+            .values()
+            .rev()
+            .take(super::clamp_limit(limit) as usize)
+            .map(|(a, _)| a.clone())
+            .collect()
+    }
+
+    pub fn summary(&self) -> AnchorSummary {
+        let m = self.map();
+        let open = [anchor::PENDING, anchor::SENT, anchor::FAILED];
+        AnchorSummary {
+            last_confirmed: m
+                .values()
+                .rev()
+                .find(|(a, _)| a.status == anchor::CONFIRMED)
+                .map(|(a, _)| a.clone()),
+            pending: m
+                .values()
+                .filter(|(a, _)| open.contains(&a.status.as_str()))
+                .count() as i64,
+            last_error: m
+                .values()
+                .next_back()
+                .filter(|(a, _)| a.status != anchor::CONFIRMED)
+                .and_then(|(a, _)| a.last_error.clone()),
+        }
+    }
+}
