@@ -34,6 +34,9 @@ pub struct FileConfig {
     pub replica_wait_ms: Option<u64>,
     #[serde(default)]
     pub console: ConsoleConfig,
+    /// On-chain anchoring (`[onchain]`; used by builds with the `onchain` feature).
+    #[serde(default)]
+    pub onchain: crate::anchor::OnchainFile,
 }
 
 /// Console settings (`[console]` table).
@@ -81,6 +84,7 @@ pub struct Config {
     pub sqlite_synchronous: crate::store::SqliteSync,
     pub read_only: bool,
     pub pg: crate::store::PgSettings,
+    pub onchain: crate::anchor::OnchainConfig,
     pub console: ConsoleConfig,
     /// The config file that was read, if any.
     pub config_file: Option<PathBuf>,
@@ -315,6 +319,7 @@ pub fn load(ov: &Overrides, env: &dyn Env) -> Result<Config, ConfigError> {
         })?,
     };
     let pg = pg_settings(&file, env)?;
+    let onchain = onchain_settings(&file.onchain, env)?;
     if let Some(r) = file.console.demo_rate
         && !(r > 0.0 && r <= 1000.0)
     {
@@ -352,6 +357,7 @@ pub fn load(ov: &Overrides, env: &dyn Env) -> Result<Config, ConfigError> {
         sqlite_synchronous,
         read_only: ov.read_only || file.read_only.unwrap_or(false),
         pg,
+        onchain,
         console: file.console,
         config_file,
     })
@@ -385,6 +391,71 @@ fn number(
         ));
     }
     Ok(Some(v))
+}
+
+/// The `[onchain]` settings: file keys, `ESCROWGRID_ONCHAIN_<KEY>` over them, and the
+/// reference's `ONCHAIN_LEDGER_ENABLED` for `enabled`.
+fn onchain_settings(
+    f: &crate::anchor::OnchainFile,
+    env: &dyn Env,
+) -> Result<crate::anchor::OnchainConfig, ConfigError> {
+    let d = crate::anchor::OnchainConfig::default();
+    let text = |key: &'static str, file: &Option<String>| {
+        env.get(&format!("ESCROWGRID_ONCHAIN_{}", key.to_ascii_uppercase()))
+            .or_else(|| file.clone())
+    };
+    let num = |key: &'static str, file: Option<u64>, range: std::ops::RangeInclusive<u64>| {
+        let var = format!("ESCROWGRID_ONCHAIN_{}", key.to_ascii_uppercase());
+        let (name, v) = match env.get(&var) {
+            Some(v) => (
+                var.clone(),
+                v.trim()
+                    .parse::<u64>()
+                    .map_err(|_| bad(&var, format!("'{v}' is not a whole number")))?,
+            ),
+            None => match file {
+                Some(n) => (format!("onchain.{key}"), n),
+                None => return Ok(None),
+            },
+        };
+        if !range.contains(&v) {
+            return Err(bad(
+                &name,
+                format!("must be between {} and {}", range.start(), range.end()),
+            ));
+        }
+        Ok(Some(v))
+    };
+    let enabled = match env_first(
+        env,
+        &["ESCROWGRID_ONCHAIN_ENABLED", "ONCHAIN_LEDGER_ENABLED"],
+    ) {
+        Some((key, v)) => match v.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => true,
+            "false" | "0" | "no" | "off" => false,
+            _ => return Err(bad(key, format!("'{v}' is not true or false"))),
+        },
+        None => f.enabled.unwrap_or(false),
+    };
+    let contract = text("contract", &f.contract);
+    if let Some(c) = &contract
+        && !(c.len() == 42 && c.starts_with("0x") && c[2..].chars().all(|x| x.is_ascii_hexdigit()))
+    {
+        return Err(bad(
+            "onchain.contract",
+            format!("'{c}' is not a 0x… address"),
+        ));
+    }
+    Ok(crate::anchor::OnchainConfig {
+        enabled,
+        rpc_url: text("rpc_url", &f.rpc_url).unwrap_or(d.rpc_url),
+        chain_id: num("chain_id", f.chain_id, 1..=u64::MAX)?,
+        contract,
+        every_events: num("every_events", f.every_events, 1..=1_000_000)?.unwrap_or(d.every_events),
+        every_seconds: num("every_seconds", f.every_seconds, 1..=86_400)?
+            .unwrap_or(d.every_seconds),
+        confirmations: num("confirmations", f.confirmations, 1..=100)?.unwrap_or(d.confirmations),
+    })
 }
 
 /// The PostgreSQL pool and timeout settings.
@@ -529,6 +600,45 @@ mod tests {
             e.to_string().contains("more than pg_max_connections"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn onchain_settings_come_from_file_and_env() {
+        let c = load(&Overrides::default(), &env(&[])).unwrap();
+        assert!(!c.onchain.enabled);
+        let (_d, p) =
+            write("[onchain]\nenabled = true\nrpc_url = \"http://chain:8545\"\nevery_events = 1\n");
+        let c = load(
+            &ov_file(&p),
+            &env(&[(
+                "ESCROWGRID_ONCHAIN_CONTRACT",
+                "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+            )]),
+        )
+        .unwrap();
+        assert!(c.onchain.enabled);
+        assert_eq!(c.onchain.rpc_url, "http://chain:8545");
+        assert_eq!(c.onchain.every_events, 1);
+        assert_eq!(c.onchain.every_seconds, 300);
+        assert_eq!(
+            c.onchain.contract.as_deref(),
+            Some("0x5FbDB2315678afecb367f032d93F642f64180aa3")
+        );
+        let c = load(
+            &Overrides::default(),
+            &env(&[("ONCHAIN_LEDGER_ENABLED", "true")]),
+        )
+        .unwrap();
+        assert!(c.onchain.enabled, "the reference's variable");
+        let e = load(
+            &Overrides::default(),
+            &env(&[("ESCROWGRID_ONCHAIN_CONTRACT", "0x12")]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("not a 0x… address"), "{e}");
+        let (_d, p) = write("[onchain]\nprivate_key = \"0xabc\"\n");
+        let e = load(&ov_file(&p), &env(&[])).unwrap_err();
+        assert!(e.to_string().contains("unknown field `private_key`"), "{e}");
     }
 
     fn env(pairs: &[(&'static str, &'static str)]) -> BTreeMap<&'static str, &'static str> {

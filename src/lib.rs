@@ -1,6 +1,7 @@
 //! EscrowGrid Console: a terminal operations console for an escrow / tokenization platform.
 //! Layers: `domain` (pure rules) ← `store` (persistence) ← `service` (the one API) ← `cli` / `tui`.
 
+pub mod anchor;
 pub mod bench;
 pub mod boot;
 pub mod cli;

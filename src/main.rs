@@ -108,6 +108,16 @@ async fn run(cli: Cli, process_start: std::time::Instant) -> u8 {
             Err(e) => fail(json, &e),
         };
     }
+    #[cfg(feature = "onchain")]
+    if let Command::Anchor(a) = &command
+        && let Some(r) = cli::anchor_without_store(a, &cfg, json).await
+    {
+        drop(log_guard);
+        return match r {
+            Ok(code) => code as u8,
+            Err(e) => fail(json, &e),
+        };
+    }
     let created = boot::new_database(&cfg, cfg.backend);
     let store = match boot::open_store(&cfg, cfg.backend).await {
         Ok(s) => s,
@@ -126,7 +136,14 @@ async fn run(cli: Cli, process_start: std::time::Instant) -> u8 {
         Err(e) => return fail(json, &e),
     };
     let witness = escrowgrid::witness::default_path(&cfg.data_dir);
-    let code = match cli::run(&svc, &actor, command, json, &witness).await {
+    #[cfg(feature = "onchain")]
+    let result = match command {
+        Command::Anchor(a) => cli::anchor(&svc, &actor, a, &cfg, json).await,
+        other => cli::run(&svc, &actor, other, json, &witness).await,
+    };
+    #[cfg(not(feature = "onchain"))]
+    let result = cli::run(&svc, &actor, command, json, &witness).await;
+    let code = match result {
         Ok(code) => code as u8,
         Err(e) => fail(json, &e),
     };

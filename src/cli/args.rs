@@ -102,6 +102,11 @@ pub enum Command {
     Seed(SeedArgs),
     /// Apply database migrations (also done on every open) and print the schema version.
     Migrate,
+    /// On-chain anchoring of the ledger head ([onchain] settings; the signer's key from
+    /// ESCROWGRID_ONCHAIN_KEY or ESCROWGRID_ONCHAIN_KEY_FILE).
+    #[cfg(feature = "onchain")]
+    #[command(subcommand)]
+    Anchor(AnchorCmd),
     /// Print a shell completion script: `escrowgrid completions bash > /etc/bash_completion.d/escrowgrid`.
     Completions {
         #[arg(value_enum)]
@@ -428,4 +433,27 @@ pub struct SeedArgs {
     /// Load even if the database already holds data.
     #[arg(long)]
     pub force: bool,
+}
+
+#[cfg(feature = "onchain")]
+#[derive(Debug, Subcommand)]
+pub enum AnchorCmd {
+    /// Deploy the Anchor contract (owned by the signer) and print its address.
+    Deploy,
+    /// The outbox: the last confirmed anchor, what waits, the last error, the newest anchors.
+    Status {
+        #[arg(long, default_value_t = 10)]
+        limit: u32,
+    },
+    /// Anchor the current head now and wait for it to be confirmed (root).
+    Publish,
+    /// Read every Anchored event from the chain and check each head against the ledger
+    /// recomputed from its events: exit 0 when all match, 1 and the first mismatching seq.
+    Verify {
+        /// Check an export (`ledger tail --after 0 --json` output) instead, with no database.
+        #[arg(long, value_name = "FILE")]
+        export: Option<PathBuf>,
+    },
+    /// Run the anchoring worker in the foreground until interrupted (root).
+    Run,
 }

@@ -232,6 +232,28 @@ fn one_line(v: &Value) -> String {
 }
 
 /// Runs a command; `witness` is the operator's witness file (see `crate::witness`).
+/// `anchor deploy` and `anchor verify --export`, which need no store; None for the others.
+#[cfg(feature = "onchain")]
+pub async fn anchor_without_store(
+    cmd: &AnchorCmd,
+    cfg: &crate::config::Config,
+    json: bool,
+) -> Option<ServiceResult<i32>> {
+    commands::anchor::without_store(cmd, cfg, json).await
+}
+
+/// The `anchor` commands that read or write the store.
+#[cfg(feature = "onchain")]
+pub async fn anchor(
+    svc: &Service,
+    actor: &Actor,
+    cmd: AnchorCmd,
+    cfg: &crate::config::Config,
+    json: bool,
+) -> ServiceResult<i32> {
+    commands::anchor::anchor(svc, actor, cmd, cfg, json).await
+}
+
 pub async fn run(
     svc: &Service,
     actor: &Actor,
@@ -264,6 +286,10 @@ pub async fn run(
         }
         Command::Bench(_) => Err(ServiceError::Internal(
             "bench runs from main with its own store handles".into(),
+        )),
+        #[cfg(feature = "onchain")]
+        Command::Anchor(_) => Err(ServiceError::Internal(
+            "anchor runs from main with the [onchain] settings".into(),
         )),
         Command::Migrate => {
             let (backend, v) = svc.schema().await?;

@@ -29,6 +29,9 @@ pub enum ServiceError {
     Unauthenticated(String),
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The chain of on-chain anchoring failed or refused (unreachable, a reverted transaction).
+    #[error("chain: {0}")]
+    Chain(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -85,6 +88,7 @@ impl ServiceError {
             ServiceError::Forbidden { .. } => "FORBIDDEN",
             ServiceError::Unauthenticated(_) => "UNAUTHENTICATED",
             ServiceError::Unavailable(_) => "STORE_UNAVAILABLE",
+            ServiceError::Chain(_) => "CHAIN_ERROR",
             ServiceError::Internal(_) => "INTERNAL",
         }
     }
@@ -99,6 +103,7 @@ impl ServiceError {
             | ServiceError::Unauthenticated(_) => 2,
             ServiceError::Conflict { .. }
             | ServiceError::Unavailable(_)
+            | ServiceError::Chain(_)
             | ServiceError::Internal(_) => 1,
         }
     }

@@ -4,6 +4,7 @@
 
 mod access;
 pub mod actor;
+pub mod anchoring;
 pub mod backup;
 mod cache;
 mod catalog;

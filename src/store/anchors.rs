@@ -1,7 +1,10 @@
 //! The anchors' outbox in each backend (`domain::anchor`): SQL for SQLite and PostgreSQL (always
-//! on the primary), and the memory store's map. A claim takes the oldest anchor that is due and
-//! not leased to another sender; on PostgreSQL `FOR UPDATE SKIP LOCKED` lets several processes
-//! claim side by side without ever taking the same one, and SQLite's single writer orders them.
+//! on the primary), and the memory store's map. A claim leases the oldest anchor that is due, and
+//! only while no other anchor is leased: every anchor goes out from one signer, whose transaction
+//! nonces two senders at once would fight over. Several processes on one database therefore take
+//! turns. On PostgreSQL two claims at the same moment meet on the same row (`FOR UPDATE`, not
+//! `SKIP LOCKED`, which would hand the second claim the next anchor): the second waits, sees the
+//! lease and claims nothing. SQLite's single writer orders claims by itself.
 
 use super::sql::{Dialect, Q, Table, Ty, Ty::*, select_list, t};
 use super::sqlconn::Pools;
@@ -118,13 +121,16 @@ pub(crate) async fn claim(
         open_states()
     ))
     .again(now, Ts)
-    .push(" AND (lease_until IS NULL OR lease_until < ")
+    .push(" AND NOT EXISTS (SELECT 1 FROM anchors WHERE lease_until >= ")
     .again(now, Ts)
     .push(") ORDER BY seq LIMIT 1");
     if d == Dialect::Postgres {
-        q.push(" FOR UPDATE SKIP LOCKED");
+        q.push(" FOR UPDATE");
     }
-    q.push(&format!(") RETURNING {}", select_list(d, &ANCHORS)));
+    // Checked again on the row itself: a claim that waited for another's sees its lease.
+    q.push(") AND (lease_until IS NULL OR lease_until < ")
+        .again(now, Ts)
+        .push(&format!(") RETURNING {}", select_list(d, &ANCHORS)));
     Ok(rows(pools, q).await?.into_iter().next())
 }
 
@@ -249,10 +255,14 @@ impl MemoryAnchors {
     pub fn claim(&self, owner: &str, lease: Duration) -> Option<AnchorRecord> {
         let now = time::format(&time::now());
         let mut m = self.map();
-        let (rec, held) = m.values_mut().find(|(a, held)| {
+        let leased =
+            |held: &Option<(String, String)>| held.as_ref().is_some_and(|(_, u)| *u >= now);
+        if m.values().any(|(_, held)| leased(held)) {
+            return None;
+        }
+        let (rec, held) = m.values_mut().find(|(a, _)| {
             [anchor::PENDING, anchor::SENT, anchor::FAILED].contains(&a.status.as_str())
                 && a.next_attempt_at <= now
-                && held.as_ref().is_none_or(|(_, until)| *until < now)
         })?;
         *held = Some((owner.to_string(), at(lease)));
         rec.attempts += 1;

@@ -1236,8 +1236,25 @@ async fn the_anchor_outbox_claims_each_anchor_once(h: &Harness) {
     let lease = Duration::from_secs(60);
     let a = s.anchor_claim("one", lease).await.unwrap().unwrap();
     assert_eq!((a.seq, a.head.as_str(), a.attempts), (5, "aa", 1));
+    assert!(
+        s.anchor_claim("two", lease).await.unwrap().is_none(),
+        "one sender at a time"
+    );
+    // The first sender hands its anchor back (still pending); the second takes it.
+    s.anchor_save(&a).await.unwrap();
+    let a = s.anchor_claim("two", lease).await.unwrap().unwrap();
+    assert_eq!((a.seq, a.attempts), (5, 2));
+    s.anchor_save(&anchor::AnchorRecord {
+        status: anchor::FAILED.into(),
+        next_attempt_at: escrowgrid::domain::time::format(
+            &(escrowgrid::domain::time::now() + chrono::Duration::seconds(3600)),
+        ),
+        ..a.clone()
+    })
+    .await
+    .unwrap();
     let b = s.anchor_claim("two", lease).await.unwrap().unwrap();
-    assert_eq!(b.seq, 9, "a leased anchor is not claimed again");
+    assert_eq!(b.seq, 9, "an anchor not yet due is passed over");
     assert!(s.anchor_claim("three", lease).await.unwrap().is_none());
     let summary = s.anchor_summary().await.unwrap();
     assert_eq!(summary.pending, 2);

@@ -1,5 +1,7 @@
 //! One file per command group; `cli::run` dispatches to them.
 
+#[cfg(feature = "onchain")]
+pub(crate) mod anchor;
 pub(super) mod apikey;
 pub(super) mod asset;
 pub(super) mod audit;
