@@ -67,7 +67,7 @@ async fn tamper(db: &Path, sql: &'static str) {
 }
 
 /// The append-only triggers gone, as someone with write access to the file can make them.
-async fn drop_append_only_triggers(db: &Path) {
+pub(crate) async fn drop_append_only_triggers(db: &Path) {
     for t in ["ledger_events", "audit_events", "position_events"] {
         for op in ["update", "delete"] {
             let drop = format!("DROP TRIGGER IF EXISTS {t}_append_only_{op}");
@@ -89,7 +89,7 @@ async fn sqlite_exec_string(db: &Path, sql: String) {
         .unwrap();
 }
 
-async fn sqlite_exec(db: &Path, sql: &'static str) {
+pub(crate) async fn sqlite_exec(db: &Path, sql: &'static str) {
     use sqlx::ConnectOptions;
     let mut c = sqlx::sqlite::SqliteConnectOptions::new()
         .filename(db)

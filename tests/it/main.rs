@@ -9,6 +9,8 @@ mod conformance;
 mod e2e_tmux;
 mod integrity;
 mod multiprocess;
+#[cfg(feature = "onchain")]
+mod onchain;
 mod outage;
 mod own_pg;
 mod production;
