@@ -56,13 +56,7 @@ impl Worker {
         let Some((seq, hash)) = self.store.ledger_head().await.map_err(|e| e.to_string())? else {
             return Ok(None);
         };
-        let newest = self
-            .store
-            .list_anchors(1)
-            .await
-            .map_err(|e| e.to_string())?
-            .into_iter()
-            .next();
+        let newest = self.newest().await?;
         let (last, since) = match &newest {
             Some(a) => (
                 a.seq,
@@ -167,6 +161,49 @@ impl Worker {
                 ..a.clone()
             }),
         }
+    }
+
+    /// Anchors the head now, whatever the schedule, and sends what is due (older anchors first)
+    /// until that anchor is settled or `wait` has passed; it stays in the outbox either way.
+    pub async fn publish_now(&self, wait: Duration) -> Result<AnchorRecord, String> {
+        let seq = match self.enqueue_due(true).await? {
+            Some(seq) => seq,
+            None => match self.newest().await? {
+                Some(a) => a.seq,
+                None => return Err("the ledger is empty: nothing to anchor".into()),
+            },
+        };
+        let deadline = Instant::now() + wait;
+        loop {
+            self.send_one().await?;
+            let a = self
+                .store
+                .list_anchors(1000)
+                .await
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .find(|a| a.seq == seq);
+            match a {
+                Some(a) if [anchor::CONFIRMED, anchor::SUPERSEDED].contains(&a.status.as_str()) => {
+                    return Ok(a);
+                }
+                Some(a) if Instant::now() >= deadline => return Ok(a),
+                None if Instant::now() >= deadline => {
+                    return Err(format!("the anchor of seq {seq} is gone from the outbox"));
+                }
+                _ => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+    }
+
+    async fn newest(&self) -> Result<Option<AnchorRecord>, String> {
+        Ok(self
+            .store
+            .list_anchors(1)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .next())
     }
 
     /// Runs until `stop` says so: enqueue when due, send what is due, rest when idle.

@@ -35,6 +35,8 @@ pub struct HealthReport {
     pub db: Option<DbStats>,
     /// The read replica, if one is configured: its state, lag and the reads it answered.
     pub replica: Option<ReplicaStatus>,
+    /// On-chain anchors, once there are any: the last confirmed, how many wait, the last error.
+    pub anchors: Option<crate::domain::anchor::AnchorSummary>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -56,6 +58,12 @@ impl Service {
         let mut report = self.gather_store_health(actor).await;
         report.pool = self.store.pool_stats();
         report.replica = self.store.replica_status().await;
+        report.anchors = self
+            .store
+            .anchor_summary()
+            .await
+            .ok()
+            .filter(|a| a.last_confirmed.is_some() || a.pending > 0 || a.last_error.is_some());
         report.operations = self.metrics().figures();
         report
     }
@@ -82,6 +90,7 @@ impl Service {
             operations: Vec::new(),
             db: None,
             replica: None,
+            anchors: None,
         };
         match store.ping().await {
             Ok(d) => {
@@ -297,6 +306,23 @@ pub fn prometheus(h: &HealthReport) -> String {
             "escrowgrid_reads_total{{source=\"primary\"}} {}",
             r.fallback_reads
         );
+    }
+    if let Some(a) = &h.anchors {
+        family(
+            &mut o,
+            "anchored_seq",
+            "gauge",
+            "The newest ledger seq confirmed on the chain.",
+        );
+        let seq = a.last_confirmed.as_ref().map(|c| c.seq).unwrap_or(0);
+        let _ = writeln!(o, "escrowgrid_anchored_seq {seq}");
+        family(
+            &mut o,
+            "anchors_waiting",
+            "gauge",
+            "Anchors not yet confirmed on the chain.",
+        );
+        let _ = writeln!(o, "escrowgrid_anchors_waiting {}", a.pending);
     }
     if let Some(c) = &h.counts {
         family(&mut o, "entities", "gauge", "Stored entities by kind.");

@@ -839,6 +839,10 @@ impl App {
                 self.cmds.push(Cmd::Check);
                 self.info("Checking the store against its ledger…");
             }
+            Command::Anchor => {
+                self.cmds.push(Cmd::Anchor);
+                self.info("Anchoring the ledger head on the chain…");
+            }
             Command::New => self.act(Action::New),
             Command::Go(nav) => self.go(nav),
             Command::Open(d) => {

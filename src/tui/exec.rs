@@ -4,7 +4,7 @@
 use super::msg::{Cmd, Loaded, Msg, Submitted};
 use super::popups::form::Submission;
 use crate::service::stream::StreamFilter;
-use crate::service::{Actor, Service};
+use crate::service::{Actor, Service, ServiceError};
 use crate::service::{AuditQuery, LedgerQuery, Page};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -17,6 +17,8 @@ pub struct Executor {
     /// The operator's witness file: chain verification starts from its newest head for this
     /// store and records the heads it verifies.
     witness: Option<std::path::PathBuf>,
+    /// The `[onchain]` settings, for `:anchor`.
+    onchain: crate::anchor::OnchainConfig,
 }
 
 impl Executor {
@@ -26,7 +28,38 @@ impl Executor {
             actor,
             tx,
             witness: None,
+            onchain: Default::default(),
         }
+    }
+
+    pub fn with_onchain(mut self, cfg: crate::anchor::OnchainConfig) -> Self {
+        self.onchain = cfg;
+        self
+    }
+
+    /// `:anchor`: the head anchored now (root only; builds with the `onchain` feature).
+    async fn anchor_now(
+        &self,
+    ) -> crate::service::ServiceResult<crate::domain::anchor::AnchorRecord> {
+        self.svc.require_root(&self.actor, "publish an anchor")?;
+        #[cfg(feature = "onchain")]
+        {
+            let key = crate::anchor::signer_key(&crate::config::ProcessEnv)
+                .map_err(|e| ServiceError::field("onchain", e))?;
+            let chain = crate::anchor::chain::Chain::connect(&self.onchain, Some(&key))
+                .await
+                .map_err(ServiceError::Chain)?;
+            let worker =
+                crate::anchor::worker::Worker::new(self.svc.store(), chain, self.onchain.clone());
+            worker
+                .publish_now(std::time::Duration::from_secs(60))
+                .await
+                .map_err(ServiceError::Chain)
+        }
+        #[cfg(not(feature = "onchain"))]
+        Err(ServiceError::Chain(
+            "this build has no on-chain anchoring (build with --features onchain)".into(),
+        ))
     }
 
     /// Keeps verified heads in the operator's witness file.
@@ -177,9 +210,10 @@ impl Executor {
                 )
                 .await,
             ),
-            Cmd::LoadHealth => Loaded::Health(svc.health(a).await),
+            Cmd::LoadHealth => Loaded::Health(Box::new(svc.health(a).await)),
             Cmd::Verify => Loaded::Verify(svc.verify_ledger(a).await),
             Cmd::Check => Loaded::Check(svc.check(a).await),
+            Cmd::Anchor => Loaded::Anchored(self.anchor_now().await),
             Cmd::VerifyChain(from) => Loaded::ChainVerified(self.verify_chain(from).await),
             Cmd::Export(path) => {
                 let result = export_to(svc, a, &path).await;

@@ -64,9 +64,11 @@ pub enum Loaded {
         result: ServiceResult<Vec<LedgerEvent>>,
     },
     Audit(ServiceResult<Vec<AuditEvent>>),
-    Health(HealthReport),
+    Health(Box<HealthReport>),
     Verify(ServiceResult<VerifyReport>),
     Check(ServiceResult<CheckReport>),
+    /// `:anchor`: the anchor of the head, as it was settled.
+    Anchored(ServiceResult<crate::domain::anchor::AnchorRecord>),
     ChainVerified(ServiceResult<VerifyReport>),
     Exported {
         path: std::path::PathBuf,
@@ -114,6 +116,22 @@ impl Loaded {
                 c.findings.len() as u64 + c.more
             )),
             Loaded::Check(Err(e)) => Err(format!("check: {e}")),
+            Loaded::Anchored(Ok(a)) if a.status == crate::domain::anchor::CONFIRMED => Ok(format!(
+                "Anchored seq {} on the chain (block {}, tx {})",
+                a.seq,
+                a.block_number.map(|b| b.to_string()).unwrap_or("-".into()),
+                a.tx_hash.as_deref().unwrap_or("-")
+            )),
+            Loaded::Anchored(Ok(a)) => Err(format!(
+                "anchor of seq {} is {}{}",
+                a.seq,
+                a.status,
+                a.last_error
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
+            )),
+            Loaded::Anchored(Err(e)) => Err(format!("anchor: {e}")),
             Loaded::Revoked(Ok(o)) if o.already_revoked => Ok(format!(
                 "API key {} was already revoked: nothing changed",
                 o.api_key.id
@@ -175,6 +193,8 @@ pub enum Cmd {
     /// Verify the chain on from a verified head (or the witnessed one, or seq 1).
     VerifyChain(Option<(i64, String)>),
     Check,
+    /// Anchor the head on the chain now.
+    Anchor,
     Export(std::path::PathBuf),
     Submit(Submission),
     Transition {

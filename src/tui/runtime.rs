@@ -213,6 +213,54 @@ async fn login(
 }
 
 /// Runs the console until the operator quits.
+/// Keeps the anchoring worker running while it lives (dropping it stops the worker).
+pub struct Anchoring(#[allow(dead_code)] Option<tokio::sync::watch::Sender<bool>>);
+
+impl Drop for Anchoring {
+    fn drop(&mut self) {
+        if let Some(stop) = &self.0 {
+            let _ = stop.send(true);
+        }
+    }
+}
+
+#[allow(unused_variables)]
+async fn anchoring(
+    cfg: &Config,
+    svc: &Arc<crate::service::Service>,
+    actor: &crate::service::Actor,
+    app: &mut App,
+) -> Anchoring {
+    if !cfg.onchain.enabled || !actor.is_root() {
+        return Anchoring(None);
+    }
+    #[cfg(feature = "onchain")]
+    {
+        let chain = match crate::anchor::signer_key(&crate::config::ProcessEnv) {
+            Ok(key) => crate::anchor::chain::Chain::connect(&cfg.onchain, Some(&key)).await,
+            Err(e) => Err(e),
+        };
+        match chain {
+            Ok(chain) => {
+                let (stop, stopped) = tokio::sync::watch::channel(false);
+                let worker =
+                    crate::anchor::worker::Worker::new(svc.store(), chain, cfg.onchain.clone());
+                tokio::spawn(worker.run(stopped));
+                Anchoring(Some(stop))
+            }
+            Err(e) => {
+                app.error(format!("on-chain anchoring is off: {e}"));
+                Anchoring(None)
+            }
+        }
+    }
+    #[cfg(not(feature = "onchain"))]
+    {
+        app.error("[onchain] is enabled, but this build has no on-chain anchoring (build with --features onchain)");
+        Anchoring(None)
+    }
+}
+
 pub async fn run(cfg: &Config, opts: Options, log_file: Option<String>) -> Result<(), String> {
     let keymap = keymap::KeyMap::default().with_overrides(&cfg.console.keys)?;
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
@@ -301,8 +349,12 @@ pub async fn run(cfg: &Config, opts: Options, log_file: Option<String>) -> Resul
     }
     let (tx, mut rx) = mpsc::channel::<Msg>(4096);
     let exec = exec::Executor::new(svc.clone(), actor.clone(), tx.clone())
-        .with_witness(crate::witness::default_path(&cfg.data_dir));
+        .with_witness(crate::witness::default_path(&cfg.data_dir))
+        .with_onchain(cfg.onchain.clone());
     exec.subscribe();
+    // The anchoring worker, in root sessions of builds with the feature when [onchain] is
+    // enabled; stopped when the console ends.
+    let _anchoring = anchoring(cfg, &svc, &actor, &mut app).await;
     let sim_pause = if opts.demo {
         Some(crate::demo::simulator::spawn(
             svc.clone(),

@@ -1461,7 +1461,7 @@ async fn an_outage_is_reported_and_recovery_reloads() {
     down.error = Some("store unavailable: connection refused".into());
     t.app
         .update(Msg::Loaded(Box::new(escrowgrid::tui::app::Loaded::Health(
-            down.clone(),
+            Box::new(down.clone()),
         ))));
     let s = t.screen();
     assert!(s.contains("UNREACHABLE"), "status bar says so:\n{s}");
@@ -1470,7 +1470,7 @@ async fn an_outage_is_reported_and_recovery_reloads() {
     let up = t.svc.health(&t.actor).await;
     t.app
         .update(Msg::Loaded(Box::new(escrowgrid::tui::app::Loaded::Health(
-            up,
+            Box::new(up),
         ))));
     assert!(
         t.app
@@ -1697,5 +1697,75 @@ async fn the_console_verifies_the_chain_and_each_streamed_event() {
         t.screen().contains("BROKEN at seq"),
         "the Health tab says so: {}",
         t.screen()
+    );
+}
+
+#[tokio::test]
+async fn anchored_events_are_marked_and_the_health_tab_shows_the_anchors() {
+    let mut t = setup_with(false, KeyMap::default(), 160, 48).await;
+    // An anchor confirmed at seq 5, and one waiting at the head with an error.
+    use escrowgrid::domain::anchor;
+    let head = t.store.ledger_head().await.unwrap().unwrap();
+    t.store.anchor_enqueue(5, "aa").await.unwrap();
+    t.store.anchor_enqueue(head.0, &head.1).await.unwrap();
+    let a = t
+        .store
+        .anchor_claim("test", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    t.store
+        .anchor_save(&anchor::AnchorRecord {
+            status: anchor::CONFIRMED.into(),
+            tx_hash: Some("0x1234567890abcdef".into()),
+            block_number: Some(42),
+            ..a
+        })
+        .await
+        .unwrap();
+    let b = t
+        .store
+        .anchor_claim("test", Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    t.store
+        .anchor_save(&anchor::AnchorRecord {
+            status: anchor::FAILED.into(),
+            last_error: Some("chain unreachable".into()),
+            ..b
+        })
+        .await
+        .unwrap();
+    t.ch('5').await;
+    let screen = t.screen();
+    let line = screen
+        .lines()
+        .find(|l| l.starts_with("Anchored"))
+        .unwrap_or_else(|| panic!("no anchors line:\n{screen}"));
+    assert!(line.contains("seq 5 ✓"), "{line}");
+    assert!(line.contains("block 42, 0x123456…)"), "{line}");
+    assert!(line.contains("1 queued · chain unreachable"), "{line}");
+
+    // The Ledger tab marks seq 1..=5 as covered, and nothing after.
+    t.ch('4').await;
+    t.key(KeyCode::Char('g')).await;
+    let screen = t.screen();
+    let marked: Vec<&str> = screen
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .next()
+                .is_some_and(|w| w.ends_with('✓'))
+        })
+        .collect();
+    assert!(!marked.is_empty(), "no marked row:\n{screen}");
+    for l in &marked {
+        let seq: i64 = l.trim_start().split('✓').next().unwrap().parse().unwrap();
+        assert!(seq <= 5, "{l}");
+    }
+    assert!(
+        screen.lines().any(|l| l.trim_start().starts_with("6 ")),
+        "{screen}"
     );
 }

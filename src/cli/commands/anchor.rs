@@ -8,7 +8,7 @@ use crate::cli::*;
 use crate::config::{Config, ProcessEnv};
 use crate::domain::anchor::{self as outbox, AnchorRecord};
 use crate::domain::ledger::LedgerEvent;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn unavailable(e: String) -> ServiceError {
     ServiceError::Chain(e)
@@ -171,40 +171,10 @@ pub(crate) async fn anchor(
         AnchorCmd::Publish => {
             svc.require_root(actor, "publish an anchor")?;
             let worker = Worker::new(svc.store(), signer(cfg).await?, cfg.onchain.clone());
-            let seq = match worker
-                .enqueue_due(true)
+            let settled = worker
+                .publish_now(Duration::from_secs(90))
                 .await
-                .map_err(ServiceError::Internal)?
-            {
-                Some(seq) => seq,
-                None => {
-                    let newest = svc.list_anchors(actor, 1).await?.into_iter().next();
-                    match newest {
-                        Some(a) => a.seq,
-                        None => {
-                            return Err(ServiceError::field("ledger", "the ledger is empty"));
-                        }
-                    }
-                }
-            };
-            // Send what is due (older anchors first) until this one is settled, or give up
-            // after a minute and a half (it stays in the outbox either way).
-            let deadline = Instant::now() + Duration::from_secs(90);
-            let settled = loop {
-                let _ = worker.send_one().await.map_err(ServiceError::Internal)?;
-                let a = svc
-                    .list_anchors(actor, 1000)
-                    .await?
-                    .into_iter()
-                    .find(|a| a.seq == seq);
-                match a {
-                    Some(a) if a.status == outbox::CONFIRMED || a.status == outbox::SUPERSEDED => {
-                        break a;
-                    }
-                    Some(a) if Instant::now() >= deadline => break a,
-                    _ => tokio::time::sleep(Duration::from_millis(200)).await,
-                }
-            };
+                .map_err(unavailable)?;
             if json {
                 print_json(&settled);
             } else {

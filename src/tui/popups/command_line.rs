@@ -13,6 +13,7 @@ pub enum Command {
     Help,
     Verify,
     Check,
+    Anchor,
     Export(String),
     New,
     Go(Nav),
@@ -38,6 +39,7 @@ pub fn parse(line: &str, institutions: &[Institution]) -> Result<Command, String
         "health" => Command::Go(Nav::Health),
         "verify" => Command::Verify,
         "check" => Command::Check,
+        "anchor" => Command::Anchor,
         "export" => match args.first() {
             Some(file) => Command::Export(file.clone()),
             None => return Err(":export takes a file name (:export /tmp/demo.jsonl)".into()),
@@ -50,7 +52,7 @@ pub fn parse(line: &str, institutions: &[Institution]) -> Result<Command, String
         id if ids::kind_of(id).is_some() => open(id)?,
         other => {
             return Err(format!(
-                "unknown command '{other}'; try :positions state=FUNDED, :ledger pos_…, :open ID, :verify, :check, :export FILE, :audit, :quit (? lists keys)"
+                "unknown command '{other}'; try :positions state=FUNDED, :ledger pos_…, :open ID, :verify, :check, :anchor, :export FILE, :audit, :quit (? lists keys)"
             ));
         }
     })

@@ -51,7 +51,7 @@ impl View for Health {
                 while self.pings.len() > PING_HISTORY {
                     self.pings.pop_front();
                 }
-                self.report = Some(h.clone());
+                self.report = Some((**h).clone());
             }
             Loaded::Check(Ok(c)) => self.check = Some(c.clone()),
             Loaded::Ledger { result: Ok(ev), .. } => {
@@ -242,6 +242,11 @@ impl View for Health {
             // Below the pool.
             lines.insert(4, replica);
         }
+        if let Some(anchors) = anchors_line(theme, h) {
+            // Below the chain's line.
+            let at = lines.len().min(11);
+            lines.insert(at, anchors);
+        }
         if h.scoped {
             lines.push(Line::from(Span::styled(
                 "Counts are limited to your institution.",
@@ -331,6 +336,48 @@ impl Health {
 }
 
 /// The read replica: its state, lag in bytes and seconds, and the reads it answered.
+/// On-chain anchors, once there are any: the last confirmed (seq, age, block, tx), how many
+/// wait, the last error.
+fn anchors_line(theme: &crate::tui::theme::Theme, h: &HealthReport) -> Option<Line<'static>> {
+    let a = h.anchors.as_ref()?;
+    let last = match &a.last_confirmed {
+        Some(c) => {
+            let age = crate::domain::time::parse(&c.updated_at)
+                .ok()
+                .and_then(|t| (crate::domain::time::now() - t).to_std().ok())
+                .map(|d| fmt_age(d.as_secs()))
+                .unwrap_or_default();
+            format!(
+                "seq {} ✓ ({age} ago, block {}, {})",
+                c.seq,
+                c.block_number.map(|b| b.to_string()).unwrap_or("-".into()),
+                c.tx_hash
+                    .as_deref()
+                    .map(|t| t.chars().take(8).collect::<String>() + "…")
+                    .unwrap_or("-".into())
+            )
+        }
+        None => "none confirmed yet".into(),
+    };
+    let mut spans = vec![
+        Span::styled(format!("{:<20}", "Anchored"), theme.muted()),
+        Span::styled(last, theme.ok()),
+        Span::raw(format!(" · {} queued", a.pending)),
+    ];
+    if let Some(e) = &a.last_error {
+        spans.push(Span::styled(format!(" · {}", s(e)), theme.warn()));
+    }
+    Some(Line::from(spans))
+}
+
+fn fmt_age(secs: u64) -> String {
+    match secs {
+        s if s < 120 => format!("{s}s"),
+        s if s < 7200 => format!("{}m", s / 60),
+        s => format!("{}h", s / 3600),
+    }
+}
+
 /// PostgreSQL only (the other stores have none).
 fn replica_line(theme: &crate::tui::theme::Theme, h: &HealthReport) -> Option<Line<'static>> {
     let Some(r) = &h.replica else {

@@ -32,6 +32,8 @@ pub struct Ledger {
     pub audit: Vec<AuditEvent>,
     pub audit_sel: Sel,
     pub loaded: bool,
+    /// Events up to this seq are covered by a confirmed on-chain anchor (0: none).
+    pub anchored_to: i64,
 }
 
 impl Default for Ledger {
@@ -48,6 +50,7 @@ impl Default for Ledger {
             audit: Vec::new(),
             audit_sel: Sel::default(),
             loaded: false,
+            anchored_to: 0,
         }
     }
 }
@@ -250,6 +253,14 @@ impl View for Ledger {
                     Err(e) => cx.service_error("loading the ledger", e),
                 }
             }
+            Loaded::Health(h) => {
+                self.anchored_to = h
+                    .anchors
+                    .as_ref()
+                    .and_then(|a| a.last_confirmed.as_ref())
+                    .map(|c| c.seq)
+                    .unwrap_or(0);
+            }
             Loaded::Audit(r) => match r {
                 Ok(v) => {
                     self.audit = v.clone();
@@ -368,8 +379,17 @@ impl Ledger {
             .skip(sel.offset)
             .take(visible)
             .map(|e| {
+                // ✓: covered by a confirmed on-chain anchor.
+                let seq = if e.seq <= self.anchored_to {
+                    Line::from(vec![
+                        Span::raw(e.seq.to_string()),
+                        Span::styled("✓", theme.ok()),
+                    ])
+                } else {
+                    Line::from(format!("{} ", e.seq))
+                };
                 let mut cells = vec![
-                    Cell::from(Line::from(e.seq.to_string()).right_aligned()),
+                    Cell::from(seq.right_aligned()),
                     Cell::from(if wide {
                         time::format(&e.at)
                     } else {
@@ -393,7 +413,7 @@ impl Ledger {
             })
             .collect();
         let mut widths = vec![
-            Constraint::Length(7),
+            Constraint::Length(8),
             Constraint::Length(if wide { 24 } else { 12 }),
             Constraint::Length(22),
             Constraint::Length(if wide { 41 } else { 14 }),
