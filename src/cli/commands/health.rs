@@ -96,6 +96,25 @@ pub(crate) async fn health(svc: &Service, actor: &Actor, json: bool) -> ServiceR
                 outln!("note:           {}", s(n));
             }
         }
+        if let Some(a) = &h.anchors {
+            outln!(
+                "anchors:        {}; {} queued{}",
+                a.last_confirmed
+                    .as_ref()
+                    .map(|c| format!(
+                        "confirmed to seq {} (block {}, tx {})",
+                        c.seq,
+                        c.block_number.map(|b| b.to_string()).unwrap_or("-".into()),
+                        c.tx_hash.as_deref().unwrap_or("-")
+                    ))
+                    .unwrap_or_else(|| "none confirmed yet".into()),
+                a.pending,
+                a.last_error
+                    .as_deref()
+                    .map(|e| format!("; last error: {}", s(e)))
+                    .unwrap_or_default()
+            );
+        }
         outln!("operator:       {}", h.operator);
         outln!(
             "log file:       {}",
