@@ -63,11 +63,12 @@ impl Default for OnchainConfig {
 /// Where the signer's key comes from: `ESCROWGRID_ONCHAIN_KEY`, or a file named by
 /// `ESCROWGRID_ONCHAIN_KEY_FILE` that only its owner may read. Never a flag or the config file,
 /// never logged.
-pub fn signer_key(env: &dyn crate::config::Env) -> Result<String, String> {
-    if let Some(k) = env.get("ESCROWGRID_ONCHAIN_KEY") {
+/// `env` reads a variable (the process's environment, or a map in tests).
+pub fn signer_key(env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    if let Some(k) = env("ESCROWGRID_ONCHAIN_KEY") {
         return Ok(k.trim().to_string());
     }
-    let Some(path) = env.get("ESCROWGRID_ONCHAIN_KEY_FILE") else {
+    let Some(path) = env("ESCROWGRID_ONCHAIN_KEY_FILE") else {
         return Err(
             "no signer key: set ESCROWGRID_ONCHAIN_KEY, or ESCROWGRID_ONCHAIN_KEY_FILE to a file only you can read"
                 .into(),
@@ -214,5 +215,108 @@ impl Recomputer {
             mismatch_seq: None,
             reason: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn env(vars: &[(&'static str, String)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let m: BTreeMap<&str, String> = vars.iter().cloned().collect();
+        move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn the_signer_key_comes_from_the_environment_or_an_owner_only_file() {
+        assert_eq!(
+            signer_key(&env(&[("ESCROWGRID_ONCHAIN_KEY", " 0xabc \n".into())])).unwrap(),
+            "0xabc"
+        );
+        assert!(
+            signer_key(&env(&[]))
+                .unwrap_err()
+                .starts_with("no signer key")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("key");
+        std::fs::write(&file, "0xdef\n").unwrap();
+        let named = env(&[("ESCROWGRID_ONCHAIN_KEY_FILE", file.display().to_string())]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let e = signer_key(&named).unwrap_err();
+            assert!(e.contains("can be read by others (mode 644)"), "{e}");
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        assert_eq!(signer_key(&named).unwrap(), "0xdef");
+    }
+
+    fn event(seq: i64, prev: &str, name: &str) -> LedgerEvent {
+        let mut e: LedgerEvent = serde_json::from_value(serde_json::json!({
+            "seq": seq, "id": format!("led_{seq}"), "kind": "INSTITUTION_CREATED",
+            "entityType": "institution", "entityId": format!("inst_{seq}"),
+            "institutionId": format!("inst_{seq}"), "positionId": null,
+            "at": "2026-11-29T08:00:00.000Z", "payload": {"name": name},
+            "prevHash": prev, "hash": ""
+        }))
+        .unwrap();
+        e.hash = compute_hash(&e);
+        e
+    }
+
+    #[test]
+    fn anchors_are_checked_against_the_recomputed_chain() {
+        let mut events = Vec::new();
+        let mut prev = crate::domain::ledger::GENESIS_HASH.to_string();
+        for seq in 1..=6 {
+            let e = event(seq, &prev, &format!("Bank {seq}"));
+            prev = e.hash.clone();
+            events.push(e);
+        }
+        let anchor = |seq: i64| ChainAnchor {
+            seq,
+            head: events[seq as usize - 1].hash.clone(),
+            block: seq as u64,
+            tx_hash: "0x".into(),
+        };
+        let anchors = vec![anchor(3), anchor(6)];
+        let run = |evs: &[LedgerEvent]| {
+            let mut r = Recomputer::new(&anchors);
+            evs.iter().for_each(|e| r.push(e));
+            r.finish(&anchors)
+        };
+        let ok = run(&events);
+        assert!(
+            ok.ok && ok.verified_to == Some(6) && ok.events == 6,
+            "{ok:?}"
+        );
+
+        // An edit (its stored hash left alone) fails at the edited seq.
+        let mut edited = events.clone();
+        edited[4].payload["name"] = "Forged".into();
+        let v = run(&edited);
+        assert_eq!(
+            (v.ok, v.mismatch_seq, v.verified_to),
+            (false, Some(5), Some(3))
+        );
+
+        // A rewrite with every hash recomputed still differs from what the chain recorded.
+        let mut rewritten = Vec::new();
+        let mut prev = crate::domain::ledger::GENESIS_HASH.to_string();
+        for seq in 1..=6 {
+            let e = event(seq, &prev, if seq == 2 { "Other" } else { "Bank" });
+            prev = e.hash.clone();
+            rewritten.push(e);
+        }
+        let v = run(&rewritten);
+        assert_eq!((v.ok, v.mismatch_seq), (false, Some(3)));
+
+        // A ledger cut before an anchored seq says so.
+        let v = run(&events[..4]);
+        assert_eq!(v.mismatch_seq, Some(6));
+        assert!(v.reason.unwrap().contains("ends before it"));
     }
 }

@@ -52,6 +52,25 @@ pub struct ReplicaStatus {
     pub read_your_writes_fallbacks: u64,
 }
 
+impl ReplicaStatus {
+    /// Why reads do not go to the replica now, in the words of the status bar (None while they
+    /// do).
+    pub fn stepped_aside(&self) -> Option<String> {
+        if self.in_use {
+            return None;
+        }
+        Some(match (self.state.as_str(), self.lag_seconds) {
+            ("lagging" | "paused", Some(l)) => {
+                format!(
+                    "replica {} {l:.1} s behind: reading from the primary",
+                    self.state
+                )
+            }
+            (state, _) => format!("replica {state}: reading from the primary"),
+        })
+    }
+}
+
 struct Known {
     at: Option<Instant>,
     status: ReplicaStatus,

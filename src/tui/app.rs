@@ -481,10 +481,7 @@ impl App {
             Loaded::Assets(Ok(v)) => self.data.assets = v.clone(),
             Loaded::Assets(Err(e)) => self.service_error("loading assets", e),
             Loaded::Health(h) => {
-                self.replica = h
-                    .replica
-                    .as_ref()
-                    .and_then(crate::tui::chrome::replica_warning);
+                self.replica = h.replica.as_ref().and_then(|r| r.stepped_aside());
                 self.on_health(h.connected, h.error.as_deref())
             }
             Loaded::Verify(r) => {

@@ -200,19 +200,3 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
-
-/// What the status bar says of a read replica that is not read from (None while it is).
-pub fn replica_warning(r: &crate::store::replica::ReplicaStatus) -> Option<String> {
-    if r.in_use {
-        return None;
-    }
-    Some(match (r.state.as_str(), r.lag_seconds) {
-        ("lagging" | "paused", Some(l)) => {
-            format!(
-                "replica {} {l:.1} s behind: reading from the primary",
-                r.state
-            )
-        }
-        (state, _) => format!("replica {state}: reading from the primary"),
-    })
-}

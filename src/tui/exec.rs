@@ -44,8 +44,10 @@ impl Executor {
         self.svc.require_root(&self.actor, "publish an anchor")?;
         #[cfg(feature = "onchain")]
         {
-            let key = crate::anchor::signer_key(&crate::config::ProcessEnv)
-                .map_err(|e| ServiceError::field("onchain", e))?;
+            let key = crate::anchor::signer_key(&|k| {
+                crate::config::Env::get(&crate::config::ProcessEnv, k)
+            })
+            .map_err(|e| ServiceError::field("onchain", e))?;
             let chain = crate::anchor::chain::Chain::connect(&self.onchain, Some(&key))
                 .await
                 .map_err(ServiceError::Chain)?;

@@ -236,7 +236,9 @@ async fn anchoring(
     }
     #[cfg(feature = "onchain")]
     {
-        let chain = match crate::anchor::signer_key(&crate::config::ProcessEnv) {
+        let chain = match crate::anchor::signer_key(&|k| {
+            crate::config::Env::get(&crate::config::ProcessEnv, k)
+        }) {
             Ok(key) => crate::anchor::chain::Chain::connect(&cfg.onchain, Some(&key)).await,
             Err(e) => Err(e),
         };

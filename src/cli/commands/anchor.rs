@@ -5,7 +5,7 @@ use crate::anchor::chain::Chain;
 use crate::anchor::worker::Worker;
 use crate::anchor::{AnchorVerification, ChainAnchor, Recomputer, signer_key};
 use crate::cli::*;
-use crate::config::{Config, ProcessEnv};
+use crate::config::{Config, Env, ProcessEnv};
 use crate::domain::anchor::{self as outbox, AnchorRecord};
 use crate::domain::ledger::LedgerEvent;
 use std::time::Duration;
@@ -19,7 +19,7 @@ fn settings(e: String) -> ServiceError {
 }
 
 async fn signer(cfg: &Config) -> ServiceResult<Chain> {
-    let key = signer_key(&ProcessEnv).map_err(settings)?;
+    let key = signer_key(&|k| ProcessEnv.get(k)).map_err(settings)?;
     Chain::connect(&cfg.onchain, Some(&key)).await.map_err(|e| {
         if e.starts_with("cannot reach") || e.contains("did not answer") {
             unavailable(e)
