@@ -371,16 +371,28 @@ fn number(
     range: std::ops::RangeInclusive<u64>,
 ) -> Result<Option<u64>, ConfigError> {
     let var = format!("ESCROWGRID_{}", key.to_ascii_uppercase());
-    let (name, v) = match env.get(&var) {
+    number_named(env, &var, key, file, range)
+}
+
+/// A whole number from the variable `var` or else the file's value (`file_key` names it in
+/// errors), within `range`.
+fn number_named(
+    env: &dyn Env,
+    var: &str,
+    file_key: &str,
+    file: Option<u64>,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Option<u64>, ConfigError> {
+    let (name, v) = match env.get(var) {
         Some(v) => {
             let n = v
                 .trim()
                 .parse::<u64>()
-                .map_err(|_| bad(&var, format!("'{v}' is not a whole number")))?;
-            (var, n)
+                .map_err(|_| bad(var, format!("'{v}' is not a whole number")))?;
+            (var.to_string(), n)
         }
         None => match file {
-            Some(n) => (key.to_string(), n),
+            Some(n) => (file_key.to_string(), n),
             None => return Ok(None),
         },
     };
@@ -406,25 +418,7 @@ fn onchain_settings(
     };
     let num = |key: &'static str, file: Option<u64>, range: std::ops::RangeInclusive<u64>| {
         let var = format!("ESCROWGRID_ONCHAIN_{}", key.to_ascii_uppercase());
-        let (name, v) = match env.get(&var) {
-            Some(v) => (
-                var.clone(),
-                v.trim()
-                    .parse::<u64>()
-                    .map_err(|_| bad(&var, format!("'{v}' is not a whole number")))?,
-            ),
-            None => match file {
-                Some(n) => (format!("onchain.{key}"), n),
-                None => return Ok(None),
-            },
-        };
-        if !range.contains(&v) {
-            return Err(bad(
-                &name,
-                format!("must be between {} and {}", range.start(), range.end()),
-            ));
-        }
-        Ok(Some(v))
+        number_named(env, &var, &format!("onchain.{key}"), file, range)
     };
     let enabled = match env_first(
         env,
