@@ -4,10 +4,7 @@
 use super::{Actor, Service, ServiceResult};
 use crate::anchor::{AnchorVerification, ChainAnchor, Recomputer};
 use crate::domain::anchor::{AnchorRecord, AnchorSummary};
-use crate::store::{LedgerQuery, SharedStore};
-
-/// Events read per page when the ledger is recomputed.
-const PAGE: u32 = 1000;
+use crate::store::SharedStore;
 
 impl Service {
     /// The store behind the service (the anchoring worker writes the outbox through it).
@@ -55,23 +52,12 @@ impl Service {
             self.require_root(actor, "verify the ledger against its anchors")?;
             let mut r = Recomputer::new(anchors);
             let last = anchors.iter().map(|a| a.seq).max().unwrap_or(0);
-            let mut after = 0;
-            while after < last {
-                let page = self
-                    .store
-                    .read_ledger(&LedgerQuery {
-                        after_seq: after,
-                        limit: PAGE,
-                        ..Default::default()
-                    })
-                    .await?;
-                let Some(end) = page.last().map(|e| e.seq) else {
-                    break;
-                };
-                for ev in &page {
-                    r.push(ev);
-                }
-                after = end;
+            if last > 0 {
+                self.ledger_pages(0, |page| {
+                    page.iter().for_each(|ev| r.push(ev));
+                    Ok(page.last().is_some_and(|e| e.seq < last))
+                })
+                .await?;
             }
             Ok(r.finish(anchors))
         })

@@ -132,21 +132,14 @@ impl Service {
                     &mut s,
                 )?;
             }
-            let mut after = 0;
-            loop {
-                let q = LedgerQuery {
-                    after_seq: after,
-                    limit: 1000,
-                    ..Default::default()
-                };
-                let page = self.store.read_ledger(&q).await?;
-                let Some(last) = page.last() else { break };
-                after = last.seq;
+            self.ledger_pages(0, |page| {
                 for e in page {
                     s.ledger_events += 1;
                     out(ExportLine::Ledger(e), &mut s)?;
                 }
-            }
+                Ok(true)
+            })
+            .await?;
             let mut before = None;
             loop {
                 let q = AuditQuery {

@@ -113,16 +113,8 @@ impl Service {
         let mut told = Told::default();
         let mut chain = ChainVerifier::default();
         let mut broken: Option<ChainBreak> = None;
-        let (mut after, mut events) = (0, 0u64);
-        loop {
-            let q = LedgerQuery {
-                after_seq: after,
-                limit: 1000,
-                ..Default::default()
-            };
-            let page = self.store.read_ledger(&q).await?;
-            let Some(last) = page.last() else { break };
-            after = last.seq;
+        let mut events = 0u64;
+        self.ledger_pages(0, |page| {
             for e in &page {
                 events += 1;
                 if broken.is_none()
@@ -170,7 +162,9 @@ impl Service {
                     }
                 }
             }
-        }
+            Ok(true)
+        })
+        .await?;
         if let Some((seq, hash)) = self.store.ledger_head().await?
             && broken.is_none()
         {

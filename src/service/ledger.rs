@@ -78,7 +78,7 @@ impl Service {
                 ));
                 return self.audit_read(actor, Read::Verify, None, refused).await;
             }
-            let (mut v, mut after) = match &from {
+            let (mut v, after) = match &from {
                 Some((seq, hash)) if *seq > 0 => {
                     let q = LedgerQuery {
                         after_seq: seq - 1,
@@ -107,37 +107,24 @@ impl Service {
                 }
                 _ => (ChainVerifier::default(), 0),
             };
-            loop {
-                let page = self
-                    .store
-                    .read_ledger(&LedgerQuery {
-                        after_seq: after,
-                        limit: 1000,
-                        ..Default::default()
-                    })
-                    .await?;
-                let Some(last) = page.last() else { break };
-                after = last.seq;
+            let mut broken = None;
+            self.ledger_pages(after, |page| {
                 for ev in &page {
                     if let Err(b) = v.push(ev) {
-                        let (seq, hash) = v.head();
-                        return Ok(VerifyReport {
-                            ok: false,
-                            checked: v.checked,
-                            head_seq: seq,
-                            head_hash: hash.to_string(),
-                            broken: Some(b),
-                        });
+                        broken = Some(b);
+                        return Ok(false);
                     }
                 }
-            }
+                Ok(true)
+            })
+            .await?;
             let (seq, hash) = v.head();
             Ok(VerifyReport {
-                ok: true,
+                ok: broken.is_none(),
                 checked: v.checked,
                 head_seq: seq,
                 head_hash: hash.to_string(),
-                broken: None,
+                broken,
             })
         })
         .await

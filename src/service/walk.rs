@@ -1,6 +1,6 @@
 //! Reading the whole store page by page, for the audits and the backups that read everything
-//! (`check`, `export`): the catalog in full (it is small), positions a page at a time (they are
-//! not).
+//! (`check`, `export`, `verify`, the anchors' check): the catalog in full (it is small),
+//! positions and the ledger a page at a time (they are not).
 
 use super::*;
 
@@ -8,6 +8,32 @@ use super::*;
 const PAGE: u32 = 1000;
 
 impl Service {
+    /// The ledger after seq `after`, oldest first, a page at a time: each page goes to `each`,
+    /// until the ledger ends or `each` answers false.
+    pub(super) async fn ledger_pages(
+        &self,
+        mut after: i64,
+        mut each: impl FnMut(Vec<LedgerEvent>) -> ServiceResult<bool>,
+    ) -> ServiceResult<()> {
+        loop {
+            let page = self
+                .store
+                .read_ledger(&LedgerQuery {
+                    after_seq: after,
+                    limit: PAGE,
+                    ..Default::default()
+                })
+                .await?;
+            let Some(last) = page.last() else {
+                return Ok(());
+            };
+            after = last.seq;
+            if !each(page)? {
+                return Ok(());
+            }
+        }
+    }
+
     pub(super) async fn all_institutions(&self) -> ServiceResult<Vec<Institution>> {
         let mut out: Vec<Institution> = Vec::new();
         loop {

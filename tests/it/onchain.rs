@@ -2,7 +2,7 @@
 //! (`npm ci` installs it in node_modules; `ESCROWGRID_TEST_ANVIL` may name another binary). Each
 //! test starts its own anvil on a free port and stops it. Built only with `--features onchain`.
 
-use crate::common::{fixture_on, new_pg_schema, postgres_url, skip_postgres};
+use crate::common::{Fixture, fixture_on, new_pg_schema, postgres_url, skip_postgres};
 use escrowgrid::anchor::chain::Chain;
 use escrowgrid::anchor::worker::Worker;
 use escrowgrid::anchor::{OnchainConfig, Recomputer};
@@ -140,23 +140,28 @@ fn actor() -> Actor {
     }
 }
 
+/// One position of 100 USD on the fixture's asset.
+async fn position(svc: &Service, a: &Actor, f: &Fixture, holder: String) {
+    svc.create_position(
+        a,
+        NewPosition {
+            institution_id: Some(f.institution.clone()),
+            asset_id: f.asset.clone(),
+            holder_reference: holder,
+            currency: "USD".into(),
+            amount: "100".into(),
+            external_reference: None,
+        },
+    )
+    .await
+    .unwrap();
+}
+
 async fn positions(svc: &Service, n: usize, tag: &str) {
     let a = actor();
     let f = fixture_on(svc, &a).await;
     for i in 0..n {
-        svc.create_position(
-            &a,
-            NewPosition {
-                institution_id: Some(f.institution.clone()),
-                asset_id: f.asset.clone(),
-                holder_reference: format!("{tag}-{i}"),
-                currency: "USD".into(),
-                amount: "100".into(),
-                external_reference: None,
-            },
-        )
-        .await
-        .unwrap();
+        position(svc, &a, &f, format!("{tag}-{i}")).await;
     }
 }
 
@@ -336,19 +341,7 @@ async fn a_chain_outage_queues_anchors_and_never_slows_writes() {
         let (svc, a, f) = (&svc, a.clone(), &f);
         async move {
             let t0 = Instant::now();
-            svc.create_position(
-                &a,
-                NewPosition {
-                    institution_id: Some(f.institution.clone()),
-                    asset_id: f.asset.clone(),
-                    holder_reference: format!("OUT-{n}"),
-                    currency: "USD".into(),
-                    amount: "100".into(),
-                    external_reference: None,
-                },
-            )
-            .await
-            .unwrap();
+            position(svc, &a, f, format!("OUT-{n}")).await;
             t0.elapsed()
         }
     };
