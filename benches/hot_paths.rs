@@ -167,6 +167,7 @@ fn positions_tab(c: &mut Criterion) {
             scope: None,
             read_only: false,
             can_manage_keys: true,
+            key_id: None,
             demo: false,
             mouse: false,
             log_file: None,

@@ -189,6 +189,7 @@ pub async fn console(store: SharedStore, url: &str, rows: u64) -> ServiceResult<
         scope: None,
         read_only: false,
         can_manage_keys: true,
+        key_id: None,
         demo: false,
         mouse: false,
         log_file: None,

@@ -10,7 +10,7 @@ impl Service {
         actor: &Actor,
         input: PolicyInput,
     ) -> ServiceResult<InstitutionPolicy> {
-        self.op("set_policy", async move {
+        self.op("set_policy", actor, async move {
             let subject = input
                 .institution_id
                 .clone()
@@ -95,7 +95,7 @@ impl Service {
         institution_id: &str,
         region: Region,
     ) -> ServiceResult<Option<InstitutionPolicy>> {
-        self.op("get_policy", async move {
+        self.op("get_policy", actor, async move {
             let r = async {
                 self.read_scope(actor, Some(institution_id), "policies")
                     .await?;
@@ -112,7 +112,7 @@ impl Service {
         actor: &Actor,
         institution_id: Option<String>,
     ) -> ServiceResult<Vec<InstitutionPolicy>> {
-        self.op("list_policies", async move {
+        self.op("list_policies", actor, async move {
             let r = async {
                 let institution_id = self
                     .read_scope(actor, institution_id.as_deref(), "policies")
@@ -134,7 +134,7 @@ impl Service {
         label: String,
         role: String,
     ) -> ServiceResult<CreatedKey> {
-        self.op("create_api_key", async move {
+        self.op("create_api_key", actor, async move {
             let subject = institution_id.clone().or(actor.scope().map(str::to_string));
             let r = self
                 .create_api_key_inner(actor, institution_id, label, role)
@@ -204,7 +204,7 @@ impl Service {
         actor: &Actor,
         institution_id: Option<String>,
     ) -> ServiceResult<Vec<ApiKey>> {
-        self.op("list_api_keys", async move {
+        self.op("list_api_keys", actor, async move {
             let r = async {
                 if !actor.can_write() {
                     return Err(Self::forbidden(actor, "list API keys"));
@@ -225,7 +225,7 @@ impl Service {
         actor: &Actor,
         key_id: &str,
     ) -> ServiceResult<RevokeOutcome> {
-        self.op("revoke_api_key", async move {
+        self.op("revoke_api_key", actor, async move {
             self.audit_failure(
                 actor,
                 LedgerKind::ApiKeyRevoked,
@@ -280,6 +280,8 @@ impl Service {
                 record,
             )
             .await?;
+        // Its sessions in this process end with their next operation, not after a recheck.
+        self.sessions.forget(&key.id);
         let mut key = key;
         if c.applied {
             key.revoked_at = Some(now);

@@ -15,19 +15,17 @@ pub enum Actor {
         institution_id: String,
         role: Role,
         label: String,
+        /// The SHA-256 of the token this session signed in with: every operation checks that
+        /// the stored key still has it (and is not revoked), so a session ends with its key.
+        key_hash: String,
     },
 }
 
 impl Actor {
-    /// The local operator: the login name from the environment, or — where it is not set (tmux,
-    /// cron, containers) — the name of the process's user from the system.
+    /// The local operator: the process's real user, from the system's user database (never
+    /// `$USER`, which anyone can set), or `uid:N` where the user has no name there.
     pub fn local() -> Self {
-        let user = ["USER", "LOGNAME", "USERNAME"]
-            .iter()
-            .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
-            .or_else(|| whoami::username().ok().filter(|v| !v.trim().is_empty()))
-            .unwrap_or_else(|| "unknown".into());
-        Actor::Local { user }
+        Actor::Local { user: real_user() }
     }
 
     /// The role name used in messages ("not allowed for role read_only").
@@ -94,5 +92,51 @@ impl Actor {
             Actor::Key { key_id, .. } => Some(key_id),
             _ => None,
         }
+    }
+}
+
+/// The name of the process's real user id (`getuid`, looked up with `getpwuid_r`), else `uid:N`.
+#[cfg(unix)]
+pub fn real_user() -> String {
+    // SAFETY: getuid cannot fail; getpwuid_r writes only into the buffers given to it, and the
+    // name it points at lives in `buf`, which outlives the read below.
+    unsafe {
+        let uid = libc::getuid();
+        let mut pw: libc::passwd = std::mem::zeroed();
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        let mut buf = vec![0 as libc::c_char; 4096];
+        let rc = libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr(), buf.len(), &mut found);
+        if rc == 0 && !found.is_null() && !pw.pw_name.is_null() {
+            let name = std::ffi::CStr::from_ptr(pw.pw_name).to_string_lossy();
+            let name = crate::domain::text::sanitize(name.trim());
+            if !name.is_empty() {
+                return name.into_owned();
+            }
+        }
+        format!("uid:{uid}")
+    }
+}
+
+#[cfg(not(unix))]
+pub fn real_user() -> String {
+    whoami::username().unwrap_or_else(|_| "unknown".into())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    /// The local actor is the user the system says this process runs as (`id -un`).
+    #[test]
+    fn the_local_actor_is_the_real_user() {
+        let out = std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .unwrap();
+        let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let Actor::Local { user } = Actor::local() else {
+            panic!("local")
+        };
+        assert_eq!(user, id);
     }
 }

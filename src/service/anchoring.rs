@@ -13,8 +13,8 @@ impl Service {
     }
 
     /// The last confirmed anchor, how many wait, the last error: every role may see it.
-    pub async fn anchor_summary(&self, _actor: &Actor) -> ServiceResult<AnchorSummary> {
-        self.op("anchor_summary", async move {
+    pub async fn anchor_summary(&self, actor: &Actor) -> ServiceResult<AnchorSummary> {
+        self.op("anchor_summary", actor, async move {
             Ok(self.store.anchor_summary().await?)
         })
         .await
@@ -22,10 +22,10 @@ impl Service {
 
     pub async fn list_anchors(
         &self,
-        _actor: &Actor,
+        actor: &Actor,
         limit: u32,
     ) -> ServiceResult<Vec<AnchorRecord>> {
-        self.op("list_anchors", async move {
+        self.op("list_anchors", actor, async move {
             Ok(self.store.list_anchors(limit).await?)
         })
         .await
@@ -48,7 +48,7 @@ impl Service {
         actor: &Actor,
         anchors: &[ChainAnchor],
     ) -> ServiceResult<AnchorVerification> {
-        self.op("verify_anchors", async move {
+        self.op("verify_anchors", actor, async move {
             self.require_root(actor, "verify the ledger against its anchors")?;
             let mut r = Recomputer::new(anchors);
             let last = anchors.iter().map(|a| a.seq).max().unwrap_or(0);

@@ -70,7 +70,7 @@ impl Service {
         actor: &Actor,
         mut emit: impl FnMut(&ExportLine) -> ServiceResult<()>,
     ) -> ServiceResult<BackupSummary> {
-        self.op("export", async move {
+        self.op("export", actor, async move {
             if !actor.is_root() {
                 let refused = Err(Self::forbidden(actor, "export the store"));
                 return self.audit_read(actor, Read::Export, None, refused).await;
@@ -187,7 +187,7 @@ impl Service {
         actor: &Actor,
         lines: Vec<ExportLine>,
     ) -> ServiceResult<BackupSummary> {
-        self.op("import", async move {
+        self.op("import", actor, async move {
         if !actor.is_root() {
             let refused = Err(Self::forbidden(actor, "import into the store"));
             return self.audit_read(actor, Read::Export, None, refused).await;

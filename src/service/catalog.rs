@@ -11,7 +11,7 @@ impl Service {
         actor: &Actor,
         input: NewInstitution,
     ) -> ServiceResult<Institution> {
-        self.op("create_institution", async move {
+        self.op("create_institution", actor, async move {
             let r = self.create_institution_inner(actor, input).await;
             self.audit_failure(
                 actor,
@@ -80,7 +80,7 @@ impl Service {
         actor: &Actor,
         page: Page,
     ) -> ServiceResult<Vec<Institution>> {
-        self.op("list_institutions", async move {
+        self.op("list_institutions", actor, async move {
             Ok(self
                 .store
                 .list_institutions(&InstitutionQuery {
@@ -93,7 +93,7 @@ impl Service {
     }
 
     pub async fn get_institution(&self, actor: &Actor, id: &str) -> ServiceResult<Institution> {
-        self.op("get_institution", async move {
+        self.op("get_institution", actor, async move {
             let found = self.store.get_institution(id).await?;
             let r = Self::visible(actor, "institution", id, found, |x| x.id.as_str());
             self.audit_read(actor, Read::Institution, Some(id), r).await
@@ -107,7 +107,7 @@ impl Service {
         actor: &Actor,
         id: &str,
     ) -> ServiceResult<InstitutionSummary> {
-        self.op("institution_summary", async move {
+        self.op("institution_summary", actor, async move {
             let inst = self.get_institution(actor, id).await?;
             let c = self.store.counts(Some(id)).await?;
             Ok(InstitutionSummary {
@@ -127,7 +127,7 @@ impl Service {
         actor: &Actor,
         id: &str,
     ) -> ServiceResult<InstitutionDetail> {
-        self.op("institution_detail", async move {
+        self.op("institution_detail", actor, async move {
             let summary = self.institution_summary(actor, id).await?;
             let institution = summary
                 .institution
@@ -165,7 +165,7 @@ impl Service {
         actor: &Actor,
         input: NewTemplate,
     ) -> ServiceResult<AssetTemplate> {
-        self.op("create_template", async move {
+        self.op("create_template", actor, async move {
             let subject = input.institution_id.clone();
             let r = self.create_template_inner(actor, input).await;
             self.audit_failure(
@@ -244,7 +244,7 @@ impl Service {
         institution_id: Option<String>,
         page: Page,
     ) -> ServiceResult<Vec<AssetTemplate>> {
-        self.op("list_templates", async move {
+        self.op("list_templates", actor, async move {
             let r = async {
                 let institution_id = self
                     .read_scope(actor, institution_id.as_deref(), "templates")
@@ -262,7 +262,7 @@ impl Service {
     }
 
     pub async fn get_template(&self, actor: &Actor, id: &str) -> ServiceResult<AssetTemplate> {
-        self.op("get_template", async move {
+        self.op("get_template", actor, async move {
             let found = self.store.get_template(id).await?;
             let r = Self::visible(actor, "template", id, found, |x| x.institution_id.as_str());
             self.audit_read(actor, Read::Template, Some(id), r).await
@@ -273,7 +273,7 @@ impl Service {
     // ---- assets ---------------------------------------------------------------------------------
 
     pub async fn create_asset(&self, actor: &Actor, input: NewAsset) -> ServiceResult<Asset> {
-        self.op("create_asset", async move {
+        self.op("create_asset", actor, async move {
             let subject = input.institution_id.clone();
             self.audit_failure(
                 actor,
@@ -355,7 +355,7 @@ impl Service {
         template_id: Option<String>,
         page: Page,
     ) -> ServiceResult<Vec<Asset>> {
-        self.op("list_assets", async move {
+        self.op("list_assets", actor, async move {
             let r = async {
                 let institution_id = self
                     .read_scope(actor, institution_id.as_deref(), "assets")
@@ -377,7 +377,7 @@ impl Service {
     }
 
     pub async fn get_asset(&self, actor: &Actor, id: &str) -> ServiceResult<Asset> {
-        self.op("get_asset", async move {
+        self.op("get_asset", actor, async move {
             let found = self.store.get_asset(id).await?;
             let r = Self::visible(actor, "asset", id, found, |x| x.institution_id.as_str());
             self.audit_read(actor, Read::Asset, Some(id), r).await

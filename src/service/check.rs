@@ -81,7 +81,7 @@ impl Findings {
 impl Service {
     /// The full consistency audit (root only: it reads every institution).
     pub async fn check(&self, actor: &Actor) -> ServiceResult<CheckReport> {
-        self.op("check", async move {
+        self.op("check", actor, async move {
             if !actor.is_root() {
                 let refused = Err(Self::forbidden(
                     actor,

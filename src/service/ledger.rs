@@ -9,8 +9,8 @@ impl Service {
 
     /// The seq of the newest ledger event (0 for an empty ledger). Seqs are global, so this is the
     /// same for every caller; the head's hash is shown to root only (see `health`).
-    pub async fn ledger_head_seq(&self, _actor: &Actor) -> ServiceResult<i64> {
-        self.op("ledger_head_seq", async move {
+    pub async fn ledger_head_seq(&self, actor: &Actor) -> ServiceResult<i64> {
+        self.op("ledger_head_seq", actor, async move {
             Ok(self.store.ledger_head().await?.map(|(s, _)| s).unwrap_or(0))
         })
         .await
@@ -18,7 +18,7 @@ impl Service {
 
     /// Entity, ledger and audit counts, limited to the caller's institution if it has one.
     pub async fn counts(&self, actor: &Actor) -> ServiceResult<Counts> {
-        self.op("counts", async move {
+        self.op("counts", actor, async move {
             Ok(self.store.counts(actor.scope()).await?)
         })
         .await
@@ -26,7 +26,7 @@ impl Service {
 
     /// The store's backend and the newest migration applied to it.
     pub async fn schema(&self) -> ServiceResult<(Backend, Option<i64>)> {
-        self.op("schema", async move {
+        self.op("schema", None, async move {
             Ok((self.store.backend(), self.store.schema_version().await?))
         })
         .await
@@ -37,7 +37,7 @@ impl Service {
         actor: &Actor,
         mut q: LedgerQuery,
     ) -> ServiceResult<Vec<LedgerEvent>> {
-        self.op("ledger", async move {
+        self.op("ledger", actor, async move {
             let r = async {
                 q.institution_id = self
                     .read_scope(actor, q.institution_id.as_deref(), "the ledger")
@@ -56,7 +56,7 @@ impl Service {
 
     /// Walks the whole chain from seq 1, page by page; reports the first broken seq.
     pub async fn verify_ledger(&self, actor: &Actor) -> ServiceResult<VerifyReport> {
-        self.op("verify_ledger", async move {
+        self.op("verify_ledger", actor, async move {
             self.verify_from(actor, None).await
         })
         .await
@@ -70,7 +70,7 @@ impl Service {
         actor: &Actor,
         from: Option<(i64, String)>,
     ) -> ServiceResult<VerifyReport> {
-        self.op("verify_from", async move {
+        self.op("verify_from", actor, async move {
             if !actor.is_root() {
                 let refused = Err(Self::forbidden(
                     actor,
@@ -138,7 +138,7 @@ impl Service {
         actor: &Actor,
         witnessed: &[Witnessed],
     ) -> ServiceResult<Vec<Finding>> {
-        self.op("compare_witnessed", async move {
+        self.op("compare_witnessed", actor, async move {
         if !actor.is_root() {
             let refused = Err(Self::forbidden(
                 actor,
@@ -186,7 +186,7 @@ impl Service {
     }
 
     pub async fn audit(&self, actor: &Actor, mut q: AuditQuery) -> ServiceResult<Vec<AuditEvent>> {
-        self.op("audit", async move {
+        self.op("audit", actor, async move {
             let r = async {
                 q.institution_id = self
                     .read_scope(actor, q.institution_id.as_deref(), "the audit trail")

@@ -14,6 +14,7 @@ pub mod health;
 mod ledger;
 mod positions;
 mod reads;
+pub mod session;
 pub mod stream;
 mod types;
 mod walk;
@@ -72,6 +73,8 @@ pub struct Service {
     institutions: cache::Immutable<Institution>,
     templates: cache::Immutable<AssetTemplate>,
     assets: cache::Immutable<Asset>,
+    /// Key sessions checked again on every operation (and by their streams).
+    sessions: Arc<session::Sessions>,
 }
 
 tokio::task_local! {
@@ -126,6 +129,7 @@ impl Service {
             institutions: Default::default(),
             templates: Default::default(),
             assets: Default::default(),
+            sessions: Default::default(),
         }
     }
 
@@ -134,17 +138,29 @@ impl Service {
         &self.metrics
     }
 
-    /// Runs one service operation: timed under `name`, and given an operation id that every
-    /// log line inside it carries (the `op` span) and its audit record stores. An operation
-    /// called from inside another keeps the outer one's id.
-    pub(crate) async fn op<T>(
+    /// Runs one service operation for `actor` (None: an operation without a caller): the
+    /// actor's key is checked first (`session.rs`), then the operation is timed under `name`
+    /// and given an operation id that every log line inside it carries (the `op` span) and its
+    /// audit record stores. An operation called from inside another keeps the outer one's id.
+    pub(crate) async fn op<'a, T>(
         &self,
         name: &'static str,
+        actor: impl Into<Option<&'a Actor>>,
         f: impl std::future::Future<Output = ServiceResult<T>>,
     ) -> ServiceResult<T> {
+        let actor = actor.into();
+        let admitted = async move {
+            if let Some(a) = actor {
+                self.admit(a).await?;
+            }
+            f.await
+        };
         // On the heap: an operation's future holds its whole call tree, and nested operations
         // would otherwise stack copies of it (debug builds overflowed a test thread's stack).
-        let timed = Box::pin(self.metrics.time(name, Box::pin(f), ServiceError::code));
+        let timed = Box::pin(
+            self.metrics
+                .time(name, Box::pin(admitted), ServiceError::code),
+        );
         if OP_ID.try_with(|_| ()).is_ok() {
             return timed.await;
         }
@@ -183,12 +199,12 @@ impl Service {
 
     /// Identifies the caller from an API key (or its absence).
     pub async fn authenticate(&self, token: Option<&str>) -> ServiceResult<Actor> {
-        self.op("authenticate", async move {
+        self.op("authenticate", None, async move {
             let token = token.map(str::trim).filter(|t| !t.is_empty());
             let result = self.authenticate_inner(token).await;
             if let Err(e) = &result {
                 let who = match token {
-                    Some(t) if apikey::looks_like_token(t) => format!("key:{}…", &t[..11]),
+                    // Nothing of a failed token is kept: it may be a real key mistyped.
                     Some(_) => "unknown key".to_string(),
                     None => "anonymous".to_string(),
                 };
@@ -233,9 +249,10 @@ impl Service {
                 "invalid API key: expected the root key or an institution key (ak_ followed by 48 hex characters)".into(),
             ));
         }
+        let key_hash = apikey::hash_token(token);
         let key = self
             .store
-            .find_api_key_by_hash(&apikey::hash_token(token))
+            .find_api_key_by_hash(&key_hash)
             .await?
             .ok_or_else(|| ServiceError::Unauthenticated("unknown API key".into()))?;
         if let Some(at) = key.revoked_at {
@@ -251,7 +268,31 @@ impl Service {
             institution_id: key.institution_id,
             role: key.role,
             label: key.label,
+            key_hash,
         })
+    }
+
+    /// Refuses an operation of a session whose key was revoked, removed or changed since it
+    /// signed in (`session.rs`); the refusal is audited as a failed authentication.
+    async fn admit(&self, actor: &Actor) -> ServiceResult<()> {
+        let r = self.sessions.admit(self.store.as_ref(), actor).await;
+        if let Err(e @ ServiceError::Unauthenticated(_)) = &r {
+            let mut rec = self.audit_record(
+                actor,
+                "AUTH_FAILED",
+                Outcome::Failure,
+                Some(EntityType::ApiKey),
+                actor.key_id(),
+                actor.scope(),
+                None,
+            );
+            rec.error = Some(AuditError {
+                code: e.code().into(),
+                message: e.to_string(),
+            });
+            self.write_audit_only(rec).await;
+        }
+        r
     }
 
     fn forbidden(actor: &Actor, action: impl Into<String>) -> ServiceError {

@@ -11,7 +11,7 @@ impl Service {
         actor: &Actor,
         input: NewPosition,
     ) -> ServiceResult<Position> {
-        self.op("create_position", async move {
+        self.op("create_position", actor, async move {
             let subject = input.institution_id.clone();
             self.audit_failure(
                 actor,
@@ -146,7 +146,7 @@ impl Service {
     }
 
     pub async fn get_position(&self, actor: &Actor, id: &str) -> ServiceResult<Position> {
-        self.op("get_position", async move {
+        self.op("get_position", actor, async move {
             let found = self.store.get_position(id).await?;
             let r = Self::visible(actor, "position", id, found, |x| x.institution_id.as_str());
             self.audit_read(actor, Read::Position, Some(id), r).await
@@ -156,7 +156,7 @@ impl Service {
 
     /// A position with its lifecycle history.
     pub async fn position_detail(&self, actor: &Actor, id: &str) -> ServiceResult<PositionDetail> {
-        self.op("position_detail", async move {
+        self.op("position_detail", actor, async move {
             let position = self.get_position(actor, id).await?;
             let events = self.store.position_events(id).await?;
             Ok(PositionDetail { position, events })
@@ -169,7 +169,7 @@ impl Service {
         actor: &Actor,
         mut q: PositionQuery,
     ) -> ServiceResult<Vec<Position>> {
-        self.op("list_positions", async move {
+        self.op("list_positions", actor, async move {
             let r = async {
                 q.filter = self.scoped_filter(actor, q.filter).await?;
                 Ok(self.store.list_positions(&q).await?)
@@ -181,7 +181,7 @@ impl Service {
     }
 
     pub async fn count_positions(&self, actor: &Actor, f: PositionFilter) -> ServiceResult<i64> {
-        self.op("count_positions", async move {
+        self.op("count_positions", actor, async move {
             let r = async {
                 let f = self.scoped_filter(actor, f).await?;
                 Ok(self.store.count_positions(&f).await?)
@@ -198,7 +198,7 @@ impl Service {
         id: &str,
         req: TransitionRequest,
     ) -> ServiceResult<TransitionOutcome> {
-        self.op("transition_position", async move {
+        self.op("transition_position", actor, async move {
             let r = self.transition_inner(actor, id, req).await;
             if r.is_ok() {
                 return r;

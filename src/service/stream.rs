@@ -2,10 +2,12 @@
 //! gap and no duplicate — also events written by other processes. A background task reads by seq
 //! (the source of truth) and uses the backend's waker only to know when to read again.
 
-use super::{Actor, Service};
+use super::session::{RECHECK, Sessions};
+use super::{Actor, Service, ServiceError};
 use crate::domain::LedgerKind;
 use crate::domain::ledger::LedgerEvent;
 use crate::store::{LedgerQuery, LedgerWaker, SharedStore};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -26,6 +28,9 @@ pub enum StreamStatus {
 pub enum StreamItem {
     Event(Box<LedgerEvent>),
     Status(StreamStatus),
+    /// The stream has ended for good: its session's key was revoked, removed or changed (the
+    /// reason, as an operator reads it). Nothing follows.
+    Ended(ServiceError),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -59,6 +64,8 @@ impl Service {
         let cancel = CancellationToken::new();
         let task = StreamTask {
             store: self.store.clone(),
+            sessions: self.sessions.clone(),
+            actor: actor.clone(),
             scope: actor.scope().map(str::to_string),
             filter,
             last: after,
@@ -73,6 +80,10 @@ impl Service {
 
 struct StreamTask {
     store: SharedStore,
+    sessions: Arc<Sessions>,
+    /// Whose stream it is: a key's stream checks the key at every read and at least every
+    /// `RECHECK`, and ends when the key no longer admits it.
+    actor: Actor,
     scope: Option<String>,
     filter: StreamFilter,
     last: i64,
@@ -104,9 +115,23 @@ impl StreamTask {
     async fn run(mut self) {
         let mut waker: Option<Box<dyn LedgerWaker>> = None;
         let mut backoff = Duration::from_millis(200);
+        // A key's stream wakes at least this often to check its key.
+        let max_wait = match self.actor {
+            Actor::Key { .. } => RECHECK,
+            _ => MAX_WAIT,
+        };
         loop {
             if self.cancel.is_cancelled() || self.tx.is_closed() {
                 return;
+            }
+            match self.sessions.admit(self.store.as_ref(), &self.actor).await {
+                Ok(()) => {}
+                Err(e @ ServiceError::Unauthenticated(_)) => {
+                    let _ = self.tx.send(StreamItem::Ended(e)).await;
+                    return;
+                }
+                // The key could not be read: the store is away; the read below says so.
+                Err(_) => {}
             }
             // Catch up by seq: the only source of events.
             let q = LedgerQuery {
@@ -169,7 +194,7 @@ impl StreamTask {
             let w = waker.as_mut().expect("set above");
             let woke = tokio::select! {
                 _ = self.cancel.cancelled() => return,
-                r = w.wait(MAX_WAIT) => r,
+                r = w.wait(max_wait) => r,
             };
             if let Err(e) = woke {
                 // Notifications are down: poll meanwhile, and say so.

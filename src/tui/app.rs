@@ -124,6 +124,9 @@ pub struct App {
     pub replica: Option<String>,
     pub sim_paused: bool,
     pub quit: bool,
+    /// Why this session ended (its key was revoked, removed or changed): the runtime goes back
+    /// to the sign-in screen and shows it there.
+    pub signed_out: Option<String>,
     cmds: Vec<Cmd>,
     pub started: Instant,
     ticks: u64,
@@ -150,6 +153,7 @@ impl App {
             replica: None,
             sim_paused: false,
             quit: false,
+            signed_out: None,
             cmds: Vec::new(),
             started: Instant::now(),
             ticks: 0,
@@ -438,6 +442,7 @@ impl App {
                 }
                 self.broadcast(|v, cx| v.on_event(&e, cx));
             }
+            Msg::Stream(StreamItem::Ended(e)) => self.sign_out(&e),
             Msg::Stream(StreamItem::Status(s)) => {
                 if let StreamStatus::Reconnecting(why) = &s {
                     tracing::warn!(%why, "console: ledger stream reconnecting");
@@ -466,7 +471,19 @@ impl App {
         }
     }
 
+    /// The session's key no longer admits it: nothing more is asked of the service.
+    fn sign_out(&mut self, e: &ServiceError) {
+        if self.signed_out.is_none() {
+            tracing::warn!(error = %e, "console: the session has ended");
+            self.signed_out = Some(e.to_string());
+        }
+        self.cmds.clear();
+    }
+
     fn on_loaded(&mut self, l: Loaded) {
+        if let Some(e) = l.session_ended() {
+            return self.sign_out(&e.clone());
+        }
         // The router's own: the shared lookups, and what answers a dialog or the whole screen.
         match &l {
             Loaded::Institutions(Ok(v)) => {

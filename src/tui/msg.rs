@@ -93,6 +93,36 @@ pub enum Submitted {
 }
 
 impl Loaded {
+    /// The refusal that ended this session, if the reply is one: the session's key was revoked,
+    /// removed or changed (the console goes back to its sign-in screen).
+    pub fn session_ended(&self) -> Option<&crate::service::ServiceError> {
+        fn ended<T>(r: &ServiceResult<T>) -> Option<&crate::service::ServiceError> {
+            match r {
+                Err(e @ crate::service::ServiceError::Unauthenticated(_)) => Some(e),
+                _ => None,
+            }
+        }
+        match self {
+            Loaded::Institutions(r) => ended(r),
+            Loaded::Templates(r) => ended(r),
+            Loaded::Assets(r) => ended(r),
+            Loaded::Positions { result, .. } => ended(result),
+            Loaded::PositionCount { result, .. } => ended(result),
+            Loaded::PositionDetail { result, .. } => ended(result),
+            Loaded::InstitutionDetail { result, .. } => ended(result),
+            Loaded::Ledger { result, .. } => ended(result),
+            Loaded::Audit(r) => ended(r),
+            Loaded::Verify(r) | Loaded::ChainVerified(r) => ended(r),
+            Loaded::Check(r) => ended(r),
+            Loaded::Anchored(r) => ended(r),
+            Loaded::Exported { result, .. } => ended(result),
+            Loaded::Submitted(r) => ended(r),
+            Loaded::Transitioned { result, .. } => ended(result),
+            Loaded::Revoked(r) => ended(r),
+            Loaded::Summaries(_) | Loaded::Health(_) => None,
+        }
+    }
+
     /// The status line a reply leaves, when it leaves one (Err: an error line).
     pub fn status(&self) -> Option<Result<String, String>> {
         Some(match self {

@@ -138,12 +138,13 @@ async fn login(
     events: &mut EventStream,
     svc: &Service,
     signals: &mut Signals,
+    why: Option<String>,
 ) -> Wait<Actor> {
     let mut input = ratatui_textarea::TextArea::default();
     input.set_mask_char('•');
     input.set_cursor_line_style(ratatui::style::Style::default());
     input.set_block(Block::default().borders(Borders::ALL).title(" API key "));
-    let mut error: Option<String> = None;
+    let mut error: Option<String> = why.map(|w| crate::domain::text::sanitize(&w).into_owned());
     loop {
         let _ = term.draw(|f| {
             let r = centered(f.area(), 80, 12);
@@ -308,7 +309,7 @@ pub async fn run(cfg: &Config, opts: Options, log_file: Option<String>) -> Resul
             if cfg.api_key.is_some() {
                 tracing::warn!(error = %e, "console: configured API key refused");
             }
-            match login(&screens, &mut term, &mut events, &svc, &mut signals).await {
+            match login(&screens, &mut term, &mut events, &svc, &mut signals, None).await {
                 Wait::Done(a) => a,
                 Wait::Quit => return Ok(()),
             }
@@ -333,120 +334,204 @@ pub async fn run(cfg: &Config, opts: Options, log_file: Option<String>) -> Resul
         }
     }
 
-    let session = Session {
-        backend: store.backend().to_string(),
-        target: store.target(),
-        operator: actor.short(),
-        role: actor.role_name().to_string(),
-        scope: actor.scope().map(str::to_string),
-        read_only: cfg.read_only || !actor.can_write(),
-        can_manage_keys: actor.can_write(),
-        demo: opts.demo,
-        mouse,
-        log_file,
-    };
-    let mut app = App::new(session, keymap, theme);
-    if let Ok(size) = term.size() {
-        app.update(Msg::Resize(size.width, size.height));
-    }
-    let (tx, mut rx) = mpsc::channel::<Msg>(4096);
-    let exec = exec::Executor::new(svc.clone(), actor.clone(), tx.clone())
-        .with_witness(crate::witness::default_path(&cfg.data_dir))
-        .with_onchain(cfg.onchain.clone());
-    exec.subscribe();
-    // The anchoring worker, in root sessions of builds with the feature when [onchain] is
-    // enabled; stopped when the console ends.
-    let _anchoring = anchoring(cfg, &svc, &actor, &mut app).await;
-    let sim_pause = if opts.demo {
-        Some(crate::demo::simulator::spawn(
-            svc.clone(),
-            actor.clone(),
-            opts.demo_rate,
-        ))
-    } else {
-        None
-    };
-    app.start();
-    if let Some(p) = created {
-        app.info(format!("Created new database {}", p.display()));
-    }
-
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut frame_times: Vec<Duration> = Vec::new();
-    let mut last_draw = Instant::now() - frame;
-    let mut dirty = true;
-    let started = opts.process_start;
-    let mut first_frame: Option<Duration> = None;
+    let mut actor = actor;
+    let mut created = created;
     loop {
-        for cmd in app.take_cmds() {
-            match cmd {
-                app::Cmd::Copy(text) => osc52(&text),
-                app::Cmd::PauseSimulator(p) => {
-                    if let Some(tx) = &sim_pause {
-                        let _ = tx.send(p);
-                    }
-                }
-                other => exec.run(other),
-            }
-        }
-        if app.quit {
-            break;
-        }
-        if dirty {
-            let since = last_draw.elapsed();
-            if since >= frame {
-                let t0 = Instant::now();
-                if let Err(e) = term.draw(|f| chrome::draw(f, &app)) {
-                    return Err(format!("drawing failed: {e}"));
-                }
-                let took = t0.elapsed();
-                frame_times.push(took);
-                if first_frame.is_none() {
-                    first_frame = Some(started.elapsed());
-                }
-                last_draw = Instant::now();
-                dirty = false;
-            }
-        }
-        let wait = if dirty {
-            frame.saturating_sub(last_draw.elapsed())
-        } else {
-            Duration::from_secs(3600)
+        let console = Console {
+            cfg,
+            opts: &opts,
+            svc: &svc,
+            store: &store,
+            log_file: &log_file,
+            keymap: &keymap,
+            theme: &theme,
+            mouse,
+            frame,
         };
-        tokio::select! {
-            ev = events.next() => match ev {
-                Some(Ok(Event::Key(k))) => { app.update(Msg::Key(k)); dirty = true; }
-                Some(Ok(Event::Mouse(m))) => { app.update(Msg::Mouse(m)); dirty = true; }
-                Some(Ok(Event::Resize(w, h))) => { app.update(Msg::Resize(w, h)); dirty = true; }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return Err(format!("reading the terminal failed: {e}")),
-                None => break,
-            },
-            msg = rx.recv() => {
-                if let Some(m) = msg {
-                    app.update(m);
-                    // Drain what else is queued so a burst costs one frame.
-                    while let Ok(m) = rx.try_recv() {
-                        app.update(m);
-                    }
-                    dirty = true;
-                }
-            },
-            _ = tick.tick() => { app.update(Msg::Tick); dirty = true; },
-            _ = signals.recv() => break,
-            _ = tokio::time::sleep(wait), if dirty => {},
+        let why = match console
+            .run(&mut term, &mut events, &mut signals, &actor, created.take())
+            .await?
+        {
+            Ended::Quit => return Ok(()),
+            Ended::SignedOut(why) => why,
+        };
+        match login(
+            &screens,
+            &mut term,
+            &mut events,
+            &svc,
+            &mut signals,
+            Some(why),
+        )
+        .await
+        {
+            Wait::Done(a) => actor = a,
+            Wait::Quit => return Ok(()),
         }
     }
-    if !frame_times.is_empty() {
-        frame_times.sort();
-        tracing::info!(
-            frames = frame_times.len(),
-            first_frame_ms = first_frame.map(|d| d.as_secs_f64() * 1000.0),
-            median_ms = frame_times[frame_times.len() / 2].as_secs_f64() * 1000.0,
-            worst_ms = frame_times[frame_times.len() - 1].as_secs_f64() * 1000.0,
-            "console: frame times"
-        );
+}
+
+/// How a console session ended.
+enum Ended {
+    Quit,
+    /// Its key was revoked, removed or changed: the reason, for the sign-in screen.
+    SignedOut(String),
+}
+
+/// What one console session runs with.
+struct Console<'a> {
+    cfg: &'a Config,
+    opts: &'a Options,
+    svc: &'a Arc<Service>,
+    store: &'a SharedStore,
+    log_file: &'a Option<String>,
+    keymap: &'a keymap::KeyMap,
+    theme: &'a theme::Theme,
+    mouse: bool,
+    frame: Duration,
+}
+
+impl Console<'_> {
+    /// One signed-in session, until the operator quits or its key stops admitting it.
+    async fn run(
+        &self,
+        term: &mut Term,
+        events: &mut EventStream,
+        signals: &mut Signals,
+        actor: &Actor,
+        created: Option<std::path::PathBuf>,
+    ) -> Result<Ended, String> {
+        let Console {
+            cfg,
+            opts,
+            svc,
+            store,
+            log_file,
+            keymap,
+            theme,
+            mouse,
+            frame,
+        } = *self;
+        let session = Session {
+            backend: store.backend().to_string(),
+            target: store.target(),
+            operator: actor.short(),
+            role: actor.role_name().to_string(),
+            scope: actor.scope().map(str::to_string),
+            read_only: cfg.read_only || !actor.can_write(),
+            can_manage_keys: actor.can_write(),
+            key_id: actor.key_id().map(str::to_string),
+            demo: opts.demo,
+            mouse,
+            log_file: log_file.clone(),
+        };
+        let mut app = App::new(session, keymap.clone(), theme.clone());
+        if let Ok(size) = term.size() {
+            app.update(Msg::Resize(size.width, size.height));
+        }
+        let (tx, mut rx) = mpsc::channel::<Msg>(4096);
+        let exec = exec::Executor::new(svc.clone(), actor.clone(), tx.clone())
+            .with_witness(crate::witness::default_path(&cfg.data_dir))
+            .with_onchain(cfg.onchain.clone());
+        exec.subscribe();
+        // The anchoring worker, in root sessions of builds with the feature when [onchain] is
+        // enabled; stopped when the console ends.
+        let _anchoring = anchoring(cfg, svc, actor, &mut app).await;
+        let sim_pause = if opts.demo {
+            Some(crate::demo::simulator::spawn(
+                svc.clone(),
+                actor.clone(),
+                opts.demo_rate,
+            ))
+        } else {
+            None
+        };
+        app.start();
+        if let Some(p) = created {
+            app.info(format!("Created new database {}", p.display()));
+        }
+
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut frame_times: Vec<Duration> = Vec::new();
+        let mut last_draw = Instant::now() - frame;
+        let mut dirty = true;
+        let started = opts.process_start;
+        let mut first_frame: Option<Duration> = None;
+        loop {
+            for cmd in app.take_cmds() {
+                match cmd {
+                    app::Cmd::Copy(text) => osc52(&text),
+                    app::Cmd::PauseSimulator(p) => {
+                        if let Some(tx) = &sim_pause {
+                            let _ = tx.send(p);
+                        }
+                    }
+                    other => exec.run(other),
+                }
+            }
+            if app.quit || app.signed_out.is_some() {
+                break;
+            }
+            if dirty {
+                let since = last_draw.elapsed();
+                if since >= frame {
+                    let t0 = Instant::now();
+                    if let Err(e) = term.draw(|f| chrome::draw(f, &app)) {
+                        return Err(format!("drawing failed: {e}"));
+                    }
+                    let took = t0.elapsed();
+                    frame_times.push(took);
+                    if first_frame.is_none() {
+                        first_frame = Some(started.elapsed());
+                    }
+                    last_draw = Instant::now();
+                    dirty = false;
+                }
+            }
+            let wait = if dirty {
+                frame.saturating_sub(last_draw.elapsed())
+            } else {
+                Duration::from_secs(3600)
+            };
+            tokio::select! {
+                ev = events.next() => match ev {
+                    Some(Ok(Event::Key(k))) => { app.update(Msg::Key(k)); dirty = true; }
+                    Some(Ok(Event::Mouse(m))) => { app.update(Msg::Mouse(m)); dirty = true; }
+                    Some(Ok(Event::Resize(w, h))) => { app.update(Msg::Resize(w, h)); dirty = true; }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(format!("reading the terminal failed: {e}")),
+                    None => break,
+                },
+                msg = rx.recv() => {
+                    if let Some(m) = msg {
+                        app.update(m);
+                        // Drain what else is queued so a burst costs one frame.
+                        while let Ok(m) = rx.try_recv() {
+                            app.update(m);
+                        }
+                        dirty = true;
+                    }
+                },
+                _ = tick.tick() => { app.update(Msg::Tick); dirty = true; },
+                _ = signals.recv() => break,
+                _ = tokio::time::sleep(wait), if dirty => {},
+            }
+        }
+        if !frame_times.is_empty() {
+            frame_times.sort();
+            tracing::info!(
+                frames = frame_times.len(),
+                first_frame_ms = first_frame.map(|d| d.as_secs_f64() * 1000.0),
+                median_ms = frame_times[frame_times.len() / 2].as_secs_f64() * 1000.0,
+                worst_ms = frame_times[frame_times.len() - 1].as_secs_f64() * 1000.0,
+                "console: frame times"
+            );
+        }
+        Ok(if app.quit || app.signed_out.is_none() {
+            Ended::Quit
+        } else {
+            Ended::SignedOut(app.signed_out.take().unwrap_or_default())
+        })
     }
-    Ok(())
 }

@@ -317,3 +317,41 @@ macro_rules! for_all_backends {
         }
     };
 }
+
+/// Runs one statement on the harness's database over a connection of its own (as another
+/// client of the database would: an attacker with the file or the login), returning the rows it
+/// changed or the database's error text.
+pub async fn raw_sql(h: &Harness, sql: &str) -> Result<u64, String> {
+    use sqlx::{ConnectOptions, Executor};
+    let sql = sqlx::AssertSqlSafe(sql.to_string());
+    match h.store.backend() {
+        Backend::Sqlite => {
+            let path = h.url.trim_start_matches("sqlite://");
+            let mut c = sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(path)
+                .connect()
+                .await
+                .map_err(|e| e.to_string())?;
+            c.execute(sql)
+                .await
+                .map(|r| r.rows_affected())
+                .map_err(|e| e.to_string())
+        }
+        Backend::Postgres => {
+            let opts = store::postgres::connect_options(&h.url).map_err(|e| e.to_string())?;
+            let mut c = opts.connect().await.map_err(|e| e.to_string())?;
+            c.execute(sql)
+                .await
+                .map(|r| r.rows_affected())
+                .map_err(|e| e.to_string())
+        }
+        Backend::Memory => Err("the memory store has no SQL".into()),
+    }
+}
+
+/// `raw_sql` that must succeed.
+pub async fn sql_exec(h: &Harness, sql: &str) -> u64 {
+    raw_sql(h, sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}

@@ -1187,6 +1187,7 @@ async fn stream_delivers_every_event_once_in_order(h: &Harness) {
         match tokio::time::timeout(Duration::from_secs(10), sub.next()).await {
             Ok(Some(StreamItem::Event(e))) => seen.push(e.seq),
             Ok(Some(StreamItem::Status(_))) => {}
+            Ok(Some(StreamItem::Ended(e))) => panic!("stream ended: {e}"),
             Ok(None) => panic!("stream ended"),
             Err(_) => panic!("stream stalled at {:?}", seen.last()),
         }

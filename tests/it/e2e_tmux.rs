@@ -255,3 +255,76 @@ fn sigterm_restores_the_terminal() {
         "{stty}"
     );
 }
+
+/// A console signed in with a key that the CLI then revokes goes back to its sign-in screen,
+/// saying why, and a new key signs in again.
+#[test]
+fn a_revoked_key_returns_the_console_to_sign_in() {
+    let Some(t) = Tmux::start("revoked", 100, 30) else {
+        return;
+    };
+    let dir = t._dir.path();
+    let data = dir.join("data");
+    let url = format!("sqlite://{}", dir.join("x.db").display());
+    let bin = env!("CARGO_BIN_EXE_escrowgrid");
+    let cli = |args: &[&str]| {
+        let out = crate::common::escrowgrid(&data)
+            .env("ESCROWGRID_ROOT_API_KEY", "s3cret-root")
+            .env("ESCROWGRID_API_KEY", "s3cret-root")
+            .arg("--database-url")
+            .arg(&url)
+            .args(args)
+            .arg("--json")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    cli(&["seed", "--demo", "--positions", "10"]);
+    let inst = cli(&["institution", "list"])["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let key = |label: &str| {
+        let k = cli(&[
+            "apikey",
+            "create",
+            "--institution",
+            &inst,
+            "--label",
+            label,
+            "--role",
+            "admin",
+        ]);
+        (
+            k["token"].as_str().unwrap().to_string(),
+            k["apiKey"]["id"].as_str().unwrap().to_string(),
+        )
+    };
+    let (token, id) = key("console");
+    t.type_text(&format!(
+        "ESCROWGRID_DATA_DIR={} ESCROWGRID_CONFIG_DIR={} ESCROWGRID_ROOT_API_KEY=s3cret-root \
+         ESCROWGRID_API_KEY={token} {bin} --database-url {url}",
+        data.display(),
+        data.join("cfg").display()
+    ));
+    t.send(&["Enter"]);
+    t.wait_for("HOLDER", 30);
+    t.wait_for("console · admin", 10);
+    cli(&["apikey", "revoke", &id]);
+    let s = t.wait_for("sign in", 5);
+    assert!(s.contains("revoked"), "{s}");
+    let (fresh, _) = key("again");
+    t.type_text(&fresh);
+    t.send(&["Enter"]);
+    t.wait_for("again · admin", 10);
+    t.send(&["q"]);
+    std::thread::sleep(Duration::from_millis(500));
+    t.type_text("echo back-$((40+2))");
+    t.send(&["Enter"]);
+    t.wait_for("back-42", 5);
+}

@@ -3,34 +3,8 @@
 use crate::common::{Harness, postgres_url, skip_postgres};
 use escrowgrid::store::{self, Backend};
 
-/// Runs one statement on the harness's database over a connection of its own (as another
-/// client of the database would), returning the database's error text.
-async fn raw(h: &Harness, backend: Backend, sql: &str) -> Result<u64, String> {
-    use sqlx::{ConnectOptions, Executor};
-    let sql = sqlx::AssertSqlSafe(sql.to_string());
-    match backend {
-        Backend::Sqlite => {
-            let path = h.url.trim_start_matches("sqlite://");
-            let mut c = sqlx::sqlite::SqliteConnectOptions::new()
-                .filename(path)
-                .connect()
-                .await
-                .map_err(|e| e.to_string())?;
-            c.execute(sql)
-                .await
-                .map(|r| r.rows_affected())
-                .map_err(|e| e.to_string())
-        }
-        Backend::Postgres => {
-            let opts = store::postgres::connect_options(&h.url).map_err(|e| e.to_string())?;
-            let mut c = opts.connect().await.map_err(|e| e.to_string())?;
-            c.execute(sql)
-                .await
-                .map(|r| r.rows_affected())
-                .map_err(|e| e.to_string())
-        }
-        Backend::Memory => unreachable!("no SQL"),
-    }
+async fn raw(h: &Harness, _backend: Backend, sql: &str) -> Result<u64, String> {
+    crate::common::raw_sql(h, sql).await
 }
 
 async fn history_is_append_only(backend: Backend) {

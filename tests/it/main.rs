@@ -4,6 +4,7 @@
 #[macro_use]
 mod common;
 
+mod access;
 mod cli;
 mod conformance;
 mod e2e_tmux;

@@ -32,6 +32,7 @@ fn session(read_only: bool) -> Session {
         scope: None,
         read_only,
         can_manage_keys: true,
+        key_id: None,
         demo: false,
         mouse: true,
         log_file: Some("/tmp/escrowgrid.log".into()),
@@ -1767,5 +1768,82 @@ async fn anchored_events_are_marked_and_the_health_tab_shows_the_anchors() {
     assert!(
         screen.lines().any(|l| l.trim_start().starts_with("6 ")),
         "{screen}"
+    );
+}
+
+/// A console signed in with a key: revoking that key from the console asks first, says it ends
+/// this session, and then ends it; a key revoked elsewhere ends the session at its next reply.
+#[tokio::test]
+async fn a_revoked_session_drops_to_sign_in() {
+    let base = setup().await;
+    let inst = base.app.data.institutions[0].id.clone();
+    let key_for = |label: &'static str| {
+        let (svc, actor, inst) = (base.svc.clone(), base.actor.clone(), inst.clone());
+        async move {
+            let k = svc
+                .create_api_key(&actor, Some(inst), label.into(), "admin".into())
+                .await
+                .unwrap();
+            let a = svc.authenticate(Some(&k.token)).await.unwrap();
+            (k, a)
+        }
+    };
+    let signed_in = |actor: Actor| {
+        let (tx, _rx) = tokio::sync::mpsc::channel(16);
+        let exec = Executor::new(base.svc.clone(), actor.clone(), tx);
+        let mut s = session(false);
+        s.role = actor.role_name().into();
+        s.scope = actor.scope().map(str::to_string);
+        s.key_id = actor.key_id().map(str::to_string);
+        let mut app = App::new(s, KeyMap::default(), Theme::default());
+        app.update(Msg::Resize(100, 30));
+        app.start();
+        T {
+            app,
+            exec,
+            svc: base.svc.clone(),
+            store: base.store.clone(),
+            actor,
+        }
+    };
+
+    // Its own key, from the institution's detail.
+    let (_, actor) = key_for("console").await;
+    let mut t = signed_in(actor);
+    t.settle().await;
+    t.ch('1').await;
+    t.key(KeyCode::Enter).await;
+    t.ch('G').await; // the last row: the session's key (the only one)
+    t.ch('D').await;
+    let s = t.screen();
+    assert!(s.contains("Revoke API key?"), "{s}");
+    assert!(s.contains("This is the key of this session"), "{s}");
+    assert!(
+        t.app.signed_out.is_none(),
+        "nothing happens before the answer"
+    );
+    t.ch('y').await;
+    let why = t.app.signed_out.clone().expect("the session ended");
+    assert!(
+        why.contains("revoked") && why.contains("session has ended"),
+        "{why}"
+    );
+
+    // Revoked by someone else: the next reply ends the session.
+    let (k, actor) = key_for("other").await;
+    let mut t = signed_in(actor);
+    t.settle().await;
+    assert!(t.app.signed_out.is_none());
+    base.svc
+        .revoke_api_key(&base.actor, &k.api_key.id)
+        .await
+        .unwrap();
+    tokio::time::sleep(escrowgrid::service::session::RECHECK).await;
+    t.ch('R').await;
+    let why = t.app.signed_out.clone().expect("the session ended");
+    assert!(why.contains("revoked"), "{why}");
+    assert!(
+        t.app.take_cmds().is_empty(),
+        "nothing more is asked of the service"
     );
 }

@@ -196,6 +196,8 @@ pub(crate) async fn tail(
                     eprintln!("ledger stream: reconnecting ({why})");
                 }
                 Some(StreamItem::Status(StreamStatus::Live)) => {}
+                // The key was revoked (or changed) while streaming: stop, saying so.
+                Some(StreamItem::Ended(e)) => return Err(e),
             }
         }
     }

@@ -95,10 +95,17 @@ impl View for InstitutionDetail {
                     cx.info(format!("API key {} is already revoked", key.id))
                 }
                 Some(key) => {
-                    let body = vec![
+                    let mut body = vec![
                         format!("{} · {} · {}", key.label, key.role, key.id),
                         "Anyone using this key loses access at once. This cannot be undone.".into(),
                     ];
+                    if cx.session.key_id.as_deref() == Some(key.id.as_str()) {
+                        body.push(
+                            "This is the key of this session: revoking it ends this session, \
+                             and the console returns to its sign-in screen."
+                                .into(),
+                        );
+                    }
                     let c =
                         Confirm::new("Revoke API key?", body, Confirmed::Revoke(key.id.clone()));
                     cx.popup(Popup::Confirm(c));

@@ -43,6 +43,8 @@ pub struct Session {
     pub scope: Option<String>,
     pub read_only: bool,
     pub can_manage_keys: bool,
+    /// The API key this session signed in with, if any (revoking it ends the session).
+    pub key_id: Option<String>,
     pub demo: bool,
     pub mouse: bool,
     pub log_file: Option<String>,

@@ -1,0 +1,292 @@
+//! Access that ends when it should: a key's sessions and streams stop when the key is revoked,
+//! removed or rewritten — in this process, in another process on the same database, and through
+//! the CLI.
+
+use crate::common::{self, Harness};
+use escrowgrid::domain::Outcome;
+use escrowgrid::service::stream::{StreamFilter, StreamItem};
+use escrowgrid::service::{Actor, AuditQuery, Service, ServiceConfig, ServiceError};
+use escrowgrid::service::{ServiceResult, TransitionRequest};
+use escrowgrid::store::{self, Backend};
+use std::time::{Duration, Instant};
+
+/// The bound within which a revocation made elsewhere reaches a session and its streams.
+const WITHIN: Duration = Duration::from_secs(1);
+
+fn to(state: &str) -> TransitionRequest {
+    TransitionRequest {
+        to: state.into(),
+        ..Default::default()
+    }
+}
+
+/// A service over the same data as another process would have it: its own store connection
+/// (SQL backends) and its own caches.
+async fn other_process(h: &Harness) -> Service {
+    let store = match h.store.backend() {
+        Backend::Memory => h.store.clone(),
+        b => store::open(b, &h.url, Duration::from_millis(20))
+            .await
+            .unwrap(),
+    };
+    Service::new(store, ServiceConfig::default())
+}
+
+fn ended<T: std::fmt::Debug>(r: &ServiceResult<T>) -> Option<String> {
+    match r {
+        Err(ServiceError::Unauthenticated(m)) => Some(m.clone()),
+        _ => None,
+    }
+}
+
+/// Waits (polling) until `op` is refused as an ended session; returns the message and how long
+/// after `t0` it came. Panics after `WITHIN` and a margin.
+async fn refused_within<T: std::fmt::Debug, F, Fut>(t0: Instant, op: F) -> (String, Duration)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ServiceResult<T>>,
+{
+    loop {
+        let r = op().await;
+        if let Some(m) = ended(&r) {
+            return (m, t0.elapsed());
+        }
+        assert!(
+            t0.elapsed() < WITHIN * 3,
+            "still admitted {:?} after the key was revoked: {r:?}",
+            t0.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The stream's end, and how long after `t0` it came.
+async fn stream_end(
+    sub: &mut escrowgrid::service::stream::Subscription,
+    t0: Instant,
+) -> (ServiceError, Duration) {
+    loop {
+        match tokio::time::timeout(WITHIN * 3, sub.next()).await {
+            Ok(Some(StreamItem::Ended(e))) => return (e, t0.elapsed()),
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("the stream closed without saying why"),
+            Err(_) => panic!("the stream of a revoked key is still open"),
+        }
+    }
+}
+
+async fn a_key_revoked_elsewhere_stops_its_sessions_and_streams(h: &Harness) {
+    let f = h.fixture().await;
+    let key = h
+        .svc
+        .create_api_key(
+            &h.actor,
+            Some(f.institution.clone()),
+            "ops".into(),
+            "admin".into(),
+        )
+        .await
+        .unwrap();
+    let actor = h.svc.authenticate(Some(&key.token)).await.unwrap();
+    let p = h.position(&f, "H-1", "100").await;
+    let mut sub = h.svc.subscribe(&actor, 0, StreamFilter::default());
+    h.svc
+        .transition_position(&actor, &p.id, to("FUNDED"))
+        .await
+        .expect("the key works before it is revoked");
+
+    let other = other_process(h).await;
+    other
+        .revoke_api_key(&h.actor, &key.api_key.id)
+        .await
+        .unwrap();
+    let t0 = Instant::now();
+    let (why, read_after) = refused_within(t0, || h.svc.get_position(&actor, &p.id)).await;
+    assert!(
+        why.contains("revoked") && why.contains("this session has ended"),
+        "{why}"
+    );
+    assert!(read_after < WITHIN, "refused only after {read_after:?}");
+    let write = h
+        .svc
+        .transition_position(&actor, &p.id, to("RELEASED"))
+        .await;
+    assert!(ended(&write).is_some(), "{write:?}");
+    let (e, stream_after) = stream_end(&mut sub, t0).await;
+    assert!(e.to_string().contains("revoked"), "{e}");
+    assert!(
+        stream_after < WITHIN,
+        "the stream ended only after {stream_after:?}"
+    );
+
+    // Nothing was done with the key after its revocation, and the refusals are on record.
+    let now = h.svc.get_position(&h.actor, &p.id).await.unwrap();
+    assert_eq!(now.state.as_str(), "FUNDED");
+    let audit = h
+        .svc
+        .audit(
+            &h.actor,
+            AuditQuery {
+                outcome: Some(Outcome::Failure),
+                action: Some("AUTH_FAILED".into()),
+                limit: 100,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.api_key_id.as_deref() == Some(&key.api_key.id)),
+        "the refused operations are audited: {audit:?}"
+    );
+}
+
+async fn a_key_revoked_in_this_process_stops_at_once(h: &Harness) {
+    let f = h.fixture().await;
+    let key = h
+        .svc
+        .create_api_key(
+            &h.actor,
+            Some(f.institution.clone()),
+            "ops".into(),
+            "admin".into(),
+        )
+        .await
+        .unwrap();
+    let actor = h.svc.authenticate(Some(&key.token)).await.unwrap();
+    // Its own key: the next operation is refused, with no wait for a recheck.
+    assert!(h.svc.counts(&actor).await.is_ok());
+    h.svc.revoke_api_key(&actor, &key.api_key.id).await.unwrap();
+    let r = h.svc.counts(&actor).await;
+    assert!(ended(&r).is_some(), "{r:?}");
+    // Root and the local operator have no key to lose.
+    assert!(h.svc.counts(&h.actor).await.is_ok());
+}
+
+for_all_backends!(
+    a_key_revoked_elsewhere_stops_its_sessions_and_streams,
+    a_key_revoked_in_this_process_stops_at_once,
+);
+
+/// A key whose stored hash is rewritten (the hijack of another's key) ends the sessions that
+/// signed in with the real token: the store no longer holds what they signed in with.
+async fn a_rewritten_key_hash_ends_its_sessions(backend: Backend) {
+    let Some(h) = Harness::new(backend).await else {
+        return common::skip_postgres("a_rewritten_key_hash_ends_its_sessions");
+    };
+    let f = h.fixture().await;
+    let key = h
+        .svc
+        .create_api_key(
+            &h.actor,
+            Some(f.institution.clone()),
+            "ops".into(),
+            "admin".into(),
+        )
+        .await
+        .unwrap();
+    let actor: Actor = h.svc.authenticate(Some(&key.token)).await.unwrap();
+    assert!(h.svc.counts(&actor).await.is_ok());
+    let forged =
+        escrowgrid::domain::apikey::hash_token(&escrowgrid::domain::apikey::generate_token());
+    common::sql_exec(
+        &h,
+        &format!(
+            "UPDATE api_keys SET key_hash = '{forged}' WHERE id = '{}'",
+            key.api_key.id
+        ),
+    )
+    .await;
+    let t0 = Instant::now();
+    let (why, after) = refused_within(t0, || h.svc.counts(&actor)).await;
+    assert!(why.contains("changed in the store"), "{why}");
+    assert!(after < WITHIN, "{after:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rewritten_key_hash_ends_its_sessions_on_sqlite() {
+    a_rewritten_key_hash_ends_its_sessions(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rewritten_key_hash_ends_its_sessions_on_postgres() {
+    a_rewritten_key_hash_ends_its_sessions(Backend::Postgres).await;
+}
+
+/// `ledger tail --follow` with a key that another process revokes ends within a second, exit 2,
+/// saying why.
+#[test]
+fn a_following_tail_ends_when_its_key_is_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("x.db").display());
+    let data = dir.path().join("data");
+    let run = |args: &[&str], key: &str| {
+        let mut c = common::escrowgrid(&data);
+        c.env("ESCROWGRID_ROOT_API_KEY", "s3cret-root")
+            .arg("--database-url")
+            .arg(&url)
+            .arg("--api-key")
+            .arg(key)
+            .args(args);
+        c
+    };
+    let json = |args: &[&str]| {
+        let out = run(args, "s3cret-root").arg("--json").output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    json(&["seed", "--demo", "--positions", "5"]);
+    let inst = json(&["institution", "list"])["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let key = json(&[
+        "apikey",
+        "create",
+        "--institution",
+        &inst,
+        "--label",
+        "tail",
+        "--role",
+        "read_only",
+    ]);
+    let (token, id) = (
+        key["token"].as_str().unwrap().to_string(),
+        key["apiKey"]["id"].as_str().unwrap().to_string(),
+    );
+    let mut tail = run(&["ledger", "tail", "--follow"], &token)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(tail.try_wait().unwrap().is_none(), "the tail follows");
+    json(&["apikey", "revoke", &id]);
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = tail.try_wait().unwrap() {
+            break s;
+        }
+        if t0.elapsed() > Duration::from_secs(5) {
+            let _ = tail.kill();
+            panic!("the tail of a revoked key is still running");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let took = t0.elapsed();
+    let mut err = String::new();
+    std::io::Read::read_to_string(tail.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("revoked") && err.contains("session has ended"),
+        "{err}"
+    );
+    // The second process notices on its own (the recheck), so allow for process start-up.
+    assert!(took < Duration::from_secs(2), "ended after {took:?}");
+}
