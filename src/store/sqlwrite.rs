@@ -101,8 +101,10 @@ fn columns(rows: Vec<Vec<Arg>>, width: usize) -> Vec<Arg> {
 }
 
 /// Applies many position transitions in one statement; returns the ids it updated. A position
-/// is updated only if it still has its expected state and version. No two items may name the
-/// same position (the writer puts such writes in separate statements).
+/// is updated only if it still has its expected state and version, and only if its newest
+/// ledger event agrees (a row edited behind the ledger is never written on). No two items may
+/// name the same position (the writer puts such writes in separate statements), and every
+/// earlier ledger event of the positions must be inserted before it runs.
 pub fn update_positions_states(
     d: Dialect,
     items: &[(&Position, crate::domain::PositionState, i64)],
@@ -139,7 +141,11 @@ pub fn push_update_positions_states(
             push_values(q, TYPES.into_iter(), rows);
             q.push(
                 ") AS v WHERE positions.id = v.column1 AND positions.state = v.column5 \
-                 AND positions.version = v.column6",
+                 AND positions.version = v.column6 AND (SELECT coalesce(json_extract(le.payload, \
+                 '$.toState'), json_extract(le.payload, '$.state')) || '/' || \
+                 coalesce(json_extract(le.payload, '$.version'), 0) FROM ledger_events AS le \
+                 WHERE le.position_id = positions.id ORDER BY le.seq DESC LIMIT 1) \
+                 = v.column5 || '/' || v.column6",
             );
         }
         Dialect::Postgres => {
@@ -155,7 +161,11 @@ pub fn push_update_positions_states(
             q.again(ids, Text);
             q.push(
                 ") AND positions.id = v.id AND positions.state = v.expected_state \
-                 AND positions.version = v.expected_version",
+                 AND positions.version = v.expected_version AND (SELECT \
+                 coalesce(le.payload::jsonb ->> 'toState', le.payload::jsonb ->> 'state') || '/' \
+                 || coalesce(le.payload::jsonb ->> 'version', '0') FROM ledger_events AS le \
+                 WHERE le.position_id = positions.id ORDER BY le.seq DESC LIMIT 1) \
+                 = v.expected_state || '/' || v.expected_version::text",
             );
         }
     }
@@ -449,6 +459,24 @@ pub fn upsert_policy(d: Dialect, p: &InstitutionPolicy) -> Q {
          updated_at = excluded.updated_at RETURNING ",
     );
     q.push(&select_list(d, &POLICIES));
+    q
+}
+
+/// The state and version the newest ledger event of a position leaves it in.
+pub fn ledger_state(d: Dialect, id: &str) -> Q {
+    let sql = match d {
+        Dialect::Sqlite => {
+            "SELECT coalesce(json_extract(payload, '$.toState'), json_extract(payload, '$.state')), \
+             coalesce(json_extract(payload, '$.version'), 0) FROM ledger_events WHERE position_id = "
+        }
+        Dialect::Postgres => {
+            "SELECT coalesce(payload::jsonb ->> 'toState', payload::jsonb ->> 'state'), \
+             coalesce(payload::jsonb ->> 'version', '0')::bigint FROM ledger_events \
+             WHERE position_id = "
+        }
+    };
+    let mut q = Q::new(d, sql);
+    q.bind(Text, t(id)).push(" ORDER BY seq DESC LIMIT 1");
     q
 }
 

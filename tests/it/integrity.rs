@@ -329,3 +329,89 @@ async fn no_write_on_a_broken_chain_on_postgres() {
     }
     no_write_on_a_broken_chain(Backend::Postgres).await;
 }
+
+/// A position row edited behind its ledger (CANCELLED moved back to FUNDED in the database) is
+/// never written on: the transition's own statement compares the row with its newest ledger
+/// step, on the writer's every path (one statement, batch, and one write at a time).
+async fn a_row_edited_behind_the_ledger_is_not_written_on(backend: Backend) {
+    use escrowgrid::service::TransitionRequest;
+    let Some(h) = Harness::new(backend).await else {
+        return skip_postgres("a_row_edited_behind_the_ledger_is_not_written_on");
+    };
+    let to = |s: &str| TransitionRequest {
+        to: s.into(),
+        ..Default::default()
+    };
+    let f = h.fixture().await;
+    let p = h.position(&f, "HOLDER-1", "1000").await;
+    let other = h.position(&f, "HOLDER-2", "1000").await;
+    for s in ["FUNDED", "CANCELLED"] {
+        h.svc
+            .transition_position(&h.actor, &p.id, to(s))
+            .await
+            .unwrap();
+    }
+    let edit = format!(
+        "UPDATE positions SET state = 'FUNDED' WHERE id = '{}'",
+        p.id
+    );
+    assert_eq!(crate::common::sql_exec(&h, &edit).await, 1);
+    let head = h.store.ledger_head().await.unwrap().unwrap().0;
+    // A fresh process, and this one (whose PostgreSQL writer sends one statement per batch).
+    let fresh = store::open(backend, &h.url, std::time::Duration::from_millis(20))
+        .await
+        .unwrap();
+    let fresh = escrowgrid::service::Service::new(fresh, Default::default());
+    for svc in [&h.svc, &fresh] {
+        let e = svc
+            .transition_position(&h.actor, &p.id, to("RELEASED"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("disagrees with its ledger")
+                && e.contains("the row says FUNDED (version 2)")
+                && e.contains("leaves it CANCELLED (version 2)"),
+            "{e}"
+        );
+    }
+    // A version moved on too changes nothing.
+    let edit = format!("UPDATE positions SET version = 7 WHERE id = '{}'", p.id);
+    crate::common::sql_exec(&h, &edit).await;
+    let e = fresh
+        .transition_position(&h.actor, &p.id, to("RELEASED"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("disagrees with its ledger"), "{e}");
+    assert_eq!(
+        h.store.ledger_head().await.unwrap().unwrap().0,
+        head,
+        "nothing written"
+    );
+    let row = h.store.get_position(&p.id).await.unwrap().unwrap();
+    assert_eq!((row.state.as_str(), row.version), ("FUNDED", 7));
+    // Positions that agree with their ledger move as before, alone and in a batch with a
+    // create and two steps of one position.
+    h.svc
+        .transition_position(&h.actor, &other.id, to("FUNDED"))
+        .await
+        .unwrap();
+    let (a, b) = tokio::join!(
+        h.svc
+            .transition_position(&h.actor, &other.id, to("PARTIALLY_RELEASED")),
+        h.position_result(&f, "HOLDER-3", "1000"),
+    );
+    a.unwrap();
+    b.unwrap();
+}
+
+#[tokio::test]
+async fn a_row_edited_behind_the_ledger_is_not_written_on_sqlite() {
+    a_row_edited_behind_the_ledger_is_not_written_on(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_row_edited_behind_the_ledger_is_not_written_on_postgres() {
+    a_row_edited_behind_the_ledger_is_not_written_on(Backend::Postgres).await;
+}

@@ -635,6 +635,16 @@ impl Writer {
             };
             let (group, tail) = rest.split_at(take);
             rest = tail;
+            // A transition checks its position's newest ledger event: the events this batch
+            // has linked so far go in first.
+            let transitions = group
+                .iter()
+                .any(|i| matches!(writes[*i].change, Change::TransitionPosition { .. }));
+            if transitions && !pending.ledger.is_empty() {
+                self.flush_rows(tx, &mut pending)
+                    .await
+                    .map_err(GroupError::Statement)?;
+            }
             let r = if special {
                 self.apply_special(tx, writes, first, &mut pending, &mut steps)
                     .await
@@ -731,6 +741,26 @@ impl Writer {
                         entity: "position",
                         id: p.id.clone(),
                     },
+                    // The row is as the caller read it, so its ledger refused it: the row was
+                    // changed behind the ledger.
+                    Some((state, version))
+                        if state == expected_state.as_str() && version == *expected_version =>
+                    {
+                        let ledger: Option<(Option<String>, i64)> = tx
+                            .fetch_optional(sqlwrite::ledger_state(d, &p.id))
+                            .await
+                            .map_err(GroupError::Statement)?;
+                        let says = match ledger {
+                            Some((Some(s), v)) => format!("leaves it {s} (version {v})"),
+                            _ => "is missing".into(),
+                        };
+                        StoreError::Other(format!(
+                            "position {} disagrees with its ledger: the row says {state} \
+                             (version {version}), its newest ledger event {says}; the transition \
+                             is refused (`escrowgrid check` lists what differs)",
+                            p.id
+                        ))
+                    }
                     Some((state, version)) => StoreError::Conflict {
                         id: p.id.clone(),
                         expected: *expected_state,
