@@ -333,6 +333,53 @@ fn write_json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// `v` as the ledger records it: the value its canonical text reads back as (`1.0` is recorded
+/// as `1`), so the row that stores it says exactly what its event says. A number the canonical
+/// form cannot carry exactly (an integer beyond ±2^53, which a double rounds) is refused with
+/// the path of the field that holds it: the ledger would record another number than the one
+/// given, and the two would disagree for ever.
+pub fn as_recorded(field: &str, v: &Value) -> Result<Value, super::error::DomainError> {
+    let recorded: Value =
+        serde_json::from_str(&canonical_value(v)).expect("canonical JSON reads back");
+    match first_inexact(v, &recorded, field) {
+        None => Ok(recorded),
+        Some((path, n)) => Err(super::error::DomainError::field(
+            &path,
+            format!(
+                "{n} cannot be recorded exactly in the ledger (integers beyond \
+                 ±{MAX_SAFE_INTEGER} lose digits as JSON numbers): give it as a string"
+            ),
+        )),
+    }
+}
+
+/// The first number of `given` that `recorded` (its canonical reading) does not hold exactly:
+/// its path and its text.
+fn first_inexact(given: &Value, recorded: &Value, path: &str) -> Option<(String, String)> {
+    match (given, recorded) {
+        (Value::Number(a), Value::Number(b)) => {
+            let exact = match (a.as_i64(), a.as_u64(), a.as_f64()) {
+                (Some(i), _, _) => b.as_i64() == Some(i),
+                (None, Some(u), _) => b.as_u64() == Some(u),
+                // A double writes and reads back as itself (shortest round-trip form).
+                (None, None, Some(f)) => b.as_f64() == Some(f),
+                _ => false,
+            };
+            (!exact).then(|| (path.to_string(), a.to_string()))
+        }
+        (Value::Array(a), Value::Array(b)) => a
+            .iter()
+            .zip(b)
+            .enumerate()
+            .find_map(|(i, (x, y))| first_inexact(x, y, &format!("{path}[{i}]"))),
+        (Value::Object(a), Value::Object(b)) => a.iter().find_map(|(k, x)| {
+            b.get(k)
+                .and_then(|y| first_inexact(x, y, &format!("{path}.{k}")))
+        }),
+        _ => None,
+    }
+}
+
 /// Where and why a chain is broken.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -530,6 +577,43 @@ mod tests {
         c[1].seq = 2;
         c[2].seq = 3;
         assert_eq!(verify(&c).unwrap_err().seq, 2);
+    }
+
+    #[test]
+    fn numbers_are_recorded_exactly_or_refused() {
+        use serde_json::json;
+        let given: Value = serde_json::from_str(
+            r#"{"f":1.0,"g":0.1,"max":9007199254740991,"neg":-12,"s":"9007199254740993"}"#,
+        )
+        .unwrap();
+        let recorded = as_recorded("metadata", &given).unwrap();
+        assert_eq!(
+            recorded,
+            json!({"f": 1, "g": 0.1, "max": 9007199254740991u64, "neg": -12, "s": "9007199254740993"})
+        );
+        assert_eq!(canonical_value(&recorded), canonical_value(&given));
+        assert_eq!(
+            serde_json::to_string(&recorded).unwrap(),
+            serde_json::to_string(
+                &serde_json::from_str::<Value>(&canonical_value(&recorded)).unwrap()
+            )
+            .unwrap(),
+            "what a row stores reads back as the ledger's text"
+        );
+        for (text, path) in [
+            (r#"{"n":9007199254740993}"#, "metadata.n"),
+            (r#"{"a":{"b":[1,-9007199254740995]}}"#, "metadata.a.b[1]"),
+            (r#"{"u":18446744073709551615}"#, "metadata.u"),
+            // 2^60 is a double, but its canonical text is 1152921504606847000.
+            (r#"{"p":1152921504606846976}"#, "metadata.p"),
+        ] {
+            let v: Value = serde_json::from_str(text).unwrap();
+            let e = as_recorded("metadata", &v).unwrap_err().to_string();
+            assert!(
+                e.contains(path) && e.contains("cannot be recorded exactly"),
+                "{e}"
+            );
+        }
     }
 }
 

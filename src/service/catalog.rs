@@ -203,7 +203,9 @@ impl Service {
             region.expect("ok"),
         );
         let inst = self.existing_institution(&inst_id).await?;
-        template::validate_template(&inst, code, &input.name, vertical, region, &input.config)?;
+        // What the row stores is what the ledger records, number for number.
+        let config = crate::domain::ledger::as_recorded("config", &input.config)?;
+        template::validate_template(&inst, code, &input.name, vertical, region, &config)?;
         let now = time::now();
         let t = AssetTemplate {
             id: ids::new_id(ids::TEMPLATE),
@@ -212,7 +214,7 @@ impl Service {
             name: input.name,
             vertical,
             region,
-            config: input.config,
+            config,
             created_at: now,
             updated_at: now,
         };
@@ -299,6 +301,8 @@ impl Service {
             errs.add("templateId", "is required");
         }
         errs.finish()?;
+        // What the row stores is what the ledger records, number for number.
+        let metadata = crate::domain::ledger::as_recorded("metadata", &metadata)?;
         self.existing_institution(&inst_id).await?;
         let t = self
             .template_record(&input.template_id)

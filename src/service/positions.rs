@@ -240,6 +240,12 @@ impl Service {
         }
         errs.finish()?;
         let to = to.expect("validated");
+        // What the lifecycle row stores is what the ledger records, number for number.
+        let metadata = req
+            .metadata
+            .as_ref()
+            .map(|m| crate::domain::ledger::as_recorded("metadata", m))
+            .transpose()?;
         let current = self.get_position(actor, id).await?;
         if expect.is_some_and(|exp| exp != current.state)
             || req.expect_version.is_some_and(|v| v != current.version)
@@ -271,7 +277,7 @@ impl Service {
             to_state: to,
             reason: reason.clone(),
             at: now,
-            metadata: req.metadata.clone(),
+            metadata,
         };
         let payload = Payload::PositionStateChanged(payloads::Transition {
             from_state: current.state,

@@ -1,8 +1,9 @@
 //! Property tests over every service input: whatever a caller sends — valid, nearly valid, or
 //! arbitrary text with control characters, huge numbers and foreign ids — the service either does
 //! it or refuses it as the caller's mistake (a field error, not found, a refused transition), and
-//! a refusal changes nothing: the ledger head stays where it was. (The money parser has its own
-//! properties in `domain::money`.)
+//! a refusal changes nothing: the ledger head stays where it was; and after every write that is
+//! done, `check` finds the store agreeing with its ledger. Each runs on the memory store and on
+//! SQLite. (The money parser has its own properties in `domain::money`.)
 
 use crate::common::{Fixture, Harness};
 use escrowgrid::service::{
@@ -80,7 +81,8 @@ const STATES: &[&str] = &[
     "EXPIRED",
 ];
 
-/// Runs one call: it succeeds, or it is the caller's mistake and the ledger did not move.
+/// Runs one call: it succeeds and `check` stays clean, or it is the caller's mistake and the
+/// ledger did not move.
 fn holds<T>(
     rt: &tokio::runtime::Runtime,
     h: &Harness,
@@ -89,7 +91,11 @@ fn holds<T>(
     rt.block_on(async {
         let before = h.store.ledger_head().await.unwrap();
         match call().await {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                let r = h.svc.check(&h.actor).await.unwrap();
+                prop_assert!(r.ok, "an accepted write breaks check: {:#?}", r.findings);
+                Ok(())
+            }
             Err(e) => {
                 let callers_mistake = matches!(
                     e,
@@ -125,13 +131,13 @@ struct World {
     position: String,
 }
 
-fn world() -> World {
+fn world(backend: Backend) -> World {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let (h, f, position) = rt.block_on(async {
-        let h = Harness::new(Backend::Memory).await.unwrap();
+        let h = Harness::new(backend).await.unwrap();
         let f = h.fixture().await;
         let p = h.position(&f, "HOLDER-1", "1000").await;
         (h, f, p.id)
@@ -141,179 +147,198 @@ fn world() -> World {
 
 #[test]
 fn any_institution_input() {
-    let w = world();
-    let input = (
-        text(),
-        proptest::collection::vec(one_of(REGIONS), 0..4),
-        proptest::collection::vec(one_of(VERTICALS), 0..3),
-    );
-    runner()
-        .run(&input, |(name, regions, verticals)| {
-            let i = NewInstitution {
-                name,
-                regions,
-                verticals,
-            };
-            holds(&w.rt, &w.h, async || {
-                w.h.svc.create_institution(&w.h.actor, i).await
+    for backend in [Backend::Memory, Backend::Sqlite] {
+        let w = world(backend);
+        let input = (
+            text(),
+            proptest::collection::vec(one_of(REGIONS), 0..4),
+            proptest::collection::vec(one_of(VERTICALS), 0..3),
+        );
+        runner()
+            .run(&input, |(name, regions, verticals)| {
+                let i = NewInstitution {
+                    name,
+                    regions,
+                    verticals,
+                };
+                holds(&w.rt, &w.h, async || {
+                    w.h.svc.create_institution(&w.h.actor, i).await
+                })
             })
-        })
-        .unwrap();
+            .unwrap();
+    }
 }
 
 #[test]
 fn any_template_input() {
-    let w = world();
-    let inst: &'static str = Box::leak(w.f.institution.clone().into_boxed_str());
-    let ids: &'static [&'static str] = Box::leak(vec![inst, "inst_nope", ""].into_boxed_slice());
-    let config = prop_oneof![
-        json_value(),
-        Just(json!({"currency":"USD","region":"US"})),
-        Just(json!({"currency":"EUR","issuingBankCountry":"DE","maxTenorDays":90})),
-    ];
-    let input = (
-        proptest::option::of(one_of(ids)),
-        one_of(CODES),
-        text(),
-        one_of(VERTICALS),
-        one_of(REGIONS),
-        config,
-    );
-    runner()
-        .run(
-            &input,
-            |(institution_id, code, name, vertical, region, config)| {
-                let t = NewTemplate {
-                    institution_id,
-                    code,
-                    name,
-                    vertical,
-                    region,
-                    config,
-                };
-                holds(&w.rt, &w.h, async || {
-                    w.h.svc.create_template(&w.h.actor, t).await
-                })
-            },
-        )
-        .unwrap();
+    for backend in [Backend::Memory, Backend::Sqlite] {
+        let w = world(backend);
+        let inst: &'static str = Box::leak(w.f.institution.clone().into_boxed_str());
+        let ids: &'static [&'static str] =
+            Box::leak(vec![inst, "inst_nope", ""].into_boxed_slice());
+        let config = prop_oneof![
+            json_value(),
+            Just(json!({"currency":"USD","region":"US"})),
+            Just(json!({"currency":"EUR","issuingBankCountry":"DE","maxTenorDays":90})),
+        ];
+        let input = (
+            proptest::option::of(one_of(ids)),
+            one_of(CODES),
+            text(),
+            one_of(VERTICALS),
+            one_of(REGIONS),
+            config,
+        );
+        runner()
+            .run(
+                &input,
+                |(institution_id, code, name, vertical, region, config)| {
+                    let t = NewTemplate {
+                        institution_id,
+                        code,
+                        name,
+                        vertical,
+                        region,
+                        config,
+                    };
+                    holds(&w.rt, &w.h, async || {
+                        w.h.svc.create_template(&w.h.actor, t).await
+                    })
+                },
+            )
+            .unwrap();
+    }
 }
 
 #[test]
 fn any_asset_input() {
-    let w = world();
-    let inst: &'static str = Box::leak(w.f.institution.clone().into_boxed_str());
-    let tmpl: &'static str = Box::leak(w.f.template.clone().into_boxed_str());
-    let insts: &'static [&'static str] = Box::leak(vec![inst, "inst_nope"].into_boxed_slice());
-    let tmpls: &'static [&'static str] = Box::leak(vec![tmpl, "tmpl_nope", ""].into_boxed_slice());
-    let input = (
-        proptest::option::of(one_of(insts)),
-        one_of(tmpls),
-        text(),
-        proptest::option::of(json_value()),
-    );
-    runner()
-        .run(&input, |(institution_id, template_id, label, metadata)| {
-            let a = NewAsset {
-                institution_id,
-                template_id,
-                label,
-                metadata,
-            };
-            holds(&w.rt, &w.h, async || {
-                w.h.svc.create_asset(&w.h.actor, a).await
+    for backend in [Backend::Memory, Backend::Sqlite] {
+        let w = world(backend);
+        let inst: &'static str = Box::leak(w.f.institution.clone().into_boxed_str());
+        let tmpl: &'static str = Box::leak(w.f.template.clone().into_boxed_str());
+        let insts: &'static [&'static str] = Box::leak(vec![inst, "inst_nope"].into_boxed_slice());
+        let tmpls: &'static [&'static str] =
+            Box::leak(vec![tmpl, "tmpl_nope", ""].into_boxed_slice());
+        let input = (
+            proptest::option::of(one_of(insts)),
+            one_of(tmpls),
+            text(),
+            proptest::option::of(json_value()),
+        );
+        runner()
+            .run(&input, |(institution_id, template_id, label, metadata)| {
+                let a = NewAsset {
+                    institution_id,
+                    template_id,
+                    label,
+                    metadata,
+                };
+                holds(&w.rt, &w.h, async || {
+                    w.h.svc.create_asset(&w.h.actor, a).await
+                })
             })
-        })
-        .unwrap();
+            .unwrap();
+    }
 }
 
 #[test]
 fn any_position_input() {
-    let w = world();
-    let asset: &'static str = Box::leak(w.f.asset.clone().into_boxed_str());
-    let assets: &'static [&'static str] = Box::leak(vec![asset, "ast_nope", ""].into_boxed_slice());
-    let input = (
-        one_of(assets),
-        text(),
-        one_of(CURRENCIES),
-        amount(),
-        proptest::option::of(text()),
-    );
-    runner()
-        .run(
-            &input,
-            |(asset_id, holder_reference, currency, amount, external_reference)| {
-                let p = NewPosition {
-                    institution_id: None,
-                    asset_id,
-                    holder_reference,
-                    currency,
-                    amount,
-                    external_reference,
-                };
-                holds(&w.rt, &w.h, async || {
-                    w.h.svc.create_position(&w.h.actor, p).await
-                })
-            },
-        )
-        .unwrap();
+    for backend in [Backend::Memory, Backend::Sqlite] {
+        let w = world(backend);
+        let asset: &'static str = Box::leak(w.f.asset.clone().into_boxed_str());
+        let assets: &'static [&'static str] =
+            Box::leak(vec![asset, "ast_nope", ""].into_boxed_slice());
+        let input = (
+            one_of(assets),
+            text(),
+            one_of(CURRENCIES),
+            amount(),
+            proptest::option::of(text()),
+        );
+        runner()
+            .run(
+                &input,
+                |(asset_id, holder_reference, currency, amount, external_reference)| {
+                    let p = NewPosition {
+                        institution_id: None,
+                        asset_id,
+                        holder_reference,
+                        currency,
+                        amount,
+                        external_reference,
+                    };
+                    holds(&w.rt, &w.h, async || {
+                        w.h.svc.create_position(&w.h.actor, p).await
+                    })
+                },
+            )
+            .unwrap();
+    }
 }
 
 #[test]
 fn any_transition_input() {
-    let w = world();
-    let pos: &'static str = Box::leak(w.position.clone().into_boxed_str());
-    let ids: &'static [&'static str] = Box::leak(vec![pos, "pos_nope", ""].into_boxed_slice());
-    let input = (
-        one_of(ids),
-        one_of(STATES),
-        proptest::option::of(text()),
-        proptest::option::of(one_of(STATES)),
-        proptest::option::of(-2i64..5),
-    );
-    runner()
-        .run(&input, |(id, to, reason, expect_state, expect_version)| {
-            let r = TransitionRequest {
-                to,
-                reason,
-                expect_state,
-                expect_version,
-                metadata: None,
-            };
-            holds(&w.rt, &w.h, async || {
-                w.h.svc.transition_position(&w.h.actor, &id, r).await
-            })
-        })
-        .unwrap();
+    for backend in [Backend::Memory, Backend::Sqlite] {
+        let w = world(backend);
+        let pos: &'static str = Box::leak(w.position.clone().into_boxed_str());
+        let ids: &'static [&'static str] = Box::leak(vec![pos, "pos_nope", ""].into_boxed_slice());
+        let input = (
+            one_of(ids),
+            one_of(STATES),
+            proptest::option::of(text()),
+            proptest::option::of(one_of(STATES)),
+            proptest::option::of(-2i64..5),
+            proptest::option::of(json_value()),
+        );
+        runner()
+            .run(
+                &input,
+                |(id, to, reason, expect_state, expect_version, metadata)| {
+                    let r = TransitionRequest {
+                        to,
+                        reason,
+                        expect_state,
+                        expect_version,
+                        metadata,
+                    };
+                    holds(&w.rt, &w.h, async || {
+                        w.h.svc.transition_position(&w.h.actor, &id, r).await
+                    })
+                },
+            )
+            .unwrap();
+    }
 }
 
 #[test]
 fn any_policy_input() {
-    let w = world();
-    let inst: &'static str = Box::leak(w.f.institution.clone().into_boxed_str());
-    let insts: &'static [&'static str] = Box::leak(vec![inst, "inst_nope"].into_boxed_slice());
-    let input = (
-        proptest::option::of(one_of(insts)),
-        one_of(REGIONS),
-        proptest::option::of(amount()),
-        proptest::option::of(amount()),
-        proptest::option::of(proptest::collection::vec(one_of(CURRENCIES), 0..4)),
-    );
-    runner()
-        .run(
-            &input,
-            |(institution_id, region, min_amount, max_amount, allowed_currencies)| {
-                let p = PolicyInput {
-                    institution_id,
-                    region,
-                    min_amount,
-                    max_amount,
-                    allowed_currencies,
-                };
-                holds(&w.rt, &w.h, async || {
-                    w.h.svc.set_policy(&w.h.actor, p).await
-                })
-            },
-        )
-        .unwrap();
+    for backend in [Backend::Memory, Backend::Sqlite] {
+        let w = world(backend);
+        let inst: &'static str = Box::leak(w.f.institution.clone().into_boxed_str());
+        let insts: &'static [&'static str] = Box::leak(vec![inst, "inst_nope"].into_boxed_slice());
+        let input = (
+            proptest::option::of(one_of(insts)),
+            one_of(REGIONS),
+            proptest::option::of(amount()),
+            proptest::option::of(amount()),
+            proptest::option::of(proptest::collection::vec(one_of(CURRENCIES), 0..4)),
+        );
+        runner()
+            .run(
+                &input,
+                |(institution_id, region, min_amount, max_amount, allowed_currencies)| {
+                    let p = PolicyInput {
+                        institution_id,
+                        region,
+                        min_amount,
+                        max_amount,
+                        allowed_currencies,
+                    };
+                    holds(&w.rt, &w.h, async || {
+                        w.h.svc.set_policy(&w.h.actor, p).await
+                    })
+                },
+            )
+            .unwrap();
+    }
 }

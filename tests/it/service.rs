@@ -28,6 +28,7 @@ for_all_backends!(
     template_config_is_bounded_and_known,
     an_unknown_institution_is_named_as_such,
     check_is_clean_after_every_kind_of_change,
+    json_numbers_are_stored_as_the_ledger_records_them,
 );
 
 /// The calls the console and the CLI use instead of the store: counts follow the caller's
@@ -1428,4 +1429,96 @@ async fn check_is_clean_after_every_kind_of_change(h: &Harness) {
         h.svc.check(&root).await.unwrap().ok,
         "a refused read is not a change"
     );
+}
+
+/// Metadata and configs keep exactly what their ledger event records: a number a JSON double
+/// cannot carry exactly is refused with its field's path, `1.0` is stored as the ledger's `1`,
+/// and `check` stays clean after every such write.
+async fn json_numbers_are_stored_as_the_ledger_records_them(h: &Harness) {
+    let root = h.actor.clone();
+    let f = h.fixture().await;
+    let asset = |metadata: &str| NewAsset {
+        institution_id: Some(f.institution.clone()),
+        template_id: f.template.clone(),
+        label: "Numbers".into(),
+        metadata: Some(serde_json::from_str(metadata).unwrap()),
+    };
+    let head = h.store.ledger_head().await.unwrap();
+    let e = h
+        .svc
+        .create_asset(&root, asset(r#"{"n":9007199254740993,"f":1.0}"#))
+        .await
+        .unwrap_err();
+    assert!(
+        e.field_errors().iter().any(|x| x.field == "metadata.n"),
+        "{e}"
+    );
+    assert_eq!(
+        h.store.ledger_head().await.unwrap(),
+        head,
+        "nothing written"
+    );
+    let a = h
+        .svc
+        .create_asset(&root, asset(r#"{"f":1.0,"g":0.1,"list":[2.50,-3]}"#))
+        .await
+        .unwrap();
+    assert_eq!(a.metadata, json!({"f": 1, "g": 0.1, "list": [2.5, -3]}));
+    let stored = h.store.get_asset(&a.id).await.unwrap().unwrap();
+    assert_eq!(stored.metadata, a.metadata);
+    let t = h
+        .svc
+        .create_template(
+            &root,
+            NewTemplate {
+                institution_id: Some(f.institution.clone()),
+                code: "CONSTR_ESCROW".into(),
+                name: "Exact".into(),
+                vertical: "CONSTRUCTION".into(),
+                region: "US".into(),
+                config: json!({"currency": "USD", "region": "US", "minAmount": 10.0}),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(t.config["minAmount"], json!(10));
+    let p = h.position(&f, "H-1", "1000").await;
+    let r = h
+        .svc
+        .transition_position(
+            &root,
+            &p.id,
+            TransitionRequest {
+                to: "FUNDED".into(),
+                metadata: Some(serde_json::from_str(r#"{"wire":{"ref":1e2}}"#).unwrap()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        r.event.unwrap().metadata,
+        Some(json!({"wire": {"ref": 100}}))
+    );
+    let bad = h
+        .svc
+        .transition_position(
+            &root,
+            &p.id,
+            TransitionRequest {
+                to: "RELEASED".into(),
+                metadata: Some(serde_json::from_str(r#"{"x":[18446744073709551615]}"#).unwrap()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        bad.field_errors()
+            .iter()
+            .any(|x| x.field == "metadata.x[0]"),
+        "{bad}"
+    );
+    let report = h.svc.check(&root).await.unwrap();
+    assert!(report.ok, "{:#?}", report.findings);
 }
