@@ -13,6 +13,7 @@ pub mod model;
 pub mod money;
 pub mod payloads;
 pub mod policy;
+pub mod replay;
 pub mod template;
 pub mod text;
 pub mod time;

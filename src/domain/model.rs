@@ -80,6 +80,9 @@ pub struct PositionLifecycleEvent {
     #[serde(with = "rfc3339")]
     pub at: Timestamp,
     pub metadata: Option<Value>,
+    /// Who made the step (`root`, `local:<user>` or the key id), as its ledger event records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
 }
 
 /// Limits from DOMAIN.md §3.

@@ -65,6 +65,14 @@ pub struct Transition {
     /// The position's version after the step.
     pub version: i64,
     pub actor: String,
+    /// The step's metadata: `null` when it had none. Absent (None) in events written before
+    /// the ledger recorded it: "not recorded", which is not the same as none.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub metadata: Option<Option<Value>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,6 +92,21 @@ pub struct ApiKeyChange {
     pub label: String,
     pub role: Role,
     pub actor: String,
+    /// A created key's hash (the SHA-256 of its random token: no secret), so the key a store
+    /// holds can be checked against the ledger. None on revocations, and on keys created before
+    /// the ledger recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_hash: Option<String>,
+}
+
+/// A field that is present (even as `null`) reads as `Some`; an absent one stays `None`
+/// through `#[serde(default)]`.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// A ledger event's payload, by kind.

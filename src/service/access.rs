@@ -182,6 +182,7 @@ impl Service {
             label: key.label.clone(),
             role: key.role,
             actor: actor.audit_name(),
+            key_hash: Some(key.key_hash.clone()),
         });
         let record = Record {
             entity: EntityType::ApiKey,
@@ -261,6 +262,7 @@ impl Service {
             label: key.label.clone(),
             role: key.role,
             actor: actor.audit_name(),
+            key_hash: None,
         });
         let record = Record {
             entity: EntityType::ApiKey,

@@ -1,16 +1,22 @@
 //! `check`: a full consistency audit of the store. `ledger verify` proves the chain agrees with
-//! itself; this proves the rest of the store agrees with the chain: every entity has its creation
-//! event with the same content, every position's state and version are the replay of its
-//! lifecycle, each lifecycle step has its ledger event and the other way round, every ledger
-//! event has its audit record, and every reference points at something that exists.
+//! itself; this proves the rest of the store agrees with the chain. The ledger is replayed
+//! (`domain::replay`) into every entity it recorded, and each stored entity is compared with
+//! that replay field by field — institutions, templates, assets, positions (state, version,
+//! times), every lifecycle step (state, reason, time, metadata, actor), policies (every field of
+//! the last upsert), API keys (hash, role, institution, revocation). Every ledger event has its
+//! audit record with the same actor, key, institution and payload, and no change is audited
+//! that the ledger does not hold; references hold; the counters equal real counts.
 //!
-//! It reads everything once: the ledger and the audit trail page by page, the entities in pages,
-//! and each position's lifecycle with one read per position.
+//! It reads everything once: the ledger and the audit trail page by page, the entities in
+//! pages, and each position's lifecycle with one read per position.
 
 use super::*;
-use crate::domain::ledger::ChainBreak;
+use crate::domain::ledger::{ChainBreak, canonical_value};
+use crate::domain::replay::{Replay, differing_fields};
+use crate::store::counters;
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// How many findings a report lists (the rest are counted).
 const SHOWN: usize = 1000;
@@ -42,20 +48,63 @@ pub struct CheckReport {
     pub findings: Vec<Finding>,
     /// Findings beyond the ones listed.
     pub more: u64,
+    /// What could not be checked and is not a fault (records older than what the ledger
+    /// records), once each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
-/// What the ledger says happened, gathered in one pass.
+/// What a ledger event says its audit record must say.
+struct Expected {
+    seq: i64,
+    actor: String,
+    institution_id: String,
+    entity_type: EntityType,
+    payload: [u8; 32],
+}
+
+/// A success audit record, as far as `check` compares it.
+struct Audited {
+    id: String,
+    actor: String,
+    api_key_id: Option<String>,
+    institution_id: Option<String>,
+    subject: Option<String>,
+    resource_type: Option<String>,
+    payload: Option<[u8; 32]>,
+}
+
+/// The SHA-256 of a JSON value's canonical form: two payloads compare equal exactly when they
+/// hash alike, whichever backend stored them (JSON text, JSONB).
+fn digest(v: &Value) -> [u8; 32] {
+    Sha256::digest(canonical_value(v).as_bytes()).into()
+}
+
+/// Counters as `counters.rs` keeps them, counted again from the rows: (scope, name) → n.
 #[derive(Default)]
-struct Told {
-    /// Creation events by entity id: (seq, payload).
-    created: HashMap<String, (i64, Payload)>,
-    /// Lifecycle steps by position id, in seq order.
-    steps: HashMap<String, Vec<(i64, payloads::Transition)>>,
-    /// The newest policy event by policy id.
-    policies: HashMap<String, (i64, payloads::PolicyUpserted)>,
-    revoked: HashSet<String>,
-    /// Events by (audit action, entity id), with the first seq of each.
-    recorded: HashMap<(&'static str, String), (u64, i64)>,
+struct Recount(BTreeMap<(String, &'static str), i64>);
+
+impl Recount {
+    fn add(&mut self, scope: &str, name: &'static str) {
+        *self.0.entry((scope.to_string(), name)).or_default() += 1;
+    }
+    fn both(&mut self, institution: &str, name: &'static str) {
+        self.add(counters::ALL, name);
+        self.add(institution, name);
+    }
+    fn scopes(&self) -> Vec<String> {
+        let mut s: Vec<String> = self.0.keys().map(|(s, _)| s.clone()).collect();
+        s.dedup();
+        s
+    }
+    fn counts(&self, scope: &str) -> Counts {
+        counters::counts_of(
+            self.0
+                .iter()
+                .filter(|((s, _), _)| s == scope)
+                .map(|((_, name), n)| (*name, *n)),
+        )
+    }
 }
 
 #[derive(Default)]
@@ -76,6 +125,38 @@ impl Findings {
             self.more += 1;
         }
     }
+
+    /// A stored record against the one its events replay to: each differing field named.
+    fn compare<T: Serialize>(
+        &mut self,
+        what: &str,
+        id: &str,
+        seq: i64,
+        stored: &T,
+        replayed: &T,
+    ) -> bool {
+        let fields = differing_fields(stored, replayed);
+        if !fields.is_empty() {
+            self.add(
+                Some(id),
+                Some(seq),
+                format!(
+                    "the {what} differs from what its ledger events recorded, in: {}",
+                    fields.join(", ")
+                ),
+            );
+        }
+        fields.is_empty()
+    }
+}
+
+/// The ledger replayed, and what each event says of its audit record.
+struct Told {
+    replay: Replay,
+    /// By (audit action, entity id), in seq order.
+    expected: HashMap<(&'static str, String), Vec<Expected>>,
+    events: u64,
+    head: (i64, String),
 }
 
 impl Service {
@@ -90,33 +171,41 @@ impl Service {
                 return self.audit_read(actor, Read::Check, None, refused).await;
             }
             let mut f = Findings::default();
-            let (told, events, (head_seq, head_hash)) = self.check_ledger(&mut f).await?;
-            let audit_records = self.check_audit(&told, &mut f).await?;
-            let entities = self.check_entities(&told, &mut f).await?;
+            let mut notes = Vec::new();
+            let mut recount = Recount::default();
+            let told = self.check_ledger(&mut f, &mut recount).await?;
+            let audit_records = self.check_audit(&told, &mut f, &mut recount).await?;
+            let entities = self
+                .check_entities(&told.replay, &mut f, &mut notes, &mut recount)
+                .await?;
+            self.check_counters(&recount, &mut f).await?;
             Ok(CheckReport {
                 ok: f.shown.is_empty(),
                 at: time::now(),
-                events,
+                events: told.events,
                 entities,
                 audit_records,
-                head_seq,
-                head_hash,
+                head_seq: told.head.0,
+                head_hash: told.head.1,
                 findings: f.shown,
                 more: f.more,
+                notes,
             })
         })
         .await
     }
 
-    /// The chain, and what it says happened.
-    async fn check_ledger(&self, f: &mut Findings) -> ServiceResult<(Told, u64, (i64, String))> {
-        let mut told = Told::default();
+    /// The chain, replayed.
+    async fn check_ledger(&self, f: &mut Findings, recount: &mut Recount) -> ServiceResult<Told> {
+        let mut replay = Replay::default();
+        let mut expected: HashMap<(&'static str, String), Vec<Expected>> = HashMap::new();
         let mut chain = ChainVerifier::default();
         let mut broken: Option<ChainBreak> = None;
         let mut events = 0u64;
         self.ledger_pages(0, |page| {
             for e in &page {
                 events += 1;
+                recount.both(&e.institution_id, counters::LEDGER);
                 if broken.is_none()
                     && let Err(b) = chain.push(e)
                 {
@@ -127,44 +216,29 @@ impl Service {
                     );
                     broken = Some(b);
                 }
-                let key = (e.kind.audit_action(), e.entity_id.clone());
-                told.recorded.entry(key).or_insert((0, e.seq)).0 += 1;
-                let Some(p) = e.typed() else {
-                    f.add(
-                        Some(&e.entity_id),
-                        Some(e.seq),
-                        format!("the payload does not read as {}", e.kind),
-                    );
-                    continue;
-                };
-                match p {
-                    Payload::PositionStateChanged(t) => told
-                        .steps
-                        .entry(e.entity_id.clone())
-                        .or_default()
-                        .push((e.seq, t)),
-                    Payload::PolicyUpserted(p) => {
-                        told.policies.insert(e.entity_id.clone(), (e.seq, p));
-                    }
-                    Payload::ApiKeyRevoked(_) => {
-                        told.revoked.insert(e.entity_id.clone());
-                    }
-                    created => {
-                        if let Some((first, _)) = told.created.get(&e.entity_id) {
-                            f.add(
-                                Some(&e.entity_id),
-                                Some(e.seq),
-                                format!("created a second time (first at seq {first})"),
-                            );
-                        } else {
-                            told.created.insert(e.entity_id.clone(), (e.seq, created));
-                        }
-                    }
-                }
+                replay.push(e);
+                let actor = e
+                    .payload
+                    .get("actor")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                expected
+                    .entry((e.kind.audit_action(), e.entity_id.clone()))
+                    .or_default()
+                    .push(Expected {
+                        seq: e.seq,
+                        actor: actor.to_string(),
+                        institution_id: e.institution_id.clone(),
+                        entity_type: e.entity_type,
+                        payload: digest(&e.payload),
+                    });
             }
             Ok(true)
         })
         .await?;
+        for p in std::mem::take(&mut replay.problems) {
+            f.add(Some(&p.entity), Some(p.seq), p.what);
+        }
         if let Some((seq, hash)) = self.store.ledger_head().await?
             && broken.is_none()
         {
@@ -178,19 +252,29 @@ impl Service {
             }
         }
         let (seq, hash) = chain.head();
-        Ok((told, events, (seq, hash.to_string())))
+        Ok(Told {
+            replay,
+            expected,
+            events,
+            head: (seq, hash.to_string()),
+        })
     }
 
-    /// Every ledger event has its audit record (one each), and no change is audited as done
-    /// that the ledger does not hold.
-    async fn check_audit(&self, told: &Told, f: &mut Findings) -> ServiceResult<u64> {
+    /// Every ledger event has its audit record (one each) saying what the event says — actor,
+    /// key, institution, payload — and no change is audited as done that the ledger does not
+    /// hold. Every record is counted for the counters.
+    async fn check_audit(
+        &self,
+        told: &Told,
+        f: &mut Findings,
+        recount: &mut Recount,
+    ) -> ServiceResult<u64> {
         let actions: HashSet<&'static str> =
             LedgerKind::ALL.iter().map(|k| k.audit_action()).collect();
-        let mut audited: HashMap<(&'static str, String), u64> = HashMap::new();
+        let mut audited: HashMap<(&'static str, String), Vec<Audited>> = HashMap::new();
         let (mut before, mut read) = (None, 0u64);
         loop {
             let q = AuditQuery {
-                outcome: Some(Outcome::Success),
                 before: before.clone(),
                 limit: 1000,
                 ..Default::default()
@@ -198,55 +282,141 @@ impl Service {
             let page = self.store.list_audit(&q).await?;
             let Some(last) = page.last() else { break };
             before = Some(last.id.clone());
-            for a in &page {
+            for a in page {
                 read += 1;
+                recount.add(counters::ALL, counters::AUDIT);
+                let by = a.institution_id.as_deref();
+                if let Some(i) = by {
+                    recount.add(i, counters::AUDIT);
+                }
+                if let Some(s) = a
+                    .subject_institution_id
+                    .as_deref()
+                    .filter(|s| Some(*s) != by)
+                {
+                    recount.add(s, counters::AUDIT);
+                }
+                if a.outcome != Outcome::Success {
+                    continue;
+                }
                 let Some(action) = actions.get(a.action.as_str()).copied() else {
                     continue;
                 };
                 let id = a.resource_id.clone().unwrap_or_default();
-                *audited.entry((action, id)).or_default() += 1;
+                audited.entry((action, id)).or_default().push(Audited {
+                    payload: a.payload.as_ref().map(digest),
+                    id: a.id,
+                    actor: a.actor,
+                    api_key_id: a.api_key_id,
+                    institution_id: a.institution_id,
+                    subject: a.subject_institution_id,
+                    resource_type: a.resource_type,
+                });
             }
         }
-        for ((action, id), (n, seq)) in &told.recorded {
-            let m = audited.remove(&(*action, id.clone())).unwrap_or(0);
-            if m < *n {
+        // Oldest first, as the events are.
+        for v in audited.values_mut() {
+            v.reverse();
+        }
+        let mut keys: Vec<&(&'static str, String)> = told.expected.keys().collect();
+        keys.sort_by_key(|k| told.expected[*k][0].seq);
+        for key in keys {
+            let (action, id) = key;
+            let events = &told.expected[key];
+            let records = audited.remove(key).unwrap_or_default();
+            let (n, m) = (events.len(), records.len());
+            if m < n {
                 f.add(
                     Some(id),
-                    Some(*seq),
+                    Some(events[m].seq),
                     format!("{} {action} ledger event(s) without an audit record", n - m),
                 );
-            } else if m > *n {
+            } else if m > n {
                 f.add(
                     Some(id),
-                    Some(*seq),
+                    Some(events[0].seq),
                     format!("{} {action} audit record(s) more than ledger events", m - n),
                 );
             }
+            for (e, a) in events.iter().zip(&records) {
+                let differs = self.audit_differs(&told.replay, e, a);
+                if !differs.is_empty() {
+                    f.add(
+                        Some(id),
+                        Some(e.seq),
+                        format!(
+                            "audit record {} differs from its ledger event, in: {}",
+                            a.id,
+                            differs.join(", ")
+                        ),
+                    );
+                }
+            }
         }
-        for ((action, id), m) in audited {
+        let mut rest: Vec<_> = audited.into_iter().collect();
+        rest.sort_by(|a, b| a.0.cmp(&b.0));
+        for ((action, id), records) in rest {
             f.add(
                 Some(&id),
                 None,
-                format!("{m} {action} audit record(s) of a change the ledger does not hold"),
+                format!(
+                    "{} {action} audit record(s) of a change the ledger does not hold",
+                    records.len()
+                ),
             );
         }
         Ok(read)
     }
 
-    /// Every stored entity against its creation event, its references and (positions) the
-    /// replay of its lifecycle; every creation event against a stored entity.
-    async fn check_entities(&self, told: &Told, f: &mut Findings) -> ServiceResult<u64> {
+    /// The fields in which a success audit record disagrees with its ledger event.
+    fn audit_differs(&self, replay: &Replay, e: &Expected, a: &Audited) -> Vec<&'static str> {
+        // A key's records name the key, and the key's institution as the caller's.
+        let key = replay.keys.get(&e.actor).map(|k| &k.value.key);
+        let mut out = Vec::new();
+        if a.actor != e.actor {
+            out.push("actor");
+        }
+        if a.api_key_id.as_deref() != key.map(|k| k.id.as_str()) {
+            out.push("apiKeyId");
+        }
+        if a.institution_id.as_deref() != key.map(|k| k.institution_id.as_str()) {
+            out.push("institutionId");
+        }
+        if a.subject.as_deref() != Some(e.institution_id.as_str()) {
+            out.push("subjectInstitutionId");
+        }
+        if a.resource_type.as_deref() != Some(e.entity_type.as_str()) {
+            out.push("resourceType");
+        }
+        if a.payload != Some(e.payload) {
+            out.push("payload");
+        }
+        out
+    }
+
+    /// Every stored entity against its replay, its references and (positions) its lifecycle;
+    /// every entity the ledger created against a stored one.
+    async fn check_entities(
+        &self,
+        r: &Replay,
+        f: &mut Findings,
+        notes: &mut Vec<String>,
+        recount: &mut Recount,
+    ) -> ServiceResult<u64> {
         let mut seen: HashSet<String> = HashSet::new();
         let mut n = 0u64;
+        let missing = |f: &mut Findings, id: &str| {
+            f.add(Some(id), None, "no creation event in the ledger");
+        };
         // Institutions.
         let mut institutions: HashSet<String> = HashSet::new();
         for i in self.all_institutions().await? {
             n += 1;
-            let same = |p: &Payload| {
-                matches!(p, Payload::InstitutionCreated(c)
-                    if c.name == i.name && c.regions == i.regions && c.verticals == i.verticals)
-            };
-            creation(told, f, &i.id, same);
+            recount.both(&i.id, counters::INSTITUTIONS);
+            match r.institutions.get(&i.id) {
+                Some(x) => _ = f.compare("institution", &i.id, x.created, &i, &x.value),
+                None => missing(f, &i.id),
+            }
             seen.insert(i.id.clone());
             institutions.insert(i.id);
         }
@@ -254,13 +424,11 @@ impl Service {
         let mut templates: HashMap<String, String> = HashMap::new();
         for t in self.all_templates().await? {
             n += 1;
-            let same = |p: &Payload| {
-                matches!(p, Payload::TemplateCreated(c)
-                    if c.institution_id == t.institution_id && c.code == t.code
-                        && c.name == t.name && c.vertical == t.vertical
-                        && c.region == t.region && c.config == t.config)
-            };
-            creation(told, f, &t.id, same);
+            recount.both(&t.institution_id, counters::TEMPLATES);
+            match r.templates.get(&t.id) {
+                Some(x) => _ = f.compare("template", &t.id, x.created, &t, &x.value),
+                None => missing(f, &t.id),
+            }
             if !institutions.contains(&t.institution_id) {
                 f.add(
                     Some(&t.id),
@@ -275,12 +443,11 @@ impl Service {
         let mut assets: HashMap<String, String> = HashMap::new();
         for a in self.all_assets().await? {
             n += 1;
-            let same = |p: &Payload| {
-                matches!(p, Payload::AssetCreated(c)
-                    if c.institution_id == a.institution_id && c.template_id == a.template_id
-                        && c.label == a.label && c.metadata == a.metadata)
-            };
-            creation(told, f, &a.id, same);
+            recount.both(&a.institution_id, counters::ASSETS);
+            match r.assets.get(&a.id) {
+                Some(x) => _ = f.compare("asset", &a.id, x.created, &a, &x.value),
+                None => missing(f, &a.id),
+            }
             match templates.get(&a.template_id) {
                 None => f.add(
                     Some(&a.id),
@@ -299,59 +466,86 @@ impl Service {
         }
         // Positions, with their lifecycles.
         let mut last: Option<Position> = None;
+        let mut unrecorded_metadata = 0u64;
         loop {
             let page = self.positions_after(last.as_ref()).await?;
             let Some(end) = page.last() else { break };
             last = Some(end.clone());
             for p in page {
                 n += 1;
-                self.check_position(told, f, &p, &assets).await?;
+                recount.both(&p.institution_id, counters::positions_in(p.state));
+                unrecorded_metadata += self.check_position(r, f, &p, &assets).await?;
                 seen.insert(p.id);
             }
         }
-        // Policies and API keys.
+        if unrecorded_metadata > 0 {
+            notes.push(format!(
+                "{unrecorded_metadata} lifecycle step(s) predate the ledger recording step \
+                 metadata: their metadata could not be checked"
+            ));
+        }
+        // Policies.
         for p in self.store.list_policies(None).await? {
             n += 1;
-            match told.policies.get(&p.id) {
+            match r.policies.get(&p.id) {
+                Some(x) => _ = f.compare("policy", &p.id, x.last, &p, &x.value),
                 None => f.add(
                     Some(&p.id),
                     None,
                     "a policy without a POLICY_UPSERTED event",
                 ),
-                Some((seq, e)) if e.config != p.config || e.institution_id != p.institution_id => f
-                    .add(
-                        Some(&p.id),
-                        Some(*seq),
-                        "the policy differs from its latest POLICY_UPSERTED event",
-                    ),
-                Some(_) => {}
             }
+            seen.insert(p.id);
         }
+        // API keys: the record, and the hash (never serialised, so compared on its own).
+        let mut unrecorded_hash: Vec<String> = Vec::new();
         for k in self.store.list_api_keys(None).await? {
             n += 1;
-            let same = |p: &Payload| {
-                matches!(p, Payload::ApiKeyCreated(c)
-                    if c.institution_id == k.institution_id && c.label == k.label && c.role == k.role)
-            };
-            creation(told, f, &k.id, same);
-            if k.revoked_at.is_some() != told.revoked.contains(&k.id) {
-                f.add(
-                    Some(&k.id),
-                    None,
-                    "its revocation and the ledger's API_KEY_REVOKED events disagree",
-                );
+            match r.keys.get(&k.id) {
+                Some(x) => {
+                    let mut fields = differing_fields(&k, &x.value.key);
+                    if !x.value.hash_recorded {
+                        unrecorded_hash.push(k.id.clone());
+                    } else if k.key_hash != x.value.key.key_hash {
+                        fields.push("keyHash (it no longer matches the token created)".into());
+                    }
+                    if !fields.is_empty() {
+                        f.add(
+                            Some(&k.id),
+                            Some(x.last),
+                            format!(
+                                "the API key differs from what its ledger events recorded, in: {}",
+                                fields.join(", ")
+                            ),
+                        );
+                    }
+                }
+                None => missing(f, &k.id),
             }
             seen.insert(k.id);
         }
-        // Creation events of things the store does not hold.
-        let mut missing: Vec<(&String, i64)> = told
-            .created
+        if !unrecorded_hash.is_empty() {
+            notes.push(format!(
+                "{} API key(s) predate the ledger recording key hashes: their hash is not \
+                 recorded in the ledger and could not be checked ({})",
+                unrecorded_hash.len(),
+                unrecorded_hash.join(", ")
+            ));
+        }
+        // What the ledger created that the store does not hold.
+        let mut gone: Vec<(&String, i64)> = r
+            .institutions
             .iter()
+            .map(|(id, x)| (id, x.created))
+            .chain(r.templates.iter().map(|(id, x)| (id, x.created)))
+            .chain(r.assets.iter().map(|(id, x)| (id, x.created)))
+            .chain(r.positions.iter().map(|(id, x)| (id, x.created)))
+            .chain(r.policies.iter().map(|(id, x)| (id, x.created)))
+            .chain(r.keys.iter().map(|(id, x)| (id, x.created)))
             .filter(|(id, _)| !seen.contains(*id))
-            .map(|(id, (seq, _))| (id, *seq))
             .collect();
-        missing.sort_by_key(|(_, seq)| *seq);
-        for (id, seq) in missing {
+        gone.sort_by_key(|(_, seq)| *seq);
+        for (id, seq) in gone {
             f.add(
                 Some(id),
                 Some(seq),
@@ -361,29 +555,15 @@ impl Service {
         Ok(n)
     }
 
-    /// A position against its creation event, its asset, the replay of its ledger steps and its
-    /// stored lifecycle.
+    /// A position against its replay, its asset, and its stored lifecycle against the replayed
+    /// steps one for one. Returns how many steps' metadata the ledger did not record.
     async fn check_position(
         &self,
-        told: &Told,
+        r: &Replay,
         f: &mut Findings,
         p: &Position,
         assets: &HashMap<String, String>,
-    ) -> ServiceResult<()> {
-        let mut state = PositionState::Created;
-        let same = |e: &Payload| match e {
-            Payload::PositionCreated(c) => {
-                state = c.state;
-                c.institution_id == p.institution_id
-                    && c.asset_id == p.asset_id
-                    && c.holder_reference == p.holder_reference
-                    && c.currency == p.currency
-                    && c.amount == p.amount
-                    && c.external_reference == p.external_reference
-            }
-            _ => false,
-        };
-        creation(told, f, &p.id, same);
+    ) -> ServiceResult<u64> {
         match assets.get(&p.asset_id) {
             None => f.add(
                 Some(&p.id),
@@ -397,60 +577,84 @@ impl Service {
             ),
             Some(_) => {}
         }
-        let steps = told.steps.get(&p.id).map(Vec::as_slice).unwrap_or(&[]);
-        let mut version = 0;
-        for (seq, t) in steps {
-            if t.from_state != state {
-                f.add(
-                    Some(&p.id),
-                    Some(*seq),
-                    format!("a step from {} when the replay is at {state}", t.from_state),
-                );
-            }
-            state = t.to_state;
-            version = t.version;
-        }
-        if (p.state, p.version) != (state, version) {
+        let Some(x) = r.positions.get(&p.id) else {
+            f.add(Some(&p.id), None, "no creation event in the ledger");
+            return Ok(0);
+        };
+        let want = &x.value;
+        if (p.state, p.version) != (want.state, want.version) {
             f.add(
                 Some(&p.id),
-                steps.last().map(|(s, _)| *s),
+                Some(x.last),
                 format!(
-                    "stored as {} (version {}), but its ledger replays to {state} (version {version})",
-                    p.state, p.version
+                    "stored as {} (version {}), but its ledger replays to {} (version {})",
+                    p.state, p.version, want.state, want.version
                 ),
             );
+        } else {
+            f.compare("position", &p.id, x.last, p, want);
         }
-        let lifecycle = self.store.position_events(&p.id).await?;
-        let agree = lifecycle.len() == steps.len()
-            && lifecycle.iter().zip(steps).all(|(l, (_, t))| {
-                l.id == t.lifecycle_event_id
-                    && l.from_state == t.from_state
-                    && l.to_state == t.to_state
-            });
-        if !agree {
+        let steps = r.lifecycle.get(&p.id).map(Vec::as_slice).unwrap_or(&[]);
+        let stored = self.store.position_events(&p.id).await?;
+        if stored.len() != steps.len() {
             f.add(
                 Some(&p.id),
-                steps.first().map(|(s, _)| *s),
+                steps.first().map(|s| s.seq),
                 format!(
-                    "{} lifecycle event(s) stored, {} in the ledger, and they differ",
-                    lifecycle.len(),
+                    "{} lifecycle event(s) stored, {} in the ledger",
+                    stored.len(),
                     steps.len()
                 ),
             );
         }
-        Ok(())
+        let mut unrecorded = 0;
+        for (l, s) in stored.iter().zip(steps) {
+            let mut want = s.event.clone();
+            if !s.metadata_recorded {
+                unrecorded += 1;
+                want.metadata = l.metadata.clone();
+            }
+            let fields = differing_fields(l, &want);
+            if !fields.is_empty() {
+                f.add(
+                    Some(&p.id),
+                    Some(s.seq),
+                    format!(
+                        "lifecycle event {} differs from its ledger step, in: {}",
+                        l.id,
+                        fields.join(", ")
+                    ),
+                );
+            }
+        }
+        Ok(unrecorded)
     }
-}
 
-/// An entity against its creation event: there is one, and `same` holds for it.
-fn creation(told: &Told, f: &mut Findings, id: &str, mut same: impl FnMut(&Payload) -> bool) {
-    match told.created.get(id) {
-        None => f.add(Some(id), None, "no creation event in the ledger"),
-        Some((seq, p)) if !same(p) => f.add(
-            Some(id),
-            Some(*seq),
-            "differs from what its creation event recorded",
-        ),
-        Some(_) => {}
+    /// The counters the store keeps (what `health` and the console show) against the rows
+    /// counted again, for the whole store and each institution.
+    async fn check_counters(&self, recount: &Recount, f: &mut Findings) -> ServiceResult<()> {
+        for scope in recount.scopes() {
+            let kept = self
+                .store
+                .counts((scope != counters::ALL).then_some(scope.as_str()))
+                .await?;
+            let fields = differing_fields(&kept, &recount.counts(&scope));
+            if !fields.is_empty() {
+                let whose = if scope == counters::ALL {
+                    "the store's".to_string()
+                } else {
+                    format!("{scope}'s")
+                };
+                f.add(
+                    (scope != counters::ALL).then_some(scope.as_str()),
+                    None,
+                    format!(
+                        "{whose} kept counts differ from the rows counted, in: {}",
+                        fields.join(", ")
+                    ),
+                );
+            }
+        }
+        Ok(())
     }
 }

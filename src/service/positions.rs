@@ -277,7 +277,8 @@ impl Service {
             to_state: to,
             reason: reason.clone(),
             at: now,
-            metadata,
+            metadata: metadata.clone(),
+            actor: Some(actor.audit_name()),
         };
         let payload = Payload::PositionStateChanged(payloads::Transition {
             from_state: current.state,
@@ -286,6 +287,7 @@ impl Service {
             lifecycle_event_id: event.id.clone(),
             version: next.version,
             actor: actor.audit_name(),
+            metadata: Some(metadata),
         });
         let record = Record {
             entity: EntityType::Position,

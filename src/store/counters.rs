@@ -210,6 +210,7 @@ mod tests {
                 reason: None,
                 at: p.updated_at,
                 metadata: None,
+                actor: None,
             },
         };
         let a = audit(Some("inst_a"), Some("inst_a"));

@@ -110,6 +110,7 @@ pub const POSITION_EVENTS: Table = Table {
         ("reason", Text),
         ("at", Ts),
         ("metadata", Json),
+        ("actor", Text),
     ],
 };
 pub const POLICIES: Table = Table {

@@ -154,6 +154,7 @@ pub struct PositionEventRow {
     reason: Option<String>,
     at: String,
     metadata: Option<String>,
+    actor: Option<String>,
 }
 
 impl TryFrom<PositionEventRow> for PositionLifecycleEvent {
@@ -167,6 +168,7 @@ impl TryFrom<PositionEventRow> for PositionLifecycleEvent {
             reason: r.reason,
             at: parse_ts(&r.at)?,
             metadata: r.metadata.map(|m| parse_json("metadata", &m)).transpose()?,
+            actor: r.actor,
         })
     }
 }

@@ -233,6 +233,7 @@ pub fn position_event_row(e: &PositionLifecycleEvent) -> Vec<Arg> {
         ot(e.reason.clone()),
         ts(&e.at),
         ot(e.metadata.as_ref().map(json_text)),
+        ot(e.actor.clone()),
     ]
 }
 

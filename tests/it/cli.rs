@@ -980,13 +980,22 @@ async fn check_finds_what_verify_cannot() {
     );
     let v = e.ok_json_allow_fail(&["check"]);
     assert_eq!(v["ok"], false);
-    assert_eq!(v["findings"].as_array().unwrap().len(), 1, "{v}");
+    // The row, and the counts kept beside it (store-wide and the institution's), which now
+    // disagree with the rows counted.
+    assert_eq!(v["findings"].as_array().unwrap().len(), 3, "{v}");
     assert!(
         v["findings"][0]["entity"]
             .as_str()
             .unwrap()
             .starts_with("pos_")
     );
+    for i in [1, 2] {
+        let what = v["findings"][i]["what"].as_str().unwrap();
+        assert!(
+            what.contains("kept counts differ") && what.ends_with("in: positionsByState"),
+            "{v}"
+        );
+    }
 
     // The newest events cut off: the rest of the chain still verifies; the store does not (and
     // the head the first clean check witnessed is gone).

@@ -355,3 +355,24 @@ pub async fn sql_exec(h: &Harness, sql: &str) -> u64 {
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
+
+/// Drops the append-only guards of the history tables, as an attacker who holds the database
+/// would, so that a test can edit what the database otherwise refuses to change.
+pub async fn unlock_history(h: &Harness) {
+    for table in ["ledger_events", "audit_events", "position_events"] {
+        match h.store.backend() {
+            Backend::Sqlite => {
+                for op in ["update", "delete"] {
+                    sql_exec(
+                        h,
+                        &format!("DROP TRIGGER IF EXISTS {table}_append_only_{op}"),
+                    )
+                    .await;
+                }
+            }
+            _ => {
+                sql_exec(h, &format!("ALTER TABLE {table} DISABLE TRIGGER USER")).await;
+            }
+        }
+    }
+}

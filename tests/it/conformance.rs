@@ -476,6 +476,7 @@ async fn stale_transition_conflicts_and_changes_nothing(h: &Harness) {
                 reason: None,
                 at: time::now(),
                 metadata: None,
+                actor: None,
             },
         },
         ledger: Some(escrowgrid::domain::ledger::LedgerDraft {
@@ -559,6 +560,7 @@ async fn stale_transition_conflicts_and_changes_nothing(h: &Harness) {
                 reason: None,
                 at: time::now(),
                 metadata: None,
+                actor: None,
             },
         },
         ledger: None,

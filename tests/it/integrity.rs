@@ -415,3 +415,253 @@ async fn a_row_edited_behind_the_ledger_is_not_written_on_sqlite() {
 async fn a_row_edited_behind_the_ledger_is_not_written_on_postgres() {
     a_row_edited_behind_the_ledger_is_not_written_on(Backend::Postgres).await;
 }
+
+/// `check` compares every stored field with what the ledger recorded: each edit made behind the
+/// ledger is a finding that names the entity and the field.
+async fn check_finds_every_edit_behind_the_ledger(backend: Backend) {
+    use crate::common::{sql_exec, unlock_history};
+    use escrowgrid::service::{PolicyInput, TransitionRequest};
+    let Some(h) = Harness::new(backend).await else {
+        return skip_postgres("check_finds_every_edit_behind_the_ledger");
+    };
+    let f = h.fixture().await;
+    let p = h.position(&f, "HOLDER-1", "1000").await;
+    h.svc
+        .transition_position(
+            &h.actor,
+            &p.id,
+            TransitionRequest {
+                to: "FUNDED".into(),
+                reason: Some("Deposit received".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let policy = h
+        .svc
+        .set_policy(
+            &h.actor,
+            PolicyInput {
+                institution_id: Some(f.institution.clone()),
+                region: "US".into(),
+                max_amount: Some("500000".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let key = h
+        .svc
+        .create_api_key(
+            &h.actor,
+            Some(f.institution.clone()),
+            "ops".into(),
+            "admin".into(),
+        )
+        .await
+        .unwrap();
+    let clean = h.svc.check(&h.actor).await.unwrap();
+    assert!(clean.ok, "{:#?}", clean.findings);
+
+    unlock_history(&h).await;
+    let forged =
+        escrowgrid::domain::apikey::hash_token(&escrowgrid::domain::apikey::generate_token());
+    let ts = match backend {
+        Backend::Sqlite => "'2020-01-01T00:00:00.000Z'",
+        _ => "'2020-01-01T00:00:00Z'",
+    };
+    for sql in [
+        format!(
+            "UPDATE api_keys SET key_hash = '{forged}' WHERE id = '{}'",
+            key.api_key.id
+        ),
+        format!(
+            "UPDATE policies SET region = 'EU_UK' WHERE id = '{}'",
+            policy.id
+        ),
+        format!(
+            "UPDATE position_events SET reason = 'Forged', at = {ts} WHERE position_id = '{}'",
+            p.id
+        ),
+        format!(
+            "UPDATE audit_events SET actor = 'local:mallory' WHERE action = 'POSITION_CREATED' \
+             AND resource_id = '{}'",
+            p.id
+        ),
+        "UPDATE counters SET n = n + 5 WHERE scope = '' AND name = 'assets'".into(),
+    ] {
+        assert_eq!(sql_exec(&h, &sql).await, 1, "{sql}");
+    }
+    let r = h.svc.check(&h.actor).await.unwrap();
+    assert!(!r.ok);
+    let has = |entity: Option<&str>, text: &str| {
+        r.findings
+            .iter()
+            .any(|x| x.entity.as_deref() == entity && x.what.contains(text))
+    };
+    assert!(
+        has(Some(&key.api_key.id), "in: keyHash"),
+        "{:#?}",
+        r.findings
+    );
+    assert!(has(Some(&policy.id), "in: region"), "{:#?}", r.findings);
+    assert!(has(Some(&p.id), "in: reason, at"), "{:#?}", r.findings);
+    assert!(
+        r.findings.iter().any(|x| x.entity.as_deref() == Some(&p.id)
+            && x.what.starts_with("audit record")
+            && x.what.ends_with("in: actor")),
+        "{:#?}",
+        r.findings
+    );
+    assert!(
+        has(None, "kept counts differ from the rows counted, in: assets"),
+        "{:#?}",
+        r.findings
+    );
+    assert_eq!(r.findings.len(), 5, "nothing else: {:#?}", r.findings);
+}
+
+#[tokio::test]
+async fn check_finds_every_edit_behind_the_ledger_on_sqlite() {
+    check_finds_every_edit_behind_the_ledger(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn check_finds_every_edit_behind_the_ledger_on_postgres() {
+    check_finds_every_edit_behind_the_ledger(Backend::Postgres).await;
+}
+
+/// A key created before the ledger recorded key hashes (its API_KEY_CREATED payload has none)
+/// is reported once as a note, not as tampering: `check` stays clean.
+#[tokio::test]
+async fn keys_from_before_recorded_hashes_are_a_note_not_a_finding() {
+    use escrowgrid::domain::audit::AuditEvent;
+    use escrowgrid::domain::ledger::LedgerDraft;
+    use escrowgrid::domain::{EntityType, LedgerKind, Outcome, Role, apikey, ids, time};
+    use escrowgrid::store::{Change, Write};
+    for backend in [Backend::Memory, Backend::Sqlite] {
+        let h = Harness::new(backend).await.unwrap();
+        let f = h.fixture().await;
+        let now = time::now();
+        let key = apikey::ApiKey {
+            id: ids::new_id(ids::API_KEY),
+            institution_id: f.institution.clone(),
+            key_hash: apikey::hash_token(&apikey::generate_token()),
+            label: "old".into(),
+            role: Role::Admin,
+            created_at: now,
+            revoked_at: None,
+        };
+        // The payload as escrowgrid wrote it before it recorded the hash.
+        let payload = serde_json::json!({"institutionId": f.institution, "label": "old",
+            "role": "admin", "actor": "local:tester"});
+        let w = Write {
+            change: Change::CreateApiKey(key.clone()),
+            ledger: Some(LedgerDraft {
+                id: None,
+                kind: LedgerKind::ApiKeyCreated,
+                entity_type: EntityType::ApiKey,
+                entity_id: key.id.clone(),
+                institution_id: f.institution.clone(),
+                position_id: None,
+                at: now,
+                payload: payload.clone(),
+            }),
+            audit: Some(AuditEvent {
+                id: ids::new_id(ids::AUDIT),
+                occurred_at: now,
+                actor: "local:tester".into(),
+                api_key_id: None,
+                institution_id: None,
+                action: "API_KEY_CREATED".into(),
+                outcome: Outcome::Success,
+                resource_type: Some("api_key".into()),
+                resource_id: Some(key.id.clone()),
+                subject_institution_id: Some(f.institution.clone()),
+                payload: Some(payload),
+                error: None,
+                op_id: None,
+            }),
+        };
+        h.store.commit(w).await.unwrap();
+        let r = h.svc.check(&h.actor).await.unwrap();
+        assert!(r.ok, "{backend}: {:#?}", r.findings);
+        assert_eq!(r.notes.len(), 1, "{:?}", r.notes);
+        assert!(
+            r.notes[0].contains("not recorded in the ledger") && r.notes[0].contains(&key.id),
+            "{:?}",
+            r.notes
+        );
+    }
+}
+
+/// An upgrade fills in who made each lifecycle step from the ledger: a store whose steps were
+/// written before the column existed (rolled back here to that schema) gets every actor back,
+/// and `check` is clean.
+async fn the_upgrade_records_who_made_each_step(backend: Backend) {
+    use crate::common::{sql_exec, unlock_history};
+    use escrowgrid::service::TransitionRequest;
+    let Some(h) = Harness::new(backend).await else {
+        return skip_postgres("the_upgrade_records_who_made_each_step");
+    };
+    let f = h.fixture().await;
+    let p = h.position(&f, "HOLDER-1", "1000").await;
+    for s in ["FUNDED", "RELEASED"] {
+        let to = TransitionRequest {
+            to: s.into(),
+            ..Default::default()
+        };
+        h.svc
+            .transition_position(&h.actor, &p.id, to)
+            .await
+            .unwrap();
+    }
+    // The schema as it was before the lifecycle actor column.
+    unlock_history(&h).await;
+    let version = match backend {
+        Backend::Sqlite => 7,
+        _ => 8,
+    };
+    sql_exec(&h, "ALTER TABLE position_events DROP COLUMN actor").await;
+    sql_exec(
+        &h,
+        &format!("DELETE FROM _sqlx_migrations WHERE version = {version}"),
+    )
+    .await;
+    if backend == Backend::Sqlite {
+        // The migration drops and recreates this trigger.
+        sql_exec(
+            &h,
+            "CREATE TRIGGER position_events_append_only_update BEFORE UPDATE ON position_events \
+             BEGIN SELECT RAISE(ABORT, 'position_events is append-only: UPDATE refused'); END",
+        )
+        .await;
+    } else {
+        sql_exec(&h, "ALTER TABLE position_events ENABLE TRIGGER USER").await;
+    }
+    let reopened = store::open(backend, &h.url, std::time::Duration::from_millis(20))
+        .await
+        .unwrap();
+    let steps = reopened.position_events(&p.id).await.unwrap();
+    assert_eq!(steps.len(), 2);
+    assert!(
+        steps
+            .iter()
+            .all(|s| s.actor.as_deref() == Some("local:tester")),
+        "{steps:?}"
+    );
+    let svc = escrowgrid::service::Service::new(reopened, Default::default());
+    let r = svc.check(&h.actor).await.unwrap();
+    assert!(r.ok, "{:#?}", r.findings);
+}
+
+#[tokio::test]
+async fn the_upgrade_records_who_made_each_step_on_sqlite() {
+    the_upgrade_records_who_made_each_step(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn the_upgrade_records_who_made_each_step_on_postgres() {
+    the_upgrade_records_who_made_each_step(Backend::Postgres).await;
+}

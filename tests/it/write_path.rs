@@ -89,6 +89,7 @@ async fn a_failing_write_in_a_batch_fails_alone(h: &Harness) {
                             reason: None,
                             at: time::now(),
                             metadata: None,
+                            actor: None,
                         },
                     },
                     ledger: None,

@@ -34,6 +34,9 @@ pub(crate) async fn check(
                 r.more
             );
         }
+        for n in &r.notes {
+            outln!("note: {}", s(n));
+        }
         outln!(
             "{}: {} ledger events, {} entities, {} audit records checked{}",
             if r.ok {

@@ -74,6 +74,7 @@ impl Message {
         if r.findings.len() > 12 || r.more > 0 {
             body.push("… `escrowgrid check` lists them all.".into());
         }
+        body.extend(r.notes.iter().map(|n| format!("note: {n}")));
         Message::new("Store INCONSISTENT", body, true)
     }
 
