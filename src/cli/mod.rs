@@ -125,7 +125,7 @@ pub fn cursor(
 
 /// The heads to compare the ledger with: this store's in the operator's witness file, and every
 /// head in the files named.
-pub(crate) fn witnessed_heads(
+pub(crate) async fn witnessed_heads(
     svc: &Service,
     own: &std::path::Path,
     others: &[std::path::PathBuf],
@@ -135,24 +135,38 @@ pub(crate) fn witnessed_heads(
             ServiceError::field("witness", format!("cannot read {}: {e}", p.display()))
         })
     };
-    let store = svc.store_target();
-    let mut heads: Vec<_> = read(own)?
-        .into_iter()
-        .filter(|w| w.store == store)
-        .collect();
+    let Some(key) = svc.store_key().await? else {
+        return Ok(Vec::new());
+    };
+    let mut heads = read(own)?;
     for p in others {
         heads.extend(read(p)?);
     }
+    // Only heads of this store, whoever witnessed them and however its URL was spelled.
+    heads.retain(|w| w.of(&key));
     Ok(heads)
 }
 
-/// Records a head found intact in the operator's witness file (a failure to write it is said,
-/// not fatal: the verify itself stands).
-pub(crate) fn witness_head(svc: &Service, own: &std::path::Path, seq: i64, hash: &str) {
+/// Records heads found intact in the operator's witness file (a failure to write it is said,
+/// not fatal: the verify itself stands). A store of this process only is never witnessed.
+pub(crate) async fn witness_head(
+    svc: &Service,
+    own: &std::path::Path,
+    (seq, hash): (i64, &str),
+    audit: Option<(i64, &str)>,
+) {
     if seq == 0 {
         return;
     }
-    let w = crate::witness::Witnessed::now(&svc.store_target(), seq, hash);
+    let key = match svc.store_key().await {
+        Ok(Some(k)) => k,
+        Ok(None) => return,
+        Err(e) => {
+            eprintln!("warning: cannot record the verified head: {e}");
+            return;
+        }
+    };
+    let w = crate::witness::Witnessed::now(&key, seq, hash, audit);
     if let Err(e) = crate::witness::record(own, &w) {
         eprintln!(
             "warning: cannot record the verified head in {}: {e}",

@@ -1,9 +1,21 @@
-//! Audit records: who did what, with which outcome. Written with the change they describe.
+//! Audit records: who did what, with which outcome. Written with the change they describe, and
+//! chained as the ledger is, so that a record edited or deleted (a refusal, which no ledger event
+//! holds) breaks the chain where it was:
+//!
+//! - `digest` is the lower-case hex SHA-256 of the RFC 8785 canonical JSON of the record as
+//!   exported, without `seq`, `prevHash` and `hash`;
+//! - `hash` is the SHA-256 of the canonical JSON `{"digest":…,"prevHash":…,"seq":…}`;
+//! - `prevHash` of seq 1 is 64 zeros, and every later one is the `hash` of the record before.
+//!
+//! The digest is computed before a writer takes the chain's head, so that linking a record
+//! costs one short hash.
 
 use super::Outcome;
+use super::ledger::{ChainBreak, GENESIS_HASH, canonical_value};
 use super::time::{Timestamp, rfc3339};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -27,6 +39,120 @@ pub struct AuditEvent {
     /// The service operation that wrote it: the `op_id` on the log lines of the same action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub op_id: Option<String>,
+    /// Its place in the audit chain (gap-free from 1), given by the store when it is written;
+    /// None for a record not yet written (or written by a version before the chain).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prev_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<String>,
+}
+
+impl AuditEvent {
+    /// The hex SHA-256 of the record's canonical JSON without its place in the chain.
+    pub fn digest(&self) -> String {
+        let mut v = serde_json::to_value(self).expect("audit records serialise");
+        if let Value::Object(m) = &mut v {
+            m.remove("seq");
+            m.remove("prevHash");
+            m.remove("hash");
+        }
+        hex::encode(Sha256::digest(canonical_value(&v).as_bytes()))
+    }
+
+    /// Places the record after (`prev_seq`, `prev_hash`), given its `digest`.
+    pub fn seal(&mut self, digest: &str, prev_seq: i64, prev_hash: &str) {
+        let seq = prev_seq + 1;
+        self.hash = Some(link_hash(digest, prev_hash, seq));
+        self.seq = Some(seq);
+        self.prev_hash = Some(prev_hash.to_string());
+    }
+}
+
+/// The hash of the record at `seq` with `digest`, after the record whose hash is `prev_hash`.
+pub fn link_hash(digest: &str, prev_hash: &str, seq: i64) -> String {
+    let text = format!("{{\"digest\":\"{digest}\",\"prevHash\":\"{prev_hash}\",\"seq\":{seq}}}");
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// Walks an audit chain one record at a time, in seq order (as `ChainVerifier` the ledger).
+#[derive(Debug, Clone)]
+pub struct AuditVerifier {
+    last_seq: i64,
+    last_hash: String,
+    pub checked: u64,
+}
+
+impl Default for AuditVerifier {
+    fn default() -> Self {
+        Self::from_head(0, GENESIS_HASH)
+    }
+}
+
+impl AuditVerifier {
+    /// A verifier that goes on from a head verified before.
+    pub fn from_head(seq: i64, hash: &str) -> Self {
+        AuditVerifier {
+            last_seq: seq,
+            last_hash: hash.to_string(),
+            checked: 0,
+        }
+    }
+
+    /// Checks the next record; the first error names the first broken seq.
+    pub fn push(&mut self, a: &AuditEvent) -> Result<(), ChainBreak> {
+        let expected = self.last_seq + 1;
+        let Some(seq) = a.seq else {
+            return Err(ChainBreak {
+                seq: expected,
+                reason: format!("audit record {} has no place in the audit chain", a.id),
+            });
+        };
+        if seq != expected {
+            return Err(ChainBreak {
+                seq: expected,
+                reason: if seq > expected {
+                    format!(
+                        "audit record seq {expected} is missing (next stored record is seq {seq})"
+                    )
+                } else {
+                    format!(
+                        "audit seq {seq} appears out of order after seq {}",
+                        self.last_seq
+                    )
+                },
+            });
+        }
+        if a.prev_hash.as_deref() != Some(self.last_hash.as_str()) {
+            return Err(ChainBreak {
+                seq,
+                reason: format!(
+                    "audit record {}: its prevHash does not match the hash of audit seq {}",
+                    a.id, self.last_seq
+                ),
+            });
+        }
+        let hash = link_hash(&a.digest(), &self.last_hash, seq);
+        if a.hash.as_deref() != Some(hash.as_str()) {
+            return Err(ChainBreak {
+                seq,
+                reason: format!(
+                    "audit record {} does not hash to its recorded hash (edited)",
+                    a.id
+                ),
+            });
+        }
+        self.last_seq = seq;
+        self.last_hash = hash;
+        self.checked += 1;
+        Ok(())
+    }
+
+    /// The last verified (seq, hash).
+    pub fn head(&self) -> (i64, &str) {
+        (self.last_seq, &self.last_hash)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,4 +160,108 @@ pub struct AuditEvent {
 pub struct AuditError {
     pub code: String,
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ids, time};
+
+    fn record(n: u32) -> AuditEvent {
+        AuditEvent {
+            id: ids::new_id(ids::AUDIT),
+            occurred_at: time::now(),
+            actor: "root".into(),
+            api_key_id: None,
+            institution_id: None,
+            action: "AUTH_FAILED".into(),
+            outcome: Outcome::Failure,
+            resource_type: None,
+            resource_id: None,
+            subject_institution_id: None,
+            payload: Some(serde_json::json!({"n": n})),
+            error: Some(AuditError {
+                code: "UNAUTHENTICATED".into(),
+                message: format!("attempt {n}"),
+            }),
+            op_id: Some("op_1".into()),
+            seq: None,
+            prev_hash: None,
+            hash: None,
+        }
+    }
+
+    fn chain(n: u32) -> Vec<AuditEvent> {
+        let mut out: Vec<AuditEvent> = Vec::new();
+        for i in 0..n {
+            let mut a = record(i);
+            let (seq, prev) = out
+                .last()
+                .map(|x| (x.seq.unwrap(), x.hash.clone().unwrap()))
+                .unwrap_or((0, GENESIS_HASH.into()));
+            a.seal(&a.digest(), seq, &prev);
+            out.push(a);
+        }
+        out
+    }
+
+    fn verify(v: &[AuditEvent]) -> Result<(), ChainBreak> {
+        let mut c = AuditVerifier::default();
+        v.iter().try_for_each(|a| c.push(a))
+    }
+
+    #[test]
+    fn an_audit_chain_finds_an_edit_a_deletion_and_an_unsealed_record() {
+        let c = chain(5);
+        assert!(verify(&c).is_ok());
+        assert_eq!(c[0].prev_hash.as_deref(), Some(GENESIS_HASH));
+        // The digest leaves the chain fields out; the sealed record carries them.
+        let mut unsealed = c[2].clone();
+        (unsealed.seq, unsealed.prev_hash, unsealed.hash) = (None, None, None);
+        assert_eq!(unsealed.digest(), c[2].digest());
+
+        let mut edited = c.clone();
+        edited[2].actor = "local:mallory".into();
+        let b = verify(&edited).unwrap_err();
+        assert_eq!(b.seq, 3);
+        assert!(b.reason.contains("edited"), "{}", b.reason);
+
+        let mut cut = c.clone();
+        cut.remove(1);
+        assert_eq!(verify(&cut).unwrap_err().seq, 2);
+
+        let mut op = c.clone();
+        op[4].op_id = Some("op_2".into());
+        assert_eq!(
+            verify(&op).unwrap_err().seq,
+            5,
+            "the operation id is covered"
+        );
+
+        let mut late = c.clone();
+        late.push(record(9));
+        assert!(verify(&late).unwrap_err().reason.contains("no place"));
+    }
+
+    /// The published rule, written out: anyone can re-verify an exported trail.
+    #[test]
+    fn the_hash_is_the_documented_one() {
+        let c = chain(1);
+        let mut body = serde_json::to_value(&c[0]).unwrap();
+        for k in ["seq", "prevHash", "hash"] {
+            body.as_object_mut().unwrap().remove(k);
+        }
+        let digest = hex::encode(Sha256::digest(
+            serde_json_canonicalizer::to_string(&body)
+                .unwrap()
+                .as_bytes(),
+        ));
+        let link = serde_json::json!({"digest": digest, "prevHash": GENESIS_HASH, "seq": 1});
+        let hash = hex::encode(Sha256::digest(
+            serde_json_canonicalizer::to_string(&link)
+                .unwrap()
+                .as_bytes(),
+        ));
+        assert_eq!(c[0].hash.as_deref(), Some(hash.as_str()));
+    }
 }

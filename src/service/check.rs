@@ -11,6 +11,7 @@
 //! pages, and each position's lifecycle with one read per position.
 
 use super::*;
+use crate::domain::audit::AuditVerifier;
 use crate::domain::ledger::{ChainBreak, canonical_value};
 use crate::domain::replay::{Replay, differing_fields};
 use crate::store::counters;
@@ -45,6 +46,9 @@ pub struct CheckReport {
     pub audit_records: u64,
     pub head_seq: i64,
     pub head_hash: String,
+    /// The audit trail's head as verified.
+    pub audit_head_seq: i64,
+    pub audit_head_hash: String,
     pub findings: Vec<Finding>,
     /// Findings beyond the ones listed.
     pub more: u64,
@@ -174,7 +178,7 @@ impl Service {
             let mut notes = Vec::new();
             let mut recount = Recount::default();
             let told = self.check_ledger(&mut f, &mut recount).await?;
-            let audit_records = self.check_audit(&told, &mut f, &mut recount).await?;
+            let (audit_records, audit_head) = self.check_audit(&told, &mut f, &mut recount).await?;
             let entities = self
                 .check_entities(&told.replay, &mut f, &mut notes, &mut recount)
                 .await?;
@@ -187,6 +191,8 @@ impl Service {
                 audit_records,
                 head_seq: told.head.0,
                 head_hash: told.head.1,
+                audit_head_seq: audit_head.0,
+                audit_head_hash: audit_head.1,
                 findings: f.shown,
                 more: f.more,
                 notes,
@@ -268,55 +274,89 @@ impl Service {
         told: &Told,
         f: &mut Findings,
         recount: &mut Recount,
-    ) -> ServiceResult<u64> {
+    ) -> ServiceResult<(u64, (i64, String))> {
         let actions: HashSet<&'static str> =
             LedgerKind::ALL.iter().map(|k| k.audit_action()).collect();
         let mut audited: HashMap<(&'static str, String), Vec<Audited>> = HashMap::new();
-        let (mut before, mut read) = (None, 0u64);
-        loop {
-            let q = AuditQuery {
-                before: before.clone(),
-                limit: 1000,
-                ..Default::default()
-            };
-            let page = self.store.list_audit(&q).await?;
-            let Some(last) = page.last() else { break };
-            before = Some(last.id.clone());
-            for a in page {
-                read += 1;
-                recount.add(counters::ALL, counters::AUDIT);
-                let by = a.institution_id.as_deref();
-                if let Some(i) = by {
-                    recount.add(i, counters::AUDIT);
-                }
-                if let Some(s) = a
-                    .subject_institution_id
-                    .as_deref()
-                    .filter(|s| Some(*s) != by)
-                {
-                    recount.add(s, counters::AUDIT);
-                }
-                if a.outcome != Outcome::Success {
-                    continue;
-                }
-                let Some(action) = actions.get(a.action.as_str()).copied() else {
-                    continue;
-                };
-                let id = a.resource_id.clone().unwrap_or_default();
-                audited.entry((action, id)).or_default().push(Audited {
-                    payload: a.payload.as_ref().map(digest),
-                    id: a.id,
-                    actor: a.actor,
-                    api_key_id: a.api_key_id,
-                    institution_id: a.institution_id,
-                    subject: a.subject_institution_id,
-                    resource_type: a.resource_type,
-                });
+        let mut read = 0u64;
+        let mut take = |a: AuditEvent| {
+            read += 1;
+            recount.add(counters::ALL, counters::AUDIT);
+            let by = a.institution_id.as_deref();
+            if let Some(i) = by {
+                recount.add(i, counters::AUDIT);
             }
+            if let Some(s) = a
+                .subject_institution_id
+                .as_deref()
+                .filter(|s| Some(*s) != by)
+            {
+                recount.add(s, counters::AUDIT);
+            }
+            if a.outcome != Outcome::Success {
+                return;
+            }
+            let Some(action) = actions.get(a.action.as_str()).copied() else {
+                return;
+            };
+            let id = a.resource_id.clone().unwrap_or_default();
+            audited.entry((action, id)).or_default().push(Audited {
+                payload: a.payload.as_ref().map(digest),
+                id: a.id,
+                actor: a.actor,
+                api_key_id: a.api_key_id,
+                institution_id: a.institution_id,
+                subject: a.subject_institution_id,
+                resource_type: a.resource_type,
+            });
+        };
+        // The chain, in order (the order the writes committed in), verified as it is read.
+        let mut chain = AuditVerifier::default();
+        let mut broken = false;
+        self.audit_chain_pages(0, |page| {
+            for a in page {
+                if !broken && let Err(b) = chain.push(&a) {
+                    f.add(None, Some(b.seq), format!("audit chain: {}", b.reason));
+                    broken = true;
+                }
+                take(a);
+            }
+            Ok(true)
+        })
+        .await?;
+        if !broken
+            && let Some((seq, hash)) = self.store.audit_head().await?
+            && (seq, hash.as_str()) != chain.head()
+        {
+            f.add(
+                None,
+                Some(seq),
+                format!(
+                    "audit chain: the stored audit head (seq {seq}) is not the last record's (seq {})",
+                    chain.head().0
+                ),
+            );
         }
-        // Oldest first, as the events are.
-        for v in audited.values_mut() {
-            v.reverse();
+        // Records outside the chain (an older version writing since this store was opened): the
+        // first thousand are compared; the counters' check sees the rest.
+        let q = AuditQuery {
+            unchained: true,
+            limit: 1000,
+            ..Default::default()
+        };
+        let page = self.store.list_audit(&q).await?;
+        let outside = page.len();
+        page.into_iter().for_each(&mut take);
+        if outside > 0 {
+            f.add(
+                None,
+                None,
+                format!(
+                    "{outside}{} audit record(s) are outside the audit chain (written by an older \
+                     escrowgrid, or inserted behind it); they are chained when a store is next opened",
+                    if outside == 1000 { " or more" } else { "" }
+                ),
+            );
         }
         let mut keys: Vec<&(&'static str, String)> = told.expected.keys().collect();
         keys.sort_by_key(|k| told.expected[*k][0].seq);
@@ -365,7 +405,8 @@ impl Service {
                 ),
             );
         }
-        Ok(read)
+        let (seq, hash) = chain.head();
+        Ok((read, (seq, hash.to_string())))
     }
 
     /// The fields in which a success audit record disagrees with its ledger event.

@@ -2,6 +2,7 @@
 //! (head, counts, schema) callers may see.
 
 use super::*;
+use crate::domain::audit::AuditVerifier;
 use crate::domain::ledger::ChainBreak;
 
 impl Service {
@@ -54,12 +55,64 @@ impl Service {
         .await
     }
 
-    /// Walks the whole chain from seq 1, page by page; reports the first broken seq.
+    /// Walks the whole chain from seq 1, page by page, and the audit trail's chain; reports
+    /// the first broken seq of each.
     pub async fn verify_ledger(&self, actor: &Actor) -> ServiceResult<VerifyReport> {
         self.op("verify_ledger", actor, async move {
-            self.verify_from(actor, None).await
+            let mut r = self.verify_from(actor, None).await?;
+            let audit = self.verify_audit_chain().await?;
+            r.ok &= audit.ok;
+            r.audit = Some(audit);
+            Ok(r)
         })
         .await
+    }
+
+    /// The audit trail's chain from seq 1 (the caller has checked the actor may verify), and
+    /// the records outside it.
+    pub(super) async fn verify_audit_chain(&self) -> ServiceResult<AuditChainReport> {
+        let mut v = AuditVerifier::default();
+        let mut broken = None;
+        self.audit_chain_pages(0, |page| {
+            for a in &page {
+                if let Err(b) = v.push(a) {
+                    broken = Some(b);
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        })
+        .await?;
+        let unchained = self
+            .store
+            .list_audit(&AuditQuery {
+                unchained: true,
+                limit: 1000,
+                ..Default::default()
+            })
+            .await?
+            .len() as u64;
+        if broken.is_none()
+            && let Some((seq, hash)) = self.store.audit_head().await?
+            && (seq, hash.as_str()) != v.head()
+        {
+            broken = Some(ChainBreak {
+                seq,
+                reason: format!(
+                    "the stored audit head (seq {seq}) is not the last record's (seq {})",
+                    v.head().0
+                ),
+            });
+        }
+        let (head_seq, head_hash) = v.head();
+        Ok(AuditChainReport {
+            ok: broken.is_none() && unchained == 0,
+            checked: v.checked,
+            head_seq,
+            head_hash: head_hash.to_string(),
+            broken,
+            unchained,
+        })
     }
 
     /// Verifies the chain on from a head verified before (`seq`, `hash`; that event must still
@@ -101,6 +154,7 @@ impl Service {
                                     "seq {seq} is gone or no longer has the hash verified before"
                                 ),
                             }),
+                            audit: None,
                         });
                     }
                     (ChainVerifier::from_head(*seq, hash), *seq)
@@ -125,6 +179,7 @@ impl Service {
                 head_seq: seq,
                 head_hash: hash.to_string(),
                 broken,
+                audit: None,
             })
         })
         .await
@@ -147,6 +202,7 @@ impl Service {
             return self.audit_read(actor, Read::Verify, None, refused).await;
         }
         let head = self.store.ledger_head().await?.map(|h| h.0).unwrap_or(0);
+        let audit_head = self.store.audit_head().await?.map(|h| h.0).unwrap_or(0);
         let mut out = Vec::new();
         for w in witnessed {
             let q = LedgerQuery {
@@ -157,21 +213,49 @@ impl Service {
             let found = self.store.read_ledger(&q).await?.into_iter().next();
             let when = time::format(&w.at);
             let what = match found.filter(|e| e.seq == w.seq) {
-                None => format!(
+                None => Some(format!(
                     "TAMPERED: seq {} was witnessed on {when} and is gone; the ledger now ends at seq {head}",
                     w.seq
-                ),
-                Some(e) if e.hash != w.hash => format!(
+                )),
+                Some(e) if e.hash != w.hash => Some(format!(
                     "TAMPERED: seq {} was witnessed on {when} with hash {}…; it now has hash {}…",
                     w.seq,
                     &w.hash[..w.hash.len().min(16)],
                     &e.hash[..16]
+                )),
+                Some(_) => None,
+            };
+            if let Some(what) = what {
+                out.push(Finding {
+                    entity: None,
+                    seq: Some(w.seq),
+                    what,
+                });
+            }
+            // The audit trail's head witnessed with it: deleting or editing a refusal's record
+            // (in no ledger event) shows here.
+            let (Some(seq), Some(hash)) = (w.audit_seq, &w.audit_hash) else {
+                continue;
+            };
+            let q = AuditQuery {
+                after_seq: Some(seq - 1),
+                limit: 1,
+                ..Default::default()
+            };
+            let found = self.store.list_audit(&q).await?.into_iter().next();
+            let what = match found.filter(|a| a.seq == Some(seq)) {
+                None => format!(
+                    "TAMPERED: audit seq {seq} was witnessed on {when} and is gone; the audit trail now ends at seq {audit_head}"
+                ),
+                Some(a) if a.hash.as_deref() != Some(hash.as_str()) => format!(
+                    "TAMPERED: audit seq {seq} was witnessed on {when} with hash {}…; it now has another",
+                    &hash[..hash.len().min(16)]
                 ),
                 Some(_) => continue,
             };
             out.push(Finding {
                 entity: None,
-                seq: Some(w.seq),
+                seq: None,
                 what,
             });
         }
@@ -180,9 +264,22 @@ impl Service {
         .await
     }
 
-    /// Where this service's data lives, as `health` names it (the key of its witnessed heads).
+    /// Where this service's data lives, as `health` names it.
     pub fn store_target(&self) -> String {
         self.store.target()
+    }
+
+    /// What its heads are witnessed under (None: a store of this process only, never
+    /// witnessed).
+    pub async fn store_key(&self) -> ServiceResult<Option<crate::witness::StoreKey>> {
+        Ok(self
+            .store
+            .identity()
+            .await?
+            .map(|identity| crate::witness::StoreKey {
+                identity,
+                target: self.store.target(),
+            }))
     }
 
     pub async fn audit(&self, actor: &Actor, mut q: AuditQuery) -> ServiceResult<Vec<AuditEvent>> {

@@ -423,6 +423,9 @@ impl Service {
             payload,
             error: None,
             op_id: current_op_id(),
+            seq: None,
+            prev_hash: None,
+            hash: None,
         }
     }
 

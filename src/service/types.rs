@@ -110,6 +110,22 @@ pub struct VerifyReport {
     pub head_seq: i64,
     pub head_hash: String,
     pub broken: Option<ChainBreak>,
+    /// The audit trail's chain, when it was verified too (`ledger verify`, `check`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditChainReport>,
+}
+
+/// The audit trail's chain as verified.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditChainReport {
+    pub ok: bool,
+    pub checked: u64,
+    pub head_seq: i64,
+    pub head_hash: String,
+    pub broken: Option<ChainBreak>,
+    /// Records outside the chain (written by a version before it, since the store was opened).
+    pub unchained: u64,
 }
 
 /// Per-institution counts for the institutions table.

@@ -34,6 +34,31 @@ impl Service {
         }
     }
 
+    /// The audit chain after seq `after`, in chain order, a page at a time (as `ledger_pages`).
+    pub(super) async fn audit_chain_pages(
+        &self,
+        mut after: i64,
+        mut each: impl FnMut(Vec<AuditEvent>) -> ServiceResult<bool>,
+    ) -> ServiceResult<()> {
+        loop {
+            let page = self
+                .store
+                .list_audit(&AuditQuery {
+                    after_seq: Some(after),
+                    limit: PAGE,
+                    ..Default::default()
+                })
+                .await?;
+            let Some(last) = page.last().and_then(|a| a.seq) else {
+                return Ok(());
+            };
+            after = last;
+            if !each(page)? {
+                return Ok(());
+            }
+        }
+    }
+
     pub(super) async fn all_institutions(&self) -> ServiceResult<Vec<Institution>> {
         let mut out: Vec<Institution> = Vec::new();
         loop {

@@ -192,6 +192,9 @@ mod tests {
             payload: None,
             error: None,
             op_id: None,
+            seq: None,
+            prev_hash: None,
+            hash: None,
         }
     }
 

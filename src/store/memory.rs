@@ -184,8 +184,9 @@ impl Store for MemoryStore {
             ledger,
             mut audit,
         } = w;
-        // Everything of sealing that does not need the chain head, before the lock.
+        // Everything of sealing that does not need the chains' heads, before the lock.
         let mut ledger = ledger.map(crate::domain::ledger::LedgerDraft::prepare_with_id);
+        let mut audit_digest = audit.as_ref().map(AuditEvent::digest);
         self.faults.queued(1);
         self.faults.writer_gate().await;
         self.faults.queued(-1);
@@ -274,8 +275,11 @@ impl Store for MemoryStore {
                     stored.created_at = existing.created_at;
                 }
                 ledger = ledger.map(|l| l.with_entity_id(&stored.id));
-                if let Some(a) = audit.as_mut() {
+                if let Some(a) = audit.as_mut()
+                    && a.resource_id.as_ref() != Some(&stored.id)
+                {
                     a.resource_id = Some(stored.id.clone());
+                    audit_digest = Some(a.digest());
                 }
                 policy_to_store = Some(stored);
             }
@@ -370,7 +374,15 @@ impl Store for MemoryStore {
         if let Some(ev) = &sealed {
             d.ledger.push(Box::new(ev.clone()));
         }
-        if let Some(a) = audit {
+        let mut audit_link = None;
+        if let (Some(mut a), Some(digest)) = (audit, audit_digest) {
+            let (seq, prev) = d
+                .audit
+                .last()
+                .and_then(|x| Some((x.seq?, x.hash.as_deref()?)))
+                .unwrap_or((0, GENESIS_HASH));
+            a.seal(&digest, seq, prev);
+            audit_link = Some((seq + 1, a.hash.clone().unwrap_or_default()));
             d.audit_ids.insert(a.id.clone());
             d.audit.push(Box::new(a));
         }
@@ -380,6 +392,7 @@ impl Store for MemoryStore {
         }
         Ok(Committed {
             ledger: sealed,
+            audit: audit_link,
             policy: policy_to_store,
             applied: true,
             batch: 1,
@@ -619,23 +632,47 @@ impl Store for MemoryStore {
         Ok(self.read().ledger.last().map(|e| (e.seq, e.hash.clone())))
     }
 
+    async fn audit_head(&self) -> StoreResult<Option<(i64, String)>> {
+        Ok(self
+            .read()
+            .audit
+            .last()
+            .and_then(|a| Some((a.seq?, a.hash.clone()?))))
+    }
+
     async fn list_audit(&self, q: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {
         let d = self.read();
-        Ok(d.audit
-            .iter()
-            .rev()
-            .filter(|a| {
-                q.action.as_ref().is_none_or(|x| x == &a.action)
-                    && q.outcome.is_none_or(|o| o == a.outcome)
-                    && q.institution_id.as_ref().is_none_or(|i| {
-                        a.institution_id.as_ref() == Some(i)
-                            || a.subject_institution_id.as_ref() == Some(i)
-                    })
-                    && q.before.as_ref().is_none_or(|b| &a.id < b)
-            })
-            .take(clamp_limit(q.limit) as usize)
-            .map(|a| (**a).clone())
-            .collect())
+        let keep = |a: &AuditEvent| {
+            q.action.as_ref().is_none_or(|x| x == &a.action)
+                && q.outcome.is_none_or(|o| o == a.outcome)
+                && q.institution_id.as_ref().is_none_or(|i| {
+                    a.institution_id.as_ref() == Some(i)
+                        || a.subject_institution_id.as_ref() == Some(i)
+                })
+                && q.before.as_ref().is_none_or(|b| &a.id < b)
+                && (!q.unchained || a.seq.is_none())
+        };
+        let limit = clamp_limit(q.limit) as usize;
+        let rows: Vec<AuditEvent> = match q.after_seq {
+            // Every record here is chained, in seq order from 1: seq N is at N - 1.
+            Some(after) => d
+                .audit
+                .iter()
+                .skip(after.max(0) as usize)
+                .filter(|a| keep(a))
+                .take(limit)
+                .map(|a| (**a).clone())
+                .collect(),
+            None => d
+                .audit
+                .iter()
+                .rev()
+                .filter(|a| keep(a))
+                .take(limit)
+                .map(|a| (**a).clone())
+                .collect(),
+        };
+        Ok(rows)
     }
 
     async fn ledger_waker(&self) -> StoreResult<Box<dyn LedgerWaker>> {

@@ -59,6 +59,9 @@ impl Store for Metered {
     fn target(&self) -> String {
         self.inner.target()
     }
+    async fn identity(&self) -> StoreResult<Option<String>> {
+        self.inner.identity().await
+    }
     fn durability(&self) -> String {
         self.inner.durability()
     }
@@ -163,6 +166,9 @@ impl Store for Metered {
     }
     async fn ledger_head(&self) -> StoreResult<Option<(i64, String)>> {
         timed!(self, "ledger_head", self.inner.ledger_head())
+    }
+    async fn audit_head(&self) -> StoreResult<Option<(i64, String)>> {
+        timed!(self, "audit_head", self.inner.audit_head())
     }
     async fn list_audit(&self, q: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {
         timed!(self, "list_audit", self.inner.list_audit(q))

@@ -130,6 +130,8 @@ pub enum Change {
 #[derive(Debug, Clone, Default)]
 pub struct Committed {
     pub ledger: Option<LedgerEvent>,
+    /// The audit record's place in the audit chain: (seq, hash).
+    pub audit: Option<(i64, String)>,
     /// The stored policy of an upsert (with the id it kept).
     pub policy: Option<InstitutionPolicy>,
     /// False when a revoke found the key already revoked (nothing was written).
@@ -273,6 +275,11 @@ pub struct AuditQuery {
     pub institution_id: Option<String>,
     /// Only records with id < before (newest-first paging).
     pub before: Option<String>,
+    /// The audit chain in order: only records with seq > this, oldest first (instead of newest
+    /// first by id).
+    pub after_seq: Option<i64>,
+    /// Only records that have no place in the audit chain (written by a version before it).
+    pub unchained: bool,
     pub limit: u32,
 }
 
@@ -398,6 +405,14 @@ pub trait Store: Send + Sync + 'static {
     fn durability(&self) -> String;
     fn faults(&self) -> &FaultInjector;
 
+    /// What this store is, however its URL is spelled: witnessed heads are kept under it
+    /// (SQLite: the file's canonical path, device and inode; PostgreSQL: the cluster's system
+    /// identifier, the database and the schema). None for a store that lives in this process
+    /// only (memory, `sqlite::memory:`), whose heads are never witnessed.
+    async fn identity(&self) -> StoreResult<Option<String>> {
+        Ok(None)
+    }
+
     async fn ping(&self) -> StoreResult<Duration>;
     async fn schema_version(&self) -> StoreResult<Option<i64>>;
     fn pool_stats(&self) -> Option<PoolStats>;
@@ -442,8 +457,10 @@ pub trait Store: Send + Sync + 'static {
     async fn read_ledger(&self, q: &LedgerQuery) -> StoreResult<Vec<LedgerEvent>>;
     /// (seq, hash) of the newest ledger event.
     async fn ledger_head(&self) -> StoreResult<Option<(i64, String)>>;
-    /// Audit records, newest first.
+    /// Audit records, newest first (or in chain order: `AuditQuery::after_seq`).
     async fn list_audit(&self, q: &AuditQuery) -> StoreResult<Vec<AuditEvent>>;
+    /// (seq, hash) of the newest record of the audit chain.
+    async fn audit_head(&self) -> StoreResult<Option<(i64, String)>>;
 
     /// A waker for the ledger stream (see `LedgerWaker`).
     async fn ledger_waker(&self) -> StoreResult<Box<dyn LedgerWaker>>;

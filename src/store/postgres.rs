@@ -220,6 +220,7 @@ pub async fn open(url: &str, s: &PgSettings) -> StoreResult<SqlStore> {
     )
     .with_durability(durability)
     .with_notes(notes);
+    store.chain_unchained_audit().await?;
     Ok(match replica {
         Some(r) => store.with_replica(r),
         None => store,

@@ -170,6 +170,9 @@ pub const AUDIT: Table = Table {
         ("payload", Json),
         ("error", Json),
         ("op_id", Text),
+        ("seq", Int),
+        ("prev_hash", Text),
+        ("hash", Text),
     ],
 };
 
@@ -317,6 +320,49 @@ pub fn last_ledger_event(d: Dialect) -> Q {
         d,
         "SELECT seq, hash FROM ledger_events ORDER BY seq DESC LIMIT 1",
     )
+}
+
+/// Gives an audit record written before the audit chain its place in it (the append-only
+/// trigger lets this through only while the record has none).
+pub fn seal_audit_record(d: Dialect, id: &str, (seq, prev, hash): (i64, &str, &str)) -> Q {
+    let mut q = Q::new(d, "UPDATE audit_events SET seq = ");
+    q.bind(Int, Arg::Int(seq))
+        .push(", prev_hash = ")
+        .bind(Text, t(prev))
+        .push(", hash = ")
+        .bind(Text, t(hash))
+        .push(" WHERE id = ")
+        .bind(Text, t(id))
+        .push(" AND seq IS NULL");
+    q
+}
+
+/// The newest record of the audit chain: (seq, hash).
+pub fn last_audit_record(d: Dialect) -> Q {
+    Q::new(
+        d,
+        "SELECT seq, hash FROM audit_events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1",
+    )
+}
+
+/// SQLite, as the writer opens a batch: the write lock, then both chains' heads (the newest
+/// ledger event's and the newest audit record's seq and hash; NULL when a chain is empty).
+pub const SQLITE_BEGIN_WITH_HEADS: &str = "BEGIN IMMEDIATE; SELECT \
+     (SELECT seq FROM ledger_events ORDER BY seq DESC LIMIT 1), \
+     (SELECT hash FROM ledger_events ORDER BY seq DESC LIMIT 1), \
+     (SELECT seq FROM audit_events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1), \
+     (SELECT hash FROM audit_events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1)";
+
+/// Both chains' heads, as a writer that holds the write lock reads them (PostgreSQL: the head
+/// row, locked until commit; SQLite: the newest rows).
+pub fn heads_for_update(d: Dialect) -> Q {
+    match d {
+        Dialect::Postgres => Q::new(
+            d,
+            "SELECT seq, hash, audit_seq, audit_hash FROM ledger_head WHERE id FOR UPDATE",
+        ),
+        Dialect::Sqlite => Q::new(d, &SQLITE_BEGIN_WITH_HEADS["BEGIN IMMEDIATE; ".len()..]),
+    }
 }
 
 /// The ledger event at `seq` (the head, when the writer checks it).
@@ -548,9 +594,21 @@ pub fn list_audit(d: Dialect, x: &AuditQuery) -> Q {
     if let Some(b) = &x.before {
         q.push(" AND id < ").bind(Text, t(b));
     }
+    if x.unchained {
+        q.push(" AND seq IS NULL");
+    }
+    let order = match x.after_seq {
+        Some(after) => {
+            q.push(" AND seq > ").bind(Int, Arg::Int(after));
+            "seq"
+        }
+        // Records outside the chain come oldest first: the order they are sealed in.
+        None if x.unchained => "id",
+        None => "id DESC",
+    };
     let _ = write!(
         q.sql,
-        " ORDER BY id DESC LIMIT {}",
+        " ORDER BY {order} LIMIT {}",
         super::clamp_limit(x.limit)
     );
     q

@@ -108,6 +108,82 @@ impl SqlStore {
         self
     }
 
+    /// Gives every audit record written before the audit chain existed (by an earlier version)
+    /// its place at the end of the chain, oldest first, in one transaction that holds the
+    /// chain's head: run once at open, after the migrations. Returns how many it sealed.
+    pub(crate) async fn chain_unchained_audit(&self) -> StoreResult<u64> {
+        let mut conn = self.pools.writer_connection().await?;
+        let probe = AuditQuery {
+            unchained: true,
+            limit: 1,
+            ..Default::default()
+        };
+        if conn
+            .fetch_all::<sqlrows::AuditRow>(sql::list_audit(self.d, &probe))
+            .await?
+            .is_empty()
+        {
+            return Ok(0);
+        }
+        conn.begin().await?;
+        let mut tx = super::sqlconn::Tx(&mut conn);
+        let r = async {
+            let row = tx
+                .fetch_optional::<sqlrows::HeadsRow>(sql::heads_for_update(self.d))
+                .await?;
+            let start = sqlrows::heads(row).audit;
+            let (mut seq, mut prev) = start.clone();
+            loop {
+                let q = AuditQuery {
+                    unchained: true,
+                    limit: 1000,
+                    ..Default::default()
+                };
+                let page: Vec<sqlrows::AuditRow> =
+                    tx.fetch_all(sql::list_audit(self.d, &q)).await?;
+                if page.is_empty() {
+                    break;
+                }
+                for row in page {
+                    let a = AuditEvent::try_from(row)?;
+                    let hash = crate::domain::audit::link_hash(&a.digest(), &prev, seq + 1);
+                    tx.exec(sql::seal_audit_record(
+                        self.d,
+                        &a.id,
+                        (seq + 1, &prev, &hash),
+                    ))
+                    .await?;
+                    seq += 1;
+                    prev = hash;
+                }
+            }
+            if self.d == Dialect::Postgres {
+                let mut q = Q::new(self.d, "UPDATE ledger_head SET audit_seq = ");
+                q.bind(sql::Ty::Int, sql::Arg::Int(seq))
+                    .push(", audit_hash = ")
+                    .bind(sql::Ty::Text, sql::Arg::Text(Some(prev.clone())))
+                    .push(" WHERE id");
+                tx.exec(q).await?;
+            }
+            Ok::<u64, StoreError>((seq - start.0) as u64)
+        }
+        .await;
+        match r {
+            Ok(n) => {
+                tx.commit().await?;
+                tracing::info!(
+                    records = n,
+                    "sealed audit records written before the audit chain"
+                );
+                Ok(n)
+            }
+            Err(e) => {
+                tx.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
     /// A read that may come from the replica (see `replica.rs`), else from the primary.
     async fn fetch_all<T: AnyRow>(&self, q: Q) -> StoreResult<Vec<T>> {
         if let (Some(r), Some((primary, bounds))) = (&self.replica, self.pools.postgres())
@@ -197,6 +273,43 @@ impl Store for SqlStore {
 
     fn faults(&self) -> &FaultInjector {
         &self.faults
+    }
+
+    async fn identity(&self) -> StoreResult<Option<String>> {
+        match self.d {
+            Dialect::Sqlite => {
+                let Some(path) = &self.db_file else {
+                    return Ok(None);
+                };
+                let canonical = std::fs::canonicalize(path).map_err(|e| {
+                    StoreError::Unavailable(format!("cannot resolve {}: {e}", path.display()))
+                })?;
+                let meta = std::fs::metadata(&canonical).map_err(|e| {
+                    StoreError::Unavailable(format!("cannot stat {}: {e}", canonical.display()))
+                })?;
+                #[cfg(unix)]
+                let file = {
+                    use std::os::unix::fs::MetadataExt;
+                    format!("dev={},ino={}", meta.dev(), meta.ino())
+                };
+                #[cfg(not(unix))]
+                let file = {
+                    let _ = meta;
+                    String::new()
+                };
+                Ok(Some(format!("sqlite:{}#{file}", canonical.display())))
+            }
+            Dialect::Postgres => {
+                let rows: Vec<(String,)> = self
+                    .primary_all(Q::new(
+                        self.d,
+                        "SELECT 'postgres:' || (SELECT system_identifier FROM pg_control_system())::text \
+                         || '/' || current_database() || '/' || current_schema()",
+                    ))
+                    .await?;
+                Ok(rows.into_iter().next().map(|(s,)| s))
+            }
+        }
     }
 
     async fn ping(&self) -> StoreResult<Duration> {
@@ -415,6 +528,11 @@ impl Store for SqlStore {
 
     async fn ledger_head(&self) -> StoreResult<Option<(i64, String)>> {
         let rows: Vec<(i64, String)> = self.primary_all(sql::last_ledger_event(self.d)).await?;
+        Ok(rows.into_iter().next())
+    }
+
+    async fn audit_head(&self) -> StoreResult<Option<(i64, String)>> {
+        let rows: Vec<(i64, String)> = self.primary_all(sql::last_audit_record(self.d)).await?;
         Ok(rows.into_iter().next())
     }
 

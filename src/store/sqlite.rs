@@ -124,6 +124,7 @@ pub async fn open(url: &str, o: &super::Options) -> StoreResult<SqlStore> {
     } else {
         durability(o.sqlite_synchronous)
     });
+    store.chain_unchained_audit().await?;
     Ok(match file_path(url) {
         Some(path) => store.with_db_file(path),
         None => store,

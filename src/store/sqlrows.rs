@@ -241,6 +241,24 @@ pub struct LedgerRow {
 
 /// Writes are refused on a broken chain: the head (`seq`, `hash`) must be an event whose content
 /// hashes to that hash. None when it does; else the error every write of the batch gets.
+/// Both chains' heads as read: (ledger seq, ledger hash, audit seq, audit hash), NULL for a
+/// chain that is empty.
+pub type HeadsRow = (Option<i64>, Option<String>, Option<i64>, Option<String>);
+
+/// The heads of a `HeadsRow` (genesis for an empty chain).
+pub fn heads(row: Option<HeadsRow>) -> crate::store::writer::Heads {
+    let mut h = crate::store::writer::Heads::default();
+    if let Some((ls, lh, a_s, ah)) = row {
+        if let (Some(s), Some(x)) = (ls, lh) {
+            h.ledger = (s, x);
+        }
+        if let (Some(s), Some(x)) = (a_s, ah) {
+            h.audit = (s, x);
+        }
+    }
+    h
+}
+
 pub fn broken_head(head: &(i64, String), row: Option<LedgerRow>) -> Option<StoreError> {
     let (seq, hash) = head;
     if *seq == 0 {
@@ -300,6 +318,9 @@ pub struct AuditRow {
     payload: Option<String>,
     error: Option<String>,
     op_id: Option<String>,
+    seq: Option<i64>,
+    prev_hash: Option<String>,
+    hash: Option<String>,
 }
 
 impl TryFrom<AuditRow> for AuditEvent {
@@ -325,6 +346,9 @@ impl TryFrom<AuditRow> for AuditEvent {
                 .map(|e| parse_json::<AuditError>("audit error", &e))
                 .transpose()?,
             op_id: r.op_id,
+            seq: r.seq,
+            prev_hash: r.prev_hash,
+            hash: r.hash,
         })
     }
 }

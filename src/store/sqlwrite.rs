@@ -285,13 +285,10 @@ pub fn push_add_counters(q: &mut Q, deltas: &Deltas<'_>) {
     q.push(" ON CONFLICT (scope, name) DO UPDATE SET n = counters.n + excluded.n");
 }
 
-/// A chain head: (seq, hash).
-pub type Head<'a> = (i64, &'a str);
-
 /// A whole batch as one PostgreSQL statement (see `one_statement`).
 pub struct OneStatement<'a> {
-    /// The chain head the batch starts from and the head it leaves, if it has ledger events.
-    pub head: Option<(Head<'a>, Head<'a>)>,
+    /// The chains' heads the batch starts from and the heads it leaves, if it moves them.
+    pub head: Option<(&'a super::writer::Heads, &'a super::writer::Heads)>,
     /// New rows per table, parents first.
     pub creates: Vec<(&'static Table, Vec<Vec<Arg>>)>,
     pub transitions: Vec<(&'a Position, crate::domain::PositionState, i64)>,
@@ -318,16 +315,24 @@ pub fn one_statement(s: OneStatement<'_>) -> Q {
         n += 1;
         q.push(name).push(" AS (");
     };
-    if let Some(((from_seq, from_hash), (to_seq, to_hash))) = s.head {
+    if let Some((from, to)) = s.head {
         cte(&mut q, "head");
         q.push("UPDATE ledger_head SET seq = ")
-            .bind(Int, Arg::Int(to_seq))
+            .bind(Int, Arg::Int(to.ledger.0))
             .push(", hash = ")
-            .bind(Text, t(to_hash))
+            .bind(Text, t(&to.ledger.1))
+            .push(", audit_seq = ")
+            .bind(Int, Arg::Int(to.audit.0))
+            .push(", audit_hash = ")
+            .bind(Text, t(&to.audit.1))
             .push(" WHERE id AND seq = ")
-            .bind(Int, Arg::Int(from_seq))
+            .bind(Int, Arg::Int(from.ledger.0))
             .push(" AND hash = ")
-            .bind(Text, t(from_hash))
+            .bind(Text, t(&from.ledger.1))
+            .push(" AND audit_seq = ")
+            .bind(Int, Arg::Int(from.audit.0))
+            .push(" AND audit_hash = ")
+            .bind(Text, t(&from.audit.1))
             .push(" RETURNING 1)");
     }
     for (i, (table, rows)) in s.creates.into_iter().enumerate() {
@@ -422,7 +427,8 @@ pub fn sqlite_batch(s: OneStatement<'_>) -> Q {
     q
 }
 
-pub fn audit_row(a: &AuditEvent) -> Vec<Arg> {
+/// The row of an audit record at its place in the audit chain: (seq, prev hash, hash).
+pub fn audit_row(a: &AuditEvent, (seq, prev, hash): (i64, &str, &str)) -> Vec<Arg> {
     vec![
         t(&a.id),
         ts(&a.occurred_at),
@@ -437,6 +443,9 @@ pub fn audit_row(a: &AuditEvent) -> Vec<Arg> {
         ot(a.payload.as_ref().map(json_text)),
         ot(a.error.as_ref().map(json_text)),
         ot(a.op_id.clone()),
+        Arg::Int(seq),
+        t(prev),
+        t(hash),
     ]
 }
 

@@ -76,13 +76,13 @@ impl Executor {
         &self,
         from: Option<(i64, String)>,
     ) -> crate::service::ServiceResult<crate::service::VerifyReport> {
-        let store = self.svc.store_target();
+        let key = self.svc.store_key().await?;
         let witnessed = || {
-            let path = self.witness.as_ref()?;
+            let (path, key) = (self.witness.as_ref()?, key.as_ref()?);
             crate::witness::load(path)
                 .ok()?
                 .into_iter()
-                .filter(|w| w.store == store)
+                .filter(|w| w.of(key))
                 .max_by_key(|w| w.seq)
                 .map(|w| (w.seq, w.hash))
         };
@@ -90,9 +90,9 @@ impl Executor {
         let r = self.svc.verify_from(&self.actor, from).await?;
         if r.ok
             && r.head_seq > 0
-            && let Some(path) = &self.witness
+            && let (Some(path), Some(key)) = (&self.witness, &key)
         {
-            let w = crate::witness::Witnessed::now(&store, r.head_seq, &r.head_hash);
+            let w = crate::witness::Witnessed::now(key, r.head_seq, &r.head_hash, None);
             if let Err(e) = crate::witness::record(path, &w) {
                 tracing::warn!(error = %e, "console: cannot record the verified head");
             }

@@ -1283,3 +1283,78 @@ async fn export_and_import_move_a_store_to_another_backend() {
         );
     }
 }
+
+/// Witnessed heads follow the store, not how its URL is spelled: a store reached as
+/// `sqlite:///dir/./x.db`, `//` or through a symlink is the same store, and its rewrite is
+/// caught; the audit trail's head is witnessed too, so a refusal's record cut off the end is
+/// caught.
+#[tokio::test]
+async fn witnesses_follow_the_store_and_its_audit_trail() {
+    let e = Env::new();
+    e.ok_json(&["seed", "--demo", "--positions", "10"]);
+    // A refusal: a record in no ledger event.
+    let out = e.run(&["position", "transition", "pos_nope", "--to", "FUNDED"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(e.run(&["ledger", "verify"]).status.code(), Some(0));
+    let witness = e.dir.path().join("data").join("witness.jsonl");
+    let line: Value = serde_json::from_str(
+        std::fs::read_to_string(&witness)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    let head_seq = line["seq"].as_i64().unwrap();
+    assert!(
+        line["identity"].as_str().unwrap().starts_with("sqlite:"),
+        "{line}"
+    );
+    assert!(line["auditSeq"].as_i64().unwrap() > head_seq, "{line}");
+
+    // The same file spelled three other ways.
+    let dir = e.dir.path();
+    std::os::unix::fs::symlink(e.db(), dir.join("link.db")).unwrap();
+    let spellings = [
+        format!("sqlite://{}/./x.db", dir.display()),
+        format!("sqlite://{}//x.db", dir.display()),
+        format!("sqlite://{}/link.db", dir.display()),
+    ];
+    rewrite_history(&e.db(), head_seq - 20).await;
+    for url in &spellings {
+        let mut c = e.cmd();
+        let out = c
+            .args(["--database-url", url, "ledger", "verify"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{url}: {}", stdout(&out));
+        assert!(
+            stdout(&out).contains(&format!("TAMPERED: seq {head_seq} was witnessed")),
+            "{url}: {}",
+            stdout(&out)
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(&witness).unwrap().lines().count(),
+        1,
+        "the forged head is never witnessed"
+    );
+
+    // The newest audit record cut off: the ledger is whole; the witnessed audit head is gone.
+    let f = Env::new();
+    f.ok_json(&["seed", "--demo", "--positions", "5"]);
+    f.run(&["position", "transition", "pos_nope", "--to", "FUNDED"]);
+    assert_eq!(f.run(&["ledger", "verify"]).status.code(), Some(0));
+    tamper(
+        &f.db(),
+        "DELETE FROM audit_events WHERE seq = (SELECT max(seq) FROM audit_events)",
+    )
+    .await;
+    let out = f.run(&["ledger", "verify"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("TAMPERED: audit seq") && stdout(&out).contains("is gone"),
+        "{}",
+        stdout(&out)
+    );
+}

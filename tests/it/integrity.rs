@@ -519,7 +519,15 @@ async fn check_finds_every_edit_behind_the_ledger(backend: Backend) {
         "{:#?}",
         r.findings
     );
-    assert_eq!(r.findings.len(), 5, "nothing else: {:#?}", r.findings);
+    // The edited audit record no longer hashes as it was chained.
+    assert!(
+        r.findings
+            .iter()
+            .any(|x| x.what.starts_with("audit chain:") && x.what.contains("edited")),
+        "{:#?}",
+        r.findings
+    );
+    assert_eq!(r.findings.len(), 6, "nothing else: {:#?}", r.findings);
 }
 
 #[tokio::test]
@@ -582,6 +590,9 @@ async fn keys_from_before_recorded_hashes_are_a_note_not_a_finding() {
                 payload: Some(payload),
                 error: None,
                 op_id: None,
+                seq: None,
+                prev_hash: None,
+                hash: None,
             }),
         };
         h.store.commit(w).await.unwrap();
@@ -664,4 +675,177 @@ async fn the_upgrade_records_who_made_each_step_on_sqlite() {
 #[tokio::test]
 async fn the_upgrade_records_who_made_each_step_on_postgres() {
     the_upgrade_records_who_made_each_step(Backend::Postgres).await;
+}
+
+/// Refusals are in no ledger event, so the audit trail is chained too: a deleted or edited
+/// failure record breaks the audit chain at its seq, in `check` and in `verify`.
+async fn the_audit_chain_finds_deleted_and_edited_refusals(backend: Backend) {
+    use crate::common::{sql_exec, unlock_history};
+    use escrowgrid::service::{AuditQuery, TransitionRequest};
+    let Some(h) = Harness::new(backend).await else {
+        return skip_postgres("the_audit_chain_finds_deleted_and_edited_refusals");
+    };
+    let f = h.fixture().await;
+    let p = h.position(&f, "HOLDER-1", "1000").await;
+    // Three refusals: transitions the state machine does not allow.
+    for _ in 0..3 {
+        let to = TransitionRequest {
+            to: "RELEASED".into(),
+            ..Default::default()
+        };
+        assert!(
+            h.svc
+                .transition_position(&h.actor, &p.id, to)
+                .await
+                .is_err()
+        );
+    }
+    h.position(&f, "HOLDER-2", "1000").await;
+    let clean = h.svc.check(&h.actor).await.unwrap();
+    assert!(clean.ok, "{:#?}", clean.findings);
+    let v = h.svc.verify_ledger(&h.actor).await.unwrap();
+    let chain = v.audit.clone().unwrap();
+    assert!(
+        v.ok && chain.ok && chain.checked as i64 == chain.head_seq,
+        "{v:?}"
+    );
+    let failures = h
+        .svc
+        .audit(
+            &h.actor,
+            AuditQuery {
+                outcome: Some(escrowgrid::domain::Outcome::Failure),
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(failures.len(), 3);
+    let (gone, edited) = (&failures[1], &failures[0]);
+    unlock_history(&h).await;
+    sql_exec(
+        &h,
+        &format!("DELETE FROM audit_events WHERE id = '{}'", gone.id),
+    )
+    .await;
+    sql_exec(
+        &h,
+        &format!(
+            "UPDATE audit_events SET error = NULL WHERE id = '{}'",
+            edited.id
+        ),
+    )
+    .await;
+    let r = h.svc.check(&h.actor).await.unwrap();
+    assert!(!r.ok);
+    let chain_findings: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|x| x.what.starts_with("audit chain:"))
+        .collect();
+    assert_eq!(chain_findings.len(), 1, "{:#?}", r.findings);
+    assert_eq!(chain_findings[0].seq, gone.seq, "{:#?}", r.findings);
+    assert!(
+        chain_findings[0].what.contains("is missing"),
+        "{:#?}",
+        r.findings
+    );
+    // Verify says so too: the first break is the deletion.
+    let v = h.svc.verify_ledger(&h.actor).await.unwrap();
+    assert!(
+        !v.ok && v.broken.is_none(),
+        "the ledger itself is intact: {v:?}"
+    );
+    assert_eq!(v.audit.unwrap().broken.unwrap().seq, gone.seq.unwrap());
+}
+
+#[tokio::test]
+async fn the_audit_chain_finds_deleted_and_edited_refusals_on_sqlite() {
+    the_audit_chain_finds_deleted_and_edited_refusals(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn the_audit_chain_finds_deleted_and_edited_refusals_on_postgres() {
+    the_audit_chain_finds_deleted_and_edited_refusals(Backend::Postgres).await;
+}
+
+/// Audit records written before the audit chain (by an earlier version: no place in it) are
+/// reported by `check` until the store is next opened, which chains them, oldest first, after
+/// the head; `check` is then clean and new records follow them.
+async fn records_from_before_the_audit_chain_are_chained_on_open(backend: Backend) {
+    use crate::common::sql_exec;
+    let Some(h) = Harness::new(backend).await else {
+        return skip_postgres("records_from_before_the_audit_chain_are_chained_on_open");
+    };
+    let f = h.fixture().await;
+    h.position(&f, "HOLDER-1", "1000").await;
+    let head = h.store.audit_head().await.unwrap().unwrap();
+    // Two records as an older escrowgrid writes them (no seq, prevHash or hash).
+    let now = escrowgrid::domain::time::format(&escrowgrid::domain::time::now());
+    let at = match backend {
+        Backend::Sqlite => format!("'{now}'"),
+        _ => format!("'{now}'::timestamptz"),
+    };
+    for n in 1..=2 {
+        let id = escrowgrid::domain::ids::new_id(escrowgrid::domain::ids::AUDIT);
+        sql_exec(
+            &h,
+            &format!(
+                "INSERT INTO audit_events (id, occurred_at, actor, action, outcome, error) \
+                 VALUES ('{id}', {at}, 'local:old', 'AUTH_FAILED', 'failure', \
+                 '{{\"code\":\"UNAUTHENTICATED\",\"message\":\"old {n}\"}}')"
+            ),
+        )
+        .await;
+    }
+    sql_exec(
+        &h,
+        "UPDATE counters SET n = n + 2 WHERE scope = '' AND name = 'audit'",
+    )
+    .await;
+    let r = h.svc.check(&h.actor).await.unwrap();
+    assert!(
+        r.findings.iter().any(|x| x
+            .what
+            .starts_with("2 audit record(s) are outside the audit chain")),
+        "{:#?}",
+        r.findings
+    );
+    let reopened = store::open(backend, &h.url, std::time::Duration::from_millis(20))
+        .await
+        .unwrap();
+    let (seq, _) = reopened.audit_head().await.unwrap().unwrap();
+    assert_eq!(seq, head.0 + 2, "chained after the head");
+    let svc = escrowgrid::service::Service::new(reopened, Default::default());
+    h_position(&svc, &h, &f).await;
+    let r = svc.check(&h.actor).await.unwrap();
+    assert!(r.ok, "{:#?}", r.findings);
+    assert!(svc.verify_ledger(&h.actor).await.unwrap().ok);
+}
+
+async fn h_position(svc: &escrowgrid::service::Service, h: &Harness, f: &crate::common::Fixture) {
+    svc.create_position(
+        &h.actor,
+        escrowgrid::service::NewPosition {
+            institution_id: Some(f.institution.clone()),
+            asset_id: f.asset.clone(),
+            holder_reference: "HOLDER-9".into(),
+            currency: "USD".into(),
+            amount: "100".into(),
+            external_reference: None,
+        },
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn records_from_before_the_audit_chain_are_chained_on_open_sqlite() {
+    records_from_before_the_audit_chain_are_chained_on_open(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn records_from_before_the_audit_chain_are_chained_on_open_postgres() {
+    records_from_before_the_audit_chain_are_chained_on_open(Backend::Postgres).await;
 }

@@ -1847,3 +1847,24 @@ async fn a_revoked_session_drops_to_sign_in() {
         "nothing more is asked of the service"
     );
 }
+
+/// A store that lives in the console's own process (`--demo`) is never witnessed: a second
+/// demo starts clean instead of "tampered with" by the first one's heads.
+#[tokio::test]
+async fn a_demo_session_writes_no_witness() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("witness.jsonl");
+    for _ in 0..2 {
+        let t = setup().await;
+        let (tx, _rx) = tokio::sync::mpsc::channel(16);
+        let exec = Executor::new(t.svc.clone(), t.actor.clone(), tx).with_witness(path.clone());
+        let r = exec
+            .execute(escrowgrid::tui::app::Cmd::VerifyChain(None))
+            .await;
+        match r {
+            Some(escrowgrid::tui::app::Loaded::ChainVerified(Ok(v))) => assert!(v.ok, "{v:?}"),
+            _ => panic!("verified"),
+        }
+        assert!(!path.exists(), "no witness of a memory store");
+    }
+}

@@ -11,14 +11,15 @@ pub(crate) async fn check(
 ) -> ServiceResult<i32> {
     let mut r = svc.check(actor).await?;
     // The heads verified before, from the operator's witness file.
-    let heads = witnessed_heads(svc, witness, &[])?;
+    let heads = witnessed_heads(svc, witness, &[]).await?;
     let tampering = svc.compare_witnessed(actor, &heads).await?;
     if !tampering.is_empty() {
         r.ok = false;
         r.findings.splice(0..0, tampering);
     }
     if r.ok {
-        witness_head(svc, witness, r.head_seq, &r.head_hash);
+        let audit = (r.audit_head_seq, r.audit_head_hash.as_str());
+        witness_head(svc, witness, (r.head_seq, &r.head_hash), Some(audit)).await;
     }
     if json {
         print_json(&r);

@@ -72,11 +72,13 @@ pub(crate) async fn ledger(
         }
         LedgerCmd::Verify { witness: others } => {
             let r = svc.verify_ledger(actor).await?;
-            let heads = witnessed_heads(svc, witness, &others)?;
+            let heads = witnessed_heads(svc, witness, &others).await?;
             let tampering = svc.compare_witnessed(actor, &heads).await?;
             let ok = r.ok && tampering.is_empty();
+            let audit = r.audit.clone().unwrap_or_default();
             if ok {
-                witness_head(svc, witness, r.head_seq, &r.head_hash);
+                let audit_head = (audit.head_seq, audit.head_hash.as_str());
+                witness_head(svc, witness, (r.head_seq, &r.head_hash), Some(audit_head)).await;
             }
             if json {
                 let mut v =
@@ -92,12 +94,27 @@ pub(crate) async fn ledger(
                 for t in &tampering {
                     outln!("{}", t.what);
                 }
+                if let Some(b) = &audit.broken {
+                    outln!(
+                        "Audit trail BROKEN at audit seq {}: {}",
+                        b.seq,
+                        s(&b.reason)
+                    );
+                }
+                if audit.unchained > 0 {
+                    outln!(
+                        "{} audit record(s) are outside the audit chain",
+                        audit.unchained
+                    );
+                }
                 outln!(
-                    "Ledger {}: {} events verified, head seq {} hash {}; {} witnessed head(s) compared",
+                    "Ledger {}: {} events verified, head seq {} hash {}; audit trail: {} records verified, head seq {}; {} witnessed head(s) compared",
                     if ok { "intact" } else { "TAMPERED" },
                     r.checked,
                     r.head_seq,
                     r.head_hash,
+                    audit.checked,
+                    audit.head_seq,
                     heads.len()
                 );
             }

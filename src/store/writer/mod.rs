@@ -23,7 +23,7 @@ use super::{Change, Committed, FaultInjector, StoreError, StoreResult, Write};
 use crate::domain::audit::AuditEvent;
 use crate::domain::ledger::{GENESIS_HASH, PreparedEvent};
 use crate::domain::{InstitutionPolicy, PositionState};
-use outcome::{WRITE_TRIES, newest_link, outcome_unknown};
+use outcome::{WRITE_TRIES, outcome_unknown};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
@@ -36,22 +36,42 @@ pub const MAX_BATCH: usize = 256;
 /// How many writes may queue before callers wait to queue theirs.
 const QUEUE: usize = 4096;
 
-/// A write with its ledger event prepared for the chain.
+/// A write with its ledger event and audit record prepared for their chains.
 pub(crate) struct Prepared {
     pub change: Change,
     pub ledger: Option<PreparedEvent>,
-    pub audit: Option<AuditEvent>,
+    /// The audit record with its digest (`AuditEvent::digest`).
+    pub audit: Option<(AuditEvent, String)>,
 }
 
 impl Prepared {
-    /// Runs in the caller's task: everything of sealing that does not need the chain head.
+    /// Runs in the caller's task: everything of sealing that does not need the chains' heads.
     pub fn new(w: Write) -> Self {
         Prepared {
             change: w.change,
             ledger: w
                 .ledger
                 .map(crate::domain::ledger::LedgerDraft::prepare_with_id),
-            audit: w.audit,
+            audit: w.audit.map(|a| {
+                let d = a.digest();
+                (a, d)
+            }),
+        }
+    }
+}
+
+/// Both chains' heads, each (seq, hash): the ledger's and the audit trail's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Heads {
+    pub ledger: (i64, String),
+    pub audit: (i64, String),
+}
+
+impl Default for Heads {
+    fn default() -> Self {
+        Heads {
+            ledger: (0, GENESIS_HASH.to_string()),
+            audit: (0, GENESIS_HASH.to_string()),
         }
     }
 }
@@ -92,11 +112,15 @@ pub(crate) struct Writer {
     pub head_tx: Arc<watch::Sender<i64>>,
 }
 
-/// What one write did inside an attempt.
+/// What one write did inside an attempt. (Steps live for one batch: a box per applied write
+/// would cost more than the size difference.)
+#[allow(clippy::large_enum_variant)]
 enum Step {
-    /// Applied. `link` is its ledger event's place: (seq, prev hash, hash).
+    /// Applied. `link` is its ledger event's place: (seq, prev hash, hash); `audit_link` its
+    /// audit record's (seq, hash).
     Applied {
         link: Option<(i64, String, String)>,
+        audit_link: Option<(i64, String)>,
         policy: Option<InstitutionPolicy>,
         /// The event prepared again when the store chose its entity id (a policy upsert).
         renamed: Option<Box<PreparedEvent>>,
@@ -108,12 +132,10 @@ enum Step {
 
 /// How an attempt at a batch ended.
 enum Attempt {
-    Committed(Vec<Option<Step>>),
+    /// Committed, leaving the chains' heads as given (None: as they were, or unknown).
+    Committed(Vec<Option<Step>>, Option<Heads>),
     /// Write `index` failed after it changed something: run the batch again without it.
-    Failed {
-        index: usize,
-        error: StoreError,
-    },
+    Failed { index: usize, error: StoreError },
     /// A statement over several writes failed: run the batch again a write at a time, to find
     /// the one that fails.
     Isolate,
@@ -134,9 +156,9 @@ enum Attempt {
 #[derive(Default)]
 struct State {
     conn: Option<WriteConn>,
-    /// The chain head as this writer last left it; None when unknown (at start, after a failure,
-    /// after another process moved it).
-    head: Option<(i64, String)>,
+    /// The chains' heads as this writer last left them; None when unknown (at start, after a
+    /// failure, after another process moved them).
+    head: Option<Heads>,
     /// Batches to apply the careful way before trying one statement again.
     careful: u32,
 }
@@ -164,13 +186,49 @@ enum GroupError {
     Write(usize, StoreError),
 }
 
-/// The chain as the attempt extends it, and the rows it defers to the end of the batch.
+/// The chains as the attempt extends them, and the rows it defers to the end of the batch.
 struct Pending<'a> {
     seq: i64,
     prev: String,
+    audit_seq: i64,
+    audit_prev: String,
     ledger: Vec<Vec<Arg>>,
     audit: Vec<Vec<Arg>>,
     deltas: Deltas<'a>,
+}
+
+impl<'a> Pending<'a> {
+    /// Nothing pending yet, after `heads`.
+    fn after(heads: &Heads) -> Self {
+        Pending {
+            seq: heads.ledger.0,
+            prev: heads.ledger.1.clone(),
+            audit_seq: heads.audit.0,
+            audit_prev: heads.audit.1.clone(),
+            ledger: Vec::new(),
+            audit: Vec::new(),
+            deltas: Deltas::default(),
+        }
+    }
+
+    /// The heads the writes linked so far leave.
+    fn heads(&self) -> Heads {
+        Heads {
+            ledger: (self.seq, self.prev.clone()),
+            audit: (self.audit_seq, self.audit_prev.clone()),
+        }
+    }
+
+    /// Puts an audit record (with its digest) next in the audit chain; its row is inserted with
+    /// the others. Returns its (seq, hash).
+    fn link_audit(&mut self, a: &AuditEvent, digest: &str) -> (i64, String) {
+        let seq = self.audit_seq + 1;
+        let hash = crate::domain::audit::link_hash(digest, &self.audit_prev, seq);
+        let prev = std::mem::replace(&mut self.audit_prev, hash.clone());
+        self.audit_seq = seq;
+        self.audit.push(sqlwrite::audit_row(a, (seq, &prev, &hash)));
+        (seq, hash)
+    }
 }
 
 impl Writer {
@@ -237,9 +295,9 @@ impl Writer {
                     attempt = self.resolve(&mut st.conn, steps, error, tries).await;
                     continue;
                 }
-                Attempt::Committed(steps) => {
-                    if let Some(head) = newest_link(&steps) {
-                        st.head = Some(head);
+                Attempt::Committed(steps, heads) => {
+                    if heads.is_some() {
+                        st.head = heads;
                     }
                     break self.answers(steps, &mut writes, &mut failed);
                 }
@@ -282,7 +340,7 @@ impl Writer {
         }
         let head = st.head.clone()?;
         let live: Vec<usize> = (0..writes.len()).collect();
-        let (q, steps) = match self.whole_batch(writes, &live, head)? {
+        let (q, steps, heads) = match self.whole_batch(writes, &live, head)? {
             Ok(built) => built,
             Err((index, error)) => return Some(Attempt::Failed { index, error }),
         };
@@ -315,7 +373,7 @@ impl Writer {
             None => {}
         }
         match st.conn.as_mut().expect("set above").exec(q).await {
-            Ok(_) => Some(Attempt::Committed(steps)),
+            Ok(_) => Some(Attempt::Committed(steps, Some(heads))),
             // Whether it committed is unknown: look before answering or trying again.
             Err(error) if outcome_unknown(&error) => Some(Attempt::Unknown { steps, error }),
             Err(e @ StoreError::Unavailable(_)) => Some(Attempt::Unavailable(e)),
@@ -345,15 +403,9 @@ impl Writer {
             }
         }
         let conn = st.conn.as_mut().expect("set above");
-        let head = Q::new(
-            self.d,
-            "BEGIN IMMEDIATE; SELECT seq, hash FROM ledger_events ORDER BY seq DESC LIMIT 1",
-        );
-        let head = match conn.fetch_all::<(i64, String)>(head).await {
-            Ok(rows) => rows
-                .into_iter()
-                .next()
-                .unwrap_or((0, GENESIS_HASH.to_string())),
+        let head = Q::new(self.d, sql::SQLITE_BEGIN_WITH_HEADS);
+        let head = match conn.fetch_all::<sqlrows::HeadsRow>(head).await {
+            Ok(rows) => sqlrows::heads(rows.into_iter().next()),
             Err(e) => {
                 let _ = conn.simple("ROLLBACK").await;
                 return Some(match e {
@@ -362,13 +414,15 @@ impl Writer {
                 });
             }
         };
-        let last = conn.fetch_all(sql::ledger_event_at(self.d, head.0)).await;
-        let broken = last.map(|r| sqlrows::broken_head(&head, r.into_iter().next()));
+        let last = conn
+            .fetch_all(sql::ledger_event_at(self.d, head.ledger.0))
+            .await;
+        let broken = last.map(|r| sqlrows::broken_head(&head.ledger, r.into_iter().next()));
         if let Err(e) | Ok(Some(e)) = broken {
             let _ = conn.simple("ROLLBACK").await;
             return Some(Attempt::Unavailable(e));
         }
-        let (q, steps) = match self.whole_batch(writes, &live, head)? {
+        let (q, steps, heads) = match self.whole_batch(writes, &live, head)? {
             Ok(built) => built,
             Err((index, error)) => {
                 let _ = conn.simple("ROLLBACK").await;
@@ -376,7 +430,7 @@ impl Writer {
             }
         };
         match conn.exec(q).await {
-            Ok(_) => Some(Attempt::Committed(steps)),
+            Ok(_) => Some(Attempt::Committed(steps, Some(heads))),
             Err(e) => {
                 // Whatever failed, the transaction is still open (or already gone): end it.
                 let _ = conn.simple("ROLLBACK").await;
@@ -389,36 +443,31 @@ impl Writer {
     }
 
     /// The live writes as one statement after `head` (PostgreSQL: `sqlwrite::one_statement`; SQLite:
-    /// `sqlwrite::sqlite_batch`, which ends with COMMIT), and each write's step should it succeed.
-    /// None when the batch does not qualify (a policy upsert or key revocation; two writes on one
-    /// entity); `Err` when a write fails as it is linked (a test's injected fault).
+    /// `sqlwrite::sqlite_batch`, which ends with COMMIT), each write's step should it succeed,
+    /// and the heads it leaves. None when the batch does not qualify (a policy upsert or key
+    /// revocation; two writes on one entity); `Err` when a write fails as it is linked (a test's
+    /// injected fault).
     #[allow(clippy::type_complexity)]
     fn whole_batch(
         &self,
         writes: &[Prepared],
         live: &[usize],
-        head: (i64, String),
-    ) -> Option<Result<(Q, Vec<Option<Step>>), (usize, StoreError)>> {
+        head: Heads,
+    ) -> Option<Result<(Q, Vec<Option<Step>>, Heads), (usize, StoreError)>> {
         if !whole_batch_fits(&live.iter().map(|i| &writes[*i].change).collect::<Vec<_>>()) {
             return None;
         }
-        let (seq, prev) = head;
-        let mut pending = Pending {
-            seq,
-            prev: prev.clone(),
-            ledger: Vec::new(),
-            audit: Vec::new(),
-            deltas: Deltas::default(),
-        };
+        let mut pending = Pending::after(&head);
         let mut steps: Vec<Option<Step>> = writes.iter().map(|_| None).collect();
         for &i in live {
             let w = &writes[i];
-            let link = match self.applied(w, w.ledger.as_ref(), w.audit.as_ref(), &mut pending) {
+            let (link, audit_link) = match self.applied(w, w.ledger.as_ref(), None, &mut pending) {
                 Ok(l) => l,
                 Err(error) => return Some(Err((i, error))),
             };
             steps[i] = Some(Step::Applied {
                 link,
+                audit_link,
                 policy: None,
                 renamed: None,
                 applied: true,
@@ -426,9 +475,11 @@ impl Writer {
         }
         let changes: Vec<&Change> = live.iter().map(|i| &writes[*i].change).collect();
         let (creates, transitions) = rows_of(self.d, &changes);
-        let moved = pending.seq != seq;
+        let after = pending.heads();
+        let moved = after != head;
+        let ledger_moved = after.ledger != head.ledger;
         let parts = sqlwrite::OneStatement {
-            head: moved.then_some(((seq, prev.as_str()), (pending.seq, pending.prev.as_str()))),
+            head: moved.then_some((&head, &after)),
             creates,
             position_events: transitions
                 .iter()
@@ -441,13 +492,13 @@ impl Writer {
             ledger: std::mem::take(&mut pending.ledger),
             audit: std::mem::take(&mut pending.audit),
             deltas: &pending.deltas,
-            notify: moved.then_some((CHANNEL, pending.seq)),
+            notify: ledger_moved.then_some((CHANNEL, pending.seq)),
         };
         let q = match self.d {
             Dialect::Postgres => sqlwrite::one_statement(parts),
             Dialect::Sqlite => sqlwrite::sqlite_batch(parts),
         };
-        Some(Ok((q, steps)))
+        Some(Ok((q, steps, after)))
     }
 
     /// Each caller's answer after a commit; tells in-process subscribers of the new head.
@@ -472,6 +523,7 @@ impl Writer {
                 (
                     Some(Step::Applied {
                         link,
+                        audit_link,
                         policy,
                         renamed,
                         applied,
@@ -488,6 +540,7 @@ impl Writer {
                     };
                     Ok(Committed {
                         ledger,
+                        audit: audit_link,
                         policy,
                         applied,
                         batch: n,
@@ -517,7 +570,7 @@ impl Writer {
     ) -> Attempt {
         let live: Vec<usize> = (0..writes.len()).filter(|i| failed[*i].is_none()).collect();
         if live.is_empty() {
-            return Attempt::Committed(writes.iter().map(|_| None).collect());
+            return Attempt::Committed(writes.iter().map(|_| None).collect(), None);
         }
         // A kept PostgreSQL connection that broke since the last batch fails at BEGIN, before
         // anything is sent: take a fresh one and try once more. (On SQLite a failed BEGIN means
@@ -543,13 +596,15 @@ impl Writer {
         }
         let mut tx = Tx(conn.as_mut().expect("connected"));
         match self.apply_all(&mut tx, writes, &live, mode).await {
-            Ok(steps) if self.d == Dialect::Postgres && self.faults_lose_commit(&mut tx).await => {
+            Ok((steps, _))
+                if self.d == Dialect::Postgres && self.faults_lose_commit(&mut tx).await =>
+            {
                 let error =
                     StoreError::Unavailable("injected: the commit's answer was lost".into());
                 Attempt::Unknown { steps, error }
             }
-            Ok(steps) => match tx.commit().await {
-                Ok(()) => Attempt::Committed(steps),
+            Ok((steps, heads)) => match tx.commit().await {
+                Ok(()) => Attempt::Committed(steps, heads),
                 Err(e @ StoreError::Retryable(_)) => Attempt::Retry(e),
                 Err(error) if self.d == Dialect::Postgres && outcome_unknown(&error) => {
                     Attempt::Unknown { steps, error }
@@ -580,38 +635,35 @@ impl Writer {
     }
 
     /// Applies the live writes in arrival order, in groups that no two writes of which touch the
-    /// same entity (one write per group when isolating), then the deferred rows, the head and the
-    /// counters.
+    /// same entity (one write per group when isolating), then the deferred rows, the heads and
+    /// the counters. Returns each write's step and the heads the batch leaves (None when it
+    /// touched neither chain).
     async fn apply_all(
         &self,
         tx: &mut Tx<'_>,
         writes: &[Prepared],
         live: &[usize],
         mode: Mode,
-    ) -> Result<Vec<Option<Step>>, GroupError> {
-        let (seq, prev) = if live.iter().any(|i| writes[*i].ledger.is_some()) {
+    ) -> Result<(Vec<Option<Step>>, Option<Heads>), GroupError> {
+        let chained = live
+            .iter()
+            .any(|i| writes[*i].ledger.is_some() || writes[*i].audit.is_some());
+        let first = if chained {
             self.read_head(tx).await.map_err(GroupError::Statement)?
         } else {
-            (0, GENESIS_HASH.to_string())
+            Heads::default()
         };
         if mode == Mode::Bulk
             && self.d == Dialect::Postgres
-            && let Some(built) = self.whole_batch(writes, live, (seq, prev.clone()))
+            && let Some(built) = self.whole_batch(writes, live, first.clone())
         {
             // Under the head's lock the statement's head check holds; a stale transition or a
             // constraint aborts it, and the batch is then isolated write by write.
-            let (q, steps) = built.map_err(|(i, e)| GroupError::Write(i, e))?;
+            let (q, steps, heads) = built.map_err(|(i, e)| GroupError::Write(i, e))?;
             tx.exec(q).await.map_err(GroupError::WholeBatch)?;
-            return Ok(steps);
+            return Ok((steps, chained.then_some(heads)));
         }
-        let first_seq = seq;
-        let mut pending = Pending {
-            seq,
-            prev,
-            ledger: Vec::new(),
-            audit: Vec::new(),
-            deltas: Deltas::default(),
-        };
+        let mut pending = Pending::after(&first);
         let mut steps: Vec<Option<Step>> = writes.iter().map(|_| None).collect();
         let mut rest = live;
         while let Some(&first) = rest.first() {
@@ -665,8 +717,9 @@ impl Writer {
         self.flush_rows(tx, &mut pending)
             .await
             .map_err(GroupError::Statement)?;
-        if pending.seq != first_seq {
-            self.advance_head(tx, pending.seq, &pending.prev)
+        let last = pending.heads();
+        if last != first {
+            self.advance_head(tx, &first, &last)
                 .await
                 .map_err(GroupError::Statement)?;
         }
@@ -675,7 +728,7 @@ impl Writer {
                 .await
                 .map_err(GroupError::Statement)?;
         }
-        Ok(steps)
+        Ok((steps, chained.then_some(last)))
     }
 
     /// Inserts the ledger and audit rows gathered so far.
@@ -789,11 +842,12 @@ impl Writer {
                 steps[i] = Some(Step::Refused(why));
                 continue;
             }
-            let link = self
-                .applied(w, w.ledger.as_ref(), w.audit.as_ref(), pending)
+            let (link, audit_link) = self
+                .applied(w, w.ledger.as_ref(), None, pending)
                 .map_err(|e| GroupError::Write(i, e))?;
             steps[i] = Some(Step::Applied {
                 link,
+                audit_link,
                 policy: None,
                 renamed: None,
                 applied: true,
@@ -802,24 +856,28 @@ impl Writer {
         Ok(())
     }
 
-    /// A write that applied: its ledger event (`ledger`) goes next in the chain, its ledger and
-    /// audit rows (`audit`) are queued to be inserted with the others, and it is counted.
+    /// A write that applied: its ledger event (`ledger`) and its audit record (`w`'s, or
+    /// `renamed_audit` when the store renamed what it is about) go next in their chains, their
+    /// rows are queued to be inserted with the others, and it is counted.
+    #[allow(clippy::type_complexity)]
     fn applied<'a>(
         &self,
         w: &'a Prepared,
         ledger: Option<&PreparedEvent>,
-        audit: Option<&AuditEvent>,
+        renamed_audit: Option<&AuditEvent>,
         pending: &mut Pending<'a>,
-    ) -> StoreResult<Option<(i64, String, String)>> {
+    ) -> StoreResult<(Option<(i64, String, String)>, Option<(i64, String)>)> {
         let link = self.link(ledger, pending)?;
-        if let Some(a) = audit {
-            pending.audit.push(sqlwrite::audit_row(a));
-        }
+        let audit_link = match (&w.audit, renamed_audit) {
+            (_, Some(a)) => Some(pending.link_audit(a, &a.digest())),
+            (Some((a, digest)), None) => Some(pending.link_audit(a, digest)),
+            (None, None) => None,
+        };
         let institution = w.ledger.as_ref().map(|l| l.draft.institution_id.as_str());
         pending
             .deltas
-            .record(&w.change, institution, w.audit.as_ref());
-        Ok(link)
+            .record(&w.change, institution, w.audit.as_ref().map(|(a, _)| a));
+        Ok((link, audit_link))
     }
 
     /// Puts a write's ledger event next in the chain; its row is inserted with the others.
@@ -891,6 +949,7 @@ impl Writer {
                         // Already revoked: nothing is written, and that is the answer.
                         Some(_) => Step::Applied {
                             link: None,
+                            audit_link: None,
                             policy: None,
                             renamed: None,
                             applied: false,
@@ -904,23 +963,24 @@ impl Writer {
         };
         // The records name the stored policy (an existing one keeps its id).
         let renamed_audit = match (&w.audit, &policy) {
-            (Some(a), Some(p)) if a.resource_id.as_ref() != Some(&p.id) => {
+            (Some((a, _)), Some(p)) if a.resource_id.as_ref() != Some(&p.id) => {
                 let mut a = a.clone();
                 a.resource_id = Some(p.id.clone());
                 Some(a)
             }
             _ => None,
         };
-        let link = self
+        let (link, audit_link) = self
             .applied(
                 w,
                 renamed.as_deref().or(w.ledger.as_ref()),
-                renamed_audit.as_ref().or(w.audit.as_ref()),
+                renamed_audit.as_ref(),
                 pending,
             )
             .map_err(|e| GroupError::Write(i, e))?;
         steps[i] = Some(Step::Applied {
             link,
+            audit_link,
             policy,
             renamed,
             applied: true,

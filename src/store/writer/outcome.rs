@@ -2,8 +2,7 @@
 //! how often the writer tries again when the database rolled a batch back, and how it finds out
 //! whether a batch whose commit went unanswered landed.
 
-use super::{Attempt, Step, Writer};
-use crate::domain::ledger::GENESIS_HASH;
+use super::{Attempt, Heads, Step, Writer};
 use crate::store::sql::{self, Arg, Dialect, Q, Ty};
 use crate::store::sqlconn::{Tx, WriteConn};
 use crate::store::sqlrows;
@@ -46,7 +45,8 @@ impl Writer {
         match self.landed(conn, &steps).await {
             Ok(true) => {
                 tracing::info!(error = %error, "the commit's answer was lost, but the batch landed");
-                Attempt::Committed(steps)
+                // The heads it left are read again by the next batch.
+                Attempt::Committed(steps, None)
             }
             Ok(false) if tries < WRITE_TRIES => {
                 tracing::info!(error = %error, "the batch did not land; trying again");
@@ -59,21 +59,26 @@ impl Writer {
         }
     }
 
-    /// Whether a batch whose commit went unanswered landed: its newest ledger event is stored
-    /// at its seq with its hash (a hash covers the event's id and content, so no other write's
-    /// event has it). Asked on a fresh connection.
+    /// Whether a batch whose commit went unanswered landed: its newest ledger event (or, for a
+    /// batch of audit records only, its newest audit record) is stored at its seq with its hash
+    /// (a hash covers the record's id and content, so no other write's has it). Asked on a fresh
+    /// connection.
     async fn landed(
         &self,
         conn: &mut Option<WriteConn>,
         steps: &[Option<Step>],
     ) -> StoreResult<bool> {
-        let Some((seq, hash)) = newest_link(steps) else {
-            return Err(StoreError::Other(
-                "the batch has no ledger event to look for".into(),
-            ));
+        let (table, (seq, hash)) = match (newest_link(steps), newest_audit_link(steps)) {
+            (Some(l), _) => ("ledger_events", l),
+            (None, Some(a)) => ("audit_events", a),
+            (None, None) => {
+                return Err(StoreError::Other(
+                    "the batch has no ledger event or audit record to look for".into(),
+                ));
+            }
         };
         *conn = Some(self.pools.writer_connection().await?);
-        let mut q = Q::new(self.d, "SELECT hash FROM ledger_events WHERE seq = ");
+        let mut q = Q::new(self.d, &format!("SELECT hash FROM {table} WHERE seq = "));
         q.bind(Ty::Int, Arg::Int(seq));
         let rows: Vec<(String,)> = conn.as_mut().expect("set above").fetch_all(q).await?;
         Ok(rows.first().is_some_and(|(h,)| *h == hash))
@@ -82,50 +87,68 @@ impl Writer {
     /// The chain head, locked until commit. PostgreSQL: the `ledger_head` row `FOR UPDATE`, which
     /// serialises appends across every process. SQLite: `BEGIN IMMEDIATE` already holds the
     /// database's single write lock, so the newest event is the head.
-    pub(super) async fn read_head(&self, tx: &mut Tx<'_>) -> StoreResult<(i64, String)> {
-        let q = match self.d {
-            Dialect::Sqlite => sql::last_ledger_event(self.d),
-            Dialect::Postgres => Q::new(
-                self.d,
-                "SELECT seq, hash FROM ledger_head WHERE id FOR UPDATE",
-            ),
-        };
-        let head = tx
-            .fetch_optional::<(i64, String)>(q)
-            .await?
-            .unwrap_or((0, GENESIS_HASH.to_string()));
-        let last = tx
-            .fetch_optional(sql::ledger_event_at(self.d, head.0))
+    pub(super) async fn read_head(&self, tx: &mut Tx<'_>) -> StoreResult<Heads> {
+        let row = tx
+            .fetch_optional::<sqlrows::HeadsRow>(sql::heads_for_update(self.d))
             .await?;
-        match sqlrows::broken_head(&head, last) {
+        let heads = sqlrows::heads(row);
+        let last = tx
+            .fetch_optional(sql::ledger_event_at(self.d, heads.ledger.0))
+            .await?;
+        match sqlrows::broken_head(&heads.ledger, last) {
             Some(e) => Err(e),
-            None => Ok(head),
+            None => Ok(heads),
         }
     }
 
-    /// PostgreSQL keeps the head in its own row and tells listeners once per batch, in one
-    /// statement (a notification is delivered only when the transaction commits).
+    /// PostgreSQL keeps the heads in their own row and tells listeners of new ledger events
+    /// once per batch, in one statement (a notification is delivered only when the transaction
+    /// commits).
     pub(super) async fn advance_head(
         &self,
         tx: &mut Tx<'_>,
-        seq: i64,
-        hash: &str,
+        from: &Heads,
+        to: &Heads,
     ) -> StoreResult<()> {
         if self.d != Dialect::Postgres {
             return Ok(());
         }
+        let text = |s: &str| Arg::Text(Some(s.to_string()));
         let mut q = Q::new(self.d, "WITH head AS (UPDATE ledger_head SET seq = ");
-        q.bind(Ty::Int, Arg::Int(seq))
+        q.bind(Ty::Int, Arg::Int(to.ledger.0))
             .push(", hash = ")
-            .bind(Ty::Text, Arg::Text(Some(hash.to_string())))
-            .push(" WHERE id RETURNING seq) SELECT pg_notify('")
-            .push(CHANNEL)
-            .push("', ")
-            .bind(Ty::Text, Arg::Text(Some(seq.to_string())))
-            .push(") FROM head");
+            .bind(Ty::Text, text(&to.ledger.1))
+            .push(", audit_seq = ")
+            .bind(Ty::Int, Arg::Int(to.audit.0))
+            .push(", audit_hash = ")
+            .bind(Ty::Text, text(&to.audit.1))
+            .push(" WHERE id RETURNING seq) SELECT ");
+        if to.ledger != from.ledger {
+            q.push("pg_notify('")
+                .push(CHANNEL)
+                .push("', ")
+                .bind(Ty::Text, Arg::Text(Some(to.ledger.0.to_string())))
+                .push(") FROM head");
+        } else {
+            q.push("1 FROM head");
+        }
         tx.exec(q).await?;
         Ok(())
     }
+}
+
+/// The audit head a committed batch left: its newest audit record's (seq, hash).
+pub(super) fn newest_audit_link(steps: &[Option<Step>]) -> Option<(i64, String)> {
+    steps
+        .iter()
+        .filter_map(|s| match s {
+            Some(Step::Applied {
+                audit_link: Some(l),
+                ..
+            }) => Some(l.clone()),
+            _ => None,
+        })
+        .max_by_key(|(seq, _)| *seq)
 }
 
 /// The head a committed batch left: its newest ledger event's (seq, hash).
