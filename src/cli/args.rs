@@ -87,16 +87,26 @@ pub enum Command {
     /// record, every reference. Exit 0 when clean, 1 with each finding.
     Check,
     /// Write the whole store (entities, lifecycles, policies, API key records without tokens,
-    /// the ledger, the audit trail) to FILE as JSON lines ("-": standard output).
+    /// the ledger, the audit trail) to FILE as JSON lines ("-": standard output), ending with a
+    /// trailer (counts, both chains' heads, the file's SHA-256). The file is written beside
+    /// FILE and renamed into place when complete: an existing FILE is never damaged.
     Export {
         #[arg(value_name = "FILE")]
         file: std::path::PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
     },
-    /// Load an export into an empty store of any backend, replaying its ledger; every event is
-    /// sealed again and must come out with the exported hash, ending on the same head.
+    /// Load an export into an empty store of any backend, all or nothing: the entities are
+    /// built from its ledger alone (a row that differs from it refuses the import), both chains
+    /// are verified, and the file must match its trailer.
     Import {
         #[arg(value_name = "FILE")]
         file: std::path::PathBuf,
+        /// Accept an export of an older escrowgrid (version 1, no trailer: a file cut short
+        /// cannot be told from a whole one).
+        #[arg(long)]
+        legacy: bool,
     },
     /// Load a data set.
     Seed(SeedArgs),

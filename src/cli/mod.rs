@@ -291,8 +291,13 @@ pub async fn run(
             Ok(0)
         }
         Command::Check => commands::check::check(svc, actor, json, witness).await,
-        Command::Export { file } => commands::backup::export(svc, actor, &file, json).await,
-        Command::Import { file } => commands::backup::import(svc, actor, &file, json).await,
+        Command::Export { file, force } => {
+            commands::backup::export(svc, actor, &file, force, json).await
+        }
+        Command::Import { file, legacy } => {
+            let opts = crate::service::backup::ImportOptions { legacy };
+            commands::backup::import(svc, actor, &file, opts, json).await
+        }
         Command::Seed(a) => commands::seed::seed(svc, actor, a, json).await,
         c @ (Command::Completions { .. } | Command::Man) => {
             print_docs(&c).map_err(|e| ServiceError::Internal(e.to_string()))?;

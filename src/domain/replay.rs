@@ -9,7 +9,7 @@
 
 use super::apikey::ApiKey;
 use super::ledger::LedgerEvent;
-use super::payloads::Payload;
+use super::payloads::{self, Payload};
 use super::policy::InstitutionPolicy;
 use super::{Asset, AssetTemplate, Institution, Position, PositionLifecycleEvent, PositionState};
 use std::collections::HashMap;
@@ -38,6 +38,30 @@ pub struct RecordedKey {
     /// `key_hash` is empty when the ledger did not record it.
     pub key: ApiKey,
     pub hash_recorded: bool,
+}
+
+/// What one event did, as the store applies it (an import writes exactly these).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Institution(Institution),
+    Template(AssetTemplate),
+    Asset(Asset),
+    Position(Position),
+    /// A lifecycle step: the position after it, the state and version it moved from, and the
+    /// step.
+    Step {
+        position: Position,
+        from: PositionState,
+        from_version: i64,
+        step: Step,
+    },
+    /// The policy as the upsert leaves it.
+    Policy(InstitutionPolicy),
+    Key(RecordedKey),
+    Revoked {
+        id: String,
+        at: super::time::Timestamp,
+    },
 }
 
 /// Something in the ledger that does not replay: an event of the wrong shape or out of order.
@@ -72,28 +96,31 @@ fn recorded<T>(seq: i64, value: T) -> Recorded<T> {
 }
 
 impl Replay {
-    /// Replays the next event (events must come in seq order).
-    pub fn push(&mut self, e: &LedgerEvent) {
+    /// Replays the next event (events must come in seq order); returns what it did, or None
+    /// when it does not replay (a `Problem` says why).
+    pub fn push(&mut self, e: &LedgerEvent) -> Option<Effect> {
         self.events += 1;
         let Some(payload) = e.typed() else {
-            return self.problem(e, format!("its payload does not read as {}", e.kind));
+            self.problem(e, format!("its payload does not read as {}", e.kind));
+            return None;
         };
         let id = e.entity_id.clone();
         match payload {
             Payload::InstitutionCreated(c) => {
                 let v = Institution {
-                    id: id.clone(),
+                    id,
                     name: c.name,
                     regions: c.regions,
                     verticals: c.verticals,
                     created_at: e.at,
                     updated_at: e.at,
                 };
-                self.create(e, |r| &mut r.institutions, v);
+                self.create(e, |r| &mut r.institutions, v.clone())
+                    .then_some(Effect::Institution(v))
             }
             Payload::TemplateCreated(c) => {
                 let v = AssetTemplate {
-                    id: id.clone(),
+                    id,
                     institution_id: c.institution_id,
                     code: c.code,
                     name: c.name,
@@ -103,11 +130,12 @@ impl Replay {
                     created_at: e.at,
                     updated_at: e.at,
                 };
-                self.create(e, |r| &mut r.templates, v);
+                self.create(e, |r| &mut r.templates, v.clone())
+                    .then_some(Effect::Template(v))
             }
             Payload::AssetCreated(c) => {
                 let v = Asset {
-                    id: id.clone(),
+                    id,
                     institution_id: c.institution_id,
                     template_id: c.template_id,
                     label: c.label,
@@ -115,11 +143,16 @@ impl Replay {
                     created_at: e.at,
                     updated_at: e.at,
                 };
-                self.create(e, |r| &mut r.assets, v);
+                self.create(e, |r| &mut r.assets, v.clone())
+                    .then_some(Effect::Asset(v))
             }
             Payload::PositionCreated(c) => {
+                if c.state != PositionState::Created {
+                    self.problem(e, format!("a position created in state {}", c.state));
+                    return None;
+                }
                 let v = Position {
-                    id: id.clone(),
+                    id,
                     institution_id: c.institution_id,
                     asset_id: c.asset_id,
                     holder_reference: c.holder_reference,
@@ -131,63 +164,25 @@ impl Replay {
                     created_at: e.at,
                     updated_at: e.at,
                 };
-                if c.state != PositionState::Created {
-                    self.problem(e, format!("a position created in state {}", c.state));
-                }
-                self.create(e, |r| &mut r.positions, v);
+                self.create(e, |r| &mut r.positions, v.clone())
+                    .then_some(Effect::Position(v))
             }
-            Payload::PositionStateChanged(t) => {
-                let Some(p) = self.positions.get_mut(&id) else {
-                    return self.problem(e, "a lifecycle step of a position never created");
-                };
-                let (from, version) = (p.value.state, p.value.version);
-                p.value.state = t.to_state;
-                p.value.version = t.version;
-                p.value.updated_at = e.at;
-                p.last = e.seq;
-                let step = Step {
-                    seq: e.seq,
-                    metadata_recorded: t.metadata.is_some(),
-                    event: PositionLifecycleEvent {
-                        id: t.lifecycle_event_id,
-                        position_id: id.clone(),
-                        from_state: t.from_state,
-                        to_state: t.to_state,
-                        reason: t.reason,
-                        at: e.at,
-                        metadata: t.metadata.flatten(),
-                        actor: Some(t.actor),
-                    },
-                };
-                self.lifecycle.entry(id).or_default().push(step);
-                if t.from_state != from {
-                    self.problem(
-                        e,
-                        format!("a step from {} when the replay is at {from}", t.from_state),
-                    );
-                } else if !super::lifecycle::allowed_targets(from).contains(&t.to_state) {
-                    self.problem(e, format!("a step from {from} to {}", t.to_state));
-                }
-                if t.version != version + 1 {
-                    self.problem(
-                        e,
-                        format!("a step to version {} after version {version}", t.version),
-                    );
-                }
-            }
+            Payload::PositionStateChanged(t) => self.step(e, id, t),
             Payload::PolicyUpserted(p) => {
-                let other = self.policies.get(&id).map(|r| {
+                let other = self.policies.get(&id).is_some_and(|r| {
                     (r.value.institution_id.as_str(), r.value.region)
                         != (p.institution_id.as_str(), p.region)
                 });
-                if other == Some(true) {
+                if other {
                     self.problem(e, "an upsert of a policy of another institution or region");
+                    return None;
                 }
-                match self.policies.get_mut(&id) {
+                let v = match self.policies.get_mut(&id) {
                     Some(r) => {
                         r.value.config = p.config;
                         r.value.updated_at = e.at;
                         r.last = e.seq;
+                        r.value.clone()
                     }
                     None => {
                         let v = InstitutionPolicy {
@@ -198,15 +193,17 @@ impl Replay {
                             created_at: e.at,
                             updated_at: e.at,
                         };
-                        self.policies.insert(id, recorded(e.seq, v));
+                        self.policies.insert(id, recorded(e.seq, v.clone()));
+                        v
                     }
-                }
+                };
+                Some(Effect::Policy(v))
             }
             Payload::ApiKeyCreated(k) => {
                 let v = RecordedKey {
                     hash_recorded: k.key_hash.is_some(),
                     key: ApiKey {
-                        id: id.clone(),
+                        id,
                         institution_id: k.institution_id,
                         key_hash: k.key_hash.unwrap_or_default(),
                         label: k.label,
@@ -215,38 +212,94 @@ impl Replay {
                         revoked_at: None,
                     },
                 };
-                self.create(e, |r| &mut r.keys, v);
+                self.create(e, |r| &mut r.keys, v.clone())
+                    .then_some(Effect::Key(v))
             }
             Payload::ApiKeyRevoked(_) => match self.keys.get_mut(&id) {
                 Some(k) if k.value.key.revoked_at.is_none() => {
                     k.value.key.revoked_at = Some(e.at);
                     k.last = e.seq;
+                    Some(Effect::Revoked { id, at: e.at })
                 }
-                Some(_) => self.problem(e, "a key revoked a second time"),
-                None => self.problem(e, "the revocation of a key never created"),
+                Some(_) => {
+                    self.problem(e, "a key revoked a second time");
+                    None
+                }
+                None => {
+                    self.problem(e, "the revocation of a key never created");
+                    None
+                }
             },
         }
     }
 
+    /// A lifecycle step: the position moves on (also when the step is out of order, so later
+    /// steps are judged against what the ledger says), and the step is kept.
+    fn step(&mut self, e: &LedgerEvent, id: String, t: payloads::Transition) -> Option<Effect> {
+        let Some(p) = self.positions.get_mut(&id) else {
+            self.problem(e, "a lifecycle step of a position never created");
+            return None;
+        };
+        let (from, version) = (p.value.state, p.value.version);
+        p.value.state = t.to_state;
+        p.value.version = t.version;
+        p.value.updated_at = e.at;
+        p.last = e.seq;
+        let position = p.value.clone();
+        let step = Step {
+            seq: e.seq,
+            metadata_recorded: t.metadata.is_some(),
+            event: PositionLifecycleEvent {
+                id: t.lifecycle_event_id,
+                position_id: id.clone(),
+                from_state: t.from_state,
+                to_state: t.to_state,
+                reason: t.reason,
+                at: e.at,
+                metadata: t.metadata.flatten(),
+                actor: Some(t.actor),
+            },
+        };
+        self.lifecycle.entry(id).or_default().push(step.clone());
+        let before = self.problems.len();
+        if t.from_state != from {
+            self.problem(
+                e,
+                format!("a step from {} when the replay is at {from}", t.from_state),
+            );
+        } else if !super::lifecycle::allowed_targets(from).contains(&t.to_state) {
+            self.problem(e, format!("a step from {from} to {}", t.to_state));
+        }
+        if t.version != version + 1 {
+            self.problem(
+                e,
+                format!("a step to version {} after version {version}", t.version),
+            );
+        }
+        (self.problems.len() == before).then_some(Effect::Step {
+            position,
+            from,
+            from_version: version,
+            step,
+        })
+    }
+
+    /// Records a created entity; false (and a problem) when it was created before.
     fn create<T>(
         &mut self,
         e: &LedgerEvent,
         map: impl FnOnce(&mut Self) -> &mut HashMap<String, Recorded<T>>,
         v: T,
-    ) {
-        let first = {
-            let m = map(self);
-            match m.get(&e.entity_id) {
-                Some(r) => Some(r.created),
-                None => {
-                    m.insert(e.entity_id.clone(), recorded(e.seq, v));
-                    None
-                }
-            }
-        };
+    ) -> bool {
+        let m = map(self);
+        let first = m.get(&e.entity_id).map(|r| r.created);
+        if first.is_none() {
+            m.insert(e.entity_id.clone(), recorded(e.seq, v));
+        }
         if let Some(first) = first {
             self.problem(e, format!("created a second time (first at seq {first})"));
         }
+        first.is_none()
     }
 
     fn problem(&mut self, e: &LedgerEvent, what: impl Into<String>) {
@@ -357,9 +410,17 @@ mod tests {
             ),
         ]);
         let mut r = Replay::default();
-        for e in &events {
-            r.push(e);
-        }
+        let effects: Vec<_> = events.iter().map(|e| r.push(e)).collect();
+        assert!(matches!(
+            &effects[1],
+            Some(Effect::Step {
+                from: PositionState::Created,
+                from_version: 0,
+                ..
+            })
+        ));
+        assert!(effects[3].is_none(), "an out-of-order step has no effect");
+        assert!(matches!(&effects[6], Some(Effect::Revoked { id, .. }) if id == "ak_1"));
         let p = &r.positions["pos_1"];
         assert_eq!(
             (p.value.state, p.value.version, p.created, p.last),

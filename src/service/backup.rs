@@ -1,18 +1,29 @@
 //! Backups that move between backends. `export` writes the whole store — institutions,
 //! templates, assets, positions with their lifecycle, policies, API key records (their hashes,
-//! never a token), the ledger and the audit trail — as JSON lines. `import` loads such a file into
-//! an empty store of any backend by replaying its ledger in order, each event with the change it
-//! recorded, its own id and time and its audit record: the store seals every event again, and the
-//! import checks that each comes out with the exported hash (so the chain is verified as it goes
-//! and ends on the same head). Memory, SQLite and PostgreSQL hold byte-identical ledgers after.
+//! never a token), the ledger and the audit trail — as JSON lines, between a header and a
+//! trailer that gives the counts, both chains' heads and the SHA-256 of every byte before it: a
+//! file cut short, or changed, is refused.
+//!
+//! `import` trusts nothing in the file but what the chains prove. The ledger is verified and
+//! replayed (`domain::replay`): every entity the store gets is built from the ledger's events
+//! alone, and the export's entity rows are only compared with that replay — a row that differs
+//! (a forged key hash, an edited reason) refuses the import, naming it. The audit trail is
+//! verified as a chain and written in its order, each success record with its ledger event. The
+//! whole load is one transaction (`Store::import`): all of it lands, or — on any failure, an
+//! interrupted process included — none of it, and the store stays empty.
 
 use super::*;
-use crate::store::AuditQuery;
+use crate::domain::audit::{AuditVerifier, link_hash};
+use crate::domain::replay::{Effect, Recorded, Replay, differing_fields};
+use crate::store::{AuditQuery, Heads};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
+use std::io::BufRead;
 
 pub const FORMAT: &str = "escrowgrid-export";
-pub const VERSION: u32 = 1;
+/// 2: the trailer, the audit chain, and payloads that record key hashes and step metadata.
+pub const VERSION: u32 = 2;
 
 /// The first line of an export.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,8 +34,28 @@ pub struct ExportHeader {
     pub backend: String,
     pub head_seq: i64,
     pub head_hash: String,
+    #[serde(default)]
+    pub audit_head_seq: i64,
+    #[serde(default)]
+    pub audit_head_hash: Option<String>,
     #[serde(with = "crate::domain::time::rfc3339")]
     pub exported_at: time::Timestamp,
+}
+
+/// The last line of an export: what came before it, and the SHA-256 of its bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportTrailer {
+    /// Lines before the trailer, the header included.
+    pub lines: u64,
+    pub ledger_events: u64,
+    pub audit_records: u64,
+    pub head_seq: i64,
+    pub head_hash: String,
+    pub audit_head_seq: i64,
+    pub audit_head_hash: String,
+    /// Lower-case hex SHA-256 of every byte before the trailer (each line and its newline).
+    pub sha256: String,
 }
 
 /// An API key as exported: the record with its token's hash (never the token).
@@ -50,6 +81,7 @@ pub enum ExportLine {
     ApiKey(ApiKeyRecord),
     Ledger(LedgerEvent),
     Audit(AuditEvent),
+    Trailer(ExportTrailer),
 }
 
 /// How much an export or import moved.
@@ -61,301 +93,717 @@ pub struct BackupSummary {
     pub audit_records: u64,
     pub head_seq: i64,
     pub head_hash: String,
+    pub audit_head_seq: i64,
+    pub audit_head_hash: String,
+    /// What could not be proven from the ledger and was taken from the file (exports of an
+    /// older escrowgrid), once each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// What `import` accepts beyond a whole export of this version.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImportOptions {
+    /// Accept an export of version 1, which has no trailer (so a file cut at a line boundary
+    /// cannot be told from a whole one).
+    pub legacy: bool,
+}
+
+fn bad(m: impl Into<String>) -> ServiceError {
+    ServiceError::field("file", m)
 }
 
 impl Service {
-    /// Writes the whole store, line by line, to `emit` (root only: it spans every institution).
-    pub async fn export(
-        &self,
-        actor: &Actor,
-        mut emit: impl FnMut(&ExportLine) -> ServiceResult<()>,
-    ) -> ServiceResult<BackupSummary> {
-        self.op("export", actor, async move {
-            if !actor.is_root() {
-                let refused = Err(Self::forbidden(actor, "export the store"));
-                return self.audit_read(actor, Read::Export, None, refused).await;
+    /// May `actor` export the store? Root only (it spans every institution); a refusal is
+    /// audited. Asked before any file is touched.
+    pub async fn authorize_export(&self, actor: &Actor) -> ServiceResult<()> {
+        self.op("authorize_export", actor, async move {
+            if actor.is_root() {
+                return Ok(());
             }
-            let (head_seq, head_hash) = self
-                .store
-                .ledger_head()
-                .await?
-                .unwrap_or((0, crate::domain::ledger::GENESIS_HASH.to_string()));
-            let mut s = BackupSummary {
-                head_seq,
-                head_hash: head_hash.clone(),
-                ..Default::default()
-            };
-            let mut out = |line: ExportLine, s: &mut BackupSummary| {
-                s.lines += 1;
-                emit(&line)
-            };
-            out(
-                ExportLine::Header(ExportHeader {
-                    format: FORMAT.into(),
-                    version: VERSION,
-                    backend: self.store.backend().to_string(),
-                    head_seq,
-                    head_hash,
-                    exported_at: time::now(),
-                }),
-                &mut s,
-            )?;
-            for i in self.all_institutions().await? {
-                out(ExportLine::Institution(i), &mut s)?;
-            }
-            for t in self.all_templates().await? {
-                out(ExportLine::Template(t), &mut s)?;
-            }
-            for a in self.all_assets().await? {
-                out(ExportLine::Asset(a), &mut s)?;
-            }
-            let mut last: Option<Position> = None;
-            loop {
-                let page = self.positions_after(last.as_ref()).await?;
-                let Some(end) = page.last() else { break };
-                last = Some(end.clone());
-                for p in page {
-                    let steps = self.store.position_events(&p.id).await?;
-                    out(ExportLine::Position(p), &mut s)?;
-                    for e in steps {
-                        out(ExportLine::Lifecycle(e), &mut s)?;
-                    }
-                }
-            }
-            for p in self.store.list_policies(None).await? {
-                out(ExportLine::Policy(p), &mut s)?;
-            }
-            for k in self.store.list_api_keys(None).await? {
-                let key_hash = k.key_hash.clone();
-                out(
-                    ExportLine::ApiKey(ApiKeyRecord { key: k, key_hash }),
-                    &mut s,
-                )?;
-            }
-            self.ledger_pages(0, |page| {
-                for e in page {
-                    s.ledger_events += 1;
-                    out(ExportLine::Ledger(e), &mut s)?;
-                }
-                Ok(true)
-            })
-            .await?;
-            let mut before = None;
-            loop {
-                let q = AuditQuery {
-                    before: before.clone(),
-                    limit: 1000,
-                    ..Default::default()
-                };
-                let page = self.store.list_audit(&q).await?;
-                let Some(last) = page.last() else { break };
-                before = Some(last.id.clone());
-                for a in page {
-                    s.audit_records += 1;
-                    out(ExportLine::Audit(a), &mut s)?;
-                }
-            }
-            Ok(s)
+            let refused = Err(Self::forbidden(actor, "export the store"));
+            self.audit_read(actor, Read::Export, None, refused).await
         })
         .await
     }
 
-    /// The export as JSON lines into `out` (`escrowgrid export`, the console's `:export`); a
-    /// write that fails is an error naming `what` (the file).
+    /// The export as JSON lines into `out`, ending with its trailer (`escrowgrid export`, the
+    /// console's `:export`); a write that fails is an error naming `what` (the file).
     pub async fn export_to<W: std::io::Write + ?Sized>(
         &self,
         actor: &Actor,
         out: &mut W,
         what: &str,
     ) -> ServiceResult<BackupSummary> {
-        let cannot =
-            |e: std::io::Error| ServiceError::field("file", format!("cannot write {what}: {e}"));
-        let s = self
-            .export(actor, |line| {
-                let text = serde_json::to_string(line)
+        self.op("export", actor, async move {
+            if !actor.is_root() {
+                let refused = Err(Self::forbidden(actor, "export the store"));
+                return self.audit_read(actor, Read::Export, None, refused).await;
+            }
+            let cannot = |e: std::io::Error| bad(format!("cannot write {what}: {e}"));
+            let mut digest = Sha256::new();
+            let mut s = BackupSummary::default();
+            let mut emit = |line: &ExportLine, s: &mut BackupSummary| -> ServiceResult<()> {
+                let mut text = serde_json::to_string(line)
                     .map_err(|e| ServiceError::Internal(e.to_string()))?;
-                writeln!(out, "{text}").map_err(cannot)
-            })
-            .await?;
-        out.flush().map_err(cannot)?;
+                text.push('\n');
+                digest.update(text.as_bytes());
+                s.lines += 1;
+                out.write_all(text.as_bytes()).map_err(cannot)
+            };
+            self.export_lines(&mut s, &mut emit).await?;
+            let trailer = ExportLine::Trailer(ExportTrailer {
+                lines: s.lines,
+                ledger_events: s.ledger_events,
+                audit_records: s.audit_records,
+                head_seq: s.head_seq,
+                head_hash: s.head_hash.clone(),
+                audit_head_seq: s.audit_head_seq,
+                audit_head_hash: s.audit_head_hash.clone(),
+                sha256: hex::encode(digest.finalize()),
+            });
+            let text = serde_json::to_string(&trailer)
+                .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            writeln!(out, "{text}").map_err(cannot)?;
+            out.flush().map_err(cannot)?;
+            Ok(s)
+        })
+        .await
+    }
+
+    /// The export into `path`, never damaging what is there: the caller's rights are checked
+    /// before any file is touched; an existing file is replaced only with `force`; the export
+    /// is written to an owner-only temporary file beside it, flushed to disk and renamed into
+    /// place only when complete (a killed or refused export leaves the old file as it was).
+    pub async fn export_file(
+        &self,
+        actor: &Actor,
+        path: &std::path::Path,
+        force: bool,
+    ) -> ServiceResult<BackupSummary> {
+        self.authorize_export(actor).await?;
+        let shown = path.display().to_string();
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if !m.is_file() => {
+                return Err(bad(format!("{shown} exists and is not a regular file")));
+            }
+            Ok(_) if !force => {
+                return Err(bad(format!(
+                    "{shown} exists: pass --force to replace it (it is kept as it is until the \
+                     new export is complete)"
+                )));
+            }
+            _ => {}
+        }
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let cannot = |e: std::io::Error| bad(format!("cannot write {shown}: {e}"));
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".escrowgrid-export-")
+            .suffix(".partial")
+            .tempfile_in(&dir)
+            .map_err(cannot)?;
+        let s = {
+            let mut out = std::io::BufWriter::new(tmp.as_file_mut());
+            self.export_to(actor, &mut out, &shown).await?
+        };
+        tmp.as_file().sync_all().map_err(cannot)?;
+        tmp.persist(path).map_err(|e| cannot(e.error))?;
+        // The rename itself, durable.
+        if let Ok(d) = std::fs::File::open(&dir) {
+            let _ = d.sync_all();
+        }
         Ok(s)
     }
 
-    /// Loads an export into this store, which must be empty, replaying its ledger (root only).
+    /// Every line of the export but the trailer, in order, to `emit`.
+    async fn export_lines(
+        &self,
+        s: &mut BackupSummary,
+        emit: &mut impl FnMut(&ExportLine, &mut BackupSummary) -> ServiceResult<()>,
+    ) -> ServiceResult<()> {
+        let genesis = || (0, crate::domain::ledger::GENESIS_HASH.to_string());
+        let (head_seq, head_hash) = self.store.ledger_head().await?.unwrap_or_else(genesis);
+        let (audit_seq, audit_hash) = self.store.audit_head().await?.unwrap_or_else(genesis);
+        (s.head_seq, s.head_hash) = (head_seq, head_hash.clone());
+        (s.audit_head_seq, s.audit_head_hash) = (audit_seq, audit_hash.clone());
+        let header = ExportHeader {
+            format: FORMAT.into(),
+            version: VERSION,
+            backend: self.store.backend().to_string(),
+            head_seq,
+            head_hash,
+            audit_head_seq: audit_seq,
+            audit_head_hash: Some(audit_hash),
+            exported_at: time::now(),
+        };
+        emit(&ExportLine::Header(header), s)?;
+        for i in self.all_institutions().await? {
+            emit(&ExportLine::Institution(i), s)?;
+        }
+        for t in self.all_templates().await? {
+            emit(&ExportLine::Template(t), s)?;
+        }
+        for a in self.all_assets().await? {
+            emit(&ExportLine::Asset(a), s)?;
+        }
+        let mut last: Option<Position> = None;
+        loop {
+            let page = self.positions_after(last.as_ref()).await?;
+            let Some(end) = page.last() else { break };
+            last = Some(end.clone());
+            for p in page {
+                let steps = self.store.position_events(&p.id).await?;
+                emit(&ExportLine::Position(p), s)?;
+                for e in steps {
+                    emit(&ExportLine::Lifecycle(e), s)?;
+                }
+            }
+        }
+        for p in self.store.list_policies(None).await? {
+            emit(&ExportLine::Policy(p), s)?;
+        }
+        for k in self.store.list_api_keys(None).await? {
+            let key_hash = k.key_hash.clone();
+            emit(&ExportLine::ApiKey(ApiKeyRecord { key: k, key_hash }), s)?;
+        }
+        // The ledger and the audit trail up to the heads in the header.
+        self.ledger_pages(0, |page| {
+            for e in page.into_iter().filter(|e| e.seq <= head_seq) {
+                s.ledger_events += 1;
+                emit(&ExportLine::Ledger(e), s)?;
+            }
+            Ok(true)
+        })
+        .await?;
+        self.audit_chain_pages(0, |page| {
+            for a in page
+                .into_iter()
+                .filter(|a| a.seq.is_some_and(|n| n <= audit_seq))
+            {
+                s.audit_records += 1;
+                emit(&ExportLine::Audit(a), s)?;
+            }
+            Ok(true)
+        })
+        .await?;
+        let unchained = AuditQuery {
+            unchained: true,
+            limit: 1000,
+            ..Default::default()
+        };
+        for a in self.store.list_audit(&unchained).await? {
+            s.audit_records += 1;
+            emit(&ExportLine::Audit(a), s)?;
+        }
+        Ok(())
+    }
+
+    /// Loads an export into this store, which must be empty (root only): see the module's
+    /// documentation. Nothing is written unless all of it can be.
     pub async fn import(
         &self,
         actor: &Actor,
-        lines: Vec<ExportLine>,
+        file: impl BufRead,
+        opts: ImportOptions,
     ) -> ServiceResult<BackupSummary> {
         self.op("import", actor, async move {
-        if !actor.is_root() {
-            let refused = Err(Self::forbidden(actor, "import into the store"));
-            return self.audit_read(actor, Read::Export, None, refused).await;
-        }
-        let bad = |m: String| ServiceError::field("file", m);
-        let held = self.store.counts(None).await?;
-        if held.ledger_events > 0 || held.institutions > 0 || held.audit_events > 0 {
-            return Err(bad(format!(
-                "an import needs an empty store; this one holds {} ledger events and {} audit records",
-                held.ledger_events, held.audit_events
-            )));
-        }
-        let mut header = None;
-        let (mut institutions, mut templates, mut assets) =
-            (HashMap::new(), HashMap::new(), HashMap::new());
-        let (mut positions, mut steps, mut policies, mut keys) = (
-            HashMap::new(),
-            HashMap::new(),
-            HashMap::new(),
-            HashMap::new(),
-        );
-        let (mut ledger, mut audits) = (Vec::new(), Vec::new());
-        for l in lines {
-            match l {
-                ExportLine::Header(h) => header = Some(h),
-                ExportLine::Institution(i) => {
-                    institutions.insert(i.id.clone(), i);
+            if !actor.is_root() {
+                let refused = Err(Self::forbidden(actor, "import into the store"));
+                return self.audit_read(actor, Read::Export, None, refused).await;
+            }
+            let held = self.store.counts(None).await?;
+            if held.ledger_events > 0 || held.institutions > 0 || held.audit_events > 0 {
+                return Err(bad(format!(
+                    "an import needs an empty store; this one holds {} ledger events and {} audit records",
+                    held.ledger_events, held.audit_events
+                )));
+            }
+            let export = Export::read(file, opts)?;
+            let plan = export.plan()?;
+            let writes = plan.writes.len();
+            self.store
+                .import(plan.writes, plan.heads.clone())
+                .await
+                .map_err(|e| match e {
+                    StoreError::Constraint(m) => bad(format!("nothing was imported: {m}")),
+                    other => ServiceError::from(other),
+                })?;
+            tracing::info!(writes, "import committed");
+            Ok(BackupSummary {
+                lines: export.lines,
+                ledger_events: export.ledger.len() as u64,
+                audit_records: export.audits.len() as u64,
+                head_seq: plan.heads.ledger.0,
+                head_hash: plan.heads.ledger.1,
+                audit_head_seq: plan.heads.audit.0,
+                audit_head_hash: plan.heads.audit.1,
+                notes: plan.notes,
+            })
+        })
+        .await
+    }
+}
+
+/// An export as read: each kind of line by id, the ledger and the audit trail in file order.
+#[derive(Default)]
+struct Export {
+    lines: u64,
+    institutions: HashMap<String, Institution>,
+    templates: HashMap<String, AssetTemplate>,
+    assets: HashMap<String, Asset>,
+    positions: HashMap<String, Position>,
+    lifecycle: HashMap<String, PositionLifecycleEvent>,
+    policies: HashMap<String, InstitutionPolicy>,
+    keys: HashMap<String, ApiKey>,
+    ledger: Vec<LedgerEvent>,
+    audits: Vec<AuditEvent>,
+    trailer: Option<ExportTrailer>,
+}
+
+/// What an import writes, and the heads its chains must end on.
+struct Plan {
+    writes: Vec<Write>,
+    heads: Heads,
+    notes: Vec<String>,
+}
+
+impl Export {
+    /// Reads and checks the file: the header first, the trailer last, its digest and counts.
+    fn read(file: impl BufRead, opts: ImportOptions) -> ServiceResult<Export> {
+        let mut x = Export::default();
+        let mut digest = Sha256::new();
+        let mut header: Option<ExportHeader> = None;
+        for (n, line) in file.lines().enumerate() {
+            let line = line.map_err(|e| bad(format!("cannot read line {}: {e}", n + 1)))?;
+            if x.trailer.is_some() {
+                if line.trim().is_empty() {
+                    continue;
                 }
-                ExportLine::Template(t) => {
-                    templates.insert(t.id.clone(), t);
+                return Err(bad(format!(
+                    "line {}: lines after the trailer (the file was changed)",
+                    n + 1
+                )));
+            }
+            let parsed: ExportLine = serde_json::from_str(&line)
+                .map_err(|e| bad(format!("line {}: not an export line ({e})", n + 1)))?;
+            if let ExportLine::Trailer(t) = parsed {
+                x.trailer = Some(t);
+                continue;
+            }
+            digest.update(line.as_bytes());
+            digest.update(b"\n");
+            x.lines += 1;
+            match parsed {
+                ExportLine::Header(h) if n == 0 => header = Some(h),
+                ExportLine::Header(_) => {
+                    return Err(bad(format!("line {}: a second header", n + 1)));
                 }
-                ExportLine::Asset(a) => {
-                    assets.insert(a.id.clone(), a);
+                _ if header.is_none() => {
+                    return Err(bad("no header line: not an EscrowGrid export"));
                 }
-                ExportLine::Position(p) => {
-                    positions.insert(p.id.clone(), p);
-                }
-                ExportLine::Lifecycle(e) => {
-                    steps.insert(e.id.clone(), e);
-                }
-                ExportLine::Policy(p) => {
-                    policies.insert(p.id.clone(), p);
-                }
+                ExportLine::Institution(i) => _ = x.institutions.insert(i.id.clone(), i),
+                ExportLine::Template(t) => _ = x.templates.insert(t.id.clone(), t),
+                ExportLine::Asset(a) => _ = x.assets.insert(a.id.clone(), a),
+                ExportLine::Position(p) => _ = x.positions.insert(p.id.clone(), p),
+                ExportLine::Lifecycle(e) => _ = x.lifecycle.insert(e.id.clone(), e),
+                ExportLine::Policy(p) => _ = x.policies.insert(p.id.clone(), p),
                 ExportLine::ApiKey(k) => {
                     let mut key = k.key;
                     key.key_hash = k.key_hash;
-                    keys.insert(key.id.clone(), key);
+                    x.keys.insert(key.id.clone(), key);
                 }
-                ExportLine::Ledger(e) => ledger.push(e),
-                ExportLine::Audit(a) => audits.push(a),
+                ExportLine::Ledger(e) => x.ledger.push(e),
+                ExportLine::Audit(a) => x.audits.push(a),
+                ExportLine::Trailer(_) => unreachable!("taken above"),
             }
         }
-        let header =
-            header.ok_or_else(|| bad("no header line: not an EscrowGrid export".into()))?;
-        if header.format != FORMAT || header.version != VERSION {
+        let header = header.ok_or_else(|| bad("no header line: not an EscrowGrid export"))?;
+        if header.format != FORMAT || header.version > VERSION {
             return Err(bad(format!(
-                "format {} version {} is not one this version reads ({FORMAT} {VERSION})",
+                "format {} version {} is not one this version reads ({FORMAT} up to {VERSION}): \
+                 upgrade escrowgrid",
                 header.format, header.version
             )));
         }
-        ledger.sort_by_key(|e| e.seq);
-        audits.sort_by(|a, b| a.id.cmp(&b.id));
-        // Each ledger event's audit record: the first unused success of its action and entity.
-        let mut recorded: HashMap<(String, String), VecDeque<AuditEvent>> = HashMap::new();
-        let mut rest = Vec::new();
-        for a in audits {
-            match (&a.outcome, &a.resource_id) {
-                (Outcome::Success, Some(r)) => recorded
-                    .entry((a.action.clone(), r.clone()))
-                    .or_default()
-                    .push_back(a),
-                _ => rest.push(a),
+        let Some(t) = &x.trailer else {
+            if header.version < 2 && opts.legacy {
+                return Ok(x);
             }
+            return Err(bad(if header.version < 2 {
+                "the export was written by an older escrowgrid (version 1) and has no trailer, \
+                 so a file cut short cannot be told from a whole one; pass --legacy to import \
+                 it all the same"
+                    .to_string()
+            } else {
+                "the export has no trailer: the file was cut short (or its last line removed)"
+                    .to_string()
+            }));
+        };
+        let sha256 = hex::encode(digest.finalize());
+        if t.sha256 != sha256 {
+            return Err(bad(format!(
+                "the export does not match its trailer (SHA-256 {sha256}, the trailer says {}): \
+                 the file was changed or damaged",
+                t.sha256
+            )));
         }
+        let counts = (x.lines, x.ledger.len() as u64, x.audits.len() as u64);
+        if counts != (t.lines, t.ledger_events, t.audit_records) {
+            return Err(bad(format!(
+                "the export holds {} lines, {} ledger events and {} audit records; its trailer \
+                 says {}, {} and {}",
+                counts.0, counts.1, counts.2, t.lines, t.ledger_events, t.audit_records
+            )));
+        }
+        if (t.head_seq, &t.head_hash) != (header.head_seq, &header.head_hash) {
+            return Err(bad("the export's trailer and header name different heads"));
+        }
+        Ok(x)
+    }
+
+    /// Verifies both chains, replays the ledger, compares every entity row with the replay,
+    /// and orders the writes as the audit trail says they were made.
+    fn plan(&self) -> ServiceResult<Plan> {
+        let mut notes = Vec::new();
+        // The ledger: a chain from seq 1, and a replay without problems.
         let mut chain = ChainVerifier::default();
-        let mut current: HashMap<String, Position> = HashMap::new();
-        let mut s = BackupSummary::default();
-        for e in &ledger {
-            if let Err(b) = chain.push(e) {
-                return Err(bad(format!(
-                    "the export's chain breaks at seq {}: {}",
+        let mut replay = Replay::default();
+        let mut effects = Vec::with_capacity(self.ledger.len());
+        for e in &self.ledger {
+            chain.push(e).map_err(|b| {
+                bad(format!(
+                    "the export's ledger breaks at seq {}: {}",
                     b.seq, b.reason
+                ))
+            })?;
+            let effect = replay.push(e);
+            if let Some(p) = replay.problems.first() {
+                return Err(bad(format!(
+                    "the export's ledger does not replay at seq {} ({}): {}",
+                    p.seq, p.entity, p.what
                 )));
             }
-            let missing =
-                |what: &str| bad(format!("seq {}: its {what} is not in the export", e.seq));
-            let change = match e.typed().ok_or_else(|| missing("payload (unreadable)"))? {
-                Payload::InstitutionCreated(_) => Change::CreateInstitution(
-                    institutions
-                        .get(&e.entity_id)
-                        .cloned()
-                        .ok_or_else(|| missing("institution"))?,
-                ),
-                Payload::TemplateCreated(_) => Change::CreateTemplate(
-                    templates
-                        .get(&e.entity_id)
-                        .cloned()
-                        .ok_or_else(|| missing("template"))?,
-                ),
-                Payload::AssetCreated(_) => Change::CreateAsset(
-                    assets
-                        .get(&e.entity_id)
-                        .cloned()
-                        .ok_or_else(|| missing("asset"))?,
-                ),
-                Payload::PositionCreated(c) => {
-                    let mut p = positions
-                        .get(&e.entity_id)
-                        .cloned()
-                        .ok_or_else(|| missing("position"))?;
-                    p.state = c.state;
-                    p.version = 0;
-                    p.updated_at = p.created_at;
-                    current.insert(p.id.clone(), p.clone());
-                    Change::CreatePosition(p)
+            effects.push(effect.expect("an event without a problem has its effect"));
+        }
+        if let Some(t) = &self.trailer {
+            let (seq, hash) = chain.head();
+            if (seq, hash) != (t.head_seq, t.head_hash.as_str()) {
+                return Err(bad(format!(
+                    "the export's ledger ends at seq {seq}, its trailer at seq {}",
+                    t.head_seq
+                )));
+            }
+        }
+        self.compare_with(&replay)?;
+        // Legacy: what older ledgers did not record comes from the rows (said in a note).
+        let mut from_rows = (0u64, 0u64);
+        for effect in &mut effects {
+            match effect {
+                Effect::Key(k) if !k.hash_recorded => {
+                    k.key.key_hash = self.keys[&k.key.id].key_hash.clone();
+                    from_rows.0 += 1;
                 }
-                Payload::PositionStateChanged(t) => {
-                    let cur = current
-                        .get(&e.entity_id)
-                        .cloned()
-                        .ok_or_else(|| missing("position's creation"))?;
-                    let mut next = cur.clone();
-                    next.state = t.to_state;
-                    next.version = t.version;
-                    next.updated_at = e.at;
-                    let event = steps
-                        .get(&t.lifecycle_event_id)
-                        .cloned()
-                        .ok_or_else(|| missing("lifecycle event"))?;
-                    current.insert(next.id.clone(), next.clone());
-                    Change::TransitionPosition {
-                        position: next,
-                        expected_state: cur.state,
-                        expected_version: cur.version,
-                        event,
+                Effect::Step { step, .. } if !step.metadata_recorded => {
+                    if let Some(row) = self.lifecycle.get(&step.event.id) {
+                        step.event.metadata = row.metadata.clone();
+                    }
+                    from_rows.1 += 1;
+                }
+                _ => {}
+            }
+        }
+        if from_rows.0 > 0 {
+            notes.push(format!(
+                "{} API key hash(es) are not recorded in the export's ledger (an older \
+                 escrowgrid): taken from the file",
+                from_rows.0
+            ));
+        }
+        if from_rows.1 > 0 {
+            notes.push(format!(
+                "{} lifecycle step(s) have no metadata recorded in the ledger (an older \
+                 escrowgrid): taken from the file",
+                from_rows.1
+            ));
+        }
+        // The audit trail: its chained records verified in order, then the rest.
+        let (mut chained, mut rest): (Vec<&AuditEvent>, Vec<&AuditEvent>) =
+            self.audits.iter().partition(|a| a.seq.is_some());
+        chained.sort_by_key(|a| a.seq);
+        rest.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut audit_chain = AuditVerifier::default();
+        for a in &chained {
+            audit_chain.push(a).map_err(|b| {
+                bad(format!(
+                    "the export's audit trail breaks at audit seq {}: {}",
+                    b.seq, b.reason
+                ))
+            })?;
+        }
+        if let Some(t) = &self.trailer {
+            let (seq, hash) = audit_chain.head();
+            if (seq, hash) != (t.audit_head_seq, t.audit_head_hash.as_str()) {
+                return Err(bad(format!(
+                    "the export's audit trail ends at audit seq {seq}, its trailer at {}",
+                    t.audit_head_seq
+                )));
+            }
+        }
+        // The rest go after the chain, as the store will link them.
+        let (mut seq, mut prev) = {
+            let (s, h) = audit_chain.head();
+            (s, h.to_string())
+        };
+        for a in &rest {
+            seq += 1;
+            prev = link_hash(&a.digest(), &prev, seq);
+        }
+        let writes = self.writes(&effects, chained.into_iter().chain(rest))?;
+        let (ledger_seq, ledger_hash) = chain.head();
+        Ok(Plan {
+            writes,
+            heads: Heads {
+                ledger: (ledger_seq, ledger_hash.to_string()),
+                audit: (seq, prev),
+            },
+            notes,
+        })
+    }
+
+    /// Every entity row of the export against the replay; the first difference refuses the
+    /// import, naming the row and its fields.
+    fn compare_with(&self, r: &Replay) -> ServiceResult<()> {
+        // (seq, what): the first by seq is reported.
+        let mut diffs: Vec<(i64, String)> = Vec::new();
+        fn rows<T: Serialize>(
+            kind: &str,
+            rows: &HashMap<String, T>,
+            replayed: &HashMap<String, Recorded<T>>,
+            diffs: &mut Vec<(i64, String)>,
+        ) {
+            for (id, row) in rows {
+                match replayed.get(id) {
+                    None => diffs.push((
+                        i64::MAX,
+                        format!("the export holds {kind} {id}, which no ledger event created"),
+                    )),
+                    Some(x) => {
+                        let fields = differing_fields(row, &x.value);
+                        if !fields.is_empty() {
+                            diffs.push((
+                                x.last,
+                                format!(
+                                    "the export's {kind} {id} differs from what its ledger events \
+                                     recorded, in: {}",
+                                    fields.join(", ")
+                                ),
+                            ));
+                        }
                     }
                 }
-                Payload::PolicyUpserted(p) => {
-                    let created_at = policies
-                        .get(&e.entity_id)
-                        .map(|x: &InstitutionPolicy| x.created_at)
-                        .unwrap_or(e.at);
-                    Change::UpsertPolicy(InstitutionPolicy {
-                        id: e.entity_id.clone(),
-                        institution_id: p.institution_id,
-                        region: p.region,
-                        config: p.config,
-                        created_at,
-                        updated_at: e.at,
-                    })
+            }
+            for (id, x) in replayed {
+                if !rows.contains_key(id) {
+                    diffs.push((
+                        x.created,
+                        format!("the export lacks {kind} {id}, which its ledger created"),
+                    ));
                 }
-                Payload::ApiKeyCreated(_) => {
-                    let mut k: ApiKey = keys
-                        .get(&e.entity_id)
-                        .cloned()
-                        .ok_or_else(|| missing("API key"))?;
-                    k.revoked_at = None;
-                    Change::CreateApiKey(k)
+            }
+        }
+        rows(
+            "institution",
+            &self.institutions,
+            &r.institutions,
+            &mut diffs,
+        );
+        rows("template", &self.templates, &r.templates, &mut diffs);
+        rows("asset", &self.assets, &r.assets, &mut diffs);
+        rows("position", &self.positions, &r.positions, &mut diffs);
+        rows("policy", &self.policies, &r.policies, &mut diffs);
+        let keys: HashMap<String, Recorded<ApiKey>> = r
+            .keys
+            .iter()
+            .map(|(id, k)| {
+                let mut key = k.value.key.clone();
+                if !k.value.hash_recorded {
+                    key.key_hash = self
+                        .keys
+                        .get(id)
+                        .map(|x| x.key_hash.clone())
+                        .unwrap_or_default();
                 }
-                Payload::ApiKeyRevoked(_) => Change::RevokeApiKey {
-                    id: e.entity_id.clone(),
-                    at: e.at,
-                },
+                let rec = Recorded {
+                    created: k.created,
+                    last: k.last,
+                    value: key,
+                };
+                (id.clone(), rec)
+            })
+            .collect();
+        rows("API key", &self.keys, &keys, &mut diffs);
+        // The key hash is never serialised: compared on its own.
+        for (id, row) in &self.keys {
+            if let Some(k) = r.keys.get(id)
+                && k.value.hash_recorded
+                && k.value.key.key_hash != row.key_hash
+            {
+                diffs.push((
+                    k.created,
+                    format!(
+                        "the export's API key {id} differs from what its ledger events recorded, \
+                         in: keyHash"
+                    ),
+                ));
+            }
+        }
+        // Lifecycle rows against the replayed steps.
+        let mut steps: HashMap<&str, &crate::domain::replay::Step> = HashMap::new();
+        for s in r.lifecycle.values().flatten() {
+            steps.insert(s.event.id.as_str(), s);
+        }
+        for (id, row) in &self.lifecycle {
+            match steps.remove(id.as_str()) {
+                None => diffs.push((
+                    i64::MAX,
+                    format!("the export holds lifecycle event {id}, which no ledger step recorded"),
+                )),
+                Some(s) => {
+                    let mut want = s.event.clone();
+                    if !s.metadata_recorded {
+                        want.metadata = row.metadata.clone();
+                    }
+                    // Rows of an older export name no actor.
+                    if row.actor.is_none() {
+                        want.actor = None;
+                    }
+                    let fields = differing_fields(row, &want);
+                    if !fields.is_empty() {
+                        diffs.push((
+                            s.seq,
+                            format!(
+                                "the export's lifecycle event {id} differs from its ledger step, \
+                                 in: {}",
+                                fields.join(", ")
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        for s in steps.values() {
+            diffs.push((
+                s.seq,
+                format!(
+                    "the export lacks lifecycle event {}, which its ledger recorded",
+                    s.event.id
+                ),
+            ));
+        }
+        diffs.sort();
+        let n = diffs.len();
+        if let Some((seq, what)) = diffs.into_iter().next() {
+            let at = if seq == i64::MAX {
+                String::new()
+            } else {
+                format!("seq {seq}: ")
             };
-            let audit = recorded
-                .get_mut(&(e.kind.audit_action().to_string(), e.entity_id.clone()))
-                .and_then(VecDeque::pop_front);
-            let draft = LedgerDraft {
+            let more = if n > 1 {
+                format!(" ({} more difference(s))", n - 1)
+            } else {
+                String::new()
+            };
+            return Err(bad(format!(
+                "refused, nothing was imported: {at}{what}{more}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The writes, in the order the audit trail gives: each success record with the ledger
+    /// event it records (the first of its action and entity not yet written), every other
+    /// record on its own, and ledger events with no record where they fall.
+    fn writes<'a>(
+        &self,
+        effects: &[Effect],
+        audits: impl Iterator<Item = &'a AuditEvent>,
+    ) -> ServiceResult<Vec<Write>> {
+        // Each ledger event's audit record: the success records by (action, entity), in order.
+        let mut events_of: HashMap<(String, String), VecDeque<usize>> = HashMap::new();
+        for (i, e) in self.ledger.iter().enumerate() {
+            events_of
+                .entry((e.kind.audit_action().to_string(), e.entity_id.clone()))
+                .or_default()
+                .push_back(i);
+        }
+        let mut out = Vec::with_capacity(self.ledger.len() + self.audits.len());
+        let mut next = 0usize;
+        for a in audits {
+            let paired = (a.outcome == Outcome::Success)
+                .then(|| {
+                    let key = (a.action.clone(), a.resource_id.clone().unwrap_or_default());
+                    events_of.get_mut(&key).and_then(VecDeque::pop_front)
+                })
+                .flatten();
+            match paired {
+                Some(i) if i < next => {
+                    return Err(bad(format!(
+                        "the export's audit record {} comes after a later ledger event than its \
+                         own (seq {}): the audit trail and the ledger disagree",
+                        a.id, self.ledger[i].seq
+                    )));
+                }
+                Some(i) => {
+                    while next < i {
+                        out.push(self.write(next, &effects[next], None));
+                        next += 1;
+                    }
+                    out.push(self.write(i, &effects[i], Some(a.clone())));
+                    next = i + 1;
+                }
+                None => out.push(Write {
+                    change: Change::None,
+                    ledger: None,
+                    audit: Some(a.clone()),
+                }),
+            }
+        }
+        while next < self.ledger.len() {
+            out.push(self.write(next, &effects[next], None));
+            next += 1;
+        }
+        Ok(out)
+    }
+
+    /// Ledger event `i` with the change its replay made, and its audit record.
+    fn write(&self, i: usize, effect: &Effect, audit: Option<AuditEvent>) -> Write {
+        let e = &self.ledger[i];
+        let change = match effect.clone() {
+            Effect::Institution(x) => Change::CreateInstitution(x),
+            Effect::Template(x) => Change::CreateTemplate(x),
+            Effect::Asset(x) => Change::CreateAsset(x),
+            Effect::Position(x) => Change::CreatePosition(x),
+            Effect::Step {
+                position,
+                from,
+                from_version,
+                step,
+            } => Change::TransitionPosition {
+                position,
+                expected_state: from,
+                expected_version: from_version,
+                event: step.event,
+            },
+            Effect::Policy(p) => Change::UpsertPolicy(p),
+            Effect::Key(k) => Change::CreateApiKey(k.key),
+            Effect::Revoked { id, at } => Change::RevokeApiKey { id, at },
+        };
+        Write {
+            change,
+            ledger: Some(LedgerDraft {
                 id: Some(e.id.clone()),
                 kind: e.kind,
                 entity_type: e.entity_type,
@@ -364,57 +812,8 @@ impl Service {
                 position_id: e.position_id.clone(),
                 at: e.at,
                 payload: e.payload.clone(),
-            };
-            let c = self
-                .store
-                .commit(Write {
-                    change,
-                    ledger: Some(draft),
-                    audit,
-                })
-                .await?;
-            match c.ledger {
-                Some(sealed) if sealed.seq == e.seq && sealed.hash == e.hash => {}
-                other => {
-                    return Err(ServiceError::Internal(format!(
-                        "the import diverged at seq {}: sealed as {:?}",
-                        e.seq,
-                        other.map(|o| (o.seq, o.hash))
-                    )));
-                }
-            }
-            s.ledger_events += 1;
+            }),
+            audit,
         }
-        // Refusals and anything else the trail holds, in order.
-        let mut leftover: Vec<AuditEvent> = recorded.into_values().flatten().collect();
-        leftover.extend(rest);
-        leftover.sort_by(|a, b| a.id.cmp(&b.id));
-        for a in leftover {
-            self.store
-                .commit(Write {
-                    change: Change::None,
-                    ledger: None,
-                    audit: Some(a),
-                })
-                .await?;
-        }
-        s.audit_records = self.store.counts(None).await?.audit_events as u64;
-        let (seq, hash) = self
-            .store
-            .ledger_head()
-            .await?
-            .unwrap_or((0, crate::domain::ledger::GENESIS_HASH.to_string()));
-        if (seq, hash.as_str()) != (header.head_seq, header.head_hash.as_str()) {
-            return Err(ServiceError::Internal(format!(
-                "the import ends at seq {seq} hash {hash}, the export at seq {} hash {}",
-                header.head_seq, header.head_hash
-            )));
-        }
-        s.head_seq = seq;
-        s.head_hash = hash;
-        s.lines = s.ledger_events + s.audit_records;
-        Ok(s)
-        })
-        .await
     }
 }

@@ -78,121 +78,16 @@ impl MemoryStore {
         }
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Data> {
-        self.data.read().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-fn missing(entity: &'static str, id: &str) -> StoreError {
-    StoreError::Constraint(format!("referenced record does not exist ({entity} {id})"))
-}
-
-fn dup(what: &str, id: &str) -> StoreError {
-    StoreError::Duplicate(format!("{what} {id} already exists"))
-}
-
-fn page<T: Clone>(
-    map: &BTreeMap<String, T>,
-    after: &Option<String>,
-    limit: u32,
-    keep: impl Fn(&T) -> bool,
-) -> Vec<T> {
-    let start = match after {
-        Some(a) => std::ops::Bound::Excluded(a.clone()),
-        None => std::ops::Bound::Unbounded,
-    };
-    map.range((start, std::ops::Bound::Unbounded))
-        .map(|(_, v)| v)
-        .filter(|v| keep(v))
-        .take(clamp_limit(limit) as usize)
-        .cloned()
-        .collect()
-}
-
-fn matches(p: &Position, f: &PositionFilter, assets: &BTreeMap<String, Asset>) -> bool {
-    let eq = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
-    if !eq(&f.institution_id, &p.institution_id)
-        || !eq(&f.asset_id, &p.asset_id)
-        || !eq(&f.holder_reference, &p.holder_reference)
-        || f.state.is_some_and(|s| s != p.state)
-    {
-        return false;
-    }
-    if let Some(t) = &f.template_id
-        && assets.get(&p.asset_id).is_none_or(|a| &a.template_id != t)
-    {
-        return false;
-    }
-    if let Some(text) = f.text.as_deref().filter(|s| !s.is_empty()) {
-        // ASCII case folding, like SQLite's LIKE.
-        let needle = text.to_ascii_lowercase();
-        let hit = |s: &str| s.to_ascii_lowercase().contains(&needle);
-        return hit(&p.id)
-            || hit(&p.holder_reference)
-            || p.external_reference.as_deref().is_some_and(hit);
-    }
-    true
-}
-
-#[async_trait]
-impl Store for MemoryStore {
-    fn backend(&self) -> Backend {
-        Backend::Memory
-    }
-
-    fn target(&self) -> String {
-        "memory (this process only)".into()
-    }
-
-    fn durability(&self) -> String {
-        "none: the data lives in this process's memory".into()
-    }
-
-    fn faults(&self) -> &FaultInjector {
-        &self.faults
-    }
-
-    async fn ping(&self) -> StoreResult<Duration> {
-        let start = Instant::now();
-        drop(self.read());
-        Ok(start.elapsed())
-    }
-
-    async fn schema_version(&self) -> StoreResult<Option<i64>> {
-        Ok(None)
-    }
-
-    fn pool_stats(&self) -> Option<PoolStats> {
-        None
-    }
-
-    async fn counts(&self, inst: Option<&str>) -> StoreResult<Counts> {
-        let d = self.read();
-        let scope = inst.unwrap_or(counters::ALL);
-        Ok(counters::counts_of(
-            d.counters
-                .get(scope)
-                .into_iter()
-                .flatten()
-                .map(|(name, n)| (*name, *n)),
-        ))
-    }
-
-    async fn commit(&self, w: Write) -> StoreResult<Committed> {
-        let Write {
-            change,
-            ledger,
-            mut audit,
-        } = w;
-        // Everything of sealing that does not need the chains' heads, before the lock.
-        let mut ledger = ledger.map(crate::domain::ledger::LedgerDraft::prepare_with_id);
-        let mut audit_digest = audit.as_ref().map(AuditEvent::digest);
-        self.faults.queued(1);
-        self.faults.writer_gate().await;
-        self.faults.queued(-1);
-        let mut guard = self.data.write().unwrap_or_else(|p| p.into_inner());
-        let d = &mut *guard;
-
+    /// Applies one write under the lock: everything that can fail is checked before anything
+    /// changes, so a refused write leaves the data as it was.
+    fn apply(
+        &self,
+        d: &mut Data,
+        change: Change,
+        mut ledger: Option<crate::domain::ledger::PreparedEvent>,
+        mut audit: Option<AuditEvent>,
+        mut audit_digest: Option<String>,
+    ) -> StoreResult<Committed> {
         // 1. Check everything that can fail.
         let mut policy_to_store = None;
         match &change {
@@ -386,10 +281,6 @@ impl Store for MemoryStore {
             d.audit_ids.insert(a.id.clone());
             d.audit.push(Box::new(a));
         }
-        drop(guard);
-        if let Some(ev) = &sealed {
-            self.head_tx.send_replace(ev.seq);
-        }
         Ok(Committed {
             ledger: sealed,
             audit: audit_link,
@@ -397,6 +288,179 @@ impl Store for MemoryStore {
             applied: true,
             batch: 1,
         })
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Data> {
+        self.data.read().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn missing(entity: &'static str, id: &str) -> StoreError {
+    StoreError::Constraint(format!("referenced record does not exist ({entity} {id})"))
+}
+
+fn dup(what: &str, id: &str) -> StoreError {
+    StoreError::Duplicate(format!("{what} {id} already exists"))
+}
+
+fn page<T: Clone>(
+    map: &BTreeMap<String, T>,
+    after: &Option<String>,
+    limit: u32,
+    keep: impl Fn(&T) -> bool,
+) -> Vec<T> {
+    let start = match after {
+        Some(a) => std::ops::Bound::Excluded(a.clone()),
+        None => std::ops::Bound::Unbounded,
+    };
+    map.range((start, std::ops::Bound::Unbounded))
+        .map(|(_, v)| v)
+        .filter(|v| keep(v))
+        .take(clamp_limit(limit) as usize)
+        .cloned()
+        .collect()
+}
+
+fn matches(p: &Position, f: &PositionFilter, assets: &BTreeMap<String, Asset>) -> bool {
+    let eq = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+    if !eq(&f.institution_id, &p.institution_id)
+        || !eq(&f.asset_id, &p.asset_id)
+        || !eq(&f.holder_reference, &p.holder_reference)
+        || f.state.is_some_and(|s| s != p.state)
+    {
+        return false;
+    }
+    if let Some(t) = &f.template_id
+        && assets.get(&p.asset_id).is_none_or(|a| &a.template_id != t)
+    {
+        return false;
+    }
+    if let Some(text) = f.text.as_deref().filter(|s| !s.is_empty()) {
+        // ASCII case folding, like SQLite's LIKE.
+        let needle = text.to_ascii_lowercase();
+        let hit = |s: &str| s.to_ascii_lowercase().contains(&needle);
+        return hit(&p.id)
+            || hit(&p.holder_reference)
+            || p.external_reference.as_deref().is_some_and(hit);
+    }
+    true
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    fn backend(&self) -> Backend {
+        Backend::Memory
+    }
+
+    fn target(&self) -> String {
+        "memory (this process only)".into()
+    }
+
+    fn durability(&self) -> String {
+        "none: the data lives in this process's memory".into()
+    }
+
+    fn faults(&self) -> &FaultInjector {
+        &self.faults
+    }
+
+    async fn ping(&self) -> StoreResult<Duration> {
+        let start = Instant::now();
+        drop(self.read());
+        Ok(start.elapsed())
+    }
+
+    async fn schema_version(&self) -> StoreResult<Option<i64>> {
+        Ok(None)
+    }
+
+    fn pool_stats(&self) -> Option<PoolStats> {
+        None
+    }
+
+    async fn counts(&self, inst: Option<&str>) -> StoreResult<Counts> {
+        let d = self.read();
+        let scope = inst.unwrap_or(counters::ALL);
+        Ok(counters::counts_of(
+            d.counters
+                .get(scope)
+                .into_iter()
+                .flatten()
+                .map(|(name, n)| (*name, *n)),
+        ))
+    }
+
+    async fn commit(&self, w: Write) -> StoreResult<Committed> {
+        let Write {
+            change,
+            ledger,
+            audit,
+        } = w;
+        // Everything of sealing that does not need the chains' heads, before the lock.
+        let ledger = ledger.map(crate::domain::ledger::LedgerDraft::prepare_with_id);
+        let audit_digest = audit.as_ref().map(AuditEvent::digest);
+        self.faults.queued(1);
+        self.faults.writer_gate().await;
+        self.faults.queued(-1);
+        let mut guard = self.data.write().unwrap_or_else(|p| p.into_inner());
+        let c = self.apply(&mut guard, change, ledger, audit, audit_digest)?;
+        drop(guard);
+        if let Some(ev) = &c.ledger {
+            self.head_tx.send_replace(ev.seq);
+        }
+        Ok(c)
+    }
+
+    async fn import(&self, writes: Vec<Write>, expect: super::Heads) -> StoreResult<()> {
+        let mut guard = self.data.write().unwrap_or_else(|p| p.into_inner());
+        let d = &mut *guard;
+        if !d.ledger.is_empty() || !d.audit.is_empty() || !d.institutions.is_empty() {
+            return Err(StoreError::Constraint(
+                "an import needs an empty store; this one holds records".into(),
+            ));
+        }
+        let run = || {
+            for (i, w) in writes.into_iter().enumerate() {
+                let ledger = w
+                    .ledger
+                    .map(crate::domain::ledger::LedgerDraft::prepare_with_id);
+                let digest = w.audit.as_ref().map(AuditEvent::digest);
+                self.apply(d, w.change, ledger, w.audit, digest)
+                    .map_err(|e| StoreError::Constraint(format!("write {} failed: {e}", i + 1)))?;
+            }
+            let heads = super::Heads {
+                ledger: d
+                    .ledger
+                    .last()
+                    .map(|e| (e.seq, e.hash.clone()))
+                    .unwrap_or_else(|| super::Heads::default().ledger),
+                audit: d
+                    .audit
+                    .last()
+                    .and_then(|a| Some((a.seq?, a.hash.clone()?)))
+                    .unwrap_or_else(|| super::Heads::default().audit),
+            };
+            if heads != expect {
+                return Err(StoreError::Constraint(format!(
+                    "the import would end at ledger seq {} and audit seq {}, the export at \
+                     ledger seq {} and audit seq {}",
+                    heads.ledger.0, heads.audit.0, expect.ledger.0, expect.audit.0
+                )));
+            }
+            Ok(heads.ledger.0)
+        };
+        match run() {
+            Ok(seq) => {
+                drop(guard);
+                self.head_tx.send_replace(seq);
+                Ok(())
+            }
+            Err(e) => {
+                // The store was empty: nothing of the import stays.
+                *d = Data::default();
+                Err(e)
+            }
+        }
     }
 
     async fn get_institution(&self, id: &str) -> StoreResult<Option<Institution>> {

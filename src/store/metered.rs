@@ -167,6 +167,9 @@ impl Store for Metered {
     async fn ledger_head(&self) -> StoreResult<Option<(i64, String)>> {
         timed!(self, "ledger_head", self.inner.ledger_head())
     }
+    async fn import(&self, writes: Vec<Write>, expect: super::Heads) -> StoreResult<()> {
+        timed!(self, "import", self.inner.import(writes, expect))
+    }
     async fn audit_head(&self) -> StoreResult<Option<(i64, String)>> {
         timed!(self, "audit_head", self.inner.audit_head())
     }

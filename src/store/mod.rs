@@ -126,6 +126,23 @@ pub enum Change {
     },
 }
 
+/// Both chains' heads, each (seq, hash): the ledger's and the audit trail's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Heads {
+    pub ledger: (i64, String),
+    pub audit: (i64, String),
+}
+
+impl Default for Heads {
+    fn default() -> Self {
+        let genesis = crate::domain::ledger::GENESIS_HASH.to_string();
+        Heads {
+            ledger: (0, genesis.clone()),
+            audit: (0, genesis),
+        }
+    }
+}
+
 /// What a commit stored.
 #[derive(Debug, Clone, Default)]
 pub struct Committed {
@@ -428,6 +445,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores a change with its ledger event and audit record atomically.
     async fn commit(&self, write: Write) -> StoreResult<Committed>;
+
+    /// Loads a whole store: `writes` applied in order into this store, which must be empty, in
+    /// one transaction — all of them, or (on any failure, or when the chains would not end on
+    /// `expect`) none. Nothing of a failed or interrupted import remains.
+    async fn import(&self, writes: Vec<Write>, expect: Heads) -> StoreResult<()>;
 
     async fn get_institution(&self, id: &str) -> StoreResult<Option<Institution>>;
     async fn list_institutions(&self, q: &InstitutionQuery) -> StoreResult<Vec<Institution>>;

@@ -337,6 +337,10 @@ pub fn seal_audit_record(d: Dialect, id: &str, (seq, prev, hash): (i64, &str, &s
     q
 }
 
+/// How many rows an import finds in the tables it must find empty.
+pub const HELD_ROWS: &str = "SELECT (SELECT count(*) FROM ledger_events) \
+     + (SELECT count(*) FROM audit_events) + (SELECT count(*) FROM institutions)";
+
 /// The newest record of the audit chain: (seq, hash).
 pub fn last_audit_record(d: Dialect) -> Q {
     Q::new(

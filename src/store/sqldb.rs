@@ -531,6 +531,10 @@ impl Store for SqlStore {
         Ok(rows.into_iter().next())
     }
 
+    async fn import(&self, writes: Vec<Write>, expect: super::Heads) -> StoreResult<()> {
+        self.writer.import(writes, expect).await
+    }
+
     async fn audit_head(&self) -> StoreResult<Option<(i64, String)>> {
         let rows: Vec<(i64, String)> = self.primary_all(sql::last_audit_record(self.d)).await?;
         Ok(rows.into_iter().next())

@@ -246,8 +246,8 @@ pub struct LedgerRow {
 pub type HeadsRow = (Option<i64>, Option<String>, Option<i64>, Option<String>);
 
 /// The heads of a `HeadsRow` (genesis for an empty chain).
-pub fn heads(row: Option<HeadsRow>) -> crate::store::writer::Heads {
-    let mut h = crate::store::writer::Heads::default();
+pub fn heads(row: Option<HeadsRow>) -> crate::store::Heads {
+    let mut h = crate::store::Heads::default();
     if let Some((ls, lh, a_s, ah)) = row {
         if let (Some(s), Some(x)) = (ls, lh) {
             h.ledger = (s, x);

@@ -288,7 +288,7 @@ pub fn push_add_counters(q: &mut Q, deltas: &Deltas<'_>) {
 /// A whole batch as one PostgreSQL statement (see `one_statement`).
 pub struct OneStatement<'a> {
     /// The chains' heads the batch starts from and the heads it leaves, if it moves them.
-    pub head: Option<(&'a super::writer::Heads, &'a super::writer::Heads)>,
+    pub head: Option<(&'a super::Heads, &'a super::Heads)>,
     /// New rows per table, parents first.
     pub creates: Vec<(&'static Table, Vec<Vec<Arg>>)>,
     pub transitions: Vec<(&'a Position, crate::domain::PositionState, i64)>,

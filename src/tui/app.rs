@@ -835,7 +835,27 @@ impl App {
                 self.cmds.push(Cmd::Transition { id, req });
             }
             Confirmed::Revoke(id) => self.cmds.push(Cmd::Revoke(id)),
+            Confirmed::Export(path) => self.export(path, true),
         }
+    }
+
+    /// `:export FILE`: an existing file is replaced only after the operator says so.
+    fn export(&mut self, path: std::path::PathBuf, force: bool) {
+        if !force && std::fs::symlink_metadata(&path).is_ok() {
+            let shown = path.display().to_string();
+            let c = super::popups::Confirm::new(
+                "Replace the file?",
+                vec![
+                    format!("{shown} exists."),
+                    "It is kept as it is until the new export is complete, then replaced.".into(),
+                ],
+                Confirmed::Export(path),
+            );
+            self.popups.push(Popup::Confirm(c));
+            return;
+        }
+        self.info(format!("Exporting the store to {}…", path.display()));
+        self.cmds.push(Cmd::Export { path, force });
     }
 
     /// Runs a `:` command; the error names what is valid.
@@ -845,10 +865,7 @@ impl App {
             Command::Quit => self.request_quit(),
             Command::Help => self.act(Action::Help),
             Command::Verify => self.act(Action::Verify),
-            Command::Export(file) => {
-                self.info(format!("Exporting the store to {file}…"));
-                self.cmds.push(Cmd::Export(file.into()));
-            }
+            Command::Export(file) => self.export(file.into(), false),
             Command::Check => {
                 self.cmds.push(Cmd::Check);
                 self.info("Checking the store against its ledger…");

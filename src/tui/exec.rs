@@ -217,8 +217,8 @@ impl Executor {
             Cmd::Check => Loaded::Check(svc.check(a).await),
             Cmd::Anchor => Loaded::Anchored(self.anchor_now().await),
             Cmd::VerifyChain(from) => Loaded::ChainVerified(self.verify_chain(from).await),
-            Cmd::Export(path) => {
-                let result = export_to(svc, a, &path).await;
+            Cmd::Export { path, force } => {
+                let result = svc.export_file(a, &path, force).await;
                 Loaded::Exported { path, result }
             }
             Cmd::Submit(s) => Loaded::Submitted(match s {
@@ -247,20 +247,6 @@ impl Executor {
             Cmd::Copy(_) | Cmd::PauseSimulator(_) => return None,
         })
     }
-}
-
-/// The whole store into a file of JSON lines (`escrowgrid export`'s format).
-async fn export_to(
-    svc: &Service,
-    a: &Actor,
-    path: &std::path::Path,
-) -> crate::service::ServiceResult<crate::service::backup::BackupSummary> {
-    let file = std::fs::File::create(path).map_err(|e| {
-        crate::service::ServiceError::field("file", format!("cannot write {}: {e}", path.display()))
-    })?;
-    let what = path.display().to_string();
-    svc.export_to(a, &mut std::io::BufWriter::new(file), &what)
-        .await
 }
 
 /// Runs queued commands inline until none are left, feeding their results back: the console

@@ -225,7 +225,11 @@ pub enum Cmd {
     Check,
     /// Anchor the head on the chain now.
     Anchor,
-    Export(std::path::PathBuf),
+    /// The store into a file; `force` replaces an existing one.
+    Export {
+        path: std::path::PathBuf,
+        force: bool,
+    },
     Submit(Submission),
     Transition {
         id: String,

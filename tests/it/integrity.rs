@@ -112,17 +112,25 @@ async fn a_large_wal_left_behind_is_truncated_on_open() {
     assert!(s.ledger_head().await.is_ok());
 }
 
-/// The whole store as export lines.
+/// The whole store as export lines (the trailer last).
 async fn export_of(h: &Harness) -> Vec<String> {
-    let mut lines = Vec::new();
-    h.svc
-        .export(&h.actor, |l| {
-            lines.push(serde_json::to_string(l).unwrap());
-            Ok(())
-        })
-        .await
-        .unwrap();
-    lines
+    let mut out: Vec<u8> = Vec::new();
+    h.svc.export_to(&h.actor, &mut out, "memory").await.unwrap();
+    String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Export lines as a file's text.
+fn text_of(lines: &[String]) -> std::io::Cursor<Vec<u8>> {
+    std::io::Cursor::new(
+        lines
+            .iter()
+            .flat_map(|l| format!("{l}\n").into_bytes())
+            .collect(),
+    )
 }
 
 /// The ledger as `ledger tail --json` prints it: one JSON object per event.
@@ -143,11 +151,11 @@ async fn ledger_text(h: &Harness) -> String {
 }
 
 async fn import_into(h: &Harness, lines: &[String]) {
-    let parsed = lines
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let s = h.svc.import(&h.actor, parsed).await.unwrap();
+    let s = h
+        .svc
+        .import(&h.actor, text_of(lines), Default::default())
+        .await
+        .unwrap();
     assert!(s.ledger_events > 0);
 }
 
@@ -232,11 +240,11 @@ async fn backups_move_between_backends_byte_for_byte() {
         );
         let r = h.svc.check(&h.actor).await.unwrap();
         assert!(r.ok, "{backend}: {:#?}", r.findings);
-        let parsed = lines
-            .iter()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
-        let again = h.svc.import(&h.actor, parsed).await.unwrap_err();
+        let again = h
+            .svc
+            .import(&h.actor, text_of(&lines), Default::default())
+            .await
+            .unwrap_err();
         assert!(
             again.to_string().contains("needs an empty store"),
             "{again}"

@@ -5,6 +5,7 @@
 mod common;
 
 mod access;
+mod backups;
 mod cli;
 mod conformance;
 mod e2e_tmux;

@@ -1591,14 +1591,30 @@ async fn a_demo_session_is_saved_with_export() {
         s.contains("Exported ") && s.contains("ledger events"),
         "{s}"
     );
+    // Again into the same file: the console asks first, and keeps the file when told no.
+    let first = std::fs::read(&file).unwrap();
+    t.app
+        .run_command(&format!("export {}", file.display()))
+        .unwrap();
+    t.settle().await;
+    let s = t.screen();
+    assert!(s.contains("Replace the file?") && s.contains("exists"), "{s}");
+    t.ch('n').await;
+    assert_eq!(std::fs::read(&file).unwrap(), first, "untouched");
+    t.app
+        .run_command(&format!("export {}", file.display()))
+        .unwrap();
+    t.settle().await;
+    t.ch('y').await;
+    assert!(t.screen().contains("Exported "), "{}", t.screen());
     // The file loads into a SQLite store, with the same head.
-    let lines: Vec<_> = std::fs::read_to_string(&file)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let text = std::io::BufReader::new(std::fs::File::open(&file).unwrap());
     let sqlite = crate::common::Harness::new(Backend::Sqlite).await.unwrap();
-    let s = sqlite.svc.import(&sqlite.actor, lines).await.unwrap();
+    let s = sqlite
+        .svc
+        .import(&sqlite.actor, text, Default::default())
+        .await
+        .unwrap();
     assert_eq!(
         Some((s.head_seq, s.head_hash)),
         t.store.ledger_head().await.unwrap()

@@ -19,9 +19,9 @@ use super::sqlconn::{Pools, Tx, WriteConn};
 use super::sqlrows;
 use super::sqlwrite::{self, entity_of, rows_of, whole_batch_fits};
 use super::wakers::CHANNEL;
-use super::{Change, Committed, FaultInjector, StoreError, StoreResult, Write};
+use super::{Change, Committed, FaultInjector, Heads, StoreError, StoreResult, Write};
 use crate::domain::audit::AuditEvent;
-use crate::domain::ledger::{GENESIS_HASH, PreparedEvent};
+use crate::domain::ledger::PreparedEvent;
 use crate::domain::{InstitutionPolicy, PositionState};
 use outcome::{WRITE_TRIES, outcome_unknown};
 use std::collections::{HashMap, HashSet};
@@ -60,25 +60,21 @@ impl Prepared {
     }
 }
 
-/// Both chains' heads, each (seq, hash): the ledger's and the audit trail's.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Heads {
-    pub ledger: (i64, String),
-    pub audit: (i64, String),
-}
-
-impl Default for Heads {
-    fn default() -> Self {
-        Heads {
-            ledger: (0, GENESIS_HASH.to_string()),
-            audit: (0, GENESIS_HASH.to_string()),
-        }
-    }
-}
-
-pub(crate) struct Job {
-    write: Prepared,
-    reply: oneshot::Sender<StoreResult<Committed>>,
+// Jobs are moved through the queue, not kept: boxing every write to shrink the rare import
+// would cost an allocation per write.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Job {
+    One {
+        write: Prepared,
+        reply: oneshot::Sender<StoreResult<Committed>>,
+    },
+    /// A whole import: into an empty store, in one transaction, committed only if the chains
+    /// end on `expect` (see `Store::import`).
+    Import {
+        writes: Vec<Prepared>,
+        expect: Heads,
+        reply: oneshot::Sender<StoreResult<()>>,
+    },
 }
 
 /// The caller's side: queues a write and waits for its answer.
@@ -92,8 +88,26 @@ impl WriterHandle {
         let write = Prepared::new(w);
         let (reply, answer) = oneshot::channel();
         faults.queued(1);
-        if self.jobs.send(Job { write, reply }).await.is_err() {
+        if self.jobs.send(Job::One { write, reply }).await.is_err() {
             faults.queued(-1);
+            return Err(StoreError::Unavailable(
+                "the store's writer has stopped".into(),
+            ));
+        }
+        answer.await.map_err(|_| {
+            StoreError::Unavailable("the store's writer stopped before answering".into())
+        })?
+    }
+
+    pub async fn import(&self, writes: Vec<Write>, expect: Heads) -> StoreResult<()> {
+        let writes = writes.into_iter().map(Prepared::new).collect();
+        let (reply, answer) = oneshot::channel();
+        let job = Job::Import {
+            writes,
+            expect,
+            reply,
+        };
+        if self.jobs.send(job).await.is_err() {
             return Err(StoreError::Unavailable(
                 "the store's writer has stopped".into(),
             ));
@@ -240,12 +254,37 @@ impl Writer {
 
     async fn run(self, mut rx: mpsc::Receiver<Job>) {
         let mut state = State::default();
-        while let Some(first) = rx.recv().await {
+        // An import taken while a batch was gathered waits for that batch to commit.
+        let mut held: Option<Job> = None;
+        loop {
+            let first = match held.take() {
+                Some(j) => j,
+                None => match rx.recv().await {
+                    Some(j) => j,
+                    None => return,
+                },
+            };
             self.faults.writer_gate().await;
-            let mut jobs = vec![first];
+            let (write, reply) = match first {
+                Job::One { write, reply } => (write, reply),
+                Job::Import {
+                    writes,
+                    expect,
+                    reply,
+                } => {
+                    let r = self.import(&mut state, &writes, &expect).await;
+                    let _ = reply.send(r);
+                    continue;
+                }
+            };
+            let mut jobs = vec![(write, reply)];
             while jobs.len() < MAX_BATCH {
                 match rx.try_recv() {
-                    Ok(j) => jobs.push(j),
+                    Ok(Job::One { write, reply }) => jobs.push((write, reply)),
+                    Ok(import) => {
+                        held = Some(import);
+                        break;
+                    }
                     Err(_) => break,
                 }
             }
@@ -263,9 +302,97 @@ impl Writer {
         }
     }
 
-    async fn commit_batch(&self, st: &mut State, jobs: Vec<Job>) {
-        let (mut writes, replies): (Vec<Prepared>, Vec<_>) =
-            jobs.into_iter().map(|j| (j.write, j.reply)).unzip();
+    /// An import: every write in one transaction (in statements of at most `MAX_BATCH`
+    /// writes), into a store that must be empty, committed only when nothing failed and both
+    /// chains end on `expect`; otherwise rolled back whole.
+    async fn import(&self, st: &mut State, writes: &[Prepared], expect: &Heads) -> StoreResult<()> {
+        st.head = None;
+        let mut conn = match st.conn.take() {
+            Some(c) => c,
+            None => self.pools.writer_connection().await?,
+        };
+        conn.begin().await?;
+        let mut tx = Tx(&mut conn);
+        let r = self.import_in(&mut tx, writes, expect).await;
+        match r {
+            Ok(()) => tx.commit().await?,
+            Err(e) => {
+                tx.rollback().await;
+                return Err(e);
+            }
+        }
+        self.head_tx.send_replace(expect.ledger.0);
+        if !self.pools.shared_writer() {
+            st.conn = Some(conn);
+        }
+        Ok(())
+    }
+
+    async fn import_in(
+        &self,
+        tx: &mut Tx<'_>,
+        writes: &[Prepared],
+        expect: &Heads,
+    ) -> StoreResult<()> {
+        let held: Vec<(i64,)> = tx.fetch_all(Q::new(self.d, sql::HELD_ROWS)).await?;
+        if held.first().is_some_and(|(n,)| *n > 0) {
+            return Err(StoreError::Constraint(
+                "an import needs an empty store; this one holds records".into(),
+            ));
+        }
+        for (n, chunk) in writes.chunks(MAX_BATCH).enumerate() {
+            let live: Vec<usize> = (0..chunk.len()).collect();
+            let at = |i: usize| n * MAX_BATCH + i + 1;
+            let steps = match self.apply_all(tx, chunk, &live, Mode::Bulk).await {
+                Ok((steps, _)) => steps,
+                Err(GroupError::Write(i, e)) => {
+                    return Err(StoreError::Constraint(format!(
+                        "write {} failed: {e}",
+                        at(i)
+                    )));
+                }
+                Err(GroupError::Statement(e) | GroupError::WholeBatch(e)) => {
+                    return Err(StoreError::Constraint(format!(
+                        "writes {} to {} failed: {e}",
+                        at(0),
+                        at(chunk.len() - 1)
+                    )));
+                }
+            };
+            if let Some((i, e)) = steps.into_iter().enumerate().find_map(|(i, s)| match s {
+                Some(Step::Refused(e)) => Some((i, e)),
+                _ => None,
+            }) {
+                return Err(StoreError::Constraint(format!(
+                    "write {} was refused: {e}",
+                    at(i)
+                )));
+            }
+        }
+        let heads = self.read_head(tx).await?;
+        if heads != *expect {
+            return Err(StoreError::Constraint(format!(
+                "the import would end at ledger seq {} hash {} and audit seq {} hash {}, \
+                 the export at ledger seq {} hash {} and audit seq {} hash {}",
+                heads.ledger.0,
+                heads.ledger.1,
+                heads.audit.0,
+                heads.audit.1,
+                expect.ledger.0,
+                expect.ledger.1,
+                expect.audit.0,
+                expect.audit.1
+            )));
+        }
+        Ok(())
+    }
+
+    async fn commit_batch(
+        &self,
+        st: &mut State,
+        jobs: Vec<(Prepared, oneshot::Sender<StoreResult<Committed>>)>,
+    ) {
+        let (mut writes, replies): (Vec<Prepared>, Vec<_>) = jobs.into_iter().unzip();
         let mut failed: Vec<Option<StoreError>> = vec![None; writes.len()];
         let mut mode = Mode::Bulk;
         let mut attempt = match self.one_statement(st, &writes).await {

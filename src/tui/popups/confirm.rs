@@ -16,8 +16,13 @@ use ratatui::widgets::{Clear, Paragraph, Wrap};
 pub enum Confirmed {
     Quit,
     DiscardForm,
-    Transition { id: String, req: TransitionRequest },
+    Transition {
+        id: String,
+        req: TransitionRequest,
+    },
     Revoke(String),
+    /// Replace an existing file with an export.
+    Export(std::path::PathBuf),
 }
 
 pub struct Confirm {
