@@ -123,6 +123,17 @@ impl Service {
         actor: &Actor,
         from: Option<(i64, String)>,
     ) -> ServiceResult<VerifyReport> {
+        self.verify_slice(actor, from, None).await
+    }
+
+    /// `verify_from`, stopping after at least `max` events (a page boundary) when given: how a
+    /// long verification runs a slice at a time, saying how far it got (`partial`).
+    pub async fn verify_slice(
+        &self,
+        actor: &Actor,
+        from: Option<(i64, String)>,
+        max: Option<u64>,
+    ) -> ServiceResult<VerifyReport> {
         self.op("verify_from", actor, async move {
             if !actor.is_root() {
                 let refused = Err(Self::forbidden(
@@ -145,7 +156,9 @@ impl Service {
                     {
                         return Ok(VerifyReport {
                             ok: false,
+                            from_seq: *seq,
                             checked: 0,
+                            partial: false,
                             head_seq: *seq,
                             head_hash: hash.clone(),
                             broken: Some(ChainBreak {
@@ -162,6 +175,7 @@ impl Service {
                 _ => (ChainVerifier::default(), 0),
             };
             let mut broken = None;
+            let mut partial = false;
             self.ledger_pages(after, |page| {
                 for ev in &page {
                     if let Err(b) = v.push(ev) {
@@ -169,13 +183,16 @@ impl Service {
                         return Ok(false);
                     }
                 }
-                Ok(true)
+                partial = max.is_some_and(|m| v.checked >= m);
+                Ok(!partial)
             })
             .await?;
             let (seq, hash) = v.head();
             Ok(VerifyReport {
                 ok: broken.is_none(),
+                from_seq: after + 1,
                 checked: v.checked,
+                partial,
                 head_seq: seq,
                 head_hash: hash.to_string(),
                 broken,

@@ -106,7 +106,13 @@ pub struct RevokeOutcome {
 #[serde(rename_all = "camelCase")]
 pub struct VerifyReport {
     pub ok: bool,
+    /// The first seq whose hash was computed again (1: from the genesis; after a head verified
+    /// before, the seq after it).
+    pub from_seq: i64,
     pub checked: u64,
+    /// True when it stopped at its limit before the end of the chain (`verify_slice`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
     pub head_seq: i64,
     pub head_hash: String,
     pub broken: Option<ChainBreak>,

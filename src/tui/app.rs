@@ -297,7 +297,7 @@ impl App {
             keys: &self.keymap,
             data: &self.data,
             stream: self.stream.as_ref(),
-            chain: &self.chain.view,
+            chain: &self.chain,
             started: self.started,
         }
     }
@@ -435,11 +435,8 @@ impl App {
                     E::Asset => self.cmds.push(Cmd::LoadAssets),
                     E::Position | E::Policy | E::ApiKey => {}
                 }
-                let (cmd, broken) = self.chain.on_event(&e);
-                self.cmds.extend(cmd);
-                if let Some(line) = broken {
-                    self.error(line);
-                }
+                let u = self.chain.on_event(&e);
+                self.on_chain(u);
                 self.broadcast(|v, cx| v.on_event(&e, cx));
             }
             Msg::Stream(StreamItem::Ended(e)) => self.sign_out(&e),
@@ -503,12 +500,16 @@ impl App {
             }
             Loaded::Verify(r) => {
                 self.on_verified(r);
-                if let Some(line) = self.chain.on_result(r) {
-                    self.error(line);
-                }
+                let u = self.chain.on_result(r);
+                self.on_chain(u);
             }
             Loaded::ChainVerified(r) => {
-                if let Some(line) = self.chain.on_result(r) {
+                let u = self.chain.on_result(r);
+                self.on_chain(u);
+            }
+            Loaded::FullVerifyProgress { upto, total } => self.chain.on_progress(*upto, *total),
+            Loaded::FullVerified { result, cancelled } => {
+                if let Some(line) = self.chain.on_full(result, *cancelled) {
                     self.error(line);
                 }
             }
@@ -555,10 +556,21 @@ impl App {
         self.connected
     }
 
+    /// What the chain's state asks: a verification to run, a break to say.
+    fn on_chain(&mut self, u: super::chain::ChainUpdate) {
+        self.cmds.extend(u.cmd);
+        if let Some(line) = u.error {
+            self.error(line);
+        }
+    }
+
     fn on_verified(&mut self, r: &ServiceResult<VerifyReport>) {
         // The result replaces "Verifying the hash chain…" in the status bar.
         match r {
-            Ok(v) if v.ok => self.info(format!("Hash chain intact to seq {}", v.head_seq)),
+            Ok(v) if v.ok => self.info(format!(
+                "Hash chain intact: verified seq {}–{}",
+                v.from_seq, v.head_seq
+            )),
             Ok(v) => self.error(format!(
                 "Hash chain BROKEN at seq {}",
                 v.broken.as_ref().map(|b| b.seq).unwrap_or(0)
@@ -865,6 +877,14 @@ impl App {
             Command::Quit => self.request_quit(),
             Command::Help => self.act(Action::Help),
             Command::Verify => self.act(Action::Verify),
+            Command::StopVerify => {
+                if matches!(self.chain.full, super::chain::FullCheck::Running { .. }) {
+                    self.cmds.push(Cmd::CancelVerifyFull);
+                    self.info("Stopping the whole-chain verification…");
+                } else {
+                    self.info("No whole-chain verification is running");
+                }
+            }
             Command::Export(file) => self.export(file.into(), false),
             Command::Check => {
                 self.cmds.push(Cmd::Check);

@@ -161,9 +161,10 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
     // The chain's state yields its room to a message (a break is one too).
     match &app.chain.view {
         _ if app.status.is_some() => {}
-        ChainView::Verified { seq, .. } => {
-            spans.push(Span::styled(format!("  ✓ chain to seq {seq}"), theme.ok()))
-        }
+        ChainView::Verified { .. } => spans.push(Span::styled(
+            format!("  ✓ verified {}", app.chain.range().unwrap_or_default()),
+            theme.ok(),
+        )),
         ChainView::Broken { seq, .. } => spans.push(Span::styled(
             format!("  CHAIN BROKEN at seq {seq}"),
             theme.error(),

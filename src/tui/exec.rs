@@ -19,6 +19,8 @@ pub struct Executor {
     witness: Option<std::path::PathBuf>,
     /// The `[onchain]` settings, for `:anchor`.
     onchain: crate::anchor::OnchainConfig,
+    /// Stops the whole-chain verification running in the background, if one is.
+    full_verify: Arc<std::sync::Mutex<tokio_util::sync::CancellationToken>>,
 }
 
 impl Executor {
@@ -29,6 +31,7 @@ impl Executor {
             tx,
             witness: None,
             onchain: Default::default(),
+            full_verify: Default::default(),
         }
     }
 
@@ -114,6 +117,62 @@ impl Executor {
                 }
             }
         });
+    }
+
+    /// Verifies the whole chain from seq 1, a slice at a time, sending its progress, until it
+    /// ends or is cancelled (`CancelVerifyFull`, or the console going away).
+    async fn verify_full(&self) -> Loaded {
+        const SLICE: u64 = 5000;
+        let cancel = tokio_util::sync::CancellationToken::new();
+        *self.full_verify.lock().unwrap_or_else(|p| p.into_inner()) = cancel.clone();
+        let total = self.svc.ledger_head_seq(&self.actor).await.unwrap_or(0);
+        let mut from = None;
+        loop {
+            let slice = self
+                .svc
+                .verify_slice(&self.actor, from.clone(), Some(SLICE));
+            let r = tokio::select! {
+                r = slice => r,
+                _ = cancel.cancelled() => break,
+            };
+            match r {
+                Ok(v) if v.ok && v.partial => {
+                    let progress = Loaded::FullVerifyProgress {
+                        upto: v.head_seq,
+                        total,
+                    };
+                    if self.tx.send(Msg::Loaded(Box::new(progress))).await.is_err() {
+                        return Loaded::FullVerified {
+                            result: Ok(v),
+                            cancelled: true,
+                        };
+                    }
+                    from = Some((v.head_seq, v.head_hash));
+                }
+                other => {
+                    return Loaded::FullVerified {
+                        result: other.map(|mut v| {
+                            v.from_seq = 1;
+                            v
+                        }),
+                        cancelled: false,
+                    };
+                }
+            }
+        }
+        Loaded::FullVerified {
+            result: Ok(crate::service::VerifyReport {
+                ok: true,
+                from_seq: 1,
+                checked: 0,
+                partial: true,
+                head_seq: from.as_ref().map(|f| f.0).unwrap_or(0),
+                head_hash: from.map(|f| f.1).unwrap_or_default(),
+                broken: None,
+                audit: None,
+            }),
+            cancelled: true,
+        }
     }
 
     pub fn run(&self, cmd: Cmd) {
@@ -217,6 +276,14 @@ impl Executor {
             Cmd::Check => Loaded::Check(svc.check(a).await),
             Cmd::Anchor => Loaded::Anchored(self.anchor_now().await),
             Cmd::VerifyChain(from) => Loaded::ChainVerified(self.verify_chain(from).await),
+            Cmd::VerifyFull => self.verify_full().await,
+            Cmd::CancelVerifyFull => {
+                self.full_verify
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .cancel();
+                return None;
+            }
             Cmd::Export { path, force } => {
                 let result = svc.export_file(a, &path, force).await;
                 Loaded::Exported { path, result }

@@ -70,6 +70,16 @@ pub enum Loaded {
     /// `:anchor`: the anchor of the head, as it was settled.
     Anchored(ServiceResult<crate::domain::anchor::AnchorRecord>),
     ChainVerified(ServiceResult<VerifyReport>),
+    /// The background verification verified seq 1 to `upto` of `total`.
+    FullVerifyProgress {
+        upto: i64,
+        total: i64,
+    },
+    /// It ended: verified from seq 1 to its head, broken, cancelled, or not finished.
+    FullVerified {
+        result: ServiceResult<VerifyReport>,
+        cancelled: bool,
+    },
     Exported {
         path: std::path::PathBuf,
         result: ServiceResult<crate::service::backup::BackupSummary>,
@@ -113,13 +123,14 @@ impl Loaded {
             Loaded::Ledger { result, .. } => ended(result),
             Loaded::Audit(r) => ended(r),
             Loaded::Verify(r) | Loaded::ChainVerified(r) => ended(r),
+            Loaded::FullVerified { result, .. } => ended(result),
             Loaded::Check(r) => ended(r),
             Loaded::Anchored(r) => ended(r),
             Loaded::Exported { result, .. } => ended(result),
             Loaded::Submitted(r) => ended(r),
             Loaded::Transitioned { result, .. } => ended(result),
             Loaded::Revoked(r) => ended(r),
-            Loaded::Summaries(_) | Loaded::Health(_) => None,
+            Loaded::Summaries(_) | Loaded::Health(_) | Loaded::FullVerifyProgress { .. } => None,
         }
     }
 
@@ -222,6 +233,9 @@ pub enum Cmd {
     Verify,
     /// Verify the chain on from a verified head (or the witnessed one, or seq 1).
     VerifyChain(Option<(i64, String)>),
+    /// Verify the whole chain from seq 1 in the background, a slice at a time.
+    VerifyFull,
+    CancelVerifyFull,
     Check,
     /// Anchor the head on the chain now.
     Anchor,

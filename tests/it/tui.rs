@@ -1230,7 +1230,7 @@ async fn verifying_the_chain_reports_and_leaves_no_stale_status() {
     t.key(KeyCode::Esc).await;
     let s = t.screen();
     assert!(!s.contains("Verifying the hash chain"), "{s}");
-    assert!(s.contains("Hash chain intact to seq"), "{s}");
+    assert!(s.contains("Hash chain intact: verified seq 1–"), "{s}");
 }
 
 /// The transition hint shows only where a transition is possible.
@@ -1598,7 +1598,10 @@ async fn a_demo_session_is_saved_with_export() {
         .unwrap();
     t.settle().await;
     let s = t.screen();
-    assert!(s.contains("Replace the file?") && s.contains("exists"), "{s}");
+    assert!(
+        s.contains("Replace the file?") && s.contains("exists"),
+        "{s}"
+    );
     t.ch('n').await;
     assert_eq!(std::fs::read(&file).unwrap(), first, "untouched");
     t.app
@@ -1629,13 +1632,14 @@ async fn the_console_verifies_the_chain_and_each_streamed_event() {
     assert_eq!(
         t.app.chain.view,
         ChainView::Verified {
+            from: 1,
             seq: head.0,
             hash: head.1.clone()
         },
         "verified from seq 1 at start"
     );
     assert!(
-        t.screen().contains(&format!("✓ chain to seq {}", head.0)),
+        t.screen().contains(&format!("✓ verified seq 1–{}", head.0)),
         "{}",
         t.screen()
     );
@@ -1685,6 +1689,7 @@ async fn the_console_verifies_the_chain_and_each_streamed_event() {
     assert_eq!(
         t.app.chain.view,
         ChainView::Verified {
+            from: 1,
             seq: new_head.0,
             hash: new_head.1.clone()
         },
@@ -1883,4 +1888,81 @@ async fn a_demo_session_writes_no_witness() {
         }
         assert!(!path.exists(), "no witness of a memory store");
     }
+}
+
+/// A console that starts from the operator's witnessed head says only what it verified, and
+/// verifies the whole chain in the background: an event edited below the witnessed head (seq 1)
+/// is found there, and said.
+#[tokio::test]
+async fn an_edit_below_the_witnessed_head_is_found_by_the_background_verification() {
+    use escrowgrid::tui::app::Cmd;
+    use escrowgrid::tui::views::ChainView;
+    let h = crate::common::Harness::new(Backend::Sqlite).await.unwrap();
+    let svc = Arc::new(Service::new(h.store.clone(), ServiceConfig::default()));
+    escrowgrid::demo::seed::load_demo(&svc, &h.actor, 20, 3, false)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let witness = dir.path().join("witness.jsonl");
+    let key = svc.store_key().await.unwrap().unwrap();
+    let head = h.store.ledger_head().await.unwrap().unwrap();
+    escrowgrid::witness::record(
+        &witness,
+        &escrowgrid::witness::Witnessed::now(&key, head.0, &head.1, None),
+    )
+    .unwrap();
+    crate::common::unlock_history(&h).await;
+    crate::common::sql_exec(
+        &h,
+        "UPDATE ledger_events SET payload = replace(payload, 'Harbor', 'Hxrbor') WHERE seq = 1",
+    )
+    .await;
+
+    let (tx, _rx) = tokio::sync::mpsc::channel(64);
+    let exec = Executor::new(svc.clone(), h.actor.clone(), tx).with_witness(witness);
+    let mut app = App::new(session(false), KeyMap::default(), Theme::default());
+    app.update(Msg::Resize(100, 30));
+    app.start();
+    // Everything but the background verification first.
+    let mut full = Vec::new();
+    for _ in 0..10 {
+        let cmds = app.take_cmds();
+        if cmds.is_empty() {
+            break;
+        }
+        for c in cmds {
+            if matches!(c, Cmd::VerifyFull) {
+                full.push(c);
+            } else if let Some(l) = exec.execute(c).await {
+                app.update(Msg::Loaded(Box::new(l)));
+            }
+        }
+    }
+    assert_eq!(full.len(), 1, "a whole-chain verification was started");
+    assert!(
+        matches!(&app.chain.view, ChainView::Verified { from, seq, .. } if *from == head.0 + 1 && *seq == head.0),
+        "{:?}",
+        app.chain.view
+    );
+    let screen = render_to_string(&app, 100, 30);
+    assert!(
+        screen.contains(&format!("✓ verified seq {} as witnessed", head.0)),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("✓ verified seq 1–"),
+        "never claims seq 1: {screen}"
+    );
+    let l = exec.execute(full.remove(0)).await.unwrap();
+    app.update(Msg::Loaded(Box::new(l)));
+    assert!(
+        matches!(&app.chain.view, ChainView::Broken { seq: 1, .. }),
+        "{:?}",
+        app.chain.view
+    );
+    assert!(
+        render_to_string(&app, 100, 30).contains("BROKEN at seq 1"),
+        "{}",
+        render_to_string(&app, 100, 30)
+    );
 }

@@ -12,6 +12,8 @@ pub enum Command {
     Quit,
     Help,
     Verify,
+    /// Stop the whole-chain verification running in the background.
+    StopVerify,
     Check,
     Anchor,
     Export(String),
@@ -37,6 +39,7 @@ pub fn parse(line: &str, institutions: &[Institution]) -> Result<Command, String
         "assets" => Command::Go(Nav::Assets),
         "templates" => Command::Go(Nav::Templates),
         "health" => Command::Go(Nav::Health),
+        "verify" if args.first().is_some_and(|a| a == "stop") => Command::StopVerify,
         "verify" => Command::Verify,
         "check" => Command::Check,
         "anchor" => Command::Anchor,

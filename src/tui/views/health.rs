@@ -211,9 +211,16 @@ impl View for Health {
             ]),
             Line::from(vec![
                 Span::styled(format!("{:<20}", "Chain"), theme.muted()),
-                match cx.chain {
-                    ChainView::Verified { seq, .. } => Span::styled(
-                        format!("verified to seq {seq}, each new event as it arrives"),
+                match &cx.chain.view {
+                    ChainView::Verified { .. } => Span::styled(
+                        format!(
+                            "verified {}, each new event as it arrives{}",
+                            cx.chain.range().unwrap_or_default(),
+                            cx.chain
+                                .full_text()
+                                .map(|t| format!("; {t}"))
+                                .unwrap_or_default()
+                        ),
                         theme.ok(),
                     ),
                     ChainView::Broken { seq, reason } => {

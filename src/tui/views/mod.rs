@@ -13,7 +13,7 @@ pub mod ledger;
 pub mod position_detail;
 pub mod positions;
 
-pub use super::chain::ChainView;
+pub use super::chain::{ChainView, ChainWatch};
 use super::keymap::{Action, Context, KeyMap};
 use super::msg::{Cmd, Loaded};
 use super::nav::{Detail, Nav};
@@ -174,7 +174,7 @@ pub struct Dcx<'a> {
     pub keys: &'a KeyMap,
     pub data: &'a Data,
     pub stream: Option<&'a StreamStatus>,
-    pub chain: &'a ChainView,
+    pub chain: &'a ChainWatch,
     pub started: Instant,
 }
 
