@@ -151,11 +151,15 @@ fn backend_of_url(key: &str, url: &str) -> Result<Backend, ConfigError> {
     }
 }
 
+/// The most a config file may hold.
+pub const CONFIG_MAX_BYTES: u64 = 1024 * 1024;
+
 pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
+    let text =
+        crate::files::read_capped(path, CONFIG_MAX_BYTES).map_err(|e| ConfigError::File {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
     toml::from_str(&text).map_err(|e| ConfigError::File {
         path: path.to_path_buf(),
         message: e.to_string().trim().replace('\n', " "),
@@ -164,7 +168,10 @@ pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
 
 /// A source of environment variables (the real environment, or a map in tests).
 pub trait Env {
+    /// The variable's value; None when it is unset or empty.
     fn get(&self, key: &str) -> Option<String>;
+    /// Whether the variable is set to the empty string.
+    fn is_empty(&self, key: &str) -> bool;
 }
 
 pub struct ProcessEnv;
@@ -173,11 +180,19 @@ impl Env for ProcessEnv {
     fn get(&self, key: &str) -> Option<String> {
         std::env::var(key).ok().filter(|v| !v.is_empty())
     }
+    fn is_empty(&self, key: &str) -> bool {
+        std::env::var_os(key).is_some_and(|v| v.is_empty())
+    }
 }
 
 impl Env for BTreeMap<&str, &str> {
     fn get(&self, key: &str) -> Option<String> {
-        BTreeMap::get(self, key).map(|v| v.to_string())
+        BTreeMap::get(self, key)
+            .filter(|v| !v.is_empty())
+            .map(|v| v.to_string())
+    }
+    fn is_empty(&self, key: &str) -> bool {
+        BTreeMap::get(self, key).is_some_and(|v| v.is_empty())
     }
 }
 
@@ -220,6 +235,13 @@ pub fn load(ov: &Overrides, env: &dyn Env) -> Result<Config, ConfigError> {
         },
     };
 
+    // An empty data directory would quietly mean the working directory's or the home's.
+    if env.is_empty("ESCROWGRID_DATA_DIR") {
+        return Err(bad(
+            "ESCROWGRID_DATA_DIR",
+            "is set but empty: unset it for the default, or name a directory",
+        ));
+    }
     let data_dir = env
         .get("ESCROWGRID_DATA_DIR")
         .map(PathBuf::from)

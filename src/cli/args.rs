@@ -328,19 +328,31 @@ pub enum PositionCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum PolicyCmd {
-    /// Set (insert or replace) the policy of an institution for a region.
+    /// Set the policy of an institution for a region. Only the settings given change; the
+    /// others keep the values of the region's current policy (a new policy starts with none).
     Set {
         #[arg(long, value_name = "ID")]
         institution: Option<String>,
         #[arg(long)]
         region: String,
+        /// The smallest amount a new position may have.
         #[arg(long, value_name = "DEC", allow_negative_numbers = true)]
         min_amount: Option<String>,
+        /// Remove the minimum.
+        #[arg(long, conflicts_with = "min_amount")]
+        no_min_amount: bool,
+        /// The largest amount a new position may have.
         #[arg(long, value_name = "DEC", allow_negative_numbers = true)]
         max_amount: Option<String>,
-        /// Allowed currencies; repeat or comma-separate. Omit to allow any.
+        /// Remove the maximum.
+        #[arg(long, conflicts_with = "max_amount")]
+        no_max_amount: bool,
+        /// Allowed currencies; repeat or comma-separate.
         #[arg(long = "currency", num_args = 1.., value_delimiter = ',')]
         currencies: Option<Vec<String>>,
+        /// Allow every currency (removes the list).
+        #[arg(long, conflicts_with_all = ["currencies", "block_all_currencies"])]
+        any_currency: bool,
         /// Allow no currency at all (blocks new positions in the region).
         #[arg(long, conflicts_with = "currencies")]
         block_all_currencies: bool,

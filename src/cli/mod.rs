@@ -80,7 +80,7 @@ pub const JSON_ARG_MAX_BYTES: u64 = 64 * 1024;
 /// more than `JSON_ARG_MAX_BYTES` (so `@/dev/zero` is refused, not read for ever).
 pub fn json_arg(field: &str, raw: &str) -> ServiceResult<Value> {
     let text = match raw.strip_prefix('@') {
-        Some(path) => read_capped(path, JSON_ARG_MAX_BYTES)
+        Some(path) => crate::files::read_capped(std::path::Path::new(path), JSON_ARG_MAX_BYTES)
             .map_err(|e| ServiceError::field(field, format!("cannot read {path}: {e}")))?,
         None => raw.to_string(),
     };
@@ -92,19 +92,6 @@ pub fn json_arg(field: &str, raw: &str) -> ServiceResult<Value> {
     }
     serde_json::from_str(&text)
         .map_err(|e| ServiceError::field(field, format!("is not valid JSON: {e}")))
-}
-
-/// A file's text, refused once it passes `max` bytes.
-fn read_capped(path: &str, max: u64) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut text = String::new();
-    std::fs::File::open(path)?
-        .take(max + 1)
-        .read_to_string(&mut text)?;
-    if text.len() as u64 > max {
-        return Err(std::io::Error::other(format!("it is over {max} bytes")));
-    }
-    Ok(text)
 }
 
 /// A keyset cursor (`--after`, `--before`): the id of a record of the kind listed.

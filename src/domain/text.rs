@@ -27,16 +27,26 @@ pub fn optional(field: &str, value: &str, max: usize) -> Result<(), DomainError>
     if value.chars().any(is_unsafe) {
         return Err(DomainError::field(
             field,
-            "must not contain control characters or bidirectional overrides",
+            "must not contain control, invisible or direction characters (U+0000–U+001F, \
+             U+007F–U+009F, and Unicode's format characters such as U+200B–U+200F, U+202A–U+202E, \
+             U+2066–U+2069, U+FEFF)",
         ));
     }
     Ok(())
 }
 
-/// Characters that must never reach a terminal raw: C0/C1 controls, DEL, and bidi overrides that
-/// can make text display differently from what it is.
+/// Characters that must never reach a terminal raw, nor be accepted in a name: C0/C1 controls
+/// and DEL; Unicode's format characters (category Cf: bidi marks, embeddings, overrides and
+/// isolates, zero-width spaces and joiners, the soft hyphen, the byte-order mark, tags…), which
+/// make text display differently from what it is — two holders that look the same, a name
+/// that reads backwards; and the line and paragraph separators (U+2028, U+2029).
 pub fn is_unsafe(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    use unicode_properties::{GeneralCategory as G, UnicodeGeneralCategory};
+    c.is_control()
+        || matches!(
+            c.general_category(),
+            G::Format | G::LineSeparator | G::ParagraphSeparator
+        )
 }
 
 /// Groups a run of digits in thousands: "1234567" → "1,234,567".
@@ -87,6 +97,43 @@ mod tests {
         assert_eq!(sanitize("\u{9b}2J"), "\\u{009b}2J");
         assert_eq!(sanitize("abc\u{202e}cba"), "abc\\u{202e}cba");
         assert!(!sanitize("\x1b]52;c;AAAA\x07").chars().any(is_unsafe));
+    }
+
+    /// Invisible and direction characters are refused like control characters and escaped on
+    /// output: two holders that look alike on screen are never two different strings.
+    #[test]
+    fn invisible_and_direction_characters_are_unsafe() {
+        for c in [
+            '\u{200E}',
+            '\u{200F}',
+            '\u{061C}',
+            '\u{2028}',
+            '\u{2029}',
+            '\u{00AD}',
+            '\u{FEFF}',
+            '\u{200B}',
+            '\u{200D}',
+            '\u{2066}',
+            '\u{2069}',
+            '\u{202A}',
+            '\u{E0041}',
+            '\u{180E}',
+        ] {
+            assert!(is_unsafe(c), "U+{:04X}", c as u32);
+            let name = format!("ACME{c}");
+            assert!(required("name", &name, 255).is_err(), "U+{:04X}", c as u32);
+            assert_eq!(sanitize(&name), format!("ACME\\u{{{:04x}}}", c as u32));
+        }
+        for ok in [
+            "Zürich Holdings",
+            "東京海上",
+            "Société Générale",
+            "مصرف",
+            "O'Brien & Co.",
+        ] {
+            assert!(required("name", ok, 255).is_ok(), "{ok}");
+            assert!(matches!(sanitize(ok), Cow::Borrowed(_)));
+        }
     }
 
     #[test]

@@ -246,7 +246,9 @@ impl Service {
             .as_ref()
             .map(|m| crate::domain::ledger::as_recorded("metadata", m))
             .transpose()?;
-        let current = self.get_position(actor, id).await?;
+        // Read without a read record of its own: a refused transition is one audit record.
+        let found = self.store.get_position(id).await?;
+        let current = Self::visible(actor, "position", id, found, |x| x.institution_id.as_str())?;
         if expect.is_some_and(|exp| exp != current.state)
             || req.expect_version.is_some_and(|v| v != current.version)
         {

@@ -87,6 +87,17 @@ pub enum StoreError {
     Other(String),
 }
 
+impl StoreError {
+    /// What went wrong, without the "store unavailable: " its display begins with (for a
+    /// message that wraps it, so the words never come twice).
+    pub fn reason(&self) -> String {
+        match self {
+            StoreError::Unavailable(m) | StoreError::Retryable(m) => m.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// One atomic write: a change, the ledger event that records it, and the audit record that says
@@ -503,11 +514,15 @@ pub trait Store: Send + Sync + 'static {
 
 pub type SharedStore = Arc<dyn Store>;
 
-/// Clamps a requested page size to 1..=1000 (default 100 when 0).
+/// The most rows a page holds.
+pub const PAGE_MAX: u32 = 1000;
+
+/// Clamps a requested page size to 1..=PAGE_MAX + 1 (default 100 when 0): a caller may ask for
+/// one row beyond a full page, to tell whether another page follows.
 pub fn clamp_limit(limit: u32) -> u32 {
     match limit {
         0 => 100,
-        n => n.min(1000),
+        n => n.min(PAGE_MAX + 1),
     }
 }
 

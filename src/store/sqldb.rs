@@ -47,6 +47,14 @@ pub struct SqlStore {
     notes: Vec<String>,
 }
 
+/// Idle connections of two pools of `size` connections in all. sqlx counts a pool's idle
+/// connections without a lock, and a count read while a connection changes hands can be far off
+/// (seen: a sum that overflowed, failing `health`): the figure is only shown, so it is added
+/// without overflow and never more than the pools hold.
+fn idle_of(read: usize, write: usize, size: u32) -> u32 {
+    read.saturating_add(write).min(size as usize) as u32
+}
+
 impl SqlStore {
     /// A store over `pools`; starts its writer (so it must be called inside a tokio runtime).
     pub(crate) fn new(d: Dialect, pools: Pools, target: String, head: i64, poll: Duration) -> Self {
@@ -382,7 +390,11 @@ impl Store for SqlStore {
         let (size, idle, max, waits) = match &self.pools {
             Pools::Sqlite { read, write, .. } => (
                 read.size() + write.size(),
-                (read.num_idle() + write.num_idle()) as u32,
+                idle_of(
+                    read.num_idle(),
+                    write.num_idle(),
+                    read.size() + write.size(),
+                ),
                 read.options().get_max_connections() + write.options().get_max_connections(),
                 0,
             ),
@@ -390,7 +402,11 @@ impl Store for SqlStore {
                 read, write, waits, ..
             } => (
                 read.size() + write.size(),
-                (read.num_idle() + write.num_idle()) as u32,
+                idle_of(
+                    read.num_idle(),
+                    write.num_idle(),
+                    read.size() + write.size(),
+                ),
                 read.options().get_max_connections() + write.options().get_max_connections(),
                 waits.load(std::sync::atomic::Ordering::Relaxed),
             ),

@@ -168,6 +168,8 @@ async fn a_key_revoked_in_this_process_stops_at_once(h: &Harness) {
 for_all_backends!(
     a_key_revoked_elsewhere_stops_its_sessions_and_streams,
     a_key_revoked_in_this_process_stops_at_once,
+    one_refusal_one_record_and_no_token_kept,
+    invisible_characters_are_refused_in_names,
 );
 
 /// A key whose stored hash is rewritten (the hijack of another's key) ends the sessions that
@@ -289,4 +291,109 @@ fn a_following_tail_ends_when_its_key_is_revoked() {
     );
     // The second process notices on its own (the recheck), so allow for process start-up.
     assert!(took < Duration::from_secs(2), "ended after {took:?}");
+}
+
+/// A refused transition leaves exactly one audit record (not a read record as well); a failed
+/// sign-in keeps nothing of the token it was given.
+async fn one_refusal_one_record_and_no_token_kept(h: &Harness) {
+    let mine = h.fixture().await;
+    let theirs = h.fixture().await;
+    let p = h.position(&theirs, "H-1", "100").await;
+    let key = h
+        .svc
+        .create_api_key(
+            &h.actor,
+            Some(mine.institution.clone()),
+            "ops".into(),
+            "admin".into(),
+        )
+        .await
+        .unwrap();
+    let actor = h.svc.authenticate(Some(&key.token)).await.unwrap();
+    let failures = || async {
+        h.svc
+            .audit(
+                &h.actor,
+                AuditQuery {
+                    outcome: Some(Outcome::Failure),
+                    limit: 1000,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+    };
+    let before = failures().await.len();
+    // Another institution's position, and a move the state machine refuses.
+    let r = h.svc.transition_position(&actor, &p.id, to("FUNDED")).await;
+    assert!(matches!(r, Err(ServiceError::Forbidden { .. })), "{r:?}");
+    let after = failures().await;
+    assert_eq!(
+        after.len(),
+        before + 1,
+        "{:#?}",
+        &after[..after.len() - before]
+    );
+    assert_eq!(after[0].action, "POSITION_TRANSITIONED");
+    let r = h
+        .svc
+        .transition_position(&h.actor, &p.id, to("RELEASED"))
+        .await;
+    assert!(
+        matches!(r, Err(ServiceError::InvalidTransition { .. })),
+        "{r:?}"
+    );
+    assert_eq!(failures().await.len(), before + 2);
+
+    // A wrong token of the right shape: refused, and not a character of it kept.
+    let wrong = escrowgrid::domain::apikey::generate_token();
+    assert!(h.svc.authenticate(Some(&wrong)).await.is_err());
+    let rec = failures().await.remove(0);
+    assert_eq!(rec.action, "AUTH_FAILED");
+    let text = serde_json::to_string(&rec).unwrap();
+    assert!(
+        !text.contains(&wrong[..11]) && !text.contains(&wrong[3..11]),
+        "{text}"
+    );
+    assert_eq!(rec.actor, "unknown key");
+}
+
+/// Invisible and direction characters are refused in every name a write takes, as control
+/// characters are.
+async fn invisible_characters_are_refused_in_names(h: &Harness) {
+    use escrowgrid::service::NewInstitution;
+    let f = h.fixture().await;
+    for c in [
+        '\u{200E}', '\u{061C}', '\u{2028}', '\u{00AD}', '\u{FEFF}', '\u{200B}',
+    ] {
+        let name = format!("Harbor{c} Trust");
+        let e = h
+            .svc
+            .create_institution(
+                &h.actor,
+                NewInstitution {
+                    name,
+                    regions: vec!["US".into()],
+                    verticals: vec![],
+                },
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            e.field_errors().iter().any(|x| x.field == "name"),
+            "U+{:04X}: {e}",
+            c as u32
+        );
+        let e = h
+            .position_result(&f, &format!("ACME{c}"), "100")
+            .await
+            .unwrap_err();
+        assert!(
+            e.field_errors()
+                .iter()
+                .any(|x| x.field == "holderReference"),
+            "U+{:04X}: {e}",
+            c as u32
+        );
+    }
 }

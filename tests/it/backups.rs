@@ -59,7 +59,13 @@ impl Env {
 
     fn empty(&self, db: &str) -> bool {
         let out = self.run(db, &["health", "--json"]);
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "health --json ({e}): {}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                err(&out)
+            )
+        });
         let c = &v["counts"];
         c["ledgerEvents"] == 0 && c["auditEvents"] == 0 && c["institutions"] == 0
     }

@@ -885,6 +885,31 @@ fn arguments_are_bounded_and_cursors_checked() {
     let out = child.wait_with_output().unwrap();
     assert_eq!(status.code(), Some(2), "{}", stderr(&out));
     assert!(
+        stderr(&out).contains("not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+    // A regular file past the cap is refused at the cap.
+    let big = e.dir.path().join("big.json");
+    std::fs::write(&big, format!("{{\"x\": \"{}\"}}", "a".repeat(70_000))).unwrap();
+    let out = e.run(&[
+        "template",
+        "create",
+        "--institution",
+        &inst,
+        "--code",
+        "TF_LC",
+        "--name",
+        "Big",
+        "--vertical",
+        "TRADE_FINANCE",
+        "--region",
+        "US",
+        "--config",
+        &format!("@{}", big.display()),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
         stderr(&out).contains("over 65536 bytes"),
         "{}",
         stderr(&out)
@@ -1357,4 +1382,166 @@ async fn witnesses_follow_the_store_and_its_audit_trail() {
         "{}",
         stdout(&out)
     );
+}
+
+/// A command that must finish within `secs`, or the test fails (and the process is killed).
+fn within(mut c: Command, secs: u64) -> Output {
+    let mut child = c
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if started.elapsed() > std::time::Duration::from_secs(secs) {
+            child.kill().unwrap();
+            panic!("still running after {secs} s: {c:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// `@FILE` and `--config` read regular files only (a FIFO would hang, /dev/zero would fill
+/// memory), and an empty ESCROWGRID_DATA_DIR is an error, not the home directory.
+#[test]
+fn named_files_are_regular_and_bounded_and_the_data_dir_is_never_empty() {
+    let e = Env::new();
+    e.ok_json(&["seed", "--demo", "--positions", "3"]);
+    let fifo = e.dir.path().join("fifo");
+    let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a path of our own; mkfifo only creates the node.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+    let at = format!("@{}", fifo.display());
+    let mut c = e.cmd();
+    c.arg("--database-url").arg(&e.url).args([
+        "asset",
+        "create",
+        "--label",
+        "L",
+        "--template",
+        "tmpl_x",
+        "--metadata",
+        &at,
+    ]);
+    let out = within(c, 10);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+    for config in [fifo.to_str().unwrap(), "/dev/zero"] {
+        let mut c = e.cmd();
+        c.args(["--config", config, "--database-url", &e.url, "health"]);
+        let out = within(c, 10);
+        assert!(!out.status.success());
+        assert!(
+            stderr(&out).contains("not a regular file"),
+            "{config}: {}",
+            stderr(&out)
+        );
+    }
+    let mut c = e.cmd();
+    c.env("ESCROWGRID_DATA_DIR", "").args(["health"]);
+    let out = within(c, 10);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("ESCROWGRID_DATA_DIR") && stderr(&out).contains("is set but empty"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A page of exactly the largest size says whether more follow; the audit trail pages too; a
+/// tail of none prints none.
+#[test]
+fn full_pages_tell_of_more_and_tail_last_zero_prints_nothing() {
+    let e = Env::new();
+    e.ok_json(&["seed", "--demo", "--positions", "1225"]);
+    let p = e.ok_json(&["position", "list", "--limit", "1000"]);
+    assert_eq!(p["data"].as_array().unwrap().len(), 1000);
+    assert_eq!(p["pagination"]["hasMore"], true, "{}", p["pagination"]);
+    let next = p["pagination"]["nextAfter"].as_str().unwrap().to_string();
+    let p = e.ok_json(&["position", "list", "--limit", "1000", "--after", &next]);
+    assert_eq!(p["data"].as_array().unwrap().len(), 225);
+    assert_eq!(p["pagination"]["hasMore"], false);
+    let a = e.ok_json(&["audit", "list", "--limit", "1000"]);
+    assert_eq!(a["data"].as_array().unwrap().len(), 1000);
+    assert_eq!(a["pagination"]["hasMore"], true, "{}", a["pagination"]);
+    let before = a["pagination"]["nextBefore"].as_str().unwrap().to_string();
+    let b = e.ok_json(&["audit", "list", "--limit", "10", "--before", &before]);
+    assert!(b["data"][0]["id"].as_str().unwrap() < before.as_str());
+    let out = e.run(&["ledger", "tail", "--last", "0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "", "no event");
+}
+
+/// `policy set` changes what it is given: a new maximum keeps the allowed currencies and the
+/// minimum; each can be removed on purpose.
+#[test]
+fn policy_set_keeps_what_it_is_not_given() {
+    let e = Env::new();
+    e.ok_json(&["seed", "--demo", "--positions", "3"]);
+    let inst = e.ok_json(&["institution", "list"])["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let set = |extra: &[&str]| {
+        let mut a = vec!["policy", "set", "--institution", &inst, "--region", "US"];
+        a.extend_from_slice(extra);
+        e.ok_json(&a)["config"]["position"].clone()
+    };
+    let p = set(&[
+        "--min-amount",
+        "10",
+        "--max-amount",
+        "5000",
+        "--currency",
+        "USD,EUR",
+    ]);
+    assert_eq!(p["allowedCurrencies"], serde_json::json!(["USD", "EUR"]));
+    let p = set(&["--max-amount", "9000"]);
+    assert_eq!(p["maxAmount"], "9000");
+    assert_eq!(p["minAmount"], "10", "{p}");
+    assert_eq!(
+        p["allowedCurrencies"],
+        serde_json::json!(["USD", "EUR"]),
+        "{p}"
+    );
+    let p = set(&["--any-currency", "--no-min-amount"]);
+    assert!(
+        p["allowedCurrencies"].is_null() && p["minAmount"].is_null(),
+        "{p}"
+    );
+    assert_eq!(p["maxAmount"], "9000");
+}
+
+/// The local operator is the process's real user, whatever `$USER` says.
+#[test]
+fn the_local_actor_is_the_real_user_whatever_user_says() {
+    let e = Env::new();
+    let mut c = e.cmd();
+    let out = c
+        .env("USER", "mallory")
+        .env("LOGNAME", "mallory")
+        .args([
+            "--database-url",
+            &e.url,
+            "seed",
+            "--demo",
+            "--positions",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = Command::new("id").arg("-un").output().unwrap();
+    let me = String::from_utf8_lossy(&id.stdout).trim().to_string();
+    let a = e.ok_json(&["audit", "list", "--limit", "5"]);
+    for r in a["data"].as_array().unwrap() {
+        assert_eq!(r["actor"], format!("local:{me}"), "{r}");
+    }
 }

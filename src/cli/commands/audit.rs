@@ -30,13 +30,17 @@ pub(crate) async fn audit(
                     crate::domain::ids::AUDIT,
                     "an audit record",
                 )?,
-                limit,
+                limit: limit + 1,
                 ..Default::default()
             },
         )
         .await?;
+    let (rows, next) = split_page(rows, limit, |a| a.id.clone());
     if json {
-        print_json(&json!({"data": rows}));
+        print_json(&json!({
+            "data": rows,
+            "pagination": {"limit": limit, "hasMore": next.is_some(), "nextBefore": next},
+        }));
     } else {
         print_table(
             &["AT", "ACTOR", "ACTION", "OUTCOME", "RESOURCE", "ERROR"],
@@ -56,6 +60,9 @@ pub(crate) async fn audit(
                 })
                 .collect(),
         );
+        if let Some(n) = next {
+            eprintln!("(more: --before {n})");
+        }
     }
     Ok(0)
 }

@@ -45,12 +45,9 @@ pub(crate) async fn import(
 ) -> ServiceResult<i32> {
     let cannot =
         |e: String| ServiceError::field("file", format!("cannot read {}: {e}", file.display()));
-    let meta = std::fs::metadata(file).map_err(|e| cannot(e.to_string()))?;
-    if !meta.is_file() {
-        return Err(cannot("not a regular file".into()));
-    }
-    let reader =
-        std::io::BufReader::new(std::fs::File::open(file).map_err(|e| cannot(e.to_string()))?);
+    let reader = std::io::BufReader::new(
+        crate::files::open_regular(file).map_err(|e| cannot(e.to_string()))?,
+    );
     let s = svc.import(actor, reader, opts).await?;
     if json {
         print_json(&s);

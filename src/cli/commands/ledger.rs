@@ -130,6 +130,8 @@ pub(crate) async fn ledger(
             let kind = parse_kind(kind)?;
             let after = match after {
                 Some(a) => a,
+                // Nothing of the past: only what comes next (with --follow).
+                None if last == 0 => svc.ledger_head_seq(actor).await?,
                 None => {
                     let recent = svc
                         .ledger(

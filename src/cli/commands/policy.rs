@@ -14,14 +14,51 @@ pub(crate) async fn policy(
             institution,
             region,
             min_amount,
+            no_min_amount,
             max_amount,
+            no_max_amount,
             currencies,
+            any_currency,
             block_all_currencies,
         } => {
+            // What is not given keeps the current policy's value (an upsert replaces the whole
+            // policy, so the current one is read first).
+            // (Only where the set itself may be allowed: a refused command leaves one record.)
+            let inst = institution.as_deref().or(actor.scope());
+            let own = actor.scope().is_none_or(|s| Some(s) == inst);
+            let current = match (inst, crate::domain::Region::parse_field("region", &region)) {
+                (Some(inst), Ok(r)) if own && actor.can_write() => {
+                    svc.get_policy(actor, inst, r).await.ok().flatten()
+                }
+                _ => None,
+            };
+            let now = current.as_ref().map(|p| &p.config.position);
+            let keep = |given: Option<String>, clear: bool, old: Option<&crate::domain::Money>| {
+                if clear {
+                    None
+                } else {
+                    given.or_else(|| old.map(|m| m.to_string()))
+                }
+            };
+            let min_amount = keep(
+                min_amount,
+                no_min_amount,
+                now.and_then(|p| p.min_amount.as_ref()),
+            );
+            let max_amount = keep(
+                max_amount,
+                no_max_amount,
+                now.and_then(|p| p.max_amount.as_ref()),
+            );
             let allowed = if block_all_currencies {
                 Some(vec![])
+            } else if any_currency {
+                None
             } else {
-                currencies
+                currencies.or_else(|| {
+                    now.and_then(|p| p.allowed_currencies.as_ref())
+                        .map(|v| v.iter().map(|c| c.to_string()).collect())
+                })
             };
             let p = svc
                 .set_policy(

@@ -24,6 +24,7 @@ use crate::domain::audit::AuditEvent;
 use crate::domain::ledger::PreparedEvent;
 use crate::domain::{InstitutionPolicy, PositionState};
 use outcome::{WRITE_TRIES, outcome_unknown};
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
@@ -406,9 +407,7 @@ impl Writer {
         let answers: Vec<StoreResult<Committed>> = loop {
             match attempt {
                 Attempt::Retry(e) if tries >= WRITE_TRIES => {
-                    attempt = Attempt::Unavailable(StoreError::Unavailable(format!(
-                        "{e} (tried {tries} times)"
-                    )));
+                    attempt = Attempt::Unavailable(outcome::gave_up(&e, tries));
                     continue;
                 }
                 Attempt::Retry(e) => {

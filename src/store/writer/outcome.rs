@@ -12,6 +12,22 @@ use crate::store::{StoreError, StoreResult};
 /// How often a batch is tried in all when the database keeps rolling it back for conflicts.
 pub(super) const WRITE_TRIES: u32 = 5;
 
+/// The error a caller gets when the database kept rolling its batch back (`e`, `tries` times).
+pub(super) fn gave_up(e: &StoreError, tries: u32) -> StoreError {
+    StoreError::Unavailable(format!("{} (tried {tries} times)", e.reason()))
+}
+
+/// The error a caller gets when its commit went unanswered (`error`) and the database could not
+/// be asked whether it landed (`asking`).
+pub(super) fn unknown(error: &StoreError, asking: &StoreError) -> StoreError {
+    StoreError::Unavailable(format!(
+        "{}; whether the write landed is unknown (the database cannot be asked: {}): look for it \
+         in the ledger before trying again",
+        error.reason(),
+        asking.reason()
+    ))
+}
+
 /// Whether an error while committing leaves the outcome unknown (the connection broke or the
 /// server stopped answering), rather than a refusal the server reported.
 pub(super) fn outcome_unknown(e: &StoreError) -> bool {
@@ -53,9 +69,7 @@ impl Writer {
                 Attempt::Retry(error)
             }
             Ok(false) => Attempt::Unavailable(error),
-            Err(e) => Attempt::Unavailable(StoreError::Unavailable(format!(
-                "{error}; whether the write landed is unknown (the database cannot be asked: {e}): look for it in the ledger before trying again"
-            ))),
+            Err(e) => Attempt::Unavailable(unknown(&error, &e)),
         }
     }
 
@@ -163,4 +177,26 @@ pub(super) fn newest_link(steps: &[Option<Step>]) -> Option<(i64, String)> {
             _ => None,
         })
         .max_by_key(|(seq, _)| *seq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::ServiceError;
+
+    /// "store unavailable:" is said once, however many errors a message wraps.
+    #[test]
+    fn a_wrapped_error_says_store_unavailable_once() {
+        let retried = StoreError::Retryable("deadlock detected".into());
+        let e = ServiceError::from(gave_up(&retried, 5)).to_string();
+        assert_eq!(e, "store unavailable: deadlock detected (tried 5 times)");
+        let lost = StoreError::Unavailable("connection reset".into());
+        let asking = StoreError::Unavailable("cannot connect to db: refused".into());
+        let e = ServiceError::from(unknown(&lost, &asking)).to_string();
+        assert_eq!(e.matches("store unavailable").count(), 1, "{e}");
+        assert!(
+            e.starts_with("store unavailable: connection reset; whether the write landed"),
+            "{e}"
+        );
+    }
 }
