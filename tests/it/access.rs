@@ -5,7 +5,7 @@
 use crate::common::{self, Harness};
 use escrowgrid::domain::Outcome;
 use escrowgrid::service::stream::{StreamFilter, StreamItem};
-use escrowgrid::service::{Actor, AuditQuery, Service, ServiceConfig, ServiceError};
+use escrowgrid::service::{AuditQuery, Service, ServiceConfig, ServiceError};
 use escrowgrid::service::{ServiceResult, TransitionRequest};
 use escrowgrid::store::{self, Backend};
 use std::time::{Duration, Instant};
@@ -77,17 +77,7 @@ async fn stream_end(
 
 async fn a_key_revoked_elsewhere_stops_its_sessions_and_streams(h: &Harness) {
     let f = h.fixture().await;
-    let key = h
-        .svc
-        .create_api_key(
-            &h.actor,
-            Some(f.institution.clone()),
-            "ops".into(),
-            "admin".into(),
-        )
-        .await
-        .unwrap();
-    let actor = h.svc.authenticate(Some(&key.token)).await.unwrap();
+    let (key, actor) = h.key(&f.institution, "admin").await;
     let p = h.position(&f, "H-1", "100").await;
     let mut sub = h.svc.subscribe(&actor, 0, StreamFilter::default());
     h.svc
@@ -145,17 +135,7 @@ async fn a_key_revoked_elsewhere_stops_its_sessions_and_streams(h: &Harness) {
 
 async fn a_key_revoked_in_this_process_stops_at_once(h: &Harness) {
     let f = h.fixture().await;
-    let key = h
-        .svc
-        .create_api_key(
-            &h.actor,
-            Some(f.institution.clone()),
-            "ops".into(),
-            "admin".into(),
-        )
-        .await
-        .unwrap();
-    let actor = h.svc.authenticate(Some(&key.token)).await.unwrap();
+    let (key, actor) = h.key(&f.institution, "admin").await;
     // Its own key: the next operation is refused, with no wait for a recheck.
     assert!(h.svc.counts(&actor).await.is_ok());
     h.svc.revoke_api_key(&actor, &key.api_key.id).await.unwrap();
@@ -179,17 +159,7 @@ async fn a_rewritten_key_hash_ends_its_sessions(backend: Backend) {
         return common::skip_postgres("a_rewritten_key_hash_ends_its_sessions");
     };
     let f = h.fixture().await;
-    let key = h
-        .svc
-        .create_api_key(
-            &h.actor,
-            Some(f.institution.clone()),
-            "ops".into(),
-            "admin".into(),
-        )
-        .await
-        .unwrap();
-    let actor: Actor = h.svc.authenticate(Some(&key.token)).await.unwrap();
+    let (key, actor) = h.key(&f.institution, "admin").await;
     assert!(h.svc.counts(&actor).await.is_ok());
     let forged =
         escrowgrid::domain::apikey::hash_token(&escrowgrid::domain::apikey::generate_token());
@@ -205,16 +175,6 @@ async fn a_rewritten_key_hash_ends_its_sessions(backend: Backend) {
     let (why, after) = refused_within(t0, || h.svc.counts(&actor)).await;
     assert!(why.contains("changed in the store"), "{why}");
     assert!(after < WITHIN, "{after:?}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_rewritten_key_hash_ends_its_sessions_on_sqlite() {
-    a_rewritten_key_hash_ends_its_sessions(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_rewritten_key_hash_ends_its_sessions_on_postgres() {
-    a_rewritten_key_hash_ends_its_sessions(Backend::Postgres).await;
 }
 
 /// `ledger tail --follow` with a key that another process revokes ends within a second, exit 2,
@@ -299,17 +259,7 @@ async fn one_refusal_one_record_and_no_token_kept(h: &Harness) {
     let mine = h.fixture().await;
     let theirs = h.fixture().await;
     let p = h.position(&theirs, "H-1", "100").await;
-    let key = h
-        .svc
-        .create_api_key(
-            &h.actor,
-            Some(mine.institution.clone()),
-            "ops".into(),
-            "admin".into(),
-        )
-        .await
-        .unwrap();
-    let actor = h.svc.authenticate(Some(&key.token)).await.unwrap();
+    let (_, actor) = h.key(&mine.institution, "admin").await;
     let failures = || async {
         h.svc
             .audit(
@@ -397,3 +347,5 @@ async fn invisible_characters_are_refused_in_names(h: &Harness) {
         );
     }
 }
+
+for_sql_backends!(a_rewritten_key_hash_ends_its_sessions,);

@@ -162,6 +162,26 @@ impl Harness {
         Service::new(self.store.clone(), config)
     }
 
+    /// A new API key of `institution` with `role`, and the actor its token signs in as.
+    pub async fn key(
+        &self,
+        institution: &str,
+        role: &str,
+    ) -> (escrowgrid::service::CreatedKey, Actor) {
+        let k = self
+            .svc
+            .create_api_key(
+                &self.actor,
+                Some(institution.to_string()),
+                "ops".into(),
+                role.into(),
+            )
+            .await
+            .unwrap();
+        let actor = self.svc.authenticate(Some(&k.token)).await.unwrap();
+        (k, actor)
+    }
+
     pub async fn fixture(&self) -> Fixture {
         fixture_on(&self.svc, &self.actor).await
     }
@@ -280,6 +300,31 @@ pub struct Fixture {
     pub institution: String,
     pub template: String,
     pub asset: String,
+}
+
+/// Runs each listed async test function `f(backend)` on SQLite and on PostgreSQL (which the
+/// function skips, saying why, when no test server is configured): `on_sqlite::f`,
+/// `on_postgres::f`.
+#[macro_export]
+macro_rules! for_sql_backends {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(escrowgrid::store::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(escrowgrid::store::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
 }
 
 /// Runs each listed async test function against memory, SQLite and PostgreSQL.

@@ -60,19 +60,6 @@ async fn history_is_append_only(backend: Backend) {
     assert!(h.svc.verify_ledger(&h.actor).await.unwrap().ok);
 }
 
-#[tokio::test]
-async fn history_is_append_only_on_sqlite() {
-    history_is_append_only(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn history_is_append_only_on_postgres() {
-    if postgres_url().is_none() {
-        return skip_postgres("history_is_append_only_on_postgres");
-    }
-    history_is_append_only(Backend::Postgres).await;
-}
-
 /// A WAL left large (a bulk load in a process that was killed before it could checkpoint) is
 /// truncated when the store is next opened.
 #[tokio::test]
@@ -325,19 +312,6 @@ async fn no_write_on_a_broken_chain(backend: Backend) {
     }
 }
 
-#[tokio::test]
-async fn no_write_on_a_broken_chain_on_sqlite() {
-    no_write_on_a_broken_chain(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn no_write_on_a_broken_chain_on_postgres() {
-    if postgres_url().is_none() {
-        return skip_postgres("no_write_on_a_broken_chain_on_postgres");
-    }
-    no_write_on_a_broken_chain(Backend::Postgres).await;
-}
-
 /// A position row edited behind its ledger (CANCELLED moved back to FUNDED in the database) is
 /// never written on: the transition's own statement compares the row with its newest ledger
 /// step, on the writer's every path (one statement, batch, and one write at a time).
@@ -412,16 +386,6 @@ async fn a_row_edited_behind_the_ledger_is_not_written_on(backend: Backend) {
     );
     a.unwrap();
     b.unwrap();
-}
-
-#[tokio::test]
-async fn a_row_edited_behind_the_ledger_is_not_written_on_sqlite() {
-    a_row_edited_behind_the_ledger_is_not_written_on(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn a_row_edited_behind_the_ledger_is_not_written_on_postgres() {
-    a_row_edited_behind_the_ledger_is_not_written_on(Backend::Postgres).await;
 }
 
 /// `check` compares every stored field with what the ledger recorded: each edit made behind the
@@ -536,16 +500,6 @@ async fn check_finds_every_edit_behind_the_ledger(backend: Backend) {
         r.findings
     );
     assert_eq!(r.findings.len(), 6, "nothing else: {:#?}", r.findings);
-}
-
-#[tokio::test]
-async fn check_finds_every_edit_behind_the_ledger_on_sqlite() {
-    check_finds_every_edit_behind_the_ledger(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn check_finds_every_edit_behind_the_ledger_on_postgres() {
-    check_finds_every_edit_behind_the_ledger(Backend::Postgres).await;
 }
 
 /// A key created before the ledger recorded key hashes (its API_KEY_CREATED payload has none)
@@ -675,16 +629,6 @@ async fn the_upgrade_records_who_made_each_step(backend: Backend) {
     assert!(r.ok, "{:#?}", r.findings);
 }
 
-#[tokio::test]
-async fn the_upgrade_records_who_made_each_step_on_sqlite() {
-    the_upgrade_records_who_made_each_step(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn the_upgrade_records_who_made_each_step_on_postgres() {
-    the_upgrade_records_who_made_each_step(Backend::Postgres).await;
-}
-
 /// Refusals are in no ledger event, so the audit trail is chained too: a deleted or edited
 /// failure record breaks the audit chain at its seq, in `check` and in `verify`.
 async fn the_audit_chain_finds_deleted_and_edited_refusals(backend: Backend) {
@@ -768,16 +712,6 @@ async fn the_audit_chain_finds_deleted_and_edited_refusals(backend: Backend) {
     assert_eq!(v.audit.unwrap().broken.unwrap().seq, gone.seq.unwrap());
 }
 
-#[tokio::test]
-async fn the_audit_chain_finds_deleted_and_edited_refusals_on_sqlite() {
-    the_audit_chain_finds_deleted_and_edited_refusals(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn the_audit_chain_finds_deleted_and_edited_refusals_on_postgres() {
-    the_audit_chain_finds_deleted_and_edited_refusals(Backend::Postgres).await;
-}
-
 /// Audit records written before the audit chain (by an earlier version: no place in it) are
 /// reported by `check` until the store is next opened, which chains them, oldest first, after
 /// the head; `check` is then clean and new records follow them.
@@ -848,12 +782,12 @@ async fn h_position(svc: &escrowgrid::service::Service, h: &Harness, f: &crate::
     .unwrap();
 }
 
-#[tokio::test]
-async fn records_from_before_the_audit_chain_are_chained_on_open_sqlite() {
-    records_from_before_the_audit_chain_are_chained_on_open(Backend::Sqlite).await;
-}
-
-#[tokio::test]
-async fn records_from_before_the_audit_chain_are_chained_on_open_postgres() {
-    records_from_before_the_audit_chain_are_chained_on_open(Backend::Postgres).await;
-}
+for_sql_backends!(
+    history_is_append_only,
+    no_write_on_a_broken_chain,
+    a_row_edited_behind_the_ledger_is_not_written_on,
+    check_finds_every_edit_behind_the_ledger,
+    the_upgrade_records_who_made_each_step,
+    the_audit_chain_finds_deleted_and_edited_refusals,
+    records_from_before_the_audit_chain_are_chained_on_open,
+);
