@@ -218,70 +218,52 @@ impl Service {
         Ok(s)
     }
 
-    /// Every line of the export but the trailer, in order, to `emit`.
+    /// Every line of the export but the trailer, in order, to `emit`: the header with both
+    /// chains' heads (read together), the ledger and the audit trail up to those heads, and the
+    /// entities as the ledger's replay up to its head — so an export of a store that is being
+    /// written to is still one consistent moment, and carries what the ledger proves.
     async fn export_lines(
         &self,
         s: &mut BackupSummary,
         emit: &mut impl FnMut(&ExportLine, &mut BackupSummary) -> ServiceResult<()>,
     ) -> ServiceResult<()> {
-        let genesis = || (0, crate::domain::ledger::GENESIS_HASH.to_string());
-        let (head_seq, head_hash) = self.store.ledger_head().await?.unwrap_or_else(genesis);
-        let (audit_seq, audit_hash) = self.store.audit_head().await?.unwrap_or_else(genesis);
-        (s.head_seq, s.head_hash) = (head_seq, head_hash.clone());
-        (s.audit_head_seq, s.audit_head_hash) = (audit_seq, audit_hash.clone());
+        let heads = self.store.heads().await?;
+        (s.head_seq, s.head_hash) = heads.ledger.clone();
+        (s.audit_head_seq, s.audit_head_hash) = heads.audit.clone();
         let header = ExportHeader {
             format: FORMAT.into(),
             version: VERSION,
             backend: self.store.backend().to_string(),
-            head_seq,
-            head_hash,
-            audit_head_seq: audit_seq,
-            audit_head_hash: Some(audit_hash),
+            head_seq: heads.ledger.0,
+            head_hash: heads.ledger.1.clone(),
+            audit_head_seq: heads.audit.0,
+            audit_head_hash: Some(heads.audit.1.clone()),
             exported_at: time::now(),
         };
         emit(&ExportLine::Header(header), s)?;
-        for i in self.all_institutions().await? {
-            emit(&ExportLine::Institution(i), s)?;
-        }
-        for t in self.all_templates().await? {
-            emit(&ExportLine::Template(t), s)?;
-        }
-        for a in self.all_assets().await? {
-            emit(&ExportLine::Asset(a), s)?;
-        }
-        let mut last: Option<Position> = None;
-        loop {
-            let page = self.positions_after(last.as_ref()).await?;
-            let Some(end) = page.last() else { break };
-            last = Some(end.clone());
-            for p in page {
-                let steps = self.store.position_events(&p.id).await?;
-                emit(&ExportLine::Position(p), s)?;
-                for e in steps {
-                    emit(&ExportLine::Lifecycle(e), s)?;
-                }
-            }
-        }
-        for p in self.store.list_policies(None).await? {
-            emit(&ExportLine::Policy(p), s)?;
-        }
-        for k in self.store.list_api_keys(None).await? {
-            let key_hash = k.key_hash.clone();
-            emit(&ExportLine::ApiKey(ApiKeyRecord { key: k, key_hash }), s)?;
-        }
-        // The ledger and the audit trail up to the heads in the header.
+        let mut replay = Replay::default();
+        let head = heads.ledger.0;
         self.ledger_pages(0, |page| {
-            for e in page.into_iter().filter(|e| e.seq <= head_seq) {
+            for e in page.into_iter().filter(|e| e.seq <= head) {
+                replay.push(&e);
                 s.ledger_events += 1;
                 emit(&ExportLine::Ledger(e), s)?;
             }
             Ok(true)
         })
         .await?;
+        if let Some(p) = replay.problems.first() {
+            return Err(ServiceError::Internal(format!(
+                "the ledger does not replay at seq {} ({}): {}; run `escrowgrid check`",
+                p.seq, p.entity, p.what
+            )));
+        }
+        self.export_entities(replay, s, emit).await?;
+        let audit_head = heads.audit.0;
         self.audit_chain_pages(0, |page| {
             for a in page
                 .into_iter()
-                .filter(|a| a.seq.is_some_and(|n| n <= audit_seq))
+                .filter(|a| a.seq.is_some_and(|n| n <= audit_head))
             {
                 s.audit_records += 1;
                 emit(&ExportLine::Audit(a), s)?;
@@ -297,6 +279,71 @@ impl Service {
         for a in self.store.list_audit(&unchained).await? {
             s.audit_records += 1;
             emit(&ExportLine::Audit(a), s)?;
+        }
+        Ok(())
+    }
+
+    /// The entities of a replay, each kind in creation order; what older ledgers did not record
+    /// (a key's hash, a step's metadata) is taken from the store.
+    async fn export_entities(
+        &self,
+        r: Replay,
+        s: &mut BackupSummary,
+        emit: &mut impl FnMut(&ExportLine, &mut BackupSummary) -> ServiceResult<()>,
+    ) -> ServiceResult<()> {
+        fn by_seq<T>(m: HashMap<String, Recorded<T>>) -> Vec<T> {
+            let mut v: Vec<Recorded<T>> = m.into_values().collect();
+            v.sort_by_key(|x| x.created);
+            v.into_iter().map(|x| x.value).collect()
+        }
+        let Replay {
+            institutions,
+            templates,
+            assets,
+            positions,
+            mut lifecycle,
+            policies,
+            keys,
+            ..
+        } = r;
+        for i in by_seq(institutions) {
+            emit(&ExportLine::Institution(i), s)?;
+        }
+        for t in by_seq(templates) {
+            emit(&ExportLine::Template(t), s)?;
+        }
+        for a in by_seq(assets) {
+            emit(&ExportLine::Asset(a), s)?;
+        }
+        for p in by_seq(positions) {
+            let steps = lifecycle.remove(&p.id).unwrap_or_default();
+            let stored = if steps.iter().any(|x| !x.metadata_recorded) {
+                self.store.position_events(&p.id).await?
+            } else {
+                Vec::new()
+            };
+            emit(&ExportLine::Position(p), s)?;
+            for mut step in steps {
+                if !step.metadata_recorded
+                    && let Some(row) = stored.iter().find(|x| x.id == step.event.id)
+                {
+                    step.event.metadata = row.metadata.clone();
+                }
+                emit(&ExportLine::Lifecycle(step.event), s)?;
+            }
+        }
+        for p in by_seq(policies) {
+            emit(&ExportLine::Policy(p), s)?;
+        }
+        for k in by_seq(keys) {
+            let mut key = k.key;
+            if !k.hash_recorded
+                && let Some(stored) = self.store.get_api_key(&key.id).await?
+            {
+                key.key_hash = stored.key_hash;
+            }
+            let key_hash = key.key_hash.clone();
+            emit(&ExportLine::ApiKey(ApiKeyRecord { key, key_hash }), s)?;
         }
         Ok(())
     }

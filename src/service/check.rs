@@ -325,7 +325,7 @@ impl Service {
         })
         .await?;
         if !broken
-            && let Some((seq, hash)) = self.store.audit_head().await?
+            && let (seq, hash) = self.store.heads().await?.audit
             && (seq, hash.as_str()) != chain.head()
         {
             f.add(

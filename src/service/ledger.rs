@@ -93,7 +93,7 @@ impl Service {
             .await?
             .len() as u64;
         if broken.is_none()
-            && let Some((seq, hash)) = self.store.audit_head().await?
+            && let (seq, hash) = self.store.heads().await?.audit
             && (seq, hash.as_str()) != v.head()
         {
             broken = Some(ChainBreak {
@@ -219,7 +219,7 @@ impl Service {
             return self.audit_read(actor, Read::Verify, None, refused).await;
         }
         let head = self.store.ledger_head().await?.map(|h| h.0).unwrap_or(0);
-        let audit_head = self.store.audit_head().await?.map(|h| h.0).unwrap_or(0);
+        let audit_head = self.store.heads().await?.audit.0;
         let mut out = Vec::new();
         for w in witnessed {
             let q = LedgerQuery {

@@ -39,6 +39,24 @@ struct Data {
     counters: HashMap<String, HashMap<&'static str, i64>>,
 }
 
+impl Data {
+    /// Both chains' heads.
+    fn heads(&self) -> super::Heads {
+        let mut h = super::Heads::default();
+        if let Some(e) = self.ledger.last() {
+            h.ledger = (e.seq, e.hash.clone());
+        }
+        if let Some((seq, hash)) = self
+            .audit
+            .last()
+            .and_then(|a| Some((a.seq?, a.hash.clone()?)))
+        {
+            h.audit = (seq, hash);
+        }
+        h
+    }
+}
+
 pub struct MemoryStore {
     data: RwLock<Data>,
     anchors: super::anchors::MemoryAnchors,
@@ -428,18 +446,7 @@ impl Store for MemoryStore {
                 self.apply(d, w.change, ledger, w.audit, digest)
                     .map_err(|e| StoreError::Constraint(format!("write {} failed: {e}", i + 1)))?;
             }
-            let heads = super::Heads {
-                ledger: d
-                    .ledger
-                    .last()
-                    .map(|e| (e.seq, e.hash.clone()))
-                    .unwrap_or_else(|| super::Heads::default().ledger),
-                audit: d
-                    .audit
-                    .last()
-                    .and_then(|a| Some((a.seq?, a.hash.clone()?)))
-                    .unwrap_or_else(|| super::Heads::default().audit),
-            };
+            let heads = d.heads();
             if heads != expect {
                 return Err(StoreError::Constraint(format!(
                     "the import would end at ledger seq {} and audit seq {}, the export at \
@@ -696,12 +703,8 @@ impl Store for MemoryStore {
         Ok(self.read().ledger.last().map(|e| (e.seq, e.hash.clone())))
     }
 
-    async fn audit_head(&self) -> StoreResult<Option<(i64, String)>> {
-        Ok(self
-            .read()
-            .audit
-            .last()
-            .and_then(|a| Some((a.seq?, a.hash.clone()?))))
+    async fn heads(&self) -> StoreResult<super::Heads> {
+        Ok(self.read().heads())
     }
 
     async fn list_audit(&self, q: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {

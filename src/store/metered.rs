@@ -170,8 +170,8 @@ impl Store for Metered {
     async fn import(&self, writes: Vec<Write>, expect: super::Heads) -> StoreResult<()> {
         timed!(self, "import", self.inner.import(writes, expect))
     }
-    async fn audit_head(&self) -> StoreResult<Option<(i64, String)>> {
-        timed!(self, "audit_head", self.inner.audit_head())
+    async fn heads(&self) -> StoreResult<super::Heads> {
+        timed!(self, "heads", self.inner.heads())
     }
     async fn list_audit(&self, q: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {
         timed!(self, "list_audit", self.inner.list_audit(q))

@@ -492,8 +492,9 @@ pub trait Store: Send + Sync + 'static {
     async fn ledger_head(&self) -> StoreResult<Option<(i64, String)>>;
     /// Audit records, newest first (or in chain order: `AuditQuery::after_seq`).
     async fn list_audit(&self, q: &AuditQuery) -> StoreResult<Vec<AuditEvent>>;
-    /// (seq, hash) of the newest record of the audit chain.
-    async fn audit_head(&self) -> StoreResult<Option<(i64, String)>>;
+    /// Both chains' heads, read together (genesis for an empty chain): what one export or
+    /// check stands on, never the ledger of one moment and the audit trail of another.
+    async fn heads(&self) -> StoreResult<Heads>;
 
     /// A waker for the ledger stream (see `LedgerWaker`).
     async fn ledger_waker(&self) -> StoreResult<Box<dyn LedgerWaker>>;

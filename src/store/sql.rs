@@ -341,14 +341,6 @@ pub fn seal_audit_record(d: Dialect, id: &str, (seq, prev, hash): (i64, &str, &s
 pub const HELD_ROWS: &str = "SELECT (SELECT count(*) FROM ledger_events) \
      + (SELECT count(*) FROM audit_events) + (SELECT count(*) FROM institutions)";
 
-/// The newest record of the audit chain: (seq, hash).
-pub fn last_audit_record(d: Dialect) -> Q {
-    Q::new(
-        d,
-        "SELECT seq, hash FROM audit_events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1",
-    )
-}
-
 /// SQLite, as the writer opens a batch: the write lock, then both chains' heads (the newest
 /// ledger event's and the newest audit record's seq and hash; NULL when a chain is empty).
 pub const SQLITE_BEGIN_WITH_HEADS: &str = "BEGIN IMMEDIATE; SELECT \
@@ -356,6 +348,18 @@ pub const SQLITE_BEGIN_WITH_HEADS: &str = "BEGIN IMMEDIATE; SELECT \
      (SELECT hash FROM ledger_events ORDER BY seq DESC LIMIT 1), \
      (SELECT seq FROM audit_events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1), \
      (SELECT hash FROM audit_events WHERE seq IS NOT NULL ORDER BY seq DESC LIMIT 1)";
+
+/// Both chains' heads in one read (PostgreSQL: the head row, which every batch moves in its own
+/// transaction; SQLite: the newest rows, in one statement's snapshot).
+pub fn heads(d: Dialect) -> Q {
+    match d {
+        Dialect::Postgres => Q::new(
+            d,
+            "SELECT seq, hash, audit_seq, audit_hash FROM ledger_head WHERE id",
+        ),
+        Dialect::Sqlite => Q::new(d, &SQLITE_BEGIN_WITH_HEADS["BEGIN IMMEDIATE; ".len()..]),
+    }
+}
 
 /// Both chains' heads, as a writer that holds the write lock reads them (PostgreSQL: the head
 /// row, locked until commit; SQLite: the newest rows).

@@ -551,9 +551,9 @@ impl Store for SqlStore {
         self.writer.import(writes, expect).await
     }
 
-    async fn audit_head(&self) -> StoreResult<Option<(i64, String)>> {
-        let rows: Vec<(i64, String)> = self.primary_all(sql::last_audit_record(self.d)).await?;
-        Ok(rows.into_iter().next())
+    async fn heads(&self) -> StoreResult<super::Heads> {
+        let rows: Vec<sqlrows::HeadsRow> = self.primary_all(sql::heads(self.d)).await?;
+        Ok(sqlrows::heads(rows.into_iter().next()))
     }
 
     async fn list_audit(&self, q: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {

@@ -88,6 +88,16 @@ fn with_trailer(mut lines: Vec<Value>) -> String {
     body + &serde_json::to_string(&trailer).unwrap() + "\n"
 }
 
+fn first_institution(file: &Path) -> String {
+    lines_of(file)
+        .into_iter()
+        .find(|l| l["type"] == "institution")
+        .unwrap()["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 fn lines_of(file: &Path) -> Vec<Value> {
     std::fs::read_to_string(file)
         .unwrap()
@@ -100,10 +110,7 @@ fn lines_of(file: &Path) -> Vec<Value> {
 fn an_import_builds_the_store_from_the_ledger_and_refuses_forged_rows() {
     let e = Env::new();
     let file = e.exported("20");
-    let inst = lines_of(&file)[1]["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let inst = first_institution(&file);
     let key = e.ok(
         "a.db",
         &[
@@ -285,10 +292,7 @@ fn an_export_never_damages_the_file_it_replaces() {
     assert!(err(&out).contains("pass --force"), "{}", err(&out));
     assert_eq!(std::fs::read(&file).unwrap(), before);
     // A refused export (a read-only key) touches no file at all.
-    let inst = lines_of(&file)[1]["data"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let inst = first_institution(&file);
     let root = |args: &[&str]| {
         let out = e
             .cmd("a.db")
@@ -387,4 +391,54 @@ fn an_export_never_damages_the_file_it_replaces() {
     // With --force it is replaced whole.
     e.ok("a.db", &["export", "--force", file.to_str().unwrap()]);
     e.ok("c.db", &["import", file.to_str().unwrap()]);
+}
+
+/// An export taken while the store is written to is one consistent moment: it imports, and
+/// the imported store passes `check`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_export_of_a_busy_store_imports_whole() {
+    use escrowgrid::store::Backend;
+    let h = std::sync::Arc::new(common::Harness::new(Backend::Sqlite).await.unwrap());
+    escrowgrid::demo::seed::load_demo(&h.svc, &h.actor, 60, 5, false)
+        .await
+        .unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (h, stop) = (h.clone(), stop.clone());
+        tokio::spawn(async move {
+            let f = h.fixture().await;
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let p = h.position(&f, &format!("BUSY-{n}"), "100").await;
+                let to = escrowgrid::service::TransitionRequest {
+                    to: "FUNDED".into(),
+                    ..Default::default()
+                };
+                h.svc
+                    .transition_position(&h.actor, &p.id, to)
+                    .await
+                    .unwrap();
+                // A refusal too: an audit record alone.
+                let _ = h.position_result(&f, "", "100").await;
+                n += 1;
+            }
+            n
+        })
+    };
+    for _ in 0..4 {
+        let mut out: Vec<u8> = Vec::new();
+        h.svc.export_to(&h.actor, &mut out, "memory").await.unwrap();
+        let into = common::Harness::new(Backend::Memory).await.unwrap();
+        into.svc
+            .import(&into.actor, std::io::Cursor::new(out), Default::default())
+            .await
+            .unwrap();
+        let r = into.svc.check(&into.actor).await.unwrap();
+        assert!(r.ok, "{:#?}", r.findings);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        writer.await.unwrap() > 0,
+        "the store was written to meanwhile"
+    );
 }

@@ -722,7 +722,7 @@ async fn records_from_before_the_audit_chain_are_chained_on_open(backend: Backen
     };
     let f = h.fixture().await;
     h.position(&f, "HOLDER-1", "1000").await;
-    let head = h.store.audit_head().await.unwrap().unwrap();
+    let head = h.store.heads().await.unwrap().audit;
     // Two records as an older escrowgrid writes them (no seq, prevHash or hash).
     let now = escrowgrid::domain::time::format(&escrowgrid::domain::time::now());
     let at = match backend {
@@ -757,7 +757,7 @@ async fn records_from_before_the_audit_chain_are_chained_on_open(backend: Backen
     let reopened = store::open(backend, &h.url, std::time::Duration::from_millis(20))
         .await
         .unwrap();
-    let (seq, _) = reopened.audit_head().await.unwrap().unwrap();
+    let (seq, _) = reopened.heads().await.unwrap().audit;
     assert_eq!(seq, head.0 + 2, "chained after the head");
     let svc = escrowgrid::service::Service::new(reopened, Default::default());
     h_position(&svc, &h, &f).await;
