@@ -203,11 +203,13 @@ impl Service {
             let token = token.map(str::trim).filter(|t| !t.is_empty());
             let result = self.authenticate_inner(token).await;
             if let Err(e) = &result {
-                let who = match token {
-                    // Nothing of a failed token is kept: it may be a real key mistyped.
-                    Some(_) => "unknown key".to_string(),
-                    None => "anonymous".to_string(),
-                };
+                // Nothing of a failed token is kept: it may be a real key mistyped.
+                let who = if token.is_some() {
+                    "unknown key"
+                } else {
+                    "anonymous"
+                }
+                .to_string();
                 let mut rec = self.audit_record(
                     &Actor::Local { user: who.clone() },
                     "AUTH_FAILED",

@@ -6,13 +6,14 @@ use super::app::{App, Level, Tab};
 use super::keymap::{Action, Context, keys_text};
 use super::layout::{Areas, MIN_HEIGHT, MIN_WIDTH, tab_labels};
 use super::views::ChainView;
-use super::widgets::s;
+use super::widgets::{cut, cut_line, s};
 use crate::service::stream::StreamStatus;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
+use unicode_width::UnicodeWidthStr;
 
 pub fn draw(f: &mut Frame, app: &App) {
     let area = f.area();
@@ -83,14 +84,26 @@ fn draw_breadcrumb(f: &mut Frame, app: &App, area: Rect) {
         }
         let summary = tab.summary(&cx);
         if !summary.is_empty() {
-            parts.push(Span::styled(format!("   {summary}"), app.theme.muted()));
+            // The summary's last part (where the selection is: "row 8 of 307") stays whole;
+            // what is before it gives way.
+            let used: usize = parts.iter().map(|p| p.width()).sum();
+            let room = (area.width as usize).saturating_sub(used + 3);
+            let (head, tail) = summary.rsplit_once("  ").unwrap_or(("", &summary));
+            let text = if summary.width() <= room || head.is_empty() {
+                summary.clone()
+            } else {
+                let keep = room.saturating_sub(tail.width() + 2);
+                format!("{}  {tail}", cut(head, keep))
+            };
+            parts.push(Span::styled(format!("   {text}"), app.theme.muted()));
         }
     }
     for v in details {
         parts.push(sep());
         parts.push(Span::raw(v.crumb(&cx).unwrap_or_default()));
     }
-    f.render_widget(Paragraph::new(Line::from(parts)), area);
+    let line = cut_line(Line::from(parts), area.width as usize);
+    f.render_widget(Paragraph::new(line), area);
 }
 
 fn draw_hints(f: &mut Frame, app: &App, area: Rect) {
@@ -199,5 +212,6 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
             spans.push(Span::styled(format!("  ({back} dismisses)"), theme.muted()));
         }
     }
-    f.render_widget(Paragraph::new(Line::from(spans)), area);
+    let line = cut_line(Line::from(spans), area.width as usize);
+    f.render_widget(Paragraph::new(line), area);
 }

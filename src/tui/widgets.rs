@@ -1,6 +1,12 @@
 //! The pieces every screen draws with: tables with a selection, key–value lines, empty states,
-//! dialog frames, cut text that ends in `…`, and the formats of ids, numbers and times. Every text
-//! from the database goes through `s` (`text::sanitize`) before it is drawn.
+//! dialog frames, cut text, and the formats of ids, numbers and times. Every text from the
+//! database goes through `s` (`text::sanitize`) before it is drawn.
+//!
+//! One rule for text that does not fit, everywhere (tables, breadcrumb, hints, status line,
+//! dialogs): it is cut by display width — a wide character takes two columns, a combining one
+//! none — and ends in `…` (`cut`, `cut_line`). Tables cut every cell to its column (`Columns`),
+//! and a money column is never cut: it is as wide as its widest amount on screen
+//! (`money_width`), and the other columns give way.
 
 use super::theme::Theme;
 use crate::domain::ledger::LedgerEvent;
@@ -11,6 +17,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// Untrusted text made safe to draw.
 pub fn s(x: &str) -> String {
@@ -37,14 +44,124 @@ pub fn datetime(t: &time::Timestamp) -> String {
     t.format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
-/// `text` cut to `max` characters, ending in `…` when cut.
-pub fn ellipsize(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
+/// `text` cut to `width` columns of display, ending in `…` when cut.
+pub fn cut(text: &str, width: usize) -> String {
+    if text.width() <= width {
         return text.to_string();
     }
-    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    if width == 0 {
+        return String::new();
+    }
+    let mut out = take_width(text, width - 1);
     out.push('…');
     out
+}
+
+/// The longest start of `text` that takes at most `width` columns (combining characters stay
+/// with the character they follow).
+fn take_width(text: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > width {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
+    out
+}
+
+/// A line (its spans and their styles kept) cut to `width` columns, ending in `…` when cut.
+pub fn cut_line(line: Line<'_>, width: usize) -> Line<'static> {
+    let owned = |sp: Span<'_>| Span::styled(sp.content.into_owned(), sp.style);
+    if line.width() <= width {
+        return Line {
+            spans: line.spans.into_iter().map(owned).collect(),
+            style: line.style,
+            alignment: line.alignment,
+        };
+    }
+    let mut spans = Vec::new();
+    let mut room = width.saturating_sub(1);
+    for sp in line.spans {
+        let w = sp.content.width();
+        if w <= room {
+            room -= w;
+            spans.push(owned(sp));
+            continue;
+        }
+        if room > 0 {
+            spans.push(Span::styled(take_width(&sp.content, room), sp.style));
+        }
+        break;
+    }
+    if width > 0 {
+        spans.push(Span::raw("…"));
+    }
+    Line {
+        spans,
+        style: line.style,
+        alignment: line.alignment,
+    }
+}
+
+/// Lines cut to `width` columns each (for a paragraph that does not wrap).
+pub fn cut_lines<'a>(lines: impl IntoIterator<Item = Line<'a>>, width: u16) -> Vec<Line<'static>> {
+    lines
+        .into_iter()
+        .map(|l| cut_line(l, width as usize))
+        .collect()
+}
+
+/// How wide a money column must be to show every amount in `texts` (and its header) whole.
+pub fn money_width<'a>(header: &str, texts: impl IntoIterator<Item = &'a str>) -> u16 {
+    texts
+        .into_iter()
+        .map(UnicodeWidthStr::width)
+        .chain([header.width()])
+        .max()
+        .unwrap_or(0) as u16
+}
+
+/// The columns of a table as it lays them out in `area` (one column between them), so that
+/// each cell is cut to its column by the one rule before it is drawn.
+pub struct Columns {
+    widths: Vec<usize>,
+}
+
+impl Columns {
+    pub fn new(area: Rect, constraints: &[Constraint]) -> Self {
+        let widths = Layout::horizontal(constraints.to_vec())
+            .spacing(1)
+            .split(Rect { height: 1, ..area })
+            .iter()
+            .map(|r| r.width as usize)
+            .collect();
+        Columns { widths }
+    }
+
+    /// The width of column `i`.
+    pub fn width(&self, i: usize) -> usize {
+        self.widths.get(i).copied().unwrap_or(0)
+    }
+
+    /// A row of cells, each cut to its column.
+    pub fn row<'a>(&self, cells: Vec<Line<'a>>) -> Row<'static> {
+        Row::new(
+            cells
+                .into_iter()
+                .enumerate()
+                .map(|(i, l)| Cell::from(cut_line(l, self.width(i)))),
+        )
+    }
+
+    /// The header row, cut as the cells are.
+    pub fn header(&self, theme: &Theme, names: &[&str]) -> Row<'static> {
+        self.row(names.iter().map(|n| Line::from(n.to_string())).collect())
+            .style(theme.header())
+    }
 }
 
 /// A selection in a list and the first visible row.
@@ -99,22 +216,22 @@ impl Sel {
     }
 }
 
-pub fn header<'a>(theme: &Theme, cols: &[&'a str]) -> Row<'a> {
-    Row::new(cols.iter().map(|c| Cell::from(*c))).style(theme.header())
-}
-
-/// A table of the visible slice of rows, with the selected one highlighted.
-pub fn table<'a>(
+/// A table in `area` of the visible slice of rows (each a line per column, cut to its
+/// column), under `head`, with the selected one highlighted.
+pub fn table(
     theme: &Theme,
-    header_row: Row<'a>,
-    rows: Vec<Row<'a>>,
+    area: Rect,
+    head: &[&str],
+    rows: Vec<Vec<Line<'_>>>,
     selected: Option<usize>,
     widths: Vec<Constraint>,
-) -> Table<'a> {
+) -> Table<'static> {
+    let cols = Columns::new(area, &widths);
     let rows: Vec<Row> = rows
         .into_iter()
         .enumerate()
-        .map(|(i, r)| {
+        .map(|(i, cells)| {
+            let r = cols.row(cells);
             if Some(i) == selected {
                 r.style(theme.selected())
             } else {
@@ -123,7 +240,7 @@ pub fn table<'a>(
         })
         .collect();
     Table::new(rows, widths)
-        .header(header_row)
+        .header(cols.header(theme, head))
         .column_spacing(1)
 }
 
@@ -229,10 +346,37 @@ mod tests {
 
     #[test]
     fn cut_text_ends_in_an_ellipsis_and_ids_keep_their_tail() {
-        assert_eq!(ellipsize("Harbor Trust Bank", 8), "Harbor …");
-        assert_eq!(ellipsize("Harbor", 8), "Harbor");
+        assert_eq!(cut("Harbor Trust Bank", 8), "Harbor …");
+        assert_eq!(cut("Harbor", 8), "Harbor");
+        assert_eq!(cut("Harbor", 0), "");
         assert_eq!(short("pos_0123456789abcdef"), "pos_…89abcdef");
         assert_eq!(short("pos_short"), "pos_short");
+    }
+
+    /// Display width, not characters: a wide character takes two columns, a combining one none.
+    #[test]
+    fn cutting_counts_display_columns() {
+        // Five CJK characters are ten columns.
+        assert_eq!(cut("東京海上日動", 7), "東京海…");
+        assert_eq!(cut("東京海上日動", 7).width(), 7);
+        assert_eq!(cut("東京海上日動", 12), "東京海上日動");
+        // "é" written as e + U+0301 is one column.
+        let combining = "Socie\u{301}te\u{301} Ge\u{301}ne\u{301}rale";
+        assert_eq!(cut(combining, 20), combining);
+        assert_eq!(cut(combining, 8).width(), 8);
+        let l = cut_line(
+            Line::from(vec![
+                Span::raw("FUNDED → "),
+                Span::raw("PARTIALLY_RELEASED"),
+            ]),
+            20,
+        );
+        assert_eq!(l.to_string(), "FUNDED → PARTIALLY_…");
+        assert_eq!(l.width(), 20);
+        assert_eq!(
+            money_width("AMOUNT", ["999,999,999,999,999.99999999 AED", "1.00 USD"]),
+            32
+        );
     }
 
     #[test]

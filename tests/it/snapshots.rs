@@ -125,3 +125,100 @@ async fn too_small() {
     t.app.update(escrowgrid::tui::app::Msg::Resize(60, 20));
     snap("too-small-60x20", &t.screen());
 }
+
+/// Money is never cut and names are cut by one rule: at 80×24 the largest amounts allowed, in
+/// several currencies and with 8 decimals, show every digit, and long, wide (CJK) and combining
+/// names end in `…` at their column's width.
+#[tokio::test]
+async fn money_whole_and_names_cut_at_80x24() {
+    use escrowgrid::service::{NewAsset, NewInstitution, NewPosition, NewTemplate};
+    let mut t = at(80, 24).await;
+    let (svc, actor) = (t.svc.clone(), t.actor.clone());
+    let head = t.store.ledger_head().await.unwrap().unwrap().0;
+    let inst = svc
+        .create_institution(
+            &actor,
+            NewInstitution {
+                name:
+                    "東京海上日動火災保険 · Socie\u{301}te\u{301} Ge\u{301}ne\u{301}rale de Banque"
+                        .into(),
+                regions: vec!["US".into()],
+                verticals: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    let amounts = [
+        ("USD", "1000000000000000"),
+        ("AED", "999999999999999.99999999"),
+        ("JPY", "123456789012.12345678"),
+        ("EUR", "0.00000001"),
+    ];
+    for (ccy, amount) in amounts {
+        let tmpl = svc
+            .create_template(
+                &actor,
+                NewTemplate {
+                    institution_id: Some(inst.id.clone()),
+                    code: "CONSTR_ESCROW".into(),
+                    name: format!("Escrow in {ccy}"),
+                    vertical: "CONSTRUCTION".into(),
+                    region: "US".into(),
+                    config: serde_json::json!({"currency": ccy, "region": "US"}),
+                },
+            )
+            .await
+            .unwrap();
+        let asset = svc
+            .create_asset(
+                &actor,
+                NewAsset {
+                    institution_id: Some(inst.id.clone()),
+                    template_id: tmpl.id,
+                    label: "大規模再開発プロジェクト第一期工事".into(),
+                    metadata: None,
+                },
+            )
+            .await
+            .unwrap();
+        svc.create_position(
+            &actor,
+            NewPosition {
+                institution_id: Some(inst.id.clone()),
+                asset_id: asset.id,
+                holder_reference: format!("株式会社テスト建設ホールディングス-{ccy}"),
+                currency: ccy.into(),
+                amount: amount.into(),
+                external_reference: None,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    t.stream_from(head).await;
+    t.app.run_command("positions institution=東京海上").unwrap();
+    t.settle().await;
+    let screen = t.screen();
+    for whole in [
+        "1,000,000,000,000,000.00 USD",
+        "999,999,999,999,999.99999999 AED",
+        "123,456,789,012.12345678 JPY",
+        "0.00000001 EUR",
+    ] {
+        assert!(screen.contains(whole), "{whole} whole:\n{screen}");
+    }
+    // (A wide character is drawn over two cells: the screen's text has a blank after each.)
+    let packed = screen.replace(' ', "");
+    assert!(
+        packed.contains("株式会…"),
+        "the holder gives way, cut with …:\n{screen}"
+    );
+    snap("positions-money-80x24", &screen);
+    t.ch('1').await;
+    let screen = t.screen();
+    assert!(
+        screen.replace(' ', "").contains("東京海上日動火災保険…"),
+        "{screen}"
+    );
+    snap("institutions-wide-names-80x24", &screen);
+}

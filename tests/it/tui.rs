@@ -17,10 +17,10 @@ use std::time::Duration;
 
 pub(crate) struct T {
     pub(crate) app: App,
-    exec: Executor,
-    svc: Arc<Service>,
-    store: SharedStore,
-    actor: Actor,
+    pub(crate) exec: Executor,
+    pub(crate) svc: Arc<Service>,
+    pub(crate) store: SharedStore,
+    pub(crate) actor: Actor,
 }
 
 fn session(read_only: bool) -> Session {
@@ -96,7 +96,7 @@ impl T {
     }
 
     /// Feeds ledger events written since `after` as the stream would.
-    async fn stream_from(&mut self, after: i64) {
+    pub(crate) async fn stream_from(&mut self, after: i64) {
         let events = self
             .svc
             .ledger(

@@ -4,7 +4,7 @@
 use super::Outcome;
 use crate::tui::keymap::{Action, Context, KeyMap, keys_text};
 use crate::tui::theme::Theme;
-use crate::tui::widgets::{centered, dialog_block};
+use crate::tui::widgets::{centered, cut, dialog_block};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -134,9 +134,10 @@ fn columned(
         for col in 0..columns {
             if let Some((k, h)) = entries.get(col * per_col + row) {
                 let room = col_w.saturating_sub(key_w + 3);
-                let help: String = h.chars().take(room).collect();
+                let help = cut(h, room);
+                let pad = room.saturating_sub(unicode_width::UnicodeWidthStr::width(help.as_str()));
                 spans.push(Span::styled(format!(" {k:>key_w$}  "), theme.accent()));
-                spans.push(Span::raw(format!("{help:<room$}")));
+                spans.push(Span::raw(format!("{help}{}", " ".repeat(pad))));
             }
         }
         lines.push(Line::from(spans));

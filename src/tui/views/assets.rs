@@ -5,10 +5,10 @@ use crate::domain::template::config_fields;
 use crate::tui::keymap::{Action, Context};
 use crate::tui::nav::{Detail, Nav};
 use crate::tui::popups::{Popup, form};
-use crate::tui::widgets::{Sel, date, empty, header, s, short, table};
+use crate::tui::widgets::{Sel, date, empty, s, short, table};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::widgets::{Cell, Row};
+use ratatui::text::Line;
 
 pub struct Assets {
     /// Templates shown (else assets).
@@ -151,21 +151,19 @@ impl View for Assets {
                 .skip(sel.offset)
                 .take(visible)
                 .map(|t| {
-                    Row::new(vec![
-                        Cell::from(s(&t.name)),
-                        Cell::from(t.code.as_str()),
-                        Cell::from(t.region.as_str()),
-                        Cell::from(data.institution_name(&t.institution_id)),
-                        Cell::from(config_summary(&t.config, t.code)),
-                    ])
+                    vec![
+                        Line::from(s(&t.name)),
+                        Line::from(t.code.as_str()),
+                        Line::from(t.region.as_str()),
+                        Line::from(data.institution_name(&t.institution_id)),
+                        Line::from(config_summary(&t.config, t.code)),
+                    ]
                 })
                 .collect();
             let tb = table(
                 theme,
-                header(
-                    theme,
-                    &["TEMPLATE", "CODE", "REGION", "INSTITUTION", "CONFIG"],
-                ),
+                area,
+                &["TEMPLATE", "CODE", "REGION", "INSTITUTION", "CONFIG"],
                 rows,
                 Some(sel.selected - sel.offset),
                 vec![
@@ -192,24 +190,22 @@ impl View for Assets {
                 .take(visible)
                 .map(|a| {
                     let t = data.templates.iter().find(|t| t.id == a.template_id);
-                    Row::new(vec![
-                        Cell::from(s(&a.label)),
-                        Cell::from(
+                    vec![
+                        Line::from(s(&a.label)),
+                        Line::from(
                             t.map(|t| s(&t.name))
                                 .unwrap_or_else(|| short(&a.template_id)),
                         ),
-                        Cell::from(t.map(|t| t.code.as_str()).unwrap_or("")),
-                        Cell::from(data.institution_name(&a.institution_id)),
-                        Cell::from(date(&a.created_at)),
-                    ])
+                        Line::from(t.map(|t| t.code.as_str()).unwrap_or("")),
+                        Line::from(data.institution_name(&a.institution_id)),
+                        Line::from(date(&a.created_at)),
+                    ]
                 })
                 .collect();
             let tb = table(
                 theme,
-                header(
-                    theme,
-                    &["ASSET", "TEMPLATE", "CODE", "INSTITUTION", "CREATED"],
-                ),
+                area,
+                &["ASSET", "TEMPLATE", "CODE", "INSTITUTION", "CREATED"],
                 rows,
                 Some(sel.selected - sel.offset),
                 vec![

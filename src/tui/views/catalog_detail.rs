@@ -7,7 +7,7 @@ use crate::domain::time;
 use crate::service::PositionFilter;
 use crate::tui::keymap::{Action, Context};
 use crate::tui::nav::Detail;
-use crate::tui::widgets::{empty, kv, s};
+use crate::tui::widgets::{cut_lines, empty, kv, s};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -121,7 +121,7 @@ fn draw_template(f: &mut Frame, area: Rect, cx: &Dcx, id: &str) {
     let n = data.assets.iter().filter(|a| a.template_id == t.id).count();
     lines.push(Line::from(""));
     lines.push(kv(theme, "Assets", n.to_string()));
-    f.render_widget(Paragraph::new(lines), area);
+    f.render_widget(Paragraph::new(cut_lines(lines, area.width)), area);
 }
 
 fn draw_asset(f: &mut Frame, area: Rect, cx: &Dcx, id: &str) {
@@ -157,5 +157,5 @@ fn draw_asset(f: &mut Frame, area: Rect, cx: &Dcx, id: &str) {
     ];
     let pretty = serde_json::to_string_pretty(&a.metadata).unwrap_or_default();
     lines.extend(pretty.lines().map(|l| Line::from(s(l))));
-    f.render_widget(Paragraph::new(lines), area);
+    f.render_widget(Paragraph::new(cut_lines(lines, area.width)), area);
 }

@@ -11,7 +11,7 @@ use crate::service::stream::StreamStatus;
 use crate::tui::keymap::{Action, Context};
 use crate::tui::msg::{Cmd, Loaded};
 use crate::tui::nav::Nav;
-use crate::tui::widgets::{empty, group, kv, s};
+use crate::tui::widgets::{cut_lines, empty, group, kv, s};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -260,7 +260,7 @@ impl View for Health {
                 theme.muted(),
             )));
         }
-        f.render_widget(Paragraph::new(lines), left);
+        f.render_widget(Paragraph::new(cut_lines(lines, left.width)), left);
         let [spark, bars] =
             Layout::vertical([Constraint::Length(5), Constraint::Min(3)]).areas(right);
         let data: Vec<u64> = self.pings.iter().copied().collect();

@@ -4,11 +4,11 @@
 
 use crate::service::health::HealthReport;
 use crate::tui::theme::Theme;
-use crate::tui::widgets::{group, header, s, table};
+use crate::tui::widgets::{group, s, table};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Row, Wrap};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 fn ms(v: Option<f64>) -> String {
     match v {
@@ -43,7 +43,7 @@ fn operations(f: &mut Frame, area: Rect, theme: &Theme, h: &HealthReport) {
     let mut figures: Vec<_> = h.operations.iter().collect();
     // Service operations first, then store calls; the busiest first in each.
     figures.sort_by_key(|o| (o.name.starts_with("store."), std::cmp::Reverse(o.count)));
-    let rows: Vec<Row> = figures
+    let rows: Vec<Vec<Line>> = figures
         .iter()
         .map(|o| {
             let errors: u64 = o.errors.values().sum();
@@ -52,31 +52,29 @@ fn operations(f: &mut Frame, area: Rect, theme: &Theme, h: &HealthReport) {
                 Some((code, _)) if o.errors.len() == 1 => format!("{errors} {code}"),
                 Some((code, _)) => format!("{errors} ({code}…)"),
             };
-            Row::new(vec![
-                s(&o.name),
-                group(o.count),
-                errors,
-                ms(o.minute_p50_ms),
-                ms(o.minute_p99_ms),
-                ms(o.p50_ms),
-                ms(o.p99_ms),
-            ])
+            vec![
+                Line::from(s(&o.name)),
+                Line::from(group(o.count)),
+                Line::from(errors),
+                Line::from(ms(o.minute_p50_ms)),
+                Line::from(ms(o.minute_p99_ms)),
+                Line::from(ms(o.p50_ms)),
+                Line::from(ms(o.p99_ms)),
+            ]
         })
         .collect();
     let t = table(
         theme,
-        header(
-            theme,
-            &[
-                "Operation",
-                "Calls",
-                "Errors",
-                "p50 1m",
-                "p99 1m",
-                "p50",
-                "p99",
-            ],
-        ),
+        area,
+        &[
+            "Operation",
+            "Calls",
+            "Errors",
+            "p50 1m",
+            "p99 1m",
+            "p50",
+            "p99",
+        ],
         rows,
         None,
         vec![

@@ -11,11 +11,13 @@ use crate::tui::keymap::{Action, Context};
 use crate::tui::msg::{Cmd, Loaded, Submitted};
 use crate::tui::nav::Detail;
 use crate::tui::popups::{Confirm, Confirmed, Popup, form};
-use crate::tui::widgets::{Sel, date, empty, group, header, kv, s, section, short};
+use crate::tui::widgets::{
+    Columns, Sel, cut_lines, date, empty, group, kv, money_width, s, section, short,
+};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Paragraph, Row, Table};
+use ratatui::widgets::{Paragraph, Row, Table};
 
 pub struct InstitutionDetail {
     detail: Detail,
@@ -192,50 +194,75 @@ impl View for InstitutionDetail {
         .areas(area);
         let joined = |v: Vec<&str>| v.join(", ");
         f.render_widget(
-            Paragraph::new(vec![
-                kv(theme, "Id", i.id.clone()),
-                kv(
-                    theme,
-                    "Regions · verticals",
-                    format!(
-                        "{} · {}",
-                        joined(i.regions.iter().map(|r| r.as_str()).collect()),
-                        joined(i.verticals.iter().map(|v| v.as_str()).collect())
+            Paragraph::new(cut_lines(
+                vec![
+                    kv(theme, "Id", i.id.clone()),
+                    kv(
+                        theme,
+                        "Regions · verticals",
+                        format!(
+                            "{} · {}",
+                            joined(i.regions.iter().map(|r| r.as_str()).collect()),
+                            joined(i.verticals.iter().map(|v| v.as_str()).collect())
+                        ),
                     ),
-                ),
-                kv(
-                    theme,
-                    "Templates · assets",
-                    format!(
-                        "{} · {} · {} positions",
-                        d.summary.templates,
-                        d.summary.assets,
-                        group(d.summary.positions as u64)
+                    kv(
+                        theme,
+                        "Templates · assets",
+                        format!(
+                            "{} · {} · {} positions",
+                            d.summary.templates,
+                            d.summary.assets,
+                            group(d.summary.positions as u64)
+                        ),
                     ),
-                ),
-                kv(theme, "Created", time::format(&i.created_at)),
-            ]),
+                    kv(theme, "Created", time::format(&i.created_at)),
+                ],
+                info.width,
+            )),
             info,
         );
         let sel = self.sel.selected;
+        let money = |v: Option<crate::domain::Money>| {
+            v.map(|m| m.display_grouped()).unwrap_or_else(|| "—".into())
+        };
+        let policy_of = |r: &crate::domain::Region| {
+            d.policies
+                .iter()
+                .find(|p| p.region == *r)
+                .map(|p| &p.config.position)
+        };
+        // The amounts are never cut: their columns fit the widest of them.
+        let amounts: Vec<String> = i
+            .regions
+            .iter()
+            .flat_map(|r| {
+                let p = policy_of(r);
+                [
+                    money(p.and_then(|p| p.min_amount)),
+                    money(p.and_then(|p| p.max_amount)),
+                ]
+            })
+            .collect();
+        let amount_w = money_width("MIN AMOUNT", amounts.iter().map(String::as_str));
+        let pol_widths = [
+            Constraint::Length(8),
+            Constraint::Length(amount_w),
+            Constraint::Length(amount_w),
+            Constraint::Fill(1),
+        ];
+        let pol_cols = Columns::new(pol, &pol_widths);
         let pol_rows: Vec<Row> = i
             .regions
             .iter()
             .enumerate()
             .map(|(n, r)| {
-                let p = d
-                    .policies
-                    .iter()
-                    .find(|p| p.region == *r)
-                    .map(|p| &p.config.position);
-                let m = |v: Option<crate::domain::Money>| {
-                    v.map(|m| m.display_grouped()).unwrap_or_else(|| "—".into())
-                };
-                let row = Row::new(vec![
-                    Cell::from(r.as_str()),
-                    Cell::from(Line::from(m(p.and_then(|p| p.min_amount))).right_aligned()),
-                    Cell::from(Line::from(m(p.and_then(|p| p.max_amount))).right_aligned()),
-                    Cell::from(match p.and_then(|p| p.allowed_currencies.as_ref()) {
+                let p = policy_of(r);
+                let row = pol_cols.row(vec![
+                    Line::from(r.as_str()),
+                    Line::from(money(p.and_then(|p| p.min_amount))).right_aligned(),
+                    Line::from(money(p.and_then(|p| p.max_amount))).right_aligned(),
+                    Line::from(match p.and_then(|p| p.allowed_currencies.as_ref()) {
                         None if p.is_none() => "no policy: any amount, any currency".to_string(),
                         None => "any".to_string(),
                         Some(v) if v.is_empty() => "none (blocked)".to_string(),
@@ -251,23 +278,14 @@ impl View for InstitutionDetail {
             .collect();
         let ctx = Context::InstitutionDetail;
         f.render_widget(
-            Table::new(
-                pol_rows,
-                [
-                    Constraint::Length(8),
-                    Constraint::Length(20),
-                    Constraint::Length(20),
-                    Constraint::Fill(1),
-                ],
-            )
-            .header(header(
-                theme,
-                &["REGION", "MIN AMOUNT", "MAX AMOUNT", "CURRENCIES"],
-            ))
-            .block(section(format!(
-                "Policies ({} edits the selected region)",
-                cx.key(ctx, Action::EditPolicy)
-            ))),
+            Table::new(pol_rows, pol_widths)
+                .header(
+                    pol_cols.header(theme, &["REGION", "MIN AMOUNT", "MAX AMOUNT", "CURRENCIES"]),
+                )
+                .block(section(format!(
+                    "Policies ({} edits the selected region)",
+                    cx.key(ctx, Action::EditPolicy)
+                ))),
             pol,
         );
         match &d.keys {
@@ -281,20 +299,28 @@ impl View for InstitutionDetail {
             ),
             Some(list) => {
                 let base = i.regions.len();
+                let key_widths = [
+                    Constraint::Fill(1),
+                    Constraint::Length(9),
+                    Constraint::Length(if area.width >= 120 { 39 } else { 14 }),
+                    Constraint::Length(10),
+                    Constraint::Length(18),
+                ];
+                let key_cols = Columns::new(keys, &key_widths);
                 let rows: Vec<Row> = list
                     .iter()
                     .enumerate()
                     .map(|(n, k)| {
-                        let row = Row::new(vec![
-                            Cell::from(s(&k.label)),
-                            Cell::from(k.role.as_str()),
-                            Cell::from(if area.width >= 120 {
+                        let row = key_cols.row(vec![
+                            Line::from(s(&k.label)),
+                            Line::from(k.role.as_str()),
+                            Line::from(if area.width >= 120 {
                                 k.id.clone()
                             } else {
                                 short(&k.id)
                             }),
-                            Cell::from(date(&k.created_at)),
-                            Cell::from(match &k.revoked_at {
+                            Line::from(date(&k.created_at)),
+                            Line::from(match &k.revoked_at {
                                 Some(t) => {
                                     Span::styled(format!("revoked {}", date(t)), theme.error())
                                 }
@@ -318,18 +344,11 @@ impl View for InstitutionDetail {
                     )
                 };
                 f.render_widget(
-                    Table::new(
-                        rows,
-                        [
-                            Constraint::Fill(1),
-                            Constraint::Length(9),
-                            Constraint::Length(if area.width >= 120 { 39 } else { 14 }),
-                            Constraint::Length(10),
-                            Constraint::Length(18),
-                        ],
-                    )
-                    .header(header(theme, &["LABEL", "ROLE", "ID", "CREATED", "STATUS"]))
-                    .block(section(title)),
+                    Table::new(rows, key_widths)
+                        .header(
+                            key_cols.header(theme, &["LABEL", "ROLE", "ID", "CREATED", "STATUS"]),
+                        )
+                        .block(section(title)),
                     keys,
                 );
             }
@@ -349,7 +368,8 @@ impl View for InstitutionDetail {
             ]));
         }
         f.render_widget(
-            Paragraph::new(lines).block(section("Templates and their assets")),
+            Paragraph::new(cut_lines(lines, area.width))
+                .block(section("Templates and their assets")),
             rest,
         );
     }

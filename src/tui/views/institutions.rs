@@ -6,10 +6,10 @@ use crate::tui::keymap::{Action, Context};
 use crate::tui::msg::Cmd;
 use crate::tui::nav::{Detail, Nav};
 use crate::tui::popups::{Popup, form};
-use crate::tui::widgets::{Sel, date, empty, group, header, s, table};
+use crate::tui::widgets::{Sel, date, empty, group, s, table};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::widgets::{Cell, Row};
+use ratatui::text::Line;
 
 #[derive(Default)]
 pub struct Institutions {
@@ -97,31 +97,29 @@ impl View for Institutions {
                 let sm = cx.data.summaries.get(&i.id);
                 let n = |v: Option<i64>| v.map(|x| group(x as u64)).unwrap_or_else(|| "…".into());
                 let joined = |v: Vec<&str>| v.join(",");
-                Row::new(vec![
-                    Cell::from(s(&i.name)),
-                    Cell::from(joined(i.regions.iter().map(|r| r.as_str()).collect())),
-                    Cell::from(joined(i.verticals.iter().map(|v| v.as_str()).collect())),
-                    Cell::from(n(sm.map(|x| x.templates))),
-                    Cell::from(n(sm.map(|x| x.assets))),
-                    Cell::from(n(sm.map(|x| x.positions))),
-                    Cell::from(date(&i.created_at)),
-                ])
+                vec![
+                    Line::from(s(&i.name)),
+                    Line::from(joined(i.regions.iter().map(|r| r.as_str()).collect())),
+                    Line::from(joined(i.verticals.iter().map(|v| v.as_str()).collect())),
+                    Line::from(n(sm.map(|x| x.templates))).right_aligned(),
+                    Line::from(n(sm.map(|x| x.assets))).right_aligned(),
+                    Line::from(n(sm.map(|x| x.positions))).right_aligned(),
+                    Line::from(date(&i.created_at)),
+                ]
             })
             .collect();
         let t = table(
             cx.theme,
-            header(
-                cx.theme,
-                &[
-                    "NAME",
-                    "REGIONS",
-                    "VERTICALS",
-                    "TMPL",
-                    "ASSETS",
-                    "POSITIONS",
-                    "CREATED",
-                ],
-            ),
+            area,
+            &[
+                "NAME",
+                "REGIONS",
+                "VERTICALS",
+                "TMPL",
+                "ASSETS",
+                "POSITIONS",
+                "CREATED",
+            ],
             rows,
             Some(sel.selected - sel.offset),
             vec![

@@ -10,11 +10,11 @@ use crate::tui::keymap::{Action, Context};
 use crate::tui::msg::{Cmd, Loaded};
 use crate::tui::nav::{Detail, Nav};
 use crate::tui::popups::{Outcome, Picker, PickerPurpose, Popup};
-use crate::tui::widgets::{Sel, datetime, empty, header, ledger_detail, s, short, table};
+use crate::tui::widgets::{Sel, datetime, empty, ledger_detail, s, short, table};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Row};
+
 use std::collections::VecDeque;
 
 const KEEP: usize = 5000;
@@ -389,27 +389,27 @@ impl Ledger {
                     Line::from(format!("{} ", e.seq))
                 };
                 let mut cells = vec![
-                    Cell::from(seq.right_aligned()),
-                    Cell::from(if wide {
+                    seq.right_aligned(),
+                    Line::from(if wide {
                         time::format(&e.at)
                     } else {
                         e.at.format("%H:%M:%S%.3f").to_string()
                     }),
-                    Cell::from(e.kind.as_str()),
-                    Cell::from(if wide {
+                    Line::from(e.kind.as_str()),
+                    Line::from(if wide {
                         e.entity_id.clone()
                     } else {
                         short(&e.entity_id)
                     }),
-                    Cell::from(ledger_detail(e)),
+                    Line::from(ledger_detail(e)),
                 ];
                 if wide {
-                    cells.push(Cell::from(Span::styled(
+                    cells.push(Line::from(Span::styled(
                         e.hash[..16].to_string(),
                         theme.muted(),
                     )));
                 }
-                Row::new(cells)
+                cells
             })
             .collect();
         let mut widths = vec![
@@ -426,7 +426,8 @@ impl Ledger {
         }
         let t = table(
             theme,
-            header(theme, &cols),
+            area,
+            &cols,
             rows,
             Some(sel.selected - sel.offset),
             widths,
@@ -460,25 +461,23 @@ impl Ledger {
                     (None, Some(r)) => Span::raw(if wide { r.clone() } else { short(r) }),
                     (None, None) => Span::raw(""),
                 };
-                Row::new(vec![
-                    Cell::from(if wide {
+                vec![
+                    Line::from(if wide {
                         datetime(&a.occurred_at)
                     } else {
                         a.occurred_at.format("%m-%d %H:%M:%S").to_string()
                     }),
-                    Cell::from(s(&a.actor)),
-                    Cell::from(s(&a.action)),
-                    Cell::from(outcome),
-                    Cell::from(detail),
-                ])
+                    Line::from(s(&a.actor)),
+                    Line::from(s(&a.action)),
+                    Line::from(outcome),
+                    Line::from(detail),
+                ]
             })
             .collect();
         let t = table(
             theme,
-            header(
-                theme,
-                &["AT", "ACTOR", "ACTION", "OUTCOME", "RESOURCE / ERROR"],
-            ),
+            area,
+            &["AT", "ACTOR", "ACTION", "OUTCOME", "RESOURCE / ERROR"],
             rows,
             Some(sel.selected - sel.offset),
             vec![

@@ -9,12 +9,12 @@ use crate::tui::keymap::{Action, Context};
 use crate::tui::msg::{Cmd, Loaded};
 use crate::tui::nav::Detail;
 use crate::tui::widgets::{
-    datetime, empty, header, kv, ledger_detail, s, section, short, state_badge,
+    Columns, cut_lines, datetime, empty, kv, ledger_detail, s, section, short, state_badge,
 };
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Paragraph, Row, Table};
+use ratatui::widgets::{Paragraph, Row, Table};
 
 pub struct PositionDetail {
     detail: Detail,
@@ -164,7 +164,7 @@ impl View for PositionDetail {
                 ),
             ),
         ];
-        f.render_widget(Paragraph::new(info), top);
+        f.render_widget(Paragraph::new(cut_lines(info, top.width)), top);
         let (tl_area, led_area) = if wide {
             let [a, b] =
                 Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
@@ -197,35 +197,34 @@ impl View for PositionDetail {
             .len()
             .saturating_sub(tl_area.height.saturating_sub(2) as usize);
         f.render_widget(
-            Paragraph::new(tl.into_iter().skip(skip).collect::<Vec<_>>())
+            Paragraph::new(cut_lines(tl.into_iter().skip(skip), tl_area.width))
                 .block(section("Lifecycle")),
             tl_area,
         );
+        let widths = [
+            Constraint::Length(7),
+            Constraint::Length(22),
+            Constraint::Fill(1),
+            Constraint::Length(12),
+        ];
+        let cols = Columns::new(led_area, &widths);
         let rows: Vec<Row> = ledger
             .iter()
             .rev()
             .take(led_area.height.saturating_sub(2) as usize)
             .rev()
             .map(|e| {
-                Row::new(vec![
-                    Cell::from(Line::from(e.seq.to_string()).right_aligned()),
-                    Cell::from(e.kind.as_str()),
-                    Cell::from(ledger_detail(e)),
-                    Cell::from(Span::styled(e.hash[..12].to_string(), theme.muted())),
+                cols.row(vec![
+                    Line::from(e.seq.to_string()).right_aligned(),
+                    Line::from(e.kind.as_str()),
+                    Line::from(ledger_detail(e)),
+                    Line::from(Span::styled(e.hash[..12].to_string(), theme.muted())),
                 ])
             })
             .collect();
-        let t = Table::new(
-            rows,
-            [
-                Constraint::Length(7),
-                Constraint::Length(22),
-                Constraint::Fill(1),
-                Constraint::Length(12),
-            ],
-        )
-        .header(header(theme, &["SEQ", "KIND", "DETAIL", "HASH"]))
-        .block(section("Ledger events"));
+        let t = Table::new(rows, widths)
+            .header(cols.header(theme, &["SEQ", "KIND", "DETAIL", "HASH"]))
+            .block(section("Ledger events"));
         f.render_widget(t, led_area);
     }
 }

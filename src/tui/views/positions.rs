@@ -14,11 +14,11 @@ use crate::tui::nav::{Detail, Nav};
 use crate::tui::popups::command_line::sort_key_label;
 use crate::tui::popups::{LineInput, Outcome, Picker, PickerPurpose, Popup, form};
 use crate::tui::widgets::{
-    Sel, datetime, ellipsize, empty, group, highlighted, s, state_badge, table,
+    Sel, datetime, empty, group, highlighted, money_width, s, state_badge, table,
 };
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::widgets::{Cell, Row};
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::Line;
 use std::time::{Duration, Instant};
 
 /// Rows fetched per page; the loaded window holds at most `WINDOW` rows.
@@ -590,11 +590,19 @@ impl View for Positions {
         }
         head.push(arrow(&[PositionSortKey::Holder], "HOLDER"));
         widths.push(Constraint::Fill(2));
-        head.push(arrow(
+        let shown: Vec<&Position> = self.rows.iter().skip(sel.offset).take(visible).collect();
+        let amounts: Vec<String> = shown
+            .iter()
+            .map(|r| format!("{} {}", r.amount.display_grouped(), r.currency))
+            .collect();
+        let amount_head = arrow(
             &[PositionSortKey::Amount, PositionSortKey::Currency],
             "AMOUNT",
-        ));
-        widths.push(Constraint::Length(22));
+        );
+        // Every digit shows: the column is as wide as the widest amount on screen.
+        let amount_width = money_width(&amount_head, amounts.iter().map(String::as_str));
+        head.push(amount_head);
+        widths.push(Constraint::Length(amount_width));
         head.push(arrow(&[PositionSortKey::State], "STATE"));
         widths.push(Constraint::Length(18));
         if wide {
@@ -603,52 +611,22 @@ impl View for Positions {
         }
         head.push(arrow(&[PositionSortKey::Updated], "UPDATED"));
         widths.push(Constraint::Length(if wide { 19 } else { 8 }));
-        // The columns' widths as the table will lay them out, so a cut text can end in "…".
-        let cols: Vec<usize> = Layout::horizontal(widths.clone())
-            .spacing(1)
-            .split(area)
+        let rows = shown
             .iter()
-            .map(|r| r.width as usize)
-            .collect();
-        // Column indexes (wide: id, institution, asset, holder, amount, state, ext ref, updated).
-        const ID: usize = 0;
-        const INST: usize = 1;
-        const ASSET: usize = 2;
-        const EXT_REF: usize = 6;
-        let holder = if wide { 3 } else { 1 };
-        let fit = |text: String, col: usize| {
-            ellipsize(&text, cols.get(col).copied().unwrap_or(usize::MAX))
-        };
-        let rows = self
-            .rows
-            .iter()
-            .skip(sel.offset)
-            .take(visible)
-            .map(|r| {
+            .zip(amounts)
+            .map(|(r, amount)| {
                 let id = format!("…{}", &r.id[r.id.len().saturating_sub(8)..]);
-                let mut cells = vec![Cell::from(highlighted(fit(id, ID), needle, hl))];
+                let mut cells = vec![highlighted(id, needle, hl)];
                 if wide {
-                    let inst = cx.data.institution_name(&r.institution_id);
-                    cells.push(Cell::from(fit(inst, INST)));
-                    cells.push(Cell::from(fit(cx.data.asset_label(&r.asset_id), ASSET)));
+                    cells.push(Line::from(cx.data.institution_name(&r.institution_id)));
+                    cells.push(Line::from(cx.data.asset_label(&r.asset_id)));
                 }
-                cells.push(Cell::from(highlighted(
-                    fit(s(&r.holder_reference), holder),
-                    needle,
-                    hl,
-                )));
-                cells.push(Cell::from(
-                    ratatui::text::Line::from(format!(
-                        "{} {}",
-                        r.amount.display_grouped(),
-                        r.currency
-                    ))
-                    .right_aligned(),
-                ));
-                cells.push(Cell::from(state_badge(theme, r.state)));
+                cells.push(highlighted(s(&r.holder_reference), needle, hl));
+                cells.push(Line::from(amount).right_aligned());
+                cells.push(Line::from(state_badge(theme, r.state)));
                 if wide {
                     let ext = r.external_reference.as_deref().map(s).unwrap_or_default();
-                    cells.push(Cell::from(highlighted(fit(ext, EXT_REF), needle, hl)));
+                    cells.push(highlighted(ext, needle, hl));
                 }
                 let updated = if wide {
                     datetime(&r.updated_at)
@@ -657,14 +635,15 @@ impl View for Positions {
                 } else {
                     r.updated_at.format("%m-%d").to_string()
                 };
-                cells.push(Cell::from(updated));
-                Row::new(cells)
+                cells.push(Line::from(updated));
+                cells
             })
             .collect();
-        let header_row = Row::new(head.into_iter().map(Cell::from)).style(theme.header());
+        let head: Vec<&str> = head.iter().map(String::as_str).collect();
         let t = table(
             theme,
-            header_row,
+            area,
+            &head,
             rows,
             Some(sel.selected - sel.offset),
             widths,

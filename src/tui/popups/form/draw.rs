@@ -4,7 +4,7 @@
 use super::{Field, Form, Input};
 use crate::tui::keymap::{Action, Context, KeyMap};
 use crate::tui::theme::Theme;
-use crate::tui::widgets::{centered, dialog_block, ellipsize, s};
+use crate::tui::widgets::{centered, cut, cut_line, dialog_block, s};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -29,10 +29,16 @@ pub fn draw(f: &mut Frame, form: &Form, area: Rect, theme: &Theme, keys: &KeyMap
             .map(|e| e.chars().count().div_ceil(text_w).max(1) as u16)
             .unwrap_or(0)
     };
+    // A list of choices takes the lines its options need at the value column's width.
+    let value_w = form_w.saturating_sub(2 + label_w) as usize;
+    let field_height = |x: &Field| match &x.input {
+        Input::Multi { options, .. } => choice_rows(options, value_w).len().max(1) as u16,
+        _ => x.height(),
+    };
     let heights: Vec<u16> = form
         .fields
         .iter()
-        .map(|x| x.height() + error_lines(x))
+        .map(|x| field_height(x) + error_lines(x))
         .collect();
     let needed: u16 = heights.iter().sum::<u16>() + 5;
     let r = centered(area, 86, needed);
@@ -48,7 +54,7 @@ pub fn draw(f: &mut Frame, form: &Form, area: Rect, theme: &Theme, keys: &KeyMap
     }
     let mut y = inner.y;
     for (i, field) in form.fields.iter().enumerate().skip(start) {
-        let h = field.height();
+        let h = field_height(field);
         if y + h > inner.y + avail {
             break;
         }
@@ -63,7 +69,7 @@ pub fn draw(f: &mut Frame, form: &Form, area: Rect, theme: &Theme, keys: &KeyMap
             Paragraph::new(Span::styled(
                 format!(
                     "{marker}{:<w$}",
-                    ellipsize(&field.label, label_w as usize - 2),
+                    cut(&field.label, label_w as usize - 2),
                     w = label_w as usize - 1
                 ),
                 label_style,
@@ -104,21 +110,28 @@ pub fn draw(f: &mut Frame, form: &Form, area: Rect, theme: &Theme, keys: &KeyMap
                 chosen,
                 cursor,
             } => {
-                let mut spans = Vec::new();
-                for (n, (o, c)) in options.iter().zip(chosen).enumerate() {
-                    let mark = if *c { "[x] " } else { "[ ] " };
-                    let style = if focused && n == *cursor {
-                        theme.selected()
-                    } else {
-                        Style::default()
-                    };
-                    spans.push(Span::styled(format!("{mark}{}", o.label), style));
-                    spans.push(Span::raw("  "));
-                }
-                f.render_widget(
-                    Paragraph::new(Line::from(spans)).wrap(Wrap { trim: false }),
-                    value_area,
-                );
+                // Every option on screen: laid out in as many lines as they need.
+                let lines: Vec<Line> = choice_rows(options, value_area.width as usize)
+                    .into_iter()
+                    .map(|row| {
+                        let mut spans = Vec::new();
+                        for n in row {
+                            let mark = if chosen[n] { "[x] " } else { "[ ] " };
+                            let style = if focused && n == *cursor {
+                                theme.selected()
+                            } else {
+                                Style::default()
+                            };
+                            spans.push(Span::styled(
+                                format!("{mark}{}", s(&options[n].label)),
+                                style,
+                            ));
+                            spans.push(Span::raw("  "));
+                        }
+                        cut_line(Line::from(spans), value_area.width as usize)
+                    })
+                    .collect();
+                f.render_widget(Paragraph::new(lines), value_area);
             }
         }
         y += h;
@@ -188,4 +201,23 @@ pub fn draw(f: &mut Frame, form: &Form, area: Rect, theme: &Theme, keys: &KeyMap
             height: 1,
         },
     );
+}
+
+/// The options of a list of choices, packed into lines of at most `width` columns (each option
+/// as `[x] LABEL` and two spaces): the indexes on each line.
+fn choice_rows(options: &[super::Choice], width: usize) -> Vec<Vec<usize>> {
+    let mut rows: Vec<Vec<usize>> = Vec::new();
+    let mut used = 0;
+    for (n, o) in options.iter().enumerate() {
+        let w = 4 + unicode_width::UnicodeWidthStr::width(o.label.as_str()) + 2;
+        if used > 0 && used + w > width {
+            used = 0;
+        }
+        if used == 0 {
+            rows.push(Vec::new());
+        }
+        rows.last_mut().expect("pushed above").push(n);
+        used += w;
+    }
+    rows
 }
