@@ -123,6 +123,9 @@ pub struct App {
     /// is none).
     pub replica: Option<String>,
     pub sim_paused: bool,
+    /// Every status line of this session with its time (the newest last), so nothing said is
+    /// lost when it is cut or replaced: the message log (`M`, `:messages`).
+    pub messages: std::collections::VecDeque<(String, Level, String)>,
     pub quit: bool,
     /// Why this session ended (its key was revoked, removed or changed): the runtime goes back
     /// to the sign-in screen and shows it there.
@@ -152,6 +155,7 @@ impl App {
             connected: None,
             replica: None,
             sim_paused: false,
+            messages: Default::default(),
             quit: false,
             signed_out: None,
             cmds: Vec::new(),
@@ -189,6 +193,18 @@ impl App {
     }
 
     fn set_status(&mut self, level: Level, text: String) {
+        const KEPT: usize = 1000;
+        if self
+            .messages
+            .back()
+            .is_none_or(|(_, l, t)| (*l, t) != (level, &text))
+        {
+            if self.messages.len() == KEPT {
+                self.messages.pop_front();
+            }
+            let at = chrono::Utc::now().format("%H:%M:%S").to_string();
+            self.messages.push_back((at, level, text.clone()));
+        }
         self.status = Some(StatusMsg {
             level,
             text,
@@ -405,6 +421,11 @@ impl App {
     }
 
     fn switch_tab(&mut self, t: Tab) {
+        // A passing remark about the view left behind does not follow into another (errors
+        // stay until dismissed; the log keeps everything).
+        if t != self.tab && self.status.as_ref().is_some_and(|s| s.level == Level::Info) {
+            self.status = None;
+        }
         self.tab = t;
         self.stack.clear();
         self.return_to = None;
@@ -556,6 +577,16 @@ impl App {
         self.connected
     }
 
+    /// The message log, whole and wrapped, newest at the bottom.
+    fn show_messages(&mut self) {
+        let entries: Vec<(String, bool, String)> = self
+            .messages
+            .iter()
+            .map(|(at, level, text)| (at.clone(), *level == Level::Error, text.clone()))
+            .collect();
+        self.popups.push(Popup::Message(Message::log(&entries)));
+    }
+
     /// What the chain's state asks: a verification to run, a break to say.
     fn on_chain(&mut self, u: super::chain::ChainUpdate) {
         self.cmds.extend(u.cmd);
@@ -630,6 +661,11 @@ impl App {
             )),
             Err(ServiceError::Conflict { current, .. }) => {
                 let now = current.as_ref().map(|p| p.state.to_string());
+                // The "Moving …" line is answered too, and the log keeps what happened.
+                self.error(format!(
+                    "{id} was moved by someone else first: it is {}; nothing changed",
+                    now.as_deref().unwrap_or("changed")
+                ));
                 self.popups
                     .push(Popup::Message(Message::moved_first(id, now.as_deref())));
             }
@@ -685,6 +721,7 @@ impl App {
         ];
         match action {
             Action::Quit => self.request_quit(),
+            Action::Messages => self.show_messages(),
             Action::Help => {
                 let help = Help::new(
                     self.top().context(),
@@ -877,6 +914,7 @@ impl App {
             Command::Quit => self.request_quit(),
             Command::Help => self.act(Action::Help),
             Command::Verify => self.act(Action::Verify),
+            Command::Messages => self.show_messages(),
             Command::StopVerify => {
                 if matches!(self.chain.full, super::chain::FullCheck::Running { .. }) {
                     self.cmds.push(Cmd::CancelVerifyFull);

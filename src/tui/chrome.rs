@@ -5,6 +5,7 @@
 use super::app::{App, Level, Tab};
 use super::keymap::{Action, Context, keys_text};
 use super::layout::{Areas, MIN_HEIGHT, MIN_WIDTH, tab_labels};
+use super::popups::Popup;
 use super::views::ChainView;
 use super::widgets::{cut, cut_line, s};
 use crate::service::stream::StreamStatus;
@@ -43,10 +44,27 @@ pub fn draw(f: &mut Frame, app: &App) {
     draw_tabs(f, app, areas.tabs);
     draw_breadcrumb(f, app, areas.crumb);
     app.top().draw(f, areas.body, &cx);
-    draw_hints(f, app, areas.hints);
+    // A message too long for the status bar takes the hint bar's row above it too.
+    if status_fits(app, areas.status.width) {
+        draw_hints(f, app, areas.hints);
+    } else {
+        draw_long_message(f, app, areas.hints);
+    }
     draw_status(f, app, areas.status);
     if let Some(p) = app.popup() {
         p.draw(f, area, areas.hints, &app.theme, &app.keymap);
+        // The `:` and `/` lines sit on the hint bar's row: a long message goes above them.
+        if matches!(p, Popup::CommandLine(_) | Popup::Filter(_))
+            && !status_fits(app, areas.status.width)
+            && areas.hints.y > areas.body.y
+        {
+            let above = Rect {
+                y: areas.hints.y - 1,
+                ..areas.hints
+            };
+            f.render_widget(ratatui::widgets::Clear, above);
+            draw_long_message(f, app, above);
+        }
     }
 }
 
@@ -145,7 +163,8 @@ fn draw_hints(f: &mut Frame, app: &App, area: Rect) {
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-fn draw_status(f: &mut Frame, app: &App, area: Rect) {
+/// The status bar's spans before any message: the store, the operator, the stream, the chain.
+fn status_spans(app: &App) -> Vec<Span<'static>> {
     let theme = &app.theme;
     let stream = match &app.stream {
         Some(StreamStatus::Reconnecting(_)) => Span::styled("● reconnecting", theme.warn()),
@@ -198,18 +217,62 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
             theme.muted(),
         ));
     }
+    spans
+}
+
+/// The status message's style and its "dismisses" hint (an error stays until dismissed).
+fn message_parts(app: &App, error: bool) -> (Style, String) {
+    let back = app.keymap.key_text(Context::Global, Action::Back);
+    if error {
+        (app.theme.error(), format!("  ({back} dismisses)"))
+    } else {
+        (Style::default(), String::new())
+    }
+}
+
+/// Whether the status message (if any) fits on the status bar beside what is always there.
+fn status_fits(app: &App, width: u16) -> bool {
+    let Some(m) = &app.status else { return true };
+    let used: usize = status_spans(app).iter().map(|sp| sp.width()).sum();
+    let (_, hint) = message_parts(app, m.level == Level::Error);
+    used + 2 + s(&m.text).width() + hint.width() <= width as usize
+}
+
+/// A message too long for the status bar, on the hint bar's row (cut, if even that is too
+/// short, with where to read it whole).
+fn draw_long_message(f: &mut Frame, app: &App, area: Rect) {
+    let Some(m) = &app.status else { return };
+    let (style, _) = message_parts(app, m.level == Level::Error);
+    let text = s(&m.text);
+    let line = if text.width() <= area.width as usize {
+        Line::from(Span::styled(text, style))
+    } else {
+        let log = app.keymap.key_text(Context::Global, Action::Messages);
+        let more = format!("  ({log}: the whole message)");
+        let room = (area.width as usize).saturating_sub(more.width());
+        Line::from(vec![
+            Span::styled(cut(&text, room), style),
+            Span::styled(more, app.theme.muted()),
+        ])
+    };
+    f.render_widget(Paragraph::new(line), area);
+}
+
+fn draw_status(f: &mut Frame, app: &App, area: Rect) {
+    let mut spans = status_spans(app);
     if let Some(m) = &app.status {
-        spans.push(Span::raw("  "));
         let error = m.level == Level::Error;
-        let style = if error {
-            theme.error()
-        } else {
-            Style::default()
-        };
-        spans.push(Span::styled(s(&m.text), style));
-        if error {
-            let back = app.keymap.key_text(Context::Global, Action::Back);
-            spans.push(Span::styled(format!("  ({back} dismisses)"), theme.muted()));
+        let (style, hint) = message_parts(app, error);
+        spans.push(Span::raw("  "));
+        if status_fits(app, area.width) {
+            spans.push(Span::styled(s(&m.text), style));
+            spans.push(Span::styled(hint, app.theme.muted()));
+        } else if error {
+            // The message is on the row above.
+            spans.push(Span::styled(
+                hint.trim_start().to_string(),
+                app.theme.muted(),
+            ));
         }
     }
     let line = cut_line(Line::from(spans), area.width as usize);

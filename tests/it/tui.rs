@@ -829,6 +829,10 @@ async fn transition_allowed_refused_and_conflict() {
         s.contains("Someone else moved it first") && s.contains("It is now CANCELLED"),
         "{s}"
     );
+    assert!(
+        !s.lines().last().unwrap().contains("Moving"),
+        "the \"Moving …\" line is answered: {s}"
+    );
     assert_eq!(
         t.store
             .get_position(&victim.id)
@@ -1054,12 +1058,12 @@ async fn help_and_hints_follow_remapped_keys() {
     let s = t.screen();
     assert!(s.contains("T  transition the selected position"), "{s}");
     // the overlay scrolls to the command-line summary at the end
-    for _ in 0..120 {
+    for _ in 0..200 {
         t.ch('j').await;
     }
     assert!(t.screen().contains("Commands (:)"), "{}", t.screen());
     // and lists the dialogs' keys, as mapped
-    for _ in 0..6 {
+    for _ in 0..14 {
         t.ch('k').await;
     }
     assert!(t.screen().contains("In a question"), "{}", t.screen());
@@ -1964,5 +1968,52 @@ async fn an_edit_below_the_witnessed_head_is_found_by_the_background_verificatio
         render_to_string(&app, 100, 30).contains("BROKEN at seq 1"),
         "{}",
         render_to_string(&app, 100, 30)
+    );
+}
+
+/// Nothing said is lost: every status line goes into the message log with its time (`M`,
+/// `:messages`), a line too long for the status bar says where to read it whole, and a passing
+/// remark does not follow into another tab.
+#[tokio::test]
+async fn messages_are_kept_whole_and_stale_lines_go() {
+    let mut t = setup().await;
+    let long = "cannot open 'harbor-trust-bank-and-something-much-longer': give a pos_, inst_, tmpl_ or ast_ id";
+    t.app.error(long);
+    let s = t.screen();
+    // Too long for the status bar: it takes the hint bar's row, cut, saying where it is whole.
+    let row = s.lines().rev().nth(1).unwrap();
+    assert!(row.starts_with("cannot open 'harbor-trust"), "{s}");
+    assert!(
+        row.contains("M: the whole message") && !row.contains("ast_ id"),
+        "{row}"
+    );
+    assert!(s.lines().last().unwrap().contains("Esc dismisses"), "{s}");
+    t.ch('M').await;
+    let s = t.screen();
+    assert!(s.contains("Messages (1)"), "{s}");
+    // The whole text, wrapped over lines inside the dialog.
+    let inside: String = s
+        .lines()
+        .filter_map(|l| l.split('│').nth(1))
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        inside.contains("give a pos_, inst_, tmpl_ or ast_ id"),
+        "{s}"
+    );
+    t.key(KeyCode::Esc).await;
+    // A remark of one tab is not carried into the next; the log keeps it.
+    t.ch('3').await;
+    t.ch('x').await;
+    assert!(t.screen().contains("Filters cleared"), "{}", t.screen());
+    t.ch('1').await;
+    assert!(!t.screen().contains("Filters cleared"), "{}", t.screen());
+    t.app.run_command("messages").unwrap();
+    t.settle().await;
+    let s = t.screen();
+    assert!(
+        s.contains("Messages (2)") && s.contains("Filters cleared"),
+        "{s}"
     );
 }

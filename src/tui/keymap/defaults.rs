@@ -92,6 +92,13 @@ impl Default for KeyMap {
                 ),
                 b(
                     Global,
+                    &[c('M')],
+                    Messages,
+                    "the message log: every status line of this session, with its time, whole",
+                    None,
+                ),
+                b(
+                    Global,
                     &[c('p')],
                     PauseSimulator,
                     "pause / resume the demo simulator",
@@ -234,6 +241,18 @@ impl Default for KeyMap {
                     "close the message",
                     Some("close"),
                 ),
+                b(Message, &[k(K::Down), c('j')], Down, "scroll down", None),
+                b(Message, &[k(K::Up), c('k')], Up, "scroll up", None),
+                b(
+                    Message,
+                    &[k(K::PageDown)],
+                    PageDown,
+                    "scroll a page down",
+                    None,
+                ),
+                b(Message, &[k(K::PageUp)], PageUp, "scroll a page up", None),
+                b(Message, &[c('G'), k(K::End)], Bottom, "to the end", None),
+                b(Message, &[c('g'), k(K::Home)], Top, "to the start", None),
                 b(
                     Message,
                     &[c('y')],

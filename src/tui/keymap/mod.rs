@@ -125,6 +125,7 @@ pub enum Action {
     PrevChoice,
     ToggleChoice,
     SwitchFocus,
+    Messages,
 }
 
 impl Action {
@@ -179,6 +180,7 @@ impl Action {
             PrevChoice => "prev_choice",
             ToggleChoice => "toggle_choice",
             SwitchFocus => "switch_focus",
+            Messages => "messages",
         }
     }
 

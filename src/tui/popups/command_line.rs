@@ -12,6 +12,8 @@ pub enum Command {
     Quit,
     Help,
     Verify,
+    /// The message log.
+    Messages,
     /// Stop the whole-chain verification running in the background.
     StopVerify,
     Check,
@@ -41,6 +43,7 @@ pub fn parse(line: &str, institutions: &[Institution]) -> Result<Command, String
         "health" => Command::Go(Nav::Health),
         "verify" if args.first().is_some_and(|a| a == "stop") => Command::StopVerify,
         "verify" => Command::Verify,
+        "messages" | "msg" => Command::Messages,
         "check" => Command::Check,
         "anchor" => Command::Anchor,
         "export" => match args.first() {

@@ -5,16 +5,21 @@ use super::Outcome;
 use crate::service::{CheckReport, CreatedKey, ServiceResult, VerifyReport};
 use crate::tui::keymap::{Action, Context, KeyMap};
 use crate::tui::theme::Theme;
-use crate::tui::widgets::{centered, dialog_block, s};
+use crate::tui::widgets::{centered, cut_line, dialog_block, s};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Wrap};
+use unicode_width::UnicodeWidthStr;
 
 pub struct Message {
     pub title: String,
     pub body: Vec<String>,
     pub error: bool,
+    /// The first line shown, when the message is taller than the screen.
+    scroll: usize,
+    /// How far it can scroll (set as it is drawn).
+    max_scroll: std::cell::Cell<usize>,
 }
 
 impl Message {
@@ -23,7 +28,24 @@ impl Message {
             title: title.into(),
             body,
             error,
+            scroll: 0,
+            max_scroll: Default::default(),
         }
+    }
+
+    /// The message log, oldest first, each line with its time; opened at its end (the newest).
+    pub fn log(entries: &[(String, bool, String)]) -> Self {
+        let body = if entries.is_empty() {
+            vec!["No messages yet in this session.".into()]
+        } else {
+            entries
+                .iter()
+                .map(|(at, error, text)| format!("{at}  {}{text}", if *error { "✗ " } else { "" }))
+                .collect()
+        };
+        let mut m = Message::new(format!("Messages ({})", entries.len()), body, false);
+        m.scroll = usize::MAX;
+        m
     }
 
     /// The result of verifying the hash chain.
@@ -122,8 +144,19 @@ impl Message {
     }
 
     pub fn on_action(&mut self, action: Option<Action>) -> Outcome {
+        let max = self.max_scroll.get();
+        let at = self.scroll.min(max);
         match action {
-            Some(Action::Close) => Outcome::Close,
+            Some(Action::Close) => return Outcome::Close,
+            Some(Action::Down) => self.scroll = (at + 1).min(max),
+            Some(Action::Up) => self.scroll = at.saturating_sub(1),
+            Some(Action::PageDown) => self.scroll = (at + 10).min(max),
+            Some(Action::PageUp) => self.scroll = at.saturating_sub(10),
+            Some(Action::Bottom) => self.scroll = max,
+            Some(Action::Top) => self.scroll = 0,
+            _ => {}
+        }
+        match action {
             Some(Action::Copy) => match self.token() {
                 Some(t) => Outcome::Copy(t.clone()),
                 None => Outcome::Keep,
@@ -134,24 +167,52 @@ impl Message {
 
     pub fn draw(&self, f: &mut Frame, area: Rect, theme: &Theme, keys: &KeyMap) {
         let footer = keys.footer(Context::Message);
-        let width = self
+        let longest = self
             .body
             .iter()
-            .map(|l| l.chars().count())
-            .chain([footer.chars().count()])
+            .map(|l| l.width())
+            .chain([footer.width(), self.title.width()])
             .max()
-            .unwrap_or(20)
-            .max(self.title.len()) as u16
-            + 6;
-        let r = centered(area, width.max(40), self.body.len() as u16 + 4);
+            .unwrap_or(20) as u16;
+        let width = (longest + 6).max(40).min(area.width.saturating_sub(2));
+        // Long lines wrap: the dialog is as tall as its wrapped text, up to the screen, and
+        // scrolls beyond that.
+        let lines: Vec<Line> = self.body.iter().map(|l| Line::from(s(l))).collect();
+        let text = Paragraph::new(lines).wrap(Wrap { trim: false });
+        let wrapped = text.line_count(width.saturating_sub(2));
+        let r = centered(area, width, wrapped as u16 + 3);
         f.render_widget(Clear, r);
-        let mut lines: Vec<Line> = self.body.iter().map(|l| Line::from(s(l))).collect();
-        lines.push(Line::from(Span::styled(footer, theme.muted())));
+        let block = dialog_block(theme, &self.title, self.error);
+        let inner = block.inner(r);
+        f.render_widget(block, r);
+        let body = Rect {
+            height: inner.height.saturating_sub(1),
+            ..inner
+        };
+        self.max_scroll
+            .set(wrapped.saturating_sub(body.height as usize));
+        let scroll = self.scroll.min(self.max_scroll.get());
+        f.render_widget(text.scroll((scroll as u16, 0)), body);
+        let more = if self.max_scroll.get() > 0 {
+            format!(
+                "{footer} · {}/{} scroll",
+                keys.key_text(Context::Message, Action::Down),
+                keys.key_text(Context::Message, Action::Up)
+            )
+        } else {
+            footer
+        };
+        let foot = Rect {
+            y: inner.bottom().saturating_sub(1),
+            height: 1,
+            ..inner
+        };
         f.render_widget(
-            Paragraph::new(lines)
-                .wrap(Wrap { trim: false })
-                .block(dialog_block(theme, &self.title, self.error)),
-            r,
+            Paragraph::new(cut_line(
+                Line::from(Span::styled(more, theme.muted())),
+                foot.width as usize,
+            )),
+            foot,
         );
     }
 }
