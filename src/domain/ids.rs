@@ -74,6 +74,17 @@ pub fn new_id(prefix: &str) -> String {
     id
 }
 
+/// The smallest id with `prefix` that can be made at `t` or later: ids sort by creation time,
+/// so `id > cursor_at(t)` are the ids made from `t` on (a keyset cursor for "since").
+pub fn cursor_at(prefix: &str, t: &super::time::Timestamp) -> String {
+    let ms = t.timestamp_millis().max(0) as u64;
+    let mut b = [0u8; 16];
+    b[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+    b[6] = 0x70;
+    b[8] = 0x80;
+    format!("{prefix}_{}", Uuid::from_bytes(b).hyphenated())
+}
+
 /// True when `id` has the shape `<prefix>_<uuid>`.
 pub fn is_valid(prefix: &str, id: &str) -> bool {
     id.strip_prefix(prefix)
@@ -102,6 +113,17 @@ pub fn kind_of(id: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cursor_at_a_time_sorts_before_every_id_made_from_then() {
+        let t = crate::domain::time::now();
+        let cursor = cursor_at(AUDIT, &(t - chrono::Duration::milliseconds(1)));
+        let later = new_id(AUDIT);
+        assert!(later > cursor, "{later} > {cursor}");
+        let future = cursor_at(AUDIT, &(t + chrono::Duration::seconds(60)));
+        assert!(later < future);
+        assert!(is_valid(AUDIT, &cursor));
+    }
 
     #[test]
     fn ids_are_prefixed_and_sort_by_creation() {

@@ -24,6 +24,31 @@ pub fn parse(s: &str) -> Result<Timestamp, chrono::ParseError> {
     DateTime::parse_from_rfc3339(s).map(|t| truncate(t.with_timezone(&Utc)))
 }
 
+/// A moment an operator types: RFC 3339 (`2026-12-01T10:00:00Z`), or a UTC date and time
+/// without a zone (`2026-12-01T10:00`, `2026-12-01 10:00:30`), or a date (its midnight, UTC).
+pub fn parse_moment(s: &str) -> Result<Timestamp, String> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for f in [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, f) {
+            return Ok(t.and_utc());
+        }
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
+    }
+    Err(format!(
+        "'{s}' is not a time: give 2026-12-01T10:00 (UTC), 2026-12-01, or RFC 3339"
+    ))
+}
+
 /// serde adapter: `#[serde(with = "crate::domain::time::rfc3339")]`.
 pub mod rfc3339 {
     use super::*;

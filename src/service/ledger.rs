@@ -299,6 +299,43 @@ impl Service {
             }))
     }
 
+    /// One ledger event whole (as the caller may see it), with the audit record of the action
+    /// that wrote it: the success record of its action and entity whose payload is the event's.
+    pub async fn ledger_event(&self, actor: &Actor, seq: i64) -> ServiceResult<EventDetail> {
+        self.op("ledger_event", actor, async move {
+            let q = LedgerQuery {
+                after_seq: seq - 1,
+                limit: 1,
+                ..Default::default()
+            };
+            let event = self
+                .ledger(actor, q)
+                .await?
+                .into_iter()
+                .find(|e| e.seq == seq)
+                .ok_or_else(|| ServiceError::NotFound {
+                    what: "ledger event",
+                    id: format!("seq {seq}"),
+                })?;
+            let q = AuditQuery {
+                action: Some(event.kind.audit_action().to_string()),
+                resource_id: Some(event.entity_id.clone()),
+                outcome: Some(Outcome::Success),
+                institution_id: actor.scope().map(str::to_string),
+                limit: 1000,
+                ..Default::default()
+            };
+            let want = crate::domain::ledger::canonical_value(&event.payload);
+            let audit = self.store.list_audit(&q).await?.into_iter().find(|a| {
+                a.payload
+                    .as_ref()
+                    .is_some_and(|p| crate::domain::ledger::canonical_value(p) == want)
+            });
+            Ok(EventDetail { event, audit })
+        })
+        .await
+    }
+
     pub async fn audit(&self, actor: &Actor, mut q: AuditQuery) -> ServiceResult<Vec<AuditEvent>> {
         self.op("audit", actor, async move {
             let r = async {

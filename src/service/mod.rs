@@ -97,6 +97,14 @@ fn is_write(op: &str) -> bool {
         )
 }
 
+/// Every action an audit record can name: each change's, a failed sign-in, each refused read.
+pub fn audit_actions() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = LedgerKind::ALL.iter().map(|k| k.audit_action()).collect();
+    v.push("AUTH_FAILED");
+    v.extend(reads::Read::ALL.iter().map(|r| r.action()));
+    v
+}
+
 /// The operation id of the service call running on this task, if any.
 pub fn current_op_id() -> Option<String> {
     OP_ID.try_with(|id| id.clone()).ok()

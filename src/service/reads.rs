@@ -25,7 +25,24 @@ pub(super) enum Read {
 }
 
 impl Read {
-    fn action(self) -> &'static str {
+    pub(super) const ALL: [Read; 14] = [
+        Read::Institution,
+        Read::Template,
+        Read::Asset,
+        Read::Position,
+        Read::Positions,
+        Read::Templates,
+        Read::Assets,
+        Read::Policies,
+        Read::Ledger,
+        Read::Audit,
+        Read::ApiKeys,
+        Read::Verify,
+        Read::Check,
+        Read::Export,
+    ];
+
+    pub(super) fn action(self) -> &'static str {
         match self {
             Read::Institution => "INSTITUTION_READ",
             Read::Template => "TEMPLATE_READ",

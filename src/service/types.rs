@@ -1,7 +1,8 @@
 //! What callers give the service and what it gives back.
 
 use crate::domain::apikey::ApiKey;
-use crate::domain::ledger::ChainBreak;
+use crate::domain::audit::AuditEvent;
+use crate::domain::ledger::{ChainBreak, LedgerEvent};
 use crate::domain::{
     Asset, AssetTemplate, Institution, InstitutionPolicy, Position, PositionLifecycleEvent,
 };
@@ -84,6 +85,15 @@ pub struct PositionDetail {
     #[serde(flatten)]
     pub position: Position,
     pub events: Vec<PositionLifecycleEvent>,
+}
+
+/// A ledger event whole, with the audit record of the action that wrote it (who, which key,
+/// which operation).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventDetail {
+    pub event: LedgerEvent,
+    pub audit: Option<AuditEvent>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -675,6 +675,7 @@ impl Store for MemoryStore {
                 && q.institution_id
                     .as_ref()
                     .is_none_or(|i| &e.institution_id == i)
+                && q.since.is_none_or(|t| e.at >= t)
         };
         let n = clamp_limit(q.limit) as usize;
         // seq n is at index n-1: start the scan there rather than at the beginning.
@@ -717,6 +718,11 @@ impl Store for MemoryStore {
                         || a.subject_institution_id.as_ref() == Some(i)
                 })
                 && q.before.as_ref().is_none_or(|b| &a.id < b)
+                && q.after.as_ref().is_none_or(|x| &a.id > x)
+                && q.id.as_ref().is_none_or(|x| &a.id == x)
+                && q.resource_id
+                    .as_ref()
+                    .is_none_or(|r| a.resource_id.as_ref() == Some(r))
                 && (!q.unchained || a.seq.is_none())
         };
         let limit = clamp_limit(q.limit) as usize;
@@ -726,6 +732,14 @@ impl Store for MemoryStore {
                 .audit
                 .iter()
                 .skip(after.max(0) as usize)
+                .filter(|a| keep(a))
+                .take(limit)
+                .map(|a| (**a).clone())
+                .collect(),
+            // The trail is in seq order, which is id order for everything written here.
+            None if q.oldest_first || q.after.is_some() => d
+                .audit
+                .iter()
                 .filter(|a| keep(a))
                 .take(limit)
                 .map(|a| (**a).clone())

@@ -290,6 +290,8 @@ pub struct LedgerQuery {
     pub position_id: Option<String>,
     pub kind: Option<LedgerKind>,
     pub institution_id: Option<String>,
+    /// Only events written at or after this time.
+    pub since: Option<crate::domain::time::Timestamp>,
     /// Newest first (for "the last N events"); otherwise seq ascending.
     pub newest_first: bool,
     pub limit: u32,
@@ -303,6 +305,14 @@ pub struct AuditQuery {
     pub institution_id: Option<String>,
     /// Only records with id < before (newest-first paging).
     pub before: Option<String>,
+    /// Only records with id > after, oldest first (paging towards the newest).
+    pub after: Option<String>,
+    /// Oldest first (by id) instead of newest first.
+    pub oldest_first: bool,
+    /// Only the record with this id.
+    pub id: Option<String>,
+    /// Only records about this resource.
+    pub resource_id: Option<String>,
     /// The audit chain in order: only records with seq > this, oldest first (instead of newest
     /// first by id).
     pub after_seq: Option<i64>,

@@ -575,6 +575,9 @@ pub fn read_ledger(d: Dialect, x: &LedgerQuery) -> Q {
     eq_opt(&mut q, "position_id", &x.position_id);
     eq_opt(&mut q, "kind", &x.kind.map(|k| k.as_str().to_string()));
     eq_opt(&mut q, "institution_id", &x.institution_id);
+    if let Some(since) = &x.since {
+        q.push(" AND at >= ").bind(Ts, ts(since));
+    }
     let dir = if x.newest_first { "DESC" } else { "ASC" };
     let _ = write!(
         q.sql,
@@ -602,6 +605,11 @@ pub fn list_audit(d: Dialect, x: &AuditQuery) -> Q {
     if let Some(b) = &x.before {
         q.push(" AND id < ").bind(Text, t(b));
     }
+    if let Some(a) = &x.after {
+        q.push(" AND id > ").bind(Text, t(a));
+    }
+    eq_opt(&mut q, "id", &x.id);
+    eq_opt(&mut q, "resource_id", &x.resource_id);
     if x.unchained {
         q.push(" AND seq IS NULL");
     }
@@ -611,7 +619,7 @@ pub fn list_audit(d: Dialect, x: &AuditQuery) -> Q {
             "seq"
         }
         // Records outside the chain come oldest first: the order they are sealed in.
-        None if x.unchained => "id",
+        None if x.unchained || x.oldest_first || x.after.is_some() => "id",
         None => "id DESC",
     };
     let _ = write!(

@@ -75,6 +75,9 @@ fn detail_view(d: Detail) -> Box<dyn View> {
         Detail::Position(id) => Box::new(PositionDetail::new(id)),
         Detail::Institution(id) => Box::new(InstitutionDetail::new(id)),
         d @ (Detail::Template(_) | Detail::Asset(_)) => Box::new(CatalogDetail::new(d)),
+        d @ (Detail::LedgerEvent(_) | Detail::AuditRecord(_)) => {
+            Box::new(super::views::record_detail::RecordDetail::new(d))
+        }
     }
 }
 

@@ -1,8 +1,9 @@
 //! Runs the console's `Cmd`s against the service, each in its own task, and sends the results back
 //! as `Msg`s. The UI never waits for any of them.
 
-use super::msg::{Cmd, Loaded, Msg, Submitted};
+use super::msg::{AuditPage, Cmd, LedgerPage, Loaded, Msg, PAGE, Submitted};
 use super::popups::form::Submission;
+use crate::domain::ledger::LedgerEvent;
 use crate::service::stream::StreamFilter;
 use crate::service::{Actor, Service, ServiceError};
 use crate::service::{AuditQuery, LedgerQuery, Page};
@@ -223,16 +224,22 @@ impl Executor {
             Cmd::LoadPositionDetail(id) => {
                 let result = async {
                     let d = svc.position_detail(a, &id).await?;
-                    let ledger = svc
-                        .ledger(
-                            a,
-                            LedgerQuery {
-                                position_id: Some(id.clone()),
-                                limit: 1000,
-                                ..Default::default()
-                            },
-                        )
-                        .await?;
+                    // Every event of the position, page by page.
+                    let mut ledger = Vec::new();
+                    loop {
+                        let q = LedgerQuery {
+                            position_id: Some(id.clone()),
+                            after_seq: ledger.last().map(|e: &LedgerEvent| e.seq).unwrap_or(0),
+                            limit: 1000,
+                            ..Default::default()
+                        };
+                        let page = svc.ledger(a, q).await?;
+                        let full = page.len() == 1000;
+                        ledger.extend(page);
+                        if !full {
+                            break;
+                        }
+                    }
                     Ok((d, ledger))
                 }
                 .await;
@@ -246,31 +253,101 @@ impl Executor {
                 generation,
                 position_id,
                 kind,
-            } => Loaded::Ledger {
+                page,
+            } => {
+                let mut q = LedgerQuery {
+                    position_id,
+                    kind,
+                    limit: PAGE,
+                    ..Default::default()
+                };
+                match page {
+                    LedgerPage::Newest => q.newest_first = true,
+                    LedgerPage::Oldest => {}
+                    LedgerPage::Before(seq) => {
+                        q.before_seq = Some(seq);
+                        q.newest_first = true;
+                    }
+                    LedgerPage::After(seq) => q.after_seq = seq,
+                    LedgerPage::From(seq) => q.after_seq = seq - 1,
+                    LedgerPage::Since(t) => q.since = Some(t),
+                }
+                let newest_first = q.newest_first;
+                let result = svc.ledger(a, q).await.map(|mut v| {
+                    if newest_first {
+                        v.reverse();
+                    }
+                    v
+                });
+                Loaded::Ledger {
+                    generation,
+                    page,
+                    result,
+                }
+            }
+            Cmd::LoadAudit {
                 generation,
-                result: svc
-                    .ledger(
-                        a,
-                        LedgerQuery {
-                            position_id,
-                            kind,
-                            newest_first: true,
-                            limit: 500,
-                            ..Default::default()
-                        },
-                    )
-                    .await,
+                action,
+                page,
+            } => {
+                let mut q = AuditQuery {
+                    action,
+                    limit: PAGE,
+                    ..Default::default()
+                };
+                let oldest_first = match &page {
+                    AuditPage::Newest => false,
+                    AuditPage::Oldest => {
+                        q.oldest_first = true;
+                        true
+                    }
+                    AuditPage::Older(id) => {
+                        q.before = Some(id.clone());
+                        false
+                    }
+                    AuditPage::Newer(id) => {
+                        q.after = Some(id.clone());
+                        true
+                    }
+                    // Ids are time-ordered: the id of that moment is the cursor.
+                    AuditPage::Since(t) => {
+                        q.after = Some(crate::domain::ids::cursor_at(crate::domain::ids::AUDIT, t));
+                        true
+                    }
+                };
+                let result = svc.audit(a, q).await.map(|mut v| {
+                    if oldest_first {
+                        v.reverse();
+                    }
+                    v
+                });
+                Loaded::Audit {
+                    generation,
+                    page,
+                    result,
+                }
+            }
+            Cmd::LoadEventDetail(seq) => Loaded::EventDetail {
+                seq,
+                result: svc.ledger_event(a, seq).await.map(Box::new),
             },
-            Cmd::LoadAudit => Loaded::Audit(
-                svc.audit(
-                    a,
-                    AuditQuery {
-                        limit: 500,
-                        ..Default::default()
-                    },
-                )
-                .await,
-            ),
+            Cmd::LoadAuditRecord(id) => {
+                let q = AuditQuery {
+                    id: Some(id.clone()),
+                    limit: 1,
+                    ..Default::default()
+                };
+                let result = svc.audit(a, q).await.and_then(|v| {
+                    v.into_iter()
+                        .next()
+                        .map(Box::new)
+                        .ok_or_else(|| ServiceError::NotFound {
+                            what: "audit record",
+                            id: id.clone(),
+                        })
+                });
+                Loaded::AuditRecord { id, result }
+            }
             Cmd::LoadHealth => Loaded::Health(Box::new(svc.health(a).await)),
             Cmd::Verify => Loaded::Verify(svc.verify_ledger(a).await),
             Cmd::Check => Loaded::Check(svc.check(a).await),

@@ -13,6 +13,39 @@ use crate::service::{
 };
 use crossterm::event::{KeyEvent, MouseEvent};
 
+/// Which page of the ledger a load brings (a page is `PAGE` events at most).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LedgerPage {
+    /// The newest events.
+    Newest,
+    /// The oldest events.
+    Oldest,
+    /// The events just before this seq.
+    Before(i64),
+    /// The events just after this seq.
+    After(i64),
+    /// The events from this seq on.
+    From(i64),
+    /// The events written at or after this time.
+    Since(crate::domain::time::Timestamp),
+}
+
+/// Which page of the audit trail a load brings (newest first on screen).
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuditPage {
+    Newest,
+    Oldest,
+    /// The records just older than this id.
+    Older(String),
+    /// The records just newer than this id.
+    Newer(String),
+    /// The records from this time on.
+    Since(crate::domain::time::Timestamp),
+}
+
+/// Rows a ledger or audit page brings.
+pub const PAGE: u32 = 500;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PageMode {
     /// First page; replaces the window.
@@ -61,9 +94,24 @@ pub enum Loaded {
     },
     Ledger {
         generation: u64,
+        page: LedgerPage,
+        /// In seq order, oldest first.
         result: ServiceResult<Vec<LedgerEvent>>,
     },
-    Audit(ServiceResult<Vec<AuditEvent>>),
+    Audit {
+        generation: u64,
+        page: AuditPage,
+        /// Newest first.
+        result: ServiceResult<Vec<AuditEvent>>,
+    },
+    EventDetail {
+        seq: i64,
+        result: ServiceResult<Box<crate::service::EventDetail>>,
+    },
+    AuditRecord {
+        id: String,
+        result: ServiceResult<Box<AuditEvent>>,
+    },
     Health(Box<HealthReport>),
     Verify(ServiceResult<VerifyReport>),
     Check(ServiceResult<CheckReport>),
@@ -121,7 +169,9 @@ impl Loaded {
             Loaded::PositionDetail { result, .. } => ended(result),
             Loaded::InstitutionDetail { result, .. } => ended(result),
             Loaded::Ledger { result, .. } => ended(result),
-            Loaded::Audit(r) => ended(r),
+            Loaded::Audit { result, .. } => ended(result),
+            Loaded::EventDetail { result, .. } => ended(result),
+            Loaded::AuditRecord { result, .. } => ended(result),
             Loaded::Verify(r) | Loaded::ChainVerified(r) => ended(r),
             Loaded::FullVerified { result, .. } => ended(result),
             Loaded::Check(r) => ended(r),
@@ -227,8 +277,15 @@ pub enum Cmd {
         generation: u64,
         position_id: Option<String>,
         kind: Option<LedgerKind>,
+        page: LedgerPage,
     },
-    LoadAudit,
+    LoadAudit {
+        generation: u64,
+        action: Option<String>,
+        page: AuditPage,
+    },
+    LoadEventDetail(i64),
+    LoadAuditRecord(String),
     LoadHealth,
     Verify,
     /// Verify the chain on from a verified head (or the witnessed one, or seq 1).

@@ -15,7 +15,7 @@ const FILTERS: &[(&str, &str)] = &[
     ),
     // ids, whole and short (`pos_0198…-7003-ace5-…`, `pos_…c8ab21e7`, `…c8ab21e7`)
     (
-        r"\b(inst|tmpl|ast|pos|ak|evt|aud|pol|key)_(…)?[0-9a-zA-Z-]{6,}",
+        r"\b(inst|tmpl|ast|pos|ak|evt|aud|pol|key|op|ple|led)_(…)?[0-9a-zA-Z-]{6,}",
         "[id]",
     ),
     (r"…[0-9a-z]{8}\b", "…[id]"),
@@ -65,7 +65,9 @@ const SCREENS: &[(&str, &[&str])] = &[
     ("assets", &["2", "m"]),
     ("positions", &["3"]),
     ("ledger", &["4"]),
+    ("ledger-event", &["4", "Enter"]),
     ("audit", &["4", "a"]),
+    ("audit-record", &["4", "a", "Enter"]),
     ("health", &["5"]),
     ("institution-detail", &["1", "Enter"]),
     ("template-detail", &["2", "Enter"]),

@@ -40,6 +40,17 @@ fn session(read_only: bool) -> Session {
 }
 
 pub(crate) async fn setup_with(read_only: bool, keymap: KeyMap, w: u16, h: u16) -> T {
+    setup_sized(read_only, keymap, w, h, 40).await
+}
+
+/// The console over the demo data set with `positions` positions.
+pub(crate) async fn setup_sized(
+    read_only: bool,
+    keymap: KeyMap,
+    w: u16,
+    h: u16,
+    positions: u32,
+) -> T {
     let store = store::open(Backend::Memory, "", Duration::from_millis(10))
         .await
         .unwrap();
@@ -47,7 +58,7 @@ pub(crate) async fn setup_with(read_only: bool, keymap: KeyMap, w: u16, h: u16) 
     let actor = Actor::Local {
         user: "tester".into(),
     };
-    escrowgrid::demo::seed::load_demo(&svc, &actor, 40, 7, false)
+    escrowgrid::demo::seed::load_demo(&svc, &actor, positions, 7, false)
         .await
         .unwrap();
     let (tx, _rx) = tokio::sync::mpsc::channel(16);
@@ -953,10 +964,11 @@ async fn command_line() {
         t.app
             .ledger()
             .events
+            .rows
             .iter()
             .all(|e| e.position_id.as_deref() == Some(id.as_str()))
     );
-    assert!(!t.app.ledger().events.is_empty());
+    assert!(!t.app.ledger().events.rows.is_empty());
     t.ch(':').await;
     t.typed("frobnicate").await;
     t.key(KeyCode::Enter).await;
@@ -1114,12 +1126,28 @@ async fn ledger_follow_pauses_when_scrolling_up_and_counts_new_events() {
     assert!(s.contains("new events (G to return)"), "{s}");
     t.ch('G').await;
     assert!(t.app.ledger().follow && t.app.ledger().unseen == 0);
-    let last = t.app.ledger().events.back().unwrap().seq;
+    let last = t.app.ledger().events.rows.back().unwrap().seq;
     assert_eq!(last, t.store.ledger_head().await.unwrap().unwrap().0);
-    // Enter on a position event jumps to the position
+    // Enter opens the event whole; Enter there opens its position, over the Ledger tab, and
+    // Esc comes back through the event to the Ledger.
     t.key(KeyCode::Enter).await;
-    assert_eq!(t.app.tab, Tab::Positions);
-    assert!(t.screen().contains("Lifecycle"));
+    let s = t.screen();
+    assert!(
+        s.contains(&format!("ledger seq {last}")) && s.contains("Payload") && s.contains("Hash"),
+        "{s}"
+    );
+    t.key(KeyCode::Enter).await;
+    assert_eq!(t.app.tab, Tab::Ledger);
+    assert!(t.screen().contains("Lifecycle"), "{}", t.screen());
+    t.key(KeyCode::Esc).await;
+    assert!(
+        t.screen().contains(&format!("ledger seq {last}")),
+        "{}",
+        t.screen()
+    );
+    t.key(KeyCode::Esc).await;
+    assert_eq!(t.app.tab, Tab::Ledger);
+    assert!(t.app.detail().is_none());
 }
 
 #[tokio::test]
@@ -2016,4 +2044,111 @@ async fn messages_are_kept_whole_and_stale_lines_go() {
         s.contains("Messages (2)") && s.contains("Filters cleared"),
         "{s}"
     );
+}
+
+/// The whole ledger and audit trail in reach: windows paged by keyset in both directions,
+/// saying which part is shown, with jumps by seq and time; an event and a record open whole.
+#[tokio::test]
+async fn the_whole_ledger_and_audit_trail_page_and_jump() {
+    let mut t = setup_sized(false, KeyMap::default(), 120, 30, 400).await;
+    let head = t.store.ledger_head().await.unwrap().unwrap().0;
+    assert!(head > 1100, "more than two pages: {head}");
+    let crumb = |t: &T| t.screen().lines().nth(1).unwrap_or("").to_string();
+    let group = |n: i64| escrowgrid::tui::widgets::group(n as u64);
+    t.ch('4').await;
+    assert!(
+        crumb(&t).contains(&format!(
+            "seq {}–{} of {}",
+            group(head - 499),
+            group(head),
+            group(head)
+        )),
+        "{}",
+        crumb(&t)
+    );
+    // g: the oldest page; scrolling down past its end brings the next page.
+    t.ch('g').await;
+    assert!(
+        crumb(&t).contains(&format!("seq 1–500 of {}", group(head))),
+        "{}",
+        crumb(&t)
+    );
+    assert_eq!(t.app.ledger().events.sel.selected, 0);
+    for _ in 0..25 {
+        t.key(KeyCode::PageDown).await;
+    }
+    let w = &t.app.ledger().events;
+    let selected = w.rows[w.sel.selected].seq;
+    assert!(
+        selected > 500,
+        "paged past the first page: at seq {selected}"
+    );
+    // and PageUp back past the window's top brings the older page back.
+    t.app.run_command("ledger seq=700").unwrap();
+    t.settle().await;
+    let w = &t.app.ledger().events;
+    assert_eq!(w.rows[w.sel.selected].seq, 700);
+    assert!(crumb(&t).contains("seq 700–"), "{}", crumb(&t));
+    for _ in 0..3 {
+        t.key(KeyCode::PageUp).await;
+    }
+    let w = &t.app.ledger().events;
+    assert!(w.rows.front().unwrap().seq < 700, "the older page came");
+    // since=TIME: from the first event written then.
+    let at = t
+        .store
+        .read_ledger(&escrowgrid::store::LedgerQuery {
+            after_seq: 299,
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()[0]
+        .at;
+    let since = at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    t.app.run_command(&format!("ledger since={since}")).unwrap();
+    t.settle().await;
+    let w = &t.app.ledger().events;
+    let first = w.rows[w.sel.selected].seq;
+    assert!(first <= 300 && w.rows[w.sel.selected].at >= at, "{first}");
+    // G: back to the newest, following.
+    t.ch('G').await;
+    assert!(t.app.ledger().follow);
+    assert!(
+        crumb(&t).contains(&format!("of {}", group(head))),
+        "{}",
+        crumb(&t)
+    );
+
+    // The audit trail: newest first, G the oldest, since=TIME.
+    t.ch('a').await;
+    assert!(crumb(&t).contains("(newest)"), "{}", crumb(&t));
+    t.ch('G').await;
+    assert!(crumb(&t).contains("audit seq 1–"), "{}", crumb(&t));
+    t.app.run_command(&format!("audit since={since}")).unwrap();
+    t.settle().await;
+    let w = &t.app.ledger().audit;
+    assert!(w.rows[w.sel.selected].occurred_at >= at);
+    // An audit record whole: a refusal's full error.
+    let _ = t
+        .svc
+        .transition_position(
+            &t.actor,
+            "pos_01a00000-0000-7000-8000-000000000000",
+            TransitionRequest {
+                to: "FUNDED".into(),
+                ..Default::default()
+            },
+        )
+        .await;
+    t.app.run_command("audit").unwrap();
+    t.settle().await;
+    t.key(KeyCode::Enter).await;
+    let s = t.screen();
+    assert!(
+        s.contains("FAILURE") && s.contains("NOT_FOUND: position pos_01a00000"),
+        "{s}"
+    );
+    t.key(KeyCode::Esc).await;
+    assert!(t.app.detail().is_none());
 }

@@ -2,9 +2,9 @@
 //! Bank"` is one word), parsed into a `Command` the router runs. A refused line keeps its text for
 //! mending, and the error names what is valid.
 
-use crate::domain::{Institution, LedgerKind, PositionState, ids};
+use crate::domain::{Institution, LedgerKind, PositionState, ids, time};
 use crate::service::{PositionFilter, PositionSortKey};
-use crate::tui::nav::{Detail, Nav};
+use crate::tui::nav::{Detail, LedgerAt, Nav};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -50,7 +50,7 @@ pub fn parse(line: &str, institutions: &[Institution]) -> Result<Command, String
             Some(file) => Command::Export(file.clone()),
             None => return Err(":export takes a file name (:export /tmp/demo.jsonl)".into()),
         },
-        "audit" => Command::Go(Nav::Audit),
+        "audit" => audit(&args)?,
         "positions" | "pos" => positions(&args, institutions)?,
         "ledger" => ledger(&args)?,
         "open" if !args.is_empty() => open(&args[0])?,
@@ -108,22 +108,44 @@ fn positions(args: &[String], institutions: &[Institution]) -> Result<Command, S
 }
 
 fn ledger(args: &[String]) -> Result<Command, String> {
-    let (mut position, mut kind) = (None, None);
+    let (mut position, mut kind, mut at) = (None, None, None);
     for a in args {
         if let Some(k) = a.strip_prefix("kind=") {
             match k.parse::<LedgerKind>() {
                 Ok(k) => kind = Some(k),
                 Err(e) => return Err(format!(":ledger {e}")),
             }
+        } else if let Some(n) = a.strip_prefix("seq=") {
+            match n.parse::<i64>() {
+                Ok(n) if n >= 1 => at = Some(LedgerAt::Seq(n)),
+                _ => return Err(format!(":ledger seq= takes a number from 1, not '{n}'")),
+            }
+        } else if let Some(t) = a.strip_prefix("since=") {
+            at = Some(LedgerAt::Since(
+                time::parse_moment(t).map_err(|e| format!(":ledger since= {e}"))?,
+            ));
         } else if a.starts_with("pos_") {
             position = Some(a.to_string());
         } else {
             return Err(format!(
-                ":ledger takes a position id (pos_…) or kind=KIND, not '{a}'"
+                ":ledger takes a position id (pos_…), kind=KIND, seq=N or since=TIME, not '{a}'"
             ));
         }
     }
-    Ok(Command::Go(Nav::Ledger { position, kind }))
+    Ok(Command::Go(Nav::Ledger { position, kind, at }))
+}
+
+fn audit(args: &[String]) -> Result<Command, String> {
+    let mut since = None;
+    for a in args {
+        match a.strip_prefix("since=") {
+            Some(t) => {
+                since = Some(time::parse_moment(t).map_err(|e| format!(":audit since= {e}"))?)
+            }
+            None => return Err(format!(":audit takes since=TIME, not '{a}'")),
+        }
+    }
+    Ok(Command::Go(Nav::Audit { since }))
 }
 
 fn open(id: &str) -> Result<Command, String> {

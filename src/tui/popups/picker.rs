@@ -16,6 +16,7 @@ pub enum PickerPurpose {
     PositionState,
     PositionInstitution,
     LedgerKind,
+    AuditAction,
 }
 
 pub struct Picker {

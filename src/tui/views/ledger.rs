@@ -1,36 +1,142 @@
 //! The Ledger tab: the hash-chained ledger as it commits (following new events, or paused while
 //! the operator reads, counting what arrived), filtered by kind or position; `a` switches to the
-//! audit trail, refused actions included.
+//! audit trail, refused actions included. Both are windows over the whole history, paged by
+//! keyset in both directions as the selection reaches an edge (`g` the oldest, `G` the newest),
+//! and say which part is shown ("seq 494–993 of 993"); `:ledger seq=N`, `:ledger since=TIME` and
+//! `:audit since=TIME` jump. `Enter` opens an event or a record whole.
 
 use super::{Cx, Data, Dcx, Request, View};
 use crate::domain::audit::AuditEvent;
 use crate::domain::ledger::LedgerEvent;
-use crate::domain::{EntityType, LedgerKind, time};
+use crate::domain::{LedgerKind, time};
 use crate::tui::keymap::{Action, Context};
-use crate::tui::msg::{Cmd, Loaded};
-use crate::tui::nav::{Detail, Nav};
+use crate::tui::msg::{AuditPage, Cmd, LedgerPage, Loaded, PAGE};
+use crate::tui::nav::{Detail, LedgerAt, Nav};
 use crate::tui::popups::{Outcome, Picker, PickerPurpose, Popup};
-use crate::tui::widgets::{Sel, datetime, empty, ledger_detail, s, short, table};
+use crate::tui::widgets::{Sel, datetime, empty, group, ledger_detail, s, short, table};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 
 use std::collections::VecDeque;
 
-const KEEP: usize = 5000;
+/// The most rows a window keeps; paging further drops the far end.
+const KEEP: usize = 4 * PAGE as usize;
+
+/// A window over a list too long to hold: the rows in view order, the selection, and whether
+/// each end of the list is in it.
+pub struct Window<T> {
+    pub rows: VecDeque<T>,
+    pub sel: Sel,
+    /// The window holds the list's first row (nothing before it to page to).
+    pub at_start: bool,
+    /// The window holds the list's last row.
+    pub at_end: bool,
+    /// A page is on its way (an edge reached again does not ask twice).
+    loading: bool,
+}
+
+impl<T> Default for Window<T> {
+    fn default() -> Self {
+        Window {
+            rows: VecDeque::new(),
+            sel: Sel::default(),
+            at_start: false,
+            at_end: false,
+            loading: false,
+        }
+    }
+}
+
+/// Where a window's page goes.
+enum Place {
+    /// Instead of what is there, selecting the first or the last row.
+    Replace {
+        select_last: bool,
+    },
+    Before,
+    After,
+}
+
+impl<T> Window<T> {
+    /// Puts a page in (`full`: it had a whole page, so the list may go on past it).
+    fn put(&mut self, page: Vec<T>, place: Place, visible: usize) {
+        self.loading = false;
+        let full = page.len() >= PAGE as usize;
+        match place {
+            Place::Replace { select_last } => {
+                self.rows = page.into();
+                self.sel.selected = if select_last {
+                    self.rows.len().saturating_sub(1)
+                } else {
+                    0
+                };
+                self.sel.offset = if select_last { usize::MAX } else { 0 };
+            }
+            Place::Before => {
+                self.at_start = !full;
+                let n = page.len();
+                for r in page.into_iter().rev() {
+                    self.rows.push_front(r);
+                }
+                self.sel.selected += n;
+                self.sel.offset += n;
+                while self.rows.len() > KEEP {
+                    self.rows.pop_back();
+                    self.at_end = false;
+                }
+            }
+            Place::After => {
+                self.at_end = !full;
+                self.rows.extend(page);
+                while self.rows.len() > KEEP {
+                    self.rows.pop_front();
+                    self.sel.selected = self.sel.selected.saturating_sub(1);
+                    self.sel.offset = self.sel.offset.saturating_sub(1);
+                    self.at_start = false;
+                }
+            }
+        }
+        self.sel.clamp(self.rows.len(), visible);
+    }
+
+    /// Moves the selection; returns the edge it ran into when the list goes on past it (the
+    /// page to ask for), at most once until that page comes.
+    fn step(&mut self, delta: isize, visible: usize) -> Option<Place> {
+        let len = self.rows.len();
+        let want = self.sel.selected as isize + delta;
+        self.sel.step(delta, len, visible);
+        if self.loading || len == 0 {
+            return None;
+        }
+        let edge = if want < 0 && !self.at_start {
+            Place::Before
+        } else if want >= len as isize && !self.at_end {
+            Place::After
+        } else {
+            return None;
+        };
+        self.loading = true;
+        Some(edge)
+    }
+}
 
 pub struct Ledger {
-    pub events: VecDeque<LedgerEvent>,
-    pub sel: Sel,
+    /// The events shown, in seq order (newest at the bottom).
+    pub events: Window<LedgerEvent>,
     pub follow: bool,
-    /// Events that arrived while follow was paused.
+    /// Events that arrived while follow was paused, or beyond the window.
     pub unseen: usize,
     pub kind: Option<LedgerKind>,
     pub position: Option<String>,
     pub generation: u64,
+    /// The newest seq of the whole ledger (what "of N" says).
+    pub head: i64,
     pub audit_mode: bool,
-    pub audit: Vec<AuditEvent>,
-    pub audit_sel: Sel,
+    /// The audit trail shown, newest first.
+    pub audit: Window<AuditEvent>,
+    pub audit_action: Option<String>,
+    pub audit_generation: u64,
     pub loaded: bool,
     /// Events up to this seq are covered by a confirmed on-chain anchor (0: none).
     pub anchored_to: i64,
@@ -39,16 +145,17 @@ pub struct Ledger {
 impl Default for Ledger {
     fn default() -> Self {
         Ledger {
-            events: VecDeque::new(),
-            sel: Sel::default(),
+            events: Window::default(),
             follow: true,
             unseen: 0,
             kind: None,
             position: None,
             generation: 0,
+            head: 0,
             audit_mode: false,
-            audit: Vec::new(),
-            audit_sel: Sel::default(),
+            audit: Window::default(),
+            audit_action: None,
+            audit_generation: 0,
             loaded: false,
             anchored_to: 0,
         }
@@ -56,12 +163,41 @@ impl Default for Ledger {
 }
 
 impl Ledger {
-    pub fn reload(&mut self, cx: &mut Cx) {
-        self.generation += 1;
+    /// Loads a page of the ledger; a page that replaces the window starts a new generation (a
+    /// reply to an older one is ignored).
+    fn load(&mut self, page: LedgerPage, cx: &mut Cx) {
+        if matches!(
+            page,
+            LedgerPage::Newest | LedgerPage::Oldest | LedgerPage::From(_) | LedgerPage::Since(_)
+        ) {
+            self.generation += 1;
+        }
+        self.events.loading = true;
         cx.cmd(Cmd::LoadLedger {
             generation: self.generation,
             position_id: self.position.clone(),
             kind: self.kind,
+            page,
+        });
+    }
+
+    pub fn reload(&mut self, cx: &mut Cx) {
+        self.follow = true;
+        self.load(LedgerPage::Newest, cx);
+    }
+
+    fn load_audit(&mut self, page: AuditPage, cx: &mut Cx) {
+        if matches!(
+            page,
+            AuditPage::Newest | AuditPage::Oldest | AuditPage::Since(_)
+        ) {
+            self.audit_generation += 1;
+        }
+        self.audit.loading = true;
+        cx.cmd(Cmd::LoadAudit {
+            generation: self.audit_generation,
+            action: self.audit_action.clone(),
+            page,
         });
     }
 
@@ -73,52 +209,130 @@ impl Ledger {
                 .is_none_or(|p| e.position_id.as_ref() == Some(p))
     }
 
+    /// A streamed event: appended when the window holds the newest events, else counted.
     fn push(&mut self, e: LedgerEvent, visible: usize) {
-        if self.events.back().is_some_and(|last| last.seq >= e.seq) {
+        self.head = self.head.max(e.seq);
+        let w = &mut self.events;
+        if !w.at_end {
+            self.unseen += 1;
+            return;
+        }
+        if w.rows.back().is_some_and(|last| last.seq >= e.seq) {
             return; // already shown
         }
-        self.events.push_back(e);
-        if self.events.len() > KEEP {
-            self.events.pop_front();
-            self.sel.selected = self.sel.selected.saturating_sub(1);
-            self.sel.offset = self.sel.offset.saturating_sub(1);
+        w.rows.push_back(e);
+        if w.rows.len() > KEEP {
+            w.rows.pop_front();
+            w.at_start = false;
+            w.sel.selected = w.sel.selected.saturating_sub(1);
+            w.sel.offset = w.sel.offset.saturating_sub(1);
         }
-        let len = self.events.len();
+        let len = w.rows.len();
         if self.follow {
-            self.sel.selected = len - 1;
+            w.sel.selected = len - 1;
         } else {
             self.unseen += 1;
         }
-        self.sel.clamp(len, visible);
+        w.sel.clamp(len, visible);
     }
 
-    fn step(&mut self, delta: isize, visible: usize) {
+    fn step(&mut self, delta: isize, cx: &mut Cx) {
+        let visible = cx.rows;
         if self.audit_mode {
-            return self.audit_sel.step(delta, self.audit.len(), visible);
+            // Newest first: before the top are newer records, after the bottom older ones.
+            match self.audit.step(delta, visible) {
+                Some(Place::Before) => {
+                    let id = self.audit.rows.front().map(|a| a.id.clone());
+                    if let Some(id) = id {
+                        self.load_audit(AuditPage::Newer(id), cx);
+                    }
+                }
+                Some(Place::After) => {
+                    let id = self.audit.rows.back().map(|a| a.id.clone());
+                    if let Some(id) = id {
+                        self.load_audit(AuditPage::Older(id), cx);
+                    }
+                }
+                _ => {}
+            }
+            return;
         }
-        let len = self.events.len();
-        self.sel.step(delta, len, visible);
-        // Scrolling up pauses follow; reaching the bottom resumes it.
+        let edge = self.events.step(delta, visible);
+        match edge {
+            Some(Place::Before) => {
+                let seq = self.events.rows.front().map(|e| e.seq).unwrap_or(1);
+                self.load(LedgerPage::Before(seq), cx);
+            }
+            Some(Place::After) => {
+                let seq = self.events.rows.back().map(|e| e.seq).unwrap_or(0);
+                self.load(LedgerPage::After(seq), cx);
+            }
+            _ => {}
+        }
+        // Scrolling up pauses follow; reaching the newest resumes it.
+        let w = &self.events;
+        let len = w.rows.len();
         if delta < 0 && self.follow && len > 0 {
             self.follow = false;
-        } else if delta > 0 && self.sel.selected + 1 == len && !self.follow {
+        } else if delta > 0 && w.at_end && w.sel.selected + 1 == len && !self.follow {
             self.follow = true;
             self.unseen = 0;
         }
     }
 
-    fn jump(&mut self, top: bool, visible: usize) {
+    /// `g` and `G`: the oldest or the newest page of the whole list.
+    fn jump(&mut self, top: bool, cx: &mut Cx) {
         if self.audit_mode {
-            let len = self.audit.len() as isize;
-            return self.step(if top { -len } else { len }, visible);
+            let page = if top {
+                AuditPage::Newest
+            } else {
+                AuditPage::Oldest
+            };
+            return self.load_audit(page, cx);
         }
-        let len = self.events.len();
-        self.sel.selected = if top { 0 } else { len.saturating_sub(1) };
         self.follow = !top;
         if !top {
             self.unseen = 0;
         }
-        self.sel.clamp(len, visible);
+        self.load(
+            if top {
+                LedgerPage::Oldest
+            } else {
+                LedgerPage::Newest
+            },
+            cx,
+        );
+    }
+
+    /// What the window shows, in words: "seq 494–993 of 993".
+    fn window_text(&self) -> Option<String> {
+        let (first, last) = (self.events.rows.front()?, self.events.rows.back()?);
+        let head = self.head.max(last.seq);
+        Some(format!(
+            "seq {}–{} of {}",
+            group(first.seq as u64),
+            group(last.seq as u64),
+            group(head as u64)
+        ))
+    }
+
+    fn audit_window_text(&self) -> Option<String> {
+        let (newest, oldest) = (self.audit.rows.front()?, self.audit.rows.back()?);
+        let span = match (oldest.seq, newest.seq) {
+            (Some(a), Some(b)) => format!("audit seq {}–{}", group(a as u64), group(b as u64)),
+            _ => format!("{} records", self.audit.rows.len()),
+        };
+        let ends = match (self.audit.at_start, self.audit.at_end) {
+            (true, true) => "all",
+            (true, false) => "newest",
+            (false, true) => "oldest",
+            (false, false) => "",
+        };
+        Some(if ends.is_empty() {
+            span
+        } else {
+            format!("{span} ({ends})")
+        })
     }
 }
 
@@ -132,10 +346,14 @@ impl View for Ledger {
     }
 
     fn summary(&self, cx: &Dcx) -> String {
-        if self.audit_mode {
-            return String::new();
-        }
         let mut bits = Vec::new();
+        if self.audit_mode {
+            if let Some(a) = &self.audit_action {
+                bits.push(format!("action={a}"));
+            }
+            bits.extend(self.audit_window_text());
+            return bits.join("  ");
+        }
         if let Some(k) = self.kind {
             bits.push(format!("kind={k}"));
         }
@@ -146,58 +364,76 @@ impl View for Ledger {
         bits.push(if self.follow {
             "● following".to_string()
         } else if self.unseen > 0 {
-            format!("‖ paused — {} new events ({bottom} to return)", self.unseen)
+            format!(
+                "‖ paused — {} new event{} ({bottom} to return)",
+                self.unseen,
+                if self.unseen == 1 { "" } else { "s" }
+            )
         } else {
             format!(
                 "‖ paused ({} or {bottom} to follow)",
                 cx.key(Context::Ledger, Action::Follow)
             )
         });
+        bits.extend(self.window_text());
         bits.join("  ")
     }
 
     fn on_action(&mut self, a: Action, cx: &mut Cx) {
-        let rows = cx.rows;
+        let rows = cx.rows as isize;
         match a {
-            Action::Up => self.step(-1, rows),
-            Action::Down => self.step(1, rows),
-            Action::PageUp => self.step(-(rows as isize), rows),
-            Action::PageDown => self.step(rows as isize, rows),
-            Action::Top => self.jump(true, rows),
-            Action::Bottom => self.jump(false, rows),
-            Action::Open if !self.audit_mode => {
-                let Some(e) = self.events.get(self.sel.selected) else {
-                    return;
-                };
-                let d = match (&e.position_id, e.entity_type) {
-                    (Some(p), _) => Detail::Position(p.clone()),
-                    (None, EntityType::Institution | EntityType::Policy | EntityType::ApiKey) => {
-                        Detail::Institution(e.institution_id.clone())
-                    }
-                    (None, EntityType::AssetTemplate) => Detail::Template(e.entity_id.clone()),
-                    (None, EntityType::Asset) => Detail::Asset(e.entity_id.clone()),
-                    (None, EntityType::Position) => return,
-                };
-                cx.out.push(Request::GoOpen(d));
+            Action::Up => self.step(-1, cx),
+            Action::Down => self.step(1, cx),
+            Action::PageUp => self.step(-rows, cx),
+            Action::PageDown => self.step(rows, cx),
+            Action::Top => self.jump(true, cx),
+            Action::Bottom => self.jump(false, cx),
+            Action::Open if self.audit_mode => {
+                if let Some(r) = self.audit.rows.get(self.audit.sel.selected) {
+                    cx.out
+                        .push(Request::Open(Detail::AuditRecord(r.id.clone())));
+                }
+            }
+            Action::Open => {
+                if let Some(e) = self.events.rows.get(self.events.sel.selected) {
+                    cx.out.push(Request::Open(Detail::LedgerEvent(e.seq)));
+                }
             }
             Action::ToggleMode => {
                 self.audit_mode = !self.audit_mode;
                 if self.audit_mode {
-                    cx.cmd(Cmd::LoadAudit);
+                    self.load_audit(AuditPage::Newest, cx);
                 }
             }
-            Action::Follow => {
+            Action::Follow if !self.audit_mode => {
                 self.follow = !self.follow;
                 if self.follow {
                     self.unseen = 0;
-                    self.sel.selected = self.events.len().saturating_sub(1);
-                    self.sel.clamp(self.events.len(), rows);
+                    if self.events.at_end {
+                        let len = self.events.rows.len();
+                        self.events.sel.selected = len.saturating_sub(1);
+                        self.events.sel.clamp(len, cx.rows);
+                    } else {
+                        self.load(LedgerPage::Newest, cx);
+                    }
                 }
                 cx.info(if self.follow {
                     "Following new events"
                 } else {
                     "Follow paused"
                 });
+            }
+            Action::FilterKind if self.audit_mode => {
+                let options = crate::service::audit_actions()
+                    .into_iter()
+                    .map(|a| (a.to_string(), a.to_string()));
+                cx.popup(Popup::Picker(Picker::new(
+                    "Filter by action",
+                    "all actions",
+                    options.collect(),
+                    self.audit_action.as_deref(),
+                    PickerPurpose::AuditAction,
+                )));
             }
             Action::FilterKind => {
                 let options = LedgerKind::ALL.iter().map(|k| k.as_str().to_string());
@@ -210,6 +446,11 @@ impl View for Ledger {
                     PickerPurpose::LedgerKind,
                 )));
             }
+            Action::ClearFilters if self.audit_mode => {
+                self.audit_action = None;
+                self.load_audit(AuditPage::Newest, cx);
+                cx.info("Filters cleared");
+            }
             Action::ClearFilters => {
                 self.kind = None;
                 self.position = None;
@@ -221,38 +462,32 @@ impl View for Ledger {
     }
 
     fn on_outcome(&mut self, o: Outcome, cx: &mut Cx) {
-        if let Outcome::Picked(PickerPurpose::LedgerKind, v) = o {
-            self.kind = v.and_then(|v| v.parse().ok());
-            self.reload(cx);
+        match o {
+            Outcome::Picked(PickerPurpose::LedgerKind, v) => {
+                self.kind = v.and_then(|v| v.parse().ok());
+                self.reload(cx);
+            }
+            Outcome::Picked(PickerPurpose::AuditAction, v) => {
+                self.audit_action = v;
+                self.load_audit(AuditPage::Newest, cx);
+            }
+            _ => {}
         }
     }
 
     fn on_loaded(&mut self, l: &Loaded, cx: &mut Cx) {
         match l {
-            Loaded::Ledger { generation, result } if *generation == self.generation => {
-                match result {
-                    Ok(events) => {
-                        // Loaded newest first; keep events the stream delivered beyond them.
-                        let newest = events.first().map(|e| e.seq).unwrap_or(0);
-                        let later: Vec<LedgerEvent> = self
-                            .events
-                            .iter()
-                            .filter(|e| e.seq > newest && self.matches(e))
-                            .cloned()
-                            .collect();
-                        self.events = events.iter().rev().cloned().collect();
-                        self.events.extend(later);
-                        self.loaded = true;
-                        self.unseen = 0;
-                        let len = self.events.len();
-                        if self.follow || self.sel.selected >= len {
-                            self.sel.selected = len.saturating_sub(1);
-                        }
-                        self.sel.clamp(len, cx.rows);
-                    }
-                    Err(e) => cx.service_error("loading the ledger", e),
+            Loaded::Ledger {
+                generation,
+                page,
+                result,
+            } if *generation == self.generation => match result {
+                Ok(events) => self.on_ledger_page(*page, events, cx),
+                Err(e) => {
+                    self.events.loading = false;
+                    cx.service_error("loading the ledger", e)
                 }
-            }
+            },
             Loaded::Health(h) => {
                 self.anchored_to = h
                     .anchors
@@ -260,13 +495,39 @@ impl View for Ledger {
                     .and_then(|a| a.last_confirmed.as_ref())
                     .map(|c| c.seq)
                     .unwrap_or(0);
-            }
-            Loaded::Audit(r) => match r {
-                Ok(v) => {
-                    self.audit = v.clone();
-                    self.audit_sel.clamp(self.audit.len(), cx.rows);
+                if let Some(head) = &h.ledger_head {
+                    self.head = self.head.max(head.seq);
                 }
-                Err(e) => cx.service_error("loading the audit trail", e),
+            }
+            Loaded::Audit {
+                generation,
+                page,
+                result,
+            } if *generation == self.audit_generation => match result {
+                Ok(v) => {
+                    let full = v.len() >= PAGE as usize;
+                    let w = &mut self.audit;
+                    match page {
+                        AuditPage::Newest => {
+                            w.put(v.clone(), Place::Replace { select_last: false }, cx.rows);
+                            (w.at_start, w.at_end) = (true, !full);
+                        }
+                        AuditPage::Oldest => {
+                            w.put(v.clone(), Place::Replace { select_last: true }, cx.rows);
+                            (w.at_start, w.at_end) = (!full, true);
+                        }
+                        AuditPage::Since(_) => {
+                            w.put(v.clone(), Place::Replace { select_last: true }, cx.rows);
+                            (w.at_start, w.at_end) = (!full, false);
+                        }
+                        AuditPage::Newer(_) => w.put(v.clone(), Place::Before, cx.rows),
+                        AuditPage::Older(_) => w.put(v.clone(), Place::After, cx.rows),
+                    }
+                }
+                Err(e) => {
+                    self.audit.loading = false;
+                    cx.service_error("loading the audit trail", e)
+                }
             },
             _ => {}
         }
@@ -275,28 +536,56 @@ impl View for Ledger {
     fn on_event(&mut self, e: &LedgerEvent, cx: &mut Cx) {
         if self.matches(e) {
             self.push(e.clone(), cx.rows);
+        } else {
+            self.head = self.head.max(e.seq);
         }
     }
 
     fn on_tick(&mut self, tick: u64, shown: bool, cx: &mut Cx) {
-        // Refused actions write audit records but no ledger events: poll while it is shown.
-        if shown && self.audit_mode && tick.is_multiple_of(8) {
-            cx.cmd(Cmd::LoadAudit);
+        // Refused actions write audit records but no ledger events: look for newer records
+        // while the trail is shown from its newest.
+        if shown && self.audit_mode && self.audit.at_start && tick.is_multiple_of(8) {
+            match self.audit.rows.front().map(|a| a.id.clone()) {
+                Some(id) => {
+                    self.audit.loading = true;
+                    cx.cmd(Cmd::LoadAudit {
+                        generation: self.audit_generation,
+                        action: self.audit_action.clone(),
+                        page: AuditPage::Newer(id),
+                    });
+                }
+                None => self.load_audit(AuditPage::Newest, cx),
+            }
         }
     }
 
     fn on_nav(&mut self, nav: &Nav, cx: &mut Cx) -> bool {
         match nav {
-            Nav::Ledger { position, kind } => {
+            Nav::Ledger { position, kind, at } => {
                 self.position = position.clone();
                 self.kind = *kind;
                 self.audit_mode = false;
-                self.follow = true;
-                self.reload(cx);
+                match at {
+                    None => self.reload(cx),
+                    Some(LedgerAt::Seq(n)) => {
+                        self.follow = false;
+                        self.load(LedgerPage::From(*n), cx);
+                    }
+                    Some(LedgerAt::Since(t)) => {
+                        self.follow = false;
+                        self.load(LedgerPage::Since(*t), cx);
+                    }
+                }
             }
-            Nav::Audit => {
+            Nav::Audit { since } => {
                 self.audit_mode = true;
-                cx.cmd(Cmd::LoadAudit);
+                self.load_audit(
+                    match since {
+                        Some(t) => AuditPage::Since(*t),
+                        None => AuditPage::Newest,
+                    },
+                    cx,
+                );
             }
             _ => return false,
         }
@@ -304,14 +593,14 @@ impl View for Ledger {
     }
 
     fn on_show(&mut self, cx: &mut Cx) {
-        if self.audit_mode {
-            cx.cmd(Cmd::LoadAudit);
+        if self.audit_mode && self.audit.rows.is_empty() {
+            self.load_audit(AuditPage::Newest, cx);
         }
     }
 
     fn refresh(&mut self, cx: &mut Cx) {
         if self.audit_mode {
-            cx.cmd(Cmd::LoadAudit);
+            self.load_audit(AuditPage::Newest, cx);
         } else {
             self.reload(cx);
         }
@@ -319,29 +608,34 @@ impl View for Ledger {
 
     fn on_click(&mut self, row: usize, cx: &mut Cx) {
         let (sel, len) = if self.audit_mode {
-            (&mut self.audit_sel, self.audit.len())
+            (&mut self.audit.sel, self.audit.rows.len())
         } else {
-            (&mut self.sel, self.events.len())
+            (&mut self.events.sel, self.events.rows.len())
         };
         match sel.click(row, len) {
             Some(true) => self.on_action(Action::Open, cx),
-            Some(false) if !self.audit_mode => self.follow = self.sel.selected + 1 == len,
+            Some(false) if !self.audit_mode => {
+                self.follow = self.events.at_end && self.events.sel.selected + 1 == len
+            }
             _ => {}
         }
     }
 
     fn on_resize(&mut self, rows: usize) {
-        self.sel.clamp(self.events.len(), rows);
+        let len = self.events.rows.len();
+        self.events.sel.clamp(len, rows);
     }
 
     fn selected_id(&self, _data: &Data) -> Option<String> {
         if self.audit_mode {
             self.audit
-                .get(self.audit_sel.selected)
+                .rows
+                .get(self.audit.sel.selected)
                 .map(|a| a.id.clone())
         } else {
             self.events
-                .get(self.sel.selected)
+                .rows
+                .get(self.events.sel.selected)
                 .map(|e| e.entity_id.clone())
         }
     }
@@ -360,9 +654,63 @@ impl View for Ledger {
 }
 
 impl Ledger {
+    /// A page of the ledger, in seq order, where it belongs.
+    fn on_ledger_page(&mut self, page: LedgerPage, events: &[LedgerEvent], cx: &mut Cx) {
+        let rows = cx.rows;
+        let full = events.len() >= PAGE as usize;
+        self.loaded = true;
+        if let Some(last) = events.last() {
+            self.head = self.head.max(last.seq);
+        }
+        let w = &mut self.events;
+        match page {
+            LedgerPage::Newest => {
+                // Keep what the stream delivered beyond the page.
+                let newest = events.last().map(|e| e.seq).unwrap_or(0);
+                let later: Vec<LedgerEvent> = w
+                    .rows
+                    .iter()
+                    .filter(|e| e.seq > newest)
+                    .filter(|e| self.kind.is_none_or(|k| k == e.kind))
+                    .filter(|e| {
+                        self.position
+                            .as_ref()
+                            .is_none_or(|p| e.position_id.as_ref() == Some(p))
+                    })
+                    .cloned()
+                    .collect();
+                let mut all = events.to_vec();
+                all.extend(later);
+                w.put(all, Place::Replace { select_last: true }, rows);
+                (w.at_start, w.at_end) = (!full, true);
+                self.follow = true;
+                self.unseen = 0;
+            }
+            LedgerPage::Oldest => {
+                w.put(events.to_vec(), Place::Replace { select_last: false }, rows);
+                (w.at_start, w.at_end) = (true, !full);
+            }
+            LedgerPage::From(_) | LedgerPage::Since(_) => {
+                w.put(events.to_vec(), Place::Replace { select_last: false }, rows);
+                let first = events.first().map(|e| e.seq);
+                (w.at_start, w.at_end) = (first.is_none_or(|s| s <= 1), !full);
+                if events.is_empty() {
+                    cx.info("No ledger events there");
+                }
+            }
+            LedgerPage::Before(_) => w.put(events.to_vec(), Place::Before, rows),
+            LedgerPage::After(_) => {
+                w.put(events.to_vec(), Place::After, rows);
+                if w.at_end && self.unseen > 0 {
+                    self.unseen = 0;
+                }
+            }
+        }
+    }
+
     fn draw_events(&self, f: &mut Frame, area: Rect, cx: &Dcx) {
         let theme = cx.theme;
-        if self.events.is_empty() {
+        if self.events.rows.is_empty() {
             let msg = if self.loaded {
                 "No ledger events yet: every change will appear here as it commits."
             } else {
@@ -372,9 +720,10 @@ impl Ledger {
         }
         let wide = area.width >= 140;
         let visible = area.height.saturating_sub(1) as usize;
-        let sel = self.sel.clamped(self.events.len(), visible);
+        let sel = self.events.sel.clamped(self.events.rows.len(), visible);
         let rows = self
             .events
+            .rows
             .iter()
             .skip(sel.offset)
             .take(visible)
@@ -437,14 +786,15 @@ impl Ledger {
 
     fn draw_audit(&self, f: &mut Frame, area: Rect, cx: &Dcx) {
         let theme = cx.theme;
-        if self.audit.is_empty() {
+        if self.audit.rows.is_empty() {
             return empty(f, theme, area, "No audit records visible to you yet.");
         }
         let wide = area.width >= 120;
         let visible = area.height.saturating_sub(1) as usize;
-        let sel = self.audit_sel.clamped(self.audit.len(), visible);
+        let sel = self.audit.sel.clamped(self.audit.rows.len(), visible);
         let rows = self
             .audit
+            .rows
             .iter()
             .skip(sel.offset)
             .take(visible)

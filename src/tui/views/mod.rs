@@ -12,6 +12,7 @@ pub mod institutions;
 pub mod ledger;
 pub mod position_detail;
 pub mod positions;
+pub mod record_detail;
 
 pub use super::chain::{ChainView, ChainWatch};
 use super::keymap::{Action, Context, KeyMap};
