@@ -185,14 +185,7 @@ pub async fn console(store: SharedStore, url: &str, rows: u64) -> ServiceResult<
         backend: "sqlite".into(),
         target: url.into(),
         operator: actor.describe(),
-        role: "root".into(),
-        scope: None,
-        read_only: false,
-        can_manage_keys: true,
-        key_id: None,
-        demo: false,
-        mouse: false,
-        log_file: None,
+        ..Session::of(&actor, false)
     };
     let t0 = Instant::now();
     let mut app = App::new(

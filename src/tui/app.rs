@@ -697,21 +697,21 @@ impl App {
         }
     }
 
-    fn refuse_if_read_only(&mut self, action: Action) -> bool {
-        if action.writes() && self.session.read_only {
-            self.error(format!(
-                "not allowed for role {}: this session is read-only",
-                self.session.role
-            ));
-            return true;
+    /// Refuses (saying why) what this session may not do where it is.
+    fn refuse_if_not_allowed(&mut self, action: Action) -> bool {
+        match self.session.refusal(self.top().context(), action) {
+            Some(why) => {
+                self.error(why);
+                true
+            }
+            None => false,
         }
-        false
     }
 
     /// An action of the view on screen: the router's own (tabs, dialogs, the status line), or
     /// the view's.
     pub fn act(&mut self, action: Action) {
-        if self.refuse_if_read_only(action) {
+        if self.refuse_if_not_allowed(action) {
             return;
         }
         let n = Tab::ALL.len();
@@ -726,11 +726,7 @@ impl App {
             Action::Quit => self.request_quit(),
             Action::Messages => self.show_messages(),
             Action::Help => {
-                let help = Help::new(
-                    self.top().context(),
-                    self.session.read_only,
-                    self.session.demo,
-                );
+                let help = Help::new(self.top().context(), &self.session);
                 self.popups.push(Popup::Help(help));
             }
             Action::NextTab => self.switch_tab(Tab::ALL[(self.tab.index() + 1) % n]),
@@ -880,7 +876,7 @@ impl App {
                 self.popups.pop();
             }
             Confirmed::Transition { id, req } => {
-                if self.refuse_if_read_only(Action::Transition) {
+                if self.refuse_if_not_allowed(Action::Transition) {
                     return;
                 }
                 self.info(format!("Moving {id} to {}…", req.to));
@@ -927,6 +923,10 @@ impl App {
                 }
             }
             Command::Export(file) => self.export(file.into(), false),
+            Command::Check | Command::Anchor if !self.session.root => self.error(format!(
+                "not allowed for role {}: checking and anchoring the store are for root (they span every institution)",
+                self.session.role
+            )),
             Command::Check => {
                 self.cmds.push(Cmd::Check);
                 self.info("Checking the store against its ledger…");

@@ -125,16 +125,15 @@ fn draw_breadcrumb(f: &mut Frame, app: &App, area: Rect) {
 }
 
 fn draw_hints(f: &mut Frame, app: &App, area: Rect) {
-    let mut bindings = app
-        .keymap
-        .for_context(app.top().context(), app.session.read_only);
+    let context = app.top().context();
+    let mut bindings = app.keymap.for_context(context, app.session.read_only);
     // Help first, so the way to every other key is always on screen; the ways back and to the
     // command line last, with their room kept, so a narrow screen drops the view's own keys
     // before those.
     bindings.sort_by_key(|b| b.action != Action::Help);
     let hints: Vec<(String, &str, bool)> = bindings
         .iter()
-        .filter(|b| app.offers(b.action))
+        .filter(|b| app.offers(b.action) && app.session.may(context, b.action))
         .filter_map(|b| {
             let essential = matches!(b.action, Action::Back | Action::CommandLine);
             b.hint

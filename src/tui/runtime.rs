@@ -415,15 +415,10 @@ impl Console<'_> {
         let session = Session {
             backend: store.backend().to_string(),
             target: store.target(),
-            operator: actor.short(),
-            role: actor.role_name().to_string(),
-            scope: actor.scope().map(str::to_string),
-            read_only: cfg.read_only || !actor.can_write(),
-            can_manage_keys: actor.can_write(),
-            key_id: actor.key_id().map(str::to_string),
             demo: opts.demo,
             mouse,
             log_file: log_file.clone(),
+            ..Session::of(actor, cfg.read_only)
         };
         let mut app = App::new(session, keymap.clone(), theme.clone());
         if let Ok(size) = term.size() {

@@ -24,19 +24,48 @@ pub(crate) struct T {
 }
 
 fn session(read_only: bool) -> Session {
+    let actor = Actor::Local {
+        user: "tester".into(),
+    };
     Session {
         backend: "memory".into(),
         target: "memory".into(),
-        operator: "tester · root".into(),
-        role: "root".into(),
-        scope: None,
-        read_only,
-        can_manage_keys: true,
-        key_id: None,
-        demo: false,
         mouse: true,
         log_file: Some("/tmp/escrowgrid.log".into()),
+        ..Session::of(&actor, read_only)
     }
+}
+
+/// A console signed in as `actor` over `base`'s store (`read_only`: started `--read-only`).
+pub(crate) fn signed_in_as(base: &T, actor: Actor, read_only: bool, w: u16, h: u16) -> T {
+    let (tx, _rx) = tokio::sync::mpsc::channel(16);
+    let exec = Executor::new(base.svc.clone(), actor.clone(), tx);
+    let s = Session {
+        backend: "memory".into(),
+        target: "memory".into(),
+        ..Session::of(&actor, read_only)
+    };
+    let mut app = App::new(s, KeyMap::default(), Theme::default());
+    app.update(Msg::Resize(w, h));
+    app.start();
+    T {
+        app,
+        exec,
+        svc: base.svc.clone(),
+        store: base.store.clone(),
+        actor,
+    }
+}
+
+/// A key of `role` for `base`'s first institution, signed in.
+pub(crate) async fn key_actor(base: &T, role: &str) -> Actor {
+    let inst = base.app.data.institutions[0].id.clone();
+    let k = base
+        .svc
+        .create_api_key(&base.actor, Some(inst), format!("{role} key"), role.into())
+        .await
+        .unwrap();
+    base.svc.authenticate(Some(&k.token)).await.unwrap()
 }
 
 pub(crate) async fn setup_with(read_only: bool, keymap: KeyMap, w: u16, h: u16) -> T {
@@ -940,12 +969,108 @@ async fn read_only_session_hides_and_refuses_writes() {
     );
     t.ch('t').await;
     assert!(t.app.popup().is_none());
-    assert!(t.screen().contains("read-only"), "{}", t.screen());
+    // Root started --read-only: the session is read-only, not the role.
+    let s = t.screen();
+    assert!(s.contains("read-only session"), "{s}");
+    assert!(!s.contains("not allowed for role root"), "{s}");
     t.ch('?').await;
     assert!(
         !t.screen().contains("transition the selected position"),
         "help hides writes too"
     );
+}
+
+#[tokio::test]
+async fn hints_show_only_what_the_role_may_do() {
+    let base = setup().await;
+    // Root: every key.
+    let mut root = signed_in_as(&base, base.actor.clone(), false, 160, 48);
+    root.settle().await;
+    assert!(root.screen().contains("n new"), "{}", root.screen());
+    root.ch('4').await;
+    assert!(root.screen().contains("v verify"), "{}", root.screen());
+    root.ch('5').await;
+    assert!(
+        root.screen().contains("check runs one"),
+        "{}",
+        root.screen()
+    );
+
+    // An admin of one institution: no new institution, no verify, no check.
+    let admin = key_actor(&base, "admin").await;
+    let mut t = signed_in_as(&base, admin, false, 160, 48);
+    t.settle().await;
+    t.ch('1').await;
+    let s = t.screen();
+    assert!(!s.contains("n new"), "no new institution for an admin: {s}");
+    t.ch('n').await;
+    assert!(t.app.popup().is_none());
+    assert!(
+        t.screen().contains("only root creates institutions"),
+        "{}",
+        t.screen()
+    );
+    t.key(KeyCode::Esc).await;
+    t.ch('3').await;
+    assert!(t.screen().contains("n new"), "an admin creates positions");
+    t.ch('4').await;
+    let s = t.screen();
+    assert!(!s.contains("v verify"), "{s}");
+    t.ch('v').await;
+    assert!(t.screen().contains("verifying the whole chain is for root"));
+    t.ch(':').await;
+    t.typed("check").await;
+    t.key(KeyCode::Enter).await;
+    assert!(
+        t.screen()
+            .contains("checking and anchoring the store are for root"),
+        "{}",
+        t.screen()
+    );
+    t.ch('5').await;
+    let s = t.screen();
+    assert!(
+        !s.contains("check runs one") && s.contains("not run"),
+        "{s}"
+    );
+    assert!(!s.contains("Enter open"), "nothing opens on Health: {s}");
+    // The admin's own institution: policies and keys are its to edit.
+    t.ch('1').await;
+    t.key(KeyCode::Enter).await;
+    let s = t.screen();
+    assert!(
+        s.contains("edits the selected region") && s.contains("K new"),
+        "{s}"
+    );
+
+    // A read-only key: no e, K, D, n or t anywhere.
+    let viewer = key_actor(&base, "read_only").await;
+    let mut t = signed_in_as(&base, viewer, false, 160, 48);
+    t.settle().await;
+    t.ch('1').await;
+    t.key(KeyCode::Enter).await;
+    let s = t.screen();
+    assert!(
+        !s.contains("edits the selected region") && !s.contains("K new") && !s.contains(" revoke"),
+        "{s}"
+    );
+    t.ch('e').await;
+    assert!(
+        t.screen()
+            .contains("not allowed for role read_only: this session is read-only"),
+        "{}",
+        t.screen()
+    );
+    t.key(KeyCode::Esc).await;
+    t.key(KeyCode::Esc).await;
+    t.ch('3').await;
+    let s = t.screen();
+    assert!(!s.contains("n new") && !s.contains("t transition"), "{s}");
+    // A position's detail opens nothing: no Enter hint.
+    t.key(KeyCode::Enter).await;
+    let s = t.screen();
+    assert!(s.contains("Position"), "{s}");
+    assert!(!s.contains("Enter open"), "{s}");
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 use super::Outcome;
 use crate::tui::keymap::{Action, Context, KeyMap, keys_text};
 use crate::tui::theme::Theme;
+use crate::tui::views::Session;
 use crate::tui::widgets::{centered, cut, dialog_block};
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -13,19 +14,18 @@ use ratatui::widgets::{Clear, Paragraph, Wrap};
 pub struct Help {
     /// The context of the view under the overlay.
     pub context: Context,
-    pub read_only: bool,
-    pub demo: bool,
+    /// Who is asking: keys this session may not use are left out.
+    pub session: Session,
     pub scroll: usize,
     /// How far the overlay could scroll when last drawn (scrolling stops there).
     max_scroll: std::cell::Cell<usize>,
 }
 
 impl Help {
-    pub fn new(context: Context, read_only: bool, demo: bool) -> Self {
+    pub fn new(context: Context, session: &Session) -> Self {
         Help {
             context,
-            read_only,
-            demo,
+            session: session.clone(),
             scroll: 0,
             max_scroll: std::cell::Cell::new(usize::MAX),
         }
@@ -46,9 +46,10 @@ impl Help {
 
     /// Every key of the view with what it does, from the key map itself.
     pub fn entries(&self, keys: &KeyMap) -> Vec<(String, &'static str)> {
-        keys.for_context(self.context, self.read_only)
+        keys.for_context(self.context, self.session.read_only)
             .into_iter()
-            .filter(|b| b.action != Action::PauseSimulator || self.demo)
+            .filter(|b| b.action != Action::PauseSimulator || self.session.demo)
+            .filter(|b| self.session.may(self.context, b.action))
             .map(|b| (keys_text(&b.keys), b.help))
             .collect()
     }

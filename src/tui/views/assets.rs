@@ -135,13 +135,18 @@ impl View for Assets {
     fn draw(&self, f: &mut Frame, area: Rect, cx: &Dcx) {
         let visible = area.height.saturating_sub(1) as usize;
         let (theme, data) = (cx.theme, cx.data);
-        let new = cx.key(Context::Assets, Action::New);
         let switch = cx.key(Context::Assets, Action::ToggleMode);
+        let create = if cx.session.may(Context::Assets, Action::New) {
+            format!(
+                "Press {} to create one",
+                cx.key(Context::Assets, Action::New)
+            )
+        } else {
+            "None visible to this session".to_string()
+        };
         if self.templates {
             if data.templates.is_empty() {
-                let text = format!(
-                    "No templates yet. Press {new} to create one ({switch} switches to assets)."
-                );
+                let text = format!("No templates yet. {create} ({switch} switches to assets).");
                 return empty(f, theme, area, &text);
             }
             let sel = self.tmpl_sel.clamped(data.templates.len(), visible);
@@ -177,9 +182,7 @@ impl View for Assets {
             f.render_widget(tb, area);
         } else {
             if data.assets.is_empty() {
-                let text = format!(
-                    "No assets yet. Press {new} to create one ({switch} switches to templates)."
-                );
+                let text = format!("No assets yet. {create} ({switch} switches to templates).");
                 return empty(f, theme, area, &text);
             }
             let sel = self.asset_sel.clamped(data.assets.len(), visible);

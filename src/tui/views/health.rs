@@ -62,6 +62,11 @@ impl View for Health {
         }
     }
 
+    /// Nothing on the Health tab opens: no Enter hint.
+    fn offers(&self, a: Action) -> bool {
+        a != Action::Open
+    }
+
     fn on_event(&mut self, e: &LedgerEvent, _cx: &mut Cx) {
         let now = Instant::now();
         self.arrivals.push_back(now);
@@ -313,6 +318,8 @@ impl Health {
     fn last_check(&self, cx: &Dcx) -> Span<'static> {
         let theme = cx.theme;
         match &self.check {
+            // Only root checks the store.
+            None if !cx.session.root => Span::styled("not run", theme.muted()),
             None => Span::styled(
                 format!(
                     "not run ({}check runs one)",

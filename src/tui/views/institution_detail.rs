@@ -82,13 +82,8 @@ impl View for InstitutionDetail {
                 ..Default::default()
             })),
             Action::NewKey => {
+                // (the router has refused it to sessions that do not manage keys)
                 let Some(d) = &self.shown else { return };
-                if !cx.session.can_manage_keys {
-                    return cx.error(format!(
-                        "not allowed for role {}: manage API keys",
-                        cx.session.role
-                    ));
-                }
                 let f = form::api_key_form(&d.institution.id, &d.institution.name);
                 cx.popup(Popup::Form(Box::new(f)));
             }
@@ -282,10 +277,14 @@ impl View for InstitutionDetail {
                 .header(
                     pol_cols.header(theme, &["REGION", "MIN AMOUNT", "MAX AMOUNT", "CURRENCIES"]),
                 )
-                .block(section(format!(
-                    "Policies ({} edits the selected region)",
-                    cx.key(ctx, Action::EditPolicy)
-                ))),
+                .block(section(if cx.session.may(ctx, Action::EditPolicy) {
+                    format!(
+                        "Policies ({} edits the selected region)",
+                        cx.key(ctx, Action::EditPolicy)
+                    )
+                } else {
+                    "Policies".to_string()
+                })),
             pol,
         );
         match &d.keys {
@@ -335,7 +334,13 @@ impl View for InstitutionDetail {
                     })
                     .collect();
                 let new = cx.key(ctx, Action::NewKey);
-                let title = if list.is_empty() {
+                let title = if !cx.session.may(ctx, Action::NewKey) {
+                    if list.is_empty() {
+                        "API keys — none".to_string()
+                    } else {
+                        "API keys".to_string()
+                    }
+                } else if list.is_empty() {
                     format!("API keys — none yet ({new} creates one)")
                 } else {
                     format!(

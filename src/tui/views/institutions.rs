@@ -37,12 +37,7 @@ impl View for Institutions {
                 }
             }
             Action::New => {
-                if cx.session.scope.is_some() {
-                    return cx.error(format!(
-                        "not allowed for role {}: create institutions",
-                        cx.session.role
-                    ));
-                }
+                // (the router has refused it to everyone but root)
                 cx.popup(Popup::Form(Box::new(form::institution_form())));
             }
             _ => {}
@@ -81,10 +76,14 @@ impl View for Institutions {
     fn draw(&self, f: &mut Frame, area: Rect, cx: &Dcx) {
         let list = &cx.data.institutions;
         if list.is_empty() {
-            let text = format!(
-                "No institutions yet. Press {} to create one, or run `escrowgrid seed --demo`.",
-                cx.key(Context::Institutions, Action::New)
-            );
+            let text = if cx.session.may(Context::Institutions, Action::New) {
+                format!(
+                    "No institutions yet. Press {} to create one, or run `escrowgrid seed --demo`.",
+                    cx.key(Context::Institutions, Action::New)
+                )
+            } else {
+                "No institutions visible to this session.".to_string()
+            };
             return empty(f, cx.theme, area, &text);
         }
         let visible = area.height.saturating_sub(1) as usize;

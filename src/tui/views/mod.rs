@@ -42,13 +42,74 @@ pub struct Session {
     pub role: String,
     /// The operator's institution, if confined to one.
     pub scope: Option<String>,
+    /// No write of any kind: the role reads only, or the session was started `--read-only`.
     pub read_only: bool,
+    /// Started `--read-only` (with a role that could write): refusals say so, not the role.
+    pub read_only_requested: bool,
+    /// Root (or the local operator): sees every institution, verifies and checks the store,
+    /// creates institutions.
+    pub root: bool,
     pub can_manage_keys: bool,
     /// The API key this session signed in with, if any (revoking it ends the session).
     pub key_id: Option<String>,
     pub demo: bool,
     pub mouse: bool,
     pub log_file: Option<String>,
+}
+
+impl Session {
+    /// A session of `actor`, read-only if `read_only_requested` or if its role only reads;
+    /// where it runs (backend, target, log file) is filled in by the caller.
+    pub fn of(actor: &crate::service::Actor, read_only_requested: bool) -> Self {
+        Session {
+            backend: String::new(),
+            target: String::new(),
+            operator: actor.short(),
+            role: actor.role_name().to_string(),
+            scope: actor.scope().map(str::to_string),
+            read_only: read_only_requested || !actor.can_write(),
+            read_only_requested: read_only_requested && actor.can_write(),
+            root: actor.is_root(),
+            can_manage_keys: actor.can_write() && !read_only_requested,
+            key_id: actor.key_id().map(str::to_string),
+            demo: false,
+            mouse: false,
+            log_file: None,
+        }
+    }
+
+    /// Why this session may not do `action` where it is (`context`), or None if it may. The
+    /// hint bar and the help overlay show only what this allows, and a key it refuses says
+    /// this reason instead of asking the service.
+    pub fn refusal(&self, context: Context, action: Action) -> Option<String> {
+        let role = &self.role;
+        if action.writes() && self.read_only {
+            return Some(if self.read_only_requested {
+                "read-only session (started with --read-only): it changes nothing".into()
+            } else {
+                format!("not allowed for role {role}: this session is read-only")
+            });
+        }
+        match action {
+            Action::Verify if !self.root => Some(format!(
+                "not allowed for role {role}: verifying the whole chain is for root (it spans every institution)"
+            )),
+            Action::New if context == Context::Institutions && !self.root => Some(format!(
+                "not allowed for role {role}: only root creates institutions"
+            )),
+            Action::NewKey | Action::RevokeKey | Action::EditPolicy if !self.can_manage_keys => {
+                Some(format!(
+                    "not allowed for role {role}: manage API keys and policies"
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether this session may do `action` in `context`.
+    pub fn may(&self, context: Context, action: Action) -> bool {
+        self.refusal(context, action).is_none()
+    }
 }
 
 /// What every view may look up: institutions (with their counts), templates and assets. They

@@ -88,6 +88,8 @@ impl View for PositionDetail {
                 .shown
                 .as_ref()
                 .is_some_and(|(d, _)| !d.position.state.is_terminal()),
+            // A position's detail opens nothing further.
+            Action::Open => false,
             _ => true,
         }
     }

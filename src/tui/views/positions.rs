@@ -556,11 +556,13 @@ impl View for Positions {
                     "No positions match the filters. {} clears them.",
                     cx.key(Context::Positions, Action::ClearFilters)
                 )
-            } else {
+            } else if cx.session.may(Context::Positions, Action::New) {
                 format!(
                     "No positions yet. Press {} to create one.",
                     cx.key(Context::Positions, Action::New)
                 )
+            } else {
+                "No positions visible to this session.".to_string()
             };
             return empty(f, theme, area, &msg);
         }
