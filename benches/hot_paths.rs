@@ -163,14 +163,7 @@ fn positions_tab(c: &mut Criterion) {
             backend: "memory".into(),
             target: "memory".into(),
             operator: a.describe(),
-            role: "root".into(),
-            scope: None,
-            read_only: false,
-            can_manage_keys: true,
-            key_id: None,
-            demo: false,
-            mouse: false,
-            log_file: None,
+            ..Session::of(&a, false)
         };
         let mut app = App::new(
             session,
