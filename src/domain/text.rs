@@ -50,6 +50,14 @@ pub fn is_unsafe(c: char) -> bool {
 }
 
 /// Groups a run of digits in thousands: "1234567" → "1,234,567".
+/// A count with its noun: `counted(1, "finding", "findings")` is "1 finding", and 2 is
+/// "2 findings" (digits grouped: "1,234 events").
+pub fn counted(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    let noun = if n == 1 { one } else { many };
+    format!("{} {noun}", group_digits(&n.to_string()))
+}
+
 pub fn group_digits(digits: &str) -> String {
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
@@ -86,6 +94,16 @@ pub fn sanitize(s: &str) -> Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn counted_picks_the_noun_by_number() {
+        assert_eq!(super::counted(1u64, "finding", "findings"), "1 finding");
+        assert_eq!(super::counted(0u64, "finding", "findings"), "0 findings");
+        assert_eq!(
+            super::counted(1234u64, "entity", "entities"),
+            "1,234 entities"
+        );
+    }
+
     use super::*;
 
     #[test]

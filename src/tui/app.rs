@@ -136,6 +136,9 @@ pub struct App {
     cmds: Vec<Cmd>,
     pub started: Instant,
     ticks: u64,
+    /// Institutions whose counts (templates, assets, positions) changed since last loaded;
+    /// reloaded at most once a second, however busy the stream.
+    counts_stale: std::collections::BTreeSet<String>,
 }
 
 impl App {
@@ -164,6 +167,7 @@ impl App {
             cmds: Vec::new(),
             started: Instant::now(),
             ticks: 0,
+            counts_stale: Default::default(),
         }
     }
 
@@ -459,6 +463,13 @@ impl App {
                     E::Asset => self.cmds.push(Cmd::LoadAssets),
                     E::Position | E::Policy | E::ApiKey => {}
                 }
+                use crate::domain::LedgerKind as K;
+                if matches!(
+                    e.kind,
+                    K::TemplateCreated | K::AssetCreated | K::PositionCreated
+                ) {
+                    self.counts_stale.insert(e.institution_id.clone());
+                }
                 let u = self.chain.on_event(&e);
                 self.on_chain(u);
                 self.broadcast(|v, cx| v.on_event(&e, cx));
@@ -484,6 +495,10 @@ impl App {
         }
         if self.ticks.is_multiple_of(8) {
             self.cmds.push(Cmd::LoadHealth);
+        }
+        if self.ticks.is_multiple_of(4) && !self.counts_stale.is_empty() {
+            let ids = std::mem::take(&mut self.counts_stale).into_iter().collect();
+            self.cmds.push(Cmd::LoadSummaries(ids));
         }
         let (tick, current, bare) = (self.ticks, self.tab.index(), self.stack.is_empty());
         for i in 0..self.tabs.len() {

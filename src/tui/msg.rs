@@ -199,12 +199,17 @@ impl Loaded {
             )),
             Loaded::Exported { result: Err(e), .. } => Err(format!("export: {e}")),
             Loaded::Check(Ok(c)) if c.ok => Ok(format!(
-                "Store consistent: {} events, {} entities checked",
-                c.events, c.entities
+                "Store consistent: {}, {} checked",
+                crate::domain::text::counted(c.events, "event", "events"),
+                crate::domain::text::counted(c.entities, "entity", "entities")
             )),
             Loaded::Check(Ok(c)) => Err(format!(
-                "Store INCONSISTENT: {} findings (Health tab)",
-                c.findings.len() as u64 + c.more
+                "Store INCONSISTENT: {} (Health tab)",
+                crate::domain::text::counted(
+                    c.findings.len() as u64 + c.more,
+                    "finding",
+                    "findings"
+                )
             )),
             Loaded::Check(Err(e)) => Err(format!("check: {e}")),
             Loaded::Anchored(Ok(a)) if a.status == crate::domain::anchor::CONFIRMED => Ok(format!(

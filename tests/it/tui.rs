@@ -1612,6 +1612,90 @@ async fn positions_window_pages_through_a_large_result() {
 }
 
 #[tokio::test]
+async fn institution_counts_follow_live_changes() {
+    let mut t = setup().await;
+    let slot = escrowgrid::demo::seed::slots_of(&t.svc, &t.actor)
+        .await
+        .unwrap()[0]
+        .clone();
+    let inst = slot.institution_id.clone();
+    let before = t.app.data.summaries[&inst].positions;
+    let head = t.store.ledger_head().await.unwrap().unwrap().0;
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(9);
+    for _ in 0..3 {
+        let p = escrowgrid::demo::seed::Vocabulary::demo().new_position(&mut rng, &slot);
+        t.svc.create_position(&t.actor, p).await.unwrap();
+    }
+    t.stream_from(head).await;
+    for _ in 0..4 {
+        t.app.update(Msg::Tick);
+    }
+    t.settle().await;
+    assert_eq!(t.app.data.summaries[&inst].positions, before + 3);
+    let name = t.app.data.institution_name(&inst);
+    t.ch('1').await;
+    let screen = t.screen();
+    let row = screen
+        .lines()
+        .find(|l| l.contains(&name[..12]))
+        .unwrap_or_else(|| panic!("{name} on screen: {screen}"))
+        .to_string();
+    assert!(
+        row.contains(&(before + 3).to_string()),
+        "the row shows the new count: {row}"
+    );
+}
+
+#[tokio::test]
+async fn the_ping_sparkline_is_empty_when_every_ping_is_near_zero() {
+    let mut t = setup().await;
+    t.ch('5').await;
+    let mut report = t.svc.health(&t.actor).await;
+    report.ping_ms = Some(0.0);
+    for _ in 0..20 {
+        t.app
+            .update(Msg::Loaded(Box::new(escrowgrid::tui::msg::Loaded::Health(
+                Box::new(report.clone()),
+            ))));
+    }
+    // The sparkline's rows: between its title and the next section's.
+    let spark = |s: &str| -> String {
+        s.lines()
+            .skip_while(|l| !l.contains("Ping, last"))
+            .skip(1)
+            .take_while(|l| !l.contains("Positions by state"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let s = t.screen();
+    assert!(s.contains("max 0.00 ms"), "{s}");
+    assert!(
+        !spark(&s).contains(['█', '▇', '▆', '▅', '▄', '▃', '▂', '▁']),
+        "no bars for pings of 0.00 ms: {s}"
+    );
+    // A ping of 2 ms among them draws its bar.
+    report.ping_ms = Some(2.0);
+    t.app
+        .update(Msg::Loaded(Box::new(escrowgrid::tui::msg::Loaded::Health(
+            Box::new(report),
+        ))));
+    assert!(spark(&t.screen()).contains('█'), "{}", t.screen());
+}
+
+#[tokio::test]
+async fn g_after_g_goes_to_the_first_row() {
+    // 301 positions: G loads the last page (rows 102–301), which begins inside the first
+    // page; g must land on row 1, not on the row the last page began with.
+    let mut t = setup_sized(false, KeyMap::default(), 80, 24, 301).await;
+    t.ch('3').await;
+    assert_eq!(t.app.positions().rows.len(), 200);
+    t.ch('G').await;
+    assert!(t.screen().contains("row 301 of 301"), "{}", t.screen());
+    t.ch('g').await;
+    assert!(t.screen().contains("row 1 of 301"), "{}", t.screen());
+}
+
+#[tokio::test]
 async fn an_outage_is_reported_and_recovery_reloads() {
     let mut t = setup().await;
     let mut down = t.svc.health(&t.actor).await;
@@ -1720,6 +1804,10 @@ async fn check_from_the_command_line_reports_on_the_health_tab() {
     t.settle().await;
     let s = t.screen();
     assert!(s.contains("Store INCONSISTENT"), "{s}");
+    assert!(
+        s.contains("1 finding in "),
+        "one finding, in the singular: {s}"
+    );
     assert!(
         s.contains(&ghost.id) && s.contains("no creation event"),
         "{s}"

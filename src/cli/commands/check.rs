@@ -31,27 +31,34 @@ pub(crate) async fn check(
         }
         if r.more > 0 {
             outln!(
-                "… and {} more findings (--json lists the first 1000)",
-                r.more
+                "… and {} more (--json lists the first 1000)",
+                crate::domain::text::counted(r.more, "finding", "findings")
             );
         }
         for n in &r.notes {
             outln!("note: {}", s(n));
         }
         outln!(
-            "{}: {} ledger events, {} entities, {} audit records checked{}",
+            "{}: {}, {}, {} checked{}",
             if r.ok {
                 "Store consistent"
             } else {
                 "Store INCONSISTENT"
             },
-            r.events,
-            r.entities,
-            r.audit_records,
+            crate::domain::text::counted(r.events, "ledger event", "ledger events"),
+            crate::domain::text::counted(r.entities, "entity", "entities"),
+            crate::domain::text::counted(r.audit_records, "audit record", "audit records"),
             if r.ok {
                 String::new()
             } else {
-                format!("; {} findings", r.findings.len() as u64 + r.more)
+                format!(
+                    "; {}",
+                    crate::domain::text::counted(
+                        r.findings.len() as u64 + r.more,
+                        "finding",
+                        "findings"
+                    )
+                )
             }
         );
     }

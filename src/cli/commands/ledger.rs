@@ -89,7 +89,10 @@ pub(crate) async fn ledger(
                 print_json(&v);
             } else if let Some(b) = &r.broken {
                 outln!("Ledger BROKEN at seq {}: {}", b.seq, b.reason);
-                outln!("{} events before it verified.", r.checked);
+                outln!(
+                    "{} before it verified.",
+                    crate::domain::text::counted(r.checked, "event", "events")
+                );
             } else {
                 for t in &tampering {
                     outln!("{}", t.what);

@@ -54,7 +54,10 @@ impl Message {
             Ok(v) if v.ok => Message::new(
                 "Ledger verified",
                 vec![
-                    format!("The hash chain is intact: {} events checked.", v.checked),
+                    format!(
+                        "The hash chain is intact: {} checked.",
+                        crate::domain::text::counted(v.checked, "event", "events")
+                    ),
                     format!("Head: seq {}", v.head_seq),
                     format!("Hash: {}", v.head_hash),
                 ],
@@ -71,7 +74,10 @@ impl Message {
                     vec![
                         format!("The chain breaks at seq {seq}."),
                         reason,
-                        format!("{} events before it verified.", v.checked),
+                        format!(
+                            "{} before it verified.",
+                            crate::domain::text::counted(v.checked, "event", "events")
+                        ),
                     ],
                     true,
                 )
@@ -83,10 +89,10 @@ impl Message {
     /// What `check` found, the first findings listed.
     pub fn check_findings(r: &CheckReport) -> Self {
         let mut body = vec![format!(
-            "{} findings in {} ledger events and {} entities:",
-            r.findings.len() as u64 + r.more,
-            r.events,
-            r.entities
+            "{} in {} and {}:",
+            crate::domain::text::counted(r.findings.len() as u64 + r.more, "finding", "findings"),
+            crate::domain::text::counted(r.events, "ledger event", "ledger events"),
+            crate::domain::text::counted(r.entities, "entity", "entities")
         )];
         for f in r.findings.iter().take(12) {
             let seq = f.seq.map(|s| format!("seq {s} ")).unwrap_or_default();

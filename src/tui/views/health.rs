@@ -20,6 +20,9 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 const PING_HISTORY: usize = 150;
+/// The sparkline's scale is at least this (µs): pings far under a millisecond draw as the
+/// near-empty bars they are, not as full ones.
+const PING_SCALE_FLOOR_US: u64 = 1000;
 
 #[derive(Default)]
 pub struct Health {
@@ -134,7 +137,14 @@ impl View for Health {
         let head_seq = h.ledger_head.as_ref().map(|x| x.seq).unwrap_or(0);
         let stream = match cx.stream {
             Some(StreamStatus::Live) => Span::styled(
-                format!("live, lag {} events", (head_seq - self.seen).max(0)),
+                format!(
+                    "live, lag {}",
+                    crate::domain::text::counted(
+                        (head_seq - self.seen).max(0) as u64,
+                        "event",
+                        "events"
+                    )
+                ),
                 theme.ok(),
             ),
             Some(StreamStatus::Reconnecting(e)) => {
@@ -269,9 +279,10 @@ impl View for Health {
         let [spark, bars] =
             Layout::vertical([Constraint::Length(5), Constraint::Min(3)]).areas(right);
         let data: Vec<u64> = self.pings.iter().copied().collect();
-        let max = data.iter().copied().max().unwrap_or(1);
+        let max = data.iter().copied().max().unwrap_or(0);
         f.render_widget(
             Sparkline::default()
+                .max(max.max(PING_SCALE_FLOOR_US))
                 .block(Block::default().borders(Borders::TOP).title(format!(
                     " Ping, last {} checks (max {:.2} ms) ",
                     data.len(),
@@ -329,10 +340,10 @@ impl Health {
             ),
             Some(c) if c.ok => Span::styled(
                 format!(
-                    "{} consistent ({} events, {} entities)",
+                    "{} consistent ({}, {})",
                     c.at.format("%H:%M:%S"),
-                    c.events,
-                    c.entities
+                    crate::domain::text::counted(c.events, "event", "events"),
+                    crate::domain::text::counted(c.entities, "entity", "entities")
                 ),
                 theme.ok(),
             ),

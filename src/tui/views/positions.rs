@@ -53,6 +53,8 @@ pub struct Positions {
     pub text_before: Option<Option<String>>,
     /// The filter before the last place the tab was sent to (Esc from a detail's positions).
     pub filter_before: Option<PositionFilter>,
+    /// The first page is loading for `g`: select its first row (a reload keeps the row).
+    pub to_top: bool,
 }
 
 impl Default for Positions {
@@ -75,6 +77,7 @@ impl Default for Positions {
             typed: None,
             text_before: None,
             filter_before: None,
+            to_top: false,
         }
     }
 }
@@ -140,7 +143,11 @@ impl Positions {
         self.loaded_once = true;
         match mode {
             PageMode::First => {
-                let keep = self.rows.get(self.sel.selected).map(|r| r.id.clone());
+                let keep = self
+                    .rows
+                    .get(self.sel.selected)
+                    .filter(|_| !std::mem::take(&mut self.to_top))
+                    .map(|r| r.id.clone());
                 self.rows = rows;
                 self.at_start = true;
                 self.at_end = !full;
@@ -220,6 +227,7 @@ impl Positions {
                 self.sel = Sel::default();
                 self.generation += 1;
                 self.loading = None;
+                self.to_top = true;
                 self.load(PageMode::First, cx);
             }
         } else if self.at_end {
