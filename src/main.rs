@@ -96,7 +96,7 @@ async fn run(cli: Cli, process_start: std::time::Instant) -> u8 {
         let r = escrowgrid::tui::run(&cfg, opts, log_file).await;
         drop(log_guard);
         return match r {
-            Ok(()) => 0,
+            Ok(code) => code as u8,
             Err(e) => fail(false, &ServiceError::Internal(e)),
         };
     };

@@ -207,7 +207,7 @@ async fn login(
                 }
             }
             _ => {
-                input.input(k);
+                let _ = crate::tui::popups::line::edit(&mut input, k);
             }
         }
     }
@@ -264,7 +264,20 @@ async fn anchoring(
     }
 }
 
-pub async fn run(cfg: &Config, opts: Options, log_file: Option<String>) -> Result<(), String> {
+/// Runs the console until the operator quits or a signal ends it; the exit status (0, or 128 +
+/// the signal's number), with the terminal already restored.
+pub async fn run(cfg: &Config, opts: Options, log_file: Option<String>) -> Result<i32, String> {
+    let mut signals = Signals::new()?;
+    run_with(cfg, opts, log_file, &mut signals).await?;
+    Ok(signals.exit_code())
+}
+
+async fn run_with(
+    cfg: &Config,
+    opts: Options,
+    log_file: Option<String>,
+    signals: &mut Signals,
+) -> Result<(), String> {
     let keymap = keymap::KeyMap::default().with_overrides(&cfg.console.keys)?;
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let theme = theme::Theme::load(&cfg.console.theme, no_color)?;
@@ -274,7 +287,6 @@ pub async fn run(cfg: &Config, opts: Options, log_file: Option<String>) -> Resul
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err("the console needs an interactive terminal; for scripts use a subcommand (escrowgrid --help)".into());
     }
-    let mut signals = Signals::new()?;
     let (mut term, _guard) = setup_terminal(mouse)?;
     let mut events = EventStream::new();
     let screens = Chrome {
@@ -290,15 +302,8 @@ pub async fn run(cfg: &Config, opts: Options, log_file: Option<String>) -> Resul
             cfg.backend
         },
     );
-    let Wait::Done(store) = connect(
-        &screens,
-        &mut term,
-        &mut events,
-        cfg,
-        opts.demo,
-        &mut signals,
-    )
-    .await
+    let Wait::Done(store) =
+        connect(&screens, &mut term, &mut events, cfg, opts.demo, signals).await
     else {
         return Ok(());
     };
@@ -309,7 +314,7 @@ pub async fn run(cfg: &Config, opts: Options, log_file: Option<String>) -> Resul
             if cfg.api_key.is_some() {
                 tracing::warn!(error = %e, "console: configured API key refused");
             }
-            match login(&screens, &mut term, &mut events, &svc, &mut signals, None).await {
+            match login(&screens, &mut term, &mut events, &svc, signals, None).await {
                 Wait::Done(a) => a,
                 Wait::Quit => return Ok(()),
             }
@@ -349,22 +354,13 @@ pub async fn run(cfg: &Config, opts: Options, log_file: Option<String>) -> Resul
             frame,
         };
         let why = match console
-            .run(&mut term, &mut events, &mut signals, &actor, created.take())
+            .run(&mut term, &mut events, signals, &actor, created.take())
             .await?
         {
             Ended::Quit => return Ok(()),
             Ended::SignedOut(why) => why,
         };
-        match login(
-            &screens,
-            &mut term,
-            &mut events,
-            &svc,
-            &mut signals,
-            Some(why),
-        )
-        .await
-        {
+        match login(&screens, &mut term, &mut events, &svc, signals, Some(why)).await {
             Wait::Done(a) => actor = a,
             Wait::Quit => return Ok(()),
         }

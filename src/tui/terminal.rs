@@ -1,5 +1,5 @@
 //! The terminal the console owns: raw mode and the alternate screen on the way in, and back on
-//! every way out (quit, error, panic, SIGTERM/SIGINT); the clipboard by OSC 52; the signals.
+//! every way out (quit, error, panic, SIGTERM, SIGINT, SIGHUP, SIGQUIT); the clipboard by OSC 52; the signals.
 
 use crossterm::execute;
 use crossterm::terminal::{self, EnterAlternateScreen, LeaveAlternateScreen};
@@ -58,24 +58,45 @@ pub(crate) fn osc52(text: &str) {
     let _ = out.flush();
 }
 
-/// SIGTERM and SIGINT, as one stream.
+/// The signals that end the console — SIGTERM, SIGINT, SIGHUP (the terminal went away) and
+/// SIGQUIT — as one stream. Each is caught, so the console ends the normal way and the
+/// terminal is restored; the process then exits 128 + the signal's number (143, 130, 129, 131),
+/// as a shell reports a process a signal ended.
 pub(crate) struct Signals {
     term: tokio::signal::unix::Signal,
     int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    quit: tokio::signal::unix::Signal,
+    /// The exit status of the first signal caught.
+    caught: Option<i32>,
 }
 
 impl Signals {
     pub(crate) fn new() -> Result<Signals, String> {
         use tokio::signal::unix::{SignalKind, signal};
+        let on = |k: SignalKind| signal(k).map_err(|e| format!("signals: {e}"));
         Ok(Signals {
-            term: signal(SignalKind::terminate()).map_err(|e| format!("signals: {e}"))?,
-            int: signal(SignalKind::interrupt()).map_err(|e| format!("signals: {e}"))?,
+            term: on(SignalKind::terminate())?,
+            int: on(SignalKind::interrupt())?,
+            hup: on(SignalKind::hangup())?,
+            quit: on(SignalKind::quit())?,
+            caught: None,
         })
     }
+
     pub(crate) async fn recv(&mut self) {
-        tokio::select! {
-            _ = self.term.recv() => {},
-            _ = self.int.recv() => {},
-        }
+        let signo = tokio::select! {
+            _ = self.term.recv() => libc::SIGTERM,
+            _ = self.int.recv() => libc::SIGINT,
+            _ = self.hup.recv() => libc::SIGHUP,
+            _ = self.quit.recv() => libc::SIGQUIT,
+        };
+        tracing::info!(signal = signo, "console: ended by a signal");
+        self.caught.get_or_insert(128 + signo);
+    }
+
+    /// The process's exit status: 128 + the signal that ended the console, else 0.
+    pub(crate) fn exit_code(&self) -> i32 {
+        self.caught.unwrap_or(0)
     }
 }

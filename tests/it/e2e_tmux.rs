@@ -192,9 +192,8 @@ fn console_sign_in_screen() {
     t.type_text("wrong-key");
     t.send(&["Enter"]);
     t.wait_for("invalid API key", 10);
-    for _ in 0.."wrong-key".len() {
-        t.send(&["BSpace"]);
-    }
+    // Ctrl-U clears the field, as at a shell prompt.
+    t.send(&["C-u"]);
     t.type_text("let-me-in");
     t.send(&["Enter"]);
     let s = t.wait_for("HOLDER", 30);
@@ -205,55 +204,70 @@ fn console_sign_in_screen() {
     t.send(&["q"]);
 }
 
-/// SIGTERM while the console runs: it exits and leaves the terminal usable.
+/// A signal while the console runs — SIGTERM, SIGINT, SIGHUP, SIGQUIT — ends it with 128 + the
+/// signal's number and leaves the terminal usable: out of the alternate screen, the cursor
+/// shown, cooked mode and echo on.
 #[test]
-fn sigterm_restores_the_terminal() {
-    let Some(t) = Tmux::start("sigterm", 100, 30) else {
-        return;
-    };
-    let data = t._dir.path().join("data");
-    let bin = env!("CARGO_BIN_EXE_escrowgrid");
-    t.type_text(&format!(
-        "ESCROWGRID_DATA_DIR={d} ESCROWGRID_CONFIG_DIR={d}/cfg {bin} --demo",
-        d = data.display()
-    ));
-    t.send(&["Enter"]);
-    t.wait_for("HOLDER", 30);
-    let out = t
-        .cmd()
-        .args(["list-panes", "-t", &t.session, "-F", "#{pane_pid}"])
-        .output()
-        .unwrap();
-    let shell = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let child = Command::new("pgrep").args(["-P", &shell]).output().unwrap();
-    let pid = String::from_utf8_lossy(&child.stdout).trim().to_string();
-    assert!(!pid.is_empty(), "the console runs under the shell {shell}");
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while t.screen().contains("1 Institutions") {
-        assert!(
-            Instant::now() < deadline,
-            "the console did not exit on SIGTERM:\n{}",
-            t.screen()
+fn signals_restore_the_terminal_and_set_the_exit_status() {
+    for (sig, status) in [("TERM", 143), ("INT", 130), ("HUP", 129), ("QUIT", 131)] {
+        let name = format!("sig{}", sig.to_lowercase());
+        let Some(t) = Tmux::start(&name, 100, 30) else {
+            return;
+        };
+        let data = t._dir.path().join("data");
+        let bin = env!("CARGO_BIN_EXE_escrowgrid");
+        t.type_text(&format!(
+            "ESCROWGRID_DATA_DIR={d} ESCROWGRID_CONFIG_DIR={d}/cfg {bin} --demo; echo EXIT=$?",
+            d = data.display()
+        ));
+        t.send(&["Enter"]);
+        t.wait_for("HOLDER", 30);
+        let pane = |f: &str| {
+            let out = t
+                .cmd()
+                .args(["display-message", "-p", "-t", &t.session, f])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        };
+        assert_eq!(
+            pane("#{alternate_on}"),
+            "1",
+            "the console is on the alternate screen"
         );
-        std::thread::sleep(Duration::from_millis(100));
+        let shell = pane("#{pane_pid}");
+        let child = Command::new("pgrep").args(["-P", &shell]).output().unwrap();
+        let pid = String::from_utf8_lossy(&child.stdout).trim().to_string();
+        assert!(!pid.is_empty(), "the console runs under the shell {shell}");
+        assert!(
+            Command::new("kill")
+                .args([&format!("-{sig}"), &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let s = t.wait_for(&format!("EXIT={status}"), 10);
+        assert!(
+            !s.contains("1 Institutions"),
+            "SIG{sig}: console gone:\n{s}"
+        );
+        assert_eq!(
+            pane("#{alternate_on}"),
+            "0",
+            "SIG{sig}: alternate screen left"
+        );
+        assert_eq!(pane("#{cursor_flag}"), "1", "SIG{sig}: cursor shown");
+        let probe = t._dir.path().join("stty.txt");
+        t.type_text(&format!("stty -a > {}; echo AFTER-{sig}", probe.display()));
+        t.send(&["Enter"]);
+        t.wait_for(&format!("AFTER-{sig}\n"), 10);
+        let stty = std::fs::read_to_string(&probe).unwrap();
+        assert!(
+            stty.split_whitespace().any(|w| w == "icanon")
+                && stty.split_whitespace().any(|w| w == "echo"),
+            "SIG{sig}: {stty}"
+        );
     }
-    let probe = t._dir.path().join("stty.txt");
-    t.type_text(&format!("stty -a > {}; echo AFTER-TERM", probe.display()));
-    t.send(&["Enter"]);
-    t.wait_for("AFTER-TERM\n", 10);
-    let stty = std::fs::read_to_string(&probe).unwrap();
-    assert!(
-        stty.split_whitespace().any(|w| w == "icanon")
-            && stty.split_whitespace().any(|w| w == "echo"),
-        "{stty}"
-    );
 }
 
 /// A console signed in with a key that the CLI then revokes goes back to its sign-in screen,

@@ -9,6 +9,19 @@ use ratatui::text::Span;
 use ratatui::widgets::{Clear, Paragraph};
 use ratatui_textarea::TextArea;
 
+/// One key into a text field, with the shell's line keys: Ctrl-U deletes to the start of the
+/// line (the text area's own Ctrl-U is undo, which nobody at a prompt expects), Ctrl-W the word
+/// before the cursor; every other key is the text area's.
+/// Whether the text changed.
+pub fn edit(t: &mut TextArea<'static>, k: KeyEvent) -> bool {
+    use crossterm::event::{KeyCode, KeyModifiers};
+    if k.modifiers == KeyModifiers::CONTROL && k.code == KeyCode::Char('u') {
+        t.delete_line_by_head()
+    } else {
+        t.input(k)
+    }
+}
+
 pub struct LineInput {
     pub text: TextArea<'static>,
 }
@@ -37,7 +50,7 @@ impl LineInput {
             Some(Action::Close) => LineEvent::Cancelled,
             Some(Action::Submit) => LineEvent::Done(self.value()),
             _ => {
-                self.text.input(k);
+                let _ = edit(&mut self.text, k);
                 LineEvent::Typed(self.value())
             }
         }

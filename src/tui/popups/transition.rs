@@ -57,7 +57,7 @@ impl TransitionDialog {
             }
             Some(Action::Submit) => return self.confirmation(),
             _ if self.on_reason => {
-                self.reason.input(k);
+                let _ = crate::tui::popups::line::edit(&mut self.reason, k);
                 self.error = None;
             }
             _ => {}

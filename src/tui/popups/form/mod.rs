@@ -302,7 +302,7 @@ impl Form {
         let changed = {
             let f = &mut self.fields[self.focus];
             match &mut f.input {
-                Input::Text(t) | Input::Json(t) => t.input(key),
+                Input::Text(t) | Input::Json(t) => super::line::edit(t, key),
                 Input::Select { options, index } if !options.is_empty() => {
                     let len = options.len();
                     if has(Action::NextChoice) || has(Action::ToggleChoice) {
