@@ -114,6 +114,9 @@ pub struct App {
     /// Where a drill-down to positions came from (a tab and its detail views): Esc on those
     /// positions returns there.
     return_to: Option<(Tab, Vec<Box<dyn View>>)>,
+    /// Where `:open` was typed (a tab and its detail views): if what it opens cannot be shown
+    /// (not found, out of scope), the console goes back there rather than to a bare tab.
+    opened_over: Option<(Tab, Vec<Box<dyn View>>)>,
     /// Dialogs, the top one receiving keys; those under it wait (a form under its question).
     popups: Vec<Popup>,
     pub status: Option<StatusMsg>,
@@ -153,6 +156,7 @@ impl App {
             tabs: Tab::ALL.iter().map(|t| t.view()).collect(),
             stack: Vec::new(),
             return_to: None,
+            opened_over: None,
             popups: Vec::new(),
             status: None,
             areas,
@@ -401,9 +405,15 @@ impl App {
                 self.go(Nav::Positions { filter, sort: None });
                 self.return_to = Some(back);
             }
-            Request::CloseDetail => {
-                self.stack.pop();
-            }
+            Request::CloseDetail => match self.opened_over.take() {
+                Some((tab, stack)) if self.stack.len() == 1 => {
+                    self.tab = tab;
+                    self.stack = stack;
+                }
+                _ => {
+                    self.stack.pop();
+                }
+            },
         }
     }
 
@@ -436,6 +446,7 @@ impl App {
         self.tab = t;
         self.stack.clear();
         self.return_to = None;
+        self.opened_over = None;
         self.with(Target::Top, |v, cx| v.on_show(cx));
     }
 
@@ -801,6 +812,7 @@ impl App {
             self.status = None;
             return;
         }
+        self.opened_over = None;
         if self.stack.pop().is_some() {
             return;
         }
@@ -953,8 +965,10 @@ impl App {
             Command::New => self.act(Action::New),
             Command::Go(nav) => self.go(nav),
             Command::Open(d) => {
+                let before = (self.tab, std::mem::take(&mut self.stack));
                 self.return_to = None;
                 self.request(Request::GoOpen(d));
+                self.opened_over = Some(before);
             }
         }
         Ok(())

@@ -1114,6 +1114,48 @@ async fn command_line() {
     assert!(t.app.quit);
 }
 
+/// An `:open` that finds nothing leaves the operator where they were (in the detail they had
+/// open); a cut id (`pos_…`, as the README once showed) is refused with what a whole one is.
+#[tokio::test]
+async fn a_failed_open_keeps_the_current_detail() {
+    let mut t = setup().await;
+    t.ch('1').await;
+    t.key(KeyCode::Enter).await;
+    let inst = t.app.detail().cloned().expect("an institution's detail");
+    t.ch(':').await;
+    t.typed(&format!("open {}", ids::new_id(ids::POSITION)))
+        .await;
+    t.key(KeyCode::Enter).await;
+    let s = t.screen();
+    let status = t
+        .app
+        .status
+        .as_ref()
+        .map(|m| m.text.clone())
+        .unwrap_or_default();
+    assert!(status.contains("not found"), "{status}");
+    assert_eq!(t.app.detail(), Some(&inst), "still in the institution: {s}");
+    assert_eq!(t.app.tab, Tab::Institutions);
+    t.key(KeyCode::Esc).await; // the error
+    for cut in ["ledger pos_…", "open pos_0193"] {
+        t.ch(':').await;
+        t.typed(cut).await;
+        t.key(KeyCode::Enter).await;
+        let status = t
+            .app
+            .status
+            .as_ref()
+            .map(|m| m.text.clone())
+            .unwrap_or_default();
+        assert!(
+            status.contains("is not a whole id: pos_ and a UUID"),
+            "{cut}: {status}"
+        );
+        assert_eq!(t.app.detail(), Some(&inst));
+        t.key(KeyCode::Esc).await;
+    }
+}
+
 /// The README's own command: quoted values, names by a unique prefix, and a line that fails
 /// stays open for mending.
 #[tokio::test]

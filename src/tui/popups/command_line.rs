@@ -125,10 +125,11 @@ fn ledger(args: &[String]) -> Result<Command, String> {
                 time::parse_moment(t).map_err(|e| format!(":ledger since= {e}"))?,
             ));
         } else if a.starts_with("pos_") {
+            whole_id("ledger", a)?;
             position = Some(a.to_string());
         } else {
             return Err(format!(
-                ":ledger takes a position id (pos_…), kind=KIND, seq=N or since=TIME, not '{a}'"
+                ":ledger takes a position id (pos_ and a UUID), kind=KIND, seq=N or since=TIME, not '{a}'"
             ));
         }
     }
@@ -148,7 +149,18 @@ fn audit(args: &[String]) -> Result<Command, String> {
     Ok(Command::Go(Nav::Audit { since }))
 }
 
+/// An id with its prefix and a whole UUID, or an error that says what a whole one looks like.
+fn whole_id(command: &str, id: &str) -> Result<(), String> {
+    match ids::kind_of(id) {
+        Some(kind) if !ids::is_valid(kind, id) => Err(format!(
+            ":{command} '{id}' is not a whole id: {kind}_ and a UUID (y copies the selected row's)"
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn open(id: &str) -> Result<Command, String> {
+    whole_id("open", id)?;
     let d = match ids::kind_of(id) {
         Some(ids::POSITION) => Detail::Position(id.into()),
         Some(ids::INSTITUTION) => Detail::Institution(id.into()),
