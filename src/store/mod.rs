@@ -292,6 +292,10 @@ pub struct LedgerQuery {
     pub institution_id: Option<String>,
     /// Only events written at or after this time.
     pub since: Option<crate::domain::time::Timestamp>,
+    /// Only events whose kind, id, entity id, position id, institution id or payload (its
+    /// canonical JSON: the actor, amounts, states, reasons) contains this text, ignoring ASCII
+    /// case (PostgreSQL folds every letter's case).
+    pub text: Option<String>,
     /// Newest first (for "the last N events"); otherwise seq ascending.
     pub newest_first: bool,
     pub limit: u32,
@@ -318,6 +322,9 @@ pub struct AuditQuery {
     pub after_seq: Option<i64>,
     /// Only records that have no place in the audit chain (written by a version before it).
     pub unchained: bool,
+    /// Only records whose id, actor, key id, action, outcome, resource id, operation id or
+    /// error code contains this text, ignoring ASCII case (PostgreSQL folds every letter's).
+    pub text: Option<String>,
     pub limit: u32,
 }
 

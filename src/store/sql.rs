@@ -435,6 +435,35 @@ fn like_pattern(text: &str) -> String {
     p
 }
 
+/// `AND` one of `fields` contains `text`: case-insensitive (SQLite's LIKE folds ASCII,
+/// PostgreSQL's ILIKE every letter), `%` and `_` taken literally. A scan: the ledger and the
+/// audit trail are searched a page at a time, newest first, so it stops at a page of matches.
+fn text_clause(q: &mut Q, fields: &[&str], text: &str) {
+    let like = match q.d {
+        Dialect::Postgres => "ILIKE",
+        Dialect::Sqlite => "LIKE",
+    };
+    q.push(" AND (");
+    let mut first = None;
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            q.push(" OR ");
+        }
+        q.push(&format!("{f} {like} "));
+        match first {
+            None => {
+                q.bind(Text, t(like_pattern(text)));
+                first = Some(q.args.len());
+            }
+            Some(n) => {
+                q.again(n, Text);
+            }
+        }
+        q.push(" ESCAPE '\\'");
+    }
+    q.push(")");
+}
+
 fn position_filter(q: &mut Q, f: &PositionFilter) {
     eq_opt(q, "institution_id", &f.institution_id);
     eq_opt(q, "asset_id", &f.asset_id);
@@ -578,6 +607,20 @@ pub fn read_ledger(d: Dialect, x: &LedgerQuery) -> Q {
     if let Some(since) = &x.since {
         q.push(" AND at >= ").bind(Ts, ts(since));
     }
+    if let Some(text) = x.text.as_deref().filter(|s| !s.is_empty()) {
+        text_clause(
+            &mut q,
+            &[
+                "kind",
+                "id",
+                "entity_id",
+                "coalesce(position_id, '')",
+                "institution_id",
+                "payload",
+            ],
+            text,
+        );
+    }
     let dir = if x.newest_first { "DESC" } else { "ASC" };
     let _ = write!(
         q.sql,
@@ -612,6 +655,26 @@ pub fn list_audit(d: Dialect, x: &AuditQuery) -> Q {
     eq_opt(&mut q, "resource_id", &x.resource_id);
     if x.unchained {
         q.push(" AND seq IS NULL");
+    }
+    if let Some(text) = x.text.as_deref().filter(|s| !s.is_empty()) {
+        let code = match d {
+            Dialect::Postgres => "coalesce(error->>'code', '')",
+            Dialect::Sqlite => "coalesce(json_extract(error, '$.code'), '')",
+        };
+        text_clause(
+            &mut q,
+            &[
+                "id",
+                "actor",
+                "coalesce(api_key_id, '')",
+                "action",
+                "outcome",
+                "coalesce(resource_id, '')",
+                "coalesce(op_id, '')",
+                code,
+            ],
+            text,
+        );
     }
     let order = match x.after_seq {
         Some(after) => {

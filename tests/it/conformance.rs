@@ -31,6 +31,7 @@ for_all_backends!(
     policy_upsert_keeps_identity,
     api_key_lifecycle_and_idempotent_revoke,
     audit_records_and_filters,
+    ledger_and_audit_text_search,
     duplicates_and_missing_references_are_refused,
     concurrent_transitions_race,
     stream_delivers_every_event_once_in_order,
@@ -977,6 +978,107 @@ async fn audit_records_and_filters(h: &Harness) {
         .await
         .unwrap();
     assert_eq!(older.len(), 3);
+}
+
+/// The `/` search of the console's Ledger and audit trail: by kind, id, actor or what the
+/// payload says; ASCII case ignored; `%` and `_` literal; with keyset paging.
+async fn ledger_and_audit_text_search(h: &Harness) {
+    let f = h.fixture().await;
+    let a = h.position(&f, "HOLDER-ALPHA", "100").await;
+    let b = h.position(&f, "holder_beta%", "200").await;
+    h.svc
+        .transition_position(&h.actor, &a.id, to("FUNDED"))
+        .await
+        .unwrap();
+    let _ = h
+        .svc
+        .transition_position(&h.actor, &b.id, to("RELEASED"))
+        .await
+        .unwrap_err();
+    let ledger = |text: &str, after_seq: i64, limit: u32| {
+        let q = LedgerQuery {
+            text: Some(text.into()),
+            after_seq,
+            limit,
+            ..Default::default()
+        };
+        let store = h.store.clone();
+        async move {
+            store
+                .read_ledger(&q)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| (e.kind, e.entity_id))
+                .collect::<Vec<_>>()
+        }
+    };
+    // A holder reference in the payload, in another case.
+    assert_eq!(
+        ledger("holder-alpha", 0, 100).await,
+        vec![(LedgerKind::PositionCreated, a.id.clone())]
+    );
+    // `_` and `%` are themselves, not wildcards.
+    assert_eq!(
+        ledger("r_beta%", 0, 100).await,
+        vec![(LedgerKind::PositionCreated, b.id.clone())]
+    );
+    assert!(ledger("r%beta", 0, 100).await.is_empty());
+    // A kind's name, an id, the actor.
+    assert_eq!(
+        ledger("state_changed", 0, 100).await,
+        vec![(LedgerKind::PositionStateChanged, a.id.clone())]
+    );
+    let by_id = ledger(&b.id, 0, 100).await;
+    assert_eq!(by_id, vec![(LedgerKind::PositionCreated, b.id.clone())]);
+    let by_actor = ledger("local:tester", 0, 100).await;
+    assert_eq!(
+        by_actor.len(),
+        6,
+        "every event names its actor: {by_actor:?}"
+    );
+    // Paged: the first two matches, then the rest after the second's seq.
+    let all = h
+        .store
+        .read_ledger(&LedgerQuery {
+            text: Some("POSITION".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 3);
+    let rest = ledger("position", all[1].seq, 100).await;
+    assert_eq!(rest, vec![(all[2].kind, all[2].entity_id.clone())]);
+
+    let audit = |text: &str| {
+        let q = AuditQuery {
+            text: Some(text.into()),
+            limit: 100,
+            ..Default::default()
+        };
+        let store = h.store.clone();
+        async move {
+            store
+                .list_audit(&q)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.action)
+                .collect::<Vec<_>>()
+        }
+    };
+    // An error's code, an outcome, a resource id.
+    assert_eq!(
+        audit("invalid_transition").await,
+        vec!["POSITION_TRANSITIONED"]
+    );
+    assert_eq!(audit("FAILURE").await, vec!["POSITION_TRANSITIONED"]);
+    assert_eq!(
+        audit(&a.id).await,
+        vec!["POSITION_TRANSITIONED", "POSITION_CREATED"]
+    );
+    assert!(audit("no such text").await.is_empty());
 }
 
 async fn duplicates_and_missing_references_are_refused(h: &Harness) {
