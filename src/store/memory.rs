@@ -339,12 +339,6 @@ fn page<T: Clone>(
         .collect()
 }
 
-/// "Contains `needle`", ignoring ASCII case as SQLite's LIKE does.
-fn contains_ascii_ci(needle: &str) -> impl Fn(&str) -> bool {
-    let needle = needle.to_ascii_lowercase();
-    move |s: &str| s.to_ascii_lowercase().contains(&needle)
-}
-
 fn matches(p: &Position, f: &PositionFilter, assets: &BTreeMap<String, Asset>) -> bool {
     let eq = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
     if !eq(&f.institution_id, &p.institution_id)
@@ -684,16 +678,7 @@ impl Store for MemoryStore {
                 && q.since.is_none_or(|t| e.at >= t)
                 && q.text
                     .as_deref()
-                    .filter(|s| !s.is_empty())
-                    .is_none_or(|text| {
-                        let hit = contains_ascii_ci(text);
-                        hit(e.kind.as_str())
-                            || hit(&e.id)
-                            || hit(&e.entity_id)
-                            || e.position_id.as_deref().is_some_and(&hit)
-                            || hit(&e.institution_id)
-                            || hit(&crate::domain::ledger::canonical_value(&e.payload))
-                    })
+                    .is_none_or(|text| super::ledger_text_matches(e, text))
         };
         let n = clamp_limit(q.limit) as usize;
         // seq n is at index n-1: start the scan there rather than at the beginning.
@@ -744,18 +729,7 @@ impl Store for MemoryStore {
                 && (!q.unchained || a.seq.is_none())
                 && q.text
                     .as_deref()
-                    .filter(|s| !s.is_empty())
-                    .is_none_or(|text| {
-                        let hit = contains_ascii_ci(text);
-                        hit(&a.id)
-                            || hit(&a.actor)
-                            || a.api_key_id.as_deref().is_some_and(&hit)
-                            || hit(&a.action)
-                            || hit(a.outcome.as_str())
-                            || a.resource_id.as_deref().is_some_and(&hit)
-                            || a.op_id.as_deref().is_some_and(&hit)
-                            || a.error.as_ref().is_some_and(|e| hit(&e.code))
-                    })
+                    .is_none_or(|text| super::audit_text_matches(a, text))
         };
         let limit = clamp_limit(q.limit) as usize;
         let rows: Vec<AuditEvent> = match q.after_seq {

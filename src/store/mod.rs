@@ -328,6 +328,43 @@ pub struct AuditQuery {
     pub limit: u32,
 }
 
+/// "Contains `needle`", ignoring ASCII case as SQLite's LIKE does.
+fn contains_ascii_ci(needle: &str) -> impl Fn(&str) -> bool {
+    let needle = needle.to_ascii_lowercase();
+    move |s: &str| s.to_ascii_lowercase().contains(&needle)
+}
+
+/// Whether a ledger event matches `LedgerQuery.text` (the memory store's search, and the
+/// console's for events that stream in): its kind, ids or canonical payload contain the text.
+pub fn ledger_text_matches(e: &LedgerEvent, text: &str) -> bool {
+    if text.is_empty() {
+        return true;
+    }
+    let hit = contains_ascii_ci(text);
+    hit(e.kind.as_str())
+        || hit(&e.id)
+        || hit(&e.entity_id)
+        || e.position_id.as_deref().is_some_and(&hit)
+        || hit(&e.institution_id)
+        || hit(&crate::domain::ledger::canonical_value(&e.payload))
+}
+
+/// Whether an audit record matches `AuditQuery.text`.
+pub fn audit_text_matches(a: &AuditEvent, text: &str) -> bool {
+    if text.is_empty() {
+        return true;
+    }
+    let hit = contains_ascii_ci(text);
+    hit(&a.id)
+        || hit(&a.actor)
+        || a.api_key_id.as_deref().is_some_and(&hit)
+        || hit(&a.action)
+        || hit(a.outcome.as_str())
+        || a.resource_id.as_deref().is_some_and(&hit)
+        || a.op_id.as_deref().is_some_and(&hit)
+        || a.error.as_ref().is_some_and(|e| hit(&e.code))
+}
+
 #[derive(Debug, Clone, Default, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Counts {

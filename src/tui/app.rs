@@ -309,7 +309,10 @@ impl App {
 
     /// Whether an action can do anything on screen (the hint bar leaves out those that cannot).
     pub fn offers(&self, a: Action) -> bool {
-        self.top().offers(a)
+        match a {
+            Action::NextMatch | Action::PrevMatch => self.top().filtering(),
+            _ => self.top().offers(a),
+        }
     }
 
     pub fn form_dirty(&self) -> bool {
@@ -739,6 +742,18 @@ impl App {
     pub fn act(&mut self, action: Action) {
         if self.refuse_if_not_allowed(action) {
             return;
+        }
+        if matches!(action, Action::NextMatch | Action::PrevMatch) && !self.top().filtering() {
+            return self.info(
+                match self.keymap.key_of(self.top().context(), Action::Filter) {
+                    Some(k) => format!(
+                        "n and N move between the matches of a filter ({} sets one)",
+                        super::keymap::keys_text(&[k])
+                    ),
+                    None => "n and N move between the matches of a / filter; this view has none"
+                        .to_string(),
+                },
+            );
         }
         let n = Tab::ALL.len();
         let tab_key = [

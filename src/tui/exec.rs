@@ -253,11 +253,13 @@ impl Executor {
                 generation,
                 position_id,
                 kind,
+                text,
                 page,
             } => {
                 let mut q = LedgerQuery {
                     position_id,
                     kind,
+                    text,
                     limit: PAGE,
                     ..Default::default()
                 };
@@ -288,10 +290,12 @@ impl Executor {
             Cmd::LoadAudit {
                 generation,
                 action,
+                text,
                 page,
             } => {
                 let mut q = AuditQuery {
                     action,
+                    text,
                     limit: PAGE,
                     ..Default::default()
                 };

@@ -282,11 +282,15 @@ pub enum Cmd {
         generation: u64,
         position_id: Option<String>,
         kind: Option<LedgerKind>,
+        /// The `/` filter.
+        text: Option<String>,
         page: LedgerPage,
     },
     LoadAudit {
         generation: u64,
         action: Option<String>,
+        /// The `/` filter.
+        text: Option<String>,
         page: AuditPage,
     },
     LoadEventDetail(i64),

@@ -324,7 +324,7 @@ async fn forms_and_dialogs_render() {
         let mut t = setup_with(false, KeyMap::default(), w, h).await;
         let checks: Vec<(Vec<char>, Vec<&str>)> = vec![
             (
-                vec!['3', 'n'],
+                vec!['3', 'c'],
                 vec![
                     "New position",
                     "Institution",
@@ -336,15 +336,15 @@ async fn forms_and_dialogs_render() {
                 ],
             ),
             (
-                vec!['1', 'n'],
+                vec!['1', 'c'],
                 vec!["New institution", "Regions", "[ ] US", "[x] CONSTRUCTION"],
             ),
             (
-                vec!['2', 'n'],
+                vec!['2', 'c'],
                 vec!["New asset template", "Vertical", "Code", "Region"],
             ),
             (
-                vec!['2', 'm', 'n'],
+                vec!['2', 'm', 'c'],
                 vec!["New asset", "Template", "Metadata (JSON)"],
             ),
             (
@@ -435,7 +435,7 @@ async fn forms_and_dialogs_render() {
 async fn template_form_offers_only_codes_of_the_vertical_and_their_config_fields() {
     let mut t = setup_with(false, KeyMap::default(), 160, 48).await;
     t.ch('2').await;
-    t.ch('n').await;
+    t.ch('c').await;
     // Harbor Trust Bank: both verticals; choose TRADE_FINANCE, then TF_LC
     t.key(KeyCode::Down).await; // vertical
     t.key(KeyCode::Right).await; // TRADE_FINANCE
@@ -474,7 +474,7 @@ async fn template_form_offers_only_codes_of_the_vertical_and_their_config_fields
 async fn form_labels_errors_and_the_metadata_editor() {
     let mut t = setup_with(false, KeyMap::default(), 160, 48).await;
     t.ch('2').await;
-    t.ch('n').await;
+    t.ch('c').await;
     let s = t.screen();
     let line = s
         .lines()
@@ -510,7 +510,7 @@ async fn form_labels_errors_and_the_metadata_editor() {
     t.app.close_popups();
 
     t.ch('m').await;
-    t.ch('n').await;
+    t.ch('c').await;
     while !matches!(t.app.popup(), Some(Popup::Form(f)) if f.fields[f.focus].key == "metadata") {
         t.key(KeyCode::Down).await;
     }
@@ -747,7 +747,11 @@ async fn create_a_position_through_the_form() {
         .count_positions(&PositionFilter::default())
         .await
         .unwrap();
-    t.ch('n').await;
+    // Away from the top, so that landing on the new row is the console's doing.
+    for _ in 0..3 {
+        t.ch('j').await;
+    }
+    t.ch('c').await;
     t.key(KeyCode::Down).await; // asset
     t.key(KeyCode::Down).await; // holder
     t.typed("NEW-HOLDER-1").await;
@@ -781,12 +785,167 @@ async fn create_a_position_through_the_form() {
         "{}",
         t.screen()
     );
+    let p = t.app.positions();
+    assert_eq!(
+        p.rows[p.sel.selected].holder_reference, "NEW-HOLDER-1",
+        "the new position is selected"
+    );
+}
+
+#[tokio::test]
+async fn a_created_institution_is_selected() {
+    let mut t = setup_with(false, KeyMap::default(), 160, 48).await;
+    t.ch('1').await;
+    t.ch('/').await;
+    t.typed("harbor").await;
+    t.key(KeyCode::Enter).await;
+    t.ch('c').await;
+    t.typed("Zenith Savings").await;
+    t.key(KeyCode::Down).await; // regions
+    t.ch(' ').await;
+    t.key(KeyCode::Enter).await;
+    t.settle().await;
+    assert!(t.app.popup().is_none(), "{}", t.screen());
+    let id = t.app.top().selected_id(&t.app.data).unwrap();
+    assert_eq!(
+        t.app.data.institution_name(&id),
+        "Zenith Savings",
+        "the new institution is selected, the filter that hid it cleared: {}",
+        t.screen()
+    );
+}
+
+/// `/` filters every list — institutions, templates, assets, the ledger (by kind, id, actor or
+/// payload, searched by the store), the audit trail — and n / N move between the matches.
+#[tokio::test]
+async fn every_list_filters_and_n_moves_between_matches() {
+    let mut t = setup_with(false, KeyMap::default(), 160, 48).await;
+    t.ch('1').await;
+    t.ch('n').await;
+    assert!(
+        t.screen()
+            .contains("n and N move between the matches of a filter (/ sets one)"),
+        "{}",
+        t.screen()
+    );
+    t.ch('/').await;
+    t.typed("us").await; // a region, and letters of names
+    t.key(KeyCode::Enter).await;
+    let s = t.screen();
+    assert!(s.contains("/us"), "{s}");
+    assert!(
+        s.contains("n next match"),
+        "n is offered once a filter is set: {s}"
+    );
+    let count = |s: &str| -> usize {
+        let crumb = s.lines().nth(1).unwrap();
+        crumb
+            .rsplit_once(" of ")
+            .map(|(_, n)| n.trim().parse().unwrap())
+            .unwrap_or(0)
+    };
+    let n = count(&s);
+    assert!(n >= 1 && n < t.app.data.institutions.len(), "narrowed: {s}");
+    for _ in 0..n {
+        t.ch('n').await;
+    }
+    assert!(
+        t.app
+            .status
+            .as_ref()
+            .is_some_and(|m| m.text.contains("wrapped to the first")),
+        "n past the last match wraps"
+    );
+    t.ch('N').await;
+    assert!(
+        t.screen().contains(&format!("row {n} of {n}")),
+        "{}",
+        t.screen()
+    );
+    t.ch('x').await;
+    assert!(!t.screen().contains("/us"));
+
+    // Templates and assets, each with its own filter.
+    t.ch('2').await;
+    t.ch('/').await;
+    t.typed("TF_INVOICE").await;
+    t.key(KeyCode::Enter).await;
+    let s = t.screen();
+    assert!(s.contains("row 1 of ") && s.contains("TF_INVOICE"), "{s}");
+    assert!(!s.contains("CONSTR_ESCROW"), "{s}");
+    t.ch('m').await;
+    assert!(
+        !t.screen().contains("/TF_INVOICE"),
+        "assets have their own filter"
+    );
+
+    // The ledger, searched by the store: a kind by its name in any case.
+    t.ch('4').await;
+    t.ch('/').await;
+    t.typed("policy_upserted").await;
+    assert_eq!(
+        t.app.ledger().text.text.as_deref(),
+        Some("policy_upserted"),
+        "{}",
+        t.screen()
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    t.app.update(Msg::Tick);
+    t.settle().await;
+    let rows = &t.app.ledger().events.rows;
+    assert!(!rows.is_empty());
+    assert!(
+        rows.iter()
+            .all(|e| e.kind == escrowgrid::domain::LedgerKind::PolicyUpserted),
+        "as you type: {:?}",
+        rows.iter().map(|e| e.kind).collect::<Vec<_>>()
+    );
+    t.key(KeyCode::Enter).await;
+    assert!(t.screen().contains("/policy_upserted"), "{}", t.screen());
+    // An event that does not match does not stream in; one that does, does.
+    let head = t.store.ledger_head().await.unwrap().unwrap().0;
+    let slot = escrowgrid::demo::seed::slots_of(&t.svc, &t.actor)
+        .await
+        .unwrap()[0]
+        .clone();
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(3);
+    let p = escrowgrid::demo::seed::Vocabulary::demo().new_position(&mut rng, &slot);
+    t.svc.create_position(&t.actor, p).await.unwrap();
+    let before = t.app.ledger().events.rows.len();
+    t.stream_from(head).await;
+    assert_eq!(t.app.ledger().events.rows.len(), before);
+    // The audit trail: by action.
+    t.ch('a').await;
+    t.settle().await;
+    t.ch('/').await;
+    t.typed("institution_created").await;
+    t.key(KeyCode::Enter).await;
+    t.settle().await;
+    let records = &t.app.ledger().audit.rows;
+    assert_eq!(
+        records.len(),
+        t.app.data.institutions.len(),
+        "{}",
+        t.screen()
+    );
+    assert!(records.iter().all(|r| r.action == "INSTITUTION_CREATED"));
+    t.ch('x').await;
+    t.settle().await;
+    assert!(
+        t.app
+            .ledger()
+            .audit
+            .rows
+            .iter()
+            .any(|r| r.action != "INSTITUTION_CREATED"),
+        "x clears the search"
+    );
 }
 
 #[tokio::test]
 async fn a_refused_submit_keeps_the_input_and_shows_the_service_error() {
     let mut t = setup().await;
-    t.ch('n').await;
+    t.ch('c').await;
     t.key(KeyCode::Down).await;
     t.key(KeyCode::Down).await;
     t.typed("H-2").await;
@@ -899,7 +1058,7 @@ async fn quit_asks_first_with_unsaved_input() {
     t.ch('q').await;
     assert!(t.app.quit, "q quits at once with nothing unsaved");
     let mut t = setup().await;
-    t.ch('n').await;
+    t.ch('c').await;
     t.key(KeyCode::Down).await;
     t.key(KeyCode::Down).await;
     t.typed("HALF-TYPED").await;
@@ -929,7 +1088,7 @@ async fn quit_asks_first_with_unsaved_input() {
 #[tokio::test]
 async fn a_reply_reaches_a_saving_form_under_the_quit_question() {
     let mut t = setup().await;
-    t.ch('n').await;
+    t.ch('c').await;
     t.key(KeyCode::Down).await;
     t.key(KeyCode::Down).await;
     t.typed("SAVED-UNDER").await;
@@ -964,7 +1123,7 @@ async fn read_only_session_hides_and_refuses_writes() {
     let mut t = setup_with(true, KeyMap::default(), 80, 24).await;
     let s = t.screen();
     assert!(
-        !s.contains("n new") && !s.contains("t transition"),
+        !s.contains("c create") && !s.contains("t transition"),
         "write keys hidden: {s}"
     );
     t.ch('t').await;
@@ -986,7 +1145,7 @@ async fn hints_show_only_what_the_role_may_do() {
     // Root: every key.
     let mut root = signed_in_as(&base, base.actor.clone(), false, 160, 48);
     root.settle().await;
-    assert!(root.screen().contains("n new"), "{}", root.screen());
+    assert!(root.screen().contains("c create"), "{}", root.screen());
     root.ch('4').await;
     assert!(root.screen().contains("v verify"), "{}", root.screen());
     root.ch('5').await;
@@ -1002,8 +1161,11 @@ async fn hints_show_only_what_the_role_may_do() {
     t.settle().await;
     t.ch('1').await;
     let s = t.screen();
-    assert!(!s.contains("n new"), "no new institution for an admin: {s}");
-    t.ch('n').await;
+    assert!(
+        !s.contains("c create"),
+        "no new institution for an admin: {s}"
+    );
+    t.ch('c').await;
     assert!(t.app.popup().is_none());
     assert!(
         t.screen().contains("only root creates institutions"),
@@ -1012,7 +1174,10 @@ async fn hints_show_only_what_the_role_may_do() {
     );
     t.key(KeyCode::Esc).await;
     t.ch('3').await;
-    assert!(t.screen().contains("n new"), "an admin creates positions");
+    assert!(
+        t.screen().contains("c create"),
+        "an admin creates positions"
+    );
     t.ch('4').await;
     let s = t.screen();
     assert!(!s.contains("v verify"), "{s}");
@@ -1065,7 +1230,10 @@ async fn hints_show_only_what_the_role_may_do() {
     t.key(KeyCode::Esc).await;
     t.ch('3').await;
     let s = t.screen();
-    assert!(!s.contains("n new") && !s.contains("t transition"), "{s}");
+    assert!(
+        !s.contains("c create") && !s.contains("t transition"),
+        "{s}"
+    );
     // A position's detail opens nothing: no Enter hint.
     t.key(KeyCode::Enter).await;
     let s = t.screen();

@@ -126,6 +126,8 @@ pub enum Action {
     ToggleChoice,
     SwitchFocus,
     Messages,
+    NextMatch,
+    PrevMatch,
 }
 
 impl Action {
@@ -181,6 +183,8 @@ impl Action {
             ToggleChoice => "toggle_choice",
             SwitchFocus => "switch_focus",
             Messages => "messages",
+            NextMatch => "next_match",
+            PrevMatch => "previous_match",
         }
     }
 
@@ -494,8 +498,17 @@ mod tests {
     fn context_bindings_win_and_overrides_apply() {
         let m = KeyMap::default();
         assert_eq!(
-            m.action(Context::Positions, Key::ch('n')),
+            m.action(Context::Positions, Key::ch('c')),
             Some(Action::New)
+        );
+        assert_eq!(
+            m.action(Context::Positions, Key::ch('n')),
+            Some(Action::NextMatch),
+            "n is the next match everywhere; c creates"
+        );
+        assert_eq!(
+            m.action(Context::Ledger, Key::ch('c')),
+            Some(Action::FilterKind)
         );
         assert_eq!(
             m.action(Context::Positions, Key::ch('q')),

@@ -1,9 +1,14 @@
-//! The Assets tab: asset templates or assets (`m` switches); Enter opens one, `n` creates one.
+//! The Assets tab: asset templates or assets (`m` switches), each list with its own `/` filter;
+//! Enter opens one, `c` creates one.
 
+use super::text_filter::{TextFilter, step_match};
 use super::{Cx, Data, Dcx, Request, View};
 use crate::domain::template::config_fields;
+use crate::domain::{Asset, AssetTemplate};
 use crate::tui::keymap::{Action, Context};
+use crate::tui::msg::{Loaded, Submitted};
 use crate::tui::nav::{Detail, Nav};
+use crate::tui::popups::Outcome;
 use crate::tui::popups::{Popup, form};
 use crate::tui::widgets::{Sel, date, empty, s, short, table};
 use ratatui::Frame;
@@ -15,6 +20,10 @@ pub struct Assets {
     pub templates: bool,
     pub tmpl_sel: Sel,
     pub asset_sel: Sel,
+    pub tmpl_filter: TextFilter,
+    pub asset_filter: TextFilter,
+    /// Created through a form: selected when the list that holds it arrives.
+    pub select: Option<String>,
 }
 
 impl Default for Assets {
@@ -23,6 +32,9 @@ impl Default for Assets {
             templates: true,
             tmpl_sel: Sel::default(),
             asset_sel: Sel::default(),
+            tmpl_filter: TextFilter::default(),
+            asset_filter: TextFilter::default(),
+            select: None,
         }
     }
 }
@@ -30,9 +42,80 @@ impl Default for Assets {
 impl Assets {
     fn list(&mut self, data: &Data) -> (&mut Sel, usize) {
         if self.templates {
-            (&mut self.tmpl_sel, data.templates.len())
+            let n = self.templates_shown(data).len();
+            (&mut self.tmpl_sel, n)
         } else {
-            (&mut self.asset_sel, data.assets.len())
+            let n = self.assets_shown(data).len();
+            (&mut self.asset_sel, n)
+        }
+    }
+
+    fn filter(&self) -> &TextFilter {
+        if self.templates {
+            &self.tmpl_filter
+        } else {
+            &self.asset_filter
+        }
+    }
+
+    fn filter_mut(&mut self) -> &mut TextFilter {
+        if self.templates {
+            &mut self.tmpl_filter
+        } else {
+            &mut self.asset_filter
+        }
+    }
+
+    /// The templates the `/` filter lets through.
+    fn templates_shown<'a>(&self, data: &'a Data) -> Vec<&'a AssetTemplate> {
+        data.templates
+            .iter()
+            .filter(|t| {
+                let inst = data.institution_name(&t.institution_id);
+                self.tmpl_filter.matches([
+                    t.name.as_str(),
+                    t.code.as_str(),
+                    t.region.as_str(),
+                    t.id.as_str(),
+                    inst.as_str(),
+                ])
+            })
+            .collect()
+    }
+
+    /// The assets the `/` filter lets through.
+    fn assets_shown<'a>(&self, data: &'a Data) -> Vec<&'a Asset> {
+        data.assets
+            .iter()
+            .filter(|a| {
+                let inst = data.institution_name(&a.institution_id);
+                let tmpl = data.template_name(&a.template_id);
+                self.asset_filter.matches([
+                    a.label.as_str(),
+                    a.id.as_str(),
+                    tmpl.as_str(),
+                    inst.as_str(),
+                ])
+            })
+            .collect()
+    }
+
+    /// The position of `id` in the list shown, clearing the filter if it hides it.
+    fn reveal(&mut self, id: &str, data: &Data, rows: usize) {
+        let find = |me: &Self| {
+            if me.templates {
+                me.templates_shown(data).iter().position(|t| t.id == id)
+            } else {
+                me.assets_shown(data).iter().position(|a| a.id == id)
+            }
+        };
+        if find(self).is_none() {
+            self.filter_mut().set(None);
+        }
+        if let Some(n) = find(self) {
+            let (sel, len) = self.list(data);
+            sel.selected = n;
+            sel.clamp(len, rows);
         }
     }
 }
@@ -53,10 +136,75 @@ impl View for Assets {
         )
     }
 
+    fn summary(&self, cx: &Dcx) -> String {
+        let (at, len) = if self.templates {
+            (self.tmpl_sel.selected, self.templates_shown(cx.data).len())
+        } else {
+            (self.asset_sel.selected, self.assets_shown(cx.data).len())
+        };
+        let mut bits: Vec<String> = self.filter().crumb().into_iter().collect();
+        if len > 0 {
+            bits.push(format!("row {} of {len}", at.min(len - 1) + 1));
+        } else if self.filter().text.is_some() {
+            bits.push("no matches".into());
+        }
+        bits.join("  ")
+    }
+
+    fn filtering(&self) -> bool {
+        self.filter().text.is_some()
+    }
+
+    fn on_outcome(&mut self, o: Outcome, _cx: &mut Cx) {
+        if self.filter_mut().on_outcome(&o) {
+            if self.templates {
+                self.tmpl_sel = Sel::default();
+            } else {
+                self.asset_sel = Sel::default();
+            }
+        }
+    }
+
+    fn on_loaded(&mut self, l: &Loaded, cx: &mut Cx) {
+        match l {
+            Loaded::Submitted(Ok(Submitted::Template(t))) => {
+                self.templates = true;
+                self.select = Some(t.id.clone());
+            }
+            Loaded::Submitted(Ok(Submitted::Asset(a))) => {
+                self.templates = false;
+                self.select = Some(a.id.clone());
+            }
+            Loaded::Templates(Ok(_)) if self.templates => {
+                if let Some(id) = self.select.take() {
+                    self.reveal(&id, cx.data, cx.rows);
+                }
+            }
+            Loaded::Assets(Ok(_)) if !self.templates => {
+                if let Some(id) = self.select.take() {
+                    self.reveal(&id, cx.data, cx.rows);
+                }
+            }
+            _ => {}
+        }
+    }
+
     fn on_action(&mut self, a: Action, cx: &mut Cx) {
         let rows = cx.rows;
+        if a == Action::Filter {
+            return self.filter_mut().open(cx);
+        }
+        if a == Action::ClearFilters {
+            if self.filter_mut().set(None) {
+                *self.list(cx.data).0 = Sel::default();
+            }
+            return;
+        }
         let (sel, len) = self.list(cx.data);
         match a {
+            Action::NextMatch | Action::PrevMatch => {
+                step_match(sel, a == Action::NextMatch, len, rows, cx)
+            }
             Action::Up => sel.step(-1, len, rows),
             Action::Down => sel.step(1, len, rows),
             Action::PageUp => sel.step(-(rows as isize), len, rows),
@@ -66,13 +214,11 @@ impl View for Assets {
             Action::ToggleMode => self.templates = !self.templates,
             Action::Open => {
                 let d = if self.templates {
-                    cx.data
-                        .templates
+                    self.templates_shown(cx.data)
                         .get(self.tmpl_sel.selected)
                         .map(|t| Detail::Template(t.id.clone()))
                 } else {
-                    cx.data
-                        .assets
+                    self.assets_shown(cx.data)
                         .get(self.asset_sel.selected)
                         .map(|a| Detail::Asset(a.id.clone()))
                 };
@@ -122,11 +268,11 @@ impl View for Assets {
 
     fn selected_id(&self, data: &Data) -> Option<String> {
         if self.templates {
-            data.templates
+            self.templates_shown(data)
                 .get(self.tmpl_sel.selected)
                 .map(|t| t.id.clone())
         } else {
-            data.assets
+            self.assets_shown(data)
                 .get(self.asset_sel.selected)
                 .map(|a| a.id.clone())
         }
@@ -144,14 +290,23 @@ impl View for Assets {
         } else {
             "None visible to this session".to_string()
         };
+        let no_match = |filter: &TextFilter| {
+            format!(
+                "Nothing matches {}. Press / to change the filter.",
+                filter.crumb().unwrap_or_default()
+            )
+        };
         if self.templates {
-            if data.templates.is_empty() {
+            let list = self.templates_shown(data);
+            if list.is_empty() && self.tmpl_filter.text.is_some() {
+                return empty(f, theme, area, &no_match(&self.tmpl_filter));
+            }
+            if list.is_empty() {
                 let text = format!("No templates yet. {create} ({switch} switches to assets).");
                 return empty(f, theme, area, &text);
             }
-            let sel = self.tmpl_sel.clamped(data.templates.len(), visible);
-            let rows = data
-                .templates
+            let sel = self.tmpl_sel.clamped(list.len(), visible);
+            let rows = list
                 .iter()
                 .skip(sel.offset)
                 .take(visible)
@@ -181,13 +336,16 @@ impl View for Assets {
             );
             f.render_widget(tb, area);
         } else {
-            if data.assets.is_empty() {
+            let list = self.assets_shown(data);
+            if list.is_empty() && self.asset_filter.text.is_some() {
+                return empty(f, theme, area, &no_match(&self.asset_filter));
+            }
+            if list.is_empty() {
                 let text = format!("No assets yet. {create} ({switch} switches to templates).");
                 return empty(f, theme, area, &text);
             }
-            let sel = self.asset_sel.clamped(data.assets.len(), visible);
-            let rows = data
-                .assets
+            let sel = self.asset_sel.clamped(list.len(), visible);
+            let rows = list
                 .iter()
                 .skip(sel.offset)
                 .take(visible)

@@ -18,7 +18,12 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 
+use super::text_filter::TextFilter;
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+/// How long typing in the `/` line must pause before the store is searched.
+const SEARCH_PAUSE: Duration = Duration::from_millis(250);
 
 /// The most rows a window keeps; paging further drops the far end.
 const KEEP: usize = 4 * PAGE as usize;
@@ -140,6 +145,11 @@ pub struct Ledger {
     pub loaded: bool,
     /// Events up to this seq are covered by a confirmed on-chain anchor (0: none).
     pub anchored_to: i64,
+    /// The `/` filters of the ledger and of the audit trail (searched by the store).
+    pub text: TextFilter,
+    pub audit_text: TextFilter,
+    /// What the `/` line holds and when it was typed: the search runs once typing pauses.
+    pub typed: Option<Instant>,
 }
 
 impl Default for Ledger {
@@ -158,6 +168,9 @@ impl Default for Ledger {
             audit_generation: 0,
             loaded: false,
             anchored_to: 0,
+            text: TextFilter::default(),
+            audit_text: TextFilter::default(),
+            typed: None,
         }
     }
 }
@@ -177,6 +190,7 @@ impl Ledger {
             generation: self.generation,
             position_id: self.position.clone(),
             kind: self.kind,
+            text: self.text.text.clone(),
             page,
         });
     }
@@ -197,6 +211,7 @@ impl Ledger {
         cx.cmd(Cmd::LoadAudit {
             generation: self.audit_generation,
             action: self.audit_action.clone(),
+            text: self.audit_text.text.clone(),
             page,
         });
     }
@@ -207,6 +222,21 @@ impl Ledger {
                 .position
                 .as_ref()
                 .is_none_or(|p| e.position_id.as_ref() == Some(p))
+            && self
+                .text
+                .text
+                .as_deref()
+                .is_none_or(|t| crate::store::ledger_text_matches(e, t))
+    }
+
+    /// Runs the search the `/` filter now holds, from the newest.
+    fn search(&mut self, cx: &mut Cx) {
+        self.typed = None;
+        if self.audit_mode {
+            self.load_audit(AuditPage::Newest, cx);
+        } else {
+            self.reload(cx);
+        }
     }
 
     /// A streamed event: appended when the window holds the newest events, else counted.
@@ -345,12 +375,21 @@ impl View for Ledger {
         self.audit_mode.then(|| "Audit trail".into())
     }
 
+    fn filtering(&self) -> bool {
+        if self.audit_mode {
+            self.audit_text.text.is_some()
+        } else {
+            self.text.text.is_some()
+        }
+    }
+
     fn summary(&self, cx: &Dcx) -> String {
         let mut bits = Vec::new();
         if self.audit_mode {
             if let Some(a) = &self.audit_action {
                 bits.push(format!("action={a}"));
             }
+            bits.extend(self.audit_text.crumb());
             bits.extend(self.audit_window_text());
             return bits.join("  ");
         }
@@ -360,6 +399,7 @@ impl View for Ledger {
         if let Some(p) = &self.position {
             bits.push(format!("position={}", short(p)));
         }
+        bits.extend(self.text.crumb());
         let bottom = cx.key(Context::Ledger, Action::Bottom);
         bits.push(if self.follow {
             "● following".to_string()
@@ -446,7 +486,30 @@ impl View for Ledger {
                     PickerPurpose::LedgerKind,
                 )));
             }
+            Action::Filter if self.audit_mode => self.audit_text.open(cx),
+            Action::Filter => self.text.open(cx),
+            Action::NextMatch | Action::PrevMatch => {
+                let forward = a == Action::NextMatch;
+                // The ledger is oldest at the top, the audit trail newest: round past the ends.
+                let (w_start, w_end, at, len) = if self.audit_mode {
+                    let w = &self.audit;
+                    (w.at_start, w.at_end, w.sel.selected, w.rows.len())
+                } else {
+                    let w = &self.events;
+                    (w.at_start, w.at_end, w.sel.selected, w.rows.len())
+                };
+                if forward && w_end && at + 1 >= len {
+                    self.jump(true, cx);
+                    cx.info("wrapped to the first match");
+                } else if !forward && w_start && at == 0 {
+                    self.jump(false, cx);
+                    cx.info("wrapped to the last match");
+                } else {
+                    self.step(if forward { 1 } else { -1 }, cx);
+                }
+            }
             Action::ClearFilters if self.audit_mode => {
+                self.audit_text.set(None);
                 self.audit_action = None;
                 self.load_audit(AuditPage::Newest, cx);
                 cx.info("Filters cleared");
@@ -454,6 +517,7 @@ impl View for Ledger {
             Action::ClearFilters => {
                 self.kind = None;
                 self.position = None;
+                self.text.set(None);
                 self.reload(cx);
                 cx.info("Filters cleared");
             }
@@ -462,6 +526,22 @@ impl View for Ledger {
     }
 
     fn on_outcome(&mut self, o: Outcome, cx: &mut Cx) {
+        let filter = if self.audit_mode {
+            &mut self.audit_text
+        } else {
+            &mut self.text
+        };
+        let typed = matches!(o, Outcome::FilterTyped(_));
+        if filter.on_outcome(&o) {
+            // As you type, once typing pauses (see on_tick); at once on Enter or Esc.
+            if typed {
+                self.typed = Some(Instant::now());
+            } else {
+                self.search(cx);
+            }
+        } else if !typed && self.typed.is_some() {
+            self.search(cx);
+        }
         match o {
             Outcome::Picked(PickerPurpose::LedgerKind, v) => {
                 self.kind = v.and_then(|v| v.parse().ok());
@@ -542,6 +622,9 @@ impl View for Ledger {
     }
 
     fn on_tick(&mut self, tick: u64, shown: bool, cx: &mut Cx) {
+        if self.typed.is_some_and(|at| at.elapsed() >= SEARCH_PAUSE) {
+            self.search(cx);
+        }
         // Refused actions write audit records but no ledger events: look for newer records
         // while the trail is shown from its newest.
         if shown && self.audit_mode && self.audit.at_start && tick.is_multiple_of(8) {
@@ -551,6 +634,7 @@ impl View for Ledger {
                     cx.cmd(Cmd::LoadAudit {
                         generation: self.audit_generation,
                         action: self.audit_action.clone(),
+                        text: self.audit_text.text.clone(),
                         page: AuditPage::Newer(id),
                     });
                 }
@@ -662,23 +746,21 @@ impl Ledger {
         if let Some(last) = events.last() {
             self.head = self.head.max(last.seq);
         }
+        // Keep what the stream delivered beyond the newest page (and the filters let through).
+        let newest = events.last().map(|e| e.seq).unwrap_or(0);
+        let later: Vec<LedgerEvent> = match page {
+            LedgerPage::Newest => self
+                .events
+                .rows
+                .iter()
+                .filter(|e| e.seq > newest && self.matches(e))
+                .cloned()
+                .collect(),
+            _ => Vec::new(),
+        };
         let w = &mut self.events;
         match page {
             LedgerPage::Newest => {
-                // Keep what the stream delivered beyond the page.
-                let newest = events.last().map(|e| e.seq).unwrap_or(0);
-                let later: Vec<LedgerEvent> = w
-                    .rows
-                    .iter()
-                    .filter(|e| e.seq > newest)
-                    .filter(|e| self.kind.is_none_or(|k| k == e.kind))
-                    .filter(|e| {
-                        self.position
-                            .as_ref()
-                            .is_none_or(|p| e.position_id.as_ref() == Some(p))
-                    })
-                    .cloned()
-                    .collect();
                 let mut all = events.to_vec();
                 all.extend(later);
                 w.put(all, Place::Replace { select_last: true }, rows);

@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod position_detail;
 pub mod positions;
 pub mod record_detail;
+pub mod text_filter;
 
 pub use super::chain::{ChainView, ChainWatch};
 use super::keymap::{Action, Context, KeyMap};
@@ -313,6 +314,11 @@ pub trait View: Any {
     /// Whether an action can do anything here; the hint bar leaves out those that cannot.
     fn offers(&self, _a: Action) -> bool {
         true
+    }
+
+    /// A `/` filter is applied: `n` / `N` move between its matches.
+    fn filtering(&self) -> bool {
+        false
     }
 
     /// False while the view has paused following the live stream.

@@ -55,6 +55,8 @@ pub struct Positions {
     pub filter_before: Option<PositionFilter>,
     /// The first page is loading for `g`: select its first row (a reload keeps the row).
     pub to_top: bool,
+    /// Created through the form: selected when the first page that holds it arrives.
+    pub select: Option<String>,
 }
 
 impl Default for Positions {
@@ -78,6 +80,7 @@ impl Default for Positions {
             text_before: None,
             filter_before: None,
             to_top: false,
+            select: None,
         }
     }
 }
@@ -143,11 +146,23 @@ impl Positions {
         self.loaded_once = true;
         match mode {
             PageMode::First => {
+                let created = self.select.take();
                 let keep = self
                     .rows
                     .get(self.sel.selected)
                     .filter(|_| !std::mem::take(&mut self.to_top))
                     .map(|r| r.id.clone());
+                if let Some(id) = &created
+                    && !rows.iter().any(|r| &r.id == id)
+                {
+                    cx.info(format!(
+                        "Created {id}: not among the first {} rows of this filter and sort",
+                        rows.len()
+                    ));
+                }
+                let keep = created
+                    .filter(|id| rows.iter().any(|r| &r.id == id))
+                    .or(keep);
                 self.rows = rows;
                 self.at_start = true;
                 self.at_end = !full;
@@ -276,6 +291,17 @@ impl View for Positions {
             Action::PageDown => self.step(rows, cx),
             Action::Top => self.jump(true, cx),
             Action::Bottom => self.jump(false, cx),
+            // Every row shown matches the text: the next row, round past the ends.
+            Action::NextMatch if self.at_end && self.sel.selected + 1 >= self.rows.len() => {
+                self.jump(true, cx);
+                cx.info("wrapped to the first match");
+            }
+            Action::PrevMatch if self.at_start && self.sel.selected == 0 => {
+                self.jump(false, cx);
+                cx.info("wrapped to the last match");
+            }
+            Action::NextMatch => self.step(1, cx),
+            Action::PrevMatch => self.step(-1, cx),
             Action::Open => {
                 if let Some(p) = self.selected() {
                     cx.out.push(Request::Open(Detail::Position(p.id.clone())));
@@ -407,7 +433,14 @@ impl View for Positions {
                     }),
                 ..
             } => self.replace_row(p),
-            Loaded::Submitted(Ok(Submitted::Position(_))) => self.stale = true,
+            Loaded::Submitted(Ok(Submitted::Position(p))) => {
+                // The new position, selected in a fresh first page.
+                self.select = Some(p.id.clone());
+                self.generation += 1;
+                self.loading = None;
+                self.load(PageMode::First, cx);
+                self.count_stale = true;
+            }
             _ => {}
         }
     }
@@ -514,6 +547,10 @@ impl View for Positions {
 
     fn institution_focus(&self) -> Option<&str> {
         self.filter.institution_id.as_deref()
+    }
+
+    fn filtering(&self) -> bool {
+        self.filter.text.is_some()
     }
 
     fn summary(&self, cx: &Dcx) -> String {
