@@ -9,7 +9,7 @@ use super::keymap::{Action, Context, Key, KeyMap};
 use super::layout::Areas;
 use super::nav::{Detail, Nav};
 use super::popups::command_line::{self, Command};
-use super::popups::{Confirmed, Help, LineInput, Message, Outcome, Popup};
+use super::popups::{CommandInput, Confirmed, Help, Message, Outcome, Popup};
 use super::theme::Theme;
 use super::views::catalog_detail::CatalogDetail;
 use super::views::institution_detail::InstitutionDetail;
@@ -87,6 +87,9 @@ pub enum Level {
     Error,
 }
 
+/// How many `:` commands the history keeps.
+const HISTORY: usize = 100;
+
 #[derive(Debug, Clone)]
 pub struct StatusMsg {
     pub level: Level,
@@ -142,6 +145,8 @@ pub struct App {
     /// Institutions whose counts (templates, assets, positions) changed since last loaded;
     /// reloaded at most once a second, however busy the stream.
     counts_stale: std::collections::BTreeSet<String>,
+    /// The `:` commands run in this session, oldest first (↑ on the line walks them).
+    history: std::collections::VecDeque<String>,
 }
 
 impl App {
@@ -172,6 +177,7 @@ impl App {
             started: Instant::now(),
             ticks: 0,
             counts_stale: Default::default(),
+            history: Default::default(),
         }
     }
 
@@ -779,7 +785,10 @@ impl App {
                 }
             }
             Action::Back => self.back(),
-            Action::CommandLine => self.popups.push(Popup::CommandLine(LineInput::new(""))),
+            Action::CommandLine => {
+                let line = CommandInput::new("", self.history.iter().cloned().collect());
+                self.popups.push(Popup::CommandLine(line));
+            }
             Action::Copy => match self.top().selected_id(&self.data) {
                 Some(id) => {
                     self.info(format!("Copied {id}"));
@@ -896,10 +905,18 @@ impl App {
             Outcome::Command(line) => {
                 self.popups.pop();
                 let line = line.trim().to_string();
+                if !line.is_empty() && self.history.back() != Some(&line) {
+                    self.history.push_back(line.clone());
+                    if self.history.len() > HISTORY {
+                        self.history.pop_front();
+                    }
+                }
                 if let Err(e) = self.run_command(&line) {
                     // Keep what was typed, to mend it.
                     self.error(e);
-                    self.popups.push(Popup::CommandLine(LineInput::new(&line)));
+                    let history = self.history.iter().cloned().collect();
+                    self.popups
+                        .push(Popup::CommandLine(CommandInput::new(&line, history)));
                 }
             }
             o @ (Outcome::FilterApplied(_) | Outcome::FilterCancelled | Outcome::Picked(..)) => {

@@ -2575,3 +2575,105 @@ async fn the_whole_ledger_and_audit_trail_page_and_jump() {
     t.key(KeyCode::Esc).await;
     assert!(t.app.detail().is_none());
 }
+
+/// The `:` line completes with Tab (commands, argument names, values, institution names quoted
+/// when they hold a space), lists what it cannot choose between, and walks the commands run
+/// before with ↑ / ↓; a picker narrows as letters are typed.
+#[tokio::test]
+async fn the_command_line_completes_remembers_and_pickers_narrow() {
+    let mut t = setup_with(false, KeyMap::default(), 160, 48).await;
+    t.ch(':').await;
+    t.typed("pos").await;
+    t.key(KeyCode::Tab).await;
+    t.typed("state=PA").await;
+    t.key(KeyCode::Tab).await;
+    assert!(
+        t.screen().contains(":positions state=PARTIALLY_RELEASED"),
+        "{}",
+        t.screen()
+    );
+    t.key(KeyCode::Enter).await;
+    assert_eq!(
+        t.app.positions().filter.state,
+        Some(PositionState::PartiallyReleased)
+    );
+
+    // An institution's name with a space comes back quoted, and runs.
+    let name = t
+        .app
+        .data
+        .institutions
+        .iter()
+        .find(|i| i.name.contains(' '))
+        .expect("a demo institution with a space in its name")
+        .name
+        .clone();
+    let prefix: String = name.chars().take(4).collect();
+    t.ch(':').await;
+    t.typed(&format!("positions institution={prefix}")).await;
+    t.key(KeyCode::Tab).await;
+    let s = t.screen();
+    assert!(
+        s.contains(&format!(":positions institution=\"{name}\"")),
+        "{s}"
+    );
+    t.key(KeyCode::Enter).await;
+    let inst = t
+        .app
+        .data
+        .institutions
+        .iter()
+        .find(|i| i.name == name)
+        .unwrap()
+        .id
+        .clone();
+    assert_eq!(t.app.positions().filter.institution_id, Some(inst));
+
+    // Several candidates: listed above the line, the line kept.
+    t.ch(':').await;
+    t.typed("a").await;
+    t.key(KeyCode::Tab).await;
+    let s = t.screen();
+    assert!(s.contains("audit  assets  anchor"), "{s}");
+    t.key(KeyCode::Esc).await;
+
+    // ↑ recalls the last command, ↑ again the one before, ↓ comes back.
+    t.ch(':').await;
+    t.key(KeyCode::Up).await;
+    assert!(
+        t.screen()
+            .contains(&format!(":positions institution=\"{name}\""))
+    );
+    t.key(KeyCode::Up).await;
+    assert!(
+        t.screen().contains(":positions state=PARTIALLY_RELEASED"),
+        "{}",
+        t.screen()
+    );
+    t.key(KeyCode::Down).await;
+    t.key(KeyCode::Down).await;
+    let s = t.screen();
+    assert!(!s.contains(":positions"), "back at the empty line: {s}");
+    t.key(KeyCode::Esc).await;
+
+    // The state picker narrows as letters are typed; Enter picks the one highlighted.
+    t.ch('x').await;
+    t.ch('s').await;
+    t.typed("canc").await;
+    let s = t.screen();
+    assert!(s.contains("Filter by state: canc"), "{s}");
+    assert!(!s.contains("│ FUNDED"), "{s}");
+    t.key(KeyCode::Enter).await;
+    assert_eq!(
+        t.app.positions().filter.state,
+        Some(PositionState::Cancelled)
+    );
+    t.ch('s').await;
+    t.typed("zzz").await;
+    assert!(t.screen().contains("nothing matches"));
+    t.key(KeyCode::Backspace).await;
+    t.key(KeyCode::Backspace).await;
+    t.key(KeyCode::Backspace).await;
+    assert!(t.screen().contains("│ FUNDED"), "{}", t.screen());
+    t.key(KeyCode::Esc).await;
+}

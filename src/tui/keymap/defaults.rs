@@ -329,8 +329,14 @@ impl Default for KeyMap {
                     "no, leave it",
                     Some("no"),
                 ),
-                b(Picker, &[k(K::Up), c('k')], Up, "previous choice", None),
-                b(Picker, &[k(K::Down), c('j')], Down, "next choice", None),
+                b(
+                    Picker,
+                    &[k(K::Up)],
+                    Up,
+                    "previous choice (type to narrow)",
+                    None,
+                ),
+                b(Picker, &[k(K::Down)], Down, "next choice", None),
                 b(Picker, &[k(K::Enter)], Submit, "choose", Some("choose")),
                 b(Picker, &[k(K::Esc)], Close, "cancel", Some("cancel")),
                 b(
@@ -416,6 +422,27 @@ impl Default for KeyMap {
                 b(Form, &[k(K::Esc)], Close, "cancel", Some("cancel")),
                 b(LineInput, &[k(K::Enter)], Submit, "apply", Some("apply")),
                 b(LineInput, &[k(K::Esc)], Close, "cancel", Some("cancel")),
+                b(
+                    LineInput,
+                    &[k(K::Tab)],
+                    Complete,
+                    ": completes a command, an argument or its value",
+                    Some("complete"),
+                ),
+                b(
+                    LineInput,
+                    &[k(K::Up)],
+                    HistoryBack,
+                    ": the command run before (history)",
+                    None,
+                ),
+                b(
+                    LineInput,
+                    &[k(K::Down)],
+                    HistoryForward,
+                    ": the command run after",
+                    None,
+                ),
             ],
         }
     }

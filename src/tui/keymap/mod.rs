@@ -128,6 +128,9 @@ pub enum Action {
     Messages,
     NextMatch,
     PrevMatch,
+    Complete,
+    HistoryBack,
+    HistoryForward,
 }
 
 impl Action {
@@ -185,6 +188,9 @@ impl Action {
             Messages => "messages",
             NextMatch => "next_match",
             PrevMatch => "previous_match",
+            Complete => "complete",
+            HistoryBack => "history_back",
+            HistoryForward => "history_forward",
         }
     }
 

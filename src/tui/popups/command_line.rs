@@ -228,3 +228,204 @@ pub fn sort_key_label(k: PositionSortKey) -> &'static str {
         PositionSortKey::State => "state",
     }
 }
+
+/// The commands, as `Tab` completes them.
+pub const COMMANDS: &[&str] = &[
+    "positions",
+    "ledger",
+    "audit",
+    "open",
+    "institutions",
+    "templates",
+    "assets",
+    "health",
+    "messages",
+    "verify",
+    "check",
+    "anchor",
+    "export",
+    "new",
+    "help",
+    "quit",
+];
+
+const SORT_KEYS: &[&str] = &[
+    "created",
+    "updated",
+    "institution",
+    "asset",
+    "holder",
+    "amount",
+    "currency",
+    "state",
+];
+
+/// What `Tab` does to a `:` line: the line with its last word completed as far as every
+/// candidate agrees, and the candidates when more than one remains (to show).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Completion {
+    pub line: String,
+    pub candidates: Vec<String>,
+}
+
+/// Completes the last word of a `:` line: a command's name, an argument's name (`state=`) or
+/// its value (a state, a kind, an institution's name, a sort key).
+pub fn complete(line: &str, institutions: &[Institution]) -> Completion {
+    // The last word starts after the last space outside quotes.
+    let mut start = 0;
+    let mut quoted = false;
+    for (i, c) in line.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ' ' if !quoted => start = i + 1,
+            _ => {}
+        }
+    }
+    let (head, word) = line.split_at(start);
+    let command = head.split_whitespace().next().map(str::to_ascii_lowercase);
+    let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let candidates: Vec<String> = match command.as_deref() {
+        None => owned(COMMANDS),
+        Some(cmd) => {
+            let key = word.split_once('=').map(|(k, _)| k.to_ascii_lowercase());
+            let with_key = |k: &str, values: Vec<String>| -> Vec<String> {
+                values.into_iter().map(|v| format!("{k}={v}")).collect()
+            };
+            match (cmd, key.as_deref()) {
+                ("positions" | "pos", None) => owned(&[
+                    "state=",
+                    "institution=",
+                    "asset=",
+                    "holder=",
+                    "text=",
+                    "sort=",
+                ]),
+                ("positions" | "pos", Some("state")) => with_key(
+                    "state",
+                    PositionState::ALL
+                        .iter()
+                        .map(|s| s.as_str().to_string())
+                        .collect(),
+                ),
+                ("positions" | "pos", Some(k @ ("institution" | "inst"))) => with_key(
+                    k,
+                    institutions
+                        .iter()
+                        .map(|i| {
+                            if i.name.contains(' ') {
+                                format!("\"{}\"", i.name)
+                            } else {
+                                i.name.clone()
+                            }
+                        })
+                        .collect(),
+                ),
+                ("positions" | "pos", Some("sort")) => with_key(
+                    "sort",
+                    SORT_KEYS
+                        .iter()
+                        .flat_map(|k| [k.to_string(), format!("-{k}")])
+                        .collect(),
+                ),
+                ("ledger", None) => owned(&["kind=", "seq=", "since="]),
+                ("ledger", Some("kind")) => with_key(
+                    "kind",
+                    LedgerKind::ALL
+                        .iter()
+                        .map(|k| k.as_str().to_string())
+                        .collect(),
+                ),
+                ("audit", None) => owned(&["since="]),
+                ("verify", None) => owned(&["stop"]),
+                _ => Vec::new(),
+            }
+        }
+    };
+    // Quotes do not count: `institution=Harb` finds `institution="Harbor Trust Bank"`.
+    let bare = |s: &str| s.replace('"', "").to_lowercase();
+    let word_l = bare(word);
+    let matching: Vec<String> = candidates
+        .into_iter()
+        .filter(|c| bare(c).starts_with(&word_l))
+        .collect();
+    let completed = match matching.as_slice() {
+        [] => word.to_string(),
+        [one] if one.ends_with('=') => one.clone(),
+        [one] => format!("{one} "),
+        many => common_prefix(many)
+            .filter(|p| bare(p).len() > word_l.len())
+            .unwrap_or_else(|| word.to_string()),
+    };
+    Completion {
+        line: format!("{head}{completed}"),
+        candidates: if matching.len() > 1 {
+            matching
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+/// The longest prefix (ignoring case, spelled as the first has it) all of `words` share.
+fn common_prefix(words: &[String]) -> Option<String> {
+    let first = words.first()?;
+    let mut n = first.len();
+    for w in &words[1..] {
+        n = first
+            .char_indices()
+            .zip(w.chars())
+            .take_while(|((_, a), b)| a.eq_ignore_ascii_case(b))
+            .last()
+            .map(|((i, a), _)| i + a.len_utf8())
+            .unwrap_or(0)
+            .min(n);
+    }
+    Some(first[..n].to_string())
+}
+
+#[cfg(test)]
+mod completion_tests {
+    use super::complete;
+    use crate::domain::Institution;
+
+    #[test]
+    fn completes_commands_arguments_and_values() {
+        let c = |l: &str| complete(l, &[]);
+        assert_eq!(c("pos").line, "positions ");
+        assert_eq!(c("positions st").line, "positions state=");
+        assert_eq!(
+            c("positions state=PA").line,
+            "positions state=PARTIALLY_RELEASED "
+        );
+        assert_eq!(c("ledger kind=POSITION_").line, "ledger kind=POSITION_");
+        assert_eq!(
+            c("ledger kind=POSITION_").candidates,
+            vec!["kind=POSITION_CREATED", "kind=POSITION_STATE_CHANGED"]
+        );
+        assert_eq!(
+            c("ledger kind=position_c").line,
+            "ledger kind=POSITION_CREATED "
+        );
+        let all = c("");
+        assert_eq!(all.line, "");
+        assert!(all.candidates.contains(&"positions".to_string()));
+        assert_eq!(c("a").candidates, vec!["audit", "assets", "anchor"]);
+        let inst = |name: &str| Institution {
+            id: "inst_x".into(),
+            name: name.to_string(),
+            regions: Vec::new(),
+            verticals: Vec::new(),
+            created_at: crate::domain::time::now(),
+            updated_at: crate::domain::time::now(),
+        };
+        let two = [inst("Harbor Trust Bank"), inst("Harbour Mutual")];
+        let c2 = |l: &str| complete(l, &two);
+        assert_eq!(
+            c2("pos institution=harbor").line,
+            "pos institution=\"Harbor Trust Bank\" "
+        );
+        assert_eq!(c2("pos institution=Harb").line, "pos institution=\"Harbo");
+        assert_eq!(c2("pos institution=Harb").candidates.len(), 2);
+        assert_eq!(c("frobnicate x").candidates, Vec::<String>::new());
+    }
+}

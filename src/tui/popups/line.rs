@@ -49,6 +49,10 @@ impl LineInput {
         match action {
             Some(Action::Close) => LineEvent::Cancelled,
             Some(Action::Submit) => LineEvent::Done(self.value()),
+            // (the : line's own keys; the / line has no use for them)
+            Some(Action::Complete | Action::HistoryBack | Action::HistoryForward) => {
+                LineEvent::Typed(self.value())
+            }
             _ => {
                 let _ = edit(&mut self.text, k);
                 LineEvent::Typed(self.value())

@@ -3,6 +3,7 @@
 //! overlay and can be remapped) and answers with an `Outcome`; the router acts on it, or hands it
 //! to the view that opened the dialog.
 
+pub mod command_input;
 pub mod command_line;
 pub mod confirm;
 pub mod form;
@@ -19,6 +20,7 @@ use form::{Lookup, Submission};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
+pub use command_input::CommandInput;
 pub use confirm::{Confirm, Confirmed};
 pub use form::Form;
 pub use help::Help;
@@ -35,7 +37,7 @@ pub enum Popup {
     Form(Box<Form>),
     Transition(Box<TransitionDialog>),
     /// The `:` line.
-    CommandLine(LineInput),
+    CommandLine(CommandInput),
     /// The `/` text filter.
     Filter(LineInput),
     Picker(Picker),
@@ -98,7 +100,7 @@ impl Popup {
             Popup::Confirm(c) => c.on_action(action),
             Popup::Form(f) => f.on_key(k, keys.actions(ctx, key).collect(), lookup),
             Popup::Transition(d) => d.on_key(k, action),
-            Popup::CommandLine(l) => match l.on_key(k, action) {
+            Popup::CommandLine(l) => match l.on_key(k, action, lookup.institutions) {
                 line::LineEvent::Typed(_) => Outcome::Keep,
                 line::LineEvent::Done(text) => Outcome::Command(text),
                 line::LineEvent::Cancelled => Outcome::CommandCancelled,
@@ -108,7 +110,7 @@ impl Popup {
                 line::LineEvent::Done(text) => Outcome::FilterApplied(text),
                 line::LineEvent::Cancelled => Outcome::FilterCancelled,
             },
-            Popup::Picker(p) => p.on_action(action),
+            Popup::Picker(p) => p.on_key(k, action),
         }
     }
 
@@ -129,7 +131,7 @@ impl Popup {
             Popup::Confirm(c) => c.draw(f, area, theme, keys),
             Popup::Form(form) => form::draw::draw(f, form, area, theme, keys),
             Popup::Transition(d) => d.draw(f, area, theme, keys),
-            Popup::CommandLine(l) => l.draw(f, line, ":", theme),
+            Popup::CommandLine(l) => l.draw(f, line, theme),
             Popup::Filter(l) => l.draw(f, line, "/", theme),
             Popup::Picker(p) => p.draw(f, area, theme, keys),
         }
