@@ -210,6 +210,16 @@ impl App {
     }
 
     fn set_status(&mut self, level: Level, text: String) {
+        self.log(level, text.clone());
+        self.status = Some(StatusMsg {
+            level,
+            text,
+            at: Instant::now(),
+        });
+    }
+
+    /// Keeps a line in the message log (`M`) without putting it on the status line.
+    fn log(&mut self, level: Level, text: String) {
         const KEPT: usize = 1000;
         if self
             .messages
@@ -220,13 +230,8 @@ impl App {
                 self.messages.pop_front();
             }
             let at = chrono::Utc::now().format("%H:%M:%S").to_string();
-            self.messages.push_back((at, level, text.clone()));
+            self.messages.push_back((at, level, text));
         }
-        self.status = Some(StatusMsg {
-            level,
-            text,
-            at: Instant::now(),
-        });
     }
 
     fn error_shown(&self) -> bool {
@@ -577,6 +582,7 @@ impl App {
             }
             Loaded::Submitted(r) => self.on_submitted(r),
             Loaded::Transitioned { id, result } => self.on_transitioned(id, result),
+            Loaded::TransitionedMany { to, results } => self.on_transitioned_many(to, results),
             _ => {}
         }
         match l.status() {
@@ -708,6 +714,81 @@ impl App {
                     .push(Popup::Message(Message::moved_first(id, now.as_deref())));
             }
             Err(e) => self.service_error("transition refused", e),
+        }
+    }
+
+    /// A marked set moved: one line per position in the message log (moved, already there,
+    /// moved by someone else first, refused), and a summary on the status line.
+    fn on_transitioned_many(
+        &mut self,
+        to: &str,
+        results: &[(String, ServiceResult<TransitionOutcome>)],
+    ) {
+        let (mut moved, mut already, mut raced, mut refused) = (0u64, 0u64, 0u64, 0u64);
+        for (id, r) in results {
+            let (level, line) = match r {
+                Ok(o) if o.applied => {
+                    moved += 1;
+                    let from = o.event.as_ref().map(|e| e.from_state.as_str());
+                    (
+                        Level::Info,
+                        format!(
+                            "{id}: {} → {}{}",
+                            from.unwrap_or("?"),
+                            o.position.state,
+                            o.ledger_seq
+                                .map(|s| format!(" (ledger seq {s})"))
+                                .unwrap_or_default()
+                        ),
+                    )
+                }
+                Ok(o) => {
+                    already += 1;
+                    (
+                        Level::Info,
+                        format!("{id}: already {}, nothing changed", o.position.state),
+                    )
+                }
+                Err(ServiceError::Conflict { current, .. }) => {
+                    raced += 1;
+                    let now = current.as_ref().map(|p| p.state.to_string());
+                    (
+                        Level::Error,
+                        format!(
+                            "{id}: moved by someone else first: it is {}; nothing changed",
+                            now.as_deref().unwrap_or("changed")
+                        ),
+                    )
+                }
+                Err(e) => {
+                    refused += 1;
+                    (Level::Error, format!("{id}: refused: {e}"))
+                }
+            };
+            self.log(level, line);
+        }
+        let mut parts = vec![format!(
+            "Moved {moved} of {} to {to}",
+            crate::domain::text::counted(results.len() as u64, "position", "positions")
+        )];
+        if already > 0 {
+            parts.push(format!("{already} already there"));
+        }
+        if raced > 0 {
+            parts.push(format!("{raced} moved by someone else first"));
+        }
+        if refused > 0 {
+            parts.push(format!("{refused} refused"));
+        }
+        let summary = format!(
+            "{}; {} lists each",
+            parts.join(", "),
+            self.keymap.key_text(Context::Global, Action::Messages)
+        );
+        if raced + refused > 0 {
+            self.error(format!("{summary} (those not moved stay marked)"));
+        } else {
+            self.info(summary);
         }
     }
 
@@ -940,6 +1021,17 @@ impl App {
                 }
                 self.info(format!("Moving {id} to {}…", req.to));
                 self.cmds.push(Cmd::Transition { id, req });
+            }
+            Confirmed::Transitions(items) => {
+                if self.refuse_if_not_allowed(Action::Transition) {
+                    return;
+                }
+                let to = items.first().map(|(_, r)| r.to.clone()).unwrap_or_default();
+                self.info(format!(
+                    "Moving {} to {to}…",
+                    crate::domain::text::counted(items.len() as u64, "position", "positions")
+                ));
+                self.cmds.push(Cmd::Transitions { to, items });
             }
             Confirmed::Revoke(id) => self.cmds.push(Cmd::Revoke(id)),
             Confirmed::Export(path) => self.export(path, true),

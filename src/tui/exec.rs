@@ -391,6 +391,19 @@ impl Executor {
                 let result = svc.transition_position(a, &id, req).await;
                 Loaded::Transitioned { id, result }
             }
+            Cmd::Transitions { to, items } => {
+                let mut results = Vec::with_capacity(items.len());
+                for (id, req) in items {
+                    let r = svc.transition_position(a, &id, req).await;
+                    // A session that ended (its key revoked) moves nothing more.
+                    let ended = matches!(r, Err(ServiceError::Unauthenticated(_)));
+                    results.push((id, r));
+                    if ended {
+                        break;
+                    }
+                }
+                Loaded::TransitionedMany { to, results }
+            }
             Cmd::Revoke(id) => Loaded::Revoked(svc.revoke_api_key(a, &id).await),
             Cmd::Copy(_) | Cmd::PauseSimulator(_) => return None,
         })

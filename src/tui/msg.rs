@@ -137,6 +137,11 @@ pub enum Loaded {
         id: String,
         result: ServiceResult<TransitionOutcome>,
     },
+    /// A marked set moved, each in turn: (id, result), in the order confirmed.
+    TransitionedMany {
+        to: String,
+        results: Vec<(String, ServiceResult<TransitionOutcome>)>,
+    },
     Revoked(ServiceResult<RevokeOutcome>),
 }
 
@@ -180,6 +185,7 @@ impl Loaded {
             Loaded::Submitted(r) => ended(r),
             Loaded::Transitioned { result, .. } => ended(result),
             Loaded::Revoked(r) => ended(r),
+            Loaded::TransitionedMany { results, .. } => results.iter().find_map(|(_, r)| ended(r)),
             Loaded::Summaries(_) | Loaded::Health(_) | Loaded::FullVerifyProgress { .. } => None,
         }
     }
@@ -314,6 +320,11 @@ pub enum Cmd {
     Transition {
         id: String,
         req: TransitionRequest,
+    },
+    /// Move each of a marked set to one state, one after another.
+    Transitions {
+        to: String,
+        items: Vec<(String, TransitionRequest)>,
     },
     Revoke(String),
     Copy(String),

@@ -84,6 +84,23 @@ const SCREENS: &[(&str, &[&str])] = &[
         "transition-confirm",
         &[":positions state=FUNDED", "t", "Enter"],
     ),
+    ("marked", &[":positions state=FUNDED", " ", " ", " "]),
+    (
+        "bulk-transition",
+        &[":positions state=FUNDED", " ", " ", " ", "t"],
+    ),
+    (
+        "bulk-confirm",
+        &[
+            ":positions state=FUNDED",
+            " ",
+            " ",
+            " ",
+            "t",
+            "Down",
+            "Enter",
+        ],
+    ),
     ("message-verified", &["4", "v"]),
     ("api-key-form", &["1", "Enter", "K"]),
     ("policy-form", &["1", "Enter", "e"]),
@@ -93,6 +110,7 @@ async fn press(t: &mut T, key: &str) {
     match key {
         "Enter" => t.key(KeyCode::Enter).await,
         "Esc" => t.key(KeyCode::Esc).await,
+        "Down" => t.key(KeyCode::Down).await,
         cmd if cmd.starts_with(':') && cmd.len() > 1 => {
             t.app.run_command(&cmd[1..]).unwrap();
             t.settle().await;

@@ -2677,3 +2677,167 @@ async fn the_command_line_completes_remembers_and_pickers_narrow() {
     assert!(t.screen().contains("│ FUNDED"), "{}", t.screen());
     t.key(KeyCode::Esc).await;
 }
+
+/// Space marks positions (k9s style) and `t` moves the marked set after one confirmation
+/// that lists each; every result — moved, or moved by someone else first — is one line in
+/// the message log, and the positions not moved stay marked.
+#[tokio::test]
+async fn marked_positions_move_together_and_each_result_is_logged() {
+    let mut t = setup_with(false, KeyMap::default(), 160, 48).await;
+    t.app.run_command("positions state=FUNDED").unwrap();
+    t.settle().await;
+    let rows: Vec<_> = t.app.positions().rows.iter().take(3).cloned().collect();
+    assert_eq!(rows.len(), 3, "the demo data has funded positions");
+    for _ in 0..3 {
+        t.ch(' ').await;
+    }
+    let s = t.screen();
+    assert!(s.contains("3 marked"), "{s}");
+    assert_eq!(s.lines().filter(|l| l.starts_with('✓')).count(), 3, "{s}");
+    // Space again on a marked row unmarks it; U unmarks all.
+    t.ch('k').await;
+    t.ch(' ').await;
+    assert!(t.screen().contains("2 marked"), "{}", t.screen());
+    t.ch('U').await;
+    assert!(t.app.positions().marked.is_empty());
+    assert!(!t.screen().contains("2 marked"), "{}", t.screen());
+    assert!(t.screen().contains("Unmarked 2 positions"));
+    t.ch('g').await;
+    for _ in 0..3 {
+        t.ch(' ').await;
+    }
+
+    // Someone else moves the second one before the confirmation.
+    let raced = rows[1].id.clone();
+    t.svc
+        .transition_position(
+            &t.actor,
+            &raced,
+            TransitionRequest {
+                to: "CANCELLED".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let logged = t.app.messages.len();
+    t.ch('t').await;
+    let s = t.screen();
+    assert!(
+        s.contains("Transition 3 marked positions") && s.contains("Now 3 FUNDED"),
+        "{s}"
+    );
+    t.key(KeyCode::Down).await; // RELEASED
+    t.key(KeyCode::Enter).await;
+    let s = t.screen();
+    assert!(s.contains("Move 3 marked positions to RELEASED?"), "{s}");
+    for r in &rows {
+        let tail = &r.id[r.id.len() - 8..];
+        assert!(
+            s.lines()
+                .any(|l| l.contains(tail) && l.contains("FUNDED → RELEASED")),
+            "each position is listed: {s}"
+        );
+    }
+    t.ch('y').await;
+
+    for (i, r) in rows.iter().enumerate() {
+        let now = t.store.get_position(&r.id).await.unwrap().unwrap();
+        let want = if i == 1 {
+            PositionState::Cancelled
+        } else {
+            PositionState::Released
+        };
+        assert_eq!(now.state, want, "{}", r.id);
+    }
+    let lines: Vec<&str> = t
+        .app
+        .messages
+        .iter()
+        .skip(logged)
+        .map(|(_, _, m)| m.as_str())
+        .collect();
+    for (i, r) in rows.iter().enumerate() {
+        let line = lines
+            .iter()
+            .find(|l| l.starts_with(&format!("{}:", r.id)))
+            .unwrap_or_else(|| panic!("a line for {}: {lines:?}", r.id));
+        if i == 1 {
+            assert!(
+                line.contains("moved by someone else first: it is CANCELLED"),
+                "{line}"
+            );
+        } else {
+            assert!(line.contains("FUNDED → RELEASED (ledger seq"), "{line}");
+        }
+    }
+    let status = t.app.status.as_ref().unwrap().text.clone();
+    assert!(
+        status.starts_with("Moved 2 of 3 positions to RELEASED, 1 moved by someone else first"),
+        "{status}"
+    );
+    // Only the one not moved stays marked.
+    assert_eq!(
+        t.app
+            .positions()
+            .marked
+            .iter()
+            .map(|p| p.id.as_str())
+            .collect::<Vec<_>>(),
+        vec![raced.as_str()]
+    );
+    // A terminal position in the set: refused before any dialog, saying which.
+    t.ch('t').await;
+    assert!(
+        t.app
+            .status
+            .as_ref()
+            .is_some_and(|m| m.text.contains(&raced) && m.text.contains("terminal")),
+        "{:?}",
+        t.app.status
+    );
+    assert!(t.app.popup().is_none());
+    t.ch('U').await;
+
+    // Mixed states: only the states every one may move to.
+    t.app.run_command("positions").unwrap();
+    t.settle().await;
+    let created = t
+        .app
+        .positions()
+        .rows
+        .iter()
+        .position(|p| p.state == PositionState::Created)
+        .expect("a created position");
+    let funded = t
+        .app
+        .positions()
+        .rows
+        .iter()
+        .position(|p| p.state == PositionState::Funded)
+        .expect("a funded position");
+    for i in [created, funded] {
+        t.ch('g').await;
+        for _ in 0..i {
+            t.ch('j').await;
+        }
+        t.ch(' ').await;
+    }
+    t.ch('t').await;
+    let s = t.screen();
+    assert!(s.contains("CANCELLED") && s.contains("EXPIRED"), "{s}");
+    assert!(
+        !s.contains("› PARTIALLY_RELEASED") && !s.contains("  RELEASED  (final)"),
+        "{s}"
+    );
+}
+
+/// A session that cannot write neither marks nor is offered marks.
+#[tokio::test]
+async fn read_only_sessions_do_not_mark() {
+    let mut t = setup_with(true, KeyMap::default(), 160, 48).await;
+    t.ch('3').await;
+    assert!(!t.screen().contains("Space mark"), "{}", t.screen());
+    t.ch(' ').await;
+    assert!(t.app.positions().marked.is_empty());
+}

@@ -223,8 +223,22 @@ impl Default for KeyMap {
                     Positions,
                     &[c('t')],
                     Transition,
-                    "transition the selected position",
+                    "transition the selected position, or every marked one",
                     Some("transition"),
+                ),
+                b(
+                    Positions,
+                    &[c(' ')],
+                    Mark,
+                    "mark / unmark the row and go to the next (t then moves all marked)",
+                    Some("mark"),
+                ),
+                b(
+                    Positions,
+                    &[c('U')],
+                    ClearMarks,
+                    "unmark every position",
+                    None,
                 ),
                 b(
                     PositionDetail,

@@ -131,6 +131,8 @@ pub enum Action {
     Complete,
     HistoryBack,
     HistoryForward,
+    Mark,
+    ClearMarks,
 }
 
 impl Action {
@@ -191,6 +193,8 @@ impl Action {
             Complete => "complete",
             HistoryBack => "history_back",
             HistoryForward => "history_forward",
+            Mark => "mark",
+            ClearMarks => "clear_marks",
         }
     }
 
@@ -200,6 +204,9 @@ impl Action {
             self,
             Action::New
                 | Action::Transition
+                // (marks pick positions to move)
+                | Action::Mark
+                | Action::ClearMarks
                 | Action::NewKey
                 | Action::RevokeKey
                 | Action::EditPolicy

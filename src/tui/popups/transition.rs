@@ -1,6 +1,7 @@
 //! The transition dialog: the states allowed from the position's state, an optional reason, and
 //! then a confirmation that names the move (the request carries the state and version seen, so a
-//! move made by someone else meanwhile is refused, not overwritten).
+//! move made by someone else meanwhile is refused, not overwritten). Over a marked set it offers
+//! the states every one of them may move to, and the confirmation lists each position.
 
 use super::{Confirm, Confirmed, Outcome};
 use crate::domain::text::sanitize;
@@ -18,7 +19,10 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui_textarea::TextArea;
 
 pub struct TransitionDialog {
+    /// The position to move: the selected one, or the first of the marked set.
     pub position: Position,
+    /// The whole marked set (empty: one position).
+    pub marked: Vec<Position>,
     pub targets: Vec<PositionState>,
     pub choice: usize,
     pub reason: TextArea<'static>,
@@ -39,12 +43,49 @@ impl TransitionDialog {
         reason.set_placeholder_text("reason (optional, up to 1000 characters)");
         Some(TransitionDialog {
             position,
+            marked: Vec::new(),
             targets,
             choice: 0,
             reason,
             on_reason: false,
             error: None,
         })
+    }
+
+    /// The dialog for a marked set: the states every one of them may move to. Err: why there
+    /// is none (a terminal position, or states with no common next state).
+    pub fn bulk(marked: Vec<Position>) -> Result<Self, String> {
+        let Some(first) = marked.first().cloned() else {
+            return Err("mark positions first".into());
+        };
+        if let Some(p) = marked.iter().find(|p| p.state.is_terminal()) {
+            return Err(format!(
+                "{} is {}, a terminal state: unmark it to move the others",
+                p.id, p.state
+            ));
+        }
+        let targets: Vec<PositionState> = lifecycle::allowed_targets(first.state)
+            .iter()
+            .copied()
+            .filter(|t| {
+                marked
+                    .iter()
+                    .all(|p| lifecycle::allowed_targets(p.state).contains(t))
+            })
+            .collect();
+        if targets.is_empty() {
+            let mut states: Vec<&str> = marked.iter().map(|p| p.state.as_str()).collect();
+            states.sort();
+            states.dedup();
+            return Err(format!(
+                "the marked positions ({}) have no next state in common: mark positions of one state",
+                states.join(", ")
+            ));
+        }
+        let mut d = Self::new(first).expect("not terminal");
+        d.targets = targets;
+        d.marked = marked;
+        Ok(d)
     }
 
     pub fn on_key(&mut self, k: KeyEvent, action: Option<Action>) -> Outcome {
@@ -73,14 +114,12 @@ impl TransitionDialog {
             return Outcome::Keep;
         }
         let to = self.targets[self.choice];
+        let reason = Some(reason).filter(|r| !r.trim().is_empty());
+        if !self.marked.is_empty() {
+            return self.bulk_confirmation(to, reason);
+        }
         let p = &self.position;
-        let req = TransitionRequest {
-            to: to.as_str().into(),
-            reason: Some(reason.clone()).filter(|r| !r.trim().is_empty()),
-            expect_state: Some(p.state.as_str().into()),
-            expect_version: Some(p.version),
-            metadata: None,
-        };
+        let req = request(p, to, reason.clone());
         let mut body = vec![
             format!("Move {} from {} to {}?", p.id, p.state, to),
             format!(
@@ -90,8 +129,8 @@ impl TransitionDialog {
                 p.currency
             ),
         ];
-        if !reason.trim().is_empty() {
-            body.push(format!("Reason: {}", sanitize(&reason)));
+        if let Some(reason) = &reason {
+            body.push(format!("Reason: {}", sanitize(reason)));
         }
         if to.is_terminal() {
             body.push(format!("{to} is final: the position cannot move again."));
@@ -106,19 +145,89 @@ impl TransitionDialog {
         )))
     }
 
+    /// The confirmation of a move of the marked set: one line per position.
+    fn bulk_confirmation(&self, to: PositionState, reason: Option<String>) -> Outcome {
+        let n = self.marked.len();
+        let mut body = vec![format!(
+            "Move {} to {to}?",
+            crate::domain::text::counted(n as u64, "marked position", "marked positions")
+        )];
+        if let Some(reason) = &reason {
+            body.push(format!("Reason: {}", sanitize(reason)));
+        }
+        if to.is_terminal() {
+            body.push(format!("{to} is final: they cannot move again."));
+        }
+        body.push(
+            "Each moves only if no one else moved it first; the message log lists each result."
+                .into(),
+        );
+        // One line each: short id, the move, the amount (never cut: the holder is last and
+        // takes the cut), amounts aligned.
+        let amounts: Vec<String> = self
+            .marked
+            .iter()
+            .map(|p| format!("{} {}", p.amount.display_grouped(), p.currency))
+            .collect();
+        let aw = amounts.iter().map(|a| a.chars().count()).max().unwrap_or(0);
+        let sw = self
+            .marked
+            .iter()
+            .map(|p| p.state.as_str().len())
+            .max()
+            .unwrap_or(0);
+        let lines = self
+            .marked
+            .iter()
+            .zip(&amounts)
+            .map(|(p, amount)| {
+                format!(
+                    "{}  {:<sw$} → {to}  {amount:>aw$}  {}",
+                    short(&p.id),
+                    p.state.as_str(),
+                    sanitize(&p.holder_reference)
+                )
+            })
+            .collect();
+        let items = self
+            .marked
+            .iter()
+            .map(|p| (p.id.clone(), request(p, to, reason.clone())))
+            .collect();
+        Outcome::Replace(super::Popup::Confirm(
+            Confirm::new(
+                format!(
+                    "Confirm {}",
+                    crate::domain::text::counted(n as u64, "transition", "transitions")
+                ),
+                body,
+                Confirmed::Transitions(items),
+            )
+            .with_items(lines),
+        ))
+    }
+
     pub fn draw(&self, f: &mut Frame, area: Rect, theme: &Theme, keys: &KeyMap) {
         let h = self.targets.len() as u16 + 11;
         let r = centered(area, 76, h);
         f.render_widget(Clear, r);
-        let block = dialog_block(
-            theme,
-            &format!("Transition {}", short(&self.position.id)),
-            false,
-        );
+        let title = if self.marked.is_empty() {
+            format!("Transition {}", short(&self.position.id))
+        } else {
+            format!(
+                "Transition {}",
+                crate::domain::text::counted(
+                    self.marked.len() as u64,
+                    "marked position",
+                    "marked positions"
+                )
+            )
+        };
+        let block = dialog_block(theme, &title, false);
         let inner = block.inner(r);
         f.render_widget(block, r);
         let p: &Position = &self.position;
-        let mut lines = vec![
+        let now = if self.marked.is_empty() {
             Line::from(vec![
                 Span::raw("Now "),
                 state_badge(theme, p.state),
@@ -128,9 +237,33 @@ impl TransitionDialog {
                     p.currency,
                     s(&p.holder_reference)
                 )),
-            ]),
+            ])
+        } else {
+            let mut by_state: Vec<(PositionState, usize)> = Vec::new();
+            for m in &self.marked {
+                match by_state.iter_mut().find(|(st, _)| *st == m.state) {
+                    Some((_, n)) => *n += 1,
+                    None => by_state.push((m.state, 1)),
+                }
+            }
+            let mut spans = vec![Span::raw("Now ")];
+            for (i, (st, n)) in by_state.into_iter().enumerate() {
+                if i > 0 {
+                    spans.push(Span::raw(", "));
+                }
+                spans.push(Span::raw(format!("{n} ")));
+                spans.push(state_badge(theme, st));
+            }
+            Line::from(spans)
+        };
+        let mut lines = vec![
+            now,
             Line::from(Span::styled(
-                "Move to (only the states allowed from here):",
+                if self.marked.is_empty() {
+                    "Move to (only the states allowed from here):"
+                } else {
+                    "Move all to (only the states allowed from every one):"
+                },
                 theme.muted(),
             )),
         ];
@@ -199,5 +332,17 @@ impl TransitionDialog {
                 height: inner.height.saturating_sub(y - inner.y),
             },
         );
+    }
+}
+
+/// The request for one position: it carries the state and version seen, so a move made by
+/// someone else meanwhile is refused rather than overwritten.
+fn request(p: &Position, to: PositionState, reason: Option<String>) -> TransitionRequest {
+    TransitionRequest {
+        to: to.as_str().into(),
+        reason,
+        expect_state: Some(p.state.as_str().into()),
+        expect_version: Some(p.version),
+        metadata: None,
     }
 }

@@ -57,6 +57,9 @@ pub struct Positions {
     pub to_top: bool,
     /// Created through the form: selected when the first page that holds it arrives.
     pub select: Option<String>,
+    /// The marked positions (Space), in the order marked, kept current by the stream; `t`
+    /// moves them all. Marks outlive filters and pages: a mark is on a position, not a row.
+    pub marked: Vec<Position>,
 }
 
 impl Default for Positions {
@@ -81,6 +84,7 @@ impl Default for Positions {
             filter_before: None,
             to_top: false,
             select: None,
+            marked: Vec::new(),
         }
     }
 }
@@ -269,11 +273,31 @@ impl Positions {
         self.rows.get(self.sel.selected)
     }
 
-    /// A position as the service now has it: the row shown follows.
+    /// A position as the service now has it: the row shown (and its mark) follows.
     fn replace_row(&mut self, p: &Position) {
-        if let Some(row) = self.rows.iter_mut().find(|r| r.id == p.id) {
-            *row = p.clone();
+        for row in self.rows.iter_mut().chain(self.marked.iter_mut()) {
+            if row.id == p.id {
+                *row = p.clone();
+            }
         }
+    }
+
+    fn is_marked(&self, id: &str) -> bool {
+        self.marked.iter().any(|m| m.id == id)
+    }
+
+    /// Space: marks the row, or unmarks it, and goes on to the next.
+    fn toggle_mark(&mut self, cx: &mut Cx) {
+        let Some(p) = self.selected().cloned() else {
+            return;
+        };
+        match self.marked.iter().position(|m| m.id == p.id) {
+            Some(i) => {
+                self.marked.remove(i);
+            }
+            None => self.marked.push(p),
+        }
+        self.step(1, cx);
     }
 }
 
@@ -317,9 +341,23 @@ impl View for Positions {
                 let f = form::position_form(&cx.data.lookup(), cx.preselect.as_deref());
                 cx.popup(Popup::Form(Box::new(f)));
             }
+            Action::Transition if !self.marked.is_empty() => {
+                match crate::tui::popups::TransitionDialog::bulk(self.marked.clone()) {
+                    Ok(d) => cx.popup(Popup::Transition(Box::new(d))),
+                    Err(why) => cx.error(why),
+                }
+            }
             Action::Transition => {
                 let p = self.selected().cloned();
                 cx.open_transition(p.as_ref());
+            }
+            Action::Mark => self.toggle_mark(cx),
+            Action::ClearMarks if !self.marked.is_empty() => {
+                let n = std::mem::take(&mut self.marked).len();
+                cx.info(format!(
+                    "Unmarked {}",
+                    crate::domain::text::counted(n as u64, "position", "positions")
+                ));
             }
             Action::Filter => {
                 self.text_before = Some(self.filter.text.clone());
@@ -433,6 +471,21 @@ impl View for Positions {
                     }),
                 ..
             } => self.replace_row(p),
+            // Those that moved (or were already there) are unmarked; the rest stay marked.
+            Loaded::TransitionedMany { results, .. } => {
+                for (id, r) in results {
+                    match r {
+                        Ok(o) => {
+                            self.replace_row(&o.position);
+                            self.marked.retain(|m| &m.id != id);
+                        }
+                        Err(ServiceError::Conflict {
+                            current: Some(p), ..
+                        }) => self.replace_row(p),
+                        Err(_) => {}
+                    }
+                }
+            }
             Loaded::Submitted(Ok(Submitted::Position(p))) => {
                 // The new position, selected in a fresh first page.
                 self.select = Some(p.id.clone());
@@ -451,12 +504,14 @@ impl View for Positions {
         }
         if e.kind == LedgerKind::PositionStateChanged {
             // Update the row in place: cheap, and the table stays where it is.
-            if let Some(row) = self.rows.iter_mut().find(|p| p.id == e.entity_id)
-                && let Some(t) = e.transition()
-            {
-                row.state = t.to_state;
-                row.updated_at = e.at;
-                row.version = t.version;
+            if let Some(t) = e.transition() {
+                for row in self.rows.iter_mut().chain(self.marked.iter_mut()) {
+                    if row.id == e.entity_id {
+                        row.state = t.to_state;
+                        row.updated_at = e.at;
+                        row.version = t.version;
+                    }
+                }
             }
         }
         self.stale = true;
@@ -540,7 +595,10 @@ impl View for Positions {
 
     fn offers(&self, a: Action) -> bool {
         match a {
-            Action::Transition => self.selected().is_some_and(|p| !p.state.is_terminal()),
+            Action::Transition => {
+                !self.marked.is_empty() || self.selected().is_some_and(|p| !p.state.is_terminal())
+            }
+            Action::ClearMarks => !self.marked.is_empty(),
             _ => true,
         }
     }
@@ -585,6 +643,9 @@ impl View for Positions {
             _ => String::new(),
         };
         bits.push(pos);
+        if !self.marked.is_empty() {
+            bits.push(format!("{} marked", group(self.marked.len() as u64)));
+        }
         if self.loading.is_some() {
             bits.push("loading…".into());
         }
@@ -627,8 +688,12 @@ impl View for Positions {
         };
         // Ids are time-ordered, so their distinctive part is the tail: a short id at every
         // width (the whole id is in the detail), and the room goes to the names.
-        let mut head = vec![arrow(&[PositionSortKey::Created], "ID")];
-        let mut widths = vec![Constraint::Length(10)];
+        // With marks, a column of ✓ before the ids.
+        let marks = !self.marked.is_empty();
+        let mut head = vec![
+            if marks { " " } else { "" }.to_string() + &arrow(&[PositionSortKey::Created], "ID"),
+        ];
+        let mut widths = vec![Constraint::Length(10 + u16::from(marks))];
         if wide {
             head.push(arrow(&[PositionSortKey::Institution], "INSTITUTION"));
             head.push(arrow(&[PositionSortKey::Asset], "ASSET"));
@@ -663,7 +728,13 @@ impl View for Positions {
             .zip(amounts)
             .map(|(r, amount)| {
                 let id = format!("…{}", &r.id[r.id.len().saturating_sub(8)..]);
-                let mut cells = vec![highlighted(id, needle, hl)];
+                let mut id = highlighted(id, needle, hl);
+                if marks {
+                    let mark = if self.is_marked(&r.id) { "✓" } else { " " };
+                    id.spans
+                        .insert(0, ratatui::text::Span::styled(mark, theme.accent()));
+                }
+                let mut cells = vec![id];
                 if wide {
                     cells.push(Line::from(cx.data.institution_name(&r.institution_id)));
                     cells.push(Line::from(cx.data.asset_label(&r.asset_id)));
