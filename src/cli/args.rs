@@ -1,8 +1,38 @@
 //! Command-line arguments (clap). Global flags work before or after the subcommand, except
 //! `--config FILE`, which goes before it (`template create --config JSON` is the template's).
 
+use crate::domain::{LedgerKind, PositionState, Role};
+use clap::builder::PossibleValuesParser;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+
+/// Every position state, for `--state` and `--expect-state` (any case).
+fn states() -> PossibleValuesParser {
+    PossibleValuesParser::new(PositionState::ALL.iter().map(|s| s.as_str()))
+}
+
+/// The states a position can be moved to (every state but CREATED), for `--to`.
+fn targets() -> PossibleValuesParser {
+    PossibleValuesParser::new(
+        PositionState::ALL
+            .iter()
+            .filter(|s| **s != PositionState::Created)
+            .map(|s| s.as_str()),
+    )
+}
+
+fn kinds() -> PossibleValuesParser {
+    PossibleValuesParser::new(LedgerKind::ALL.iter().map(|k| k.as_str()))
+}
+
+fn roles() -> PossibleValuesParser {
+    PossibleValuesParser::new(Role::ALL.iter().map(|r| r.as_str()))
+}
+
+/// A page size: 1 to 1000.
+fn page_limit() -> clap::builder::RangedI64ValueParser<u32> {
+    clap::value_parser!(u32).range(1..=1000)
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -187,7 +217,7 @@ pub enum BenchCmd {
 #[derive(Debug, Args)]
 pub struct PageArgs {
     /// Page size, 1-1000.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = page_limit())]
     pub limit: u32,
     /// Start after this id (keyset pagination: pass the previous page's last id).
     #[arg(long, value_name = "ID")]
@@ -300,7 +330,8 @@ pub enum PositionCmd {
         asset: Option<String>,
         #[arg(long, value_name = "ID")]
         template: Option<String>,
-        #[arg(long, value_name = "STATE")]
+        /// Only positions in this state (any case).
+        #[arg(long, value_name = "STATE", ignore_case = true, value_parser = states())]
         state: Option<String>,
         /// Exact holder reference.
         #[arg(long, value_name = "REF")]
@@ -312,16 +343,35 @@ pub enum PositionCmd {
         page: PageArgs,
     },
     /// Show a position with its lifecycle history.
-    Show { id: String },
-    /// Move a position to another state.
-    Transition {
+    Show {
+        /// The position's id (pos_…).
+        #[arg(value_name = "ID")]
         id: String,
-        #[arg(long, value_name = "STATE")]
+    },
+    /// Move a position to another state.
+    #[command(
+        long_about = "Move a position to another state, recording the move (and the reason) in \
+the ledger and the audit trail.\n\nThe lifecycle:\n  CREATED            → FUNDED, CANCELLED, EXPIRED\n  \
+FUNDED             → PARTIALLY_RELEASED, RELEASED, CANCELLED, EXPIRED\n  PARTIALLY_RELEASED → \
+PARTIALLY_RELEASED (a further release), RELEASED, CANCELLED, EXPIRED\n  RELEASED, CANCELLED and \
+EXPIRED are final.\nMoving a position to the state it is in (other than a further partial release) \
+changes nothing and exits 0.\n\nExit status: 0 moved (or nothing to do), 2 a move the lifecycle does \
+not allow, an unknown id or a bad value, 1 a conflict (--expect-state no longer holds)."
+    )]
+    Transition {
+        /// The position's id (pos_…), whole: `position list` prints them.
+        #[arg(value_name = "ID")]
+        id: String,
+        /// The state to move to (any case); the lifecycle above says which are allowed from
+        /// the position's state.
+        #[arg(long, value_name = "STATE", ignore_case = true, value_parser = targets())]
         to: String,
-        #[arg(long)]
+        /// Why (up to 1000 characters): kept in the ledger and shown in the position's lifecycle.
+        #[arg(long, value_name = "TEXT")]
         reason: Option<String>,
-        /// Refuse (conflict) unless the position is in this state now.
-        #[arg(long, value_name = "STATE")]
+        /// Refuse (conflict, exit 1) unless the position is in this state now: the state you
+        /// saw, so a move made meanwhile by someone else is not overwritten.
+        #[arg(long, value_name = "STATE", ignore_case = true, value_parser = states())]
         expect_state: Option<String>,
     },
 }
@@ -372,8 +422,8 @@ pub enum ApiKeyCmd {
         institution: Option<String>,
         #[arg(long)]
         label: String,
-        /// admin or read_only.
-        #[arg(long)]
+        /// admin (reads and writes its institution) or read_only (reads only).
+        #[arg(long, ignore_case = true, value_parser = roles())]
         role: String,
     },
     /// List API keys.
@@ -391,12 +441,14 @@ pub enum LedgerCmd {
     List {
         #[arg(long, value_name = "ID")]
         position: Option<String>,
-        #[arg(long, value_name = "KIND")]
+        /// Only events of this kind (any case).
+        #[arg(long, value_name = "KIND", ignore_case = true, value_parser = kinds())]
         kind: Option<String>,
         /// Only events after this seq.
         #[arg(long, value_name = "SEQ", default_value_t = 0)]
         after: i64,
-        #[arg(long, default_value_t = 100)]
+        /// Page size, 1-1000.
+        #[arg(long, default_value_t = 100, value_parser = page_limit())]
         limit: u32,
     },
     /// Print the newest events; with --follow, keep printing new ones as they commit.
@@ -404,14 +456,15 @@ pub enum LedgerCmd {
         /// Start after this seq (default: the last --last events).
         #[arg(long, value_name = "SEQ")]
         after: Option<i64>,
-        /// How many recent events to print first when --after is not given.
-        #[arg(long, value_name = "N", default_value_t = 10)]
+        /// How many recent events to print first when --after is not given (0-1000).
+        #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=1000))]
         last: u32,
         #[arg(long, short)]
         follow: bool,
         #[arg(long, value_name = "ID")]
         position: Option<String>,
-        #[arg(long, value_name = "KIND")]
+        /// Only events of this kind (any case).
+        #[arg(long, value_name = "KIND", ignore_case = true, value_parser = kinds())]
         kind: Option<String>,
     },
     /// Verify the hash chain from seq 1, and the heads verified before (your witness file, in
@@ -430,10 +483,11 @@ pub enum AuditCmd {
     List {
         #[arg(long)]
         action: Option<String>,
-        /// success or failure.
-        #[arg(long)]
+        /// Only records of this outcome.
+        #[arg(long, ignore_case = true, value_parser = ["success", "failure"])]
         outcome: Option<String>,
-        #[arg(long, default_value_t = 100)]
+        /// Page size, 1-1000.
+        #[arg(long, default_value_t = 100, value_parser = page_limit())]
         limit: u32,
         /// Only records older than this audit id.
         #[arg(long, value_name = "ID")]
@@ -464,7 +518,8 @@ pub enum AnchorCmd {
     Deploy,
     /// The outbox: the last confirmed anchor, what waits, the last error, the newest anchors.
     Status {
-        #[arg(long, default_value_t = 10)]
+        /// How many anchors to list, 1-1000.
+        #[arg(long, default_value_t = 10, value_parser = page_limit())]
         limit: u32,
     },
     /// Anchor the current head now and wait for it to be confirmed (root).

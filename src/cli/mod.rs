@@ -5,6 +5,7 @@
 pub mod args;
 pub mod bench;
 mod commands;
+pub mod safe_json;
 
 /// `println!` for command output. A reader that stops early (`escrowgrid ledger list --json |
 /// head`) closes the pipe: that ends the command quietly with status 0 instead of a panic, as
@@ -163,10 +164,7 @@ pub(crate) async fn witness_head(
 }
 
 pub(crate) fn print_json<T: Serialize>(v: &T) {
-    outln!(
-        "{}",
-        serde_json::to_string_pretty(v).expect("serialisable output")
-    );
+    outln!("{}", safe_json::pretty(v));
 }
 
 /// Prints a table; every cell is sanitised (database text is untrusted).
@@ -341,12 +339,80 @@ fn more_hint(next: Option<String>) {
     }
 }
 
+/// A command line clap refused (or `--help`, `--version`): printed as clap does, or, when the
+/// arguments hold `--json`, as the JSON error shape on stderr (`code` USAGE), with the
+/// argument, the value and the values allowed. The exit status is clap's: 2 (0 for help).
+pub fn usage_error(e: clap::Error) -> u8 {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let informational = matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    let json = std::env::args_os().skip(1).any(|a| a == "--json");
+    if informational || !json {
+        let _ = e.print();
+        return e.exit_code().clamp(0, 255) as u8;
+    }
+    let rendered = e.render().to_string();
+    // The first paragraph, on one line ("… not provided: --to <STATE>, <ID>").
+    let message = rendered
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim_start_matches("error: ")
+        .to_string();
+    let text = |v: &ContextValue| match v {
+        ContextValue::String(s) => json!(s),
+        ContextValue::Strings(v) => json!(v),
+        ContextValue::StyledStr(s) => json!(s.to_string()),
+        ContextValue::StyledStrs(v) => json!(v.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
+        ContextValue::Number(n) => json!(n),
+        ContextValue::Bool(b) => json!(b),
+        _ => serde_json::Value::Null,
+    };
+    let mut details = serde_json::Map::new();
+    details.insert("kind".into(), json!(format!("{:?}", e.kind())));
+    for (k, v) in e.context() {
+        let key = match k {
+            ContextKind::InvalidArg => "argument",
+            ContextKind::InvalidValue => "value",
+            ContextKind::ValidValue => "allowed",
+            ContextKind::InvalidSubcommand => "subcommand",
+            ContextKind::ValidSubcommand => "subcommands",
+            ContextKind::SuggestedArg
+            | ContextKind::SuggestedValue
+            | ContextKind::SuggestedSubcommand => "didYouMean",
+            ContextKind::Usage => "usage",
+            _ => continue,
+        };
+        let v = text(v);
+        let v = match (key, v) {
+            ("usage", serde_json::Value::String(u)) => {
+                json!(u.trim().trim_start_matches("Usage: ").to_string())
+            }
+            (_, v) => v,
+        };
+        details.insert(key.into(), v);
+    }
+    eprintln!(
+        "{}",
+        safe_json::compact(&json!({"error": message, "code": "USAGE", "details": details}))
+    );
+    2
+}
+
 /// Prints an error the way the CLI promises: one line, or `{"error", "code", "details"}` with --json.
 pub fn print_error(e: &ServiceError, json: bool) {
     if json {
         eprintln!(
             "{}",
-            json!({"error": e.to_string(), "code": e.code(), "details": e.details()})
+            safe_json::compact(
+                &json!({"error": e.to_string(), "code": e.code(), "details": e.details()})
+            )
         );
     } else {
         eprintln!("error: {}", sanitize(&e.to_string()));

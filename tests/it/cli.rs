@@ -264,7 +264,11 @@ fn bad_input_is_one_line_and_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     let out = e.run(&["position", "list", "--limit", "0"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("limit: must be between 1 and 1000"));
+    assert!(
+        stderr(&out).contains("0 is not in 1..=1000"),
+        "{}",
+        stderr(&out)
+    );
     // unparseable arguments: clap's own exit 2
     assert_eq!(e.run(&["position", "frobnicate"]).status.code(), Some(2));
 }
@@ -1544,4 +1548,107 @@ fn the_local_actor_is_the_real_user_whatever_user_says() {
     for r in a["data"].as_array().unwrap() {
         assert_eq!(r["actor"], format!("local:{me}"), "{r}");
     }
+}
+
+/// Usage errors keep the JSON error shape under --json; every argument of a transition has
+/// help with its allowed values; a page size names its real range; and --json output escapes
+/// what the console escapes (a raw U+202E or ESC never reaches the terminal), losslessly.
+#[tokio::test]
+async fn usage_errors_help_and_json_output_are_safe_and_specific() {
+    let e = Env::new();
+    let out = e.run(&["--json", "position", "list", "--limit", "99999999999"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let v: Value = serde_json::from_str(err.trim()).expect("a JSON usage error");
+    assert_eq!(v["code"], "USAGE");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("99999999999 is not in 1..=1000"),
+        "{v}"
+    );
+    assert!(
+        v["details"]["argument"]
+            .as_str()
+            .unwrap()
+            .contains("--limit"),
+        "{v}"
+    );
+    let out = e.run(&["positoin", "list", "--json"]);
+    let v: Value = serde_json::from_str(stderr(&out).trim()).expect("a JSON usage error");
+    assert_eq!(v["details"]["didYouMean"][0], "position", "{v}");
+    let out = e.run(&["--json", "position", "transition"]);
+    assert_eq!(out.status.code(), Some(2));
+    let v: Value = serde_json::from_str(stderr(&out).trim()).expect("a JSON usage error");
+    assert!(
+        v["error"].as_str().unwrap().contains("--to <STATE> <ID>"),
+        "{v}"
+    );
+    // Without --json, clap's own text.
+    let out = e.run(&["position", "list", "--limit", "5000"]);
+    assert!(stderr(&out).starts_with("error: invalid value '5000' for '--limit"));
+
+    let help = stdout(&e.run(&["position", "transition", "--help"]));
+    for says in [
+        "<ID>",
+        "The position's id",
+        "--to <STATE>",
+        "[possible values: FUNDED, PARTIALLY_RELEASED, RELEASED, CANCELLED, EXPIRED]",
+        "--reason <TEXT>",
+        "Why (up to 1000 characters)",
+        "FUNDED             → PARTIALLY_RELEASED, RELEASED, CANCELLED, EXPIRED",
+    ] {
+        assert!(help.contains(says), "help says {says:?}: {help}");
+    }
+    // Allowed values in any case, as before.
+    e.ok_json(&["seed", "--demo", "--positions", "30"]);
+    let funded = e.ok_json(&["position", "list", "--state", "funded", "--limit", "1"]);
+    let id = funded["data"][0]["id"].as_str().unwrap().to_string();
+    let moved = e.ok_json(&["position", "transition", &id, "--to", "released"]);
+    assert_eq!(moved["position"]["state"], "RELEASED", "{moved}");
+
+    // Hostile text in the database (the service refuses it on the way in; someone with the
+    // file's write access does not ask): escaped on the way out, read back exactly.
+    let hostile = "EVIL\u{202e}cod.exe\u{1b}[2J\u{9b}x";
+    sqlite_exec_string(
+        &e.db(),
+        format!("UPDATE positions SET holder_reference = '{hostile}' WHERE id = '{id}'"),
+    )
+    .await;
+    for args in [
+        vec!["position", "show", id.as_str()],
+        vec!["position", "list", "--state", "RELEASED"],
+    ] {
+        let mut a = args.clone();
+        a.push("--json");
+        let out = e.run(&a);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        let raw = stdout(&out);
+        for c in ['\u{202e}', '\u{1b}', '\u{9b}'] {
+            assert!(
+                !raw.contains(c),
+                "{args:?}: {c:?} reaches the terminal: {raw:?}"
+            );
+        }
+        assert!(raw.contains("\\u202e"), "{args:?}: {raw}");
+        let v: Value = serde_json::from_str(&raw).unwrap();
+        let found = if args[1] == "show" {
+            v.get("position").unwrap_or(&v)["holderReference"].clone()
+        } else {
+            v["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["id"] == id.as_str())
+                .unwrap()["holderReference"]
+                .clone()
+        };
+        assert_eq!(found, hostile, "{args:?}: read back exactly");
+    }
+    // An error that repeats hostile input is escaped too.
+    let out = e.run(&["--json", "position", "show", "pos_\u{202e}x"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!stderr(&out).contains('\u{202e}'), "{:?}", stderr(&out));
 }

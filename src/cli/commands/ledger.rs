@@ -227,7 +227,7 @@ pub(crate) async fn tail(
 
 pub(crate) fn print_event(e: &crate::domain::ledger::LedgerEvent, json: bool) {
     if json {
-        outln!("{}", serde_json::to_string(e).expect("serialisable"));
+        outln!("{}", crate::cli::safe_json::compact(e));
     } else {
         outln!("{}", event_line(e));
     }
