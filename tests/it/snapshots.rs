@@ -74,6 +74,11 @@ const SCREENS: &[(&str, &[&str])] = &[
     ("asset-detail", &["2", "m", "Enter"]),
     ("position-detail", &["3", "Enter"]),
     ("help", &["3", "?"]),
+    // scrolled to its end: the commands
+    (
+        "help-commands",
+        &["3", "?", " ", " ", " ", " ", " ", " ", " ", " "],
+    ),
     ("form-position", &["3", "c"]),
     ("form-discard", &["3", "c", "x", "Esc"]),
     ("picker-state", &["3", "s"]),

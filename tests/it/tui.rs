@@ -1410,7 +1410,7 @@ async fn help_and_hints_follow_remapped_keys() {
     }
     assert!(t.screen().contains("Commands (:)"), "{}", t.screen());
     // and lists the dialogs' keys, as mapped
-    for _ in 0..14 {
+    for _ in 0..30 {
         t.ch('k').await;
     }
     assert!(t.screen().contains("In a question"), "{}", t.screen());
@@ -2628,6 +2628,25 @@ async fn the_command_line_completes_remembers_and_pickers_narrow() {
         .id
         .clone();
     assert_eq!(t.app.positions().filter.institution_id, Some(inst));
+
+    // Ctrl-W deletes the word before the cursor (a value, up to its `=`), Ctrl-U the line
+    // before the cursor.
+    t.ch(':').await;
+    t.typed("positions state=FUNDED").await;
+    let ctrl = |c| Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL));
+    t.app.update(ctrl('w'));
+    let s = t.screen();
+    assert!(
+        s.lines().any(|l| l.trim_end() == ":positions state="),
+        "{s}"
+    );
+    t.app.update(ctrl('u'));
+    assert!(
+        t.screen().lines().any(|l| l.trim_end() == ":"),
+        "{}",
+        t.screen()
+    );
+    t.key(KeyCode::Esc).await;
 
     // Several candidates: listed above the line, the line kept.
     t.ch(':').await;

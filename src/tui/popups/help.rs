@@ -93,9 +93,38 @@ impl Help {
         }
         lines.push(Line::from(""));
         lines.push(Line::from(Span::styled(
-            "Commands (:)  positions state=S institution=NAME text=T sort=-amount · ledger pos_… kind=K · open ID · verify · check · export FILE · audit · quit",
-            theme.muted(),
+            format!(
+                "Commands (:) — {} completes, {}/{} recall earlier ones",
+                keys.key_text(Context::LineInput, Action::Complete),
+                keys.key_text(Context::LineInput, Action::HistoryBack),
+                keys.key_text(Context::LineInput, Action::HistoryForward)
+            ),
+            theme.header(),
         )));
+        for (command, what) in COMMANDS {
+            if (command.starts_with("check") || command.starts_with("anchor")) && !self.session.root
+            {
+                continue;
+            }
+            // One line when both fit, else the description under the command; never wrapped
+            // (scrolling counts lines).
+            let both = command.chars().count() + what.chars().count() + 3;
+            if both <= inner_w {
+                lines.push(Line::from(vec![
+                    Span::styled(format!(" {command}"), theme.accent()),
+                    Span::styled(format!("  {what}"), theme.muted()),
+                ]));
+            } else {
+                lines.push(Line::styled(
+                    cut(&format!(" {command}"), inner_w),
+                    theme.accent(),
+                ));
+                lines.push(Line::styled(
+                    cut(&format!("     {what}"), inner_w),
+                    theme.muted(),
+                ));
+            }
+        }
         let body = inner_h.saturating_sub(1);
         let max_scroll = lines.len().saturating_sub(body);
         self.max_scroll.set(max_scroll);
@@ -119,6 +148,36 @@ impl Help {
         );
     }
 }
+
+/// The `:` commands and what each does.
+const COMMANDS: &[(&str, &str)] = &[
+    (
+        "positions state=S institution=NAME asset=ID holder=REF text=T sort=[-]KEY",
+        "the Positions tab, filtered and sorted",
+    ),
+    (
+        "ledger [pos_ID] kind=K seq=N since=TIME",
+        "the ledger: of a position, of a kind, from a seq or a time",
+    ),
+    ("audit since=TIME", "the audit trail from a time"),
+    (
+        "open ID",
+        "a position, institution, template or asset by its whole id",
+    ),
+    ("institutions · templates · assets · health", "a tab"),
+    ("messages", "the message log (M)"),
+    (
+        "verify [stop]",
+        "verify the hash chain (stop: the background verification)",
+    ),
+    (
+        "check",
+        "check every stored entity against the ledger (root)",
+    ),
+    ("anchor", "anchor the ledger head on the chain now (root)"),
+    ("export FILE", "the whole store into a file"),
+    ("quit", "quit"),
+];
 
 /// Key–help pairs laid out in `columns` columns, filled top to bottom.
 fn columned(
