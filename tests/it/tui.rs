@@ -2860,3 +2860,25 @@ async fn read_only_sessions_do_not_mark() {
     t.ch(' ').await;
     assert!(t.app.positions().marked.is_empty());
 }
+
+/// A confirmation of more marked positions than fit lists as many as fit and says how many
+/// more there are; its keys stay on screen.
+#[tokio::test]
+async fn a_long_bulk_confirmation_says_how_many_more() {
+    let mut t = setup_sized(false, KeyMap::default(), 80, 24, 300).await;
+    t.app.run_command("positions state=FUNDED").unwrap();
+    t.settle().await;
+    assert!(t.app.positions().rows.len() >= 25);
+    for _ in 0..25 {
+        t.ch(' ').await;
+    }
+    t.ch('t').await;
+    t.key(KeyCode::Enter).await;
+    let s = t.screen();
+    let listed = s.lines().filter(|l| l.contains("FUNDED → ")).count();
+    assert!(listed > 0 && listed < 25, "{s}");
+    assert!(s.contains(&format!("… and {} more", 25 - listed)), "{s}");
+    assert!(s.contains("y yes   n no"), "{s}");
+    t.ch('n').await;
+    assert_eq!(t.app.positions().marked.len(), 25, "no: nothing moved");
+}
