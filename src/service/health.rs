@@ -14,6 +14,9 @@ pub struct HealthReport {
     pub target: String,
     /// What an acknowledged write survives.
     pub durability: String,
+    /// How the connection to the database server is protected (PostgreSQL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transport: Option<crate::store::Transport>,
     pub connected: bool,
     pub ping_ms: Option<f64>,
     pub error: Option<String>,
@@ -75,6 +78,7 @@ impl Service {
             backend: store.backend().to_string(),
             target: store.target(),
             durability: store.durability(),
+            transport: store.transport(),
             connected: false,
             ping_ms: None,
             error: None,

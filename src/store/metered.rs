@@ -65,6 +65,9 @@ impl Store for Metered {
     fn durability(&self) -> String {
         self.inner.durability()
     }
+    fn transport(&self) -> Option<super::Transport> {
+        self.inner.transport()
+    }
     fn faults(&self) -> &FaultInjector {
         self.inner.faults()
     }

@@ -403,6 +403,44 @@ pub struct DbStats {
     pub notes: Vec<String>,
 }
 
+/// The connection to a database server: encrypted or not, and what of the server was checked.
+#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Transport {
+    pub encrypted: bool,
+    /// TLS version and cipher, as the server reports them (`pg_stat_ssl`).
+    pub protocol: Option<String>,
+    pub cipher: Option<String>,
+    /// libpq's `sslmode`: disable, allow, prefer, require, verify-ca or verify-full.
+    pub ssl_mode: String,
+    /// Whether the server's certificate was checked against the trusted CAs, and its host name.
+    pub certificate_verified: bool,
+    pub host_name_verified: bool,
+}
+
+impl Transport {
+    /// One line for `health` and the Health tab.
+    pub fn describe(&self) -> String {
+        if !self.encrypted {
+            return format!(
+                "NOT encrypted (sslmode={}): passwords and data cross the network in the clear",
+                self.ssl_mode
+            );
+        }
+        let what = [self.protocol.as_deref(), self.cipher.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let checked = match (self.certificate_verified, self.host_name_verified) {
+            (true, true) => "certificate and host name verified",
+            (true, false) => "certificate verified, host name not checked",
+            _ => "server NOT verified (any certificate is accepted)",
+        };
+        format!("encrypted ({what}), {checked} (sslmode={})", self.ssl_mode)
+    }
+}
+
 #[derive(Debug, Clone, Default, serde::Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct TableStats {
@@ -485,6 +523,11 @@ pub trait Store: Send + Sync + 'static {
     fn target(&self) -> String;
     /// What an acknowledged write survives, in words (for `health`).
     fn durability(&self) -> String;
+    /// How the connection to the database server is protected (PostgreSQL); None for a store
+    /// in this process or a file.
+    fn transport(&self) -> Option<Transport> {
+        None
+    }
     fn faults(&self) -> &FaultInjector;
 
     /// What this store is, however its URL is spelled: witnessed heads are kept under it

@@ -64,6 +64,50 @@ fn reason(e: sqlx::Error) -> String {
     }
 }
 
+/// libpq's name of a mode.
+fn ssl_mode_name(mode: sqlx::postgres::PgSslMode) -> &'static str {
+    use sqlx::postgres::PgSslMode::*;
+    match mode {
+        Disable => "disable",
+        Allow => "allow",
+        Prefer => "prefer",
+        Require => "require",
+        VerifyCa => "verify-ca",
+        VerifyFull => "verify-full",
+    }
+}
+
+/// What a TLS failure means for the operator, after the driver's own words: the certificate
+/// is not from a trusted CA, does not name the host, or the server offers no TLS at all.
+fn tls_hint(why: &str, opts: &PgConnectOptions) -> Option<String> {
+    let mode = ssl_mode_name(opts.get_ssl_mode());
+    let host = opts.get_host();
+    let from = if std::env::var("PGSSLMODE").is_ok() {
+        " (from PGSSLMODE or the URL)"
+    } else {
+        ""
+    };
+    if why.contains("server does not support TLS") {
+        return Some(format!(
+            "sslmode={mode}{from} requires TLS and the server at {host} offers none (ssl = off on the server)"
+        ));
+    }
+    if why.contains("UnknownIssuer") || why.contains("BadSignature") {
+        return Some(format!(
+            "sslmode={mode}: the server's certificate is not signed by a CA this client trusts              (sslrootcert or PGSSLROOTCERT names the CA file; without one, the public web CAs)"
+        ));
+    }
+    if why.contains("NotValidForName") || why.contains("not valid for name") {
+        return Some(format!(
+            "sslmode=verify-full: the server's certificate does not name the host {host}; connect              by a name it carries, or use sslmode=verify-ca (which checks the CA, not the name)"
+        ));
+    }
+    if why.contains("Expired") || why.contains("NotValidYet") {
+        return Some("the server's certificate is outside its validity period".into());
+    }
+    None
+}
+
 /// Opens one connection within `pg_connect_timeout_ms`, for the reason a pool would hide.
 async fn first_connection(
     url: &str,
@@ -74,7 +118,13 @@ async fn first_connection(
         |why: String| StoreError::Unavailable(format!("cannot connect to {}: {why}", redact(url)));
     match tokio::time::timeout(s.connect_timeout, sqlx::ConnectOptions::connect(opts)).await {
         Ok(Ok(c)) => Ok(c),
-        Ok(Err(e)) => Err(cannot(reason(e))),
+        Ok(Err(e)) => {
+            let why = reason(e);
+            Err(cannot(match tls_hint(&why, opts) {
+                Some(hint) => format!("{why} — {hint}"),
+                None => why,
+            }))
+        }
         Err(_) => Err(cannot(format!(
             "timed out after {} ms (pg_connect_timeout_ms)",
             s.connect_timeout.as_millis()
@@ -97,6 +147,29 @@ fn with_timeouts(opts: PgConnectOptions, s: &PgSettings) -> PgConnectOptions {
     ])
 }
 
+/// How this process's connections reach the server: what the server says of the connection
+/// (`pg_stat_ssl`, readable by any role for its own backend) and what `sslmode` checked.
+async fn transport(pool: &sqlx::PgPool, opts: &PgConnectOptions) -> StoreResult<super::Transport> {
+    use sqlx::postgres::PgSslMode;
+    let (encrypted, protocol, cipher): (bool, Option<String>, Option<String>) =
+        sqlx::query_as("SELECT ssl, version, cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_optional(pool)
+            .await
+            .map_err(map_err)?
+            .unwrap_or((false, None, None));
+    let mode = opts.get_ssl_mode();
+    let ssl_mode = ssl_mode_name(mode);
+    Ok(super::Transport {
+        encrypted,
+        protocol,
+        cipher,
+        ssl_mode: ssl_mode.into(),
+        certificate_verified: encrypted
+            && matches!(mode, PgSslMode::VerifyCa | PgSslMode::VerifyFull),
+        host_name_verified: encrypted && matches!(mode, PgSslMode::VerifyFull),
+    })
+}
+
 pub async fn open(url: &str, s: &PgSettings) -> StoreResult<SqlStore> {
     let opts = with_timeouts(connect_options(url)?, s);
     let cannot = |e: sqlx::Error| {
@@ -117,6 +190,7 @@ pub async fn open(url: &str, s: &PgSettings) -> StoreResult<SqlStore> {
         .connect_with(opts.clone())
         .await
         .map_err(cannot)?;
+    let transport = transport(&pool, &opts).await?;
     // The batching writer's own connection (opened when it first writes).
     let write = pool_options::<sqlx::Postgres>()
         .max_connections(1)
@@ -219,6 +293,7 @@ pub async fn open(url: &str, s: &PgSettings) -> StoreResult<SqlStore> {
         Duration::ZERO,
     )
     .with_durability(durability)
+    .with_transport(transport)
     .with_notes(notes);
     store.chain_unchained_audit().await?;
     Ok(match replica {

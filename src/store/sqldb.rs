@@ -41,6 +41,8 @@ pub struct SqlStore {
     file_watch: std::sync::Mutex<Option<Result<Arc<FileWatch>, String>>>,
     db_file: Option<std::path::PathBuf>,
     durability: String,
+    /// PostgreSQL: how the connections are protected.
+    transport: Option<super::Transport>,
     /// A read replica (PostgreSQL), if configured.
     replica: Option<Replica>,
     /// Said once on the Health tab (`DbStats::notes`): a missing index, a fallback in use.
@@ -78,6 +80,7 @@ impl SqlStore {
             file_watch: std::sync::Mutex::new(None),
             db_file: None,
             durability: String::new(),
+            transport: None,
             notes: Vec::new(),
             replica: None,
         }
@@ -103,6 +106,11 @@ impl SqlStore {
 
     pub(crate) fn with_notes(mut self, notes: Vec<String>) -> Self {
         self.notes = notes;
+        self
+    }
+
+    pub(crate) fn with_transport(mut self, t: super::Transport) -> Self {
+        self.transport = Some(t);
         self
     }
 
@@ -277,6 +285,10 @@ impl Store for SqlStore {
 
     fn durability(&self) -> String {
         self.durability.clone()
+    }
+
+    fn transport(&self) -> Option<super::Transport> {
+        self.transport.clone()
     }
 
     fn faults(&self) -> &FaultInjector {

@@ -20,5 +20,6 @@ mod properties;
 mod replica;
 mod service;
 mod snapshots;
+mod tls;
 mod tui;
 mod write_path;

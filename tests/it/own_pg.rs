@@ -23,6 +23,25 @@ pub fn start_or_skip(test: &str) -> Option<OwnPostgres> {
     }
 }
 
+/// As `start_or_skip`, with files, settings and pg_hba lines of its own (`start_configured`).
+pub fn start_or_skip_with(
+    test: &str,
+    files: &[(&str, &str)],
+    conf: &str,
+    hba: &str,
+) -> Option<OwnPostgres> {
+    match OwnPostgres::start_configured(files, conf, hba) {
+        Ok(pg) => Some(pg),
+        Err(why) if std::env::var(REQUIRED).is_ok_and(|v| v == "1") => {
+            panic!("{test}: cannot start a PostgreSQL server of its own ({REQUIRED}=1): {why}")
+        }
+        Err(why) => {
+            eprintln!("SKIPPED {test}: cannot start a PostgreSQL server of its own: {why}");
+            None
+        }
+    }
+}
+
 /// A PostgreSQL server in a temporary directory; stopped (immediately) when dropped.
 pub struct OwnPostgres {
     dir: tempfile::TempDir,
@@ -34,6 +53,16 @@ pub struct OwnPostgres {
 impl OwnPostgres {
     /// Starts one, or says why it cannot (no binaries, no `postgres` user to run it as).
     pub fn start() -> Result<OwnPostgres, String> {
+        Self::start_configured(&[], "", "")
+    }
+
+    /// Starts one with `files` written into its data directory (owner-only, as the server wants
+    /// its key), `conf` appended to postgresql.conf and `hba` put first in pg_hba.conf.
+    pub fn start_configured(
+        files: &[(&str, &str)],
+        conf: &str,
+        hba: &str,
+    ) -> Result<OwnPostgres, String> {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .map_err(|e| format!("no /usr/lib/postgresql: {e}"))?
             .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
@@ -60,8 +89,60 @@ impl OwnPostgres {
             "initdb",
             &["-D", &data, "-A", "trust", "-U", "postgres", "--no-sync"],
         )?;
+        let dir = std::path::Path::new(&data);
+        let owner = if as_postgres {
+            Some((nix_id("postgres", "-u")?, nix_id("postgres", "-g")?))
+        } else {
+            None
+        };
+        let write = |name: &str, text: &str| -> Result<(), String> {
+            use std::os::unix::fs::PermissionsExt;
+            let path = dir.join(name);
+            std::fs::write(&path, text).map_err(|e| format!("{name}: {e}"))?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| e.to_string())?;
+            if let Some((u, g)) = owner {
+                std::os::unix::fs::chown(&path, Some(u), Some(g)).map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        };
+        for (name, text) in files {
+            write(name, text)?;
+        }
+        if !conf.is_empty() {
+            let old =
+                std::fs::read_to_string(dir.join("postgresql.conf")).map_err(|e| e.to_string())?;
+            write("postgresql.conf", &format!("{old}\n{conf}\n"))?;
+        }
+        if !hba.is_empty() {
+            let old =
+                std::fs::read_to_string(dir.join("pg_hba.conf")).map_err(|e| e.to_string())?;
+            write("pg_hba.conf", &format!("{hba}\n{old}"))?;
+        }
         pg.pg_ctl_start()?;
         Ok(pg)
+    }
+
+    /// Runs SQL as the superuser through psql (the server's own client).
+    pub fn psql(&self, sql: &str) -> Result<(), String> {
+        let port = self.port.to_string();
+        self.run(
+            "psql",
+            &[
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port,
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-c",
+                sql,
+            ],
+        )
     }
 
     /// A temporary directory (owned by the server's user) and a free port; nothing started.

@@ -10,6 +10,9 @@ pub(crate) async fn health(svc: &Service, actor: &Actor, json: bool) -> ServiceR
         outln!("backend:        {}", h.backend);
         outln!("target:         {}", h.target);
         outln!("durability:     {}", h.durability);
+        if let Some(t) = &h.transport {
+            outln!("connection:     {}", t.describe());
+        }
         outln!(
             "connected:      {}{}",
             if h.connected { "yes" } else { "NO" },

@@ -164,6 +164,23 @@ impl View for Health {
                 Span::styled(format!("{:<20}", "Store"), theme.muted()),
                 connected,
             ]),
+            match &h.transport {
+                Some(t) => Line::from(vec![
+                    Span::styled(format!("{:<20}", "Connection"), theme.muted()),
+                    Span::styled(
+                        t.describe(),
+                        if t.encrypted && t.certificate_verified {
+                            ratatui::style::Style::default()
+                        } else {
+                            theme.error()
+                        },
+                    ),
+                ]),
+                None => Line::from(vec![
+                    Span::styled(format!("{:<20}", "Connection"), theme.muted()),
+                    Span::raw("in this process (no network)"),
+                ]),
+            },
             kv(
                 theme,
                 "Ping",
