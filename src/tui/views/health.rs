@@ -158,29 +158,30 @@ impl View for Health {
                 .map(|c| group(f(c) as u64))
                 .unwrap_or_else(|| "—".into())
         };
+        // PostgreSQL: how the connection is protected (an alert when not encrypted or not
+        // verified).
+        let connection = h.transport.as_ref().map(|t| {
+            Line::from(vec![
+                Span::styled(format!("{:<20}", "Connection"), theme.muted()),
+                Span::styled(
+                    t.describe(),
+                    if t.encrypted && t.certificate_verified {
+                        ratatui::style::Style::default()
+                    } else {
+                        theme.error()
+                    },
+                ),
+            ])
+        });
         let mut lines = vec![
             kv(theme, "Backend", format!("{}  {}", h.backend, s(&h.target))),
             Line::from(vec![
                 Span::styled(format!("{:<20}", "Store"), theme.muted()),
                 connected,
             ]),
-            match &h.transport {
-                Some(t) => Line::from(vec![
-                    Span::styled(format!("{:<20}", "Connection"), theme.muted()),
-                    Span::styled(
-                        t.describe(),
-                        if t.encrypted && t.certificate_verified {
-                            ratatui::style::Style::default()
-                        } else {
-                            theme.error()
-                        },
-                    ),
-                ]),
-                None => Line::from(vec![
-                    Span::styled(format!("{:<20}", "Connection"), theme.muted()),
-                    Span::raw("in this process (no network)"),
-                ]),
-            },
+        ];
+        lines.extend(connection);
+        lines.extend([
             kv(
                 theme,
                 "Ping",
@@ -276,7 +277,7 @@ impl View for Health {
                 "Log file",
                 h.log_file.as_deref().map(s).unwrap_or_else(|| "—".into()),
             ),
-        ];
+        ]);
         if let Some(replica) = replica_line(theme, h) {
             // Below the pool.
             lines.insert(4, replica);
