@@ -4,6 +4,7 @@
 pub mod anchor;
 pub mod bench;
 pub mod boot;
+pub mod build;
 pub mod cli;
 pub mod config;
 pub mod demo;

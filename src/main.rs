@@ -130,6 +130,22 @@ async fn run(cli: Cli, process_start: std::time::Instant) -> u8 {
                 cli::print_unreachable(cfg.backend, &target, &e, log_file.as_deref(), json);
                 return 1;
             }
+            // A scraper needs the figures most when the store is down: `escrowgrid_up 0`, exit
+            // 0 (the reason on stderr), so a `metrics > f.tmp && mv` recipe replaces the file.
+            if matches!(command, Command::Metrics) {
+                let target = boot::target(&cfg, cfg.backend);
+                let h = escrowgrid::service::health::HealthReport::unreachable(
+                    cfg.backend,
+                    target,
+                    e.to_string(),
+                );
+                print!("{}", escrowgrid::service::health::prometheus(&h));
+                eprintln!(
+                    "error: {}",
+                    escrowgrid::domain::text::sanitize(&e.to_string())
+                );
+                return 0;
+            }
             return fail(json, &ServiceError::from(e));
         }
     };

@@ -37,7 +37,7 @@ fn page_limit() -> clap::builder::RangedI64ValueParser<u32> {
 #[derive(Debug, Parser)]
 #[command(
     name = "escrowgrid",
-    version,
+    version = crate::build::LONG_VERSION,
     about = "EscrowGrid Console: operations console for escrow and tokenization",
     long_about = "EscrowGrid Console.\n\nWith no subcommand, opens the terminal console on the configured store \
 (default: a SQLite file in the platform data directory). Subcommands run headless; add --json for \

@@ -72,30 +72,22 @@ impl Service {
     }
 
     async fn gather_store_health(&self, actor: &Actor) -> HealthReport {
+        let mut report =
+            HealthReport::unreachable(self.store.backend(), self.store.target(), String::new());
+        report.error = None;
+        report.durability = self.store.durability();
+        report.transport = self.store.transport();
+        report.pool = self.store.pool_stats();
+        report.log_file = self.config().log_file.clone();
+        report.uptime_seconds = self.uptime().as_secs();
+        report.operator = actor.describe();
+        report.scoped = actor.scope().is_some();
+        self.gather_into(report, actor).await
+    }
+
+    async fn gather_into(&self, mut report: HealthReport, actor: &Actor) -> HealthReport {
         let store = &self.store;
         let mut errors_db: Option<String> = None;
-        let mut report = HealthReport {
-            backend: store.backend().to_string(),
-            target: store.target(),
-            durability: store.durability(),
-            transport: store.transport(),
-            connected: false,
-            ping_ms: None,
-            error: None,
-            pool: store.pool_stats(),
-            schema_version: None,
-            counts: None,
-            ledger_head: None,
-            log_file: self.config().log_file.clone(),
-            uptime_seconds: self.uptime().as_secs(),
-            operator: actor.describe(),
-            scoped: actor.scope().is_some(),
-            elapsed_ms: 0.0,
-            operations: Vec::new(),
-            db: None,
-            replica: None,
-            anchors: None,
-        };
         match store.ping().await {
             Ok(d) => {
                 report.connected = true;
@@ -152,6 +144,34 @@ impl Service {
     }
 }
 
+impl HealthReport {
+    /// The report of a store that could not be opened: not connected, with why.
+    pub fn unreachable(backend: impl ToString, target: String, error: String) -> Self {
+        HealthReport {
+            backend: backend.to_string(),
+            target,
+            durability: String::new(),
+            transport: None,
+            connected: false,
+            ping_ms: None,
+            error: Some(error),
+            pool: None,
+            schema_version: None,
+            counts: None,
+            ledger_head: None,
+            log_file: None,
+            uptime_seconds: 0,
+            operator: String::new(),
+            scoped: false,
+            elapsed_ms: 0.0,
+            operations: Vec::new(),
+            db: None,
+            replica: None,
+            anchors: None,
+        }
+    }
+}
+
 /// The report in the Prometheus text exposition format (for node_exporter's textfile collector
 /// or any scraper): gauges and counters named `escrowgrid_*`, and per operation a summary whose
 /// quantiles cover the last minute and whose `_sum` and `_count` run since the process started.
@@ -164,6 +184,19 @@ pub fn prometheus(h: &HealthReport) -> String {
         let _ = writeln!(o, "# TYPE escrowgrid_{name} {kind}");
     };
     let backend = label(&h.backend);
+    family(
+        &mut o,
+        "build_info",
+        "gauge",
+        "The binary: version, commit built from, optional features built in.",
+    );
+    let _ = writeln!(
+        o,
+        "escrowgrid_build_info{{version=\"{}\",commit=\"{}\",features=\"{}\"}} 1",
+        label(crate::build::VERSION),
+        label(crate::build::COMMIT),
+        label(crate::build::FEATURES)
+    );
     family(&mut o, "up", "gauge", "Whether the store answered.");
     let _ = writeln!(
         o,
@@ -242,19 +275,25 @@ pub fn prometheus(h: &HealthReport) -> String {
             &mut o,
             "pool_connections",
             "gauge",
-            "Pooled connections: open, idle, max.",
+            "Open pooled connections by state (in_use + idle = open).",
         );
         let _ = writeln!(
             o,
-            "escrowgrid_pool_connections{{state=\"open\"}} {}",
-            p.size
+            "escrowgrid_pool_connections{{state=\"in_use\"}} {}",
+            p.size.saturating_sub(p.idle)
         );
         let _ = writeln!(
             o,
             "escrowgrid_pool_connections{{state=\"idle\"}} {}",
             p.idle
         );
-        let _ = writeln!(o, "escrowgrid_pool_connections{{state=\"max\"}} {}", p.max);
+        family(
+            &mut o,
+            "pool_max_connections",
+            "gauge",
+            "The most connections the pools may open.",
+        );
+        let _ = writeln!(o, "escrowgrid_pool_max_connections {}", p.max);
         family(
             &mut o,
             "pool_waits_total",

@@ -1652,3 +1652,74 @@ async fn usage_errors_help_and_json_output_are_safe_and_specific() {
     assert_eq!(out.status.code(), Some(2));
     assert!(!stderr(&out).contains('\u{202e}'), "{:?}", stderr(&out));
 }
+
+/// `metrics` against a store that cannot be opened prints `escrowgrid_up 0` and exits 0 (the
+/// reason on stderr), so a scrape file is replaced rather than kept at its last good value;
+/// every scrape says which build it is; `--version` names the commit and the features.
+#[test]
+fn metrics_of_a_store_that_is_down_and_the_build_identity() {
+    let e = Env::new();
+    let out = e
+        .cmd()
+        .args([
+            "--database-url",
+            "postgres://app:s3cret@127.0.0.1:1/none",
+            "metrics",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("escrowgrid_up{backend=\"postgres\"} 0\n"),
+        "{text}"
+    );
+    assert!(!text.contains("s3cret"));
+    let build = text
+        .lines()
+        .find(|l| l.starts_with("escrowgrid_build_info{"))
+        .unwrap_or_else(|| panic!("build info: {text}"));
+    assert!(
+        build.contains(&format!("version=\"{}\"", env!("CARGO_PKG_VERSION"))),
+        "{build}"
+    );
+    assert!(
+        build.contains("commit=\"") && build.ends_with("} 1"),
+        "{build}"
+    );
+    let features = if cfg!(feature = "onchain") {
+        "onchain"
+    } else {
+        "none"
+    };
+    assert!(
+        build.contains(&format!("features=\"{features}\"")),
+        "{build}"
+    );
+    assert!(
+        stderr(&out).contains("Connection refused"),
+        "{}",
+        stderr(&out)
+    );
+
+    let version = stdout(&e.run(&["--version"]));
+    assert!(
+        version.starts_with(&format!(
+            "escrowgrid {} (commit ",
+            env!("CARGO_PKG_VERSION")
+        )) && version.contains(&format!("features: {features})")),
+        "{version}"
+    );
+    // On a store that answers: the pool's states apart from its size.
+    let text = stdout(&e.run(&["metrics"]));
+    assert!(
+        text.contains("escrowgrid_up{backend=\"sqlite\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("escrowgrid_pool_connections{state=\"in_use\"} "),
+        "{text}"
+    );
+    assert!(text.contains("escrowgrid_pool_max_connections "), "{text}");
+    assert!(!text.contains("state=\"max\""), "{text}");
+}
