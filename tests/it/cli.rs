@@ -773,6 +773,28 @@ fn a_closed_output_pipe_ends_the_command_quietly() {
     let err = stderr(&out);
     assert!(out.status.success(), "status {:?}: {err}", out.status);
     assert!(!err.contains("panicked"), "{err}");
+
+    // `export -` the same: status 0, nothing said.
+    let mut child = e
+        .cmd()
+        .args(["--database-url", &e.url, "export", "-"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(!first.is_empty());
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert!(
+        out.status.success(),
+        "export -: status {:?}: {err}",
+        out.status
+    );
+    assert!(err.trim().is_empty(), "export -: {err}");
 }
 
 #[test]

@@ -15,9 +15,15 @@ pub(crate) async fn export(
 ) -> ServiceResult<i32> {
     if file.as_os_str() == "-" {
         svc.authorize_export(actor).await?;
-        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-        svc.export_to(actor, &mut out, "standard output").await?;
-        return Ok(0);
+        let mut out = PipeWatch {
+            inner: std::io::BufWriter::new(std::io::stdout().lock()),
+            closed: false,
+        };
+        return match svc.export_to(actor, &mut out, "standard output").await {
+            // A reader that stops early (`export - | head`) ends the export quietly.
+            Err(_) if out.closed => Ok(0),
+            r => r.map(|_| 0),
+        };
     }
     let s = svc.export_file(actor, file, force).await?;
     if json {
@@ -34,6 +40,34 @@ pub(crate) async fn export(
         );
     }
     Ok(0)
+}
+
+/// A writer that remembers whether its reader went away (a broken pipe).
+struct PipeWatch<W> {
+    inner: W,
+    closed: bool,
+}
+
+impl<W: Write> PipeWatch<W> {
+    fn note<T>(&mut self, r: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(e) = &r
+            && e.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            self.closed = true;
+        }
+        r
+    }
+}
+
+impl<W: Write> Write for PipeWatch<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let r = self.inner.write(buf);
+        self.note(r)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        let r = self.inner.flush();
+        self.note(r)
+    }
 }
 
 pub(crate) async fn import(
