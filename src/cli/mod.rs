@@ -50,6 +50,19 @@ pub fn print_unreachable(
     }
 }
 
+/// Resolves when the process is asked to stop: SIGINT (Ctrl-C) or SIGTERM (systemd, docker,
+/// kill), so a long-running command ends cleanly under a service manager as at a terminal.
+pub(crate) async fn stop_requested() -> ServiceResult<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())
+        .map_err(|e| ServiceError::Internal(format!("cannot watch SIGTERM: {e}")))?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
 pub fn write_stdout(args: std::fmt::Arguments<'_>) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();

@@ -515,3 +515,46 @@ async fn the_contract_refuses_a_stale_seq_and_a_stranger() {
     assert!(e.contains("is not its owner"), "{e}");
     assert_eq!(owner.latest().await.unwrap(), (5, head));
 }
+
+/// `anchor run` is a service: SIGTERM (systemd's stop) ends it cleanly, as Ctrl-C does.
+#[tokio::test]
+async fn anchor_run_stops_on_sigterm_and_sigint() {
+    let Some(anvil) = Anvil::start("anchor_run_stops_on_sigterm_and_sigint") else {
+        return;
+    };
+    let contract = anvil.deploy().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("x.db").display());
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        let mut child = crate::common::escrowgrid(&dir.path().join("data"))
+            .env("ESCROWGRID_ONCHAIN_ENABLED", "true")
+            .env("ESCROWGRID_ONCHAIN_RPC_URL", anvil.url())
+            .env("ESCROWGRID_ONCHAIN_CONTRACT", &contract)
+            .env("ESCROWGRID_ONCHAIN_KEY", KEY)
+            .args(["--database-url", &url, "anchor", "run"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Running: it has said so (its first line on stderr).
+        let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut first = String::new();
+        std::io::BufRead::read_line(&mut err, &mut first).unwrap();
+        assert!(first.contains("SIGTERM stops"), "{first}");
+        unsafe {
+            libc::kill(child.id() as i32, signal);
+        }
+        let t0 = Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if t0.elapsed() > Duration::from_secs(10) {
+                let _ = child.kill();
+                panic!("anchor run still running 10 s after signal {signal}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(status.code(), Some(0), "signal {signal}");
+    }
+}

@@ -200,13 +200,18 @@ pub(crate) async fn anchor(
             let task = tokio::spawn(worker.run(stopped));
             if !json {
                 eprintln!(
-                    "anchoring every {} events or {} s to {} (Ctrl-C stops)",
+                    "anchoring every {} events or {} s to {} (Ctrl-C or SIGTERM stops)",
                     cfg.onchain.every_events,
                     cfg.onchain.every_seconds,
                     cfg.onchain.contract.as_deref().unwrap_or("?")
                 );
             }
-            let _ = tokio::signal::ctrl_c().await;
+            // Stop on either signal, or when the worker ends by itself.
+            let mut task = task;
+            tokio::select! {
+                r = crate::cli::stop_requested() => r?,
+                _ = &mut task => return Ok(0),
+            }
             let _ = stop.send(true);
             let _ = task.await;
             Ok(0)

@@ -200,12 +200,11 @@ pub(crate) async fn tail(
         return Ok(0);
     }
     let mut sub = svc.subscribe(actor, after, filter);
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| ServiceError::Internal(format!("cannot watch SIGTERM: {e}")))?;
+    let stop = crate::cli::stop_requested();
+    tokio::pin!(stop);
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => return Ok(0),
-            _ = term.recv() => return Ok(0),
+            r = &mut stop => return r.map(|()| 0),
             item = sub.next() => match item {
                 None => return Ok(0),
                 Some(StreamItem::Event(e)) => {
