@@ -32,6 +32,7 @@ pub struct FileConfig {
     pub replica_url: Option<String>,
     pub replica_max_lag_ms: Option<u64>,
     pub replica_wait_ms: Option<u64>,
+    pub auto_migrate: Option<bool>,
     #[serde(default)]
     pub console: ConsoleConfig,
     /// On-chain anchoring (`[onchain]`; used by builds with the `onchain` feature).
@@ -516,8 +517,17 @@ fn pg_settings(file: &FileConfig, env: &dyn Env) -> Result<crate::store::PgSetti
             })
         }
     };
+    let auto_migrate = match env_first(env, &["ESCROWGRID_AUTO_MIGRATE"]) {
+        Some((key, v)) => match v.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => true,
+            "false" | "0" | "no" | "off" => false,
+            _ => return Err(bad(key, format!("'{v}' is not true or false"))),
+        },
+        None => file.auto_migrate.unwrap_or(false),
+    };
     Ok(crate::store::PgSettings {
         replica,
+        auto_migrate,
         max_connections: max,
         min_connections: min,
         acquire_timeout: number(

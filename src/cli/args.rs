@@ -140,8 +140,11 @@ pub enum Command {
     },
     /// Load a data set.
     Seed(SeedArgs),
-    /// Apply database migrations (also done on every open) and print the schema version.
-    Migrate,
+    /// The database schema: its migrations beside this binary's (status), and applying the
+    /// pending ones (apply). PostgreSQL applies migrations only here (or with auto_migrate);
+    /// an empty database is given the schema on first use; SQLite files migrate on open.
+    #[command(subcommand)]
+    Migrate(MigrateCmd),
     /// On-chain anchoring of the ledger head ([onchain] settings; the signer's key from
     /// ESCROWGRID_ONCHAIN_KEY or ESCROWGRID_ONCHAIN_KEY_FILE).
     #[cfg(feature = "onchain")]
@@ -373,6 +376,19 @@ not allow, an unknown id or a bad value, 1 a conflict (--expect-state no longer 
         /// saw, so a move made meanwhile by someone else is not overwritten.
         #[arg(long, value_name = "STATE", ignore_case = true, value_parser = states())]
         expect_state: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateCmd {
+    /// Applied and pending migrations, the database's version and this binary's: exit 0 when
+    /// they match, 1 when migrations are pending or the database is newer.
+    Status,
+    /// Apply the pending migrations (as the database's owner), then print the status.
+    Apply {
+        /// Print what would be applied; change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 

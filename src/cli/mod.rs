@@ -308,19 +308,7 @@ pub async fn run(
         Command::Anchor(_) => Err(ServiceError::Internal(
             "anchor runs from main with the [onchain] settings".into(),
         )),
-        Command::Migrate => {
-            let (backend, v) = svc.schema().await?;
-            if json {
-                print_json(&json!({"backend": backend, "schemaVersion": v}));
-            } else {
-                outln!(
-                    "{} schema is at version {}",
-                    backend,
-                    v.map(|v| v.to_string()).unwrap_or_else(|| "n/a".into())
-                );
-            }
-            Ok(0)
-        }
+        Command::Migrate(c) => commands::migrate::migrate(svc, actor, c, json).await,
     }
 }
 

@@ -17,6 +17,9 @@ pub struct HealthReport {
     /// How the connection to the database server is protected (PostgreSQL).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transport: Option<crate::store::Transport>,
+    /// Why the store refuses writes (its schema is behind or ahead of this binary).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub writes_refused: Option<String>,
     pub connected: bool,
     pub ping_ms: Option<f64>,
     pub error: Option<String>,
@@ -77,6 +80,7 @@ impl Service {
         report.error = None;
         report.durability = self.store.durability();
         report.transport = self.store.transport();
+        report.writes_refused = self.store.writes_refused();
         report.pool = self.store.pool_stats();
         report.log_file = self.config().log_file.clone();
         report.uptime_seconds = self.uptime().as_secs();
@@ -152,6 +156,7 @@ impl HealthReport {
             target,
             durability: String::new(),
             transport: None,
+            writes_refused: None,
             connected: false,
             ping_ms: None,
             error: Some(error),

@@ -33,6 +33,29 @@ impl Service {
         .await
     }
 
+    /// The schema beside this binary's migrations (None: the backend migrates on open).
+    pub async fn migrations(
+        &self,
+    ) -> ServiceResult<(Backend, Option<crate::store::schema::SchemaStatus>)> {
+        self.op("migrations", None, async move {
+            Ok((self.store.backend(), self.store.schema_status().await?))
+        })
+        .await
+    }
+
+    /// Applies the pending migrations (root: the local operator, who holds the database's
+    /// owner credentials).
+    pub async fn apply_migrations(
+        &self,
+        actor: &Actor,
+    ) -> ServiceResult<Option<crate::store::schema::SchemaStatus>> {
+        self.op("apply_migrations", actor, async move {
+            self.require_root(actor, "apply migrations")?;
+            Ok(self.store.apply_migrations().await?)
+        })
+        .await
+    }
+
     pub async fn ledger(
         &self,
         actor: &Actor,

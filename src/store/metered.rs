@@ -68,6 +68,15 @@ impl Store for Metered {
     fn transport(&self) -> Option<super::Transport> {
         self.inner.transport()
     }
+    fn writes_refused(&self) -> Option<String> {
+        self.inner.writes_refused()
+    }
+    async fn schema_status(&self) -> StoreResult<Option<super::schema::SchemaStatus>> {
+        self.inner.schema_status().await
+    }
+    async fn apply_migrations(&self) -> StoreResult<Option<super::schema::SchemaStatus>> {
+        self.inner.apply_migrations().await
+    }
     fn faults(&self) -> &FaultInjector {
         self.inner.faults()
     }

@@ -8,6 +8,7 @@ pub mod memory;
 pub mod metered;
 pub mod postgres;
 pub mod replica;
+pub mod schema;
 mod sql;
 mod sqlconn;
 mod sqldb;
@@ -528,6 +529,19 @@ pub trait Store: Send + Sync + 'static {
     fn transport(&self) -> Option<Transport> {
         None
     }
+    /// Why this store refuses writes (its schema is behind or ahead of this binary), if it does.
+    fn writes_refused(&self) -> Option<String> {
+        None
+    }
+    /// The schema beside this binary's migrations (PostgreSQL; None elsewhere: SQLite files
+    /// are migrated on open, memory stores have no schema).
+    async fn schema_status(&self) -> StoreResult<Option<schema::SchemaStatus>> {
+        Ok(None)
+    }
+    /// Applies the pending migrations (PostgreSQL), and lifts the refusal of writes they caused.
+    async fn apply_migrations(&self) -> StoreResult<Option<schema::SchemaStatus>> {
+        Ok(None)
+    }
     fn faults(&self) -> &FaultInjector;
 
     /// What this store is, however its URL is spelled: witnessed heads are kept under it
@@ -700,6 +714,9 @@ pub struct PgSettings {
     pub statement_timeout: Duration,
     /// A streaming read replica of the same database, if any.
     pub replica: Option<replica::ReplicaSettings>,
+    /// Apply pending migrations to a database in use when it opens (an empty database is
+    /// always given the schema). Off: `escrowgrid migrate apply` is a deliberate step.
+    pub auto_migrate: bool,
 }
 
 impl Default for PgSettings {
@@ -712,6 +729,7 @@ impl Default for PgSettings {
             connect_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(15),
             replica: None,
+            auto_migrate: false,
         }
     }
 }

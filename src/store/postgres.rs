@@ -11,6 +11,9 @@ use sqlx::postgres::PgConnectOptions;
 use std::str::FromStr;
 use std::time::Duration;
 
+/// This binary's migrations.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
 /// The URL with any password replaced by `***`.
 pub fn redact(url: &str) -> String {
     match url::Url::parse(url) {
@@ -214,10 +217,24 @@ pub async fn open(url: &str, s: &PgSettings) -> StoreResult<SqlStore> {
             "no schema of the search_path exists in this database; create it first".into(),
         ));
     }
-    sqlx::migrate!("migrations/postgres")
-        .run(&pool)
-        .await
-        .map_err(|e| StoreError::Other(format!("migration failed: {e}")))?;
+    // The schema: given whole to an empty database; applied to one in use only when
+    // auto_migrate says so (else `escrowgrid migrate apply`); see `schema.rs`.
+    let mut status = super::schema::status(&pool, &MIGRATOR).await?;
+    if let Some(why) = status.reads_refused() {
+        return Err(StoreError::Unavailable(why));
+    }
+    let empty = status.database_version.is_none();
+    if empty || (s.auto_migrate && !status.pending.is_empty() && status.unknown.is_empty()) {
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Other(format!("migration failed: {e}")))?;
+        status = super::schema::status(&pool, &MIGRATOR).await?;
+    }
+    let writes_refused = status.writes_refused();
+    if let Some(why) = &writes_refused {
+        tracing::warn!(reason = %why, "writes refused until the schema matches this escrowgrid");
+    }
     let (head,): (i64,) = sqlx::query_as("SELECT seq FROM ledger_head WHERE id")
         .fetch_one(&pool)
         .await
@@ -233,7 +250,7 @@ pub async fn open(url: &str, s: &PgSettings) -> StoreResult<SqlStore> {
         .map_err(map_err)
     };
     let mut trigrams = trigram_index().await?;
-    if trigrams == 0 {
+    if trigrams == 0 && writes_refused.is_none() {
         // The extension may have been created since the migration ran: try again.
         let again = include_str!("../../migrations/postgres/0006_position_trigrams.sql");
         if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(again))
@@ -294,8 +311,11 @@ pub async fn open(url: &str, s: &PgSettings) -> StoreResult<SqlStore> {
     )
     .with_durability(durability)
     .with_transport(transport)
+    .with_writes_refused(writes_refused.clone())
     .with_notes(notes);
-    store.chain_unchained_audit().await?;
+    if writes_refused.is_none() {
+        store.chain_unchained_audit().await?;
+    }
     Ok(match replica {
         Some(r) => store.with_replica(r),
         None => store,

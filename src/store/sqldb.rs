@@ -43,6 +43,8 @@ pub struct SqlStore {
     durability: String,
     /// PostgreSQL: how the connections are protected.
     transport: Option<super::Transport>,
+    /// PostgreSQL: why writes are refused (the schema is behind or ahead of this binary).
+    writes_refused: std::sync::RwLock<Option<String>>,
     /// A read replica (PostgreSQL), if configured.
     replica: Option<Replica>,
     /// Said once on the Health tab (`DbStats::notes`): a missing index, a fallback in use.
@@ -81,6 +83,7 @@ impl SqlStore {
             db_file: None,
             durability: String::new(),
             transport: None,
+            writes_refused: std::sync::RwLock::new(None),
             notes: Vec::new(),
             replica: None,
         }
@@ -107,6 +110,25 @@ impl SqlStore {
     pub(crate) fn with_notes(mut self, notes: Vec<String>) -> Self {
         self.notes = notes;
         self
+    }
+
+    pub(crate) fn with_writes_refused(self, why: Option<String>) -> Self {
+        *self
+            .writes_refused
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = why;
+        self
+    }
+
+    fn refuse_writes(&self) -> StoreResult<()> {
+        match &*self
+            .writes_refused
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+        {
+            Some(why) => Err(StoreError::Unavailable(why.clone())),
+            None => Ok(()),
+        }
     }
 
     pub(crate) fn with_transport(mut self, t: super::Transport) -> Self {
@@ -291,6 +313,44 @@ impl Store for SqlStore {
         self.transport.clone()
     }
 
+    fn writes_refused(&self) -> Option<String> {
+        self.writes_refused
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    async fn schema_status(&self) -> StoreResult<Option<super::schema::SchemaStatus>> {
+        match &self.pools {
+            Pools::Postgres { read, .. } => Ok(Some(
+                super::schema::status(read, &super::postgres::MIGRATOR).await?,
+            )),
+            _ => Ok(None),
+        }
+    }
+
+    async fn apply_migrations(&self) -> StoreResult<Option<super::schema::SchemaStatus>> {
+        let Pools::Postgres { read, .. } = &self.pools else {
+            return Ok(None);
+        };
+        let before = super::schema::status(read, &super::postgres::MIGRATOR).await?;
+        if let Some(why) = before.reads_refused().or_else(|| {
+            (!before.unknown.is_empty()).then(|| before.writes_refused().unwrap_or_default())
+        }) {
+            return Err(StoreError::Other(why));
+        }
+        super::postgres::MIGRATOR
+            .run(read)
+            .await
+            .map_err(|e| StoreError::Other(format!("migration failed: {e}")))?;
+        let after = super::schema::status(read, &super::postgres::MIGRATOR).await?;
+        *self
+            .writes_refused
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = after.writes_refused();
+        Ok(Some(after))
+    }
+
     fn faults(&self) -> &FaultInjector {
         &self.faults
     }
@@ -440,6 +500,7 @@ impl Store for SqlStore {
     }
 
     async fn commit(&self, w: Write) -> StoreResult<Committed> {
+        self.refuse_writes()?;
         self.writer.commit(&self.faults, w).await
     }
 
@@ -560,6 +621,7 @@ impl Store for SqlStore {
     }
 
     async fn import(&self, writes: Vec<Write>, expect: super::Heads) -> StoreResult<()> {
+        self.refuse_writes()?;
         self.writer.import(writes, expect).await
     }
 

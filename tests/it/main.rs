@@ -10,6 +10,7 @@ mod cli;
 mod conformance;
 mod e2e_tmux;
 mod integrity;
+mod migrations;
 mod multiprocess;
 #[cfg(feature = "onchain")]
 mod onchain;

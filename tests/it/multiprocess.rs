@@ -44,7 +44,7 @@ fn two_writers(url: &str) {
     // Create the schema first so the two do not race on migrations.
     run_ok({
         let mut c = eg(data.path(), url);
-        c.arg("migrate");
+        c.args(["migrate", "apply"]);
         c
     });
     let (a, b) = (spawn(), spawn());
@@ -123,7 +123,7 @@ fn tail_sees_other_process(url: &str) {
     let data = tempfile::tempdir().unwrap();
     run_ok({
         let mut c = eg(data.path(), url);
-        c.arg("migrate");
+        c.args(["migrate", "apply"]);
         c
     });
     let mut tail = {

@@ -13,6 +13,9 @@ pub(crate) async fn health(svc: &Service, actor: &Actor, json: bool) -> ServiceR
         if let Some(t) = &h.transport {
             outln!("connection:     {}", t.describe());
         }
+        if let Some(w) = &h.writes_refused {
+            outln!("writes:         REFUSED: {}", s(w));
+        }
         outln!(
             "connected:      {}{}",
             if h.connected { "yes" } else { "NO" },

@@ -10,6 +10,7 @@ pub(super) mod check;
 pub(super) mod health;
 pub(super) mod institution;
 pub(super) mod ledger;
+pub(super) mod migrate;
 pub(super) mod policy;
 pub(super) mod position;
 pub(super) mod seed;

@@ -181,6 +181,12 @@ impl View for Health {
             ]),
         ];
         lines.extend(connection);
+        if let Some(w) = &h.writes_refused {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{:<20}", "Writes"), theme.muted()),
+                Span::styled(format!("refused: {}", s(w)), theme.error()),
+            ]));
+        }
         lines.extend([
             kv(
                 theme,
