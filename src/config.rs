@@ -18,6 +18,7 @@ pub struct FileConfig {
     pub log_level: Option<String>,
     pub log_format: Option<String>,
     pub log_dir: Option<PathBuf>,
+    pub log_target: Option<String>,
     pub root_api_key: Option<String>,
     pub api_key: Option<String>,
     pub sqlite_poll_ms: Option<u64>,
@@ -79,6 +80,7 @@ pub struct Config {
     pub log_level: String,
     pub log_format: crate::logging::LogFormat,
     pub log_dir: PathBuf,
+    pub log_target: crate::logging::LogTarget,
     pub root_api_key: Option<String>,
     pub api_key: Option<String>,
     pub sqlite_poll: Duration,
@@ -205,6 +207,13 @@ fn env_first(env: &dyn Env, keys: &[&'static str]) -> Option<(&'static str, Stri
 const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
 
 /// A level name, or comma-separated `target=level` directives (`escrowgrid=debug,sqlx=warn`).
+/// The platform's state directory (Linux: `$XDG_STATE_HOME/escrowgrid`, else
+/// `~/.local/state/escrowgrid`); None where the platform has none.
+fn default_state_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "escrowgrid")
+        .and_then(|d| d.state_dir().map(Path::to_path_buf))
+}
+
 fn valid_log_level(s: &str) -> bool {
     let is_level = |l: &str| LEVELS.iter().any(|x| x.eq_ignore_ascii_case(l.trim()));
     !s.trim().is_empty()
@@ -295,18 +304,33 @@ pub fn load(ov: &Overrides, env: &dyn Env) -> Result<Config, ConfigError> {
         }
     };
 
-    let log_level = ov
-        .log_level
-        .clone()
-        .or_else(|| env.get("ESCROWGRID_LOG_LEVEL"))
-        .or(file.log_level.clone())
-        .unwrap_or_else(|| "info".into());
+    // --log-level, then ESCROWGRID_LOG (or ESCROWGRID_LOG_LEVEL), then RUST_LOG, then the file.
+    let (level_key, log_level) = match ov.log_level.clone() {
+        Some(v) => ("--log-level".to_string(), v),
+        None => env_first(env, &["ESCROWGRID_LOG", "ESCROWGRID_LOG_LEVEL", "RUST_LOG"])
+            .map(|(k, v)| (k.to_string(), v))
+            .or_else(|| file.log_level.clone().map(|v| ("log_level".to_string(), v)))
+            .unwrap_or_else(|| ("log_level".to_string(), "info".into())),
+    };
     if !valid_log_level(&log_level) {
         return Err(bad(
-            "log_level",
-            format!("'{log_level}' is not a log level; use error, warn, info, debug or trace"),
+            &level_key,
+            format!(
+                "'{log_level}' is not a log level; use error, warn, info, debug or trace (or target=level, comma-separated)"
+            ),
         ));
     }
+    let log_target = match env_first(env, &["ESCROWGRID_LOG_TARGET"])
+        .or_else(|| file.log_target.clone().map(|v| ("log_target", v)))
+    {
+        None => crate::logging::LogTarget::default(),
+        Some((key, v)) => crate::logging::LogTarget::parse(&v).ok_or_else(|| {
+            bad(
+                key,
+                format!("'{v}' is not a log target; use file, stderr or journald"),
+            )
+        })?,
+    };
 
     let log_format = match env_first(env, &["ESCROWGRID_LOG_FORMAT"])
         .or_else(|| file.log_format.clone().map(|v| ("log_format", v)))
@@ -360,10 +384,23 @@ pub fn load(ov: &Overrides, env: &dyn Env) -> Result<Config, ConfigError> {
     Ok(Config {
         backend,
         database_url,
-        log_dir: file
-            .log_dir
-            .clone()
-            .unwrap_or_else(|| data_dir.join("logs")),
+        // ESCROWGRID_LOG_DIR, the file's log_dir; else beside an explicit data directory,
+        // or in the platform's state directory ($XDG_STATE_HOME/escrowgrid/logs).
+        log_dir: env
+            .get("ESCROWGRID_LOG_DIR")
+            .filter(|d| !d.trim().is_empty())
+            .map(PathBuf::from)
+            .or(file.log_dir.clone())
+            .unwrap_or_else(|| {
+                if env.get("ESCROWGRID_DATA_DIR").is_some() || file.data_dir.is_some() {
+                    data_dir.join("logs")
+                } else {
+                    default_state_dir()
+                        .unwrap_or_else(|| data_dir.clone())
+                        .join("logs")
+                }
+            }),
+        log_target,
         data_dir,
         log_level,
         log_format,

@@ -71,13 +71,30 @@ async fn run(cli: Cli, process_start: std::time::Instant) -> u8 {
         Ok(c) => c,
         Err(e) => return fail(json, &ServiceError::field("config", e.to_string())),
     };
-    let (log_guard, log_file) = match logging::init(&cfg.log_dir, &cfg.log_level, cfg.log_format) {
-        Ok(l) => {
-            let f = l.file.display().to_string();
-            (Some(l), Some(f))
-        }
-        Err(e) => (None, Some(format!("(logging disabled: {e})"))),
+    // The console owns the terminal: its lines go to the file whatever log_target says.
+    let target = match (&cli.command, cfg.log_target) {
+        (None, logging::LogTarget::Stderr) => logging::LogTarget::File,
+        (_, t) => t,
     };
+    let (log_guard, log_file) =
+        match logging::init(&cfg.log_dir, &cfg.log_level, cfg.log_format, target) {
+            Ok(l) => {
+                let f = l.file.display().to_string();
+                (Some(l), Some(f))
+            }
+            // No log is no way to find out later what happened: say so and stop.
+            Err(e) => {
+                return fail(
+                    json,
+                    &ServiceError::field(
+                        "log",
+                        format!(
+                            "{e} (set log_dir / ESCROWGRID_LOG_DIR, or log_target = \"stderr\")"
+                        ),
+                    ),
+                );
+            }
+        };
     tracing::info!(backend = %cfg.backend, "escrowgrid starting");
     let Some(command) = cli.command else {
         let rate = cli.demo_rate.or(cfg.console.demo_rate).unwrap_or(1.0);

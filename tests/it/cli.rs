@@ -1745,3 +1745,97 @@ fn metrics_of_a_store_that_is_down_and_the_build_identity() {
     assert!(text.contains("escrowgrid_pool_max_connections "), "{text}");
     assert!(!text.contains("state=\"max\""), "{text}");
 }
+
+/// Logs for services: ESCROWGRID_LOG_DIR and RUST_LOG are honoured (ESCROWGRID_LOG first),
+/// log_target = stderr writes there, the default without a data directory is the XDG state
+/// directory, and a log that cannot be opened stops the command with the reason.
+#[test]
+fn logs_go_where_they_are_told_and_fail_loudly() {
+    let e = Env::new();
+    let logs = e.dir.path().join("elsewhere");
+    let out = e
+        .cmd()
+        .env("ESCROWGRID_LOG_DIR", &logs)
+        .env("RUST_LOG", "debug")
+        .args(["--database-url", &e.url, "institution", "list"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text: String = std::fs::read_dir(&logs)
+        .expect("the log directory named")
+        .map(|f| std::fs::read_to_string(f.unwrap().path()).unwrap())
+        .collect();
+    assert!(text.contains("DEBUG"), "RUST_LOG=debug: {text}");
+    // ESCROWGRID_LOG wins over RUST_LOG.
+    let quiet = e.dir.path().join("quiet");
+    e.cmd()
+        .env("ESCROWGRID_LOG_DIR", &quiet)
+        .env("ESCROWGRID_LOG", "error")
+        .env("RUST_LOG", "debug")
+        .args(["--database-url", &e.url, "institution", "list"])
+        .output()
+        .unwrap();
+    let text: String = std::fs::read_dir(&quiet)
+        .unwrap()
+        .map(|f| std::fs::read_to_string(f.unwrap().path()).unwrap())
+        .collect();
+    assert!(!text.contains("DEBUG") && !text.contains("INFO"), "{text}");
+
+    let out = e
+        .cmd()
+        .env("ESCROWGRID_LOG_TARGET", "stderr")
+        .args(["--database-url", &e.url, "institution", "list"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        stderr(&out).contains("escrowgrid starting"),
+        "{}",
+        stderr(&out)
+    );
+    let bad = e
+        .cmd()
+        .env("ESCROWGRID_LOG_TARGET", "syslog")
+        .args(["--database-url", &e.url, "institution", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("ESCROWGRID_LOG_TARGET: 'syslog' is not a log target"),
+        "{}",
+        stderr(&bad)
+    );
+
+    // No data directory named: logs in $XDG_STATE_HOME/escrowgrid/logs.
+    let state = e.dir.path().join("state");
+    let out = e
+        .cmd()
+        .env_remove("ESCROWGRID_DATA_DIR")
+        .env("HOME", e.dir.path())
+        .env("XDG_DATA_HOME", e.dir.path().join("share"))
+        .env("XDG_STATE_HOME", &state)
+        .args(["--database-url", &e.url, "institution", "list"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        state.join("escrowgrid/logs").is_dir(),
+        "logs in the state directory"
+    );
+
+    // A log directory that cannot be made: the command stops, saying why.
+    let file = e.dir.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let out = e
+        .cmd()
+        .env("ESCROWGRID_LOG_DIR", file.join("logs"))
+        .args(["--database-url", &e.url, "institution", "list"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("cannot create log directory"),
+        "{}",
+        stderr(&out)
+    );
+}

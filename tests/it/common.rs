@@ -71,6 +71,10 @@ pub fn escrowgrid(data: &std::path::Path) -> std::process::Command {
         "ROOT_API_KEY",
         "ESCROWGRID_LOG_LEVEL",
         "ESCROWGRID_LOG_FORMAT",
+        "ESCROWGRID_LOG",
+        "ESCROWGRID_LOG_DIR",
+        "ESCROWGRID_LOG_TARGET",
+        "RUST_LOG",
         "ESCROWGRID_STATEMENT_TIMEOUT_MS",
     ] {
         c.env_remove(k);
