@@ -26,11 +26,130 @@ pub fn print_docs(command: &Command) -> std::io::Result<()> {
         Command::Completions { shell } => {
             clap_complete::generate(*shell, &mut cli, "escrowgrid", &mut out);
         }
-        _ => clap_mangen::Man::new(cli).render(&mut out)?,
+        _ => render_man(cli, &mut out)?,
     }
     outln!("{}", String::from_utf8_lossy(&out).trim_end());
     Ok(())
 }
+
+/// The manual page: clap's title, synopsis, description and options, then the commands (with no
+/// references to pages that do not exist), ENVIRONMENT, FILES and EXIT STATUS.
+fn render_man(cli: clap::Command, out: &mut Vec<u8>) -> std::io::Result<()> {
+    use std::io::Write;
+    let esc = |t: &str| t.replace('\\', "\\\\").replace('-', "\\-");
+    let man = clap_mangen::Man::new(cli.clone());
+    man.render_title(out)?;
+    man.render_name_section(out)?;
+    man.render_synopsis_section(out)?;
+    man.render_description_section(out)?;
+    man.render_options_section(out)?;
+    writeln!(out, ".SH COMMANDS")?;
+    for sub in cli.get_subcommands().filter(|c| !c.is_hide_set()) {
+        let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+        let children: Vec<&str> = sub.get_subcommands().map(|c| c.get_name()).collect();
+        writeln!(out, ".TP")?;
+        if children.is_empty() {
+            writeln!(out, "\\fB{}\\fR", esc(sub.get_name()))?;
+        } else {
+            writeln!(
+                out,
+                "\\fB{}\\fR {}",
+                esc(sub.get_name()),
+                esc(&children.join(" | "))
+            )?;
+        }
+        writeln!(out, "{}", esc(&about))?;
+    }
+    writeln!(
+        out,
+        "Each command's own options: \\fBescrowgrid\\fR \\fIcommand\\fR \\fB\\-\\-help\\fR."
+    )?;
+    writeln!(out, ".SH ENVIRONMENT")?;
+    for (var, what) in ENVIRONMENT {
+        writeln!(out, ".TP\n\\fB{}\\fR\n{}", esc(var), esc(what))?;
+    }
+    writeln!(out, ".SH FILES")?;
+    for (path, what) in FILES {
+        writeln!(out, ".TP\n\\fI{}\\fR\n{}", esc(path), esc(what))?;
+    }
+    writeln!(out, ".SH EXIT STATUS")?;
+    writeln!(
+        out,
+        "0 success; 1 a failure (conflict, store unreachable, broken ledger, findings); 2 bad input \
+         (an invalid value, unknown id, refused transition, not allowed, bad arguments); the console \
+         exits 128 + the signal on SIGINT (130), SIGTERM (143), SIGHUP (129) and SIGQUIT (131)."
+    )?;
+    man.render_version_section(out)?;
+    Ok(())
+}
+
+/// The variables the manual lists (each setting's file key is in config.example.toml).
+const ENVIRONMENT: &[(&str, &str)] = &[
+    (
+        "ESCROWGRID_DATABASE_URL, DATABASE_URL",
+        "the store: sqlite:///path.db, sqlite::memory:, postgres://user@host/db",
+    ),
+    (
+        "ESCROWGRID_STORE, STORE_BACKEND",
+        "memory, sqlite or postgres (default: from the URL)",
+    ),
+    (
+        "ESCROWGRID_DATA_DIR",
+        "where the default SQLite database (and then the logs) live",
+    ),
+    ("ESCROWGRID_CONFIG_DIR", "where config.toml is looked for"),
+    (
+        "ESCROWGRID_API_KEY",
+        "the key a session presents (root or ak_…)",
+    ),
+    (
+        "ESCROWGRID_ROOT_API_KEY, ROOT_API_KEY",
+        "the root key; when set, every session must present a key",
+    ),
+    (
+        "ESCROWGRID_LOG, ESCROWGRID_LOG_LEVEL, RUST_LOG",
+        "the log level (in that order)",
+    ),
+    ("ESCROWGRID_LOG_TARGET", "file, stderr or journald"),
+    ("ESCROWGRID_LOG_DIR", "the log files' directory"),
+    ("ESCROWGRID_LOG_FORMAT", "text or json"),
+    (
+        "ESCROWGRID_AUTO_MIGRATE",
+        "PostgreSQL: apply pending migrations on open",
+    ),
+    (
+        "ESCROWGRID_REPLICA_URL",
+        "a PostgreSQL streaming replica for reads",
+    ),
+    (
+        "PGSSLMODE, PGSSLROOTCERT, PGSSLCERT, PGSSLKEY",
+        "TLS to PostgreSQL, when the URL does not say",
+    ),
+    (
+        "PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE",
+        "as libpq reads them; ~/.pgpass is read too",
+    ),
+    ("NO_COLOR", "the console draws without colours"),
+];
+
+const FILES: &[(&str, &str)] = &[
+    (
+        "~/.config/escrowgrid/config.toml",
+        "settings (--config FILE names another)",
+    ),
+    (
+        "~/.local/share/escrowgrid/escrowgrid.db",
+        "the default SQLite database",
+    ),
+    (
+        "~/.local/share/escrowgrid/witness.jsonl",
+        "the ledger heads this operator verified",
+    ),
+    (
+        "~/.local/state/escrowgrid/logs/",
+        "the daily log files (log_target = file)",
+    ),
+];
 
 /// `health` when the store cannot even be opened: what it knows, and the reason.
 pub fn print_unreachable(

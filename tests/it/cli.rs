@@ -824,6 +824,19 @@ fn completions_and_the_manual_come_from_the_arguments() {
         &man[..man.len().min(200)]
     );
     assert!(man.contains("ledger") && man.contains("completions"));
+    for section in [
+        ".SH COMMANDS",
+        ".SH ENVIRONMENT",
+        ".SH FILES",
+        ".SH EXIT STATUS",
+    ] {
+        assert!(man.contains(section), "{section}");
+    }
+    assert!(man.contains("RUST_LOG") && man.contains("PGSSLMODE"));
+    assert!(
+        !man.contains("escrowgrid\\-institution(1)") && !man.contains("(1)\n"),
+        "no references to pages that do not exist"
+    );
     let bad = e.cmd().args(["completions", "tcsh"]).output().unwrap();
     assert_eq!(bad.status.code(), Some(2), "an unknown shell is refused");
     assert!(!e.db().exists(), "neither opens a store");
