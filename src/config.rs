@@ -112,12 +112,37 @@ fn project_dirs() -> Option<directories::ProjectDirs> {
     directories::ProjectDirs::from("com", "EscrowGrid", "escrowgrid")
 }
 
-/// Where the config file lives when `--config` is not given.
-pub fn default_config_file() -> Option<PathBuf> {
-    if let Ok(dir) = std::env::var("ESCROWGRID_CONFIG_DIR") {
-        return Some(PathBuf::from(dir).join("config.toml"));
+/// Where the config file is looked for when neither `--config` nor `ESCROWGRID_CONFIG` names
+/// one, first found wins: `ESCROWGRID_CONFIG_DIR` alone when set; else the user's config
+/// directory, each of `XDG_CONFIG_DIRS`, then `/etc/escrowgrid`.
+pub fn config_search(env: &dyn Env) -> Vec<PathBuf> {
+    if let Some(dir) = env.get("ESCROWGRID_CONFIG_DIR") {
+        return vec![PathBuf::from(dir).join("config.toml")];
     }
-    project_dirs().map(|d| d.config_dir().join("config.toml"))
+    let mut dirs: Vec<PathBuf> = project_dirs()
+        .map(|d| d.config_dir().to_path_buf())
+        .into_iter()
+        .collect();
+    let xdg = env
+        .get("XDG_CONFIG_DIRS")
+        .unwrap_or_else(|| "/etc/xdg".into());
+    dirs.extend(
+        xdg.split(':')
+            .filter(|d| !d.is_empty())
+            .map(|d| PathBuf::from(d).join("escrowgrid")),
+    );
+    dirs.push(PathBuf::from("/etc/escrowgrid"));
+    dirs.into_iter().map(|d| d.join("config.toml")).collect()
+}
+
+/// The config file a process with no `--config` reads (for messages: "edit …").
+pub fn default_config_file() -> Option<PathBuf> {
+    let search = config_search(&ProcessEnv);
+    search
+        .iter()
+        .find(|p| p.exists())
+        .or(search.first())
+        .cloned()
 }
 
 fn default_data_dir() -> PathBuf {
@@ -206,14 +231,13 @@ fn env_first(env: &dyn Env, keys: &[&'static str]) -> Option<(&'static str, Stri
 
 const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
 
-/// A level name, or comma-separated `target=level` directives (`escrowgrid=debug,sqlx=warn`).
 /// The platform's state directory (Linux: `$XDG_STATE_HOME/escrowgrid`, else
 /// `~/.local/state/escrowgrid`); None where the platform has none.
 fn default_state_dir() -> Option<PathBuf> {
-    directories::ProjectDirs::from("", "", "escrowgrid")
-        .and_then(|d| d.state_dir().map(Path::to_path_buf))
+    project_dirs().and_then(|d| d.state_dir().map(Path::to_path_buf))
 }
 
+/// A level name, or comma-separated `target=level` directives (`escrowgrid=debug,sqlx=warn`).
 fn valid_log_level(s: &str) -> bool {
     let is_level = |l: &str| LEVELS.iter().any(|x| x.eq_ignore_ascii_case(l.trim()));
     !s.trim().is_empty()
@@ -236,15 +260,44 @@ impl Config {
 }
 
 pub fn load(ov: &Overrides, env: &dyn Env) -> Result<Config, ConfigError> {
-    // File: --config must exist; the default location is optional.
-    let (file, config_file) = match &ov.config_file {
-        Some(p) => (read_file(p)?, Some(p.clone())),
-        None => match default_config_file().filter(|p| p.exists()) {
+    // File: --config, then ESCROWGRID_CONFIG, must exist; the searched locations are optional.
+    let named = ov
+        .config_file
+        .clone()
+        .or_else(|| env.get("ESCROWGRID_CONFIG").map(PathBuf::from));
+    let (file, config_file) = match named {
+        Some(p) => (read_file(&p)?, Some(p)),
+        None => match config_search(env).into_iter().find(|p| p.exists()) {
             Some(p) => (read_file(&p)?, Some(p)),
             None => (FileConfig::default(), None),
         },
     };
+    // A value the file gave that is wrong names the file too.
+    load_from(ov, env, file, config_file.clone()).map_err(|e| match (e, &config_file) {
+        (ConfigError::Value { key, message }, Some(path))
+            if !key.starts_with("--")
+                && key.chars().any(|c| c.is_ascii_lowercase())
+                && std::fs::read_to_string(path).is_ok_and(|text| {
+                    let name = key.rsplit('.').next().unwrap_or(&key);
+                    text.lines()
+                        .any(|l| l.trim_start().starts_with(name) && l.contains('='))
+                }) =>
+        {
+            ConfigError::File {
+                path: path.clone(),
+                message: format!("{key}: {message}"),
+            }
+        }
+        (e, _) => e,
+    })
+}
 
+fn load_from(
+    ov: &Overrides,
+    env: &dyn Env,
+    file: FileConfig,
+    config_file: Option<PathBuf>,
+) -> Result<Config, ConfigError> {
     // An empty data directory would quietly mean the working directory's or the home's.
     if env.is_empty("ESCROWGRID_DATA_DIR") {
         return Err(bad(
@@ -340,14 +393,8 @@ pub fn load(ov: &Overrides, env: &dyn Env) -> Result<Config, ConfigError> {
             .ok_or_else(|| bad(key, format!("'{v}' is not a log format; use text or json")))?,
     };
 
-    let sqlite_poll = match file.sqlite_poll_ms {
-        Some(0) => return Err(bad("sqlite_poll_ms", "must be at least 1")),
-        Some(ms) if ms > 60_000 => {
-            return Err(bad("sqlite_poll_ms", "must be at most 60000 (one minute)"));
-        }
-        Some(ms) => Duration::from_millis(ms),
-        None => crate::store::sqlite::DEFAULT_POLL,
-    };
+    let sqlite_poll = number(env, "sqlite_poll_ms", file.sqlite_poll_ms, 1..=60_000)?
+        .map_or(crate::store::sqlite::DEFAULT_POLL, Duration::from_millis);
     let sqlite_synchronous = match env_first(env, &["ESCROWGRID_SQLITE_SYNCHRONOUS"]).or_else(
         || {
             file.sqlite_synchronous
@@ -367,6 +414,13 @@ pub fn load(ov: &Overrides, env: &dyn Env) -> Result<Config, ConfigError> {
     };
     let pg = pg_settings(&file, env)?;
     let onchain = onchain_settings(&file.onchain, env)?;
+    #[cfg(not(feature = "onchain"))]
+    if onchain.enabled {
+        return Err(bad(
+            "onchain.enabled",
+            "this escrowgrid is built without on-chain anchoring: build it with --features onchain, or set enabled = false",
+        ));
+    }
     if let Some(r) = file.console.demo_rate
         && !(r > 0.0 && r <= 1000.0)
     {
@@ -415,7 +469,15 @@ pub fn load(ov: &Overrides, env: &dyn Env) -> Result<Config, ConfigError> {
             .or(file.api_key.clone()),
         sqlite_poll,
         sqlite_synchronous,
-        read_only: ov.read_only || file.read_only.unwrap_or(false),
+        read_only: ov.read_only
+            || match env_first(env, &["ESCROWGRID_READ_ONLY"]) {
+                Some((key, v)) => match v.trim().to_ascii_lowercase().as_str() {
+                    "true" | "1" | "yes" | "on" => true,
+                    "false" | "0" | "no" | "off" => false,
+                    _ => return Err(bad(key, format!("'{v}' is not true or false"))),
+                },
+                None => file.read_only.unwrap_or(false),
+            },
         pg,
         onchain,
         console: file.console,
@@ -655,7 +717,10 @@ mod tests {
         let e = load(&ov_file(&p), &env(&[])).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "pg_max_connections: must be between 1 and 1000"
+            format!(
+                "config file {}: pg_max_connections: must be between 1 and 1000",
+                p.display()
+            )
         );
         let (_d, p) = write("pg_max_connections = 2\npg_min_connections = 3\n");
         let e = load(&ov_file(&p), &env(&[])).unwrap_err();
@@ -665,6 +730,70 @@ mod tests {
         );
     }
 
+    /// A build without the feature refuses `[onchain] enabled = true` rather than ignore it.
+    #[cfg(not(feature = "onchain"))]
+    #[test]
+    fn onchain_enabled_without_the_feature_is_refused() {
+        let (_d, p) = write("[onchain]\nenabled = true\n");
+        let e = load(&ov_file(&p), &env(&[])).unwrap_err().to_string();
+        assert!(
+            e.contains("onchain.enabled: this escrowgrid is built without on-chain anchoring"),
+            "{e}"
+        );
+    }
+
+    fn leak(s: &str) -> &'static str {
+        Box::leak(s.to_string().into_boxed_str())
+    }
+
+    /// The settings a deployment relies on from the environment, and where the file is found.
+    #[test]
+    fn read_only_and_the_config_file_from_the_environment() {
+        let c = load(
+            &Overrides::default(),
+            &env(&[("ESCROWGRID_READ_ONLY", "true")]),
+        )
+        .unwrap();
+        assert!(c.read_only);
+        let e = load(
+            &Overrides::default(),
+            &env(&[("ESCROWGRID_READ_ONLY", "maybe")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("ESCROWGRID_READ_ONLY: 'maybe'"), "{e}");
+        let (_d, p) = write("store = \"memory\"\n");
+        let c = load(
+            &Overrides::default(),
+            &env(&[("ESCROWGRID_CONFIG", leak(p.to_str().unwrap()))]),
+        )
+        .unwrap();
+        assert_eq!(c.backend, Backend::Memory);
+        assert_eq!(c.config_file.as_deref(), Some(p.as_path()));
+        let e = load(
+            &Overrides::default(),
+            &env(&[("ESCROWGRID_CONFIG", "/nonexistent/escrowgrid.toml")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("/nonexistent/escrowgrid.toml"), "{e}");
+        // XDG_CONFIG_DIRS, then /etc/escrowgrid, after the user's own directory.
+        let (d, p) = write("store = \"memory\"\n");
+        let xdg = d.path().join("xdg");
+        std::fs::create_dir_all(xdg.join("escrowgrid")).unwrap();
+        std::fs::copy(&p, xdg.join("escrowgrid/config.toml")).unwrap();
+        let search = config_search(&env(&[("XDG_CONFIG_DIRS", leak(xdg.to_str().unwrap()))]));
+        let at = |path: &Path| search.iter().position(|s| s == path).unwrap();
+        assert!(
+            at(&xdg.join("escrowgrid/config.toml")) < at(Path::new("/etc/escrowgrid/config.toml"))
+        );
+        assert_eq!(
+            search.last().unwrap(),
+            Path::new("/etc/escrowgrid/config.toml")
+        );
+    }
+
+    #[cfg(feature = "onchain")]
     #[test]
     fn onchain_settings_come_from_file_and_env() {
         let c = load(&Overrides::default(), &env(&[])).unwrap();
@@ -777,14 +906,26 @@ mod tests {
         assert!(e.contains("unknown field `stroe`"), "{e}");
         let (_d, p) = write("store = \"oracle\"");
         let e = load(&ov_file(&p), &env(&[])).unwrap_err().to_string();
-        assert!(e.starts_with("store: 'oracle' is not a store"), "{e}");
-        let (_d, p) = write("sqlite_poll_ms = 0");
         assert!(
-            load(&ov_file(&p), &env(&[]))
-                .unwrap_err()
-                .to_string()
-                .starts_with("sqlite_poll_ms:")
+            e.starts_with(&format!(
+                "config file {}: store: 'oracle' is not a store",
+                p.display()
+            )),
+            "{e}"
         );
+        let (_d, p) = write("sqlite_poll_ms = 0");
+        let e = load(&ov_file(&p), &env(&[])).unwrap_err().to_string();
+        assert!(
+            e.ends_with("sqlite_poll_ms: must be between 1 and 60000"),
+            "{e}"
+        );
+        let e = load(
+            &Overrides::default(),
+            &env(&[("ESCROWGRID_SQLITE_POLL_MS", "0")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("ESCROWGRID_SQLITE_POLL_MS:"), "{e}");
         let (_d, p) = write("");
         let e = load(&ov_file(&p), &env(&[("ESCROWGRID_STORE", "postgres")]))
             .unwrap_err()
@@ -818,21 +959,21 @@ mod tests {
             load(&ov_file(&p), &env(&[]))
                 .unwrap_err()
                 .to_string()
-                .starts_with("log_level:")
+                .contains("log_level:")
         );
         let (_d, p) = write("log_level = \"loud=\"");
         assert!(
             load(&ov_file(&p), &env(&[]))
                 .unwrap_err()
                 .to_string()
-                .starts_with("log_level:")
+                .contains("log_level:")
         );
         let (_d, p) = write("[console]\ndemo_rate = -1.0");
         assert!(
             load(&ov_file(&p), &env(&[]))
                 .unwrap_err()
                 .to_string()
-                .starts_with("console.demo_rate:")
+                .contains("console.demo_rate:")
         );
         let e = load(&ov_file(Path::new("/nonexistent/x.toml")), &env(&[]))
             .unwrap_err()
