@@ -97,12 +97,12 @@ fn tls_hint(why: &str, opts: &PgConnectOptions) -> Option<String> {
     }
     if why.contains("UnknownIssuer") || why.contains("BadSignature") {
         return Some(format!(
-            "sslmode={mode}: the server's certificate is not signed by a CA this client trusts              (sslrootcert or PGSSLROOTCERT names the CA file; without one, the public web CAs)"
+            "sslmode={mode}: the server's certificate is not signed by a CA this client trusts (sslrootcert or PGSSLROOTCERT names the CA file; without one, the public web CAs)"
         ));
     }
     if why.contains("NotValidForName") || why.contains("not valid for name") {
         return Some(format!(
-            "sslmode=verify-full: the server's certificate does not name the host {host}; connect              by a name it carries, or use sslmode=verify-ca (which checks the CA, not the name)"
+            "sslmode=verify-full: the server's certificate does not name the host {host}; connect by a name it carries, or use sslmode=verify-ca (which checks the CA, not the name)"
         ));
     }
     if why.contains("Expired") || why.contains("NotValidYet") {
