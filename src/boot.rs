@@ -18,9 +18,9 @@ pub fn target(cfg: &Config, backend: Backend) -> String {
     }
 }
 
-/// Opens `backend` (the configured one, or memory for a demo) with the configured options;
-/// migrations are applied on open. The data directory is created on first use; a SQLite file
-/// anywhere else must be in a directory that exists.
+/// Opens `backend` (the configured one, or memory for a demo) with the configured options; the
+/// schema is set up as `store::open_with` says. The data directory is created on first use; a
+/// SQLite file anywhere else must be in a directory that exists.
 pub async fn open_store(cfg: &Config, backend: Backend) -> StoreResult<SharedStore> {
     if backend == Backend::Sqlite
         && store::sqlite::file_path(&cfg.database_url).is_some_and(|p| p.starts_with(&cfg.data_dir))

@@ -734,7 +734,7 @@ impl Default for PgSettings {
     }
 }
 
-/// Opens the configured store (migrations are applied on open) with default options but the
+/// Opens the configured store (see `open_with` for the schema) with default options but the
 /// SQLite polling interval.
 pub async fn open(backend: Backend, url: &str, sqlite_poll: Duration) -> StoreResult<SharedStore> {
     let opts = Options {
@@ -744,7 +744,9 @@ pub async fn open(backend: Backend, url: &str, sqlite_poll: Duration) -> StoreRe
     open_with(backend, url, &opts).await
 }
 
-/// Opens the configured store (migrations are applied on open).
+/// Opens the configured store. SQLite applies its migrations on open; PostgreSQL gives an empty
+/// database the schema and otherwise applies migrations only with `auto_migrate` (else writes are
+/// refused until `migrate apply`).
 pub async fn open_with(backend: Backend, url: &str, opts: &Options) -> StoreResult<SharedStore> {
     Ok(match backend {
         Backend::Memory => Arc::new(memory::MemoryStore::new()),

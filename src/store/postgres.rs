@@ -1,4 +1,5 @@
-//! The production backend: PostgreSQL through a sqlx pool, migrations applied on open. The ledger
+//! The production backend: PostgreSQL through a sqlx pool (the schema given to an empty database,
+//! later migrations by `migrate apply`: see `schema.rs`). The ledger
 //! stream listens on a channel that every append notifies inside its transaction (so listeners
 //! hear of an event only once it is committed).
 
