@@ -169,17 +169,23 @@ pub fn print_unreachable(
     }
 }
 
-/// Resolves when the process is asked to stop: SIGINT (Ctrl-C) or SIGTERM (systemd, docker,
-/// kill), so a long-running command ends cleanly under a service manager as at a terminal.
-pub(crate) async fn stop_requested() -> ServiceResult<()> {
+/// A future that resolves when the process is asked to stop: SIGINT (Ctrl-C) or SIGTERM
+/// (systemd, docker, kill), so a long-running command ends cleanly under a service manager as
+/// at a terminal. The handlers are installed when this is called, not when the future is first
+/// polled: call it before saying "running", or a signal in between kills the process.
+pub(crate) fn stop_requested() -> ServiceResult<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())
-        .map_err(|e| ServiceError::Internal(format!("cannot watch SIGTERM: {e}")))?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-    Ok(())
+    let watch = |kind: SignalKind, name: &str| {
+        signal(kind).map_err(|e| ServiceError::Internal(format!("cannot watch {name}: {e}")))
+    };
+    let mut term = watch(SignalKind::terminate(), "SIGTERM")?;
+    let mut int = watch(SignalKind::interrupt(), "SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    })
 }
 
 pub fn write_stdout(args: std::fmt::Arguments<'_>) {

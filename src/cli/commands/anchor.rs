@@ -196,6 +196,8 @@ pub(crate) async fn anchor(
         AnchorCmd::Run => {
             svc.require_root(actor, "run the anchoring worker")?;
             let worker = Worker::new(svc.store(), signer(cfg).await?, cfg.onchain.clone());
+            // Signals are watched before the worker starts and before it says it runs.
+            let stop_signal = crate::cli::stop_requested()?;
             let (stop, stopped) = tokio::sync::watch::channel(false);
             let task = tokio::spawn(worker.run(stopped));
             if !json {
@@ -209,7 +211,7 @@ pub(crate) async fn anchor(
             // Stop on either signal, or when the worker ends by itself.
             let mut task = task;
             tokio::select! {
-                r = crate::cli::stop_requested() => r?,
+                () = stop_signal => {}
                 _ = &mut task => return Ok(0),
             }
             let _ = stop.send(true);

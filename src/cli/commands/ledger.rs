@@ -199,12 +199,12 @@ pub(crate) async fn tail(
         }
         return Ok(0);
     }
+    let stop = crate::cli::stop_requested()?;
     let mut sub = svc.subscribe(actor, after, filter);
-    let stop = crate::cli::stop_requested();
     tokio::pin!(stop);
     loop {
         tokio::select! {
-            r = &mut stop => return r.map(|()| 0),
+            () = &mut stop => return Ok(0),
             item = sub.next() => match item {
                 None => return Ok(0),
                 Some(StreamItem::Event(e)) => {
