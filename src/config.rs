@@ -229,6 +229,19 @@ fn env_first(env: &dyn Env, keys: &[&'static str]) -> Option<(&'static str, Stri
     keys.iter().find_map(|k| env.get(k).map(|v| (*k, v)))
 }
 
+/// A yes/no setting: the first of `keys` set in the environment (true/1/yes/on or
+/// false/0/no/off, any case), else the file's value, else false.
+fn flag(env: &dyn Env, keys: &[&'static str], file: Option<bool>) -> Result<bool, ConfigError> {
+    match env_first(env, keys) {
+        Some((key, v)) => match v.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(true),
+            "false" | "0" | "no" | "off" => Ok(false),
+            _ => Err(bad(key, format!("'{v}' is not true or false"))),
+        },
+        None => Ok(file.unwrap_or(false)),
+    }
+}
+
 const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
 
 /// The platform's state directory (Linux: `$XDG_STATE_HOME/escrowgrid`, else
@@ -469,15 +482,7 @@ fn load_from(
             .or(file.api_key.clone()),
         sqlite_poll,
         sqlite_synchronous,
-        read_only: ov.read_only
-            || match env_first(env, &["ESCROWGRID_READ_ONLY"]) {
-                Some((key, v)) => match v.trim().to_ascii_lowercase().as_str() {
-                    "true" | "1" | "yes" | "on" => true,
-                    "false" | "0" | "no" | "off" => false,
-                    _ => return Err(bad(key, format!("'{v}' is not true or false"))),
-                },
-                None => file.read_only.unwrap_or(false),
-            },
+        read_only: ov.read_only || flag(env, &["ESCROWGRID_READ_ONLY"], file.read_only)?,
         pg,
         onchain,
         console: file.console,
@@ -542,17 +547,11 @@ fn onchain_settings(
         let var = format!("ESCROWGRID_ONCHAIN_{}", key.to_ascii_uppercase());
         number_named(env, &var, &format!("onchain.{key}"), file, range)
     };
-    let enabled = match env_first(
+    let enabled = flag(
         env,
         &["ESCROWGRID_ONCHAIN_ENABLED", "ONCHAIN_LEDGER_ENABLED"],
-    ) {
-        Some((key, v)) => match v.trim().to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" | "on" => true,
-            "false" | "0" | "no" | "off" => false,
-            _ => return Err(bad(key, format!("'{v}' is not true or false"))),
-        },
-        None => f.enabled.unwrap_or(false),
-    };
+        f.enabled,
+    )?;
     let contract = text("contract", &f.contract);
     if let Some(c) = &contract
         && !(c.len() == 42 && c.starts_with("0x") && c[2..].chars().all(|x| x.is_ascii_hexdigit()))
@@ -616,14 +615,7 @@ fn pg_settings(file: &FileConfig, env: &dyn Env) -> Result<crate::store::PgSetti
             })
         }
     };
-    let auto_migrate = match env_first(env, &["ESCROWGRID_AUTO_MIGRATE"]) {
-        Some((key, v)) => match v.trim().to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" | "on" => true,
-            "false" | "0" | "no" | "off" => false,
-            _ => return Err(bad(key, format!("'{v}' is not true or false"))),
-        },
-        None => file.auto_migrate.unwrap_or(false),
-    };
+    let auto_migrate = flag(env, &["ESCROWGRID_AUTO_MIGRATE"], file.auto_migrate)?;
     Ok(crate::store::PgSettings {
         replica,
         auto_migrate,

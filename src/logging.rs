@@ -86,15 +86,7 @@ pub fn init(
         }
         LogTarget::Stderr => {
             let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
-            let builder = tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_writer(writer)
-                .with_ansi(false);
-            match format {
-                LogFormat::Text => builder.try_init(),
-                LogFormat::Json => builder.json().try_init(),
-            }
-            .map_err(|e| format!("logging already initialised: {e}"))?;
+            fmt_init(filter, writer, format)?;
             return Ok(Logging {
                 _guard: Some(guard),
                 file: PathBuf::from("standard error"),
@@ -112,15 +104,7 @@ pub fn init(
         .build(dir)
         .map_err(|e| format!("cannot open log file in {}: {e}", dir.display()))?;
     let (writer, guard) = tracing_appender::non_blocking(appender);
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer)
-        .with_ansi(false);
-    match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    }
-    .map_err(|e| format!("logging already initialised: {e}"))?;
+    fmt_init(filter, writer, format)?;
     let file = dir.join(format!(
         "escrowgrid.{}.log",
         chrono::Utc::now().format("%Y-%m-%d")
@@ -129,4 +113,21 @@ pub fn init(
         _guard: Some(guard),
         file,
     })
+}
+
+/// Lines as text or JSON into `writer` (a file's or stderr's non-blocking writer), no colours.
+fn fmt_init(
+    filter: tracing_subscriber::EnvFilter,
+    writer: tracing_appender::non_blocking::NonBlocking,
+    format: LogFormat,
+) -> Result<(), String> {
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_ansi(false);
+    match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    }
+    .map_err(|e| format!("logging already initialised: {e}"))
 }

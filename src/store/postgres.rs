@@ -4,6 +4,7 @@
 //! hear of an event only once it is committed).
 
 use super::replica::{Replica, ReplicaSettings};
+use super::schema::MIGRATOR;
 use super::sql::Dialect;
 use super::sqlconn::{Bounds, Pools, map_err, pool_options};
 use super::sqldb::SqlStore;
@@ -11,9 +12,6 @@ use super::{PgSettings, StoreError, StoreResult};
 use sqlx::postgres::PgConnectOptions;
 use std::str::FromStr;
 use std::time::Duration;
-
-/// This binary's migrations.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 /// The URL with any password replaced by `***`.
 pub fn redact(url: &str) -> String {

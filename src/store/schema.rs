@@ -16,6 +16,9 @@ use super::{StoreError, StoreResult};
 use serde::Serialize;
 use sqlx::migrate::Migrator;
 
+/// This binary's PostgreSQL migrations.
+pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
+
 /// The table sqlx keeps applied migrations in.
 const TABLE: &str = "_sqlx_migrations";
 

@@ -323,7 +323,7 @@ impl Store for SqlStore {
     async fn schema_status(&self) -> StoreResult<Option<super::schema::SchemaStatus>> {
         match &self.pools {
             Pools::Postgres { read, .. } => Ok(Some(
-                super::schema::status(read, &super::postgres::MIGRATOR).await?,
+                super::schema::status(read, &super::schema::MIGRATOR).await?,
             )),
             _ => Ok(None),
         }
@@ -333,17 +333,17 @@ impl Store for SqlStore {
         let Pools::Postgres { read, .. } = &self.pools else {
             return Ok(None);
         };
-        let before = super::schema::status(read, &super::postgres::MIGRATOR).await?;
+        let before = super::schema::status(read, &super::schema::MIGRATOR).await?;
         if let Some(why) = before.reads_refused().or_else(|| {
             (!before.unknown.is_empty()).then(|| before.writes_refused().unwrap_or_default())
         }) {
             return Err(StoreError::Other(why));
         }
-        super::postgres::MIGRATOR
+        super::schema::MIGRATOR
             .run(read)
             .await
             .map_err(|e| StoreError::Other(format!("migration failed: {e}")))?;
-        let after = super::schema::status(read, &super::postgres::MIGRATOR).await?;
+        let after = super::schema::status(read, &super::schema::MIGRATOR).await?;
         *self
             .writes_refused
             .write()

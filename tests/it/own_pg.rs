@@ -11,16 +11,7 @@ const REQUIRED: &str = "ESCROWGRID_TEST_REQUIRE_OWN_POSTGRES";
 
 /// A server of the test's own, or None (the reason printed) where none can start here.
 pub fn start_or_skip(test: &str) -> Option<OwnPostgres> {
-    match OwnPostgres::start() {
-        Ok(pg) => Some(pg),
-        Err(why) if std::env::var(REQUIRED).is_ok_and(|v| v == "1") => {
-            panic!("{test}: cannot start a PostgreSQL server of its own ({REQUIRED}=1): {why}")
-        }
-        Err(why) => {
-            eprintln!("SKIPPED {test}: cannot start a PostgreSQL server of its own: {why}");
-            None
-        }
-    }
+    start_or_skip_with(test, &[], "", "")
 }
 
 /// As `start_or_skip`, with files, settings and pg_hba lines of its own (`start_configured`).
@@ -51,13 +42,9 @@ pub struct OwnPostgres {
 }
 
 impl OwnPostgres {
-    /// Starts one, or says why it cannot (no binaries, no `postgres` user to run it as).
-    pub fn start() -> Result<OwnPostgres, String> {
-        Self::start_configured(&[], "", "")
-    }
-
-    /// Starts one with `files` written into its data directory (owner-only, as the server wants
-    /// its key), `conf` appended to postgresql.conf and `hba` put first in pg_hba.conf.
+    /// Starts one, or says why it cannot (no binaries, no `postgres` user to run it as), with
+    /// `files` written into its data directory (owner-only, as the server wants its key),
+    /// `conf` appended to postgresql.conf and `hba` put first in pg_hba.conf.
     pub fn start_configured(
         files: &[(&str, &str)],
         conf: &str,

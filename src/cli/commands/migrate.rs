@@ -1,6 +1,7 @@
 //! `migrate status` and `migrate apply [--dry-run]`: the schema as a deliberate step.
 
 use crate::cli::*;
+use crate::domain::text::counted;
 use crate::store::schema::SchemaStatus;
 
 pub(crate) async fn migrate(
@@ -73,10 +74,6 @@ fn version(s: &SchemaStatus) -> String {
     s.database_version
         .map(|v| v.to_string())
         .unwrap_or_else(|| "none (an empty database)".into())
-}
-
-fn counted(n: u64, one: &str, many: &str) -> String {
-    crate::domain::text::counted(n, one, many)
 }
 
 fn print_status(s: &SchemaStatus, json: bool) {
