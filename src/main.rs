@@ -48,7 +48,33 @@ fn fail(json: bool, e: &ServiceError) -> u8 {
 }
 
 async fn run(cli: Cli, process_start: std::time::Instant) -> u8 {
-    let json = cli.json;
+    use cli::OutputFormat;
+    let format = match (cli.json, cli.output) {
+        (true, Some(f)) if f != OutputFormat::Json => {
+            return fail(
+                true,
+                &ServiceError::field("output", "--json is -o json: give one of them"),
+            );
+        }
+        (true, _) => OutputFormat::Json,
+        (false, f) => f.unwrap_or_default(),
+    };
+    let json = format == OutputFormat::Json;
+    if matches!(format, OutputFormat::Csv | OutputFormat::Tsv)
+        && !cli.command.as_ref().is_some_and(Command::is_list)
+    {
+        return fail(
+            json,
+            &ServiceError::field(
+                "output",
+                "csv and tsv are for lists (institution, template, asset, position, policy, apikey, ledger and audit list); use -o json or -o table here",
+            ),
+        );
+    }
+    cli::set_output(cli::Output {
+        format,
+        headers: !cli.no_headers,
+    });
     let ov = Overrides {
         config_file: cli.config.clone(),
         store: if cli.demo {

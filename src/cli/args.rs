@@ -60,9 +60,16 @@ pub struct Cli {
     /// API key: the root key or an institution key (ak_…). Env: ESCROWGRID_API_KEY.
     #[arg(long, global = true, value_name = "KEY")]
     pub api_key: Option<String>,
-    /// Machine-readable JSON output (errors too, on stderr).
+    /// Machine-readable JSON output (errors too, on stderr); the same as `-o json`.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Output format: table (the default), json, or csv / tsv for lists (one header line, then
+    /// one record per line; amounts without thousands separators).
+    #[arg(short = 'o', long, global = true, value_name = "FORMAT", value_enum)]
+    pub output: Option<crate::cli::OutputFormat>,
+    /// Lists: leave out the header line (table, csv, tsv).
+    #[arg(long, global = true)]
+    pub no_headers: bool,
     /// Refuse every write.
     #[arg(long, global = true)]
     pub read_only: bool,
@@ -77,6 +84,23 @@ pub struct Cli {
     pub seed_demo: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+impl Command {
+    /// Whether the command prints a list (so `-o csv` and `-o tsv` apply to it).
+    pub fn is_list(&self) -> bool {
+        matches!(
+            self,
+            Command::Institution(InstitutionCmd::List { .. })
+                | Command::Template(TemplateCmd::List { .. })
+                | Command::Asset(AssetCmd::List { .. })
+                | Command::Position(PositionCmd::List { .. })
+                | Command::Policy(PolicyCmd::List { .. })
+                | Command::ApiKey(ApiKeyCmd::List { .. })
+                | Command::Ledger(LedgerCmd::List { .. })
+                | Command::Audit(AuditCmd::List { .. })
+        )
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -427,6 +451,8 @@ pub enum PolicyCmd {
     List {
         #[arg(long, value_name = "ID")]
         institution: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
     },
 }
 
@@ -446,6 +472,8 @@ pub enum ApiKeyCmd {
     List {
         #[arg(long, value_name = "ID")]
         institution: Option<String>,
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// Revoke an API key (revoking a revoked key changes nothing).
     Revoke { id: String },

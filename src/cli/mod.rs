@@ -305,15 +305,150 @@ pub(crate) fn print_json<T: Serialize>(v: &T) {
     outln!("{}", safe_json::pretty(v));
 }
 
-/// Prints a table; every cell is sanitised (database text is untrusted).
-fn print_table(headers: &[&str], rows: Vec<Vec<String>>) {
-    let mut t = Table::new();
-    t.load_style(presets::NOTHING);
-    t.set_header(headers.iter().map(|h| h.to_string()));
-    for r in rows {
-        t.add_row(r.into_iter().map(|c| sanitize(&c).into_owned()));
+/// How command output is printed: `-o table|json|csv|tsv` (`--json` is `-o json`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    #[default]
+    Table,
+    Json,
+    Csv,
+    Tsv,
+}
+
+/// The output settings of this process: the format and whether lists print their header line.
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    pub format: OutputFormat,
+    pub headers: bool,
+}
+
+static OUTPUT: std::sync::OnceLock<Output> = std::sync::OnceLock::new();
+
+/// Sets the output settings once, before a command runs (the command line is read once).
+pub fn set_output(o: Output) {
+    let _ = OUTPUT.set(o);
+}
+
+fn output() -> Output {
+    OUTPUT.get().copied().unwrap_or(Output {
+        format: OutputFormat::Table,
+        headers: true,
+    })
+}
+
+/// Whether lists print as delimited records (`-o csv`, `-o tsv`) rather than an aligned table.
+fn delimited() -> bool {
+    matches!(output().format, OutputFormat::Csv | OutputFormat::Tsv)
+}
+
+/// An amount cell: grouped for people (`1,250,000.00`) in a table, plain (`1250000.00`) in CSV
+/// and TSV, so a spreadsheet or a script reads it as a number.
+fn amount_cell(m: &crate::domain::Money) -> String {
+    if delimited() {
+        m.to_string()
+    } else {
+        m.display_grouped()
     }
-    outln!("{t}");
+}
+
+/// A cell with no value: `-` in a table, empty in CSV and TSV.
+fn none_cell() -> String {
+    if delimited() {
+        String::new()
+    } else {
+        "-".into()
+    }
+}
+
+/// Prints a list: an aligned table, or CSV (RFC 4180 quoting) or TSV (tabs and line breaks in a
+/// cell become spaces); the header line unless `--no-headers`. Every cell is sanitised
+/// (database text is untrusted).
+fn print_table(headers: &[&str], rows: Vec<Vec<String>>) {
+    let o = output();
+    let clean = |c: &str| sanitize(c).into_owned();
+    match o.format {
+        OutputFormat::Csv | OutputFormat::Tsv => {
+            let tsv = o.format == OutputFormat::Tsv;
+            let mut w = csv::WriterBuilder::new()
+                .delimiter(if tsv { b'\t' } else { b',' })
+                .quote_style(if tsv {
+                    csv::QuoteStyle::Never
+                } else {
+                    csv::QuoteStyle::Necessary
+                })
+                .terminator(csv::Terminator::Any(b'\n'))
+                .from_writer(Vec::new());
+            let cell = |c: &str| {
+                let c = clean(c);
+                if tsv {
+                    c.replace(['\t', '\n', '\r'], " ")
+                } else {
+                    c
+                }
+            };
+            let mut all = Vec::new();
+            if o.headers {
+                all.push(headers.iter().map(|h| h.to_string()).collect::<Vec<_>>());
+            }
+            all.extend(rows);
+            for r in all {
+                // Writing to memory fails only on a row of another length (never: one header).
+                let _ = w.write_record(r.iter().map(|c| cell(c)));
+            }
+            let bytes = w.into_inner().unwrap_or_default();
+            let text = String::from_utf8_lossy(&bytes);
+            if let Some(text) = text.strip_suffix('\n') {
+                outln!("{text}");
+            }
+        }
+        _ => {
+            let mut t = Table::new();
+            t.load_style(presets::NOTHING);
+            if o.headers {
+                t.set_header(headers.iter().map(|h| h.to_string()));
+            }
+            for r in rows {
+                t.add_row(r.into_iter().map(|c| clean(&c)));
+            }
+            if t.row_count() > 0 || o.headers {
+                outln!("{t}");
+            }
+        }
+    }
+}
+
+/// One page of a list that the store returns whole (policies, API keys: a handful per
+/// institution): the rows after the `--after` id, at most `limit`, and the cursor of the next.
+fn page_after<T>(
+    rows: Vec<T>,
+    after: Option<&str>,
+    limit: u32,
+    id: impl Fn(&T) -> &str,
+) -> ServiceResult<(Vec<T>, Option<String>)> {
+    let start = match after {
+        None => 0,
+        Some(a) => match rows.iter().position(|r| id(r) == a) {
+            Some(i) => i + 1,
+            None => {
+                return Err(ServiceError::field(
+                    "after",
+                    format!("'{}' is not in this list", sanitize(a)),
+                ));
+            }
+        },
+    };
+    let mut page: Vec<T> = rows
+        .into_iter()
+        .skip(start)
+        .take(limit as usize + 1)
+        .collect();
+    let next = if page.len() > limit as usize {
+        page.truncate(limit as usize);
+        page.last().map(|r| id(r).to_string())
+    } else {
+        None
+    };
+    Ok((page, next))
 }
 
 fn s(x: &str) -> String {
@@ -466,7 +601,7 @@ fn more_hint(next: Option<String>) {
 }
 
 /// A command line clap refused (or `--help`, `--version`): printed as clap does, or, when the
-/// arguments hold `--json`, as the JSON error shape on stderr (`code` USAGE), with the
+/// arguments hold `--json` (or `-o json`), as the JSON error shape on stderr (`code` USAGE), with the
 /// argument, the value and the values allowed. The exit status is clap's: 2 (0 for help).
 pub fn usage_error(e: clap::Error) -> u8 {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
@@ -476,7 +611,16 @@ pub fn usage_error(e: clap::Error) -> u8 {
             | ErrorKind::DisplayVersion
             | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
     );
-    let json = std::env::args_os().skip(1).any(|a| a == "--json");
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let json = args.iter().enumerate().any(|(i, a)| {
+        a == "--json"
+            || a == "--output=json"
+            || a == "-ojson"
+            || ((a == "-o" || a == "--output") && args.get(i + 1).is_some_and(|v| v == "json"))
+    });
     if informational || !json {
         let _ = e.print();
         return e.exit_code().clamp(0, 255) as u8;

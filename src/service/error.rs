@@ -108,9 +108,11 @@ impl ServiceError {
         }
     }
 
+    /// What the error is about, always as an object (`{}` when there is nothing to add), so a
+    /// script reads `details` one way whatever the error: `fields` for invalid input.
     pub fn details(&self) -> Value {
         match self {
-            ServiceError::Validation(f) => json!(f),
+            ServiceError::Validation(f) => json!({"fields": f}),
             ServiceError::NotFound { what, id } => json!({"resource": what, "id": id}),
             ServiceError::InvalidTransition { from, to } => json!({
                 "fromState": from, "toState": to,
@@ -126,7 +128,7 @@ impl ServiceError {
                 "position": current,
             }),
             ServiceError::Forbidden { role, action } => json!({"role": role, "action": action}),
-            _ => Value::Null,
+            _ => json!({}),
         }
     }
 

@@ -255,7 +255,7 @@ fn bad_input_is_one_line_and_exit_2() {
             .contains("amount: must be greater than zero"),
         "{v}"
     );
-    assert_eq!(v["details"][0]["field"], "amount");
+    assert_eq!(v["details"]["fields"][0]["field"], "amount");
     assert_eq!(v["code"], "VALIDATION_FAILED");
     let out = e.run(&["position", "show", "pos_missing"]);
     assert_eq!(out.status.code(), Some(2));
@@ -1848,6 +1848,204 @@ fn logs_go_where_they_are_told_and_fail_loudly() {
     assert!(!out.status.success());
     assert!(
         stderr(&out).contains("cannot create log directory"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// `-o csv|tsv|json|table` and `--no-headers`: CSV a spreadsheet reads (quoted commas, plain
+/// amounts, empty for no value), TSV one record per line, one envelope for every list, one
+/// shape of error `details`, and csv refused where there is no list.
+#[test]
+fn output_formats_for_scripts() {
+    let e = Env::new();
+    e.ok_json(&["seed", "--demo", "--positions", "12"]);
+    e.ok_json(&[
+        "institution",
+        "create",
+        "--name",
+        "Comma, Quote \"Bank\"",
+        "--region",
+        "US",
+        "--vertical",
+        "CONSTRUCTION",
+    ]);
+
+    // CSV: the header, then records a CSV reader takes back exactly.
+    let out = e.run(&["institution", "list", "-o", "csv"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut r = csv::Reader::from_reader(out.stdout.as_slice());
+    assert_eq!(
+        r.headers().unwrap().iter().collect::<Vec<_>>(),
+        ["ID", "NAME", "REGIONS", "VERTICALS", "CREATED"]
+    );
+    let names: Vec<String> = r.records().map(|x| x.unwrap()[1].to_string()).collect();
+    assert_eq!(names.len(), 5, "{names:?}");
+    assert!(
+        names.contains(&"Comma, Quote \"Bank\"".to_string()),
+        "{names:?}"
+    );
+
+    // Amounts without thousands separators, equal to the JSON's.
+    let json = e.ok_json(&["position", "list", "--limit", "5"]);
+    let out = e.run(&["position", "list", "--limit", "5", "--output", "csv"]);
+    let mut r = csv::Reader::from_reader(out.stdout.as_slice());
+    let amount_col = r
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "AMOUNT")
+        .unwrap();
+    let amounts: Vec<String> = r
+        .records()
+        .map(|x| x.unwrap()[amount_col].to_string())
+        .collect();
+    let want: Vec<&str> = json["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["amount"].as_str().unwrap())
+        .collect();
+    assert_eq!(amounts, want);
+    assert!(amounts.iter().all(|a| !a.contains(',')), "{amounts:?}");
+    // The table groups them for people.
+    let table = stdout(&e.run(&["position", "list", "--limit", "5"]));
+    let (int, frac) = want[0].split_once('.').unwrap_or((want[0], ""));
+    assert!(
+        int.len() > 3,
+        "demo amounts are in the thousands: {}",
+        want[0]
+    );
+    let digits: Vec<char> = int.chars().collect();
+    let mut grouped = String::new();
+    for (i, c) in digits.iter().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(*c);
+    }
+    let grouped = if frac.is_empty() {
+        grouped
+    } else {
+        format!("{grouped}.{frac}")
+    };
+    assert!(table.contains(&grouped), "{grouped} in {table}");
+
+    // TSV without headers: one line per record, tab-separated, nothing else.
+    let out = e.run(&[
+        "position",
+        "list",
+        "--limit",
+        "3",
+        "-o",
+        "tsv",
+        "--no-headers",
+    ]);
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines.iter().all(|l| l.split('\t').count() == 8), "{text}");
+    assert!(lines[0].starts_with("pos_"), "{text}");
+    // --no-headers on a table leaves out the header line only.
+    let t = stdout(&e.run(&["institution", "list", "--no-headers"]));
+    assert_eq!(t.lines().count(), 5, "{t}");
+    assert!(!t.contains("NAME"), "{t}");
+
+    // The ledger list as CSV: full hashes, one record per event.
+    let out = e.run(&["ledger", "list", "--limit", "4", "-o", "csv"]);
+    let mut r = csv::Reader::from_reader(out.stdout.as_slice());
+    let recs: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+    assert_eq!(recs.len(), 4);
+    assert_eq!(&recs[0][0], "1");
+    assert_eq!(recs[0][5].len(), 64, "the whole hash");
+
+    // One envelope for every list: policies and API keys page like the others.
+    let p1 = e.ok_json(&["policy", "list", "--limit", "2"]);
+    assert_eq!(p1["data"].as_array().unwrap().len(), 2);
+    assert_eq!(p1["pagination"]["limit"], 2);
+    assert_eq!(p1["pagination"]["hasMore"], true);
+    let next = p1["pagination"]["nextAfter"].as_str().unwrap().to_string();
+    let all = e.ok_json(&["policy", "list"]);
+    let p2 = e.ok_json(&["policy", "list", "--limit", "1000", "--after", &next]);
+    assert_eq!(
+        p2["data"].as_array().unwrap().len() + 2,
+        all["data"].as_array().unwrap().len()
+    );
+    assert_eq!(p2["data"][0]["id"], all["data"][2]["id"]);
+    assert_eq!(p2["pagination"]["hasMore"], false);
+    let inst = all["data"][0]["institutionId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    e.ok_json(&[
+        "apikey",
+        "create",
+        "--institution",
+        &inst,
+        "--label",
+        "a",
+        "--role",
+        "admin",
+    ]);
+    e.ok_json(&[
+        "apikey",
+        "create",
+        "--institution",
+        &inst,
+        "--label",
+        "b",
+        "--role",
+        "read_only",
+    ]);
+    let k = e.ok_json(&["apikey", "list", "--limit", "1"]);
+    assert_eq!(k["pagination"]["hasMore"], true, "{k}");
+    let k2 = e.ok_json(&[
+        "apikey",
+        "list",
+        "--after",
+        k["pagination"]["nextAfter"].as_str().unwrap(),
+    ]);
+    assert_eq!(k2["data"].as_array().unwrap().len(), 1, "{k2}");
+    assert_eq!(k2["pagination"]["hasMore"], false);
+    let a = e.ok_json(&["audit", "list", "--limit", "1"]);
+    assert_eq!(a["pagination"]["limit"], 1);
+
+    // Errors: `details` is an object whatever the error.
+    for (args, key) in [
+        (
+            vec!["position", "show", "pos_missing", "-o", "json"],
+            "resource",
+        ),
+        (
+            vec![
+                "position", "list", "--state", "FUNDED", "--after", "ast_x", "--json",
+            ],
+            "fields",
+        ),
+        (
+            vec!["apikey", "list", "--after", "ak_gone", "--json"],
+            "fields",
+        ),
+    ] {
+        let out = e.run(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let v: Value = serde_json::from_str(stderr(&out).trim()).expect("JSON error");
+        assert!(v["details"].is_object(), "{args:?}: {v}");
+        assert!(v["details"].get(key).is_some(), "{args:?}: {v}");
+    }
+
+    // csv where there is no list; --json with another -o.
+    let out = e.run(&["health", "-o", "csv"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("csv and tsv are for lists"),
+        "{}",
+        stderr(&out)
+    );
+    let out = e.run(&["position", "list", "--json", "-o", "csv"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--json is -o json"),
         "{}",
         stderr(&out)
     );

@@ -31,11 +31,11 @@ pub(crate) async fn apikey(
                 );
             }
         }
-        ApiKeyCmd::List { institution } => {
+        ApiKeyCmd::List { institution, page } => {
+            let limit = check_limit(page.limit)?;
             let rows = svc.list_api_keys(actor, institution).await?;
-            if json {
-                print_json(&json!({"data": rows}));
-            } else {
+            let (rows, next) = page_after(rows, page.after.as_deref(), limit, |k| &k.id)?;
+            if !print_page(json, &rows, limit, next.clone()) {
                 print_table(
                     &["ID", "INSTITUTION", "LABEL", "ROLE", "CREATED", "REVOKED"],
                     rows.iter()
@@ -46,11 +46,12 @@ pub(crate) async fn apikey(
                                 k.label.clone(),
                                 k.role.to_string(),
                                 ts(&k.created_at),
-                                k.revoked_at.as_ref().map(ts).unwrap_or_else(|| "-".into()),
+                                k.revoked_at.as_ref().map(ts).unwrap_or_else(none_cell),
                             ]
                         })
                         .collect(),
                 );
+                more_hint(next);
             }
         }
         ApiKeyCmd::Revoke { id } => {

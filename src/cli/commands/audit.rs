@@ -51,7 +51,7 @@ pub(crate) async fn audit(
                         a.actor.clone(),
                         a.action.clone(),
                         a.outcome.to_string(),
-                        a.resource_id.clone().unwrap_or_else(|| "-".into()),
+                        a.resource_id.clone().unwrap_or_else(none_cell),
                         a.error
                             .as_ref()
                             .map(|e| format!("{}: {}", e.code, e.message))

@@ -53,14 +53,35 @@ pub(crate) async fn ledger(
                     "data": rows,
                     "pagination": {"limit": limit, "hasMore": next.is_some(), "nextAfter": next},
                 }));
-            } else {
-                outln!(
-                    "{:>6}  {:<24}  {:<22}  {:<41}  DETAIL / HASH",
-                    "SEQ",
-                    "AT",
-                    "KIND",
-                    "ENTITY"
+            } else if delimited() {
+                print_table(
+                    &["SEQ", "AT", "KIND", "ENTITY", "DETAIL", "HASH"],
+                    rows.iter()
+                        .map(|e| {
+                            vec![
+                                e.seq.to_string(),
+                                ts(&e.at),
+                                e.kind.as_str().to_string(),
+                                e.entity_id.clone(),
+                                e.summary(),
+                                e.hash.clone(),
+                            ]
+                        })
+                        .collect(),
                 );
+                if let Some(n) = next {
+                    eprintln!("(more: --after {n})");
+                }
+            } else {
+                if output().headers {
+                    outln!(
+                        "{:>6}  {:<24}  {:<22}  {:<41}  DETAIL / HASH",
+                        "SEQ",
+                        "AT",
+                        "KIND",
+                        "ENTITY"
+                    );
+                }
                 for e in &rows {
                     outln!("{}", event_line(e));
                 }

@@ -83,11 +83,11 @@ pub(crate) async fn policy(
                 );
             }
         }
-        PolicyCmd::List { institution } => {
+        PolicyCmd::List { institution, page } => {
+            let limit = check_limit(page.limit)?;
             let rows = svc.list_policies(actor, institution).await?;
-            if json {
-                print_json(&json!({"data": rows}));
-            } else {
+            let (rows, next) = page_after(rows, page.after.as_deref(), limit, |p| &p.id)?;
+            if !print_page(json, &rows, limit, next.clone()) {
                 print_table(
                     &[
                         "ID",
@@ -106,11 +106,13 @@ pub(crate) async fn policy(
                                 p.institution_id.clone(),
                                 p.region.to_string(),
                                 pp.min_amount
-                                    .map(|m| m.to_string())
-                                    .unwrap_or_else(|| "-".into()),
+                                    .as_ref()
+                                    .map(amount_cell)
+                                    .unwrap_or_else(none_cell),
                                 pp.max_amount
-                                    .map(|m| m.to_string())
-                                    .unwrap_or_else(|| "-".into()),
+                                    .as_ref()
+                                    .map(amount_cell)
+                                    .unwrap_or_else(none_cell),
                                 match &pp.allowed_currencies {
                                     None => "any".into(),
                                     Some(v) if v.is_empty() => "none".into(),
@@ -121,6 +123,7 @@ pub(crate) async fn policy(
                         })
                         .collect(),
                 );
+                more_hint(next);
             }
         }
     }

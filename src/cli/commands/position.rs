@@ -97,7 +97,7 @@ pub(crate) async fn position(
                                 p.institution_id.clone(),
                                 p.asset_id.clone(),
                                 p.holder_reference.clone(),
-                                p.amount.display_grouped(),
+                                amount_cell(&p.amount),
                                 p.currency.to_string(),
                                 p.state.to_string(),
                                 ts(&p.updated_at),
