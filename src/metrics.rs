@@ -1,7 +1,8 @@
 //! Timings of this process's service operations and store calls: per name the count, the errors
 //! by code, and latency percentiles over the last minute and since start. Latencies go into
 //! log-scale buckets (each 25% wider than the one before, from 10 µs to about 20 minutes), so a
-//! percentile is exact to within a bucket and recording costs one lock and two increments.
+//! percentile is exact to within a bucket, and into the few fixed buckets exported to Prometheus
+//! as a histogram; recording costs one lock and three increments.
 
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -12,6 +13,13 @@ use std::time::{Duration, Instant};
 const FIRST_US: f64 = 10.0;
 const RATIO: f64 = 1.25;
 const BUCKETS: usize = 84;
+
+/// The bucket bounds exported to Prometheus, in seconds (`le`; `+Inf` follows): few and fixed,
+/// the same in every process, so the histograms of many hosts add up.
+pub const EXPORT_LE: [f64; 16] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
 
 /// The last minute is six windows of ten seconds.
 const WINDOW: Duration = Duration::from_secs(10);
@@ -86,6 +94,9 @@ struct OpStats {
     /// Ring of ten-second windows; `epochs[i]` is the window number `windows[i]` counts.
     windows: [Hist; WINDOWS],
     epochs: [u64; WINDOWS],
+    /// Calls since start per `EXPORT_LE` bound (the first bound at or above the latency; the
+    /// last slot: above every bound).
+    exported: [u64; EXPORT_LE.len() + 1],
 }
 
 /// Timings shared by a service and its store.
@@ -121,6 +132,10 @@ pub struct OpFigures {
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
     pub sum_ms: f64,
+    /// Cumulative counts of calls at or under each `EXPORT_LE` bound (the Prometheus
+    /// histogram's buckets; `count` is `+Inf`).
+    #[serde(skip)]
+    pub le_counts: Vec<u64>,
 }
 
 impl Metrics {
@@ -141,6 +156,8 @@ impl Metrics {
             None => ops.entry(name.to_string()).or_default(),
         };
         op.total.add(took);
+        let secs = took.as_secs_f64();
+        op.exported[EXPORT_LE.partition_point(|le| *le < secs)] += 1;
         let slot = (epoch as usize) % WINDOWS;
         if op.epochs[slot] != epoch {
             op.epochs[slot] = epoch;
@@ -197,6 +214,13 @@ impl Metrics {
                     p50_ms: op.total.quantile(0.5),
                     p99_ms: op.total.quantile(0.99),
                     sum_ms: op.total.sum.as_secs_f64() * 1000.0,
+                    le_counts: op.exported[..EXPORT_LE.len()]
+                        .iter()
+                        .scan(0, |acc, n| {
+                            *acc += n;
+                            Some(*acc)
+                        })
+                        .collect(),
                 }
             })
             .collect()
@@ -231,6 +255,24 @@ mod tests {
         let p99 = f.p99_ms.unwrap();
         assert!((99.0..=124.0).contains(&p99), "{p99}");
         assert_eq!(f.minute_p99_ms, f.p99_ms);
+    }
+
+    #[test]
+    fn exported_buckets_are_cumulative_and_exact_at_their_bounds() {
+        let m = Metrics::default();
+        for us in [50, 100, 101, 900, 1000, 30_000_000] {
+            m.record("op", Duration::from_micros(us), None);
+        }
+        let f = &m.figures()[0];
+        assert_eq!(f.le_counts.len(), EXPORT_LE.len());
+        // le=0.0001 holds 50 µs and exactly 100 µs; le=0.00025 adds 101 µs; le=0.001 adds 900
+        // µs and 1 ms; 30 s is above every bound (only in +Inf, the count).
+        assert_eq!(f.le_counts[0], 2);
+        assert_eq!(f.le_counts[1], 3);
+        assert_eq!(f.le_counts[3], 5);
+        assert_eq!(*f.le_counts.last().unwrap(), 5);
+        assert_eq!(f.count, 6);
+        assert!(f.le_counts.windows(2).all(|w| w[0] <= w[1]));
     }
 
     #[test]

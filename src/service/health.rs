@@ -178,8 +178,8 @@ impl HealthReport {
 }
 
 /// The report in the Prometheus text exposition format (for node_exporter's textfile collector
-/// or any scraper): gauges and counters named `escrowgrid_*`, and per operation a summary whose
-/// quantiles cover the last minute and whose `_sum` and `_count` run since the process started.
+/// or any scraper): gauges and counters named `escrowgrid_*`, and per operation a latency
+/// histogram since the process started (fixed buckets, so the figures of many hosts add up).
 pub fn prometheus(h: &HealthReport) -> String {
     use crate::metrics::label;
     use std::fmt::Write;
@@ -250,20 +250,22 @@ pub fn prometheus(h: &HealthReport) -> String {
     family(
         &mut o,
         "operation_duration_seconds",
-        "summary",
-        "Latency: quantiles over the last minute; sum and count since start.",
+        "histogram",
+        "Latency of each service operation and store call since the process started.",
     );
     for f in &h.operations {
         let op = label(&f.name);
-        for (q, v) in [("0.5", f.minute_p50_ms), ("0.99", f.minute_p99_ms)] {
-            if let Some(v) = v {
-                let _ = writeln!(
-                    o,
-                    "escrowgrid_operation_duration_seconds{{op=\"{op}\",quantile=\"{q}\"}} {}",
-                    v / 1000.0
-                );
-            }
+        for (le, n) in crate::metrics::EXPORT_LE.iter().zip(&f.le_counts) {
+            let _ = writeln!(
+                o,
+                "escrowgrid_operation_duration_seconds_bucket{{op=\"{op}\",le=\"{le}\"}} {n}"
+            );
         }
+        let _ = writeln!(
+            o,
+            "escrowgrid_operation_duration_seconds_bucket{{op=\"{op}\",le=\"+Inf\"}} {}",
+            f.count
+        );
         let _ = writeln!(
             o,
             "escrowgrid_operation_duration_seconds_sum{{op=\"{op}\"}} {}",

@@ -324,6 +324,28 @@ async fn health_reports_operation_timings_and_the_database_figures() {
     assert!(
         text.contains("escrowgrid_operation_duration_seconds_count{op=\"create_institution\"} 3\n")
     );
+    // Latency as a histogram (aggregatable across hosts): cumulative buckets up to +Inf = count.
+    assert!(text.contains("# TYPE escrowgrid_operation_duration_seconds histogram\n"));
+    assert!(!text.contains("quantile="), "no summaries: {text}");
+    let buckets: Vec<(String, u64)> = text
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix(
+                "escrowgrid_operation_duration_seconds_bucket{op=\"create_institution\",le=\"",
+            )
+        })
+        .map(|rest| {
+            let (le, n) = rest.split_once("\"} ").unwrap();
+            (le.to_string(), n.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        buckets.len(),
+        escrowgrid::metrics::EXPORT_LE.len() + 1,
+        "{text}"
+    );
+    assert_eq!(buckets.last().unwrap(), &("+Inf".to_string(), 3));
+    assert!(buckets.windows(2).all(|w| w[0].1 <= w[1].1), "{buckets:?}");
     assert!(text.contains("escrowgrid_entities{kind=\"institutions\"} 3\n"));
     assert!(text.contains("escrowgrid_table_rows{table=\"institutions\",state=\"live\"}"));
     assert!(text.contains("# TYPE escrowgrid_deadlocks_total counter\n"));
