@@ -116,7 +116,7 @@ fn project_dirs() -> Option<directories::ProjectDirs> {
 /// one, first found wins: `ESCROWGRID_CONFIG_DIR` alone when set; else the user's config
 /// directory, each of `XDG_CONFIG_DIRS`, then `/etc/escrowgrid`.
 pub fn config_search(env: &dyn Env) -> Vec<PathBuf> {
-    if let Some(dir) = env.get("ESCROWGRID_CONFIG_DIR") {
+    if let Some(dir) = env.get(crate::settings::get("ESCROWGRID_CONFIG_DIR").key) {
         return vec![PathBuf::from(dir).join("config.toml")];
     }
     let mut dirs: Vec<PathBuf> = project_dirs()
@@ -188,10 +188,17 @@ pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-    toml::from_str(&text).map_err(|e| ConfigError::File {
+    let fail = |message: String| ConfigError::File {
         path: path.to_path_buf(),
-        message: e.to_string().trim().replace('\n', " "),
-    })
+        message,
+    };
+    let table: toml::Table =
+        toml::from_str(&text).map_err(|e| fail(e.to_string().trim().replace('\n', " ")))?;
+    // Every key must be a declared setting (a typo names the nearest), then each value its type.
+    crate::settings::check_file_keys(&table).map_err(fail)?;
+    toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| fail(e.to_string().trim().replace('\n', " ")))
 }
 
 /// A source of environment variables (the real environment, or a map in tests).
@@ -227,6 +234,16 @@ impl Env for BTreeMap<&str, &str> {
 /// The first variable of `keys` that is set, with its name.
 fn env_first(env: &dyn Env, keys: &[&'static str]) -> Option<(&'static str, String)> {
     keys.iter().find_map(|k| env.get(k).map(|v| (*k, v)))
+}
+
+/// The environment variables of the setting `key`, as the settings table declares them.
+fn vars(key: &str) -> &'static [&'static str] {
+    crate::settings::get(key).env
+}
+
+/// The (one) environment variable of the setting `key`.
+fn var(key: &str) -> &'static str {
+    vars(key)[0]
 }
 
 /// A yes/no setting: the first of `keys` set in the environment (true/1/yes/on or
@@ -274,10 +291,10 @@ impl Config {
 
 pub fn load(ov: &Overrides, env: &dyn Env) -> Result<Config, ConfigError> {
     // File: --config, then ESCROWGRID_CONFIG, must exist; the searched locations are optional.
-    let named = ov
-        .config_file
-        .clone()
-        .or_else(|| env.get("ESCROWGRID_CONFIG").map(PathBuf::from));
+    let named = ov.config_file.clone().or_else(|| {
+        env.get(crate::settings::get("ESCROWGRID_CONFIG").key)
+            .map(PathBuf::from)
+    });
     let (file, config_file) = match named {
         Some(p) => (read_file(&p)?, Some(p)),
         None => match config_search(env).into_iter().find(|p| p.exists()) {
@@ -312,14 +329,14 @@ fn load_from(
     config_file: Option<PathBuf>,
 ) -> Result<Config, ConfigError> {
     // An empty data directory would quietly mean the working directory's or the home's.
-    if env.is_empty("ESCROWGRID_DATA_DIR") {
+    if env.is_empty(var("data_dir")) {
         return Err(bad(
-            "ESCROWGRID_DATA_DIR",
+            var("data_dir"),
             "is set but empty: unset it for the default, or name a directory",
         ));
     }
     let data_dir = env
-        .get("ESCROWGRID_DATA_DIR")
+        .get(var("data_dir"))
         .map(PathBuf::from)
         .or(file.data_dir.clone())
         .unwrap_or_else(default_data_dir);
@@ -329,18 +346,13 @@ fn load_from(
         .store
         .clone()
         .map(|v| ("--store".to_string(), v))
-        .or_else(|| {
-            env_first(env, &["ESCROWGRID_STORE", "STORE_BACKEND"]).map(|(k, v)| (k.to_string(), v))
-        })
+        .or_else(|| env_first(env, vars("store")).map(|(k, v)| (k.to_string(), v)))
         .or_else(|| file.store.clone().map(|v| ("store".to_string(), v)));
     let url: Option<(String, String)> = ov
         .database_url
         .clone()
         .map(|v| ("--database-url".to_string(), v))
-        .or_else(|| {
-            env_first(env, &["ESCROWGRID_DATABASE_URL", "DATABASE_URL"])
-                .map(|(k, v)| (k.to_string(), v))
-        })
+        .or_else(|| env_first(env, vars("database_url")).map(|(k, v)| (k.to_string(), v)))
         .or_else(|| {
             file.database_url
                 .clone()
@@ -373,7 +385,7 @@ fn load_from(
     // --log-level, then ESCROWGRID_LOG (or ESCROWGRID_LOG_LEVEL), then RUST_LOG, then the file.
     let (level_key, log_level) = match ov.log_level.clone() {
         Some(v) => ("--log-level".to_string(), v),
-        None => env_first(env, &["ESCROWGRID_LOG", "ESCROWGRID_LOG_LEVEL", "RUST_LOG"])
+        None => env_first(env, vars("log_level"))
             .map(|(k, v)| (k.to_string(), v))
             .or_else(|| file.log_level.clone().map(|v| ("log_level".to_string(), v)))
             .unwrap_or_else(|| ("log_level".to_string(), "info".into())),
@@ -386,7 +398,7 @@ fn load_from(
             ),
         ));
     }
-    let log_target = match env_first(env, &["ESCROWGRID_LOG_TARGET"])
+    let log_target = match env_first(env, vars("log_target"))
         .or_else(|| file.log_target.clone().map(|v| ("log_target", v)))
     {
         None => crate::logging::LogTarget::default(),
@@ -398,7 +410,7 @@ fn load_from(
         })?,
     };
 
-    let log_format = match env_first(env, &["ESCROWGRID_LOG_FORMAT"])
+    let log_format = match env_first(env, vars("log_format"))
         .or_else(|| file.log_format.clone().map(|v| ("log_format", v)))
     {
         None => crate::logging::LogFormat::default(),
@@ -406,15 +418,13 @@ fn load_from(
             .ok_or_else(|| bad(key, format!("'{v}' is not a log format; use text or json")))?,
     };
 
-    let sqlite_poll = number(env, "sqlite_poll_ms", file.sqlite_poll_ms, 1..=60_000)?
+    let sqlite_poll = number(env, "sqlite_poll_ms", file.sqlite_poll_ms)?
         .map_or(crate::store::sqlite::DEFAULT_POLL, Duration::from_millis);
-    let sqlite_synchronous = match env_first(env, &["ESCROWGRID_SQLITE_SYNCHRONOUS"]).or_else(
-        || {
-            file.sqlite_synchronous
-                .clone()
-                .map(|v| ("sqlite_synchronous", v))
-        },
-    ) {
+    let sqlite_synchronous = match env_first(env, vars("sqlite_synchronous")).or_else(|| {
+        file.sqlite_synchronous
+            .clone()
+            .map(|v| ("sqlite_synchronous", v))
+    }) {
         None => crate::store::SqliteSync::default(),
         Some((key, v)) => crate::store::SqliteSync::parse(&v).ok_or_else(|| {
             bad(
@@ -442,10 +452,14 @@ fn load_from(
             "must be more than 0 and at most 1000 events per second",
         ));
     }
+    let frames = crate::settings::int_range("console.frame_ms");
     if let Some(f) = file.console.frame_ms
-        && !(5..=1000).contains(&f)
+        && !frames.contains(&f)
     {
-        return Err(bad("console.frame_ms", "must be between 5 and 1000"));
+        return Err(bad(
+            "console.frame_ms",
+            format!("must be between {} and {}", frames.start(), frames.end()),
+        ));
     }
 
     Ok(Config {
@@ -454,12 +468,12 @@ fn load_from(
         // ESCROWGRID_LOG_DIR, the file's log_dir; else beside an explicit data directory,
         // or in the platform's state directory ($XDG_STATE_HOME/escrowgrid/logs).
         log_dir: env
-            .get("ESCROWGRID_LOG_DIR")
+            .get(var("log_dir"))
             .filter(|d| !d.trim().is_empty())
             .map(PathBuf::from)
             .or(file.log_dir.clone())
             .unwrap_or_else(|| {
-                if env.get("ESCROWGRID_DATA_DIR").is_some() || file.data_dir.is_some() {
+                if env.get(var("data_dir")).is_some() || file.data_dir.is_some() {
                     data_dir.join("logs")
                 } else {
                     default_state_dir()
@@ -471,18 +485,18 @@ fn load_from(
         data_dir,
         log_level,
         log_format,
-        root_api_key: env_first(env, &["ESCROWGRID_ROOT_API_KEY", "ROOT_API_KEY"])
+        root_api_key: env_first(env, vars("root_api_key"))
             .map(|(_, v)| v)
             .or(file.root_api_key.clone())
             .filter(|k| !k.trim().is_empty()),
         api_key: ov
             .api_key
             .clone()
-            .or_else(|| env.get("ESCROWGRID_API_KEY"))
+            .or_else(|| env.get(var("api_key")))
             .or(file.api_key.clone()),
         sqlite_poll,
         sqlite_synchronous,
-        read_only: ov.read_only || flag(env, &["ESCROWGRID_READ_ONLY"], file.read_only)?,
+        read_only: ov.read_only || flag(env, vars("read_only"), file.read_only)?,
         pg,
         onchain,
         console: file.console,
@@ -490,15 +504,10 @@ fn load_from(
     })
 }
 
-/// A whole number from `ESCROWGRID_<KEY>` or the file's `key`, within `range`.
-fn number(
-    env: &dyn Env,
-    key: &'static str,
-    file: Option<u64>,
-    range: std::ops::RangeInclusive<u64>,
-) -> Result<Option<u64>, ConfigError> {
-    let var = format!("ESCROWGRID_{}", key.to_ascii_uppercase());
-    number_named(env, &var, key, file, range)
+/// A whole number for the setting `key`: its variable, else the file's value, within the
+/// bounds the settings table gives.
+fn number(env: &dyn Env, key: &str, file: Option<u64>) -> Result<Option<u64>, ConfigError> {
+    number_named(env, var(key), key, file, crate::settings::int_range(key))
 }
 
 /// A whole number from the variable `var` or else the file's value (`file_key` names it in
@@ -539,19 +548,12 @@ fn onchain_settings(
     env: &dyn Env,
 ) -> Result<crate::anchor::OnchainConfig, ConfigError> {
     let d = crate::anchor::OnchainConfig::default();
-    let text = |key: &'static str, file: &Option<String>| {
-        env.get(&format!("ESCROWGRID_ONCHAIN_{}", key.to_ascii_uppercase()))
+    let text = |key: &str, file: &Option<String>| {
+        env.get(var(&format!("onchain.{key}")))
             .or_else(|| file.clone())
     };
-    let num = |key: &'static str, file: Option<u64>, range: std::ops::RangeInclusive<u64>| {
-        let var = format!("ESCROWGRID_ONCHAIN_{}", key.to_ascii_uppercase());
-        number_named(env, &var, &format!("onchain.{key}"), file, range)
-    };
-    let enabled = flag(
-        env,
-        &["ESCROWGRID_ONCHAIN_ENABLED", "ONCHAIN_LEDGER_ENABLED"],
-        f.enabled,
-    )?;
+    let num = |key: &str, file: Option<u64>| number(env, &format!("onchain.{key}"), file);
+    let enabled = flag(env, vars("onchain.enabled"), f.enabled)?;
     let contract = text("contract", &f.contract);
     if let Some(c) = &contract
         && !(c.len() == 42 && c.starts_with("0x") && c[2..].chars().all(|x| x.is_ascii_hexdigit()))
@@ -564,12 +566,11 @@ fn onchain_settings(
     Ok(crate::anchor::OnchainConfig {
         enabled,
         rpc_url: text("rpc_url", &f.rpc_url).unwrap_or(d.rpc_url),
-        chain_id: num("chain_id", f.chain_id, 1..=u64::MAX)?,
+        chain_id: num("chain_id", f.chain_id)?,
         contract,
-        every_events: num("every_events", f.every_events, 1..=1_000_000)?.unwrap_or(d.every_events),
-        every_seconds: num("every_seconds", f.every_seconds, 1..=86_400)?
-            .unwrap_or(d.every_seconds),
-        confirmations: num("confirmations", f.confirmations, 1..=100)?.unwrap_or(d.confirmations),
+        every_events: num("every_events", f.every_events)?.unwrap_or(d.every_events),
+        every_seconds: num("every_seconds", f.every_seconds)?.unwrap_or(d.every_seconds),
+        confirmations: num("confirmations", f.confirmations)?.unwrap_or(d.confirmations),
     })
 }
 
@@ -577,9 +578,9 @@ fn onchain_settings(
 fn pg_settings(file: &FileConfig, env: &dyn Env) -> Result<crate::store::PgSettings, ConfigError> {
     let d = crate::store::PgSettings::default();
     let ms = Duration::from_millis;
-    let max = number(env, "pg_max_connections", file.pg_max_connections, 1..=1000)?
+    let max = number(env, "pg_max_connections", file.pg_max_connections)?
         .map_or(d.max_connections, |n| n as u32);
-    let min = number(env, "pg_min_connections", file.pg_min_connections, 0..=1000)?
+    let min = number(env, "pg_min_connections", file.pg_min_connections)?
         .map_or(d.min_connections, |n| n as u32);
     if min > max {
         return Err(bad(
@@ -587,7 +588,7 @@ fn pg_settings(file: &FileConfig, env: &dyn Env) -> Result<crate::store::PgSetti
             format!("{min} is more than pg_max_connections ({max})"),
         ));
     }
-    let replica = match env_first(env, &["ESCROWGRID_REPLICA_URL"])
+    let replica = match env_first(env, vars("replica_url"))
         .or_else(|| file.replica_url.clone().map(|v| ("replica_url", v)))
     {
         None => None,
@@ -603,47 +604,27 @@ fn pg_settings(file: &FileConfig, env: &dyn Env) -> Result<crate::store::PgSetti
             }
             Some(crate::store::replica::ReplicaSettings {
                 url,
-                max_lag: number(
-                    env,
-                    "replica_max_lag_ms",
-                    file.replica_max_lag_ms,
-                    0..=86_400_000,
-                )?
-                .map_or(Duration::from_secs(5), ms),
-                wait: number(env, "replica_wait_ms", file.replica_wait_ms, 0..=60_000)?
+                max_lag: number(env, "replica_max_lag_ms", file.replica_max_lag_ms)?
+                    .map_or(Duration::from_secs(5), ms),
+                wait: number(env, "replica_wait_ms", file.replica_wait_ms)?
                     .map_or(Duration::from_millis(500), ms),
             })
         }
     };
-    let auto_migrate = flag(env, &["ESCROWGRID_AUTO_MIGRATE"], file.auto_migrate)?;
+    let auto_migrate = flag(env, vars("auto_migrate"), file.auto_migrate)?;
     Ok(crate::store::PgSettings {
         replica,
         auto_migrate,
         max_connections: max,
         min_connections: min,
-        acquire_timeout: number(
-            env,
-            "pg_acquire_timeout_ms",
-            file.pg_acquire_timeout_ms,
-            10..=600_000,
-        )?
-        .map_or(d.acquire_timeout, ms),
-        idle_timeout: number(env, "pg_idle_timeout_s", file.pg_idle_timeout_s, 1..=86_400)?
+        acquire_timeout: number(env, "pg_acquire_timeout_ms", file.pg_acquire_timeout_ms)?
+            .map_or(d.acquire_timeout, ms),
+        idle_timeout: number(env, "pg_idle_timeout_s", file.pg_idle_timeout_s)?
             .map_or(d.idle_timeout, Duration::from_secs),
-        connect_timeout: number(
-            env,
-            "pg_connect_timeout_ms",
-            file.pg_connect_timeout_ms,
-            10..=600_000,
-        )?
-        .map_or(d.connect_timeout, ms),
-        statement_timeout: number(
-            env,
-            "statement_timeout_ms",
-            file.statement_timeout_ms,
-            10..=3_600_000,
-        )?
-        .map_or(d.statement_timeout, ms),
+        connect_timeout: number(env, "pg_connect_timeout_ms", file.pg_connect_timeout_ms)?
+            .map_or(d.connect_timeout, ms),
+        statement_timeout: number(env, "statement_timeout_ms", file.statement_timeout_ms)?
+            .map_or(d.statement_timeout, ms),
     })
 }
 
@@ -822,7 +803,10 @@ mod tests {
         assert!(e.to_string().contains("not a 0x… address"), "{e}");
         let (_d, p) = write("[onchain]\nprivate_key = \"0xabc\"\n");
         let e = load(&ov_file(&p), &env(&[])).unwrap_err();
-        assert!(e.to_string().contains("unknown field `private_key`"), "{e}");
+        assert!(
+            e.to_string().contains("unknown key `onchain.private_key`"),
+            "{e}"
+        );
     }
 
     fn env(pairs: &[(&'static str, &'static str)]) -> BTreeMap<&'static str, &'static str> {
@@ -895,7 +879,10 @@ mod tests {
     fn errors_name_the_key() {
         let (_d, p) = write("stroe = \"memory\"");
         let e = load(&ov_file(&p), &env(&[])).unwrap_err().to_string();
-        assert!(e.contains("unknown field `stroe`"), "{e}");
+        assert!(
+            e.contains("unknown key `stroe` (did you mean `store`?)"),
+            "{e}"
+        );
         let (_d, p) = write("store = \"oracle\"");
         let e = load(&ov_file(&p), &env(&[])).unwrap_err().to_string();
         assert!(

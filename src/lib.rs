@@ -13,6 +13,7 @@ pub mod files;
 pub mod logging;
 pub mod metrics;
 pub mod service;
+pub mod settings;
 pub mod store;
 pub mod tui;
 pub mod witness;

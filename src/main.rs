@@ -1,7 +1,6 @@
 //! `escrowgrid`: parse arguments, load configuration, set up logging, open the store, then run
 //! the console (no subcommand) or a headless subcommand.
 
-use clap::Parser;
 use escrowgrid::cli::{self, args::Cli, args::Command};
 use escrowgrid::config::{self, Overrides, ProcessEnv};
 use escrowgrid::service::ServiceError;
@@ -22,7 +21,10 @@ fn main() -> ExitCode {
     unsafe {
         libc::umask(0o077);
     }
-    let cli = match Cli::try_parse() {
+    let cli = match cli::args::command()
+        .try_get_matches()
+        .and_then(|m| <Cli as clap::FromArgMatches>::from_arg_matches(&m))
+    {
         Ok(cli) => cli,
         Err(e) => return ExitCode::from(cli::usage_error(e)),
     };
@@ -75,6 +77,18 @@ async fn run(cli: Cli, process_start: std::time::Instant) -> u8 {
         format,
         headers: !cli.no_headers,
     });
+    // `--config` once took a template's JSON (`template create --config '{…}'`): say where it went.
+    if let Some(c) = &cli.config
+        && c.to_string_lossy().trim_start().starts_with(['{', '@'])
+    {
+        return fail(
+            json,
+            &ServiceError::field(
+                "config",
+                "--config names the settings file (TOML); a template's JSON is --template-config",
+            ),
+        );
+    }
     let ov = Overrides {
         config_file: cli.config.clone(),
         store: if cli.demo {
@@ -97,6 +111,13 @@ async fn run(cli: Cli, process_start: std::time::Instant) -> u8 {
         Ok(c) => c,
         Err(e) => return fail(json, &ServiceError::field("config", e.to_string())),
     };
+    if let Err(e) = escrowgrid::tui::check_settings(&cfg.console) {
+        let e = match &cfg.config_file {
+            Some(p) => format!("config file {}: {e}", p.display()),
+            None => e,
+        };
+        return fail(json, &ServiceError::field("config", e));
+    }
     // The console owns the terminal: its lines go to the file whatever log_target says.
     let target = match (&cli.command, cfg.log_target) {
         (None, logging::LogTarget::Stderr) => logging::LogTarget::File,

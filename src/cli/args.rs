@@ -1,5 +1,4 @@
-//! Command-line arguments (clap). Global flags work before or after the subcommand, except
-//! `--config FILE`, which goes before it (`template create --config JSON` is the template's).
+//! Command-line arguments (clap). Global flags work before or after the subcommand.
 
 use crate::domain::{LedgerKind, PositionState, Role};
 use clap::builder::PossibleValuesParser;
@@ -45,8 +44,9 @@ machine-readable output.\n\nExit status: 0 success, 2 bad input (invalid value, 
 transition, not allowed), 1 any other failure (conflict, store unreachable, broken ledger)."
 )]
 pub struct Cli {
-    /// Config file (TOML). Default: config.toml in the platform config directory.
-    #[arg(long, value_name = "FILE")]
+    /// Config file (TOML). Default: the first config.toml in the platform config directory,
+    /// XDG_CONFIG_DIRS, /etc/escrowgrid. [env: ESCROWGRID_CONFIG]
+    #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Store backend [memory, sqlite, postgres]; default: from the database URL.
     #[arg(long, global = true, value_name = "STORE")]
@@ -57,7 +57,7 @@ pub struct Cli {
     /// Log level: error, warn, info, debug, trace.
     #[arg(long, global = true, value_name = "LEVEL")]
     pub log_level: Option<String>,
-    /// API key: the root key or an institution key (ak_…). Env: ESCROWGRID_API_KEY.
+    /// API key: the root key or an institution key (ak_…).
     #[arg(long, global = true, value_name = "KEY")]
     pub api_key: Option<String>,
     /// Machine-readable JSON output (errors too, on stderr); the same as `-o json`.
@@ -84,6 +84,27 @@ pub struct Cli {
     pub seed_demo: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// The command line's definition, with each flag's `[env: …; config: …]` note from the
+/// settings table.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut c = Cli::command();
+    let notes: Vec<(String, String)> = c
+        .get_arguments()
+        .filter_map(|a| {
+            let note = crate::settings::flag_env_note(a.get_long()?)?;
+            Some((a.get_id().to_string(), note))
+        })
+        .collect();
+    for (id, note) in notes {
+        c = c.mut_arg(id, |a| {
+            let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
+            a.help(format!("{help} {note}"))
+        });
+    }
+    c
 }
 
 impl Command {
@@ -288,9 +309,9 @@ pub enum TemplateCmd {
         vertical: String,
         #[arg(long)]
         region: String,
-        /// Config as a JSON object, or @FILE.
+        /// The template's config as a JSON object, or @FILE.
         #[arg(long, value_name = "JSON")]
-        config: String,
+        template_config: String,
     },
     /// List templates.
     List {

@@ -19,8 +19,7 @@ pub(crate) use outln;
 
 /// `completions` and `man`: documents made from the argument definitions; no store, no config.
 pub fn print_docs(command: &Command) -> std::io::Result<()> {
-    use clap::CommandFactory;
-    let mut cli = args::Cli::command();
+    let mut cli = args::command();
     let mut out = Vec::new();
     match command {
         Command::Completions { shell } => {
@@ -65,8 +64,8 @@ fn render_man(cli: clap::Command, out: &mut Vec<u8>) -> std::io::Result<()> {
         "Each command's own options: \\fBescrowgrid\\fR \\fIcommand\\fR \\fB\\-\\-help\\fR."
     )?;
     writeln!(out, ".SH ENVIRONMENT")?;
-    for (var, what) in ENVIRONMENT {
-        writeln!(out, ".TP\n\\fB{}\\fR\n{}", esc(var), esc(what))?;
+    for (var, what) in crate::settings::environment() {
+        writeln!(out, ".TP\n\\fB{}\\fR\n{}", esc(&var), esc(&what))?;
     }
     writeln!(out, ".SH FILES")?;
     for (path, what) in FILES {
@@ -82,55 +81,6 @@ fn render_man(cli: clap::Command, out: &mut Vec<u8>) -> std::io::Result<()> {
     man.render_version_section(out)?;
     Ok(())
 }
-
-/// The variables the manual lists (each setting's file key is in config.example.toml).
-const ENVIRONMENT: &[(&str, &str)] = &[
-    (
-        "ESCROWGRID_DATABASE_URL, DATABASE_URL",
-        "the store: sqlite:///path.db, sqlite::memory:, postgres://user@host/db",
-    ),
-    (
-        "ESCROWGRID_STORE, STORE_BACKEND",
-        "memory, sqlite or postgres (default: from the URL)",
-    ),
-    (
-        "ESCROWGRID_DATA_DIR",
-        "where the default SQLite database (and then the logs) live",
-    ),
-    ("ESCROWGRID_CONFIG_DIR", "where config.toml is looked for"),
-    (
-        "ESCROWGRID_API_KEY",
-        "the key a session presents (root or ak_…)",
-    ),
-    (
-        "ESCROWGRID_ROOT_API_KEY, ROOT_API_KEY",
-        "the root key; when set, every session must present a key",
-    ),
-    (
-        "ESCROWGRID_LOG, ESCROWGRID_LOG_LEVEL, RUST_LOG",
-        "the log level (in that order)",
-    ),
-    ("ESCROWGRID_LOG_TARGET", "file, stderr or journald"),
-    ("ESCROWGRID_LOG_DIR", "the log files' directory"),
-    ("ESCROWGRID_LOG_FORMAT", "text or json"),
-    (
-        "ESCROWGRID_AUTO_MIGRATE",
-        "PostgreSQL: apply pending migrations on open",
-    ),
-    (
-        "ESCROWGRID_REPLICA_URL",
-        "a PostgreSQL streaming replica for reads",
-    ),
-    (
-        "PGSSLMODE, PGSSLROOTCERT, PGSSLCERT, PGSSLKEY",
-        "TLS to PostgreSQL, when the URL does not say",
-    ),
-    (
-        "PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE",
-        "as libpq reads them; ~/.pgpass is read too",
-    ),
-    ("NO_COLOR", "the console draws without colours"),
-];
 
 const FILES: &[(&str, &str)] = &[
     (

@@ -32,3 +32,11 @@ pub struct Options {
     /// When the process started: the first frame is timed from here.
     pub process_start: Instant,
 }
+
+/// Checks the console's settings (`[console.keys]`, `[console.theme]`) the way the console
+/// reads them, so every command refuses a mistyped action or colour, not only the console.
+pub fn check_settings(c: &crate::config::ConsoleConfig) -> Result<(), String> {
+    keymap::KeyMap::default().with_overrides(&c.keys)?;
+    theme::Theme::load(&c.theme, false)?;
+    Ok(())
+}

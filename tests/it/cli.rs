@@ -287,7 +287,7 @@ fn config_errors_name_the_key() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("unknown field `databse_url`"),
+        stderr(&out).contains("unknown key `databse_url` (did you mean `database_url`?)"),
         "{}",
         stderr(&out)
     );
@@ -314,6 +314,87 @@ fn config_errors_name_the_key() {
         .unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["target"].as_str().unwrap().ends_with("env.db"), "{v}");
+}
+
+/// The settings table at work on the command line: `--config` after the subcommand, a typo
+/// under `[console.keys]` refused by a headless command, `--help` naming each flag's variables,
+/// the manual's ENVIRONMENT listing every setting's.
+#[test]
+fn settings_from_one_table_reach_every_command() {
+    let e = Env::new();
+    let cfg = e.dir.path().join("c.toml");
+    std::fs::write(&cfg, "store = \"memory\"\n").unwrap();
+    let out = e
+        .cmd()
+        .args(["health", "--json", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["backend"], "memory",
+        "--config after the subcommand is read: {v}"
+    );
+
+    std::fs::write(&cfg, "[console.keys]\nqiut = \"ctrl-q\"\n").unwrap();
+    let out = e
+        .cmd()
+        .args(["institution", "list", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains(&cfg.display().to_string()), "{err}");
+    assert!(
+        err.contains("console.keys.qiut: no such action (did you mean quit?)"),
+        "{err}"
+    );
+
+    // A template's JSON moved to --template-config; the old spelling says so.
+    let out = e.run(&[
+        "template",
+        "create",
+        "--code",
+        "TF_LC",
+        "--name",
+        "n",
+        "--vertical",
+        "TRADE_FINANCE",
+        "--region",
+        "US",
+        "--template-config",
+        "{}",
+        "--config",
+        "{\"currency\":\"USD\"}",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("a template's JSON is --template-config"),
+        "{}",
+        stderr(&out)
+    );
+
+    let help = stdout(&e.cmd().arg("--help").output().unwrap());
+    for note in [
+        "[env: ESCROWGRID_STORE, STORE_BACKEND; config: store]",
+        "[env: ESCROWGRID_READ_ONLY; config: read_only]",
+        "[env: ESCROWGRID_LOG, ESCROWGRID_LOG_LEVEL, RUST_LOG; config: log_level]",
+    ] {
+        assert!(help.contains(note), "{note} in {help}");
+    }
+    let man = stdout(&e.cmd().arg("man").output().unwrap());
+    for s in escrowgrid::settings::SETTINGS {
+        let name = s.env.first().copied().unwrap_or(s.key);
+        if s.in_file && s.env.is_empty() {
+            continue;
+        }
+        assert!(
+            man.contains(&name.replace('-', "\\-")),
+            "{name} in the manual"
+        );
+    }
 }
 
 #[test]
@@ -902,7 +983,7 @@ fn arguments_are_bounded_and_cursors_checked() {
         "TRADE_FINANCE",
         "--region",
         "US",
-        "--config",
+        "--template-config",
         "@/dev/zero",
     ]);
     let mut child = c
@@ -917,7 +998,7 @@ fn arguments_are_bounded_and_cursors_checked() {
         }
         if started.elapsed() > std::time::Duration::from_secs(30) {
             child.kill().unwrap();
-            panic!("--config @/dev/zero still reading after 30 s");
+            panic!("--template-config @/dev/zero still reading after 30 s");
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
@@ -944,7 +1025,7 @@ fn arguments_are_bounded_and_cursors_checked() {
         "TRADE_FINANCE",
         "--region",
         "US",
-        "--config",
+        "--template-config",
         &format!("@{}", big.display()),
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));

@@ -15,9 +15,9 @@ pub(crate) async fn template(
             name,
             vertical,
             region,
-            config,
+            template_config,
         } => {
-            let config = json_arg("config", &config)?;
+            let config = json_arg("template-config", &template_config)?;
             let t = svc
                 .create_template(
                     actor,

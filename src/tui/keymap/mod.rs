@@ -395,10 +395,18 @@ impl KeyMap {
                 found = true;
             }
             if !found {
-                let names: Vec<&str> = self.bindings.iter().map(|b| b.action.name()).collect();
+                let names: std::collections::BTreeSet<&str> =
+                    self.bindings.iter().map(|b| b.action.name()).collect();
+                let near = names
+                    .iter()
+                    .map(|n| (strsim::levenshtein(n, name), *n))
+                    .min()
+                    .filter(|(d, _)| *d <= 3)
+                    .map(|(_, n)| format!(" (did you mean {n}?)"))
+                    .unwrap_or_default();
                 return Err(format!(
-                    "console.keys.{name}: no such action; actions are {}",
-                    names.join(", ")
+                    "console.keys.{name}: no such action{near}; actions are {}",
+                    names.into_iter().collect::<Vec<_>>().join(", ")
                 ));
             }
         }
