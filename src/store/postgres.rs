@@ -44,17 +44,25 @@ pub fn connect_options(url: &str) -> StoreResult<PgConnectOptions> {
 
 /// The replica's pool, opened lazily: a replica that is down when the store opens is only a
 /// reason to read from the primary (the Health tab says so), never a reason not to start.
-fn replica_pool(r: &ReplicaSettings, s: &PgSettings) -> StoreResult<sqlx::PgPool> {
+/// The replica's pool (connected on first use) and the `sslmode` it connects with.
+fn replica_pool(
+    r: &ReplicaSettings,
+    s: &PgSettings,
+) -> StoreResult<(sqlx::PgPool, sqlx::postgres::PgSslMode)> {
     let mut opts = with_timeouts(connect_options(&r.url)?, s);
     if !r.url.contains("application_name=") {
         opts = opts.application_name("escrowgrid-replica");
     }
-    Ok(pool_options::<sqlx::Postgres>()
-        .max_connections(s.max_connections)
-        .min_connections(0)
-        .idle_timeout(s.idle_timeout)
-        .acquire_timeout(s.acquire_timeout.min(s.connect_timeout))
-        .connect_lazy_with(opts))
+    let mode = opts.get_ssl_mode();
+    Ok((
+        pool_options::<sqlx::Postgres>()
+            .max_connections(s.max_connections)
+            .min_connections(0)
+            .idle_timeout(s.idle_timeout)
+            .acquire_timeout(s.acquire_timeout.min(s.connect_timeout))
+            .connect_lazy_with(opts),
+        mode,
+    ))
 }
 
 /// Why a connection failed, in the driver's own words ("Connection refused", "password
@@ -151,7 +159,10 @@ fn with_timeouts(opts: PgConnectOptions, s: &PgSettings) -> PgConnectOptions {
 
 /// How this process's connections reach the server: what the server says of the connection
 /// (`pg_stat_ssl`, readable by any role for its own backend) and what `sslmode` checked.
-async fn transport(pool: &sqlx::PgPool, opts: &PgConnectOptions) -> StoreResult<super::Transport> {
+pub(crate) async fn transport(
+    pool: &sqlx::PgPool,
+    mode: sqlx::postgres::PgSslMode,
+) -> StoreResult<super::Transport> {
     use sqlx::postgres::PgSslMode;
     let (encrypted, protocol, cipher): (bool, Option<String>, Option<String>) =
         sqlx::query_as("SELECT ssl, version, cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
@@ -159,7 +170,6 @@ async fn transport(pool: &sqlx::PgPool, opts: &PgConnectOptions) -> StoreResult<
             .await
             .map_err(map_err)?
             .unwrap_or((false, None, None));
-    let mode = opts.get_ssl_mode();
     let ssl_mode = ssl_mode_name(mode);
     Ok(super::Transport {
         encrypted,
@@ -192,7 +202,7 @@ pub async fn open(url: &str, s: &PgSettings) -> StoreResult<SqlStore> {
         .connect_with(opts.clone())
         .await
         .map_err(cannot)?;
-    let transport = transport(&pool, &opts).await?;
+    let transport = transport(&pool, opts.get_ssl_mode()).await?;
     // The batching writer's own connection (opened when it first writes).
     let write = pool_options::<sqlx::Postgres>()
         .max_connections(1)

@@ -45,6 +45,8 @@ pub struct ReplicaStatus {
     pub lag_bytes: Option<i64>,
     pub lag_seconds: Option<f64>,
     pub error: Option<String>,
+    /// How the replica's connections reach it (None while it cannot be reached).
+    pub transport: Option<super::Transport>,
     /// Reads answered by the replica, and by the primary instead (lag, down, or a write of
     /// this process not yet replayed in time).
     pub replica_reads: u64,
@@ -88,6 +90,7 @@ struct Known {
 
 pub struct Replica {
     pool: PgPool,
+    ssl_mode: sqlx::postgres::PgSslMode,
     bounds: Bounds,
     settings: ReplicaSettings,
     target: String,
@@ -105,13 +108,14 @@ pub fn parse_lsn(s: &str) -> Option<u64> {
 
 impl Replica {
     pub(crate) fn new(
-        pool: PgPool,
+        (pool, ssl_mode): (PgPool, sqlx::postgres::PgSslMode),
         bounds: Bounds,
         settings: ReplicaSettings,
         target: String,
     ) -> Self {
         Replica {
             pool,
+            ssl_mode,
             bounds,
             settings,
             target: target.clone(),
@@ -267,7 +271,11 @@ impl Replica {
         let mut k = self.known.lock().await;
         self.refresh(&mut k, primary).await;
         let mut s = k.status.clone();
+        drop(k);
         s.target = self.target.clone();
+        s.transport = super::postgres::transport(&self.pool, self.ssl_mode)
+            .await
+            .ok();
         s.replica_reads = self.replica_reads.load(Ordering::Relaxed);
         s.fallback_reads = self.fallback_reads.load(Ordering::Relaxed);
         s.read_your_writes_fallbacks = self.ryw_fallbacks.load(Ordering::Relaxed);

@@ -233,6 +233,41 @@ fn tls_modes_certificates_and_client_certificates() {
         &[],
     ));
     assert!(why.contains("requires a valid client certificate"), "{why}");
+
+    // A replica (a copy of this server, with its certificates): health says how its own
+    // connections are protected, apart from the primary's.
+    let replica = pg.replica().expect("start a streaming replica");
+    let replica_url = format!(
+        "postgres://postgres@localhost:{}/postgres?sslmode=verify-full&sslrootcert={ca1_file}",
+        replica.port
+    );
+    let o = health(
+        &data,
+        &url("127.0.0.1", "postgres", "?sslmode=require"),
+        &[("ESCROWGRID_REPLICA_URL", &replica_url)],
+    );
+    let primary = transport(&o);
+    assert_eq!(primary["certificateVerified"], false, "{primary}");
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let t = &v["replica"]["transport"];
+    assert_eq!(t["encrypted"], true, "{v}");
+    assert_eq!(t["hostNameVerified"], true, "{v}");
+    assert_eq!(t["sslMode"], "verify-full", "{v}");
+    let text = common::escrowgrid(&data)
+        .args([
+            "--database-url",
+            &url("127.0.0.1", "postgres", "?sslmode=require"),
+            "health",
+        ])
+        .env("ESCROWGRID_REPLICA_URL", &replica_url)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout).to_string();
+    assert!(
+        text.contains("replica conn.:  encrypted (TLS")
+            && text.contains("certificate and host name verified (sslmode=verify-full)"),
+        "{text}"
+    );
 }
 
 #[test]

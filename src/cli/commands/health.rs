@@ -49,6 +49,9 @@ pub(crate) async fn health(svc: &Service, actor: &Actor, json: bool) -> ServiceR
                 r.fallback_reads,
                 r.read_your_writes_fallbacks
             );
+            if let Some(t) = &r.transport {
+                outln!("replica conn.:  {}", t.describe());
+            }
             if let Some(e) = &r.error {
                 outln!("replica error:  {}", s(e));
             }

@@ -160,19 +160,10 @@ impl View for Health {
         };
         // PostgreSQL: how the connection is protected (an alert when not encrypted or not
         // verified).
-        let connection = h.transport.as_ref().map(|t| {
-            Line::from(vec![
-                Span::styled(format!("{:<20}", "Connection"), theme.muted()),
-                Span::styled(
-                    t.describe(),
-                    if t.encrypted && t.certificate_verified {
-                        ratatui::style::Style::default()
-                    } else {
-                        theme.error()
-                    },
-                ),
-            ])
-        });
+        let connection = h
+            .transport
+            .as_ref()
+            .map(|t| connection_line(theme, "Connection", t));
         let mut lines = vec![
             kv(theme, "Backend", format!("{}  {}", h.backend, s(&h.target))),
             Line::from(vec![
@@ -284,9 +275,9 @@ impl View for Health {
                 h.log_file.as_deref().map(s).unwrap_or_else(|| "—".into()),
             ),
         ]);
-        if let Some(replica) = replica_line(theme, h) {
-            // Below the pool.
-            lines.insert(4, replica);
+        // Below the pool: the replica, and how its connections are protected.
+        for (i, line) in replica_lines(theme, h).into_iter().enumerate() {
+            lines.insert(4 + i, line);
         }
         if let Some(anchors) = anchors_line(theme, h) {
             // Below the chain's line.
@@ -427,10 +418,34 @@ fn fmt_age(secs: u64) -> String {
     }
 }
 
-/// PostgreSQL only (the other stores have none).
-fn replica_line(theme: &crate::tui::theme::Theme, h: &HealthReport) -> Option<Line<'static>> {
+/// How a PostgreSQL connection is protected: an alert when it is not encrypted or the server
+/// not verified.
+fn connection_line(
+    theme: &crate::tui::theme::Theme,
+    label: &str,
+    t: &crate::store::Transport,
+) -> Line<'static> {
+    Line::from(vec![
+        Span::styled(format!("{label:<20}"), theme.muted()),
+        Span::styled(
+            t.describe(),
+            if t.encrypted && t.certificate_verified {
+                ratatui::style::Style::default()
+            } else {
+                theme.error()
+            },
+        ),
+    ])
+}
+
+/// PostgreSQL only (the other stores have none): the replica's state, then its connection.
+fn replica_lines(theme: &crate::tui::theme::Theme, h: &HealthReport) -> Vec<Line<'static>> {
     let Some(r) = &h.replica else {
-        return (h.backend == "postgres").then(|| kv(theme, "Replica", "none configured"));
+        return if h.backend == "postgres" {
+            vec![kv(theme, "Replica", "none configured")]
+        } else {
+            vec![]
+        };
     };
     let lag = match (r.lag_bytes, r.lag_seconds) {
         (Some(b), Some(t)) => format!(", lag {} B / {t:.1} s", group(b.max(0) as u64)),
@@ -447,10 +462,16 @@ fn replica_line(theme: &crate::tui::theme::Theme, h: &HealthReport) -> Option<Li
             .map(|e| format!(" — {}", s(e)))
             .unwrap_or_default()
     );
-    Some(Line::from(vec![
+    let mut lines = vec![Line::from(vec![
         Span::styled(format!("{:<20}", "Replica"), theme.muted()),
         Span::styled(text, if r.in_use { theme.ok() } else { theme.warn() }),
-    ]))
+    ])];
+    lines.extend(
+        r.transport
+            .as_ref()
+            .map(|t| connection_line(theme, "Replica connection", t)),
+    );
+    lines
 }
 
 fn fmt_uptime(secs: u64) -> String {
