@@ -39,6 +39,51 @@ pub struct FileConfig {
     /// On-chain anchoring (`[onchain]`; used by builds with the `onchain` feature).
     #[serde(default)]
     pub onchain: crate::anchor::OnchainFile,
+    /// The server's settings (`[serve]`).
+    #[serde(default)]
+    pub serve: ServeFile,
+}
+
+/// The `[serve]` table.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeFile {
+    pub listen: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub allow_plaintext: Option<bool>,
+    pub rate_limit_per_s: Option<u64>,
+    pub request_timeout_ms: Option<u64>,
+    pub shutdown_grace_ms: Option<u64>,
+    pub max_body_bytes: Option<u64>,
+}
+
+/// The resolved `[serve]` settings (`escrowgrid serve`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServeConfig {
+    pub listen: std::net::SocketAddr,
+    /// Both or neither (checked when read).
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub allow_plaintext: bool,
+    /// Requests per second per key; 0: no limit.
+    pub rate_limit_per_s: u32,
+    pub request_timeout: Duration,
+    pub shutdown_grace: Duration,
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 4000)),
+            tls: None,
+            allow_plaintext: false,
+            rate_limit_per_s: 50,
+            request_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(10),
+            max_body_bytes: 1 << 20,
+        }
+    }
 }
 
 /// Console settings (`[console]` table).
@@ -88,6 +133,7 @@ pub struct Config {
     pub read_only: bool,
     pub pg: crate::store::PgSettings,
     pub onchain: crate::anchor::OnchainConfig,
+    pub serve: ServeConfig,
     pub console: ConsoleConfig,
     /// The config file that was read, if any.
     pub config_file: Option<PathBuf>,
@@ -499,6 +545,7 @@ fn load_from(
         read_only: ov.read_only || flag(env, vars("read_only"), file.read_only)?,
         pg,
         onchain,
+        serve: serve_settings(&file.serve, env)?,
         console: file.console,
         config_file,
     })
@@ -572,6 +619,59 @@ fn onchain_settings(
         every_seconds: num("every_seconds", f.every_seconds)?.unwrap_or(d.every_seconds),
         confirmations: num("confirmations", f.confirmations)?.unwrap_or(d.confirmations),
     })
+}
+
+/// The `[serve]` settings: file keys under their variables.
+fn serve_settings(f: &ServeFile, env: &dyn Env) -> Result<ServeConfig, ConfigError> {
+    let d = ServeConfig::default();
+    let num = |key: &str, file: Option<u64>| number(env, &format!("serve.{key}"), file);
+    let path = |key: &str, file: &Option<PathBuf>| {
+        env.get(var(&format!("serve.{key}")))
+            .map(PathBuf::from)
+            .or_else(|| file.clone())
+    };
+    let listen = match env_first(env, vars("serve.listen"))
+        .or_else(|| f.listen.clone().map(|v| ("serve.listen", v)))
+    {
+        None => d.listen,
+        Some((key, v)) => parse_listen(&v).ok_or_else(|| {
+            bad(
+                key,
+                format!("'{v}' is not an address:port (such as 0.0.0.0:4000) or a port"),
+            )
+        })?,
+    };
+    let tls = match (path("tls_cert", &f.tls_cert), path("tls_key", &f.tls_key)) {
+        (Some(c), Some(k)) => Some((c, k)),
+        (None, None) => None,
+        (Some(_), None) => return Err(bad("serve.tls_key", "tls_cert is set: set tls_key too")),
+        (None, Some(_)) => return Err(bad("serve.tls_cert", "tls_key is set: set tls_cert too")),
+    };
+    Ok(ServeConfig {
+        listen,
+        tls,
+        allow_plaintext: flag(env, vars("serve.allow_plaintext"), f.allow_plaintext)?,
+        rate_limit_per_s: num("rate_limit_per_s", f.rate_limit_per_s)?
+            .map_or(d.rate_limit_per_s, |n| n as u32),
+        request_timeout: num("request_timeout_ms", f.request_timeout_ms)?
+            .map_or(d.request_timeout, Duration::from_millis),
+        shutdown_grace: num("shutdown_grace_ms", f.shutdown_grace_ms)?
+            .map_or(d.shutdown_grace, Duration::from_millis),
+        max_body_bytes: num("max_body_bytes", f.max_body_bytes)?
+            .map_or(d.max_body_bytes, |n| n as usize),
+    })
+}
+
+/// `host:port`, `[v6]:port`, or a port alone (on 127.0.0.1).
+pub fn parse_listen(v: &str) -> Option<std::net::SocketAddr> {
+    let v = v.trim();
+    if let Ok(port) = v.parse::<u16>() {
+        return Some(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    if let Ok(a) = v.parse() {
+        return Some(a);
+    }
+    std::net::ToSocketAddrs::to_socket_addrs(v).ok()?.next()
 }
 
 /// The PostgreSQL pool and timeout settings.

@@ -12,6 +12,7 @@ pub mod domain;
 pub mod files;
 pub mod logging;
 pub mod metrics;
+pub mod server;
 pub mod service;
 pub mod settings;
 pub mod store;

@@ -214,6 +214,14 @@ async fn run(cli: Cli, process_start: std::time::Instant) -> u8 {
         }
     };
     let svc = boot::service(&cfg, store, log_file);
+    if let Command::Serve { listen } = command {
+        let r = cli::serve(svc, &cfg, listen).await;
+        drop(log_guard);
+        return match r {
+            Ok(code) => code as u8,
+            Err(e) => fail(json, &e),
+        };
+    }
     let actor = match boot::authenticate(&cfg, &svc).await {
         Ok(a) => a,
         Err(e) => return fail(json, &e),

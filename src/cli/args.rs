@@ -157,6 +157,14 @@ pub enum Command {
     /// `escrowgrid metrics > /var/lib/node_exporter/escrowgrid.prom.tmp && mv …`. Exit 0 even
     /// when the store is down (escrowgrid_up 0 says so).
     Metrics,
+    /// Serve the API over HTTPS (`/v1`), the live ledger (SSE), and `/health`, `/ready`,
+    /// `/metrics`, until SIGTERM or SIGINT. Needs a root API key; callers authenticate with
+    /// `Authorization: Bearer <key>`. Runs the anchoring worker when `[onchain]` is enabled.
+    Serve {
+        /// address:port to listen on (a port alone: 127.0.0.1), e.g. 0.0.0.0:4000.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
     /// A full consistency audit: the chain, every entity against its creation event, each
     /// position against the replay of its lifecycle, every ledger event against its audit
     /// record, every reference. Exit 0 when clean, 1 with each finding.

@@ -5,6 +5,7 @@
 pub mod args;
 pub mod bench;
 mod commands;
+pub use commands::serve::serve;
 pub mod safe_json;
 
 /// `println!` for command output. A reader that stops early (`escrowgrid ledger list --json |
@@ -123,7 +124,7 @@ pub fn print_unreachable(
 /// (systemd, docker, kill), so a long-running command ends cleanly under a service manager as
 /// at a terminal. The handlers are installed when this is called, not when the future is first
 /// polled: call it before saying "running", or a signal in between kills the process.
-pub(crate) fn stop_requested() -> ServiceResult<impl std::future::Future<Output = ()>> {
+pub fn stop_requested() -> ServiceResult<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};
     let watch = |kind: SignalKind, name: &str| {
         signal(kind).map_err(|e| ServiceError::Internal(format!("cannot watch {name}: {e}")))
@@ -183,21 +184,7 @@ pub fn json_arg(field: &str, raw: &str) -> ServiceResult<Value> {
         .map_err(|e| ServiceError::field(field, format!("is not valid JSON: {e}")))
 }
 
-/// A keyset cursor (`--after`, `--before`): the id of a record of the kind listed.
-pub fn cursor(
-    flag: &str,
-    id: Option<String>,
-    kind: &str,
-    what: &str,
-) -> ServiceResult<Option<String>> {
-    match id {
-        Some(id) if crate::domain::ids::kind_of(&id) != Some(kind) => Err(ServiceError::field(
-            flag,
-            format!("'{}' is not {what} id ({kind}_…)", sanitize(&id)),
-        )),
-        other => Ok(other),
-    }
-}
+pub use crate::service::paging::{check_limit, cursor, page_after, split_page};
 
 /// The heads to compare the ledger with: this store's in the operator's witness file, and every
 /// head in the files named.
@@ -367,40 +354,6 @@ fn print_table(headers: &[&str], rows: Vec<Vec<String>>) {
     }
 }
 
-/// One page of a list that the store returns whole (policies, API keys: a handful per
-/// institution): the rows after the `--after` id, at most `limit`, and the cursor of the next.
-fn page_after<T>(
-    rows: Vec<T>,
-    after: Option<&str>,
-    limit: u32,
-    id: impl Fn(&T) -> &str,
-) -> ServiceResult<(Vec<T>, Option<String>)> {
-    let start = match after {
-        None => 0,
-        Some(a) => match rows.iter().position(|r| id(r) == a) {
-            Some(i) => i + 1,
-            None => {
-                return Err(ServiceError::field(
-                    "after",
-                    format!("'{}' is not in this list", sanitize(a)),
-                ));
-            }
-        },
-    };
-    let mut page: Vec<T> = rows
-        .into_iter()
-        .skip(start)
-        .take(limit as usize + 1)
-        .collect();
-    let next = if page.len() > limit as usize {
-        page.truncate(limit as usize);
-        page.last().map(|r| id(r).to_string())
-    } else {
-        None
-    };
-    Ok((page, next))
-}
-
 fn s(x: &str) -> String {
     sanitize(x).into_owned()
 }
@@ -416,20 +369,13 @@ fn short_hash(h: &str) -> String {
 /// `{data, pagination}` for JSON lists; `next` is the cursor for the following page.
 fn print_page<T: Serialize>(json: bool, data: &[T], limit: u32, next: Option<String>) -> bool {
     if json {
-        print_json(&json!({
-            "data": data,
-            "pagination": {"limit": limit, "hasMore": next.is_some(), "nextAfter": next},
-        }));
+        print_json(&crate::service::paging::Paged::new(
+            data.iter().collect::<Vec<_>>(),
+            limit,
+            next,
+        ));
     }
     json
-}
-
-fn check_limit(limit: u32) -> ServiceResult<u32> {
-    if (1..=1000).contains(&limit) {
-        Ok(limit)
-    } else {
-        Err(ServiceError::field("limit", "must be between 1 and 1000"))
-    }
 }
 
 fn parse_state(field: &str, v: Option<String>) -> ServiceResult<Option<PositionState>> {
@@ -511,8 +457,8 @@ pub async fn run(
             print_docs(&c).map_err(|e| ServiceError::Internal(e.to_string()))?;
             Ok(0)
         }
-        Command::Bench(_) => Err(ServiceError::Internal(
-            "bench runs from main with its own store handles".into(),
+        Command::Bench(_) | Command::Serve { .. } => Err(ServiceError::Internal(
+            "bench and serve run from main with their own store handles".into(),
         )),
         #[cfg(feature = "onchain")]
         Command::Anchor(_) => Err(ServiceError::Internal(
@@ -530,20 +476,6 @@ fn join<T: std::fmt::Display>(v: &[T]) -> String {
 }
 
 /// Splits a page fetched with `limit + 1` rows into the page and the next cursor.
-fn split_page<T>(
-    mut rows: Vec<T>,
-    limit: u32,
-    id: impl Fn(&T) -> String,
-) -> (Vec<T>, Option<String>) {
-    if rows.len() > limit as usize {
-        rows.truncate(limit as usize);
-        let next = rows.last().map(id);
-        (rows, next)
-    } else {
-        (rows, None)
-    }
-}
-
 fn more_hint(next: Option<String>) {
     if let Some(n) = next {
         eprintln!("(more: --after {n})");

@@ -247,36 +247,13 @@ pub fn prometheus(h: &HealthReport) -> String {
             );
         }
     }
-    family(
+    histogram(
         &mut o,
         "operation_duration_seconds",
-        "histogram",
         "Latency of each service operation and store call since the process started.",
+        "op",
+        &h.operations,
     );
-    for f in &h.operations {
-        let op = label(&f.name);
-        for (le, n) in crate::metrics::EXPORT_LE.iter().zip(&f.le_counts) {
-            let _ = writeln!(
-                o,
-                "escrowgrid_operation_duration_seconds_bucket{{op=\"{op}\",le=\"{le}\"}} {n}"
-            );
-        }
-        let _ = writeln!(
-            o,
-            "escrowgrid_operation_duration_seconds_bucket{{op=\"{op}\",le=\"+Inf\"}} {}",
-            f.count
-        );
-        let _ = writeln!(
-            o,
-            "escrowgrid_operation_duration_seconds_sum{{op=\"{op}\"}} {}",
-            f.sum_ms / 1000.0
-        );
-        let _ = writeln!(
-            o,
-            "escrowgrid_operation_duration_seconds_count{{op=\"{op}\"}} {}",
-            f.count
-        );
-    }
     if let Some(p) = &h.pool {
         family(
             &mut o,
@@ -490,4 +467,36 @@ fn unix(rfc3339: &str) -> Option<i64> {
     chrono::DateTime::parse_from_rfc3339(rfc3339)
         .ok()
         .map(|t| t.timestamp())
+}
+
+/// A Prometheus histogram family `escrowgrid_<name>` with one series per figure, labelled
+/// `<label>="<figure's name>"`, over the fixed `EXPORT_LE` buckets.
+pub fn histogram(o: &mut String, name: &str, help: &str, label_name: &str, figures: &[OpFigures]) {
+    use std::fmt::Write;
+    let _ = writeln!(o, "# HELP escrowgrid_{name} {help}");
+    let _ = writeln!(o, "# TYPE escrowgrid_{name} histogram");
+    for f in figures {
+        let v = crate::metrics::label(&f.name);
+        for (le, n) in crate::metrics::EXPORT_LE.iter().zip(&f.le_counts) {
+            let _ = writeln!(
+                o,
+                "escrowgrid_{name}_bucket{{{label_name}=\"{v}\",le=\"{le}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            o,
+            "escrowgrid_{name}_bucket{{{label_name}=\"{v}\",le=\"+Inf\"}} {}",
+            f.count
+        );
+        let _ = writeln!(
+            o,
+            "escrowgrid_{name}_sum{{{label_name}=\"{v}\"}} {}",
+            f.sum_ms / 1000.0
+        );
+        let _ = writeln!(
+            o,
+            "escrowgrid_{name}_count{{{label_name}=\"{v}\"}} {}",
+            f.count
+        );
+    }
 }

@@ -12,6 +12,7 @@ mod check;
 pub mod error;
 pub mod health;
 mod ledger;
+pub mod paging;
 mod positions;
 mod reads;
 pub mod session;
@@ -83,8 +84,15 @@ tokio::task_local! {
 }
 
 /// A new operation id: `op_` and a time-ordered UUID, as every id here.
-fn new_op_id() -> String {
+pub fn new_op_id() -> String {
     ids::new_id(ids::OPERATION)
+}
+
+/// Runs `f` as one request's work (the server's): every service call inside it takes `op_id`
+/// as its operation id, so the audit records it writes and the response's
+/// `X-Operation-Id` header name the same operation.
+pub async fn in_request<F: std::future::Future>(op_id: String, f: F) -> F::Output {
+    OP_ID.scope(op_id, f).await
 }
 
 /// Whether a service operation changes the store (its completion is logged at info level; a

@@ -6,19 +6,22 @@ use crate::domain::ledger::{ChainBreak, LedgerEvent};
 use crate::domain::{
     Asset, AssetTemplate, Institution, InstitutionPolicy, Position, PositionLifecycleEvent,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 // ---- inputs -------------------------------------------------------------------------------------
+// As JSON (the HTTP API's request bodies): camelCase fields, unknown ones refused.
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct NewInstitution {
     pub name: String,
     pub regions: Vec<String>,
     pub verticals: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct NewTemplate {
     pub institution_id: Option<String>,
     pub code: String,
@@ -28,7 +31,8 @@ pub struct NewTemplate {
     pub config: Value,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct NewAsset {
     pub institution_id: Option<String>,
     pub template_id: String,
@@ -36,7 +40,8 @@ pub struct NewAsset {
     pub metadata: Option<Value>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct NewPosition {
     pub institution_id: Option<String>,
     pub asset_id: String,
@@ -46,7 +51,8 @@ pub struct NewPosition {
     pub external_reference: Option<String>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct TransitionRequest {
     pub to: String,
     pub reason: Option<String>,
@@ -57,7 +63,8 @@ pub struct TransitionRequest {
     pub metadata: Option<Value>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct PolicyInput {
     pub institution_id: Option<String>,
     pub region: String,

@@ -76,6 +76,11 @@ pub fn escrowgrid(data: &std::path::Path) -> std::process::Command {
         "ESCROWGRID_LOG_TARGET",
         "RUST_LOG",
         "ESCROWGRID_STATEMENT_TIMEOUT_MS",
+        "ESCROWGRID_LISTEN",
+        "PORT",
+        "ESCROWGRID_TLS_CERT",
+        "ESCROWGRID_TLS_KEY",
+        "ESCROWGRID_RATE_LIMIT_PER_S",
     ] {
         c.env_remove(k);
     }

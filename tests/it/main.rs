@@ -19,6 +19,7 @@ mod own_pg;
 mod production;
 mod properties;
 mod replica;
+mod serve;
 mod service;
 mod snapshots;
 mod tls;

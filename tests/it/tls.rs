@@ -13,12 +13,12 @@ use std::path::Path;
 use std::process::Output;
 
 /// A certificate authority: its certificate (PEM) and what signs with it.
-struct Ca {
-    pem: String,
+pub(crate) struct Ca {
+    pub pem: String,
     issuer: Issuer<'static, KeyPair>,
 }
 
-fn ca(name: &str) -> Ca {
+pub(crate) fn ca(name: &str) -> Ca {
     let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
     p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     p.distinguished_name.push(DnType::CommonName, name);
@@ -32,7 +32,12 @@ fn ca(name: &str) -> Ca {
 }
 
 /// A certificate signed by `ca`: (certificate PEM, key PEM).
-fn leaf(ca: &Ca, cn: &str, names: &[&str], purpose: ExtendedKeyUsagePurpose) -> (String, String) {
+pub(crate) fn leaf(
+    ca: &Ca,
+    cn: &str,
+    names: &[&str],
+    purpose: ExtendedKeyUsagePurpose,
+) -> (String, String) {
     let mut p =
         CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
     p.distinguished_name.push(DnType::CommonName, cn);

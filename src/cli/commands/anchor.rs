@@ -226,3 +226,17 @@ pub(crate) async fn anchor(
         }
     }
 }
+
+/// The anchoring worker started beside a server (`serve` with `[onchain]` enabled): send
+/// `true` to stop it, then await the task.
+pub(crate) async fn spawn_worker(
+    svc: &Service,
+    cfg: &Config,
+) -> ServiceResult<(
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<()>,
+)> {
+    let worker = Worker::new(svc.store(), signer(cfg).await?, cfg.onchain.clone());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    Ok((stop, tokio::spawn(worker.run(stopped))))
+}

@@ -14,4 +14,5 @@ pub(super) mod migrate;
 pub(super) mod policy;
 pub(super) mod position;
 pub(super) mod seed;
+pub mod serve;
 pub(super) mod template;

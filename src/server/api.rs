@@ -1,0 +1,507 @@
+//! `/v1`: one route per service operation. Bodies are the CLI's `--json` shapes (the same
+//! service types); lists are keyset pages, `{data, pagination}`.
+
+use super::App;
+use super::http::{ApiError, ApiResult, Body, Caller, Query};
+use crate::domain::ids;
+use crate::service::paging::{Paged, check_limit, cursor, page_after};
+use crate::service::{
+    AuditQuery, LedgerQuery, NewAsset, NewInstitution, NewPosition, NewTemplate, Page, PolicyInput,
+    PositionCursor, PositionFilter, PositionQuery, ServiceError, TransitionRequest,
+};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+type S = State<Arc<App>>;
+
+/// The default page size, as the CLI's.
+const DEFAULT_LIMIT: u32 = 100;
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PageQ {
+    limit: Option<u32>,
+    after: Option<String>,
+    institution_id: Option<String>,
+    template_id: Option<String>,
+}
+
+impl PageQ {
+    fn limit(&self) -> Result<u32, ServiceError> {
+        check_limit(self.limit.unwrap_or(DEFAULT_LIMIT))
+    }
+}
+
+fn created<T: serde::Serialize>(v: T) -> Response {
+    (StatusCode::CREATED, Json(v)).into_response()
+}
+
+fn json_of(v: impl serde::Serialize) -> ApiResult<Value> {
+    serde_json::to_value(v).map_err(|e| ServiceError::Internal(e.to_string()).into())
+}
+
+// ---- institutions, templates, assets ------------------------------------------------------------
+
+pub async fn list_institutions(
+    State(app): S,
+    Caller(a): Caller,
+    Query(q): Query<PageQ>,
+) -> ApiResult<Json<Paged<crate::domain::Institution>>> {
+    let limit = q.limit()?;
+    let after = cursor("after", q.after, ids::INSTITUTION, "an institution")?;
+    let rows = app
+        .svc
+        .list_institutions(
+            &a,
+            Page {
+                after,
+                limit: limit + 1,
+            },
+        )
+        .await?;
+    Ok(Json(Paged::split(rows, limit, |i| i.id.clone())))
+}
+
+pub async fn create_institution(
+    State(app): S,
+    Caller(a): Caller,
+    Body(input): Body<NewInstitution>,
+) -> ApiResult<Response> {
+    Ok(created(app.svc.create_institution(&a, input).await?))
+}
+
+/// An institution whole, as `institution show --json`.
+pub async fn get_institution(
+    State(app): S,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let d = app.svc.institution_detail(&a, &id).await?;
+    let mut v = json_of(&d.institution)?;
+    v["policies"] = json!(d.policies);
+    v["templates"] = json!(d.templates);
+    v["assets"] = json!(d.assets);
+    v["positionCount"] = json!(d.summary.positions);
+    Ok(Json(v))
+}
+
+pub async fn list_templates(
+    State(app): S,
+    Caller(a): Caller,
+    Query(q): Query<PageQ>,
+) -> ApiResult<Json<Paged<crate::domain::AssetTemplate>>> {
+    let limit = q.limit()?;
+    let after = cursor("after", q.after, ids::TEMPLATE, "a template")?;
+    let rows = app
+        .svc
+        .list_templates(
+            &a,
+            q.institution_id,
+            Page {
+                after,
+                limit: limit + 1,
+            },
+        )
+        .await?;
+    Ok(Json(Paged::split(rows, limit, |t| t.id.clone())))
+}
+
+pub async fn create_template(
+    State(app): S,
+    Caller(a): Caller,
+    Body(input): Body<NewTemplate>,
+) -> ApiResult<Response> {
+    Ok(created(app.svc.create_template(&a, input).await?))
+}
+
+pub async fn get_template(
+    State(app): S,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<crate::domain::AssetTemplate>> {
+    Ok(Json(app.svc.get_template(&a, &id).await?))
+}
+
+pub async fn list_assets(
+    State(app): S,
+    Caller(a): Caller,
+    Query(q): Query<PageQ>,
+) -> ApiResult<Json<Paged<crate::domain::Asset>>> {
+    let limit = q.limit()?;
+    let after = cursor("after", q.after, ids::ASSET, "an asset")?;
+    let rows = app
+        .svc
+        .list_assets(
+            &a,
+            q.institution_id,
+            q.template_id,
+            Page {
+                after,
+                limit: limit + 1,
+            },
+        )
+        .await?;
+    Ok(Json(Paged::split(rows, limit, |x| x.id.clone())))
+}
+
+pub async fn create_asset(
+    State(app): S,
+    Caller(a): Caller,
+    Body(input): Body<NewAsset>,
+) -> ApiResult<Response> {
+    Ok(created(app.svc.create_asset(&a, input).await?))
+}
+
+pub async fn get_asset(
+    State(app): S,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<crate::domain::Asset>> {
+    Ok(Json(app.svc.get_asset(&a, &id).await?))
+}
+
+// ---- positions ----------------------------------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PositionsQ {
+    limit: Option<u32>,
+    after: Option<String>,
+    institution_id: Option<String>,
+    asset_id: Option<String>,
+    template_id: Option<String>,
+    state: Option<String>,
+    holder_reference: Option<String>,
+    /// A substring of the id, holder or external reference.
+    search: Option<String>,
+}
+
+pub async fn list_positions(
+    State(app): S,
+    Caller(a): Caller,
+    Query(q): Query<PositionsQ>,
+) -> ApiResult<Json<Paged<crate::domain::Position>>> {
+    let limit = check_limit(q.limit.unwrap_or(DEFAULT_LIMIT))?;
+    let state = q
+        .state
+        .map(|s| crate::domain::PositionState::parse_field("state", &s))
+        .transpose()
+        .map_err(ServiceError::from)?;
+    let query = PositionQuery {
+        filter: PositionFilter {
+            institution_id: q.institution_id,
+            asset_id: q.asset_id,
+            template_id: q.template_id,
+            state,
+            holder_reference: q.holder_reference,
+            text: q.search,
+        },
+        cursor: cursor("after", q.after, ids::POSITION, "a position")?.map(|id| PositionCursor {
+            value: String::new(),
+            id,
+        }),
+        limit: limit + 1,
+        ..Default::default()
+    };
+    let rows = app.svc.list_positions(&a, query).await?;
+    Ok(Json(Paged::split(rows, limit, |p| p.id.clone())))
+}
+
+pub async fn create_position(
+    State(app): S,
+    Caller(a): Caller,
+    Body(input): Body<NewPosition>,
+) -> ApiResult<Response> {
+    Ok(created(app.svc.create_position(&a, input).await?))
+}
+
+/// A position with its lifecycle, as `position show --json`.
+pub async fn get_position(
+    State(app): S,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<crate::service::PositionDetail>> {
+    Ok(Json(app.svc.position_detail(&a, &id).await?))
+}
+
+/// A move through the lifecycle; a stale `expectState` / `expectVersion` is 409 with the
+/// position as it is now (`details.position`).
+pub async fn transition_position(
+    State(app): S,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+    Body(input): Body<TransitionRequest>,
+) -> ApiResult<Json<crate::service::TransitionOutcome>> {
+    Ok(Json(app.svc.transition_position(&a, &id, input).await?))
+}
+
+// ---- policies and API keys ----------------------------------------------------------------------
+
+pub async fn list_policies(
+    State(app): S,
+    Caller(a): Caller,
+    Query(q): Query<PageQ>,
+) -> ApiResult<Json<Paged<crate::domain::InstitutionPolicy>>> {
+    let limit = q.limit()?;
+    let rows = app.svc.list_policies(&a, q.institution_id).await?;
+    let (rows, next) = page_after(rows, q.after.as_deref(), limit, |p| &p.id)?;
+    Ok(Json(Paged::new(rows, limit, next)))
+}
+
+pub async fn set_policy(
+    State(app): S,
+    Caller(a): Caller,
+    Body(input): Body<PolicyInput>,
+) -> ApiResult<Json<crate::domain::InstitutionPolicy>> {
+    Ok(Json(app.svc.set_policy(&a, input).await?))
+}
+
+pub async fn list_api_keys(
+    State(app): S,
+    Caller(a): Caller,
+    Query(q): Query<PageQ>,
+) -> ApiResult<Json<Paged<crate::domain::apikey::ApiKey>>> {
+    let limit = q.limit()?;
+    let rows = app.svc.list_api_keys(&a, q.institution_id).await?;
+    let (rows, next) = page_after(rows, q.after.as_deref(), limit, |k| &k.id)?;
+    Ok(Json(Paged::new(rows, limit, next)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewKey {
+    institution_id: Option<String>,
+    label: String,
+    role: String,
+}
+
+/// A new key; its token is in this answer only.
+pub async fn create_api_key(
+    State(app): S,
+    Caller(a): Caller,
+    Body(k): Body<NewKey>,
+) -> ApiResult<Response> {
+    Ok(created(
+        app.svc
+            .create_api_key(&a, k.institution_id, k.label, k.role)
+            .await?,
+    ))
+}
+
+pub async fn revoke_api_key(
+    State(app): S,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<crate::service::RevokeOutcome>> {
+    Ok(Json(app.svc.revoke_api_key(&a, &id).await?))
+}
+
+// ---- ledger, audit, check, health ---------------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LedgerQ {
+    limit: Option<u32>,
+    /// Events after this seq.
+    after: Option<i64>,
+    position_id: Option<String>,
+    kind: Option<String>,
+}
+
+/// A page of the ledger by seq; `pagination.nextAfter` is the last seq.
+pub async fn ledger(
+    State(app): S,
+    Caller(a): Caller,
+    Query(q): Query<LedgerQ>,
+) -> ApiResult<Json<Value>> {
+    let limit = check_limit(q.limit.unwrap_or(DEFAULT_LIMIT))?;
+    let kind = q
+        .kind
+        .map(|k| crate::domain::LedgerKind::parse_field("kind", &k))
+        .transpose()
+        .map_err(ServiceError::from)?;
+    let mut rows = app
+        .svc
+        .ledger(
+            &a,
+            LedgerQuery {
+                after_seq: q.after.unwrap_or(0),
+                position_id: q.position_id,
+                kind,
+                limit: limit + 1,
+                ..Default::default()
+            },
+        )
+        .await?;
+    let next = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(|e| e.seq)
+    } else {
+        None
+    };
+    Ok(Json(json!({
+        "data": rows,
+        "pagination": {"limit": limit, "hasMore": next.is_some(), "nextAfter": next},
+    })))
+}
+
+/// One event whole, with the audit record of the action that wrote it.
+pub async fn ledger_event(
+    State(app): S,
+    Caller(a): Caller,
+    Path(seq): Path<String>,
+) -> ApiResult<Json<crate::service::EventDetail>> {
+    let seq: i64 = seq
+        .parse()
+        .ok()
+        .filter(|s| *s >= 1)
+        .ok_or_else(|| ServiceError::field("seq", "must be a whole number of at least 1"))?;
+    Ok(Json(app.svc.ledger_event(&a, seq).await?))
+}
+
+/// The whole chain verified from seq 1 (and the audit chain).
+pub async fn verify_ledger(
+    State(app): S,
+    Caller(a): Caller,
+) -> ApiResult<Json<crate::service::VerifyReport>> {
+    Ok(Json(app.svc.verify_ledger(&a).await?))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuditQ {
+    limit: Option<u32>,
+    /// Records older than this id (newest first).
+    before: Option<String>,
+    action: Option<String>,
+    outcome: Option<String>,
+}
+
+/// A page of the audit trail, newest first; `pagination.nextBefore` pages on.
+pub async fn audit(
+    State(app): S,
+    Caller(a): Caller,
+    Query(q): Query<AuditQ>,
+) -> ApiResult<Json<Value>> {
+    let limit = check_limit(q.limit.unwrap_or(DEFAULT_LIMIT))?;
+    let outcome = q
+        .outcome
+        .map(|o| crate::domain::Outcome::parse_field("outcome", &o))
+        .transpose()
+        .map_err(ServiceError::from)?;
+    let rows = app
+        .svc
+        .audit(
+            &a,
+            AuditQuery {
+                action: q.action.map(|x| x.trim().to_ascii_uppercase()),
+                outcome,
+                before: cursor("before", q.before, ids::AUDIT, "an audit record")?,
+                limit: limit + 1,
+                ..Default::default()
+            },
+        )
+        .await?;
+    let (rows, next) = crate::service::paging::split_page(rows, limit, |r| r.id.clone());
+    Ok(Json(json!({
+        "data": rows,
+        "pagination": {"limit": limit, "hasMore": next.is_some(), "nextBefore": next},
+    })))
+}
+
+pub async fn check(
+    State(app): S,
+    Caller(a): Caller,
+) -> ApiResult<Json<crate::service::CheckReport>> {
+    Ok(Json(app.svc.check(&a).await?))
+}
+
+/// The store's health as the caller may see it (`health --json`).
+pub async fn health(
+    State(app): S,
+    Caller(a): Caller,
+) -> Json<crate::service::health::HealthReport> {
+    Json(app.svc.health(&a).await)
+}
+
+/// The whole store as the export's JSON lines, streamed as it is read (root only).
+pub async fn export(State(app): S, Caller(a): Caller) -> ApiResult<Response> {
+    app.svc.authorize_export(&a).await?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(16);
+    let svc = app.svc.clone();
+    tokio::spawn(async move {
+        let mut out = ChannelWriter {
+            tx: tx.clone(),
+            buf: Vec::new(),
+        };
+        if let Err(e) = svc.export_to(&a, &mut out, "the HTTP response").await {
+            // The body ends with an error: the client sees a truncated stream without the
+            // trailer, which its import refuses.
+            let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
+        }
+    });
+    let body = axum::body::Body::from_stream(tokio_stream(rx));
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/x-ndjson")],
+        body,
+    )
+        .into_response())
+}
+
+fn tokio_stream<T: Send + 'static>(
+    mut rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures::Stream<Item = T> + Send {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+/// A `Write` into a bounded channel: a reader that does not read holds the export back rather
+/// than letting it pile up in memory.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
+    buf: Vec<u8>,
+}
+
+const CHUNK: usize = 64 * 1024;
+
+impl ChannelWriter {
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::take(&mut self.buf);
+        let tx = self.tx.clone();
+        tokio::task::block_in_place(|| tx.blocking_send(Ok(chunk)))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))
+    }
+}
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(b);
+        if self.buf.len() >= CHUNK {
+            self.send()?;
+        }
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.send()
+    }
+}
+
+/// Anything `/v1` does not answer.
+pub async fn not_found(axum::extract::OriginalUri(uri): axum::extract::OriginalUri) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        format!(
+            "no such route: {} (GET /v1/openapi.json lists them)",
+            crate::domain::text::sanitize(uri.path())
+        ),
+    )
+}

@@ -1,0 +1,299 @@
+//! `escrowgrid serve`: the service on the network. One store opened once, behind an HTTPS API
+//! (`/v1`, every request authenticated against the store), the live ledger as Server-Sent
+//! Events, and the probes and metrics an SRE's tools read (`/health`, `/ready`, `/metrics`).
+//! Only this process holds the database's credentials; its callers hold API keys.
+
+pub mod api;
+pub mod http;
+pub mod stream;
+
+use crate::config::ServeConfig;
+use crate::metrics::{Metrics, SharedMetrics};
+use crate::service::{Actor, Service, ServiceError, ServiceResult};
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use serde_json::json;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Failed sign-ins allowed per client address: a burst of this many, then one per 6 s.
+const FAILED_SIGN_INS_PER_MINUTE: u32 = 10;
+
+/// What every handler shares.
+pub struct App {
+    pub svc: Arc<Service>,
+    pub cfg: ServeConfig,
+    /// Requests per key (None: `rate_limit_per_s = 0`).
+    pub per_key: Option<DefaultKeyedRateLimiter<String>>,
+    /// Failed sign-ins per client address.
+    pub failures: DefaultKeyedRateLimiter<IpAddr>,
+    pub blocked: http::Blocked,
+    /// Every request this server answered, by route.
+    pub http: SharedMetrics,
+    /// Cancelled when the server stops: streams end with a final event.
+    pub stop: CancellationToken,
+}
+
+impl App {
+    pub fn new(svc: Arc<Service>, cfg: ServeConfig) -> Arc<Self> {
+        let per_key = NonZeroU32::new(cfg.rate_limit_per_s).map(|n| {
+            let burst = n.saturating_mul(NonZeroU32::new(2).expect("2 > 0"));
+            RateLimiter::keyed(Quota::per_second(n).allow_burst(burst))
+        });
+        let failures = RateLimiter::keyed(Quota::per_minute(
+            NonZeroU32::new(FAILED_SIGN_INS_PER_MINUTE).expect("> 0"),
+        ));
+        Arc::new(App {
+            svc,
+            cfg,
+            per_key,
+            failures,
+            blocked: Default::default(),
+            http: Metrics::new(),
+            stop: CancellationToken::new(),
+        })
+    }
+}
+
+/// Every route the server answers, with its methods (the OpenAPI test compares them).
+pub fn router(app: Arc<App>) -> Router {
+    let v1 = Router::new()
+        .route(
+            "/institutions",
+            get(api::list_institutions).post(api::create_institution),
+        )
+        .route("/institutions/{id}", get(api::get_institution))
+        .route(
+            "/templates",
+            get(api::list_templates).post(api::create_template),
+        )
+        .route("/templates/{id}", get(api::get_template))
+        .route("/assets", get(api::list_assets).post(api::create_asset))
+        .route("/assets/{id}", get(api::get_asset))
+        .route(
+            "/positions",
+            get(api::list_positions).post(api::create_position),
+        )
+        .route("/positions/{id}", get(api::get_position))
+        .route("/positions/{id}/transition", post(api::transition_position))
+        .route("/policies", get(api::list_policies).put(api::set_policy))
+        .route(
+            "/api-keys",
+            get(api::list_api_keys).post(api::create_api_key),
+        )
+        .route("/api-keys/{id}/revoke", post(api::revoke_api_key))
+        .route("/ledger", get(api::ledger))
+        .route("/ledger/stream", get(stream::ledger_stream))
+        .route("/ledger/verify", get(api::verify_ledger))
+        .route("/ledger/{seq}", get(api::ledger_event))
+        .route("/audit", get(api::audit))
+        .route("/check", get(api::check))
+        .route("/export", get(api::export))
+        .route("/health", get(api::health))
+        .fallback(api::not_found)
+        .route_layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            http::gate,
+        ));
+    Router::new()
+        .route("/health", get(live))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
+        .nest("/v1", v1)
+        .fallback(api::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            http::timed,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(app.cfg.max_body_bytes))
+        .with_state(app)
+}
+
+/// Liveness: the process answers.
+async fn live() -> impl IntoResponse {
+    axum::Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+}
+
+/// Readiness: the store answers, its schema takes this binary's writes, the chain verified at
+/// the last check, the replica (if any) is usable. 503 with the reasons otherwise.
+async fn ready(State(app): State<Arc<App>>) -> Response {
+    let h = app.svc.health(&Actor::Root).await;
+    let mut reasons = Vec::new();
+    if !h.connected {
+        reasons.push(format!(
+            "store unreachable: {}",
+            h.error.as_deref().unwrap_or("no answer")
+        ));
+    }
+    if let Some(w) = &h.writes_refused {
+        reasons.push(format!("schema: {w}"));
+    }
+    if let Some(r) = &h.replica
+        && !r.in_use
+    {
+        // Reads still work (from the primary): reported, not a reason to take traffic away.
+        tracing::debug!(state = %r.state, "replica not in use");
+    }
+    let body = json!({
+        "ready": reasons.is_empty(),
+        "reasons": reasons,
+        "store": {"backend": h.backend, "connected": h.connected, "pingMs": h.ping_ms},
+        "ledgerHead": h.ledger_head,
+        "replica": h.replica.as_ref().map(|r| json!({"state": r.state, "inUse": r.in_use, "lagSeconds": r.lag_seconds})),
+    });
+    let status = if reasons.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let mut r = (status, axum::Json(body)).into_response();
+    if status != StatusCode::OK {
+        r.headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, 5.into());
+    }
+    r
+}
+
+/// Prometheus text: the store, the service operations and every request this server answered.
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let h = app.svc.health(&Actor::Root).await;
+    let mut text = crate::service::health::prometheus(&h);
+    let routes = app.http.figures();
+    crate::service::health::histogram(
+        &mut text,
+        "http_request_duration_seconds",
+        "Latency of each HTTP request this server answered, by method and route.",
+        "route",
+        &routes,
+    );
+    {
+        use std::fmt::Write;
+        let _ = writeln!(
+            text,
+            "# HELP escrowgrid_http_request_errors_total HTTP requests answered with an error status, by route and status."
+        );
+        let _ = writeln!(text, "# TYPE escrowgrid_http_request_errors_total counter");
+        for f in &routes {
+            for (status, n) in &f.errors {
+                let _ = writeln!(
+                    text,
+                    "escrowgrid_http_request_errors_total{{route=\"{}\",status=\"{}\"}} {n}",
+                    crate::metrics::label(&f.name),
+                    crate::metrics::label(status)
+                );
+            }
+        }
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
+}
+
+/// Whether an address is this machine's own (plain HTTP is allowed there without a word).
+fn is_loopback(a: &SocketAddr) -> bool {
+    a.ip().is_loopback()
+}
+
+/// Refuses a configuration that would put keys on the network in the clear.
+pub fn check(cfg: &ServeConfig, svc: &Service) -> ServiceResult<()> {
+    if !svc.requires_key() {
+        return Err(ServiceError::field(
+            "root_api_key",
+            "serve needs a root API key (root_api_key / ESCROWGRID_ROOT_API_KEY): without one every caller would act as the local operator",
+        ));
+    }
+    if cfg.tls.is_none() && !is_loopback(&cfg.listen) && !cfg.allow_plaintext {
+        return Err(ServiceError::field(
+            "serve.listen",
+            format!(
+                "{} is not a loopback address and no TLS is configured: set serve.tls_cert and serve.tls_key, or allow_plaintext = true behind a TLS proxy",
+                cfg.listen
+            ),
+        ));
+    }
+    Ok(())
+}
+
+async fn tls_config(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> ServiceResult<axum_server::tls_rustls::RustlsConfig> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+        .await
+        .map_err(|e| {
+            ServiceError::field(
+                "serve.tls_cert",
+                format!("cannot use {} and {}: {e}", cert.display(), key.display()),
+            )
+        })
+}
+
+/// Serves until `stop` resolves: then no new connections, requests in flight get up to
+/// `shutdown_grace`, streams end with a final event. `on_listen` hears the bound address.
+pub async fn serve(
+    svc: Arc<Service>,
+    cfg: ServeConfig,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+    on_listen: impl FnOnce(SocketAddr) + Send,
+) -> ServiceResult<()> {
+    check(&cfg, &svc)?;
+    let tls = match &cfg.tls {
+        Some((c, k)) => Some(tls_config(c, k).await?),
+        None => None,
+    };
+    let listener = std::net::TcpListener::bind(cfg.listen).map_err(|e| {
+        ServiceError::field(
+            "serve.listen",
+            format!("cannot listen on {}: {e}", cfg.listen),
+        )
+    })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let app = App::new(svc, cfg.clone());
+    let routes = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let handle = axum_server::Handle::new();
+    let grace = cfg.shutdown_grace;
+    {
+        let handle = handle.clone();
+        let app = app.clone();
+        tokio::spawn(async move {
+            stop.await;
+            tracing::info!("stopping: no new requests; those in flight may finish");
+            app.stop.cancel();
+            handle.graceful_shutdown(Some(grace));
+        });
+    }
+    tracing::info!(%addr, tls = tls.is_some(), "serving");
+    on_listen(addr);
+    let r = match tls {
+        Some(tls) => {
+            axum_server::from_tcp_rustls(listener, tls)
+                .handle(handle)
+                .serve(routes)
+                .await
+        }
+        None => {
+            axum_server::from_tcp(listener)
+                .handle(handle)
+                .serve(routes)
+                .await
+        }
+    };
+    r.map_err(|e| ServiceError::Internal(format!("the server stopped: {e}")))
+}

@@ -1,0 +1,703 @@
+//! `escrowgrid serve`, run as a process and called over HTTPS: every status of the error shape,
+//! keys checked per request, limits, the operation id in audit records and headers, the live
+//! ledger over SSE (resume, revocation, shutdown), probes and metrics read by a Prometheus
+//! parser.
+
+use crate::common;
+use crate::tls::{ca, leaf};
+use rcgen::ExtendedKeyUsagePurpose;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::io::BufRead;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+const ROOT: &str = "root-key-for-the-serve-tests-0123456789";
+
+struct Server {
+    child: Child,
+    base: String,
+    client: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `serve` on a free port: over TLS (a certificate for `localhost` from a CA of the
+/// test's own, which the client trusts) unless `plain`; `url` is the store (None: the SQLite
+/// file in the data directory).
+fn start(url: Option<&str>, plain: bool, env: &[(&str, &str)]) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = common::escrowgrid(dir.path());
+    if let Some(u) = url {
+        c.args(["--database-url", u]);
+    }
+    c.args(["serve", "--listen", "127.0.0.1:0"])
+        .env("ESCROWGRID_ROOT_API_KEY", ROOT)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut client = reqwest::Client::builder().timeout(Duration::from_secs(30));
+    if !plain {
+        let authority = ca("serve test CA");
+        let (cert, key) = leaf(
+            &authority,
+            "localhost",
+            &["localhost"],
+            ExtendedKeyUsagePurpose::ServerAuth,
+        );
+        let (cp, kp) = (dir.path().join("server.crt"), dir.path().join("server.key"));
+        std::fs::write(&cp, cert).unwrap();
+        std::fs::write(&kp, key).unwrap();
+        c.env("ESCROWGRID_TLS_CERT", &cp)
+            .env("ESCROWGRID_TLS_KEY", &kp);
+        client = client.add_root_certificate(
+            reqwest::Certificate::from_pem(authority.pem.as_bytes()).unwrap(),
+        );
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let mut child = c.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("serve says where it listens");
+    let addr = line
+        .strip_prefix("serving on ")
+        .and_then(|r| r.split(' ').next())
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+        .to_string();
+    // The certificate names localhost, not 127.0.0.1.
+    let base = addr.replace("127.0.0.1", "localhost");
+    assert_eq!(base.starts_with("https://"), !plain, "{line}");
+    Server {
+        child,
+        base,
+        client: client.build().unwrap(),
+        _dir: dir,
+    }
+}
+
+impl Server {
+    fn req(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let r = self.client.request(method, format!("{}{path}", self.base));
+        match key {
+            Some(k) => r.bearer_auth(k),
+            None => r,
+        }
+    }
+
+    /// (status, body, operation id header).
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value, Option<String>) {
+        let mut r = self.req(method, path, key);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let resp = r.send().await.unwrap();
+        let status = resp.status();
+        let op = resp
+            .headers()
+            .get("x-operation-id")
+            .map(|v| v.to_str().unwrap().to_string());
+        let text = resp.text().await.unwrap();
+        let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, v, op)
+    }
+
+    async fn get(&self, path: &str, key: &str) -> (StatusCode, Value) {
+        let (s, v, _) = self.call(reqwest::Method::GET, path, Some(key), None).await;
+        (s, v)
+    }
+
+    async fn post(&self, path: &str, key: &str, body: Value) -> (StatusCode, Value) {
+        let (s, v, _) = self
+            .call(reqwest::Method::POST, path, Some(key), Some(body))
+            .await;
+        (s, v)
+    }
+
+    /// An institution with a template, an asset and an admin key: (institution, asset, token).
+    async fn fixture(&self) -> (String, String, String) {
+        let (s, i) = self
+            .post(
+                "/v1/institutions",
+                ROOT,
+                json!({"name": "Harbor Trust", "regions": ["US"], "verticals": ["CONSTRUCTION"]}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{i}");
+        let inst = i["id"].as_str().unwrap().to_string();
+        let (s, t) = self
+            .post(
+                "/v1/templates",
+                ROOT,
+                json!({"institutionId": inst, "code": "CONSTR_ESCROW", "name": "Escrow",
+                       "vertical": "CONSTRUCTION", "region": "US",
+                       "config": {"currency": "USD", "region": "US", "minAmount": "10", "maxAmount": "1000000"}}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{t}");
+        let (s, a) = self
+            .post(
+                "/v1/assets",
+                ROOT,
+                json!({"institutionId": inst, "templateId": t["id"], "label": "Tower"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{a}");
+        let (s, k) = self
+            .post(
+                "/v1/api-keys",
+                ROOT,
+                json!({"institutionId": inst, "label": "ops", "role": "admin"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{k}");
+        (
+            inst,
+            a["id"].as_str().unwrap().to_string(),
+            k["token"].as_str().unwrap().to_string(),
+        )
+    }
+
+    async fn position(&self, key: &str, asset: &str, amount: &str) -> Value {
+        let (s, p) = self
+            .post(
+                "/v1/positions",
+                key,
+                json!({"assetId": asset, "holderReference": "HOLDER-1", "currency": "USD", "amount": amount}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{p}");
+        p
+    }
+
+    fn signal(&self, sig: i32) {
+        unsafe {
+            libc::kill(self.child.id() as i32, sig);
+        }
+    }
+}
+
+/// The next `ledger` event's data.
+async fn next_ledger(r: &mut SseReader) -> Option<Value> {
+    loop {
+        match r.next(Duration::from_secs(5)).await {
+            Some((e, _, d)) if e == "ledger" => return Some(d),
+            Some(_) => continue,
+            None => return None,
+        }
+    }
+}
+
+/// One Server-Sent Event: (event, id, data).
+type Sse = (String, Option<String>, Value);
+
+/// Reads a stream's events as they come.
+struct SseReader {
+    resp: reqwest::Response,
+    buf: String,
+}
+
+impl SseReader {
+    async fn open(s: &Server, key: &str, path: &str, last_id: Option<i64>) -> SseReader {
+        let mut r = s.req(reqwest::Method::GET, path, Some(key));
+        if let Some(id) = last_id {
+            r = r.header("Last-Event-ID", id.to_string());
+        }
+        let resp = r.send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        SseReader {
+            resp,
+            buf: String::new(),
+        }
+    }
+
+    /// The next event (heartbeat comments skipped), or None when the stream ended or nothing
+    /// came within `within`.
+    async fn next(&mut self, within: Duration) -> Option<Sse> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let (mut event, mut id, mut data) = (String::from("message"), None, String::new());
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        event = v.trim().to_string();
+                    } else if let Some(v) = line.strip_prefix("id:") {
+                        id = Some(v.trim().to_string());
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim_start());
+                    }
+                }
+                if data.is_empty() {
+                    continue; // a comment (heartbeat)
+                }
+                return Some((event, id, serde_json::from_str(&data).unwrap()));
+            }
+            match tokio::time::timeout_at(deadline, self.resp.chunk()).await {
+                Ok(Ok(Some(c))) => self.buf.push_str(&String::from_utf8_lossy(&c)),
+                _ => return None,
+            }
+        }
+    }
+}
+
+async fn behaviour(url: Option<&str>) {
+    let s = start(url, false, &[]);
+
+    // Probes answer without a key.
+    let (st, v, _) = s.call(reqwest::Method::GET, "/health", None, None).await;
+    assert_eq!((st, v["status"].as_str()), (StatusCode::OK, Some("ok")));
+    let (st, v, _) = s.call(reqwest::Method::GET, "/ready", None, None).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["ready"], true, "{v}");
+
+    // /v1 does not: 401 in the CLI's error shape, with the operation id.
+    let (st, v, op) = s
+        .call(reqwest::Method::GET, "/v1/positions", None, None)
+        .await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED, "{v}");
+    assert_eq!(v["code"], "UNAUTHENTICATED");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("Authorization: Bearer"),
+        "{v}"
+    );
+    assert!(v["details"].is_object());
+    assert!(op.unwrap().starts_with("op_"));
+    let (st, v) = s.get("/v1/positions", "ak_0000").await;
+    assert_eq!(
+        (st, v["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("UNAUTHENTICATED"))
+    );
+
+    let (inst, asset, admin) = s.fixture().await;
+
+    // Creates by the institution's key; the operation id of the response is its audit record's.
+    let (st, p, op) = s
+        .call(
+            reqwest::Method::POST,
+            "/v1/positions",
+            Some(&admin),
+            Some(json!({"assetId": asset, "holderReference": "H-9", "currency": "USD", "amount": "2500.00"})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{p}");
+    assert_eq!(p["institutionId"], inst.as_str());
+    let op = op.unwrap();
+    let (st, audit) = s
+        .get("/v1/audit?action=POSITION_CREATED&limit=5", ROOT)
+        .await;
+    assert_eq!(st, StatusCode::OK, "{audit}");
+    assert!(
+        audit["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["opId"] == op.as_str() && r["resourceId"] == p["id"]),
+        "no audit record with op id {op}: {audit}"
+    );
+    s.position(&admin, &asset, "100").await;
+
+    // 400: invalid input names the fields.
+    let (st, v) = s
+        .post(
+            "/v1/positions",
+            &admin,
+            json!({"assetId": asset, "holderReference": "H", "currency": "USD", "amount": "1.5.5"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["code"], "VALIDATION_FAILED");
+    assert_eq!(v["details"]["fields"][0]["field"], "amount", "{v}");
+    // …and so does a body that is not the type's.
+    let (st, v) = s
+        .post(
+            "/v1/positions",
+            &admin,
+            json!({"assetId": asset, "colour": "red"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("colour"), "{v}");
+
+    // 404, for an id and for a route.
+    let (st, v) = s
+        .get(
+            "/v1/positions/pos_0192d7b0-0000-7000-8000-000000000000",
+            &admin,
+        )
+        .await;
+    assert_eq!(
+        (st, v["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("NOT_FOUND")),
+        "{v}"
+    );
+    let (st, v) = s.get("/v1/nothing-here", &admin).await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("/v1/nothing-here"),
+        "{v}"
+    );
+
+    // A position with its lifecycle; a stale version is 409 with the fresh state.
+    let id = p["id"].as_str().unwrap();
+    let (st, v) = s
+        .post(
+            &format!("/v1/positions/{id}/transition"),
+            &admin,
+            json!({"to": "FUNDED", "expectVersion": p["version"]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["position"]["state"], "FUNDED");
+    let (st, v) = s
+        .post(
+            &format!("/v1/positions/{id}/transition"),
+            &admin,
+            json!({"to": "RELEASED", "expectVersion": p["version"]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["code"], "CONCURRENCY_CONFLICT");
+    assert_eq!(v["details"]["position"]["state"], "FUNDED", "{v}");
+    let (st, v) = s
+        .post(
+            &format!("/v1/positions/{id}/transition"),
+            &admin,
+            json!({"to": "CREATED"}),
+        )
+        .await;
+    assert_eq!(
+        (st, v["code"].as_str()),
+        (StatusCode::CONFLICT, Some("INVALID_TRANSITION")),
+        "{v}"
+    );
+    let (st, d) = s.get(&format!("/v1/positions/{id}"), &admin).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(d["events"].as_array().unwrap().len(), 1, "{d}");
+
+    // Keyset pages, as the CLI's.
+    let (st, page) = s.get("/v1/positions?limit=1", &admin).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(page["pagination"]["hasMore"], true, "{page}");
+    let after = page["pagination"]["nextAfter"].as_str().unwrap();
+    let (_, rest) = s
+        .get(&format!("/v1/positions?limit=1&after={after}"), &admin)
+        .await;
+    assert_eq!(rest["pagination"]["hasMore"], false, "{rest}");
+    assert_ne!(rest["data"][0]["id"], page["data"][0]["id"]);
+    let (st, v) = s.get("/v1/positions?limit=0", &admin).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+    let (st, v) = s.get("/v1/positions?state=SLEEPING", &admin).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
+
+    // 403: a read-only key reads but does not write.
+    let (_, k) = s
+        .post(
+            "/v1/api-keys",
+            &admin,
+            json!({"label": "auditor", "role": "read_only"}),
+        )
+        .await;
+    let viewer = k["token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{k}"))
+        .to_string();
+    let (st, v) = s
+        .post(
+            "/v1/positions",
+            &viewer,
+            json!({"assetId": asset, "holderReference": "H", "currency": "USD", "amount": "50"}),
+        )
+        .await;
+    assert_eq!(
+        (st, v["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("FORBIDDEN")),
+        "{v}"
+    );
+    let (st, _) = s.get("/v1/positions", &viewer).await;
+    assert_eq!(st, StatusCode::OK);
+    // Root-only operations refuse an institution's admin.
+    let (st, v) = s.get("/v1/check", &admin).await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{v}");
+    let (st, v) = s.get("/v1/check", ROOT).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+
+    // A revoked key is refused on its very next request.
+    let (st, v) = s
+        .post(
+            &format!(
+                "/v1/api-keys/{}/revoke",
+                k["apiKey"]["id"].as_str().unwrap()
+            ),
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let (st, v) = s.get("/v1/positions", &viewer).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("revoked"), "{v}");
+
+    // 413: a body over the limit.
+    let big = "x".repeat(2 << 20);
+    let (st, v) = s.post("/v1/institutions", ROOT, json!({"name": big})).await;
+    assert_eq!(st, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+
+    // The ledger: pages by seq, one event whole, verified.
+    let (st, l) = s.get("/v1/ledger?limit=2", ROOT).await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(l["data"][0]["seq"], 1);
+    assert_eq!(l["pagination"]["nextAfter"], 2, "{l}");
+    let (st, e) = s.get("/v1/ledger/1", ROOT).await;
+    assert_eq!(
+        (st, e["event"]["seq"].as_i64()),
+        (StatusCode::OK, Some(1)),
+        "{e}"
+    );
+    let (st, v) = s.get("/v1/ledger/verify", ROOT).await;
+    assert_eq!((st, v["ok"].as_bool()), (StatusCode::OK, Some(true)), "{v}");
+
+    // The export streams the store's lines, ending with the trailer.
+    let resp = s
+        .req(reqwest::Method::GET, "/v1/export", Some(ROOT))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let text = resp.text().await.unwrap();
+    let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert!(last.to_string().contains("sha256"), "{last}");
+    let (st, _) = s.get("/v1/export", &admin).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+
+    // Metrics: valid Prometheus text with every request answered, by route.
+    let text = s
+        .req(reqwest::Method::GET, "/metrics", None)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let lines = text.lines().map(|l| Ok(l.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("Prometheus text parses");
+    // The parser folds a histogram's series into one value: its +Inf bucket is the count.
+    let h = scrape
+        .samples
+        .iter()
+        .find(|x| {
+            x.metric == "escrowgrid_http_request_duration_seconds"
+                && x.labels.get("route") == Some("POST /v1/positions")
+        })
+        .unwrap_or_else(|| panic!("no request histogram for POST /v1/positions:\n{text}"));
+    let prometheus_parse::Value::Histogram(buckets) = &h.value else {
+        panic!("not a histogram: {:?}", h.value)
+    };
+    let all = buckets.iter().find(|c| c.less_than.is_infinite()).unwrap();
+    assert!(all.count >= 4.0, "{buckets:?}");
+    assert!(
+        scrape
+            .samples
+            .iter()
+            .any(|x| x.metric == "escrowgrid_http_request_errors_total"
+                && x.labels.get("status") == Some("403")),
+        "{text}"
+    );
+    assert!(
+        scrape.samples.iter().any(|x| x.metric == "escrowgrid_up"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_answers_every_caller_by_its_key_sqlite() {
+    behaviour(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_answers_every_caller_by_its_key_postgres() {
+    let Some(base) = common::postgres_url() else {
+        return common::skip_postgres("serve_answers_every_caller_by_its_key");
+    };
+    let schema = common::new_pg_schema(&base).await;
+    behaviour(Some(&schema.url)).await;
+}
+
+/// The live ledger: ids are seqs, a reconnect resumes after Last-Event-ID, a revoked key's
+/// stream ends within a second, and SIGTERM ends every stream with a final event and the
+/// process cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ledger_streams_resumes_and_ends() {
+    let s = start(None, false, &[]);
+    let (_inst, asset, admin) = s.fixture().await;
+    let mut root = SseReader::open(&s, ROOT, "/v1/ledger/stream?after=0", None).await;
+    let mut seen = Vec::new();
+    while let Some((event, id, data)) = root.next(Duration::from_secs(5)).await {
+        if event == "ledger" {
+            assert_eq!(id, Some(data["seq"].to_string()));
+            seen.push(data["seq"].as_i64().unwrap());
+            if seen.len() == 4 {
+                break;
+            }
+        }
+    }
+    assert_eq!(seen, vec![1, 2, 3, 4], "the fixture's events, in order");
+
+    // The institution's key sees its own events as they commit.
+    let mut own = SseReader::open(&s, &admin, "/v1/ledger/stream?after=4", None).await;
+    s.position(&admin, &asset, "700").await;
+    let e = next_ledger(&mut own).await.expect("the new event");
+    assert_eq!(
+        (e["seq"].as_i64(), e["kind"].as_str()),
+        (Some(5), Some("POSITION_CREATED")),
+        "{e}"
+    );
+    drop(own);
+
+    // A reconnect with Last-Event-ID resumes after it: no gap, no duplicate.
+    s.position(&admin, &asset, "800").await;
+    let mut again = SseReader::open(&s, &admin, "/v1/ledger/stream", Some(4)).await;
+    let a = next_ledger(&mut again).await.unwrap();
+    let b = next_ledger(&mut again).await.unwrap();
+    assert_eq!((a["seq"].as_i64(), b["seq"].as_i64()), (Some(5), Some(6)));
+
+    // Revoking the key ends its open stream within a second.
+    let (_, keys) = s.get("/v1/api-keys", ROOT).await;
+    let key_id = keys["data"][0]["id"].as_str().unwrap().to_string();
+    let t0 = Instant::now();
+    let (st, _) = s
+        .post(&format!("/v1/api-keys/{key_id}/revoke"), ROOT, json!({}))
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let end = loop {
+        match again.next(Duration::from_secs(3)).await {
+            Some((e, _, d)) if e == "end" => break d,
+            Some(_) => continue,
+            None => panic!("the revoked key's stream did not end"),
+        }
+    };
+    assert!(t0.elapsed() < Duration::from_secs(1), "{:?}", t0.elapsed());
+    assert_eq!(end["code"], "UNAUTHENTICATED", "{end}");
+
+    // SIGTERM: the open stream gets a final event, the process exits 0 within the grace.
+    let t0 = Instant::now();
+    s.signal(libc::SIGTERM);
+    let end = loop {
+        match root.next(Duration::from_secs(5)).await {
+            Some((e, _, d)) if e == "end" => break d,
+            Some(_) => continue,
+            None => panic!("the stream did not end with a final event"),
+        }
+    };
+    assert_eq!(end["code"], "SHUTTING_DOWN", "{end}");
+    let mut s = s;
+    let status = loop {
+        if let Some(st) = s.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(12), "serve did not stop");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status:?}");
+}
+
+/// Settings that would expose keys are refused; each key's rate and each address's failed
+/// sign-ins are limited with 429 and Retry-After.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_refuses_unsafe_settings_and_limits_callers() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::escrowgrid(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("serve needs a root API key"), "{err}");
+    let out = common::escrowgrid(dir.path())
+        .args(["serve", "--listen", "0.0.0.0:0"])
+        .env("ESCROWGRID_ROOT_API_KEY", ROOT)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("not a loopback address and no TLS"), "{err}");
+
+    let s = start(None, true, &[("ESCROWGRID_RATE_LIMIT_PER_S", "1")]);
+    assert!(s.base.starts_with("http://"));
+    // A burst of two, then 429 until the bucket refills.
+    let mut statuses = Vec::new();
+    let mut retry = None;
+    for _ in 0..4 {
+        let r = s
+            .req(reqwest::Method::GET, "/v1/institutions", Some(ROOT))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            retry = r
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_string());
+            let v: Value = r.json().await.unwrap();
+            assert_eq!(v["code"], "RATE_LIMITED", "{v}");
+            statuses.push(429);
+        } else {
+            statuses.push(r.status().as_u16());
+        }
+    }
+    assert_eq!(&statuses[..2], &[200, 200], "{statuses:?}");
+    assert!(statuses[2..].contains(&429), "{statuses:?}");
+    assert!(retry.is_some_and(|r| r.parse::<u64>().unwrap() >= 1));
+
+    // Failed sign-ins from one address: after ten, 429 — even for a good key from there.
+    let bad = "ak_".to_string() + &"0".repeat(48);
+    let mut codes = Vec::new();
+    for _ in 0..12 {
+        let r = s
+            .req(reqwest::Method::GET, "/v1/positions", Some(&bad))
+            .send()
+            .await
+            .unwrap();
+        codes.push(r.status().as_u16());
+    }
+    assert_eq!(&codes[..10], &[401; 10], "{codes:?}");
+    assert_eq!(codes[11], 429, "{codes:?}");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let r = s
+        .req(reqwest::Method::GET, "/v1/health", Some(ROOT))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("retry-after"));
+}
