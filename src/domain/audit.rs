@@ -39,6 +39,9 @@ pub struct AuditEvent {
     /// The service operation that wrote it: the `op_id` on the log lines of the same action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub op_id: Option<String>,
+    /// The network address of the caller, for a request to `escrowgrid serve` (None in process).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
     /// Its place in the audit chain (gap-free from 1), given by the store when it is written;
     /// None for a record not yet written (or written by a version before the chain).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -185,6 +188,7 @@ mod tests {
                 message: format!("attempt {n}"),
             }),
             op_id: Some("op_1".into()),
+            client: None,
             seq: None,
             prev_hash: None,
             hash: None,

@@ -262,7 +262,7 @@ pub async fn gate(
             )),
         }
     };
-    let mut r = crate::service::in_request(op_id.clone(), work)
+    let mut r = crate::service::in_request(op_id.clone(), Some(client.to_string()), work)
         .await
         .unwrap_or_else(IntoResponse::into_response);
     if let Ok(v) = HeaderValue::from_str(&op_id) {

@@ -81,6 +81,8 @@ pub struct Service {
 tokio::task_local! {
     /// The operation id of the service call running on this task.
     static OP_ID: String;
+    /// The network address of the request running on this task (the server's callers).
+    static CLIENT: Option<String>;
 }
 
 /// A new operation id: `op_` and a time-ordered UUID, as every id here.
@@ -90,9 +92,14 @@ pub fn new_op_id() -> String {
 
 /// Runs `f` as one request's work (the server's): every service call inside it takes `op_id`
 /// as its operation id, so the audit records it writes and the response's
-/// `X-Operation-Id` header name the same operation.
-pub async fn in_request<F: std::future::Future>(op_id: String, f: F) -> F::Output {
-    OP_ID.scope(op_id, f).await
+/// `X-Operation-Id` header name the same operation, and they record the caller's `client`
+/// address.
+pub async fn in_request<F: std::future::Future>(
+    op_id: String,
+    client: Option<String>,
+    f: F,
+) -> F::Output {
+    CLIENT.scope(client, OP_ID.scope(op_id, f)).await
 }
 
 /// Whether a service operation changes the store (its completion is logged at info level; a
@@ -441,6 +448,7 @@ impl Service {
             payload,
             error: None,
             op_id: current_op_id(),
+            client: CLIENT.try_with(|c| c.clone()).ok().flatten(),
             seq: None,
             prev_hash: None,
             hash: None,

@@ -192,6 +192,7 @@ mod tests {
             payload: None,
             error: None,
             op_id: None,
+            client: None,
             seq: None,
             prev_hash: None,
             hash: None,

@@ -170,6 +170,7 @@ pub const AUDIT: Table = Table {
         ("payload", Json),
         ("error", Json),
         ("op_id", Text),
+        ("client", Text),
         ("seq", Int),
         ("prev_hash", Text),
         ("hash", Text),

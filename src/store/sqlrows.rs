@@ -318,6 +318,7 @@ pub struct AuditRow {
     payload: Option<String>,
     error: Option<String>,
     op_id: Option<String>,
+    client: Option<String>,
     seq: Option<i64>,
     prev_hash: Option<String>,
     hash: Option<String>,
@@ -346,6 +347,7 @@ impl TryFrom<AuditRow> for AuditEvent {
                 .map(|e| parse_json::<AuditError>("audit error", &e))
                 .transpose()?,
             op_id: r.op_id,
+            client: r.client,
             seq: r.seq,
             prev_hash: r.prev_hash,
             hash: r.hash,

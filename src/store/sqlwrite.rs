@@ -443,6 +443,7 @@ pub fn audit_row(a: &AuditEvent, (seq, prev, hash): (i64, &str, &str)) -> Vec<Ar
         ot(a.payload.as_ref().map(json_text)),
         ot(a.error.as_ref().map(json_text)),
         ot(a.op_id.clone()),
+        ot(a.client.clone()),
         Arg::Int(seq),
         t(prev),
         t(hash),

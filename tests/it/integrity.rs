@@ -552,6 +552,7 @@ async fn keys_from_before_recorded_hashes_are_a_note_not_a_finding() {
                 payload: Some(payload),
                 error: None,
                 op_id: None,
+                client: None,
                 seq: None,
                 prev_hash: None,
                 hash: None,

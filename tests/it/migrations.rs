@@ -24,9 +24,10 @@ fn text(o: &Output) -> String {
     )
 }
 
-/// Migration 10 (an index) taken back, as if this binary were newer than the database.
-const ROLL_BACK_10: &str =
-    "DROP INDEX audit_events_resource; DELETE FROM _sqlx_migrations WHERE version = 10";
+/// The newest migration (11, a column) taken back, as if this binary were newer than the
+/// database.
+const ROLL_BACK_NEWEST: &str =
+    "ALTER TABLE audit_events DROP COLUMN client; DELETE FROM _sqlx_migrations WHERE version = 11";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_are_a_deliberate_step_and_versions_live_side_by_side() {
@@ -60,13 +61,13 @@ async fn migrations_are_a_deliberate_step_and_versions_live_side_by_side() {
     assert_eq!(eg(&["migrate", "status"]).status.code(), Some(0));
 
     // Pending: reads work, writes say what to run, and nothing is applied behind anyone's back.
-    sql(&pg.url, ROLL_BACK_10).await;
+    sql(&pg.url, ROLL_BACK_NEWEST).await;
     let o = eg(&["position", "list", "--json"]);
     assert!(o.status.success(), "reads work: {}", text(&o));
     let o = eg(&create);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
-        text(&o).contains("the database schema is at 9; this escrowgrid needs 10")
+        text(&o).contains("the database schema is at 10; this escrowgrid needs 11")
             && text(&o).contains("run `escrowgrid migrate apply`"),
         "{}",
         text(&o)
@@ -82,13 +83,13 @@ async fn migrations_are_a_deliberate_step_and_versions_live_side_by_side() {
     let o = eg(&["migrate", "status"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        text(&o).contains("pending:          10 audit resource"),
+        text(&o).contains("pending:          11 audit client compat"),
         "{}",
         text(&o)
     );
     let o = eg(&["migrate", "apply", "--dry-run", "--json"]);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["wouldApply"][0]["version"], 10, "{v}");
+    assert_eq!(v["wouldApply"][0]["version"], 11, "{v}");
     assert_eq!(
         eg(&["migrate", "status"]).status.code(),
         Some(1),
@@ -97,7 +98,7 @@ async fn migrations_are_a_deliberate_step_and_versions_live_side_by_side() {
     let o = eg(&["migrate", "apply"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
-        text(&o).contains("applied 10 audit resource"),
+        text(&o).contains("applied 11 audit client compat"),
         "{}",
         text(&o)
     );
@@ -106,7 +107,7 @@ async fn migrations_are_a_deliberate_step_and_versions_live_side_by_side() {
     assert!(o.status.success(), "{}", text(&o));
 
     // auto_migrate = true applies them when the store opens.
-    sql(&pg.url, ROLL_BACK_10).await;
+    sql(&pg.url, ROLL_BACK_NEWEST).await;
     let o = run(
         &pg.url,
         &["position", "list"],
@@ -128,7 +129,7 @@ async fn migrations_are_a_deliberate_step_and_versions_live_side_by_side() {
     assert_eq!(o.status.code(), Some(1));
     assert!(
         text(&o).contains(
-            "the database schema is at 9999; this escrowgrid knows up to 10: upgrade escrowgrid"
+            "the database schema is at 9999; this escrowgrid knows up to 11: upgrade escrowgrid"
         ),
         "{}",
         text(&o)

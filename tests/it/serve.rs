@@ -301,7 +301,8 @@ async fn behaviour(url: Option<&str>) {
 
     let (inst, asset, admin) = s.fixture().await;
 
-    // Creates by the institution's key; the operation id of the response is its audit record's.
+    // Creates by the institution's key; the operation id of the response is its audit record's,
+    // which names the client's address.
     let (st, p, op) = s
         .call(
             reqwest::Method::POST,
@@ -322,8 +323,10 @@ async fn behaviour(url: Option<&str>) {
             .as_array()
             .unwrap()
             .iter()
-            .any(|r| r["opId"] == op.as_str() && r["resourceId"] == p["id"]),
-        "no audit record with op id {op}: {audit}"
+            .any(|r| r["opId"] == op.as_str()
+                && r["resourceId"] == p["id"]
+                && r["client"] == "127.0.0.1"),
+        "no audit record with op id {op} from 127.0.0.1: {audit}"
     );
     s.position(&admin, &asset, "100").await;
 
