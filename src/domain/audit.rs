@@ -17,11 +17,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEvent {
     pub id: String,
     #[serde(with = "rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub occurred_at: Timestamp,
     /// Who: `root`, `local:<os user>` or the API key id.
     pub actor: String,
@@ -158,7 +159,7 @@ impl AuditVerifier {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditError {
     pub code: String,

@@ -25,7 +25,7 @@ pub struct LedgerDraft {
     pub payload: Value,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LedgerEvent {
     pub seq: i64,
@@ -38,6 +38,7 @@ pub struct LedgerEvent {
     /// form never depends on how a serializer treats absent fields.
     pub position_id: Option<String>,
     #[serde(with = "rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub at: Timestamp,
     pub payload: Value,
     pub prev_hash: String,

@@ -120,6 +120,20 @@ impl FromStr for Money {
     }
 }
 
+/// In the OpenAPI document: an exact decimal, as a string.
+impl utoipa::PartialSchema for Money {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(r"^-?[0-9]+(\.[0-9]+)?$"))
+            .description(Some(
+                "An exact decimal amount, as a string (never a float).",
+            ))
+            .into()
+    }
+}
+impl utoipa::ToSchema for Money {}
+
 impl Serialize for Money {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.0.to_string())

@@ -22,8 +22,9 @@ type S = State<Arc<App>>;
 /// The default page size, as the CLI's.
 const DEFAULT_LIMIT: u32 = 100;
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PageQ {
     limit: Option<u32>,
     after: Option<String>,
@@ -47,6 +48,7 @@ fn json_of(v: impl serde::Serialize) -> ApiResult<Value> {
 
 // ---- institutions, templates, assets ------------------------------------------------------------
 
+#[utoipa::path(get, path = "/institutions", tag = "institutions", security(("bearer" = [])), params(PageQ), responses((status = 200, body = Paged<crate::domain::Institution>), (status = "4XX", body = super::http::ErrorBody), (status = "5XX", body = super::http::ErrorBody)))]
 pub async fn list_institutions(
     State(app): S,
     Caller(a): Caller,
@@ -67,6 +69,7 @@ pub async fn list_institutions(
     Ok(Json(Paged::split(rows, limit, |i| i.id.clone())))
 }
 
+#[utoipa::path(post, path = "/institutions", tag = "institutions", security(("bearer" = [])), request_body = NewInstitution, responses((status = 201, body = crate::domain::Institution), (status = "4XX", body = super::http::ErrorBody), (status = "5XX", body = super::http::ErrorBody)))]
 pub async fn create_institution(
     State(app): S,
     Caller(a): Caller,
@@ -76,6 +79,7 @@ pub async fn create_institution(
 }
 
 /// An institution whole, as `institution show --json`.
+#[utoipa::path(get, path = "/institutions/{id}", tag = "institutions", security(("bearer" = [])), params(("id" = String, Path)), responses((status = 200, description = "the institution with its policies, templates, assets and positionCount", body = crate::domain::Institution), (status = "4XX", body = super::http::ErrorBody), (status = "5XX", body = super::http::ErrorBody)))]
 pub async fn get_institution(
     State(app): S,
     Caller(a): Caller,
@@ -90,6 +94,7 @@ pub async fn get_institution(
     Ok(Json(v))
 }
 
+#[utoipa::path(get, path = "/templates", tag = "templates", security(("bearer" = [])), params(PageQ), responses((status = 200, body = Paged<crate::domain::AssetTemplate>), (status = "4XX", body = super::http::ErrorBody), (status = "5XX", body = super::http::ErrorBody)))]
 pub async fn list_templates(
     State(app): S,
     Caller(a): Caller,
@@ -111,6 +116,7 @@ pub async fn list_templates(
     Ok(Json(Paged::split(rows, limit, |t| t.id.clone())))
 }
 
+#[utoipa::path(post, path = "/templates", tag = "templates", security(("bearer" = [])), request_body = NewTemplate, responses((status = 201, body = crate::domain::AssetTemplate), (status = "4XX", body = super::http::ErrorBody), (status = "5XX", body = super::http::ErrorBody)))]
 pub async fn create_template(
     State(app): S,
     Caller(a): Caller,
@@ -119,6 +125,7 @@ pub async fn create_template(
     Ok(created(app.svc.create_template(&a, input).await?))
 }
 
+#[utoipa::path(get, path = "/templates/{id}", tag = "templates", security(("bearer" = [])), params(("id" = String, Path)), responses((status = 200, body = crate::domain::AssetTemplate), (status = "4XX", body = super::http::ErrorBody), (status = "5XX", body = super::http::ErrorBody)))]
 pub async fn get_template(
     State(app): S,
     Caller(a): Caller,
@@ -127,6 +134,7 @@ pub async fn get_template(
     Ok(Json(app.svc.get_template(&a, &id).await?))
 }
 
+#[utoipa::path(get, path = "/assets", tag = "assets", security(("bearer" = [])), params(PageQ), responses((status = 200, body = Paged<crate::domain::Asset>), (status = "4XX", body = super::http::ErrorBody), (status = "5XX", body = super::http::ErrorBody)))]
 pub async fn list_assets(
     State(app): S,
     Caller(a): Caller,
@@ -149,6 +157,7 @@ pub async fn list_assets(
     Ok(Json(Paged::split(rows, limit, |x| x.id.clone())))
 }
 
+#[utoipa::path(post, path = "/assets", tag = "assets", security(("bearer" = [])), request_body = NewAsset, responses((status = 201, body = crate::domain::Asset), (status = "4XX", body = super::http::ErrorBody), (status = "5XX", body = super::http::ErrorBody)))]
 pub async fn create_asset(
     State(app): S,
     Caller(a): Caller,
@@ -157,6 +166,7 @@ pub async fn create_asset(
     Ok(created(app.svc.create_asset(&a, input).await?))
 }
 
+#[utoipa::path(get, path = "/assets/{id}", tag = "assets", security(("bearer" = [])), params(("id" = String, Path)), responses((status = 200, body = crate::domain::Asset), (status = "4XX", body = super::http::ErrorBody), (status = "5XX", body = super::http::ErrorBody)))]
 pub async fn get_asset(
     State(app): S,
     Caller(a): Caller,
@@ -167,8 +177,9 @@ pub async fn get_asset(
 
 // ---- positions ----------------------------------------------------------------------------------
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PositionsQ {
     limit: Option<u32>,
     after: Option<String>,
@@ -181,6 +192,7 @@ pub struct PositionsQ {
     search: Option<String>,
 }
 
+#[utoipa::path(get, path = "/positions", tag = "positions", security(("bearer" = [])), params(PositionsQ), responses((status = 200, body = Paged<crate::domain::Position>), (status = "4XX", body = super::http::ErrorBody), (status = "5XX", body = super::http::ErrorBody)))]
 pub async fn list_positions(
     State(app): S,
     Caller(a): Caller,
@@ -212,6 +224,7 @@ pub async fn list_positions(
     Ok(Json(Paged::split(rows, limit, |p| p.id.clone())))
 }
 
+#[utoipa::path(post, path = "/positions", tag = "positions", security(("bearer" = [])), request_body = NewPosition, responses((status = 201, body = crate::domain::Position), (status = "4XX", body = super::http::ErrorBody), (status = "5XX", body = super::http::ErrorBody)))]
 pub async fn create_position(
     State(app): S,
     Caller(a): Caller,
@@ -221,6 +234,7 @@ pub async fn create_position(
 }
 
 /// A position with its lifecycle, as `position show --json`.
+#[utoipa::path(get, path = "/positions/{id}", tag = "positions", security(("bearer" = [])), params(("id" = String, Path)), responses((status = 200, body = crate::service::PositionDetail), (status = "4XX", body = super::http::ErrorBody), (status = "5XX", body = super::http::ErrorBody)))]
 pub async fn get_position(
     State(app): S,
     Caller(a): Caller,
@@ -231,6 +245,7 @@ pub async fn get_position(
 
 /// A move through the lifecycle; a stale `expectState` / `expectVersion` is 409 with the
 /// position as it is now (`details.position`).
+#[utoipa::path(post, path = "/positions/{id}/transition", tag = "positions", security(("bearer" = [])), params(("id" = String, Path)), request_body = TransitionRequest, responses((status = 200, body = crate::service::TransitionOutcome), (status = "4XX", body = super::http::ErrorBody), (status = "5XX", body = super::http::ErrorBody)))]
 pub async fn transition_position(
     State(app): S,
     Caller(a): Caller,
@@ -242,6 +257,7 @@ pub async fn transition_position(
 
 // ---- policies and API keys ----------------------------------------------------------------------
 
+#[utoipa::path(get, path = "/policies", tag = "policies", security(("bearer" = [])), params(PageQ), responses((status = 200, body = Paged<crate::domain::InstitutionPolicy>), (status = "4XX", body = super::http::ErrorBody), (status = "5XX", body = super::http::ErrorBody)))]
 pub async fn list_policies(
     State(app): S,
     Caller(a): Caller,
@@ -253,6 +269,7 @@ pub async fn list_policies(
     Ok(Json(Paged::new(rows, limit, next)))
 }
 
+#[utoipa::path(put, path = "/policies", tag = "policies", security(("bearer" = [])), request_body = PolicyInput, responses((status = 200, body = crate::domain::InstitutionPolicy), (status = "4XX", body = super::http::ErrorBody), (status = "5XX", body = super::http::ErrorBody)))]
 pub async fn set_policy(
     State(app): S,
     Caller(a): Caller,
@@ -261,6 +278,7 @@ pub async fn set_policy(
     Ok(Json(app.svc.set_policy(&a, input).await?))
 }
 
+#[utoipa::path(get, path = "/api-keys", tag = "api keys", security(("bearer" = [])), params(PageQ), responses((status = 200, body = Paged<crate::domain::apikey::ApiKey>), (status = "4XX", body = super::http::ErrorBody), (status = "5XX", body = super::http::ErrorBody)))]
 pub async fn list_api_keys(
     State(app): S,
     Caller(a): Caller,
@@ -272,7 +290,7 @@ pub async fn list_api_keys(
     Ok(Json(Paged::new(rows, limit, next)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewKey {
     institution_id: Option<String>,
@@ -281,6 +299,7 @@ pub struct NewKey {
 }
 
 /// A new key; its token is in this answer only.
+#[utoipa::path(post, path = "/api-keys", tag = "api keys", security(("bearer" = [])), request_body = NewKey, responses((status = 201, body = crate::service::CreatedKey), (status = "4XX", body = super::http::ErrorBody), (status = "5XX", body = super::http::ErrorBody)))]
 pub async fn create_api_key(
     State(app): S,
     Caller(a): Caller,
@@ -293,6 +312,7 @@ pub async fn create_api_key(
     ))
 }
 
+#[utoipa::path(post, path = "/api-keys/{id}/revoke", tag = "api keys", security(("bearer" = [])), params(("id" = String, Path)), responses((status = 200, body = crate::service::RevokeOutcome), (status = "4XX", body = super::http::ErrorBody), (status = "5XX", body = super::http::ErrorBody)))]
 pub async fn revoke_api_key(
     State(app): S,
     Caller(a): Caller,
@@ -303,8 +323,9 @@ pub async fn revoke_api_key(
 
 // ---- ledger, audit, check, health ---------------------------------------------------------------
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct LedgerQ {
     limit: Option<u32>,
     /// Events after this seq.
@@ -314,6 +335,7 @@ pub struct LedgerQ {
 }
 
 /// A page of the ledger by seq; `pagination.nextAfter` is the last seq.
+#[utoipa::path(get, path = "/ledger", tag = "ledger", security(("bearer" = [])), params(LedgerQ), responses((status = 200, description = "a page of events; pagination.nextAfter is the last seq", body = Paged<crate::domain::ledger::LedgerEvent>), (status = "4XX", body = super::http::ErrorBody), (status = "5XX", body = super::http::ErrorBody)))]
 pub async fn ledger(
     State(app): S,
     Caller(a): Caller,
@@ -351,6 +373,7 @@ pub async fn ledger(
 }
 
 /// One event whole, with the audit record of the action that wrote it.
+#[utoipa::path(get, path = "/ledger/{seq}", tag = "ledger", security(("bearer" = [])), params(("seq" = i64, Path)), responses((status = 200, body = crate::service::EventDetail), (status = "4XX", body = super::http::ErrorBody), (status = "5XX", body = super::http::ErrorBody)))]
 pub async fn ledger_event(
     State(app): S,
     Caller(a): Caller,
@@ -365,6 +388,7 @@ pub async fn ledger_event(
 }
 
 /// The whole chain verified from seq 1 (and the audit chain).
+#[utoipa::path(get, path = "/ledger/verify", tag = "ledger", security(("bearer" = [])), responses((status = 200, description = "the verification report (ok, headSeq, headHash, broken, audit)", body = Object), (status = "4XX", body = super::http::ErrorBody), (status = "5XX", body = super::http::ErrorBody)))]
 pub async fn verify_ledger(
     State(app): S,
     Caller(a): Caller,
@@ -372,8 +396,9 @@ pub async fn verify_ledger(
     Ok(Json(app.svc.verify_ledger(&a).await?))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQ {
     limit: Option<u32>,
     /// Records older than this id (newest first).
@@ -383,6 +408,7 @@ pub struct AuditQ {
 }
 
 /// A page of the audit trail, newest first; `pagination.nextBefore` pages on.
+#[utoipa::path(get, path = "/audit", tag = "audit", security(("bearer" = [])), params(AuditQ), responses((status = 200, description = "a page of records, newest first; pagination.nextBefore pages on", body = Paged<crate::domain::audit::AuditEvent>), (status = "4XX", body = super::http::ErrorBody), (status = "5XX", body = super::http::ErrorBody)))]
 pub async fn audit(
     State(app): S,
     Caller(a): Caller,
@@ -414,6 +440,7 @@ pub async fn audit(
     })))
 }
 
+#[utoipa::path(get, path = "/check", tag = "check", security(("bearer" = [])), responses((status = 200, description = "the consistency check's report (as `check --json`)", body = Object), (status = "4XX", body = super::http::ErrorBody), (status = "5XX", body = super::http::ErrorBody)))]
 pub async fn check(
     State(app): S,
     Caller(a): Caller,
@@ -422,6 +449,7 @@ pub async fn check(
 }
 
 /// The store's health as the caller may see it (`health --json`).
+#[utoipa::path(get, path = "/health", tag = "health", security(("bearer" = [])), responses((status = 200, description = "as `health --json`", body = Object), (status = "4XX", body = super::http::ErrorBody), (status = "5XX", body = super::http::ErrorBody)))]
 pub async fn health(
     State(app): S,
     Caller(a): Caller,
@@ -430,6 +458,7 @@ pub async fn health(
 }
 
 /// The whole store as the export's JSON lines, streamed as it is read (root only).
+#[utoipa::path(get, path = "/export", tag = "export", security(("bearer" = [])), responses((status = 200, description = "the export's JSON lines, ending with the trailer", content_type = "application/x-ndjson", body = String), (status = "4XX", body = super::http::ErrorBody), (status = "5XX", body = super::http::ErrorBody)))]
 pub async fn export(State(app): S, Caller(a): Caller) -> ApiResult<Response> {
     app.svc.authorize_export(&a).await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(16);

@@ -18,6 +18,18 @@ use std::time::{Duration, Instant};
 /// The response header naming the request's operation (also in its audit records and logs).
 pub const OP_ID_HEADER: &str = "x-operation-id";
 
+/// The error shape, as the OpenAPI document names it.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// One line an operator can act on.
+    pub error: String,
+    /// A stable code: VALIDATION_FAILED, NOT_FOUND, INVALID_TRANSITION, CONCURRENCY_CONFLICT,
+    /// FORBIDDEN, UNAUTHENTICATED, RATE_LIMITED, PAYLOAD_TOO_LARGE, STORE_UNAVAILABLE, TIMEOUT, …
+    pub code: String,
+    /// What the error is about (always an object; `fields` for invalid input).
+    pub details: Value,
+}
+
 /// An error answered in the CLI's JSON shape, `{error, code, details}`, with its status.
 #[derive(Debug)]
 pub struct ApiError {
@@ -271,17 +283,23 @@ pub async fn gate(
     r
 }
 
-/// Times every request under its route (`GET /v1/positions/{id}`), its errors by status.
+/// Times every request under its route (`GET /v1/positions/:id`), its errors by status.
 pub async fn timed(
     State(app): State<Arc<App>>,
     matched: Option<axum::extract::MatchedPath>,
     req: Request,
     next: Next,
 ) -> Response {
+    // Path parameters as `:id`, not `{id}`: braces inside a label value trip some scrapers'
+    // parsers.
     let route = format!(
         "{} {}",
         req.method(),
-        matched.as_ref().map_or("unmatched", |m| m.as_str())
+        matched
+            .as_ref()
+            .map_or("unmatched", |m| m.as_str())
+            .replace('{', ":")
+            .replace('}', "")
     );
     let t0 = Instant::now();
     let r = next.run(req).await;

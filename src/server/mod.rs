@@ -14,7 +14,6 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde_json::json;
 use std::net::{IpAddr, SocketAddr};
@@ -61,51 +60,81 @@ impl App {
     }
 }
 
-/// Every route the server answers, with its methods (the OpenAPI test compares them).
-pub fn router(app: Arc<App>) -> Router {
-    let v1 = Router::new()
-        .route(
-            "/institutions",
-            get(api::list_institutions).post(api::create_institution),
-        )
-        .route("/institutions/{id}", get(api::get_institution))
-        .route(
-            "/templates",
-            get(api::list_templates).post(api::create_template),
-        )
-        .route("/templates/{id}", get(api::get_template))
-        .route("/assets", get(api::list_assets).post(api::create_asset))
-        .route("/assets/{id}", get(api::get_asset))
-        .route(
-            "/positions",
-            get(api::list_positions).post(api::create_position),
-        )
-        .route("/positions/{id}", get(api::get_position))
-        .route("/positions/{id}/transition", post(api::transition_position))
-        .route("/policies", get(api::list_policies).put(api::set_policy))
-        .route(
-            "/api-keys",
-            get(api::list_api_keys).post(api::create_api_key),
-        )
-        .route("/api-keys/{id}/revoke", post(api::revoke_api_key))
-        .route("/ledger", get(api::ledger))
-        .route("/ledger/stream", get(stream::ledger_stream))
-        .route("/ledger/verify", get(api::verify_ledger))
-        .route("/ledger/{seq}", get(api::ledger_event))
-        .route("/audit", get(api::audit))
-        .route("/check", get(api::check))
-        .route("/export", get(api::export))
-        .route("/health", get(api::health))
-        .fallback(api::not_found)
-        .route_layer(axum::middleware::from_fn_with_state(
-            app.clone(),
-            http::gate,
-        ));
-    Router::new()
-        .route("/health", get(live))
-        .route("/ready", get(ready))
-        .route("/metrics", get(metrics))
+/// The OpenAPI document's frame; the paths come from the routes as they are registered.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "EscrowGrid",
+        description = "The escrow and tokenization service: institutions, templates, assets, positions and their lifecycle, policies, API keys, the hash-chained ledger and the audit trail. Every /v1 request carries `Authorization: Bearer <API key>`; errors are `{error, code, details}`."
+    ),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        doc.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .description(Some("the root key or an institution key (ak_…)"))
+                        .build(),
+                ),
+            );
+    }
+}
+
+/// Every route, registered with its OpenAPI operation: the document lists exactly what the
+/// router answers, since both come from these lines.
+pub fn routes(app: Arc<App>) -> (Router<Arc<App>>, utoipa::openapi::OpenApi) {
+    use utoipa::OpenApi;
+    use utoipa_axum::router::OpenApiRouter;
+    use utoipa_axum::routes;
+    let v1 = OpenApiRouter::<Arc<App>>::new()
+        .routes(routes!(api::list_institutions, api::create_institution))
+        .routes(routes!(api::get_institution))
+        .routes(routes!(api::list_templates, api::create_template))
+        .routes(routes!(api::get_template))
+        .routes(routes!(api::list_assets, api::create_asset))
+        .routes(routes!(api::get_asset))
+        .routes(routes!(api::list_positions, api::create_position))
+        .routes(routes!(api::get_position))
+        .routes(routes!(api::transition_position))
+        .routes(routes!(api::list_policies, api::set_policy))
+        .routes(routes!(api::list_api_keys, api::create_api_key))
+        .routes(routes!(api::revoke_api_key))
+        .routes(routes!(api::ledger))
+        .routes(routes!(stream::ledger_stream))
+        .routes(routes!(api::verify_ledger))
+        .routes(routes!(api::ledger_event))
+        .routes(routes!(api::audit))
+        .routes(routes!(api::check))
+        .routes(routes!(api::export))
+        .routes(routes!(api::health))
+        .route_layer(axum::middleware::from_fn_with_state(app, http::gate));
+    let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(live))
+        .routes(routes!(ready))
+        .routes(routes!(metrics))
+        .routes(routes!(openapi))
         .nest("/v1", v1)
+        .split_for_parts();
+    (router, doc)
+}
+
+/// The whole server: the routes, the document, the fallbacks and the layers every request
+/// passes.
+pub fn router(app: Arc<App>) -> Router {
+    let (routes, doc) = routes(app.clone());
+    let doc = Arc::new(doc);
+    routes
+        .layer(axum::Extension(doc))
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
@@ -115,13 +144,23 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
+/// This document (no key: it describes, it holds nothing).
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "meta", responses((status = 200, description = "the OpenAPI 3.1 document of this server", body = Object)))]
+async fn openapi(
+    axum::Extension(doc): axum::Extension<Arc<utoipa::openapi::OpenApi>>,
+) -> impl IntoResponse {
+    axum::Json(doc.as_ref().clone())
+}
+
 /// Liveness: the process answers.
+#[utoipa::path(get, path = "/health", tag = "probes", responses((status = 200, description = "the process answers", body = Object)))]
 async fn live() -> impl IntoResponse {
     axum::Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
 }
 
 /// Readiness: the store answers, its schema takes this binary's writes, the chain verified at
 /// the last check, the replica (if any) is usable. 503 with the reasons otherwise.
+#[utoipa::path(get, path = "/ready", tag = "probes", responses((status = 200, description = "ready", body = Object), (status = 503, description = "not ready: `reasons`", body = Object)))]
 async fn ready(State(app): State<Arc<App>>) -> Response {
     let h = app.svc.health(&Actor::Root).await;
     let mut reasons = Vec::new();
@@ -161,6 +200,7 @@ async fn ready(State(app): State<Arc<App>>) -> Response {
 }
 
 /// Prometheus text: the store, the service operations and every request this server answered.
+#[utoipa::path(get, path = "/metrics", tag = "probes", responses((status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain", body = String)))]
 async fn metrics(State(app): State<Arc<App>>) -> Response {
     let h = app.svc.health(&Actor::Root).await;
     let mut text = crate::service::health::prometheus(&h);

@@ -22,14 +22,16 @@ use std::time::Duration;
 pub const SLOW: Duration = Duration::from_secs(10);
 const HEARTBEAT: Duration = Duration::from_secs(15);
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct StreamQ {
     after: Option<i64>,
     position_id: Option<String>,
     kind: Option<String>,
 }
 
+#[utoipa::path(get, path = "/ledger/stream", tag = "ledger", security(("bearer" = [])), params(StreamQ, ("Last-Event-ID" = Option<i64>, Header, description = "resume after this seq")), responses((status = 200, description = "Server-Sent Events: `ledger` (id = seq, data = the event), `status`, and a final `end`", content_type = "text/event-stream", body = String), (status = "4XX", body = super::http::ErrorBody)))]
 pub async fn ledger_stream(
     State(app): State<Arc<App>>,
     Caller(actor): Caller,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// The largest page a caller may ask for.
 pub const MAX_LIMIT: u32 = 1000;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Pagination {
     pub limit: u32,
@@ -19,7 +19,7 @@ pub struct Pagination {
 }
 
 /// One page of a list.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Paged<T> {
     pub data: Vec<T>,
     pub pagination: Pagination,

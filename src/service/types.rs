@@ -12,7 +12,7 @@ use serde_json::Value;
 // ---- inputs -------------------------------------------------------------------------------------
 // As JSON (the HTTP API's request bodies): camelCase fields, unknown ones refused.
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct NewInstitution {
     pub name: String,
@@ -20,7 +20,7 @@ pub struct NewInstitution {
     pub verticals: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct NewTemplate {
     pub institution_id: Option<String>,
@@ -31,7 +31,7 @@ pub struct NewTemplate {
     pub config: Value,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct NewAsset {
     pub institution_id: Option<String>,
@@ -40,7 +40,7 @@ pub struct NewAsset {
     pub metadata: Option<Value>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct NewPosition {
     pub institution_id: Option<String>,
@@ -51,7 +51,7 @@ pub struct NewPosition {
     pub external_reference: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct TransitionRequest {
     pub to: String,
@@ -63,7 +63,7 @@ pub struct TransitionRequest {
     pub metadata: Option<Value>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct PolicyInput {
     pub institution_id: Option<String>,
@@ -76,7 +76,7 @@ pub struct PolicyInput {
 
 // ---- outputs ------------------------------------------------------------------------------------
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TransitionOutcome {
     pub position: Position,
@@ -86,7 +86,7 @@ pub struct TransitionOutcome {
     pub ledger_seq: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PositionDetail {
     #[serde(flatten)]
@@ -96,14 +96,14 @@ pub struct PositionDetail {
 
 /// A ledger event whole, with the audit record of the action that wrote it (who, which key,
 /// which operation).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventDetail {
     pub event: LedgerEvent,
     pub audit: Option<AuditEvent>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedKey {
     pub api_key: ApiKey,
@@ -111,7 +111,7 @@ pub struct CreatedKey {
     pub token: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RevokeOutcome {
     pub api_key: ApiKey,

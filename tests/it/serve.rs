@@ -540,6 +540,62 @@ async fn behaviour(url: Option<&str>) {
         scrape.samples.iter().any(|x| x.metric == "escrowgrid_up"),
         "{text}"
     );
+
+    // The OpenAPI document lists every route the server answers: each route this test reached
+    // (the server's own route templates, from its request metrics) is in it, and each operation
+    // in it is answered (not the fallback's "no such route").
+    let (st, doc, _) = s
+        .call(reqwest::Method::GET, "/v1/openapi.json", None, None)
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let mut documented = std::collections::BTreeSet::new();
+    let mut labelled = std::collections::BTreeSet::new();
+    for (path, ops) in doc["paths"].as_object().expect("paths") {
+        for method in ops.as_object().unwrap().keys() {
+            documented.insert(format!("{} {path}", method.to_uppercase()));
+            // As the metrics label it (`:id` for `{id}`).
+            labelled.insert(format!(
+                "{} {}",
+                method.to_uppercase(),
+                path.replace('{', ":").replace('}', "")
+            ));
+        }
+    }
+    let reached: std::collections::BTreeSet<String> = scrape
+        .samples
+        .iter()
+        .filter(|x| x.metric == "escrowgrid_http_request_duration_seconds")
+        .filter_map(|x| x.labels.get("route").map(str::to_string))
+        .filter(|r| !r.ends_with(" unmatched"))
+        .collect();
+    assert!(reached.len() >= 15, "{reached:?}");
+    let missing: Vec<_> = reached.difference(&labelled).collect();
+    assert!(
+        missing.is_empty(),
+        "answered but not documented: {missing:?}"
+    );
+    for op in &documented {
+        let (method, path) = op.split_once(' ').unwrap();
+        if path.ends_with("/stream") {
+            continue; // answered above, by the stream test
+        }
+        let path = path
+            .replace("{seq}", "1")
+            .replace("{id}", "x_0192d7b0-0000-7000-8000-000000000000");
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let body = (method != reqwest::Method::GET).then(|| json!({}));
+        let (st, v, _) = s.call(method, &path, Some(ROOT), body).await;
+        assert!(
+            !(st == StatusCode::NOT_FOUND && v.to_string().contains("no such route"))
+                && st != StatusCode::METHOD_NOT_ALLOWED,
+            "{op} is documented but not answered: {st} {v}"
+        );
+    }
+    assert!(
+        doc["components"]["schemas"]["Position"]["properties"]["amount"].is_object(),
+        "the types' schemas are in the document: {}",
+        doc["components"]["schemas"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
