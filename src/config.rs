@@ -21,6 +21,8 @@ pub struct FileConfig {
     pub log_target: Option<String>,
     pub root_api_key: Option<String>,
     pub api_key: Option<String>,
+    pub server: Option<String>,
+    pub ca_cert: Option<PathBuf>,
     pub sqlite_poll_ms: Option<u64>,
     pub sqlite_synchronous: Option<String>,
     pub read_only: Option<bool>,
@@ -112,6 +114,8 @@ pub struct Overrides {
     pub database_url: Option<String>,
     pub log_level: Option<String>,
     pub api_key: Option<String>,
+    pub server: Option<String>,
+    pub ca_cert: Option<PathBuf>,
     pub read_only: bool,
 }
 
@@ -128,6 +132,9 @@ pub struct Config {
     pub log_target: crate::logging::LogTarget,
     pub root_api_key: Option<String>,
     pub api_key: Option<String>,
+    /// A server to talk to instead of opening a store (`--server`).
+    pub server: Option<String>,
+    pub ca_cert: Option<PathBuf>,
     pub sqlite_poll: Duration,
     pub sqlite_synchronous: crate::store::SqliteSync,
     pub read_only: bool,
@@ -540,6 +547,17 @@ fn load_from(
             .clone()
             .or_else(|| env.get(var("api_key")))
             .or(file.api_key.clone()),
+        server: ov
+            .server
+            .clone()
+            .or_else(|| env.get(var("server")))
+            .or(file.server.clone())
+            .filter(|s| !s.trim().is_empty()),
+        ca_cert: ov
+            .ca_cert
+            .clone()
+            .or_else(|| env.get(var("ca_cert")).map(PathBuf::from))
+            .or(file.ca_cert.clone()),
         sqlite_poll,
         sqlite_synchronous,
         read_only: ov.read_only || flag(env, vars("read_only"), file.read_only)?,

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod boot;
 pub mod build;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod demo;
 pub mod domain;

@@ -99,6 +99,8 @@ async fn run(cli: Cli, process_start: std::time::Instant) -> u8 {
         database_url: cli.database_url.clone(),
         log_level: cli.log_level.clone(),
         api_key: cli.api_key.clone(),
+        server: cli.server.clone(),
+        ca_cert: cli.ca_cert.clone(),
         read_only: cli.read_only,
     };
     if let Some(c @ (Command::Completions { .. } | Command::Man)) = &cli.command {
@@ -144,6 +146,15 @@ async fn run(cli: Cli, process_start: std::time::Instant) -> u8 {
         };
     tracing::info!(backend = %cfg.backend, "escrowgrid starting");
     let Some(command) = cli.command else {
+        if cfg.server.is_some() {
+            return fail(
+                json,
+                &ServiceError::field(
+                    "server",
+                    "the console does not talk to a server yet: use the CLI's commands with --server, or open the store where it is",
+                ),
+            );
+        }
         let rate = cli.demo_rate.or(cfg.console.demo_rate).unwrap_or(1.0);
         if !(rate > 0.0 && rate <= 1000.0) {
             return fail(
@@ -179,6 +190,14 @@ async fn run(cli: Cli, process_start: std::time::Instant) -> u8 {
     if let Command::Anchor(a) = &command
         && let Some(r) = cli::anchor_without_store(a, &cfg, json).await
     {
+        drop(log_guard);
+        return match r {
+            Ok(code) => code as u8,
+            Err(e) => fail(json, &e),
+        };
+    }
+    if let Some(server) = cfg.server.clone() {
+        let r = through_server(&server, &cfg, command, json).await;
         drop(log_guard);
         return match r {
             Ok(code) => code as u8,
@@ -244,4 +263,26 @@ async fn run(cli: Cli, process_start: std::time::Instant) -> u8 {
     }
     drop(log_guard);
     code
+}
+
+/// A command run through a server (`--server`): no store is opened here; the key is the
+/// server's to check.
+async fn through_server(
+    server: &str,
+    cfg: &config::Config,
+    command: Command,
+    json: bool,
+) -> Result<i32, ServiceError> {
+    use escrowgrid::service::api::Api;
+    if matches!(command, Command::Serve { .. } | Command::Bench(_)) {
+        return Err(ServiceError::field(
+            "server",
+            "serve and bench open a store themselves: drop --server (and ESCROWGRID_SERVER)",
+        ));
+    }
+    let remote =
+        escrowgrid::client::Remote::new(server, cfg.ca_cert.as_deref(), cfg.api_key.clone())?;
+    let actor = remote.authenticate(cfg.api_key.as_deref()).await?;
+    let witness = escrowgrid::witness::default_path(&cfg.data_dir);
+    cli::run(&remote, &actor, command, json, &witness).await
 }

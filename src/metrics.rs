@@ -119,7 +119,7 @@ impl Default for Metrics {
 }
 
 /// One operation's figures.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OpFigures {
     pub name: String,

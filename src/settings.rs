@@ -171,6 +171,22 @@ pub const SETTINGS: &[Setting] = &[
         "the key this session presents: the root key or an institution key (ak_…)",
     ),
     file(
+        "server",
+        Kind::Url,
+        "",
+        &["ESCROWGRID_SERVER"],
+        Some("server"),
+        "an `escrowgrid serve` to talk to instead of opening a store (https://…): no database credentials here",
+    ),
+    file(
+        "ca_cert",
+        Kind::Path,
+        "",
+        &["ESCROWGRID_CA_CERT"],
+        Some("ca-cert"),
+        "with server: a private CA (PEM) to trust besides the public web CAs",
+    ),
+    file(
         "sqlite_poll_ms",
         Kind::Int(1, 60_000),
         "100",
@@ -623,8 +639,8 @@ mod tests {
         let t: toml::Table =
             toml::from_str("[console.keys]\nquit = \"q\"\n[onchain]\nenabled = false").unwrap();
         assert!(check_file_keys(&t).is_ok());
-        let t: toml::Table = toml::from_str("[server]\nlisten = 1").unwrap();
-        assert_eq!(check_file_keys(&t).unwrap_err(), "unknown key `server`");
+        let t: toml::Table = toml::from_str("[database]\nlisten = 1").unwrap();
+        assert_eq!(check_file_keys(&t).unwrap_err(), "unknown key `database`");
     }
 
     #[test]

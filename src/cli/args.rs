@@ -60,6 +60,13 @@ pub struct Cli {
     /// API key: the root key or an institution key (ak_…).
     #[arg(long, global = true, value_name = "KEY")]
     pub api_key: Option<String>,
+    /// Talk to this `escrowgrid serve` (https://host:port) instead of opening a store: no
+    /// database URL and no database credentials on this machine.
+    #[arg(long, global = true, value_name = "URL")]
+    pub server: Option<String>,
+    /// With --server: a private CA's certificate (PEM) to trust besides the public web CAs.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_cert: Option<std::path::PathBuf>,
     /// Machine-readable JSON output (errors too, on stderr); the same as `-o json`.
     #[arg(long, global = true)]
     pub json: bool,

@@ -184,12 +184,27 @@ pub fn json_arg(field: &str, raw: &str) -> ServiceResult<Value> {
         .map_err(|e| ServiceError::field(field, format!("is not valid JSON: {e}")))
 }
 
+pub use crate::service::api::Api;
 pub use crate::service::paging::{check_limit, cursor, page_after, split_page};
+
+/// The in-process service, for a command only it can run; through a server, a refusal that
+/// says where to run it.
+pub(crate) fn local<'a>(svc: &'a dyn Api, what: &str) -> ServiceResult<&'a Service> {
+    svc.local().ok_or_else(|| {
+        ServiceError::field(
+            "server",
+            format!(
+                "{what} runs where the database is, not through a server ({}): run it on the server's host",
+                svc.target()
+            ),
+        )
+    })
+}
 
 /// The heads to compare the ledger with: this store's in the operator's witness file, and every
 /// head in the files named.
 pub(crate) async fn witnessed_heads(
-    svc: &Service,
+    svc: &dyn Api,
     own: &std::path::Path,
     others: &[std::path::PathBuf],
 ) -> ServiceResult<Vec<crate::witness::Witnessed>> {
@@ -213,7 +228,7 @@ pub(crate) async fn witnessed_heads(
 /// Records heads found intact in the operator's witness file (a failure to write it is said,
 /// not fatal: the verify itself stands). A store of this process only is never witnessed.
 pub(crate) async fn witness_head(
-    svc: &Service,
+    svc: &dyn Api,
     own: &std::path::Path,
     (seq, hash): (i64, &str),
     audit: Option<(i64, &str)>,
@@ -423,7 +438,7 @@ pub async fn anchor(
 }
 
 pub async fn run(
-    svc: &Service,
+    svc: &dyn Api,
     actor: &Actor,
     cmd: Command,
     json: bool,
@@ -452,7 +467,7 @@ pub async fn run(
             let opts = crate::service::backup::ImportOptions { legacy };
             commands::backup::import(svc, actor, &file, opts, json).await
         }
-        Command::Seed(a) => commands::seed::seed(svc, actor, a, json).await,
+        Command::Seed(a) => commands::seed::seed(local(svc, "seed")?, actor, a, json).await,
         c @ (Command::Completions { .. } | Command::Man) => {
             print_docs(&c).map_err(|e| ServiceError::Internal(e.to_string()))?;
             Ok(0)
@@ -464,7 +479,9 @@ pub async fn run(
         Command::Anchor(_) => Err(ServiceError::Internal(
             "anchor runs from main with the [onchain] settings".into(),
         )),
-        Command::Migrate(c) => commands::migrate::migrate(svc, actor, c, json).await,
+        Command::Migrate(c) => {
+            commands::migrate::migrate(local(svc, "migrate")?, actor, c, json).await
+        }
     }
 }
 

@@ -32,7 +32,7 @@ pub struct AnchorRecord {
 }
 
 /// What the Health tab and `anchor status` show.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AnchorSummary {
     pub last_confirmed: Option<AnchorRecord>,

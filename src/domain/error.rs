@@ -4,7 +4,7 @@ use serde::Serialize;
 use std::fmt;
 
 /// One rejected input: which field and why, phrased for an operator.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct FieldError {
     pub field: String,
     pub message: String,

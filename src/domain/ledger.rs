@@ -382,7 +382,7 @@ fn first_inexact(given: &Value, recorded: &Value, path: &str) -> Option<(String,
 }
 
 /// Where and why a chain is broken.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChainBreak {
     pub seq: i64,

@@ -321,6 +321,12 @@ pub async fn revoke_api_key(
     Ok(Json(app.svc.revoke_api_key(&a, &id).await?))
 }
 
+/// Who the key is: its role and institution (a client's sign-in).
+#[utoipa::path(get, path = "/whoami", tag = "meta", security(("bearer" = [])), responses((status = 200, description = "`{actor: {kind, keyId, institutionId, role, label}}`", body = Object), (status = "4XX", body = super::http::ErrorBody)))]
+pub async fn whoami(Caller(a): Caller) -> Json<Value> {
+    Json(json!({"actor": a, "describe": a.describe()}))
+}
+
 // ---- ledger, audit, check, health ---------------------------------------------------------------
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
@@ -332,6 +338,10 @@ pub struct LedgerQ {
     after: Option<i64>,
     position_id: Option<String>,
     kind: Option<String>,
+    /// Events before this seq.
+    before: Option<i64>,
+    /// The newest first (for "the last N events").
+    newest_first: Option<bool>,
 }
 
 /// A page of the ledger by seq; `pagination.nextAfter` is the last seq.
@@ -353,8 +363,10 @@ pub async fn ledger(
             &a,
             LedgerQuery {
                 after_seq: q.after.unwrap_or(0),
+                before_seq: q.before,
                 position_id: q.position_id,
                 kind,
+                newest_first: q.newest_first.unwrap_or(false),
                 limit: limit + 1,
                 ..Default::default()
             },
@@ -405,6 +417,7 @@ pub struct AuditQ {
     before: Option<String>,
     action: Option<String>,
     outcome: Option<String>,
+    institution_id: Option<String>,
 }
 
 /// A page of the audit trail, newest first; `pagination.nextBefore` pages on.
@@ -428,6 +441,7 @@ pub async fn audit(
                 action: q.action.map(|x| x.trim().to_ascii_uppercase()),
                 outcome,
                 before: cursor("before", q.before, ids::AUDIT, "an audit record")?,
+                institution_id: q.institution_id,
                 limit: limit + 1,
                 ..Default::default()
             },

@@ -117,6 +117,7 @@ pub fn routes(app: Arc<App>) -> (Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(api::check))
         .routes(routes!(api::export))
         .routes(routes!(api::health))
+        .routes(routes!(api::whoami))
         .route_layer(axum::middleware::from_fn_with_state(app, http::gate));
     let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(live))

@@ -3,7 +3,14 @@
 
 use crate::domain::Role;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// As JSON (`GET /v1/whoami`): `{"kind": "key", "keyId", "institutionId", "role", "label"}`;
+/// the key's hash is never sent.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum Actor {
     /// Authenticated with the configured root key.
     Root,
@@ -17,6 +24,7 @@ pub enum Actor {
         label: String,
         /// The SHA-256 of the token this session signed in with: every operation checks that
         /// the stored key still has it (and is not revoked), so a session ends with its key.
+        #[serde(skip, default)]
         key_hash: String,
     },
 }

@@ -85,7 +85,7 @@ pub enum ExportLine {
 }
 
 /// How much an export or import moved.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BackupSummary {
     pub lines: u64,
@@ -99,6 +99,63 @@ pub struct BackupSummary {
     /// older escrowgrid), once each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+}
+
+/// An export's file while it is written: an owner-only temporary file beside the target,
+/// renamed into place (flushed, the rename durable) only by `commit`; dropped, it leaves the
+/// target as it was. `create` refuses a target that is not a regular file, or that exists
+/// without `force`.
+pub struct ExportFile {
+    pub tmp: tempfile::NamedTempFile,
+    path: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    /// The target as messages name it.
+    pub shown: String,
+}
+
+impl ExportFile {
+    pub fn create(path: &std::path::Path, force: bool) -> ServiceResult<Self> {
+        let shown = path.display().to_string();
+        match std::fs::symlink_metadata(path) {
+            Ok(m) if !m.is_file() => {
+                return Err(bad(format!("{shown} exists and is not a regular file")));
+            }
+            Ok(_) if !force => {
+                return Err(bad(format!(
+                    "{shown} exists: pass --force to replace it (it is kept as it is until the \
+                     new export is complete)"
+                )));
+            }
+            _ => {}
+        }
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(".escrowgrid-export-")
+            .suffix(".partial")
+            .tempfile_in(&dir)
+            .map_err(|e| bad(format!("cannot write {shown}: {e}")))?;
+        Ok(ExportFile {
+            tmp,
+            path: path.to_path_buf(),
+            dir,
+            shown,
+        })
+    }
+
+    pub fn commit(self) -> ServiceResult<()> {
+        let shown = self.shown;
+        let cannot = |e: std::io::Error| bad(format!("cannot write {shown}: {e}"));
+        self.tmp.as_file().sync_all().map_err(cannot)?;
+        self.tmp.persist(&self.path).map_err(|e| cannot(e.error))?;
+        // The rename itself, durable.
+        if let Ok(d) = std::fs::File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
 }
 
 /// What `import` accepts beyond a whole export of this version.
@@ -182,39 +239,13 @@ impl Service {
         force: bool,
     ) -> ServiceResult<BackupSummary> {
         self.authorize_export(actor).await?;
-        let shown = path.display().to_string();
-        match std::fs::symlink_metadata(path) {
-            Ok(m) if !m.is_file() => {
-                return Err(bad(format!("{shown} exists and is not a regular file")));
-            }
-            Ok(_) if !force => {
-                return Err(bad(format!(
-                    "{shown} exists: pass --force to replace it (it is kept as it is until the \
-                     new export is complete)"
-                )));
-            }
-            _ => {}
-        }
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => std::path::PathBuf::from("."),
-        };
-        let cannot = |e: std::io::Error| bad(format!("cannot write {shown}: {e}"));
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".escrowgrid-export-")
-            .suffix(".partial")
-            .tempfile_in(&dir)
-            .map_err(cannot)?;
+        let mut file = ExportFile::create(path, force)?;
+        let shown = file.shown.clone();
         let s = {
-            let mut out = std::io::BufWriter::new(tmp.as_file_mut());
+            let mut out = std::io::BufWriter::new(file.tmp.as_file_mut());
             self.export_to(actor, &mut out, &shown).await?
         };
-        tmp.as_file().sync_all().map_err(cannot)?;
-        tmp.persist(path).map_err(|e| cannot(e.error))?;
-        // The rename itself, durable.
-        if let Ok(d) = std::fs::File::open(&dir) {
-            let _ = d.sync_all();
-        }
+        file.commit()?;
         Ok(s)
     }
 

@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 const SHOWN: usize = 1000;
 
 /// One thing that does not agree.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Finding {
     /// The entity it concerns (an id), if one.
@@ -33,7 +33,7 @@ pub struct Finding {
     pub what: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CheckReport {
     pub ok: bool,

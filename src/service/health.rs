@@ -7,7 +7,7 @@ use crate::store::replica::ReplicaStatus;
 use crate::store::{Counts, DbStats, PoolStats};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HealthReport {
     pub backend: String,
@@ -45,7 +45,7 @@ pub struct HealthReport {
     pub anchors: Option<crate::domain::anchor::AnchorSummary>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LedgerHead {
     pub seq: i64,

@@ -5,6 +5,7 @@
 mod access;
 pub mod actor;
 pub mod anchoring;
+pub mod api;
 pub mod backup;
 mod cache;
 mod catalog;

@@ -46,6 +46,12 @@ pub struct Subscription {
 }
 
 impl Subscription {
+    /// A subscription fed by another task (a server's stream, read by its client), which
+    /// stops when `cancel` is cancelled (on drop).
+    pub fn from_channel(rx: mpsc::Receiver<StreamItem>, cancel: CancellationToken) -> Self {
+        Subscription { rx, cancel }
+    }
+
     pub async fn next(&mut self) -> Option<StreamItem> {
         self.rx.recv().await
     }

@@ -76,7 +76,7 @@ pub struct PolicyInput {
 
 // ---- outputs ------------------------------------------------------------------------------------
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TransitionOutcome {
     pub position: Position,
@@ -86,7 +86,7 @@ pub struct TransitionOutcome {
     pub ledger_seq: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PositionDetail {
     #[serde(flatten)]
@@ -96,14 +96,14 @@ pub struct PositionDetail {
 
 /// A ledger event whole, with the audit record of the action that wrote it (who, which key,
 /// which operation).
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventDetail {
     pub event: LedgerEvent,
     pub audit: Option<AuditEvent>,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedKey {
     pub api_key: ApiKey,
@@ -111,7 +111,7 @@ pub struct CreatedKey {
     pub token: String,
 }
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RevokeOutcome {
     pub api_key: ApiKey,
@@ -119,7 +119,7 @@ pub struct RevokeOutcome {
     pub already_revoked: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VerifyReport {
     pub ok: bool,
@@ -139,7 +139,7 @@ pub struct VerifyReport {
 }
 
 /// The audit trail's chain as verified.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditChainReport {
     pub ok: bool,
@@ -152,7 +152,7 @@ pub struct AuditChainReport {
 }
 
 /// Per-institution counts for the institutions table.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InstitutionSummary {
     pub institution: Option<Institution>,

@@ -366,7 +366,7 @@ pub fn audit_text_matches(a: &AuditEvent, text: &str) -> bool {
         || a.error.as_ref().is_some_and(|e| hit(&e.code))
 }
 
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Counts {
     pub institutions: i64,
@@ -378,7 +378,7 @@ pub struct Counts {
     pub positions_by_state: Vec<(PositionState, i64)>,
 }
 
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PoolStats {
     pub size: u32,
@@ -390,7 +390,7 @@ pub struct PoolStats {
 
 /// What the database itself says of its size and health (PostgreSQL: `pg_database_size`,
 /// `pg_stat_user_tables`, `pg_stat_database`).
-#[derive(Debug, Clone, Default, serde::Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, serde::Serialize, PartialEq, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DbStats {
     pub size_bytes: i64,
@@ -405,7 +405,7 @@ pub struct DbStats {
 }
 
 /// The connection to a database server: encrypted or not, and what of the server was checked.
-#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+#[derive(Debug, Clone, serde::Serialize, PartialEq, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Transport {
     pub encrypted: bool,
@@ -442,7 +442,7 @@ impl Transport {
     }
 }
 
-#[derive(Debug, Clone, Default, serde::Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, serde::Serialize, PartialEq, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TableStats {
     pub name: String,

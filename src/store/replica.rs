@@ -34,7 +34,7 @@ pub struct ReplicaSettings {
 }
 
 /// Where the replica stands, as the Health tab and `health --json` show it.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplicaStatus {
     pub target: String,

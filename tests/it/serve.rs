@@ -18,6 +18,8 @@ struct Server {
     child: Child,
     base: String,
     client: reqwest::Client,
+    /// The CA the server's certificate is signed by (TLS servers).
+    ca_file: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -53,6 +55,7 @@ fn start(url: Option<&str>, plain: bool, env: &[(&str, &str)]) -> Server {
         let (cp, kp) = (dir.path().join("server.crt"), dir.path().join("server.key"));
         std::fs::write(&cp, cert).unwrap();
         std::fs::write(&kp, key).unwrap();
+        std::fs::write(dir.path().join("ca.pem"), &authority.pem).unwrap();
         c.env("ESCROWGRID_TLS_CERT", &cp)
             .env("ESCROWGRID_TLS_KEY", &kp);
         client = client.add_root_certificate(
@@ -88,6 +91,7 @@ fn start(url: Option<&str>, plain: bool, env: &[(&str, &str)]) -> Server {
         child,
         base,
         client: client.build().unwrap(),
+        ca_file: dir.path().join("ca.pem"),
         _dir: dir,
     }
 }
@@ -759,4 +763,381 @@ async fn serve_refuses_unsafe_settings_and_limits_callers() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(r.headers().contains_key("retry-after"));
+}
+
+/// What differs between two runs of the same commands: ids, times, hashes, durations.
+fn normalized(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    // Ids: a lower-case prefix, `_`, a UUID.
+    while let Some(i) = rest.find('_') {
+        let head = &rest[..i];
+        let start = head
+            .rfind(|c: char| !c.is_ascii_lowercase())
+            .map_or(0, |p| p + 1);
+        let tail = &rest[i + 1..];
+        let uuid_len = tail
+            .chars()
+            .take_while(|c| c.is_ascii_hexdigit() || *c == '-')
+            .count();
+        if start < i && uuid_len == 36 {
+            out.push_str(&head[..start]);
+            out.push_str("<id>");
+            rest = &tail[uuid_len..];
+        } else {
+            out.push_str(&rest[..=i]);
+            rest = tail;
+        }
+    }
+    out.push_str(rest);
+    let mut o = String::new();
+    for word in out.split_inclusive(|c: char| c.is_whitespace() || c == '"' || c == ',') {
+        let w = word.trim_end_matches(|c: char| c.is_whitespace() || c == '"' || c == ',');
+        let sep = &word[w.len()..];
+        let is_time =
+            w.len() >= 19 && w.as_bytes()[4] == b'-' && w.contains('T') && w.ends_with('Z');
+        let is_hash = w.len() >= 12
+            && w.chars().all(|c| c.is_ascii_hexdigit())
+            && w.chars().any(|c| c.is_ascii_alphabetic());
+        let is_token = w.starts_with("ak_") && w.len() == 51;
+        o.push_str(if is_time {
+            "<time>"
+        } else if is_hash {
+            "<hash>"
+        } else if is_token {
+            "<token>"
+        } else {
+            w
+        });
+        o.push_str(sep);
+    }
+    o
+}
+
+/// The CLI through a server (`--server`, `--ca-cert`, no database URL) answers as it does in
+/// process: the same output, messages and exit status for each command, on the same data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_through_a_server_answers_as_in_process() {
+    let s = start(None, false, &[]);
+    let local = tempfile::tempdir().unwrap();
+    let here = tempfile::tempdir().unwrap();
+    let ca = s.ca_file.display().to_string();
+    let through = |args: &[&str]| {
+        let mut c = common::escrowgrid(here.path());
+        c.args(["--server", &s.base, "--ca-cert", &ca, "--api-key", ROOT]);
+        c.args(args).output().unwrap()
+    };
+    let in_process = |args: &[&str]| {
+        let mut c = common::escrowgrid(local.path());
+        c.env("ESCROWGRID_ROOT_API_KEY", ROOT)
+            .args(["--api-key", ROOT]);
+        c.args(args).output().unwrap()
+    };
+    // Each command both ways; ids come from the first run's JSON and are mapped to the second's.
+    let mut ids: Vec<(String, String)> = Vec::new();
+    let mut both = |args: Vec<String>| -> (Value, Value) {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let b: Vec<String> = args
+            .iter()
+            .map(|x| {
+                let mut x = x.clone();
+                for (from, to) in &ids {
+                    x = x.replace(from.as_str(), to);
+                }
+                x
+            })
+            .collect();
+        let b: Vec<&str> = b.iter().map(String::as_str).collect();
+        let (r, l) = (through(&a), in_process(&b));
+        let show = |o: &std::process::Output| {
+            format!(
+                "exit {:?}\n{}{}",
+                o.status.code(),
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            )
+        };
+        assert_eq!(
+            normalized(&show(&r)),
+            normalized(&show(&l)),
+            "`{}` differs through the server",
+            args.join(" ")
+        );
+        let json =
+            |o: &std::process::Output| serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+        let (rj, lj) = (json(&r), json(&l));
+        if let (Some(x), Some(y)) = (rj["id"].as_str(), lj["id"].as_str()) {
+            ids.push((x.to_string(), y.to_string()));
+        }
+        (rj, lj)
+    };
+    let v = |a: &[&str]| a.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+
+    let (inst, _) = both(v(&[
+        "--json",
+        "institution",
+        "create",
+        "--name",
+        "Harbor Trust",
+        "--region",
+        "US",
+        "--vertical",
+        "CONSTRUCTION",
+    ]));
+    let inst = inst["id"].as_str().unwrap().to_string();
+    let cfg = r#"{"currency":"USD","region":"US","minAmount":"10","maxAmount":"1000000"}"#;
+    let (t, _) = both(v(&[
+        "--json",
+        "template",
+        "create",
+        "--institution",
+        &inst,
+        "--code",
+        "CONSTR_ESCROW",
+        "--name",
+        "Escrow",
+        "--vertical",
+        "CONSTRUCTION",
+        "--region",
+        "US",
+        "--template-config",
+        cfg,
+    ]));
+    let t = t["id"].as_str().unwrap().to_string();
+    let (a, _) = both(v(&[
+        "--json",
+        "asset",
+        "create",
+        "--institution",
+        &inst,
+        "--template",
+        &t,
+        "--label",
+        "Tower",
+    ]));
+    let a = a["id"].as_str().unwrap().to_string();
+    let (p, _) = both(v(&[
+        "--json",
+        "position",
+        "create",
+        "--institution",
+        &inst,
+        "--asset",
+        &a,
+        "--holder",
+        "H-1",
+        "--currency",
+        "USD",
+        "--amount",
+        "250000.00",
+    ]));
+    let p = p["id"].as_str().unwrap().to_string();
+    both(v(&[
+        "position",
+        "create",
+        "--institution",
+        &inst,
+        "--asset",
+        &a,
+        "--holder",
+        "H-2",
+        "--currency",
+        "USD",
+        "--amount",
+        "1200",
+    ]));
+    both(v(&["position", "transition", &p, "--to", "FUNDED"]));
+    // Refusals: the same one line and exit status.
+    both(v(&["position", "transition", &p, "--to", "CREATED"]));
+    both(v(&[
+        "position",
+        "transition",
+        &p,
+        "--to",
+        "RELEASED",
+        "--expect-state",
+        "CREATED",
+    ]));
+    both(v(&[
+        "position",
+        "create",
+        "--institution",
+        &inst,
+        "--asset",
+        &a,
+        "--holder",
+        "H",
+        "--currency",
+        "USD",
+        "--amount",
+        "1.5.5",
+    ]));
+    both(v(&[
+        "position",
+        "show",
+        "pos_0192d7b0-0000-7000-8000-000000000000",
+    ]));
+    both(v(&[
+        "--json",
+        "position",
+        "show",
+        "pos_0192d7b0-0000-7000-8000-000000000000",
+    ]));
+    // Reads, as tables, JSON and CSV.
+    for out in [&[][..], &["--json"], &["-o", "csv"]] {
+        let mut args = v(out);
+        args.extend(v(&["position", "list", "--limit", "1"]));
+        both(args);
+    }
+    both(v(&["position", "show", &p]));
+    both(v(&["--json", "position", "show", &p]));
+    both(v(&["institution", "list"]));
+    both(v(&["institution", "show", &inst]));
+    both(v(&["--json", "institution", "show", &inst]));
+    both(v(&["template", "list"]));
+    both(v(&["asset", "list", "--institution", &inst]));
+    both(v(&[
+        "policy",
+        "set",
+        "--institution",
+        &inst,
+        "--region",
+        "US",
+        "--max-amount",
+        "500000",
+    ]));
+    both(v(&["policy", "list"]));
+    both(v(&[
+        "apikey",
+        "create",
+        "--institution",
+        &inst,
+        "--label",
+        "ops",
+        "--role",
+        "admin",
+    ]));
+    both(v(&["apikey", "list"]));
+    both(v(&["ledger", "list"]));
+    both(v(&["ledger", "tail", "--last", "3"]));
+    both(v(&["audit", "list", "--limit", "5"]));
+    both(v(&["check"]));
+
+    // `ledger tail --follow` follows the server's stream: a new event arrives as a line.
+    let mut follow = common::escrowgrid(here.path())
+        .args(["--server", &s.base, "--ca-cert", &ca, "--api-key", ROOT])
+        .args(["ledger", "tail", "--follow", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = follow.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let o = through(&[
+        "--json",
+        "position",
+        "create",
+        "--institution",
+        &inst,
+        "--asset",
+        &a,
+        "--holder",
+        "H-3",
+        "--currency",
+        "USD",
+        "--amount",
+        "75",
+    ]);
+    assert!(o.status.success(), "{o:?}");
+    let created: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let e = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx.recv_timeout(left).expect("the followed event");
+        let e: Value = serde_json::from_str(&line).unwrap();
+        if e["entityId"] == created["id"] {
+            break e;
+        }
+    };
+    assert_eq!(e["kind"], "POSITION_CREATED");
+    unsafe {
+        libc::kill(follow.id() as i32, libc::SIGINT);
+    }
+    let st = follow.wait().unwrap();
+    assert_eq!(st.code(), Some(0), "{st:?}");
+
+    // What runs only where the database is says so.
+    let o = through(&["migrate", "status"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("runs where the database is"));
+    // A key the server does not know: refused by the server, exit 2.
+    let o = common::escrowgrid(here.path())
+        .args([
+            "--server",
+            &s.base,
+            "--ca-cert",
+            &ca,
+            "--api-key",
+            "wrong",
+            "position",
+            "list",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("invalid API key"),
+        "{o:?}"
+    );
+    // A server that is not there: exit 1, saying which.
+    let o = common::escrowgrid(here.path())
+        .args([
+            "--server",
+            "https://localhost:9",
+            "--api-key",
+            ROOT,
+            "position",
+            "list",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("cannot reach the server https://localhost:9"),
+        "{o:?}"
+    );
+    // Keys never cross the network in the clear.
+    let o = common::escrowgrid(here.path())
+        .args([
+            "--server",
+            "http://escrow.example:4000",
+            "--api-key",
+            ROOT,
+            "position",
+            "list",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    // The export, through the server, is the same store's: it imports here and checks clean.
+    let file = here.path().join("book.jsonl");
+    let o = through(&["export", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{o:?}");
+    let fresh = tempfile::tempdir().unwrap();
+    let o = common::escrowgrid(fresh.path())
+        .args(["import", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let o = common::escrowgrid(fresh.path())
+        .args(["check"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
 }

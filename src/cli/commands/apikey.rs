@@ -3,7 +3,7 @@
 use crate::cli::*;
 
 pub(crate) async fn apikey(
-    svc: &Service,
+    svc: &dyn Api,
     actor: &Actor,
     c: ApiKeyCmd,
     json: bool,

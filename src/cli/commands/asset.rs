@@ -3,7 +3,7 @@
 use crate::cli::*;
 
 pub(crate) async fn asset(
-    svc: &Service,
+    svc: &dyn Api,
     actor: &Actor,
     c: AssetCmd,
     json: bool,

@@ -3,7 +3,7 @@
 use crate::cli::*;
 
 pub(crate) async fn audit(
-    svc: &Service,
+    svc: &dyn Api,
     actor: &Actor,
     c: AuditCmd,
     json: bool,

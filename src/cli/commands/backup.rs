@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::Path;
 
 pub(crate) async fn export(
-    svc: &Service,
+    svc: &dyn Api,
     actor: &Actor,
     file: &Path,
     force: bool,
@@ -19,6 +19,7 @@ pub(crate) async fn export(
             inner: std::io::BufWriter::new(std::io::stdout().lock()),
             closed: false,
         };
+        let svc = crate::cli::local(svc, "export to standard output")?;
         return match svc.export_to(actor, &mut out, "standard output").await {
             // A reader that stops early (`export - | head`) ends the export quietly.
             Err(_) if out.closed => Ok(0),
@@ -71,7 +72,7 @@ impl<W: Write> Write for PipeWatch<W> {
 }
 
 pub(crate) async fn import(
-    svc: &Service,
+    svc: &dyn Api,
     actor: &Actor,
     file: &Path,
     opts: ImportOptions,
@@ -82,7 +83,9 @@ pub(crate) async fn import(
     let reader = std::io::BufReader::new(
         crate::files::open_regular(file).map_err(|e| cannot(e.to_string()))?,
     );
-    let s = svc.import(actor, reader, opts).await?;
+    let s = crate::cli::local(svc, "import")?
+        .import(actor, reader, opts)
+        .await?;
     if json {
         print_json(&s);
     } else {

@@ -4,7 +4,7 @@
 use crate::cli::*;
 
 pub(crate) async fn check(
-    svc: &Service,
+    svc: &dyn Api,
     actor: &Actor,
     json: bool,
     witness: &std::path::Path,

@@ -2,7 +2,7 @@
 
 use crate::cli::*;
 
-pub(crate) async fn health(svc: &Service, actor: &Actor, json: bool) -> ServiceResult<i32> {
+pub(crate) async fn health(svc: &dyn Api, actor: &Actor, json: bool) -> ServiceResult<i32> {
     let h = svc.health(actor).await;
     if json {
         print_json(&h);

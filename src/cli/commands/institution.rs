@@ -3,7 +3,7 @@
 use crate::cli::*;
 
 pub(crate) async fn institution(
-    svc: &Service,
+    svc: &dyn Api,
     actor: &Actor,
     c: InstitutionCmd,
     json: bool,

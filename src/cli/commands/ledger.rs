@@ -16,7 +16,7 @@ pub(crate) fn event_line(e: &crate::domain::ledger::LedgerEvent) -> String {
 }
 
 pub(crate) async fn ledger(
-    svc: &Service,
+    svc: &dyn Api,
     actor: &Actor,
     c: LedgerCmd,
     json: bool,
@@ -189,7 +189,7 @@ pub(crate) async fn ledger(
 }
 
 pub(crate) async fn tail(
-    svc: &Service,
+    svc: &dyn Api,
     actor: &Actor,
     after: i64,
     follow: bool,

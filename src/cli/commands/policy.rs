@@ -4,7 +4,7 @@ use super::institution::policy_line;
 use crate::cli::*;
 
 pub(crate) async fn policy(
-    svc: &Service,
+    svc: &dyn Api,
     actor: &Actor,
     c: PolicyCmd,
     json: bool,

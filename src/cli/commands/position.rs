@@ -3,7 +3,7 @@
 use crate::cli::*;
 
 pub(crate) async fn position(
-    svc: &Service,
+    svc: &dyn Api,
     actor: &Actor,
     c: PositionCmd,
     json: bool,

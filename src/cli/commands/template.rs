@@ -3,7 +3,7 @@
 use crate::cli::*;
 
 pub(crate) async fn template(
-    svc: &Service,
+    svc: &dyn Api,
     actor: &Actor,
     c: TemplateCmd,
     json: bool,

@@ -1,0 +1,650 @@
+//! A client of `escrowgrid serve` (`--server URL`): the service's operations over HTTPS with an
+//! API key, answered with the same types and errors as in process — so the CLI needs no database
+//! URL and no database credentials. Each error body (`{error, code, details}`) becomes the
+//! `ServiceError` it was made from, with the same message and exit status.
+
+mod sse;
+
+use crate::domain::apikey::ApiKey;
+use crate::domain::audit::AuditEvent;
+use crate::domain::error::FieldError;
+use crate::domain::ledger::LedgerEvent;
+use crate::domain::{Asset, AssetTemplate, Institution, InstitutionPolicy, Position};
+use crate::service::api::Api;
+use crate::service::backup::{BackupSummary, ExportFile, ExportTrailer};
+use crate::service::health::HealthReport;
+use crate::service::paging::Paged;
+use crate::service::stream::{StreamFilter, Subscription};
+use crate::service::{
+    Actor, AuditQuery, CheckReport, CreatedKey, EventDetail, Finding, InstitutionDetail,
+    InstitutionSummary, LedgerQuery, NewAsset, NewInstitution, NewPosition, NewTemplate, Page,
+    PolicyInput, PositionDetail, PositionQuery, PositionSortKey, RevokeOutcome, Service,
+    ServiceError, ServiceResult, TransitionOutcome, TransitionRequest, VerifyReport,
+};
+use crate::witness::{StoreKey, Witnessed};
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// How long one request may take before the client gives up (the server's own bound is 30 s).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub struct Remote {
+    base: String,
+    http: reqwest::Client,
+    token: Option<String>,
+}
+
+impl Remote {
+    /// A client of the server at `url` (`https://…`; `http://` only to a loopback address),
+    /// trusting the public web CAs and `ca_cert` (PEM), presenting `token`.
+    pub fn new(
+        url: &str,
+        ca_cert: Option<&std::path::Path>,
+        token: Option<String>,
+    ) -> ServiceResult<Self> {
+        let parsed = url::Url::parse(url.trim())
+            .map_err(|e| ServiceError::field("server", format!("'{url}' is not a URL: {e}")))?;
+        let loopback = match parsed.host() {
+            Some(url::Host::Domain(d)) => d == "localhost",
+            Some(url::Host::Ipv4(a)) => a.is_loopback(),
+            Some(url::Host::Ipv6(a)) => a.is_loopback(),
+            None => false,
+        };
+        match parsed.scheme() {
+            "https" => {}
+            "http" if loopback => {}
+            "http" => {
+                return Err(ServiceError::field(
+                    "server",
+                    format!(
+                        "{url}: an API key must not cross the network in the clear; use https://"
+                    ),
+                ));
+            }
+            other => {
+                return Err(ServiceError::field(
+                    "server",
+                    format!("{url}: the scheme must be https (not {other})"),
+                ));
+            }
+        }
+        let mut b = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("escrowgrid/", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = ca_cert {
+            let pem = crate::files::read_capped(path, 1 << 20).map_err(|e| {
+                ServiceError::field("ca-cert", format!("cannot read {}: {e}", path.display()))
+            })?;
+            let cert = reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| {
+                ServiceError::field(
+                    "ca-cert",
+                    format!("{} is not a PEM certificate: {e}", path.display()),
+                )
+            })?;
+            b = b.add_root_certificate(cert);
+        }
+        let http = b
+            .build()
+            .map_err(|e| ServiceError::Internal(format!("cannot make an HTTP client: {e}")))?;
+        Ok(Remote {
+            base: parsed.as_str().trim_end_matches('/').to_string(),
+            http,
+            token,
+        })
+    }
+
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let r = self.http.request(method, format!("{}{path}", self.base));
+        match &self.token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
+        }
+    }
+
+    /// Sends a request and reads its answer as `T`, or its error body as the service error.
+    async fn send<T: DeserializeOwned>(&self, r: reqwest::RequestBuilder) -> ServiceResult<T> {
+        let resp = r.send().await.map_err(|e| self.unreachable(e))?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| self.unreachable(e))?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|e| {
+                ServiceError::Internal(format!("the server's answer could not be read: {e}"))
+            });
+        }
+        Err(error_of(
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        ))
+    }
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> ServiceResult<T> {
+        self.send(self.request(Method::GET, path).query(query))
+            .await
+    }
+
+    async fn post<B: Serialize + Sync, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &B,
+    ) -> ServiceResult<T> {
+        self.send(self.request(method, path).json(body)).await
+    }
+
+    fn unreachable(&self, e: reqwest::Error) -> ServiceError {
+        let mut why = e.to_string();
+        let mut src = std::error::Error::source(&e);
+        while let Some(s) = src {
+            why = format!("{why}: {s}");
+            src = s.source();
+        }
+        ServiceError::Unavailable(format!("cannot reach the server {}: {why}", self.base))
+    }
+}
+
+/// The `NotFound` names the service uses (its `what` is static).
+const RESOURCES: &[&str] = &[
+    "institution",
+    "template",
+    "asset",
+    "position",
+    "API key",
+    "audit record",
+    "ledger event",
+    "anchor",
+];
+
+/// The service error an error body describes.
+pub fn error_of(status: StatusCode, body: Value) -> ServiceError {
+    let text = |k: &str| body[k].as_str().unwrap_or_default().to_string();
+    let message = text("error");
+    let d = &body["details"];
+    fn parsed<T: DeserializeOwned>(v: &Value) -> Option<T> {
+        serde_json::from_value(v.clone()).ok()
+    }
+    let message_or_status = || {
+        if message.is_empty() {
+            format!("the server answered {status}")
+        } else {
+            message.clone()
+        }
+    };
+    match text("code").as_str() {
+        "VALIDATION_FAILED" => match parsed(&d["fields"]) {
+            Some(fields) => ServiceError::Validation(fields),
+            None => ServiceError::Validation(vec![FieldError::new("request", message_or_status())]),
+        },
+        "NOT_FOUND" => {
+            let what = d["resource"].as_str().unwrap_or_default();
+            match (RESOURCES.iter().find(|r| **r == what), d["id"].as_str()) {
+                (Some(what), Some(id)) => ServiceError::NotFound {
+                    what,
+                    id: id.to_string(),
+                },
+                _ => ServiceError::Validation(vec![FieldError::new("route", message_or_status())]),
+            }
+        }
+        "INVALID_TRANSITION" => match (parsed(&d["fromState"]), parsed(&d["toState"])) {
+            (Some(from), Some(to)) => ServiceError::InvalidTransition { from, to },
+            _ => ServiceError::Internal(message_or_status()),
+        },
+        "CONCURRENCY_CONFLICT" => match (d["id"].as_str(), parsed(&d["expectedState"])) {
+            (Some(id), Some(expected)) => ServiceError::Conflict {
+                id: id.to_string(),
+                expected,
+                current: parsed(&d["position"]).map(Box::new),
+            },
+            _ => ServiceError::Internal(message_or_status()),
+        },
+        "FORBIDDEN" => ServiceError::Forbidden {
+            role: d["role"].as_str().unwrap_or_default().to_string(),
+            action: d["action"].as_str().unwrap_or_default().to_string(),
+        },
+        "UNAUTHENTICATED" => ServiceError::Unauthenticated(message_or_status()),
+        "STORE_UNAVAILABLE" => ServiceError::Unavailable(
+            message
+                .strip_prefix("store unavailable: ")
+                .unwrap_or(&message)
+                .to_string(),
+        ),
+        "CHAIN_ERROR" => ServiceError::Chain(
+            message
+                .strip_prefix("chain: ")
+                .unwrap_or(&message)
+                .to_string(),
+        ),
+        "PAYLOAD_TOO_LARGE" => ServiceError::field("body", message_or_status()),
+        "RATE_LIMITED" | "TIMEOUT" => {
+            ServiceError::Unavailable(format!("the server: {}", message_or_status()))
+        }
+        _ => ServiceError::Internal(message_or_status()),
+    }
+}
+
+fn opt(k: &'static str, v: Option<String>) -> Option<(&'static str, String)> {
+    v.map(|v| (k, v))
+}
+
+fn page_query(p: &Page, extra: Vec<Option<(&'static str, String)>>) -> Vec<(&'static str, String)> {
+    let mut q = vec![("limit", p.limit.to_string())];
+    q.extend(p.after.clone().map(|a| ("after", a)));
+    q.extend(extra.into_iter().flatten());
+    q
+}
+
+fn not_through_a_server(what: &str) -> ServiceError {
+    ServiceError::field(
+        "server",
+        format!("{what} is not available through a server yet: run it where the database is"),
+    )
+}
+
+#[async_trait::async_trait]
+impl Api for Remote {
+    fn requires_key(&self) -> bool {
+        true
+    }
+
+    fn subscribe(&self, _actor: &Actor, after: i64, filter: StreamFilter) -> Subscription {
+        sse::subscribe(
+            self.http.clone(),
+            format!("{}/v1/ledger/stream", self.base),
+            self.token.clone(),
+            after,
+            filter,
+        )
+    }
+
+    fn local(&self) -> Option<&Service> {
+        None
+    }
+
+    fn target(&self) -> String {
+        self.base.clone()
+    }
+
+    /// Who the key is, as the server sees it: a request every key may make, answered with the
+    /// caller's role and institution.
+    async fn authenticate(&self, token: Option<&str>) -> ServiceResult<Actor> {
+        if token.is_none() && self.token.is_none() {
+            return Err(ServiceError::Unauthenticated(
+                "a server needs an API key: pass --api-key, set ESCROWGRID_API_KEY, or set api_key in the config file".into(),
+            ));
+        }
+        let me: Value = self.get("/v1/whoami", &[]).await?;
+        serde_json::from_value(me["actor"].clone()).map_err(|e| {
+            ServiceError::Internal(format!("the server's answer could not be read: {e}"))
+        })
+    }
+
+    async fn create_institution(
+        &self,
+        _: &Actor,
+        input: NewInstitution,
+    ) -> ServiceResult<Institution> {
+        self.post(Method::POST, "/v1/institutions", &input).await
+    }
+
+    async fn list_institutions(&self, _: &Actor, page: Page) -> ServiceResult<Vec<Institution>> {
+        let p: Paged<Institution> = self
+            .get("/v1/institutions", &page_query(&page, vec![]))
+            .await?;
+        Ok(p.data)
+    }
+
+    async fn institution_detail(&self, _: &Actor, id: &str) -> ServiceResult<InstitutionDetail> {
+        let v: Value = self
+            .get(&format!("/v1/institutions/{}", seg(id)), &[])
+            .await?;
+        fn read<T: DeserializeOwned + Default>(v: &Value, k: &str) -> T {
+            serde_json::from_value(v[k].clone()).unwrap_or_default()
+        }
+        let institution: Institution = serde_json::from_value(v.clone()).map_err(|e| {
+            ServiceError::Internal(format!("the server's answer could not be read: {e}"))
+        })?;
+        let templates: Vec<AssetTemplate> = read(&v, "templates");
+        let assets: Vec<Asset> = read(&v, "assets");
+        Ok(InstitutionDetail {
+            summary: InstitutionSummary {
+                institution: Some(institution.clone()),
+                templates: templates.len() as i64,
+                assets: assets.len() as i64,
+                positions: v["positionCount"].as_i64().unwrap_or(0),
+            },
+            institution,
+            policies: read(&v, "policies"),
+            templates,
+            assets,
+            keys: None,
+        })
+    }
+
+    async fn create_template(&self, _: &Actor, input: NewTemplate) -> ServiceResult<AssetTemplate> {
+        self.post(Method::POST, "/v1/templates", &input).await
+    }
+
+    async fn list_templates(
+        &self,
+        _: &Actor,
+        institution_id: Option<String>,
+        page: Page,
+    ) -> ServiceResult<Vec<AssetTemplate>> {
+        let q = page_query(&page, vec![opt("institutionId", institution_id)]);
+        let p: Paged<AssetTemplate> = self.get("/v1/templates", &q).await?;
+        Ok(p.data)
+    }
+
+    async fn get_template(&self, _: &Actor, id: &str) -> ServiceResult<AssetTemplate> {
+        self.get(&format!("/v1/templates/{}", seg(id)), &[]).await
+    }
+
+    async fn create_asset(&self, _: &Actor, input: NewAsset) -> ServiceResult<Asset> {
+        self.post(Method::POST, "/v1/assets", &input).await
+    }
+
+    async fn list_assets(
+        &self,
+        _: &Actor,
+        institution_id: Option<String>,
+        template_id: Option<String>,
+        page: Page,
+    ) -> ServiceResult<Vec<Asset>> {
+        let q = page_query(
+            &page,
+            vec![
+                opt("institutionId", institution_id),
+                opt("templateId", template_id),
+            ],
+        );
+        let p: Paged<Asset> = self.get("/v1/assets", &q).await?;
+        Ok(p.data)
+    }
+
+    async fn get_asset(&self, _: &Actor, id: &str) -> ServiceResult<Asset> {
+        self.get(&format!("/v1/assets/{}", seg(id)), &[]).await
+    }
+
+    async fn create_position(&self, _: &Actor, input: NewPosition) -> ServiceResult<Position> {
+        self.post(Method::POST, "/v1/positions", &input).await
+    }
+
+    async fn list_positions(&self, _: &Actor, q: PositionQuery) -> ServiceResult<Vec<Position>> {
+        if q.sort != PositionSortKey::Created || q.descending || q.backwards {
+            return Err(not_through_a_server("sorting positions"));
+        }
+        let f = q.filter;
+        let page = Page {
+            after: q.cursor.map(|c| c.id),
+            limit: q.limit,
+        };
+        let query = page_query(
+            &page,
+            vec![
+                opt("institutionId", f.institution_id),
+                opt("assetId", f.asset_id),
+                opt("templateId", f.template_id),
+                opt("state", f.state.map(|s| s.to_string())),
+                opt("holderReference", f.holder_reference),
+                opt("search", f.text),
+            ],
+        );
+        let p: Paged<Position> = self.get("/v1/positions", &query).await?;
+        Ok(p.data)
+    }
+
+    async fn position_detail(&self, _: &Actor, id: &str) -> ServiceResult<PositionDetail> {
+        self.get(&format!("/v1/positions/{}", seg(id)), &[]).await
+    }
+
+    async fn transition_position(
+        &self,
+        _: &Actor,
+        id: &str,
+        req: TransitionRequest,
+    ) -> ServiceResult<TransitionOutcome> {
+        self.post(
+            Method::POST,
+            &format!("/v1/positions/{}/transition", seg(id)),
+            &req,
+        )
+        .await
+    }
+
+    async fn set_policy(&self, _: &Actor, input: PolicyInput) -> ServiceResult<InstitutionPolicy> {
+        self.post(Method::PUT, "/v1/policies", &input).await
+    }
+
+    async fn get_policy(
+        &self,
+        a: &Actor,
+        institution_id: &str,
+        region: crate::domain::Region,
+    ) -> ServiceResult<Option<InstitutionPolicy>> {
+        let all = self
+            .list_policies(a, Some(institution_id.to_string()))
+            .await?;
+        Ok(all.into_iter().find(|p| p.region == region))
+    }
+
+    async fn list_policies(
+        &self,
+        _: &Actor,
+        institution_id: Option<String>,
+    ) -> ServiceResult<Vec<InstitutionPolicy>> {
+        self.all("/v1/policies", institution_id).await
+    }
+
+    async fn create_api_key(
+        &self,
+        _: &Actor,
+        institution_id: Option<String>,
+        label: String,
+        role: String,
+    ) -> ServiceResult<CreatedKey> {
+        let body = json!({"institutionId": institution_id, "label": label, "role": role});
+        self.post(Method::POST, "/v1/api-keys", &body).await
+    }
+
+    async fn list_api_keys(
+        &self,
+        _: &Actor,
+        institution_id: Option<String>,
+    ) -> ServiceResult<Vec<ApiKey>> {
+        self.all("/v1/api-keys", institution_id).await
+    }
+
+    async fn revoke_api_key(&self, _: &Actor, key_id: &str) -> ServiceResult<RevokeOutcome> {
+        self.post(
+            Method::POST,
+            &format!("/v1/api-keys/{}/revoke", seg(key_id)),
+            &json!({}),
+        )
+        .await
+    }
+
+    async fn ledger(&self, _: &Actor, q: LedgerQuery) -> ServiceResult<Vec<LedgerEvent>> {
+        if q.since.is_some() || q.text.is_some() || q.institution_id.is_some() {
+            return Err(not_through_a_server("this ledger filter"));
+        }
+        let mut query = vec![
+            ("limit", q.limit.to_string()),
+            ("after", q.after_seq.to_string()),
+        ];
+        query.extend(q.before_seq.map(|b| ("before", b.to_string())));
+        query.extend(q.position_id.map(|p| ("positionId", p)));
+        query.extend(q.kind.map(|k| ("kind", k.to_string())));
+        if q.newest_first {
+            query.push(("newestFirst", "true".into()));
+        }
+        let p: Data<LedgerEvent> = self.get("/v1/ledger", &query).await?;
+        Ok(p.data)
+    }
+
+    async fn ledger_event(&self, _: &Actor, seq: i64) -> ServiceResult<EventDetail> {
+        self.get(&format!("/v1/ledger/{seq}"), &[]).await
+    }
+
+    async fn ledger_head_seq(&self, a: &Actor) -> ServiceResult<i64> {
+        let q = LedgerQuery {
+            newest_first: true,
+            limit: 1,
+            ..Default::default()
+        };
+        Ok(self.ledger(a, q).await?.first().map_or(0, |e| e.seq))
+    }
+
+    async fn verify_ledger(&self, _: &Actor) -> ServiceResult<VerifyReport> {
+        self.get("/v1/ledger/verify", &[]).await
+    }
+
+    async fn audit(&self, _: &Actor, q: AuditQuery) -> ServiceResult<Vec<AuditEvent>> {
+        if q.after.is_some() || q.oldest_first || q.id.is_some() || q.resource_id.is_some() {
+            return Err(not_through_a_server("this audit filter"));
+        }
+        let mut query = vec![("limit", q.limit.to_string())];
+        query.extend(q.action.map(|a| ("action", a)));
+        query.extend(q.outcome.map(|o| ("outcome", o.to_string())));
+        query.extend(q.before.map(|b| ("before", b)));
+        query.extend(q.institution_id.map(|i| ("institutionId", i)));
+        let p: Data<AuditEvent> = self.get("/v1/audit", &query).await?;
+        Ok(p.data)
+    }
+
+    async fn check(&self, _: &Actor) -> ServiceResult<CheckReport> {
+        self.get("/v1/check", &[]).await
+    }
+
+    async fn health(&self, _: &Actor) -> HealthReport {
+        match self.get::<HealthReport>("/v1/health", &[]).await {
+            Ok(h) => h,
+            Err(e) => HealthReport::unreachable("server", self.base.clone(), e.to_string()),
+        }
+    }
+
+    async fn authorize_export(&self, _: &Actor) -> ServiceResult<()> {
+        // The server checks the caller's rights before it sends a line.
+        Ok(())
+    }
+
+    /// The server's export, streamed into `path` as the in-process export writes it (beside the
+    /// target, renamed into place only when whole and its trailer read).
+    async fn export_file(
+        &self,
+        _: &Actor,
+        path: &std::path::Path,
+        force: bool,
+    ) -> ServiceResult<BackupSummary> {
+        use std::io::Write;
+        let mut resp = self
+            .request(Method::GET, "/v1/export")
+            .timeout(Duration::from_secs(24 * 3600))
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        if !resp.status().is_success() {
+            let status = resp.status();
+            let body = resp.json().await.unwrap_or(Value::Null);
+            return Err(error_of(status, body));
+        }
+        let mut file = ExportFile::create(path, force)?;
+        let shown = file.shown.clone();
+        let cannot =
+            |e: std::io::Error| ServiceError::field("file", format!("cannot write {shown}: {e}"));
+        let mut last_line = Vec::new();
+        {
+            let mut out = std::io::BufWriter::new(file.tmp.as_file_mut());
+            while let Some(chunk) = resp.chunk().await.map_err(|e| self.unreachable(e))? {
+                out.write_all(&chunk).map_err(cannot)?;
+                // Keep the bytes since the last newline but one: the trailer is the last line.
+                last_line.extend_from_slice(&chunk);
+                if let Some(i) = last_line[..last_line.len().saturating_sub(1)]
+                    .iter()
+                    .rposition(|b| *b == b'\n')
+                {
+                    last_line.drain(..=i);
+                }
+            }
+            out.flush().map_err(cannot)?;
+        }
+        let trailer: ExportTrailer = serde_json::from_slice::<Value>(&last_line)
+            .ok()
+            .filter(|v| v["type"] == "trailer")
+            .and_then(|v| serde_json::from_value(v["data"].clone()).ok())
+            .ok_or_else(|| {
+                ServiceError::Unavailable(format!(
+                    "the export from {} ended before its trailer: nothing was written to {shown}",
+                    self.base
+                ))
+            })?;
+        file.commit()?;
+        Ok(BackupSummary {
+            lines: trailer.lines + 1,
+            ledger_events: trailer.ledger_events,
+            audit_records: trailer.audit_records,
+            head_seq: trailer.head_seq,
+            head_hash: trailer.head_hash,
+            audit_head_seq: trailer.audit_head_seq,
+            audit_head_hash: trailer.audit_head_hash,
+            notes: Vec::new(),
+        })
+    }
+
+    /// A server's store is witnessed on the server's host, not by its clients.
+    async fn store_key(&self) -> ServiceResult<Option<StoreKey>> {
+        Ok(None)
+    }
+
+    async fn compare_witnessed(
+        &self,
+        _: &Actor,
+        witnessed: &[Witnessed],
+    ) -> ServiceResult<Vec<Finding>> {
+        if witnessed.is_empty() {
+            Ok(Vec::new())
+        } else {
+            Err(not_through_a_server("comparing witness files"))
+        }
+    }
+}
+
+impl Remote {
+    /// Every page of a short list (policies, API keys).
+    async fn all<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        institution_id: Option<String>,
+    ) -> ServiceResult<Vec<T>> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut q = vec![("limit", crate::service::paging::MAX_LIMIT.to_string())];
+            q.extend(institution_id.clone().map(|i| ("institutionId", i)));
+            q.extend(after.clone().map(|a| ("after", a)));
+            let p: Paged<T> = self.get(path, &q).await?;
+            out.extend(p.data);
+            match p.pagination.next_after {
+                Some(n) if p.pagination.has_more => after = Some(n),
+                _ => return Ok(out),
+            }
+        }
+    }
+}
+
+/// A page's rows, whatever its cursor (the ledger's is a seq, the audit trail's `nextBefore`).
+#[derive(serde::Deserialize)]
+struct Data<T> {
+    data: Vec<T>,
+}
+
+/// An id as one path segment (ids never need it, but a mistyped one must not become a path).
+fn seg(id: &str) -> String {
+    url::form_urlencoded::byte_serialize(id.as_bytes()).collect()
+}
