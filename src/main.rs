@@ -146,15 +146,6 @@ async fn run(cli: Cli, process_start: std::time::Instant) -> u8 {
         };
     tracing::info!(backend = %cfg.backend, "escrowgrid starting");
     let Some(command) = cli.command else {
-        if cfg.server.is_some() {
-            return fail(
-                json,
-                &ServiceError::field(
-                    "server",
-                    "the console does not talk to a server yet: use the CLI's commands with --server, or open the store where it is",
-                ),
-            );
-        }
         let rate = cli.demo_rate.or(cfg.console.demo_rate).unwrap_or(1.0);
         if !(rate > 0.0 && rate <= 1000.0) {
             return fail(

@@ -18,8 +18,8 @@ use crate::service::stream::{StreamFilter, Subscription};
 use crate::service::{
     Actor, AuditQuery, CheckReport, CreatedKey, EventDetail, Finding, InstitutionDetail,
     InstitutionSummary, LedgerQuery, NewAsset, NewInstitution, NewPosition, NewTemplate, Page,
-    PolicyInput, PositionDetail, PositionQuery, PositionSortKey, RevokeOutcome, Service,
-    ServiceError, ServiceResult, TransitionOutcome, TransitionRequest, VerifyReport,
+    PolicyInput, PositionDetail, PositionFilter, PositionQuery, PositionSortKey, RevokeOutcome,
+    Service, ServiceError, ServiceResult, TransitionOutcome, TransitionRequest, VerifyReport,
 };
 use crate::witness::{StoreKey, Witnessed};
 use reqwest::{Method, StatusCode};
@@ -34,7 +34,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct Remote {
     base: String,
     http: reqwest::Client,
-    token: Option<String>,
+    /// The key every request presents: the configured one, or the one a sign-in accepted.
+    token: std::sync::RwLock<Option<String>>,
 }
 
 impl Remote {
@@ -93,13 +94,17 @@ impl Remote {
         Ok(Remote {
             base: parsed.as_str().trim_end_matches('/').to_string(),
             http,
-            token,
+            token: std::sync::RwLock::new(token),
         })
+    }
+
+    fn token(&self) -> Option<String> {
+        self.token.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         let r = self.http.request(method, format!("{}{path}", self.base));
-        match &self.token {
+        match self.token() {
             Some(t) => r.bearer_auth(t),
             None => r,
         }
@@ -240,6 +245,18 @@ fn page_query(p: &Page, extra: Vec<Option<(&'static str, String)>>) -> Vec<(&'st
     q
 }
 
+/// A position filter as the list's query parameters.
+fn filter_query(f: PositionFilter) -> Vec<Option<(&'static str, String)>> {
+    vec![
+        opt("institutionId", f.institution_id),
+        opt("assetId", f.asset_id),
+        opt("templateId", f.template_id),
+        opt("state", f.state.map(|s| s.to_string())),
+        opt("holderReference", f.holder_reference),
+        opt("search", f.text),
+    ]
+}
+
 fn not_through_a_server(what: &str) -> ServiceError {
     ServiceError::field(
         "server",
@@ -257,7 +274,7 @@ impl Api for Remote {
         sse::subscribe(
             self.http.clone(),
             format!("{}/v1/ledger/stream", self.base),
-            self.token.clone(),
+            self.token(),
             after,
             filter,
         )
@@ -274,15 +291,21 @@ impl Api for Remote {
     /// Who the key is, as the server sees it: a request every key may make, answered with the
     /// caller's role and institution.
     async fn authenticate(&self, token: Option<&str>) -> ServiceResult<Actor> {
-        if token.is_none() && self.token.is_none() {
+        let Some(token) = token.map(str::to_string).or_else(|| self.token()) else {
             return Err(ServiceError::Unauthenticated(
                 "a server needs an API key: pass --api-key, set ESCROWGRID_API_KEY, or set api_key in the config file".into(),
             ));
-        }
-        let me: Value = self.get("/v1/whoami", &[]).await?;
-        serde_json::from_value(me["actor"].clone()).map_err(|e| {
+        };
+        let r = self
+            .http
+            .get(format!("{}/v1/whoami", self.base))
+            .bearer_auth(&token);
+        let me: Value = self.send(r).await?;
+        let actor = serde_json::from_value(me["actor"].clone()).map_err(|e| {
             ServiceError::Internal(format!("the server's answer could not be read: {e}"))
-        })
+        })?;
+        *self.token.write().unwrap_or_else(|e| e.into_inner()) = Some(token);
+        Ok(actor)
     }
 
     async fn create_institution(
@@ -377,27 +400,52 @@ impl Api for Remote {
     }
 
     async fn list_positions(&self, _: &Actor, q: PositionQuery) -> ServiceResult<Vec<Position>> {
-        if q.sort != PositionSortKey::Created || q.descending || q.backwards {
-            return Err(not_through_a_server("sorting positions"));
-        }
-        let f = q.filter;
+        let (after, after_value) = match q.cursor {
+            Some(c) => (Some(c.id), Some(c.value).filter(|v| !v.is_empty())),
+            None => (None, None),
+        };
         let page = Page {
-            after: q.cursor.map(|c| c.id),
+            after,
             limit: q.limit,
         };
-        let query = page_query(
-            &page,
-            vec![
-                opt("institutionId", f.institution_id),
-                opt("assetId", f.asset_id),
-                opt("templateId", f.template_id),
-                opt("state", f.state.map(|s| s.to_string())),
-                opt("holderReference", f.holder_reference),
-                opt("search", f.text),
-            ],
-        );
-        let p: Paged<Position> = self.get("/v1/positions", &query).await?;
+        let mut extra = filter_query(q.filter);
+        extra.push(opt("afterValue", after_value));
+        if q.sort != PositionSortKey::Created {
+            extra.push(Some(("sort", q.sort.as_str().to_string())));
+        }
+        extra.push(q.descending.then(|| ("descending", "true".to_string())));
+        extra.push(q.backwards.then(|| ("backwards", "true".to_string())));
+        let p: Paged<Position> = self.get("/v1/positions", &page_query(&page, extra)).await?;
         Ok(p.data)
+    }
+
+    async fn count_positions(&self, _: &Actor, f: PositionFilter) -> ServiceResult<i64> {
+        let q: Vec<(&str, String)> = filter_query(f).into_iter().flatten().collect();
+        let v: Value = self.get("/v1/positions/count", &q).await?;
+        v["count"].as_i64().ok_or_else(|| {
+            ServiceError::Internal("the server's answer could not be read: no count".into())
+        })
+    }
+
+    async fn institution_summary(&self, _: &Actor, id: &str) -> ServiceResult<InstitutionSummary> {
+        self.get(&format!("/v1/institutions/{}/summary", seg(id)), &[])
+            .await
+    }
+
+    async fn verify_slice(
+        &self,
+        _: &Actor,
+        from: Option<(i64, String)>,
+        max: Option<u64>,
+    ) -> ServiceResult<VerifyReport> {
+        let mut q = Vec::new();
+        if let Some((seq, hash)) = from {
+            q.push(("fromSeq", seq.to_string()));
+            q.push(("fromHash", hash));
+        }
+        // Without a bound the server would verify both chains: ask for the ledger's alone.
+        q.push(("max", max.unwrap_or(u64::MAX / 2).to_string()));
+        self.get("/v1/ledger/verify", &q).await
     }
 
     async fn position_detail(&self, _: &Actor, id: &str) -> ServiceResult<PositionDetail> {
@@ -471,9 +519,6 @@ impl Api for Remote {
     }
 
     async fn ledger(&self, _: &Actor, q: LedgerQuery) -> ServiceResult<Vec<LedgerEvent>> {
-        if q.since.is_some() || q.text.is_some() || q.institution_id.is_some() {
-            return Err(not_through_a_server("this ledger filter"));
-        }
         let mut query = vec![
             ("limit", q.limit.to_string()),
             ("after", q.after_seq.to_string()),
@@ -484,6 +529,9 @@ impl Api for Remote {
         if q.newest_first {
             query.push(("newestFirst", "true".into()));
         }
+        query.extend(q.since.map(|t| ("since", crate::domain::time::format(&t))));
+        query.extend(q.text.map(|t| ("text", t)));
+        query.extend(q.institution_id.map(|i| ("institutionId", i)));
         let p: Data<LedgerEvent> = self.get("/v1/ledger", &query).await?;
         Ok(p.data)
     }
@@ -506,14 +554,22 @@ impl Api for Remote {
     }
 
     async fn audit(&self, _: &Actor, q: AuditQuery) -> ServiceResult<Vec<AuditEvent>> {
-        if q.after.is_some() || q.oldest_first || q.id.is_some() || q.resource_id.is_some() {
-            return Err(not_through_a_server("this audit filter"));
+        if q.unchained {
+            return Err(not_through_a_server("the audit records outside the chain"));
         }
         let mut query = vec![("limit", q.limit.to_string())];
         query.extend(q.action.map(|a| ("action", a)));
         query.extend(q.outcome.map(|o| ("outcome", o.to_string())));
         query.extend(q.before.map(|b| ("before", b)));
         query.extend(q.institution_id.map(|i| ("institutionId", i)));
+        query.extend(q.after.map(|a| ("after", a)));
+        if q.oldest_first {
+            query.push(("oldestFirst", "true".into()));
+        }
+        query.extend(q.id.map(|i| ("id", i)));
+        query.extend(q.resource_id.map(|r| ("resourceId", r)));
+        query.extend(q.after_seq.map(|s| ("afterSeq", s.to_string())));
+        query.extend(q.text.map(|t| ("text", t)));
         let p: Data<AuditEvent> = self.get("/v1/audit", &query).await?;
         Ok(p.data)
     }

@@ -7,7 +7,8 @@ use crate::domain::ids;
 use crate::service::paging::{Paged, check_limit, cursor, page_after};
 use crate::service::{
     AuditQuery, LedgerQuery, NewAsset, NewInstitution, NewPosition, NewTemplate, Page, PolicyInput,
-    PositionCursor, PositionFilter, PositionQuery, ServiceError, TransitionRequest,
+    PositionCursor, PositionFilter, PositionQuery, PositionSortKey, ServiceError,
+    TransitionRequest,
 };
 use axum::Json;
 use axum::extract::{Path, State};
@@ -36,6 +37,19 @@ impl PageQ {
     fn limit(&self) -> Result<u32, ServiceError> {
         check_limit(self.limit.unwrap_or(DEFAULT_LIMIT))
     }
+}
+
+/// An RFC 3339 time from a query string.
+fn parse_time(s: &str) -> Result<crate::domain::time::Timestamp, ServiceError> {
+    crate::domain::time::parse(s).map_err(|e| {
+        ServiceError::field(
+            "since",
+            format!(
+                "'{}' is not an RFC 3339 time: {e}",
+                crate::domain::text::sanitize(s)
+            ),
+        )
+    })
 }
 
 fn created<T: serde::Serialize>(v: T) -> Response {
@@ -190,6 +204,14 @@ pub struct PositionsQ {
     holder_reference: Option<String>,
     /// A substring of the id, holder or external reference.
     search: Option<String>,
+    /// created (the default), updated, institution, asset, holder, amount, currency, state.
+    sort: Option<String>,
+    descending: Option<bool>,
+    /// The `limit` rows before the cursor (the last page without one), still in display order;
+    /// `pagination.nextAfter` is then the cursor of the page before.
+    backwards: Option<bool>,
+    /// With `after` under a sort other than created: the sort key's value of that row.
+    after_value: Option<String>,
 }
 
 #[utoipa::path(get, path = "/positions", tag = "positions", security(("bearer" = [])), params(PositionsQ), responses((status = 200, body = Paged<crate::domain::Position>), (status = "4XX", body = super::http::ErrorBody), (status = "5XX", body = super::http::ErrorBody)))]
@@ -199,6 +221,23 @@ pub async fn list_positions(
     Query(q): Query<PositionsQ>,
 ) -> ApiResult<Json<Paged<crate::domain::Position>>> {
     let limit = check_limit(q.limit.unwrap_or(DEFAULT_LIMIT))?;
+    let sort = match q.sort.as_deref() {
+        None => PositionSortKey::Created,
+        Some(s) => PositionSortKey::parse(s).ok_or_else(|| {
+            ServiceError::field(
+                "sort",
+                format!(
+                    "'{}' is not a sort key; expected one of {}",
+                    crate::domain::text::sanitize(s),
+                    PositionSortKey::ALL
+                        .iter()
+                        .map(|k| k.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })?,
+    };
     let state = q
         .state
         .map(|s| crate::domain::PositionState::parse_field("state", &s))
@@ -214,14 +253,27 @@ pub async fn list_positions(
             text: q.search,
         },
         cursor: cursor("after", q.after, ids::POSITION, "a position")?.map(|id| PositionCursor {
-            value: String::new(),
+            value: q.after_value.unwrap_or_default(),
             id,
         }),
+        sort,
+        descending: q.descending.unwrap_or(false),
+        backwards: q.backwards.unwrap_or(false),
         limit: limit + 1,
-        ..Default::default()
     };
-    let rows = app.svc.list_positions(&a, query).await?;
-    Ok(Json(Paged::split(rows, limit, |p| p.id.clone())))
+    let backwards = query.backwards;
+    let mut rows = app.svc.list_positions(&a, query).await?;
+    if !backwards {
+        return Ok(Json(Paged::split(rows, limit, |p| p.id.clone())));
+    }
+    // Backwards, the probe row is the first: more come before this page, and the cursor that
+    // goes on backwards is the page's first row.
+    let more = rows.len() > limit as usize;
+    if more {
+        rows.remove(0);
+    }
+    let next = more.then(|| rows.first().map(|p| p.id.clone())).flatten();
+    Ok(Json(Paged::new(rows, limit, next)))
 }
 
 #[utoipa::path(post, path = "/positions", tag = "positions", security(("bearer" = [])), request_body = NewPosition, responses((status = 201, body = crate::domain::Position), (status = "4XX", body = super::http::ErrorBody), (status = "5XX", body = super::http::ErrorBody)))]
@@ -342,6 +394,11 @@ pub struct LedgerQ {
     before: Option<i64>,
     /// The newest first (for "the last N events").
     newest_first: Option<bool>,
+    /// Events written at or after this time (RFC 3339).
+    since: Option<String>,
+    /// Events whose kind, ids or payload contain this text (ASCII case ignored).
+    text: Option<String>,
+    institution_id: Option<String>,
 }
 
 /// A page of the ledger by seq; `pagination.nextAfter` is the last seq.
@@ -357,6 +414,7 @@ pub async fn ledger(
         .map(|k| crate::domain::LedgerKind::parse_field("kind", &k))
         .transpose()
         .map_err(ServiceError::from)?;
+    let since = q.since.as_deref().map(parse_time).transpose()?;
     let mut rows = app
         .svc
         .ledger(
@@ -367,8 +425,10 @@ pub async fn ledger(
                 position_id: q.position_id,
                 kind,
                 newest_first: q.newest_first.unwrap_or(false),
+                since,
+                text: q.text,
+                institution_id: q.institution_id,
                 limit: limit + 1,
-                ..Default::default()
             },
         )
         .await?;
@@ -399,13 +459,71 @@ pub async fn ledger_event(
     Ok(Json(app.svc.ledger_event(&a, seq).await?))
 }
 
-/// The whole chain verified from seq 1 (and the audit chain).
-#[utoipa::path(get, path = "/ledger/verify", tag = "ledger", security(("bearer" = [])), responses((status = 200, description = "the verification report (ok, headSeq, headHash, broken, audit)", body = Object), (status = "4XX", body = super::http::ErrorBody), (status = "5XX", body = super::http::ErrorBody)))]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct VerifyQ {
+    /// Verify on from this seq, whose hash is `fromHash` (a head verified before).
+    from_seq: Option<i64>,
+    from_hash: Option<String>,
+    /// Stop after this many events (`partial` says so).
+    max: Option<u64>,
+}
+
+/// The whole chain verified from seq 1 (and the audit chain); with `fromSeq`/`fromHash` or
+/// `max`, a slice of the ledger's chain only.
+#[utoipa::path(get, path = "/ledger/verify", tag = "ledger", security(("bearer" = [])), params(VerifyQ), responses((status = 200, description = "the verification report (ok, headSeq, headHash, broken, audit)", body = Object), (status = "4XX", body = super::http::ErrorBody), (status = "5XX", body = super::http::ErrorBody)))]
 pub async fn verify_ledger(
     State(app): S,
     Caller(a): Caller,
+    Query(q): Query<VerifyQ>,
 ) -> ApiResult<Json<crate::service::VerifyReport>> {
-    Ok(Json(app.svc.verify_ledger(&a).await?))
+    let from = match (q.from_seq, q.from_hash) {
+        (Some(s), Some(h)) => Some((s, h)),
+        (None, None) => None,
+        _ => {
+            return Err(ServiceError::field("fromSeq", "fromSeq and fromHash go together").into());
+        }
+    };
+    if from.is_none() && q.max.is_none() {
+        return Ok(Json(app.svc.verify_ledger(&a).await?));
+    }
+    Ok(Json(app.svc.verify_slice(&a, from, q.max).await?))
+}
+
+/// An institution's counts (templates, assets, positions), for the institutions table.
+#[utoipa::path(get, path = "/institutions/{id}/summary", tag = "institutions", security(("bearer" = [])), params(("id" = String, Path)), responses((status = 200, body = Object), (status = "4XX", body = super::http::ErrorBody)))]
+pub async fn institution_summary(
+    State(app): S,
+    Caller(a): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<crate::service::InstitutionSummary>> {
+    Ok(Json(app.svc.institution_summary(&a, &id).await?))
+}
+
+/// How many positions match a filter (the list's own filters).
+#[utoipa::path(get, path = "/positions/count", tag = "positions", security(("bearer" = [])), params(PositionsQ), responses((status = 200, description = "`{count}`", body = Object), (status = "4XX", body = super::http::ErrorBody)))]
+pub async fn count_positions(
+    State(app): S,
+    Caller(a): Caller,
+    Query(q): Query<PositionsQ>,
+) -> ApiResult<Json<Value>> {
+    let state = q
+        .state
+        .map(|s| crate::domain::PositionState::parse_field("state", &s))
+        .transpose()
+        .map_err(ServiceError::from)?;
+    let f = PositionFilter {
+        institution_id: q.institution_id,
+        asset_id: q.asset_id,
+        template_id: q.template_id,
+        state,
+        holder_reference: q.holder_reference,
+        text: q.search,
+    };
+    Ok(Json(
+        json!({"count": app.svc.count_positions(&a, f).await?}),
+    ))
 }
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
@@ -418,6 +536,17 @@ pub struct AuditQ {
     action: Option<String>,
     outcome: Option<String>,
     institution_id: Option<String>,
+    /// Records newer than this id, oldest first.
+    after: Option<String>,
+    oldest_first: Option<bool>,
+    /// Only the record with this id.
+    id: Option<String>,
+    /// Only records about this resource.
+    resource_id: Option<String>,
+    /// Only records after this audit-chain seq.
+    after_seq: Option<i64>,
+    /// Records whose fields contain this text.
+    text: Option<String>,
 }
 
 /// A page of the audit trail, newest first; `pagination.nextBefore` pages on.
@@ -441,6 +570,12 @@ pub async fn audit(
                 action: q.action.map(|x| x.trim().to_ascii_uppercase()),
                 outcome,
                 before: cursor("before", q.before, ids::AUDIT, "an audit record")?,
+                after: cursor("after", q.after, ids::AUDIT, "an audit record")?,
+                oldest_first: q.oldest_first.unwrap_or(false),
+                id: q.id,
+                resource_id: q.resource_id,
+                after_seq: q.after_seq,
+                text: q.text,
                 institution_id: q.institution_id,
                 limit: limit + 1,
                 ..Default::default()

@@ -6,9 +6,9 @@
 use super::stream::{StreamFilter, Subscription};
 use super::{
     Actor, AuditQuery, CheckReport, CreatedKey, EventDetail, Finding, InstitutionDetail,
-    LedgerQuery, NewAsset, NewInstitution, NewPosition, NewTemplate, Page, PolicyInput,
-    PositionDetail, PositionQuery, RevokeOutcome, Service, ServiceResult, TransitionOutcome,
-    TransitionRequest, VerifyReport,
+    InstitutionSummary, LedgerQuery, NewAsset, NewInstitution, NewPosition, NewTemplate, Page,
+    PolicyInput, PositionDetail, PositionFilter, PositionQuery, RevokeOutcome, Service,
+    ServiceResult, TransitionOutcome, TransitionRequest, VerifyReport,
 };
 use crate::domain::apikey::ApiKey;
 use crate::domain::audit::AuditEvent;
@@ -33,6 +33,10 @@ macro_rules! api {
             fn local(&self) -> Option<&Service>;
             /// Where the store is, as an operator reads it (a server's URL for a client).
             fn target(&self) -> String;
+            /// The ledger's chain verified on from `from`, or from seq 1.
+            async fn verify_from(&self, actor: &Actor, from: Option<(i64, String)>) -> ServiceResult<VerifyReport> {
+                self.verify_slice(actor, from, None).await
+            }
             $( $(#[$m])* async fn $name(&self $(, $arg: $ty)*) -> $ret; )*
         }
 
@@ -82,6 +86,11 @@ api! {
     async fn ledger_event(&self, actor: &Actor, seq: i64) -> ServiceResult<EventDetail>;
     async fn ledger_head_seq(&self, actor: &Actor) -> ServiceResult<i64>;
     async fn verify_ledger(&self, actor: &Actor) -> ServiceResult<VerifyReport>;
+    /// The ledger's chain verified on from `from` (a head verified before) or seq 1, at most
+    /// `max` events (`partial` says it stopped there).
+    async fn verify_slice(&self, actor: &Actor, from: Option<(i64, String)>, max: Option<u64>) -> ServiceResult<VerifyReport>;
+    async fn institution_summary(&self, actor: &Actor, id: &str) -> ServiceResult<InstitutionSummary>;
+    async fn count_positions(&self, actor: &Actor, f: PositionFilter) -> ServiceResult<i64>;
     async fn audit(&self, actor: &Actor, q: AuditQuery) -> ServiceResult<Vec<AuditEvent>>;
     async fn check(&self, actor: &Actor) -> ServiceResult<CheckReport>;
     async fn health(&self, actor: &Actor) -> HealthReport;

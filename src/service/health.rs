@@ -15,10 +15,10 @@ pub struct HealthReport {
     /// What an acknowledged write survives.
     pub durability: String,
     /// How the connection to the database server is protected (PostgreSQL).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transport: Option<crate::store::Transport>,
     /// Why the store refuses writes (its schema is behind or ahead of this binary).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub writes_refused: Option<String>,
     pub connected: bool,
     pub ping_ms: Option<f64>,

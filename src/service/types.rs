@@ -128,13 +128,13 @@ pub struct VerifyReport {
     pub from_seq: i64,
     pub checked: u64,
     /// True when it stopped at its limit before the end of the chain (`verify_slice`).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub partial: bool,
     pub head_seq: i64,
     pub head_hash: String,
     pub broken: Option<ChainBreak>,
     /// The audit trail's chain, when it was verified too (`ledger verify`, `check`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit: Option<AuditChainReport>,
 }
 

@@ -239,6 +239,24 @@ impl PositionSortKey {
         PositionSortKey::Updated,
     ];
 
+    /// The key's name (`sort=` in the HTTP API).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PositionSortKey::Created => "created",
+            PositionSortKey::Updated => "updated",
+            PositionSortKey::Institution => "institution",
+            PositionSortKey::Asset => "asset",
+            PositionSortKey::Holder => "holder",
+            PositionSortKey::Amount => "amount",
+            PositionSortKey::Currency => "currency",
+            PositionSortKey::State => "state",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|k| k.as_str() == s)
+    }
+
     /// The value of this key for a position, in a form whose text order is the key's order.
     pub fn cursor_value(&self, p: &Position) -> String {
         match self {

@@ -4,15 +4,17 @@
 use super::msg::{AuditPage, Cmd, LedgerPage, Loaded, Msg, PAGE, Submitted};
 use super::popups::form::Submission;
 use crate::domain::ledger::LedgerEvent;
+use crate::service::api::Api;
 use crate::service::stream::StreamFilter;
-use crate::service::{Actor, Service, ServiceError};
+use crate::service::{Actor, ServiceError};
 use crate::service::{AuditQuery, LedgerQuery, Page};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
 #[derive(Clone)]
 pub struct Executor {
-    svc: Arc<Service>,
+    /// The service in this process, or a server's client.
+    svc: Arc<dyn Api>,
     actor: Actor,
     tx: mpsc::Sender<Msg>,
     /// The operator's witness file: chain verification starts from its newest head for this
@@ -25,7 +27,7 @@ pub struct Executor {
 }
 
 impl Executor {
-    pub fn new(svc: Arc<Service>, actor: Actor, tx: mpsc::Sender<Msg>) -> Self {
+    pub fn new(svc: Arc<dyn Api>, actor: Actor, tx: mpsc::Sender<Msg>) -> Self {
         Executor {
             svc,
             actor,
@@ -45,7 +47,8 @@ impl Executor {
     async fn anchor_now(
         &self,
     ) -> crate::service::ServiceResult<crate::domain::anchor::AnchorRecord> {
-        self.svc.require_root(&self.actor, "publish an anchor")?;
+        let svc = crate::cli::local(self.svc.as_ref(), "anchoring")?;
+        svc.require_root(&self.actor, "publish an anchor")?;
         #[cfg(feature = "onchain")]
         {
             let key = crate::anchor::signer_key(&|k| {
@@ -56,7 +59,7 @@ impl Executor {
                 .await
                 .map_err(ServiceError::Chain)?;
             let worker =
-                crate::anchor::worker::Worker::new(self.svc.store(), chain, self.onchain.clone());
+                crate::anchor::worker::Worker::new(svc.store(), chain, self.onchain.clone());
             worker
                 .publish_now(std::time::Duration::from_secs(60))
                 .await

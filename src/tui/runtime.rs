@@ -11,6 +11,7 @@ use crate::boot;
 use crate::boot::SharedStore;
 use crate::config::Config;
 use crate::service::Backend;
+use crate::service::api::Api;
 use crate::service::{Actor, Service};
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures::StreamExt;
@@ -136,7 +137,7 @@ async fn login(
     chrome: &Chrome<'_>,
     term: &mut Term,
     events: &mut EventStream,
-    svc: &Service,
+    svc: &dyn crate::service::api::Api,
     signals: &mut Signals,
     why: Option<String>,
 ) -> Wait<Actor> {
@@ -228,13 +229,14 @@ impl Drop for Anchoring {
 #[allow(unused_variables)]
 async fn anchoring(
     cfg: &Config,
-    svc: &Arc<crate::service::Service>,
+    svc: Option<&Arc<crate::service::Service>>,
     actor: &crate::service::Actor,
     app: &mut App,
 ) -> Anchoring {
-    if !cfg.onchain.enabled || !actor.is_root() {
+    // A server's client anchors nothing: the server runs the worker.
+    let Some(svc) = svc.filter(|_| cfg.onchain.enabled && actor.is_root()) else {
         return Anchoring(None);
-    }
+    };
     #[cfg(feature = "onchain")]
     {
         let chain = match crate::anchor::signer_key(&|k| {
@@ -302,26 +304,53 @@ async fn run_with(
             cfg.backend
         },
     );
-    let Wait::Done(store) =
-        connect(&screens, &mut term, &mut events, cfg, opts.demo, signals).await
-    else {
-        return Ok(());
-    };
-    let svc = Arc::new(boot::service(cfg, store.clone(), log_file.clone()));
-    let actor = match boot::authenticate(cfg, &svc).await {
+    // Through a server (`--server`): no store here; else the store, opened (with retries).
+    let (svc, local, store): (Arc<dyn Api>, Option<Arc<Service>>, Option<SharedStore>) =
+        match &cfg.server {
+            Some(url) => {
+                if opts.demo || opts.seed_demo {
+                    return Err(
+                        "--demo and --seed-demo need a store of this process: drop --server".into(),
+                    );
+                }
+                let remote =
+                    crate::client::Remote::new(url, cfg.ca_cert.as_deref(), cfg.api_key.clone())
+                        .map_err(|e| e.to_string())?;
+                (Arc::new(remote), None, None)
+            }
+            None => {
+                let Wait::Done(store) =
+                    connect(&screens, &mut term, &mut events, cfg, opts.demo, signals).await
+                else {
+                    return Ok(());
+                };
+                let svc = Arc::new(boot::service(cfg, store.clone(), log_file.clone()));
+                (svc.clone(), Some(svc), Some(store))
+            }
+        };
+    let actor = match svc.authenticate(cfg.api_key.as_deref()).await {
         Ok(a) => a,
         Err(e) if svc.requires_key() => {
             if cfg.api_key.is_some() {
                 tracing::warn!(error = %e, "console: configured API key refused");
             }
-            match login(&screens, &mut term, &mut events, &svc, signals, None).await {
+            match login(
+                &screens,
+                &mut term,
+                &mut events,
+                svc.as_ref(),
+                signals,
+                None,
+            )
+            .await
+            {
                 Wait::Done(a) => a,
                 Wait::Quit => return Ok(()),
             }
         }
         Err(e) => return Err(e.to_string()),
     };
-    if opts.demo || opts.seed_demo {
+    if let (true, Some(store), Some(local)) = (opts.demo || opts.seed_demo, &store, &local) {
         let empty = store
             .counts(None)
             .await
@@ -333,7 +362,7 @@ async fn run_with(
                 "loading",
                 vec![Line::from("Loading the demo data set…")],
             );
-            if let Err(e) = crate::demo::seed::load_demo(&svc, &actor, 300, 42, false).await {
+            if let Err(e) = crate::demo::seed::load_demo(local, &actor, 300, 42, false).await {
                 tracing::warn!(error = %e, "console: demo data set not loaded");
             }
         }
@@ -346,7 +375,8 @@ async fn run_with(
             cfg,
             opts: &opts,
             svc: &svc,
-            store: &store,
+            local: local.as_ref(),
+            store: store.as_ref(),
             log_file: &log_file,
             keymap: &keymap,
             theme: &theme,
@@ -360,7 +390,16 @@ async fn run_with(
             Ended::Quit => return Ok(()),
             Ended::SignedOut(why) => why,
         };
-        match login(&screens, &mut term, &mut events, &svc, signals, Some(why)).await {
+        match login(
+            &screens,
+            &mut term,
+            &mut events,
+            svc.as_ref(),
+            signals,
+            Some(why),
+        )
+        .await
+        {
             Wait::Done(a) => actor = a,
             Wait::Quit => return Ok(()),
         }
@@ -378,8 +417,11 @@ enum Ended {
 struct Console<'a> {
     cfg: &'a Config,
     opts: &'a Options,
-    svc: &'a Arc<Service>,
-    store: &'a SharedStore,
+    svc: &'a Arc<dyn Api>,
+    /// The service of this process (None through a server).
+    local: Option<&'a Arc<Service>>,
+    /// This process's store (None through a server).
+    store: Option<&'a SharedStore>,
     log_file: &'a Option<String>,
     keymap: &'a keymap::KeyMap,
     theme: &'a theme::Theme,
@@ -401,6 +443,7 @@ impl Console<'_> {
             cfg,
             opts,
             svc,
+            local,
             store,
             log_file,
             keymap,
@@ -409,8 +452,8 @@ impl Console<'_> {
             frame,
         } = *self;
         let session = Session {
-            backend: store.backend().to_string(),
-            target: store.target(),
+            backend: store.map_or_else(|| "server".to_string(), |s| s.backend().to_string()),
+            target: store.map_or_else(|| svc.target(), |s| s.target()),
             demo: opts.demo,
             mouse,
             log_file: log_file.clone(),
@@ -427,15 +470,14 @@ impl Console<'_> {
         exec.subscribe();
         // The anchoring worker, in root sessions of builds with the feature when [onchain] is
         // enabled; stopped when the console ends.
-        let _anchoring = anchoring(cfg, svc, actor, &mut app).await;
-        let sim_pause = if opts.demo {
-            Some(crate::demo::simulator::spawn(
-                svc.clone(),
+        let _anchoring = anchoring(cfg, local, actor, &mut app).await;
+        let sim_pause = match local {
+            Some(local) if opts.demo => Some(crate::demo::simulator::spawn(
+                local.clone(),
                 actor.clone(),
                 opts.demo_rate,
-            ))
-        } else {
-            None
+            )),
+            _ => None,
         };
         app.start();
         if let Some(p) = created {

@@ -10,6 +10,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::io::BufRead;
 use std::process::{Child, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const ROOT: &str = "root-key-for-the-serve-tests-0123456789";
@@ -1140,4 +1141,180 @@ async fn the_cli_through_a_server_answers_as_in_process() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{o:?}");
+}
+
+/// The console's reads through a server: what the console asks (sorted, backwards and filtered
+/// position pages, counts, summaries, verified slices, ledger and audit filters) is answered as
+/// the in-process service answers it over the same store, and a console signed in through the
+/// server loads its tabs from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_through_a_server_reads_what_it_reads_in_process() {
+    use escrowgrid::service::api::Api;
+    use escrowgrid::service::{
+        AuditQuery, LedgerQuery, PositionCursor, PositionFilter, PositionQuery, PositionSortKey,
+        Service, ServiceConfig,
+    };
+    let book = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", book.path().join("book.db").display());
+    let o = common::escrowgrid(book.path())
+        .args([
+            "--database-url",
+            &url,
+            "seed",
+            "--demo",
+            "--positions",
+            "80",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let s = start(Some(&url), false, &[("ESCROWGRID_RATE_LIMIT_PER_S", "0")]);
+    let remote: Arc<dyn Api> =
+        Arc::new(escrowgrid::client::Remote::new(&s.base, Some(&s.ca_file), None).unwrap());
+    let root = remote.authenticate(Some(ROOT)).await.unwrap();
+    assert_eq!(root, escrowgrid::service::Actor::Root);
+    let here = Service::new(
+        escrowgrid::store::open(
+            escrowgrid::store::Backend::Sqlite,
+            &url,
+            Duration::from_millis(50),
+        )
+        .await
+        .unwrap(),
+        ServiceConfig::default(),
+    );
+    let local = escrowgrid::service::Actor::Local { user: "t".into() };
+    let ids =
+        |v: &[escrowgrid::domain::Position]| v.iter().map(|p| p.id.clone()).collect::<Vec<_>>();
+
+    for (sort, descending, backwards, state) in [
+        (PositionSortKey::Amount, true, false, None),
+        (PositionSortKey::Holder, false, true, None),
+        (
+            PositionSortKey::State,
+            false,
+            false,
+            Some(escrowgrid::domain::PositionState::Funded),
+        ),
+        (PositionSortKey::Updated, true, true, None),
+    ] {
+        let q = |cursor: Option<PositionCursor>| PositionQuery {
+            filter: PositionFilter {
+                state,
+                ..Default::default()
+            },
+            sort,
+            descending,
+            backwards,
+            cursor,
+            limit: 7,
+        };
+        let a = remote.list_positions(&root, q(None)).await.unwrap();
+        let b = here.list_positions(&local, q(None)).await.unwrap();
+        assert_eq!(ids(&a), ids(&b), "{sort:?} first page");
+        assert!(!a.is_empty());
+        let c = Some(PositionCursor::of(sort, &a[0]));
+        let a2 = remote.list_positions(&root, q(c.clone())).await.unwrap();
+        let b2 = here.list_positions(&local, q(c)).await.unwrap();
+        assert_eq!(ids(&a2), ids(&b2), "{sort:?} from a cursor");
+        let f = PositionFilter {
+            state,
+            ..Default::default()
+        };
+        assert_eq!(
+            remote.count_positions(&root, f.clone()).await.unwrap(),
+            here.count_positions(&local, f).await.unwrap()
+        );
+    }
+    let inst = here
+        .list_institutions(&local, escrowgrid::service::Page::first(1))
+        .await
+        .unwrap();
+    let (a, b) = (
+        remote
+            .institution_summary(&root, &inst[0].id)
+            .await
+            .unwrap(),
+        here.institution_summary(&local, &inst[0].id).await.unwrap(),
+    );
+    assert_eq!(
+        (a.templates, a.assets, a.positions),
+        (b.templates, b.assets, b.positions)
+    );
+    let (a, b) = (
+        remote.verify_slice(&root, None, Some(25)).await.unwrap(),
+        here.verify_slice(&local, None, Some(25)).await.unwrap(),
+    );
+    assert_eq!(
+        (a.ok, a.partial, a.head_seq, a.checked),
+        (b.ok, b.partial, b.head_seq, b.checked)
+    );
+    let from = Some((a.head_seq, a.head_hash.clone()));
+    let (a, b) = (
+        remote.verify_from(&root, from.clone()).await.unwrap(),
+        here.verify_from(&local, from).await.unwrap(),
+    );
+    assert_eq!(
+        (a.ok, a.from_seq, a.head_seq),
+        (b.ok, b.from_seq, b.head_seq)
+    );
+    let lq = || LedgerQuery {
+        text: Some("funded".into()),
+        since: Some(escrowgrid::domain::time::parse("2000-01-01T00:00:00Z").unwrap()),
+        limit: 20,
+        ..Default::default()
+    };
+    let (a, b) = (
+        remote.ledger(&root, lq()).await.unwrap(),
+        here.ledger(&local, lq()).await.unwrap(),
+    );
+    assert_eq!(
+        a.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        b.iter().map(|e| e.seq).collect::<Vec<_>>()
+    );
+    assert!(!a.is_empty());
+    let aq = || AuditQuery {
+        oldest_first: true,
+        limit: 10,
+        ..Default::default()
+    };
+    let (a, b) = (
+        remote.audit(&root, aq()).await.unwrap(),
+        here.audit(&local, aq()).await.unwrap(),
+    );
+    assert_eq!(
+        a.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
+        b.iter().map(|r| r.id.clone()).collect::<Vec<_>>()
+    );
+
+    // A console signed in through the server loads its tabs from it.
+    let (tx, _rx) = tokio::sync::mpsc::channel(16);
+    let exec = escrowgrid::tui::exec::Executor::new(remote.clone(), root.clone(), tx);
+    let session = escrowgrid::tui::app::Session {
+        backend: "server".into(),
+        target: remote.target(),
+        ..escrowgrid::tui::app::Session::of(&root, false)
+    };
+    let mut app = escrowgrid::tui::app::App::new(
+        session,
+        escrowgrid::tui::keymap::KeyMap::default(),
+        escrowgrid::tui::theme::Theme::default(),
+    );
+    app.update(escrowgrid::tui::app::Msg::Resize(160, 48));
+    app.start();
+    escrowgrid::tui::exec::settle(&mut app, &exec).await;
+    assert_eq!(app.positions().total, Some(80));
+    assert!(!app.positions().rows.is_empty());
+    app.update(escrowgrid::tui::app::Msg::Key(
+        crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::Char('5'),
+            crossterm::event::KeyModifiers::NONE,
+        ),
+    ));
+    escrowgrid::tui::exec::settle(&mut app, &exec).await;
+    let screen = crate::tui::render_to_string(&app, 160, 48);
+    assert!(
+        screen.contains("sqlite"),
+        "the Health tab shows the server's store:\n{screen}"
+    );
 }

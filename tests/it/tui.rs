@@ -160,7 +160,7 @@ impl T {
 }
 
 /// The whole screen as text.
-fn render_to_string(app: &App, w: u16, h: u16) -> String {
+pub(crate) fn render_to_string(app: &App, w: u16, h: u16) -> String {
     let backend = ratatui::backend::TestBackend::new(w, h);
     let mut term = ratatui::Terminal::new(backend).expect("test terminal");
     term.draw(|f| escrowgrid::tui::chrome::draw(f, app))
