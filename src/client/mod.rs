@@ -34,8 +34,17 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct Remote {
     base: String,
     http: reqwest::Client,
-    /// The key every request presents: the configured one, or the one a sign-in accepted.
-    token: std::sync::RwLock<Option<String>>,
+    /// The keys requests present, by the actor they sign in as.
+    token: std::sync::RwLock<Tokens>,
+}
+
+/// The keys a client holds: the configured one, and each that signed in (a console's sign-in, a
+/// test's several keys), so a call made as an actor presents that actor's key.
+#[derive(Default)]
+struct Tokens {
+    default: Option<String>,
+    root: Option<String>,
+    keys: std::collections::HashMap<String, String>,
 }
 
 impl Remote {
@@ -94,17 +103,26 @@ impl Remote {
         Ok(Remote {
             base: parsed.as_str().trim_end_matches('/').to_string(),
             http,
-            token: std::sync::RwLock::new(token),
+            token: std::sync::RwLock::new(Tokens {
+                default: token,
+                ..Default::default()
+            }),
         })
     }
 
-    fn token(&self) -> Option<String> {
-        self.token.read().unwrap_or_else(|e| e.into_inner()).clone()
+    /// The key `actor` signed in with (root and the local operator: the configured key).
+    fn token(&self, actor: &Actor) -> Option<String> {
+        let t = self.token.read().unwrap_or_else(|e| e.into_inner());
+        match actor {
+            Actor::Key { key_id, .. } => t.keys.get(key_id).cloned(),
+            _ => t.root.clone(),
+        }
+        .or_else(|| t.default.clone())
     }
 
-    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+    fn request(&self, actor: &Actor, method: Method, path: &str) -> reqwest::RequestBuilder {
         let r = self.http.request(method, format!("{}{path}", self.base));
-        match self.token() {
+        match self.token(actor) {
             Some(t) => r.bearer_auth(t),
             None => r,
         }
@@ -128,20 +146,22 @@ impl Remote {
 
     async fn get<T: DeserializeOwned>(
         &self,
+        a: &Actor,
         path: &str,
         query: &[(&str, String)],
     ) -> ServiceResult<T> {
-        self.send(self.request(Method::GET, path).query(query))
+        self.send(self.request(a, Method::GET, path).query(query))
             .await
     }
 
     async fn post<B: Serialize + Sync, T: DeserializeOwned>(
         &self,
+        a: &Actor,
         method: Method,
         path: &str,
         body: &B,
     ) -> ServiceResult<T> {
-        self.send(self.request(method, path).json(body)).await
+        self.send(self.request(a, method, path).json(body)).await
     }
 
     fn unreachable(&self, e: reqwest::Error) -> ServiceError {
@@ -270,11 +290,11 @@ impl Api for Remote {
         true
     }
 
-    fn subscribe(&self, _actor: &Actor, after: i64, filter: StreamFilter) -> Subscription {
+    fn subscribe(&self, actor: &Actor, after: i64, filter: StreamFilter) -> Subscription {
         sse::subscribe(
             self.http.clone(),
             format!("{}/v1/ledger/stream", self.base),
-            self.token(),
+            self.token(actor),
             after,
             filter,
         )
@@ -291,7 +311,10 @@ impl Api for Remote {
     /// Who the key is, as the server sees it: a request every key may make, answered with the
     /// caller's role and institution.
     async fn authenticate(&self, token: Option<&str>) -> ServiceResult<Actor> {
-        let Some(token) = token.map(str::to_string).or_else(|| self.token()) else {
+        let Some(token) = token
+            .map(str::to_string)
+            .or_else(|| self.token(&Actor::Root))
+        else {
             return Err(ServiceError::Unauthenticated(
                 "a server needs an API key: pass --api-key, set ESCROWGRID_API_KEY, or set api_key in the config file".into(),
             ));
@@ -301,31 +324,39 @@ impl Api for Remote {
             .get(format!("{}/v1/whoami", self.base))
             .bearer_auth(&token);
         let me: Value = self.send(r).await?;
-        let actor = serde_json::from_value(me["actor"].clone()).map_err(|e| {
+        let actor: Actor = serde_json::from_value(me["actor"].clone()).map_err(|e| {
             ServiceError::Internal(format!("the server's answer could not be read: {e}"))
         })?;
-        *self.token.write().unwrap_or_else(|e| e.into_inner()) = Some(token);
+        // Later calls as this actor present this key.
+        let mut t = self.token.write().unwrap_or_else(|e| e.into_inner());
+        match &actor {
+            Actor::Key { key_id, .. } => {
+                t.keys.insert(key_id.clone(), token.clone());
+            }
+            _ => t.root = Some(token.clone()),
+        }
+        t.default.get_or_insert(token);
         Ok(actor)
     }
 
     async fn create_institution(
         &self,
-        _: &Actor,
+        a: &Actor,
         input: NewInstitution,
     ) -> ServiceResult<Institution> {
-        self.post(Method::POST, "/v1/institutions", &input).await
+        self.post(a, Method::POST, "/v1/institutions", &input).await
     }
 
-    async fn list_institutions(&self, _: &Actor, page: Page) -> ServiceResult<Vec<Institution>> {
+    async fn list_institutions(&self, a: &Actor, page: Page) -> ServiceResult<Vec<Institution>> {
         let p: Paged<Institution> = self
-            .get("/v1/institutions", &page_query(&page, vec![]))
+            .get(a, "/v1/institutions", &page_query(&page, vec![]))
             .await?;
         Ok(p.data)
     }
 
-    async fn institution_detail(&self, _: &Actor, id: &str) -> ServiceResult<InstitutionDetail> {
+    async fn institution_detail(&self, a: &Actor, id: &str) -> ServiceResult<InstitutionDetail> {
         let v: Value = self
-            .get(&format!("/v1/institutions/{}", seg(id)), &[])
+            .get(a, &format!("/v1/institutions/{}", seg(id)), &[])
             .await?;
         fn read<T: DeserializeOwned + Default>(v: &Value, k: &str) -> T {
             serde_json::from_value(v[k].clone()).unwrap_or_default()
@@ -350,32 +381,33 @@ impl Api for Remote {
         })
     }
 
-    async fn create_template(&self, _: &Actor, input: NewTemplate) -> ServiceResult<AssetTemplate> {
-        self.post(Method::POST, "/v1/templates", &input).await
+    async fn create_template(&self, a: &Actor, input: NewTemplate) -> ServiceResult<AssetTemplate> {
+        self.post(a, Method::POST, "/v1/templates", &input).await
     }
 
     async fn list_templates(
         &self,
-        _: &Actor,
+        a: &Actor,
         institution_id: Option<String>,
         page: Page,
     ) -> ServiceResult<Vec<AssetTemplate>> {
         let q = page_query(&page, vec![opt("institutionId", institution_id)]);
-        let p: Paged<AssetTemplate> = self.get("/v1/templates", &q).await?;
+        let p: Paged<AssetTemplate> = self.get(a, "/v1/templates", &q).await?;
         Ok(p.data)
     }
 
-    async fn get_template(&self, _: &Actor, id: &str) -> ServiceResult<AssetTemplate> {
-        self.get(&format!("/v1/templates/{}", seg(id)), &[]).await
+    async fn get_template(&self, a: &Actor, id: &str) -> ServiceResult<AssetTemplate> {
+        self.get(a, &format!("/v1/templates/{}", seg(id)), &[])
+            .await
     }
 
-    async fn create_asset(&self, _: &Actor, input: NewAsset) -> ServiceResult<Asset> {
-        self.post(Method::POST, "/v1/assets", &input).await
+    async fn create_asset(&self, a: &Actor, input: NewAsset) -> ServiceResult<Asset> {
+        self.post(a, Method::POST, "/v1/assets", &input).await
     }
 
     async fn list_assets(
         &self,
-        _: &Actor,
+        a: &Actor,
         institution_id: Option<String>,
         template_id: Option<String>,
         page: Page,
@@ -387,19 +419,19 @@ impl Api for Remote {
                 opt("templateId", template_id),
             ],
         );
-        let p: Paged<Asset> = self.get("/v1/assets", &q).await?;
+        let p: Paged<Asset> = self.get(a, "/v1/assets", &q).await?;
         Ok(p.data)
     }
 
-    async fn get_asset(&self, _: &Actor, id: &str) -> ServiceResult<Asset> {
-        self.get(&format!("/v1/assets/{}", seg(id)), &[]).await
+    async fn get_asset(&self, a: &Actor, id: &str) -> ServiceResult<Asset> {
+        self.get(a, &format!("/v1/assets/{}", seg(id)), &[]).await
     }
 
-    async fn create_position(&self, _: &Actor, input: NewPosition) -> ServiceResult<Position> {
-        self.post(Method::POST, "/v1/positions", &input).await
+    async fn create_position(&self, a: &Actor, input: NewPosition) -> ServiceResult<Position> {
+        self.post(a, Method::POST, "/v1/positions", &input).await
     }
 
-    async fn list_positions(&self, _: &Actor, q: PositionQuery) -> ServiceResult<Vec<Position>> {
+    async fn list_positions(&self, a: &Actor, q: PositionQuery) -> ServiceResult<Vec<Position>> {
         let (after, after_value) = match q.cursor {
             Some(c) => (Some(c.id), Some(c.value).filter(|v| !v.is_empty())),
             None => (None, None),
@@ -415,26 +447,28 @@ impl Api for Remote {
         }
         extra.push(q.descending.then(|| ("descending", "true".to_string())));
         extra.push(q.backwards.then(|| ("backwards", "true".to_string())));
-        let p: Paged<Position> = self.get("/v1/positions", &page_query(&page, extra)).await?;
+        let p: Paged<Position> = self
+            .get(a, "/v1/positions", &page_query(&page, extra))
+            .await?;
         Ok(p.data)
     }
 
-    async fn count_positions(&self, _: &Actor, f: PositionFilter) -> ServiceResult<i64> {
+    async fn count_positions(&self, a: &Actor, f: PositionFilter) -> ServiceResult<i64> {
         let q: Vec<(&str, String)> = filter_query(f).into_iter().flatten().collect();
-        let v: Value = self.get("/v1/positions/count", &q).await?;
+        let v: Value = self.get(a, "/v1/positions/count", &q).await?;
         v["count"].as_i64().ok_or_else(|| {
             ServiceError::Internal("the server's answer could not be read: no count".into())
         })
     }
 
-    async fn institution_summary(&self, _: &Actor, id: &str) -> ServiceResult<InstitutionSummary> {
-        self.get(&format!("/v1/institutions/{}/summary", seg(id)), &[])
+    async fn institution_summary(&self, a: &Actor, id: &str) -> ServiceResult<InstitutionSummary> {
+        self.get(a, &format!("/v1/institutions/{}/summary", seg(id)), &[])
             .await
     }
 
     async fn verify_slice(
         &self,
-        _: &Actor,
+        a: &Actor,
         from: Option<(i64, String)>,
         max: Option<u64>,
     ) -> ServiceResult<VerifyReport> {
@@ -445,20 +479,22 @@ impl Api for Remote {
         }
         // Without a bound the server would verify both chains: ask for the ledger's alone.
         q.push(("max", max.unwrap_or(u64::MAX / 2).to_string()));
-        self.get("/v1/ledger/verify", &q).await
+        self.get(a, "/v1/ledger/verify", &q).await
     }
 
-    async fn position_detail(&self, _: &Actor, id: &str) -> ServiceResult<PositionDetail> {
-        self.get(&format!("/v1/positions/{}", seg(id)), &[]).await
+    async fn position_detail(&self, a: &Actor, id: &str) -> ServiceResult<PositionDetail> {
+        self.get(a, &format!("/v1/positions/{}", seg(id)), &[])
+            .await
     }
 
     async fn transition_position(
         &self,
-        _: &Actor,
+        a: &Actor,
         id: &str,
         req: TransitionRequest,
     ) -> ServiceResult<TransitionOutcome> {
         self.post(
+            a,
             Method::POST,
             &format!("/v1/positions/{}/transition", seg(id)),
             &req,
@@ -466,8 +502,8 @@ impl Api for Remote {
         .await
     }
 
-    async fn set_policy(&self, _: &Actor, input: PolicyInput) -> ServiceResult<InstitutionPolicy> {
-        self.post(Method::PUT, "/v1/policies", &input).await
+    async fn set_policy(&self, a: &Actor, input: PolicyInput) -> ServiceResult<InstitutionPolicy> {
+        self.post(a, Method::PUT, "/v1/policies", &input).await
     }
 
     async fn get_policy(
@@ -484,33 +520,34 @@ impl Api for Remote {
 
     async fn list_policies(
         &self,
-        _: &Actor,
+        a: &Actor,
         institution_id: Option<String>,
     ) -> ServiceResult<Vec<InstitutionPolicy>> {
-        self.all("/v1/policies", institution_id).await
+        self.all(a, "/v1/policies", institution_id).await
     }
 
     async fn create_api_key(
         &self,
-        _: &Actor,
+        a: &Actor,
         institution_id: Option<String>,
         label: String,
         role: String,
     ) -> ServiceResult<CreatedKey> {
         let body = json!({"institutionId": institution_id, "label": label, "role": role});
-        self.post(Method::POST, "/v1/api-keys", &body).await
+        self.post(a, Method::POST, "/v1/api-keys", &body).await
     }
 
     async fn list_api_keys(
         &self,
-        _: &Actor,
+        a: &Actor,
         institution_id: Option<String>,
     ) -> ServiceResult<Vec<ApiKey>> {
-        self.all("/v1/api-keys", institution_id).await
+        self.all(a, "/v1/api-keys", institution_id).await
     }
 
-    async fn revoke_api_key(&self, _: &Actor, key_id: &str) -> ServiceResult<RevokeOutcome> {
+    async fn revoke_api_key(&self, a: &Actor, key_id: &str) -> ServiceResult<RevokeOutcome> {
         self.post(
+            a,
             Method::POST,
             &format!("/v1/api-keys/{}/revoke", seg(key_id)),
             &json!({}),
@@ -518,7 +555,7 @@ impl Api for Remote {
         .await
     }
 
-    async fn ledger(&self, _: &Actor, q: LedgerQuery) -> ServiceResult<Vec<LedgerEvent>> {
+    async fn ledger(&self, a: &Actor, q: LedgerQuery) -> ServiceResult<Vec<LedgerEvent>> {
         let mut query = vec![
             ("limit", q.limit.to_string()),
             ("after", q.after_seq.to_string()),
@@ -532,12 +569,12 @@ impl Api for Remote {
         query.extend(q.since.map(|t| ("since", crate::domain::time::format(&t))));
         query.extend(q.text.map(|t| ("text", t)));
         query.extend(q.institution_id.map(|i| ("institutionId", i)));
-        let p: Data<LedgerEvent> = self.get("/v1/ledger", &query).await?;
+        let p: Data<LedgerEvent> = self.get(a, "/v1/ledger", &query).await?;
         Ok(p.data)
     }
 
-    async fn ledger_event(&self, _: &Actor, seq: i64) -> ServiceResult<EventDetail> {
-        self.get(&format!("/v1/ledger/{seq}"), &[]).await
+    async fn ledger_event(&self, a: &Actor, seq: i64) -> ServiceResult<EventDetail> {
+        self.get(a, &format!("/v1/ledger/{seq}"), &[]).await
     }
 
     async fn ledger_head_seq(&self, a: &Actor) -> ServiceResult<i64> {
@@ -549,11 +586,11 @@ impl Api for Remote {
         Ok(self.ledger(a, q).await?.first().map_or(0, |e| e.seq))
     }
 
-    async fn verify_ledger(&self, _: &Actor) -> ServiceResult<VerifyReport> {
-        self.get("/v1/ledger/verify", &[]).await
+    async fn verify_ledger(&self, a: &Actor) -> ServiceResult<VerifyReport> {
+        self.get(a, "/v1/ledger/verify", &[]).await
     }
 
-    async fn audit(&self, _: &Actor, q: AuditQuery) -> ServiceResult<Vec<AuditEvent>> {
+    async fn audit(&self, a: &Actor, q: AuditQuery) -> ServiceResult<Vec<AuditEvent>> {
         if q.unchained {
             return Err(not_through_a_server("the audit records outside the chain"));
         }
@@ -570,16 +607,16 @@ impl Api for Remote {
         query.extend(q.resource_id.map(|r| ("resourceId", r)));
         query.extend(q.after_seq.map(|s| ("afterSeq", s.to_string())));
         query.extend(q.text.map(|t| ("text", t)));
-        let p: Data<AuditEvent> = self.get("/v1/audit", &query).await?;
+        let p: Data<AuditEvent> = self.get(a, "/v1/audit", &query).await?;
         Ok(p.data)
     }
 
-    async fn check(&self, _: &Actor) -> ServiceResult<CheckReport> {
-        self.get("/v1/check", &[]).await
+    async fn check(&self, a: &Actor) -> ServiceResult<CheckReport> {
+        self.get(a, "/v1/check", &[]).await
     }
 
-    async fn health(&self, _: &Actor) -> HealthReport {
-        match self.get::<HealthReport>("/v1/health", &[]).await {
+    async fn health(&self, a: &Actor) -> HealthReport {
+        match self.get::<HealthReport>(a, "/v1/health", &[]).await {
             Ok(h) => h,
             Err(e) => HealthReport::unreachable("server", self.base.clone(), e.to_string()),
         }
@@ -594,13 +631,13 @@ impl Api for Remote {
     /// target, renamed into place only when whole and its trailer read).
     async fn export_file(
         &self,
-        _: &Actor,
+        a: &Actor,
         path: &std::path::Path,
         force: bool,
     ) -> ServiceResult<BackupSummary> {
         use std::io::Write;
         let mut resp = self
-            .request(Method::GET, "/v1/export")
+            .request(a, Method::GET, "/v1/export")
             .timeout(Duration::from_secs(24 * 3600))
             .send()
             .await
@@ -675,6 +712,7 @@ impl Remote {
     /// Every page of a short list (policies, API keys).
     async fn all<T: DeserializeOwned>(
         &self,
+        a: &Actor,
         path: &str,
         institution_id: Option<String>,
     ) -> ServiceResult<Vec<T>> {
@@ -684,7 +722,7 @@ impl Remote {
             let mut q = vec![("limit", crate::service::paging::MAX_LIMIT.to_string())];
             q.extend(institution_id.clone().map(|i| ("institutionId", i)));
             q.extend(after.clone().map(|a| ("after", a)));
-            let p: Paged<T> = self.get(path, &q).await?;
+            let p: Paged<T> = self.get(a, path, &q).await?;
             out.extend(p.data);
             match p.pagination.next_after {
                 Some(n) if p.pagination.has_more => after = Some(n),
