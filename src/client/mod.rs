@@ -354,6 +354,20 @@ impl Api for Remote {
         Ok(p.data)
     }
 
+    async fn get_institution(&self, a: &Actor, id: &str) -> ServiceResult<Institution> {
+        self.get(a, &format!("/v1/institutions/{}", seg(id)), &[])
+            .await
+    }
+
+    async fn get_position(&self, a: &Actor, id: &str) -> ServiceResult<Position> {
+        self.get(a, &format!("/v1/positions/{}", seg(id)), &[])
+            .await
+    }
+
+    async fn counts(&self, a: &Actor) -> ServiceResult<crate::store::Counts> {
+        self.get(a, "/v1/counts", &[]).await
+    }
+
     async fn institution_detail(&self, a: &Actor, id: &str) -> ServiceResult<InstitutionDetail> {
         let v: Value = self
             .get(a, &format!("/v1/institutions/{}", seg(id)), &[])
@@ -377,7 +391,9 @@ impl Api for Remote {
             policies: read(&v, "policies"),
             templates,
             assets,
-            keys: None,
+            keys: v
+                .get("keys")
+                .and_then(|k| serde_json::from_value(k.clone()).ok()),
         })
     }
 

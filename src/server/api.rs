@@ -92,7 +92,8 @@ pub async fn create_institution(
     Ok(created(app.svc.create_institution(&a, input).await?))
 }
 
-/// An institution whole, as `institution show --json`.
+/// An institution whole, as `institution show --json`, with its API keys where the caller may
+/// see them.
 #[utoipa::path(get, path = "/institutions/{id}", tag = "institutions", security(("bearer" = [])), params(("id" = String, Path)), responses((status = 200, description = "the institution with its policies, templates, assets and positionCount", body = crate::domain::Institution), (status = "4XX", body = super::http::ErrorBody), (status = "5XX", body = super::http::ErrorBody)))]
 pub async fn get_institution(
     State(app): S,
@@ -105,6 +106,10 @@ pub async fn get_institution(
     v["templates"] = json!(d.templates);
     v["assets"] = json!(d.assets);
     v["positionCount"] = json!(d.summary.positions);
+    // Its API keys, for a caller who may see them (not a read-only key).
+    if let Some(keys) = d.keys {
+        v["keys"] = json!(keys);
+    }
     Ok(Json(v))
 }
 
@@ -489,6 +494,12 @@ pub async fn verify_ledger(
         return Ok(Json(app.svc.verify_ledger(&a).await?));
     }
     Ok(Json(app.svc.verify_slice(&a, from, q.max).await?))
+}
+
+/// Entities by kind, scoped to the caller's institution.
+#[utoipa::path(get, path = "/counts", tag = "health", security(("bearer" = [])), responses((status = 200, body = Object), (status = "4XX", body = super::http::ErrorBody)))]
+pub async fn counts(State(app): S, Caller(a): Caller) -> ApiResult<Json<crate::store::Counts>> {
+    Ok(Json(app.svc.counts(&a).await?))
 }
 
 /// An institution's counts (templates, assets, positions), for the institutions table.

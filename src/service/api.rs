@@ -65,6 +65,10 @@ api! {
     async fn authenticate(&self, token: Option<&str>) -> ServiceResult<Actor>;
     async fn create_institution(&self, actor: &Actor, input: NewInstitution) -> ServiceResult<Institution>;
     async fn list_institutions(&self, actor: &Actor, page: Page) -> ServiceResult<Vec<Institution>>;
+    async fn get_institution(&self, actor: &Actor, id: &str) -> ServiceResult<Institution>;
+    async fn get_position(&self, actor: &Actor, id: &str) -> ServiceResult<Position>;
+    /// Entities by kind, scoped to the actor's institution.
+    async fn counts(&self, actor: &Actor) -> ServiceResult<crate::store::Counts>;
     async fn institution_detail(&self, actor: &Actor, id: &str) -> ServiceResult<InstitutionDetail>;
     async fn create_template(&self, actor: &Actor, input: NewTemplate) -> ServiceResult<AssetTemplate>;
     async fn list_templates(&self, actor: &Actor, institution_id: Option<String>, page: Page) -> ServiceResult<Vec<AssetTemplate>>;

@@ -15,6 +15,9 @@ pub const PG_ENV: &str = "ESCROWGRID_TEST_DATABASE_URL";
 pub struct Harness {
     pub store: SharedStore,
     pub svc: Service,
+    /// The service as the suite's calls reach it: this process's (`svc`), or, for the suites
+    /// run both ways, a client of `escrowgrid serve`'s routes over the same store.
+    pub api: std::sync::Arc<dyn escrowgrid::service::api::Api>,
     pub actor: Actor,
     /// The URL a second process would use to reach the same data.
     pub url: String,
@@ -156,6 +159,7 @@ impl Harness {
         };
         let svc = Service::new(store.clone(), ServiceConfig::default());
         Some(Harness {
+            api: std::sync::Arc::new(Service::new(store.clone(), ServiceConfig::default())),
             store,
             svc,
             actor: Actor::Local {
@@ -164,6 +168,43 @@ impl Harness {
             url,
             _guard: guard,
         })
+    }
+
+    /// The same store reached through the HTTP API: a server (the routes of `escrowgrid
+    /// serve`, plain HTTP on loopback, in this process) over it, and a client signed in as root.
+    pub async fn through_http(mut self) -> Self {
+        const ROOT: &str = "root-key-of-the-suite-through-http";
+        let server = std::sync::Arc::new(Service::new(
+            self.store.clone(),
+            ServiceConfig {
+                root_api_key: Some(ROOT.into()),
+                ..Default::default()
+            },
+        ));
+        let cfg = escrowgrid::config::ServeConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            rate_limit_per_s: 0,
+            ..Default::default()
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let r = escrowgrid::server::serve(server, cfg, std::future::pending(), |addr| {
+                let _ = tx.send(addr);
+            })
+            .await;
+            if let Err(e) = r {
+                panic!("the suite's server stopped: {e}");
+            }
+        });
+        let addr = rx.await.expect("the suite's server listens");
+        let remote =
+            escrowgrid::client::Remote::new(&format!("http://{addr}"), None, Some(ROOT.into()))
+                .unwrap();
+        self.actor = escrowgrid::service::api::Api::authenticate(&remote, None)
+            .await
+            .unwrap();
+        self.api = std::sync::Arc::new(remote);
+        self
     }
 
     /// A second service over the same store with other settings.
@@ -178,7 +219,7 @@ impl Harness {
         role: &str,
     ) -> (escrowgrid::service::CreatedKey, Actor) {
         let k = self
-            .svc
+            .api
             .create_api_key(
                 &self.actor,
                 Some(institution.to_string()),
@@ -187,7 +228,7 @@ impl Harness {
             )
             .await
             .unwrap();
-        let actor = self.svc.authenticate(Some(&k.token)).await.unwrap();
+        let actor = self.api.authenticate(Some(&k.token)).await.unwrap();
         (k, actor)
     }
 
@@ -429,4 +470,42 @@ pub async fn unlock_history(h: &Harness) {
             }
         }
     }
+}
+
+/// Runs each listed async test function on memory, SQLite and PostgreSQL, each two ways: through
+/// the in-process service (`<backend>::f`) and through the HTTP API (`<backend>_http::f`).
+#[macro_export]
+macro_rules! for_all_backends_both_ways {
+    ($($name:ident),* $(,)?) => {
+        $crate::for_all_backends!($($name),*);
+        mod memory_http {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let h = $crate::common::Harness::new(escrowgrid::store::Backend::Memory).await.unwrap();
+                    super::$name(&h.through_http().await).await;
+                }
+            )*
+        }
+        mod sqlite_http {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let h = $crate::common::Harness::new(escrowgrid::store::Backend::Sqlite).await.unwrap();
+                    super::$name(&h.through_http().await).await;
+                }
+            )*
+        }
+        mod postgres_http {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    match $crate::common::Harness::new(escrowgrid::store::Backend::Postgres).await {
+                        Some(h) => super::$name(&h.through_http().await).await,
+                        None => $crate::common::skip_postgres(stringify!($name)),
+                    }
+                }
+            )*
+        }
+    };
 }

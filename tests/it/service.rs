@@ -13,7 +13,7 @@ use escrowgrid::service::{
 use escrowgrid::store::{AuditQuery, LedgerQuery, Page, PositionFilter, PositionQuery};
 use serde_json::json;
 
-for_all_backends!(
+for_all_backends_both_ways!(
     institution_rules,
     template_rules,
     asset_rules,
@@ -38,11 +38,11 @@ async fn counts_and_policies_are_scoped(h: &Harness) {
     let fa = h.fixture().await;
     let fb = h.fixture().await;
     for f in [&fa, &fb] {
-        h.svc
+        h.api
             .create_position(&root, new_pos(f, "USD", "100"))
             .await
             .unwrap();
-        h.svc
+        h.api
             .set_policy(
                 &root,
                 PolicyInput {
@@ -56,7 +56,7 @@ async fn counts_and_policies_are_scoped(h: &Harness) {
             .unwrap();
     }
     let key = h
-        .svc
+        .api
         .create_api_key(
             &root,
             Some(fa.institution.clone()),
@@ -65,23 +65,23 @@ async fn counts_and_policies_are_scoped(h: &Harness) {
         )
         .await
         .unwrap();
-    let ro = h.svc.authenticate(Some(&key.token)).await.unwrap();
-    assert_eq!(h.svc.counts(&root).await.unwrap().positions, 2);
-    let mine = h.svc.counts(&ro).await.unwrap();
+    let ro = h.api.authenticate(Some(&key.token)).await.unwrap();
+    assert_eq!(h.api.counts(&root).await.unwrap().positions, 2);
+    let mine = h.api.counts(&ro).await.unwrap();
     assert_eq!((mine.institutions, mine.positions), (1, 1));
     let us = escrowgrid::domain::Region::Us;
     assert!(
-        h.svc
+        h.api
             .get_policy(&ro, &fa.institution, us)
             .await
             .unwrap()
             .is_some()
     );
-    assert!(forbidden(h.svc.get_policy(&ro, &fb.institution, us).await));
-    let head = h.svc.ledger_head_seq(&ro).await.unwrap();
-    assert_eq!(head, h.svc.health(&root).await.ledger_head.unwrap().seq);
+    assert!(forbidden(h.api.get_policy(&ro, &fb.institution, us).await));
+    let head = h.api.ledger_head_seq(&ro).await.unwrap();
+    assert_eq!(head, h.api.health(&root).await.ledger_head.unwrap().seq);
     let d = h
-        .svc
+        .api
         .institution_detail(&ro, &fa.institution)
         .await
         .unwrap();
@@ -92,13 +92,13 @@ async fn counts_and_policies_are_scoped(h: &Harness) {
     assert_eq!(d.summary.positions, 1);
     assert!(d.keys.is_none(), "a read-only key does not see keys");
     let full = h
-        .svc
+        .api
         .institution_detail(&root, &fa.institution)
         .await
         .unwrap();
     assert_eq!(full.keys.map(|k| k.len()), Some(1));
     assert!(forbidden(
-        h.svc.institution_detail(&ro, &fb.institution).await
+        h.api.institution_detail(&ro, &fb.institution).await
     ));
     let (_, schema) = h.svc.schema().await.unwrap();
     assert_eq!(
@@ -129,7 +129,7 @@ fn new_pos(f: &Fixture, currency: &str, amount: &str) -> NewPosition {
 async fn institution_rules(h: &Harness) {
     let a = &h.actor;
     let ok = h
-        .svc
+        .api
         .create_institution(
             a,
             NewInstitution {
@@ -143,7 +143,7 @@ async fn institution_rules(h: &Harness) {
     assert_eq!(ok.regions.len(), 2);
     assert_eq!(ok.verticals.len(), 1);
     let e = h
-        .svc
+        .api
         .create_institution(
             a,
             NewInstitution {
@@ -157,7 +157,7 @@ async fn institution_rules(h: &Harness) {
     assert_eq!(fields(&e), ["name", "regions"]);
     assert_eq!(e.exit_code(), 2);
     let e = h
-        .svc
+        .api
         .create_institution(
             a,
             NewInstitution {
@@ -195,7 +195,7 @@ async fn template_rules(h: &Harness) {
         config,
     };
     let a = &h.actor;
-    h.svc
+    h.api
         .create_template(
             a,
             base(
@@ -208,7 +208,7 @@ async fn template_rules(h: &Harness) {
         .await
         .unwrap();
     let e = h
-        .svc
+        .api
         .create_template(
             a,
             base(
@@ -226,7 +226,7 @@ async fn template_rules(h: &Harness) {
         "{e}"
     );
     let e = h
-        .svc
+        .api
         .create_template(
             a,
             base(
@@ -244,7 +244,7 @@ async fn template_rules(h: &Harness) {
         "{e}"
     );
     let e = h
-        .svc
+        .api
         .create_template(
             a,
             base(
@@ -258,7 +258,7 @@ async fn template_rules(h: &Harness) {
         .unwrap_err();
     assert_eq!(fields(&e), ["config.retainagePercentage"]);
     let e = h
-        .svc
+        .api
         .create_template(
             a,
             NewTemplate {
@@ -274,7 +274,7 @@ async fn template_rules(h: &Harness) {
         "{e}"
     );
     let e = h
-        .svc
+        .api
         .create_template(
             a,
             NewTemplate {
@@ -286,7 +286,7 @@ async fn template_rules(h: &Harness) {
         .unwrap_err();
     assert_eq!(fields(&e), ["institutionId"]);
     let e = h
-        .svc
+        .api
         .create_template(a, base("BOGUS", "TRADE_FINANCE", "US", json!({})))
         .await
         .unwrap_err();
@@ -299,7 +299,7 @@ async fn asset_rules(h: &Harness) {
     let g = h.fixture().await;
     let a = &h.actor;
     let ok = h
-        .svc
+        .api
         .create_asset(
             a,
             NewAsset {
@@ -313,7 +313,7 @@ async fn asset_rules(h: &Harness) {
         .unwrap();
     assert_eq!(ok.metadata, json!({"k": [1, 2]}));
     let e = h
-        .svc
+        .api
         .create_asset(
             a,
             NewAsset {
@@ -330,7 +330,7 @@ async fn asset_rules(h: &Harness) {
         "{e}"
     );
     let e = h
-        .svc
+        .api
         .create_asset(
             a,
             NewAsset {
@@ -344,7 +344,7 @@ async fn asset_rules(h: &Harness) {
         .unwrap_err();
     assert_eq!(fields(&e), ["label", "metadata"]);
     let e = h
-        .svc
+        .api
         .create_asset(
             a,
             NewAsset {
@@ -367,7 +367,7 @@ async fn position_rules_and_template_limits(h: &Harness) {
     let g = h.fixture().await;
     let a = &h.actor;
     let p = h
-        .svc
+        .api
         .create_position(a, new_pos(&f, "usd", "10"))
         .await
         .unwrap();
@@ -375,12 +375,12 @@ async fn position_rules_and_template_limits(h: &Harness) {
         (p.state, p.version, p.amount.to_string()),
         (PositionState::Created, 0, "10".into())
     );
-    h.svc
+    h.api
         .create_position(a, new_pos(&f, "USD", "1000000"))
         .await
         .unwrap();
     let e = h
-        .svc
+        .api
         .create_position(a, new_pos(&f, "EUR", "100"))
         .await
         .unwrap_err();
@@ -390,7 +390,7 @@ async fn position_rules_and_template_limits(h: &Harness) {
         "{e}"
     );
     let e = h
-        .svc
+        .api
         .create_position(a, new_pos(&f, "USD", "9.99999999"))
         .await
         .unwrap_err();
@@ -399,7 +399,7 @@ async fn position_rules_and_template_limits(h: &Harness) {
         "{e}"
     );
     let e = h
-        .svc
+        .api
         .create_position(a, new_pos(&f, "USD", "1000000.00000001"))
         .await
         .unwrap_err();
@@ -409,7 +409,7 @@ async fn position_rules_and_template_limits(h: &Harness) {
         "{e}"
     );
     let e = h
-        .svc
+        .api
         .create_position(
             a,
             NewPosition {
@@ -424,7 +424,7 @@ async fn position_rules_and_template_limits(h: &Harness) {
         "{e}"
     );
     let e = h
-        .svc
+        .api
         .create_position(
             a,
             NewPosition {
@@ -436,7 +436,7 @@ async fn position_rules_and_template_limits(h: &Harness) {
         .unwrap_err();
     assert_eq!(fields(&e), ["holderReference", "currency", "amount"]);
     let e = h
-        .svc
+        .api
         .create_position(a, new_pos(&f, "USD", "1e3"))
         .await
         .unwrap_err();
@@ -460,13 +460,13 @@ async fn policy_enforcement_order(h: &Harness) {
         max_amount: max.map(String::from),
         allowed_currencies: cur.map(|v| v.into_iter().map(String::from).collect()),
     };
-    h.svc
+    h.api
         .set_policy(a, policy(Some("100"), Some("500"), Some(vec!["EUR"])))
         .await
         .unwrap();
     // below min AND wrong currency: min reported first; above max AND wrong currency: max first
     let e = h
-        .svc
+        .api
         .create_position(a, new_pos(&f, "USD", "50"))
         .await
         .unwrap_err();
@@ -475,7 +475,7 @@ async fn policy_enforcement_order(h: &Harness) {
         "{e}"
     );
     let e = h
-        .svc
+        .api
         .create_position(a, new_pos(&f, "USD", "600"))
         .await
         .unwrap_err();
@@ -484,7 +484,7 @@ async fn policy_enforcement_order(h: &Harness) {
         "{e}"
     );
     let e = h
-        .svc
+        .api
         .create_position(a, new_pos(&f, "USD", "200"))
         .await
         .unwrap_err();
@@ -493,24 +493,24 @@ async fn policy_enforcement_order(h: &Harness) {
             .contains("USD is not allowed by the US policy (allowed: EUR)"),
         "{e}"
     );
-    h.svc
+    h.api
         .set_policy(a, policy(None, None, Some(vec![])))
         .await
         .unwrap();
     let e = h
-        .svc
+        .api
         .create_position(a, new_pos(&f, "USD", "200"))
         .await
         .unwrap_err();
     assert!(e.to_string().contains("blocks every currency"), "{e}");
-    h.svc.set_policy(a, policy(None, None, None)).await.unwrap();
-    h.svc
+    h.api.set_policy(a, policy(None, None, None)).await.unwrap();
+    h.api
         .create_position(a, new_pos(&f, "USD", "200"))
         .await
         .unwrap();
     // a policy for a region the institution does not operate in, and a bad policy, are refused
     let e = h
-        .svc
+        .api
         .set_policy(
             a,
             PolicyInput {
@@ -526,7 +526,7 @@ async fn policy_enforcement_order(h: &Harness) {
         "{e}"
     );
     let e = h
-        .svc
+        .api
         .set_policy(a, policy(Some("5"), Some("1"), Some(vec!["XYZ"])))
         .await
         .unwrap_err();
@@ -543,52 +543,52 @@ async fn transitions_through_the_service(h: &Harness) {
         ..Default::default()
     };
     let e = h
-        .svc
+        .api
         .transition_position(a, &p.id, t("RELEASED"))
         .await
         .unwrap_err();
     assert!(e.to_string().contains("invalid transition from CREATED to RELEASED (allowed from CREATED: FUNDED, CANCELLED, EXPIRED)"), "{e}");
     assert_eq!(e.exit_code(), 2);
     let noop = h
-        .svc
+        .api
         .transition_position(a, &p.id, t("CREATED"))
         .await
         .unwrap();
     assert!(!noop.applied && noop.event.is_none());
     let r = h
-        .svc
+        .api
         .transition_position(a, &p.id, t("FUNDED"))
         .await
         .unwrap();
     assert!(r.applied);
     assert_eq!(r.position.version, 1);
-    h.svc
+    h.api
         .transition_position(a, &p.id, t("PARTIALLY_RELEASED"))
         .await
         .unwrap();
     let again = h
-        .svc
+        .api
         .transition_position(a, &p.id, t("partially_released"))
         .await
         .unwrap();
     assert!(again.applied, "a further partial release is recorded");
-    h.svc
+    h.api
         .transition_position(a, &p.id, t("RELEASED"))
         .await
         .unwrap();
     let e = h
-        .svc
+        .api
         .transition_position(a, &p.id, t("CANCELLED"))
         .await
         .unwrap_err();
     assert!(e.to_string().contains("RELEASED is terminal"), "{e}");
     let same = h
-        .svc
+        .api
         .transition_position(a, &p.id, t("RELEASED"))
         .await
         .unwrap();
     assert!(!same.applied, "terminal to itself is a no-op, not an error");
-    let d = h.svc.position_detail(a, &p.id).await.unwrap();
+    let d = h.api.position_detail(a, &p.id).await.unwrap();
     let path: Vec<_> = d
         .events
         .iter()
@@ -606,7 +606,7 @@ async fn transitions_through_the_service(h: &Harness) {
     );
     assert_eq!(d.events[0].reason.as_deref(), Some("to FUNDED"));
     let ledger = h
-        .svc
+        .api
         .ledger(
             a,
             LedgerQuery {
@@ -620,7 +620,7 @@ async fn transitions_through_the_service(h: &Harness) {
     assert_eq!(ledger.len(), 5);
     assert_eq!(ledger[4].payload["reason"], "to RELEASED");
     let e = h
-        .svc
+        .api
         .transition_position(
             a,
             &p.id,
@@ -634,7 +634,7 @@ async fn transitions_through_the_service(h: &Harness) {
         .unwrap_err();
     assert_eq!(fields(&e), ["reason"]);
     let e = h
-        .svc
+        .api
         .transition_position(a, "pos_missing", t("FUNDED"))
         .await
         .unwrap_err();
@@ -710,7 +710,7 @@ async fn role_table(h: &Harness) {
     let fa = h.fixture().await;
     let fb = h.fixture().await;
     let admin_key = h
-        .svc
+        .api
         .create_api_key(
             &root,
             Some(fa.institution.clone()),
@@ -720,7 +720,7 @@ async fn role_table(h: &Harness) {
         .await
         .unwrap();
     let ro_key = h
-        .svc
+        .api
         .create_api_key(
             &root,
             Some(fa.institution.clone()),
@@ -729,8 +729,8 @@ async fn role_table(h: &Harness) {
         )
         .await
         .unwrap();
-    let admin = h.svc.authenticate(Some(&admin_key.token)).await.unwrap();
-    let ro = h.svc.authenticate(Some(&ro_key.token)).await.unwrap();
+    let admin = h.api.authenticate(Some(&admin_key.token)).await.unwrap();
+    let ro = h.api.authenticate(Some(&ro_key.token)).await.unwrap();
     assert!(matches!(
         &admin,
         Actor::Key {
@@ -745,13 +745,13 @@ async fn role_table(h: &Harness) {
         regions: vec!["US".into()],
         verticals: vec![],
     };
-    assert!(h.svc.create_institution(&root, ni()).await.is_ok());
-    assert!(forbidden(h.svc.create_institution(&admin, ni()).await));
-    assert!(forbidden(h.svc.create_institution(&ro, ni()).await));
+    assert!(h.api.create_institution(&root, ni()).await.is_ok());
+    assert!(forbidden(h.api.create_institution(&admin, ni()).await));
+    assert!(forbidden(h.api.create_institution(&ro, ni()).await));
 
     // List/get institutions: root all, others own.
     assert_eq!(
-        h.svc
+        h.api
             .list_institutions(&root, Page::first(100))
             .await
             .unwrap()
@@ -760,7 +760,7 @@ async fn role_table(h: &Harness) {
     );
     for who in [&admin, &ro] {
         let l = h
-            .svc
+            .api
             .list_institutions(who, Page::first(100))
             .await
             .unwrap();
@@ -768,13 +768,13 @@ async fn role_table(h: &Harness) {
             l.iter().map(|i| &i.id).collect::<Vec<_>>(),
             vec![&fa.institution]
         );
-        assert!(h.svc.get_institution(who, &fa.institution).await.is_ok());
-        assert!(forbidden(h.svc.get_institution(who, &fb.institution).await));
+        assert!(h.api.get_institution(who, &fa.institution).await.is_ok());
+        assert!(forbidden(h.api.get_institution(who, &fb.institution).await));
     }
 
     // Keys: root any, admin own, read_only none.
     assert!(
-        h.svc
+        h.api
             .create_api_key(
                 &root,
                 Some(fb.institution.clone()),
@@ -785,13 +785,13 @@ async fn role_table(h: &Harness) {
             .is_ok()
     );
     assert!(
-        h.svc
+        h.api
             .create_api_key(&admin, None, "k2".into(), "read_only".into())
             .await
             .is_ok()
     );
     assert!(forbidden(
-        h.svc
+        h.api
             .create_api_key(
                 &admin,
                 Some(fb.institution.clone()),
@@ -801,22 +801,22 @@ async fn role_table(h: &Harness) {
             .await
     ));
     assert!(forbidden(
-        h.svc
+        h.api
             .create_api_key(&ro, None, "k4".into(), "admin".into())
             .await
     ));
-    assert_eq!(h.svc.list_api_keys(&admin, None).await.unwrap().len(), 3);
-    assert!(forbidden(h.svc.list_api_keys(&ro, None).await));
+    assert_eq!(h.api.list_api_keys(&admin, None).await.unwrap().len(), 3);
+    assert!(forbidden(h.api.list_api_keys(&ro, None).await));
     let b_key = h
-        .svc
+        .api
         .list_api_keys(&root, Some(fb.institution.clone()))
         .await
         .unwrap()[0]
         .id
         .clone();
-    assert!(forbidden(h.svc.revoke_api_key(&admin, &b_key).await));
+    assert!(forbidden(h.api.revoke_api_key(&admin, &b_key).await));
     assert!(forbidden(
-        h.svc.revoke_api_key(&ro, &ro_key.api_key.id).await
+        h.api.revoke_api_key(&ro, &ro_key.api_key.id).await
     ));
 
     // Policies: upsert root any / admin own / read_only none; list for all (own).
@@ -827,28 +827,28 @@ async fn role_table(h: &Harness) {
         ..Default::default()
     };
     assert!(
-        h.svc
+        h.api
             .set_policy(&root, pol(Some(fb.institution.clone())))
             .await
             .is_ok()
     );
-    assert!(h.svc.set_policy(&admin, pol(None)).await.is_ok());
+    assert!(h.api.set_policy(&admin, pol(None)).await.is_ok());
     assert!(forbidden(
-        h.svc
+        h.api
             .set_policy(&admin, pol(Some(fb.institution.clone())))
             .await
     ));
-    assert!(forbidden(h.svc.set_policy(&ro, pol(None)).await));
+    assert!(forbidden(h.api.set_policy(&ro, pol(None)).await));
     assert!(
-        forbidden(h.svc.list_policies(&ro, Some(fb.institution.clone())).await),
+        forbidden(h.api.list_policies(&ro, Some(fb.institution.clone())).await),
         "another institution's are refused, not narrowed to its own"
     );
-    assert_eq!(h.svc.list_policies(&ro, None).await.unwrap().len(), 1);
-    assert_eq!(h.svc.list_policies(&root, None).await.unwrap().len(), 2);
+    assert_eq!(h.api.list_policies(&ro, None).await.unwrap().len(), 1);
+    assert_eq!(h.api.list_policies(&root, None).await.unwrap().len(), 2);
 
     // Create template/asset/position, transition: root any (names institution), admin own, read_only refused.
     let pa = h
-        .svc
+        .api
         .create_position(
             &admin,
             NewPosition {
@@ -859,12 +859,12 @@ async fn role_table(h: &Harness) {
         .await
         .unwrap();
     assert!(forbidden(
-        h.svc
+        h.api
             .create_position(&admin, new_pos(&fb, "USD", "100"))
             .await
     ));
     assert!(forbidden(
-        h.svc
+        h.api
             .create_position(
                 &ro,
                 NewPosition {
@@ -875,7 +875,7 @@ async fn role_table(h: &Harness) {
             .await
     ));
     let pb = h
-        .svc
+        .api
         .create_position(&root, new_pos(&fb, "USD", "100"))
         .await
         .unwrap();
@@ -884,16 +884,16 @@ async fn role_table(h: &Harness) {
         ..Default::default()
     };
     assert!(
-        h.svc
+        h.api
             .transition_position(&admin, &pa.id, fund())
             .await
             .is_ok()
     );
     assert!(forbidden(
-        h.svc.transition_position(&admin, &pb.id, fund()).await
+        h.api.transition_position(&admin, &pb.id, fund()).await
     ));
     assert!(forbidden(
-        h.svc
+        h.api
             .transition_position(
                 &ro,
                 &pa.id,
@@ -905,7 +905,7 @@ async fn role_table(h: &Harness) {
             .await
     ));
     assert!(
-        h.svc
+        h.api
             .transition_position(&root, &pb.id, fund())
             .await
             .is_ok()
@@ -918,10 +918,10 @@ async fn role_table(h: &Harness) {
         region: "US".into(),
         config: json!({"currency":"USD","maxTenorDays":30,"country":"US"}),
     };
-    assert!(h.svc.create_template(&admin, nt(None)).await.is_ok());
-    assert!(forbidden(h.svc.create_template(&ro, nt(None)).await));
+    assert!(h.api.create_template(&admin, nt(None)).await.is_ok());
+    assert!(forbidden(h.api.create_template(&ro, nt(None)).await));
     assert!(forbidden(
-        h.svc
+        h.api
             .create_asset(
                 &ro,
                 NewAsset {
@@ -936,7 +936,7 @@ async fn role_table(h: &Harness) {
 
     // List/get templates, assets, positions: root all; others own (filter ignored).
     assert_eq!(
-        h.svc
+        h.api
             .list_positions(
                 &root,
                 PositionQuery {
@@ -960,24 +960,24 @@ async fn role_table(h: &Harness) {
         };
         // Another institution's positions are refused; its own are all it sees.
         assert!(forbidden(
-            h.svc.list_positions(who, of(&fb.institution)).await
+            h.api.list_positions(who, of(&fb.institution)).await
         ));
         let l = h
-            .svc
+            .api
             .list_positions(who, of(&fa.institution))
             .await
             .unwrap();
         assert_eq!(l.iter().map(|p| &p.id).collect::<Vec<_>>(), vec![&pa.id]);
-        assert!(forbidden(h.svc.get_position(who, &pb.id).await));
-        assert!(forbidden(h.svc.get_asset(who, &fb.asset).await));
-        assert!(forbidden(h.svc.get_template(who, &fb.template).await));
+        assert!(forbidden(h.api.get_position(who, &pb.id).await));
+        assert!(forbidden(h.api.get_asset(who, &fb.asset).await));
+        assert!(forbidden(h.api.get_template(who, &fb.template).await));
         assert!(forbidden(
-            h.svc
+            h.api
                 .list_templates(who, Some(fb.institution.clone()), Page::first(100))
                 .await
         ));
         assert!(
-            h.svc
+            h.api
                 .list_templates(who, None, Page::first(100))
                 .await
                 .unwrap()
@@ -985,7 +985,7 @@ async fn role_table(h: &Harness) {
                 .all(|t| t.institution_id == fa.institution)
         );
         assert!(
-            h.svc
+            h.api
                 .list_assets(who, None, None, Page::first(100))
                 .await
                 .unwrap()
@@ -993,7 +993,7 @@ async fn role_table(h: &Harness) {
                 .all(|t| t.institution_id == fa.institution)
         );
         assert_eq!(
-            h.svc
+            h.api
                 .count_positions(who, PositionFilter::default())
                 .await
                 .unwrap(),
@@ -1003,7 +1003,7 @@ async fn role_table(h: &Harness) {
 
     // Ledger: root all, others their institution's events only; verify is root's.
     let all = h
-        .svc
+        .api
         .ledger(
             &root,
             LedgerQuery {
@@ -1014,7 +1014,7 @@ async fn role_table(h: &Harness) {
         .await
         .unwrap();
     let mine = h
-        .svc
+        .api
         .ledger(
             &ro,
             LedgerQuery {
@@ -1026,12 +1026,12 @@ async fn role_table(h: &Harness) {
         .unwrap();
     assert!(mine.len() < all.len());
     assert!(mine.iter().all(|e| e.institution_id == fa.institution));
-    assert!(h.svc.verify_ledger(&root).await.unwrap().ok);
-    assert!(forbidden(h.svc.verify_ledger(&ro).await));
+    assert!(h.api.verify_ledger(&root).await.unwrap().ok);
+    assert!(forbidden(h.api.verify_ledger(&ro).await));
 
     // Audit: refused actions are recorded with who tried; read_only sees only its institution's records.
     let refused = h
-        .svc
+        .api
         .audit(
             &root,
             AuditQuery {
@@ -1047,7 +1047,7 @@ async fn role_table(h: &Harness) {
             && r.error.as_ref().unwrap().code == "FORBIDDEN"
     ));
     let ro_view = h
-        .svc
+        .api
         .audit(
             &ro,
             AuditQuery {
@@ -1062,22 +1062,22 @@ async fn role_table(h: &Harness) {
             || r.subject_institution_id.as_deref() == Some(fa.institution.as_str())
     ));
     // Health counts are scoped too.
-    let hr = h.svc.health(&ro).await;
+    let hr = h.api.health(&ro).await;
     assert_eq!(hr.counts.unwrap().positions, 1);
     assert!(hr.scoped);
     // Unknown or malformed keys are refused, and audited.
     assert!(matches!(
-        h.svc
+        h.api
             .authenticate(Some("ak_000000000000000000000000000000000000000000000000"))
             .await,
         Err(ServiceError::Unauthenticated(_))
     ));
     assert!(matches!(
-        h.svc.authenticate(Some("hunter2")).await,
+        h.api.authenticate(Some("hunter2")).await,
         Err(ServiceError::Unauthenticated(_))
     ));
     let auth_failures = h
-        .svc
+        .api
         .audit(
             &root,
             AuditQuery {
@@ -1096,7 +1096,7 @@ async fn scoping_of_reads_and_stream(h: &Harness) {
     let fa = h.fixture().await;
     let fb = h.fixture().await;
     let key = h
-        .svc
+        .api
         .create_api_key(
             &root,
             Some(fa.institution.clone()),
@@ -1105,15 +1105,15 @@ async fn scoping_of_reads_and_stream(h: &Harness) {
         )
         .await
         .unwrap();
-    let ro = h.svc.authenticate(Some(&key.token)).await.unwrap();
-    let mut sub = h.svc.subscribe(&ro, 0, Default::default());
+    let ro = h.api.authenticate(Some(&key.token)).await.unwrap();
+    let mut sub = h.api.subscribe(&ro, 0, Default::default());
     let pb = h
-        .svc
+        .api
         .create_position(&root, new_pos(&fb, "USD", "100"))
         .await
         .unwrap();
     let pa = h
-        .svc
+        .api
         .create_position(&root, new_pos(&fa, "USD", "100"))
         .await
         .unwrap();
@@ -1151,7 +1151,7 @@ async fn refused_reads_are_audited_and_foreign_scopes_refused(h: &Harness) {
     let fb = h.fixture().await;
     let key = |role: &'static str| {
         let inst = fa.institution.clone();
-        let svc = &h.svc;
+        let svc = &h.api;
         let root = root.clone();
         async move {
             let k = svc
@@ -1164,12 +1164,12 @@ async fn refused_reads_are_audited_and_foreign_scopes_refused(h: &Harness) {
     let admin = key("admin").await;
     let ro = key("read_only").await;
     let pb = h
-        .svc
+        .api
         .create_position(&root, new_pos(&fb, "USD", "100"))
         .await
         .unwrap();
     let failures = |action: &'static str| {
-        let svc = &h.svc;
+        let svc = &h.api;
         let root = root.clone();
         async move {
             svc.audit(
@@ -1195,42 +1195,42 @@ async fn refused_reads_are_audited_and_foreign_scopes_refused(h: &Harness) {
         ..Default::default()
     };
 
-    assert!(forbidden(h.svc.get_position(&admin, &pb.id).await));
+    assert!(forbidden(h.api.get_position(&admin, &pb.id).await));
     let recs = failures("POSITION_READ").await;
     assert_eq!(recs.len(), 1, "one record per refusal");
     assert_eq!(recs[0].resource_id.as_deref(), Some(pb.id.as_str()));
     assert_eq!(recs[0].api_key_id, admin.key_id().map(str::to_string));
 
-    assert!(forbidden(h.svc.get_institution(&ro, &fb.institution).await));
-    assert!(forbidden(h.svc.get_template(&ro, &fb.template).await));
-    assert!(forbidden(h.svc.get_asset(&ro, &fb.asset).await));
+    assert!(forbidden(h.api.get_institution(&ro, &fb.institution).await));
+    assert!(forbidden(h.api.get_template(&ro, &fb.template).await));
+    assert!(forbidden(h.api.get_asset(&ro, &fb.asset).await));
     assert_eq!(failures("INSTITUTION_READ").await.len(), 1);
     assert_eq!(failures("TEMPLATE_READ").await.len(), 1);
     assert_eq!(failures("ASSET_READ").await.len(), 1);
 
     // Another institution's book is refused, not silently replaced by one's own.
     assert!(forbidden(
-        h.svc.list_positions(&admin, query(other())).await
+        h.api.list_positions(&admin, query(other())).await
     ));
-    assert!(forbidden(h.svc.count_positions(&admin, other()).await));
+    assert!(forbidden(h.api.count_positions(&admin, other()).await));
     assert_eq!(failures("POSITIONS_LIST").await.len(), 2);
     let ledger_of = |position_id: &str| LedgerQuery {
         position_id: Some(position_id.to_string()),
         limit: 10,
         ..Default::default()
     };
-    assert!(forbidden(h.svc.ledger(&ro, ledger_of(&pb.id)).await));
+    assert!(forbidden(h.api.ledger(&ro, ledger_of(&pb.id)).await));
     assert_eq!(failures("LEDGER_READ").await.len(), 1);
     let foreign_audit = AuditQuery {
         institution_id: Some(fb.institution.clone()),
         limit: 10,
         ..Default::default()
     };
-    assert!(forbidden(h.svc.audit(&admin, foreign_audit).await));
+    assert!(forbidden(h.api.audit(&admin, foreign_audit).await));
     assert_eq!(failures("AUDIT_READ").await.len(), 1);
-    assert!(forbidden(h.svc.list_api_keys(&ro, None).await));
+    assert!(forbidden(h.api.list_api_keys(&ro, None).await));
     assert_eq!(failures("API_KEYS_LIST").await.len(), 1);
-    assert!(forbidden(h.svc.verify_ledger(&admin).await));
+    assert!(forbidden(h.api.verify_ledger(&admin).await));
     assert_eq!(failures("LEDGER_VERIFY").await.len(), 1);
 
     // Names that name nothing.
@@ -1239,26 +1239,26 @@ async fn refused_reads_are_audited_and_foreign_scopes_refused(h: &Harness) {
         ..Default::default()
     };
     assert!(not_found(
-        h.svc.list_positions(&root, query(nowhere.clone())).await
+        h.api.list_positions(&root, query(nowhere.clone())).await
     ));
-    assert!(not_found(h.svc.count_positions(&root, nowhere).await));
+    assert!(not_found(h.api.count_positions(&root, nowhere).await));
     let no_asset = PositionFilter {
         asset_id: Some("ast_nope".into()),
         ..Default::default()
     };
     assert!(not_found(
-        h.svc.list_positions(&root, query(no_asset)).await
+        h.api.list_positions(&root, query(no_asset)).await
     ));
-    assert!(not_found(h.svc.ledger(&root, ledger_of("pos_nope")).await));
+    assert!(not_found(h.api.ledger(&root, ledger_of("pos_nope")).await));
 
     // What is one's own still reads, with or without naming it.
     let own = PositionFilter {
         institution_id: Some(fa.institution.clone()),
         ..Default::default()
     };
-    assert!(h.svc.list_positions(&admin, query(own)).await.is_ok());
+    assert!(h.api.list_positions(&admin, query(own)).await.is_ok());
     assert!(
-        h.svc
+        h.api
             .list_positions(&root, query(other()))
             .await
             .unwrap()
@@ -1285,7 +1285,7 @@ async fn template_config_is_bounded_and_known(h: &Harness) {
     extra["colour"] = json!("blue");
     extra["weight"] = json!(3);
     let e = h
-        .svc
+        .api
         .create_template(&h.actor, lc(extra))
         .await
         .unwrap_err();
@@ -1302,14 +1302,14 @@ async fn template_config_is_bounded_and_known(h: &Harness) {
     );
     let mut big = good.clone();
     big["issuingBankCountry"] = json!("x".repeat(20 * 1024));
-    let e = h.svc.create_template(&h.actor, lc(big)).await.unwrap_err();
+    let e = h.api.create_template(&h.actor, lc(big)).await.unwrap_err();
     assert!(e.to_string().contains("at most 16384"), "{e}");
     assert_eq!(
         h.store.ledger_head().await.unwrap(),
         head,
         "nothing written"
     );
-    h.svc.create_template(&h.actor, lc(good)).await.unwrap();
+    h.api.create_template(&h.actor, lc(good)).await.unwrap();
 }
 
 /// A write naming an institution that does not exist says so on that field, not something about
@@ -1317,7 +1317,7 @@ async fn template_config_is_bounded_and_known(h: &Harness) {
 async fn an_unknown_institution_is_named_as_such(h: &Harness) {
     let f = h.fixture().await;
     let e = h
-        .svc
+        .api
         .create_position(
             &h.actor,
             NewPosition {
@@ -1334,7 +1334,7 @@ async fn an_unknown_institution_is_named_as_such(h: &Harness) {
         "{e}"
     );
     let e = h
-        .svc
+        .api
         .create_asset(
             &h.actor,
             NewAsset {
@@ -1362,7 +1362,7 @@ async fn check_is_clean_after_every_kind_of_change(h: &Harness) {
         "PARTIALLY_RELEASED",
         "RELEASED",
     ] {
-        h.svc
+        h.api
             .transition_position(
                 &root,
                 &p.id,
@@ -1383,10 +1383,10 @@ async fn check_is_clean_after_every_kind_of_change(h: &Harness) {
         max_amount: Some(max.into()),
         ..Default::default()
     };
-    h.svc.set_policy(&root, policy("999999")).await.unwrap();
-    h.svc.set_policy(&root, policy("888888")).await.unwrap();
+    h.api.set_policy(&root, policy("999999")).await.unwrap();
+    h.api.set_policy(&root, policy("888888")).await.unwrap();
     let k = h
-        .svc
+        .api
         .create_api_key(
             &root,
             Some(f.institution.clone()),
@@ -1395,13 +1395,13 @@ async fn check_is_clean_after_every_kind_of_change(h: &Harness) {
         )
         .await
         .unwrap();
-    h.svc.revoke_api_key(&root, &k.api_key.id).await.unwrap();
-    let r = h.svc.check(&root).await.unwrap();
+    h.api.revoke_api_key(&root, &k.api_key.id).await.unwrap();
+    let r = h.api.check(&root).await.unwrap();
     assert!(r.ok, "{:#?}", r.findings);
     assert!(r.events >= 12 && r.entities >= 7, "{r:?}");
 
     let viewer = h
-        .svc
+        .api
         .create_api_key(
             &root,
             Some(f.institution.clone()),
@@ -1410,10 +1410,10 @@ async fn check_is_clean_after_every_kind_of_change(h: &Harness) {
         )
         .await
         .unwrap();
-    let admin = h.svc.authenticate(Some(&viewer.token)).await.unwrap();
-    assert!(forbidden(h.svc.check(&admin).await));
+    let admin = h.api.authenticate(Some(&viewer.token)).await.unwrap();
+    assert!(forbidden(h.api.check(&admin).await));
     let refused = h
-        .svc
+        .api
         .audit(
             &root,
             AuditQuery {
@@ -1426,7 +1426,7 @@ async fn check_is_clean_after_every_kind_of_change(h: &Harness) {
         .unwrap();
     assert_eq!(refused.len(), 1);
     assert!(
-        h.svc.check(&root).await.unwrap().ok,
+        h.api.check(&root).await.unwrap().ok,
         "a refused read is not a change"
     );
 }
@@ -1445,7 +1445,7 @@ async fn json_numbers_are_stored_as_the_ledger_records_them(h: &Harness) {
     };
     let head = h.store.ledger_head().await.unwrap();
     let e = h
-        .svc
+        .api
         .create_asset(&root, asset(r#"{"n":9007199254740993,"f":1.0}"#))
         .await
         .unwrap_err();
@@ -1459,7 +1459,7 @@ async fn json_numbers_are_stored_as_the_ledger_records_them(h: &Harness) {
         "nothing written"
     );
     let a = h
-        .svc
+        .api
         .create_asset(&root, asset(r#"{"f":1.0,"g":0.1,"list":[2.50,-3]}"#))
         .await
         .unwrap();
@@ -1467,7 +1467,7 @@ async fn json_numbers_are_stored_as_the_ledger_records_them(h: &Harness) {
     let stored = h.store.get_asset(&a.id).await.unwrap().unwrap();
     assert_eq!(stored.metadata, a.metadata);
     let t = h
-        .svc
+        .api
         .create_template(
             &root,
             NewTemplate {
@@ -1484,7 +1484,7 @@ async fn json_numbers_are_stored_as_the_ledger_records_them(h: &Harness) {
     assert_eq!(t.config["minAmount"], json!(10));
     let p = h.position(&f, "H-1", "1000").await;
     let r = h
-        .svc
+        .api
         .transition_position(
             &root,
             &p.id,
@@ -1501,7 +1501,7 @@ async fn json_numbers_are_stored_as_the_ledger_records_them(h: &Harness) {
         Some(json!({"wire": {"ref": 100}}))
     );
     let bad = h
-        .svc
+        .api
         .transition_position(
             &root,
             &p.id,
@@ -1519,6 +1519,6 @@ async fn json_numbers_are_stored_as_the_ledger_records_them(h: &Harness) {
             .any(|x| x.field == "metadata.x[0]"),
         "{bad}"
     );
-    let report = h.svc.check(&root).await.unwrap();
+    let report = h.api.check(&root).await.unwrap();
     assert!(report.ok, "{:#?}", report.findings);
 }
