@@ -1318,3 +1318,59 @@ async fn the_console_through_a_server_reads_what_it_reads_in_process() {
         "the Health tab shows the server's store:\n{screen}"
     );
 }
+
+/// The store going away under a running server: requests are `503` with `Retry-After` in the
+/// error shape, `/ready` is `503` naming the reason while `/health` still answers, and both
+/// recover when the database is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_outage_is_503_and_not_ready_until_it_is_back() {
+    let Some(pg) = crate::own_pg::start_or_skip("a_store_outage_is_503_and_not_ready") else {
+        return;
+    };
+    let url = format!("{}?connect_timeout=2", pg.url());
+    let s = start(
+        Some(&url),
+        true,
+        &[
+            ("ESCROWGRID_PG_ACQUIRE_TIMEOUT_MS", "1000"),
+            ("ESCROWGRID_PG_CONNECT_TIMEOUT_MS", "1000"),
+            ("ESCROWGRID_STATEMENT_TIMEOUT_MS", "2000"),
+        ],
+    );
+    let (st, _) = s.get("/v1/positions", ROOT).await;
+    assert_eq!(st, StatusCode::OK);
+    pg.stop().unwrap();
+    let resp = s
+        .req(reqwest::Method::GET, "/v1/positions", Some(ROOT))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(resp.headers().contains_key("retry-after"));
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["code"], "STORE_UNAVAILABLE", "{v}");
+    let (st, v, _) = s.call(reqwest::Method::GET, "/ready", None, None).await;
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert_eq!(v["ready"], false);
+    assert!(
+        v["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("store unreachable"),
+        "{v}"
+    );
+    let (st, _, _) = s.call(reqwest::Method::GET, "/health", None, None).await;
+    assert_eq!(st, StatusCode::OK, "liveness does not depend on the store");
+    pg.pg_ctl_start().unwrap();
+    let t0 = Instant::now();
+    loop {
+        let (st, _, _) = s.call(reqwest::Method::GET, "/ready", None, None).await;
+        if st == StatusCode::OK {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "never ready again");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (st, _) = s.get("/v1/positions", ROOT).await;
+    assert_eq!(st, StatusCode::OK);
+}
