@@ -420,7 +420,7 @@ pub async fn ledger(
         .transpose()
         .map_err(ServiceError::from)?;
     let since = q.since.as_deref().map(parse_time).transpose()?;
-    let mut rows = app
+    let rows = app
         .svc
         .ledger(
             &a,
@@ -437,12 +437,7 @@ pub async fn ledger(
             },
         )
         .await?;
-    let next = if rows.len() > limit as usize {
-        rows.truncate(limit as usize);
-        rows.last().map(|e| e.seq)
-    } else {
-        None
-    };
+    let (rows, next) = crate::service::paging::split_page(rows, limit, |e| e.seq);
     Ok(Json(json!({
         "data": rows,
         "pagination": {"limit": limit, "hasMore": next.is_some(), "nextAfter": next},

@@ -71,12 +71,9 @@ pub fn cursor(
     }
 }
 
-/// Rows read with the probe row: the page, and the next page's cursor when the probe came back.
-pub fn split_page<T>(
-    mut rows: Vec<T>,
-    limit: u32,
-    id: impl Fn(&T) -> String,
-) -> (Vec<T>, Option<String>) {
+/// Rows read with the probe row: the page, and the next page's cursor (`id` of its last row:
+/// an id, or the ledger's seq) when the probe came back.
+pub fn split_page<T, K>(mut rows: Vec<T>, limit: u32, id: impl Fn(&T) -> K) -> (Vec<T>, Option<K>) {
     if rows.len() > limit as usize {
         rows.truncate(limit as usize);
         let next = rows.last().map(id);

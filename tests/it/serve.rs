@@ -797,9 +797,8 @@ fn normalized(text: &str) -> String {
         let sep = &word[w.len()..];
         let is_time =
             w.len() >= 19 && w.as_bytes()[4] == b'-' && w.contains('T') && w.ends_with('Z');
-        let is_hash = w.len() >= 12
-            && w.chars().all(|c| c.is_ascii_hexdigit())
-            && w.chars().any(|c| c.is_ascii_alphabetic());
+        // A hash, or its first 12 characters (which may all be digits).
+        let is_hash = w.len() >= 12 && w.chars().all(|c| c.is_ascii_hexdigit());
         let is_token = w.starts_with("ak_") && w.len() == 51;
         o.push_str(if is_time {
             "<time>"

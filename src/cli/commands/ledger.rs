@@ -30,7 +30,7 @@ pub(crate) async fn ledger(
             limit,
         } => {
             let limit = check_limit(limit)?;
-            let mut rows = svc
+            let rows = svc
                 .ledger(
                     actor,
                     LedgerQuery {
@@ -42,12 +42,7 @@ pub(crate) async fn ledger(
                     },
                 )
                 .await?;
-            let next = if rows.len() > limit as usize {
-                rows.truncate(limit as usize);
-                rows.last().map(|e| e.seq)
-            } else {
-                None
-            };
+            let (rows, next) = split_page(rows, limit, |e| e.seq);
             if json {
                 print_json(&json!({
                     "data": rows,

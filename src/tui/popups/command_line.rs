@@ -203,29 +203,10 @@ fn institution_named(institutions: &[Institution], v: &str) -> Result<String, St
 }
 
 pub fn sort_key_named(name: &str) -> Option<PositionSortKey> {
-    Some(match name.to_ascii_lowercase().as_str() {
-        "created" | "id" => PositionSortKey::Created,
-        "updated" => PositionSortKey::Updated,
-        "institution" => PositionSortKey::Institution,
-        "asset" => PositionSortKey::Asset,
-        "holder" => PositionSortKey::Holder,
-        "amount" => PositionSortKey::Amount,
-        "currency" | "ccy" => PositionSortKey::Currency,
-        "state" => PositionSortKey::State,
-        _ => return None,
-    })
-}
-
-pub fn sort_key_label(k: PositionSortKey) -> &'static str {
-    match k {
-        PositionSortKey::Created => "created",
-        PositionSortKey::Updated => "updated",
-        PositionSortKey::Institution => "institution",
-        PositionSortKey::Asset => "asset",
-        PositionSortKey::Holder => "holder",
-        PositionSortKey::Amount => "amount",
-        PositionSortKey::Currency => "currency",
-        PositionSortKey::State => "state",
+    match name.to_ascii_lowercase().as_str() {
+        "id" => Some(PositionSortKey::Created),
+        "ccy" => Some(PositionSortKey::Currency),
+        other => PositionSortKey::parse(other),
     }
 }
 

@@ -11,7 +11,6 @@ use crate::service::{
 use crate::tui::keymap::{Action, Context};
 use crate::tui::msg::{Cmd, Loaded, PageMode, Submitted};
 use crate::tui::nav::{Detail, Nav};
-use crate::tui::popups::command_line::sort_key_label;
 use crate::tui::popups::{LineInput, Outcome, Picker, PickerPurpose, Popup, form};
 use crate::tui::widgets::{
     Sel, datetime, empty, group, highlighted, money_width, s, state_badge, table,
@@ -630,7 +629,7 @@ impl View for Positions {
         }
         bits.push(format!(
             "sort {} {}",
-            sort_key_label(self.sort),
+            self.sort.as_str(),
             if self.descending { "▼" } else { "▲" }
         ));
         let pos = match (self.total, self.base_index) {
