@@ -6,7 +6,7 @@
 use super::replica::{Replica, ReplicaSettings};
 use super::schema::MIGRATOR;
 use super::sql::Dialect;
-use super::sqlconn::{Bounds, Pools, map_err, pool_options};
+use super::sqlconn::{Bounds, Pools, map_err, pool_options, ssl_mode_name, transport};
 use super::sqldb::SqlStore;
 use super::{PgSettings, StoreError, StoreResult};
 use sqlx::postgres::PgConnectOptions;
@@ -71,19 +71,6 @@ fn reason(e: sqlx::Error) -> String {
     match map_err(e) {
         StoreError::Unavailable(m) | StoreError::Other(m) | StoreError::Constraint(m) => m,
         other => other.to_string(),
-    }
-}
-
-/// libpq's name of a mode.
-fn ssl_mode_name(mode: sqlx::postgres::PgSslMode) -> &'static str {
-    use sqlx::postgres::PgSslMode::*;
-    match mode {
-        Disable => "disable",
-        Allow => "allow",
-        Prefer => "prefer",
-        Require => "require",
-        VerifyCa => "verify-ca",
-        VerifyFull => "verify-full",
     }
 }
 
@@ -155,31 +142,6 @@ fn with_timeouts(opts: PgConnectOptions, s: &PgSettings) -> PgConnectOptions {
         ),
         ("plan_cache_mode", "force_custom_plan".to_string()),
     ])
-}
-
-/// How this process's connections reach the server: what the server says of the connection
-/// (`pg_stat_ssl`, readable by any role for its own backend) and what `sslmode` checked.
-pub(crate) async fn transport(
-    pool: &sqlx::PgPool,
-    mode: sqlx::postgres::PgSslMode,
-) -> StoreResult<super::Transport> {
-    use sqlx::postgres::PgSslMode;
-    let (encrypted, protocol, cipher): (bool, Option<String>, Option<String>) =
-        sqlx::query_as("SELECT ssl, version, cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
-            .fetch_optional(pool)
-            .await
-            .map_err(map_err)?
-            .unwrap_or((false, None, None));
-    let ssl_mode = ssl_mode_name(mode);
-    Ok(super::Transport {
-        encrypted,
-        protocol,
-        cipher,
-        ssl_mode: ssl_mode.into(),
-        certificate_verified: encrypted
-            && matches!(mode, PgSslMode::VerifyCa | PgSslMode::VerifyFull),
-        host_name_verified: encrypted && matches!(mode, PgSslMode::VerifyFull),
-    })
 }
 
 pub async fn open(url: &str, s: &PgSettings) -> StoreResult<SqlStore> {

@@ -273,7 +273,7 @@ impl Replica {
         let mut s = k.status.clone();
         drop(k);
         s.target = self.target.clone();
-        s.transport = super::postgres::transport(&self.pool, self.ssl_mode)
+        s.transport = super::sqlconn::transport(&self.pool, self.ssl_mode)
             .await
             .ok();
         s.replica_reads = self.replica_reads.load(Ordering::Relaxed);

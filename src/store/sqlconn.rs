@@ -373,3 +373,41 @@ impl Tx<'_> {
         let _ = self.0.simple("ROLLBACK").await;
     }
 }
+
+/// libpq's name of a mode.
+pub(crate) fn ssl_mode_name(mode: sqlx::postgres::PgSslMode) -> &'static str {
+    use sqlx::postgres::PgSslMode::*;
+    match mode {
+        Disable => "disable",
+        Allow => "allow",
+        Prefer => "prefer",
+        Require => "require",
+        VerifyCa => "verify-ca",
+        VerifyFull => "verify-full",
+    }
+}
+
+/// How this process's connections reach the server: what the server says of the connection
+/// (`pg_stat_ssl`, readable by any role for its own backend) and what `sslmode` checked.
+pub(crate) async fn transport(
+    pool: &sqlx::PgPool,
+    mode: sqlx::postgres::PgSslMode,
+) -> StoreResult<super::Transport> {
+    use sqlx::postgres::PgSslMode;
+    let (encrypted, protocol, cipher): (bool, Option<String>, Option<String>) =
+        sqlx::query_as("SELECT ssl, version, cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_optional(pool)
+            .await
+            .map_err(map_err)?
+            .unwrap_or((false, None, None));
+    let ssl_mode = ssl_mode_name(mode);
+    Ok(super::Transport {
+        encrypted,
+        protocol,
+        cipher,
+        ssl_mode: ssl_mode.into(),
+        certificate_verified: encrypted
+            && matches!(mode, PgSslMode::VerifyCa | PgSslMode::VerifyFull),
+        host_name_verified: encrypted && matches!(mode, PgSslMode::VerifyFull),
+    })
+}
