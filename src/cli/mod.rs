@@ -467,7 +467,7 @@ pub async fn run(
             let opts = crate::service::backup::ImportOptions { legacy };
             commands::backup::import(svc, actor, &file, opts, json).await
         }
-        Command::Seed(a) => commands::seed::seed(local(svc, "seed")?, actor, a, json).await,
+        Command::Seed(a) => commands::seed::seed(svc, actor, a, json).await,
         c @ (Command::Completions { .. } | Command::Man) => {
             print_docs(&c).map_err(|e| ServiceError::Internal(e.to_string()))?;
             Ok(0)

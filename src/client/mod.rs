@@ -643,6 +643,61 @@ impl Api for Remote {
         Ok(())
     }
 
+    /// The server's export, as it streams, into `out`.
+    async fn export_to_writer(
+        &self,
+        a: &Actor,
+        out: &mut (dyn std::io::Write + Send),
+        what: &str,
+    ) -> ServiceResult<BackupSummary> {
+        let mut resp = self.export_response(a).await?;
+        let cannot =
+            |e: std::io::Error| ServiceError::field("file", format!("cannot write {what}: {e}"));
+        let mut tail = LastLine::default();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.unreachable(e))? {
+            out.write_all(&chunk).map_err(cannot)?;
+            tail.feed(&chunk);
+        }
+        out.flush().map_err(cannot)?;
+        tail.summary(&self.base, what)
+    }
+
+    /// The export in `path` sent to the server, which imports it into its (empty) store.
+    async fn import_file(
+        &self,
+        a: &Actor,
+        path: &std::path::Path,
+        opts: crate::service::backup::ImportOptions,
+    ) -> ServiceResult<BackupSummary> {
+        let file = crate::files::open_regular(path).map_err(|e| {
+            ServiceError::field("file", format!("cannot read {}: {e}", path.display()))
+        })?;
+        let file = tokio::fs::File::from_std(file);
+        let chunks = futures::stream::unfold(file, |mut f| async move {
+            use tokio::io::AsyncReadExt;
+            let mut buf = vec![0u8; 64 * 1024];
+            match f.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((Ok::<_, std::io::Error>(buf), f))
+                }
+                Err(e) => Some((Err(e), f)),
+            }
+        });
+        let mut q = Vec::new();
+        if opts.legacy {
+            q.push(("legacy", "true".to_string()));
+        }
+        let r = self
+            .request(a, Method::POST, "/v1/import")
+            .query(&q)
+            .timeout(Duration::from_secs(24 * 3600))
+            .header(reqwest::header::CONTENT_TYPE, "application/x-ndjson")
+            .body(reqwest::Body::wrap_stream(chunks));
+        self.send(r).await
+    }
+
     /// The server's export, streamed into `path` as the in-process export writes it (beside the
     /// target, renamed into place only when whole and its trailer read).
     async fn export_file(
@@ -652,58 +707,24 @@ impl Api for Remote {
         force: bool,
     ) -> ServiceResult<BackupSummary> {
         use std::io::Write;
-        let mut resp = self
-            .request(a, Method::GET, "/v1/export")
-            .timeout(Duration::from_secs(24 * 3600))
-            .send()
-            .await
-            .map_err(|e| self.unreachable(e))?;
-        if !resp.status().is_success() {
-            let status = resp.status();
-            let body = resp.json().await.unwrap_or(Value::Null);
-            return Err(error_of(status, body));
-        }
+        let mut resp = self.export_response(a).await?;
         let mut file = ExportFile::create(path, force)?;
         let shown = file.shown.clone();
         let cannot =
             |e: std::io::Error| ServiceError::field("file", format!("cannot write {shown}: {e}"));
-        let mut last_line = Vec::new();
+        let mut tail = LastLine::default();
         {
             let mut out = std::io::BufWriter::new(file.tmp.as_file_mut());
             while let Some(chunk) = resp.chunk().await.map_err(|e| self.unreachable(e))? {
                 out.write_all(&chunk).map_err(cannot)?;
-                // Keep the bytes since the last newline but one: the trailer is the last line.
-                last_line.extend_from_slice(&chunk);
-                if let Some(i) = last_line[..last_line.len().saturating_sub(1)]
-                    .iter()
-                    .rposition(|b| *b == b'\n')
-                {
-                    last_line.drain(..=i);
-                }
+                tail.feed(&chunk);
             }
             out.flush().map_err(cannot)?;
         }
-        let trailer: ExportTrailer = serde_json::from_slice::<Value>(&last_line)
-            .ok()
-            .filter(|v| v["type"] == "trailer")
-            .and_then(|v| serde_json::from_value(v["data"].clone()).ok())
-            .ok_or_else(|| {
-                ServiceError::Unavailable(format!(
-                    "the export from {} ended before its trailer: nothing was written to {shown}",
-                    self.base
-                ))
-            })?;
+        // Nothing replaces the target unless the export came whole.
+        let s = tail.summary(&self.base, &shown)?;
         file.commit()?;
-        Ok(BackupSummary {
-            lines: trailer.lines + 1,
-            ledger_events: trailer.ledger_events,
-            audit_records: trailer.audit_records,
-            head_seq: trailer.head_seq,
-            head_hash: trailer.head_hash,
-            audit_head_seq: trailer.audit_head_seq,
-            audit_head_hash: trailer.audit_head_hash,
-            notes: Vec::new(),
-        })
+        Ok(s)
     }
 
     /// A server's store is witnessed on the server's host, not by its clients.
@@ -725,6 +746,22 @@ impl Api for Remote {
 }
 
 impl Remote {
+    /// The export's response, its status checked.
+    async fn export_response(&self, a: &Actor) -> ServiceResult<reqwest::Response> {
+        let resp = self
+            .request(a, Method::GET, "/v1/export")
+            .timeout(Duration::from_secs(24 * 3600))
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e))?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status();
+        let body = resp.json().await.unwrap_or(Value::Null);
+        Err(error_of(status, body))
+    }
+
     /// Every page of a short list (policies, API keys).
     async fn all<T: DeserializeOwned>(
         &self,
@@ -745,6 +782,45 @@ impl Remote {
                 _ => return Ok(out),
             }
         }
+    }
+}
+
+/// The last line of a streamed export, kept as it streams by: its trailer says what came.
+#[derive(Default)]
+struct LastLine(Vec<u8>);
+
+impl LastLine {
+    fn feed(&mut self, chunk: &[u8]) {
+        self.0.extend_from_slice(chunk);
+        // Keep what follows the last newline but one (the trailer ends with a newline).
+        if let Some(i) = self.0[..self.0.len().saturating_sub(1)]
+            .iter()
+            .rposition(|b| *b == b'\n')
+        {
+            self.0.drain(..=i);
+        }
+    }
+
+    fn summary(&self, server: &str, what: &str) -> ServiceResult<BackupSummary> {
+        let t: ExportTrailer = serde_json::from_slice::<Value>(&self.0)
+            .ok()
+            .filter(|v| v["type"] == "trailer")
+            .and_then(|v| serde_json::from_value(v["data"].clone()).ok())
+            .ok_or_else(|| {
+                ServiceError::Unavailable(format!(
+                    "the export from {server} ended before its trailer: {what} is not a whole export"
+                ))
+            })?;
+        Ok(BackupSummary {
+            lines: t.lines,
+            ledger_events: t.ledger_events,
+            audit_records: t.audit_records,
+            head_seq: t.head_seq,
+            head_hash: t.head_hash,
+            audit_head_seq: t.audit_head_seq,
+            audit_head_hash: t.audit_head_hash,
+            notes: Vec::new(),
+        })
     }
 }
 

@@ -5,7 +5,7 @@
 
 use crate::domain::{Money, PositionState, lifecycle};
 use crate::service::{
-    Actor, NewAsset, NewInstitution, NewPosition, NewTemplate, PolicyInput, Service, ServiceError,
+    Actor, NewAsset, NewInstitution, NewPosition, NewTemplate, PolicyInput, ServiceError,
     ServiceResult, TransitionRequest,
 };
 use rand::rngs::StdRng;
@@ -180,7 +180,7 @@ pub fn history(rng: &mut impl Rng) -> Vec<PositionState> {
 /// Loads the demo set through the service. Refuses a database that already holds data unless
 /// `force` is set.
 pub async fn load_demo(
-    svc: &Service,
+    svc: &dyn crate::service::api::Api,
     actor: &Actor,
     positions: u32,
     seed: u64,
@@ -318,7 +318,10 @@ pub async fn load_demo(
 }
 
 /// Asset slots of an existing database (for the simulator).
-pub async fn slots_of(svc: &Service, actor: &Actor) -> ServiceResult<Vec<AssetSlot>> {
+pub async fn slots_of(
+    svc: &dyn crate::service::api::Api,
+    actor: &Actor,
+) -> ServiceResult<Vec<AssetSlot>> {
     let mut out = Vec::new();
     let assets = svc
         .list_assets(actor, None, None, crate::service::Page::first(1000))

@@ -64,7 +64,7 @@ async fn run(
     mut paused: watch::Receiver<bool>,
 ) -> Result<(), ServiceError> {
     let vocab = Vocabulary::demo();
-    let slots: Vec<AssetSlot> = slots_of(&svc, &actor).await?;
+    let slots: Vec<AssetSlot> = slots_of(svc.as_ref(), &actor).await?;
     if slots.is_empty() {
         return Ok(());
     }

@@ -637,6 +637,63 @@ pub async fn export(State(app): S, Caller(a): Caller) -> ApiResult<Response> {
         .into_response())
 }
 
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ImportQ {
+    /// Accept an export of version 1 (no trailer).
+    legacy: Option<bool>,
+}
+
+/// The largest export an import takes (the request body is spooled to a file first).
+const MAX_IMPORT_BYTES: u64 = 64 << 30;
+
+/// An export's JSON lines, as the request body, loaded into the empty store whole or not at all
+/// (root only). The body is spooled to an owner-only file first: nothing is imported from a
+/// body that did not arrive whole.
+#[utoipa::path(post, path = "/import", tag = "export", security(("bearer" = [])), params(ImportQ), request_body(content = String, content_type = "application/x-ndjson", description = "an export"), responses((status = 200, description = "what was imported (as `import --json`)", body = Object), (status = "4XX", body = super::http::ErrorBody)))]
+pub async fn import(
+    State(app): S,
+    Caller(a): Caller,
+    Query(q): Query<ImportQ>,
+    body: axum::body::Body,
+) -> ApiResult<Json<crate::service::backup::BackupSummary>> {
+    use futures::StreamExt;
+    use std::io::Write;
+    if !a.is_root() {
+        // The service refuses it too (and records the refusal); the body is not read.
+        let opts = crate::service::backup::ImportOptions::default();
+        app.svc.import(&a, std::io::empty(), opts).await?;
+    }
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".escrowgrid-import-")
+        .tempfile()
+        .map_err(|e| ServiceError::Internal(format!("cannot spool the import: {e}")))?;
+    let mut stream = body.into_data_stream();
+    let mut n: u64 = 0;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            ServiceError::field("body", format!("the import did not arrive whole: {e}"))
+        })?;
+        n += chunk.len() as u64;
+        if n > MAX_IMPORT_BYTES {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                format!("an import is at most {MAX_IMPORT_BYTES} bytes"),
+            ));
+        }
+        tmp.write_all(&chunk)
+            .map_err(|e| ServiceError::Internal(format!("cannot spool the import: {e}")))?;
+    }
+    tmp.flush()
+        .map_err(|e| ServiceError::Internal(format!("cannot spool the import: {e}")))?;
+    let opts = crate::service::backup::ImportOptions {
+        legacy: q.legacy.unwrap_or(false),
+    };
+    Ok(Json(app.svc.import_file(&a, tmp.path(), opts).await?))
+}
+
 fn tokio_stream<T: Send + 'static>(
     mut rx: tokio::sync::mpsc::Receiver<T>,
 ) -> impl futures::Stream<Item = T> + Send {

@@ -262,7 +262,13 @@ pub async fn gate(
             }
         }
         req.extensions_mut().insert(Caller(actor));
-        match tokio::time::timeout(app.cfg.request_timeout, next.run(req)).await {
+        // An import reads and loads a whole store: it is bounded by its size, not the timeout.
+        let bound = if req.uri().path().ends_with("/import") {
+            std::time::Duration::from_secs(24 * 3600)
+        } else {
+            app.cfg.request_timeout
+        };
+        match tokio::time::timeout(bound, next.run(req)).await {
             Ok(r) => Ok(r),
             Err(_) => Err(ApiError::new(
                 StatusCode::GATEWAY_TIMEOUT,

@@ -116,6 +116,7 @@ pub fn routes(app: Arc<App>) -> (Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(api::audit))
         .routes(routes!(api::check))
         .routes(routes!(api::export))
+        .routes(routes!(api::import))
         .routes(routes!(api::health))
         .routes(routes!(api::whoami))
         .routes(routes!(api::institution_summary))

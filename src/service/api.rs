@@ -99,6 +99,8 @@ api! {
     async fn check(&self, actor: &Actor) -> ServiceResult<CheckReport>;
     async fn health(&self, actor: &Actor) -> HealthReport;
     async fn authorize_export(&self, actor: &Actor) -> ServiceResult<()>;
+    async fn export_to_writer(&self, actor: &Actor, out: &mut (dyn std::io::Write + Send), what: &str) -> ServiceResult<BackupSummary>;
+    async fn import_file(&self, actor: &Actor, path: &std::path::Path, opts: crate::service::backup::ImportOptions) -> ServiceResult<BackupSummary>;
     async fn export_file(&self, actor: &Actor, path: &std::path::Path, force: bool) -> ServiceResult<BackupSummary>;
     /// The store's identity, under which its heads are witnessed (None: not witnessed here).
     async fn store_key(&self) -> ServiceResult<Option<StoreKey>>;

@@ -381,6 +381,29 @@ impl Service {
 
     /// Loads an export into this store, which must be empty (root only): see the module's
     /// documentation. Nothing is written unless all of it can be.
+    /// The export as JSON lines into `out`, a writer any task may hold (`export -`).
+    pub async fn export_to_writer(
+        &self,
+        actor: &Actor,
+        out: &mut (dyn std::io::Write + Send),
+        what: &str,
+    ) -> ServiceResult<BackupSummary> {
+        self.export_to(actor, out, what).await
+    }
+
+    /// An import of the export in the file at `path` (a regular file, read as it is parsed).
+    pub async fn import_file(
+        &self,
+        actor: &Actor,
+        path: &std::path::Path,
+        opts: ImportOptions,
+    ) -> ServiceResult<BackupSummary> {
+        let reader = std::io::BufReader::new(crate::files::open_regular(path).map_err(|e| {
+            ServiceError::field("file", format!("cannot read {}: {e}", path.display()))
+        })?);
+        self.import(actor, reader, opts).await
+    }
+
     pub async fn import(
         &self,
         actor: &Actor,

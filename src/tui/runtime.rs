@@ -362,7 +362,9 @@ async fn run_with(
                 "loading",
                 vec![Line::from("Loading the demo data set…")],
             );
-            if let Err(e) = crate::demo::seed::load_demo(local, &actor, 300, 42, false).await {
+            if let Err(e) =
+                crate::demo::seed::load_demo(local.as_ref(), &actor, 300, 42, false).await
+            {
                 tracing::warn!(error = %e, "console: demo data set not loaded");
             }
         }

@@ -1125,21 +1125,68 @@ async fn the_cli_through_a_server_answers_as_in_process() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{o:?}");
-    // The export, through the server, is the same store's: it imports here and checks clean.
+    // The export through the server is the store's whole (to a file, and to standard output);
+    // it imports through another server into its empty store, and checks clean there.
     let file = here.path().join("book.jsonl");
     let o = through(&["export", file.to_str().unwrap()]);
     assert!(o.status.success(), "{o:?}");
-    let fresh = tempfile::tempdir().unwrap();
-    let o = common::escrowgrid(fresh.path())
-        .args(["import", file.to_str().unwrap()])
+    let o = through(&["export", "-"]);
+    assert!(o.status.success(), "{o:?}");
+    let piped = String::from_utf8(o.stdout).unwrap();
+    let saved = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(piped.lines().count(), saved.lines().count());
+    assert!(piped.lines().last().unwrap().contains("\"trailer\""));
+    let empty = start(None, false, &[]);
+    let ca2 = empty.ca_file.display().to_string();
+    let on_empty = |args: &[&str]| {
+        common::escrowgrid(here.path())
+            .args([
+                "--server",
+                &empty.base,
+                "--ca-cert",
+                &ca2,
+                "--api-key",
+                ROOT,
+            ])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o = on_empty(&["import", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("both chains verified"),
+        "{o:?}"
+    );
+    let o = on_empty(&["check"]);
+    assert!(o.status.success(), "{o:?}");
+    // A second import into the now full store is refused, saying why; so is the demo data set.
+    let o = on_empty(&["import", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("an import needs an empty store"),
+        "{o:?}"
+    );
+    let o = on_empty(&["seed", "--demo", "--positions", "5"]);
+    assert_ne!(o.status.code(), Some(0), "a store that is not empty: {o:?}");
+    // The demo data set loads through a server into an empty store.
+    let other = start(None, false, &[]);
+    let o = common::escrowgrid(here.path())
+        .args([
+            "--server",
+            &other.base,
+            "--ca-cert",
+            &other.ca_file.display().to_string(),
+        ])
+        .args(["--api-key", ROOT, "seed", "--demo", "--positions", "5"])
         .output()
         .unwrap();
     assert!(o.status.success(), "{o:?}");
-    let o = common::escrowgrid(fresh.path())
-        .args(["check"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{o:?}");
+    let (st, page) = other.get("/v1/positions", ROOT).await;
+    assert_eq!(
+        (st, page["data"].as_array().unwrap().len()),
+        (StatusCode::OK, 5)
+    );
 }
 
 /// The console's reads through a server: what the console asks (sorted, backwards and filtered

@@ -87,7 +87,7 @@ pub(crate) async fn setup_sized(
     let actor = Actor::Local {
         user: "tester".into(),
     };
-    escrowgrid::demo::seed::load_demo(&svc, &actor, positions, 7, false)
+    escrowgrid::demo::seed::load_demo(svc.as_ref(), &actor, positions, 7, false)
         .await
         .unwrap();
     let (tx, _rx) = tokio::sync::mpsc::channel(16);
@@ -904,7 +904,7 @@ async fn every_list_filters_and_n_moves_between_matches() {
     assert!(t.screen().contains("/policy_upserted"), "{}", t.screen());
     // An event that does not match does not stream in; one that does, does.
     let head = t.store.ledger_head().await.unwrap().unwrap().0;
-    let slot = escrowgrid::demo::seed::slots_of(&t.svc, &t.actor)
+    let slot = escrowgrid::demo::seed::slots_of(t.svc.as_ref(), &t.actor)
         .await
         .unwrap()[0]
         .clone();
@@ -1449,7 +1449,7 @@ async fn ledger_follow_pauses_when_scrolling_up_and_counts_new_events() {
             &t.actor,
             escrowgrid::demo::seed::Vocabulary::demo().new_position(
                 &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(1),
-                &escrowgrid::demo::seed::slots_of(&t.svc, &t.actor)
+                &escrowgrid::demo::seed::slots_of(t.svc.as_ref(), &t.actor)
                     .await
                     .unwrap()[0],
             ),
@@ -1783,7 +1783,7 @@ async fn positions_window_pages_through_a_large_result() {
         .unwrap();
     let svc = Arc::new(Service::new(store.clone(), ServiceConfig::default()));
     let actor = Actor::Local { user: "t".into() };
-    escrowgrid::demo::seed::load_demo(&svc, &actor, 650, 3, false)
+    escrowgrid::demo::seed::load_demo(svc.as_ref(), &actor, 650, 3, false)
         .await
         .unwrap();
     let (tx, _rx) = tokio::sync::mpsc::channel(16);
@@ -1824,7 +1824,7 @@ async fn positions_window_pages_through_a_large_result() {
 #[tokio::test]
 async fn institution_counts_follow_live_changes() {
     let mut t = setup().await;
-    let slot = escrowgrid::demo::seed::slots_of(&t.svc, &t.actor)
+    let slot = escrowgrid::demo::seed::slots_of(t.svc.as_ref(), &t.actor)
         .await
         .unwrap()[0]
         .clone();
@@ -2354,7 +2354,7 @@ async fn an_edit_below_the_witnessed_head_is_found_by_the_background_verificatio
     use escrowgrid::tui::views::ChainView;
     let h = crate::common::Harness::new(Backend::Sqlite).await.unwrap();
     let svc = Arc::new(Service::new(h.store.clone(), ServiceConfig::default()));
-    escrowgrid::demo::seed::load_demo(&svc, &h.actor, 20, 3, false)
+    escrowgrid::demo::seed::load_demo(svc.as_ref(), &h.actor, 20, 3, false)
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();

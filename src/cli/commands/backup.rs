@@ -16,11 +16,13 @@ pub(crate) async fn export(
     if file.as_os_str() == "-" {
         svc.authorize_export(actor).await?;
         let mut out = PipeWatch {
-            inner: std::io::BufWriter::new(std::io::stdout().lock()),
+            inner: std::io::BufWriter::new(std::io::stdout()),
             closed: false,
         };
-        let svc = crate::cli::local(svc, "export to standard output")?;
-        return match svc.export_to(actor, &mut out, "standard output").await {
+        return match svc
+            .export_to_writer(actor, &mut out, "standard output")
+            .await
+        {
             // A reader that stops early (`export - | head`) ends the export quietly.
             Err(_) if out.closed => Ok(0),
             r => r.map(|_| 0),
@@ -78,14 +80,7 @@ pub(crate) async fn import(
     opts: ImportOptions,
     json: bool,
 ) -> ServiceResult<i32> {
-    let cannot =
-        |e: String| ServiceError::field("file", format!("cannot read {}: {e}", file.display()));
-    let reader = std::io::BufReader::new(
-        crate::files::open_regular(file).map_err(|e| cannot(e.to_string()))?,
-    );
-    let s = crate::cli::local(svc, "import")?
-        .import(actor, reader, opts)
-        .await?;
+    let s = svc.import_file(actor, file, opts).await?;
     if json {
         print_json(&s);
     } else {

@@ -3,7 +3,7 @@
 use crate::cli::*;
 
 pub(crate) async fn seed(
-    svc: &Service,
+    svc: &dyn Api,
     actor: &Actor,
     a: SeedArgs,
     json: bool,
