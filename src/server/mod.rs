@@ -37,6 +37,60 @@ pub struct App {
     pub http: SharedMetrics,
     /// Cancelled when the server stops: streams end with a final event.
     pub stop: CancellationToken,
+    /// The chain as the last background check found it (None until the first ends).
+    pub chain: std::sync::Mutex<Option<ChainCheck>>,
+}
+
+/// What the background check of the ledger's chain found (`/ready` reports it).
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChainCheck {
+    pub ok: bool,
+    /// The newest seq verified.
+    pub head_seq: i64,
+    pub at: String,
+    /// Where and why it broke.
+    pub broken: Option<String>,
+}
+
+/// How often the server verifies the events written since its last check.
+const CHAIN_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Verifies the chain from seq 1, then every `CHAIN_CHECK_EVERY` the events written since the
+/// head verified last, until the server stops. A store that cannot be read is retried; a broken
+/// chain stays broken (`/ready` says so) until the server restarts.
+async fn check_chain(app: Arc<App>) {
+    let mut from: Option<(i64, String)> = None;
+    loop {
+        match app.svc.verify_from(&Actor::Root, from.clone()).await {
+            Ok(r) => {
+                let check = ChainCheck {
+                    ok: r.ok,
+                    head_seq: r.head_seq,
+                    at: crate::domain::time::format(&crate::domain::time::now()),
+                    broken: r
+                        .broken
+                        .as_ref()
+                        .map(|b| format!("seq {}: {}", b.seq, b.reason)),
+                };
+                if !r.ok {
+                    tracing::error!(broken = ?check.broken, "the ledger's chain is broken");
+                }
+                *app.chain.lock().unwrap_or_else(|e| e.into_inner()) = Some(check);
+                if !r.ok {
+                    return;
+                }
+                if r.head_seq > 0 {
+                    from = Some((r.head_seq, r.head_hash));
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "chain check: the store could not be read"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(CHAIN_CHECK_EVERY) => {}
+            () = app.stop.cancelled() => return,
+        }
+    }
 }
 
 impl App {
@@ -56,6 +110,7 @@ impl App {
             blocked: Default::default(),
             http: Metrics::new(),
             stop: CancellationToken::new(),
+            chain: Default::default(),
         })
     }
 }
@@ -178,6 +233,15 @@ async fn ready(State(app): State<Arc<App>>) -> Response {
     if let Some(w) = &h.writes_refused {
         reasons.push(format!("schema: {w}"));
     }
+    let chain = app.chain.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    if let Some(ChainCheck {
+        ok: false,
+        broken: Some(b),
+        ..
+    }) = &chain
+    {
+        reasons.push(format!("the ledger's chain is broken at {b}"));
+    }
     if let Some(r) = &h.replica
         && !r.in_use
     {
@@ -189,6 +253,8 @@ async fn ready(State(app): State<Arc<App>>) -> Response {
         "reasons": reasons,
         "store": {"backend": h.backend, "connected": h.connected, "pingMs": h.ping_ms},
         "ledgerHead": h.ledger_head,
+        // The background check (null until its first pass ends).
+        "chain": chain,
         "replica": h.replica.as_ref().map(|r| json!({"state": r.state, "inUse": r.in_use, "lagSeconds": r.lag_seconds})),
     });
     let status = if reasons.is_empty() {
@@ -311,6 +377,7 @@ pub async fn serve(
         .local_addr()
         .map_err(|e| ServiceError::Internal(e.to_string()))?;
     let app = App::new(svc, cfg.clone());
+    tokio::spawn(check_chain(app.clone()));
     let routes = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let handle = axum_server::Handle::new();
     let grace = cfg.shutdown_grace;

@@ -304,6 +304,21 @@ async fn behaviour(url: Option<&str>) {
         (StatusCode::UNAUTHORIZED, Some("UNAUTHENTICATED"))
     );
 
+    // The chain as the server's background check found it (its first pass runs at start).
+    let t0 = Instant::now();
+    let chain = loop {
+        let (_, v, _) = s.call(reqwest::Method::GET, "/ready", None, None).await;
+        if !v["chain"].is_null() {
+            break v["chain"].clone();
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(15),
+            "no chain check: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(chain["ok"], true, "{chain}");
+
     let (inst, asset, admin) = s.fixture().await;
 
     // Creates by the institution's key; the operation id of the response is its audit record's,
