@@ -409,3 +409,73 @@ pub async fn serve(
     };
     r.map_err(|e| ServiceError::Internal(format!("the server stopped: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::ServiceConfig;
+
+    /// A request still running after `request_timeout` is answered 504 in the error shape, with
+    /// its operation id; a quick one passes the gate untouched.
+    #[tokio::test]
+    async fn a_slow_request_is_answered_504() {
+        let store = crate::store::open(
+            crate::store::Backend::Memory,
+            "",
+            std::time::Duration::from_millis(50),
+        )
+        .await
+        .unwrap();
+        let svc = Arc::new(Service::new(
+            store,
+            ServiceConfig {
+                root_api_key: Some("root-key-of-this-test".into()),
+                ..Default::default()
+            },
+        ));
+        let cfg = ServeConfig {
+            request_timeout: std::time::Duration::from_millis(100),
+            ..Default::default()
+        };
+        let app = App::new(svc, cfg);
+        let router = Router::new()
+            .route(
+                "/slow",
+                axum::routing::get(|| async {
+                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                    "late"
+                }),
+            )
+            .route("/quick", axum::routing::get(|| async { "now" }))
+            .route_layer(axum::middleware::from_fn_with_state(
+                app.clone(),
+                http::gate,
+            ))
+            .with_state(app);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+        });
+        let client = reqwest::Client::new();
+        let get = |path: &str| {
+            client
+                .get(format!("http://{addr}{path}"))
+                .bearer_auth("root-key-of-this-test")
+                .send()
+        };
+        let r = get("/slow").await.unwrap();
+        assert_eq!(r.status(), StatusCode::GATEWAY_TIMEOUT);
+        assert!(r.headers().contains_key(http::OP_ID_HEADER));
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(v["code"], "TIMEOUT", "{v}");
+        assert!(v["error"].as_str().unwrap().contains("100 ms"), "{v}");
+        let r = get("/quick").await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.text().await.unwrap(), "now");
+    }
+}
