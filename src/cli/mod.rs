@@ -479,9 +479,7 @@ pub async fn run(
         Command::Anchor(_) => Err(ServiceError::Internal(
             "anchor runs from main with the [onchain] settings".into(),
         )),
-        Command::Migrate(c) => {
-            commands::migrate::migrate(local(svc, "migrate")?, actor, c, json).await
-        }
+        Command::Migrate(c) => commands::migrate::migrate(svc, actor, c, json).await,
     }
 }
 

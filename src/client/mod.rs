@@ -727,6 +727,27 @@ impl Api for Remote {
         Ok(s)
     }
 
+    async fn migrations(
+        &self,
+    ) -> ServiceResult<(
+        crate::store::Backend,
+        Option<crate::store::schema::SchemaStatus>,
+    )> {
+        let v: Value = self.get(&Actor::Root, "/v1/migrations", &[]).await?;
+        let backend = serde_json::from_value(v["backend"].clone()).map_err(|e| {
+            ServiceError::Internal(format!("the server's answer could not be read: {e}"))
+        })?;
+        Ok((backend, serde_json::from_value(v["status"].clone()).ok()))
+    }
+
+    async fn schema(&self) -> ServiceResult<(crate::store::Backend, Option<i64>)> {
+        let v: Value = self.get(&Actor::Root, "/v1/migrations", &[]).await?;
+        let backend = serde_json::from_value(v["backend"].clone()).map_err(|e| {
+            ServiceError::Internal(format!("the server's answer could not be read: {e}"))
+        })?;
+        Ok((backend, v["schemaVersion"].as_i64()))
+    }
+
     /// A server's store is witnessed on the server's host, not by its clients.
     async fn store_key(&self) -> ServiceResult<Option<StoreKey>> {
         Ok(None)

@@ -491,6 +491,16 @@ pub async fn verify_ledger(
     Ok(Json(app.svc.verify_slice(&a, from, q.max).await?))
 }
 
+/// The schema beside the server's migrations (`migrate status --json`'s figures).
+#[utoipa::path(get, path = "/migrations", tag = "health", security(("bearer" = [])), responses((status = 200, description = "`{backend, schemaVersion, status}`", body = Object), (status = "4XX", body = super::http::ErrorBody)))]
+pub async fn migrations(State(app): S, _caller: Caller) -> ApiResult<Json<Value>> {
+    let (backend, status) = app.svc.migrations().await?;
+    let (_, version) = app.svc.schema().await?;
+    Ok(Json(
+        json!({"backend": backend, "schemaVersion": version, "status": status}),
+    ))
+}
+
 /// Entities by kind, scoped to the caller's institution.
 #[utoipa::path(get, path = "/counts", tag = "health", security(("bearer" = [])), responses((status = 200, body = Object), (status = "4XX", body = super::http::ErrorBody)))]
 pub async fn counts(State(app): S, Caller(a): Caller) -> ApiResult<Json<crate::store::Counts>> {

@@ -177,6 +177,7 @@ pub fn routes(app: Arc<App>) -> (Router<Arc<App>>, utoipa::openapi::OpenApi) {
         .routes(routes!(api::institution_summary))
         .routes(routes!(api::count_positions))
         .routes(routes!(api::counts))
+        .routes(routes!(api::migrations))
         .route_layer(axum::middleware::from_fn_with_state(app, http::gate));
     let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(live))

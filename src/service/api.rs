@@ -102,6 +102,11 @@ api! {
     async fn export_to_writer(&self, actor: &Actor, out: &mut (dyn std::io::Write + Send), what: &str) -> ServiceResult<BackupSummary>;
     async fn import_file(&self, actor: &Actor, path: &std::path::Path, opts: crate::service::backup::ImportOptions) -> ServiceResult<BackupSummary>;
     async fn export_file(&self, actor: &Actor, path: &std::path::Path, force: bool) -> ServiceResult<BackupSummary>;
+    /// The schema beside the migrations of the binary that opened the store (a server's, for a
+    /// client).
+    async fn migrations(&self) -> ServiceResult<(crate::store::Backend, Option<crate::store::schema::SchemaStatus>)>;
+    /// The backend and its schema version.
+    async fn schema(&self) -> ServiceResult<(crate::store::Backend, Option<i64>)>;
     /// The store's identity, under which its heads are witnessed (None: not witnessed here).
     async fn store_key(&self) -> ServiceResult<Option<StoreKey>>;
     async fn compare_witnessed(&self, actor: &Actor, witnessed: &[Witnessed]) -> ServiceResult<Vec<Finding>>;

@@ -22,7 +22,7 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
 /// The table sqlx keeps applied migrations in.
 const TABLE: &str = "_sqlx_migrations";
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Migration {
     pub version: i64,
@@ -30,7 +30,7 @@ pub struct Migration {
 }
 
 /// The schema of a database beside the migrations this binary carries.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct SchemaStatus {
     /// The newest version applied to the database (None: no schema yet).

@@ -275,6 +275,35 @@ impl SseReader {
 
 async fn behaviour(url: Option<&str>) {
     let s = start(url, false, &[]);
+    if url.is_some() {
+        // PostgreSQL through the server: the schema's status is read there (applying pending
+        // migrations stays the schema owner's, on the database's host).
+        let dir = tempfile::tempdir().unwrap();
+        let cli = |args: &[&str]| {
+            common::escrowgrid(dir.path())
+                .args([
+                    "--server",
+                    &s.base,
+                    "--ca-cert",
+                    &s.ca_file.display().to_string(),
+                ])
+                .args(["--api-key", ROOT])
+                .args(args)
+                .output()
+                .unwrap()
+        };
+        let o = cli(&["migrate", "status"]);
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+        let out = String::from_utf8_lossy(&o.stdout).to_string();
+        assert!(out.contains("writes:           allowed"), "{out}");
+        // Nothing pending: `apply` says so, as it does in process.
+        let o = cli(&["migrate", "apply", "--dry-run"]);
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("nothing to apply"),
+            "{o:?}"
+        );
+    }
 
     // Probes answer without a key.
     let (st, v, _) = s.call(reqwest::Method::GET, "/health", None, None).await;
@@ -1037,6 +1066,8 @@ async fn the_cli_through_a_server_answers_as_in_process() {
     both(v(&["ledger", "tail", "--last", "3"]));
     both(v(&["audit", "list", "--limit", "5"]));
     both(v(&["check"]));
+    both(v(&["migrate", "status"]));
+    both(v(&["--json", "migrate", "status"]));
 
     // `ledger tail --follow` follows the server's stream: a new event arrives as a line.
     let mut follow = common::escrowgrid(here.path())
@@ -1088,9 +1119,7 @@ async fn the_cli_through_a_server_answers_as_in_process() {
     assert_eq!(st.code(), Some(0), "{st:?}");
 
     // What runs only where the database is says so.
-    let o = through(&["migrate", "status"]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("runs where the database is"));
+    both(v(&["migrate", "apply"]));
     // A key the server does not know: refused by the server, exit 2.
     let o = common::escrowgrid(here.path())
         .args([
@@ -1434,4 +1463,71 @@ async fn a_store_outage_is_503_and_not_ready_until_it_is_back() {
     }
     let (st, _) = s.get("/v1/positions", ROOT).await;
     assert_eq!(st, StatusCode::OK);
+}
+
+/// SIGTERM while a request is in flight: the server takes no new connection, lets the request
+/// finish within the grace (here an import whose body is still arriving), and exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_requests_in_flight_finish() {
+    // A book to import: the demo data set, exported from a store of this test.
+    let book = tempfile::tempdir().unwrap();
+    let o = common::escrowgrid(book.path())
+        .args(["seed", "--demo", "--positions", "20"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let file = book.path().join("book.jsonl");
+    let o = common::escrowgrid(book.path())
+        .args(["export", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let bytes = std::fs::read(&file).unwrap();
+
+    let s = start(None, true, &[]);
+    // The body arrives in ten pieces over about two seconds.
+    let pieces: Vec<Vec<u8>> = bytes
+        .chunks(bytes.len().div_ceil(10))
+        .map(|c| c.to_vec())
+        .collect();
+    let body = futures::stream::unfold(pieces.into_iter(), |mut it| async move {
+        let next = it.next()?;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        Some((Ok::<_, std::io::Error>(next), it))
+    });
+    let request = s
+        .req(reqwest::Method::POST, "/v1/import", Some(ROOT))
+        .body(reqwest::Body::wrap_stream(body))
+        .send();
+    let in_flight = tokio::spawn(request);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    s.signal(libc::SIGTERM);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // No new connection is taken (a fresh client, so no pooled connection is reused).
+    let fresh = reqwest::Client::new();
+    assert!(
+        fresh
+            .get(format!("{}/health", s.base))
+            .send()
+            .await
+            .is_err(),
+        "a new connection was served after SIGTERM"
+    );
+    let resp = in_flight
+        .await
+        .unwrap()
+        .expect("the request in flight was answered");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let v: Value = resp.json().await.unwrap();
+    assert!(v["ledgerEvents"].as_u64().unwrap() > 20, "{v}");
+    let mut s = s;
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(st) = s.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(12), "serve did not stop");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status:?}");
 }

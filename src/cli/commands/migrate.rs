@@ -5,7 +5,7 @@ use crate::domain::text::counted;
 use crate::store::schema::SchemaStatus;
 
 pub(crate) async fn migrate(
-    svc: &Service,
+    svc: &dyn Api,
     actor: &Actor,
     c: MigrateCmd,
     json: bool,
@@ -53,7 +53,7 @@ pub(crate) async fn migrate(
         }
         MigrateCmd::Apply { dry_run: false } => {
             let before = status.pending.clone();
-            let after = svc
+            let after = crate::cli::local(svc, "migrate apply")?
                 .apply_migrations(actor)
                 .await?
                 .ok_or_else(|| ServiceError::Internal("no schema to migrate".into()))?;
