@@ -72,6 +72,9 @@ pub struct ServeConfig {
     pub request_timeout: Duration,
     pub shutdown_grace: Duration,
     pub max_body_bytes: usize,
+    /// How long a stream's client may leave an event unread before it is disconnected (not a
+    /// setting: a fixed bound, shortened by tests).
+    pub stream_slow: Duration,
 }
 
 impl Default for ServeConfig {
@@ -84,6 +87,7 @@ impl Default for ServeConfig {
             request_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
             max_body_bytes: 1 << 20,
+            stream_slow: Duration::from_secs(10),
         }
     }
 }
@@ -677,6 +681,7 @@ fn serve_settings(f: &ServeFile, env: &dyn Env) -> Result<ServeConfig, ConfigErr
             .map_or(d.shutdown_grace, Duration::from_millis),
         max_body_bytes: num("max_body_bytes", f.max_body_bytes)?
             .map_or(d.max_body_bytes, |n| n as usize),
+        stream_slow: d.stream_slow,
     })
 }
 

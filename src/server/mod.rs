@@ -479,4 +479,95 @@ mod tests {
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(r.text().await.unwrap(), "now");
     }
+
+    /// A stream's client that stops reading is disconnected after `stream_slow`: the events
+    /// written meanwhile are not held for it, and its stream ends short of them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_client_that_does_not_read_its_stream_is_disconnected() {
+        use std::io::{Read, Write};
+        let store = crate::store::open(
+            crate::store::Backend::Memory,
+            "",
+            std::time::Duration::from_millis(50),
+        )
+        .await
+        .unwrap();
+        let svc = Arc::new(Service::new(
+            store,
+            ServiceConfig {
+                root_api_key: Some("root-key-of-this-test".into()),
+                ..Default::default()
+            },
+        ));
+        let cfg = ServeConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            stream_slow: std::time::Duration::from_millis(500),
+            ..Default::default()
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(serve(svc.clone(), cfg, std::future::pending(), move |a| {
+            let _ = tx.send(a);
+        }));
+        let addr = rx.await.unwrap();
+        // A client with a small receive window that sends its request and then reads nothing.
+        let sock =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        sock.set_recv_buffer_size(4096).unwrap();
+        sock.connect(&addr.into()).unwrap();
+        let mut conn: std::net::TcpStream = sock.into();
+        write!(
+            conn,
+            "GET /v1/ledger/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer root-key-of-this-test\r\n\r\n"
+        )
+        .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        // Far more events than the channels between the store and the socket hold.
+        let root = Actor::Root;
+        // (The server's socket buffer alone grows to 4 MiB: each event carries a long name.)
+        const WRITTEN: usize = 9000;
+        let long = "x".repeat(200);
+        for n in 0..WRITTEN {
+            svc.create_institution(
+                &root,
+                crate::service::NewInstitution {
+                    name: format!("Institution {n} {long}"),
+                    regions: vec!["US".into()],
+                    verticals: vec![],
+                },
+            )
+            .await
+            .unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        // Now read what the server kept for it: the stream ends, short of what was written.
+        conn.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let mut text = Vec::new();
+        let mut buf = [0u8; 65536];
+        let ended = loop {
+            match conn.read(&mut buf) {
+                Ok(0) => break true,
+                Ok(n) => {
+                    text.extend_from_slice(&buf[..n]);
+                    // The chunked body's last chunk: the server ended the response.
+                    if text.ends_with(b"\r\n0\r\n\r\n") {
+                        break true;
+                    }
+                }
+                Err(_) => break false,
+            }
+        };
+        let events = String::from_utf8_lossy(&text)
+            .matches("event: ledger")
+            .count();
+        eprintln!("a client that did not read got {events} of {WRITTEN} events, then the end");
+        assert!(
+            events < WRITTEN,
+            "{events} of {WRITTEN} events were held for a client that did not read"
+        );
+        assert!(
+            ended,
+            "the stream of a client that did not read was not ended ({events} events read)"
+        );
+    }
 }

@@ -2,8 +2,8 @@
 //! its seq, so a client that reconnects with `Last-Event-ID` resumes with no gap and no
 //! duplicate. Scoped to the key's institution; a heartbeat comment every 15 s; the stream ends
 //! with an `end` event when the key is revoked (within a second: the service re-checks it) or
-//! the server stops. A client that does not read for `SLOW` is disconnected: what waits for it
-//! is bounded by the subscription's channel.
+//! the server stops. A client that leaves an event unread for `stream_slow` (10 s) is
+//! disconnected: what waits for it is bounded by the subscription's channel.
 
 use super::App;
 use super::http::{ApiResult, Caller, Query};
@@ -18,8 +18,6 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How long a client may leave the next event unread before it is disconnected.
-pub const SLOW: Duration = Duration::from_secs(10);
 const HEARTBEAT: Duration = Duration::from_secs(15);
 
 #[derive(Deserialize, Default, utoipa::IntoParams)]
@@ -71,6 +69,7 @@ pub async fn ledger_stream(
         },
     );
     let stop = app.stop.clone();
+    let slow = app.cfg.stream_slow;
     let (tx, rx) = tokio::sync::mpsc::channel::<Event>(64);
     tokio::spawn(async move {
         loop {
@@ -81,7 +80,7 @@ pub async fn ledger_stream(
                         "reason": "the server is shutting down", "code": "SHUTTING_DOWN"
                     }));
                     if let Ok(e) = end {
-                        let _ = tokio::time::timeout(SLOW, tx.send(e)).await;
+                        let _ = tokio::time::timeout(slow, tx.send(e)).await;
                     }
                     return;
                 }
@@ -112,7 +111,7 @@ pub async fn ledger_stream(
                 ),
             };
             let Ok(event) = event else { return };
-            match tokio::time::timeout(SLOW, tx.send(event)).await {
+            match tokio::time::timeout(slow, tx.send(event)).await {
                 Ok(Ok(())) if !last => {}
                 Ok(Ok(())) => return,
                 Ok(Err(_)) => return, // the client went away
