@@ -558,3 +558,77 @@ async fn anchor_run_stops_on_sigterm_and_sigint() {
         assert_eq!(status.code(), Some(0), "signal {signal}");
     }
 }
+
+/// `serve` with `[onchain]` enabled runs the anchoring worker: writes made through the API are
+/// anchored on the chain, `/v1/health` shows the confirmed anchor, and SIGTERM stops both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_runs_the_anchoring_worker() {
+    let Some(anvil) = Anvil::start("serve_runs_the_anchoring_worker") else {
+        return;
+    };
+    let contract = anvil.deploy().await;
+    let dir = tempfile::tempdir().unwrap();
+    const ROOT: &str = "root-key-of-the-anchoring-server";
+    let mut child = crate::common::escrowgrid(&dir.path().join("data"))
+        .env("ESCROWGRID_ONCHAIN_ENABLED", "true")
+        .env("ESCROWGRID_ONCHAIN_RPC_URL", anvil.url())
+        .env("ESCROWGRID_ONCHAIN_CONTRACT", &contract)
+        .env("ESCROWGRID_ONCHAIN_KEY", KEY)
+        .env("ESCROWGRID_ONCHAIN_EVERY_EVENTS", "1")
+        .env("ESCROWGRID_ROOT_API_KEY", ROOT)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut err, &mut first).unwrap();
+    let base = first
+        .strip_prefix("serving on ")
+        .and_then(|r| r.split(' ').next())
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_string();
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{base}/v1/institutions"))
+        .bearer_auth(ROOT)
+        .json(&serde_json::json!({"name": "Anchored Bank", "regions": ["US"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::CREATED);
+    let t0 = Instant::now();
+    let anchors = loop {
+        let h: serde_json::Value = http
+            .get(format!("{base}/v1/health"))
+            .bearer_auth(ROOT)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if !h["anchors"]["lastConfirmed"].is_null() {
+            break h["anchors"].clone();
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "no anchor confirmed: {h}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(anchors["lastConfirmed"]["seq"], 1, "{anchors}");
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(15), "serve did not stop");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(status.code(), Some(0));
+}
