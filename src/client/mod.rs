@@ -631,11 +631,36 @@ impl Api for Remote {
         self.get(a, "/v1/check", &[]).await
     }
 
+    /// The server's store as the server reports it, with the server's readiness.
     async fn health(&self, a: &Actor) -> HealthReport {
-        match self.get::<HealthReport>(a, "/v1/health", &[]).await {
+        let mut h = match self.get::<HealthReport>(a, "/v1/health", &[]).await {
             Ok(h) => h,
             Err(e) => HealthReport::unreachable("server", self.base.clone(), e.to_string()),
-        }
+        };
+        let ready = self
+            .http
+            .get(format!("{}/ready", self.base))
+            .send()
+            .await
+            .map_err(|e| self.unreachable(e));
+        h.server = Some(match ready {
+            Ok(r) => {
+                let v: Value = r.json().await.unwrap_or(Value::Null);
+                crate::service::health::ServerReadiness {
+                    url: self.base.clone(),
+                    ready: v["ready"] == true,
+                    reasons: serde_json::from_value(v["reasons"].clone()).unwrap_or_default(),
+                    chain_verified_seq: v["chain"]["headSeq"].as_i64(),
+                }
+            }
+            Err(e) => crate::service::health::ServerReadiness {
+                url: self.base.clone(),
+                ready: false,
+                reasons: vec![e.to_string()],
+                chain_verified_seq: None,
+            },
+        });
+        h
     }
 
     async fn authorize_export(&self, _: &Actor) -> ServiceResult<()> {

@@ -43,6 +43,20 @@ pub struct HealthReport {
     pub replica: Option<ReplicaStatus>,
     /// On-chain anchors, once there are any: the last confirmed, how many wait, the last error.
     pub anchors: Option<crate::domain::anchor::AnchorSummary>,
+    /// Through a server (`--server`): the server's own readiness (`/ready`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerReadiness>,
+}
+
+/// A server's readiness, as its `/ready` says it.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerReadiness {
+    pub url: String,
+    pub ready: bool,
+    pub reasons: Vec<String>,
+    /// The newest seq the server's background check verified.
+    pub chain_verified_seq: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -173,6 +187,7 @@ impl HealthReport {
             db: None,
             replica: None,
             anchors: None,
+            server: None,
         }
     }
 }

@@ -1407,6 +1407,10 @@ async fn the_console_through_a_server_reads_what_it_reads_in_process() {
         screen.contains("sqlite"),
         "the Health tab shows the server's store:\n{screen}"
     );
+    assert!(
+        screen.contains(&format!("{} ready", remote.target())),
+        "the Health tab shows the server's readiness:\n{screen}"
+    );
 }
 
 /// The store going away under a running server: requests are `503` with `Retry-After` in the

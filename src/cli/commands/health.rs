@@ -7,6 +7,20 @@ pub(crate) async fn health(svc: &dyn Api, actor: &Actor, json: bool) -> ServiceR
     if json {
         print_json(&h);
     } else {
+        if let Some(r) = &h.server {
+            outln!(
+                "server:         {} {}{}",
+                s(&r.url),
+                if r.ready { "ready" } else { "NOT READY" },
+                if r.reasons.is_empty() {
+                    r.chain_verified_seq
+                        .map(|q| format!(" (chain verified to seq {q})"))
+                        .unwrap_or_default()
+                } else {
+                    format!(": {}", s(&r.reasons.join("; ")))
+                }
+            );
+        }
         outln!("backend:        {}", h.backend);
         outln!("target:         {}", h.target);
         outln!("durability:     {}", h.durability);

@@ -172,6 +172,7 @@ impl View for Health {
             ]),
         ];
         lines.extend(connection);
+
         if let Some(w) = &h.writes_refused {
             lines.push(Line::from(vec![
                 Span::styled(format!("{:<20}", "Writes"), theme.muted()),
@@ -283,6 +284,24 @@ impl View for Health {
             // Below the chain's line.
             let at = lines.len().min(11);
             lines.insert(at, anchors);
+        }
+        // Through a server: its readiness (an alert when it is not ready).
+        if let Some(r) = &h.server {
+            let text = if r.ready {
+                format!(
+                    "{} ready{}",
+                    s(&r.url),
+                    r.chain_verified_seq
+                        .map(|q| format!(" · chain verified to seq {q}"))
+                        .unwrap_or_default()
+                )
+            } else {
+                format!("{} NOT READY: {}", s(&r.url), s(&r.reasons.join("; ")))
+            };
+            lines.push(Line::from(vec![
+                Span::styled(format!("{:<20}", "Server"), theme.muted()),
+                Span::styled(text, if r.ready { theme.ok() } else { theme.error() }),
+            ]));
         }
         if h.scoped {
             lines.push(Line::from(Span::styled(
