@@ -416,10 +416,8 @@ mod tests {
     use super::*;
     use crate::service::ServiceConfig;
 
-    /// A request still running after `request_timeout` is answered 504 in the error shape, with
-    /// its operation id; a quick one passes the gate untouched.
-    #[tokio::test]
-    async fn a_slow_request_is_answered_504() {
+    /// A service over a memory store whose root key is `root-key-of-this-test`.
+    async fn service() -> Arc<Service> {
         let store = crate::store::open(
             crate::store::Backend::Memory,
             "",
@@ -427,13 +425,20 @@ mod tests {
         )
         .await
         .unwrap();
-        let svc = Arc::new(Service::new(
+        Arc::new(Service::new(
             store,
             ServiceConfig {
                 root_api_key: Some("root-key-of-this-test".into()),
                 ..Default::default()
             },
-        ));
+        ))
+    }
+
+    /// A request still running after `request_timeout` is answered 504 in the error shape, with
+    /// its operation id; a quick one passes the gate untouched.
+    #[tokio::test]
+    async fn a_slow_request_is_answered_504() {
+        let svc = service().await;
         let cfg = ServeConfig {
             request_timeout: std::time::Duration::from_millis(100),
             ..Default::default()
@@ -485,20 +490,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_client_that_does_not_read_its_stream_is_disconnected() {
         use std::io::{Read, Write};
-        let store = crate::store::open(
-            crate::store::Backend::Memory,
-            "",
-            std::time::Duration::from_millis(50),
-        )
-        .await
-        .unwrap();
-        let svc = Arc::new(Service::new(
-            store,
-            ServiceConfig {
-                root_api_key: Some("root-key-of-this-test".into()),
-                ..Default::default()
-            },
-        ));
+        let svc = service().await;
         let cfg = ServeConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             stream_slow: std::time::Duration::from_millis(500),

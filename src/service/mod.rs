@@ -11,6 +11,7 @@ mod cache;
 mod catalog;
 mod check;
 pub mod error;
+mod export_file;
 pub mod health;
 mod ledger;
 pub mod paging;
