@@ -134,9 +134,7 @@ impl Remote {
         let status = resp.status();
         let bytes = resp.bytes().await.map_err(|e| self.unreachable(e))?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| {
-                ServiceError::Internal(format!("the server's answer could not be read: {e}"))
-            });
+            return serde_json::from_slice(&bytes).map_err(unreadable);
         }
         Err(error_of(
             status,
@@ -173,6 +171,11 @@ impl Remote {
         }
         ServiceError::Unavailable(format!("cannot reach the server {}: {why}", self.base))
     }
+}
+
+/// An answer of the server's that is not what its route documents.
+fn unreadable(e: serde_json::Error) -> ServiceError {
+    ServiceError::Internal(format!("the server's answer could not be read: {e}"))
 }
 
 /// The `NotFound` names the service uses (its `what` is static).
@@ -324,9 +327,7 @@ impl Api for Remote {
             .get(format!("{}/v1/whoami", self.base))
             .bearer_auth(&token);
         let me: Value = self.send(r).await?;
-        let actor: Actor = serde_json::from_value(me["actor"].clone()).map_err(|e| {
-            ServiceError::Internal(format!("the server's answer could not be read: {e}"))
-        })?;
+        let actor: Actor = serde_json::from_value(me["actor"].clone()).map_err(unreadable)?;
         // Later calls as this actor present this key.
         let mut t = self.token.write().unwrap_or_else(|e| e.into_inner());
         match &actor {
@@ -375,9 +376,7 @@ impl Api for Remote {
         fn read<T: DeserializeOwned + Default>(v: &Value, k: &str) -> T {
             serde_json::from_value(v[k].clone()).unwrap_or_default()
         }
-        let institution: Institution = serde_json::from_value(v.clone()).map_err(|e| {
-            ServiceError::Internal(format!("the server's answer could not be read: {e}"))
-        })?;
+        let institution: Institution = serde_json::from_value(v.clone()).map_err(unreadable)?;
         let templates: Vec<AssetTemplate> = read(&v, "templates");
         let assets: Vec<Asset> = read(&v, "assets");
         Ok(InstitutionDetail {
@@ -758,18 +757,12 @@ impl Api for Remote {
         crate::store::Backend,
         Option<crate::store::schema::SchemaStatus>,
     )> {
-        let v: Value = self.get(&Actor::Root, "/v1/migrations", &[]).await?;
-        let backend = serde_json::from_value(v["backend"].clone()).map_err(|e| {
-            ServiceError::Internal(format!("the server's answer could not be read: {e}"))
-        })?;
+        let (backend, v) = self.schema_answer().await?;
         Ok((backend, serde_json::from_value(v["status"].clone()).ok()))
     }
 
     async fn schema(&self) -> ServiceResult<(crate::store::Backend, Option<i64>)> {
-        let v: Value = self.get(&Actor::Root, "/v1/migrations", &[]).await?;
-        let backend = serde_json::from_value(v["backend"].clone()).map_err(|e| {
-            ServiceError::Internal(format!("the server's answer could not be read: {e}"))
-        })?;
+        let (backend, v) = self.schema_answer().await?;
         Ok((backend, v["schemaVersion"].as_i64()))
     }
 
@@ -792,6 +785,15 @@ impl Api for Remote {
 }
 
 impl Remote {
+    /// `GET /v1/migrations`: the server's backend, and the whole answer.
+    async fn schema_answer(&self) -> ServiceResult<(crate::store::Backend, Value)> {
+        let v: Value = self.get(&Actor::Root, "/v1/migrations", &[]).await?;
+        Ok((
+            serde_json::from_value(v["backend"].clone()).map_err(unreadable)?,
+            v,
+        ))
+    }
+
     /// The export's response, its status checked.
     async fn export_response(&self, a: &Actor) -> ServiceResult<reqwest::Response> {
         let resp = self

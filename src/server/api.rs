@@ -219,6 +219,24 @@ pub struct PositionsQ {
     after_value: Option<String>,
 }
 
+impl PositionsQ {
+    /// The list's filter (the same for a page and for a count); takes its fields out.
+    fn filter(&mut self) -> Result<PositionFilter, ServiceError> {
+        Ok(PositionFilter {
+            institution_id: self.institution_id.take(),
+            asset_id: self.asset_id.take(),
+            template_id: self.template_id.take(),
+            state: self
+                .state
+                .take()
+                .map(|s| crate::domain::PositionState::parse_field("state", &s))
+                .transpose()?,
+            holder_reference: self.holder_reference.take(),
+            text: self.search.take(),
+        })
+    }
+}
+
 #[utoipa::path(get, path = "/positions", tag = "positions", security(("bearer" = [])), params(PositionsQ), responses((status = 200, body = Paged<crate::domain::Position>), (status = "4XX", body = super::http::ErrorBody), (status = "5XX", body = super::http::ErrorBody)))]
 pub async fn list_positions(
     State(app): S,
@@ -243,20 +261,10 @@ pub async fn list_positions(
             )
         })?,
     };
-    let state = q
-        .state
-        .map(|s| crate::domain::PositionState::parse_field("state", &s))
-        .transpose()
-        .map_err(ServiceError::from)?;
+    let mut q = q;
+    let filter = q.filter()?;
     let query = PositionQuery {
-        filter: PositionFilter {
-            institution_id: q.institution_id,
-            asset_id: q.asset_id,
-            template_id: q.template_id,
-            state,
-            holder_reference: q.holder_reference,
-            text: q.search,
-        },
+        filter,
         cursor: cursor("after", q.after, ids::POSITION, "a position")?.map(|id| PositionCursor {
             value: q.after_value.unwrap_or_default(),
             id,
@@ -524,19 +532,8 @@ pub async fn count_positions(
     Caller(a): Caller,
     Query(q): Query<PositionsQ>,
 ) -> ApiResult<Json<Value>> {
-    let state = q
-        .state
-        .map(|s| crate::domain::PositionState::parse_field("state", &s))
-        .transpose()
-        .map_err(ServiceError::from)?;
-    let f = PositionFilter {
-        institution_id: q.institution_id,
-        asset_id: q.asset_id,
-        template_id: q.template_id,
-        state,
-        holder_reference: q.holder_reference,
-        text: q.search,
-    };
+    let mut q = q;
+    let f = q.filter()?;
     Ok(Json(
         json!({"count": app.svc.count_positions(&a, f).await?}),
     ))
