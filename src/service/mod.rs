@@ -81,10 +81,20 @@ pub struct Service {
 }
 
 tokio::task_local! {
-    /// The operation id of the service call running on this task.
-    static OP_ID: String;
+    /// The operation id of the service call running on this task, made when first asked for
+    /// (an audit record, a log line): a read that writes neither never makes one.
+    static OP_ID: OpId;
     /// The network address of the request running on this task (the server's callers).
     static CLIENT: Option<String>;
+}
+
+/// An operation's id, made on first use.
+struct OpId(std::cell::OnceCell<String>);
+
+impl OpId {
+    fn get(&self) -> &str {
+        self.0.get_or_init(new_op_id)
+    }
 }
 
 /// A new operation id: `op_` and a time-ordered UUID, as every id here.
@@ -101,17 +111,9 @@ pub async fn in_request<F: std::future::Future>(
     client: Option<String>,
     f: F,
 ) -> F::Output {
-    CLIENT.scope(client, OP_ID.scope(op_id, f)).await
-}
-
-/// Whether a service operation changes the store (its completion is logged at info level; a
-/// read's at debug).
-fn is_write(op: &str) -> bool {
-    op.starts_with("create_")
-        || matches!(
-            op,
-            "set_policy" | "revoke_api_key" | "transition_position" | "import"
-        )
+    CLIENT
+        .scope(client, OP_ID.scope(OpId(op_id.into()), f))
+        .await
 }
 
 /// Every action an audit record can name: each change's, a failed sign-in, each refused read.
@@ -124,7 +126,7 @@ pub fn audit_actions() -> Vec<&'static str> {
 
 /// The operation id of the service call running on this task, if any.
 pub fn current_op_id() -> Option<String> {
-    OP_ID.try_with(|id| id.clone()).ok()
+    OP_ID.try_with(|id| id.get().to_string()).ok()
 }
 
 fn opt_text(s: Option<String>) -> Option<String> {
@@ -165,8 +167,13 @@ impl Service {
 
     /// Runs one service operation for `actor` (None: an operation without a caller): the
     /// actor's key is checked first (`session.rs`), then the operation is timed under `name`
-    /// and given an operation id that every log line inside it carries (the `op` span) and its
-    /// audit record stores. An operation called from inside another keeps the outer one's id.
+    /// and given an operation id that its audit records store and its log lines carry (the
+    /// `op` span, at debug level; a failure's warning names it itself). An operation called
+    /// from inside another keeps the outer one's id and is timed on its own.
+    ///
+    /// Nothing here is logged at info level: an operator's log is not a line per write (the
+    /// audit trail records each), and at a hundred thousand writes a second it would cost more
+    /// than the writes.
     pub(crate) async fn op<'a, T>(
         &self,
         name: &'static str,
@@ -174,34 +181,44 @@ impl Service {
         f: impl std::future::Future<Output = ServiceResult<T>>,
     ) -> ServiceResult<T> {
         let actor = actor.into();
-        let admitted = async move {
-            if let Some(a) = actor {
-                self.admit(a).await?;
-            }
-            f.await
-        };
         // On the heap: an operation's future holds its whole call tree, and nested operations
         // would otherwise stack copies of it (debug builds overflowed a test thread's stack).
-        let timed = Box::pin(
-            self.metrics
-                .time(name, Box::pin(admitted), ServiceError::code),
-        );
-        if OP_ID.try_with(|_| ()).is_ok() {
-            return timed.await;
-        }
-        let id = new_op_id();
-        let span = tracing::info_span!("op", op = name, op_id = %id);
-        let logged = async move {
+        let timed = Box::pin(async move {
             let t0 = Instant::now();
-            let r = timed.await;
-            let ms = t0.elapsed().as_secs_f64() * 1000.0;
+            let r = async {
+                if let Some(a) = actor {
+                    self.admit(a).await?;
+                }
+                f.await
+            }
+            .await;
+            let now = Instant::now();
+            let took = now - t0;
+            self.metrics
+                .record_at(name, took, r.as_ref().err().map(ServiceError::code), now);
+            (r, took)
+        });
+        if OP_ID.try_with(|_| ()).is_ok() {
+            return timed.await.0;
+        }
+        let logged = async move {
+            let (r, took) = timed.await;
+            let ms = took.as_secs_f64() * 1000.0;
             match &r {
-                Err(e) => tracing::warn!(code = e.code(), error = %e, ms, "failed"),
-                Ok(_) if is_write(name) => tracing::info!(ms, "done"),
+                Err(e) => {
+                    let op_id = current_op_id().unwrap_or_default();
+                    tracing::warn!(op = name, op_id, code = e.code(), error = %e, ms, "failed")
+                }
                 Ok(_) => tracing::debug!(ms, "done"),
             }
             r
         };
+        let id = OpId(std::cell::OnceCell::new());
+        let span = tracing::debug_span!("op", op = name, op_id = tracing::field::Empty);
+        if span.is_disabled() {
+            return OP_ID.scope(id, logged).await;
+        }
+        span.record("op_id", id.get());
         OP_ID
             .scope(id, tracing::Instrument::instrument(logged, span))
             .await

@@ -417,9 +417,7 @@ impl Store for MemoryStore {
         // Everything of sealing that does not need the chains' heads, before the lock.
         let ledger = ledger.map(crate::domain::ledger::LedgerDraft::prepare_with_id);
         let audit_digest = audit.as_ref().map(AuditEvent::digest);
-        self.faults.queued(1);
-        self.faults.writer_gate().await;
-        self.faults.queued(-1);
+        self.faults.pass_gate().await;
         let mut guard = self.data.write().unwrap_or_else(|p| p.into_inner());
         let c = self.apply(&mut guard, change, ledger, audit, audit_digest)?;
         drop(guard);

@@ -387,6 +387,8 @@ fn a_json_log_line_carries_the_operation_id_of_the_audit_record() {
     let run = |args: &[&str]| {
         let out = crate::common::escrowgrid(&data)
             .env("ESCROWGRID_LOG_FORMAT", "json")
+            // Operations are logged at debug level (info has no line per write).
+            .env("ESCROWGRID_LOG", "debug")
             .arg("--database-url")
             .arg(&url)
             .args(args)
@@ -433,6 +435,41 @@ fn a_json_log_line_carries_the_operation_id_of_the_audit_record() {
     assert!(
         found
             .iter()
-            .any(|v| v["fields"]["message"] == "done" && v["level"] == "INFO")
+            .any(|v| v["fields"]["message"] == "done" && v["level"] == "DEBUG")
+    );
+}
+
+#[test]
+fn writes_leave_no_line_in_the_log_at_info_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let url = format!("sqlite://{}", dir.path().join("x.db").display());
+    let run = |args: &[&str]| {
+        let out = crate::common::escrowgrid(&data)
+            .env("ESCROWGRID_LOG", "info")
+            .arg("--database-url")
+            .arg(&url)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}");
+    };
+    for n in 0..3 {
+        run(&[
+            "institution",
+            "create",
+            "--name",
+            &format!("Bank {n}"),
+            "--region",
+            "US",
+        ]);
+    }
+    let mut text = String::new();
+    for entry in std::fs::read_dir(data.join("logs")).unwrap() {
+        text += &std::fs::read_to_string(entry.unwrap().path()).unwrap();
+    }
+    assert!(
+        !text.contains("create_institution"),
+        "a write logged at info level: {text}"
     );
 }
