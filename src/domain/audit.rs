@@ -11,7 +11,7 @@
 //! costs one short hash.
 
 use super::Outcome;
-use super::ledger::{ChainBreak, GENESIS_HASH, canonical_value};
+use super::ledger::{ChainBreak, GENESIS_HASH, canonical_value, write_json_string};
 use super::time::{Timestamp, rfc3339};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -56,13 +56,72 @@ pub struct AuditEvent {
 impl AuditEvent {
     /// The hex SHA-256 of the record's canonical JSON without its place in the chain.
     pub fn digest(&self) -> String {
-        let mut v = serde_json::to_value(self).expect("audit records serialise");
-        if let Value::Object(m) = &mut v {
-            m.remove("seq");
-            m.remove("prevHash");
-            m.remove("hash");
+        self.digest_with(None)
+    }
+
+    /// `digest`, given the canonical JSON of the record's payload when it is known already (the
+    /// ledger event's, which a successful write's record repeats).
+    pub fn digest_with(&self, payload_json: Option<&str>) -> String {
+        hex::encode(Sha256::digest(self.canonical_body(payload_json).as_bytes()))
+    }
+
+    /// The record's RFC 8785 canonical JSON without `seq`, `prevHash` and `hash`, written
+    /// directly (a property test checks it against `serde_json_canonicalizer`): the names in
+    /// sorted order, `opId` and `client` only when present, as the export writes them.
+    pub fn canonical_body(&self, payload_json: Option<&str>) -> String {
+        let opt = |out: &mut String, v: Option<&str>| match v {
+            Some(s) => write_json_string(out, s),
+            None => out.push_str("null"),
+        };
+        let payload = match (payload_json, &self.payload) {
+            (_, None) => None,
+            (Some(known), Some(_)) => Some(std::borrow::Cow::Borrowed(known)),
+            (None, Some(v)) => Some(std::borrow::Cow::Owned(canonical_value(v))),
+        };
+        let mut out = String::with_capacity(384 + payload.as_ref().map_or(0, |p| p.len()));
+        out.push_str("{\"action\":");
+        write_json_string(&mut out, &self.action);
+        out.push_str(",\"actor\":");
+        write_json_string(&mut out, &self.actor);
+        out.push_str(",\"apiKeyId\":");
+        opt(&mut out, self.api_key_id.as_deref());
+        if let Some(c) = &self.client {
+            out.push_str(",\"client\":");
+            write_json_string(&mut out, c);
         }
-        hex::encode(Sha256::digest(canonical_value(&v).as_bytes()))
+        out.push_str(",\"error\":");
+        match &self.error {
+            Some(e) => {
+                out.push_str("{\"code\":");
+                write_json_string(&mut out, &e.code);
+                out.push_str(",\"message\":");
+                write_json_string(&mut out, &e.message);
+                out.push('}');
+            }
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"id\":");
+        write_json_string(&mut out, &self.id);
+        out.push_str(",\"institutionId\":");
+        opt(&mut out, self.institution_id.as_deref());
+        out.push_str(",\"occurredAt\":");
+        write_json_string(&mut out, &super::time::format(&self.occurred_at));
+        if let Some(op) = &self.op_id {
+            out.push_str(",\"opId\":");
+            write_json_string(&mut out, op);
+        }
+        out.push_str(",\"outcome\":");
+        write_json_string(&mut out, self.outcome.as_str());
+        out.push_str(",\"payload\":");
+        out.push_str(payload.as_deref().unwrap_or("null"));
+        out.push_str(",\"resourceId\":");
+        opt(&mut out, self.resource_id.as_deref());
+        out.push_str(",\"resourceType\":");
+        opt(&mut out, self.resource_type.as_deref());
+        out.push_str(",\"subjectInstitutionId\":");
+        opt(&mut out, self.subject_institution_id.as_deref());
+        out.push('}');
+        out
     }
 
     /// Places the record after (`prev_seq`, `prev_hash`), given its `digest`.
@@ -76,8 +135,21 @@ impl AuditEvent {
 
 /// The hash of the record at `seq` with `digest`, after the record whose hash is `prev_hash`.
 pub fn link_hash(digest: &str, prev_hash: &str, seq: i64) -> String {
-    let text = format!("{{\"digest\":\"{digest}\",\"prevHash\":\"{prev_hash}\",\"seq\":{seq}}}");
-    hex::encode(Sha256::digest(text.as_bytes()))
+    hex::encode(link_hash_bytes(digest, prev_hash, seq))
+}
+
+/// `link_hash` as bytes: the SHA-256 of `{"digest":…,"prevHash":…,"seq":…}` (both hashes are
+/// hex, which JSON writes as it is).
+pub fn link_hash_bytes(digest: &str, prev_hash: &str, seq: i64) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"{\"digest\":\"");
+    h.update(digest.as_bytes());
+    h.update(b"\",\"prevHash\":\"");
+    h.update(prev_hash.as_bytes());
+    h.update(b"\",\"seq\":");
+    h.update(itoa::Buffer::new().format(seq).as_bytes());
+    h.update(b"}");
+    h.finalize().into()
 }
 
 /// Walks an audit chain one record at a time, in seq order (as `ChainVerifier` the ledger).
@@ -268,5 +340,82 @@ mod tests {
                 .as_bytes(),
         ));
         assert_eq!(c[0].hash.as_deref(), Some(hash.as_str()));
+    }
+
+    mod canonical {
+        use super::*;
+        use crate::domain::ledger::canonical::{json, text};
+        use chrono::TimeZone;
+        use proptest::prelude::*;
+
+        prop_compose! {
+            fn record()(
+                id in text(),
+                ms in 0i64..4_102_444_800_000,
+                actor in text(),
+                api_key_id in prop::option::of(text()),
+                institution_id in prop::option::of(text()),
+                action in text(),
+                failure in any::<bool>(),
+                resource_type in prop::option::of(text()),
+                resource_id in prop::option::of(text()),
+                subject_institution_id in prop::option::of(text()),
+                payload in prop::option::of(json()),
+                error in prop::option::of((text(), text())),
+                op_id in prop::option::of(text()),
+                client in prop::option::of(text()),
+                seq in prop::option::of(1i64..1_000_000),
+            ) -> AuditEvent {
+                AuditEvent {
+                    id,
+                    occurred_at: chrono::Utc.timestamp_millis_opt(ms).unwrap(),
+                    actor, api_key_id, institution_id, action,
+                    outcome: if failure { Outcome::Failure } else { Outcome::Success },
+                    resource_type, resource_id, subject_institution_id, payload,
+                    error: error.map(|(code, message)| AuditError { code, message }),
+                    op_id, client,
+                    seq,
+                    prev_hash: seq.map(|_| GENESIS_HASH.to_string()),
+                    hash: seq.map(|_| "f".repeat(64)),
+                }
+            }
+        }
+
+        /// The documented digest input: the exported record without its place in the chain,
+        /// through `serde_json` and the library's canonical form.
+        fn reference(a: &AuditEvent) -> String {
+            let mut v = serde_json::to_value(a).unwrap();
+            for k in ["seq", "prevHash", "hash"] {
+                v.as_object_mut().unwrap().remove(k);
+            }
+            serde_json_canonicalizer::to_string(&v).unwrap()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn direct_canonical_bytes_are_rfc8785(a in record()) {
+                prop_assert_eq!(a.canonical_body(None), reference(&a));
+                let payload = a.payload.as_ref().map(canonical_value);
+                prop_assert_eq!(a.canonical_body(payload.as_deref()), reference(&a));
+                prop_assert_eq!(
+                    a.digest(),
+                    hex::encode(Sha256::digest(reference(&a).as_bytes()))
+                );
+            }
+
+            #[test]
+            fn link_hashes_are_the_hash_of_their_json(
+                digest in "[0-9a-f]{64}", prev in "[0-9a-f]{64}", seq in 1i64..(1i64 << 53)
+            ) {
+                let text = serde_json::json!({"digest": digest, "prevHash": prev, "seq": seq});
+                let text = serde_json_canonicalizer::to_string(&text).unwrap();
+                prop_assert_eq!(
+                    link_hash(&digest, &prev, seq),
+                    hex::encode(Sha256::digest(text.as_bytes()))
+                );
+            }
+        }
     }
 }

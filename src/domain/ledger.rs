@@ -112,6 +112,11 @@ pub struct SealedEvent {
 impl PreparedEvent {
     /// The hash this event gets when it follows (`prev_seq`, `prev_hash`).
     pub fn chain_hash(&self, prev_seq: i64, prev_hash: &str) -> String {
+        hex::encode(self.chain_hash_bytes(prev_seq, prev_hash))
+    }
+
+    /// `chain_hash` as bytes, for a store that keeps hashes as bytes.
+    pub fn chain_hash_bytes(&self, prev_seq: i64, prev_hash: &str) -> [u8; 32] {
         let mut tail = String::with_capacity(96);
         write_json_string(&mut tail, prev_hash);
         tail.push_str(",\"seq\":");
@@ -119,7 +124,7 @@ impl PreparedEvent {
         tail.push('}');
         let mut h = self.hasher.clone();
         h.update(tail.as_bytes());
-        hex::encode(h.finalize())
+        h.finalize().into()
     }
 
     /// The event after (`prev_seq`, `prev_hash`), with the hash `chain_hash` gave for that place.
@@ -237,7 +242,7 @@ const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
 /// An integer as RFC 8785 writes it: as itself up to 2^53, beyond that as the nearest double in
 /// ECMAScript form (a chain never gets there; the verifier must still agree with the library).
-fn write_integer(out: &mut String, i: i64) {
+pub(crate) fn write_integer(out: &mut String, i: i64) {
     if i.unsigned_abs() <= MAX_SAFE_INTEGER {
         out.push_str(itoa::Buffer::new().format(i));
     } else {
@@ -304,7 +309,7 @@ fn utf16_order(a: &str, b: &str) -> std::cmp::Ordering {
 
 /// A JSON string as RFC 8785 writes it: `"` and `\\` escaped, the control characters as
 /// `\b \t \n \f \r` or `\u00xx` (lower-case hex), everything else as itself.
-fn write_json_string(out: &mut String, s: &str) {
+pub(crate) fn write_json_string(out: &mut String, s: &str) {
     out.push('"');
     let mut plain = 0;
     for (i, b) in s.bytes().enumerate() {
@@ -619,14 +624,14 @@ mod tests {
 }
 
 #[cfg(test)]
-mod canonical {
+pub(crate) mod canonical {
     use super::*;
     use chrono::TimeZone;
     use proptest::prelude::*;
 
     /// Text with what RFC 8785 treats specially: control characters, quotes, backslashes, DEL,
     /// non-ASCII, and characters on both sides of the UTF-16 surrogate range.
-    fn text() -> impl Strategy<Value = String> {
+    pub(crate) fn text() -> impl Strategy<Value = String> {
         let special = prop_oneof![
             (0u8..0x20).prop_map(char::from),
             Just('"'),
@@ -644,7 +649,7 @@ mod canonical {
             .prop_map(String::from_iter)
     }
 
-    fn json() -> impl Strategy<Value = Value> {
+    pub(crate) fn json() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),

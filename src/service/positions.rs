@@ -310,7 +310,7 @@ impl Service {
                 position: next,
                 applied: true,
                 event: Some(event),
-                ledger_seq: c.ledger.map(|l| l.seq),
+                ledger_seq: c.ledger.map(|(seq, _)| seq),
             }),
             Err(ServiceError::Conflict { id, expected, .. }) => {
                 let fresh = self.store.get_position(&id).await.ok().flatten();

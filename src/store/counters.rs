@@ -4,8 +4,8 @@
 //! applies them in the same step as the write itself.
 
 use super::{Change, Counts};
+use crate::domain::PositionState;
 use crate::domain::audit::AuditEvent;
-use crate::domain::{Position, PositionState};
 use std::collections::BTreeMap;
 
 /// The scope of the store-wide counters.
@@ -19,14 +19,7 @@ pub const AUDIT: &str = "audit";
 
 /// The counter of positions in a state: `positions:FUNDED`.
 pub fn positions_in(state: PositionState) -> &'static str {
-    match state {
-        PositionState::Created => "positions:CREATED",
-        PositionState::Funded => "positions:FUNDED",
-        PositionState::PartiallyReleased => "positions:PARTIALLY_RELEASED",
-        PositionState::Released => "positions:RELEASED",
-        PositionState::Cancelled => "positions:CANCELLED",
-        PositionState::Expired => "positions:EXPIRED",
-    }
+    NAMES[positions_index(state)]
 }
 
 /// SQL (both dialects) that recounts the position counters from the table, for a bulk load that
@@ -40,6 +33,97 @@ pub const RECOUNT_POSITIONS: [&str; 2] = [
      GROUP BY institution_id, state",
 ];
 
+/// The counters kept per scope, each with a place of its own (`index`) for a store that keeps
+/// them in an array (memory) and a name for one that keeps them in rows (SQL).
+pub const NAMES: [&str; 11] = [
+    INSTITUTIONS,
+    TEMPLATES,
+    ASSETS,
+    LEDGER,
+    AUDIT,
+    "positions:CREATED",
+    "positions:FUNDED",
+    "positions:PARTIALLY_RELEASED",
+    "positions:RELEASED",
+    "positions:CANCELLED",
+    "positions:EXPIRED",
+];
+
+/// The place of counter `name` in `NAMES`.
+pub fn index(name: &str) -> Option<usize> {
+    NAMES.iter().position(|n| *n == name)
+}
+
+/// The place of the counter of positions in `state` in `NAMES`.
+pub fn positions_index(state: PositionState) -> usize {
+    5 + PositionState::ALL
+        .iter()
+        .position(|s| *s == state)
+        .expect("every state is in ALL")
+}
+
+/// One counter change: `n` added to counter `NAMES[index]` of `scope`.
+pub type Delta<'a> = (&'a str, usize, i64);
+
+/// The counter changes of one applied write (`ledger_institution`: the institution of its
+/// ledger event, if it has one), each given to `f`. The one rule of what a write counts.
+pub fn each_delta<'a>(
+    change: &'a Change,
+    ledger_institution: Option<&'a str>,
+    audit: Option<&'a AuditEvent>,
+    f: &mut impl FnMut(Delta<'a>),
+) {
+    let mut both = |scope: &'a str, counter: usize, n: i64| {
+        f((ALL, counter, n));
+        f((scope, counter, n));
+    };
+    const I: usize = 0;
+    const T: usize = 1;
+    const A: usize = 2;
+    const L: usize = 3;
+    match change {
+        Change::CreateInstitution(x) => both(&x.id, I, 1),
+        Change::CreateTemplate(x) => both(&x.institution_id, T, 1),
+        Change::CreateAsset(x) => both(&x.institution_id, A, 1),
+        Change::CreatePosition(p) => both(&p.institution_id, positions_index(p.state), 1),
+        Change::TransitionPosition {
+            position,
+            expected_state,
+            ..
+        } => {
+            if *expected_state != position.state {
+                both(
+                    &position.institution_id,
+                    positions_index(*expected_state),
+                    -1,
+                );
+                both(&position.institution_id, positions_index(position.state), 1);
+            }
+        }
+        Change::None
+        | Change::UpsertPolicy(_)
+        | Change::CreateApiKey(_)
+        | Change::RevokeApiKey { .. } => {}
+    }
+    if let Some(institution) = ledger_institution {
+        both(institution, L, 1);
+    }
+    if let Some(a) = audit {
+        const AU: usize = 4;
+        f((ALL, AU, 1));
+        // A record counts once for each institution it is by or about (the scoped audit view
+        // shows records where either matches).
+        let by = a.institution_id.as_deref();
+        let about = a
+            .subject_institution_id
+            .as_deref()
+            .filter(|s| Some(*s) != by);
+        for scope in by.into_iter().chain(about) {
+            f((scope, AU, 1));
+        }
+    }
+}
+
 /// Counter changes, keyed (scope, name) in sorted order: writers that take counter rows in one
 /// order cannot deadlock each other.
 /// Keys borrow from the writes, so recording allocates nothing but the map's nodes.
@@ -47,62 +131,16 @@ pub const RECOUNT_POSITIONS: [&str; 2] = [
 pub struct Deltas<'a>(pub BTreeMap<(&'a str, &'static str), i64>);
 
 impl<'a> Deltas<'a> {
-    fn add(&mut self, scope: &'a str, name: &'static str, n: i64) {
-        *self.0.entry((scope, name)).or_default() += n;
-    }
-
-    /// Adds `n` to a counter in the store-wide scope and in `institution`'s.
-    fn both(&mut self, institution: &'a str, name: &'static str, n: i64) {
-        self.add(ALL, name, n);
-        self.add(institution, name, n);
-    }
-
-    /// The deltas of one applied write (`ledger_institution`: the institution of its ledger
-    /// event, if it has one).
+    /// Adds the deltas of one applied write (see `each_delta`).
     pub fn record(
         &mut self,
         change: &'a Change,
         ledger_institution: Option<&'a str>,
         audit: Option<&'a AuditEvent>,
     ) {
-        match change {
-            Change::CreateInstitution(x) => self.both(&x.id, INSTITUTIONS, 1),
-            Change::CreateTemplate(x) => self.both(&x.institution_id, TEMPLATES, 1),
-            Change::CreateAsset(x) => self.both(&x.institution_id, ASSETS, 1),
-            Change::CreatePosition(p) => self.both(&p.institution_id, positions_in(p.state), 1),
-            Change::TransitionPosition {
-                position,
-                expected_state,
-                ..
-            } => self.transition(position, *expected_state),
-            Change::None
-            | Change::UpsertPolicy(_)
-            | Change::CreateApiKey(_)
-            | Change::RevokeApiKey { .. } => {}
-        }
-        if let Some(institution) = ledger_institution {
-            self.both(institution, LEDGER, 1);
-        }
-        if let Some(a) = audit {
-            self.add(ALL, AUDIT, 1);
-            // A record counts once for each institution it is by or about (the scoped audit view
-            // shows records where either matches).
-            let by = a.institution_id.as_deref();
-            let about = a
-                .subject_institution_id
-                .as_deref()
-                .filter(|s| Some(*s) != by);
-            for scope in by.into_iter().chain(about) {
-                self.add(scope, AUDIT, 1);
-            }
-        }
-    }
-
-    fn transition(&mut self, p: &'a Position, from: PositionState) {
-        if from != p.state {
-            self.both(&p.institution_id, positions_in(from), -1);
-            self.both(&p.institution_id, positions_in(p.state), 1);
-        }
+        each_delta(change, ledger_institution, audit, &mut |(scope, i, n)| {
+            *self.0.entry((scope, NAMES[i])).or_default() += n;
+        });
     }
 
     /// The non-zero deltas, in key order.
@@ -158,7 +196,7 @@ pub fn counts_of<'a>(rows: impl IntoIterator<Item = (&'a str, i64)>) -> Counts {
 mod tests {
     use super::*;
     use crate::domain::audit::AuditEvent;
-    use crate::domain::{Money, Outcome, PositionLifecycleEvent, time};
+    use crate::domain::{Money, Outcome, Position, PositionLifecycleEvent, time};
 
     fn position(state: PositionState) -> Position {
         let now = time::now();
@@ -241,6 +279,16 @@ mod tests {
         assert_eq!(c.positions, 5);
         assert_eq!(c.ledger_events, 9);
         assert_eq!(c.positions_by_state.len(), PositionState::ALL.len());
+    }
+
+    #[test]
+    fn every_state_has_its_counter_named_for_it() {
+        for s in PositionState::ALL {
+            assert_eq!(positions_in(*s), format!("positions:{}", s.as_str()));
+            assert_eq!(index(positions_in(*s)), Some(positions_index(*s)));
+        }
+        assert_eq!(index(AUDIT), Some(4));
+        assert_eq!(index(LEDGER), Some(3));
     }
 
     #[test]

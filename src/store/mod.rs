@@ -158,7 +158,8 @@ impl Default for Heads {
 /// What a commit stored.
 #[derive(Debug, Clone, Default)]
 pub struct Committed {
-    pub ledger: Option<LedgerEvent>,
+    /// The ledger event's place in the chain: (seq, hash).
+    pub ledger: Option<(i64, String)>,
     /// The audit record's place in the audit chain: (seq, hash).
     pub audit: Option<(i64, String)>,
     /// The stored policy of an upsert (with the id it kept).
@@ -353,35 +354,75 @@ fn contains_ascii_ci(needle: &str) -> impl Fn(&str) -> bool {
     move |s: &str| s.to_ascii_lowercase().contains(&needle)
 }
 
-/// Whether a ledger event matches `LedgerQuery.text` (the memory store's search, and the
-/// console's for events that stream in): its kind, ids or canonical payload contain the text.
-pub fn ledger_text_matches(e: &LedgerEvent, text: &str) -> bool {
-    if text.is_empty() {
-        return true;
-    }
-    let hit = contains_ascii_ci(text);
-    hit(e.kind.as_str())
-        || hit(&e.id)
-        || hit(&e.entity_id)
-        || e.position_id.as_deref().is_some_and(&hit)
-        || hit(&e.institution_id)
-        || hit(&crate::domain::ledger::canonical_value(&e.payload))
+/// The fields of a ledger event that `LedgerQuery.text` searches.
+pub struct LedgerText<'a> {
+    pub kind: &'a str,
+    pub id: &'a str,
+    pub entity_id: &'a str,
+    pub position_id: Option<&'a str>,
+    pub institution_id: &'a str,
+    /// The payload's canonical JSON.
+    pub payload_json: &'a str,
 }
 
-/// Whether an audit record matches `AuditQuery.text`.
-pub fn audit_text_matches(a: &AuditEvent, text: &str) -> bool {
+/// Whether an event with these fields matches `LedgerQuery.text`: its kind, ids or canonical
+/// payload contain the text.
+pub fn ledger_text_hit(text: &str, e: &LedgerText<'_>) -> bool {
     if text.is_empty() {
         return true;
     }
     let hit = contains_ascii_ci(text);
-    hit(&a.id)
-        || hit(&a.actor)
-        || a.api_key_id.as_deref().is_some_and(&hit)
-        || hit(&a.action)
-        || hit(a.outcome.as_str())
-        || a.resource_id.as_deref().is_some_and(&hit)
-        || a.op_id.as_deref().is_some_and(&hit)
-        || a.error.as_ref().is_some_and(|e| hit(&e.code))
+    hit(e.kind)
+        || hit(e.id)
+        || hit(e.entity_id)
+        || e.position_id.is_some_and(&hit)
+        || hit(e.institution_id)
+        || hit(e.payload_json)
+}
+
+/// Whether a ledger event matches `LedgerQuery.text` (the console's test for events that
+/// stream in).
+pub fn ledger_text_matches(e: &LedgerEvent, text: &str) -> bool {
+    text.is_empty()
+        || ledger_text_hit(
+            text,
+            &LedgerText {
+                kind: e.kind.as_str(),
+                id: &e.id,
+                entity_id: &e.entity_id,
+                position_id: e.position_id.as_deref(),
+                institution_id: &e.institution_id,
+                payload_json: &crate::domain::ledger::canonical_value(&e.payload),
+            },
+        )
+}
+
+/// The fields of an audit record that `AuditQuery.text` searches.
+pub struct AuditText<'a> {
+    pub id: &'a str,
+    pub actor: &'a str,
+    pub api_key_id: Option<&'a str>,
+    pub action: &'a str,
+    pub outcome: &'a str,
+    pub resource_id: Option<&'a str>,
+    pub op_id: Option<&'a str>,
+    pub error_code: Option<&'a str>,
+}
+
+/// Whether a record with these fields matches `AuditQuery.text`.
+pub fn audit_text_hit(text: &str, a: &AuditText<'_>) -> bool {
+    if text.is_empty() {
+        return true;
+    }
+    let hit = contains_ascii_ci(text);
+    hit(a.id)
+        || hit(a.actor)
+        || a.api_key_id.is_some_and(&hit)
+        || hit(a.action)
+        || hit(a.outcome)
+        || a.resource_id.is_some_and(&hit)
+        || a.op_id.is_some_and(&hit)
+        || a.error_code.is_some_and(&hit)
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]

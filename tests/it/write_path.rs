@@ -115,7 +115,7 @@ async fn a_failing_write_in_a_batch_fails_alone(h: &Harness) {
                     4
                 };
                 assert_eq!(c.batch, expected_batch, "the good writes commit together");
-                seqs.push(c.ledger.unwrap().seq);
+                seqs.push(c.ledger.unwrap().0);
             }
             "duplicate" => assert!(
                 matches!(r, Err(StoreError::Duplicate(_))),

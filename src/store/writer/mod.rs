@@ -137,8 +137,6 @@ enum Step {
         link: Option<(i64, String, String)>,
         audit_link: Option<(i64, String)>,
         policy: Option<InstitutionPolicy>,
-        /// The event prepared again when the store chose its entity id (a policy upsert).
-        renamed: Option<Box<PreparedEvent>>,
         applied: bool,
     },
     /// Refused before it changed anything; the batch goes on without it.
@@ -393,7 +391,7 @@ impl Writer {
         st: &mut State,
         jobs: Vec<(Prepared, oneshot::Sender<StoreResult<Committed>>)>,
     ) {
-        let (mut writes, replies): (Vec<Prepared>, Vec<_>) = jobs.into_iter().unzip();
+        let (writes, replies): (Vec<Prepared>, Vec<_>) = jobs.into_iter().unzip();
         let mut failed: Vec<Option<StoreError>> = vec![None; writes.len()];
         let mut mode = Mode::Bulk;
         let mut attempt = match self.one_statement(st, &writes).await {
@@ -425,7 +423,7 @@ impl Writer {
                     if heads.is_some() {
                         st.head = heads;
                     }
-                    break self.answers(steps, &mut writes, &mut failed);
+                    break self.answers(steps, &mut failed);
                 }
                 Attempt::Failed { index, error } => {
                     failed[index] = Some(error);
@@ -595,7 +593,6 @@ impl Writer {
                 link,
                 audit_link,
                 policy: None,
-                renamed: None,
                 applied: true,
             });
         }
@@ -631,7 +628,6 @@ impl Writer {
     fn answers(
         &self,
         steps: Vec<Option<Step>>,
-        writes: &mut [Prepared],
         failed: &mut [Option<StoreError>],
     ) -> Vec<StoreResult<Committed>> {
         let n = steps
@@ -641,9 +637,8 @@ impl Writer {
         let mut newest = None;
         let answers = steps
             .into_iter()
-            .zip(writes.iter_mut())
             .zip(failed.iter_mut())
-            .map(|((step, w), f)| match (step, f.take()) {
+            .map(|(step, f)| match (step, f.take()) {
                 (_, Some(e)) | (Some(Step::Refused(e)), None) => Err(e),
                 (None, None) => Err(StoreError::Other("write was not attempted".into())),
                 (
@@ -651,19 +646,14 @@ impl Writer {
                         link,
                         audit_link,
                         policy,
-                        renamed,
                         applied,
                     }),
                     None,
                 ) => {
-                    let prepared = renamed.map(|r| *r).or_else(|| w.ledger.take());
-                    let ledger = match (link, prepared) {
-                        (Some((seq, prev, hash)), Some(p)) => {
-                            newest = Some(seq);
-                            Some(p.into_event(seq - 1, &prev, hash).event)
-                        }
-                        _ => None,
-                    };
+                    let ledger = link.map(|(seq, _prev, hash)| {
+                        newest = Some(seq);
+                        (seq, hash)
+                    });
                     Ok(Committed {
                         ledger,
                         audit: audit_link,
@@ -975,7 +965,6 @@ impl Writer {
                 link,
                 audit_link,
                 policy: None,
-                renamed: None,
                 applied: true,
             });
         }
@@ -1077,7 +1066,6 @@ impl Writer {
                             link: None,
                             audit_link: None,
                             policy: None,
-                            renamed: None,
                             applied: false,
                         },
                     });
@@ -1108,7 +1096,6 @@ impl Writer {
             link,
             audit_link,
             policy,
-            renamed,
             applied: true,
         });
         Ok(())

@@ -1,5 +1,8 @@
 //! The in-memory store for demos and tests. One lock guards all data; a commit checks everything
 //! that can fail before it changes anything, so a write is all-or-nothing like a transaction.
+//! What it keeps of each write is in `records.rs`.
+
+mod records;
 
 use super::{
     AssetQuery, AuditQuery, Backend, Change, Committed, Counts, FaultInjector, InstitutionQuery,
@@ -9,34 +12,35 @@ use super::{
 use crate::domain::anchor::{AnchorRecord, AnchorSummary};
 use crate::domain::apikey::ApiKey;
 use crate::domain::audit::AuditEvent;
-use crate::domain::ledger::{GENESIS_HASH, LedgerEvent};
+use crate::domain::ledger::{GENESIS_HASH, LedgerDraft, LedgerEvent, PreparedEvent};
 use crate::domain::{
     Asset, AssetTemplate, Institution, InstitutionPolicy, Position, PositionLifecycleEvent,
     PositionState, Region,
 };
 use async_trait::async_trait;
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::RwLock;
+use records::{Au, AuditIds, Chunked, Ev, Lc, Names, PosEntry, PosKey, PosOf, prev_hex};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
+/// The counters of one scope, at their places in `counters::NAMES`.
+type Tally = [i64; counters::NAMES.len()];
+
 #[derive(Default)]
-// Boxed records: a growing Vec then moves pointers, not whole records (mimalloc copies a large
-// block on realloc; at 200,000 events that was a 200 ms pause).
-#[allow(clippy::vec_box)]
 struct Data {
     institutions: BTreeMap<String, Institution>,
     templates: BTreeMap<String, AssetTemplate>,
     assets: BTreeMap<String, Asset>,
-    positions: BTreeMap<String, Position>,
-    events: HashMap<String, Vec<PositionLifecycleEvent>>,
+    positions: BTreeMap<PosKey, PosEntry>,
     policies: BTreeMap<(String, Region), InstitutionPolicy>,
     api_keys: BTreeMap<String, ApiKey>,
-    ledger: Vec<Box<LedgerEvent>>,
-    audit: Vec<Box<AuditEvent>>,
-    audit_ids: HashSet<String>,
-    /// scope → counter name → count (see `counters.rs`).
-    counters: HashMap<String, HashMap<&'static str, i64>>,
+    ledger: Chunked<Ev>,
+    audit: Chunked<Au>,
+    audit_ids: AuditIds,
+    /// scope → its counters (see `counters.rs`).
+    counters: HashMap<Box<str>, Tally>,
+    names: Names,
 }
 
 impl Data {
@@ -44,17 +48,73 @@ impl Data {
     fn heads(&self) -> super::Heads {
         let mut h = super::Heads::default();
         if let Some(e) = self.ledger.last() {
-            h.ledger = (e.seq, e.hash.clone());
+            h.ledger = (self.ledger.len() as i64, hex::encode(e.hash));
         }
-        if let Some((seq, hash)) = self
-            .audit
-            .last()
-            .and_then(|a| Some((a.seq?, a.hash.clone()?)))
-        {
-            h.audit = (seq, hash);
+        if let Some(a) = self.audit.last() {
+            h.audit = (self.audit.len() as i64, hex::encode(a.hash));
         }
         h
     }
+
+    fn count(&mut self, scope: &str, counter: usize, n: i64) {
+        match self.counters.get_mut(scope) {
+            Some(t) => t[counter] += n,
+            None => {
+                let mut t = Tally::default();
+                t[counter] = n;
+                self.counters.insert(scope.into(), t);
+            }
+        }
+    }
+
+    fn ledger_event(&self, i: usize) -> Option<LedgerEvent> {
+        let e = self.ledger.get(i)?;
+        Some(e.to_event(i as i64 + 1, prev_hex(&self.ledger, i, |e| &e.hash)))
+    }
+
+    fn audit_record(&self, i: usize) -> Option<AuditEvent> {
+        let a = self.audit.get(i)?;
+        Some(a.to_event(i as i64 + 1, prev_hex(&self.audit, i, |a| &a.hash)))
+    }
+}
+
+/// A write's ledger event made ready outside the lock: its hash state and its payload's
+/// canonical JSON, which its audit record shares.
+struct LedgerIn {
+    prepared: PreparedEvent,
+    payload: Arc<str>,
+}
+
+/// A write's audit record made ready outside the lock: its payload's canonical JSON and its
+/// digest.
+struct AuditIn {
+    record: AuditEvent,
+    payload: Option<Arc<str>>,
+    digest: String,
+}
+
+impl AuditIn {
+    fn new(record: AuditEvent, ledger: Option<&LedgerIn>) -> AuditIn {
+        let payload: Option<Arc<str>> = match (&record.payload, ledger) {
+            (None, _) => None,
+            (Some(v), Some(l)) if records::same_value(v, &l.prepared.draft.payload) => {
+                Some(l.payload.clone())
+            }
+            (Some(v), _) => Some(crate::domain::ledger::canonical_value(v).into()),
+        };
+        let digest = record.digest_with(payload.as_deref());
+        AuditIn {
+            record,
+            payload,
+            digest,
+        }
+    }
+}
+
+fn ledger_in(draft: LedgerDraft) -> LedgerIn {
+    let prepared = draft.prepare_with_id();
+    let payload = Arc::from(prepared.payload_json.as_str());
+    LedgerIn { prepared, payload }
 }
 
 pub struct MemoryStore {
@@ -85,14 +145,16 @@ impl MemoryStore {
     pub fn load_positions_unchecked(&self, positions: impl IntoIterator<Item = Position>) {
         let mut d = self.data.write().unwrap_or_else(|p| p.into_inner());
         for p in positions {
-            for scope in [counters::ALL, p.institution_id.as_str()] {
-                *d.counters
-                    .entry(scope.to_string())
-                    .or_default()
-                    .entry(counters::positions_in(p.state))
-                    .or_default() += 1;
-            }
-            d.positions.insert(p.id.clone(), p);
+            let counter = counters::positions_index(p.state);
+            d.count(counters::ALL, counter, 1);
+            d.count(&p.institution_id, counter, 1);
+            d.positions.insert(
+                PosKey::of(&p.id),
+                PosEntry {
+                    p,
+                    events: Vec::new(),
+                },
+            );
         }
     }
 
@@ -102,9 +164,8 @@ impl MemoryStore {
         &self,
         d: &mut Data,
         change: Change,
-        mut ledger: Option<crate::domain::ledger::PreparedEvent>,
-        mut audit: Option<AuditEvent>,
-        mut audit_digest: Option<String>,
+        mut ledger: Option<LedgerIn>,
+        mut audit: Option<AuditIn>,
     ) -> StoreResult<Committed> {
         // 1. Check everything that can fail.
         let mut policy_to_store = None;
@@ -135,7 +196,7 @@ impl MemoryStore {
                 }
             }
             Change::CreatePosition(x) => {
-                if d.positions.contains_key(&x.id) {
+                if d.positions.contains_key(&PosKey::of(&x.id)) {
                     return Err(dup("position", &x.id));
                 }
                 if !d.institutions.contains_key(&x.institution_id) {
@@ -161,13 +222,14 @@ impl MemoryStore {
                 expected_version,
                 ..
             } => {
-                let cur = d
+                let cur = &d
                     .positions
-                    .get(&position.id)
+                    .get(&PosKey::of(&position.id))
                     .ok_or_else(|| StoreError::NotFound {
                         entity: "position",
                         id: position.id.clone(),
-                    })?;
+                    })?
+                    .p;
                 if cur.state != *expected_state || cur.version != *expected_version {
                     return Err(StoreError::Conflict {
                         id: position.id.clone(),
@@ -187,12 +249,18 @@ impl MemoryStore {
                     stored.id = existing.id.clone();
                     stored.created_at = existing.created_at;
                 }
-                ledger = ledger.map(|l| l.with_entity_id(&stored.id));
+                ledger = ledger.map(|l| {
+                    let prepared = l.prepared.with_entity_id(&stored.id);
+                    LedgerIn {
+                        payload: Arc::from(prepared.payload_json.as_str()),
+                        prepared,
+                    }
+                });
                 if let Some(a) = audit.as_mut()
-                    && a.resource_id.as_ref() != Some(&stored.id)
+                    && a.record.resource_id.as_ref() != Some(&stored.id)
                 {
-                    a.resource_id = Some(stored.id.clone());
-                    audit_digest = Some(a.digest());
+                    a.record.resource_id = Some(stored.id.clone());
+                    a.digest = a.record.digest_with(a.payload.as_deref());
                 }
                 policy_to_store = Some(stored);
             }
@@ -211,46 +279,32 @@ impl MemoryStore {
             }
         }
         if let Some(a) = &audit
-            && d.audit_ids.contains(&a.id)
+            && d.audit_ids.contains(&a.record.id)
         {
-            return Err(dup("audit record", &a.id));
+            return Err(dup("audit record", &a.record.id));
         }
         let sealed = match ledger {
-            Some(prepared) => {
+            Some(l) => {
                 self.faults.check_ledger_append()?;
-                let (seq, prev) = d
-                    .ledger
-                    .last()
-                    .map(|e| (e.seq, e.hash.as_str()))
-                    .unwrap_or((0, GENESIS_HASH));
-                let hash = prepared.chain_hash(seq, prev);
-                let prev = prev.to_string();
-                // Kept as the SQL stores keep it, in its canonical form (keys in RFC 8785
-                // order), so every backend prints a ledger byte for byte the same.
-                let sealed = prepared.into_event(seq, &prev, hash);
-                let mut event = sealed.event;
-                if let Ok(canonical) = serde_json::from_str(&sealed.payload_json) {
-                    event.payload = canonical;
-                }
-                Some(event)
+                let seq = d.ledger.len() as i64;
+                let prev = d.ledger.last().map(|e| hex::encode(e.hash));
+                let hash = l
+                    .prepared
+                    .chain_hash_bytes(seq, prev.as_deref().unwrap_or(GENESIS_HASH));
+                Some((l, seq + 1, hash))
             }
             None => None,
         };
 
         // 2. Apply; nothing below can fail.
-        let mut deltas = counters::Deltas::default();
-        deltas.record(
+        counters::each_delta(
             &change,
-            sealed.as_ref().map(|e| e.institution_id.as_str()),
-            audit.as_ref(),
+            sealed
+                .as_ref()
+                .map(|(l, ..)| l.prepared.draft.institution_id.as_str()),
+            audit.as_ref().map(|a| &a.record),
+            &mut |(scope, counter, n)| d.count(scope, counter, n),
         );
-        for (scope, name, n) in deltas.iter() {
-            let scoped = match d.counters.get_mut(scope) {
-                Some(c) => c,
-                None => d.counters.entry(scope.to_string()).or_default(),
-            };
-            *scoped.entry(name).or_default() += n;
-        }
         match change {
             Change::None => {}
             Change::CreateInstitution(x) => {
@@ -263,7 +317,13 @@ impl MemoryStore {
                 d.assets.insert(x.id.clone(), x);
             }
             Change::CreatePosition(x) => {
-                d.positions.insert(x.id.clone(), x);
+                d.positions.insert(
+                    PosKey::of(&x.id),
+                    PosEntry {
+                        p: x,
+                        events: Vec::new(),
+                    },
+                );
             }
             Change::CreateApiKey(x) => {
                 d.api_keys.insert(x.id.clone(), x);
@@ -271,8 +331,11 @@ impl MemoryStore {
             Change::TransitionPosition {
                 position, event, ..
             } => {
-                d.events.entry(position.id.clone()).or_default().push(event);
-                d.positions.insert(position.id.clone(), position);
+                let lc = Lc::keep(event, &mut d.names);
+                if let Some(entry) = d.positions.get_mut(&PosKey::of(&position.id)) {
+                    entry.p = position;
+                    entry.events.push(lc);
+                }
             }
             Change::UpsertPolicy(_) => {
                 let p = policy_to_store.clone().expect("set above");
@@ -284,23 +347,42 @@ impl MemoryStore {
                 }
             }
         }
-        if let Some(ev) = &sealed {
-            d.ledger.push(Box::new(ev.clone()));
-        }
-        let mut audit_link = None;
-        if let (Some(mut a), Some(digest)) = (audit, audit_digest) {
-            let (seq, prev) = d
-                .audit
-                .last()
-                .and_then(|x| Some((x.seq?, x.hash.as_deref()?)))
-                .unwrap_or((0, GENESIS_HASH));
-            a.seal(&digest, seq, prev);
-            audit_link = Some((seq + 1, a.hash.clone().unwrap_or_default()));
-            d.audit_ids.insert(a.id.clone());
-            d.audit.push(Box::new(a));
-        }
+        let ledger_link = sealed.map(|(l, seq, hash)| {
+            let LedgerIn { prepared, payload } = l;
+            let draft = prepared.draft;
+            let position = match draft.position_id {
+                None => PosOf::None,
+                Some(p) if p == draft.entity_id => PosOf::Entity,
+                Some(p) => PosOf::Other(p.into_boxed_str()),
+            };
+            d.ledger.push(Ev {
+                id: prepared.id.into_boxed_str(),
+                kind: draft.kind,
+                entity_type: draft.entity_type,
+                entity_id: draft.entity_id.into_boxed_str(),
+                institution_id: d.names.get(&draft.institution_id),
+                position,
+                at: draft.at,
+                payload,
+                hash,
+            });
+            (seq, hex::encode(hash))
+        });
+        let audit_link = audit.map(|a| {
+            let seq = d.audit.len() as i64 + 1;
+            let prev = d.audit.last().map(|x| hex::encode(x.hash));
+            let hash = crate::domain::audit::link_hash_bytes(
+                &a.digest,
+                prev.as_deref().unwrap_or(GENESIS_HASH),
+                seq,
+            );
+            d.audit_ids.insert(&a.record.id);
+            let kept = Au::keep(a.record, a.payload, hash, &mut d.names);
+            d.audit.push(kept);
+            (seq, hex::encode(hash))
+        });
         Ok(Committed {
-            ledger: sealed,
+            ledger: ledger_link,
             audit: audit_link,
             policy: policy_to_store,
             applied: true,
@@ -398,14 +480,13 @@ impl Store for MemoryStore {
 
     async fn counts(&self, inst: Option<&str>) -> StoreResult<Counts> {
         let d = self.read();
-        let scope = inst.unwrap_or(counters::ALL);
-        Ok(counters::counts_of(
-            d.counters
-                .get(scope)
-                .into_iter()
-                .flatten()
-                .map(|(name, n)| (*name, *n)),
-        ))
+        let tally = d.counters.get(inst.unwrap_or(counters::ALL));
+        Ok(counters::counts_of(tally.into_iter().flat_map(|t| {
+            counters::NAMES
+                .iter()
+                .zip(t.iter())
+                .map(|(name, n)| (*name, *n))
+        })))
     }
 
     async fn commit(&self, w: Write) -> StoreResult<Committed> {
@@ -415,14 +496,14 @@ impl Store for MemoryStore {
             audit,
         } = w;
         // Everything of sealing that does not need the chains' heads, before the lock.
-        let ledger = ledger.map(crate::domain::ledger::LedgerDraft::prepare_with_id);
-        let audit_digest = audit.as_ref().map(AuditEvent::digest);
+        let ledger = ledger.map(ledger_in);
+        let audit = audit.map(|a| AuditIn::new(a, ledger.as_ref()));
         self.faults.pass_gate().await;
         let mut guard = self.data.write().unwrap_or_else(|p| p.into_inner());
-        let c = self.apply(&mut guard, change, ledger, audit, audit_digest)?;
+        let c = self.apply(&mut guard, change, ledger, audit)?;
         drop(guard);
-        if let Some(ev) = &c.ledger {
-            self.head_tx.send_replace(ev.seq);
+        if let Some((seq, _)) = &c.ledger {
+            self.head_tx.send_replace(*seq);
         }
         Ok(c)
     }
@@ -437,11 +518,9 @@ impl Store for MemoryStore {
         }
         let run = || {
             for (i, w) in writes.into_iter().enumerate() {
-                let ledger = w
-                    .ledger
-                    .map(crate::domain::ledger::LedgerDraft::prepare_with_id);
-                let digest = w.audit.as_ref().map(AuditEvent::digest);
-                self.apply(d, w.change, ledger, w.audit, digest)
+                let ledger = w.ledger.map(ledger_in);
+                let audit = w.audit.map(|a| AuditIn::new(a, ledger.as_ref()));
+                self.apply(d, w.change, ledger, audit)
                     .map_err(|e| StoreError::Constraint(format!("write {} failed: {e}", i + 1)))?;
             }
             let heads = d.heads();
@@ -517,7 +596,11 @@ impl Store for MemoryStore {
     }
 
     async fn get_position(&self, id: &str) -> StoreResult<Option<Position>> {
-        Ok(self.read().positions.get(id).cloned())
+        Ok(self
+            .read()
+            .positions
+            .get(&PosKey::of(id))
+            .map(|e| e.p.clone()))
     }
 
     async fn list_positions(&self, q: &PositionQuery) -> StoreResult<Vec<Position>> {
@@ -528,20 +611,20 @@ impl Store for MemoryStore {
         if key == PositionSortKey::Created {
             // Creation order is id order: walk the map from the cursor (a keyset page).
             use std::ops::Bound::{Excluded, Unbounded};
-            let after = q.cursor.as_ref().map(|c| c.id.as_str());
+            let after = q.cursor.as_ref().map(|c| PosKey::of(&c.id));
             let rows: Box<dyn Iterator<Item = &Position>> = match (after, desc) {
-                (None, false) => Box::new(d.positions.values()),
-                (None, true) => Box::new(d.positions.values().rev()),
-                (Some(id), false) => Box::new(
+                (None, false) => Box::new(d.positions.values().map(|e| &e.p)),
+                (None, true) => Box::new(d.positions.values().rev().map(|e| &e.p)),
+                (Some(k), false) => Box::new(
                     d.positions
-                        .range::<str, _>((Excluded(id), Unbounded))
-                        .map(|(_, p)| p),
+                        .range((Excluded(k), Unbounded))
+                        .map(|(_, e)| &e.p),
                 ),
-                (Some(id), true) => Box::new(
+                (Some(k), true) => Box::new(
                     d.positions
-                        .range::<str, _>((Unbounded, Excluded(id)))
+                        .range((Unbounded, Excluded(k)))
                         .rev()
-                        .map(|(_, p)| p),
+                        .map(|(_, e)| &e.p),
                 ),
             };
             let mut out: Vec<Position> = rows
@@ -557,6 +640,7 @@ impl Store for MemoryStore {
         let mut rows: Vec<(String, &Position)> = d
             .positions
             .values()
+            .map(|e| &e.p)
             .filter(|p| matches(p, &q.filter, &d.assets))
             .map(|p| (key.cursor_value(p), p))
             .collect();
@@ -587,29 +671,25 @@ impl Store for MemoryStore {
     async fn count_positions(&self, f: &PositionFilter) -> StoreResult<i64> {
         let d = self.read();
         if let Some((scope, state)) = counters::answers(f) {
-            let scoped = d.counters.get(scope);
-            let n = |s| {
-                scoped
-                    .and_then(|c| c.get(counters::positions_in(s)))
-                    .copied()
-            };
+            let tally = d.counters.get(scope);
+            let n = |s| tally.map_or(0, |t| t[counters::positions_index(s)]);
             return Ok(match state {
-                Some(s) => n(s).unwrap_or(0),
-                None => PositionState::ALL.iter().filter_map(|s| n(*s)).sum(),
+                Some(s) => n(s),
+                None => PositionState::ALL.iter().map(|s| n(*s)).sum(),
             });
         }
         Ok(d.positions
             .values()
-            .filter(|p| matches(p, f, &d.assets))
+            .filter(|e| matches(&e.p, f, &d.assets))
             .count() as i64)
     }
 
     async fn position_events(&self, position_id: &str) -> StoreResult<Vec<PositionLifecycleEvent>> {
         Ok(self
             .read()
-            .events
-            .get(position_id)
-            .cloned()
+            .positions
+            .get(&PosKey::of(position_id))
+            .map(|e| e.events.iter().map(|l| l.to_event(&e.p.id)).collect())
             .unwrap_or_default())
     }
 
@@ -663,46 +743,48 @@ impl Store for MemoryStore {
 
     async fn read_ledger(&self, q: &LedgerQuery) -> StoreResult<Vec<LedgerEvent>> {
         let d = self.read();
-        let keep = |e: &&LedgerEvent| {
-            e.seq > q.after_seq
-                && q.before_seq.is_none_or(|b| e.seq < b)
-                && q.position_id
-                    .as_ref()
-                    .is_none_or(|p| e.position_id.as_ref() == Some(p))
+        let keep = |e: &Ev| {
+            q.position_id
+                .as_deref()
+                .is_none_or(|p| e.position_id() == Some(p))
                 && q.kind.is_none_or(|k| e.kind == k)
                 && q.institution_id
-                    .as_ref()
-                    .is_none_or(|i| &e.institution_id == i)
-                && q.since.is_none_or(|t| e.at >= t)
-                && q.text
                     .as_deref()
-                    .is_none_or(|text| super::ledger_text_matches(e, text))
+                    .is_none_or(|i| &*e.institution_id == i)
+                && q.since.is_none_or(|t| e.at >= t)
+                && q.text.as_deref().is_none_or(|text| e.text_matches(text))
         };
         let n = clamp_limit(q.limit) as usize;
-        // seq n is at index n-1: start the scan there rather than at the beginning.
-        let start = (q.after_seq.max(0) as usize).min(d.ledger.len());
-        Ok(if q.newest_first {
-            d.ledger[start..]
-                .iter()
-                .rev()
-                .map(|e| &**e)
-                .filter(keep)
+        // seq n is at index n - 1: the scan starts and ends there rather than at either end.
+        let start = q.after_seq.max(0) as usize;
+        let end = q.before_seq.map_or(d.ledger.len(), |b| {
+            (b.max(1) as usize - 1).min(d.ledger.len())
+        });
+        let rows: Vec<usize> = if q.newest_first {
+            d.ledger
+                .backward_to(start)
+                .skip(d.ledger.len().saturating_sub(end))
+                .filter(|(_, e)| keep(e))
                 .take(n)
-                .cloned()
+                .map(|(i, _)| i)
                 .collect()
         } else {
-            d.ledger[start..]
-                .iter()
-                .map(|e| &**e)
-                .filter(keep)
+            d.ledger
+                .forward_from(start)
+                .take_while(|(i, _)| *i < end)
+                .filter(|(_, e)| keep(e))
                 .take(n)
-                .cloned()
+                .map(|(i, _)| i)
                 .collect()
-        })
+        };
+        Ok(rows.into_iter().filter_map(|i| d.ledger_event(i)).collect())
     }
 
     async fn ledger_head(&self) -> StoreResult<Option<(i64, String)>> {
-        Ok(self.read().ledger.last().map(|e| (e.seq, e.hash.clone())))
+        let d = self.read();
+        Ok(d.ledger
+            .last()
+            .map(|e| (d.ledger.len() as i64, hex::encode(e.hash))))
     }
 
     async fn heads(&self) -> StoreResult<super::Heads> {
@@ -711,53 +793,51 @@ impl Store for MemoryStore {
 
     async fn list_audit(&self, q: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {
         let d = self.read();
-        let keep = |a: &AuditEvent| {
-            q.action.as_ref().is_none_or(|x| x == &a.action)
+        let keep = |a: &Au| {
+            q.action.as_deref().is_none_or(|x| x == &*a.action)
                 && q.outcome.is_none_or(|o| o == a.outcome)
-                && q.institution_id.as_ref().is_none_or(|i| {
-                    a.institution_id.as_ref() == Some(i)
-                        || a.subject_institution_id.as_ref() == Some(i)
+                && q.institution_id.as_deref().is_none_or(|i| {
+                    a.institution_id.as_deref() == Some(i)
+                        || a.subject_institution_id.as_deref() == Some(i)
                 })
-                && q.before.as_ref().is_none_or(|b| &a.id < b)
-                && q.after.as_ref().is_none_or(|x| &a.id > x)
-                && q.id.as_ref().is_none_or(|x| &a.id == x)
+                && q.before.as_deref().is_none_or(|b| &*a.id < b)
+                && q.after.as_deref().is_none_or(|x| &*a.id > x)
+                && q.id.as_deref().is_none_or(|x| &*a.id == x)
                 && q.resource_id
-                    .as_ref()
-                    .is_none_or(|r| a.resource_id.as_ref() == Some(r))
-                && (!q.unchained || a.seq.is_none())
-                && q.text
                     .as_deref()
-                    .is_none_or(|text| super::audit_text_matches(a, text))
+                    .is_none_or(|r| a.resource_id.as_deref() == Some(r))
+                && q.text.as_deref().is_none_or(|text| a.text_matches(text))
         };
+        // Every record here is in the audit chain (seq N at index N - 1).
+        if q.unchained {
+            return Ok(Vec::new());
+        }
         let limit = clamp_limit(q.limit) as usize;
-        let rows: Vec<AuditEvent> = match q.after_seq {
-            // Every record here is chained, in seq order from 1: seq N is at N - 1.
+        let rows: Vec<usize> = match q.after_seq {
             Some(after) => d
                 .audit
-                .iter()
-                .skip(after.max(0) as usize)
-                .filter(|a| keep(a))
+                .forward_from(after.max(0) as usize)
+                .filter(|(_, a)| keep(a))
                 .take(limit)
-                .map(|a| (**a).clone())
+                .map(|(i, _)| i)
                 .collect(),
             // The trail is in seq order, which is id order for everything written here.
             None if q.oldest_first || q.after.is_some() => d
                 .audit
-                .iter()
-                .filter(|a| keep(a))
+                .forward_from(0)
+                .filter(|(_, a)| keep(a))
                 .take(limit)
-                .map(|a| (**a).clone())
+                .map(|(i, _)| i)
                 .collect(),
             None => d
                 .audit
-                .iter()
-                .rev()
-                .filter(|a| keep(a))
+                .backward_to(0)
+                .filter(|(_, a)| keep(a))
                 .take(limit)
-                .map(|a| (**a).clone())
+                .map(|(i, _)| i)
                 .collect(),
         };
-        Ok(rows)
+        Ok(rows.into_iter().filter_map(|i| d.audit_record(i)).collect())
     }
 
     async fn ledger_waker(&self) -> StoreResult<Box<dyn LedgerWaker>> {

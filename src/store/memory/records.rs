@@ -1,0 +1,497 @@
+//! What the in-memory store keeps of each write, kept small: a write's records stay in memory for
+//! the life of the process, and on a busy demo or test every kilobyte kept per write is fresh
+//! memory the kernel must hand over (zeroed) — in a profile of the old layout, which kept each
+//! payload twice as a JSON tree and every hash as text, that was a quarter of the write path.
+//!
+//! - ledger events and audit records keep their payload once, as the canonical JSON text the
+//!   hash covers (shared between a write's event and its audit record), their hash as bytes, and
+//!   no previous hash (it is the record before's); their seq is their place;
+//! - names that repeat (institutions, actors, actions) are kept once and shared;
+//! - positions are keyed by the UUID of their `pos_…` id, compared as integers.
+//!
+//! Reads build the domain types back from these.
+
+use crate::domain::audit::{AuditError, AuditEvent};
+use crate::domain::ledger::{GENESIS_HASH, LedgerEvent};
+use crate::domain::time::Timestamp;
+use crate::domain::{
+    EntityType, LedgerKind, Outcome, Position, PositionLifecycleEvent, PositionState,
+};
+use serde_json::Value;
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// The text of `prefix` + a lower-case hyphenated UUID, as its 128 bits; None for any other id.
+fn uuid_of(prefix: &str, id: &str) -> Option<u128> {
+    let u = id.strip_prefix(prefix)?.as_bytes();
+    if u.len() != 36 {
+        return None;
+    }
+    let mut v: u128 = 0;
+    for (i, b) in u.iter().enumerate() {
+        let nibble = match (i, b) {
+            (8 | 13 | 18 | 23, b'-') => continue,
+            (8 | 13 | 18 | 23, _) => return None,
+            (_, b'0'..=b'9') => b - b'0',
+            (_, b'a'..=b'f') => b - b'a' + 10,
+            _ => return None,
+        };
+        v = (v << 4) | u128::from(nibble);
+    }
+    Some(v)
+}
+
+const POS: &str = "pos_";
+
+/// A position's id as the store keys it: the UUID of `pos_<uuid>` as two integers, any other id
+/// as its text. Ordered as the ids' text is (for `pos_` and a lower-case UUID of fixed length,
+/// text order is the UUID's numeric order).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum PosKey {
+    Uuid(u64, u64),
+    Text(Box<str>),
+}
+
+impl PosKey {
+    pub(super) fn of(id: &str) -> PosKey {
+        match uuid_of(POS, id) {
+            Some(v) => PosKey::Uuid((v >> 64) as u64, v as u64),
+            None => PosKey::Text(id.into()),
+        }
+    }
+
+    fn text(&self) -> Cow<'_, str> {
+        match self {
+            PosKey::Uuid(hi, lo) => {
+                let v = (u128::from(*hi) << 64) | u128::from(*lo);
+                Cow::Owned(format!("{POS}{}", uuid::Uuid::from_u128(v).hyphenated()))
+            }
+            PosKey::Text(t) => Cow::Borrowed(t),
+        }
+    }
+}
+
+impl Ord for PosKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        match (self, other) {
+            (PosKey::Uuid(a, b), PosKey::Uuid(c, d)) => (a, b).cmp(&(c, d)),
+            (PosKey::Text(a), PosKey::Text(b)) => a.cmp(b),
+            _ => self.text().cmp(&other.text()),
+        }
+    }
+}
+
+impl PartialOrd for PosKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// The audit records' ids, for refusing a second record with one of them.
+#[derive(Default)]
+pub(super) struct AuditIds {
+    uuids: HashSet<u128>,
+    other: HashSet<Box<str>>,
+}
+
+impl AuditIds {
+    pub(super) fn contains(&self, id: &str) -> bool {
+        match uuid_of(crate::domain::ids::AUDIT, id) {
+            Some(v) => self.uuids.contains(&v),
+            None => self.other.contains(id),
+        }
+    }
+
+    pub(super) fn insert(&mut self, id: &str) {
+        match uuid_of(crate::domain::ids::AUDIT, id) {
+            Some(v) => self.uuids.insert(v),
+            None => self.other.insert(id.into()),
+        };
+    }
+}
+
+/// Names that repeat across records, each kept once.
+#[derive(Default)]
+pub(super) struct Names(HashSet<Arc<str>>);
+
+impl Names {
+    pub(super) fn get(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.0.get(s) {
+            return a.clone();
+        }
+        let a: Arc<str> = s.into();
+        self.0.insert(a.clone());
+        a
+    }
+
+    fn opt(&mut self, s: Option<&str>) -> Option<Arc<str>> {
+        s.map(|s| self.get(s))
+    }
+}
+
+/// Records appended and never moved: fixed-size chunks, so a growing ledger is never copied
+/// to a larger block (at a million events that copy was a pause of its own).
+pub(super) struct Chunked<T> {
+    chunks: Vec<Vec<T>>,
+    len: usize,
+}
+
+const CHUNK: usize = 4096;
+
+impl<T> Default for Chunked<T> {
+    fn default() -> Self {
+        Chunked {
+            chunks: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<T> Chunked<T> {
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub(super) fn push(&mut self, v: T) {
+        if self.len.is_multiple_of(CHUNK) {
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+        self.chunks.last_mut().expect("a chunk with room").push(v);
+        self.len += 1;
+    }
+
+    pub(super) fn get(&self, i: usize) -> Option<&T> {
+        self.chunks.get(i / CHUNK)?.get(i % CHUNK)
+    }
+
+    pub(super) fn last(&self) -> Option<&T> {
+        self.len.checked_sub(1).and_then(|i| self.get(i))
+    }
+
+    /// Records from index `from` on, oldest first, without collecting them.
+    pub(super) fn forward_from(&self, from: usize) -> impl Iterator<Item = (usize, &T)> {
+        let from = from.min(self.len);
+        self.chunks[from / CHUNK..]
+            .iter()
+            .flatten()
+            .skip(from % CHUNK)
+            .enumerate()
+            .map(move |(i, v)| (from + i, v))
+    }
+
+    /// Records from the newest down to index `from`, newest first.
+    pub(super) fn backward_to(&self, from: usize) -> impl Iterator<Item = (usize, &T)> {
+        let from = from.min(self.len);
+        let len = self.len;
+        self.chunks
+            .iter()
+            .rev()
+            .flat_map(|c| c.iter().rev())
+            .enumerate()
+            .map(move |(i, v)| (len - 1 - i, v))
+            .take(len - from)
+    }
+}
+
+/// The hash (bytes) of the record before `i` in hex, or the genesis hash for the first.
+pub(super) fn prev_hex<T>(
+    records: &Chunked<T>,
+    i: usize,
+    hash: impl Fn(&T) -> &[u8; 32],
+) -> String {
+    match i.checked_sub(1).and_then(|p| records.get(p)) {
+        Some(r) => hex::encode(hash(r)),
+        None => GENESIS_HASH.to_string(),
+    }
+}
+
+/// Whom a ledger event is about besides its entity.
+pub(super) enum PosOf {
+    None,
+    /// The event's entity is the position.
+    Entity,
+    Other(Box<str>),
+}
+
+/// A ledger event as the store keeps it (its seq is its index + 1).
+pub(super) struct Ev {
+    pub id: Box<str>,
+    pub kind: LedgerKind,
+    pub entity_type: EntityType,
+    pub entity_id: Box<str>,
+    pub institution_id: Arc<str>,
+    pub position: PosOf,
+    pub at: Timestamp,
+    /// The payload's canonical JSON, as hashed.
+    pub payload: Arc<str>,
+    pub hash: [u8; 32],
+}
+
+impl Ev {
+    pub(super) fn position_id(&self) -> Option<&str> {
+        match &self.position {
+            PosOf::None => None,
+            PosOf::Entity => Some(&self.entity_id),
+            PosOf::Other(p) => Some(p),
+        }
+    }
+
+    /// The event at `seq`, after the event whose hash is `prev_hash`.
+    pub(super) fn to_event(&self, seq: i64, prev_hash: String) -> LedgerEvent {
+        LedgerEvent {
+            seq,
+            id: self.id.to_string(),
+            kind: self.kind,
+            entity_type: self.entity_type,
+            entity_id: self.entity_id.to_string(),
+            institution_id: self.institution_id.to_string(),
+            position_id: self.position_id().map(str::to_string),
+            at: self.at,
+            payload: parse(&self.payload),
+            prev_hash,
+            hash: hex::encode(self.hash),
+        }
+    }
+
+    pub(super) fn text_matches(&self, text: &str) -> bool {
+        super::super::ledger_text_hit(
+            text,
+            &super::super::LedgerText {
+                kind: self.kind.as_str(),
+                id: &self.id,
+                entity_id: &self.entity_id,
+                position_id: self.position_id(),
+                institution_id: &self.institution_id,
+                payload_json: &self.payload,
+            },
+        )
+    }
+}
+
+/// Canonical JSON made by this store reads back as a value (names in canonical order).
+fn parse(canonical: &str) -> Value {
+    serde_json::from_str(canonical).unwrap_or_else(|_| Value::String(canonical.to_string()))
+}
+
+/// An audit record as the store keeps it (its seq is its index + 1).
+pub(super) struct Au {
+    pub id: Box<str>,
+    pub occurred_at: Timestamp,
+    pub actor: Arc<str>,
+    pub api_key_id: Option<Arc<str>>,
+    pub institution_id: Option<Arc<str>>,
+    pub action: Arc<str>,
+    pub outcome: Outcome,
+    pub resource_type: Option<Arc<str>>,
+    pub resource_id: Option<Box<str>>,
+    pub subject_institution_id: Option<Arc<str>>,
+    pub payload: Option<Arc<str>>,
+    pub error: Option<Box<AuditError>>,
+    pub op_id: Option<Box<str>>,
+    pub client: Option<Arc<str>>,
+    pub hash: [u8; 32],
+}
+
+impl Au {
+    /// What the store keeps of `a`, whose payload's canonical JSON is `payload`.
+    pub(super) fn keep(
+        a: AuditEvent,
+        payload: Option<Arc<str>>,
+        hash: [u8; 32],
+        names: &mut Names,
+    ) -> Au {
+        Au {
+            id: a.id.into_boxed_str(),
+            occurred_at: a.occurred_at,
+            actor: names.get(&a.actor),
+            api_key_id: names.opt(a.api_key_id.as_deref()),
+            institution_id: names.opt(a.institution_id.as_deref()),
+            action: names.get(&a.action),
+            outcome: a.outcome,
+            resource_type: names.opt(a.resource_type.as_deref()),
+            resource_id: a.resource_id.map(String::into_boxed_str),
+            subject_institution_id: names.opt(a.subject_institution_id.as_deref()),
+            payload,
+            error: a.error.map(Box::new),
+            op_id: a.op_id.map(String::into_boxed_str),
+            client: names.opt(a.client.as_deref()),
+            hash,
+        }
+    }
+
+    pub(super) fn to_event(&self, seq: i64, prev_hash: String) -> AuditEvent {
+        let s = |v: &Option<Arc<str>>| v.as_deref().map(str::to_string);
+        AuditEvent {
+            id: self.id.to_string(),
+            occurred_at: self.occurred_at,
+            actor: self.actor.to_string(),
+            api_key_id: s(&self.api_key_id),
+            institution_id: s(&self.institution_id),
+            action: self.action.to_string(),
+            outcome: self.outcome,
+            resource_type: s(&self.resource_type),
+            resource_id: self.resource_id.as_deref().map(str::to_string),
+            subject_institution_id: s(&self.subject_institution_id),
+            payload: self.payload.as_deref().map(parse),
+            error: self.error.as_deref().cloned(),
+            op_id: self.op_id.as_deref().map(str::to_string),
+            client: s(&self.client),
+            seq: Some(seq),
+            prev_hash: Some(prev_hash),
+            hash: Some(hex::encode(self.hash)),
+        }
+    }
+
+    pub(super) fn text_matches(&self, text: &str) -> bool {
+        super::super::audit_text_hit(
+            text,
+            &super::super::AuditText {
+                id: &self.id,
+                actor: &self.actor,
+                api_key_id: self.api_key_id.as_deref(),
+                action: &self.action,
+                outcome: self.outcome.as_str(),
+                resource_id: self.resource_id.as_deref(),
+                op_id: self.op_id.as_deref(),
+                error_code: self.error.as_ref().map(|e| e.code.as_str()),
+            },
+        )
+    }
+}
+
+/// A lifecycle event as the store keeps it, beside its position.
+pub(super) struct Lc {
+    id: Box<str>,
+    from: PositionState,
+    to: PositionState,
+    reason: Option<Box<str>>,
+    at: Timestamp,
+    metadata: Option<Box<Value>>,
+    actor: Option<Arc<str>>,
+}
+
+impl Lc {
+    pub(super) fn keep(e: PositionLifecycleEvent, names: &mut Names) -> Lc {
+        Lc {
+            id: e.id.into_boxed_str(),
+            from: e.from_state,
+            to: e.to_state,
+            reason: e.reason.map(String::into_boxed_str),
+            at: e.at,
+            metadata: e.metadata.map(Box::new),
+            actor: names.opt(e.actor.as_deref()),
+        }
+    }
+
+    pub(super) fn to_event(&self, position_id: &str) -> PositionLifecycleEvent {
+        PositionLifecycleEvent {
+            id: self.id.to_string(),
+            position_id: position_id.to_string(),
+            from_state: self.from,
+            to_state: self.to,
+            reason: self.reason.as_deref().map(str::to_string),
+            at: self.at,
+            metadata: self.metadata.as_deref().cloned(),
+            actor: self.actor.as_deref().map(str::to_string),
+        }
+    }
+}
+
+/// A position and its lifecycle, oldest first.
+pub(super) struct PosEntry {
+    pub p: Position,
+    pub events: Vec<Lc>,
+}
+
+/// Two payloads equal field by field in the same order: a write's audit record holds a copy
+/// of its ledger event's payload, which this finds without a lookup per name.
+pub(super) fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|((k1, v1), (k2, v2))| k1 == k2 && same_value(v1, v2))
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(v1, v2)| same_value(v1, v2))
+        }
+        _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn position_keys_order_as_their_text() {
+        let ids = [
+            "pos_01900000-0000-7000-8000-000000000001",
+            "pos_01900000-0000-7000-8000-00000000000a",
+            "pos_0190000f-0000-7000-8000-000000000000",
+            "pos_ffffffff-ffff-7fff-bfff-ffffffffffff",
+            "pos_01900000-0000-7000-8000-00000000000A",
+            "pos_x",
+            "abc",
+            "pos_",
+            "pos_01900000-0000-7000-8000-0000000000011",
+        ];
+        for a in ids {
+            for b in ids {
+                assert_eq!(PosKey::of(a).cmp(&PosKey::of(b)), a.cmp(b), "{a} vs {b}");
+            }
+            assert_eq!(PosKey::of(a).text(), a);
+        }
+        assert!(matches!(PosKey::of(ids[0]), PosKey::Uuid(..)));
+        assert!(
+            matches!(PosKey::of(ids[4]), PosKey::Text(_)),
+            "upper case stays text"
+        );
+    }
+
+    #[test]
+    fn chunked_records_read_back_in_order_either_way() {
+        let mut c = Chunked::default();
+        for i in 0..(CHUNK * 2 + 5) {
+            c.push(i);
+        }
+        assert_eq!(c.len(), CHUNK * 2 + 5);
+        assert_eq!(c.get(CHUNK), Some(&CHUNK));
+        assert_eq!(c.last(), Some(&(CHUNK * 2 + 4)));
+        let fwd: Vec<usize> = c
+            .forward_from(CHUNK - 2)
+            .map(|(i, v)| {
+                assert_eq!(i, *v);
+                *v
+            })
+            .collect();
+        assert_eq!(fwd, (CHUNK - 2..CHUNK * 2 + 5).collect::<Vec<_>>());
+        let back: Vec<usize> = c
+            .backward_to(CHUNK + 1)
+            .map(|(i, v)| {
+                assert_eq!(i, *v);
+                *v
+            })
+            .collect();
+        assert_eq!(back, (CHUNK + 1..CHUNK * 2 + 5).rev().collect::<Vec<_>>());
+        assert_eq!(c.forward_from(10_000_000).count(), 0);
+        assert_eq!(c.backward_to(10_000_000).count(), 0);
+    }
+
+    #[test]
+    fn audit_ids_are_found_whatever_their_shape() {
+        let mut ids = AuditIds::default();
+        let a = crate::domain::ids::new_id(crate::domain::ids::AUDIT);
+        assert!(!ids.contains(&a));
+        ids.insert(&a);
+        ids.insert("imported-1");
+        assert!(ids.contains(&a) && ids.contains("imported-1"));
+        assert!(!ids.contains("imported-2"));
+    }
+}
