@@ -5,8 +5,9 @@
 //! as a histogram. Recording takes the lock of one shard of the figures, the one the recording
 //! thread was given, so threads never wait on each other; reading merges the shards.
 
+use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

@@ -11,7 +11,7 @@
 //! costs one short hash.
 
 use super::Outcome;
-use super::ledger::{ChainBreak, GENESIS_HASH, canonical_value, write_json_string};
+use super::ledger::{ChainBreak, GENESIS_HASH, canonical_value, hex32, write_json_string};
 use super::time::{Timestamp, rfc3339};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -62,7 +62,7 @@ impl AuditEvent {
     /// `digest`, given the canonical JSON of the record's payload when it is known already (the
     /// ledger event's, which a successful write's record repeats).
     pub fn digest_with(&self, payload_json: Option<&str>) -> String {
-        hex::encode(Sha256::digest(self.canonical_body(payload_json).as_bytes()))
+        hex32(&Sha256::digest(self.canonical_body(payload_json).as_bytes()).into())
     }
 
     /// The record's RFC 8785 canonical JSON without `seq`, `prevHash` and `hash`, written
@@ -135,7 +135,7 @@ impl AuditEvent {
 
 /// The hash of the record at `seq` with `digest`, after the record whose hash is `prev_hash`.
 pub fn link_hash(digest: &str, prev_hash: &str, seq: i64) -> String {
-    hex::encode(link_hash_bytes(digest, prev_hash, seq))
+    hex32(&link_hash_bytes(digest, prev_hash, seq))
 }
 
 /// `link_hash` as bytes: the SHA-256 of `{"digest":…,"prevHash":…,"seq":…}` (both hashes are

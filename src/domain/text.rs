@@ -42,6 +42,11 @@ pub fn optional(field: &str, value: &str, max: usize) -> Result<(), DomainError>
 /// that reads backwards; and the line and paragraph separators (U+2028, U+2029).
 pub fn is_unsafe(c: char) -> bool {
     use unicode_properties::{GeneralCategory as G, UnicodeGeneralCategory};
+    // ASCII has no format characters: its controls are all there is to find (and most text is
+    // ASCII, so the table lookup below is the rare case).
+    if c.is_ascii() {
+        return c.is_ascii_control();
+    }
     c.is_control()
         || matches!(
             c.general_category(),

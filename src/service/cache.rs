@@ -3,7 +3,7 @@
 //! Per process and bounded; a miss reads the store, and what is not found is not remembered.
 
 use crate::store::StoreResult;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::future::Future;
 use std::sync::{Arc, RwLock};
 
@@ -17,7 +17,7 @@ pub struct Immutable<T> {
 impl<T> Default for Immutable<T> {
     fn default() -> Self {
         Immutable {
-            map: RwLock::new(HashMap::new()),
+            map: RwLock::new(HashMap::default()),
         }
     }
 }

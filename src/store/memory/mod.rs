@@ -12,14 +12,15 @@ use super::{
 use crate::domain::anchor::{AnchorRecord, AnchorSummary};
 use crate::domain::apikey::ApiKey;
 use crate::domain::audit::AuditEvent;
-use crate::domain::ledger::{GENESIS_HASH, LedgerDraft, LedgerEvent, PreparedEvent};
+use crate::domain::ledger::{GENESIS_HASH, LedgerDraft, LedgerEvent, PreparedEvent, hex32};
 use crate::domain::{
     Asset, AssetTemplate, Institution, InstitutionPolicy, Position, PositionLifecycleEvent,
     PositionState, Region,
 };
 use async_trait::async_trait;
 use records::{Au, AuditIds, Chunked, Ev, Lc, Names, PosEntry, PosKey, PosOf, prev_hex};
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -38,8 +39,9 @@ struct Data {
     ledger: Chunked<Ev>,
     audit: Chunked<Au>,
     audit_ids: AuditIds,
-    /// scope → its counters (see `counters.rs`).
-    counters: HashMap<Box<str>, Tally>,
+    /// The store-wide counters, and each institution's (see `counters.rs`).
+    all: Tally,
+    counters: FxHashMap<Box<str>, Tally>,
     names: Names,
 }
 
@@ -48,15 +50,26 @@ impl Data {
     fn heads(&self) -> super::Heads {
         let mut h = super::Heads::default();
         if let Some(e) = self.ledger.last() {
-            h.ledger = (self.ledger.len() as i64, hex::encode(e.hash));
+            h.ledger = (self.ledger.len() as i64, hex32(&e.hash));
         }
         if let Some(a) = self.audit.last() {
-            h.audit = (self.audit.len() as i64, hex::encode(a.hash));
+            h.audit = (self.audit.len() as i64, hex32(&a.hash));
         }
         h
     }
 
+    fn tally(&self, scope: &str) -> Option<&Tally> {
+        if scope == counters::ALL {
+            return Some(&self.all);
+        }
+        self.counters.get(scope)
+    }
+
     fn count(&mut self, scope: &str, counter: usize, n: i64) {
+        if scope == counters::ALL {
+            self.all[counter] += n;
+            return;
+        }
         match self.counters.get_mut(scope) {
             Some(t) => t[counter] += n,
             None => {
@@ -287,7 +300,7 @@ impl MemoryStore {
             Some(l) => {
                 self.faults.check_ledger_append()?;
                 let seq = d.ledger.len() as i64;
-                let prev = d.ledger.last().map(|e| hex::encode(e.hash));
+                let prev = d.ledger.last().map(|e| hex32(&e.hash));
                 let hash = l
                     .prepared
                     .chain_hash_bytes(seq, prev.as_deref().unwrap_or(GENESIS_HASH));
@@ -366,11 +379,11 @@ impl MemoryStore {
                 payload,
                 hash,
             });
-            (seq, hex::encode(hash))
+            (seq, hex32(&hash))
         });
         let audit_link = audit.map(|a| {
             let seq = d.audit.len() as i64 + 1;
-            let prev = d.audit.last().map(|x| hex::encode(x.hash));
+            let prev = d.audit.last().map(|x| hex32(&x.hash));
             let hash = crate::domain::audit::link_hash_bytes(
                 &a.digest,
                 prev.as_deref().unwrap_or(GENESIS_HASH),
@@ -379,7 +392,7 @@ impl MemoryStore {
             d.audit_ids.insert(&a.record.id);
             let kept = Au::keep(a.record, a.payload, hash, &mut d.names);
             d.audit.push(kept);
-            (seq, hex::encode(hash))
+            (seq, hex32(&hash))
         });
         Ok(Committed {
             ledger: ledger_link,
@@ -480,7 +493,7 @@ impl Store for MemoryStore {
 
     async fn counts(&self, inst: Option<&str>) -> StoreResult<Counts> {
         let d = self.read();
-        let tally = d.counters.get(inst.unwrap_or(counters::ALL));
+        let tally = d.tally(inst.unwrap_or(counters::ALL));
         Ok(counters::counts_of(tally.into_iter().flat_map(|t| {
             counters::NAMES
                 .iter()
@@ -671,7 +684,7 @@ impl Store for MemoryStore {
     async fn count_positions(&self, f: &PositionFilter) -> StoreResult<i64> {
         let d = self.read();
         if let Some((scope, state)) = counters::answers(f) {
-            let tally = d.counters.get(scope);
+            let tally = d.tally(scope);
             let n = |s| tally.map_or(0, |t| t[counters::positions_index(s)]);
             return Ok(match state {
                 Some(s) => n(s),
@@ -784,7 +797,7 @@ impl Store for MemoryStore {
         let d = self.read();
         Ok(d.ledger
             .last()
-            .map(|e| (d.ledger.len() as i64, hex::encode(e.hash))))
+            .map(|e| (d.ledger.len() as i64, hex32(&e.hash))))
     }
 
     async fn heads(&self) -> StoreResult<super::Heads> {

@@ -12,14 +12,14 @@
 //! Reads build the domain types back from these.
 
 use crate::domain::audit::{AuditError, AuditEvent};
-use crate::domain::ledger::{GENESIS_HASH, LedgerEvent};
+use crate::domain::ledger::{GENESIS_HASH, LedgerEvent, hex32};
 use crate::domain::time::Timestamp;
 use crate::domain::{
     EntityType, LedgerKind, Outcome, Position, PositionLifecycleEvent, PositionState,
 };
+use rustc_hash::FxHashSet as HashSet;
 use serde_json::Value;
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::sync::Arc;
 
 /// The text of `prefix` + a lower-case hyphenated UUID, as its 128 bits; None for any other id.
@@ -205,7 +205,7 @@ pub(super) fn prev_hex<T>(
     hash: impl Fn(&T) -> &[u8; 32],
 ) -> String {
     match i.checked_sub(1).and_then(|p| records.get(p)) {
-        Some(r) => hex::encode(hash(r)),
+        Some(r) => hex32(hash(r)),
         None => GENESIS_HASH.to_string(),
     }
 }
@@ -254,7 +254,7 @@ impl Ev {
             at: self.at,
             payload: parse(&self.payload),
             prev_hash,
-            hash: hex::encode(self.hash),
+            hash: hex32(&self.hash),
         }
     }
 
@@ -343,7 +343,7 @@ impl Au {
             client: s(&self.client),
             seq: Some(seq),
             prev_hash: Some(prev_hash),
-            hash: Some(hex::encode(self.hash)),
+            hash: Some(hex32(&self.hash)),
         }
     }
 
