@@ -146,7 +146,6 @@ impl OpStats {
 pub struct Metrics {
     started: Instant,
     shards: [Shard; SHARDS],
-    pool_waits: std::sync::atomic::AtomicU64,
 }
 
 pub type SharedMetrics = Arc<Metrics>;
@@ -156,7 +155,6 @@ impl Default for Metrics {
         Metrics {
             started: Instant::now(),
             shards: Default::default(),
-            pool_waits: Default::default(),
         }
     }
 }
@@ -230,16 +228,6 @@ impl Metrics {
         let now = Instant::now();
         self.record_at(name, now - t0, r.as_ref().err().map(code), now);
         r
-    }
-
-    /// A call had to wait for a pooled connection.
-    pub fn pool_wait(&self) {
-        self.pool_waits
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    pub fn pool_waits(&self) -> u64 {
-        self.pool_waits.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Every operation's figures, by name.

@@ -584,7 +584,7 @@ async fn run_on(
         Some(m) => m.clone(),
         None => store::open_with(backend, scratch.url(), opts).await?,
     };
-    let durability = store.durability();
+    let durability = store.diagnostics().durability();
     let svc = Arc::new(Service::new(store.clone(), ServiceConfig::default()));
     let actor = Actor::local();
     let (institution, asset) = fixture(&svc, &actor).await?;

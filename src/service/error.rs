@@ -161,7 +161,9 @@ impl From<StoreError> for ServiceError {
                 expected,
                 current: None,
             },
-            StoreError::Unavailable(m) | StoreError::Retryable(m) => ServiceError::Unavailable(m),
+            StoreError::Unavailable(m)
+            | StoreError::Retryable(m)
+            | StoreError::Timeout { message: m, .. } => ServiceError::Unavailable(m),
             StoreError::Duplicate(m) | StoreError::Constraint(m) => {
                 ServiceError::Validation(vec![FieldError::new("input", m)])
             }

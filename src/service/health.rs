@@ -76,8 +76,8 @@ impl Service {
 
     async fn gather_health(&self, actor: &Actor) -> HealthReport {
         let mut report = self.gather_store_health(actor).await;
-        report.pool = self.store.pool_stats();
-        report.replica = self.store.replica_status().await;
+        report.pool = self.store.diagnostics().pool_stats();
+        report.replica = self.store.diagnostics().replica_status().await;
         report.anchors = self
             .store
             .anchor_summary()
@@ -85,17 +85,19 @@ impl Service {
             .ok()
             .filter(|a| a.last_confirmed.is_some() || a.pending > 0 || a.last_error.is_some());
         report.operations = self.metrics().figures();
+        report.operations.extend(self.store.diagnostics().timings());
         report
     }
 
     async fn gather_store_health(&self, actor: &Actor) -> HealthReport {
+        let about = self.store.diagnostics();
         let mut report =
-            HealthReport::unreachable(self.store.backend(), self.store.target(), String::new());
+            HealthReport::unreachable(self.store.backend(), about.target(), String::new());
         report.error = None;
-        report.durability = self.store.durability();
-        report.transport = self.store.transport();
-        report.writes_refused = self.store.writes_refused();
-        report.pool = self.store.pool_stats();
+        report.durability = about.durability();
+        report.transport = about.transport();
+        report.writes_refused = about.writes_refused();
+        report.pool = about.pool_stats();
         report.log_file = self.config().log_file.clone();
         report.uptime_seconds = self.uptime().as_secs();
         report.operator = actor.describe();
@@ -105,8 +107,9 @@ impl Service {
 
     async fn gather_into(&self, mut report: HealthReport, actor: &Actor) -> HealthReport {
         let store = &self.store;
+        let about = store.diagnostics();
         let mut errors_db: Option<String> = None;
-        match store.ping().await {
+        match about.ping().await {
             Ok(d) => {
                 report.connected = true;
                 report.ping_ms = Some(d.as_secs_f64() * 1000.0);
@@ -117,12 +120,12 @@ impl Service {
             }
         }
         let (schema, counts, head, db) = tokio::join!(
-            store.schema_version(),
+            about.schema_version(),
             store.counts(actor.scope()),
             store.ledger_head(),
             async {
                 match actor.is_root() {
-                    true => store.db_stats().await,
+                    true => about.db_stats().await,
                     false => Ok(None),
                 }
             }

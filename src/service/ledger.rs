@@ -28,7 +28,10 @@ impl Service {
     /// The store's backend and the newest migration applied to it.
     pub async fn schema(&self) -> ServiceResult<(Backend, Option<i64>)> {
         self.op("schema", None, async move {
-            Ok((self.store.backend(), self.store.schema_version().await?))
+            Ok((
+                self.store.backend(),
+                self.store.diagnostics().schema_version().await?,
+            ))
         })
         .await
     }
@@ -38,7 +41,10 @@ impl Service {
         &self,
     ) -> ServiceResult<(Backend, Option<crate::store::schema::SchemaStatus>)> {
         self.op("migrations", None, async move {
-            Ok((self.store.backend(), self.store.schema_status().await?))
+            Ok((
+                self.store.backend(),
+                self.store.diagnostics().schema_status().await?,
+            ))
         })
         .await
     }
@@ -51,7 +57,7 @@ impl Service {
     ) -> ServiceResult<Option<crate::store::schema::SchemaStatus>> {
         self.op("apply_migrations", actor, async move {
             self.require_root(actor, "apply migrations")?;
-            Ok(self.store.apply_migrations().await?)
+            Ok(self.store.diagnostics().apply_migrations().await?)
         })
         .await
     }
@@ -306,7 +312,7 @@ impl Service {
 
     /// Where this service's data lives, as `health` names it.
     pub fn store_target(&self) -> String {
-        self.store.target()
+        self.store.diagnostics().target()
     }
 
     /// What its heads are witnessed under (None: a store of this process only, never
@@ -314,11 +320,12 @@ impl Service {
     pub async fn store_key(&self) -> ServiceResult<Option<crate::witness::StoreKey>> {
         Ok(self
             .store
+            .diagnostics()
             .identity()
             .await?
             .map(|identity| crate::witness::StoreKey {
                 identity,
-                target: self.store.target(),
+                target: self.store.diagnostics().target(),
             }))
     }
 

@@ -46,7 +46,6 @@ use crate::domain::{
     lifecycle, model, text, time,
 };
 use crate::metrics::{Metrics, SharedMetrics};
-use crate::store::metered::Metered;
 use crate::store::{
     AssetQuery, Change, Committed, InstitutionQuery, SharedStore, TemplateQuery, Write,
 };
@@ -149,7 +148,7 @@ impl Service {
     pub fn new(store: SharedStore, config: ServiceConfig) -> Self {
         let metrics = Metrics::new();
         Service {
-            store: Arc::new(Metered::new(store, metrics.clone())),
+            store,
             metrics,
             config,
             started: Instant::now(),

@@ -8,7 +8,7 @@
 
 use super::sql::{Dialect, Q, Table, Ty, Ty::*, select_list, t};
 use super::sqlconn::Pools;
-use super::{StoreError, StoreResult};
+use super::{AnchorOutbox, StoreError, StoreResult};
 use crate::domain::anchor::{self, AnchorRecord, AnchorSummary};
 use crate::domain::time;
 use std::collections::BTreeMap;
@@ -83,134 +83,139 @@ async fn rows(pools: &Pools, q: Q) -> StoreResult<Vec<AnchorRecord>> {
         .collect())
 }
 
-pub(crate) async fn enqueue(pools: &Pools, d: Dialect, seq: i64, head: &str) -> StoreResult<bool> {
-    let now = time::format(&time::now());
-    let mut q = Q::new(
-        d,
-        "INSERT INTO anchors (seq, head, status, attempts, created_at, updated_at, next_attempt_at) VALUES (",
-    );
-    q.bind(Int, super::sql::Arg::Int(seq))
-        .push(", ")
-        .bind(Text, t(head))
-        .push(&format!(", '{}', 0, ", anchor::PENDING))
-        .bind(Ty::Ts, t(now.clone()));
-    let n = q.args.len();
-    q.push(", ")
-        .again(n, Ty::Ts)
-        .push(", ")
-        .again(n, Ty::Ts)
-        .push(") ON CONFLICT (seq) DO NOTHING RETURNING seq");
-    Ok(!pools.fetch_all::<(i64,)>(q).await?.is_empty())
+/// The SQL stores' outbox (always on the primary).
+pub(crate) struct SqlAnchors {
+    pub(crate) pools: Pools,
+    pub(crate) d: Dialect,
 }
 
-pub(crate) async fn claim(
-    pools: &Pools,
-    d: Dialect,
-    owner: &str,
-    lease: Duration,
-) -> StoreResult<Option<AnchorRecord>> {
-    let mut q = Q::new(d, "UPDATE anchors SET lease_owner = ");
-    q.bind(Text, t(owner))
-        .push(", lease_until = ")
-        .bind(Ts, t(at(lease)))
-        .push(", attempts = attempts + 1, updated_at = ")
-        .bind(Ts, t(time::format(&time::now())));
-    let now = q.args.len();
-    q.push(&format!(
-        " WHERE seq = (SELECT seq FROM anchors WHERE status IN {} AND next_attempt_at <= ",
-        open_states()
-    ))
-    .again(now, Ts)
-    .push(" AND NOT EXISTS (SELECT 1 FROM anchors WHERE lease_until >= ")
-    .again(now, Ts)
-    .push(") ORDER BY seq LIMIT 1");
-    if d == Dialect::Postgres {
-        q.push(" FOR UPDATE");
+#[async_trait::async_trait]
+impl AnchorOutbox for SqlAnchors {
+    async fn enqueue(&self, seq: i64, head: &str) -> StoreResult<bool> {
+        let (pools, d) = (&self.pools, self.d);
+        let now = time::format(&time::now());
+        let mut q = Q::new(
+            d,
+            "INSERT INTO anchors (seq, head, status, attempts, created_at, updated_at, next_attempt_at) VALUES (",
+        );
+        q.bind(Int, super::sql::Arg::Int(seq))
+            .push(", ")
+            .bind(Text, t(head))
+            .push(&format!(", '{}', 0, ", anchor::PENDING))
+            .bind(Ty::Ts, t(now.clone()));
+        let n = q.args.len();
+        q.push(", ")
+            .again(n, Ty::Ts)
+            .push(", ")
+            .again(n, Ty::Ts)
+            .push(") ON CONFLICT (seq) DO NOTHING RETURNING seq");
+        Ok(!pools.fetch_all::<(i64,)>(q).await?.is_empty())
     }
-    // Checked again on the row itself: a claim that waited for another's sees its lease.
-    q.push(") AND (lease_until IS NULL OR lease_until < ")
-        .again(now, Ts)
-        .push(&format!(") RETURNING {}", select_list(d, &ANCHORS)));
-    Ok(rows(pools, q).await?.into_iter().next())
-}
-
-pub(crate) async fn save(pools: &Pools, d: Dialect, a: &AnchorRecord) -> StoreResult<()> {
-    let mut q = Q::new(d, "UPDATE anchors SET status = ");
-    q.bind(Text, t(&a.status))
-        .push(", last_error = ")
-        .bind(Text, super::sql::ot(a.last_error.clone()))
-        .push(", tx_hash = ")
-        .bind(Text, super::sql::ot(a.tx_hash.clone()))
-        .push(", block_number = ");
-    match a.block_number {
-        Some(b) => q.bind(Int, super::sql::Arg::Int(b)),
-        None => q.push("NULL"),
-    };
-    q.push(", updated_at = ")
-        .bind(Ts, t(time::format(&time::now())))
-        .push(", next_attempt_at = ")
-        .bind(Ts, t(a.next_attempt_at.clone()))
-        .push(", lease_owner = NULL, lease_until = NULL WHERE seq = ")
-        .bind(Int, super::sql::Arg::Int(a.seq))
-        .push(" RETURNING seq");
-    match pools.fetch_all::<(i64,)>(q).await?.len() {
-        1 => Ok(()),
-        _ => Err(StoreError::NotFound {
-            entity: "anchor",
-            id: a.seq.to_string(),
-        }),
-    }
-}
-
-pub(crate) async fn list(pools: &Pools, d: Dialect, limit: u32) -> StoreResult<Vec<AnchorRecord>> {
-    let mut q = Q::new(
-        d,
-        &format!(
-            "SELECT {} FROM anchors ORDER BY seq DESC LIMIT ",
-            select_list(d, &ANCHORS)
-        ),
-    );
-    q.bind(Int, super::sql::Arg::Int(super::clamp_limit(limit) as i64));
-    rows(pools, q).await
-}
-
-pub(crate) async fn summary(pools: &Pools, d: Dialect) -> StoreResult<AnchorSummary> {
-    let confirmed = Q::new(
-        d,
-        &format!(
-            "SELECT {} FROM anchors WHERE status = '{}' ORDER BY seq DESC LIMIT 1",
-            select_list(d, &ANCHORS),
-            anchor::CONFIRMED
-        ),
-    );
-    let pending = Q::new(
-        d,
-        &format!(
-            "SELECT count(*) FROM anchors WHERE status IN {}",
+    async fn claim(&self, owner: &str, lease: Duration) -> StoreResult<Option<AnchorRecord>> {
+        let (pools, d) = (&self.pools, self.d);
+        let mut q = Q::new(d, "UPDATE anchors SET lease_owner = ");
+        q.bind(Text, t(owner))
+            .push(", lease_until = ")
+            .bind(Ts, t(at(lease)))
+            .push(", attempts = attempts + 1, updated_at = ")
+            .bind(Ts, t(time::format(&time::now())));
+        let now = q.args.len();
+        q.push(&format!(
+            " WHERE seq = (SELECT seq FROM anchors WHERE status IN {} AND next_attempt_at <= ",
             open_states()
-        ),
-    );
-    let newest = Q::new(
-        d,
-        &format!(
-            "SELECT {} FROM anchors ORDER BY seq DESC LIMIT 1",
-            select_list(d, &ANCHORS)
-        ),
-    );
-    let (pending,): (i64,) = pools
-        .fetch_all(pending)
-        .await?
-        .into_iter()
-        .next()
-        .unwrap_or((0,));
-    let newest = rows(pools, newest).await?.into_iter().next();
-    Ok(AnchorSummary {
-        last_confirmed: rows(pools, confirmed).await?.into_iter().next(),
-        pending,
-        last_error: newest
-            .filter(|a| a.status != anchor::CONFIRMED)
-            .and_then(|a| a.last_error),
-    })
+        ))
+        .again(now, Ts)
+        .push(" AND NOT EXISTS (SELECT 1 FROM anchors WHERE lease_until >= ")
+        .again(now, Ts)
+        .push(") ORDER BY seq LIMIT 1");
+        if d == Dialect::Postgres {
+            q.push(" FOR UPDATE");
+        }
+        // Checked again on the row itself: a claim that waited for another's sees its lease.
+        q.push(") AND (lease_until IS NULL OR lease_until < ")
+            .again(now, Ts)
+            .push(&format!(") RETURNING {}", select_list(d, &ANCHORS)));
+        Ok(rows(pools, q).await?.into_iter().next())
+    }
+    async fn save(&self, a: &AnchorRecord) -> StoreResult<()> {
+        let (pools, d) = (&self.pools, self.d);
+        let mut q = Q::new(d, "UPDATE anchors SET status = ");
+        q.bind(Text, t(&a.status))
+            .push(", last_error = ")
+            .bind(Text, super::sql::ot(a.last_error.clone()))
+            .push(", tx_hash = ")
+            .bind(Text, super::sql::ot(a.tx_hash.clone()))
+            .push(", block_number = ");
+        match a.block_number {
+            Some(b) => q.bind(Int, super::sql::Arg::Int(b)),
+            None => q.push("NULL"),
+        };
+        q.push(", updated_at = ")
+            .bind(Ts, t(time::format(&time::now())))
+            .push(", next_attempt_at = ")
+            .bind(Ts, t(a.next_attempt_at.clone()))
+            .push(", lease_owner = NULL, lease_until = NULL WHERE seq = ")
+            .bind(Int, super::sql::Arg::Int(a.seq))
+            .push(" RETURNING seq");
+        match pools.fetch_all::<(i64,)>(q).await?.len() {
+            1 => Ok(()),
+            _ => Err(StoreError::NotFound {
+                entity: "anchor",
+                id: a.seq.to_string(),
+            }),
+        }
+    }
+    async fn list(&self, limit: u32) -> StoreResult<Vec<AnchorRecord>> {
+        let (pools, d) = (&self.pools, self.d);
+        let mut q = Q::new(
+            d,
+            &format!(
+                "SELECT {} FROM anchors ORDER BY seq DESC LIMIT ",
+                select_list(d, &ANCHORS)
+            ),
+        );
+        q.bind(Int, super::sql::Arg::Int(super::clamp_limit(limit) as i64));
+        rows(pools, q).await
+    }
+    async fn summary(&self) -> StoreResult<AnchorSummary> {
+        let (pools, d) = (&self.pools, self.d);
+        let confirmed = Q::new(
+            d,
+            &format!(
+                "SELECT {} FROM anchors WHERE status = '{}' ORDER BY seq DESC LIMIT 1",
+                select_list(d, &ANCHORS),
+                anchor::CONFIRMED
+            ),
+        );
+        let pending = Q::new(
+            d,
+            &format!(
+                "SELECT count(*) FROM anchors WHERE status IN {}",
+                open_states()
+            ),
+        );
+        let newest = Q::new(
+            d,
+            &format!(
+                "SELECT {} FROM anchors ORDER BY seq DESC LIMIT 1",
+                select_list(d, &ANCHORS)
+            ),
+        );
+        let (pending,): (i64,) = pools
+            .fetch_all(pending)
+            .await?
+            .into_iter()
+            .next()
+            .unwrap_or((0,));
+        let newest = rows(pools, newest).await?.into_iter().next();
+        Ok(AnchorSummary {
+            last_confirmed: rows(pools, confirmed).await?.into_iter().next(),
+            pending,
+            last_error: newest
+                .filter(|a| a.status != anchor::CONFIRMED)
+                .and_then(|a| a.last_error),
+        })
+    }
 }
 
 /// An anchor with its lease (owner, until), as the memory store keeps it.
@@ -220,12 +225,31 @@ type Leased = (AnchorRecord, Option<(String, String)>);
 #[derive(Default)]
 pub(crate) struct MemoryAnchors(std::sync::Mutex<BTreeMap<i64, Leased>>);
 
+#[async_trait::async_trait]
+impl AnchorOutbox for MemoryAnchors {
+    async fn enqueue(&self, seq: i64, head: &str) -> StoreResult<bool> {
+        Ok(self.add(seq, head))
+    }
+    async fn claim(&self, owner: &str, lease: Duration) -> StoreResult<Option<AnchorRecord>> {
+        Ok(self.lease(owner, lease))
+    }
+    async fn save(&self, a: &AnchorRecord) -> StoreResult<()> {
+        self.store(a)
+    }
+    async fn list(&self, limit: u32) -> StoreResult<Vec<AnchorRecord>> {
+        Ok(self.newest(limit))
+    }
+    async fn summary(&self) -> StoreResult<AnchorSummary> {
+        Ok(self.sum_up())
+    }
+}
+
 impl MemoryAnchors {
     fn map(&self) -> std::sync::MutexGuard<'_, BTreeMap<i64, Leased>> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn enqueue(&self, seq: i64, head: &str) -> bool {
+    fn add(&self, seq: i64, head: &str) -> bool {
         let now = time::format(&time::now());
         let mut m = self.map();
         if m.contains_key(&seq) {
@@ -252,7 +276,7 @@ impl MemoryAnchors {
         true
     }
 
-    pub fn claim(&self, owner: &str, lease: Duration) -> Option<AnchorRecord> {
+    fn lease(&self, owner: &str, lease: Duration) -> Option<AnchorRecord> {
         let now = time::format(&time::now());
         let mut m = self.map();
         let leased =
@@ -270,7 +294,7 @@ impl MemoryAnchors {
         Some(rec.clone())
     }
 
-    pub fn save(&self, a: &AnchorRecord) -> StoreResult<()> {
+    fn store(&self, a: &AnchorRecord) -> StoreResult<()> {
         let mut m = self.map();
         let Some((rec, held)) = m.get_mut(&a.seq) else {
             return Err(StoreError::NotFound {
@@ -286,7 +310,7 @@ impl MemoryAnchors {
         Ok(())
     }
 
-    pub fn list(&self, limit: u32) -> Vec<AnchorRecord> {
+    fn newest(&self, limit: u32) -> Vec<AnchorRecord> {
         self.map()
             .values()
             .rev()
@@ -295,7 +319,7 @@ impl MemoryAnchors {
             .collect()
     }
 
-    pub fn summary(&self) -> AnchorSummary {
+    fn sum_up(&self) -> AnchorSummary {
         let m = self.map();
         let open = [anchor::PENDING, anchor::SENT, anchor::FAILED];
         AnchorSummary {

@@ -5,7 +5,6 @@
 mod anchors;
 pub mod counters;
 pub mod memory;
-pub mod metered;
 pub mod postgres;
 pub mod replica;
 pub mod schema;
@@ -77,6 +76,9 @@ pub enum StoreError {
     Constraint(String),
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// A bound on a call ran out; `message` names the setting that bounded it.
+    #[error("store unavailable: {message}")]
+    Timeout { kind: TimeoutKind, message: String },
     /// The database aborted the transaction to resolve a conflict with another (serialization
     /// failure or deadlock, SQLSTATE 40001 / 40P01): nothing was changed, and trying again is
     /// safe. The writer and the reads retry it with backoff before anyone sees it.
@@ -88,13 +90,49 @@ pub enum StoreError {
     Other(String),
 }
 
+/// Which bound ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeoutKind {
+    /// Opening a connection (`pg_connect_timeout_ms`).
+    Connect,
+    /// Waiting for a free pooled connection (`pg_acquire_timeout_ms`): nothing was sent.
+    Acquire,
+    /// The server cancelled the statement (`statement_timeout_ms`): nothing of it was done.
+    Statement,
+    /// The server stopped answering: what became of the call is unknown.
+    NoAnswer,
+}
+
 impl StoreError {
     /// What went wrong, without the "store unavailable: " its display begins with (for a
     /// message that wraps it, so the words never come twice).
     pub fn reason(&self) -> String {
         match self {
             StoreError::Unavailable(m) | StoreError::Retryable(m) => m.clone(),
+            StoreError::Timeout { message, .. } => message.clone(),
             other => other.to_string(),
+        }
+    }
+
+    /// The store could not be reached or did not answer in time (the call may be tried later).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Unavailable(_) | StoreError::Timeout { .. }
+        )
+    }
+
+    /// The error's code in the metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::NotFound { .. } => "NOT_FOUND",
+            StoreError::Conflict { .. } => "CONFLICT",
+            StoreError::Duplicate(_) => "DUPLICATE",
+            StoreError::Constraint(_) => "CONSTRAINT",
+            StoreError::Timeout { .. } => "TIMEOUT",
+            StoreError::Unavailable(_) | StoreError::Retryable(_) => "UNAVAILABLE",
+            StoreError::Corrupt(_) => "CORRUPT",
+            StoreError::Other(_) => "OTHER",
         }
     }
 }
@@ -605,52 +643,18 @@ impl FaultInjector {
     }
 }
 
+/// The data: what the service reads and writes. A backend implements this, `Diagnostics` and
+/// `AnchorOutbox`; timing its calls is the backend's own (the SQL stores time every call where
+/// it runs; the memory store's calls are the service operations' own time).
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> Backend;
-    /// Where the data lives, with any password redacted.
-    fn target(&self) -> String;
-    /// What an acknowledged write survives, in words (for `health`).
-    fn durability(&self) -> String;
-    /// How the connection to the database server is protected (PostgreSQL); None for a store
-    /// in this process or a file.
-    fn transport(&self) -> Option<Transport> {
-        None
-    }
-    /// Why this store refuses writes (its schema is behind or ahead of this binary), if it does.
-    fn writes_refused(&self) -> Option<String> {
-        None
-    }
-    /// The schema beside this binary's migrations (PostgreSQL; None elsewhere: SQLite files
-    /// are migrated on open, memory stores have no schema).
-    async fn schema_status(&self) -> StoreResult<Option<schema::SchemaStatus>> {
-        Ok(None)
-    }
-    /// Applies the pending migrations (PostgreSQL), and lifts the refusal of writes they caused.
-    async fn apply_migrations(&self) -> StoreResult<Option<schema::SchemaStatus>> {
-        Ok(None)
-    }
     fn faults(&self) -> &FaultInjector;
+    /// What the store says of itself: where it is, how it is doing.
+    fn diagnostics(&self) -> &dyn Diagnostics;
+    /// The anchors' outbox (`anchors.rs`).
+    fn outbox(&self) -> &dyn AnchorOutbox;
 
-    /// What this store is, however its URL is spelled: witnessed heads are kept under it
-    /// (SQLite: the file's canonical path, device and inode; PostgreSQL: the cluster's system
-    /// identifier, the database and the schema). None for a store that lives in this process
-    /// only (memory, `sqlite::memory:`), whose heads are never witnessed.
-    async fn identity(&self) -> StoreResult<Option<String>> {
-        Ok(None)
-    }
-
-    async fn ping(&self) -> StoreResult<Duration>;
-    async fn schema_version(&self) -> StoreResult<Option<i64>>;
-    fn pool_stats(&self) -> Option<PoolStats>;
-    /// The read replica's state, where one is configured.
-    async fn replica_status(&self) -> Option<replica::ReplicaStatus> {
-        None
-    }
-    /// The database's own statistics, where the backend has them.
-    async fn db_stats(&self) -> StoreResult<Option<DbStats>> {
-        Ok(None)
-    }
     async fn counts(&self, institution_id: Option<&str>) -> StoreResult<Counts>;
 
     /// Stores a change with its ledger event and audit record atomically.
@@ -697,19 +701,95 @@ pub trait Store: Send + Sync + 'static {
 
     /// A waker for the ledger stream (see `LedgerWaker`).
     async fn ledger_waker(&self) -> StoreResult<Box<dyn LedgerWaker>>;
+}
 
-    // ---- the anchors' outbox (`anchors.rs`) ----
+/// What a store says of itself, for `health`, the Health tab, `migrate` and the witness file.
+#[async_trait]
+pub trait Diagnostics: Send + Sync {
+    /// Where the data lives, with any password redacted.
+    fn target(&self) -> String;
+    /// What an acknowledged write survives, in words (for `health`).
+    fn durability(&self) -> String;
+    /// How the connection to the database server is protected (PostgreSQL); None for a store
+    /// in this process or a file.
+    fn transport(&self) -> Option<Transport> {
+        None
+    }
+    /// Why this store refuses writes (its schema is behind or ahead of this binary), if it does.
+    fn writes_refused(&self) -> Option<String> {
+        None
+    }
+    /// The schema beside this binary's migrations (PostgreSQL; None elsewhere: SQLite files
+    /// are migrated on open, memory stores have no schema).
+    async fn schema_status(&self) -> StoreResult<Option<schema::SchemaStatus>> {
+        Ok(None)
+    }
+    /// Applies the pending migrations (PostgreSQL), and lifts the refusal of writes they caused.
+    async fn apply_migrations(&self) -> StoreResult<Option<schema::SchemaStatus>> {
+        Ok(None)
+    }
+    /// What this store is, however its URL is spelled: witnessed heads are kept under it
+    /// (SQLite: the file's canonical path, device and inode; PostgreSQL: the cluster's system
+    /// identifier, the database and the schema). None for a store that lives in this process
+    /// only (memory, `sqlite::memory:`), whose heads are never witnessed.
+    async fn identity(&self) -> StoreResult<Option<String>> {
+        Ok(None)
+    }
+    async fn ping(&self) -> StoreResult<Duration>;
+    async fn schema_version(&self) -> StoreResult<Option<i64>>;
+    fn pool_stats(&self) -> Option<PoolStats> {
+        None
+    }
+    /// The read replica's state, where one is configured.
+    async fn replica_status(&self) -> Option<replica::ReplicaStatus> {
+        None
+    }
+    /// The database's own statistics, where the backend has them.
+    async fn db_stats(&self) -> StoreResult<Option<DbStats>> {
+        Ok(None)
+    }
+    /// The timings of the store's own calls (`store.<call>`), where it keeps them.
+    fn timings(&self) -> Vec<crate::metrics::OpFigures> {
+        Vec::new()
+    }
+}
+
+/// The anchors' outbox: anchors of the ledger head waiting to be published (`anchors.rs`).
+#[async_trait]
+pub trait AnchorOutbox: Send + Sync {
     /// Adds an anchor of ledger head (`seq`, `head`) unless `seq` has one; true when added.
-    async fn anchor_enqueue(&self, seq: i64, head: &str) -> StoreResult<bool>;
+    async fn enqueue(&self, seq: i64, head: &str) -> StoreResult<bool>;
     /// Leases the oldest anchor that is due (pending, sent, or failed past its next attempt) and
     /// not leased to another sender, counting the attempt.
-    async fn anchor_claim(&self, owner: &str, lease: Duration)
-    -> StoreResult<Option<AnchorRecord>>;
+    async fn claim(&self, owner: &str, lease: Duration) -> StoreResult<Option<AnchorRecord>>;
     /// Stores what became of a claimed anchor and releases its lease.
-    async fn anchor_save(&self, a: &AnchorRecord) -> StoreResult<()>;
+    async fn save(&self, a: &AnchorRecord) -> StoreResult<()>;
     /// Anchors, newest first.
-    async fn list_anchors(&self, limit: u32) -> StoreResult<Vec<AnchorRecord>>;
-    async fn anchor_summary(&self) -> StoreResult<AnchorSummary>;
+    async fn list(&self, limit: u32) -> StoreResult<Vec<AnchorRecord>>;
+    async fn summary(&self) -> StoreResult<AnchorSummary>;
+}
+
+/// The outbox's calls on a store itself, as its callers name them.
+impl dyn Store {
+    pub async fn anchor_enqueue(&self, seq: i64, head: &str) -> StoreResult<bool> {
+        self.outbox().enqueue(seq, head).await
+    }
+    pub async fn anchor_claim(
+        &self,
+        owner: &str,
+        lease: Duration,
+    ) -> StoreResult<Option<AnchorRecord>> {
+        self.outbox().claim(owner, lease).await
+    }
+    pub async fn anchor_save(&self, a: &AnchorRecord) -> StoreResult<()> {
+        self.outbox().save(a).await
+    }
+    pub async fn list_anchors(&self, limit: u32) -> StoreResult<Vec<AnchorRecord>> {
+        self.outbox().list(limit).await
+    }
+    pub async fn anchor_summary(&self) -> StoreResult<AnchorSummary> {
+        self.outbox().summary().await
+    }
 }
 
 pub type SharedStore = Arc<dyn Store>;

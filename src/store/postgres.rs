@@ -69,7 +69,10 @@ fn replica_pool(
 /// authentication failed"), without our "store unavailable:" prefix.
 fn reason(e: sqlx::Error) -> String {
     match map_err(e) {
-        StoreError::Unavailable(m) | StoreError::Other(m) | StoreError::Constraint(m) => m,
+        StoreError::Unavailable(m)
+        | StoreError::Other(m)
+        | StoreError::Constraint(m)
+        | StoreError::Timeout { message: m, .. } => m,
         other => other.to_string(),
     }
 }
@@ -122,10 +125,14 @@ async fn first_connection(
                 None => why,
             }))
         }
-        Err(_) => Err(cannot(format!(
-            "timed out after {} ms (pg_connect_timeout_ms)",
-            s.connect_timeout.as_millis()
-        ))),
+        Err(_) => Err(StoreError::Timeout {
+            kind: super::TimeoutKind::Connect,
+            message: format!(
+                "cannot connect to {}: timed out after {} ms (pg_connect_timeout_ms)",
+                redact(url),
+                s.connect_timeout.as_millis()
+            ),
+        }),
     }
 }
 

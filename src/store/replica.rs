@@ -194,7 +194,7 @@ impl Replica {
         k.status.in_use = false;
         k.status.error = Some(e.to_string());
         k.at = Some(Instant::now());
-        worth_retrying(e) || matches!(e, StoreError::Unavailable(_))
+        worth_retrying(e) || e.is_unavailable()
     }
 
     async fn replay_lsn(&self) -> StoreResult<u64> {

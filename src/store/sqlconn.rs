@@ -3,7 +3,7 @@
 //! batching writer (`writer.rs`) both run their SQL through here.
 
 use super::sql::{Arg, Q};
-use super::{StoreError, StoreResult};
+use super::{StoreError, StoreResult, TimeoutKind};
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::sqlite::{SqlitePool, SqliteRow};
@@ -59,15 +59,21 @@ impl Bounds {
             sqlx::Error::Database(db)
                 if db.code().as_deref() == Some("57014") && db.message().contains("timeout") =>
             {
-                StoreError::Unavailable(format!(
-                    "timed out after {} ms (statement_timeout_ms)",
-                    Self::ms(self.statement)
-                ))
+                StoreError::Timeout {
+                    kind: TimeoutKind::Statement,
+                    message: format!(
+                        "timed out after {} ms (statement_timeout_ms)",
+                        Self::ms(self.statement)
+                    ),
+                }
             }
-            sqlx::Error::PoolTimedOut => StoreError::Unavailable(format!(
-                "timed out after {} ms waiting for a free connection (pg_acquire_timeout_ms; raise pg_max_connections if this persists)",
-                Self::ms(self.acquire)
-            )),
+            sqlx::Error::PoolTimedOut => StoreError::Timeout {
+                kind: TimeoutKind::Acquire,
+                message: format!(
+                    "timed out after {} ms waiting for a free connection (pg_acquire_timeout_ms; raise pg_max_connections if this persists)",
+                    Self::ms(self.acquire)
+                ),
+            },
             _ => map_err(e),
         }
     }
@@ -82,10 +88,13 @@ impl Bounds {
         let bound = self.statement + GRACE + if wait { self.acquire } else { Duration::ZERO };
         match tokio::time::timeout(bound, call).await {
             Ok(r) => r.map_err(|e| self.map(e)),
-            Err(_) => Err(StoreError::Unavailable(format!(
-                "timed out after {} ms: the database server did not answer",
-                Self::ms(bound)
-            ))),
+            Err(_) => Err(StoreError::Timeout {
+                kind: TimeoutKind::NoAnswer,
+                message: format!(
+                    "timed out after {} ms: the database server did not answer",
+                    Self::ms(bound)
+                ),
+            }),
         }
     }
 }
@@ -93,11 +102,7 @@ impl Bounds {
 /// Whether a failed read may be tried again: the transaction was aborted for a conflict, or the
 /// connection broke (never a timeout: that wait is over already).
 pub(crate) fn worth_retrying(e: &StoreError) -> bool {
-    match e {
-        StoreError::Retryable(_) => true,
-        StoreError::Unavailable(m) => !m.starts_with("timed out"),
-        _ => false,
-    }
+    matches!(e, StoreError::Retryable(_) | StoreError::Unavailable(_))
 }
 
 /// The pause before try `n` (1-based) of a retried call.

@@ -10,17 +10,17 @@ use super::sqlrows;
 use super::wakers::{FileWatch, NotifyWaker, SqliteWaker};
 use super::writer::{Writer, WriterHandle};
 use super::{
-    AssetQuery, AuditQuery, Backend, Committed, Counts, DbStats, FaultInjector, InstitutionQuery,
-    LedgerQuery, LedgerWaker, PoolStats, PositionFilter, PositionQuery, Store, StoreError,
-    StoreResult, TableStats, TemplateQuery, Write, counters,
+    AssetQuery, AuditQuery, Backend, Committed, Counts, DbStats, Diagnostics, FaultInjector,
+    InstitutionQuery, LedgerQuery, LedgerWaker, PoolStats, PositionFilter, PositionQuery, Store,
+    StoreError, StoreResult, TableStats, TemplateQuery, Write, counters,
 };
-use crate::domain::anchor::{AnchorRecord, AnchorSummary};
 use crate::domain::apikey::ApiKey;
 use crate::domain::audit::AuditEvent;
 use crate::domain::ledger::LedgerEvent;
 use crate::domain::{
     Asset, AssetTemplate, Institution, InstitutionPolicy, Position, PositionLifecycleEvent, Region,
 };
+use crate::metrics::SharedMetrics;
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,6 +49,10 @@ pub struct SqlStore {
     replica: Option<Replica>,
     /// Said once on the Health tab (`DbStats::notes`): a missing index, a fallback in use.
     notes: Vec<String>,
+    /// The anchors' outbox (always on the primary).
+    anchors: anchors::SqlAnchors,
+    /// The timing of every call (`store.<call>`), taken here, where the SQL runs.
+    metrics: SharedMetrics,
 }
 
 /// Idle connections of two pools of `size` connections in all. sqlx counts a pool's idle
@@ -73,7 +77,7 @@ impl SqlStore {
         .spawn();
         SqlStore {
             d,
-            pools,
+            pools: pools.clone(),
             target,
             faults,
             head_tx,
@@ -86,6 +90,8 @@ impl SqlStore {
             writes_refused: std::sync::RwLock::new(None),
             notes: Vec::new(),
             replica: None,
+            anchors: anchors::SqlAnchors { pools, d },
+            metrics: crate::metrics::Metrics::new(),
         }
     }
 
@@ -222,8 +228,22 @@ impl SqlStore {
         }
     }
 
-    /// A read that may come from the replica (see `replica.rs`), else from the primary.
-    async fn fetch_all<T: AnyRow>(&self, q: Q) -> StoreResult<Vec<T>> {
+    /// Times `call` as `name` (`store.<call>`).
+    async fn timed<T>(
+        &self,
+        name: &'static str,
+        call: impl std::future::Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
+        self.metrics.time(name, call, StoreError::code).await
+    }
+
+    /// A read that may come from the replica (see `replica.rs`), else from the primary; timed
+    /// as `name`.
+    async fn fetch_all<T: AnyRow>(&self, name: &'static str, q: Q) -> StoreResult<Vec<T>> {
+        self.timed(name, self.route(q)).await
+    }
+
+    async fn route<T: AnyRow>(&self, q: Q) -> StoreResult<Vec<T>> {
         if let (Some(r), Some((primary, bounds))) = (&self.replica, self.pools.postgres())
             && let Some(pool) = r.route(&self.head_tx, primary).await
         {
@@ -240,20 +260,20 @@ impl SqlStore {
 
     /// A read that must see the primary's latest commit: the chain head, API keys (a revoked
     /// key is refused at once), the database's own figures.
-    async fn primary_all<T: AnyRow>(&self, q: Q) -> StoreResult<Vec<T>> {
-        self.pools.fetch_all(q).await
+    async fn primary_all<T: AnyRow>(&self, name: &'static str, q: Q) -> StoreResult<Vec<T>> {
+        self.timed(name, self.pools.fetch_all(q)).await
     }
 
-    async fn primary_one<T: AnyRow>(&self, q: Q) -> StoreResult<T> {
-        self.primary_all(q)
+    async fn primary_one<T: AnyRow>(&self, name: &'static str, q: Q) -> StoreResult<T> {
+        self.primary_all(name, q)
             .await?
             .into_iter()
             .next()
             .ok_or_else(|| StoreError::Other("query returned no row".into()))
     }
 
-    async fn fetch_one<T: AnyRow>(&self, q: Q) -> StoreResult<T> {
-        self.fetch_all(q)
+    async fn fetch_one<T: AnyRow>(&self, name: &'static str, q: Q) -> StoreResult<T> {
+        self.fetch_all(name, q)
             .await?
             .into_iter()
             .next()
@@ -263,9 +283,10 @@ impl SqlStore {
     /// Fetches rows and converts each into its domain type.
     async fn list<R: AnyRow, T: TryFrom<R, Error = StoreError>>(
         &self,
+        name: &'static str,
         q: Q,
     ) -> StoreResult<Vec<T>> {
-        self.fetch_all::<R>(q)
+        self.fetch_all::<R>(name, q)
             .await?
             .into_iter()
             .map(T::try_from)
@@ -275,9 +296,10 @@ impl SqlStore {
     /// Rows from the primary, each converted into its domain type.
     async fn primary_rows<R: AnyRow, T: TryFrom<R, Error = StoreError>>(
         &self,
+        name: &'static str,
         q: Q,
     ) -> StoreResult<Vec<T>> {
-        self.primary_all::<R>(q)
+        self.primary_all::<R>(name, q)
             .await?
             .into_iter()
             .map(T::try_from)
@@ -286,21 +308,15 @@ impl SqlStore {
 
     async fn first<R: AnyRow, T: TryFrom<R, Error = StoreError>>(
         &self,
+        name: &'static str,
         q: Q,
     ) -> StoreResult<Option<T>> {
-        Ok(self.list::<R, T>(q).await?.into_iter().next())
+        Ok(self.list::<R, T>(name, q).await?.into_iter().next())
     }
 }
 
 #[async_trait]
-impl Store for SqlStore {
-    fn backend(&self) -> Backend {
-        match self.d {
-            Dialect::Sqlite => Backend::Sqlite,
-            Dialect::Postgres => Backend::Postgres,
-        }
-    }
-
+impl Diagnostics for SqlStore {
     fn target(&self) -> String {
         self.target.clone()
     }
@@ -351,10 +367,6 @@ impl Store for SqlStore {
         Ok(Some(after))
     }
 
-    fn faults(&self) -> &FaultInjector {
-        &self.faults
-    }
-
     async fn identity(&self) -> StoreResult<Option<String>> {
         match self.d {
             Dialect::Sqlite => {
@@ -381,7 +393,7 @@ impl Store for SqlStore {
             }
             Dialect::Postgres => {
                 let rows: Vec<(String,)> = self
-                    .primary_all(Q::new(
+                    .primary_all("store.identity", Q::new(
                         self.d,
                         "SELECT 'postgres:' || (SELECT system_identifier FROM pg_control_system())::text \
                          || '/' || current_database() || '/' || current_schema()",
@@ -395,14 +407,17 @@ impl Store for SqlStore {
     async fn ping(&self) -> StoreResult<Duration> {
         let start = Instant::now();
         let _: (i64,) = self
-            .primary_one(Q::new(self.d, "SELECT CAST(1 AS BIGINT)"))
+            .primary_one("store.ping", Q::new(self.d, "SELECT CAST(1 AS BIGINT)"))
             .await?;
         Ok(start.elapsed())
     }
 
     async fn schema_version(&self) -> StoreResult<Option<i64>> {
         let (v,): (Option<i64>,) = self
-            .primary_one(Q::new(self.d, "SELECT max(version) FROM _sqlx_migrations"))
+            .primary_one(
+                "store.schema_version",
+                Q::new(self.d, "SELECT max(version) FROM _sqlx_migrations"),
+            )
             .await?;
         Ok(v)
     }
@@ -412,26 +427,32 @@ impl Store for SqlStore {
             return Ok(None);
         }
         let (size_bytes, deadlocks, conflicts, commits, rollbacks): (i64, i64, i64, i64, i64) =
-            self.primary_one(Q::new(
-                self.d,
-                "SELECT pg_database_size(current_database()), deadlocks, conflicts, \
+            self.primary_one(
+                "store.db_stats",
+                Q::new(
+                    self.d,
+                    "SELECT pg_database_size(current_database()), deadlocks, conflicts, \
                  xact_commit, xact_rollback FROM pg_stat_database \
                  WHERE datname = current_database()",
-            ))
+                ),
+            )
             .await?;
         let utc =
             |c: &str| format!("to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')");
         let rows: Vec<(String, i64, i64, Option<String>, Option<String>)> = self
-            .primary_all(Q::new(
-                self.d,
-                &format!(
-                    "SELECT relname::text, n_live_tup, n_dead_tup, {}, {} \
+            .primary_all(
+                "store.db_stats",
+                Q::new(
+                    self.d,
+                    &format!(
+                        "SELECT relname::text, n_live_tup, n_dead_tup, {}, {} \
                      FROM pg_stat_user_tables WHERE schemaname = current_schema() \
                      ORDER BY relname",
-                    utc("greatest(last_vacuum, last_autovacuum)"),
-                    utc("greatest(last_analyze, last_autoanalyze)")
+                        utc("greatest(last_vacuum, last_autovacuum)"),
+                        utc("greatest(last_analyze, last_autoanalyze)")
+                    ),
                 ),
-            ))
+            )
             .await?;
         Ok(Some(DbStats {
             size_bytes,
@@ -491,9 +512,37 @@ impl Store for SqlStore {
         })
     }
 
+    fn timings(&self) -> Vec<crate::metrics::OpFigures> {
+        self.metrics.figures()
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    fn diagnostics(&self) -> &dyn Diagnostics {
+        self
+    }
+
+    fn outbox(&self) -> &dyn super::AnchorOutbox {
+        &self.anchors
+    }
+
+    fn backend(&self) -> Backend {
+        match self.d {
+            Dialect::Sqlite => Backend::Sqlite,
+            Dialect::Postgres => Backend::Postgres,
+        }
+    }
+
+    fn faults(&self) -> &FaultInjector {
+        &self.faults
+    }
+
     async fn counts(&self, institution_id: Option<&str>) -> StoreResult<Counts> {
         let scope = institution_id.unwrap_or(counters::ALL);
-        let rows: Vec<(String, i64)> = self.fetch_all(sql::counters_of(self.d, scope)).await?;
+        let rows: Vec<(String, i64)> = self
+            .fetch_all("store.counts", sql::counters_of(self.d, scope))
+            .await?;
         Ok(counters::counts_of(
             rows.iter().map(|(name, n)| (name.as_str(), *n)),
         ))
@@ -501,47 +550,60 @@ impl Store for SqlStore {
 
     async fn commit(&self, w: Write) -> StoreResult<Committed> {
         self.refuse_writes()?;
-        self.writer.commit(&self.faults, w).await
+        self.timed("store.commit", self.writer.commit(&self.faults, w))
+            .await
     }
 
     async fn get_institution(&self, id: &str) -> StoreResult<Option<Institution>> {
-        self.first::<sqlrows::InstitutionRow, _>(sql::by_id(self.d, &sql::INSTITUTIONS, id))
-            .await
+        self.first::<sqlrows::InstitutionRow, _>(
+            "store.get_institution",
+            sql::by_id(self.d, &sql::INSTITUTIONS, id),
+        )
+        .await
     }
 
     async fn list_institutions(&self, q: &InstitutionQuery) -> StoreResult<Vec<Institution>> {
-        self.list::<sqlrows::InstitutionRow, _>(sql::list_institutions(self.d, q))
-            .await
+        self.list::<sqlrows::InstitutionRow, _>(
+            "store.list_institutions",
+            sql::list_institutions(self.d, q),
+        )
+        .await
     }
 
     async fn get_template(&self, id: &str) -> StoreResult<Option<AssetTemplate>> {
-        self.first::<sqlrows::TemplateRow, _>(sql::by_id(self.d, &sql::TEMPLATES, id))
-            .await
+        self.first::<sqlrows::TemplateRow, _>(
+            "store.get_template",
+            sql::by_id(self.d, &sql::TEMPLATES, id),
+        )
+        .await
     }
 
     async fn list_templates(&self, q: &TemplateQuery) -> StoreResult<Vec<AssetTemplate>> {
-        self.list::<sqlrows::TemplateRow, _>(sql::list_templates(self.d, q))
+        self.list::<sqlrows::TemplateRow, _>("store.list_templates", sql::list_templates(self.d, q))
             .await
     }
 
     async fn get_asset(&self, id: &str) -> StoreResult<Option<Asset>> {
-        self.first::<sqlrows::AssetRow, _>(sql::by_id(self.d, &sql::ASSETS, id))
+        self.first::<sqlrows::AssetRow, _>("store.get_asset", sql::by_id(self.d, &sql::ASSETS, id))
             .await
     }
 
     async fn list_assets(&self, q: &AssetQuery) -> StoreResult<Vec<Asset>> {
-        self.list::<sqlrows::AssetRow, _>(sql::list_assets(self.d, q))
+        self.list::<sqlrows::AssetRow, _>("store.list_assets", sql::list_assets(self.d, q))
             .await
     }
 
     async fn get_position(&self, id: &str) -> StoreResult<Option<Position>> {
-        self.first::<sqlrows::PositionRow, _>(sql::by_id(self.d, &sql::POSITIONS, id))
-            .await
+        self.first::<sqlrows::PositionRow, _>(
+            "store.get_position",
+            sql::by_id(self.d, &sql::POSITIONS, id),
+        )
+        .await
     }
 
     async fn list_positions(&self, q: &PositionQuery) -> StoreResult<Vec<Position>> {
         let mut rows: Vec<Position> = self
-            .list::<sqlrows::PositionRow, _>(sql::list_positions(self.d, q))
+            .list::<sqlrows::PositionRow, _>("store.list_positions", sql::list_positions(self.d, q))
             .await?;
         if q.backwards {
             rows.reverse();
@@ -551,7 +613,9 @@ impl Store for SqlStore {
 
     async fn count_positions(&self, f: &PositionFilter) -> StoreResult<i64> {
         if let Some((scope, state)) = counters::answers(f) {
-            let rows: Vec<(String, i64)> = self.fetch_all(sql::counters_of(self.d, scope)).await?;
+            let rows: Vec<(String, i64)> = self
+                .fetch_all("store.count_positions", sql::counters_of(self.d, scope))
+                .await?;
             let c = counters::counts_of(rows.iter().map(|(name, n)| (name.as_str(), *n)));
             return Ok(match state {
                 Some(s) => c
@@ -563,13 +627,18 @@ impl Store for SqlStore {
                 None => c.positions,
             });
         }
-        let (n,): (i64,) = self.fetch_one(sql::count_positions(self.d, f)).await?;
+        let (n,): (i64,) = self
+            .fetch_one("store.count_positions", sql::count_positions(self.d, f))
+            .await?;
         Ok(n)
     }
 
     async fn position_events(&self, position_id: &str) -> StoreResult<Vec<PositionLifecycleEvent>> {
-        self.list::<sqlrows::PositionEventRow, _>(sql::position_events(self.d, position_id))
-            .await
+        self.list::<sqlrows::PositionEventRow, _>(
+            "store.position_events",
+            sql::position_events(self.d, position_id),
+        )
+        .await
     }
 
     async fn get_policy(
@@ -577,11 +646,10 @@ impl Store for SqlStore {
         institution_id: &str,
         region: Region,
     ) -> StoreResult<Option<InstitutionPolicy>> {
-        self.first::<sqlrows::PolicyRow, _>(sql::get_policy(
-            self.d,
-            institution_id,
-            region.as_str(),
-        ))
+        self.first::<sqlrows::PolicyRow, _>(
+            "store.get_policy",
+            sql::get_policy(self.d, institution_id, region.as_str()),
+        )
         .await
     }
 
@@ -589,49 +657,65 @@ impl Store for SqlStore {
         &self,
         institution_id: Option<&str>,
     ) -> StoreResult<Vec<InstitutionPolicy>> {
-        self.list::<sqlrows::PolicyRow, _>(sql::list_policies(self.d, institution_id))
-            .await
+        self.list::<sqlrows::PolicyRow, _>(
+            "store.list_policies",
+            sql::list_policies(self.d, institution_id),
+        )
+        .await
     }
 
     async fn get_api_key(&self, id: &str) -> StoreResult<Option<ApiKey>> {
-        self.primary_rows::<sqlrows::ApiKeyRow, _>(sql::by_id(self.d, &sql::API_KEYS, id))
-            .await
-            .map(|rows| rows.into_iter().next())
+        self.primary_rows::<sqlrows::ApiKeyRow, _>(
+            "store.get_api_key",
+            sql::by_id(self.d, &sql::API_KEYS, id),
+        )
+        .await
+        .map(|rows| rows.into_iter().next())
     }
 
     async fn find_api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKey>> {
-        self.primary_rows::<sqlrows::ApiKeyRow, _>(sql::api_key_by_hash(self.d, key_hash))
-            .await
-            .map(|rows| rows.into_iter().next())
+        self.primary_rows::<sqlrows::ApiKeyRow, _>(
+            "store.find_api_key_by_hash",
+            sql::api_key_by_hash(self.d, key_hash),
+        )
+        .await
+        .map(|rows| rows.into_iter().next())
     }
 
     async fn list_api_keys(&self, institution_id: Option<&str>) -> StoreResult<Vec<ApiKey>> {
-        self.primary_rows::<sqlrows::ApiKeyRow, _>(sql::list_api_keys(self.d, institution_id))
-            .await
+        self.primary_rows::<sqlrows::ApiKeyRow, _>(
+            "store.list_api_keys",
+            sql::list_api_keys(self.d, institution_id),
+        )
+        .await
     }
 
     async fn read_ledger(&self, q: &LedgerQuery) -> StoreResult<Vec<LedgerEvent>> {
-        self.list::<sqlrows::LedgerRow, _>(sql::read_ledger(self.d, q))
+        self.list::<sqlrows::LedgerRow, _>("store.read_ledger", sql::read_ledger(self.d, q))
             .await
     }
 
     async fn ledger_head(&self) -> StoreResult<Option<(i64, String)>> {
-        let rows: Vec<(i64, String)> = self.primary_all(sql::last_ledger_event(self.d)).await?;
+        let rows: Vec<(i64, String)> = self
+            .primary_all("store.ledger_head", sql::last_ledger_event(self.d))
+            .await?;
         Ok(rows.into_iter().next())
     }
 
     async fn import(&self, writes: Vec<Write>, expect: super::Heads) -> StoreResult<()> {
         self.refuse_writes()?;
-        self.writer.import(writes, expect).await
+        self.timed("store.import", self.writer.import(writes, expect))
+            .await
     }
 
     async fn heads(&self) -> StoreResult<super::Heads> {
-        let rows: Vec<sqlrows::HeadsRow> = self.primary_all(sql::heads(self.d)).await?;
+        let rows: Vec<sqlrows::HeadsRow> =
+            self.primary_all("store.heads", sql::heads(self.d)).await?;
         Ok(sqlrows::heads(rows.into_iter().next()))
     }
 
     async fn list_audit(&self, q: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {
-        self.list::<sqlrows::AuditRow, _>(sql::list_audit(self.d, q))
+        self.list::<sqlrows::AuditRow, _>("store.list_audit", sql::list_audit(self.d, q))
             .await
     }
 
@@ -644,25 +728,5 @@ impl Store for SqlStore {
             ))),
             Pools::Postgres { read, .. } => Ok(Box::new(NotifyWaker::new(read.clone()))),
         }
-    }
-
-    async fn anchor_enqueue(&self, seq: i64, head: &str) -> StoreResult<bool> {
-        anchors::enqueue(&self.pools, self.d, seq, head).await
-    }
-    async fn anchor_claim(
-        &self,
-        owner: &str,
-        lease: Duration,
-    ) -> StoreResult<Option<AnchorRecord>> {
-        anchors::claim(&self.pools, self.d, owner, lease).await
-    }
-    async fn anchor_save(&self, a: &AnchorRecord) -> StoreResult<()> {
-        anchors::save(&self.pools, self.d, a).await
-    }
-    async fn list_anchors(&self, limit: u32) -> StoreResult<Vec<AnchorRecord>> {
-        anchors::list(&self.pools, self.d, limit).await
-    }
-    async fn anchor_summary(&self) -> StoreResult<AnchorSummary> {
-        anchors::summary(&self.pools, self.d).await
     }
 }

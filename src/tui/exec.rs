@@ -43,32 +43,29 @@ impl Executor {
         self
     }
 
-    /// `:anchor`: the head anchored now (root only; builds with the `onchain` feature).
+    /// `:anchor`: the head anchored now (root only, which the service checks first; builds
+    /// with the `onchain` feature).
     async fn anchor_now(
         &self,
     ) -> crate::service::ServiceResult<crate::domain::anchor::AnchorRecord> {
         let svc = crate::cli::local(self.svc.as_ref(), "anchoring")?;
-        svc.require_root(&self.actor, "publish an anchor")?;
         #[cfg(feature = "onchain")]
         {
-            let key = crate::anchor::signer_key(&|k| {
-                crate::config::Env::get(&crate::config::ProcessEnv, k)
-            })
-            .map_err(|e| ServiceError::field("onchain", e))?;
-            let chain = crate::anchor::chain::Chain::connect(&self.onchain, Some(&key))
-                .await
-                .map_err(ServiceError::Chain)?;
-            let worker =
-                crate::anchor::worker::Worker::new(svc.store(), chain, self.onchain.clone());
-            worker
-                .publish_now(std::time::Duration::from_secs(60))
-                .await
-                .map_err(ServiceError::Chain)
+            svc.publish_anchor(
+                &self.actor,
+                &self.onchain,
+                crate::service::anchoring::signer(&self.onchain),
+                std::time::Duration::from_secs(60),
+            )
+            .await
         }
         #[cfg(not(feature = "onchain"))]
-        Err(ServiceError::Chain(
-            "this build has no on-chain anchoring (build with --features onchain)".into(),
-        ))
+        {
+            let _ = svc;
+            Err(ServiceError::Chain(
+                "this build has no on-chain anchoring (build with --features onchain)".into(),
+            ))
+        }
     }
 
     /// Keeps verified heads in the operator's witness file.

@@ -216,15 +216,10 @@ async fn login(
 
 /// Runs the console until the operator quits.
 /// Keeps the anchoring worker running while it lives (dropping it stops the worker).
-pub struct Anchoring(#[allow(dead_code)] Option<tokio::sync::watch::Sender<bool>>);
-
-impl Drop for Anchoring {
-    fn drop(&mut self) {
-        if let Some(stop) = &self.0 {
-            let _ = stop.send(true);
-        }
-    }
-}
+#[cfg(feature = "onchain")]
+pub struct Anchoring(#[allow(dead_code)] Option<crate::service::anchoring::Anchoring>);
+#[cfg(not(feature = "onchain"))]
+pub struct Anchoring(#[allow(dead_code)] Option<()>);
 
 #[allow(unused_variables)]
 async fn anchoring(
@@ -234,25 +229,16 @@ async fn anchoring(
     app: &mut App,
 ) -> Anchoring {
     // A server's client anchors nothing: the server runs the worker.
-    let Some(svc) = svc.filter(|_| cfg.onchain.enabled && actor.is_root()) else {
+    let Some(svc) = svc.filter(|_| cfg.onchain.enabled) else {
         return Anchoring(None);
     };
     #[cfg(feature = "onchain")]
     {
-        let chain = match crate::anchor::signer_key(&|k| {
-            crate::config::Env::get(&crate::config::ProcessEnv, k)
-        }) {
-            Ok(key) => crate::anchor::chain::Chain::connect(&cfg.onchain, Some(&key)).await,
-            Err(e) => Err(e),
-        };
-        match chain {
-            Ok(chain) => {
-                let (stop, stopped) = tokio::sync::watch::channel(false);
-                let worker =
-                    crate::anchor::worker::Worker::new(svc.store(), chain, cfg.onchain.clone());
-                tokio::spawn(worker.run(stopped));
-                Anchoring(Some(stop))
-            }
+        let chain = crate::service::anchoring::signer(&cfg.onchain);
+        match svc.start_anchoring(actor, &cfg.onchain, chain).await {
+            Ok(worker) => Anchoring(Some(worker)),
+            // Only root anchors: another operator's console simply does not.
+            Err(crate::service::ServiceError::Forbidden { .. }) => Anchoring(None),
             Err(e) => {
                 app.error(format!("on-chain anchoring is off: {e}"));
                 Anchoring(None)
@@ -455,7 +441,7 @@ impl Console<'_> {
         } = *self;
         let session = Session {
             backend: store.map_or_else(|| "server".to_string(), |s| s.backend().to_string()),
-            target: store.map_or_else(|| svc.target(), |s| s.target()),
+            target: store.map_or_else(|| svc.target(), |s| s.diagnostics().target()),
             demo: opts.demo,
             mouse,
             log_file: log_file.clone(),

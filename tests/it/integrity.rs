@@ -619,7 +619,7 @@ async fn the_upgrade_records_who_made_each_step(backend: Backend) {
         .unwrap();
     // PostgreSQL applies a database in use's migrations only when told to (`migrate apply`);
     // SQLite has applied it on open.
-    reopened.apply_migrations().await.unwrap();
+    reopened.diagnostics().apply_migrations().await.unwrap();
     let steps = reopened.position_events(&p.id).await.unwrap();
     assert_eq!(steps.len(), 2);
     assert!(

@@ -218,13 +218,13 @@ async fn anchors_land_and_prove_the_ledger_and_an_export() {
     let contract = anvil.deploy().await;
     let cfg = anvil.config(Some(contract.clone()), 10);
     let worker = Worker::new(
-        svc.store(),
+        store.clone(),
         Chain::connect(&cfg, Some(KEY)).await.unwrap(),
         cfg.clone(),
     );
     for round in 0..3 {
         positions(&svc, 8, &format!("LAND{round}")).await;
-        settle(&svc.store(), &worker).await;
+        settle(&store, &worker).await;
     }
 
     // An anchor each time 10 events had arrived: each confirmed with its transaction and block.
@@ -249,7 +249,7 @@ async fn anchors_land_and_prove_the_ledger_and_an_export() {
 
     // From an export, with no database: the third party's proof (through the CLI too).
     let export = dir.path().join("export.jsonl");
-    let events = all_events(&svc.store()).await;
+    let events = all_events(&store).await;
     let text: String = events
         .iter()
         .map(|e| serde_json::to_string(e).unwrap() + "\n")
@@ -328,7 +328,7 @@ async fn a_chain_outage_queues_anchors_and_never_slows_writes() {
     let contract = anvil.deploy().await;
     let cfg = anvil.config(Some(contract), 1);
     let worker = Worker::new(
-        svc.store(),
+        store.clone(),
         Chain::connect(&cfg, Some(KEY)).await.unwrap(),
         cfg.clone(),
     );
@@ -425,9 +425,9 @@ async fn two_processes_on_one_database_anchor_each_head_once() {
         let store = store::open(Backend::Postgres, &schema.url, Duration::from_millis(20))
             .await
             .unwrap();
-        let svc = Service::new(store, ServiceConfig::default());
+        let svc = Service::new(store.clone(), ServiceConfig::default());
         let worker = Worker::new(
-            svc.store(),
+            store,
             Chain::connect(&cfg, Some(KEY)).await.unwrap(),
             cfg.clone(),
         );

@@ -2,10 +2,9 @@
 //! outbox, verify the ledger (or an export, with no database) against the chain.
 
 use crate::anchor::chain::Chain;
-use crate::anchor::worker::Worker;
-use crate::anchor::{AnchorVerification, ChainAnchor, Recomputer, signer_key};
+use crate::anchor::{AnchorVerification, ChainAnchor, Recomputer};
 use crate::cli::*;
-use crate::config::{Config, Env, ProcessEnv};
+use crate::config::Config;
 use crate::domain::anchor::{self as outbox, AnchorRecord};
 use crate::domain::ledger::LedgerEvent;
 use std::time::Duration;
@@ -19,14 +18,7 @@ fn settings(e: String) -> ServiceError {
 }
 
 async fn signer(cfg: &Config) -> ServiceResult<Chain> {
-    let key = signer_key(&|k| ProcessEnv.get(k)).map_err(settings)?;
-    Chain::connect(&cfg.onchain, Some(&key)).await.map_err(|e| {
-        if e.starts_with("cannot reach") || e.contains("did not answer") {
-            unavailable(e)
-        } else {
-            settings(e)
-        }
-    })
+    crate::service::anchoring::signer(&cfg.onchain).await
 }
 
 async fn reader(cfg: &Config) -> ServiceResult<Chain> {
@@ -169,12 +161,9 @@ pub(crate) async fn anchor(
             Ok(0)
         }
         AnchorCmd::Publish => {
-            svc.require_root(actor, "publish an anchor")?;
-            let worker = Worker::new(svc.store(), signer(cfg).await?, cfg.onchain.clone());
-            let settled = worker
-                .publish_now(Duration::from_secs(90))
-                .await
-                .map_err(unavailable)?;
+            let settled = svc
+                .publish_anchor(actor, &cfg.onchain, signer(cfg), Duration::from_secs(90))
+                .await?;
             if json {
                 print_json(&settled);
             } else {
@@ -194,12 +183,11 @@ pub(crate) async fn anchor(
             Ok(report(&v, "the ledger", json))
         }
         AnchorCmd::Run => {
-            svc.require_root(actor, "run the anchoring worker")?;
-            let worker = Worker::new(svc.store(), signer(cfg).await?, cfg.onchain.clone());
             // Signals are watched before the worker starts and before it says it runs.
             let stop_signal = crate::cli::stop_requested()?;
-            let (stop, stopped) = tokio::sync::watch::channel(false);
-            let task = tokio::spawn(worker.run(stopped));
+            let mut worker = svc
+                .start_anchoring(actor, &cfg.onchain, signer(cfg))
+                .await?;
             if !json {
                 eprintln!(
                     "anchoring every {} events or {} s to {} (Ctrl-C or SIGTERM stops)",
@@ -209,13 +197,11 @@ pub(crate) async fn anchor(
                 );
             }
             // Stop on either signal, or when the worker ends by itself.
-            let mut task = task;
             tokio::select! {
                 () = stop_signal => {}
-                _ = &mut task => return Ok(0),
+                () = worker.ended() => return Ok(0),
             }
-            let _ = stop.send(true);
-            let _ = task.await;
+            worker.stop().await;
             Ok(0)
         }
         AnchorCmd::Deploy | AnchorCmd::Verify { export: Some(_) } => {
@@ -227,16 +213,12 @@ pub(crate) async fn anchor(
     }
 }
 
-/// The anchoring worker started beside a server (`serve` with `[onchain]` enabled): send
-/// `true` to stop it, then await the task.
+/// The anchoring worker started beside a server (`serve` with `[onchain]` enabled), which
+/// anchors as the root it holds the key of: `stop` it to end it.
 pub(crate) async fn spawn_worker(
     svc: &Service,
     cfg: &Config,
-) -> ServiceResult<(
-    tokio::sync::watch::Sender<bool>,
-    tokio::task::JoinHandle<()>,
-)> {
-    let worker = Worker::new(svc.store(), signer(cfg).await?, cfg.onchain.clone());
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    Ok((stop, tokio::spawn(worker.run(stopped))))
+) -> ServiceResult<crate::service::anchoring::Anchoring> {
+    svc.start_anchoring(&crate::service::Actor::Root, &cfg.onchain, signer(cfg))
+        .await
 }

@@ -30,9 +30,8 @@ pub async fn serve(svc: Service, cfg: &Config, listen: Option<String>) -> Servic
     })
     .await;
     #[cfg(feature = "onchain")]
-    if let Some((stop, task)) = worker {
-        let _ = stop.send(true);
-        let _ = task.await;
+    if let Some(worker) = worker {
+        worker.stop().await;
     }
     r.map(|()| 0)
 }

@@ -5,11 +5,10 @@
 mod records;
 
 use super::{
-    AssetQuery, AuditQuery, Backend, Change, Committed, Counts, FaultInjector, InstitutionQuery,
-    LedgerQuery, LedgerWaker, PoolStats, PositionFilter, PositionQuery, PositionSortKey, Store,
-    StoreError, StoreResult, TemplateQuery, Write, clamp_limit, counters,
+    AssetQuery, AuditQuery, Backend, Change, Committed, Counts, Diagnostics, FaultInjector,
+    InstitutionQuery, LedgerQuery, LedgerWaker, PositionFilter, PositionQuery, PositionSortKey,
+    Store, StoreError, StoreResult, TemplateQuery, Write, clamp_limit, counters,
 };
-use crate::domain::anchor::{AnchorRecord, AnchorSummary};
 use crate::domain::apikey::ApiKey;
 use crate::domain::audit::AuditEvent;
 use crate::domain::ledger::{GENESIS_HASH, LedgerDraft, LedgerEvent, PreparedEvent, hex32};
@@ -460,21 +459,13 @@ fn matches(p: &Position, f: &PositionFilter, assets: &BTreeMap<String, Asset>) -
 }
 
 #[async_trait]
-impl Store for MemoryStore {
-    fn backend(&self) -> Backend {
-        Backend::Memory
-    }
-
+impl Diagnostics for MemoryStore {
     fn target(&self) -> String {
         "memory (this process only)".into()
     }
 
     fn durability(&self) -> String {
         "none: the data lives in this process's memory".into()
-    }
-
-    fn faults(&self) -> &FaultInjector {
-        &self.faults
     }
 
     async fn ping(&self) -> StoreResult<Duration> {
@@ -486,9 +477,24 @@ impl Store for MemoryStore {
     async fn schema_version(&self) -> StoreResult<Option<i64>> {
         Ok(None)
     }
+}
 
-    fn pool_stats(&self) -> Option<PoolStats> {
-        None
+#[async_trait]
+impl Store for MemoryStore {
+    fn backend(&self) -> Backend {
+        Backend::Memory
+    }
+
+    fn faults(&self) -> &FaultInjector {
+        &self.faults
+    }
+
+    fn diagnostics(&self) -> &dyn Diagnostics {
+        self
+    }
+
+    fn outbox(&self) -> &dyn super::AnchorOutbox {
+        &self.anchors
     }
 
     async fn counts(&self, inst: Option<&str>) -> StoreResult<Counts> {
@@ -855,26 +861,6 @@ impl Store for MemoryStore {
 
     async fn ledger_waker(&self) -> StoreResult<Box<dyn LedgerWaker>> {
         Ok(Box::new(WatchWaker(self.head_tx.subscribe())))
-    }
-
-    async fn anchor_enqueue(&self, seq: i64, head: &str) -> StoreResult<bool> {
-        Ok(self.anchors.enqueue(seq, head))
-    }
-    async fn anchor_claim(
-        &self,
-        owner: &str,
-        lease: Duration,
-    ) -> StoreResult<Option<AnchorRecord>> {
-        Ok(self.anchors.claim(owner, lease))
-    }
-    async fn anchor_save(&self, a: &AnchorRecord) -> StoreResult<()> {
-        self.anchors.save(a)
-    }
-    async fn list_anchors(&self, limit: u32) -> StoreResult<Vec<AnchorRecord>> {
-        Ok(self.anchors.list(limit))
-    }
-    async fn anchor_summary(&self) -> StoreResult<AnchorSummary> {
-        Ok(self.anchors.summary())
     }
 }
 

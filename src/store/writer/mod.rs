@@ -500,7 +500,7 @@ impl Writer {
             Ok(_) => Some(Attempt::Committed(steps, Some(heads))),
             // Whether it committed is unknown: look before answering or trying again.
             Err(error) if outcome_unknown(&error) => Some(Attempt::Unknown { steps, error }),
-            Err(e @ StoreError::Unavailable(_)) => Some(Attempt::Unavailable(e)),
+            Err(e) if e.is_unavailable() => Some(Attempt::Unavailable(e)),
             Err(e) => {
                 tracing::debug!(error = %e, "one-statement batch refused; applying it under the head's lock");
                 st.head = None;
@@ -533,7 +533,7 @@ impl Writer {
             Err(e) => {
                 let _ = conn.simple("ROLLBACK").await;
                 return Some(match e {
-                    StoreError::Unavailable(_) => Attempt::Unavailable(e),
+                    e if e.is_unavailable() => Attempt::Unavailable(e),
                     _ => Attempt::Isolate,
                 });
             }
@@ -559,7 +559,7 @@ impl Writer {
                 // Whatever failed, the transaction is still open (or already gone): end it.
                 let _ = conn.simple("ROLLBACK").await;
                 Some(match e {
-                    StoreError::Unavailable(_) => Attempt::Unavailable(e),
+                    e if e.is_unavailable() => Attempt::Unavailable(e),
                     _ => Attempt::Isolate,
                 })
             }
@@ -703,7 +703,7 @@ impl Writer {
                 Ok(()) => break,
                 Err(e) => {
                     *conn = None;
-                    if fresh || !matches!(e, StoreError::Unavailable(_)) {
+                    if fresh || !e.is_unavailable() {
                         return Attempt::Unavailable(e);
                     }
                     fresh = true;
@@ -733,9 +733,11 @@ impl Writer {
                     GroupError::Statement(e @ StoreError::Retryable(_))
                     | GroupError::WholeBatch(e @ StoreError::Retryable(_))
                     | GroupError::Write(_, e @ StoreError::Retryable(_)) => Attempt::Retry(e),
-                    GroupError::Statement(e @ StoreError::Unavailable(_))
-                    | GroupError::WholeBatch(e @ StoreError::Unavailable(_))
-                    | GroupError::Write(_, e @ StoreError::Unavailable(_)) => {
+                    GroupError::Statement(e)
+                    | GroupError::WholeBatch(e)
+                    | GroupError::Write(_, e)
+                        if e.is_unavailable() =>
+                    {
                         Attempt::Unavailable(e)
                     }
                     GroupError::WholeBatch(_) => Attempt::Isolate,

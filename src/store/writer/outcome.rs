@@ -31,7 +31,11 @@ pub(super) fn unknown(error: &StoreError, asking: &StoreError) -> StoreError {
 /// Whether an error while committing leaves the outcome unknown (the connection broke or the
 /// server stopped answering), rather than a refusal the server reported.
 pub(super) fn outcome_unknown(e: &StoreError) -> bool {
-    matches!(e, StoreError::Unavailable(m) if !m.ends_with("(statement_timeout_ms)"))
+    match e {
+        StoreError::Unavailable(_) => true,
+        StoreError::Timeout { kind, .. } => *kind != super::super::TimeoutKind::Statement,
+        _ => false,
+    }
 }
 
 impl Writer {
