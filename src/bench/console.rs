@@ -48,10 +48,9 @@ pub async fn console(store: SharedStore, url: &str, rows: u64) -> ServiceResult<
         .connect()
         .await
         .map_err(|e| ServiceError::Internal(e.to_string()))?;
-    sqlx::query(
+    sqlx::query(sqlx::AssertSqlSafe(format!(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
-         INSERT INTO positions (id, institution_id, asset_id, holder_reference, currency, amount, state, \
-                                external_reference, version, created_at, updated_at) \
+         INSERT INTO positions ({}) \
          SELECT printf('pos_01900000-0000-7000-8000-%012d', i), $2, $3, \
                 printf('HOLDER-%05d', (i * 7919) % 50000), 'USD', \
                 printf('%016d.%08d', 100 + (i * 104729) % 5000000, (i * 31) % 100), \
@@ -61,7 +60,8 @@ pub async fn console(store: SharedStore, url: &str, rows: u64) -> ServiceResult<
                 strftime('%Y-%m-%dT%H:%M:%fZ', 1780000000 + i / 100.0, 'unixepoch'), \
                 strftime('%Y-%m-%dT%H:%M:%fZ', 1780000000 + i / 100.0 + (i % 997), 'unixepoch') \
          FROM n",
-    )
+        crate::store::tables::POSITIONS.names()
+    )))
     .bind(rows as i64)
     .bind(&inst)
     .bind(&asset)

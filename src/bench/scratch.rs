@@ -132,14 +132,15 @@ pub(super) async fn load_rows(
         }
         Scratch::Postgres { url, .. } => {
             let mut c = pg_connect(url).await?;
-            sqlx::query(
-                "INSERT INTO positions (id, institution_id, asset_id, holder_reference, currency, amount, \
-                 state, external_reference, version, created_at, updated_at) \
+            // One value per column of the table's declaration, in its order.
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO positions ({}) \
                  SELECT 'pos_01900000-0000-7000-8000-' || lpad(i::text, 12, '0'), $2, $3, \
                         'HOLDER-' || lpad(((i * 7919) % 50000)::text, 5, '0'), 'USD', \
                         100 + (i * 104729) % 5000000, 'FUNDED', NULL, 1, now(), now() \
                  FROM generate_series(1, $1::bigint) AS i",
-            )
+                store::tables::POSITIONS.names()
+            )))
             .bind(rows as i64)
             .bind(institution)
             .bind(asset)
@@ -165,16 +166,16 @@ pub(super) async fn load_rows(
                 .connect()
                 .await
                 .map_err(internal)?;
-            sqlx::query(
+            sqlx::query(sqlx::AssertSqlSafe(format!(
                 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
-                 INSERT INTO positions (id, institution_id, asset_id, holder_reference, currency, amount, state, \
-                                        external_reference, version, created_at, updated_at) \
+                 INSERT INTO positions ({}) \
                  SELECT printf('pos_01900000-0000-7000-8000-%012d', i), $2, $3, \
                         printf('HOLDER-%05d', (i * 7919) % 50000), 'USD', \
                         printf('%016d.%08d', 100 + (i * 104729) % 5000000, 0), 'FUNDED', NULL, 1, \
                         strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
                  FROM n",
-            )
+                store::tables::POSITIONS.names()
+            )))
             .bind(rows as i64)
             .bind(institution)
             .bind(asset)

@@ -6,43 +6,14 @@
 //! `SKIP LOCKED`, which would hand the second claim the next anchor): the second waits, sees the
 //! lease and claims nothing. SQLite's single writer orders claims by itself.
 
-use super::sql::{Dialect, Q, Table, Ty, Ty::*, select_list, t};
+use super::sql::{Dialect, Q, Ty::*, select_list, t};
 use super::sqlconn::Pools;
+use super::tables::{ANCHORS, AnchorRow};
 use super::{AnchorOutbox, StoreError, StoreResult};
 use crate::domain::anchor::{self, AnchorRecord, AnchorSummary};
 use crate::domain::time;
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-pub(crate) const ANCHORS: Table = Table {
-    name: "anchors",
-    cols: &[
-        ("seq", Int),
-        ("head", Text),
-        ("status", Text),
-        ("attempts", Int),
-        ("last_error", Text),
-        ("tx_hash", Text),
-        ("block_number", Int),
-        ("created_at", Ts),
-        ("updated_at", Ts),
-        ("next_attempt_at", Ts),
-    ],
-};
-
-#[derive(sqlx::FromRow)]
-pub(crate) struct AnchorRow {
-    seq: i64,
-    head: String,
-    status: String,
-    attempts: i64,
-    last_error: Option<String>,
-    tx_hash: Option<String>,
-    block_number: Option<i64>,
-    created_at: String,
-    updated_at: String,
-    next_attempt_at: String,
-}
 
 impl From<AnchorRow> for AnchorRecord {
     fn from(r: AnchorRow) -> Self {
@@ -94,21 +65,22 @@ impl AnchorOutbox for SqlAnchors {
     async fn enqueue(&self, seq: i64, head: &str) -> StoreResult<bool> {
         let (pools, d) = (&self.pools, self.d);
         let now = time::format(&time::now());
-        let mut q = Q::new(
-            d,
-            "INSERT INTO anchors (seq, head, status, attempts, created_at, updated_at, next_attempt_at) VALUES (",
-        );
-        q.bind(Int, super::sql::Arg::Int(seq))
-            .push(", ")
-            .bind(Text, t(head))
-            .push(&format!(", '{}', 0, ", anchor::PENDING))
-            .bind(Ty::Ts, t(now.clone()));
-        let n = q.args.len();
-        q.push(", ")
-            .again(n, Ty::Ts)
-            .push(", ")
-            .again(n, Ty::Ts)
-            .push(") ON CONFLICT (seq) DO NOTHING RETURNING seq");
+        let row = AnchorRow {
+            seq,
+            head: head.to_string(),
+            status: anchor::PENDING.into(),
+            attempts: 0,
+            last_error: None,
+            tx_hash: None,
+            block_number: None,
+            created_at: now.clone(),
+            updated_at: now.clone(),
+            next_attempt_at: now,
+            lease_owner: None,
+            lease_until: None,
+        };
+        let mut q = super::sql::insert(d, &ANCHORS, row.args());
+        q.push(" ON CONFLICT (seq) DO NOTHING RETURNING seq");
         Ok(!pools.fetch_all::<(i64,)>(q).await?.is_empty())
     }
     async fn claim(&self, owner: &str, lease: Duration) -> StoreResult<Option<AnchorRecord>> {

@@ -14,6 +14,7 @@ mod sqldb;
 pub mod sqlite;
 mod sqlrows;
 mod sqlwrite;
+pub mod tables;
 mod wakers;
 mod writer;
 

@@ -4,7 +4,7 @@
 //! SQL (`$3::timestamptz`, `amount::text`), so one row type decodes both.
 
 use super::{AuditQuery, LedgerQuery, PositionFilter, PositionQuery, PositionSortKey};
-use crate::domain::{Money, time};
+use crate::domain::time;
 use std::fmt::Write as _;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,9 +18,10 @@ pub enum Dialect {
 pub enum Arg {
     Text(Option<String>),
     Int(i64),
+    OptInt(Option<i64>),
     /// PostgreSQL arrays (one column of a multi-row statement).
     Texts(Vec<Option<String>>),
-    Ints(Vec<i64>),
+    Ints(Vec<Option<i64>>),
 }
 
 pub(crate) fn t(s: impl Into<String>) -> Arg {
@@ -38,149 +39,33 @@ pub enum Ty {
     Amount,
     Json,
     Int,
+    /// PostgreSQL's `ledger_head` key only; never bound.
+    Bool,
 }
 
+/// A table: its name and columns (name, kind, may be NULL), as `tables.rs` declares them.
 pub struct Table {
     pub name: &'static str,
-    pub cols: &'static [(&'static str, Ty)],
+    pub cols: &'static [(&'static str, Ty, bool)],
 }
 
+impl Table {
+    /// The column names, comma-separated, in declaration order.
+    pub fn names(&self) -> String {
+        self.cols
+            .iter()
+            .map(|(c, ..)| *c)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+pub use super::tables::{
+    API_KEYS, ASSETS, AUDIT, COUNTERS, INSTITUTIONS, LEDGER, POLICIES, POSITION_EVENTS, POSITIONS,
+    TEMPLATES,
+};
+
 use Ty::*;
-
-pub const INSTITUTIONS: Table = Table {
-    name: "institutions",
-    cols: &[
-        ("id", Text),
-        ("name", Text),
-        ("regions", Json),
-        ("verticals", Json),
-        ("created_at", Ts),
-        ("updated_at", Ts),
-    ],
-};
-pub const TEMPLATES: Table = Table {
-    name: "asset_templates",
-    cols: &[
-        ("id", Text),
-        ("institution_id", Text),
-        ("code", Text),
-        ("name", Text),
-        ("vertical", Text),
-        ("region", Text),
-        ("config", Json),
-        ("created_at", Ts),
-        ("updated_at", Ts),
-    ],
-};
-pub const ASSETS: Table = Table {
-    name: "assets",
-    cols: &[
-        ("id", Text),
-        ("institution_id", Text),
-        ("template_id", Text),
-        ("label", Text),
-        ("metadata", Json),
-        ("created_at", Ts),
-        ("updated_at", Ts),
-    ],
-};
-pub const POSITIONS: Table = Table {
-    name: "positions",
-    cols: &[
-        ("id", Text),
-        ("institution_id", Text),
-        ("asset_id", Text),
-        ("holder_reference", Text),
-        ("currency", Text),
-        ("amount", Amount),
-        ("state", Text),
-        ("external_reference", Text),
-        ("version", Int),
-        ("created_at", Ts),
-        ("updated_at", Ts),
-    ],
-};
-pub const POSITION_EVENTS: Table = Table {
-    name: "position_events",
-    cols: &[
-        ("id", Text),
-        ("position_id", Text),
-        ("from_state", Text),
-        ("to_state", Text),
-        ("reason", Text),
-        ("at", Ts),
-        ("metadata", Json),
-        ("actor", Text),
-    ],
-};
-pub const POLICIES: Table = Table {
-    name: "policies",
-    cols: &[
-        ("id", Text),
-        ("institution_id", Text),
-        ("region", Text),
-        ("config", Json),
-        ("created_at", Ts),
-        ("updated_at", Ts),
-    ],
-};
-pub const API_KEYS: Table = Table {
-    name: "api_keys",
-    cols: &[
-        ("id", Text),
-        ("institution_id", Text),
-        ("key_hash", Text),
-        ("label", Text),
-        ("role", Text),
-        ("created_at", Ts),
-        ("revoked_at", Ts),
-    ],
-};
-/// The ledger payload is stored as its canonical JSON text in both backends: it is hashed, so it
-/// must come back byte for byte.
-pub const LEDGER: Table = Table {
-    name: "ledger_events",
-    cols: &[
-        ("seq", Int),
-        ("id", Text),
-        ("kind", Text),
-        ("entity_type", Text),
-        ("entity_id", Text),
-        ("institution_id", Text),
-        ("position_id", Text),
-        ("at", Ts),
-        ("payload", Text),
-        ("prev_hash", Text),
-        ("hash", Text),
-    ],
-};
-pub const AUDIT: Table = Table {
-    name: "audit_events",
-    cols: &[
-        ("id", Text),
-        ("occurred_at", Ts),
-        ("actor", Text),
-        ("api_key_id", Text),
-        ("institution_id", Text),
-        ("action", Text),
-        ("outcome", Text),
-        ("resource_type", Text),
-        ("resource_id", Text),
-        ("subject_institution_id", Text),
-        ("payload", Json),
-        ("error", Json),
-        ("op_id", Text),
-        ("client", Text),
-        ("seq", Int),
-        ("prev_hash", Text),
-        ("hash", Text),
-    ],
-};
-
-pub const COUNTERS: Table = Table {
-    name: "counters",
-    cols: &[("scope", Text), ("name", Text), ("n", Int)],
-};
 
 /// A statement under construction: SQL text plus its arguments, numbered `$1, $2, …`.
 #[derive(Debug, Clone)]
@@ -219,6 +104,7 @@ impl Q {
             Ts => "timestamptz",
             Amount => "numeric",
             Json => "jsonb",
+            Bool => "boolean",
         };
         let _ = write!(self.sql, "${n}::{elem}[]");
         self
@@ -232,7 +118,7 @@ impl Q {
 
 fn cast(d: Dialect, ty: Ty) -> &'static str {
     match (d, ty) {
-        (Dialect::Sqlite, _) | (_, Text) | (_, Int) => "",
+        (Dialect::Sqlite, _) | (_, Text) | (_, Int) | (_, Bool) => "",
         (Dialect::Postgres, Ts) => "::timestamptz",
         (Dialect::Postgres, Amount) => "::numeric",
         (Dialect::Postgres, Json) => "::jsonb",
@@ -244,7 +130,7 @@ pub fn select_list(d: Dialect, table: &Table) -> String {
     table
         .cols
         .iter()
-        .map(|(c, ty)| match (d, ty) {
+        .map(|(c, ty, _)| match (d, ty) {
             (Dialect::Postgres, Ts) => {
                 format!(
                     r#"to_char({c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS {c}"#
@@ -270,15 +156,12 @@ pub fn select(d: Dialect, table: &Table, rest: &str) -> Q {
 
 /// `INSERT INTO table (cols…) VALUES ($1…)`; `args` in column order.
 pub fn insert(d: Dialect, table: &Table, args: Vec<Arg>) -> Q {
-    debug_assert_eq!(args.len(), table.cols.len(), "{}", table.name);
-    let names = table
-        .cols
-        .iter()
-        .map(|(c, _)| *c)
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut q = Q::new(d, &format!("INSERT INTO {} ({names}) VALUES (", table.name));
-    for (i, (arg, (_, ty))) in args.into_iter().zip(table.cols).enumerate() {
+    assert_eq!(args.len(), table.cols.len(), "{}", table.name);
+    let mut q = Q::new(
+        d,
+        &format!("INSERT INTO {} ({}) VALUES (", table.name, table.names()),
+    );
+    for (i, (arg, (_, ty, _))) in args.into_iter().zip(table.cols).enumerate() {
         if i > 0 {
             q.push(", ");
         }
@@ -296,13 +179,6 @@ pub fn by_id(d: Dialect, table: &Table, id: &str) -> Q {
 
 pub(crate) fn json_text(v: &impl serde::Serialize) -> String {
     serde_json::to_string(v).expect("serialisable")
-}
-
-pub(crate) fn amount_arg(d: Dialect, m: &Money) -> Arg {
-    match d {
-        Dialect::Sqlite => t(m.to_sortable()),
-        Dialect::Postgres => t(m.to_string()),
-    }
 }
 
 pub(crate) fn ts(v: &time::Timestamp) -> Arg {

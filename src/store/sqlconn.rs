@@ -120,6 +120,7 @@ macro_rules! bound {
             query = match a {
                 Arg::Text(s) => query.bind(s),
                 Arg::Int(i) => query.bind(i),
+                Arg::OptInt(i) => query.bind(i),
                 Arg::Texts(_) | Arg::Ints(_) => {
                     unreachable!("array arguments are built for PostgreSQL only")
                 }
@@ -133,6 +134,7 @@ macro_rules! bound {
             query = match a {
                 Arg::Text(s) => query.bind(s),
                 Arg::Int(i) => query.bind(i),
+                Arg::OptInt(i) => query.bind(i),
                 Arg::Texts(v) => query.bind(v),
                 Arg::Ints(v) => query.bind(v),
             };

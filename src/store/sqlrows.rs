@@ -1,11 +1,17 @@
-//! Rows as the SQL backends return them (every value as text or an integer, so one row type
-//! decodes both) and their conversion into domain types; a value that does not parse is
-//! `StoreError::Corrupt`.
+//! The rows of `tables.rs` and the domain types, both ways: what a read decodes (every value as
+//! text or an integer, so one row type decodes both backends; a value that does not parse is
+//! `StoreError::Corrupt`), and what a write stores. Each conversion names every field, so a
+//! column added to a table's declaration does not compile until both directions carry it.
 
+use super::sql::{Dialect, json_text};
+pub use super::tables::{
+    ApiKeyRow, AssetRow, AuditRow, InstitutionRow, LedgerRow, PolicyRow, PositionEventRow,
+    PositionRow, TemplateRow,
+};
 use super::{StoreError, StoreResult};
 use crate::domain::apikey::ApiKey;
 use crate::domain::audit::{AuditError, AuditEvent};
-use crate::domain::ledger::LedgerEvent;
+use crate::domain::ledger::{LedgerEvent, PreparedEvent};
 use crate::domain::policy::PolicyConfig;
 use crate::domain::{
     Asset, AssetTemplate, Institution, InstitutionPolicy, Money, Position, PositionLifecycleEvent,
@@ -31,16 +37,6 @@ where
     s.parse().map_err(|e| corrupt("enum", e))
 }
 
-#[derive(sqlx::FromRow)]
-pub struct InstitutionRow {
-    id: String,
-    name: String,
-    regions: String,
-    verticals: String,
-    created_at: String,
-    updated_at: String,
-}
-
 impl TryFrom<InstitutionRow> for Institution {
     type Error = StoreError;
     fn try_from(r: InstitutionRow) -> StoreResult<Self> {
@@ -53,19 +49,6 @@ impl TryFrom<InstitutionRow> for Institution {
             updated_at: parse_ts(&r.updated_at)?,
         })
     }
-}
-
-#[derive(sqlx::FromRow)]
-pub struct TemplateRow {
-    id: String,
-    institution_id: String,
-    code: String,
-    name: String,
-    vertical: String,
-    region: String,
-    config: String,
-    created_at: String,
-    updated_at: String,
 }
 
 impl TryFrom<TemplateRow> for AssetTemplate {
@@ -85,17 +68,6 @@ impl TryFrom<TemplateRow> for AssetTemplate {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub struct AssetRow {
-    id: String,
-    institution_id: String,
-    template_id: String,
-    label: String,
-    metadata: String,
-    created_at: String,
-    updated_at: String,
-}
-
 impl TryFrom<AssetRow> for Asset {
     type Error = StoreError;
     fn try_from(r: AssetRow) -> StoreResult<Self> {
@@ -109,21 +81,6 @@ impl TryFrom<AssetRow> for Asset {
             updated_at: parse_ts(&r.updated_at)?,
         })
     }
-}
-
-#[derive(sqlx::FromRow)]
-pub struct PositionRow {
-    id: String,
-    institution_id: String,
-    asset_id: String,
-    holder_reference: String,
-    currency: String,
-    amount: String,
-    state: String,
-    external_reference: Option<String>,
-    version: i64,
-    created_at: String,
-    updated_at: String,
 }
 
 impl TryFrom<PositionRow> for Position {
@@ -145,18 +102,6 @@ impl TryFrom<PositionRow> for Position {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub struct PositionEventRow {
-    id: String,
-    position_id: String,
-    from_state: String,
-    to_state: String,
-    reason: Option<String>,
-    at: String,
-    metadata: Option<String>,
-    actor: Option<String>,
-}
-
 impl TryFrom<PositionEventRow> for PositionLifecycleEvent {
     type Error = StoreError;
     fn try_from(r: PositionEventRow) -> StoreResult<Self> {
@@ -171,16 +116,6 @@ impl TryFrom<PositionEventRow> for PositionLifecycleEvent {
             actor: r.actor,
         })
     }
-}
-
-#[derive(sqlx::FromRow)]
-pub struct PolicyRow {
-    id: String,
-    institution_id: String,
-    region: String,
-    config: String,
-    created_at: String,
-    updated_at: String,
 }
 
 impl TryFrom<PolicyRow> for InstitutionPolicy {
@@ -198,17 +133,6 @@ impl TryFrom<PolicyRow> for InstitutionPolicy {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub struct ApiKeyRow {
-    id: String,
-    institution_id: String,
-    key_hash: String,
-    label: String,
-    role: String,
-    created_at: String,
-    revoked_at: Option<String>,
-}
-
 impl TryFrom<ApiKeyRow> for ApiKey {
     type Error = StoreError;
     fn try_from(r: ApiKeyRow) -> StoreResult<Self> {
@@ -222,21 +146,6 @@ impl TryFrom<ApiKeyRow> for ApiKey {
             revoked_at: r.revoked_at.as_deref().map(parse_ts).transpose()?,
         })
     }
-}
-
-#[derive(sqlx::FromRow)]
-pub struct LedgerRow {
-    seq: i64,
-    id: String,
-    kind: String,
-    entity_type: String,
-    entity_id: String,
-    institution_id: String,
-    position_id: Option<String>,
-    at: String,
-    payload: String,
-    prev_hash: String,
-    hash: String,
 }
 
 /// Writes are refused on a broken chain: the head (`seq`, `hash`) must be an event whose content
@@ -303,27 +212,6 @@ impl TryFrom<LedgerRow> for LedgerEvent {
     }
 }
 
-#[derive(sqlx::FromRow)]
-pub struct AuditRow {
-    id: String,
-    occurred_at: String,
-    actor: String,
-    api_key_id: Option<String>,
-    institution_id: Option<String>,
-    action: String,
-    outcome: String,
-    resource_type: Option<String>,
-    resource_id: Option<String>,
-    subject_institution_id: Option<String>,
-    payload: Option<String>,
-    error: Option<String>,
-    op_id: Option<String>,
-    client: Option<String>,
-    seq: Option<i64>,
-    prev_hash: Option<String>,
-    hash: Option<String>,
-}
-
 impl TryFrom<AuditRow> for AuditEvent {
     type Error = StoreError;
     fn try_from(r: AuditRow) -> StoreResult<Self> {
@@ -352,5 +240,165 @@ impl TryFrom<AuditRow> for AuditEvent {
             prev_hash: r.prev_hash,
             hash: r.hash,
         })
+    }
+}
+
+// ---- what a write stores -------------------------------------------------------------------------
+
+fn ts(t: &time::Timestamp) -> String {
+    time::format(t)
+}
+
+impl InstitutionRow {
+    pub fn of(i: &Institution) -> Self {
+        InstitutionRow {
+            id: i.id.clone(),
+            name: i.name.clone(),
+            regions: json_text(&i.regions),
+            verticals: json_text(&i.verticals),
+            created_at: ts(&i.created_at),
+            updated_at: ts(&i.updated_at),
+        }
+    }
+}
+
+impl TemplateRow {
+    pub fn of(x: &AssetTemplate) -> Self {
+        TemplateRow {
+            id: x.id.clone(),
+            institution_id: x.institution_id.clone(),
+            code: x.code.as_str().into(),
+            name: x.name.clone(),
+            vertical: x.vertical.as_str().into(),
+            region: x.region.as_str().into(),
+            config: json_text(&x.config),
+            created_at: ts(&x.created_at),
+            updated_at: ts(&x.updated_at),
+        }
+    }
+}
+
+impl AssetRow {
+    pub fn of(x: &Asset) -> Self {
+        AssetRow {
+            id: x.id.clone(),
+            institution_id: x.institution_id.clone(),
+            template_id: x.template_id.clone(),
+            label: x.label.clone(),
+            metadata: json_text(&x.metadata),
+            created_at: ts(&x.created_at),
+            updated_at: ts(&x.updated_at),
+        }
+    }
+}
+
+impl PositionRow {
+    /// SQLite keeps amounts as fixed-width text (text order is numeric order); PostgreSQL as
+    /// NUMERIC, from their plain text.
+    pub fn of(d: Dialect, p: &Position) -> Self {
+        PositionRow {
+            id: p.id.clone(),
+            institution_id: p.institution_id.clone(),
+            asset_id: p.asset_id.clone(),
+            holder_reference: p.holder_reference.clone(),
+            currency: p.currency.as_str().into(),
+            amount: match d {
+                Dialect::Sqlite => p.amount.to_sortable(),
+                Dialect::Postgres => p.amount.to_string(),
+            },
+            state: p.state.as_str().into(),
+            external_reference: p.external_reference.clone(),
+            version: p.version,
+            created_at: ts(&p.created_at),
+            updated_at: ts(&p.updated_at),
+        }
+    }
+}
+
+impl PositionEventRow {
+    pub fn of(e: &PositionLifecycleEvent) -> Self {
+        PositionEventRow {
+            id: e.id.clone(),
+            position_id: e.position_id.clone(),
+            from_state: e.from_state.as_str().into(),
+            to_state: e.to_state.as_str().into(),
+            reason: e.reason.clone(),
+            at: ts(&e.at),
+            metadata: e.metadata.as_ref().map(json_text),
+            actor: e.actor.clone(),
+        }
+    }
+}
+
+impl PolicyRow {
+    pub fn of(p: &InstitutionPolicy) -> Self {
+        PolicyRow {
+            id: p.id.clone(),
+            institution_id: p.institution_id.clone(),
+            region: p.region.as_str().into(),
+            config: json_text(&p.config),
+            created_at: ts(&p.created_at),
+            updated_at: ts(&p.updated_at),
+        }
+    }
+}
+
+impl ApiKeyRow {
+    pub fn of(k: &ApiKey) -> Self {
+        ApiKeyRow {
+            id: k.id.clone(),
+            institution_id: k.institution_id.clone(),
+            key_hash: k.key_hash.clone(),
+            label: k.label.clone(),
+            role: k.role.as_str().into(),
+            created_at: ts(&k.created_at),
+            revoked_at: k.revoked_at.as_ref().map(ts),
+        }
+    }
+}
+
+impl LedgerRow {
+    /// A prepared event at its place in the chain; the payload is stored as the canonical text
+    /// that was hashed.
+    pub fn of(e: &PreparedEvent, seq: i64, prev_hash: &str, hash: &str) -> Self {
+        let x = &e.draft;
+        LedgerRow {
+            seq,
+            id: e.id.clone(),
+            kind: x.kind.as_str().into(),
+            entity_type: x.entity_type.as_str().into(),
+            entity_id: x.entity_id.clone(),
+            institution_id: x.institution_id.clone(),
+            position_id: x.position_id.clone(),
+            at: ts(&x.at),
+            payload: e.payload_json.clone(),
+            prev_hash: prev_hash.into(),
+            hash: hash.into(),
+        }
+    }
+}
+
+impl AuditRow {
+    /// A record at its place in the audit chain: (seq, prev hash, hash).
+    pub fn of(a: &AuditEvent, (seq, prev, hash): (i64, &str, &str)) -> Self {
+        AuditRow {
+            id: a.id.clone(),
+            occurred_at: ts(&a.occurred_at),
+            actor: a.actor.clone(),
+            api_key_id: a.api_key_id.clone(),
+            institution_id: a.institution_id.clone(),
+            action: a.action.clone(),
+            outcome: a.outcome.as_str().into(),
+            resource_type: a.resource_type.clone(),
+            resource_id: a.resource_id.clone(),
+            subject_institution_id: a.subject_institution_id.clone(),
+            payload: a.payload.as_ref().map(json_text),
+            error: a.error.as_ref().map(json_text),
+            op_id: a.op_id.clone(),
+            client: a.client.clone(),
+            seq: Some(seq),
+            prev_hash: Some(prev.into()),
+            hash: Some(hash.into()),
+        }
     }
 }

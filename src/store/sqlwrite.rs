@@ -7,16 +7,10 @@ use super::Change;
 use super::counters::Deltas;
 use super::sql::{
     API_KEYS, ASSETS, AUDIT, Arg, COUNTERS, Dialect, INSTITUTIONS, LEDGER, POLICIES,
-    POSITION_EVENTS, POSITIONS, Q, TEMPLATES, Table, Ty, amount_arg, insert, json_text, ot,
-    select_list, t, ts,
+    POSITION_EVENTS, POSITIONS, Q, TEMPLATES, Table, Ty, insert, select_list, t, ts,
 };
-use crate::domain::apikey::ApiKey;
-use crate::domain::audit::AuditEvent;
-use crate::domain::ledger::PreparedEvent;
-use crate::domain::{
-    Asset, AssetTemplate, Institution, InstitutionPolicy, Position, PositionLifecycleEvent,
-    PositionState, time,
-};
+use super::sqlrows::{ApiKeyRow, AssetRow, InstitutionRow, PolicyRow, PositionRow, TemplateRow};
+use crate::domain::{InstitutionPolicy, Position, PositionState, time};
 use Ty::*;
 use std::collections::HashSet;
 
@@ -31,14 +25,8 @@ pub fn insert_many(d: Dialect, table: &Table, rows: Vec<Vec<Arg>>) -> Q {
 
 /// `insert_many`, appended to a statement under construction.
 pub fn push_insert_many(q: &mut Q, table: &Table, rows: Vec<Vec<Arg>>) {
-    let names = table
-        .cols
-        .iter()
-        .map(|(c, _)| *c)
-        .collect::<Vec<_>>()
-        .join(", ");
-    q.push(&format!("INSERT INTO {} ({names}) ", table.name));
-    let types = table.cols.iter().map(|(_, ty)| *ty);
+    q.push(&format!("INSERT INTO {} ({}) ", table.name, table.names()));
+    let types = table.cols.iter().map(|(_, ty, _)| *ty);
     match q.d {
         Dialect::Sqlite => {
             q.push("VALUES ");
@@ -86,12 +74,13 @@ fn columns(rows: Vec<Vec<Arg>>, width: usize) -> Vec<Arg> {
         for (i, arg) in row.into_iter().enumerate() {
             if cols.len() <= i {
                 cols.push(match arg {
-                    Arg::Int(_) => Arg::Ints(Vec::new()),
+                    Arg::Int(_) | Arg::OptInt(_) => Arg::Ints(Vec::new()),
                     _ => Arg::Texts(Vec::new()),
                 });
             }
             match (&mut cols[i], arg) {
-                (Arg::Ints(v), Arg::Int(n)) => v.push(n),
+                (Arg::Ints(v), Arg::Int(n)) => v.push(Some(n)),
+                (Arg::Ints(v), Arg::OptInt(n)) => v.push(n),
                 (Arg::Texts(v), Arg::Text(s)) => v.push(s),
                 _ => unreachable!("a column holds one kind of value"),
             }
@@ -171,103 +160,6 @@ pub fn push_update_positions_states(
     }
 }
 
-pub fn institution_row(i: &Institution) -> Vec<Arg> {
-    vec![
-        t(&i.id),
-        t(&i.name),
-        t(json_text(&i.regions)),
-        t(json_text(&i.verticals)),
-        ts(&i.created_at),
-        ts(&i.updated_at),
-    ]
-}
-
-pub fn template_row(x: &AssetTemplate) -> Vec<Arg> {
-    vec![
-        t(&x.id),
-        t(&x.institution_id),
-        t(x.code.as_str()),
-        t(&x.name),
-        t(x.vertical.as_str()),
-        t(x.region.as_str()),
-        t(json_text(&x.config)),
-        ts(&x.created_at),
-        ts(&x.updated_at),
-    ]
-}
-
-pub fn asset_row(x: &Asset) -> Vec<Arg> {
-    vec![
-        t(&x.id),
-        t(&x.institution_id),
-        t(&x.template_id),
-        t(&x.label),
-        t(json_text(&x.metadata)),
-        ts(&x.created_at),
-        ts(&x.updated_at),
-    ]
-}
-
-pub fn position_row(d: Dialect, p: &Position) -> Vec<Arg> {
-    vec![
-        t(&p.id),
-        t(&p.institution_id),
-        t(&p.asset_id),
-        t(&p.holder_reference),
-        t(p.currency.as_str()),
-        amount_arg(d, &p.amount),
-        t(p.state.as_str()),
-        ot(p.external_reference.clone()),
-        Arg::Int(p.version),
-        ts(&p.created_at),
-        ts(&p.updated_at),
-    ]
-}
-
-pub fn position_event_row(e: &PositionLifecycleEvent) -> Vec<Arg> {
-    vec![
-        t(&e.id),
-        t(&e.position_id),
-        t(e.from_state.as_str()),
-        t(e.to_state.as_str()),
-        ot(e.reason.clone()),
-        ts(&e.at),
-        ot(e.metadata.as_ref().map(json_text)),
-        ot(e.actor.clone()),
-    ]
-}
-
-pub fn api_key_row(k: &ApiKey) -> Vec<Arg> {
-    vec![
-        t(&k.id),
-        t(&k.institution_id),
-        t(&k.key_hash),
-        t(&k.label),
-        t(k.role.as_str()),
-        ts(&k.created_at),
-        ot(k.revoked_at.as_ref().map(time::format)),
-    ]
-}
-
-/// The ledger row of a prepared event at its place in the chain; the payload is stored as the
-/// canonical text that was hashed.
-pub fn ledger_row(e: &PreparedEvent, seq: i64, prev_hash: &str, hash: &str) -> Vec<Arg> {
-    let x = &e.draft;
-    vec![
-        Arg::Int(seq),
-        t(&e.id),
-        t(x.kind.as_str()),
-        t(x.entity_type.as_str()),
-        t(&x.entity_id),
-        t(&x.institution_id),
-        ot(x.position_id.clone()),
-        ts(&x.at),
-        t(&e.payload_json),
-        t(prev_hash),
-        t(hash),
-    ]
-}
-
 /// Adds a batch's counter deltas (see `counters.rs`), rows in key order.
 pub fn add_counters(d: Dialect, deltas: &Deltas<'_>) -> Q {
     let mut q = Q::new(d, "");
@@ -279,7 +171,14 @@ pub fn add_counters(d: Dialect, deltas: &Deltas<'_>) -> Q {
 pub fn push_add_counters(q: &mut Q, deltas: &Deltas<'_>) {
     let rows = deltas
         .iter()
-        .map(|(scope, name, n)| vec![t(scope), t(name), Arg::Int(n)])
+        .map(|(scope, name, n)| {
+            super::tables::CounterRow {
+                scope: scope.into(),
+                name: name.into(),
+                n,
+            }
+            .args()
+        })
         .collect();
     push_insert_many(q, &COUNTERS, rows);
     q.push(" ON CONFLICT (scope, name) DO UPDATE SET n = counters.n + excluded.n");
@@ -427,44 +326,10 @@ pub fn sqlite_batch(s: OneStatement<'_>) -> Q {
     q
 }
 
-/// The row of an audit record at its place in the audit chain: (seq, prev hash, hash).
-pub fn audit_row(a: &AuditEvent, (seq, prev, hash): (i64, &str, &str)) -> Vec<Arg> {
-    vec![
-        t(&a.id),
-        ts(&a.occurred_at),
-        t(&a.actor),
-        ot(a.api_key_id.clone()),
-        ot(a.institution_id.clone()),
-        t(&a.action),
-        t(a.outcome.as_str()),
-        ot(a.resource_type.clone()),
-        ot(a.resource_id.clone()),
-        ot(a.subject_institution_id.clone()),
-        ot(a.payload.as_ref().map(json_text)),
-        ot(a.error.as_ref().map(json_text)),
-        ot(a.op_id.clone()),
-        ot(a.client.clone()),
-        Arg::Int(seq),
-        t(prev),
-        t(hash),
-    ]
-}
-
 /// Inserts or replaces the policy of (institution, region), keeping an existing id and createdAt,
 /// and returns the stored row.
 pub fn upsert_policy(d: Dialect, p: &InstitutionPolicy) -> Q {
-    let mut q = insert(
-        d,
-        &POLICIES,
-        vec![
-            t(&p.id),
-            t(&p.institution_id),
-            t(p.region.as_str()),
-            t(json_text(&p.config)),
-            ts(&p.created_at),
-            ts(&p.updated_at),
-        ],
-    );
+    let mut q = insert(d, &POLICIES, PolicyRow::of(p).args());
     q.push(
         " ON CONFLICT (institution_id, region) DO UPDATE SET config = excluded.config, \
          updated_at = excluded.updated_at RETURNING ",
@@ -533,11 +398,11 @@ pub fn rows_of<'a>(
     let mut transitions = Vec::new();
     for c in changes {
         match c {
-            Change::CreateInstitution(x) => creates[0].1.push(institution_row(x)),
-            Change::CreateTemplate(x) => creates[1].1.push(template_row(x)),
-            Change::CreateAsset(x) => creates[2].1.push(asset_row(x)),
-            Change::CreatePosition(x) => creates[3].1.push(position_row(d, x)),
-            Change::CreateApiKey(x) => creates[4].1.push(api_key_row(x)),
+            Change::CreateInstitution(x) => creates[0].1.push(InstitutionRow::of(x).args()),
+            Change::CreateTemplate(x) => creates[1].1.push(TemplateRow::of(x).args()),
+            Change::CreateAsset(x) => creates[2].1.push(AssetRow::of(x).args()),
+            Change::CreatePosition(x) => creates[3].1.push(PositionRow::of(d, x).args()),
+            Change::CreateApiKey(x) => creates[4].1.push(ApiKeyRow::of(x).args()),
             Change::TransitionPosition {
                 position,
                 expected_state,
@@ -596,7 +461,7 @@ mod tests {
         assert!(
             matches!(&pg.args[0], Arg::Texts(v) if v == &[Some("a".to_string()), Some("b".to_string())])
         );
-        assert!(matches!(&pg.args[2], Arg::Ints(v) if v == &[1, -1]));
+        assert!(matches!(&pg.args[2], Arg::Ints(v) if v == &[Some(1), Some(-1)]));
         let lite = insert_many(Dialect::Sqlite, &COUNTERS, rows);
         assert_eq!(
             lite.sql,
@@ -625,7 +490,10 @@ mod tests {
         let deltas = Deltas::default();
         let q = sqlite_batch(OneStatement {
             head: None,
-            creates: vec![(&POSITIONS, vec![position_row(Dialect::Sqlite, &p)])],
+            creates: vec![(
+                &POSITIONS,
+                vec![PositionRow::of(Dialect::Sqlite, &p).args()],
+            )],
             transitions: vec![(&p, PositionState::Created, 0)],
             position_events: vec![],
             ledger: vec![],

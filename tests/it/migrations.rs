@@ -228,3 +228,95 @@ async fn migrations_are_a_deliberate_step_and_versions_live_side_by_side() {
     )
     .await;
 }
+
+/// Each table's declaration (`store::tables`) is the table the migrations make: the same
+/// columns, each of the declared kind, NULL allowed exactly where declared.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_table_declaration_matches_its_migrated_table() {
+    use escrowgrid::store::tables::{ALL, POSTGRES_ONLY, Table, Ty};
+    use std::collections::BTreeMap;
+    type Columns = BTreeMap<String, (String, bool)>;
+    // What each kind is in each database (declared type, lower case).
+    let sqlite_type = |ty: Ty| match ty {
+        Ty::Int => "integer",
+        Ty::Bool => "boolean",
+        Ty::Text | Ty::Ts | Ty::Amount | Ty::Json => "text",
+    };
+    let pg_type = |ty: Ty| match ty {
+        Ty::Int => "bigint",
+        Ty::Bool => "boolean",
+        Ty::Text => "text",
+        Ty::Ts => "timestamp with time zone",
+        Ty::Amount => "numeric",
+        Ty::Json => "jsonb",
+    };
+    let expect = |t: &Table, kind: &dyn Fn(Ty) -> &'static str| -> Columns {
+        t.cols
+            .iter()
+            .map(|(name, ty, null)| (name.to_string(), (kind(*ty).to_string(), *null)))
+            .collect()
+    };
+
+    // SQLite: a migrated file's PRAGMA table_info (a primary key column may be NULL-able in
+    // SQLite's eyes, but it never is: it is read as NOT NULL here).
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("x.db").display());
+    drop(
+        escrowgrid::store::open(
+            escrowgrid::store::Backend::Sqlite,
+            &url,
+            std::time::Duration::from_millis(20),
+        )
+        .await
+        .unwrap(),
+    );
+    let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    for t in ALL {
+        let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT name, lower(type), \"notnull\", pk FROM pragma_table_info('{}')",
+            t.name
+        )))
+        .fetch_all(&mut c)
+        .await
+        .unwrap();
+        let have: Columns = rows
+            .into_iter()
+            .map(|(name, ty, notnull, pk)| (name, (ty, notnull == 0 && pk == 0)))
+            .collect();
+        assert_eq!(have, expect(t, &sqlite_type), "SQLite table {}", t.name);
+    }
+
+    let Some(base) = postgres_url() else {
+        return skip_postgres("every_table_declaration_matches_its_migrated_table");
+    };
+    let pg = new_pg_schema(&base).await;
+    drop(
+        escrowgrid::store::open(
+            escrowgrid::store::Backend::Postgres,
+            &pg.url,
+            std::time::Duration::from_millis(20),
+        )
+        .await
+        .unwrap(),
+    );
+    let opts = escrowgrid::store::postgres::connect_options(&pg.url).unwrap();
+    let mut c = sqlx::ConnectOptions::connect(&opts).await.unwrap();
+    for t in ALL.iter().chain(POSTGRES_ONLY) {
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT column_name::text, data_type::text, is_nullable::text \
+             FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = $1",
+        )
+        .bind(t.name)
+        .fetch_all(&mut c)
+        .await
+        .unwrap();
+        let have: Columns = rows
+            .into_iter()
+            .map(|(name, ty, null)| (name, (ty, null == "YES")))
+            .collect();
+        assert_eq!(have, expect(t, &pg_type), "PostgreSQL table {}", t.name);
+    }
+}

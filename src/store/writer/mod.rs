@@ -239,7 +239,8 @@ impl<'a> Pending<'a> {
         let hash = crate::domain::audit::link_hash(digest, &self.audit_prev, seq);
         let prev = std::mem::replace(&mut self.audit_prev, hash.clone());
         self.audit_seq = seq;
-        self.audit.push(sqlwrite::audit_row(a, (seq, &prev, &hash)));
+        self.audit
+            .push(sqlrows::AuditRow::of(a, (seq, &prev, &hash)).args());
         (seq, hash)
     }
 }
@@ -606,7 +607,7 @@ impl Writer {
             creates,
             position_events: transitions
                 .iter()
-                .map(|(_, _, _, e)| sqlwrite::position_event_row(e))
+                .map(|(_, _, _, e)| sqlrows::PositionEventRow::of(e).args())
                 .collect(),
             transitions: transitions
                 .iter()
@@ -899,7 +900,7 @@ impl Writer {
             let mut events = Vec::new();
             for (p, expected_state, expected_version, event) in &transitions {
                 if updated.contains(&p.id) {
-                    events.push(sqlwrite::position_event_row(event));
+                    events.push(sqlrows::PositionEventRow::of(event).args());
                     continue;
                 }
                 // Not updated, so nothing of it was written: refuse it alone.
@@ -1012,7 +1013,7 @@ impl Writer {
         pending.seq += 1;
         pending
             .ledger
-            .push(sqlwrite::ledger_row(p, pending.seq, &prev, &hash));
+            .push(sqlrows::LedgerRow::of(p, pending.seq, &prev, &hash).args());
         Ok(Some((pending.seq, prev, hash)))
     }
 
