@@ -4,6 +4,7 @@
 //! configured database, so they refuse a non-empty one.
 
 mod baseline;
+pub mod ceiling;
 pub mod console;
 mod op;
 mod scratch;

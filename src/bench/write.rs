@@ -75,6 +75,12 @@ pub struct BenchRow {
     pub ratio: Option<f64>,
     /// What the baseline is.
     pub baseline: String,
+    /// PostgreSQL creates with many callers: the schema's ceiling measured in the same run
+    /// (`bench::ceiling`), and ops_per_sec as a share of it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ceiling_ops_per_sec: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub of_ceiling: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -563,8 +569,21 @@ pub async fn run(
 ) -> ServiceResult<WriteReport> {
     let load_average_start = load_average();
     let scratch = Scratch::create(backend, configured_url).await?;
-    let result = run_on(backend, &scratch, opts, plan, progress).await;
+    let ceiling = match backend {
+        Backend::Postgres => match super::ceiling::Ceiling::prepare(configured_url, opts).await {
+            Ok(c) => Some(c),
+            Err(e) => {
+                let _ = scratch.remove().await;
+                return Err(e);
+            }
+        },
+        _ => None,
+    };
+    let result = run_on(backend, &scratch, ceiling.as_ref(), opts, plan, progress).await;
     let removed = scratch.remove().await;
+    if let Some(c) = ceiling {
+        c.remove().await?;
+    }
     let mut report = result?;
     removed?;
     report.load_average_start = load_average_start;
@@ -575,6 +594,7 @@ pub async fn run(
 async fn run_on(
     backend: Backend,
     scratch: &Scratch,
+    ceiling: Option<&super::ceiling::Ceiling>,
     opts: &Options,
     plan: &Plan,
     progress: &mut dyn FnMut(&BenchRow),
@@ -611,7 +631,10 @@ async fn run_on(
         for op in [Op::Create, Op::Transition, Op::Mix] {
             let mut runs = Vec::new();
             let mut base = Vec::new();
-            for _ in 0..plan.runs {
+            // The schema's ceiling beside the creates of many callers (PostgreSQL).
+            let ceiling = ceiling.filter(|_| op == Op::Create && callers > 1);
+            let mut ceilings = Vec::new();
+            for round in 0..plan.runs {
                 tag += 1;
                 runs.push(run_writes(&t, op, callers, ops, &format!("R{tag}")).await?);
                 base.push(match backend {
@@ -622,13 +645,27 @@ async fn run_on(
                     }
                     _ => baseline_inserts(backend, scratch.url(), opts, callers, ops).await?,
                 });
+                if let Some(c) = ceiling {
+                    ceilings.push(c.measure(ops, round).await?);
+                }
             }
             let base = median_rate(base);
             let s = median(runs);
-            emit(
-                row(&name, op, callers, 1, &s, Some(base), baseline_name),
-                &mut results,
-            );
+            let mut r = row(&name, op, callers, 1, &s, Some(base), baseline_name);
+            if !ceilings.is_empty() {
+                let c = median_rate(ceilings);
+                r.ceiling_ops_per_sec = Some(c);
+                r.of_ceiling = Some(r.ops_per_sec / c);
+                let mut at_ceiling = r.clone();
+                at_ceiling.op = "ceiling".into();
+                (at_ceiling.ops_per_sec, at_ceiling.ratio) = (c, Some(c / base));
+                (at_ceiling.p50_ms, at_ceiling.p99_ms) = (0.0, 0.0);
+                at_ceiling.of_ceiling = None;
+                emit(r, &mut results);
+                emit(at_ceiling, &mut results);
+            } else {
+                emit(r, &mut results);
+            }
         }
     }
     if plan.processes && backend != Backend::Memory {
@@ -783,5 +820,7 @@ fn row(
         baseline_ops_per_sec: base,
         ratio: base.filter(|b| *b > 0.0).map(|b| rate / b),
         baseline: baseline.to_string(),
+        ceiling_ops_per_sec: None,
+        of_ceiling: None,
     }
 }

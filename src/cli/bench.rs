@@ -50,7 +50,7 @@ pub async fn run(cmd: BenchCmd, cfg: &Config, json: bool) -> ServiceResult<()> {
                     load(write::load_average())
                 );
                 outln!(
-                    "{:<18} {:>7} {:>5} {:>8} {:>11} {:>9} {:>9} {:>12} {:>7}",
+                    "{:<18} {:>7} {:>5} {:>8} {:>11} {:>9} {:>9} {:>12} {:>7} {:>10}",
                     "op",
                     "callers",
                     "procs",
@@ -59,13 +59,14 @@ pub async fn run(cmd: BenchCmd, cfg: &Config, json: bool) -> ServiceResult<()> {
                     "p50 ms",
                     "p99 ms",
                     "baseline/s",
-                    "ratio"
+                    "ratio",
+                    "of ceiling"
                 );
             }
             let mut print_row = |r: &write::BenchRow| {
                 if !json {
                     outln!(
-                        "{:<18} {:>7} {:>5} {:>8} {:>11.0} {:>9.3} {:>9.3} {:>12} {:>7}",
+                        "{:<18} {:>7} {:>5} {:>8} {:>11.0} {:>9.3} {:>9.3} {:>12} {:>7} {:>10}",
                         r.op,
                         r.callers,
                         r.processes,
@@ -77,6 +78,9 @@ pub async fn run(cmd: BenchCmd, cfg: &Config, json: bool) -> ServiceResult<()> {
                             .map(|b| format!("{b:.0}"))
                             .unwrap_or_else(|| "-".into()),
                         r.ratio
+                            .map(|x| format!("{x:.2}×"))
+                            .unwrap_or_else(|| "-".into()),
+                        r.of_ceiling
                             .map(|x| format!("{x:.2}×"))
                             .unwrap_or_else(|| "-".into()),
                     );

@@ -225,6 +225,12 @@ pub(crate) async fn pg_fetch_all<T: AnyRow>(
     bounds.run(true, query.fetch_all(pool)).await
 }
 
+/// Runs a built statement on a PostgreSQL connection of the caller's own (benchmarks).
+pub(crate) async fn pg_execute(conn: &mut sqlx::PgConnection, q: Q) -> Result<u64, sqlx::Error> {
+    let query = bound!(pg sqlx::query(AssertSqlSafe(q.sql)), q.args);
+    Ok(query.execute(conn).await?.rows_affected())
+}
+
 impl Pools {
     /// Runs a query on a reader connection. PostgreSQL: bounded (`Bounds`), and tried again
     /// with backoff when it failed for a reason worth retrying (`worth_retrying`).
