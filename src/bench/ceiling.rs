@@ -97,26 +97,31 @@ fn statement(institution: &str, asset: &str, n: usize, seq: i64) -> Q {
             deltas.0.insert((scope, name), n as i64);
         }
     }
-    let mut q = Q::new(
-        Dialect::Postgres,
-        "WITH head AS (UPDATE ledger_head SET seq = ",
-    );
-    q.bind(Ty::Int, Arg::Int(seq + n as i64))
-        .push(", hash = ")
+    // The rows every writer moves (the head, the counters) last: each is held from then to the
+    // commit, so the rows before them are written while another statement holds them. (Taking
+    // the head first, as the writer did, serialises every statement whole.)
+    let mut q = Q::new(Dialect::Postgres, "WITH positions_ AS (");
+    push_insert_many(&mut q, &POSITIONS, positions);
+    q.push(" RETURNING 1), ledger_ AS (");
+    push_insert_many(&mut q, &LEDGER, ledger);
+    q.push(" RETURNING 1), audit_ AS (");
+    push_insert_many(&mut q, &AUDIT, audit);
+    q.push(" RETURNING 1), head AS (UPDATE ledger_head SET seq = ");
+    q.bind(Ty::Int, Arg::Int(seq + n as i64));
+    let at = q.args.len();
+    q.push(", hash = ")
         .bind(Ty::Text, Arg::Text(Some(hash.clone())))
         .push(", audit_seq = ")
-        .again(1, Ty::Int)
+        .again(at, Ty::Int)
         .push(", audit_hash = ")
-        .again(2, Ty::Text)
-        .push(" WHERE id RETURNING 1), positions_ AS (");
-    push_insert_many(&mut q, &POSITIONS, positions);
-    q.push("), ledger_ AS (");
-    push_insert_many(&mut q, &LEDGER, ledger);
-    q.push("), audit_ AS (");
-    push_insert_many(&mut q, &AUDIT, audit);
-    q.push("), counted AS (");
+        .again(at + 1, Ty::Text)
+        .push(
+            " WHERE id AND (SELECT count(*) FROM positions_) + (SELECT count(*) FROM ledger_) \
+             + (SELECT count(*) FROM audit_) > 0 RETURNING 1), counted AS (",
+        );
     push_add_counters(&mut q, &deltas);
-    q.push(") SELECT count(*) FROM head");
+    // Evaluated in order: the head (after the rows it waits for), then the counters.
+    q.push(" RETURNING 1) SELECT (SELECT count(*) FROM head) + (SELECT count(*) FROM counted)");
     q
 }
 

@@ -656,16 +656,8 @@ async fn run_on(
                 let c = median_rate(ceilings);
                 r.ceiling_ops_per_sec = Some(c);
                 r.of_ceiling = Some(r.ops_per_sec / c);
-                let mut at_ceiling = r.clone();
-                at_ceiling.op = "ceiling".into();
-                (at_ceiling.ops_per_sec, at_ceiling.ratio) = (c, Some(c / base));
-                (at_ceiling.p50_ms, at_ceiling.p99_ms) = (0.0, 0.0);
-                at_ceiling.of_ceiling = None;
-                emit(r, &mut results);
-                emit(at_ceiling, &mut results);
-            } else {
-                emit(r, &mut results);
             }
+            emit(r, &mut results);
         }
     }
     if plan.processes && backend != Backend::Memory {

@@ -91,6 +91,16 @@ pub async fn run(cmd: BenchCmd, cfg: &Config, json: bool) -> ServiceResult<()> {
             if json {
                 super::print_json(&report);
             } else {
+                for r in &report.results {
+                    if let (Some(c), Some(b)) = (r.ceiling_ops_per_sec, r.baseline_ops_per_sec) {
+                        outln!(
+                            "ceiling: {c:.0} creates/s ({:.2}× the baseline): this schema's rows of a create written by plain SQL, {} to a statement from {} connections",
+                            c / b,
+                            crate::bench::ceiling::PER_STATEMENT,
+                            crate::bench::ceiling::CONNECTIONS
+                        );
+                    }
+                }
                 outln!("durability: {}", report.durability);
                 outln!(
                     "baselines: {}",

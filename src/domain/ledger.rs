@@ -95,6 +95,7 @@ impl LedgerDraft {
             id,
             draft: self,
             payload_json,
+            prefix,
             hasher,
         }
     }
@@ -107,6 +108,9 @@ pub struct PreparedEvent {
     pub draft: LedgerDraft,
     /// The payload's canonical JSON: hashed, and stored as is.
     pub payload_json: String,
+    /// The event's canonical JSON up to and including `"prevHash":` — what a database that
+    /// links the chain itself hashes, followed by the previous hash and the seq.
+    pub prefix: String,
     hasher: Sha256,
 }
 

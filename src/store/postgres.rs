@@ -177,12 +177,18 @@ pub async fn open(url: &str, s: &PgSettings) -> StoreResult<SqlStore> {
         .max_connections(1)
         .acquire_timeout(s.acquire_timeout)
         // The writer's statements have one shape per table and many parameters: plan them once
-        // (a custom plan per execution cost more than running them).
+        // (a custom plan per execution cost more than running them). Every one of them finds
+        // its rows by key, so no plan of theirs may scan a table: a generic plan made while a
+        // new database's tables were small scanned `positions` for every transition, and the
+        // writer keeps its connection (and its plans) while the table grows.
         .after_connect(|conn, _| {
             Box::pin(async move {
-                sqlx::Executor::execute(conn, "SET plan_cache_mode = force_generic_plan")
-                    .await
-                    .map(|_| ())
+                sqlx::Executor::execute(
+                    conn,
+                    "SET plan_cache_mode = force_generic_plan; SET enable_seqscan = off",
+                )
+                .await
+                .map(|_| ())
             })
         })
         .connect_lazy_with(opts);

@@ -184,61 +184,104 @@ pub fn push_add_counters(q: &mut Q, deltas: &Deltas<'_>) {
     q.push(" ON CONFLICT (scope, name) DO UPDATE SET n = counters.n + excluded.n");
 }
 
-/// A whole batch as one PostgreSQL statement (see `one_statement`).
+/// A whole batch for one statement: its rows, table by table.
 pub struct OneStatement<'a> {
-    /// The chains' heads the batch starts from and the heads it leaves, if it moves them.
-    pub head: Option<(&'a super::Heads, &'a super::Heads)>,
     /// New rows per table, parents first.
     pub creates: Vec<(&'static Table, Vec<Vec<Arg>>)>,
     pub transitions: Vec<(&'a Position, crate::domain::PositionState, i64)>,
     pub position_events: Vec<Vec<Arg>>,
+    /// The ledger rows and audit rows, whole (SQLite: linked by the writer). PostgreSQL links
+    /// them itself: their `seq`, `prev_hash` and `hash` are then the database's, from
+    /// `prefixes` (each event's canonical bytes up to its previous hash) and `digests`.
     pub ledger: Vec<Vec<Arg>>,
     pub audit: Vec<Vec<Arg>>,
+    pub prefixes: Vec<String>,
+    pub digests: Vec<String>,
     pub deltas: &'a Deltas<'a>,
-    /// Notifies the ledger channel of this seq.
-    pub notify: Option<(&'a str, i64)>,
 }
 
-/// One statement that stores a whole batch, committed on its own (no BEGIN or COMMIT round
-/// trips): data-modifying CTEs move the chain head only if it is still `head.0`, insert and
-/// update every row, add the counters, and notify. Its last step calls `escrowgrid_batch_check`,
-/// which aborts the statement (so nothing of it is stored) unless the head moved and every
-/// transition applied. No two writes may touch the same entity: the CTEs share one snapshot.
-pub fn one_statement(s: OneStatement<'_>) -> Q {
+/// The columns a chain fills in: a row's place in its chain.
+const CHAIN_COLUMNS: [&str; 3] = ["seq", "prev_hash", "hash"];
+
+/// Inserts `rows` of a chained table (`ledger_events`, `audit_events`) with the place in the
+/// chain `linked` gave each (`chain` 'L' or 'A', in row order): the rows' own chain columns are
+/// left out and taken from `linked`.
+fn push_insert_linked(q: &mut Q, table: &Table, rows: Vec<Vec<Arg>>, chain: &str) {
+    let kept: Vec<usize> = (0..table.cols.len())
+        .filter(|i| !CHAIN_COLUMNS.contains(&table.cols[*i].0))
+        .collect();
+    let rows: Vec<Vec<Arg>> = rows
+        .into_iter()
+        .map(|row| {
+            row.into_iter()
+                .enumerate()
+                .filter(|(i, _)| kept.contains(i))
+                .map(|(_, a)| a)
+                .collect()
+        })
+        .collect();
+    let projection = table
+        .cols
+        .iter()
+        .map(|(c, ..)| match *c {
+            "seq" => "l.link_seq".to_string(),
+            "prev_hash" => "l.link_prev".to_string(),
+            "hash" => "l.link_hash".to_string(),
+            c => format!("u.{c}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let aliases = kept
+        .iter()
+        .map(|i| table.cols[*i].0)
+        .collect::<Vec<_>>()
+        .join(", ");
+    q.push(&format!(
+        "INSERT INTO {} ({}) SELECT {projection} FROM ",
+        table.name,
+        table.names()
+    ));
+    push_unnest(q, kept.iter().map(|i| table.cols[*i].1), rows);
+    q.push(&format!(
+        " WITH ORDINALITY AS u ({aliases}, ord) JOIN linked AS l \
+         ON l.link_chain = '{chain}' AND l.link_ord = u.ord"
+    ));
+}
+
+/// One statement that stores a whole batch and links its chains, committed on its own (no BEGIN
+/// or COMMIT round trips). Data-modifying CTEs insert the batch's entities, move its positions
+/// and insert their lifecycle rows; then `escrowgrid_link` (migration 12) takes the chains' head
+/// row, checks the head, links each ledger event and audit record onto it, moves it and
+/// notifies `channel`; then the ledger events, audit records and counters are inserted. The head
+/// is taken after the rows that do not need it, so writers in several processes write those
+/// while another holds the head. The statement ends by calling `escrowgrid_batch_check`, which
+/// aborts it (nothing of it is stored) unless every transition applied, and answers with the
+/// links as JSON: `[[chain, ord, seq, prev, hash], …]`. No two writes may touch the same
+/// entity: the CTEs share one snapshot.
+pub fn linked_statement(s: OneStatement<'_>, channel: &str) -> Q {
     let mut q = Q::new(Dialect::Postgres, "WITH ");
-    let mut n = 0;
+    let mut ready = Vec::new();
+    let mut first = true;
+    // Starts the next CTE: `name AS (`, or `name AS MATERIALIZED (` for `linked`, whose
+    // function must run once, whoever reads its rows.
     let mut cte = |q: &mut Q, name: &str| {
-        if n > 0 {
+        if !first {
             q.push(", ");
         }
-        n += 1;
-        q.push(name).push(" AS (");
+        first = false;
+        q.push(name).push(if name == "linked" {
+            " AS MATERIALIZED ("
+        } else {
+            " AS ("
+        });
     };
-    if let Some((from, to)) = s.head {
-        cte(&mut q, "head");
-        q.push("UPDATE ledger_head SET seq = ")
-            .bind(Int, Arg::Int(to.ledger.0))
-            .push(", hash = ")
-            .bind(Text, t(&to.ledger.1))
-            .push(", audit_seq = ")
-            .bind(Int, Arg::Int(to.audit.0))
-            .push(", audit_hash = ")
-            .bind(Text, t(&to.audit.1))
-            .push(" WHERE id AND seq = ")
-            .bind(Int, Arg::Int(from.ledger.0))
-            .push(" AND hash = ")
-            .bind(Text, t(&from.ledger.1))
-            .push(" AND audit_seq = ")
-            .bind(Int, Arg::Int(from.audit.0))
-            .push(" AND audit_hash = ")
-            .bind(Text, t(&from.audit.1))
-            .push(" RETURNING 1)");
-    }
     for (i, (table, rows)) in s.creates.into_iter().enumerate() {
         if !rows.is_empty() {
-            cte(&mut q, &format!("new{i}"));
+            let name = format!("new{i}");
+            cte(&mut q, &name);
             push_insert_many(&mut q, table, rows);
-            q.push(")");
+            q.push(" RETURNING 1)");
+            ready.push(name);
         }
     }
     let transitions = s.transitions.len();
@@ -246,43 +289,54 @@ pub fn one_statement(s: OneStatement<'_>) -> Q {
         cte(&mut q, "moved");
         push_update_positions_states(&mut q, &s.transitions);
         q.push(" RETURNING 1)");
+        ready.push("moved".into());
     }
-    for (name, table, rows) in [
-        ("events", &POSITION_EVENTS, s.position_events),
-        ("ledger", &LEDGER, s.ledger),
-        ("audit", &AUDIT, s.audit),
-    ] {
-        if !rows.is_empty() {
-            cte(&mut q, name);
-            push_insert_many(&mut q, table, rows);
-            q.push(")");
-        }
+    if !s.position_events.is_empty() {
+        cte(&mut q, "events");
+        push_insert_many(&mut q, &POSITION_EVENTS, s.position_events);
+        q.push(" RETURNING 1)");
+        ready.push("events".into());
+    }
+    cte(&mut q, "linked");
+    q.push("SELECT * FROM escrowgrid_link(")
+        .bind_array(Text, Arg::Texts(s.prefixes.into_iter().map(Some).collect()))
+        .push(", ")
+        .bind_array(Text, Arg::Texts(s.digests.into_iter().map(Some).collect()))
+        .push(", ");
+    if ready.is_empty() {
+        q.push("0");
+    } else {
+        let counts: Vec<String> = ready
+            .iter()
+            .map(|r| format!("(SELECT count(*) FROM {r})"))
+            .collect();
+        q.push(&counts.join(" + "));
+    }
+    q.push(", ").bind(Text, t(channel)).push("))");
+    if !s.ledger.is_empty() {
+        cte(&mut q, "ledger");
+        push_insert_linked(&mut q, &LEDGER, s.ledger, "L");
+        q.push(")");
+    }
+    if !s.audit.is_empty() {
+        cte(&mut q, "audit");
+        push_insert_linked(&mut q, &AUDIT, s.audit, "A");
+        q.push(")");
     }
     if !s.deltas.is_empty() {
         cte(&mut q, "counted");
         push_add_counters(&mut q, s.deltas);
         q.push(")");
     }
-    if n == 0 {
-        // Nothing to write; keep the statement valid.
-        q.push("nothing AS (SELECT 1)");
-    }
     q.push(" SELECT escrowgrid_batch_check(true");
-    if s.head.is_some() {
-        q.push(" AND (SELECT count(*) FROM head) = 1");
-    }
     if transitions > 0 {
         q.push(" AND (SELECT count(*) FROM moved) = ")
             .bind(Int, Arg::Int(transitions as i64));
     }
-    q.push(")");
-    if let Some((channel, seq)) = s.notify {
-        q.push(", pg_notify('")
-            .push(channel)
-            .push("', ")
-            .bind(Text, t(seq.to_string()))
-            .push(")");
-    }
+    q.push(
+        ")::text, (SELECT json_agg(json_build_array(link_chain, link_ord, link_seq, link_prev, \
+         link_hash) ORDER BY link_chain, link_ord) FROM linked)::text",
+    );
     q
 }
 
@@ -290,8 +344,8 @@ pub fn one_statement(s: OneStatement<'_>) -> Q {
 /// update of the batch, then `COMMIT`, as one multi-statement query (sqlx runs them in one call to
 /// its SQLite thread; each statement binds the `$N` it names). After the transitions' UPDATE, a
 /// guard fails the query unless every transition applied (`changes()`), so a stale one makes the
-/// caller roll back and isolate the batch. `head` and `notify` are not used: SQLite's write lock
-/// orders the chain and the stream watches the file.
+/// caller roll back and isolate the batch. SQLite's write lock orders the chain (the writer
+/// linked the rows), and the stream watches the file.
 pub fn sqlite_batch(s: OneStatement<'_>) -> Q {
     let mut q = Q::new(Dialect::Sqlite, "");
     for (table, rows) in s.creates {
@@ -489,7 +543,6 @@ mod tests {
         };
         let deltas = Deltas::default();
         let q = sqlite_batch(OneStatement {
-            head: None,
             creates: vec![(
                 &POSITIONS,
                 vec![PositionRow::of(Dialect::Sqlite, &p).args()],
@@ -498,8 +551,9 @@ mod tests {
             position_events: vec![],
             ledger: vec![],
             audit: vec![],
+            prefixes: vec![],
+            digests: vec![],
             deltas: &deltas,
-            notify: None,
         });
         let statements: Vec<&str> = q.sql.split("; ").collect();
         assert!(statements[0].starts_with("INSERT INTO positions"));

@@ -296,20 +296,22 @@ async fn no_write_on_a_broken_chain(backend: Backend) {
         head,
         "nothing written"
     );
-    // So does the writer that left that head itself, on SQLite (every batch reads the head). A
-    // PostgreSQL writer's one-statement batches are guarded by the head row it left; an edit of
-    // the head event's content is found by the next writer that reads the head, as above.
-    if backend == Backend::Sqlite {
-        let e = h
-            .position_result(&f, "HOLDER-3", "3000")
-            .await
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains(&format!("the ledger is broken at seq {head}")),
-            "{e}"
-        );
-    }
+    // So does the writer that left that head itself: on SQLite every batch reads the head, on
+    // PostgreSQL the database recomputes the head event's hash before it links a batch onto it.
+    let e = h
+        .position_result(&f, "HOLDER-3", "3000")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(&format!("the ledger is broken at seq {head}")),
+        "{backend}: {e}"
+    );
+    assert_eq!(
+        h.store.ledger_head().await.unwrap().unwrap().0,
+        head,
+        "nothing written"
+    );
 }
 
 /// A position row edited behind its ledger (CANCELLED moved back to FUNDED in the database) is

@@ -147,24 +147,21 @@ async fn a_deadlock_between_two_writers_is_retried_and_both_land() {
         )
         .await
         .unwrap();
-    // A second writer (a fresh store: its first batch takes the chain head's lock first).
+    // A second writer.
     let second = Service::new(
         open(&schema.url, Duration::from_secs(30)).await,
         ServiceConfig::default(),
     );
 
-    // The other writer holds the position's row, then asks for the chain head that the second
-    // writer holds while it waits for the row: a deadlock. Its deadlock_timeout is long, so the
-    // server breaks the cycle by aborting the second writer's transaction.
+    // The other writer holds the chain head; the second writer takes the position's row (its
+    // batch writes the rows that need no head first), then waits for the head; the other
+    // writer then asks for the position's row: a deadlock. The other's deadlock_timeout is
+    // long, so the server breaks the cycle by aborting the second writer's transaction.
     let mut other = raw(&schema.url).await;
     let before = deadlocks(&mut other).await;
     exec(&mut other, "SET deadlock_timeout = '20s'").await;
     exec(&mut other, "BEGIN").await;
-    exec(
-        &mut other,
-        &format!("UPDATE positions SET state = state WHERE id = '{}'", p.id),
-    )
-    .await;
+    exec(&mut other, "SELECT seq FROM ledger_head FOR UPDATE").await;
     let moving = {
         let (svc, a, id) = (second, a.clone(), p.id.clone());
         tokio::spawn(async move {
@@ -181,13 +178,13 @@ async fn a_deadlock_between_two_writers_is_retried_and_both_land() {
             (svc, r)
         })
     };
-    // Wait until the second writer waits for the row lock.
+    // Wait until the second writer waits for the head.
     let mut watch = raw(&base).await;
     let t0 = Instant::now();
     loop {
         let waiting: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'escrowgrid' \
-             AND wait_event_type = 'Lock' AND query LIKE '%positions%'",
+             AND wait_event_type = 'Lock' AND query LIKE '%escrowgrid_link%'",
         )
         .fetch_one(&mut watch)
         .await
@@ -201,7 +198,11 @@ async fn a_deadlock_between_two_writers_is_retried_and_both_land() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    exec(&mut other, "SELECT seq FROM ledger_head FOR UPDATE").await;
+    exec(
+        &mut other,
+        &format!("UPDATE positions SET state = state WHERE id = '{}'", p.id),
+    )
+    .await;
     exec(&mut other, "COMMIT").await;
     let (second, r) = moving.await.unwrap();
     let out = r.expect("the deadlocked write is retried and lands");

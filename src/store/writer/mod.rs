@@ -11,6 +11,7 @@
 //! Across processes on one PostgreSQL database the `ledger_head` row, locked once per batch, is
 //! what orders the chain; on SQLite `BEGIN IMMEDIATE` is.
 
+mod linked;
 mod outcome;
 
 use super::counters::Deltas;
@@ -18,7 +19,6 @@ use super::sql::{self, Arg, Dialect, Q};
 use super::sqlconn::{Pools, Tx, WriteConn};
 use super::sqlrows;
 use super::sqlwrite::{self, entity_of, rows_of, whole_batch_fits};
-use super::wakers::CHANNEL;
 use super::{Change, Committed, FaultInjector, Heads, StoreError, StoreResult, Write};
 use crate::domain::audit::AuditEvent;
 use crate::domain::ledger::PreparedEvent;
@@ -145,8 +145,8 @@ enum Step {
 
 /// How an attempt at a batch ended.
 enum Attempt {
-    /// Committed, leaving the chains' heads as given (None: as they were, or unknown).
-    Committed(Vec<Option<Step>>, Option<Heads>),
+    /// Committed.
+    Committed(Vec<Option<Step>>),
     /// Write `index` failed after it changed something: run the batch again without it.
     Failed { index: usize, error: StoreError },
     /// A statement over several writes failed: run the batch again a write at a time, to find
@@ -163,22 +163,16 @@ enum Attempt {
         steps: Vec<Option<Step>>,
         error: StoreError,
     },
+    /// As `Unknown`, for a batch the database linked (`linked.rs`): its places in the chains
+    /// are the database's, so the writer looks for its records by id.
+    UnknownLinked(StoreError),
 }
 
 /// What the writer keeps between batches.
 #[derive(Default)]
 struct State {
     conn: Option<WriteConn>,
-    /// The chains' heads as this writer last left them; None when unknown (at start, after a
-    /// failure, after another process moved them).
-    head: Option<Heads>,
-    /// Batches to apply the careful way before trying one statement again.
-    careful: u32,
 }
-
-/// After a one-statement batch is refused (usually: another process moved the head), this many
-/// batches read the head under its lock instead; then one statement is tried again.
-const CAREFUL_AFTER_MISS: u32 = 16;
 
 /// Bulk: each statement covers as many writes as it can. Isolating: each covers one write, so a
 /// failing statement names its write.
@@ -252,14 +246,14 @@ impl Writer {
         WriterHandle { jobs }
     }
 
-    async fn run(self, mut rx: mpsc::Receiver<Job>) {
+    async fn run(self, mut queue: mpsc::Receiver<Job>) {
         let mut state = State::default();
         // An import taken while a batch was gathered waits for that batch to commit.
         let mut held: Option<Job> = None;
         loop {
             let first = match held.take() {
                 Some(j) => j,
-                None => match rx.recv().await {
+                None => match queue.recv().await {
                     Some(j) => j,
                     None => return,
                 },
@@ -279,7 +273,7 @@ impl Writer {
             };
             let mut jobs = vec![(write, reply)];
             while jobs.len() < MAX_BATCH {
-                match rx.try_recv() {
+                match queue.try_recv() {
                     Ok(Job::One { write, reply }) => jobs.push((write, reply)),
                     Ok(import) => {
                         held = Some(import);
@@ -306,7 +300,6 @@ impl Writer {
     /// writes), into a store that must be empty, committed only when nothing failed and both
     /// chains end on `expect`; otherwise rolled back whole.
     async fn import(&self, st: &mut State, writes: &[Prepared], expect: &Heads) -> StoreResult<()> {
-        st.head = None;
         let mut conn = match st.conn.take() {
             Some(c) => c,
             None => self.pools.writer_connection().await?,
@@ -344,7 +337,7 @@ impl Writer {
             let live: Vec<usize> = (0..chunk.len()).collect();
             let at = |i: usize| n * MAX_BATCH + i + 1;
             let steps = match self.apply_all(tx, chunk, &live, Mode::Bulk).await {
-                Ok((steps, _)) => steps,
+                Ok(steps) => steps,
                 Err(GroupError::Write(i, e)) => {
                     return Err(StoreError::Constraint(format!(
                         "write {} failed: {e}",
@@ -395,7 +388,7 @@ impl Writer {
         let (writes, replies): (Vec<Prepared>, Vec<_>) = jobs.into_iter().unzip();
         let mut failed: Vec<Option<StoreError>> = vec![None; writes.len()];
         let mut mode = Mode::Bulk;
-        let mut attempt = match self.one_statement(st, &writes).await {
+        let mut attempt = match self.linked(st, &writes).await {
             Some(a) => a,
             None => match self.sqlite_batch(st, &writes).await {
                 Some(a) => a,
@@ -416,26 +409,25 @@ impl Writer {
                 }
                 Attempt::Unknown { steps, error } => {
                     st.conn = None;
-                    st.head = None;
                     attempt = self.resolve(&mut st.conn, steps, error, tries).await;
                     continue;
                 }
-                Attempt::Committed(steps, heads) => {
-                    if heads.is_some() {
-                        st.head = heads;
-                    }
-                    break self.answers(steps, &mut failed);
+                Attempt::UnknownLinked(error) => {
+                    st.conn = None;
+                    attempt = self
+                        .resolve_linked(&mut st.conn, &writes, error, tries)
+                        .await;
+                    continue;
                 }
+                Attempt::Committed(steps) => break self.answers(steps, &mut failed),
                 Attempt::Failed { index, error } => {
                     failed[index] = Some(error);
                     mode = Mode::Bulk;
                 }
                 Attempt::Isolate => mode = Mode::Isolating,
                 Attempt::Unavailable(e) => {
-                    // The connection may be broken, and the head unknown: the next batch takes
-                    // a fresh connection and reads the head.
+                    // The connection may be broken: the next batch takes a fresh one.
                     st.conn = None;
-                    st.head = None;
                     break failed
                         .iter_mut()
                         .map(|f| Err(f.take().unwrap_or_else(|| e.clone())))
@@ -447,67 +439,6 @@ impl Writer {
         for (reply, answer) in replies.into_iter().zip(answers) {
             // A caller that went away no longer wants its answer; its write stands.
             let _ = reply.send(answer);
-        }
-    }
-
-    /// PostgreSQL, when this writer knows the chain head (it moved it last): the whole batch as
-    /// one statement that commits on its own (`sqlwrite::one_statement`) — one round trip instead of
-    /// one per statement plus BEGIN and COMMIT. None when the batch does not qualify or the
-    /// statement was refused (the head moved, a position changed, a constraint): the batch then
-    /// runs under the head's lock, which also finds a failing write.
-    async fn one_statement(&self, st: &mut State, writes: &[Prepared]) -> Option<Attempt> {
-        if self.d != Dialect::Postgres {
-            return None;
-        }
-        if st.careful > 0 {
-            st.careful -= 1;
-            return None;
-        }
-        let head = st.head.clone()?;
-        let live: Vec<usize> = (0..writes.len()).collect();
-        let (q, steps, heads) = match self.whole_batch(writes, &live, head)? {
-            Ok(built) => built,
-            Err((index, error)) => return Some(Attempt::Failed { index, error }),
-        };
-        if st.conn.is_none() {
-            match self.pools.writer_connection().await {
-                Ok(c) => st.conn = Some(c),
-                Err(e) => return Some(Attempt::Unavailable(e)),
-            }
-        }
-        // Not re-read here: the statement is guarded by the head row this writer left (a read of
-        // the head event per batch cost a fifth of the throughput); the locked path checks it.
-        let lost = || StoreError::Unavailable("injected: the commit's answer was lost".into());
-        match self.faults.take_commit_loss() {
-            Some(false) => {
-                return Some(Attempt::Unknown {
-                    steps,
-                    error: lost(),
-                });
-            }
-            Some(true) => {
-                let r = st.conn.as_mut().expect("set above").exec(q).await;
-                return Some(match r {
-                    Ok(_) => Attempt::Unknown {
-                        steps,
-                        error: lost(),
-                    },
-                    Err(error) => Attempt::Unavailable(error),
-                });
-            }
-            None => {}
-        }
-        match st.conn.as_mut().expect("set above").exec(q).await {
-            Ok(_) => Some(Attempt::Committed(steps, Some(heads))),
-            // Whether it committed is unknown: look before answering or trying again.
-            Err(error) if outcome_unknown(&error) => Some(Attempt::Unknown { steps, error }),
-            Err(e) if e.is_unavailable() => Some(Attempt::Unavailable(e)),
-            Err(e) => {
-                tracing::debug!(error = %e, "one-statement batch refused; applying it under the head's lock");
-                st.head = None;
-                st.careful = CAREFUL_AFTER_MISS;
-                None
-            }
         }
     }
 
@@ -547,7 +478,7 @@ impl Writer {
             let _ = conn.simple("ROLLBACK").await;
             return Some(Attempt::Unavailable(e));
         }
-        let (q, steps, heads) = match self.whole_batch(writes, &live, head)? {
+        let (q, steps) = match self.whole_batch(writes, &live, head)? {
             Ok(built) => built,
             Err((index, error)) => {
                 let _ = conn.simple("ROLLBACK").await;
@@ -555,7 +486,7 @@ impl Writer {
             }
         };
         match conn.exec(q).await {
-            Ok(_) => Some(Attempt::Committed(steps, Some(heads))),
+            Ok(_) => Some(Attempt::Committed(steps)),
             Err(e) => {
                 // Whatever failed, the transaction is still open (or already gone): end it.
                 let _ = conn.simple("ROLLBACK").await;
@@ -567,18 +498,17 @@ impl Writer {
         }
     }
 
-    /// The live writes as one statement after `head` (PostgreSQL: `sqlwrite::one_statement`; SQLite:
-    /// `sqlwrite::sqlite_batch`, which ends with COMMIT), each write's step should it succeed,
-    /// and the heads it leaves. None when the batch does not qualify (a policy upsert or key
-    /// revocation; two writes on one entity); `Err` when a write fails as it is linked (a test's
-    /// injected fault).
+    /// SQLite: the live writes as one call after `head` (`sqlwrite::sqlite_batch`, which ends
+    /// with COMMIT), linked here, each write's step should it succeed. None when the batch does
+    /// not qualify (a policy upsert or key revocation; two writes on one entity); `Err` when a
+    /// write fails as it is linked (a test's injected fault).
     #[allow(clippy::type_complexity)]
     fn whole_batch(
         &self,
         writes: &[Prepared],
         live: &[usize],
         head: Heads,
-    ) -> Option<Result<(Q, Vec<Option<Step>>, Heads), (usize, StoreError)>> {
+    ) -> Option<Result<(Q, Vec<Option<Step>>), (usize, StoreError)>> {
         if !whole_batch_fits(&live.iter().map(|i| &writes[*i].change).collect::<Vec<_>>()) {
             return None;
         }
@@ -599,11 +529,7 @@ impl Writer {
         }
         let changes: Vec<&Change> = live.iter().map(|i| &writes[*i].change).collect();
         let (creates, transitions) = rows_of(self.d, &changes);
-        let after = pending.heads();
-        let moved = after != head;
-        let ledger_moved = after.ledger != head.ledger;
         let parts = sqlwrite::OneStatement {
-            head: moved.then_some((&head, &after)),
             creates,
             position_events: transitions
                 .iter()
@@ -615,14 +541,11 @@ impl Writer {
                 .collect(),
             ledger: std::mem::take(&mut pending.ledger),
             audit: std::mem::take(&mut pending.audit),
+            prefixes: Vec::new(),
+            digests: Vec::new(),
             deltas: &pending.deltas,
-            notify: ledger_moved.then_some((CHANNEL, pending.seq)),
         };
-        let q = match self.d {
-            Dialect::Postgres => sqlwrite::one_statement(parts),
-            Dialect::Sqlite => sqlwrite::sqlite_batch(parts),
-        };
-        Some(Ok((q, steps, after)))
+        Some(Ok((sqlwrite::sqlite_batch(parts), steps)))
     }
 
     /// Each caller's answer after a commit; tells in-process subscribers of the new head.
@@ -687,7 +610,7 @@ impl Writer {
     ) -> Attempt {
         let live: Vec<usize> = (0..writes.len()).filter(|i| failed[*i].is_none()).collect();
         if live.is_empty() {
-            return Attempt::Committed(writes.iter().map(|_| None).collect(), None);
+            return Attempt::Committed(writes.iter().map(|_| None).collect());
         }
         // A kept PostgreSQL connection that broke since the last batch fails at BEGIN, before
         // anything is sent: take a fresh one and try once more. (On SQLite a failed BEGIN means
@@ -713,15 +636,13 @@ impl Writer {
         }
         let mut tx = Tx(conn.as_mut().expect("connected"));
         match self.apply_all(&mut tx, writes, &live, mode).await {
-            Ok((steps, _))
-                if self.d == Dialect::Postgres && self.faults_lose_commit(&mut tx).await =>
-            {
+            Ok(steps) if self.d == Dialect::Postgres && self.faults_lose_commit(&mut tx).await => {
                 let error =
                     StoreError::Unavailable("injected: the commit's answer was lost".into());
                 Attempt::Unknown { steps, error }
             }
-            Ok((steps, heads)) => match tx.commit().await {
-                Ok(()) => Attempt::Committed(steps, heads),
+            Ok(steps) => match tx.commit().await {
+                Ok(()) => Attempt::Committed(steps),
                 Err(e @ StoreError::Retryable(_)) => Attempt::Retry(e),
                 Err(error) if self.d == Dialect::Postgres && outcome_unknown(&error) => {
                     Attempt::Unknown { steps, error }
@@ -755,15 +676,14 @@ impl Writer {
 
     /// Applies the live writes in arrival order, in groups that no two writes of which touch the
     /// same entity (one write per group when isolating), then the deferred rows, the heads and
-    /// the counters. Returns each write's step and the heads the batch leaves (None when it
-    /// touched neither chain).
+    /// the counters. Returns each write's step.
     async fn apply_all(
         &self,
         tx: &mut Tx<'_>,
         writes: &[Prepared],
         live: &[usize],
         mode: Mode,
-    ) -> Result<(Vec<Option<Step>>, Option<Heads>), GroupError> {
+    ) -> Result<Vec<Option<Step>>, GroupError> {
         let chained = live
             .iter()
             .any(|i| writes[*i].ledger.is_some() || writes[*i].audit.is_some());
@@ -774,13 +694,22 @@ impl Writer {
         };
         if mode == Mode::Bulk
             && self.d == Dialect::Postgres
-            && let Some(built) = self.whole_batch(writes, live, first.clone())
+            && whole_batch_fits(&live.iter().map(|i| &writes[*i].change).collect::<Vec<_>>())
         {
-            // Under the head's lock the statement's head check holds; a stale transition or a
-            // constraint aborts it, and the batch is then isolated write by write.
-            let (q, steps, heads) = built.map_err(|(i, e)| GroupError::Write(i, e))?;
-            tx.exec(q).await.map_err(GroupError::WholeBatch)?;
-            return Ok((steps, chained.then_some(heads)));
+            // Under the head's lock (verified above), linked by the database as the one
+            // statement is; a stale transition or a constraint aborts it, and the batch is
+            // then isolated write by write.
+            let q = self
+                .linked_batch(writes, live)
+                .map_err(|(i, e)| GroupError::Write(i, e))?;
+            let answer = tx
+                .fetch_optional::<(String, Option<String>)>(q)
+                .await
+                .map_err(GroupError::WholeBatch)?
+                .ok_or_else(|| StoreError::Other("the batch answered nothing".into()))
+                .map_err(GroupError::Statement)?;
+            let steps = Self::linked_steps(writes, live, answer).map_err(GroupError::Statement)?;
+            return Ok(steps);
         }
         let mut pending = Pending::after(&first);
         let mut steps: Vec<Option<Step>> = writes.iter().map(|_| None).collect();
@@ -847,7 +776,7 @@ impl Writer {
                 .await
                 .map_err(GroupError::Statement)?;
         }
-        Ok((steps, chained.then_some(last)))
+        Ok(steps)
     }
 
     /// Inserts the ledger and audit rows gathered so far.

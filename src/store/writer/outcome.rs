@@ -66,7 +66,7 @@ impl Writer {
             Ok(true) => {
                 tracing::info!(error = %error, "the commit's answer was lost, but the batch landed");
                 // The heads it left are read again by the next batch.
-                Attempt::Committed(steps, None)
+                Attempt::Committed(steps)
             }
             Ok(false) if tries < WRITE_TRIES => {
                 tracing::info!(error = %error, "the batch did not land; trying again");
