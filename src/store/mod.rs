@@ -753,6 +753,11 @@ pub trait Diagnostics: Send + Sync {
     fn timings(&self) -> Vec<crate::metrics::OpFigures> {
         Vec::new()
     }
+    /// How the database would read a page of positions (its query plan, a line per step), where
+    /// there is a database to ask.
+    async fn explain_positions(&self, _q: &PositionQuery) -> StoreResult<Option<String>> {
+        Ok(None)
+    }
 }
 
 /// The anchors' outbox: anchors of the ledger head waiting to be published (`anchors.rs`).

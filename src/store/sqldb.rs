@@ -515,6 +515,24 @@ impl Diagnostics for SqlStore {
     fn timings(&self) -> Vec<crate::metrics::OpFigures> {
         self.metrics.figures()
     }
+
+    async fn explain_positions(&self, q: &PositionQuery) -> StoreResult<Option<String>> {
+        let mut query = sql::list_positions(self.d, q);
+        let lines: Vec<String> = match self.d {
+            Dialect::Postgres => {
+                query.sql.insert_str(0, "EXPLAIN ");
+                let rows: Vec<(String,)> = self.primary_all("store.explain", query).await?;
+                rows.into_iter().map(|(l,)| l).collect()
+            }
+            Dialect::Sqlite => {
+                query.sql.insert_str(0, "EXPLAIN QUERY PLAN ");
+                let rows: Vec<(i64, i64, i64, String)> =
+                    self.primary_all("store.explain", query).await?;
+                rows.into_iter().map(|(.., l)| l).collect()
+            }
+        };
+        Ok(Some(lines.join("\n")))
+    }
 }
 
 #[async_trait]

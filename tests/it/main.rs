@@ -9,6 +9,7 @@ mod backups;
 mod cli;
 mod conformance;
 mod e2e_tmux;
+mod indexes;
 mod integrity;
 mod migrations;
 mod multiprocess;
