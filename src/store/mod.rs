@@ -4,9 +4,12 @@
 
 mod anchors;
 pub mod counters;
+mod faults;
 pub mod memory;
 pub mod postgres;
+mod query;
 pub mod replica;
+mod report;
 pub mod schema;
 pub(crate) mod sql;
 pub(crate) mod sqlconn;
@@ -18,6 +21,9 @@ pub mod tables;
 mod wakers;
 mod writer;
 
+pub use faults::{FaultInjector, WriterHold};
+pub use query::*;
+pub use report::{Counts, DbStats, PoolStats, TableStats, Transport};
 pub use sqldb::SqlStore;
 
 use crate::domain::anchor::{AnchorRecord, AnchorSummary};
@@ -25,12 +31,11 @@ use crate::domain::apikey::ApiKey;
 use crate::domain::audit::AuditEvent;
 use crate::domain::ledger::{LedgerDraft, LedgerEvent};
 use crate::domain::{
-    Asset, AssetTemplate, Institution, InstitutionPolicy, LedgerKind, Outcome, Position,
-    PositionLifecycleEvent, PositionState, Region,
+    Asset, AssetTemplate, Institution, InstitutionPolicy, Position, PositionLifecycleEvent,
+    PositionState, Region,
 };
 use async_trait::async_trait;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -209,348 +214,6 @@ pub struct Committed {
     pub batch: usize,
 }
 
-/// Keyset page request: items strictly after `after` (an id), at most `limit`.
-#[derive(Debug, Clone, Default)]
-pub struct Page {
-    pub after: Option<String>,
-    pub limit: u32,
-}
-
-impl Page {
-    pub fn first(limit: u32) -> Self {
-        Page { after: None, limit }
-    }
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct InstitutionQuery {
-    /// Restrict to one institution (scoping).
-    pub id: Option<String>,
-    pub page: Page,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct TemplateQuery {
-    pub institution_id: Option<String>,
-    pub page: Page,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct AssetQuery {
-    pub institution_id: Option<String>,
-    pub template_id: Option<String>,
-    pub page: Page,
-}
-
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct PositionFilter {
-    pub institution_id: Option<String>,
-    pub asset_id: Option<String>,
-    pub template_id: Option<String>,
-    pub state: Option<PositionState>,
-    pub holder_reference: Option<String>,
-    /// Case-insensitive substring of the id, holder reference or external reference.
-    pub text: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum PositionSortKey {
-    /// Creation order (the id is time-ordered).
-    #[default]
-    Created,
-    Updated,
-    Institution,
-    Asset,
-    Holder,
-    Amount,
-    Currency,
-    State,
-}
-
-impl PositionSortKey {
-    pub const ALL: &'static [PositionSortKey] = &[
-        PositionSortKey::Created,
-        PositionSortKey::Institution,
-        PositionSortKey::Asset,
-        PositionSortKey::Holder,
-        PositionSortKey::Amount,
-        PositionSortKey::Currency,
-        PositionSortKey::State,
-        PositionSortKey::Updated,
-    ];
-
-    /// The key's name (`sort=` in the HTTP API).
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            PositionSortKey::Created => "created",
-            PositionSortKey::Updated => "updated",
-            PositionSortKey::Institution => "institution",
-            PositionSortKey::Asset => "asset",
-            PositionSortKey::Holder => "holder",
-            PositionSortKey::Amount => "amount",
-            PositionSortKey::Currency => "currency",
-            PositionSortKey::State => "state",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|k| k.as_str() == s)
-    }
-
-    /// The value of this key for a position, in a form whose text order is the key's order.
-    pub fn cursor_value(&self, p: &Position) -> String {
-        match self {
-            PositionSortKey::Created => String::new(),
-            PositionSortKey::Updated => crate::domain::time::format(&p.updated_at),
-            PositionSortKey::Institution => p.institution_id.clone(),
-            PositionSortKey::Asset => p.asset_id.clone(),
-            PositionSortKey::Holder => p.holder_reference.clone(),
-            PositionSortKey::Amount => p.amount.to_sortable(),
-            PositionSortKey::Currency => p.currency.as_str().to_string(),
-            PositionSortKey::State => p.state.as_str().to_string(),
-        }
-    }
-}
-
-/// Where a position page starts: after (or, going backwards, before) this row in sort order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PositionCursor {
-    pub value: String,
-    pub id: String,
-}
-
-impl PositionCursor {
-    pub fn of(key: PositionSortKey, p: &Position) -> Self {
-        PositionCursor {
-            value: key.cursor_value(p),
-            id: p.id.clone(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct PositionQuery {
-    pub filter: PositionFilter,
-    pub sort: PositionSortKey,
-    pub descending: bool,
-    pub cursor: Option<PositionCursor>,
-    /// Read towards the start: the `limit` rows before `cursor` (the last page if no cursor).
-    /// The result is still in display order.
-    pub backwards: bool,
-    pub limit: u32,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct LedgerQuery {
-    /// Only events with seq > after_seq.
-    pub after_seq: i64,
-    /// Only events with seq < before_seq.
-    pub before_seq: Option<i64>,
-    pub position_id: Option<String>,
-    pub kind: Option<LedgerKind>,
-    pub institution_id: Option<String>,
-    /// Only events written at or after this time.
-    pub since: Option<crate::domain::time::Timestamp>,
-    /// Only events whose kind, id, entity id, position id, institution id or payload (its
-    /// canonical JSON: the actor, amounts, states, reasons) contains this text, ignoring ASCII
-    /// case (PostgreSQL folds every letter's case).
-    pub text: Option<String>,
-    /// Newest first (for "the last N events"); otherwise seq ascending.
-    pub newest_first: bool,
-    pub limit: u32,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct AuditQuery {
-    pub action: Option<String>,
-    pub outcome: Option<Outcome>,
-    /// Records made by, or about, this institution.
-    pub institution_id: Option<String>,
-    /// Only records with id < before (newest-first paging).
-    pub before: Option<String>,
-    /// Only records with id > after, oldest first (paging towards the newest).
-    pub after: Option<String>,
-    /// Oldest first (by id) instead of newest first.
-    pub oldest_first: bool,
-    /// Only the record with this id.
-    pub id: Option<String>,
-    /// Only records about this resource.
-    pub resource_id: Option<String>,
-    /// The audit chain in order: only records with seq > this, oldest first (instead of newest
-    /// first by id).
-    pub after_seq: Option<i64>,
-    /// Only records that have no place in the audit chain (written by a version before it).
-    pub unchained: bool,
-    /// Only records whose id, actor, key id, action, outcome, resource id, operation id or
-    /// error code contains this text, ignoring ASCII case (PostgreSQL folds every letter's).
-    pub text: Option<String>,
-    pub limit: u32,
-}
-
-/// "Contains `needle`", ignoring ASCII case as SQLite's LIKE does.
-fn contains_ascii_ci(needle: &str) -> impl Fn(&str) -> bool {
-    let needle = needle.to_ascii_lowercase();
-    move |s: &str| s.to_ascii_lowercase().contains(&needle)
-}
-
-/// The fields of a ledger event that `LedgerQuery.text` searches.
-pub struct LedgerText<'a> {
-    pub kind: &'a str,
-    pub id: &'a str,
-    pub entity_id: &'a str,
-    pub position_id: Option<&'a str>,
-    pub institution_id: &'a str,
-    /// The payload's canonical JSON.
-    pub payload_json: &'a str,
-}
-
-/// Whether an event with these fields matches `LedgerQuery.text`: its kind, ids or canonical
-/// payload contain the text.
-pub fn ledger_text_hit(text: &str, e: &LedgerText<'_>) -> bool {
-    if text.is_empty() {
-        return true;
-    }
-    let hit = contains_ascii_ci(text);
-    hit(e.kind)
-        || hit(e.id)
-        || hit(e.entity_id)
-        || e.position_id.is_some_and(&hit)
-        || hit(e.institution_id)
-        || hit(e.payload_json)
-}
-
-/// Whether a ledger event matches `LedgerQuery.text` (the console's test for events that
-/// stream in).
-pub fn ledger_text_matches(e: &LedgerEvent, text: &str) -> bool {
-    text.is_empty()
-        || ledger_text_hit(
-            text,
-            &LedgerText {
-                kind: e.kind.as_str(),
-                id: &e.id,
-                entity_id: &e.entity_id,
-                position_id: e.position_id.as_deref(),
-                institution_id: &e.institution_id,
-                payload_json: &crate::domain::ledger::canonical_value(&e.payload),
-            },
-        )
-}
-
-/// The fields of an audit record that `AuditQuery.text` searches.
-pub struct AuditText<'a> {
-    pub id: &'a str,
-    pub actor: &'a str,
-    pub api_key_id: Option<&'a str>,
-    pub action: &'a str,
-    pub outcome: &'a str,
-    pub resource_id: Option<&'a str>,
-    pub op_id: Option<&'a str>,
-    pub error_code: Option<&'a str>,
-}
-
-/// Whether a record with these fields matches `AuditQuery.text`.
-pub fn audit_text_hit(text: &str, a: &AuditText<'_>) -> bool {
-    if text.is_empty() {
-        return true;
-    }
-    let hit = contains_ascii_ci(text);
-    hit(a.id)
-        || hit(a.actor)
-        || a.api_key_id.is_some_and(&hit)
-        || hit(a.action)
-        || hit(a.outcome)
-        || a.resource_id.is_some_and(&hit)
-        || a.op_id.is_some_and(&hit)
-        || a.error_code.is_some_and(&hit)
-}
-
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Counts {
-    pub institutions: i64,
-    pub templates: i64,
-    pub assets: i64,
-    pub positions: i64,
-    pub ledger_events: i64,
-    pub audit_events: i64,
-    pub positions_by_state: Vec<(PositionState, i64)>,
-}
-
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PoolStats {
-    pub size: u32,
-    pub idle: u32,
-    pub max: u32,
-    /// Reads that found every connection busy and the pool at its maximum, so waited.
-    pub waits: u64,
-}
-
-/// What the database itself says of its size and health (PostgreSQL: `pg_database_size`,
-/// `pg_stat_user_tables`, `pg_stat_database`).
-#[derive(Debug, Clone, Default, serde::Serialize, PartialEq, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DbStats {
-    pub size_bytes: i64,
-    pub deadlocks: i64,
-    /// Queries on a standby cancelled for conflicts with recovery.
-    pub conflicts: i64,
-    pub commits: i64,
-    pub rollbacks: i64,
-    pub tables: Vec<TableStats>,
-    /// Things the operator should know once (a missing index, a fallback in use).
-    pub notes: Vec<String>,
-}
-
-/// The connection to a database server: encrypted or not, and what of the server was checked.
-#[derive(Debug, Clone, serde::Serialize, PartialEq, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Transport {
-    pub encrypted: bool,
-    /// TLS version and cipher, as the server reports them (`pg_stat_ssl`).
-    pub protocol: Option<String>,
-    pub cipher: Option<String>,
-    /// libpq's `sslmode`: disable, allow, prefer, require, verify-ca or verify-full.
-    pub ssl_mode: String,
-    /// Whether the server's certificate was checked against the trusted CAs, and its host name.
-    pub certificate_verified: bool,
-    pub host_name_verified: bool,
-}
-
-impl Transport {
-    /// One line for `health` and the Health tab.
-    pub fn describe(&self) -> String {
-        if !self.encrypted {
-            return format!(
-                "NOT encrypted (sslmode={}): passwords and data cross the network in the clear",
-                self.ssl_mode
-            );
-        }
-        let what = [self.protocol.as_deref(), self.cipher.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ");
-        let checked = match (self.certificate_verified, self.host_name_verified) {
-            (true, true) => "certificate and host name verified",
-            (true, false) => "certificate verified, host name not checked",
-            _ => "server NOT verified (any certificate is accepted)",
-        };
-        format!("encrypted ({what}), {checked} (sslmode={})", self.ssl_mode)
-    }
-}
-
-#[derive(Debug, Clone, Default, serde::Serialize, PartialEq, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TableStats {
-    pub name: String,
-    pub live_rows: i64,
-    pub dead_rows: i64,
-    /// The newest of the last vacuum and autovacuum, RFC 3339; None if never.
-    pub last_vacuum: Option<String>,
-    pub last_analyze: Option<String>,
-}
-
 /// Backend-specific wake-ups for the ledger stream: "there may be new events now".
 #[async_trait]
 pub trait LedgerWaker: Send {
@@ -558,90 +221,6 @@ pub trait LedgerWaker: Send {
     /// are allowed: the stream always re-reads by seq. Returns an error while the backend's
     /// notification channel is down (the stream then falls back to polling and reports it).
     async fn wait(&mut self, max_wait: Duration) -> StoreResult<()>;
-}
-
-/// Test hooks shared by all backends: a ledger append that fails after the entity write (to
-/// prove that a write rolls back whole), and a gate that holds the writer while writes queue (to
-/// put chosen writes into one batch).
-#[derive(Debug, Default)]
-pub struct FaultInjector {
-    fail_next_ledger_append: AtomicBool,
-    /// 0: none; 1: the next commit lands but its answer is lost; 2: the next commit is lost
-    /// before it reaches the database (PostgreSQL writer).
-    lose_next_commit: std::sync::atomic::AtomicU8,
-    gate: tokio::sync::Mutex<()>,
-    /// Whether a test holds the gate (so a write need not take the gate's lock otherwise).
-    holding: AtomicBool,
-    queued: AtomicI64,
-}
-
-/// The writer held by a test (`FaultInjector::hold_writer`) until this is dropped.
-pub struct WriterHold<'a> {
-    _gate: tokio::sync::MutexGuard<'a, ()>,
-    holding: &'a AtomicBool,
-}
-
-impl Drop for WriterHold<'_> {
-    fn drop(&mut self) {
-        self.holding.store(false, Ordering::SeqCst);
-    }
-}
-
-impl FaultInjector {
-    pub fn fail_next_ledger_append(&self) {
-        self.fail_next_ledger_append.store(true, Ordering::SeqCst);
-    }
-    /// Called by a store right before it appends a ledger event.
-    pub(crate) fn check_ledger_append(&self) -> StoreResult<()> {
-        if self.fail_next_ledger_append.swap(false, Ordering::SeqCst) {
-            Err(StoreError::Other("injected ledger append failure".into()))
-        } else {
-            Ok(())
-        }
-    }
-    /// The next PostgreSQL commit lands, but the writer hears nothing back (`landed`: true), or
-    /// it never reaches the database (false), as when the connection breaks at that moment.
-    pub fn lose_next_commit(&self, landed: bool) {
-        self.lose_next_commit
-            .store(if landed { 1 } else { 2 }, Ordering::SeqCst);
-    }
-    /// Called by the writer at a commit: Some(landed) when the commit is to be lost.
-    pub(crate) fn take_commit_loss(&self) -> Option<bool> {
-        match self.lose_next_commit.swap(0, Ordering::SeqCst) {
-            1 => Some(true),
-            2 => Some(false),
-            _ => None,
-        }
-    }
-    /// Holds the writer (before it takes its next batch) until the guard is dropped.
-    pub async fn hold_writer(&self) -> WriterHold<'_> {
-        self.holding.store(true, Ordering::SeqCst);
-        WriterHold {
-            _gate: self.gate.lock().await,
-            holding: &self.holding,
-        }
-    }
-    pub(crate) async fn writer_gate(&self) {
-        if self.holding.load(Ordering::SeqCst) {
-            drop(self.gate.lock().await);
-        }
-    }
-    /// A write of a store without a writer task (memory) passes the gate: counted as queued
-    /// while a test holds it.
-    pub(crate) async fn pass_gate(&self) {
-        if self.holding.load(Ordering::SeqCst) {
-            self.queued(1);
-            drop(self.gate.lock().await);
-            self.queued(-1);
-        }
-    }
-    /// Writes queued and not yet taken by the writer.
-    pub fn queued_writes(&self) -> i64 {
-        self.queued.load(Ordering::SeqCst)
-    }
-    pub(crate) fn queued(&self, n: i64) {
-        self.queued.fetch_add(n, Ordering::SeqCst);
-    }
 }
 
 /// The data: what the service reads and writes. A backend implements this, `Diagnostics` and

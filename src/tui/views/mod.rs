@@ -14,6 +14,7 @@ pub mod position_detail;
 pub mod positions;
 pub mod record_detail;
 pub mod text_filter;
+mod window;
 
 pub use super::chain::{ChainView, ChainWatch};
 use super::keymap::{Action, Context, KeyMap};
