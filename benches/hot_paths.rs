@@ -1,5 +1,6 @@
-//! Criterion benches of the hot pure paths: sealing a ledger event (the step every write runs),
-//! money parsing, the position state machine, and drawing the Positions tab from a full page.
+//! Criterion benches of the hot paths: sealing a ledger event and an audit record (the steps every
+//! write runs), the in-memory store's commit and get, money parsing, the position state machine,
+//! and drawing the Positions tab from a full page.
 //! Run with `cargo bench`; compare runs on one machine, not figures across machines.
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
@@ -57,6 +58,142 @@ fn sealing(c: &mut Criterion) {
                 let text = serde_json_canonicalizer::to_string(&v).unwrap();
                 black_box(hex::encode(sha2::Sha256::digest(text.as_bytes())))
             })
+        },
+    );
+    g.finish();
+}
+
+fn audit_record(i: u64) -> escrowgrid::domain::audit::AuditEvent {
+    let d = create_draft(i);
+    escrowgrid::domain::audit::AuditEvent {
+        id: ids::new_id(ids::AUDIT),
+        occurred_at: time::now(),
+        actor: "local:alice".into(),
+        api_key_id: None,
+        institution_id: None,
+        action: "POSITION_CREATED".into(),
+        outcome: escrowgrid::domain::Outcome::Success,
+        resource_type: Some("position".into()),
+        resource_id: Some(d.entity_id.clone()),
+        subject_institution_id: Some(d.institution_id.clone()),
+        payload: Some(d.payload),
+        error: None,
+        op_id: Some(ids::new_id(ids::OPERATION)),
+        client: None,
+        seq: None,
+        prev_hash: None,
+        hash: None,
+    }
+}
+
+fn audit(c: &mut Criterion) {
+    use escrowgrid::domain::audit::link_hash;
+    let mut g = c.benchmark_group("audit");
+    let a = audit_record(7);
+    g.bench_function("digest (canonical bytes written directly + SHA-256)", |b| {
+        b.iter(|| black_box(black_box(&a).digest()))
+    });
+    let payload = escrowgrid::domain::ledger::canonical_value(a.payload.as_ref().unwrap());
+    g.bench_function(
+        "digest, the payload's canonical JSON known (the ledger's)",
+        |b| b.iter(|| black_box(black_box(&a).digest_with(Some(&payload)))),
+    );
+    // What the digest cost before: the record through serde_json::Value and the canonical
+    // writer.
+    g.bench_function("reference: the digest through serde_json::Value", |b| {
+        use sha2::Digest;
+        b.iter(|| {
+            let mut v = serde_json::to_value(black_box(&a)).unwrap();
+            for k in ["seq", "prevHash", "hash"] {
+                v.as_object_mut().unwrap().remove(k);
+            }
+            let text = escrowgrid::domain::ledger::canonical_value(&v);
+            black_box(hex::encode(sha2::Sha256::digest(text.as_bytes())))
+        })
+    });
+    let digest = a.digest();
+    g.bench_function("link (under the lock)", |b| {
+        b.iter(|| black_box(link_hash(black_box(&digest), GENESIS_HASH, 41)))
+    });
+    g.finish();
+}
+
+/// The in-memory store on its own (no service): a create's commit with its ledger event and
+/// audit record, and a get, over a store that already holds 100,000 positions.
+fn memory_store(c: &mut Criterion) {
+    use escrowgrid::domain::{Institution, Position};
+    use escrowgrid::store::memory::MemoryStore;
+    use escrowgrid::store::{Change, Store, Write};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let store = MemoryStore::new();
+    let now = time::now();
+    let inst = "inst_01900000-0000-7000-8000-000000000001".to_string();
+    let asset = "ast_01900000-0000-7000-8000-000000000001".to_string();
+    rt.block_on(async {
+        store
+            .commit(Write {
+                change: Change::CreateInstitution(Institution {
+                    id: inst.clone(),
+                    name: "Bench".into(),
+                    regions: vec![],
+                    verticals: vec![],
+                    created_at: now,
+                    updated_at: now,
+                }),
+                ledger: None,
+                audit: None,
+            })
+            .await
+            .unwrap();
+    });
+    let position = |id: String| Position {
+        id,
+        institution_id: inst.clone(),
+        asset_id: asset.clone(),
+        holder_reference: "H-1".into(),
+        currency: "USD".parse().unwrap(),
+        amount: Money::parse("1250.50").unwrap(),
+        state: PositionState::Created,
+        external_reference: None,
+        version: 0,
+        created_at: now,
+        updated_at: now,
+    };
+    let ids: Vec<String> = (0..100_000).map(|_| ids::new_id(ids::POSITION)).collect();
+    store.load_positions_unchecked(ids.iter().cloned().map(position));
+    let mut g = c.benchmark_group("memory store");
+    g.bench_function("get (100,000 positions)", |b| {
+        let mut i = 0usize;
+        b.iter(|| {
+            i = (i + 7919) % ids.len();
+            black_box(rt.block_on(store.get_position(&ids[i])).unwrap())
+        })
+    });
+    g.bench_function(
+        "commit a create with its ledger event and audit record",
+        |b| {
+            b.iter_batched(
+                || {
+                    let mut d = create_draft(1);
+                    d.institution_id = inst.clone();
+                    let mut a = audit_record(1);
+                    a.payload = Some(d.payload.clone());
+                    (d, a)
+                },
+                |(d, a)| {
+                    // The change itself left out: what is measured is sealing and keeping the
+                    // ledger event and the audit record.
+                    let w = Write {
+                        change: Change::None,
+                        ledger: Some(d),
+                        audit: Some(a),
+                    };
+                    black_box(rt.block_on(store.commit(w)).unwrap())
+                },
+                BatchSize::SmallInput,
+            )
         },
     );
     g.finish();
@@ -190,5 +327,13 @@ fn positions_tab(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, sealing, money, state_machine, positions_tab);
+criterion_group!(
+    benches,
+    sealing,
+    audit,
+    memory_store,
+    money,
+    state_machine,
+    positions_tab
+);
 criterion_main!(benches);

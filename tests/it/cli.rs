@@ -712,7 +712,12 @@ fn check_bench_report(v: &Value, backend: &str, with_processes: bool) {
         );
     }
     for op in ["get", "get-with-history", "page-50-deep"] {
-        assert!(ops.iter().any(|(o, _, _)| o == op), "{op}");
+        for callers in [1, 4] {
+            assert!(
+                ops.contains(&(op.into(), callers, 1)),
+                "{op} with {callers} callers: {ops:?}"
+            );
+        }
     }
     for r in rows
         .iter()
