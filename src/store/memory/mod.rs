@@ -17,7 +17,7 @@ use crate::domain::{
     PositionState, Region,
 };
 use async_trait::async_trait;
-use records::{Au, AuditIds, Chunked, Ev, Lc, Names, PosEntry, PosKey, PosOf, prev_hex};
+use records::{Au, AuditIds, Chunked, Ev, Lc, Names, PosEntry, PosKey, PosOf, Positions, prev_hex};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -32,7 +32,7 @@ struct Data {
     institutions: BTreeMap<String, Institution>,
     templates: BTreeMap<String, AssetTemplate>,
     assets: BTreeMap<String, Asset>,
-    positions: BTreeMap<PosKey, PosEntry>,
+    positions: Positions,
     policies: BTreeMap<(String, Region), InstitutionPolicy>,
     api_keys: BTreeMap<String, ApiKey>,
     ledger: Chunked<Ev>,
@@ -208,7 +208,7 @@ impl MemoryStore {
                 }
             }
             Change::CreatePosition(x) => {
-                if d.positions.contains_key(&PosKey::of(&x.id)) {
+                if d.positions.contains(&PosKey::of(&x.id)) {
                     return Err(dup("position", &x.id));
                 }
                 if !d.institutions.contains_key(&x.institution_id) {
@@ -632,18 +632,23 @@ impl Store for MemoryStore {
             use std::ops::Bound::{Excluded, Unbounded};
             let after = q.cursor.as_ref().map(|c| PosKey::of(&c.id));
             let rows: Box<dyn Iterator<Item = &Position>> = match (after, desc) {
-                (None, false) => Box::new(d.positions.values().map(|e| &e.p)),
-                (None, true) => Box::new(d.positions.values().rev().map(|e| &e.p)),
-                (Some(k), false) => Box::new(
+                (None, false) => {
+                    Box::new(d.positions.in_order((Unbounded, Unbounded)).map(|e| &e.p))
+                }
+                (None, true) => Box::new(
                     d.positions
-                        .range((Excluded(k), Unbounded))
-                        .map(|(_, e)| &e.p),
+                        .in_order((Unbounded, Unbounded))
+                        .rev()
+                        .map(|e| &e.p),
                 ),
+                (Some(k), false) => {
+                    Box::new(d.positions.in_order((Excluded(k), Unbounded)).map(|e| &e.p))
+                }
                 (Some(k), true) => Box::new(
                     d.positions
-                        .range((Unbounded, Excluded(k)))
+                        .in_order((Unbounded, Excluded(k)))
                         .rev()
-                        .map(|(_, e)| &e.p),
+                        .map(|e| &e.p),
                 ),
             };
             let mut out: Vec<Position> = rows
@@ -658,7 +663,7 @@ impl Store for MemoryStore {
         }
         let mut rows: Vec<(String, &Position)> = d
             .positions
-            .values()
+            .all()
             .map(|e| &e.p)
             .filter(|p| matches(p, &q.filter, &d.assets))
             .map(|p| (key.cursor_value(p), p))
@@ -698,7 +703,7 @@ impl Store for MemoryStore {
             });
         }
         Ok(d.positions
-            .values()
+            .all()
             .filter(|e| matches(&e.p, f, &d.assets))
             .count() as i64)
     }

@@ -47,7 +47,7 @@ const POS: &str = "pos_";
 /// A position's id as the store keys it: the UUID of `pos_<uuid>` as two integers, any other id
 /// as its text. Ordered as the ids' text is (for `pos_` and a lower-case UUID of fixed length,
 /// text order is the UUID's numeric order).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(super) enum PosKey {
     Uuid(u64, u64),
     Text(Box<str>),
@@ -406,6 +406,47 @@ impl Lc {
 pub(super) struct PosEntry {
     pub p: Position,
     pub events: Vec<Lc>,
+}
+
+/// The positions: found by id through a hash (one or two memory reads where a tree of a million
+/// takes a read per level), and in id order through the keys alone.
+#[derive(Default)]
+pub(super) struct Positions {
+    by_key: rustc_hash::FxHashMap<PosKey, PosEntry>,
+    order: std::collections::BTreeSet<PosKey>,
+}
+
+impl Positions {
+    pub(super) fn get(&self, k: &PosKey) -> Option<&PosEntry> {
+        self.by_key.get(k)
+    }
+
+    pub(super) fn get_mut(&mut self, k: &PosKey) -> Option<&mut PosEntry> {
+        self.by_key.get_mut(k)
+    }
+
+    pub(super) fn contains(&self, k: &PosKey) -> bool {
+        self.by_key.contains_key(k)
+    }
+
+    pub(super) fn insert(&mut self, k: PosKey, e: PosEntry) {
+        if self.by_key.insert(k.clone(), e).is_none() {
+            self.order.insert(k);
+        }
+    }
+
+    /// Every position, in no particular order.
+    pub(super) fn all(&self) -> impl Iterator<Item = &PosEntry> {
+        self.by_key.values()
+    }
+
+    /// The positions in id order within `range` (both ways).
+    pub(super) fn in_order(
+        &self,
+        range: (std::ops::Bound<PosKey>, std::ops::Bound<PosKey>),
+    ) -> impl DoubleEndedIterator<Item = &PosEntry> {
+        self.order.range(range).map(|k| &self.by_key[k])
+    }
 }
 
 /// Two payloads equal field by field in the same order: a write's audit record holds a copy
