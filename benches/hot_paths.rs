@@ -158,6 +158,8 @@ fn memory_store(c: &mut Criterion) {
         state: PositionState::Created,
         external_reference: None,
         version: 0,
+        released: Some(escrowgrid::domain::Balance::ZERO),
+        held: Some(Money::parse("1250.50").unwrap().into()),
         created_at: now,
         updated_at: now,
     };

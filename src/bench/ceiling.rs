@@ -47,6 +47,8 @@ fn statement(institution: &str, asset: &str, n: usize, seq: i64) -> Q {
             state: PositionState::Created,
             external_reference: None,
             version: 0,
+            released: Some(crate::domain::Balance::ZERO),
+            held: Some(Money::parse("1250.50").expect("an amount").into()),
             created_at: now,
             updated_at: now,
         };

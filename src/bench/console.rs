@@ -58,7 +58,9 @@ pub async fn console(store: SharedStore, url: &str, rows: u64) -> ServiceResult<
                            WHEN 3 THEN 'RELEASED' WHEN 4 THEN 'CANCELLED' ELSE 'EXPIRED' END, \
                 CASE WHEN i % 3 = 0 THEN printf('INV-%07d', i) END, 0, \
                 strftime('%Y-%m-%dT%H:%M:%fZ', 1780000000 + i / 100.0, 'unixepoch'), \
-                strftime('%Y-%m-%dT%H:%M:%fZ', 1780000000 + i / 100.0 + (i % 997), 'unixepoch') \
+                strftime('%Y-%m-%dT%H:%M:%fZ', 1780000000 + i / 100.0 + (i % 997), 'unixepoch'), \
+                '0000000000000000.00000000', \
+                printf('%016d.%08d', 100 + (i * 104729) % 5000000, (i * 31) % 100) \
          FROM n",
         crate::store::tables::POSITIONS.names()
     )))

@@ -120,6 +120,8 @@ pub(super) async fn load_rows(
                 state: crate::domain::PositionState::Funded,
                 external_reference: None,
                 version: 1,
+                released: Some(crate::domain::Balance::ZERO),
+                held: Some(crate::domain::Money::parse("100").map_err(internal)?.into()),
                 created_at: now,
                 updated_at: now,
             };
@@ -137,7 +139,8 @@ pub(super) async fn load_rows(
                 "INSERT INTO positions ({}) \
                  SELECT 'pos_01900000-0000-7000-8000-' || lpad(i::text, 12, '0'), $2, $3, \
                         'HOLDER-' || lpad(((i * 7919) % 50000)::text, 5, '0'), 'USD', \
-                        100 + (i * 104729) % 5000000, 'FUNDED', NULL, 1, now(), now() \
+                        100 + (i * 104729) % 5000000, 'FUNDED', NULL, 1, now(), now(), 0, \
+                        100 + (i * 104729) % 5000000 \
                  FROM generate_series(1, $1::bigint) AS i",
                 store::tables::POSITIONS.names()
             )))
@@ -172,7 +175,9 @@ pub(super) async fn load_rows(
                  SELECT printf('pos_01900000-0000-7000-8000-%012d', i), $2, $3, \
                         printf('HOLDER-%05d', (i * 7919) % 50000), 'USD', \
                         printf('%016d.%08d', 100 + (i * 104729) % 5000000, 0), 'FUNDED', NULL, 1, \
-                        strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
+                        strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), \
+                        '0000000000000000.00000000', \
+                        printf('%016d.%08d', 100 + (i * 104729) % 5000000, 0) \
                  FROM n",
                 store::tables::POSITIONS.names()
             )))

@@ -206,6 +206,8 @@ impl Target {
                 id,
                 TransitionRequest {
                     to: to.into(),
+                    // The positions hold 1,250.50: a partial release of 250.
+                    amount: (to == "PARTIALLY_RELEASED").then(|| "250".into()),
                     ..Default::default()
                 },
             )

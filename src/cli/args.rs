@@ -436,6 +436,11 @@ not allow, an unknown id or a bad value, 1 a conflict (--expect-state no longer 
         /// saw, so a move made meanwhile by someone else is not overwritten.
         #[arg(long, value_name = "STATE", ignore_case = true, value_parser = states())]
         expect_state: Option<String>,
+        /// The money a release moves (a plain decimal in the position's currency): required
+        /// with --to PARTIALLY_RELEASED (less than what the position holds; all of it is
+        /// RELEASED), optional with --to RELEASED (then exactly what is held).
+        #[arg(long, value_name = "DEC", allow_negative_numbers = true)]
+        amount: Option<String>,
     },
 }
 
@@ -482,6 +487,12 @@ pub enum PolicyCmd {
         /// Allow no currency at all (blocks new positions in the region).
         #[arg(long, conflicts_with = "currencies")]
         block_all_currencies: bool,
+        /// The most one release (partial or final) of a position may move.
+        #[arg(long, value_name = "DEC", allow_negative_numbers = true)]
+        max_release_amount: Option<String>,
+        /// Remove the cap on one release.
+        #[arg(long, conflicts_with = "max_release_amount")]
+        no_max_release_amount: bool,
     },
     /// List policies.
     List {

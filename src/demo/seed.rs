@@ -138,6 +138,15 @@ fn dec(s: &Option<String>) -> Option<Decimal> {
     s.as_deref().and_then(|v| v.parse().ok())
 }
 
+/// A partial release of a plausible part (10–40%, to the cent) of what a position holds; None
+/// when what it holds is not known or too little to split.
+pub fn partial_release(rng: &mut impl Rng, held: Option<crate::domain::Balance>) -> Option<String> {
+    let h = held?.as_decimal();
+    let part = Decimal::from(rng.random_range(10..=40u32)) / Decimal::from(100);
+    let x = (h * part).round_dp(2);
+    (x > Decimal::ZERO && x < h).then(|| x.normalize().to_string())
+}
+
 /// A plausible path of states from CREATED to a chosen final state.
 pub fn history(rng: &mut impl Rng) -> Vec<PositionState> {
     use PositionState::*;
@@ -221,6 +230,7 @@ pub async fn load_demo(
                     min_amount: p.min_amount.clone(),
                     max_amount: p.max_amount.clone(),
                     allowed_currencies: p.allowed_currencies.clone(),
+                    max_release_amount: None,
                 },
             )
             .await?;
@@ -297,20 +307,29 @@ pub async fn load_demo(
             .create_position(actor, vocab.new_position(&mut rng, slot))
             .await?;
         report.positions += 1;
-        let mut state = p.state;
+        let (mut state, mut held) = (p.state, p.held);
         for to in history(&mut rng) {
             debug_assert!(lifecycle::allowed_targets(state).contains(&to));
-            svc.transition_position(
-                actor,
-                &p.id,
-                TransitionRequest {
-                    to: to.as_str().into(),
-                    reason: vocab.reason(&mut rng, to),
-                    ..Default::default()
+            let amount = match to {
+                PositionState::PartiallyReleased => match partial_release(&mut rng, held) {
+                    Some(a) => Some(a),
+                    None => continue,
                 },
-            )
-            .await?;
-            state = to;
+                _ => None,
+            };
+            let o = svc
+                .transition_position(
+                    actor,
+                    &p.id,
+                    TransitionRequest {
+                        to: to.as_str().into(),
+                        reason: vocab.reason(&mut rng, to),
+                        amount,
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            (state, held) = (to, o.position.held);
             report.transitions += 1;
         }
     }

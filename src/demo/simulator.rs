@@ -117,10 +117,23 @@ async fn run(
             live.swap_remove(i);
             continue;
         };
+        let amount = if to == PositionState::PartiallyReleased {
+            let held = match svc.get_position(&actor, &id).await {
+                Ok(p) => p.held,
+                Err(_) => None,
+            };
+            match super::seed::partial_release(&mut rng, held) {
+                Some(a) => Some(a),
+                None => continue,
+            }
+        } else {
+            None
+        };
         let req = TransitionRequest {
             to: to.as_str().into(),
             reason: vocab.reason(&mut rng, to),
             expect_state: Some(from.as_str().into()),
+            amount,
             ..Default::default()
         };
         match svc.transition_position(&actor, &id, req).await {

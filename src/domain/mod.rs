@@ -23,5 +23,5 @@ pub use enums::{
 };
 pub use error::{DomainError, FieldError};
 pub use model::{Asset, AssetTemplate, Institution, Position, PositionLifecycleEvent};
-pub use money::Money;
+pub use money::{Balance, Money};
 pub use policy::{InstitutionPolicy, PolicyConfig};

@@ -2,7 +2,9 @@
 
 use super::error::Errors;
 use super::time::{Timestamp, rfc3339};
-use super::{Currency, DomainError, Money, PositionState, Region, TemplateCode, Vertical, text};
+use super::{
+    Balance, Currency, DomainError, Money, PositionState, Region, TemplateCode, Vertical, text,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -69,6 +71,14 @@ pub struct Position {
     /// Bumped on every recorded transition; the optimistic-concurrency check compares it together
     /// with the state, so two further partial releases can never both win.
     pub version: i64,
+    /// Everything released to the beneficiary so far; null when not known (partial releases
+    /// recorded before releases carried amounts).
+    #[serde(default)]
+    pub released: Option<Balance>,
+    /// What the position still holds: its amount less everything released (for a CANCELLED or
+    /// EXPIRED position, what was returned); null when not known.
+    #[serde(default)]
+    pub held: Option<Balance>,
     #[serde(with = "rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
@@ -92,6 +102,12 @@ pub struct PositionLifecycleEvent {
     /// Who made the step (`root`, `local:<user>` or the key id), as its ledger event records it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actor: Option<String>,
+    /// The money the step moved (released, or returned); null when not recorded.
+    #[serde(default)]
+    pub amount: Option<Balance>,
+    /// What the position held after the step; null when not recorded.
+    #[serde(default)]
+    pub held: Option<Balance>,
 }
 
 /// Limits from DOMAIN.md §3.

@@ -147,6 +147,107 @@ impl<'de> Deserialize<'de> for Money {
     }
 }
 
+/// A balance: like [`Money`] but zero allowed (what a position has released, or still holds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Balance(Decimal);
+
+impl Balance {
+    pub const ZERO: Balance = Balance(Decimal::ZERO);
+
+    /// Parses a stored or recorded balance: "0" or a [`Money`] amount (SQLite's fixed-width text
+    /// reads too).
+    pub fn parse(input: &str) -> Result<Self, String> {
+        let s = input.trim();
+        if !s.is_empty() && s.chars().all(|c| c == '0' || c == '.') && s.contains('0') {
+            return Ok(Balance::ZERO);
+        }
+        Money::parse(s).map(Balance::from)
+    }
+
+    pub fn as_decimal(&self) -> Decimal {
+        self.0
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.0.is_zero()
+    }
+
+    /// This balance less `m`; None when `m` is more than it.
+    pub fn minus(self, m: Money) -> Option<Balance> {
+        let d = self.0 - m.as_decimal();
+        (d >= Decimal::ZERO).then(|| Balance(d.normalize()))
+    }
+
+    /// This balance plus `m` (at most 1e15 each, so the sum is exact).
+    pub fn plus(self, m: Money) -> Balance {
+        Balance((self.0 + m.as_decimal()).normalize())
+    }
+
+    /// `amount` less this balance; None when this is more than `amount`.
+    pub fn left_of(self, amount: Money) -> Option<Balance> {
+        let d = amount.as_decimal() - self.0;
+        (d >= Decimal::ZERO).then(|| Balance(d.normalize()))
+    }
+
+    /// As money, when it is more than zero.
+    pub fn as_money(self) -> Option<Money> {
+        Money::from_decimal(self.0).ok()
+    }
+
+    /// Fixed-width text whose byte order is numeric order (as [`Money::to_sortable`]).
+    pub fn to_sortable(&self) -> String {
+        let s = format!("{:.8}", self.0);
+        format!("{s:0>25}")
+    }
+
+    /// For display: grouped thousands, at least two decimals ("1,250.50").
+    pub fn display_grouped(&self) -> String {
+        let s = self.0.to_string();
+        let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
+        let grouped = super::text::group_digits(int);
+        let frac = format!("{frac:0<2}");
+        format!("{grouped}.{frac}")
+    }
+}
+
+impl From<Money> for Balance {
+    fn from(m: Money) -> Self {
+        Balance(m.as_decimal())
+    }
+}
+
+impl fmt::Display for Balance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.normalize())
+    }
+}
+
+impl utoipa::PartialSchema for Balance {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(r"^[0-9]+(\.[0-9]+)?$"))
+            .description(Some(
+                "An exact decimal balance (zero or more), as a string (never a float).",
+            ))
+            .into()
+    }
+}
+impl utoipa::ToSchema for Balance {}
+
+impl Serialize for Balance {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Balance {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Balance::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,6 +295,25 @@ mod tests {
         assert!(err("NaN").contains("not a decimal"));
         assert!(err("1.2.3").contains("not a decimal"));
         assert!(err("99999999999999999999999999999999999").contains("1e15"));
+    }
+
+    #[test]
+    fn balances_take_zero_and_subtract_exactly() {
+        let b = |s: &str| Balance::parse(s).unwrap();
+        let m = |s: &str| Money::parse(s).unwrap();
+        assert_eq!(b("0").to_string(), "0");
+        assert_eq!(b("0000000000000000.00000000"), Balance::ZERO);
+        assert_eq!(b("0000000000001000.50000000").to_string(), "1000.5");
+        assert!(Balance::parse("-1").is_err());
+        assert!(Balance::parse("").is_err());
+        assert_eq!(b("100").minus(m("0.01")).unwrap().to_string(), "99.99");
+        assert_eq!(b("100").minus(m("100.00000001")), None);
+        assert_eq!(b("0.1").plus(m("0.2")).to_string(), "0.3");
+        assert_eq!(b("250").left_of(m("1000")).unwrap().to_string(), "750");
+        assert_eq!(b("1000.01").left_of(m("1000")), None);
+        assert_eq!(Balance::ZERO.as_money(), None);
+        assert_eq!(b("0").to_sortable(), "0000000000000000.00000000");
+        assert!(b("9.5").to_sortable() < b("10").to_sortable());
     }
 
     #[test]

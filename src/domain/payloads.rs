@@ -6,7 +6,9 @@
 
 use super::ledger::LedgerEvent;
 use super::policy::PolicyConfig;
-use super::{Currency, LedgerKind, Money, PositionState, Region, Role, TemplateCode, Vertical};
+use super::{
+    Balance, Currency, LedgerKind, Money, PositionState, Region, Role, TemplateCode, Vertical,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -73,6 +75,24 @@ pub struct Transition {
         skip_serializing_if = "Option::is_none"
     )]
     pub metadata: Option<Option<Value>>,
+    /// The money the step moved: released to the beneficiary (PARTIALLY_RELEASED, RELEASED) or
+    /// returned (CANCELLED, EXPIRED after funding); zero for FUNDED. `null` when it is not known
+    /// (a position whose earlier partial releases were recorded without amounts); absent (None)
+    /// in events written before steps carried amounts.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub amount: Option<Option<Balance>>,
+    /// What the position holds after the step (its amount less everything released); `null`
+    /// when not known, absent in events written before steps carried amounts.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub held: Option<Option<Balance>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -127,7 +147,7 @@ impl PositionCreated {
 
 impl Transition {
     fn to_value(&self) -> Value {
-        let mut m = serde_json::Map::with_capacity(7);
+        let mut m = serde_json::Map::with_capacity(10);
         m.insert("fromState".into(), self.from_state.as_str().into());
         m.insert("toState".into(), self.to_state.as_str().into());
         m.insert("reason".into(), opt_str(&self.reason));
@@ -139,6 +159,13 @@ impl Transition {
         m.insert("actor".into(), self.actor.clone().into());
         if let Some(metadata) = &self.metadata {
             m.insert("metadata".into(), metadata.clone().unwrap_or(Value::Null));
+        }
+        let balance = |b: &Option<Balance>| b.map_or(Value::Null, |b| b.to_string().into());
+        if let Some(amount) = &self.amount {
+            m.insert("amount".into(), balance(amount));
+        }
+        if let Some(held) = &self.held {
+            m.insert("held".into(), balance(held));
         }
         Value::Object(m)
     }
@@ -348,6 +375,8 @@ mod tests {
             version: 2,
             actor: "root".into(),
             metadata: None,
+            amount: Some(Some(Balance::parse("250").unwrap())),
+            held: Some(None),
         };
         for (reason, metadata) in [
             (Some("half".to_string()), None),

@@ -37,6 +37,9 @@ pub struct PositionPolicy {
     /// `None`: any currency; `Some([])`: blocks every currency.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_currencies: Option<Vec<Currency>>,
+    /// The most one release (partial, or the final RELEASED) may move.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_release_amount: Option<Money>,
 }
 
 impl PositionPolicy {
@@ -80,7 +83,19 @@ impl PositionPolicy {
             min_amount: min,
             max_amount: max,
             allowed_currencies: currencies,
+            max_release_amount: None,
         })
+    }
+
+    /// Sets the cap on one release from operator input (blank: none).
+    pub fn with_release_cap(mut self, cap: Option<&str>) -> Result<Self, DomainError> {
+        self.max_release_amount = match cap.map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(v) => {
+                Some(Money::parse(v).map_err(|m| DomainError::field("maxReleaseAmount", m))?)
+            }
+        };
+        Ok(self)
     }
 
     /// Checks a new position against the policy, in the reference's order: below minimum, above
@@ -178,6 +193,7 @@ mod tests {
             min_amount: Some(m("10")),
             max_amount: Some(m("100")),
             allowed_currencies: Some(vec![Currency::Usd]),
+            max_release_amount: None,
         };
         assert!(p.check(m("50"), Currency::Usd, Region::Us).is_ok());
         assert!(p.check(m("10"), Currency::Usd, Region::Us).is_ok());

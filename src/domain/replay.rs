@@ -11,7 +11,9 @@ use super::apikey::ApiKey;
 use super::ledger::LedgerEvent;
 use super::payloads::{self, Payload};
 use super::policy::InstitutionPolicy;
-use super::{Asset, AssetTemplate, Institution, Position, PositionLifecycleEvent, PositionState};
+use super::{
+    Asset, AssetTemplate, Balance, Institution, Position, PositionLifecycleEvent, PositionState,
+};
 use std::collections::HashMap;
 
 /// An entity as its events left it, with the seq of the event that created it and of the last
@@ -41,6 +43,9 @@ pub struct RecordedKey {
 }
 
 /// What one event did, as the store applies it (an import writes exactly these).
+// One lives at a time, moved straight into a write: boxing the step would only add an
+// allocation per event.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     Institution(Institution),
@@ -161,6 +166,8 @@ impl Replay {
                     state: c.state,
                     external_reference: c.external_reference,
                     version: 0,
+                    released: Some(Balance::ZERO),
+                    held: Some(c.amount.into()),
                     created_at: e.at,
                     updated_at: e.at,
                 };
@@ -241,6 +248,35 @@ impl Replay {
             return None;
         };
         let (from, version) = (p.value.state, p.value.version);
+        let (released, held) = super::lifecycle::recorded_balance(
+            p.value.amount,
+            p.value.released,
+            t.to_state,
+            t.held,
+        );
+        let over = match (t.held, p.value.released, released) {
+            // A step that records its balance: what it says it moved must be the difference.
+            (Some(_), Some(before), Some(after))
+                if t.to_state != PositionState::Cancelled
+                    && t.to_state != PositionState::Expired =>
+            {
+                let moved = t.amount.flatten();
+                let diff = after.as_decimal() - before.as_decimal();
+                (moved.map(|m| m.as_decimal()) != Some(diff)).then(|| {
+                    format!(
+                        "a step that says it moved {} where the balance moved {diff}",
+                        moved.map_or("nothing".into(), |m| m.to_string())
+                    )
+                })
+            }
+            (Some(Some(h)), _, None) => Some(format!(
+                "a step that leaves {h} held of an amount of {}",
+                p.value.amount
+            )),
+            _ => None,
+        };
+        p.value.released = released;
+        p.value.held = held;
         p.value.state = t.to_state;
         p.value.version = t.version;
         p.value.updated_at = e.at;
@@ -258,6 +294,8 @@ impl Replay {
                 at: e.at,
                 metadata: t.metadata.flatten(),
                 actor: Some(t.actor),
+                amount: t.amount.flatten(),
+                held: t.held.flatten(),
             },
         };
         self.lifecycle.entry(id).or_default().push(step.clone());
@@ -269,6 +307,12 @@ impl Replay {
             );
         } else if !super::lifecycle::allowed_targets(from).contains(&t.to_state) {
             self.problem(e, format!("a step from {from} to {}", t.to_state));
+        }
+        if let Some(why) = over {
+            self.problem(e, why);
+        }
+        if t.to_state == PositionState::Released && position.held != Some(Balance::ZERO) {
+            self.problem(e, "a RELEASED position that still holds money");
         }
         if t.version != version + 1 {
             self.problem(

@@ -37,11 +37,14 @@ impl Service {
             Self::effective_institution(actor, input.institution_id.as_deref(), "set policies")?;
         let mut errs = Errors::new();
         let region = errs.take(Region::parse_field("region", &input.region));
-        let position = errs.take(PositionPolicy::parse(
-            input.min_amount.as_deref(),
-            input.max_amount.as_deref(),
-            input.allowed_currencies.as_deref(),
-        ));
+        let position = errs.take(
+            PositionPolicy::parse(
+                input.min_amount.as_deref(),
+                input.max_amount.as_deref(),
+                input.allowed_currencies.as_deref(),
+            )
+            .and_then(|p| p.with_release_cap(input.max_release_amount.as_deref())),
+        );
         errs.finish()?;
         let (region, position) = (region.expect("ok"), position.expect("ok"));
         let inst = self.existing_institution(&inst_id).await?;

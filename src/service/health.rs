@@ -385,6 +385,15 @@ pub fn prometheus(h: &HealthReport) -> String {
         for (state, n) in &c.positions_by_state {
             let _ = writeln!(o, "escrowgrid_positions{{state=\"{state}\"}} {n}");
         }
+        family(
+            &mut o,
+            "held",
+            "gauge",
+            "What funded positions hold in escrow, by currency (positions of unknown balance left out).",
+        );
+        for (currency, total) in &c.held {
+            let _ = writeln!(o, "escrowgrid_held{{currency=\"{currency}\"}} {total}");
+        }
     }
     if let Some(head) = &h.ledger_head {
         family(

@@ -2,6 +2,7 @@
 //! reading them, and moving them through their lifecycle with optimistic concurrency.
 
 use super::*;
+use crate::domain::{Balance, Money};
 
 impl Service {
     // ---- positions ------------------------------------------------------------------------------
@@ -119,6 +120,8 @@ impl Service {
             state: PositionState::Created,
             external_reference: external,
             version: 0,
+            released: Some(Balance::ZERO),
+            held: Some(amount.into()),
             created_at: now,
             updated_at: now,
         };
@@ -238,6 +241,16 @@ impl Service {
         if let Some(m) = &req.metadata {
             errs.take(model::validate_metadata("metadata", m));
         }
+        let release = match req.amount.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(a) => match Money::parse(a) {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    errs.add("amount", e);
+                    None
+                }
+            },
+        };
         errs.finish()?;
         let to = to.expect("validated");
         // What the lifecycle row stores is what the ledger records, number for number.
@@ -260,6 +273,12 @@ impl Service {
             });
         }
         if lifecycle::check(current.state, to)? == lifecycle::TransitionCheck::NoOp {
+            if release.is_some() {
+                return Err(ServiceError::field(
+                    "amount",
+                    format!("the position already is {to}: nothing moves"),
+                ));
+            }
             return Ok(TransitionOutcome {
                 position: current,
                 applied: false,
@@ -267,11 +286,23 @@ impl Service {
                 ledger_seq: None,
             });
         }
+        let money =
+            lifecycle::balance_step(current.amount, current.released, current.state, to, release)
+                .map_err(|e| ServiceError::field("amount", e))?;
+        if matches!(
+            to,
+            PositionState::PartiallyReleased | PositionState::Released
+        ) && let Some(moved) = money.moved.and_then(|m| m.as_money())
+        {
+            self.check_release_cap(&current, moved).await?;
+        }
         let now = time::now();
         let mut next = current.clone();
         next.state = to;
         next.version += 1;
         next.updated_at = now;
+        next.released = money.released;
+        next.held = money.held;
         let event = PositionLifecycleEvent {
             id: ids::new_id(ids::LIFECYCLE_EVENT),
             position_id: id.to_string(),
@@ -281,6 +312,8 @@ impl Service {
             at: now,
             metadata: metadata.clone(),
             actor: Some(actor.audit_name()),
+            amount: money.moved,
+            held: money.held,
         };
         let payload = Payload::PositionStateChanged(payloads::Transition {
             from_state: current.state,
@@ -290,6 +323,8 @@ impl Service {
             version: next.version,
             actor: actor.audit_name(),
             metadata: Some(metadata),
+            amount: Some(money.moved),
+            held: Some(money.held),
         });
         let record = Record {
             entity: EntityType::Position,
@@ -322,5 +357,33 @@ impl Service {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// A policy's cap on one release (`max_release_amount` for the position's region).
+    async fn check_release_cap(&self, p: &Position, moved: Money) -> ServiceResult<()> {
+        let Some(asset) = self.asset_record(&p.asset_id).await? else {
+            return Ok(());
+        };
+        let Some(tmpl) = self.template_record(&asset.template_id).await? else {
+            return Ok(());
+        };
+        if let Some(policy) = self
+            .store
+            .get_policy(&p.institution_id, tmpl.region)
+            .await?
+            && let Some(cap) = policy.config.position.max_release_amount
+            && moved > cap
+        {
+            return Err(ServiceError::field(
+                "amount",
+                format!(
+                    "a release of {} is above the {} policy's cap of {} for one release",
+                    moved.display_grouped(),
+                    tmpl.region,
+                    cap.display_grouped()
+                ),
+            ));
+        }
+        Ok(())
     }
 }

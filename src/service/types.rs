@@ -61,6 +61,9 @@ pub struct TransitionRequest {
     /// Refuse unless the position is at this version (what the operator saw).
     pub expect_version: Option<i64>,
     pub metadata: Option<Value>,
+    /// The money a release moves: required for PARTIALLY_RELEASED (less than what is held),
+    /// optional for RELEASED (all that is held), refused for other moves.
+    pub amount: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
@@ -72,6 +75,8 @@ pub struct PolicyInput {
     pub max_amount: Option<String>,
     /// None: any currency. Some(empty): blocks every currency.
     pub allowed_currencies: Option<Vec<String>>,
+    /// The most one release may move (none: no cap).
+    pub max_release_amount: Option<String>,
 }
 
 // ---- outputs ------------------------------------------------------------------------------------

@@ -210,6 +210,8 @@ mod tests {
             state,
             external_reference: None,
             version: 1,
+            released: None,
+            held: None,
             created_at: now,
             updated_at: now,
         }
@@ -253,6 +255,8 @@ mod tests {
                 at: p.updated_at,
                 metadata: None,
                 actor: None,
+                amount: None,
+                held: None,
             },
         };
         let a = audit(Some("inst_a"), Some("inst_a"));

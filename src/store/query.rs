@@ -61,6 +61,8 @@ pub enum PositionSortKey {
     Amount,
     Currency,
     State,
+    /// What each position still holds (its amount where that is not known).
+    Held,
 }
 
 impl PositionSortKey {
@@ -73,6 +75,7 @@ impl PositionSortKey {
         PositionSortKey::Currency,
         PositionSortKey::State,
         PositionSortKey::Updated,
+        PositionSortKey::Held,
     ];
 
     /// The key's name (`sort=` in the HTTP API).
@@ -86,6 +89,7 @@ impl PositionSortKey {
             PositionSortKey::Amount => "amount",
             PositionSortKey::Currency => "currency",
             PositionSortKey::State => "state",
+            PositionSortKey::Held => "held",
         }
     }
 
@@ -104,6 +108,10 @@ impl PositionSortKey {
             PositionSortKey::Amount => p.amount.to_sortable(),
             PositionSortKey::Currency => p.currency.as_str().to_string(),
             PositionSortKey::State => p.state.as_str().to_string(),
+            PositionSortKey::Held => match (p.released, p.held) {
+                (Some(_), Some(h)) => h.to_sortable(),
+                _ => p.amount.to_sortable(),
+            },
         }
     }
 }

@@ -1,7 +1,7 @@
 //! What a store reports of itself: counts kept with the writes, its pool, the database's own
 //! figures and how its connections are protected.
 
-use crate::domain::PositionState;
+use crate::domain::{Balance, Currency, PositionState};
 
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -13,7 +13,14 @@ pub struct Counts {
     pub ledger_events: i64,
     pub audit_events: i64,
     pub positions_by_state: Vec<(PositionState, i64)>,
+    /// What the funded positions (FUNDED, PARTIALLY_RELEASED) hold, by currency; positions
+    /// whose balance is not known are left out.
+    #[serde(default)]
+    pub held: Vec<(Currency, Balance)>,
 }
+
+/// The states in which a position's money is held in escrow.
+pub const HOLDING: [PositionState; 2] = [PositionState::Funded, PositionState::PartiallyReleased];
 
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]

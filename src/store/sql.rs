@@ -192,6 +192,30 @@ pub fn counters_of(d: Dialect, scope: &str) -> Q {
     q
 }
 
+/// What the funded positions hold, by currency: (currency, integer part, fraction in 1e-8) as
+/// text, summed exactly (SQLite from its fixed-width text; PostgreSQL's NUMERIC whole).
+pub fn held_by_currency(d: Dialect, scope: Option<&str>) -> Q {
+    let sums = match d {
+        Dialect::Postgres => "sum(held)::text, '0'",
+        Dialect::Sqlite => {
+            "CAST(sum(CAST(substr(held, 1, 16) AS INTEGER)) AS TEXT), \
+             CAST(sum(CAST(substr(held, 18, 8) AS INTEGER)) AS TEXT)"
+        }
+    };
+    let mut q = Q::new(
+        d,
+        &format!(
+            "SELECT currency, {sums} FROM positions WHERE state IN ('FUNDED', \
+             'PARTIALLY_RELEASED') AND released IS NOT NULL"
+        ),
+    );
+    if let Some(scope) = scope {
+        q.push(" AND institution_id = ").bind(Text, t(scope));
+    }
+    q.push(" GROUP BY currency ORDER BY currency");
+    q
+}
+
 pub fn last_ledger_event(d: Dialect) -> Q {
     Q::new(
         d,
@@ -390,6 +414,7 @@ fn sort_column(k: PositionSortKey) -> Option<(&'static str, Ty)> {
         PositionSortKey::Amount => Some(("amount", Amount)),
         PositionSortKey::Currency => Some(("currency", Text)),
         PositionSortKey::State => Some(("state", Text)),
+        PositionSortKey::Held => Some(("held", Amount)),
     }
 }
 

@@ -14,8 +14,8 @@ use crate::domain::audit::{AuditError, AuditEvent};
 use crate::domain::ledger::{LedgerEvent, PreparedEvent};
 use crate::domain::policy::PolicyConfig;
 use crate::domain::{
-    Asset, AssetTemplate, Institution, InstitutionPolicy, Money, Position, PositionLifecycleEvent,
-    time,
+    Asset, AssetTemplate, Balance, Institution, InstitutionPolicy, Money, Position,
+    PositionLifecycleEvent, time,
 };
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -24,6 +24,19 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
 
 fn parse_ts(s: &str) -> StoreResult<time::Timestamp> {
     time::parse(s).map_err(|e| corrupt("timestamp", e))
+}
+
+fn balance(what: &str, s: &str) -> StoreResult<Balance> {
+    Balance::parse(s).map_err(|e| corrupt(what, e))
+}
+
+/// A balance as stored: SQLite's fixed-width text (text order is numeric order), PostgreSQL's
+/// NUMERIC from plain text.
+pub fn stored_balance(d: Dialect, b: Balance) -> String {
+    match d {
+        Dialect::Sqlite => b.to_sortable(),
+        Dialect::Postgres => b.to_string(),
+    }
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(what: &str, s: &str) -> StoreResult<T> {
@@ -86,6 +99,11 @@ impl TryFrom<AssetRow> for Asset {
 impl TryFrom<PositionRow> for Position {
     type Error = StoreError;
     fn try_from(r: PositionRow) -> StoreResult<Self> {
+        let released = r
+            .released
+            .as_deref()
+            .map(|v| balance("released", v))
+            .transpose()?;
         Ok(Position {
             id: r.id,
             institution_id: r.institution_id,
@@ -96,6 +114,11 @@ impl TryFrom<PositionRow> for Position {
             state: parse_enum(&r.state)?,
             external_reference: r.external_reference,
             version: r.version,
+            released,
+            held: match released {
+                Some(_) => Some(balance("held", &r.held)?),
+                None => None,
+            },
             created_at: parse_ts(&r.created_at)?,
             updated_at: parse_ts(&r.updated_at)?,
         })
@@ -114,6 +137,12 @@ impl TryFrom<PositionEventRow> for PositionLifecycleEvent {
             at: parse_ts(&r.at)?,
             metadata: r.metadata.map(|m| parse_json("metadata", &m)).transpose()?,
             actor: r.actor,
+            amount: r
+                .amount
+                .as_deref()
+                .map(|v| balance("amount", v))
+                .transpose()?,
+            held: r.held.as_deref().map(|v| balance("held", v)).transpose()?,
         })
     }
 }
@@ -311,12 +340,22 @@ impl PositionRow {
             version: p.version,
             created_at: ts(&p.created_at),
             updated_at: ts(&p.updated_at),
+            released: p.released.map(|b| stored_balance(d, b)),
+            held: stored_balance(d, sortable_held(p)),
         }
     }
 }
 
+/// What a position's `held` column holds: its balance, or its amount where that is not known.
+pub fn sortable_held(p: &Position) -> Balance {
+    match (p.released, p.held) {
+        (Some(_), Some(h)) => h,
+        _ => p.amount.into(),
+    }
+}
+
 impl PositionEventRow {
-    pub fn of(e: &PositionLifecycleEvent) -> Self {
+    pub fn of(d: Dialect, e: &PositionLifecycleEvent) -> Self {
         PositionEventRow {
             id: e.id.clone(),
             position_id: e.position_id.clone(),
@@ -326,6 +365,8 @@ impl PositionEventRow {
             at: ts(&e.at),
             metadata: e.metadata.as_ref().map(json_text),
             actor: e.actor.clone(),
+            amount: e.amount.map(|b| stored_balance(d, b)),
+            held: e.held.map(|b| stored_balance(d, b)),
         }
     }
 }

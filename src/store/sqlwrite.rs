@@ -9,7 +9,9 @@ use super::sql::{
     API_KEYS, ASSETS, AUDIT, Arg, COUNTERS, Dialect, INSTITUTIONS, LEDGER, POLICIES,
     POSITION_EVENTS, POSITIONS, Q, TEMPLATES, Table, Ty, insert, select_list, t, ts,
 };
-use super::sqlrows::{ApiKeyRow, AssetRow, InstitutionRow, PolicyRow, PositionRow, TemplateRow};
+use super::sqlrows::{
+    self, ApiKeyRow, AssetRow, InstitutionRow, PolicyRow, PositionRow, TemplateRow,
+};
 use crate::domain::{InstitutionPolicy, Position, PositionState, time};
 use Ty::*;
 use std::collections::HashSet;
@@ -109,6 +111,7 @@ pub fn push_update_positions_states(
     q: &mut Q,
     items: &[(&Position, crate::domain::PositionState, i64)],
 ) {
+    let d = q.d;
     let rows: Vec<Vec<Arg>> = items
         .iter()
         .map(|(p, expected_state, expected_version)| {
@@ -119,14 +122,22 @@ pub fn push_update_positions_states(
                 ts(&p.updated_at),
                 t(expected_state.as_str()),
                 Arg::Int(*expected_version),
+                Arg::Text(p.released.map(|b| sqlrows::stored_balance(d, b))),
+                t(sqlrows::stored_balance(d, sqlrows::sortable_held(p))),
             ]
         })
         .collect();
-    const TYPES: [Ty; 6] = [Text, Text, Int, Ts, Text, Int];
+    // The balance is written under the same guard as the state and version: a release computed
+    // from a version another write has moved on from never lands (and the tables' checks keep
+    // `released` within the amount whatever writes it).
+    const TYPES: [Ty; 8] = [Text, Text, Int, Ts, Text, Int, Amount, Amount];
     q.push("UPDATE positions SET ");
     match q.d {
         Dialect::Sqlite => {
-            q.push("state = v.column2, version = v.column3, updated_at = v.column4 FROM (VALUES ");
+            q.push(
+                "state = v.column2, version = v.column3, updated_at = v.column4, \
+                 released = v.column7, held = v.column8 FROM (VALUES ",
+            );
             push_values(q, TYPES.into_iter(), rows);
             q.push(
                 ") AS v WHERE positions.id = v.column1 AND positions.state = v.column5 \
@@ -138,13 +149,17 @@ pub fn push_update_positions_states(
             );
         }
         Dialect::Postgres => {
-            q.push("state = v.state, version = v.version, updated_at = v.updated_at FROM ");
+            q.push(
+                "state = v.state, version = v.version, updated_at = v.updated_at, \
+                 released = v.released, held = v.held FROM ",
+            );
             let ids = q.args.len() + 1;
             push_unnest(q, TYPES.into_iter(), rows);
             // The id array again as an index condition, so the plan is an index lookup per
             // item whatever the planner guesses of the unnest.
             q.push(
-                " AS v (id, state, version, updated_at, expected_state, expected_version) \
+                " AS v (id, state, version, updated_at, expected_state, expected_version, \
+                 released, held) \
                  WHERE positions.id = ANY(",
             );
             q.again(ids, Text);
@@ -538,6 +553,8 @@ mod tests {
             state: PositionState::Funded,
             external_reference: None,
             version: 1,
+            released: Some(crate::domain::Balance::ZERO),
+            held: Some(Money::parse("10").unwrap().into()),
             created_at: now,
             updated_at: now,
         };
@@ -560,10 +577,10 @@ mod tests {
         assert!(statements[1].starts_with("UPDATE positions SET"));
         assert_eq!(
             statements[2],
-            "SELECT CASE WHEN changes() = $18 THEN 0 ELSE abs(-9223372036854775808) END",
+            "SELECT CASE WHEN changes() = $22 THEN 0 ELSE abs(-9223372036854775808) END",
             "the guard counts the transitions"
         );
         assert_eq!(*statements.last().unwrap(), "COMMIT");
-        assert!(matches!(q.args[17], Arg::Int(1)));
+        assert!(matches!(q.args[21], Arg::Int(1)));
     }
 }

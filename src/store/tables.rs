@@ -115,6 +115,11 @@ tables! {
         version: Int,
         created_at: Ts,
         updated_at: Ts,
+        // NULL: not known (partial releases recorded before releases carried amounts).
+        released: Amount null,
+        // The amount less `released`; the amount itself where `released` is not known (so the
+        // column sorts and is never NULL).
+        held: Amount,
     }
 
     POSITION_EVENTS = "position_events", PositionEventRow {
@@ -126,6 +131,9 @@ tables! {
         at: Ts,
         metadata: Json null,
         actor: Text null,
+        // The money the step moved, and what the position held after it (NULL: not recorded).
+        amount: Amount null,
+        held: Amount null,
     }
 
     POLICIES = "policies", PolicyRow {

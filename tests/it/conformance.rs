@@ -39,9 +39,11 @@ for_all_backends!(
     the_anchor_outbox_claims_each_anchor_once,
 );
 
+/// A move to `state`; a partial release moves one cent.
 fn to(state: &str) -> TransitionRequest {
     TransitionRequest {
         to: state.into(),
+        amount: (state == "PARTIALLY_RELEASED").then(|| "0.01".into()),
         ..Default::default()
     }
 }
@@ -111,6 +113,8 @@ async fn untrusted_text_and_money_extremes_round_trip(h: &Harness) {
             state: PositionState::Created,
             external_reference: Some("line\nbreak".into()),
             version: 0,
+            released: Some(escrowgrid::domain::Balance::ZERO),
+            held: Some(Money::parse(amount).unwrap().into()),
             created_at: now,
             updated_at: now,
         };
@@ -478,6 +482,8 @@ async fn stale_transition_conflicts_and_changes_nothing(h: &Harness) {
                 at: time::now(),
                 metadata: None,
                 actor: None,
+                amount: None,
+                held: None,
             },
         },
         ledger: Some(escrowgrid::domain::ledger::LedgerDraft {
@@ -562,6 +568,8 @@ async fn stale_transition_conflicts_and_changes_nothing(h: &Harness) {
                 at: time::now(),
                 metadata: None,
                 actor: None,
+                amount: None,
+                held: None,
             },
         },
         ledger: None,
@@ -768,6 +776,7 @@ async fn policy_upsert_keeps_identity(h: &Harness) {
         min_amount: Some(min.into()),
         max_amount: None,
         allowed_currencies: Some(cur.into_iter().map(String::from).collect()),
+        max_release_amount: None,
     };
     let first = h
         .svc
@@ -1149,6 +1158,7 @@ async fn concurrent_transitions_race(h: &Harness) {
                 let req = TransitionRequest {
                     to: next.into(),
                     expect_state: Some(cur.state.as_str().into()),
+                    amount: (next == "PARTIALLY_RELEASED").then(|| "0.01".into()),
                     ..Default::default()
                 };
                 match svc.transition_position(&actor, id, req).await {

@@ -16,7 +16,7 @@ async fn load(h: &Harness, backend: Backend, institution: &str, asset: &str, row
             "INSERT INTO positions SELECT 'pos_01900000-0000-7000-8000-' || lpad(i::text, 12, '0'), \
              '{institution}', '{asset}', 'H-' || (i % 5000), 'USD', 100 + i % 9973, \
              (ARRAY['CREATED','FUNDED','PARTIALLY_RELEASED','RELEASED','CANCELLED','EXPIRED'])[1 + i % 6], \
-             NULL, 0, now() - (i || ' seconds')::interval, now() \
+             NULL, 0, now() - (i || ' seconds')::interval, now(), 0, 100 + i % 9973 \
              FROM generate_series(1, {rows}) AS i; ANALYZE positions"
         ),
         _ => format!(
@@ -27,7 +27,8 @@ async fn load(h: &Harness, backend: Backend, institution: &str, asset: &str, row
              CASE i % 6 WHEN 0 THEN 'CREATED' WHEN 1 THEN 'FUNDED' WHEN 2 THEN 'PARTIALLY_RELEASED' \
                         WHEN 3 THEN 'RELEASED' WHEN 4 THEN 'CANCELLED' ELSE 'EXPIRED' END, \
              NULL, 0, strftime('%Y-%m-%dT%H:%M:%fZ', 1780000000 - i, 'unixepoch'), \
-             strftime('%Y-%m-%dT%H:%M:%fZ', 'now') FROM n; ANALYZE"
+             strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), '0000000000000000.00000000', \
+             printf('%016d.%08d', 100 + i % 9973, 0) FROM n; ANALYZE"
         ),
     };
     raw_sql(h, &sql).await.unwrap();

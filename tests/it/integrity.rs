@@ -23,6 +23,7 @@ async fn history_is_append_only(backend: Backend) {
                 expect_state: None,
                 expect_version: None,
                 metadata: None,
+                amount: None,
             },
         )
         .await
@@ -324,6 +325,7 @@ async fn a_row_edited_behind_the_ledger_is_not_written_on(backend: Backend) {
     };
     let to = |s: &str| TransitionRequest {
         to: s.into(),
+        amount: (s == "PARTIALLY_RELEASED").then(|| "1".into()),
         ..Default::default()
     };
     let f = h.fixture().await;

@@ -19,6 +19,7 @@ mod outage;
 mod own_pg;
 mod production;
 mod properties;
+mod releases;
 mod replica;
 mod serve;
 mod service;

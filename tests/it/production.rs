@@ -178,13 +178,15 @@ async fn a_deadlock_between_two_writers_is_retried_and_both_land() {
             (svc, r)
         })
     };
-    // Wait until the second writer waits for the head.
+    // Wait until the second writer waits for the head (its statement, as far as the server's
+    // `track_activity_query_size` keeps of it: the link's call may be cut off the end).
     let mut watch = raw(&base).await;
     let t0 = Instant::now();
     loop {
         let waiting: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'escrowgrid' \
-             AND wait_event_type = 'Lock' AND query LIKE '%escrowgrid_link%'",
+             AND wait_event_type = 'Lock' \
+             AND (query LIKE '%escrowgrid_link%' OR query LIKE 'WITH moved AS (UPDATE positions%')",
         )
         .fetch_one(&mut watch)
         .await

@@ -289,21 +289,47 @@ fn any_transition_input() {
             proptest::option::of(one_of(STATES)),
             proptest::option::of(-2i64..5),
             proptest::option::of(json_value()),
+            proptest::option::of(amount()),
         );
         runner()
             .run(
                 &input,
-                |(id, to, reason, expect_state, expect_version, metadata)| {
+                |(id, to, reason, expect_state, expect_version, metadata, amount)| {
                     let r = TransitionRequest {
                         to,
                         reason,
                         expect_state,
                         expect_version,
                         metadata,
+                        amount,
                     };
                     holds(&w.rt, &w.h, async || {
                         w.h.svc.transition_position(&w.h.actor, &id, r).await
-                    })
+                    })?;
+                    // Whatever was accepted: held is the amount less the sum of the releases
+                    // the position's lifecycle records.
+                    let d =
+                        w.rt.block_on(w.h.svc.position_detail(&w.h.actor, pos))
+                            .unwrap();
+                    let p = &d.position;
+                    let released: rust_decimal::Decimal = d
+                        .events
+                        .iter()
+                        .filter(|e| {
+                            matches!(
+                                e.to_state,
+                                escrowgrid::domain::PositionState::PartiallyReleased
+                                    | escrowgrid::domain::PositionState::Released
+                            )
+                        })
+                        .filter_map(|e| e.amount.map(|a| a.as_decimal()))
+                        .sum();
+                    prop_assert_eq!(p.released.map(|r| r.as_decimal()), Some(released));
+                    prop_assert_eq!(
+                        p.held.map(|h| h.as_decimal()),
+                        Some(p.amount.as_decimal() - released)
+                    );
+                    Ok(())
                 },
             )
             .unwrap();
@@ -333,6 +359,7 @@ fn any_policy_input() {
                         min_amount,
                         max_amount,
                         allowed_currencies,
+                        max_release_amount: None,
                     };
                     holds(&w.rt, &w.h, async || {
                         w.h.svc.set_policy(&w.h.actor, p).await

@@ -459,6 +459,7 @@ async fn policy_enforcement_order(h: &Harness) {
         min_amount: min.map(String::from),
         max_amount: max.map(String::from),
         allowed_currencies: cur.map(|v| v.into_iter().map(String::from).collect()),
+        max_release_amount: None,
     };
     h.api
         .set_policy(a, policy(Some("100"), Some("500"), Some(vec!["EUR"])))
@@ -540,6 +541,9 @@ async fn transitions_through_the_service(h: &Harness) {
     let t = |to: &str| TransitionRequest {
         to: to.into(),
         reason: Some(format!("to {to}")),
+        amount: to
+            .eq_ignore_ascii_case("PARTIALLY_RELEASED")
+            .then(|| "1".into()),
         ..Default::default()
     };
     let e = h
@@ -572,10 +576,26 @@ async fn transitions_through_the_service(h: &Harness) {
         .await
         .unwrap();
     assert!(again.applied, "a further partial release is recorded");
-    h.api
+    let b = |s: &str| Some(escrowgrid::domain::Balance::parse(s).unwrap());
+    assert_eq!(
+        (again.position.released, again.position.held),
+        (b("2"), b("98")),
+        "each partial release moved 1 of 100"
+    );
+    let done = h
+        .api
         .transition_position(a, &p.id, t("RELEASED"))
         .await
         .unwrap();
+    assert_eq!(
+        (done.position.released, done.position.held),
+        (b("100"), b("0"))
+    );
+    assert_eq!(
+        done.event.as_ref().map(|e| (e.amount, e.held)),
+        Some((b("98"), b("0"))),
+        "RELEASED moved what was left"
+    );
     let e = h
         .api
         .transition_position(a, &p.id, t("CANCELLED"))
@@ -1372,6 +1392,7 @@ async fn check_is_clean_after_every_kind_of_change(h: &Harness) {
                     expect_state: None,
                     expect_version: None,
                     metadata: None,
+                    amount: (to == "PARTIALLY_RELEASED").then(|| "1".into()),
                 },
             )
             .await

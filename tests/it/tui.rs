@@ -400,12 +400,22 @@ async fn forms_and_dialogs_render() {
                 "{w}×{h} transition dialog: missing {word:?}\n{s}"
             );
         }
+        // A partial release asks for its amount: refused without one, then typed.
+        t.key(KeyCode::Enter).await;
+        let s = t.screen();
+        assert!(
+            s.contains("a partial release needs its amount (held:")
+                && s.contains("Amount to release"),
+            "{s}"
+        );
+        t.typed("1.5").await;
         t.key(KeyCode::Enter).await;
         let s = t.screen();
         assert!(
             s.contains("Confirm transition")
                 && s.contains("from FUNDED to")
-                && s.contains("PARTIALLY_RELEASED?"),
+                && s.contains("PARTIALLY_RELEASED?")
+                && s.contains("Release 1.50"),
             "{s}"
         );
         t.ch('n').await;
@@ -1010,6 +1020,8 @@ async fn transition_allowed_refused_and_conflict() {
     t.settle().await;
     let victim = t.app.positions().rows[0].clone();
     t.ch('t').await;
+    t.key(KeyCode::Tab).await; // the amount of the partial release
+    t.typed("1").await;
     t.key(KeyCode::Enter).await; // PARTIALLY_RELEASED, confirm step open
     t.svc
         .transition_position(
@@ -2746,7 +2758,9 @@ async fn marked_positions_move_together_and_each_result_is_logged() {
         s.contains("Transition 3 marked positions") && s.contains("Now 3 FUNDED"),
         "{s}"
     );
-    t.key(KeyCode::Down).await; // RELEASED
+    // A marked set is never partially released together (each amount is its own): the first
+    // state offered is RELEASED.
+    assert!(!s.contains("PARTIALLY_RELEASED"), "{s}");
     t.key(KeyCode::Enter).await;
     let s = t.screen();
     assert!(s.contains("Move 3 marked positions to RELEASED?"), "{s}");

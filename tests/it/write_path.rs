@@ -90,6 +90,8 @@ async fn a_failing_write_in_a_batch_fails_alone(h: &Harness) {
                             at: time::now(),
                             metadata: None,
                             actor: None,
+                            amount: None,
+                            held: None,
                         },
                     },
                     ledger: None,

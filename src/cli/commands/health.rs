@@ -90,6 +90,10 @@ pub(crate) async fn health(svc: &dyn Api, actor: &Actor, json: bool) -> ServiceR
                 .map(|(s, n)| format!("{s} {n}"))
                 .collect();
             outln!("by state:       {}", by_state.join(", "));
+            outln!(
+                "held:           {}",
+                crate::tui::views::health::held_text(&c.held)
+            );
         }
         match &h.ledger_head {
             Some(head) => outln!("ledger head:    seq {} {}", head.seq, head.hash),

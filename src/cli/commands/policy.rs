@@ -20,6 +20,8 @@ pub(crate) async fn policy(
             currencies,
             any_currency,
             block_all_currencies,
+            max_release_amount,
+            no_max_release_amount,
         } => {
             // What is not given keeps the current policy's value (an upsert replaces the whole
             // policy, so the current one is read first).
@@ -50,6 +52,11 @@ pub(crate) async fn policy(
                 no_max_amount,
                 now.and_then(|p| p.max_amount.as_ref()),
             );
+            let max_release_amount = keep(
+                max_release_amount,
+                no_max_release_amount,
+                now.and_then(|p| p.max_release_amount.as_ref()),
+            );
             let allowed = if block_all_currencies {
                 Some(vec![])
             } else if any_currency {
@@ -69,6 +76,7 @@ pub(crate) async fn policy(
                         min_amount,
                         max_amount,
                         allowed_currencies: allowed,
+                        max_release_amount,
                     },
                 )
                 .await?;

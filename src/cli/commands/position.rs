@@ -123,6 +123,7 @@ pub(crate) async fn position(
                     p.amount.display_grouped(),
                     p.currency
                 );
+                outln!("  released · held:    {}", balance_text(p));
                 outln!(
                     "  external reference: {}",
                     p.external_reference
@@ -140,13 +141,21 @@ pub(crate) async fn position(
                 outln!("  {}  created as CREATED", ts(&p.created_at));
                 for e in &d.events {
                     outln!(
-                        "  {}  {} -> {}{}",
+                        "  {}  {} -> {}{}{}{}",
                         ts(&e.at),
                         e.from_state,
                         e.to_state,
                         e.reason
                             .as_deref()
                             .map(|r| format!("  \"{}\"", s(r)))
+                            .unwrap_or_default(),
+                        e.amount
+                            .filter(|m| !m.is_zero())
+                            .map(|m| format!("  moved {} {}", m.display_grouped(), p.currency))
+                            .unwrap_or_default(),
+                        e.actor
+                            .as_deref()
+                            .map(|a| format!("  by {}", s(a)))
                             .unwrap_or_default()
                     );
                 }
@@ -157,6 +166,7 @@ pub(crate) async fn position(
             to,
             reason,
             expect_state,
+            amount,
         } => {
             let r = svc
                 .transition_position(
@@ -168,6 +178,7 @@ pub(crate) async fn position(
                         expect_state,
                         expect_version: None,
                         metadata: None,
+                        amount,
                     },
                 )
                 .await?;
@@ -176,11 +187,20 @@ pub(crate) async fn position(
             } else if r.applied {
                 let e = r.event.as_ref().expect("applied transitions have an event");
                 outln!(
-                    "{}: {} -> {} (ledger seq {})",
+                    "{}: {} -> {} (ledger seq {}){}",
                     r.position.id,
                     e.from_state,
                     e.to_state,
-                    r.ledger_seq.map(|s| s.to_string()).unwrap_or_default()
+                    r.ledger_seq.map(|s| s.to_string()).unwrap_or_default(),
+                    e.amount
+                        .filter(|m| !m.is_zero())
+                        .map(|m| format!(
+                            "; moved {} {} (released · held: {})",
+                            m.display_grouped(),
+                            r.position.currency,
+                            balance_text(&r.position)
+                        ))
+                        .unwrap_or_default()
                 );
             } else {
                 outln!(
@@ -192,4 +212,17 @@ pub(crate) async fn position(
         }
     }
     Ok(0)
+}
+
+/// "250.00 · 750.00 USD" (released · held), or why it is not known.
+fn balance_text(p: &crate::domain::Position) -> String {
+    match (p.released, p.held) {
+        (Some(r), Some(h)) => format!(
+            "{} · {} {}",
+            r.display_grouped(),
+            h.display_grouped(),
+            p.currency
+        ),
+        _ => "not known (partial releases recorded without amounts)".into(),
+    }
 }

@@ -500,12 +500,36 @@ impl Store for MemoryStore {
     async fn counts(&self, inst: Option<&str>) -> StoreResult<Counts> {
         let d = self.read();
         let tally = d.tally(inst.unwrap_or(counters::ALL));
-        Ok(counters::counts_of(tally.into_iter().flat_map(|t| {
+        let mut counts = counters::counts_of(tally.into_iter().flat_map(|t| {
             counters::NAMES
                 .iter()
                 .zip(t.iter())
                 .map(|(name, n)| (*name, *n))
-        })))
+        }));
+        let mut held: BTreeMap<&str, (crate::domain::Currency, rust_decimal::Decimal)> =
+            BTreeMap::new();
+        for e in d.positions.all() {
+            let p = &e.p;
+            if !super::report::HOLDING.contains(&p.state)
+                || p.released.is_none()
+                || inst.is_some_and(|i| i != p.institution_id)
+            {
+                continue;
+            }
+            let h = p.held.map(|h| h.as_decimal()).unwrap_or_default();
+            held.entry(p.currency.as_str())
+                .or_insert((p.currency, rust_decimal::Decimal::ZERO))
+                .1 += h;
+        }
+        counts.held = held
+            .into_values()
+            .map(|(c, total)| {
+                let b = crate::domain::Balance::parse(&total.normalize().to_string())
+                    .unwrap_or_default();
+                (c, b)
+            })
+            .collect();
+        Ok(counts)
     }
 
     async fn commit(&self, w: Write) -> StoreResult<Committed> {

@@ -373,6 +373,8 @@ pub(super) struct Lc {
     at: Timestamp,
     metadata: Option<Box<Value>>,
     actor: Option<Arc<str>>,
+    amount: Option<crate::domain::Balance>,
+    held: Option<crate::domain::Balance>,
 }
 
 impl Lc {
@@ -385,6 +387,8 @@ impl Lc {
             at: e.at,
             metadata: e.metadata.map(Box::new),
             actor: names.opt(e.actor.as_deref()),
+            amount: e.amount,
+            held: e.held,
         }
     }
 
@@ -398,6 +402,8 @@ impl Lc {
             at: self.at,
             metadata: self.metadata.as_deref().cloned(),
             actor: self.actor.as_deref().map(str::to_string),
+            amount: self.amount,
+            held: self.held,
         }
     }
 }

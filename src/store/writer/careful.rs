@@ -235,7 +235,7 @@ impl Writer {
             let mut events = Vec::new();
             for (p, expected_state, expected_version, event) in &transitions {
                 if updated.contains(&p.id) {
-                    events.push(sqlrows::PositionEventRow::of(event).args());
+                    events.push(sqlrows::PositionEventRow::of(self.d, event).args());
                     continue;
                 }
                 // Not updated, so nothing of it was written: refuse it alone.

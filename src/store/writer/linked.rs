@@ -54,7 +54,7 @@ impl Writer {
             creates,
             position_events: transitions
                 .iter()
-                .map(|(_, _, _, e)| PositionEventRow::of(e).args())
+                .map(|(_, _, _, e)| PositionEventRow::of(self.d, e).args())
                 .collect(),
             transitions: transitions
                 .iter()

@@ -534,7 +534,7 @@ impl Writer {
             creates,
             position_events: transitions
                 .iter()
-                .map(|(_, _, _, e)| sqlrows::PositionEventRow::of(e).args())
+                .map(|(_, _, _, e)| sqlrows::PositionEventRow::of(self.d, e).args())
                 .collect(),
             transitions: transitions
                 .iter()

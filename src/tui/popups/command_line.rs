@@ -237,6 +237,7 @@ const SORT_KEYS: &[&str] = &[
     "asset",
     "holder",
     "amount",
+    "held",
     "currency",
     "state",
 ];

@@ -2,10 +2,14 @@
 //! then a confirmation that names the move (the request carries the state and version seen, so a
 //! move made by someone else meanwhile is refused, not overwritten). Over a marked set it offers
 //! the states every one of them may move to, and the confirmation lists each position.
+//!
+//! A partial release asks for its amount (what is held shown beside it, checked as it is typed:
+//! more than zero, less than what is held — all of it is a move to RELEASED). A marked set is
+//! never partially released together: each position's amount is its own.
 
 use super::{Confirm, Confirmed, Outcome};
 use crate::domain::text::sanitize;
-use crate::domain::{Position, PositionState, lifecycle};
+use crate::domain::{Money, Position, PositionState, lifecycle};
 use crate::service::TransitionRequest;
 use crate::tui::keymap::{Action, Context, KeyMap};
 use crate::tui::theme::Theme;
@@ -26,8 +30,12 @@ pub struct TransitionDialog {
     pub targets: Vec<PositionState>,
     pub choice: usize,
     pub reason: TextArea<'static>,
-    /// Focus on the reason box (else on the state list).
+    /// Focus on the reason box (else on the state list or the amount).
     pub on_reason: bool,
+    /// The amount of a partial release (one line).
+    pub amount: TextArea<'static>,
+    /// Focus on the amount box (shown when the chosen state is PARTIALLY_RELEASED).
+    pub on_amount: bool,
     pub error: Option<String>,
 }
 
@@ -41,6 +49,9 @@ impl TransitionDialog {
         let mut reason = TextArea::default();
         reason.set_cursor_line_style(Style::default());
         reason.set_placeholder_text("reason (optional, up to 1000 characters)");
+        let mut amount = TextArea::default();
+        amount.set_cursor_line_style(Style::default());
+        amount.set_placeholder_text("amount to release");
         Some(TransitionDialog {
             position,
             marked: Vec::new(),
@@ -48,6 +59,8 @@ impl TransitionDialog {
             choice: 0,
             reason,
             on_reason: false,
+            amount,
+            on_amount: false,
             error: None,
         })
     }
@@ -68,9 +81,10 @@ impl TransitionDialog {
             .iter()
             .copied()
             .filter(|t| {
-                marked
-                    .iter()
-                    .all(|p| lifecycle::allowed_targets(p.state).contains(t))
+                *t != PositionState::PartiallyReleased
+                    && marked
+                        .iter()
+                        .all(|p| lifecycle::allowed_targets(p.state).contains(t))
             })
             .collect();
         if targets.is_empty() {
@@ -78,7 +92,8 @@ impl TransitionDialog {
             states.sort();
             states.dedup();
             return Err(format!(
-                "the marked positions ({}) have no next state in common: mark positions of one state",
+                "the marked positions ({}) have no next state in common (a partial release is one \
+                 position at a time: its amount is its own): mark positions of one state",
                 states.join(", ")
             ));
         }
@@ -88,15 +103,37 @@ impl TransitionDialog {
         Ok(d)
     }
 
+    /// Whether the chosen move is a partial release (which takes an amount).
+    pub fn releasing_part(&self) -> bool {
+        self.marked.is_empty() && self.targets[self.choice] == PositionState::PartiallyReleased
+    }
+
     pub fn on_key(&mut self, k: KeyEvent, action: Option<Action>) -> Outcome {
+        let on_list = !self.on_reason && !self.on_amount;
         match action {
             Some(Action::Close) => return Outcome::Close,
-            Some(Action::SwitchFocus) => self.on_reason = !self.on_reason,
-            Some(Action::Up) if !self.on_reason => self.choice = self.choice.saturating_sub(1),
-            Some(Action::Down) if !self.on_reason => {
-                self.choice = (self.choice + 1).min(self.targets.len() - 1)
+            // The state list, then the amount (of a partial release), then the reason.
+            Some(Action::SwitchFocus) => {
+                (self.on_amount, self.on_reason) = match (on_list, self.on_amount) {
+                    (true, _) if self.releasing_part() => (true, false),
+                    (true, _) => (false, true),
+                    (false, true) => (false, true),
+                    _ => (false, false),
+                };
+            }
+            Some(Action::Up) if on_list => {
+                self.choice = self.choice.saturating_sub(1);
+                self.error = self.amount_error();
+            }
+            Some(Action::Down) if on_list => {
+                self.choice = (self.choice + 1).min(self.targets.len() - 1);
+                self.error = self.amount_error();
             }
             Some(Action::Submit) => return self.confirmation(),
+            _ if self.on_amount => {
+                let _ = crate::tui::popups::line::edit(&mut self.amount, k);
+                self.error = self.amount_error();
+            }
             _ if self.on_reason => {
                 let _ = crate::tui::popups::line::edit(&mut self.reason, k);
                 self.error = None;
@@ -104,6 +141,36 @@ impl TransitionDialog {
             _ => {}
         }
         Outcome::Keep
+    }
+
+    /// The amount as typed (blank: none).
+    fn amount_text(&self) -> Option<String> {
+        let a = self.amount.lines().join("");
+        let a = a.trim();
+        (!a.is_empty()).then(|| a.to_string())
+    }
+
+    /// What is wrong with the amount for the chosen move, as it would be refused: checked as it
+    /// is typed (a blank amount is only an error on submit).
+    fn amount_error(&self) -> Option<String> {
+        if !self.releasing_part() {
+            return None;
+        }
+        let text = self.amount_text()?;
+        let p = &self.position;
+        let release = match Money::parse(&text) {
+            Ok(m) => m,
+            Err(e) => return Some(format!("amount: {e}")),
+        };
+        lifecycle::balance_step(
+            p.amount,
+            p.released,
+            p.state,
+            self.targets[self.choice],
+            Some(release),
+        )
+        .err()
+        .map(|e| format!("amount: {e}"))
     }
 
     /// Enter: the confirmation of the chosen move, or the reason's error.
@@ -118,8 +185,33 @@ impl TransitionDialog {
         if !self.marked.is_empty() {
             return self.bulk_confirmation(to, reason);
         }
+        let amount = if self.releasing_part() {
+            if let Some(e) = self.amount_error() {
+                self.error = Some(e);
+                self.on_amount = true;
+                self.on_reason = false;
+                return Outcome::Keep;
+            }
+            match self.amount_text() {
+                Some(a) => Some(a),
+                None => {
+                    self.error = Some(format!(
+                        "amount: a partial release needs its amount{}",
+                        held_text(&self.position)
+                            .map(|h| format!(" (held: {h})"))
+                            .unwrap_or_default()
+                    ));
+                    self.on_amount = true;
+                    self.on_reason = false;
+                    return Outcome::Keep;
+                }
+            }
+        } else {
+            None
+        };
         let p = &self.position;
-        let req = request(p, to, reason.clone());
+        let mut req = request(p, to, reason.clone());
+        req.amount = amount.clone();
         let mut body = vec![
             format!("Move {} from {} to {}?", p.id, p.state, to),
             format!(
@@ -129,6 +221,35 @@ impl TransitionDialog {
                 p.currency
             ),
         ];
+        if let Some(a) = amount.as_deref().and_then(|a| Money::parse(a).ok()) {
+            body.push(format!(
+                "Release {} {}{}",
+                a.display_grouped(),
+                p.currency,
+                p.held
+                    .and_then(|h| h.minus(a))
+                    .map(|left| format!(" · {} {} left held", left.display_grouped(), p.currency))
+                    .unwrap_or_default()
+            ));
+        } else if let Some(step) =
+            lifecycle::balance_step(p.amount, p.released, p.state, to, None).ok()
+            && let Some(moved) = step.moved.filter(|m| !m.is_zero())
+        {
+            body.push(match to {
+                PositionState::Released => {
+                    format!(
+                        "Releases the {} {} held",
+                        moved.display_grouped(),
+                        p.currency
+                    )
+                }
+                _ => format!(
+                    "Returns the {} {} held",
+                    moved.display_grouped(),
+                    p.currency
+                ),
+            });
+        }
         if let Some(reason) = &reason {
             body.push(format!("Reason: {}", sanitize(reason)));
         }
@@ -208,7 +329,7 @@ impl TransitionDialog {
     }
 
     pub fn draw(&self, f: &mut Frame, area: Rect, theme: &Theme, keys: &KeyMap) {
-        let h = self.targets.len() as u16 + 11;
+        let h = self.targets.len() as u16 + 11 + if self.releasing_part() { 3 } else { 0 };
         let r = centered(area, 76, h);
         f.render_widget(Clear, r);
         let title = if self.marked.is_empty() {
@@ -275,7 +396,7 @@ impl TransitionDialog {
                 spans.push(Span::styled("  (final)", theme.muted()));
             }
             let line = Line::from(spans);
-            lines.push(if chosen && !self.on_reason {
+            lines.push(if chosen && !self.on_reason && !self.on_amount {
                 line.style(Style::default().add_modifier(Modifier::BOLD))
             } else {
                 line
@@ -289,9 +410,39 @@ impl TransitionDialog {
                 ..inner
             },
         );
+        let mut y = inner.y + list_h + 1;
+        if self.releasing_part() {
+            let amount_area = Rect {
+                x: inner.x,
+                y,
+                width: inner.width,
+                height: 3,
+            };
+            let mut amount = self.amount.clone();
+            let held = held_text(p).unwrap_or_else(|| "not known".into());
+            amount.set_block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(format!(
+                        " Amount to release ({}) · held: {} ",
+                        p.currency,
+                        s(&held)
+                    ))
+                    .border_style(if self.on_amount {
+                        theme.focus()
+                    } else {
+                        theme.muted()
+                    }),
+            );
+            if !self.on_amount {
+                amount.set_cursor_style(Style::default());
+            }
+            f.render_widget(&amount, amount_area);
+            y += 3;
+        }
         let reason_area = Rect {
             x: inner.x,
-            y: inner.y + list_h + 1,
+            y,
             width: inner.width,
             height: 4,
         };
@@ -335,6 +486,12 @@ impl TransitionDialog {
     }
 }
 
+/// What a position holds, for the dialog ("750.00 USD"); None when not known.
+fn held_text(p: &Position) -> Option<String> {
+    p.held
+        .map(|h| format!("{} {}", h.display_grouped(), p.currency))
+}
+
 /// The request for one position: it carries the state and version seen, so a move made by
 /// someone else meanwhile is refused rather than overwritten.
 fn request(p: &Position, to: PositionState, reason: Option<String>) -> TransitionRequest {
@@ -344,5 +501,6 @@ fn request(p: &Position, to: PositionState, reason: Option<String>) -> Transitio
         expect_state: Some(p.state.as_str().into()),
         expect_version: Some(p.version),
         metadata: None,
+        amount: None,
     }
 }

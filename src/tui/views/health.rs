@@ -223,6 +223,13 @@ impl View for Health {
             ),
             kv(
                 theme,
+                "Held in escrow",
+                counts
+                    .map(|c| held_text(&c.held))
+                    .unwrap_or_else(|| "—".into()),
+            ),
+            kv(
+                theme,
                 "Ledger head",
                 h.ledger_head
                     .as_ref()
@@ -500,4 +507,15 @@ fn fmt_uptime(secs: u64) -> String {
         (secs / 60) % 60,
         secs % 60
     )
+}
+
+/// What funded positions hold, by currency ("1,250.00 USD · 80.50 EUR"), or "nothing".
+pub fn held_text(held: &[(crate::domain::Currency, crate::domain::Balance)]) -> String {
+    if held.is_empty() {
+        return "nothing".into();
+    }
+    held.iter()
+        .map(|(c, b)| format!("{} {c}", b.display_grouped()))
+        .collect::<Vec<_>>()
+        .join(" · ")
 }

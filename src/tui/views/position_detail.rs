@@ -105,7 +105,8 @@ impl View for PositionDetail {
         };
         let p = &d.position;
         let wide = area.width >= 120;
-        let [top, rest] = Layout::vertical([Constraint::Length(9), Constraint::Min(3)]).areas(area);
+        let [top, rest] =
+            Layout::vertical([Constraint::Length(10), Constraint::Min(3)]).areas(area);
         let allowed = crate::domain::lifecycle::allowed_targets(p.state);
         let next = if allowed.is_empty() {
             "none: terminal state".to_string()
@@ -128,6 +129,7 @@ impl View for PositionDetail {
                 "Amount",
                 format!("{} {}", p.amount.display_grouped(), p.currency),
             ),
+            balance_line(theme, p, top.width),
             kv(theme, "Holder reference", s(&p.holder_reference)),
             kv(
                 theme,
@@ -193,6 +195,20 @@ impl View for PositionDetail {
             if let Some(r) = &e.reason {
                 spans.push(Span::raw(format!("  “{}”", s(r))));
             }
+            if let Some(m) = e.amount.filter(|m| !m.is_zero()) {
+                let verb = match e.to_state {
+                    PositionState::PartiallyReleased | PositionState::Released => "released",
+                    _ => "returned",
+                };
+                spans.push(Span::raw(format!(
+                    "  {} {} {verb}",
+                    m.display_grouped(),
+                    p.currency
+                )));
+            }
+            if let Some(a) = &e.actor {
+                spans.push(Span::styled(format!("  by {}", s(a)), theme.muted()));
+            }
             tl.push(Line::from(spans));
         }
         let skip = tl
@@ -229,4 +245,55 @@ impl View for PositionDetail {
             .block(section("Ledger events"));
         f.render_widget(t, led_area);
     }
+}
+
+/// "Released · held": the two figures and a bar of the part released (what a CANCELLED or
+/// EXPIRED position held was returned).
+fn balance_line(
+    theme: &crate::tui::theme::Theme,
+    p: &crate::domain::Position,
+    width: u16,
+) -> Line<'static> {
+    let (Some(released), Some(held)) = (p.released, p.held) else {
+        return kv(
+            theme,
+            "Released · held",
+            "not known: partial releases were recorded without amounts".to_string(),
+        );
+    };
+    let label = match p.state {
+        PositionState::Cancelled | PositionState::Expired => "Released · returned",
+        _ => "Released · held",
+    };
+    let figures = format!(
+        "{} · {} {}",
+        released.display_grouped(),
+        held.display_grouped(),
+        p.currency
+    );
+    let part = released.as_decimal() / p.amount.as_decimal();
+    let bar_w = (width as usize)
+        .saturating_sub(20 + figures.chars().count() + 12)
+        .min(24);
+    let mut spans = vec![
+        Span::styled(format!("{label:<20}"), theme.muted()),
+        Span::raw(figures),
+    ];
+    if bar_w >= 8 {
+        let filled = (part * rust_decimal::Decimal::from(bar_w as u64))
+            .round()
+            .to_string()
+            .parse::<usize>()
+            .unwrap_or(0)
+            .min(bar_w);
+        spans.push(Span::raw("  "));
+        spans.push(Span::styled(
+            "█".repeat(filled),
+            theme.state(PositionState::Released),
+        ));
+        spans.push(Span::styled("░".repeat(bar_w - filled), theme.muted()));
+        let pct = (part * rust_decimal::Decimal::from(100)).round();
+        spans.push(Span::styled(format!(" {pct}% released"), theme.muted()));
+    }
+    Line::from(spans)
 }

@@ -681,6 +681,7 @@ impl View for Positions {
             let dir = if self.descending { "▼" } else { "▲" };
             match keys.iter().find(|k| **k == self.sort) {
                 Some(PositionSortKey::Currency) => format!("{name} by CCY{dir}"),
+                Some(PositionSortKey::Held) if name == "AMOUNT" => format!("{name} by HELD{dir}"),
                 Some(_) => format!("{name}{dir}"),
                 None => name.to_string(),
             }
@@ -706,14 +707,31 @@ impl View for Positions {
             .iter()
             .map(|r| format!("{} {}", r.amount.display_grouped(), r.currency))
             .collect();
-        let amount_head = arrow(
-            &[PositionSortKey::Amount, PositionSortKey::Currency],
-            "AMOUNT",
-        );
+        let amount_keys: &[PositionSortKey] = if wide {
+            &[PositionSortKey::Amount, PositionSortKey::Currency]
+        } else {
+            &[
+                PositionSortKey::Amount,
+                PositionSortKey::Currency,
+                PositionSortKey::Held,
+            ]
+        };
+        let amount_head = arrow(amount_keys, "AMOUNT");
         // Every digit shows: the column is as wide as the widest amount on screen.
         let amount_width = money_width(&amount_head, amounts.iter().map(String::as_str));
         head.push(amount_head);
         widths.push(Constraint::Length(amount_width));
+        // What each still holds ("?" where partial releases were recorded without amounts).
+        let helds: Vec<String> = shown
+            .iter()
+            .map(|r| r.held.map_or("?".into(), |h| h.display_grouped()))
+            .collect();
+        if wide {
+            let held_head = arrow(&[PositionSortKey::Held], "HELD");
+            let held_width = money_width(&held_head, helds.iter().map(String::as_str));
+            head.push(held_head);
+            widths.push(Constraint::Length(held_width));
+        }
         head.push(arrow(&[PositionSortKey::State], "STATE"));
         widths.push(Constraint::Length(18));
         if wide {
@@ -725,7 +743,8 @@ impl View for Positions {
         let rows = shown
             .iter()
             .zip(amounts)
-            .map(|(r, amount)| {
+            .zip(helds)
+            .map(|((r, amount), held)| {
                 let id = format!("…{}", &r.id[r.id.len().saturating_sub(8)..]);
                 let mut id = highlighted(id, needle, hl);
                 if marks {
@@ -740,6 +759,9 @@ impl View for Positions {
                 }
                 cells.push(highlighted(s(&r.holder_reference), needle, hl));
                 cells.push(Line::from(amount).right_aligned());
+                if wide {
+                    cells.push(Line::from(held).right_aligned());
+                }
                 cells.push(Line::from(state_badge(theme, r.state)));
                 if wide {
                     let ext = r.external_reference.as_deref().map(s).unwrap_or_default();

@@ -649,6 +649,7 @@ impl Form {
                 region: region.as_str().into(),
                 min_amount: self.opt("minAmount"),
                 max_amount: self.opt("maxAmount"),
+                max_release_amount: self.opt("maxReleaseAmount"),
                 allowed_currencies: match self.value("currencyMode").as_str() {
                     "any" => None,
                     "none" => Some(vec![]),
