@@ -158,7 +158,12 @@ impl Balance {
     /// reads too).
     pub fn parse(input: &str) -> Result<Self, String> {
         let s = input.trim();
-        if !s.is_empty() && s.chars().all(|c| c == '0' || c == '.') && s.contains('0') {
+        let zeros = |p: &str| p.chars().all(|c| c == '0');
+        let zero = match s.split_once('.') {
+            Some((int, frac)) => zeros(int) && zeros(frac) && !(int.is_empty() && frac.is_empty()),
+            None => !s.is_empty() && zeros(s),
+        };
+        if zero {
             return Ok(Balance::ZERO);
         }
         Money::parse(s).map(Balance::from)
@@ -305,6 +310,10 @@ mod tests {
         assert_eq!(b("0000000000000000.00000000"), Balance::ZERO);
         assert_eq!(b("0000000000001000.50000000").to_string(), "1000.5");
         assert!(Balance::parse("-1").is_err());
+        assert!(Balance::parse("0.0.0").is_err());
+        assert!(Balance::parse(".").is_err());
+        assert_eq!(b("0."), Balance::ZERO);
+        assert_eq!(b(".00"), Balance::ZERO);
         assert!(Balance::parse("").is_err());
         assert_eq!(b("100").minus(m("0.01")).unwrap().to_string(), "99.99");
         assert_eq!(b("100").minus(m("100.00000001")), None);
