@@ -66,7 +66,47 @@ pub struct LedgerHead {
     pub hash: String,
 }
 
+/// How long a sum of what positions hold is shown before it is summed again: it reads every
+/// funded position's row (0.3 s at 1,000,000 positions on SQLite), and health is asked for by
+/// readiness probes, metric scrapes and the Health tab.
+pub const HELD_FOR: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// The last sum of what positions hold, by scope (None: every institution).
+pub type HeldCache = std::sync::Mutex<
+    std::collections::HashMap<
+        Option<String>,
+        (
+            std::time::Instant,
+            Vec<(crate::domain::Currency, crate::domain::Balance)>,
+        ),
+    >,
+>;
+
 impl Service {
+    /// What funded positions hold, by currency: summed again when the last sum for this scope
+    /// is older than `HELD_FOR`.
+    async fn held_totals(
+        &self,
+        scope: Option<&str>,
+    ) -> crate::store::StoreResult<Vec<(crate::domain::Currency, crate::domain::Balance)>> {
+        let key = scope.map(str::to_string);
+        if let Some((at, v)) = self
+            .held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            && at.elapsed() < HELD_FOR
+        {
+            return Ok(v.clone());
+        }
+        let v = self.store.held_totals(scope).await?;
+        self.held
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, (std::time::Instant::now(), v.clone()));
+        Ok(v)
+    }
+
     pub async fn health(&self, actor: &Actor) -> HealthReport {
         let start = std::time::Instant::now();
         let mut report = self.gather_health(actor).await;
@@ -140,7 +180,13 @@ impl Service {
             Err(e) => errors.push(e.to_string()),
         }
         match counts {
-            Ok(c) => report.counts = Some(c),
+            Ok(mut c) => {
+                match self.held_totals(actor.scope()).await {
+                    Ok(h) => c.held = h,
+                    Err(e) => errors.push(e.to_string()),
+                }
+                report.counts = Some(c)
+            }
             Err(e) => errors.push(e.to_string()),
         }
         match head {

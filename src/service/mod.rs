@@ -77,6 +77,8 @@ pub struct Service {
     assets: cache::Immutable<Asset>,
     /// Key sessions checked again on every operation (and by their streams).
     sessions: Arc<session::Sessions>,
+    /// What funded positions hold, by scope, as last summed (see `health::HELD_FOR`).
+    held: health::HeldCache,
 }
 
 tokio::task_local! {
@@ -156,6 +158,7 @@ impl Service {
             templates: Default::default(),
             assets: Default::default(),
             sessions: Default::default(),
+            held: Default::default(),
         }
     }
 

@@ -239,6 +239,12 @@ pub trait Store: Send + Sync + 'static {
     fn outbox(&self) -> &dyn AnchorOutbox;
 
     async fn counts(&self, institution_id: Option<&str>) -> StoreResult<Counts>;
+    /// What the funded positions (FUNDED, PARTIALLY_RELEASED) hold, by currency, summed from
+    /// their rows (positions whose balance is not known left out).
+    async fn held_totals(
+        &self,
+        institution_id: Option<&str>,
+    ) -> StoreResult<Vec<(crate::domain::Currency, crate::domain::Balance)>>;
 
     /// Stores a change with its ledger event and audit record atomically.
     async fn commit(&self, write: Write) -> StoreResult<Committed>;

@@ -561,29 +561,32 @@ impl Store for SqlStore {
         let rows: Vec<(String, i64)> = self
             .fetch_all("store.counts", sql::counters_of(self.d, scope))
             .await?;
-        let mut counts = counters::counts_of(rows.iter().map(|(name, n)| (name.as_str(), *n)));
+        Ok(counters::counts_of(
+            rows.iter().map(|(name, n)| (name.as_str(), *n)),
+        ))
+    }
+
+    async fn held_totals(
+        &self,
+        institution_id: Option<&str>,
+    ) -> StoreResult<Vec<(crate::domain::Currency, crate::domain::Balance)>> {
         let held: Vec<(String, String, String)> = self
             .fetch_all(
-                "store.counts",
+                "store.held_totals",
                 sql::held_by_currency(self.d, institution_id),
             )
             .await?;
+        let mut out = Vec::with_capacity(held.len());
         for (currency, int, frac) in held {
             let bad = |e: &dyn std::fmt::Display| StoreError::Corrupt(format!("held total: {e}"));
             let int: rust_decimal::Decimal = int.parse().map_err(|e| bad(&e))?;
             let frac: rust_decimal::Decimal = frac.parse().map_err(|e| bad(&e))?;
             let total = int + frac / rust_decimal::Decimal::from(100_000_000);
-            let total = if total.is_zero() {
-                crate::domain::Balance::ZERO
-            } else {
-                crate::domain::Balance::parse(&total.normalize().to_string())
-                    .map_err(|e| bad(&e))?
-            };
-            counts
-                .held
-                .push((currency.parse().map_err(|e| bad(&e))?, total));
+            let total = crate::domain::Balance::parse(&total.normalize().to_string())
+                .map_err(|e| bad(&e))?;
+            out.push((currency.parse().map_err(|e| bad(&e))?, total));
         }
-        Ok(counts)
+        Ok(out)
     }
 
     async fn commit(&self, w: Write) -> StoreResult<Committed> {

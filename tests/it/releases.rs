@@ -140,11 +140,12 @@ async fn releases_move_money_and_check_proves_the_sums(h: &Harness) {
     svc.transition_position(a, &r3.id, to("FUNDED", None))
         .await
         .unwrap();
-    let counts = h.store.counts(None).await.unwrap();
+    let held = h.store.held_totals(None).await.unwrap();
+    assert_eq!(held, vec![("USD".parse().unwrap(), b("40").unwrap())]);
     assert_eq!(
-        counts.held,
-        vec![("USD".parse().unwrap(), b("40").unwrap())],
-        "{counts:?}"
+        h.store.held_totals(Some("inst_nobody")).await.unwrap(),
+        vec![],
+        "scoped to an institution"
     );
     check_is_clean(h).await;
 }

@@ -500,12 +500,19 @@ impl Store for MemoryStore {
     async fn counts(&self, inst: Option<&str>) -> StoreResult<Counts> {
         let d = self.read();
         let tally = d.tally(inst.unwrap_or(counters::ALL));
-        let mut counts = counters::counts_of(tally.into_iter().flat_map(|t| {
+        Ok(counters::counts_of(tally.into_iter().flat_map(|t| {
             counters::NAMES
                 .iter()
                 .zip(t.iter())
                 .map(|(name, n)| (*name, *n))
-        }));
+        })))
+    }
+
+    async fn held_totals(
+        &self,
+        inst: Option<&str>,
+    ) -> StoreResult<Vec<(crate::domain::Currency, crate::domain::Balance)>> {
+        let d = self.read();
         let mut held: BTreeMap<&str, (crate::domain::Currency, rust_decimal::Decimal)> =
             BTreeMap::new();
         for e in d.positions.all() {
@@ -521,15 +528,14 @@ impl Store for MemoryStore {
                 .or_insert((p.currency, rust_decimal::Decimal::ZERO))
                 .1 += h;
         }
-        counts.held = held
+        Ok(held
             .into_values()
             .map(|(c, total)| {
                 let b = crate::domain::Balance::parse(&total.normalize().to_string())
                     .unwrap_or_default();
                 (c, b)
             })
-            .collect();
-        Ok(counts)
+            .collect())
     }
 
     async fn commit(&self, w: Write) -> StoreResult<Committed> {
