@@ -93,18 +93,28 @@ impl Money {
     /// Fixed-width text (16 integer digits, 8 decimals) whose byte order is numeric order.
     /// SQLite stores amounts this way so that `ORDER BY amount` sorts correctly.
     pub fn to_sortable(&self) -> String {
-        let s = format!("{:.8}", self.0);
-        format!("{s:0>25}")
+        sortable(self.0)
     }
 
     /// For display: grouped thousands, at least two decimals ("1,250.50").
     pub fn display_grouped(&self) -> String {
-        let s = self.0.to_string();
-        let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
-        let grouped = super::text::group_digits(int);
-        let frac = format!("{frac:0<2}");
-        format!("{grouped}.{frac}")
+        grouped(self.0)
     }
+}
+
+/// Fixed-width text (16 integer digits, 8 decimals) whose byte order is numeric order.
+fn sortable(d: Decimal) -> String {
+    let s = format!("{d:.8}");
+    format!("{s:0>25}")
+}
+
+/// Grouped thousands, at least two decimals ("1,250.50").
+fn grouped(d: Decimal) -> String {
+    let s = d.to_string();
+    let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
+    let grouped = super::text::group_digits(int);
+    let frac = format!("{frac:0<2}");
+    format!("{grouped}.{frac}")
 }
 
 impl fmt::Display for Money {
@@ -201,17 +211,12 @@ impl Balance {
 
     /// Fixed-width text whose byte order is numeric order (as [`Money::to_sortable`]).
     pub fn to_sortable(&self) -> String {
-        let s = format!("{:.8}", self.0);
-        format!("{s:0>25}")
+        sortable(self.0)
     }
 
     /// For display: grouped thousands, at least two decimals ("1,250.50").
     pub fn display_grouped(&self) -> String {
-        let s = self.0.to_string();
-        let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
-        let grouped = super::text::group_digits(int);
-        let frac = format!("{frac:0<2}");
-        format!("{grouped}.{frac}")
+        grouped(self.0)
     }
 }
 
