@@ -512,30 +512,7 @@ impl Store for MemoryStore {
         &self,
         inst: Option<&str>,
     ) -> StoreResult<Vec<(crate::domain::Currency, crate::domain::Balance)>> {
-        let d = self.read();
-        let mut held: BTreeMap<&str, (crate::domain::Currency, rust_decimal::Decimal)> =
-            BTreeMap::new();
-        for e in d.positions.all() {
-            let p = &e.p;
-            if !super::report::HOLDING.contains(&p.state)
-                || p.released.is_none()
-                || inst.is_some_and(|i| i != p.institution_id)
-            {
-                continue;
-            }
-            let h = p.held.map(|h| h.as_decimal()).unwrap_or_default();
-            held.entry(p.currency.as_str())
-                .or_insert((p.currency, rust_decimal::Decimal::ZERO))
-                .1 += h;
-        }
-        Ok(held
-            .into_values()
-            .map(|(c, total)| {
-                let b = crate::domain::Balance::parse(&total.normalize().to_string())
-                    .unwrap_or_default();
-                (c, b)
-            })
-            .collect())
+        Ok(self.read().positions.held_totals(inst))
     }
 
     async fn commit(&self, w: Write) -> StoreResult<Committed> {

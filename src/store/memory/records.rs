@@ -446,6 +446,37 @@ impl Positions {
         self.by_key.values()
     }
 
+    /// What the funded positions (of one institution, or all) hold, by currency; positions
+    /// whose balance is not known left out.
+    pub(super) fn held_totals(
+        &self,
+        inst: Option<&str>,
+    ) -> Vec<(crate::domain::Currency, crate::domain::Balance)> {
+        let mut held: std::collections::BTreeMap<
+            &str,
+            (crate::domain::Currency, rust_decimal::Decimal),
+        > = Default::default();
+        for p in self.all().map(|e| &e.p) {
+            if !crate::store::report::HOLDING.contains(&p.state)
+                || p.released.is_none()
+                || inst.is_some_and(|i| i != p.institution_id)
+            {
+                continue;
+            }
+            let h = p.held.map(|h| h.as_decimal()).unwrap_or_default();
+            held.entry(p.currency.as_str())
+                .or_insert((p.currency, rust_decimal::Decimal::ZERO))
+                .1 += h;
+        }
+        held.into_values()
+            .map(|(c, total)| {
+                let b = crate::domain::Balance::parse(&total.normalize().to_string())
+                    .unwrap_or_default();
+                (c, b)
+            })
+            .collect()
+    }
+
     /// The positions in id order within `range` (both ways).
     pub(super) fn in_order(
         &self,
