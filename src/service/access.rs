@@ -87,8 +87,10 @@ impl Service {
         };
         let c = self
             .commit_recorded(actor, Change::UpsertPolicy(policy.clone()), record)
-            .await?;
-        Ok(c.policy.unwrap_or(policy))
+            .await;
+        // Whatever the outcome, the next create reads the policy again.
+        self.policies.forget(&inst_id, region);
+        Ok(c?.policy.unwrap_or(policy))
     }
 
     /// The policy of an institution for a region, if one is set.

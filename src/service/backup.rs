@@ -831,7 +831,7 @@ impl Export {
             Effect::Institution(x) => Change::CreateInstitution(x),
             Effect::Template(x) => Change::CreateTemplate(x),
             Effect::Asset(x) => Change::CreateAsset(x),
-            Effect::Position(x) => Change::CreatePosition(x),
+            Effect::Position(x) => Change::CreatePosition(x, None),
             Effect::Step {
                 position,
                 from,

@@ -1,7 +1,9 @@
 //! Records that never change once created (institutions, templates, assets: there is no update
 //! or delete of them), kept after their first read so that a write does not read them again.
 //! Per process and bounded; a miss reads the store, and what is not found is not remembered.
+//! And the policies creates were last checked against, which can change: see `Policies`.
 
+use crate::domain::{InstitutionPolicy, Region};
 use crate::store::StoreResult;
 use rustc_hash::FxHashMap as HashMap;
 use std::future::Future;
@@ -41,6 +43,58 @@ impl<T> Immutable<T> {
             map.insert(id.to_string(), v.clone());
         }
         Ok(found)
+    }
+}
+
+/// The policy of (institution, region) as last read — `None` for no policy — so that a create
+/// does not read it again. Never trusted alone: each create carries the policy it was checked
+/// against (`store::PolicySeen`) and the store writes it only if that is still the one in force.
+/// An entry is forgotten when this process sets that policy or a store refuses a create because
+/// the policy changed (another process set it); a forgotten or missing entry reads the store.
+#[derive(Default)]
+pub struct Policies {
+    map: RwLock<HashMap<String, Vec<PolicyEntry>>>,
+}
+
+/// A region's policy as last read (`None`: no policy).
+type PolicyEntry = (Region, Option<Arc<InstitutionPolicy>>);
+
+impl Policies {
+    pub async fn get<F, Fut>(
+        &self,
+        institution: &str,
+        region: Region,
+        load: F,
+    ) -> StoreResult<Option<Arc<InstitutionPolicy>>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = StoreResult<Option<InstitutionPolicy>>>,
+    {
+        {
+            let map = self.map.read().unwrap_or_else(|p| p.into_inner());
+            if let Some((_, hit)) = map
+                .get(institution)
+                .and_then(|v| v.iter().find(|(r, _)| *r == region))
+            {
+                return Ok(hit.clone());
+            }
+        }
+        let found = load().await?.map(Arc::new);
+        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= CAPACITY {
+            map.clear();
+        }
+        let regions = map.entry(institution.to_string()).or_default();
+        regions.retain(|(r, _)| *r != region);
+        regions.push((region, found.clone()));
+        Ok(found)
+    }
+
+    pub fn forget(&self, institution: &str, region: Region) {
+        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(regions) = map.get_mut(institution) {
+            regions.retain(|(r, _)| *r != region);
+        }
     }
 }
 

@@ -161,6 +161,9 @@ impl From<StoreError> for ServiceError {
                 expected,
                 current: None,
             },
+            e @ StoreError::PolicyChanged { .. } => {
+                ServiceError::Unavailable(format!("{e}, again and again; try again"))
+            }
             StoreError::Unavailable(m)
             | StoreError::Retryable(m)
             | StoreError::Timeout { message: m, .. } => ServiceError::Unavailable(m),

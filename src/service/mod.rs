@@ -47,7 +47,7 @@ use crate::domain::{
 };
 use crate::metrics::{Metrics, SharedMetrics};
 use crate::store::{
-    AssetQuery, Change, Committed, InstitutionQuery, SharedStore, TemplateQuery, Write,
+    AssetQuery, Change, Committed, InstitutionQuery, PolicySeen, SharedStore, TemplateQuery, Write,
 };
 use crate::witness::Witnessed;
 use reads::Read;
@@ -75,6 +75,7 @@ pub struct Service {
     institutions: cache::Immutable<Institution>,
     templates: cache::Immutable<AssetTemplate>,
     assets: cache::Immutable<Asset>,
+    policies: cache::Policies,
     /// Key sessions checked again on every operation (and by their streams).
     sessions: Arc<session::Sessions>,
     /// What funded positions hold, by scope, as last summed (see `health::HELD_FOR`).
@@ -136,6 +137,7 @@ fn opt_text(s: Option<String>) -> Option<String> {
 
 /// What a successful change records, in the ledger and in the audit trail alike (the audit
 /// action is the kind's).
+#[derive(Clone)]
 struct Record<'a> {
     entity: EntityType,
     entity_id: &'a str,
@@ -157,6 +159,7 @@ impl Service {
             institutions: Default::default(),
             templates: Default::default(),
             assets: Default::default(),
+            policies: Default::default(),
             sessions: Default::default(),
             held: Default::default(),
         }
@@ -525,6 +528,14 @@ impl Service {
         change: Change,
         r: Record<'_>,
     ) -> ServiceResult<Committed> {
+        Ok(self
+            .store
+            .commit(self.recorded_write(actor, change, r))
+            .await?)
+    }
+
+    /// The write of `change` with its ledger event and audit record (see `commit_recorded`).
+    fn recorded_write(&self, actor: &Actor, change: Change, r: Record<'_>) -> Write {
         let kind = r.payload.kind();
         let payload = r.payload.to_value();
         let ledger = LedgerDraft {
@@ -546,13 +557,10 @@ impl Service {
             Some(r.institution_id),
             Some(payload),
         );
-        Ok(self
-            .store
-            .commit(Write {
-                change,
-                ledger: Some(ledger),
-                audit: Some(audit),
-            })
-            .await?)
+        Write {
+            change,
+            ledger: Some(ledger),
+            audit: Some(audit),
+        }
     }
 }

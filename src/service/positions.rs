@@ -4,6 +4,9 @@
 use super::*;
 use crate::domain::{Balance, Money};
 
+/// Creates tried against a policy that another process changed meanwhile, before giving up.
+const POLICY_TRIES: u32 = 3;
+
 impl Service {
     // ---- positions ------------------------------------------------------------------------------
 
@@ -103,12 +106,6 @@ impl Service {
                 format!("{amount} is above the template maximum of {max}"),
             ));
         }
-        if let Some(policy) = self.store.get_policy(&inst_id, tmpl.region).await? {
-            policy
-                .config
-                .position
-                .check(amount, currency, tmpl.region)?;
-        }
         let now = time::now();
         let p = Position {
             id: ids::new_id(ids::POSITION),
@@ -143,9 +140,43 @@ impl Service {
             at: now,
             payload,
         };
-        self.commit_recorded(actor, Change::CreatePosition(p.clone()), record)
-            .await?;
-        Ok(p)
+        // The policy as last read (no read of its own in the common case); the store refuses
+        // the create if it is no longer the one in force, and it is read again.
+        // A refusal is never made on a kept policy alone: another process may have loosened
+        // it, so the policy is read again before the create is refused.
+        let (mut tries, mut read_again) = (0, false);
+        loop {
+            let policy = self
+                .policies
+                .get(&inst_id, tmpl.region, || {
+                    self.store.get_policy(&inst_id, tmpl.region)
+                })
+                .await?;
+            if let Some(policy) = &policy
+                && let Err(refused) = policy.config.position.check(amount, currency, tmpl.region)
+            {
+                if read_again {
+                    return Err(refused.into());
+                }
+                self.policies.forget(&inst_id, tmpl.region);
+                read_again = true;
+                continue;
+            }
+            let seen = PolicySeen {
+                region: tmpl.region,
+                policy,
+            };
+            let change = Change::CreatePosition(p.clone(), Some(seen));
+            let write = self.recorded_write(actor, change, record.clone());
+            match self.store.commit(write).await {
+                Ok(_) => return Ok(p),
+                Err(StoreError::PolicyChanged { .. }) if tries < POLICY_TRIES => {
+                    self.policies.forget(&inst_id, tmpl.region);
+                    tries += 1;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     pub async fn get_position(&self, actor: &Actor, id: &str) -> ServiceResult<Position> {

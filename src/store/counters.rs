@@ -85,7 +85,7 @@ pub fn each_delta<'a>(
         Change::CreateInstitution(x) => both(&x.id, I, 1),
         Change::CreateTemplate(x) => both(&x.institution_id, T, 1),
         Change::CreateAsset(x) => both(&x.institution_id, A, 1),
-        Change::CreatePosition(p) => both(&p.institution_id, positions_index(p.state), 1),
+        Change::CreatePosition(p, _) => both(&p.institution_id, positions_index(p.state), 1),
         Change::TransitionPosition {
             position,
             expected_state,

@@ -76,6 +76,15 @@ pub enum StoreError {
         actual: PositionState,
         actual_version: i64,
     },
+    /// The policy a create was checked against is no longer the one in force (see
+    /// `PolicySeen`): nothing was written; the service reads the policy again and retries.
+    #[error(
+        "the {region} policy of institution {institution_id} changed while the write was checked against it"
+    )]
+    PolicyChanged {
+        institution_id: String,
+        region: Region,
+    },
     #[error("{0}")]
     Duplicate(String),
     #[error("{0}")]
@@ -132,7 +141,7 @@ impl StoreError {
     pub fn code(&self) -> &'static str {
         match self {
             StoreError::NotFound { .. } => "NOT_FOUND",
-            StoreError::Conflict { .. } => "CONFLICT",
+            StoreError::Conflict { .. } | StoreError::PolicyChanged { .. } => "CONFLICT",
             StoreError::Duplicate(_) => "DUPLICATE",
             StoreError::Constraint(_) => "CONSTRAINT",
             StoreError::Timeout { .. } => "TIMEOUT",
@@ -164,7 +173,9 @@ pub enum Change {
     CreateInstitution(Institution),
     CreateTemplate(AssetTemplate),
     CreateAsset(Asset),
-    CreatePosition(Position),
+    /// A new position, and the policy the service checked it against (None: not checked, as an
+    /// import's): the store writes it only if that is still the policy in force.
+    CreatePosition(Position, Option<PolicySeen>),
     /// `position` carries the new state, version and updatedAt; the store applies it only if the
     /// stored row still has `expected_state` and `expected_version` (else `StoreError::Conflict`).
     TransitionPosition {
@@ -183,6 +194,23 @@ pub enum Change {
         id: String,
         at: crate::domain::time::Timestamp,
     },
+}
+
+/// The policy a new position was checked against, as the service last read it from this store:
+/// the policy of (the position's institution, `region`), or none. The store writes the position
+/// only if that is still the policy in force — else `StoreError::PolicyChanged` and nothing is
+/// written — so a create needs no read of the policy of its own, whoever changed it since.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicySeen {
+    pub region: Region,
+    pub policy: Option<Arc<InstitutionPolicy>>,
+}
+
+impl PolicySeen {
+    /// Whether `stored` (the policy in force now) is the one seen.
+    pub fn is_current(&self, stored: Option<&InstitutionPolicy>) -> bool {
+        self.policy.as_deref() == stored
+    }
 }
 
 /// Both chains' heads, each (seq, hash): the ledger's and the audit trail's.

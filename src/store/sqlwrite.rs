@@ -3,7 +3,6 @@
 //! `VALUES` lists), the counters' upsert, and a whole batch as one statement (PostgreSQL) or one
 //! call (SQLite). `writer.rs` runs them.
 
-use super::Change;
 use super::counters::Deltas;
 use super::sql::{
     API_KEYS, ASSETS, AUDIT, Arg, COUNTERS, Dialect, INSTITUTIONS, LEDGER, POLICIES,
@@ -12,6 +11,7 @@ use super::sql::{
 use super::sqlrows::{
     self, ApiKeyRow, AssetRow, InstitutionRow, PolicyRow, PositionRow, TemplateRow,
 };
+use super::{Change, PolicySeen};
 use crate::domain::{InstitutionPolicy, Position, PositionState, time};
 use Ty::*;
 use std::collections::HashSet;
@@ -213,6 +213,49 @@ pub struct OneStatement<'a> {
     pub prefixes: Vec<String>,
     pub digests: Vec<String>,
     pub deltas: &'a Deltas<'a>,
+    /// The policies the batch's creates were checked against (`policy_guards`).
+    pub guards: Vec<(&'a str, &'a PolicySeen)>,
+}
+
+/// The policies a batch's creates were checked against, each (institution, as seen) once.
+pub fn policy_guards<'a>(changes: &[&'a Change]) -> Vec<(&'a str, &'a PolicySeen)> {
+    let mut guards: Vec<(&str, &PolicySeen)> = Vec::new();
+    for c in changes {
+        if let Change::CreatePosition(p, Some(seen)) = c {
+            let g = (p.institution_id.as_str(), seen);
+            if !guards.contains(&g) {
+                guards.push(g);
+            }
+        }
+    }
+    guards
+}
+
+/// A condition true only while every guard's policy is the one in force: the same row (id,
+/// config, updatedAt) or, where none was seen, still none. Non-empty `guards` only.
+fn push_policies_current(q: &mut Q, guards: &[(&str, &PolicySeen)]) {
+    for (i, (institution, seen)) in guards.iter().enumerate() {
+        if i > 0 {
+            q.push(" AND ");
+        }
+        q.push(if seen.policy.is_some() {
+            "EXISTS (SELECT 1 FROM policies WHERE institution_id = "
+        } else {
+            "NOT EXISTS (SELECT 1 FROM policies WHERE institution_id = "
+        })
+        .bind(Text, t(*institution))
+        .push(" AND region = ")
+        .bind(Text, t(seen.region.as_str()));
+        if let Some(p) = &seen.policy {
+            q.push(" AND id = ")
+                .bind(Text, t(&p.id))
+                .push(" AND updated_at = ")
+                .bind(Ts, ts(&p.updated_at))
+                .push(" AND config = ")
+                .bind(Json, t(super::sql::json_text(&p.config)));
+        }
+        q.push(")");
+    }
 }
 
 /// The columns a chain fills in: a row's place in its chain.
@@ -344,6 +387,10 @@ pub fn linked_statement(s: OneStatement<'_>, channel: &str) -> Q {
         q.push(")");
     }
     q.push(" SELECT escrowgrid_batch_check(true");
+    if !s.guards.is_empty() {
+        q.push(" AND ");
+        push_policies_current(&mut q, &s.guards);
+    }
     if transitions > 0 {
         q.push(" AND (SELECT count(*) FROM moved) = ")
             .bind(Int, Arg::Int(transitions as i64));
@@ -363,6 +410,13 @@ pub fn linked_statement(s: OneStatement<'_>, channel: &str) -> Q {
 /// linked the rows), and the stream watches the file.
 pub fn sqlite_batch(s: OneStatement<'_>) -> Q {
     let mut q = Q::new(Dialect::Sqlite, "");
+    if !s.guards.is_empty() {
+        // A create's policy changed since it was checked: the caller isolates the batch, and
+        // the careful path refuses that create alone.
+        q.push("SELECT CASE WHEN ");
+        push_policies_current(&mut q, &s.guards);
+        q.push(" THEN 0 ELSE abs(-9223372036854775808) END; ");
+    }
     for (table, rows) in s.creates {
         if !rows.is_empty() {
             push_insert_many(&mut q, table, rows);
@@ -470,7 +524,7 @@ pub fn rows_of<'a>(
             Change::CreateInstitution(x) => creates[0].1.push(InstitutionRow::of(x).args()),
             Change::CreateTemplate(x) => creates[1].1.push(TemplateRow::of(x).args()),
             Change::CreateAsset(x) => creates[2].1.push(AssetRow::of(x).args()),
-            Change::CreatePosition(x) => creates[3].1.push(PositionRow::of(d, x).args()),
+            Change::CreatePosition(x, _) => creates[3].1.push(PositionRow::of(d, x).args()),
             Change::CreateApiKey(x) => creates[4].1.push(ApiKeyRow::of(x).args()),
             Change::TransitionPosition {
                 position,
@@ -503,7 +557,7 @@ pub fn entity_of(c: &Change) -> Option<&str> {
         Change::CreateInstitution(x) => Some(&x.id),
         Change::CreateTemplate(x) => Some(&x.id),
         Change::CreateAsset(x) => Some(&x.id),
-        Change::CreatePosition(x) => Some(&x.id),
+        Change::CreatePosition(x, _) => Some(&x.id),
         Change::CreateApiKey(x) => Some(&x.id),
         Change::TransitionPosition { position, .. } => Some(&position.id),
         Change::UpsertPolicy(x) => Some(&x.id),
@@ -571,6 +625,7 @@ mod tests {
             prefixes: vec![],
             digests: vec![],
             deltas: &deltas,
+            guards: vec![],
         });
         let statements: Vec<&str> = q.sql.split("; ").collect();
         assert!(statements[0].starts_with("INSERT INTO positions"));

@@ -5,9 +5,9 @@
 use crate::common::{self, Harness};
 use escrowgrid::domain::Outcome;
 use escrowgrid::service::stream::{StreamFilter, StreamItem};
-use escrowgrid::service::{AuditQuery, Service, ServiceConfig, ServiceError};
+use escrowgrid::service::{AuditQuery, ServiceError};
 use escrowgrid::service::{ServiceResult, TransitionRequest};
-use escrowgrid::store::{self, Backend};
+use escrowgrid::store::Backend;
 use std::time::{Duration, Instant};
 
 /// The bound within which a revocation made elsewhere reaches a session and its streams.
@@ -18,18 +18,6 @@ fn to(state: &str) -> TransitionRequest {
         to: state.into(),
         ..Default::default()
     }
-}
-
-/// A service over the same data as another process would have it: its own store connection
-/// (SQL backends) and its own caches.
-async fn other_process(h: &Harness) -> Service {
-    let store = match h.store.backend() {
-        Backend::Memory => h.store.clone(),
-        b => store::open(b, &h.url, Duration::from_millis(20))
-            .await
-            .unwrap(),
-    };
-    Service::new(store, ServiceConfig::default())
 }
 
 fn ended<T: std::fmt::Debug>(r: &ServiceResult<T>) -> Option<String> {
@@ -85,7 +73,7 @@ async fn a_key_revoked_elsewhere_stops_its_sessions_and_streams(h: &Harness) {
         .await
         .expect("the key works before it is revoked");
 
-    let other = other_process(h).await;
+    let other = h.other_process().await;
     other
         .revoke_api_key(&h.actor, &key.api_key.id)
         .await

@@ -207,6 +207,18 @@ impl Harness {
         self
     }
 
+    /// A service over the same data as another process would have it: its own store
+    /// connection (SQL backends) and its own caches.
+    pub async fn other_process(&self) -> Service {
+        let store = match self.store.backend() {
+            Backend::Memory => self.store.clone(),
+            b => store::open(b, &self.url, Duration::from_millis(20))
+                .await
+                .unwrap(),
+        };
+        Service::new(store, ServiceConfig::default())
+    }
+
     /// A second service over the same store with other settings.
     pub fn service_with(&self, config: ServiceConfig) -> Service {
         Service::new(self.store.clone(), config)

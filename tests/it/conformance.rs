@@ -120,7 +120,7 @@ async fn untrusted_text_and_money_extremes_round_trip(h: &Harness) {
         };
         h.store
             .commit(Write {
-                change: Change::CreatePosition(p.clone()),
+                change: Change::CreatePosition(p.clone(), None),
                 ledger: None,
                 audit: None,
             })
@@ -1096,7 +1096,7 @@ async fn duplicates_and_missing_references_are_refused(h: &Harness) {
     let again = h
         .store
         .commit(Write {
-            change: Change::CreatePosition(p.clone()),
+            change: Change::CreatePosition(p.clone(), None),
             ledger: None,
             audit: None,
         })
@@ -1108,7 +1108,7 @@ async fn duplicates_and_missing_references_are_refused(h: &Harness) {
     let r = h
         .store
         .commit(Write {
-            change: Change::CreatePosition(orphan),
+            change: Change::CreatePosition(orphan, None),
             ledger: None,
             audit: None,
         })

@@ -546,11 +546,14 @@ async fn wide_positions_table_gives_room_to_names_and_marks_cuts() {
     let long = format!("HOLDER-{}", "X".repeat(90));
     t.store
         .commit(Write {
-            change: Change::CreatePosition(escrowgrid::domain::Position {
-                id: ids::new_id(ids::POSITION),
-                holder_reference: long.clone(),
-                ..row.clone()
-            }),
+            change: Change::CreatePosition(
+                escrowgrid::domain::Position {
+                    id: ids::new_id(ids::POSITION),
+                    holder_reference: long.clone(),
+                    ..row.clone()
+                },
+                None,
+            ),
             ledger: None,
             audit: None,
         })
@@ -1517,7 +1520,7 @@ async fn untrusted_text_is_escaped_on_screen() {
     evil.updated_at = now;
     t.store
         .commit(Write {
-            change: Change::CreatePosition(evil.clone()),
+            change: Change::CreatePosition(evil.clone(), None),
             ledger: None,
             audit: None,
         })
@@ -2016,7 +2019,7 @@ async fn check_from_the_command_line_reports_on_the_health_tab() {
     ghost.id = ids::new_id(ids::POSITION);
     t.store
         .commit(Write {
-            change: Change::CreatePosition(ghost.clone()),
+            change: Change::CreatePosition(ghost.clone(), None),
             ledger: None,
             audit: None,
         })

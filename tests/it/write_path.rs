@@ -6,15 +6,19 @@ use crate::common;
 
 use common::Harness;
 use escrowgrid::domain::ledger::LedgerDraft;
-use escrowgrid::domain::{EntityType, LedgerKind, PositionState, ids, time};
-use escrowgrid::service::{NewPosition, ServiceError, TransitionRequest};
-use escrowgrid::store::{Backend, Change, Committed, LedgerQuery, StoreError, StoreResult, Write};
+use escrowgrid::domain::{EntityType, LedgerKind, PositionState, Region, ids, time};
+use escrowgrid::service::{NewPosition, PolicyInput, ServiceError, TransitionRequest};
+use escrowgrid::store::{
+    Backend, Change, Committed, LedgerQuery, PolicySeen, StoreError, StoreResult, Write,
+};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 
 for_all_backends!(
     a_failing_write_in_a_batch_fails_alone,
+    a_create_checked_against_a_changed_policy_fails_alone,
+    a_policy_set_by_another_process_binds_its_next_create,
     concurrent_callers_keep_a_gap_free_verified_chain,
     two_writers_on_one_database_take_turns,
 );
@@ -35,7 +39,7 @@ async fn until_queued(h: &Harness, n: i64) {
 /// A position create written straight to the store, with its ledger event and no audit record.
 fn create_write(p: &escrowgrid::domain::Position) -> Write {
     Write {
-        change: Change::CreatePosition(p.clone()),
+        change: Change::CreatePosition(p.clone(), None),
         ledger: Some(LedgerDraft {
             id: None,
             kind: LedgerKind::PositionCreated,
@@ -160,6 +164,147 @@ async fn a_failing_write_in_a_batch_fails_alone(h: &Harness) {
         "counters moved only for the writes that landed"
     );
     assert_eq!(counts.ledger_events, head_before + 4);
+}
+
+/// A US policy on `institution` with `max` as its maximum amount.
+fn us_policy(institution: &str, max: &str) -> PolicyInput {
+    PolicyInput {
+        institution_id: Some(institution.into()),
+        region: "US".into(),
+        min_amount: None,
+        max_amount: Some(max.into()),
+        allowed_currencies: None,
+        max_release_amount: None,
+    }
+}
+
+/// A create the service checked against a policy that is no longer the one in force is refused
+/// alone and writes nothing; the creates checked against the policy in force, queued with it in
+/// one batch, commit together with no gap in the chain.
+async fn a_create_checked_against_a_changed_policy_fails_alone(h: &Harness) {
+    let f = h.fixture().await;
+    let existing = h.position(&f, "EXISTING", "100").await;
+    h.svc
+        .set_policy(&h.actor, us_policy(&f.institution, "5000"))
+        .await
+        .unwrap();
+    let policy = h
+        .store
+        .get_policy(&f.institution, Region::Us)
+        .await
+        .unwrap()
+        .map(Arc::new);
+    assert!(policy.is_some());
+    let mut older = (*policy.clone().unwrap()).clone();
+    older.config.position.max_amount = Some("9000".parse().unwrap());
+    let seen = |policy| {
+        Some(PolicySeen {
+            region: Region::Us,
+            policy,
+        })
+    };
+    let head_before = h.store.ledger_head().await.unwrap().unwrap().0;
+    let hold = h.store.faults().hold_writer().await;
+    let mut queued = Vec::new();
+    for (i, guard) in [
+        seen(policy.clone()),
+        seen(None),
+        seen(policy.clone()),
+        seen(Some(Arc::new(older))),
+        seen(policy.clone()),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut p = existing.clone();
+        p.id = ids::new_id(ids::POSITION);
+        p.holder_reference = format!("GUARD-{i}");
+        let mut write = create_write(&p);
+        let current = guard.as_ref().and_then(|g| g.policy.clone()) == policy;
+        write.change = Change::CreatePosition(p.clone(), guard);
+        let store = h.store.clone();
+        queued.push((
+            current,
+            p.id.clone(),
+            tokio::spawn(async move { store.commit(write).await }),
+        ));
+        until_queued(h, i as i64 + 1).await;
+    }
+    drop(hold);
+    let mut seqs = Vec::new();
+    for (current, id, task) in queued {
+        let r = task.await.unwrap();
+        if current {
+            seqs.push(
+                r.expect("checked against the policy in force")
+                    .ledger
+                    .unwrap()
+                    .0,
+            );
+            assert!(h.store.get_position(&id).await.unwrap().is_some());
+        } else {
+            assert!(
+                matches!(&r, Err(StoreError::PolicyChanged { institution_id, region: Region::Us })
+                    if *institution_id == f.institution),
+                "a create checked against another policy is refused: {r:?}"
+            );
+            assert!(
+                h.store.get_position(&id).await.unwrap().is_none(),
+                "and nothing of it is written"
+            );
+        }
+    }
+    assert_eq!(
+        seqs,
+        (head_before + 1..=head_before + 3).collect::<Vec<_>>(),
+        "the others take the next seqs, in arrival order"
+    );
+    assert_chain(h).await;
+}
+
+/// A service keeps the policy it last checked a create against, so its creates read no policy;
+/// a policy set since by another process binds its very next create all the same, tighter or
+/// looser.
+async fn a_policy_set_by_another_process_binds_its_next_create(h: &Harness) {
+    let f = h.fixture().await;
+    let other = h.other_process().await;
+    let create = |amount: &str| NewPosition {
+        institution_id: Some(f.institution.clone()),
+        asset_id: f.asset.clone(),
+        holder_reference: format!("ELSEWHERE-{amount}"),
+        currency: "USD".into(),
+        amount: amount.into(),
+        external_reference: None,
+    };
+    // No policy yet: what `other` keeps.
+    other
+        .create_position(&h.actor, create("500"))
+        .await
+        .unwrap();
+    h.svc
+        .set_policy(&h.actor, us_policy(&f.institution, "100"))
+        .await
+        .unwrap();
+    let e = other
+        .create_position(&h.actor, create("500"))
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("500 is above the US policy maximum of 100"),
+        "{e}"
+    );
+    other.create_position(&h.actor, create("50")).await.unwrap();
+    h.svc
+        .set_policy(&h.actor, us_policy(&f.institution, "1000"))
+        .await
+        .unwrap();
+    let p = other
+        .create_position(&h.actor, create("700"))
+        .await
+        .unwrap();
+    assert_eq!(p.amount.to_string(), "700");
+    assert_chain(h).await;
 }
 
 async fn concurrent_callers_keep_a_gap_free_verified_chain(h: &Harness) {

@@ -207,9 +207,18 @@ impl MemoryStore {
                     return Err(missing("template", &x.template_id));
                 }
             }
-            Change::CreatePosition(x) => {
+            Change::CreatePosition(x, seen) => {
                 if d.positions.contains(&PosKey::of(&x.id)) {
                     return Err(dup("position", &x.id));
+                }
+                if let Some(seen) = seen {
+                    let key = (x.institution_id.clone(), seen.region);
+                    if !seen.is_current(d.policies.get(&key)) {
+                        return Err(StoreError::PolicyChanged {
+                            institution_id: x.institution_id.clone(),
+                            region: seen.region,
+                        });
+                    }
                 }
                 if !d.institutions.contains_key(&x.institution_id) {
                     return Err(missing("institution", &x.institution_id));
@@ -328,7 +337,7 @@ impl MemoryStore {
             Change::CreateAsset(x) => {
                 d.assets.insert(x.id.clone(), x);
             }
-            Change::CreatePosition(x) => {
+            Change::CreatePosition(x, _) => {
                 d.positions.insert(
                     PosKey::of(&x.id),
                     PosEntry {

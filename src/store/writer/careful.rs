@@ -210,7 +210,31 @@ impl Writer {
         steps: &mut [Option<Step>],
     ) -> Result<(), GroupError> {
         let d = self.d;
-        let changes: Vec<&Change> = group.iter().map(|i| &writes[*i].change).collect();
+        // A create whose policy changed since it was checked is refused alone, unwritten.
+        let mut stale: HashSet<usize> = HashSet::new();
+        for (institution, seen) in
+            sqlwrite::policy_guards(&group.iter().map(|i| &writes[*i].change).collect::<Vec<_>>())
+        {
+            let row: Option<sqlrows::PolicyRow> = tx
+                .fetch_optional(sql::get_policy(d, institution, seen.region.as_str()))
+                .await
+                .map_err(GroupError::Statement)?;
+            let stored = row
+                .map(InstitutionPolicy::try_from)
+                .transpose()
+                .map_err(GroupError::Statement)?;
+            if !seen.is_current(stored.as_ref()) {
+                stale.extend(group.iter().copied().filter(|i| {
+                    matches!(&writes[*i].change, Change::CreatePosition(p, Some(s))
+                        if p.institution_id == institution && s == seen)
+                }));
+            }
+        }
+        let changes: Vec<&Change> = group
+            .iter()
+            .filter(|i| !stale.contains(i))
+            .map(|i| &writes[*i].change)
+            .collect();
         let (creates, transitions) = rows_of(d, &changes);
         for (table, rows) in creates {
             if !rows.is_empty() {
@@ -290,6 +314,15 @@ impl Writer {
         }
         for &i in group {
             let w = &writes[i];
+            if stale.contains(&i)
+                && let Change::CreatePosition(p, Some(seen)) = &w.change
+            {
+                steps[i] = Some(Step::Refused(StoreError::PolicyChanged {
+                    institution_id: p.institution_id.clone(),
+                    region: seen.region,
+                }));
+                continue;
+            }
             if let Change::TransitionPosition { position, .. } = &w.change
                 && let Some(why) = refused.remove(position.id.as_str())
             {

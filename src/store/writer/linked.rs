@@ -65,6 +65,7 @@ impl Writer {
             prefixes,
             digests,
             deltas: &deltas,
+            guards: sqlwrite::policy_guards(&changes),
         };
         Ok(sqlwrite::linked_statement(parts, CHANNEL))
     }

@@ -545,6 +545,7 @@ impl Writer {
             prefixes: Vec::new(),
             digests: Vec::new(),
             deltas: &pending.deltas,
+            guards: sqlwrite::policy_guards(&changes),
         };
         Some(Ok((sqlwrite::sqlite_batch(parts), steps)))
     }
