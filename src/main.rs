@@ -177,6 +177,14 @@ async fn run(cli: Cli, process_start: std::time::Instant) -> u8 {
             Err(e) => fail(json, &e),
         };
     }
+    if let Command::Compare { a, b } = &command {
+        let r = cli::compare(&cfg, a, b, json).await;
+        drop(log_guard);
+        return match r {
+            Ok(code) => code as u8,
+            Err(e) => fail(json, &e),
+        };
+    }
     #[cfg(feature = "onchain")]
     if let Command::Anchor(a) = &command
         && let Some(r) = cli::anchor_without_store(a, &cfg, json).await

@@ -176,6 +176,17 @@ pub enum Command {
     /// position against the replay of its lifecycle, every ledger event against its audit
     /// record, every reference. Exit 0 when clean, 1 with each finding.
     Check,
+    /// Do two stores hold the same book? Both heads (seq and hash), each store's check, and a
+    /// digest of every stored row of each kind (entities, lifecycle steps, policies, API keys,
+    /// audit records). Exit 0 when they hold the same book, 1 with the first difference.
+    Compare {
+        /// The first store: a sqlite: or postgres:// URL.
+        #[arg(value_name = "URL_A")]
+        a: String,
+        /// The second store.
+        #[arg(value_name = "URL_B")]
+        b: String,
+    },
     /// Write the whole store (entities, lifecycles, policies, API key records without tokens,
     /// the ledger, the audit trail) to FILE as JSON lines ("-": standard output), ending with a
     /// trailer (counts, both chains' heads, the file's SHA-256). The file is written beside

@@ -414,6 +414,16 @@ fn one_line(v: &Value) -> String {
     }
 }
 
+/// `compare URL_A URL_B`: opens both stores itself (not the configured one).
+pub async fn compare(
+    cfg: &crate::config::Config,
+    a: &str,
+    b: &str,
+    json: bool,
+) -> ServiceResult<i32> {
+    commands::compare::compare(cfg, a, b, json).await
+}
+
 /// Runs a command; `witness` is the operator's witness file (see `crate::witness`).
 /// `anchor deploy` and `anchor verify --export`, which need no store; None for the others.
 #[cfg(feature = "onchain")]
@@ -460,6 +470,10 @@ pub async fn run(
             Ok(0)
         }
         Command::Check => commands::check::check(svc, actor, json, witness).await,
+        Command::Compare { .. } => Err(ServiceError::field(
+            "compare",
+            "compare opens both stores itself; run it where both databases can be reached",
+        )),
         Command::Export { file, force } => {
             commands::backup::export(svc, actor, &file, force, json).await
         }

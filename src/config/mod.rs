@@ -220,7 +220,7 @@ pub fn parse_backend(key: &str, s: &str) -> Result<Backend, ConfigError> {
     }
 }
 
-fn backend_of_url(key: &str, url: &str) -> Result<Backend, ConfigError> {
+pub(crate) fn backend_of_url(key: &str, url: &str) -> Result<Backend, ConfigError> {
     if url.starts_with("sqlite:") {
         Ok(Backend::Sqlite)
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {

@@ -10,6 +10,7 @@ pub mod backup;
 mod cache;
 mod catalog;
 mod check;
+pub mod compare;
 pub mod error;
 mod export_file;
 pub mod health;

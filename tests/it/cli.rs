@@ -76,6 +76,10 @@ pub(crate) async fn drop_append_only_triggers(db: &Path) {
     }
 }
 
+pub(crate) async fn sqlite_exec_string_pub(db: &Path, sql: String) {
+    sqlite_exec_string(db, sql).await
+}
+
 async fn sqlite_exec_string(db: &Path, sql: String) {
     use sqlx::ConnectOptions;
     let mut c = sqlx::sqlite::SqliteConnectOptions::new()

@@ -7,6 +7,7 @@ mod common;
 mod access;
 mod backups;
 mod cli;
+mod compare;
 mod conformance;
 mod e2e_tmux;
 mod indexes;

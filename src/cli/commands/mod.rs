@@ -7,6 +7,7 @@ pub(super) mod asset;
 pub(super) mod audit;
 pub(super) mod backup;
 pub(super) mod check;
+pub(crate) mod compare;
 pub(super) mod health;
 pub(super) mod institution;
 pub(super) mod ledger;
