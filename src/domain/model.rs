@@ -87,6 +87,17 @@ pub struct Position {
     pub updated_at: Timestamp,
 }
 
+impl Position {
+    /// What the position holds, for sorting by it: its balance, or its whole amount where the
+    /// balance is not known (the SQL stores keep this in their `held` column for the index).
+    pub fn held_for_sorting(&self) -> Balance {
+        match (self.released, self.held) {
+            (Some(_), Some(h)) => h,
+            _ => self.amount.into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PositionLifecycleEvent {

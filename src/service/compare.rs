@@ -333,3 +333,54 @@ pub async fn first_ledger_difference(a: &Service, b: &Service) -> ServiceResult<
     }
     Ok(Some(hi))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::memory::MemoryStore;
+
+    fn service() -> Service {
+        Service::new(Arc::new(MemoryStore::new()), ServiceConfig::default())
+    }
+
+    async fn institutions(svc: &Service, n: usize) {
+        for i in 0..n {
+            let new = NewInstitution {
+                name: format!("Bank {i}"),
+                regions: vec!["US".into()],
+                verticals: vec!["CONSTRUCTION".into()],
+            };
+            svc.create_institution(&Actor::Root, new).await.unwrap();
+        }
+    }
+
+    /// B imports A's export (the same ledger, seq 1 to 13); then each goes on its own way.
+    #[tokio::test]
+    async fn the_first_differing_seq_is_found_by_halving() {
+        let (a, b) = (service(), service());
+        institutions(&a, 13).await;
+        let mut file = Vec::new();
+        a.export_to(&Actor::Root, &mut file, "memory")
+            .await
+            .unwrap();
+        b.import(&Actor::Root, &file[..], Default::default())
+            .await
+            .unwrap();
+        assert_eq!(first_ledger_difference(&a, &b).await.unwrap(), None);
+        institutions(&a, 2).await;
+        assert_eq!(
+            first_ledger_difference(&a, &b).await.unwrap(),
+            Some(14),
+            "B ends at 13; A goes on"
+        );
+        assert_eq!(first_ledger_difference(&b, &a).await.unwrap(), Some(14));
+        institutions(&b, 3).await;
+        assert_eq!(first_ledger_difference(&a, &b).await.unwrap(), Some(14));
+        // Two histories apart from the start.
+        let c = service();
+        institutions(&c, 20).await;
+        assert_eq!(first_ledger_difference(&a, &c).await.unwrap(), Some(1));
+        let empty = service();
+        assert_eq!(first_ledger_difference(&empty, &a).await.unwrap(), Some(1));
+    }
+}

@@ -108,10 +108,7 @@ impl PositionSortKey {
             PositionSortKey::Amount => p.amount.to_sortable(),
             PositionSortKey::Currency => p.currency.as_str().to_string(),
             PositionSortKey::State => p.state.as_str().to_string(),
-            PositionSortKey::Held => match (p.released, p.held) {
-                (Some(_), Some(h)) => h.to_sortable(),
-                _ => p.amount.to_sortable(),
-            },
+            PositionSortKey::Held => p.held_for_sorting().to_sortable(),
         }
     }
 }

@@ -341,16 +341,8 @@ impl PositionRow {
             created_at: ts(&p.created_at),
             updated_at: ts(&p.updated_at),
             released: p.released.map(|b| stored_balance(d, b)),
-            held: stored_balance(d, sortable_held(p)),
+            held: stored_balance(d, p.held_for_sorting()),
         }
-    }
-}
-
-/// What a position's `held` column holds: its balance, or its amount where that is not known.
-pub fn sortable_held(p: &Position) -> Balance {
-    match (p.released, p.held) {
-        (Some(_), Some(h)) => h,
-        _ => p.amount.into(),
     }
 }
 

@@ -123,7 +123,7 @@ pub fn push_update_positions_states(
                 t(expected_state.as_str()),
                 Arg::Int(*expected_version),
                 Arg::Text(p.released.map(|b| sqlrows::stored_balance(d, b))),
-                t(sqlrows::stored_balance(d, sqlrows::sortable_held(p))),
+                t(sqlrows::stored_balance(d, p.held_for_sorting())),
             ]
         })
         .collect();
