@@ -15,7 +15,7 @@
 use super::*;
 use crate::domain::audit::{AuditVerifier, link_hash};
 use crate::domain::replay::{Effect, Recorded, Replay, differing_fields};
-use crate::store::{AuditQuery, Heads};
+use crate::store::Heads;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
@@ -247,12 +247,7 @@ impl Service {
             Ok(true)
         })
         .await?;
-        let unchained = AuditQuery {
-            unchained: true,
-            limit: 1000,
-            ..Default::default()
-        };
-        for a in self.store.list_audit(&unchained).await? {
+        for a in self.unchained_audit().await? {
             s.audit_records += 1;
             emit(&ExportLine::Audit(a), s)?;
         }

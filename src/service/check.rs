@@ -339,12 +339,7 @@ impl Service {
         }
         // Records outside the chain (an older version writing since this store was opened): the
         // first thousand are compared; the counters' check sees the rest.
-        let q = AuditQuery {
-            unchained: true,
-            limit: 1000,
-            ..Default::default()
-        };
-        let page = self.store.list_audit(&q).await?;
+        let page = self.unchained_audit().await?;
         let outside = page.len();
         page.into_iter().for_each(&mut take);
         if outside > 0 {

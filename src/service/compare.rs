@@ -209,12 +209,7 @@ impl Service {
             Ok(true)
         })
         .await?;
-        let unchained = AuditQuery {
-            unchained: true,
-            limit: 1000,
-            ..Default::default()
-        };
-        audit.extend(self.store.list_audit(&unchained).await?);
+        audit.extend(self.unchained_audit().await?);
         for a in audit {
             out[7].insert(a.id.clone(), row_digest(&a, "")?);
         }

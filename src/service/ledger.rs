@@ -112,15 +112,7 @@ impl Service {
             Ok(true)
         })
         .await?;
-        let unchained = self
-            .store
-            .list_audit(&AuditQuery {
-                unchained: true,
-                limit: 1000,
-                ..Default::default()
-            })
-            .await?
-            .len() as u64;
+        let unchained = self.unchained_audit().await?.len() as u64;
         if broken.is_none()
             && let (seq, hash) = self.store.heads().await?.audit
             && (seq, hash.as_str()) != v.head()

@@ -59,6 +59,17 @@ impl Service {
         }
     }
 
+    /// The audit records outside the chain (written by an older version since this store was
+    /// opened), the first thousand: the counters' check sees any beyond.
+    pub(super) async fn unchained_audit(&self) -> ServiceResult<Vec<AuditEvent>> {
+        let q = AuditQuery {
+            unchained: true,
+            limit: 1000,
+            ..Default::default()
+        };
+        Ok(self.store.list_audit(&q).await?)
+    }
+
     pub(super) async fn all_institutions(&self) -> ServiceResult<Vec<Institution>> {
         let mut out: Vec<Institution> = Vec::new();
         loop {
