@@ -141,9 +141,9 @@ impl Service {
             payload,
         };
         // The policy as last read (no read of its own in the common case); the store refuses
-        // the create if it is no longer the one in force, and it is read again.
-        // A refusal is never made on a kept policy alone: another process may have loosened
-        // it, so the policy is read again before the create is refused.
+        // the create if it is no longer the one in force, and it is read again. A refusal is
+        // never made on a kept policy alone (another process may have loosened it): the policy
+        // is read again first.
         let (mut tries, mut read_again) = (0, false);
         loop {
             let policy = self
