@@ -244,6 +244,14 @@ async fn run(cli: Cli, process_start: std::time::Instant) -> u8 {
         Ok(a) => a,
         Err(e) => return fail(json, &e),
     };
+    if let Command::Mirror { to, once } = &command {
+        let r = cli::mirror(&svc, &actor, &cfg, to, *once, json).await;
+        drop(log_guard);
+        return match r {
+            Ok(code) => code as u8,
+            Err(e) => fail(json, &e),
+        };
+    }
     let witness = escrowgrid::witness::default_path(&cfg.data_dir);
     #[cfg(feature = "onchain")]
     let result = match command {

@@ -176,6 +176,19 @@ pub enum Command {
     /// position against the replay of its lifecycle, every ledger event against its audit
     /// record, every reference. Exit 0 when clean, 1 with each finding.
     Check,
+    /// Apply this store's ledger and audit trail to the store at URL as they grow, so that it
+    /// holds the same book (the ledger byte for byte). Starts where the target ends (a new one
+    /// gets everything from seq 1); stopped at any moment, it goes on from there; a target with
+    /// another history is refused, naming the first seq where they part. Follows until
+    /// interrupted, or with --once until caught up.
+    Mirror {
+        /// The target: a sqlite: or postgres:// URL (a new SQLite file is created).
+        #[arg(long, value_name = "URL")]
+        to: String,
+        /// Stop once the target has caught up.
+        #[arg(long)]
+        once: bool,
+    },
     /// Do two stores hold the same book? Both heads (seq and hash), each store's check, and a
     /// digest of every stored row of each kind (entities, lifecycle steps, policies, API keys,
     /// audit records). Exit 0 when they hold the same book, 1 with the first difference.

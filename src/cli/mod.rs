@@ -424,6 +424,18 @@ pub async fn compare(
     commands::compare::compare(cfg, a, b, json).await
 }
 
+/// `mirror --to URL`: this store applied to another as it grows.
+pub async fn mirror(
+    svc: &crate::service::Service,
+    actor: &Actor,
+    cfg: &crate::config::Config,
+    to: &str,
+    once: bool,
+    json: bool,
+) -> ServiceResult<i32> {
+    commands::mirror::mirror(svc, actor, cfg, to, once, json).await
+}
+
 /// Runs a command; `witness` is the operator's witness file (see `crate::witness`).
 /// `anchor deploy` and `anchor verify --export`, which need no store; None for the others.
 #[cfg(feature = "onchain")]
@@ -470,6 +482,10 @@ pub async fn run(
             Ok(0)
         }
         Command::Check => commands::check::check(svc, actor, json, witness).await,
+        Command::Mirror { .. } => Err(ServiceError::field(
+            "mirror",
+            "mirror opens both stores itself; run it where both databases can be reached",
+        )),
         Command::Compare { .. } => Err(ServiceError::field(
             "compare",
             "compare opens both stores itself; run it where both databases can be reached",

@@ -821,40 +821,46 @@ impl Export {
 
     /// Ledger event `i` with the change its replay made, and its audit record.
     fn write(&self, i: usize, effect: &Effect, audit: Option<AuditEvent>) -> Write {
-        let e = &self.ledger[i];
-        let change = match effect.clone() {
-            Effect::Institution(x) => Change::CreateInstitution(x),
-            Effect::Template(x) => Change::CreateTemplate(x),
-            Effect::Asset(x) => Change::CreateAsset(x),
-            Effect::Position(x) => Change::CreatePosition(x, None),
-            Effect::Step {
-                position,
-                from,
-                from_version,
-                step,
-            } => Change::TransitionPosition {
-                position,
-                expected_state: from,
-                expected_version: from_version,
-                event: step.event,
-            },
-            Effect::Policy(p) => Change::UpsertPolicy(p),
-            Effect::Key(k) => Change::CreateApiKey(k.key),
-            Effect::Revoked { id, at } => Change::RevokeApiKey { id, at },
-        };
-        Write {
-            change,
-            ledger: Some(LedgerDraft {
-                id: Some(e.id.clone()),
-                kind: e.kind,
-                entity_type: e.entity_type,
-                entity_id: e.entity_id.clone(),
-                institution_id: e.institution_id.clone(),
-                position_id: e.position_id.clone(),
-                at: e.at,
-                payload: e.payload.clone(),
-            }),
-            audit,
-        }
+        replayed_write(&self.ledger[i], effect.clone(), audit)
+    }
+}
+
+/// The write that stores ledger event `e` again elsewhere: the change its replay made (`effect`),
+/// the event itself to be sealed again under its own id (so its hash comes out the same), and
+/// its audit record. What an import and a mirror write.
+pub(super) fn replayed_write(e: &LedgerEvent, effect: Effect, audit: Option<AuditEvent>) -> Write {
+    let change = match effect {
+        Effect::Institution(x) => Change::CreateInstitution(x),
+        Effect::Template(x) => Change::CreateTemplate(x),
+        Effect::Asset(x) => Change::CreateAsset(x),
+        Effect::Position(x) => Change::CreatePosition(x, None),
+        Effect::Step {
+            position,
+            from,
+            from_version,
+            step,
+        } => Change::TransitionPosition {
+            position,
+            expected_state: from,
+            expected_version: from_version,
+            event: step.event,
+        },
+        Effect::Policy(p) => Change::UpsertPolicy(p),
+        Effect::Key(k) => Change::CreateApiKey(k.key),
+        Effect::Revoked { id, at } => Change::RevokeApiKey { id, at },
+    };
+    Write {
+        change,
+        ledger: Some(LedgerDraft {
+            id: Some(e.id.clone()),
+            kind: e.kind,
+            entity_type: e.entity_type,
+            entity_id: e.entity_id.clone(),
+            institution_id: e.institution_id.clone(),
+            position_id: e.position_id.clone(),
+            at: e.at,
+            payload: e.payload.clone(),
+        }),
+        audit,
     }
 }

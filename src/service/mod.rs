@@ -15,6 +15,7 @@ pub mod error;
 mod export_file;
 pub mod health;
 mod ledger;
+pub mod mirror;
 pub mod paging;
 mod positions;
 mod reads;

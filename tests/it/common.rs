@@ -358,6 +358,7 @@ pub async fn fixture_on(svc: &Service, a: &Actor) -> Fixture {
     }
 }
 
+#[derive(Clone)]
 pub struct Fixture {
     pub institution: String,
     pub template: String,

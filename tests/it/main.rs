@@ -13,6 +13,7 @@ mod e2e_tmux;
 mod indexes;
 mod integrity;
 mod migrations;
+mod mirror;
 mod multiprocess;
 #[cfg(feature = "onchain")]
 mod onchain;

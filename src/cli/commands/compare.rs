@@ -6,11 +6,18 @@ use crate::cli::*;
 use crate::service::{Service, ServiceConfig};
 use crate::store::{self, Backend};
 
-/// Opens the store at `url` for reading what it holds.
-async fn open(cfg: &crate::config::Config, which: &str, url: &str) -> ServiceResult<Service> {
+/// Opens the store at `url` (`which` names the argument in errors); a SQLite file that does not
+/// exist is refused unless `new_ok`.
+pub(super) async fn open(
+    cfg: &crate::config::Config,
+    which: &str,
+    url: &str,
+    new_ok: bool,
+) -> ServiceResult<Service> {
     let backend = crate::config::backend_of_url(which, url)
         .map_err(|e| ServiceError::field(which, e.to_string()))?;
     if backend == Backend::Sqlite
+        && !new_ok
         && let Some(path) = store::sqlite::file_path(url)
         && !path.exists()
     {
@@ -31,7 +38,7 @@ async fn open(cfg: &crate::config::Config, which: &str, url: &str) -> ServiceRes
 }
 
 /// Where a store is, for people (a PostgreSQL password replaced by `***`).
-fn shown(url: &str) -> String {
+pub(super) fn shown(url: &str) -> String {
     store::postgres::redact(url)
 }
 
@@ -41,7 +48,10 @@ pub(crate) async fn compare(
     b: &str,
     json: bool,
 ) -> ServiceResult<i32> {
-    let (sa, sb) = (open(cfg, "URL_A", a).await?, open(cfg, "URL_B", b).await?);
+    let (sa, sb) = (
+        open(cfg, "URL_A", a, false).await?,
+        open(cfg, "URL_B", b, false).await?,
+    );
     let actor = Actor::local();
     let c = sa.compare(&sb, &actor, (shown(a), shown(b))).await?;
     if json {

@@ -12,6 +12,7 @@ pub(super) mod health;
 pub(super) mod institution;
 pub(super) mod ledger;
 pub(super) mod migrate;
+pub(crate) mod mirror;
 pub(super) mod policy;
 pub(super) mod position;
 pub(super) mod seed;

@@ -1,0 +1,373 @@
+//! `mirror`: this store's ledger and audit trail applied, as they grow, to another store of any
+//! backend, so that the target holds the same book — each ledger event stored again under its
+//! own id by the change its replay makes (as an import does) and re-sealed by the target, which
+//! must give it the source's seq and hash; each audit record likewise, in the audit chain's
+//! order. A mirror starts from the target's heads (a new target gets everything from seq 1): an
+//! event already there is not written again, and a mirror stopped at any moment — killed, or
+//! either store gone — starts again where the target ends, with no gap and no duplicate. A
+//! target whose history is not the source's is refused, naming the first seq where they part.
+
+use super::*;
+use crate::domain::replay::{Effect, Replay};
+use serde::Serialize;
+use std::collections::VecDeque;
+
+/// Where one step of the mirror left the two stores.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MirrorStep {
+    /// Ledger events and audit records written to the target by this step.
+    pub events: u64,
+    pub audit_records: u64,
+    /// The target's ledger head after the step, and the source's when it was read.
+    pub head_seq: i64,
+    pub source_head_seq: i64,
+    /// Events the target is behind, and how much older its newest event is than the source's
+    /// (0 when caught up).
+    pub behind_events: i64,
+    pub behind_seconds: f64,
+}
+
+/// A running mirror: the target's ledger replayed (what a lifecycle step needs to know of the
+/// position it moves), kept between steps and rebuilt after a step that failed part way.
+#[derive(Default)]
+pub struct Mirror {
+    replay: Option<(Replay, i64)>,
+}
+
+/// Which chain.
+#[derive(Clone, Copy)]
+enum Chain {
+    Ledger,
+    Audit,
+}
+
+/// The hash at `seq` of one chain of `s` (None when the chain is shorter).
+async fn hash_at(s: &Service, chain: Chain, seq: i64) -> ServiceResult<Option<String>> {
+    if seq == 0 {
+        return Ok(Some(String::new()));
+    }
+    Ok(match chain {
+        Chain::Ledger => s
+            .store
+            .read_ledger(&LedgerQuery {
+                after_seq: seq - 1,
+                limit: 1,
+                ..Default::default()
+            })
+            .await?
+            .into_iter()
+            .next()
+            .filter(|e| e.seq == seq)
+            .map(|e| e.hash),
+        Chain::Audit => s
+            .store
+            .list_audit(&AuditQuery {
+                after_seq: Some(seq - 1),
+                limit: 1,
+                ..Default::default()
+            })
+            .await?
+            .into_iter()
+            .next()
+            .filter(|a| a.seq == Some(seq))
+            .and_then(|a| a.hash),
+    })
+}
+
+/// When the event at `seq` of `s` was recorded.
+async fn event_time(s: &Service, seq: i64) -> ServiceResult<Option<time::Timestamp>> {
+    let q = LedgerQuery {
+        after_seq: seq - 1,
+        limit: 1,
+        ..Default::default()
+    };
+    Ok(s.store
+        .read_ledger(&q)
+        .await?
+        .into_iter()
+        .next()
+        .map(|e| e.at))
+}
+
+/// The first seq at which the target's chain is not the source's, where the target holds one
+/// (None: every record the target holds is the source's).
+async fn first_foreign(
+    source: &Service,
+    target: &Service,
+    chain: Chain,
+    target_head: i64,
+) -> ServiceResult<Option<i64>> {
+    if hash_at(source, chain, target_head).await? == hash_at(target, chain, target_head).await? {
+        return Ok(None);
+    }
+    // Each record's hash covers every record before it: the same up to some seq, then not.
+    let (mut lo, mut hi) = (0i64, target_head);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if hash_at(source, chain, mid).await? == hash_at(target, chain, mid).await? {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(Some(hi))
+}
+
+impl Mirror {
+    /// One step: the source's events and audit records after the target's heads (up to `limit`
+    /// of each), written to the target in order. Refuses a target whose history is not the
+    /// source's.
+    pub async fn step(
+        &mut self,
+        source: &Service,
+        target: &Service,
+        limit: u32,
+    ) -> ServiceResult<MirrorStep> {
+        let heads = target.store.heads().await?;
+        let (seq, audit_seq) = (heads.ledger.0, heads.audit.0);
+        for (chain, head, what) in [
+            (Chain::Ledger, seq, "seq"),
+            (Chain::Audit, audit_seq, "audit seq"),
+        ] {
+            if let Some(at) = first_foreign(source, target, chain, head).await? {
+                self.replay = None;
+                return Err(ServiceError::field(
+                    "to",
+                    format!(
+                        "the target's history is not the source's from {what} {at} on: refusing \
+                         to mirror into it (`escrowgrid compare` shows both)"
+                    ),
+                ));
+            }
+        }
+        self.catch_up_replay(target, seq).await?;
+        let events = source
+            .store
+            .read_ledger(&LedgerQuery {
+                after_seq: seq,
+                limit,
+                ..Default::default()
+            })
+            .await?;
+        // Read after the events: every record of those events is among these, unless the
+        // limit cut it off.
+        let audit = source
+            .store
+            .list_audit(&AuditQuery {
+                after_seq: Some(audit_seq),
+                limit,
+                ..Default::default()
+            })
+            .await?;
+        let events_whole = events.len() < limit as usize;
+        let audit_whole = audit.len() < limit as usize;
+        let plan = pair(events, audit, events_whole, audit_whole);
+        let mut step = MirrorStep::default();
+        for (event, record) in plan {
+            let r = self.apply(source, target, event, record).await;
+            match r {
+                Ok((e, a)) => {
+                    step.events += e;
+                    step.audit_records += a;
+                }
+                Err(err) => {
+                    // The target may or may not hold it: the replay is rebuilt from the target.
+                    self.replay = None;
+                    return Err(err);
+                }
+            }
+        }
+        let now = target.store.ledger_head().await?;
+        let source_head = source.store.ledger_head().await?;
+        step.head_seq = now.as_ref().map_or(0, |h| h.0);
+        step.source_head_seq = source_head.as_ref().map_or(0, |h| h.0);
+        step.behind_events = (step.source_head_seq - step.head_seq).max(0);
+        if step.behind_events > 0 {
+            // An empty target is behind since the source's first event.
+            let ours = match step.head_seq {
+                0 => event_time(source, 1).await?,
+                seq => event_time(target, seq).await?,
+            };
+            if let (Some(newest), Some(ours)) =
+                (event_time(source, step.source_head_seq).await?, ours)
+            {
+                step.behind_seconds = ((newest - ours).num_milliseconds().max(0) as f64) / 1000.0;
+            }
+        }
+        Ok(step)
+    }
+
+    /// The target's ledger replayed up to `seq` (from seq 1 the first time, or after a failed
+    /// step; then only what the target gained since).
+    async fn catch_up_replay(&mut self, target: &Service, seq: i64) -> ServiceResult<()> {
+        let (mut replay, mut at) = self.replay.take().unwrap_or_default();
+        if at > seq {
+            (replay, at) = (Replay::default(), 0);
+        }
+        target
+            .ledger_pages(at, |page| {
+                for e in page.iter().filter(|e| e.seq <= seq) {
+                    replay.push(e);
+                    at = e.seq;
+                }
+                Ok(at < seq)
+            })
+            .await?;
+        if let Some(p) = replay.problems.first() {
+            return Err(ServiceError::Internal(format!(
+                "the target's ledger does not replay at seq {} ({}): {}; run `escrowgrid check` on it",
+                p.seq, p.entity, p.what
+            )));
+        }
+        self.replay = Some((replay, at));
+        Ok(())
+    }
+
+    /// Writes one event (with its record, if paired) or one record alone; checks that the
+    /// target sealed each where the source has it. Returns (events, records) written.
+    async fn apply(
+        &mut self,
+        source: &Service,
+        target: &Service,
+        event: Option<LedgerEvent>,
+        record: Option<AuditEvent>,
+    ) -> ServiceResult<(u64, u64)> {
+        let want_audit = record.as_ref().map(|a| (a.seq, a.hash.clone()));
+        let write = match &event {
+            Some(e) => {
+                let (replay, at) = self.replay.as_mut().expect("caught up before");
+                let effect = replay.push(e);
+                *at = e.seq;
+                let Some(effect) = effect else {
+                    let p = replay.problems.first();
+                    return Err(ServiceError::Internal(format!(
+                        "the source's event at seq {} does not replay: {}",
+                        e.seq,
+                        p.map(|p| p.what.as_str()).unwrap_or("-")
+                    )));
+                };
+                let effect = completed(source, effect).await?;
+                backup::replayed_write(e, effect, record)
+            }
+            None => Write {
+                change: Change::None,
+                ledger: None,
+                audit: record,
+            },
+        };
+        let committed = target.store.commit(write).await?;
+        if let Some(e) = &event
+            && committed.ledger.as_ref() != Some(&(e.seq, e.hash.clone()))
+        {
+            return Err(ServiceError::Internal(format!(
+                "the target sealed the source's event at seq {} as {:?}: the two stores disagree \
+                 on how an event is sealed",
+                e.seq, committed.ledger
+            )));
+        }
+        if let Some((Some(seq), Some(hash))) = want_audit
+            && committed.audit.as_ref() != Some(&(seq, hash.clone()))
+        {
+            return Err(ServiceError::Internal(format!(
+                "the target linked the source's audit record at audit seq {seq} as {:?}",
+                committed.audit
+            )));
+        }
+        Ok((event.is_some() as u64, committed.audit.is_some() as u64))
+    }
+}
+
+/// What an older ledger did not record, from the source's rows (as an import takes it from
+/// the file): a key's hash, a lifecycle step's metadata.
+async fn completed(source: &Service, effect: Effect) -> ServiceResult<Effect> {
+    Ok(match effect {
+        Effect::Key(mut k) if !k.hash_recorded => {
+            if let Some(stored) = source.store.get_api_key(&k.key.id).await? {
+                k.key.key_hash = stored.key_hash;
+            }
+            Effect::Key(k)
+        }
+        Effect::Step {
+            position,
+            from,
+            from_version,
+            mut step,
+        } if !step.metadata_recorded => {
+            if let Some(row) = source
+                .store
+                .position_events(&position.id)
+                .await?
+                .into_iter()
+                .find(|x| x.id == step.event.id)
+            {
+                step.event.metadata = row.metadata;
+            }
+            Effect::Step {
+                position,
+                from,
+                from_version,
+                step,
+            }
+        }
+        other => other,
+    })
+}
+
+/// The events and records in the order to write them: each success record with the event it
+/// records (the first of its action and entity not yet written), every other record alone,
+/// and events with no record where they fall. `*_whole`: the read reached the source's end, so
+/// what is not among them does not exist yet.
+fn pair(
+    events: Vec<LedgerEvent>,
+    audit: Vec<AuditEvent>,
+    events_whole: bool,
+    audit_whole: bool,
+) -> Vec<(Option<LedgerEvent>, Option<AuditEvent>)> {
+    let recorded: std::collections::HashSet<&str> =
+        LedgerKind::ALL.iter().map(|k| k.audit_action()).collect();
+    let mut pending: VecDeque<LedgerEvent> = events.into();
+    let mut out = Vec::new();
+    for a in audit {
+        let records_event = a.outcome == Outcome::Success && recorded.contains(a.action.as_str());
+        let found = records_event
+            .then(|| {
+                pending.iter().position(|e| {
+                    e.kind.audit_action() == a.action
+                        && Some(e.entity_id.as_str()) == a.resource_id.as_deref()
+                })
+            })
+            .flatten();
+        match found {
+            Some(i) => {
+                out.extend(pending.drain(..i).map(|e| (Some(e), None)));
+                let e = pending.pop_front();
+                out.push((e, Some(a)));
+            }
+            // Its event lies beyond the events read: those before it have no record (theirs
+            // would have come earlier in the audit trail); the rest waits for the next step.
+            None if records_event && !events_whole => {
+                out.extend(pending.drain(..).map(|e| (Some(e), None)));
+                return out;
+            }
+            None => out.push((None, Some(a))),
+        }
+    }
+    if audit_whole {
+        out.extend(pending.drain(..).map(|e| (Some(e), None)));
+    }
+    out
+}
+
+impl Service {
+    /// The mirror's first step's check, and its state: see `Mirror`. Root only on both sides.
+    pub fn mirror(&self, actor: &Actor) -> ServiceResult<Mirror> {
+        if !actor.is_root() {
+            return Err(Self::forbidden(
+                actor,
+                "mirror the store (it copies every institution)",
+            ));
+        }
+        Ok(Mirror::default())
+    }
+}
