@@ -366,7 +366,7 @@ impl Service {
             let plan = export.plan()?;
             let writes = plan.writes.len();
             self.store
-                .import(plan.writes, plan.heads.clone())
+                .import(plan.writes, None, plan.heads.clone())
                 .await
                 .map_err(|e| match e {
                     StoreError::Constraint(m) => bad(format!("nothing was imported: {m}")),

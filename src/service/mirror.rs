@@ -9,6 +9,7 @@
 
 use super::*;
 use crate::domain::replay::{Effect, Replay};
+use crate::store::Heads;
 use serde::Serialize;
 use std::collections::VecDeque;
 
@@ -164,18 +165,15 @@ impl Mirror {
         let audit_whole = audit.len() < limit as usize;
         let plan = pair(events, audit, events_whole, audit_whole);
         let mut step = MirrorStep::default();
-        for (event, record) in plan {
-            let r = self.apply(source, target, event, record).await;
-            match r {
-                Ok((e, a)) => {
-                    step.events += e;
-                    step.audit_records += a;
-                }
-                Err(err) => {
-                    // The target may or may not hold it: the replay is rebuilt from the target.
-                    self.replay = None;
-                    return Err(err);
-                }
+        if !plan.is_empty() {
+            let r = self
+                .write_step(source, target, plan, heads, &mut step)
+                .await;
+            if let Err(err) = r {
+                // Nothing of the step was written (the memory store: what came before the
+                // failure, each whole): the replay is rebuilt from the target.
+                self.replay = None;
+                return Err(err);
             }
         }
         let now = target.store.ledger_head().await?;
@@ -224,57 +222,60 @@ impl Mirror {
         Ok(())
     }
 
-    /// Writes one event (with its record, if paired) or one record alone; checks that the
-    /// target sealed each where the source has it. Returns (events, records) written.
-    async fn apply(
+    /// The step's events and records as one transaction on the target, appended where its
+    /// chains end (`heads`) and committed only if they then end where the source's do after the
+    /// same records — each hash covers all before it, so every event and record of the step was
+    /// sealed as the source sealed it.
+    async fn write_step(
         &mut self,
         source: &Service,
         target: &Service,
-        event: Option<LedgerEvent>,
-        record: Option<AuditEvent>,
-    ) -> ServiceResult<(u64, u64)> {
-        let want_audit = record.as_ref().map(|a| (a.seq, a.hash.clone()));
-        let write = match &event {
-            Some(e) => {
-                let (replay, at) = self.replay.as_mut().expect("caught up before");
-                let effect = replay.push(e);
-                *at = e.seq;
-                let Some(effect) = effect else {
-                    let p = replay.problems.first();
-                    return Err(ServiceError::Internal(format!(
-                        "the source's event at seq {} does not replay: {}",
-                        e.seq,
-                        p.map(|p| p.what.as_str()).unwrap_or("-")
-                    )));
-                };
-                let effect = completed(source, effect).await?;
-                backup::replayed_write(e, effect, record)
+        plan: Vec<(Option<LedgerEvent>, Option<AuditEvent>)>,
+        heads: Heads,
+        step: &mut MirrorStep,
+    ) -> ServiceResult<()> {
+        let mut expect = heads.clone();
+        let mut writes = Vec::with_capacity(plan.len());
+        for (event, record) in plan {
+            if let Some(a) = &record
+                && let (Some(seq), Some(hash)) = (a.seq, &a.hash)
+            {
+                expect.audit = (seq, hash.clone());
+                step.audit_records += 1;
             }
-            None => Write {
-                change: Change::None,
-                ledger: None,
-                audit: record,
-            },
-        };
-        let committed = target.store.commit(write).await?;
-        if let Some(e) = &event
-            && committed.ledger.as_ref() != Some(&(e.seq, e.hash.clone()))
-        {
-            return Err(ServiceError::Internal(format!(
-                "the target sealed the source's event at seq {} as {:?}: the two stores disagree \
-                 on how an event is sealed",
-                e.seq, committed.ledger
-            )));
+            writes.push(match event {
+                Some(e) => {
+                    let (replay, at) = self.replay.as_mut().expect("caught up before");
+                    let Some(effect) = replay.push(&e) else {
+                        let p = replay.problems.first();
+                        return Err(ServiceError::Internal(format!(
+                            "the source's event at seq {} does not replay: {}",
+                            e.seq,
+                            p.map(|p| p.what.as_str()).unwrap_or("-")
+                        )));
+                    };
+                    *at = e.seq;
+                    expect.ledger = (e.seq, e.hash.clone());
+                    step.events += 1;
+                    backup::replayed_write(&e, completed(source, effect).await?, record)
+                }
+                None => Write {
+                    change: Change::None,
+                    ledger: None,
+                    audit: record,
+                },
+            });
         }
-        if let Some((Some(seq), Some(hash))) = want_audit
-            && committed.audit.as_ref() != Some(&(seq, hash.clone()))
-        {
-            return Err(ServiceError::Internal(format!(
-                "the target linked the source's audit record at audit seq {seq} as {:?}",
-                committed.audit
-            )));
-        }
-        Ok((event.is_some() as u64, committed.audit.is_some() as u64))
+        target
+            .store
+            .import(writes, Some(heads), expect)
+            .await
+            .map_err(|e| match e {
+                StoreError::Constraint(m) => ServiceError::Internal(format!(
+                    "the target refused the mirror's step, and nothing of it was written: {m}"
+                )),
+                other => other.into(),
+            })
     }
 }
 

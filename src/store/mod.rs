@@ -277,10 +277,17 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a change with its ledger event and audit record atomically.
     async fn commit(&self, write: Write) -> StoreResult<Committed>;
 
-    /// Loads a whole store: `writes` applied in order into this store, which must be empty, in
-    /// one transaction — all of them, or (on any failure, or when the chains would not end on
-    /// `expect`) none. Nothing of a failed or interrupted import remains.
-    async fn import(&self, writes: Vec<Write>, expect: Heads) -> StoreResult<()>;
+    /// `writes` applied in order in one transaction — all of them, or (on any failure, or when
+    /// the chains would not end on `expect`) none; nothing of a failed or interrupted one
+    /// remains. `after` None: a whole store loaded into this one, which must be empty (an
+    /// import); `Some(heads)`: appended where the chains end now, which must be `heads` (a
+    /// mirror's step; the memory store keeps the writes before a failed one, each whole).
+    async fn import(
+        &self,
+        writes: Vec<Write>,
+        after: Option<Heads>,
+        expect: Heads,
+    ) -> StoreResult<()>;
 
     async fn get_institution(&self, id: &str) -> StoreResult<Option<Institution>>;
     async fn list_institutions(&self, q: &InstitutionQuery) -> StoreResult<Vec<Institution>>;
@@ -543,4 +550,14 @@ pub async fn open_with(backend: Backend, url: &str, opts: &Options) -> StoreResu
         Backend::Sqlite => Arc::new(sqlite::open(url, opts).await?),
         Backend::Postgres => Arc::new(postgres::open(url, &opts.pg).await?),
     })
+}
+
+/// A mirror's step found the target's chains ending elsewhere than where it was to start:
+/// something else wrote to the target.
+pub(crate) fn moved(now: &Heads, after: &Heads) -> StoreError {
+    StoreError::Constraint(format!(
+        "the target's chains end at ledger seq {} and audit seq {}, not at {} and {}: something \
+         else wrote to it",
+        now.ledger.0, now.audit.0, after.ledger.0, after.audit.0
+    ))
 }

@@ -743,9 +743,14 @@ impl Store for SqlStore {
         Ok(rows.into_iter().next())
     }
 
-    async fn import(&self, writes: Vec<Write>, expect: super::Heads) -> StoreResult<()> {
+    async fn import(
+        &self,
+        writes: Vec<Write>,
+        after: Option<super::Heads>,
+        expect: super::Heads,
+    ) -> StoreResult<()> {
         self.refuse_writes()?;
-        self.timed("store.import", self.writer.import(writes, expect))
+        self.timed("store.import", self.writer.import(writes, after, expect))
             .await
     }
 

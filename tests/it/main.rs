@@ -14,6 +14,7 @@ mod indexes;
 mod integrity;
 mod migrations;
 mod mirror;
+mod mirror_kill;
 mod multiprocess;
 #[cfg(feature = "onchain")]
 mod onchain;

@@ -543,13 +543,22 @@ impl Store for MemoryStore {
         Ok(c)
     }
 
-    async fn import(&self, writes: Vec<Write>, expect: super::Heads) -> StoreResult<()> {
+    async fn import(
+        &self,
+        writes: Vec<Write>,
+        after: Option<super::Heads>,
+        expect: super::Heads,
+    ) -> StoreResult<()> {
         let mut guard = self.data.write().unwrap_or_else(|p| p.into_inner());
         let d = &mut *guard;
-        if !d.ledger.is_empty() || !d.audit.is_empty() || !d.institutions.is_empty() {
-            return Err(StoreError::Constraint(
-                "an import needs an empty store; this one holds records".into(),
-            ));
+        match &after {
+            None if !d.ledger.is_empty() || !d.audit.is_empty() || !d.institutions.is_empty() => {
+                return Err(StoreError::Constraint(
+                    "an import needs an empty store; this one holds records".into(),
+                ));
+            }
+            Some(after) if d.heads() != *after => return Err(super::moved(&d.heads(), after)),
+            _ => {}
         }
         let run = || {
             for (i, w) in writes.into_iter().enumerate() {
@@ -575,8 +584,12 @@ impl Store for MemoryStore {
                 Ok(())
             }
             Err(e) => {
-                // The store was empty: nothing of the import stays.
-                *d = Data::default();
+                // An import: the store was empty, and nothing of it stays. A mirror's step: the
+                // writes before the failed one stay (each whole, in order: the next step starts
+                // after them) — this store keeps no copy to go back to.
+                if after.is_none() {
+                    *d = Data::default();
+                }
                 Err(e)
             }
         }

@@ -70,10 +70,12 @@ pub(crate) enum Job {
         write: Prepared,
         reply: oneshot::Sender<StoreResult<Committed>>,
     },
-    /// A whole import: into an empty store, in one transaction, committed only if the chains
-    /// end on `expect` (see `Store::import`).
+    /// A whole import into an empty store (`after` None), or a mirror's step appended where the
+    /// chains end (`after`), in one transaction, committed only if the chains end on `expect`
+    /// (see `Store::import`).
     Import {
         writes: Vec<Prepared>,
+        after: Option<Heads>,
         expect: Heads,
         reply: oneshot::Sender<StoreResult<()>>,
     },
@@ -101,11 +103,17 @@ impl WriterHandle {
         })?
     }
 
-    pub async fn import(&self, writes: Vec<Write>, expect: Heads) -> StoreResult<()> {
+    pub async fn import(
+        &self,
+        writes: Vec<Write>,
+        after: Option<Heads>,
+        expect: Heads,
+    ) -> StoreResult<()> {
         let writes = writes.into_iter().map(Prepared::new).collect();
         let (reply, answer) = oneshot::channel();
         let job = Job::Import {
             writes,
+            after,
             expect,
             reply,
         };
@@ -264,10 +272,13 @@ impl Writer {
                 Job::One { write, reply } => (write, reply),
                 Job::Import {
                     writes,
+                    after,
                     expect,
                     reply,
                 } => {
-                    let r = self.import(&mut state, &writes, &expect).await;
+                    let r = self
+                        .import(&mut state, &writes, after.as_ref(), &expect)
+                        .await;
                     let _ = reply.send(r);
                     continue;
                 }
@@ -300,14 +311,20 @@ impl Writer {
     /// An import: every write in one transaction (in statements of at most `MAX_BATCH`
     /// writes), into a store that must be empty, committed only when nothing failed and both
     /// chains end on `expect`; otherwise rolled back whole.
-    async fn import(&self, st: &mut State, writes: &[Prepared], expect: &Heads) -> StoreResult<()> {
+    async fn import(
+        &self,
+        st: &mut State,
+        writes: &[Prepared],
+        after: Option<&Heads>,
+        expect: &Heads,
+    ) -> StoreResult<()> {
         let mut conn = match st.conn.take() {
             Some(c) => c,
             None => self.pools.writer_connection().await?,
         };
         conn.begin().await?;
         let mut tx = Tx(&mut conn);
-        let r = self.import_in(&mut tx, writes, expect).await;
+        let r = self.import_in(&mut tx, writes, after, expect).await;
         match r {
             Ok(()) => tx.commit().await?,
             Err(e) => {
@@ -326,13 +343,24 @@ impl Writer {
         &self,
         tx: &mut Tx<'_>,
         writes: &[Prepared],
+        after: Option<&Heads>,
         expect: &Heads,
     ) -> StoreResult<()> {
-        let held: Vec<(i64,)> = tx.fetch_all(Q::new(self.d, sql::HELD_ROWS)).await?;
-        if held.first().is_some_and(|(n,)| *n > 0) {
-            return Err(StoreError::Constraint(
-                "an import needs an empty store; this one holds records".into(),
-            ));
+        match after {
+            None => {
+                let held: Vec<(i64,)> = tx.fetch_all(Q::new(self.d, sql::HELD_ROWS)).await?;
+                if held.first().is_some_and(|(n,)| *n > 0) {
+                    return Err(StoreError::Constraint(
+                        "an import needs an empty store; this one holds records".into(),
+                    ));
+                }
+            }
+            Some(after) => {
+                let now = self.read_head(tx).await?;
+                if now != *after {
+                    return Err(super::moved(&now, after));
+                }
+            }
         }
         for (n, chunk) in writes.chunks(MAX_BATCH).enumerate() {
             let live: Vec<usize> = (0..chunk.len()).collect();
