@@ -6,6 +6,7 @@
 //! as each event's hash covers all before it), a failed check, or the first row that one side
 //! lacks or holds otherwise (with the fields that differ).
 
+use super::mirror::{Chain, first_differing, hash_at};
 use super::*;
 use crate::domain::replay::differing_fields;
 use serde::Serialize;
@@ -283,50 +284,17 @@ impl Service {
 }
 
 /// The first seq at which the two ledgers differ (one ending before the other's end counts as
-/// differing just past its head), or None when both heads are the same. Each event's hash
-/// covers every event before it, so the ledgers agree up to some seq and differ from the next
-/// on: found by halving, a few reads on each side.
+/// differing just past its head), or None when both heads are the same.
 pub async fn first_ledger_difference(a: &Service, b: &Service) -> ServiceResult<Option<i64>> {
     let (ha, hb) = (a.store.ledger_head().await?, b.store.ledger_head().await?);
     if ha == hb {
         return Ok(None);
     }
-    let (na, nb) = (
-        ha.as_ref().map_or(0, |h| h.0),
-        hb.as_ref().map_or(0, |h| h.0),
-    );
-    let common = na.min(nb);
-    async fn hash_at(s: &Service, seq: i64) -> ServiceResult<Option<String>> {
-        let q = LedgerQuery {
-            after_seq: seq - 1,
-            limit: 1,
-            ..Default::default()
-        };
-        Ok(s.store
-            .read_ledger(&q)
-            .await?
-            .into_iter()
-            .next()
-            .filter(|e| e.seq == seq)
-            .map(|e| e.hash))
-    }
-    let same_at = |seq: i64| async move {
-        ServiceResult::Ok(seq == 0 || hash_at(a, seq).await? == hash_at(b, seq).await?)
-    };
-    if same_at(common).await? {
+    let common = ha.map_or(0, |h| h.0).min(hb.map_or(0, |h| h.0));
+    if hash_at(a, Chain::Ledger, common).await? == hash_at(b, Chain::Ledger, common).await? {
         return Ok(Some(common + 1));
     }
-    // Same at `lo`, different at `hi`.
-    let (mut lo, mut hi) = (0i64, common);
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        if same_at(mid).await? {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    Ok(Some(hi))
+    Ok(Some(first_differing(a, b, Chain::Ledger, 0, common).await?))
 }
 
 #[cfg(test)]

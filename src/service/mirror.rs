@@ -38,13 +38,13 @@ pub struct Mirror {
 
 /// Which chain.
 #[derive(Clone, Copy)]
-enum Chain {
+pub(super) enum Chain {
     Ledger,
     Audit,
 }
 
 /// The hash at `seq` of one chain of `s` (None when the chain is shorter).
-async fn hash_at(s: &Service, chain: Chain, seq: i64) -> ServiceResult<Option<String>> {
+pub(super) async fn hash_at(s: &Service, chain: Chain, seq: i64) -> ServiceResult<Option<String>> {
     if seq == 0 {
         return Ok(Some(String::new()));
     }
@@ -102,17 +102,30 @@ async fn first_foreign(
     if hash_at(source, chain, target_head).await? == hash_at(target, chain, target_head).await? {
         return Ok(None);
     }
-    // Each record's hash covers every record before it: the same up to some seq, then not.
-    let (mut lo, mut hi) = (0i64, target_head);
+    Ok(Some(
+        first_differing(source, target, chain, 0, target_head).await?,
+    ))
+}
+
+/// The first seq in (`lo`, `hi`] at which the chains of `a` and `b` differ, where they are the
+/// same at `lo` and differ at `hi`: each record's hash covers every record before it, so they
+/// agree up to some seq and differ from the next on — found by halving, a few reads a side.
+pub(super) async fn first_differing(
+    a: &Service,
+    b: &Service,
+    chain: Chain,
+    mut lo: i64,
+    mut hi: i64,
+) -> ServiceResult<i64> {
     while hi - lo > 1 {
         let mid = lo + (hi - lo) / 2;
-        if hash_at(source, chain, mid).await? == hash_at(target, chain, mid).await? {
+        if hash_at(a, chain, mid).await? == hash_at(b, chain, mid).await? {
             lo = mid;
         } else {
             hi = mid;
         }
     }
-    Ok(Some(hi))
+    Ok(hi)
 }
 
 impl Mirror {
@@ -361,7 +374,7 @@ fn pair(
 }
 
 impl Service {
-    /// The mirror's first step's check, and its state: see `Mirror`. Root only on both sides.
+    /// A new mirror of this store (root only: it copies every institution); see `Mirror`.
     pub fn mirror(&self, actor: &Actor) -> ServiceResult<Mirror> {
         if !actor.is_root() {
             return Err(Self::forbidden(

@@ -39,6 +39,12 @@ pub(crate) async fn mirror(
     json: bool,
 ) -> ServiceResult<i32> {
     let mut m = svc.mirror(actor)?;
+    if to == cfg.database_url {
+        return Err(ServiceError::field(
+            "to",
+            "that is this store: a mirror goes to another one",
+        ));
+    }
     let shown = super::compare::shown(to);
     let target = super::compare::open(cfg, "to", to, true).await?;
     let stop = tokio::signal::ctrl_c();
