@@ -244,8 +244,12 @@ async fn run(cli: Cli, process_start: std::time::Instant) -> u8 {
         Ok(a) => a,
         Err(e) => return fail(json, &e),
     };
-    if let Command::Mirror { to, once } = &command {
-        let r = cli::mirror(&svc, &actor, &cfg, to, *once, json).await;
+    if let Command::Mirror { cmd, to, once } = &command {
+        let r = match (cmd, to) {
+            (Some(_), _) => cli::mirror_promote(&svc, &actor, json).await,
+            (None, Some(to)) => cli::mirror(&svc, &actor, &cfg, to, *once, json).await,
+            (None, None) => Err(ServiceError::field("to", "mirror needs --to URL")),
+        };
         drop(log_guard);
         return match r {
             Ok(code) => code as u8,

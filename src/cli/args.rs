@@ -132,6 +132,12 @@ impl Command {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum MirrorCmd {
+    /// Make this store — a mirror's target — take writes again (stop its mirror first).
+    Promote,
+}
+
+#[derive(Debug, Subcommand)]
 pub enum Command {
     /// Institutions: create, list, show.
     #[command(subcommand)]
@@ -180,11 +186,15 @@ pub enum Command {
     /// holds the same book (the ledger byte for byte). Starts where the target ends (a new one
     /// gets everything from seq 1); stopped at any moment, it goes on from there; a target with
     /// another history is refused, naming the first seq where they part. Follows until
-    /// interrupted, or with --once until caught up.
+    /// interrupted, or with --once until caught up. The target is marked a mirror: it takes
+    /// writes from its mirror only, until `mirror promote` is run on it.
+    #[command(subcommand_negates_reqs = true, args_conflicts_with_subcommands = true)]
     Mirror {
+        #[command(subcommand)]
+        cmd: Option<MirrorCmd>,
         /// The target: a sqlite: or postgres:// URL (a new SQLite file is created).
-        #[arg(long, value_name = "URL")]
-        to: String,
+        #[arg(long, value_name = "URL", required = true)]
+        to: Option<String>,
         /// Stop once the target has caught up.
         #[arg(long)]
         once: bool,

@@ -436,6 +436,15 @@ pub async fn mirror(
     commands::mirror::mirror(svc, actor, cfg, to, once, json).await
 }
 
+/// `mirror promote`: this store, a mirror's target, takes writes again.
+pub async fn mirror_promote(
+    svc: &crate::service::Service,
+    actor: &Actor,
+    json: bool,
+) -> ServiceResult<i32> {
+    commands::mirror::promote(svc, actor, json).await
+}
+
 /// Runs a command; `witness` is the operator's witness file (see `crate::witness`).
 /// `anchor deploy` and `anchor verify --export`, which need no store; None for the others.
 #[cfg(feature = "onchain")]

@@ -161,6 +161,7 @@ impl From<StoreError> for ServiceError {
                 expected,
                 current: None,
             },
+            e @ StoreError::Mirrored { .. } => ServiceError::field("store", e.to_string()),
             e @ StoreError::PolicyChanged { .. } => {
                 ServiceError::Unavailable(format!("{e}, again and again; try again"))
             }

@@ -43,6 +43,9 @@ pub struct HealthReport {
     pub replica: Option<ReplicaStatus>,
     /// On-chain anchors, once there are any: the last confirmed, how many wait, the last error.
     pub anchors: Option<crate::domain::anchor::AnchorSummary>,
+    /// This store is a mirror's target: whose, and its mirror's last step (its lag).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<crate::store::MirrorOf>,
     /// Through a server (`--server`): the server's own readiness (`/ready`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<ServerReadiness>,
@@ -124,6 +127,8 @@ impl Service {
             .await
             .ok()
             .filter(|a| a.last_confirmed.is_some() || a.pending > 0 || a.last_error.is_some());
+        // Not readable (a schema before the mark, a role without the grant): no mark shown.
+        report.mirror = self.store.mirror_of().await.ok().flatten();
         report.operations = self.metrics().figures();
         report.operations.extend(self.store.diagnostics().timings());
         report
@@ -236,6 +241,7 @@ impl HealthReport {
             db: None,
             replica: None,
             anchors: None,
+            mirror: None,
             server: None,
         }
     }
@@ -414,6 +420,37 @@ pub fn prometheus(h: &HealthReport) -> String {
             "Anchors not yet confirmed on the chain.",
         );
         let _ = writeln!(o, "escrowgrid_anchors_waiting {}", a.pending);
+    }
+    if let Some(m) = &h.mirror {
+        family(
+            &mut o,
+            "mirror_behind_events",
+            "gauge",
+            "This store is a mirror's target: ledger events it was behind its source at the mirror's last step.",
+        );
+        let _ = writeln!(o, "escrowgrid_mirror_behind_events {}", m.behind_events);
+        family(
+            &mut o,
+            "mirror_behind_seconds",
+            "gauge",
+            "Seconds between the source's newest event and this store's at the mirror's last step.",
+        );
+        let _ = writeln!(
+            o,
+            "escrowgrid_mirror_behind_seconds {}",
+            m.behind_ms as f64 / 1000.0
+        );
+        family(
+            &mut o,
+            "mirror_step_age_seconds",
+            "gauge",
+            "Seconds since the mirror's last step (a mirror that stopped grows this).",
+        );
+        let _ = writeln!(
+            o,
+            "escrowgrid_mirror_step_age_seconds {}",
+            m.step_age().as_secs_f64()
+        );
     }
     if let Some(c) = &h.counts {
         family(&mut o, "entities", "gauge", "Stored entities by kind.");

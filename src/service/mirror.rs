@@ -31,9 +31,11 @@ pub struct MirrorStep {
 
 /// A running mirror: the target's ledger replayed (what a lifecycle step needs to know of the
 /// position it moves), kept between steps and rebuilt after a step that failed part way.
-#[derive(Default)]
 pub struct Mirror {
     replay: Option<(Replay, i64)>,
+    /// Where it reads from, as the target's mark names it; when it started.
+    source: String,
+    started_at: time::Timestamp,
 }
 
 /// Which chain.
@@ -155,6 +157,11 @@ impl Mirror {
                 ));
             }
         }
+        // The target is marked before anything is written to it: from here on it takes writes
+        // from its mirror only.
+        if target.store.mirror_of().await?.is_none() {
+            self.mark(target, &MirrorStep::default()).await?;
+        }
         self.catch_up_replay(target, seq).await?;
         let events = source
             .store
@@ -206,7 +213,22 @@ impl Mirror {
                 step.behind_seconds = ((newest - ours).num_milliseconds().max(0) as f64) / 1000.0;
             }
         }
+        self.mark(target, &step).await?;
         Ok(step)
+    }
+
+    /// The target's mark, with this step's figures (for `health` and the metrics).
+    async fn mark(&self, target: &Service, step: &MirrorStep) -> ServiceResult<()> {
+        let mark = crate::store::MirrorOf {
+            source: self.source.clone(),
+            started_at: self.started_at,
+            step_at: time::now(),
+            head_seq: step.head_seq,
+            source_head_seq: step.source_head_seq,
+            behind_events: step.behind_events,
+            behind_ms: (step.behind_seconds * 1000.0) as i64,
+        };
+        Ok(target.store.set_mirror_of(Some(&mark)).await?)
     }
 
     /// The target's ledger replayed up to `seq` (from seq 1 the first time, or after a failed
@@ -375,13 +397,46 @@ fn pair(
 
 impl Service {
     /// A new mirror of this store (root only: it copies every institution); see `Mirror`.
-    pub fn mirror(&self, actor: &Actor) -> ServiceResult<Mirror> {
+    /// `source` names this store in the target's mark.
+    pub fn mirror(&self, actor: &Actor, source: &str) -> ServiceResult<Mirror> {
         if !actor.is_root() {
             return Err(Self::forbidden(
                 actor,
                 "mirror the store (it copies every institution)",
             ));
         }
-        Ok(Mirror::default())
+        Ok(Mirror {
+            replay: None,
+            source: source.to_string(),
+            started_at: time::now(),
+        })
+    }
+
+    /// The mark of a mirror's target, if this store is one (see `store::MirrorOf`).
+    pub async fn mirror_of(&self, actor: &Actor) -> ServiceResult<Option<crate::store::MirrorOf>> {
+        self.op("mirror_of", actor, async move {
+            Ok(self.store.mirror_of().await?)
+        })
+        .await
+    }
+
+    /// `mirror promote`: this store, a mirror's target, takes writes again (root only). The
+    /// mark it had, or None when it was no mirror's target.
+    pub async fn mirror_promote(
+        &self,
+        actor: &Actor,
+    ) -> ServiceResult<Option<crate::store::MirrorOf>> {
+        self.op("mirror_promote", actor, async move {
+            if !actor.is_root() {
+                return Err(Self::forbidden(actor, "promote a mirror's target"));
+            }
+            let mark = self.store.mirror_of().await?;
+            if mark.is_some() {
+                self.store.set_mirror_of(None).await?;
+                tracing::info!(source = ?mark.as_ref().map(|m| &m.source), "mirror target promoted");
+            }
+            Ok(mark)
+        })
+        .await
     }
 }

@@ -6,6 +6,7 @@ mod anchors;
 pub mod counters;
 mod faults;
 pub mod memory;
+pub(crate) mod mirror_mark;
 pub mod postgres;
 mod query;
 pub mod replica;
@@ -85,6 +86,12 @@ pub enum StoreError {
         institution_id: String,
         region: Region,
     },
+    /// This store is a mirror's target (see `MirrorOf`): it takes writes from its mirror only.
+    #[error(
+        "this store is a mirror of {of}: it takes writes from its mirror only, until \
+         `escrowgrid mirror promote` is run on it"
+    )]
+    Mirrored { of: String },
     #[error("{0}")]
     Duplicate(String),
     #[error("{0}")]
@@ -143,6 +150,7 @@ impl StoreError {
             StoreError::NotFound { .. } => "NOT_FOUND",
             StoreError::Conflict { .. } | StoreError::PolicyChanged { .. } => "CONFLICT",
             StoreError::Duplicate(_) => "DUPLICATE",
+            StoreError::Mirrored { .. } => "MIRRORED",
             StoreError::Constraint(_) => "CONSTRAINT",
             StoreError::Timeout { .. } => "TIMEOUT",
             StoreError::Unavailable(_) | StoreError::Retryable(_) => "UNAVAILABLE",
@@ -210,6 +218,43 @@ impl PolicySeen {
     /// Whether `stored` (the policy in force now) is the one seen.
     pub fn is_current(&self, stored: Option<&InstitutionPolicy>) -> bool {
         self.policy.as_deref() == stored
+    }
+}
+
+/// The mark of a store that `escrowgrid mirror --to` writes into: while it is there, the store
+/// takes writes from its mirror only (a mirror's steps come through `Store::import`); every
+/// other write is refused with `StoreError::Mirrored`. With the mirror's last step, for health.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MirrorOf {
+    /// Where the mirror reads from (a PostgreSQL password replaced by `***`).
+    pub source: String,
+    #[serde(with = "crate::domain::time::rfc3339")]
+    pub started_at: crate::domain::time::Timestamp,
+    /// When the mirror's last step ended.
+    #[serde(with = "crate::domain::time::rfc3339")]
+    pub step_at: crate::domain::time::Timestamp,
+    /// The target's ledger head, and the source's, after that step.
+    pub head_seq: i64,
+    pub source_head_seq: i64,
+    pub behind_events: i64,
+    pub behind_ms: i64,
+}
+
+/// A mirror whose last step is older than this has stopped (health says so).
+pub const MIRROR_STOPPED_AFTER: Duration = Duration::from_secs(10);
+
+impl MirrorOf {
+    /// How long ago its mirror's last step ended.
+    pub fn step_age(&self) -> Duration {
+        (crate::domain::time::now() - self.step_at)
+            .to_std()
+            .unwrap_or_default()
+    }
+
+    /// The mirror has made no step for `MIRROR_STOPPED_AFTER`.
+    pub fn stopped(&self) -> bool {
+        self.step_age() > MIRROR_STOPPED_AFTER
     }
 }
 
@@ -322,6 +367,12 @@ pub trait Store: Send + Sync + 'static {
     /// Both chains' heads, read together (genesis for an empty chain): what one export or
     /// check stands on, never the ledger of one moment and the audit trail of another.
     async fn heads(&self) -> StoreResult<Heads>;
+
+    /// The mark of a mirror's target (see `MirrorOf`), if this store is one.
+    async fn mirror_of(&self) -> StoreResult<Option<MirrorOf>>;
+    /// Marks this store a mirror's target, or records its mirror's last step; `None` removes
+    /// the mark (`mirror promote`), and the store takes writes again.
+    async fn set_mirror_of(&self, mark: Option<&MirrorOf>) -> StoreResult<()>;
 
     /// A waker for the ledger stream (see `LedgerWaker`).
     async fn ledger_waker(&self) -> StoreResult<Box<dyn LedgerWaker>>;

@@ -765,6 +765,20 @@ impl Store for SqlStore {
             .await
     }
 
+    async fn mirror_of(&self) -> StoreResult<Option<super::MirrorOf>> {
+        let rows: Vec<super::tables::MirrorOfRow> = self
+            .primary_all("store.mirror_of", super::mirror_mark::read(self.d))
+            .await?;
+        rows.into_iter().next().map(TryFrom::try_from).transpose()
+    }
+
+    async fn set_mirror_of(&self, mark: Option<&super::MirrorOf>) -> StoreResult<()> {
+        let _: Vec<(i64,)> = self
+            .primary_all("store.set_mirror_of", super::mirror_mark::set(self.d, mark))
+            .await?;
+        Ok(())
+    }
+
     async fn ledger_waker(&self) -> StoreResult<Box<dyn LedgerWaker>> {
         match &self.pools {
             Pools::Sqlite { .. } => Ok(Box::new(SqliteWaker::new(

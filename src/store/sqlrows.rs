@@ -18,11 +18,11 @@ use crate::domain::{
     PositionLifecycleEvent, time,
 };
 
-fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
 }
 
-fn parse_ts(s: &str) -> StoreResult<time::Timestamp> {
+pub(crate) fn parse_ts(s: &str) -> StoreResult<time::Timestamp> {
     time::parse(s).map_err(|e| corrupt("timestamp", e))
 }
 

@@ -215,6 +215,9 @@ pub struct OneStatement<'a> {
     pub deltas: &'a Deltas<'a>,
     /// The policies the batch's creates were checked against (`policy_guards`).
     pub guards: Vec<(&'a str, &'a PolicySeen)>,
+    /// Refused while the store is a mirror's target (PostgreSQL's statement; every commit, but
+    /// not a mirror's step, which is an import).
+    pub unmarked: bool,
 }
 
 /// The policies a batch's creates were checked against, each (institution, as seen) once.
@@ -386,7 +389,13 @@ pub fn linked_statement(s: OneStatement<'_>, channel: &str) -> Q {
         push_add_counters(&mut q, s.deltas);
         q.push(")");
     }
-    q.push(" SELECT escrowgrid_batch_check(true");
+    // Aborted while the store is a mirror's target: only the mirror writes there.
+    q.push(" SELECT escrowgrid_batch_check(")
+        .push(if s.unmarked {
+            super::mirror_mark::NOT_MARKED
+        } else {
+            "true"
+        });
     if !s.guards.is_empty() {
         q.push(" AND ");
         push_policies_current(&mut q, &s.guards);
@@ -410,6 +419,12 @@ pub fn linked_statement(s: OneStatement<'_>, channel: &str) -> Q {
 /// linked the rows), and the stream watches the file.
 pub fn sqlite_batch(s: OneStatement<'_>) -> Q {
     let mut q = Q::new(Dialect::Sqlite, "");
+    if s.unmarked {
+        // Refused while the store is a mirror's target (the careful path says why).
+        q.push("SELECT CASE WHEN ")
+            .push(super::mirror_mark::NOT_MARKED)
+            .push(" THEN 0 ELSE abs(-9223372036854775808) END; ");
+    }
     if !s.guards.is_empty() {
         // A create's policy changed since it was checked: the caller isolates the batch, and
         // the careful path refuses that create alone.
@@ -626,12 +641,19 @@ mod tests {
             digests: vec![],
             deltas: &deltas,
             guards: vec![],
+            unmarked: true,
         });
         let statements: Vec<&str> = q.sql.split("; ").collect();
-        assert!(statements[0].starts_with("INSERT INTO positions"));
-        assert!(statements[1].starts_with("UPDATE positions SET"));
         assert_eq!(
-            statements[2],
+            statements[0],
+            "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM mirror_of) THEN 0 \
+             ELSE abs(-9223372036854775808) END",
+            "refused while the store is a mirror's target"
+        );
+        assert!(statements[1].starts_with("INSERT INTO positions"));
+        assert!(statements[2].starts_with("UPDATE positions SET"));
+        assert_eq!(
+            statements[3],
             "SELECT CASE WHEN changes() = $22 THEN 0 ELSE abs(-9223372036854775808) END",
             "the guard counts the transitions"
         );

@@ -214,6 +214,18 @@ tables! {
         lease_owner: Text null,
         lease_until: Ts null,
     }
+
+    /// The mark of a mirror's target, with the mirror's last step (one row, id 1).
+    MIRROR_OF = "mirror_of", MirrorOfRow {
+        id: Int,
+        source: Text,
+        started_at: Ts,
+        step_at: Ts,
+        head_seq: Int,
+        source_head_seq: Int,
+        behind_events: Int,
+        behind_ms: Int,
+    }
 }
 
 /// Tables of PostgreSQL's schema only.

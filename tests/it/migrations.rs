@@ -24,10 +24,10 @@ fn text(o: &Output) -> String {
     )
 }
 
-/// The newest migration (15, the index of the `held` sort key) taken back, as if this binary were
+/// The newest migration (16, the mark of a mirror's target) taken back, as if this binary were
 /// newer than the database.
 const ROLL_BACK_NEWEST: &str =
-    "DROP INDEX positions_held; DELETE FROM _sqlx_migrations WHERE version = 15";
+    "DROP TABLE mirror_of; DELETE FROM _sqlx_migrations WHERE version = 16";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_are_a_deliberate_step_and_versions_live_side_by_side() {
@@ -67,7 +67,7 @@ async fn migrations_are_a_deliberate_step_and_versions_live_side_by_side() {
     let o = eg(&create);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
-        text(&o).contains("the database schema is at 14; this escrowgrid needs 15")
+        text(&o).contains("the database schema is at 15; this escrowgrid needs 16")
             && text(&o).contains("run `escrowgrid migrate apply`"),
         "{}",
         text(&o)
@@ -83,13 +83,13 @@ async fn migrations_are_a_deliberate_step_and_versions_live_side_by_side() {
     let o = eg(&["migrate", "status"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        text(&o).contains("pending:          15 positions held index compat"),
+        text(&o).contains("pending:          16 mirror of"),
         "{}",
         text(&o)
     );
     let o = eg(&["migrate", "apply", "--dry-run", "--json"]);
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["wouldApply"][0]["version"], 15, "{v}");
+    assert_eq!(v["wouldApply"][0]["version"], 16, "{v}");
     assert_eq!(
         eg(&["migrate", "status"]).status.code(),
         Some(1),
@@ -97,11 +97,7 @@ async fn migrations_are_a_deliberate_step_and_versions_live_side_by_side() {
     );
     let o = eg(&["migrate", "apply"]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(
-        text(&o).contains("applied 15 positions held index compat"),
-        "{}",
-        text(&o)
-    );
+    assert!(text(&o).contains("applied 16 mirror of"), "{}", text(&o));
     assert_eq!(eg(&["migrate", "status"]).status.code(), Some(0));
     let o = eg(&create);
     assert!(o.status.success(), "{}", text(&o));
@@ -129,7 +125,7 @@ async fn migrations_are_a_deliberate_step_and_versions_live_side_by_side() {
     assert_eq!(o.status.code(), Some(1));
     assert!(
         text(&o).contains(
-            "the database schema is at 9999; this escrowgrid knows up to 15: upgrade escrowgrid"
+            "the database schema is at 9999; this escrowgrid knows up to 16: upgrade escrowgrid"
         ),
         "{}",
         text(&o)

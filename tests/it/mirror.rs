@@ -4,7 +4,6 @@
 //! the first seq where the two part.
 
 use crate::common::{self, Fixture, Harness};
-use escrowgrid::service::mirror::Mirror;
 use escrowgrid::service::{PolicyInput, Service, TransitionRequest};
 use escrowgrid::store::{AuditQuery, Backend, LedgerQuery, SharedStore};
 use std::sync::Arc;
@@ -77,11 +76,11 @@ async fn business(h: &Harness, f: &Fixture, tag: &str) {
 
 /// Steps until the target has caught up; `fresh`: a new mirror for every step, as after a kill.
 async fn catch_up(from: &Service, to: &Service, h: &Harness, limit: u32, fresh: bool) -> u32 {
-    let mut m = from.mirror(&h.actor).unwrap();
+    let mut m = from.mirror(&h.actor, "source").unwrap();
     let mut steps = 0;
     loop {
         if fresh {
-            m = Mirror::default();
+            m = from.mirror(&h.actor, "source").unwrap();
         }
         let s = m.step(from, to, limit).await.unwrap();
         steps += 1;
@@ -162,7 +161,7 @@ async fn mirror_between(from: Backend, to: Backend, name: &str) {
             }
         })
     };
-    let mut m = a.svc.mirror(&a.actor).unwrap();
+    let mut m = a.svc.mirror(&a.actor, "a").unwrap();
     while !writer.is_finished() {
         m.step(&a.svc, &b.svc, 5).await.unwrap();
     }
@@ -204,11 +203,33 @@ async fn a_target_with_another_history_is_refused_at_the_first_differing_seq() {
     business(&a, &f, "SHARED").await;
     catch_up(&a.svc, &b.svc, &a, 1000, false).await;
     let shared = a.store.ledger_head().await.unwrap().unwrap().0;
+    // A mirror's target takes no other writer, until it is promoted.
+    let refused = b.position_result(&f, "ONLY-IN-B", "100").await.unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("this store is a mirror of source: it takes writes from its mirror only"),
+        "{refused}"
+    );
+    let mark = b.svc.mirror_of(&b.actor).await.unwrap().expect("marked");
+    assert_eq!(
+        (mark.source.as_str(), mark.head_seq, mark.behind_events),
+        ("source", shared, 0)
+    );
+    let health = b.svc.health(&b.actor).await;
+    assert_eq!(health.mirror.as_ref(), Some(&mark), "health shows the mark");
+    let metrics = escrowgrid::service::health::prometheus(&health);
+    assert!(
+        metrics.contains("escrowgrid_mirror_behind_events 0\n"),
+        "{metrics}"
+    );
+    assert!(b.svc.mirror_promote(&b.actor).await.unwrap().is_some());
+    assert!(b.svc.mirror_of(&b.actor).await.unwrap().is_none());
     // The target ahead of its source: refused at the first seq the source lacks.
     b.position(&f, "ONLY-IN-B", "100").await;
     let e = a
         .svc
-        .mirror(&a.actor)
+        .mirror(&a.actor, "a")
         .unwrap()
         .step(&a.svc, &b.svc, 100)
         .await
@@ -224,7 +245,7 @@ async fn a_target_with_another_history_is_refused_at_the_first_differing_seq() {
     let before = b.store.heads().await.unwrap();
     let e = a
         .svc
-        .mirror(&a.actor)
+        .mirror(&a.actor, "a")
         .unwrap()
         .step(&a.svc, &b.svc, 100)
         .await
@@ -283,6 +304,37 @@ fn mirror_once_from_the_command_line() {
         let out = run(&more);
         assert!(out.status.success(), "{}", text(&out));
     }
+    // The target refuses other writers, says so in `health`, and takes writes once promoted.
+    let write = [
+        "--database-url",
+        &b,
+        "seed",
+        "--demo",
+        "--positions",
+        "1",
+        "--force",
+    ];
+    let out = run(&write);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("this store is a mirror of"),
+        "{}",
+        text(&out)
+    );
+    let out = run(&["--database-url", &b, "health"]);
+    assert!(
+        text(&out).contains("mirror of:") && text(&out).contains("behind 0 events"),
+        "{}",
+        text(&out)
+    );
+    let out = run(&["--database-url", &b, "mirror", "promote"]);
+    assert!(
+        text(&out).contains("it takes writes again"),
+        "{}",
+        text(&out)
+    );
+    assert!(!text(&run(&["--database-url", &b, "health"])).contains("mirror of:"));
+    assert!(run(&write).status.success());
     let other = url("other.db");
     let out = run(&[
         "--database-url",

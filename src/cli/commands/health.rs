@@ -123,6 +123,25 @@ pub(crate) async fn health(svc: &dyn Api, actor: &Actor, json: bool) -> ServiceR
                 outln!("note:           {}", s(n));
             }
         }
+        if let Some(m) = &h.mirror {
+            outln!(
+                "mirror of:      {} — at seq {} of {}, behind {} events ({:.1} s); last step {} s ago{}",
+                s(&m.source),
+                m.head_seq,
+                m.source_head_seq,
+                m.behind_events,
+                m.behind_ms as f64 / 1000.0,
+                m.step_age().as_secs(),
+                if m.stopped() {
+                    " — the mirror has stopped"
+                } else {
+                    ""
+                }
+            );
+            outln!(
+                "                writes refused but the mirror's, until `escrowgrid mirror promote`"
+            );
+        }
         if let Some(a) = &h.anchors {
             outln!(
                 "anchors:        {}; {} queued{}",

@@ -38,7 +38,7 @@ pub(crate) async fn mirror(
     once: bool,
     json: bool,
 ) -> ServiceResult<i32> {
-    let mut m = svc.mirror(actor)?;
+    let mut m = svc.mirror(actor, &super::compare::shown(&cfg.database_url))?;
     if to == cfg.database_url {
         return Err(ServiceError::field(
             "to",
@@ -76,4 +76,21 @@ pub(crate) async fn mirror(
             _ = tokio::time::sleep(pause) => {}
         }
     }
+}
+
+pub(crate) async fn promote(svc: &Service, actor: &Actor, json: bool) -> ServiceResult<i32> {
+    let mark = svc.mirror_promote(actor).await?;
+    if json {
+        print_json(&serde_json::json!({"promoted": mark.is_some(), "mirrorOf": mark}));
+    } else {
+        match &mark {
+            Some(m) => outln!(
+                "this store was a mirror of {} (at seq {}); it takes writes again",
+                s(&m.source),
+                m.head_seq
+            ),
+            None => outln!("this store is no mirror's target: nothing to do"),
+        }
+    }
+    Ok(0)
 }

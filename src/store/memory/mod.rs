@@ -2,6 +2,7 @@
 //! that can fail before it changes anything, so a write is all-or-nothing like a transaction.
 //! What it keeps of each write is in `records.rs`.
 
+mod import;
 mod records;
 
 use super::{
@@ -134,6 +135,8 @@ pub struct MemoryStore {
     anchors: super::anchors::MemoryAnchors,
     head_tx: watch::Sender<i64>,
     faults: FaultInjector,
+    /// The mark of a mirror's target (see `MirrorOf`): while set, only imports write.
+    mark: RwLock<Option<super::MirrorOf>>,
 }
 
 impl Default for MemoryStore {
@@ -149,6 +152,7 @@ impl MemoryStore {
             anchors: Default::default(),
             head_tx: watch::channel(0).0,
             faults: FaultInjector::default(),
+            mark: RwLock::new(None),
         }
     }
 
@@ -534,6 +538,11 @@ impl Store for MemoryStore {
         let ledger = ledger.map(ledger_in);
         let audit = audit.map(|a| AuditIn::new(a, ledger.as_ref()));
         self.faults.pass_gate().await;
+        if let Some(m) = &*self.mark.read().unwrap_or_else(|p| p.into_inner()) {
+            return Err(StoreError::Mirrored {
+                of: m.source.clone(),
+            });
+        }
         let mut guard = self.data.write().unwrap_or_else(|p| p.into_inner());
         let c = self.apply(&mut guard, change, ledger, audit)?;
         drop(guard);
@@ -549,50 +558,16 @@ impl Store for MemoryStore {
         after: Option<super::Heads>,
         expect: super::Heads,
     ) -> StoreResult<()> {
-        let mut guard = self.data.write().unwrap_or_else(|p| p.into_inner());
-        let d = &mut *guard;
-        match &after {
-            None if !d.ledger.is_empty() || !d.audit.is_empty() || !d.institutions.is_empty() => {
-                return Err(StoreError::Constraint(
-                    "an import needs an empty store; this one holds records".into(),
-                ));
-            }
-            Some(after) if d.heads() != *after => return Err(super::moved(&d.heads(), after)),
-            _ => {}
-        }
-        let run = || {
-            for (i, w) in writes.into_iter().enumerate() {
-                let ledger = w.ledger.map(ledger_in);
-                let audit = w.audit.map(|a| AuditIn::new(a, ledger.as_ref()));
-                self.apply(d, w.change, ledger, audit)
-                    .map_err(|e| StoreError::Constraint(format!("write {} failed: {e}", i + 1)))?;
-            }
-            let heads = d.heads();
-            if heads != expect {
-                return Err(StoreError::Constraint(format!(
-                    "the import would end at ledger seq {} and audit seq {}, the export at \
-                     ledger seq {} and audit seq {}",
-                    heads.ledger.0, heads.audit.0, expect.ledger.0, expect.audit.0
-                )));
-            }
-            Ok(heads.ledger.0)
-        };
-        match run() {
-            Ok(seq) => {
-                drop(guard);
-                self.head_tx.send_replace(seq);
-                Ok(())
-            }
-            Err(e) => {
-                // An import: the store was empty, and nothing of it stays. A mirror's step: the
-                // writes before the failed one stay (each whole, in order: the next step starts
-                // after them) — this store keeps no copy to go back to.
-                if after.is_none() {
-                    *d = Data::default();
-                }
-                Err(e)
-            }
-        }
+        self.import_writes(writes, after, expect)
+    }
+
+    async fn mirror_of(&self) -> StoreResult<Option<super::MirrorOf>> {
+        Ok(self.mark.read().unwrap_or_else(|p| p.into_inner()).clone())
+    }
+
+    async fn set_mirror_of(&self, mark: Option<&super::MirrorOf>) -> StoreResult<()> {
+        *self.mark.write().unwrap_or_else(|p| p.into_inner()) = mark.cloned();
+        Ok(())
     }
 
     async fn get_institution(&self, id: &str) -> StoreResult<Option<Institution>> {

@@ -4,6 +4,7 @@
 //! PostgreSQL's that the linked statement refused, come here.
 
 use super::*;
+use crate::store::mirror_mark;
 
 impl Writer {
     /// One transaction over every write not yet failed.
@@ -41,6 +42,21 @@ impl Writer {
             }
         }
         let mut tx = Tx(conn.as_mut().expect("connected"));
+        // A mirror's target takes no write but its mirror's (which come as imports).
+        match tx
+            .fetch_all::<crate::store::tables::MirrorOfRow>(mirror_mark::read(self.d))
+            .await
+        {
+            Ok(rows) if rows.is_empty() => {}
+            Ok(rows) => {
+                tx.rollback().await;
+                return Attempt::Unavailable(mirror_mark::refused(rows.into_iter().next()));
+            }
+            Err(e) => {
+                tx.rollback().await;
+                return Attempt::Unavailable(e);
+            }
+        }
         match self.apply_all(&mut tx, writes, &live, mode).await {
             Ok(steps) if self.d == Dialect::Postgres && self.faults_lose_commit(&mut tx).await => {
                 let error =
@@ -106,7 +122,7 @@ impl Writer {
             // statement is; a stale transition or a constraint aborts it, and the batch is
             // then isolated write by write.
             let q = self
-                .linked_batch(writes, live)
+                .linked_batch(writes, live, false)
                 .map_err(|(i, e)| GroupError::Write(i, e))?;
             let answer = tx
                 .fetch_optional::<(String, Option<String>)>(q)

@@ -27,10 +27,12 @@ type Found = (String, Option<i64>, Option<String>, Option<String>);
 impl Writer {
     /// The live writes as one linked statement (see `sqlwrite::linked_statement`); `Err` names a
     /// write that fails before anything is sent (a test's injected fault).
+    /// `unmarked`: refused while the store is a mirror's target (see `OneStatement`).
     pub(super) fn linked_batch(
         &self,
         writes: &[Prepared],
         live: &[usize],
+        unmarked: bool,
     ) -> Result<Q, (usize, StoreError)> {
         let mut deltas = Deltas::default();
         let (mut ledger, mut prefixes, mut audit, mut digests) = (vec![], vec![], vec![], vec![]);
@@ -66,6 +68,7 @@ impl Writer {
             digests,
             deltas: &deltas,
             guards: sqlwrite::policy_guards(&changes),
+            unmarked,
         };
         Ok(sqlwrite::linked_statement(parts, CHANNEL))
     }
@@ -127,7 +130,7 @@ impl Writer {
         if !whole_batch_fits(&live.iter().map(|i| &writes[*i].change).collect::<Vec<_>>()) {
             return None;
         }
-        let q = match self.linked_batch(writes, &live) {
+        let q = match self.linked_batch(writes, &live, true) {
             Ok(q) => q,
             Err((index, error)) => return Some(Attempt::Failed { index, error }),
         };

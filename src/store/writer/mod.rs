@@ -574,6 +574,7 @@ impl Writer {
             digests: Vec::new(),
             deltas: &pending.deltas,
             guards: sqlwrite::policy_guards(&changes),
+            unmarked: true,
         };
         Some(Ok((sqlwrite::sqlite_batch(parts), steps)))
     }

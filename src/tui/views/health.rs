@@ -292,6 +292,10 @@ impl View for Health {
             let at = lines.len().min(11);
             lines.insert(at, anchors);
         }
+        if let Some(mirror) = mirror_line(theme, h) {
+            let at = lines.len().min(11);
+            lines.insert(at, mirror);
+        }
         // Through a server: its readiness (an alert when it is not ready).
         if let Some(r) = &h.server {
             let text = if r.ready {
@@ -434,6 +438,41 @@ fn anchors_line(theme: &crate::tui::theme::Theme, h: &HealthReport) -> Option<Li
         spans.push(Span::styled(format!(" · {}", s(e)), theme.warn()));
     }
     Some(Line::from(spans))
+}
+
+/// A mirror's target: whose, how far behind at its mirror's last step, and how long ago that
+/// was — an alert when the mirror has stopped.
+fn mirror_line(theme: &crate::tui::theme::Theme, h: &HealthReport) -> Option<Line<'static>> {
+    let m = h.mirror.as_ref()?;
+    let age = fmt_age(m.step_age().as_secs());
+    let (text, style) = if m.stopped() {
+        (
+            format!(
+                "the mirror of {} has stopped: last step {age} ago",
+                s(&m.source)
+            ),
+            theme.error(),
+        )
+    } else {
+        (
+            format!(
+                "of {} · behind {} events ({:.1} s) · last step {age} ago",
+                s(&m.source),
+                m.behind_events,
+                m.behind_ms as f64 / 1000.0
+            ),
+            if m.behind_events > 0 {
+                theme.warn()
+            } else {
+                theme.ok()
+            },
+        )
+    };
+    Some(Line::from(vec![
+        Span::styled(format!("{:<20}", "Mirror"), theme.muted()),
+        Span::styled(text, style),
+        Span::raw(" · writes refused but the mirror's"),
+    ]))
 }
 
 fn fmt_age(secs: u64) -> String {

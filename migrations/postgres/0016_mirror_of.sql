@@ -1,0 +1,14 @@
+-- A store that `escrowgrid mirror --to` writes into is marked as a mirror: while the row is
+-- there the store takes writes from its mirror only (every other write is refused), until
+-- `escrowgrid mirror promote` removes it. The row also keeps the mirror's last step — when, how
+-- far the target had come and how far behind the source it was — for `health` and the metrics.
+CREATE TABLE mirror_of (
+    id              BIGINT PRIMARY KEY CHECK (id = 1),
+    source          TEXT NOT NULL CHECK (char_length(source) <= 2000),
+    started_at      TIMESTAMPTZ NOT NULL,
+    step_at         TIMESTAMPTZ NOT NULL,
+    head_seq        BIGINT NOT NULL,
+    source_head_seq BIGINT NOT NULL,
+    behind_events   BIGINT NOT NULL,
+    behind_ms       BIGINT NOT NULL
+);
