@@ -2899,3 +2899,45 @@ async fn a_long_bulk_confirmation_says_how_many_more() {
     t.ch('n').await;
     assert_eq!(t.app.positions().marked.len(), 25, "no: nothing moved");
 }
+
+/// A mirror's target: the Health tab shows whose mirror it is and how far behind; when the
+/// mirror has made no step for a while, the line says it has stopped.
+#[tokio::test]
+async fn the_health_tab_shows_a_mirror_and_when_it_stopped() {
+    let mut t = setup_with(false, KeyMap::default(), 160, 48).await;
+    let now = escrowgrid::domain::time::now();
+    let mut mark = escrowgrid::store::MirrorOf {
+        source: "sqlite:///var/lib/a.db".into(),
+        started_at: now,
+        step_at: now,
+        head_seq: 40,
+        source_head_seq: 43,
+        behind_events: 3,
+        behind_ms: 1500,
+    };
+    t.store.set_mirror_of(Some(&mark)).await.unwrap();
+    t.ch('5').await;
+    let line = |t: &T| {
+        let screen = t.screen();
+        screen
+            .lines()
+            .find(|l| l.starts_with("Mirror"))
+            .unwrap_or_else(|| panic!("no mirror line:\n{screen}"))
+            .to_string()
+    };
+    let shown = line(&t);
+    assert!(
+        shown.contains("of sqlite:///var/lib/a.db · behind 3 events (1.5 s)"),
+        "{shown}"
+    );
+    assert!(shown.starts_with("Mirror, read-only"), "{shown}");
+    mark.step_at = now - chrono::Duration::seconds(90);
+    t.store.set_mirror_of(Some(&mark)).await.unwrap();
+    t.ch('R').await;
+    t.settle().await;
+    let shown = line(&t);
+    assert!(
+        shown.contains("the mirror of sqlite:///var/lib/a.db has stopped: last step 90s ago"),
+        "{shown}"
+    );
+}

@@ -468,10 +468,10 @@ fn mirror_line(theme: &crate::tui::theme::Theme, h: &HealthReport) -> Option<Lin
             },
         )
     };
+    // Its label says the store takes no writes but its mirror's.
     Some(Line::from(vec![
-        Span::styled(format!("{:<20}", "Mirror"), theme.muted()),
+        Span::styled(format!("{:<20}", "Mirror, read-only"), theme.muted()),
         Span::styled(text, style),
-        Span::raw(" · writes refused but the mirror's"),
     ]))
 }
 
