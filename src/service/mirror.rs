@@ -6,6 +6,8 @@
 //! event already there is not written again, and a mirror stopped at any moment — killed, or
 //! either store gone — starts again where the target ends, with no gap and no duplicate. A
 //! target whose history is not the source's is refused, naming the first seq where they part.
+//! While it mirrors, the target is marked (`store::MirrorOf`): it takes no other writer until
+//! `mirror promote`, and the mark carries each step's lag for `health` and the metrics.
 
 use super::*;
 use crate::domain::replay::{Effect, Replay};
