@@ -353,3 +353,110 @@ fn mirror_once_from_the_command_line() {
         text(&out)
     );
 }
+
+/// The switch-over, end to end through the binary: writers on A (SQLite), a mirror A → B
+/// (PostgreSQL when it is here, else another SQLite file) catching up under them; the writers
+/// paused (`--read-only` refuses them), the mirror stopped and drained, `compare` clean;
+/// `mirror promote` on B, the writers on B, and a mirror B → A kept for the way back — after
+/// which A holds B's book too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_switch_over_and_the_way_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let a = format!("sqlite://{}", dir.path().join("a.db").display());
+    let pg = match common::postgres_url() {
+        Some(base) => Some(common::new_pg_schema(&base).await),
+        None => {
+            common::skip_postgres("the_switch_over_and_the_way_back (PostgreSQL side)");
+            None
+        }
+    };
+    let b = pg.as_ref().map_or_else(
+        || format!("sqlite://{}", dir.path().join("b.db").display()),
+        |s| s.url.clone(),
+    );
+    let eg = |args: &[&str]| common::escrowgrid(&data).args(args).output().unwrap();
+    let text = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    assert!(
+        eg(&["--database-url", &a, "seed", "--demo", "--positions", "20"])
+            .status
+            .success()
+    );
+    if pg.is_some() {
+        assert!(
+            eg(&["--database-url", &b, "migrate", "apply"])
+                .status
+                .success()
+        );
+    }
+    // 1. Writers on A; the mirror A -> B follows them.
+    let mut mirror = common::escrowgrid(&data)
+        .args(["--database-url", &a, "mirror", "--to", &b])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let more = |url: &str| {
+        let o = eg(&[
+            "--database-url",
+            url,
+            "seed",
+            "--demo",
+            "--positions",
+            "5",
+            "--force",
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+    };
+    for _ in 0..4 {
+        more(&a);
+    }
+    // 2. The writers paused: a writer restarted with --read-only is refused.
+    let o = eg(&[
+        "--read-only",
+        "--database-url",
+        &a,
+        "seed",
+        "--demo",
+        "--positions",
+        "1",
+        "--force",
+    ]);
+    assert!(text(&o).contains("(read-only session)"), "{}", text(&o));
+    // 3. The mirror stopped and drained; the same book on both sides.
+    mirror.kill().unwrap();
+    mirror.wait().unwrap();
+    let o = eg(&["--database-url", &a, "mirror", "--to", &b, "--once"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = eg(&["compare", &a, &b]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // 4. B promoted; the writers move to B; a mirror B -> A for the way back.
+    let o = eg(&["--database-url", &b, "mirror", "promote"]);
+    assert!(text(&o).contains("it takes writes again"), "{}", text(&o));
+    more(&b);
+    let o = eg(&["--database-url", &b, "mirror", "--to", &a, "--once"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = eg(&["compare", &b, &a]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // A, now the mirror of B, refuses its old writers until it is promoted (a rollback).
+    let o = eg(&[
+        "--database-url",
+        &a,
+        "seed",
+        "--demo",
+        "--positions",
+        "1",
+        "--force",
+    ]);
+    assert!(
+        text(&o).contains("this store is a mirror of"),
+        "{}",
+        text(&o)
+    );
+}
