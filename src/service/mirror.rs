@@ -382,12 +382,11 @@ fn pair(
                 let e = pending.pop_front();
                 out.push((e, Some(a)));
             }
-            // Its event lies beyond the events read: those before it have no record (theirs
-            // would have come earlier in the audit trail); the rest waits for the next step.
-            None if records_event && !events_whole => {
-                out.extend(pending.drain(..).map(|e| (Some(e), None)));
-                return out;
-            }
+            // Every event read is written and the source has more: its event may come next
+            // (both chains are in commit order) — the rest waits for the next step.
+            None if records_event && pending.is_empty() && !events_whole => return out,
+            // A record of no event (a revocation that found the key revoked, a read, a
+            // refusal), or one whose event an older version wrote without it: alone.
             None => out.push((None, Some(a))),
         }
     }
@@ -440,5 +439,102 @@ impl Service {
             Ok(mark)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{EntityType, ids};
+
+    fn event(seq: i64, kind: LedgerKind, entity: &str) -> LedgerEvent {
+        LedgerEvent {
+            id: ids::new_id(ids::LEDGER_EVENT),
+            seq,
+            kind,
+            entity_type: EntityType::Position,
+            entity_id: entity.into(),
+            institution_id: "inst_1".into(),
+            position_id: None,
+            at: time::now(),
+            payload: serde_json::json!({}),
+            prev_hash: String::new(),
+            hash: String::new(),
+        }
+    }
+
+    fn record(action: &str, outcome: Outcome, entity: &str) -> AuditEvent {
+        AuditEvent {
+            id: ids::new_id("aud"),
+            occurred_at: time::now(),
+            actor: "tester".into(),
+            api_key_id: None,
+            institution_id: None,
+            action: action.into(),
+            outcome,
+            resource_type: None,
+            resource_id: Some(entity.into()),
+            subject_institution_id: None,
+            payload: None,
+            error: None,
+            op_id: None,
+            client: None,
+            seq: None,
+            prev_hash: None,
+            hash: None,
+        }
+    }
+
+    fn shape(plan: &[(Option<LedgerEvent>, Option<AuditEvent>)]) -> Vec<(Option<i64>, bool)> {
+        plan.iter()
+            .map(|(e, a)| (e.as_ref().map(|e| e.seq), a.is_some()))
+            .collect()
+    }
+
+    /// Each success record goes with its event; a record of no event (a revocation that found
+    /// the key revoked) and a refusal go alone; an event with no record where it falls.
+    #[test]
+    fn records_pair_with_their_events() {
+        let created = LedgerKind::PositionCreated;
+        let events = vec![
+            event(1, created, "p1"),
+            event(2, created, "p2"),
+            event(3, created, "p3"),
+        ];
+        let audit = vec![
+            record("API_KEY_REVOKED", Outcome::Success, "ak_1"),
+            record("POSITION_CREATED", Outcome::Success, "p1"),
+            record("POSITION_CREATED", Outcome::Failure, "p9"),
+            record("POSITION_CREATED", Outcome::Success, "p3"),
+        ];
+        // Not every event read: the revocation's record goes alone all the same, p2 (no record
+        // before p3's) where it falls.
+        let plan = pair(events.clone(), audit.clone(), false, true);
+        assert_eq!(
+            shape(&plan),
+            vec![
+                (None, true),
+                (Some(1), true),
+                (None, true),
+                (Some(2), false),
+                (Some(3), true)
+            ]
+        );
+        // A record whose event was not read yet (more events at the source): the step ends
+        // before it, and it waits for the next.
+        let plan = pair(
+            events[..1].to_vec(),
+            audit[1..2]
+                .iter()
+                .cloned()
+                .chain([record("POSITION_CREATED", Outcome::Success, "p2")])
+                .collect(),
+            false,
+            false,
+        );
+        assert_eq!(shape(&plan), vec![(Some(1), true)]);
+        // The records cut short by their limit: the events after the last record wait too.
+        let plan = pair(events, audit[..2].to_vec(), true, false);
+        assert_eq!(shape(&plan), vec![(None, true), (Some(1), true)]);
     }
 }
