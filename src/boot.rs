@@ -3,7 +3,7 @@
 //! and who the caller is.
 
 use crate::config::Config;
-use crate::service::{Actor, Service, ServiceConfig, ServiceResult};
+use crate::service::{Actor, Service, ServiceConfig, ServiceError, ServiceResult};
 use crate::store::{self, Backend, StoreResult};
 
 /// An open store: what the console's connect screen holds until the service is built over it.
@@ -60,4 +60,40 @@ pub fn service(cfg: &Config, store: SharedStore, log_file: Option<String>) -> Se
 /// The caller, from the configured API key (or none).
 pub async fn authenticate(cfg: &Config, svc: &Service) -> ServiceResult<Actor> {
     svc.authenticate(cfg.api_key.as_deref()).await
+}
+
+/// Opens the store at `url` (`which` names the argument in errors); a SQLite file that does not
+/// exist is refused unless `new_ok`.
+pub async fn open_url(
+    cfg: &crate::config::Config,
+    which: &str,
+    url: &str,
+    new_ok: bool,
+) -> ServiceResult<Service> {
+    let backend = crate::config::backend_of_url(which, url)
+        .map_err(|e| ServiceError::field(which, e.to_string()))?;
+    if backend == Backend::Sqlite
+        && !new_ok
+        && let Some(path) = store::sqlite::file_path(url)
+        && !path.exists()
+    {
+        return Err(ServiceError::field(
+            which,
+            format!("no database at {}", path.display()),
+        ));
+    }
+    let store = store::open_with(backend, url, &cfg.store_options())
+        .await
+        .map_err(|e| match ServiceError::from(e) {
+            ServiceError::Unavailable(m) => {
+                ServiceError::Unavailable(format!("{which} ({}): {m}", shown(url)))
+            }
+            other => other,
+        })?;
+    Ok(Service::new(store, ServiceConfig::default()))
+}
+
+/// Where a store is, for people (a PostgreSQL password replaced by `***`).
+pub fn shown(url: &str) -> String {
+    store::postgres::redact(url)
 }

@@ -160,6 +160,7 @@ async fn run(cli: Cli, process_start: std::time::Instant) -> u8 {
             demo: cli.demo,
             demo_rate: rate,
             seed_demo: cli.seed_demo,
+            demo_keep: cli.demo_keep.clone(),
             process_start,
         };
         let r = escrowgrid::tui::run(&cfg, opts, log_file).await;

@@ -89,6 +89,10 @@ pub struct Cli {
     /// Console: load the demo data set first if the database is empty.
     #[arg(long)]
     pub seed_demo: bool,
+    /// With --demo: keep the session — mirror it, as it runs, into the store at URL (a sqlite:
+    /// or postgres:// URL; a new SQLite file is created), to open or compare later.
+    #[arg(long, value_name = "URL", requires = "demo")]
+    pub demo_keep: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

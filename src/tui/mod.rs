@@ -29,6 +29,8 @@ pub struct Options {
     pub demo: bool,
     pub demo_rate: f64,
     pub seed_demo: bool,
+    /// `--demo-keep URL`: the demo session mirrored into this store as it runs.
+    pub demo_keep: Option<String>,
     /// When the process started: the first frame is timed from here.
     pub process_start: Instant,
 }

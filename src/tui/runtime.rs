@@ -459,6 +459,16 @@ impl Console<'_> {
         // The anchoring worker, in root sessions of builds with the feature when [onchain] is
         // enabled; stopped when the console ends.
         let _anchoring = anchoring(cfg, local, actor, &mut app).await;
+        // `--demo-keep URL`: the session mirrored into a store of its own as it runs.
+        let _keeper = match (local, &opts.demo_keep) {
+            (Some(local), Some(url)) if opts.demo => {
+                let target = crate::boot::open_url(cfg, "demo-keep", url, true)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Some(crate::demo::keep::spawn(local.clone(), actor.clone(), target).await?)
+            }
+            _ => None,
+        };
         let sim_pause = match local {
             Some(local) if opts.demo => Some(crate::demo::simulator::spawn(
                 local.clone(),

@@ -460,3 +460,34 @@ async fn the_switch_over_and_the_way_back() {
         text(&o)
     );
 }
+
+/// `--demo --demo-keep URL`: the demo's in-memory store kept in a SQLite file as it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_demo_session_is_kept_as_it_runs() {
+    let Some((a, b)) = pair(Backend::Memory, Backend::Sqlite, "demo keep").await else {
+        return;
+    };
+    let f = a.fixture().await;
+    business(&a, &f, "DEMO").await;
+    let source = Arc::new(a.service_with(Default::default()));
+    let target = b.service_with(Default::default());
+    let keeper = escrowgrid::demo::keep::spawn(source, a.actor.clone(), target)
+        .await
+        .unwrap();
+    // Caught up before the console starts; then it follows what the session does.
+    assert_eq!(
+        b.store.heads().await.unwrap().ledger,
+        a.store.heads().await.unwrap().ledger
+    );
+    business(&a, &f, "LATER").await;
+    let start = std::time::Instant::now();
+    while b.store.heads().await.unwrap() != a.store.heads().await.unwrap() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "never caught up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    drop(keeper);
+    assert_same_book(&a, &b).await;
+}

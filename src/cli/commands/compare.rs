@@ -2,45 +2,8 @@
 //! 0 when they do, 1 with the first difference. Neither store is changed, and a SQLite file that
 //! does not exist is refused rather than created.
 
+use crate::boot::{open_url as open, shown};
 use crate::cli::*;
-use crate::service::{Service, ServiceConfig};
-use crate::store::{self, Backend};
-
-/// Opens the store at `url` (`which` names the argument in errors); a SQLite file that does not
-/// exist is refused unless `new_ok`.
-pub(super) async fn open(
-    cfg: &crate::config::Config,
-    which: &str,
-    url: &str,
-    new_ok: bool,
-) -> ServiceResult<Service> {
-    let backend = crate::config::backend_of_url(which, url)
-        .map_err(|e| ServiceError::field(which, e.to_string()))?;
-    if backend == Backend::Sqlite
-        && !new_ok
-        && let Some(path) = store::sqlite::file_path(url)
-        && !path.exists()
-    {
-        return Err(ServiceError::field(
-            which,
-            format!("no database at {}", path.display()),
-        ));
-    }
-    let store = store::open_with(backend, url, &cfg.store_options())
-        .await
-        .map_err(|e| match ServiceError::from(e) {
-            ServiceError::Unavailable(m) => {
-                ServiceError::Unavailable(format!("{which} ({}): {m}", shown(url)))
-            }
-            other => other,
-        })?;
-    Ok(Service::new(store, ServiceConfig::default()))
-}
-
-/// Where a store is, for people (a PostgreSQL password replaced by `***`).
-pub(super) fn shown(url: &str) -> String {
-    store::postgres::redact(url)
-}
 
 pub(crate) async fn compare(
     cfg: &crate::config::Config,

@@ -38,15 +38,15 @@ pub(crate) async fn mirror(
     once: bool,
     json: bool,
 ) -> ServiceResult<i32> {
-    let mut m = svc.mirror(actor, &super::compare::shown(&cfg.database_url))?;
+    let mut m = svc.mirror(actor, &crate::boot::shown(&cfg.database_url))?;
     if to == cfg.database_url {
         return Err(ServiceError::field(
             "to",
             "that is this store: a mirror goes to another one",
         ));
     }
-    let shown = super::compare::shown(to);
-    let target = super::compare::open(cfg, "to", to, true).await?;
+    let shown = crate::boot::shown(to);
+    let target = crate::boot::open_url(cfg, "to", to, true).await?;
     let stop = tokio::signal::ctrl_c();
     tokio::pin!(stop);
     loop {
