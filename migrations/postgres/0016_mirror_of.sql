@@ -12,3 +12,16 @@ CREATE TABLE mirror_of (
     behind_events   BIGINT NOT NULL,
     behind_ms       BIGINT NOT NULL
 );
+
+-- On the source's side: each store it is mirrored to, with that mirror's last step, written by
+-- the mirror as it goes (a row is removed when its mirror ends; a killed mirror's row stays and
+-- health says it stopped).
+CREATE TABLE mirrored_to (
+    target          TEXT PRIMARY KEY CHECK (char_length(target) <= 2000),
+    started_at      TIMESTAMPTZ NOT NULL,
+    step_at         TIMESTAMPTZ NOT NULL,
+    head_seq        BIGINT NOT NULL,
+    source_head_seq BIGINT NOT NULL,
+    behind_events   BIGINT NOT NULL,
+    behind_ms       BIGINT NOT NULL
+);

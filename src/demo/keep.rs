@@ -20,9 +20,15 @@ impl Drop for Keeper {
 
 /// Starts mirroring `svc` (the demo's store) into `target`; refuses at once a target that
 /// holds another book.
-pub async fn spawn(svc: Arc<Service>, actor: Actor, target: Service) -> Result<Keeper, String> {
+/// `shown` names the target in the console's Health tab.
+pub async fn spawn(
+    svc: Arc<Service>,
+    actor: Actor,
+    target: Service,
+    shown: &str,
+) -> Result<Keeper, String> {
     let mut m = svc
-        .mirror(&actor, "the demo console (memory)")
+        .mirror(&actor, "the demo console (memory)", shown)
         .map_err(|e| e.to_string())?;
     m.step(&svc, &target, 1000)
         .await

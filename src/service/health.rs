@@ -46,6 +46,9 @@ pub struct HealthReport {
     /// This store is a mirror's target: whose, and its mirror's last step (its lag).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mirror: Option<crate::store::MirrorOf>,
+    /// The stores this one is mirrored to, each with its mirror's last step.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mirrored_to: Vec<crate::store::MirroredTo>,
     /// Through a server (`--server`): the server's own readiness (`/ready`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<ServerReadiness>,
@@ -129,6 +132,7 @@ impl Service {
             .filter(|a| a.last_confirmed.is_some() || a.pending > 0 || a.last_error.is_some());
         // Not readable (a schema before the mark, a role without the grant): no mark shown.
         report.mirror = self.store.mirror_of().await.ok().flatten();
+        report.mirrored_to = self.store.mirrored_to().await.unwrap_or_default();
         report.operations = self.metrics().figures();
         report.operations.extend(self.store.diagnostics().timings());
         report
@@ -242,6 +246,7 @@ impl HealthReport {
             replica: None,
             anchors: None,
             mirror: None,
+            mirrored_to: Vec::new(),
             server: None,
         }
     }
@@ -421,36 +426,51 @@ pub fn prometheus(h: &HealthReport) -> String {
         );
         let _ = writeln!(o, "escrowgrid_anchors_waiting {}", a.pending);
     }
-    if let Some(m) = &h.mirror {
+    // A mirror's lag, on either side: the target's (no label) and each of the source's mirrors.
+    let mirrors: Vec<(String, &crate::store::MirrorLast)> = h
+        .mirror
+        .iter()
+        .map(|m| (String::new(), &m.last))
+        .chain(
+            h.mirrored_to
+                .iter()
+                .map(|m| (format!("{{target=\"{}\"}}", label(&m.target)), &m.last)),
+        )
+        .collect();
+    if !mirrors.is_empty() {
         family(
             &mut o,
             "mirror_behind_events",
             "gauge",
-            "This store is a mirror's target: ledger events it was behind its source at the mirror's last step.",
+            "Ledger events a mirror's target was behind its source at the mirror's last step (labelled with the target on the source's side).",
         );
-        let _ = writeln!(o, "escrowgrid_mirror_behind_events {}", m.behind_events);
+        for (labels, last) in &mirrors {
+            let _ = writeln!(
+                o,
+                "escrowgrid_mirror_behind_events{labels} {}",
+                last.behind_events
+            );
+        }
         family(
             &mut o,
             "mirror_behind_seconds",
             "gauge",
-            "Seconds between the source's newest event and this store's at the mirror's last step.",
+            "Seconds between the source's newest event and the target's at the mirror's last step.",
         );
-        let _ = writeln!(
-            o,
-            "escrowgrid_mirror_behind_seconds {}",
-            m.behind_ms as f64 / 1000.0
-        );
+        for (labels, last) in &mirrors {
+            let seconds = last.behind_ms as f64 / 1000.0;
+            let _ = writeln!(o, "escrowgrid_mirror_behind_seconds{labels} {seconds}");
+        }
         family(
             &mut o,
             "mirror_step_age_seconds",
             "gauge",
             "Seconds since the mirror's last step (a mirror that stopped grows this).",
         );
-        let _ = writeln!(
-            o,
-            "escrowgrid_mirror_step_age_seconds {}",
-            m.step_age().as_secs_f64()
-        );
+        for (labels, last) in &mirrors {
+            let age = last.step_age().as_secs_f64();
+            let _ = writeln!(o, "escrowgrid_mirror_step_age_seconds{labels} {age}");
+        }
     }
     if let Some(c) = &h.counts {
         family(&mut o, "entities", "gauge", "Stored entities by kind.");

@@ -11,7 +11,7 @@
 
 use super::*;
 use crate::domain::replay::{Effect, Replay};
-use crate::store::Heads;
+use crate::store::{Heads, MirrorLast, MirrorOf, MirroredTo};
 use serde::Serialize;
 use std::collections::VecDeque;
 
@@ -35,8 +35,9 @@ pub struct MirrorStep {
 /// position it moves), kept between steps and rebuilt after a step that failed part way.
 pub struct Mirror {
     replay: Option<(Replay, i64)>,
-    /// Where it reads from, as the target's mark names it; when it started.
+    /// Where it reads from and writes to, as the two stores name each other; when it started.
     source: String,
+    target: String,
     started_at: time::Timestamp,
 }
 
@@ -78,6 +79,17 @@ pub(super) async fn hash_at(s: &Service, chain: Chain, seq: i64) -> ServiceResul
             .filter(|a| a.seq == Some(seq))
             .and_then(|a| a.hash),
     })
+}
+
+/// A step's figures as the stores keep them.
+fn last_step(step: &MirrorStep) -> MirrorLast {
+    MirrorLast {
+        step_at: time::now(),
+        head_seq: step.head_seq,
+        source_head_seq: step.source_head_seq,
+        behind_events: step.behind_events,
+        behind_ms: (step.behind_seconds * 1000.0) as i64,
+    }
 }
 
 /// When the event at `seq` of `s` was recorded.
@@ -216,21 +228,38 @@ impl Mirror {
             }
         }
         self.mark(target, &step).await?;
+        // The source's side is told too, as well as it can be: its health shows the mirror.
+        let mirrored = MirroredTo {
+            target: self.target.clone(),
+            started_at: self.started_at,
+            last: last_step(&step),
+        };
+        if let Err(e) = source
+            .store
+            .set_mirrored_to(&self.target, Some(&mirrored))
+            .await
+        {
+            tracing::warn!(error = %e, "mirror: the source's record of its mirror not written");
+        }
         Ok(step)
     }
 
     /// The target's mark, with this step's figures (for `health` and the metrics).
     async fn mark(&self, target: &Service, step: &MirrorStep) -> ServiceResult<()> {
-        let mark = crate::store::MirrorOf {
+        let mark = MirrorOf {
             source: self.source.clone(),
             started_at: self.started_at,
-            step_at: time::now(),
-            head_seq: step.head_seq,
-            source_head_seq: step.source_head_seq,
-            behind_events: step.behind_events,
-            behind_ms: (step.behind_seconds * 1000.0) as i64,
+            last: last_step(step),
         };
         Ok(target.store.set_mirror_of(Some(&mark)).await?)
+    }
+
+    /// The mirror ends (caught up with `--once`, or interrupted): the source forgets it. (A
+    /// killed mirror's record stays, and the source's health says it stopped.)
+    pub async fn end(&self, source: &Service) {
+        if let Err(e) = source.store.set_mirrored_to(&self.target, None).await {
+            tracing::warn!(error = %e, "mirror: the source's record of its mirror not removed");
+        }
     }
 
     /// The target's ledger replayed up to `seq` (from seq 1 the first time, or after a failed
@@ -398,8 +427,9 @@ fn pair(
 
 impl Service {
     /// A new mirror of this store (root only: it copies every institution); see `Mirror`.
-    /// `source` names this store in the target's mark.
-    pub fn mirror(&self, actor: &Actor, source: &str) -> ServiceResult<Mirror> {
+    /// `source` names this store in the target's mark, `target` the target in this store's
+    /// record of its mirrors.
+    pub fn mirror(&self, actor: &Actor, source: &str, target: &str) -> ServiceResult<Mirror> {
         if !actor.is_root() {
             return Err(Self::forbidden(
                 actor,
@@ -409,12 +439,13 @@ impl Service {
         Ok(Mirror {
             replay: None,
             source: source.to_string(),
+            target: target.to_string(),
             started_at: time::now(),
         })
     }
 
     /// The mark of a mirror's target, if this store is one (see `store::MirrorOf`).
-    pub async fn mirror_of(&self, actor: &Actor) -> ServiceResult<Option<crate::store::MirrorOf>> {
+    pub async fn mirror_of(&self, actor: &Actor) -> ServiceResult<Option<MirrorOf>> {
         self.op("mirror_of", actor, async move {
             Ok(self.store.mirror_of().await?)
         })
@@ -423,10 +454,7 @@ impl Service {
 
     /// `mirror promote`: this store, a mirror's target, takes writes again (root only). The
     /// mark it had, or None when it was no mirror's target.
-    pub async fn mirror_promote(
-        &self,
-        actor: &Actor,
-    ) -> ServiceResult<Option<crate::store::MirrorOf>> {
+    pub async fn mirror_promote(&self, actor: &Actor) -> ServiceResult<Option<MirrorOf>> {
         self.op("mirror_promote", actor, async move {
             if !actor.is_root() {
                 return Err(Self::forbidden(actor, "promote a mirror's target"));

@@ -2,10 +2,11 @@
 //! set and removed; and the condition the writer puts in each batch so that, while the mark is
 //! there, nothing but a mirror's step (an import) writes.
 
+use super::sql::{Arg, Ty};
 use super::sql::{Dialect, Q, insert, select};
 use super::sqlrows::parse_ts;
-use super::tables::{MIRROR_OF, MirrorOfRow};
-use super::{MirrorOf, StoreError, StoreResult};
+use super::tables::{MIRROR_OF, MIRRORED_TO, MirrorOfRow, MirroredToRow};
+use super::{MirrorLast, MirrorOf, MirroredTo, StoreError, StoreResult};
 use crate::domain::time;
 
 impl TryFrom<MirrorOfRow> for MirrorOf {
@@ -14,11 +15,13 @@ impl TryFrom<MirrorOfRow> for MirrorOf {
         Ok(MirrorOf {
             source: r.source,
             started_at: parse_ts(&r.started_at)?,
-            step_at: parse_ts(&r.step_at)?,
-            head_seq: r.head_seq,
-            source_head_seq: r.source_head_seq,
-            behind_events: r.behind_events,
-            behind_ms: r.behind_ms,
+            last: MirrorLast {
+                step_at: parse_ts(&r.step_at)?,
+                head_seq: r.head_seq,
+                source_head_seq: r.source_head_seq,
+                behind_events: r.behind_events,
+                behind_ms: r.behind_ms,
+            },
         })
     }
 }
@@ -37,17 +40,65 @@ pub fn set(d: Dialect, mark: Option<&MirrorOf>) -> Q {
         id: 1,
         source: m.source.clone(),
         started_at: time::format(&m.started_at),
-        step_at: time::format(&m.step_at),
-        head_seq: m.head_seq,
-        source_head_seq: m.source_head_seq,
-        behind_events: m.behind_events,
-        behind_ms: m.behind_ms,
+        step_at: time::format(&m.last.step_at),
+        head_seq: m.last.head_seq,
+        source_head_seq: m.last.source_head_seq,
+        behind_events: m.last.behind_events,
+        behind_ms: m.last.behind_ms,
     };
     let mut q = insert(d, &MIRROR_OF, row.args());
     q.push(
         " ON CONFLICT (id) DO UPDATE SET source = excluded.source, step_at = excluded.step_at, \
          head_seq = excluded.head_seq, source_head_seq = excluded.source_head_seq, \
          behind_events = excluded.behind_events, behind_ms = excluded.behind_ms RETURNING id",
+    );
+    q
+}
+
+impl TryFrom<MirroredToRow> for MirroredTo {
+    type Error = StoreError;
+    fn try_from(r: MirroredToRow) -> StoreResult<Self> {
+        Ok(MirroredTo {
+            target: r.target,
+            started_at: parse_ts(&r.started_at)?,
+            last: MirrorLast {
+                step_at: parse_ts(&r.step_at)?,
+                head_seq: r.head_seq,
+                source_head_seq: r.source_head_seq,
+                behind_events: r.behind_events,
+                behind_ms: r.behind_ms,
+            },
+        })
+    }
+}
+
+/// The stores this one is mirrored to.
+pub fn read_mirrored_to(d: Dialect) -> Q {
+    select(d, &MIRRORED_TO, "ORDER BY target")
+}
+
+/// Records a mirror's last step on its source's side, or forgets it; answers the row's target.
+pub fn set_mirrored_to(d: Dialect, target: &str, m: Option<&MirroredTo>) -> Q {
+    let Some(m) = m else {
+        let mut q = Q::new(d, "DELETE FROM mirrored_to WHERE target = ");
+        q.bind(Ty::Text, Arg::Text(Some(target.into())))
+            .push(" RETURNING target");
+        return q;
+    };
+    let row = MirroredToRow {
+        target: m.target.clone(),
+        started_at: time::format(&m.started_at),
+        step_at: time::format(&m.last.step_at),
+        head_seq: m.last.head_seq,
+        source_head_seq: m.last.source_head_seq,
+        behind_events: m.last.behind_events,
+        behind_ms: m.last.behind_ms,
+    };
+    let mut q = insert(d, &MIRRORED_TO, row.args());
+    q.push(
+        " ON CONFLICT (target) DO UPDATE SET step_at = excluded.step_at, \
+         head_seq = excluded.head_seq, source_head_seq = excluded.source_head_seq, \
+         behind_events = excluded.behind_events, behind_ms = excluded.behind_ms RETURNING target",
     );
     q
 }

@@ -231,10 +231,29 @@ pub struct MirrorOf {
     pub source: String,
     #[serde(with = "crate::domain::time::rfc3339")]
     pub started_at: crate::domain::time::Timestamp,
-    /// When the mirror's last step ended.
+    #[serde(flatten)]
+    pub last: MirrorLast,
+}
+
+/// On the source's side: a store this one is mirrored to, with the mirror's last step.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MirroredTo {
+    /// Where the mirror writes (a PostgreSQL password replaced by `***`).
+    pub target: String,
+    #[serde(with = "crate::domain::time::rfc3339")]
+    pub started_at: crate::domain::time::Timestamp,
+    #[serde(flatten)]
+    pub last: MirrorLast,
+}
+
+/// A mirror's last step: when it ended, both heads after it and how far behind the target was.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MirrorLast {
     #[serde(with = "crate::domain::time::rfc3339")]
     pub step_at: crate::domain::time::Timestamp,
-    /// The target's ledger head, and the source's, after that step.
+    /// The target's ledger head, and the source's.
     pub head_seq: i64,
     pub source_head_seq: i64,
     pub behind_events: i64,
@@ -244,8 +263,8 @@ pub struct MirrorOf {
 /// A mirror whose last step is older than this has stopped (health says so).
 pub const MIRROR_STOPPED_AFTER: Duration = Duration::from_secs(10);
 
-impl MirrorOf {
-    /// How long ago its mirror's last step ended.
+impl MirrorLast {
+    /// How long ago the step ended.
     pub fn step_age(&self) -> Duration {
         (crate::domain::time::now() - self.step_at)
             .to_std()
@@ -373,6 +392,11 @@ pub trait Store: Send + Sync + 'static {
     /// Marks this store a mirror's target, or records its mirror's last step; `None` removes
     /// the mark (`mirror promote`), and the store takes writes again.
     async fn set_mirror_of(&self, mark: Option<&MirrorOf>) -> StoreResult<()>;
+    /// The stores this one is mirrored to, as their mirrors last said.
+    async fn mirrored_to(&self) -> StoreResult<Vec<MirroredTo>>;
+    /// Records a mirror's last step on its source's side, or (`last` None) forgets the mirror
+    /// to `target` (it ended).
+    async fn set_mirrored_to(&self, target: &str, m: Option<&MirroredTo>) -> StoreResult<()>;
 
     /// A waker for the ledger stream (see `LedgerWaker`).
     async fn ledger_waker(&self) -> StoreResult<Box<dyn LedgerWaker>>;

@@ -779,6 +779,24 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    async fn mirrored_to(&self) -> StoreResult<Vec<super::MirroredTo>> {
+        self.list::<super::tables::MirroredToRow, _>(
+            "store.mirrored_to",
+            super::mirror_mark::read_mirrored_to(self.d),
+        )
+        .await
+    }
+
+    async fn set_mirrored_to(
+        &self,
+        target: &str,
+        m: Option<&super::MirroredTo>,
+    ) -> StoreResult<()> {
+        let q = super::mirror_mark::set_mirrored_to(self.d, target, m);
+        let _: Vec<(String,)> = self.primary_all("store.set_mirrored_to", q).await?;
+        Ok(())
+    }
+
     async fn ledger_waker(&self) -> StoreResult<Box<dyn LedgerWaker>> {
         match &self.pools {
             Pools::Sqlite { .. } => Ok(Box::new(SqliteWaker::new(

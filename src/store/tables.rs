@@ -226,6 +226,17 @@ tables! {
         behind_events: Int,
         behind_ms: Int,
     }
+
+    /// On the source's side: the stores it is mirrored to, each with its mirror's last step.
+    MIRRORED_TO = "mirrored_to", MirroredToRow {
+        target: Text,
+        started_at: Ts,
+        step_at: Ts,
+        head_seq: Int,
+        source_head_seq: Int,
+        behind_events: Int,
+        behind_ms: Int,
+    }
 }
 
 /// Tables of PostgreSQL's schema only.

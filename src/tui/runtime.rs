@@ -465,7 +465,8 @@ impl Console<'_> {
                 let target = crate::boot::open_url(cfg, "demo-keep", url, true)
                     .await
                     .map_err(|e| e.to_string())?;
-                Some(crate::demo::keep::spawn(local.clone(), actor.clone(), target).await?)
+                let shown = crate::boot::shown(url);
+                Some(crate::demo::keep::spawn(local.clone(), actor.clone(), target, &shown).await?)
             }
             _ => None,
         };

@@ -27,7 +27,7 @@ fn text(o: &Output) -> String {
 /// The newest migration (16, the mark of a mirror's target) taken back, as if this binary were
 /// newer than the database.
 const ROLL_BACK_NEWEST: &str =
-    "DROP TABLE mirror_of; DELETE FROM _sqlx_migrations WHERE version = 16";
+    "DROP TABLE mirror_of; DROP TABLE mirrored_to; DELETE FROM _sqlx_migrations WHERE version = 16";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_are_a_deliberate_step_and_versions_live_side_by_side() {

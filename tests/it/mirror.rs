@@ -76,11 +76,11 @@ async fn business(h: &Harness, f: &Fixture, tag: &str) {
 
 /// Steps until the target has caught up; `fresh`: a new mirror for every step, as after a kill.
 async fn catch_up(from: &Service, to: &Service, h: &Harness, limit: u32, fresh: bool) -> u32 {
-    let mut m = from.mirror(&h.actor, "source").unwrap();
+    let mut m = from.mirror(&h.actor, "source", "target").unwrap();
     let mut steps = 0;
     loop {
         if fresh {
-            m = from.mirror(&h.actor, "source").unwrap();
+            m = from.mirror(&h.actor, "source", "target").unwrap();
         }
         let s = m.step(from, to, limit).await.unwrap();
         steps += 1;
@@ -161,7 +161,7 @@ async fn mirror_between(from: Backend, to: Backend, name: &str) {
             }
         })
     };
-    let mut m = a.svc.mirror(&a.actor, "a").unwrap();
+    let mut m = a.svc.mirror(&a.actor, "a", "b").unwrap();
     while !writer.is_finished() {
         m.step(&a.svc, &b.svc, 5).await.unwrap();
     }
@@ -213,11 +213,25 @@ async fn a_target_with_another_history_is_refused_at_the_first_differing_seq() {
     );
     let mark = b.svc.mirror_of(&b.actor).await.unwrap().expect("marked");
     assert_eq!(
-        (mark.source.as_str(), mark.head_seq, mark.behind_events),
+        (
+            mark.source.as_str(),
+            mark.last.head_seq,
+            mark.last.behind_events
+        ),
         ("source", shared, 0)
     );
     let health = b.svc.health(&b.actor).await;
     assert_eq!(health.mirror.as_ref(), Some(&mark), "health shows the mark");
+    // And on the source's side: the store it is mirrored to, as of the mirror's last step.
+    let source = a.svc.health(&a.actor).await;
+    assert_eq!(source.mirrored_to.len(), 1, "{:?}", source.mirrored_to);
+    assert_eq!(source.mirrored_to[0].target, "target");
+    assert_eq!(source.mirrored_to[0].last.head_seq, shared);
+    let metrics = escrowgrid::service::health::prometheus(&source);
+    assert!(
+        metrics.contains("escrowgrid_mirror_behind_events{target=\"target\"} 0\n"),
+        "{metrics}"
+    );
     let metrics = escrowgrid::service::health::prometheus(&health);
     assert!(
         metrics.contains("escrowgrid_mirror_behind_events 0\n"),
@@ -229,7 +243,7 @@ async fn a_target_with_another_history_is_refused_at_the_first_differing_seq() {
     b.position(&f, "ONLY-IN-B", "100").await;
     let e = a
         .svc
-        .mirror(&a.actor, "a")
+        .mirror(&a.actor, "a", "b")
         .unwrap()
         .step(&a.svc, &b.svc, 100)
         .await
@@ -245,7 +259,7 @@ async fn a_target_with_another_history_is_refused_at_the_first_differing_seq() {
     let before = b.store.heads().await.unwrap();
     let e = a
         .svc
-        .mirror(&a.actor, "a")
+        .mirror(&a.actor, "a", "b")
         .unwrap()
         .step(&a.svc, &b.svc, 100)
         .await
@@ -290,6 +304,9 @@ fn mirror_once_from_the_command_line() {
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
         let last = text(&out).lines().last().unwrap_or_default().to_string();
         assert!(last.contains("behind 0 events"), "{last}");
+        // A mirror that ended is forgotten on the source's side.
+        let health = text(&run(&["--database-url", &a, "health"]));
+        assert!(!health.contains("mirrored to:"), "{health}");
         let out = run(&["compare", &a, &b]);
         assert_eq!(out.status.code(), Some(0), "round {round}: {}", text(&out));
         let more = [
@@ -471,7 +488,7 @@ async fn a_demo_session_is_kept_as_it_runs() {
     business(&a, &f, "DEMO").await;
     let source = Arc::new(a.service_with(Default::default()));
     let target = b.service_with(Default::default());
-    let keeper = escrowgrid::demo::keep::spawn(source, a.actor.clone(), target)
+    let keeper = escrowgrid::demo::keep::spawn(source, a.actor.clone(), target, "kept.db")
         .await
         .unwrap();
     // Caught up before the console starts; then it follows what the session does.
@@ -488,6 +505,9 @@ async fn a_demo_session_is_kept_as_it_runs() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    // The console's Health tab shows where the session is kept.
+    let health = a.svc.health(&a.actor).await;
+    assert_eq!(health.mirrored_to[0].target, "kept.db");
     drop(keeper);
     assert_same_book(&a, &b).await;
 }

@@ -118,6 +118,14 @@ async fn a_mirror_killed_five_times_and_a_postgres_restart_lose_nothing() {
         "the mirror made progress between kills: {heads:?}"
     );
 
+    // The source's side knows its mirror; killed, the mirror is said to have stopped (after
+    // the bound) — here its last step is still recent.
+    let out = common::escrowgrid(&data)
+        .args(["--database-url", &from, "health"])
+        .output()
+        .unwrap();
+    let health = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(health.contains("mirrored to:    postgres://"), "{health}");
     // Drained, the two hold the same book; the ledger the same bytes.
     let out = common::escrowgrid(&data)
         .args(["--database-url", &from, "mirror", "--to", &to, "--once"])

@@ -2906,15 +2906,28 @@ async fn a_long_bulk_confirmation_says_how_many_more() {
 async fn the_health_tab_shows_a_mirror_and_when_it_stopped() {
     let mut t = setup_with(false, KeyMap::default(), 160, 48).await;
     let now = escrowgrid::domain::time::now();
-    let mut mark = escrowgrid::store::MirrorOf {
-        source: "sqlite:///var/lib/a.db".into(),
-        started_at: now,
+    let last = escrowgrid::store::MirrorLast {
         step_at: now,
         head_seq: 40,
         source_head_seq: 43,
         behind_events: 3,
         behind_ms: 1500,
     };
+    let mut mark = escrowgrid::store::MirrorOf {
+        source: "sqlite:///var/lib/a.db".into(),
+        started_at: now,
+        last: last.clone(),
+    };
+    // This store is also mirrored on, to another.
+    let to = escrowgrid::store::MirroredTo {
+        target: "postgres://db/escrow".into(),
+        started_at: now,
+        last,
+    };
+    t.store
+        .set_mirrored_to(&to.target, Some(&to))
+        .await
+        .unwrap();
     t.store.set_mirror_of(Some(&mark)).await.unwrap();
     t.ch('5').await;
     let line = |t: &T| {
@@ -2931,13 +2944,19 @@ async fn the_health_tab_shows_a_mirror_and_when_it_stopped() {
         "{shown}"
     );
     assert!(shown.starts_with("Mirror, read-only"), "{shown}");
-    mark.step_at = now - chrono::Duration::seconds(90);
+    let screen = t.screen();
+    assert!(
+        screen.lines().any(|l| l.starts_with("Mirrored to")
+            && l.contains("postgres://db/escrow · behind 3 events (1.5 s)")),
+        "{screen}"
+    );
+    mark.last.step_at = now - chrono::Duration::seconds(90);
     t.store.set_mirror_of(Some(&mark)).await.unwrap();
     t.ch('R').await;
     t.settle().await;
     let shown = line(&t);
     assert!(
-        shown.contains("the mirror of sqlite:///var/lib/a.db has stopped: last step 90s ago"),
+        shown.contains("of sqlite:///var/lib/a.db: the mirror has stopped, last step 90s ago"),
         "{shown}"
     );
 }

@@ -124,23 +124,13 @@ pub(crate) async fn health(svc: &dyn Api, actor: &Actor, json: bool) -> ServiceR
             }
         }
         if let Some(m) = &h.mirror {
-            outln!(
-                "mirror of:      {} — at seq {} of {}, behind {} events ({:.1} s); last step {} s ago{}",
-                s(&m.source),
-                m.head_seq,
-                m.source_head_seq,
-                m.behind_events,
-                m.behind_ms as f64 / 1000.0,
-                m.step_age().as_secs(),
-                if m.stopped() {
-                    " — the mirror has stopped"
-                } else {
-                    ""
-                }
-            );
+            outln!("mirror of:      {} — {}", s(&m.source), lag(&m.last));
             outln!(
                 "                writes refused but the mirror's, until `escrowgrid mirror promote`"
             );
+        }
+        for m in &h.mirrored_to {
+            outln!("mirrored to:    {} — {}", s(&m.target), lag(&m.last));
         }
         if let Some(a) = &h.anchors {
             outln!(
@@ -168,4 +158,21 @@ pub(crate) async fn health(svc: &dyn Api, actor: &Actor, json: bool) -> ServiceR
         );
     }
     Ok(if h.connected { 0 } else { 1 })
+}
+
+/// A mirror's last step, in words.
+fn lag(l: &crate::store::MirrorLast) -> String {
+    format!(
+        "at seq {} of {}, behind {} events ({:.1} s); last step {} s ago{}",
+        l.head_seq,
+        l.source_head_seq,
+        l.behind_events,
+        l.behind_ms as f64 / 1000.0,
+        l.step_age().as_secs(),
+        if l.stopped() {
+            " — the mirror has stopped"
+        } else {
+            ""
+        }
+    )
 }

@@ -38,7 +38,6 @@ pub(crate) async fn mirror(
     once: bool,
     json: bool,
 ) -> ServiceResult<i32> {
-    let mut m = svc.mirror(actor, &crate::boot::shown(&cfg.database_url))?;
     if to == cfg.database_url {
         return Err(ServiceError::field(
             "to",
@@ -46,6 +45,7 @@ pub(crate) async fn mirror(
         ));
     }
     let shown = crate::boot::shown(to);
+    let mut m = svc.mirror(actor, &crate::boot::shown(&cfg.database_url), &shown)?;
     let target = crate::boot::open_url(cfg, "to", to, true).await?;
     let stop = tokio::signal::ctrl_c();
     tokio::pin!(stop);
@@ -57,6 +57,7 @@ pub(crate) async fn mirror(
                     report(json, &shown, &step);
                 }
                 if once && step.behind_events == 0 && idle {
+                    m.end(svc).await;
                     return Ok(0);
                 }
                 if idle { IDLE } else { Duration::ZERO }
@@ -72,7 +73,10 @@ pub(crate) async fn mirror(
             Err(e) => return Err(e),
         };
         tokio::select! {
-            _ = &mut stop => return Ok(0),
+            _ = &mut stop => {
+                m.end(svc).await;
+                return Ok(0);
+            }
             _ = tokio::time::sleep(pause) => {}
         }
     }
@@ -87,7 +91,7 @@ pub(crate) async fn promote(svc: &Service, actor: &Actor, json: bool) -> Service
             Some(m) => outln!(
                 "this store was a mirror of {} (at seq {}); it takes writes again",
                 s(&m.source),
-                m.head_seq
+                m.last.head_seq
             ),
             None => outln!("this store is no mirror's target: nothing to do"),
         }

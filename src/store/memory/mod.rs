@@ -3,6 +3,7 @@
 //! What it keeps of each write is in `records.rs`.
 
 mod import;
+mod marks;
 mod records;
 
 use super::{
@@ -135,8 +136,8 @@ pub struct MemoryStore {
     anchors: super::anchors::MemoryAnchors,
     head_tx: watch::Sender<i64>,
     faults: FaultInjector,
-    /// The mark of a mirror's target (see `MirrorOf`): while set, only imports write.
-    mark: RwLock<Option<super::MirrorOf>>,
+    /// The mark of a mirror's target, and the mirrors of this store (`marks.rs`).
+    marks: marks::Marks,
 }
 
 impl Default for MemoryStore {
@@ -152,7 +153,7 @@ impl MemoryStore {
             anchors: Default::default(),
             head_tx: watch::channel(0).0,
             faults: FaultInjector::default(),
-            mark: RwLock::new(None),
+            marks: Default::default(),
         }
     }
 
@@ -538,10 +539,8 @@ impl Store for MemoryStore {
         let ledger = ledger.map(ledger_in);
         let audit = audit.map(|a| AuditIn::new(a, ledger.as_ref()));
         self.faults.pass_gate().await;
-        if let Some(m) = &*self.mark.read().unwrap_or_else(|p| p.into_inner()) {
-            return Err(StoreError::Mirrored {
-                of: m.source.clone(),
-            });
+        if let Some(m) = self.marks.mark() {
+            return Err(StoreError::Mirrored { of: m.source });
         }
         let mut guard = self.data.write().unwrap_or_else(|p| p.into_inner());
         let c = self.apply(&mut guard, change, ledger, audit)?;
@@ -562,11 +561,24 @@ impl Store for MemoryStore {
     }
 
     async fn mirror_of(&self) -> StoreResult<Option<super::MirrorOf>> {
-        Ok(self.mark.read().unwrap_or_else(|p| p.into_inner()).clone())
+        Ok(self.marks.mark())
     }
 
     async fn set_mirror_of(&self, mark: Option<&super::MirrorOf>) -> StoreResult<()> {
-        *self.mark.write().unwrap_or_else(|p| p.into_inner()) = mark.cloned();
+        self.marks.set_mark(mark);
+        Ok(())
+    }
+
+    async fn mirrored_to(&self) -> StoreResult<Vec<super::MirroredTo>> {
+        Ok(self.marks.mirrors())
+    }
+
+    async fn set_mirrored_to(
+        &self,
+        target: &str,
+        m: Option<&super::MirroredTo>,
+    ) -> StoreResult<()> {
+        self.marks.set_mirror(target, m);
         Ok(())
     }
 

@@ -292,8 +292,8 @@ impl View for Health {
             let at = lines.len().min(11);
             lines.insert(at, anchors);
         }
-        if let Some(mirror) = mirror_line(theme, h) {
-            let at = lines.len().min(11);
+        for (i, mirror) in mirror_lines(theme, h).into_iter().enumerate() {
+            let at = lines.len().min(11 + i);
             lines.insert(at, mirror);
         }
         // Through a server: its readiness (an alert when it is not ready).
@@ -440,39 +440,46 @@ fn anchors_line(theme: &crate::tui::theme::Theme, h: &HealthReport) -> Option<Li
     Some(Line::from(spans))
 }
 
-/// A mirror's target: whose, how far behind at its mirror's last step, and how long ago that
-/// was — an alert when the mirror has stopped.
-fn mirror_line(theme: &crate::tui::theme::Theme, h: &HealthReport) -> Option<Line<'static>> {
-    let m = h.mirror.as_ref()?;
-    let age = fmt_age(m.step_age().as_secs());
-    let (text, style) = if m.stopped() {
-        (
-            format!(
-                "the mirror of {} has stopped: last step {age} ago",
-                s(&m.source)
-            ),
-            theme.error(),
-        )
-    } else {
-        (
-            format!(
-                "of {} · behind {} events ({:.1} s) · last step {age} ago",
-                s(&m.source),
-                m.behind_events,
-                m.behind_ms as f64 / 1000.0
-            ),
-            if m.behind_events > 0 {
-                theme.warn()
+/// A mirror's lag, on either side: this store as a mirror's target ("Mirror, read-only": it
+/// takes no writes but its mirror's) and each store it is mirrored to ("Mirrored to") — how far
+/// behind at the last step and how long ago that was; an alert when the mirror has stopped.
+fn mirror_lines(theme: &crate::tui::theme::Theme, h: &HealthReport) -> Vec<Line<'static>> {
+    let of = h
+        .mirror
+        .iter()
+        .map(|m| ("Mirror, read-only", format!("of {}", s(&m.source)), &m.last));
+    let to = h
+        .mirrored_to
+        .iter()
+        .map(|m| ("Mirrored to", s(&m.target), &m.last));
+    of.chain(to)
+        .map(|(label, other, last)| {
+            let age = fmt_age(last.step_age().as_secs());
+            let (text, style) = if last.stopped() {
+                (
+                    format!("{other}: the mirror has stopped, last step {age} ago"),
+                    theme.error(),
+                )
             } else {
-                theme.ok()
-            },
-        )
-    };
-    // Its label says the store takes no writes but its mirror's.
-    Some(Line::from(vec![
-        Span::styled(format!("{:<20}", "Mirror, read-only"), theme.muted()),
-        Span::styled(text, style),
-    ]))
+                (
+                    format!(
+                        "{other} · behind {} events ({:.1} s) · last step {age} ago",
+                        last.behind_events,
+                        last.behind_ms as f64 / 1000.0
+                    ),
+                    if last.behind_events > 0 {
+                        theme.warn()
+                    } else {
+                        theme.ok()
+                    },
+                )
+            };
+            Line::from(vec![
+                Span::styled(format!("{label:<20}"), theme.muted()),
+                Span::styled(text, style),
+            ])
+        })
+        .collect()
 }
 
 fn fmt_age(secs: u64) -> String {
