@@ -2,26 +2,42 @@
 //! set and removed; and the condition the writer puts in each batch so that, while the mark is
 //! there, nothing but a mirror's step (an import) writes.
 
-use super::sql::{Arg, Ty};
-use super::sql::{Dialect, Q, insert, select};
+use super::sql::{Arg, Dialect, Q, Ty, insert, select};
 use super::sqlrows::parse_ts;
 use super::tables::{MIRROR_OF, MIRRORED_TO, MirrorOfRow, MirroredToRow};
 use super::{MirrorLast, MirrorOf, MirroredTo, StoreError, StoreResult};
 use crate::domain::time;
 
+/// A mirror's last step from a row's columns: when, and [head, source's head, events behind,
+/// milliseconds behind].
+fn last_of(
+    step_at: &str,
+    [head_seq, source_head_seq, behind_events, behind_ms]: [i64; 4],
+) -> StoreResult<MirrorLast> {
+    Ok(MirrorLast {
+        step_at: parse_ts(step_at)?,
+        head_seq,
+        source_head_seq,
+        behind_events,
+        behind_ms,
+    })
+}
+
+/// What an upsert of either table sets again: the last step's columns.
+const LAST_STEP_AGAIN: &str = "step_at = excluded.step_at, head_seq = excluded.head_seq, \
+     source_head_seq = excluded.source_head_seq, behind_events = excluded.behind_events, \
+     behind_ms = excluded.behind_ms";
+
 impl TryFrom<MirrorOfRow> for MirrorOf {
     type Error = StoreError;
     fn try_from(r: MirrorOfRow) -> StoreResult<Self> {
         Ok(MirrorOf {
-            source: r.source,
             started_at: parse_ts(&r.started_at)?,
-            last: MirrorLast {
-                step_at: parse_ts(&r.step_at)?,
-                head_seq: r.head_seq,
-                source_head_seq: r.source_head_seq,
-                behind_events: r.behind_events,
-                behind_ms: r.behind_ms,
-            },
+            last: last_of(
+                &r.step_at,
+                [r.head_seq, r.source_head_seq, r.behind_events, r.behind_ms],
+            )?,
+            source: r.source,
         })
     }
 }
@@ -47,11 +63,9 @@ pub fn set(d: Dialect, mark: Option<&MirrorOf>) -> Q {
         behind_ms: m.last.behind_ms,
     };
     let mut q = insert(d, &MIRROR_OF, row.args());
-    q.push(
-        " ON CONFLICT (id) DO UPDATE SET source = excluded.source, step_at = excluded.step_at, \
-         head_seq = excluded.head_seq, source_head_seq = excluded.source_head_seq, \
-         behind_events = excluded.behind_events, behind_ms = excluded.behind_ms RETURNING id",
-    );
+    q.push(" ON CONFLICT (id) DO UPDATE SET source = excluded.source, ")
+        .push(LAST_STEP_AGAIN)
+        .push(" RETURNING id");
     q
 }
 
@@ -59,15 +73,12 @@ impl TryFrom<MirroredToRow> for MirroredTo {
     type Error = StoreError;
     fn try_from(r: MirroredToRow) -> StoreResult<Self> {
         Ok(MirroredTo {
-            target: r.target,
             started_at: parse_ts(&r.started_at)?,
-            last: MirrorLast {
-                step_at: parse_ts(&r.step_at)?,
-                head_seq: r.head_seq,
-                source_head_seq: r.source_head_seq,
-                behind_events: r.behind_events,
-                behind_ms: r.behind_ms,
-            },
+            last: last_of(
+                &r.step_at,
+                [r.head_seq, r.source_head_seq, r.behind_events, r.behind_ms],
+            )?,
+            target: r.target,
         })
     }
 }
@@ -95,11 +106,9 @@ pub fn set_mirrored_to(d: Dialect, target: &str, m: Option<&MirroredTo>) -> Q {
         behind_ms: m.last.behind_ms,
     };
     let mut q = insert(d, &MIRRORED_TO, row.args());
-    q.push(
-        " ON CONFLICT (target) DO UPDATE SET step_at = excluded.step_at, \
-         head_seq = excluded.head_seq, source_head_seq = excluded.source_head_seq, \
-         behind_events = excluded.behind_events, behind_ms = excluded.behind_ms RETURNING target",
-    );
+    q.push(" ON CONFLICT (target) DO UPDATE SET ")
+        .push(LAST_STEP_AGAIN)
+        .push(" RETURNING target");
     q
 }
 
