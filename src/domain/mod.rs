@@ -22,6 +22,8 @@ pub use enums::{
     Currency, EntityType, LedgerKind, Outcome, PositionState, Region, Role, TemplateCode, Vertical,
 };
 pub use error::{DomainError, FieldError};
-pub use model::{Asset, AssetTemplate, Institution, Position, PositionLifecycleEvent};
+pub use model::{
+    Asset, AssetTemplate, Institution, Position, PositionLifecycleEvent, held_for_sorting,
+};
 pub use money::{Balance, Money};
 pub use policy::{InstitutionPolicy, PolicyConfig};

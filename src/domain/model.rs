@@ -91,10 +91,19 @@ impl Position {
     /// What the position holds, for sorting by it: its balance, or its whole amount where the
     /// balance is not known (the SQL stores keep this in their `held` column for the index).
     pub fn held_for_sorting(&self) -> Balance {
-        match (self.released, self.held) {
-            (Some(_), Some(h)) => h,
-            _ => self.amount.into(),
-        }
+        held_for_sorting(self.released, self.held, self.amount)
+    }
+}
+
+/// `Position::held_for_sorting` from the fields it reads.
+pub fn held_for_sorting(
+    released: Option<Balance>,
+    held: Option<Balance>,
+    amount: Money,
+) -> Balance {
+    match (released, held) {
+        (Some(_), Some(h)) => h,
+        _ => amount.into(),
     }
 }
 

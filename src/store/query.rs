@@ -99,16 +99,49 @@ impl PositionSortKey {
 
     /// The value of this key for a position, in a form whose text order is the key's order.
     pub fn cursor_value(&self, p: &Position) -> String {
+        self.value_of(&SortFields::of(p))
+    }
+
+    /// As `cursor_value`, from the fields alone (a store that keeps positions in a shape of its
+    /// own sorts them through this).
+    pub fn value_of(&self, p: &SortFields<'_>) -> String {
         match self {
             PositionSortKey::Created => String::new(),
-            PositionSortKey::Updated => crate::domain::time::format(&p.updated_at),
-            PositionSortKey::Institution => p.institution_id.clone(),
-            PositionSortKey::Asset => p.asset_id.clone(),
-            PositionSortKey::Holder => p.holder_reference.clone(),
+            PositionSortKey::Updated => crate::domain::time::format(p.updated_at),
+            PositionSortKey::Institution => p.institution_id.to_string(),
+            PositionSortKey::Asset => p.asset_id.to_string(),
+            PositionSortKey::Holder => p.holder_reference.to_string(),
             PositionSortKey::Amount => p.amount.to_sortable(),
             PositionSortKey::Currency => p.currency.as_str().to_string(),
             PositionSortKey::State => p.state.as_str().to_string(),
-            PositionSortKey::Held => p.held_for_sorting().to_sortable(),
+            PositionSortKey::Held => p.held.to_sortable(),
+        }
+    }
+}
+
+/// The fields a position is sorted by (`held`: as `Position::held_for_sorting`).
+pub struct SortFields<'a> {
+    pub updated_at: &'a crate::domain::time::Timestamp,
+    pub institution_id: &'a str,
+    pub asset_id: &'a str,
+    pub holder_reference: &'a str,
+    pub amount: crate::domain::Money,
+    pub currency: crate::domain::Currency,
+    pub state: PositionState,
+    pub held: crate::domain::Balance,
+}
+
+impl<'a> SortFields<'a> {
+    pub fn of(p: &'a Position) -> Self {
+        SortFields {
+            updated_at: &p.updated_at,
+            institution_id: &p.institution_id,
+            asset_id: &p.asset_id,
+            holder_reference: &p.holder_reference,
+            amount: p.amount,
+            currency: p.currency,
+            state: p.state,
+            held: p.held_for_sorting(),
         }
     }
 }

@@ -4,12 +4,13 @@
 
 mod import;
 mod marks;
+mod positions;
 mod records;
 
 use super::{
     AssetQuery, AuditQuery, Backend, Change, Committed, Counts, Diagnostics, FaultInjector,
-    InstitutionQuery, LedgerQuery, LedgerWaker, PositionFilter, PositionQuery, PositionSortKey,
-    Store, StoreError, StoreResult, TemplateQuery, Write, clamp_limit, counters,
+    InstitutionQuery, LedgerQuery, LedgerWaker, PositionFilter, PositionQuery, Store, StoreError,
+    StoreResult, TemplateQuery, Write, clamp_limit, counters,
 };
 use crate::domain::apikey::ApiKey;
 use crate::domain::audit::AuditEvent;
@@ -19,7 +20,8 @@ use crate::domain::{
     PositionState, Region,
 };
 use async_trait::async_trait;
-use records::{Au, AuditIds, Chunked, Ev, Lc, Names, PosEntry, PosKey, PosOf, Positions, prev_hex};
+use positions::{Pos, PosEntry, PosKey, Positions};
+use records::{Au, AuditIds, Chunked, Ev, Lc, Names, PosOf, prev_hex};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -165,8 +167,9 @@ impl MemoryStore {
             let counter = counters::positions_index(p.state);
             d.count(counters::ALL, counter, 1);
             d.count(&p.institution_id, counter, 1);
+            let (k, p) = (PosKey::of(&p.id), Pos::keep(p, &mut d.names));
             d.positions.insert(
-                PosKey::of(&p.id),
+                k,
                 PosEntry {
                     p,
                     events: Vec::new(),
@@ -343,10 +346,11 @@ impl MemoryStore {
                 d.assets.insert(x.id.clone(), x);
             }
             Change::CreatePosition(x, _) => {
+                let (k, p) = (PosKey::of(&x.id), Pos::keep(x, &mut d.names));
                 d.positions.insert(
-                    PosKey::of(&x.id),
+                    k,
                     PosEntry {
-                        p: x,
+                        p,
                         events: Vec::new(),
                     },
                 );
@@ -358,8 +362,10 @@ impl MemoryStore {
                 position, event, ..
             } => {
                 let lc = Lc::keep(event, &mut d.names);
-                if let Some(entry) = d.positions.get_mut(&PosKey::of(&position.id)) {
-                    entry.p = position;
+                let k = PosKey::of(&position.id);
+                let p = Pos::keep(position, &mut d.names);
+                if let Some(entry) = d.positions.get_mut(&k) {
+                    entry.p = p;
                     entry.events.push(lc);
                 }
             }
@@ -445,31 +451,6 @@ fn page<T: Clone>(
         .take(clamp_limit(limit) as usize)
         .cloned()
         .collect()
-}
-
-fn matches(p: &Position, f: &PositionFilter, assets: &BTreeMap<String, Asset>) -> bool {
-    let eq = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
-    if !eq(&f.institution_id, &p.institution_id)
-        || !eq(&f.asset_id, &p.asset_id)
-        || !eq(&f.holder_reference, &p.holder_reference)
-        || f.state.is_some_and(|s| s != p.state)
-    {
-        return false;
-    }
-    if let Some(t) = &f.template_id
-        && assets.get(&p.asset_id).is_none_or(|a| &a.template_id != t)
-    {
-        return false;
-    }
-    if let Some(text) = f.text.as_deref().filter(|s| !s.is_empty()) {
-        // ASCII case folding, like SQLite's LIKE.
-        let needle = text.to_ascii_lowercase();
-        let hit = |s: &str| s.to_ascii_lowercase().contains(&needle);
-        return hit(&p.id)
-            || hit(&p.holder_reference)
-            || p.external_reference.as_deref().is_some_and(hit);
-    }
-    true
 }
 
 #[async_trait]
@@ -631,81 +612,12 @@ impl Store for MemoryStore {
     }
 
     async fn get_position(&self, id: &str) -> StoreResult<Option<Position>> {
-        Ok(self
-            .read()
-            .positions
-            .get(&PosKey::of(id))
-            .map(|e| e.p.clone()))
+        Ok(self.read().positions.position(id))
     }
 
     async fn list_positions(&self, q: &PositionQuery) -> StoreResult<Vec<Position>> {
         let d = self.read();
-        let key = q.sort;
-        let desc = q.descending ^ q.backwards;
-        let limit = clamp_limit(q.limit) as usize;
-        if key == PositionSortKey::Created {
-            // Creation order is id order: walk the map from the cursor (a keyset page).
-            use std::ops::Bound::{Excluded, Unbounded};
-            let after = q.cursor.as_ref().map(|c| PosKey::of(&c.id));
-            let rows: Box<dyn Iterator<Item = &Position>> = match (after, desc) {
-                (None, false) => {
-                    Box::new(d.positions.in_order((Unbounded, Unbounded)).map(|e| &e.p))
-                }
-                (None, true) => Box::new(
-                    d.positions
-                        .in_order((Unbounded, Unbounded))
-                        .rev()
-                        .map(|e| &e.p),
-                ),
-                (Some(k), false) => {
-                    Box::new(d.positions.in_order((Excluded(k), Unbounded)).map(|e| &e.p))
-                }
-                (Some(k), true) => Box::new(
-                    d.positions
-                        .in_order((Unbounded, Excluded(k)))
-                        .rev()
-                        .map(|e| &e.p),
-                ),
-            };
-            let mut out: Vec<Position> = rows
-                .filter(|p| matches(p, &q.filter, &d.assets))
-                .take(limit)
-                .cloned()
-                .collect();
-            if q.backwards {
-                out.reverse();
-            }
-            return Ok(out);
-        }
-        let mut rows: Vec<(String, &Position)> = d
-            .positions
-            .all()
-            .map(|e| &e.p)
-            .filter(|p| matches(p, &q.filter, &d.assets))
-            .map(|p| (key.cursor_value(p), p))
-            .collect();
-        rows.sort_by(|a, b| (a.0.as_str(), a.1.id.as_str()).cmp(&(b.0.as_str(), b.1.id.as_str())));
-        if desc {
-            rows.reverse();
-        }
-        let after = |r: &(String, &Position)| match &q.cursor {
-            None => true,
-            Some(c) => {
-                let here = (r.0.as_str(), r.1.id.as_str());
-                let there = (c.value.as_str(), c.id.as_str());
-                if desc { here < there } else { here > there }
-            }
-        };
-        let mut out: Vec<Position> = rows
-            .iter()
-            .filter(|r| after(r))
-            .take(limit)
-            .map(|(_, p)| (*p).clone())
-            .collect();
-        if q.backwards {
-            out.reverse();
-        }
-        Ok(out)
+        Ok(d.positions.page(q, &d.assets))
     }
 
     async fn count_positions(&self, f: &PositionFilter) -> StoreResult<i64> {
@@ -718,19 +630,11 @@ impl Store for MemoryStore {
                 None => PositionState::ALL.iter().map(|s| n(*s)).sum(),
             });
         }
-        Ok(d.positions
-            .all()
-            .filter(|e| matches(&e.p, f, &d.assets))
-            .count() as i64)
+        Ok(d.positions.count(f, &d.assets) as i64)
     }
 
     async fn position_events(&self, position_id: &str) -> StoreResult<Vec<PositionLifecycleEvent>> {
-        Ok(self
-            .read()
-            .positions
-            .get(&PosKey::of(position_id))
-            .map(|e| e.events.iter().map(|l| l.to_event(&e.p.id)).collect())
-            .unwrap_or_default())
+        Ok(self.read().positions.events(position_id))
     }
 
     async fn get_policy(

@@ -14,16 +14,13 @@
 use crate::domain::audit::{AuditError, AuditEvent};
 use crate::domain::ledger::{GENESIS_HASH, LedgerEvent, hex32};
 use crate::domain::time::Timestamp;
-use crate::domain::{
-    EntityType, LedgerKind, Outcome, Position, PositionLifecycleEvent, PositionState,
-};
+use crate::domain::{EntityType, LedgerKind, Outcome, PositionLifecycleEvent, PositionState};
 use rustc_hash::FxHashSet as HashSet;
 use serde_json::Value;
-use std::borrow::Cow;
 use std::sync::Arc;
 
 /// The text of `prefix` + a lower-case hyphenated UUID, as its 128 bits; None for any other id.
-fn uuid_of(prefix: &str, id: &str) -> Option<u128> {
+pub(super) fn uuid_of(prefix: &str, id: &str) -> Option<u128> {
     let u = id.strip_prefix(prefix)?.as_bytes();
     if u.len() != 36 {
         return None;
@@ -40,52 +37,6 @@ fn uuid_of(prefix: &str, id: &str) -> Option<u128> {
         v = (v << 4) | u128::from(nibble);
     }
     Some(v)
-}
-
-const POS: &str = "pos_";
-
-/// A position's id as the store keys it: the UUID of `pos_<uuid>` as two integers, any other id
-/// as its text. Ordered as the ids' text is (for `pos_` and a lower-case UUID of fixed length,
-/// text order is the UUID's numeric order).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(super) enum PosKey {
-    Uuid(u64, u64),
-    Text(Box<str>),
-}
-
-impl PosKey {
-    pub(super) fn of(id: &str) -> PosKey {
-        match uuid_of(POS, id) {
-            Some(v) => PosKey::Uuid((v >> 64) as u64, v as u64),
-            None => PosKey::Text(id.into()),
-        }
-    }
-
-    fn text(&self) -> Cow<'_, str> {
-        match self {
-            PosKey::Uuid(hi, lo) => {
-                let v = (u128::from(*hi) << 64) | u128::from(*lo);
-                Cow::Owned(format!("{POS}{}", uuid::Uuid::from_u128(v).hyphenated()))
-            }
-            PosKey::Text(t) => Cow::Borrowed(t),
-        }
-    }
-}
-
-impl Ord for PosKey {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        match (self, other) {
-            (PosKey::Uuid(a, b), PosKey::Uuid(c, d)) => (a, b).cmp(&(c, d)),
-            (PosKey::Text(a), PosKey::Text(b)) => a.cmp(b),
-            _ => self.text().cmp(&other.text()),
-        }
-    }
-}
-
-impl PartialOrd for PosKey {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
 }
 
 /// The audit records' ids, for refusing a second record with one of them.
@@ -125,7 +76,7 @@ impl Names {
         a
     }
 
-    fn opt(&mut self, s: Option<&str>) -> Option<Arc<str>> {
+    pub(super) fn opt(&mut self, s: Option<&str>) -> Option<Arc<str>> {
         s.map(|s| self.get(s))
     }
 }
@@ -408,84 +359,6 @@ impl Lc {
     }
 }
 
-/// A position and its lifecycle, oldest first.
-pub(super) struct PosEntry {
-    pub p: Position,
-    pub events: Vec<Lc>,
-}
-
-/// The positions: found by id through a hash (one or two memory reads where a tree of a million
-/// takes a read per level), and in id order through the keys alone.
-#[derive(Default)]
-pub(super) struct Positions {
-    by_key: rustc_hash::FxHashMap<PosKey, PosEntry>,
-    order: std::collections::BTreeSet<PosKey>,
-}
-
-impl Positions {
-    pub(super) fn get(&self, k: &PosKey) -> Option<&PosEntry> {
-        self.by_key.get(k)
-    }
-
-    pub(super) fn get_mut(&mut self, k: &PosKey) -> Option<&mut PosEntry> {
-        self.by_key.get_mut(k)
-    }
-
-    pub(super) fn contains(&self, k: &PosKey) -> bool {
-        self.by_key.contains_key(k)
-    }
-
-    pub(super) fn insert(&mut self, k: PosKey, e: PosEntry) {
-        if self.by_key.insert(k.clone(), e).is_none() {
-            self.order.insert(k);
-        }
-    }
-
-    /// Every position, in no particular order.
-    pub(super) fn all(&self) -> impl Iterator<Item = &PosEntry> {
-        self.by_key.values()
-    }
-
-    /// What the funded positions (of one institution, or all) hold, by currency; positions
-    /// whose balance is not known left out.
-    pub(super) fn held_totals(
-        &self,
-        inst: Option<&str>,
-    ) -> Vec<(crate::domain::Currency, crate::domain::Balance)> {
-        let mut held: std::collections::BTreeMap<
-            &str,
-            (crate::domain::Currency, rust_decimal::Decimal),
-        > = Default::default();
-        for p in self.all().map(|e| &e.p) {
-            if !crate::store::report::HOLDING.contains(&p.state)
-                || p.released.is_none()
-                || inst.is_some_and(|i| i != p.institution_id)
-            {
-                continue;
-            }
-            let h = p.held.map(|h| h.as_decimal()).unwrap_or_default();
-            held.entry(p.currency.as_str())
-                .or_insert((p.currency, rust_decimal::Decimal::ZERO))
-                .1 += h;
-        }
-        held.into_values()
-            .map(|(c, total)| {
-                let b = crate::domain::Balance::parse(&total.normalize().to_string())
-                    .unwrap_or_default();
-                (c, b)
-            })
-            .collect()
-    }
-
-    /// The positions in id order within `range` (both ways).
-    pub(super) fn in_order(
-        &self,
-        range: (std::ops::Bound<PosKey>, std::ops::Bound<PosKey>),
-    ) -> impl DoubleEndedIterator<Item = &PosEntry> {
-        self.order.range(range).map(|k| &self.by_key[k])
-    }
-}
-
 /// Two payloads equal field by field in the same order: a write's audit record holds a copy
 /// of its ledger event's payload, which this finds without a lookup per name.
 pub(super) fn same_value(a: &Value, b: &Value) -> bool {
@@ -506,32 +379,6 @@ pub(super) fn same_value(a: &Value, b: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn position_keys_order_as_their_text() {
-        let ids = [
-            "pos_01900000-0000-7000-8000-000000000001",
-            "pos_01900000-0000-7000-8000-00000000000a",
-            "pos_0190000f-0000-7000-8000-000000000000",
-            "pos_ffffffff-ffff-7fff-bfff-ffffffffffff",
-            "pos_01900000-0000-7000-8000-00000000000A",
-            "pos_x",
-            "abc",
-            "pos_",
-            "pos_01900000-0000-7000-8000-0000000000011",
-        ];
-        for a in ids {
-            for b in ids {
-                assert_eq!(PosKey::of(a).cmp(&PosKey::of(b)), a.cmp(b), "{a} vs {b}");
-            }
-            assert_eq!(PosKey::of(a).text(), a);
-        }
-        assert!(matches!(PosKey::of(ids[0]), PosKey::Uuid(..)));
-        assert!(
-            matches!(PosKey::of(ids[4]), PosKey::Text(_)),
-            "upper case stays text"
-        );
-    }
 
     #[test]
     fn chunked_records_read_back_in_order_either_way() {
