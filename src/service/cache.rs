@@ -1,9 +1,10 @@
 //! Records that never change once created (institutions, templates, assets: there is no update
 //! or delete of them), kept after their first read so that a write does not read them again.
 //! Per process and bounded; a miss reads the store, and what is not found is not remembered.
-//! And the policies creates were last checked against, which can change: see `Policies`.
+//! And the policies creates were last checked against, which can change: see `Policies`; and
+//! the positions as this process last wrote them: see `Written`.
 
-use crate::domain::{InstitutionPolicy, Region};
+use crate::domain::{InstitutionPolicy, Position, Region};
 use crate::store::StoreResult;
 use rustc_hash::FxHashMap as HashMap;
 use std::future::Future;
@@ -95,6 +96,43 @@ impl Policies {
         if let Some(regions) = map.get_mut(institution) {
             regions.retain(|(r, _)| *r != region);
         }
+    }
+}
+
+/// Positions as this process last wrote them (created or moved), so that the next transition
+/// of a position written here needs no read. Never trusted alone: a transition carries the state
+/// and version it was checked against and every store applies it only if they are still the
+/// position's; when a store refuses it, or a check against the kept copy fails, the service
+/// forgets the entry, reads the position and checks the transition once more — so a position
+/// another process moved meanwhile costs one read, as before, and is never refused on a stale
+/// copy.
+#[derive(Default)]
+pub struct Written {
+    map: RwLock<HashMap<String, Arc<Position>>>,
+}
+
+impl Written {
+    pub fn get(&self, id: &str) -> Option<Arc<Position>> {
+        self.map
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    pub fn keep(&self, p: Position) {
+        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= CAPACITY {
+            map.clear();
+        }
+        map.insert(p.id.clone(), Arc::new(p));
+    }
+
+    pub fn forget(&self, id: &str) {
+        self.map
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
     }
 }
 

@@ -78,6 +78,7 @@ pub struct Service {
     templates: cache::Immutable<AssetTemplate>,
     assets: cache::Immutable<Asset>,
     policies: cache::Policies,
+    written: cache::Written,
     /// Key sessions checked again on every operation (and by their streams).
     sessions: Arc<session::Sessions>,
     /// What funded positions hold, by scope, as last summed (see `health::HELD_FOR`).
@@ -162,6 +163,7 @@ impl Service {
             templates: Default::default(),
             assets: Default::default(),
             policies: Default::default(),
+            written: Default::default(),
             sessions: Default::default(),
             held: Default::default(),
         }

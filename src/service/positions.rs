@@ -4,6 +4,16 @@
 use super::*;
 use crate::domain::{Balance, Money};
 
+/// A transition request, checked (`transition_inner`).
+struct Asked {
+    to: PositionState,
+    expect: Option<PositionState>,
+    expect_version: Option<i64>,
+    reason: Option<String>,
+    metadata: Option<serde_json::Value>,
+    release: Option<Money>,
+}
+
 /// Creates tried against a policy that another process changed meanwhile, before giving up.
 const POLICY_TRIES: u32 = 3;
 
@@ -169,7 +179,10 @@ impl Service {
             let change = Change::CreatePosition(p.clone(), Some(seen));
             let write = self.recorded_write(actor, change, record.clone());
             match self.store.commit(write).await {
-                Ok(_) => return Ok(p),
+                Ok(_) => {
+                    self.written.keep(p.clone());
+                    return Ok(p);
+                }
                 Err(StoreError::PolicyChanged { .. }) if tries < POLICY_TRIES => {
                     self.policies.forget(&inst_id, tmpl.region);
                     tries += 1;
@@ -283,18 +296,57 @@ impl Service {
             },
         };
         errs.finish()?;
-        let to = to.expect("validated");
-        // What the lifecycle row stores is what the ledger records, number for number.
-        let metadata = req
-            .metadata
-            .as_ref()
-            .map(|m| crate::domain::ledger::as_recorded("metadata", m))
-            .transpose()?;
+        let asked = Asked {
+            to: to.expect("validated"),
+            expect,
+            expect_version: req.expect_version,
+            reason,
+            // What the lifecycle row stores is what the ledger records, number for number.
+            metadata: req
+                .metadata
+                .as_ref()
+                .map(|m| crate::domain::ledger::as_recorded("metadata", m))
+                .transpose()?,
+            release,
+        };
+        // The position as this process last wrote it, if it did: no read. A refusal or a no-op
+        // on it is checked again on the position as stored (see `cache::Written`).
+        if let Some(kept) = self.written.get(id) {
+            match self.transition_from(actor, id, &asked, (*kept).clone()).await {
+                // Nothing written: "already there" is taken from the stored position only.
+                Ok(o) if !o.applied => self.written.forget(id),
+                Err(
+                    ServiceError::Validation(_)
+                    | ServiceError::InvalidTransition { .. }
+                    | ServiceError::Conflict { .. },
+                ) => self.written.forget(id),
+                r => return r,
+            }
+        }
         // Read without a read record of its own: a refused transition is one audit record.
         let found = self.store.get_position(id).await?;
         let current = Self::visible(actor, "position", id, found, |x| x.institution_id.as_str())?;
+        self.transition_from(actor, id, &asked, current).await
+    }
+
+    /// The transition `asked` of `current` (the position `id` as read or as last written here).
+    async fn transition_from(
+        &self,
+        actor: &Actor,
+        id: &str,
+        asked: &Asked,
+        current: Position,
+    ) -> ServiceResult<TransitionOutcome> {
+        let Asked {
+            to,
+            expect,
+            expect_version,
+            ref reason,
+            ref metadata,
+            release,
+        } = *asked;
         if expect.is_some_and(|exp| exp != current.state)
-            || req.expect_version.is_some_and(|v| v != current.version)
+            || expect_version.is_some_and(|v| v != current.version)
         {
             let expected = expect.unwrap_or(current.state);
             return Err(ServiceError::Conflict {
@@ -353,7 +405,7 @@ impl Service {
             lifecycle_event_id: event.id.clone(),
             version: next.version,
             actor: actor.audit_name(),
-            metadata: Some(metadata),
+            metadata: Some(metadata.clone()),
             amount: Some(money.moved),
             held: Some(money.held),
         });
@@ -372,13 +424,17 @@ impl Service {
             event: event.clone(),
         };
         match self.commit_recorded(actor, change, record).await {
-            Ok(c) => Ok(TransitionOutcome {
-                position: next,
-                applied: true,
-                event: Some(event),
-                ledger_seq: c.ledger.map(|(seq, _)| seq),
-            }),
+            Ok(c) => {
+                self.written.keep(next.clone());
+                Ok(TransitionOutcome {
+                    position: next,
+                    applied: true,
+                    event: Some(event),
+                    ledger_seq: c.ledger.map(|(seq, _)| seq),
+                })
+            }
             Err(ServiceError::Conflict { id, expected, .. }) => {
+                self.written.forget(&id);
                 let fresh = self.store.get_position(&id).await.ok().flatten();
                 Err(ServiceError::Conflict {
                     id,
