@@ -844,6 +844,7 @@ pub(super) fn replayed_write(e: &LedgerEvent, effect: Effect, audit: Option<Audi
             expected_state: from,
             expected_version: from_version,
             event: step.event,
+            policy: None,
         },
         Effect::Policy(p) => Change::UpsertPolicy(p),
         Effect::Key(k) => Change::CreateApiKey(k.key),

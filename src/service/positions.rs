@@ -312,7 +312,11 @@ impl Service {
         // The position as this process last wrote it, if it did: no read. A refusal or a no-op
         // on it is checked again on the position as stored (see `cache::Written`).
         if let Some(kept) = self.written.get(id) {
-            match self.transition_from(actor, id, &asked, (*kept).clone()).await {
+            // Scoped as a stored one is (its institution never changes).
+            let kept = Self::visible(actor, "position", id, Some((*kept).clone()), |x| {
+                x.institution_id.as_str()
+            })?;
+            match self.transition_from(actor, id, &asked, kept).await {
                 // Nothing written: "already there" is taken from the stored position only.
                 Ok(o) if !o.applied => self.written.forget(id),
                 Err(
@@ -372,13 +376,12 @@ impl Service {
         let money =
             lifecycle::balance_step(current.amount, current.released, current.state, to, release)
                 .map_err(|e| ServiceError::field("amount", e))?;
-        if matches!(
-            to,
-            PositionState::PartiallyReleased | PositionState::Released
-        ) && let Some(moved) = money.moved.and_then(|m| m.as_money())
-        {
-            self.check_release_cap(&current, moved).await?;
-        }
+        let moved = money.moved.and_then(|m| m.as_money()).filter(|_| {
+            matches!(
+                to,
+                PositionState::PartiallyReleased | PositionState::Released
+            )
+        });
         let now = time::now();
         let mut next = current.clone();
         next.state = to;
@@ -417,13 +420,33 @@ impl Service {
             at: now,
             payload,
         };
-        let change = Change::TransitionPosition {
-            position: next.clone(),
-            expected_state: current.state,
-            expected_version: current.version,
-            event: event.clone(),
+        let mut tries = 0;
+        let committed = loop {
+            // A release is checked against its policy's cap as last read; the store writes it
+            // only if that is still the policy in force (as a create's, see `create_position`).
+            let policy = match moved {
+                Some(moved) => self.check_release_cap(&current, moved).await?,
+                None => None,
+            };
+            let change = Change::TransitionPosition {
+                position: next.clone(),
+                expected_state: current.state,
+                expected_version: current.version,
+                event: event.clone(),
+                policy: policy.clone(),
+            };
+            let write = self.recorded_write(actor, change, record.clone());
+            match self.store.commit(write).await {
+                Err(StoreError::PolicyChanged { .. }) if tries < POLICY_TRIES => {
+                    if let Some(seen) = &policy {
+                        self.policies.forget(&current.institution_id, seen.region);
+                    }
+                    tries += 1;
+                }
+                r => break r.map_err(ServiceError::from),
+            }
         };
-        match self.commit_recorded(actor, change, record).await {
+        match committed {
             Ok(c) => {
                 self.written.keep(next.clone());
                 Ok(TransitionOutcome {
@@ -446,31 +469,52 @@ impl Service {
         }
     }
 
-    /// A policy's cap on one release (`max_release_amount` for the position's region).
-    async fn check_release_cap(&self, p: &Position, moved: Money) -> ServiceResult<()> {
+    /// A policy's cap on one release (`max_release_amount` for the position's region): the
+    /// policy checked (None: the position's asset or template is not found), read from the
+    /// policies kept (`cache::Policies`); a release is never refused on a kept policy alone.
+    async fn check_release_cap(
+        &self,
+        p: &Position,
+        moved: Money,
+    ) -> ServiceResult<Option<PolicySeen>> {
         let Some(asset) = self.asset_record(&p.asset_id).await? else {
-            return Ok(());
+            return Ok(None);
         };
         let Some(tmpl) = self.template_record(&asset.template_id).await? else {
-            return Ok(());
+            return Ok(None);
         };
-        if let Some(policy) = self
-            .store
-            .get_policy(&p.institution_id, tmpl.region)
-            .await?
-            && let Some(cap) = policy.config.position.max_release_amount
-            && moved > cap
-        {
-            return Err(ServiceError::field(
-                "amount",
-                format!(
-                    "a release of {} is above the {} policy's cap of {} for one release",
-                    moved.display_grouped(),
-                    tmpl.region,
-                    cap.display_grouped()
-                ),
-            ));
+        let mut read_again = false;
+        loop {
+            let policy = self
+                .policies
+                .get(&p.institution_id, tmpl.region, || {
+                    self.store.get_policy(&p.institution_id, tmpl.region)
+                })
+                .await?;
+            if let Some(cap) = policy
+                .as_ref()
+                .and_then(|p| p.config.position.max_release_amount)
+                && moved > cap
+            {
+                if !read_again {
+                    self.policies.forget(&p.institution_id, tmpl.region);
+                    read_again = true;
+                    continue;
+                }
+                return Err(ServiceError::field(
+                    "amount",
+                    format!(
+                        "a release of {} is above the {} policy's cap of {} for one release",
+                        moved.display_grouped(),
+                        tmpl.region,
+                        cap.display_grouped()
+                    ),
+                ));
+            }
+            return Ok(Some(PolicySeen {
+                region: tmpl.region,
+                policy,
+            }));
         }
-        Ok(())
     }
 }

@@ -258,6 +258,7 @@ mod tests {
                 amount: None,
                 held: None,
             },
+            policy: None,
         };
         let a = audit(Some("inst_a"), Some("inst_a"));
         let mut d = Deltas::default();

@@ -185,12 +185,15 @@ pub enum Change {
     /// import's): the store writes it only if that is still the policy in force.
     CreatePosition(Position, Option<PolicySeen>),
     /// `position` carries the new state, version and updatedAt; the store applies it only if the
-    /// stored row still has `expected_state` and `expected_version` (else `StoreError::Conflict`).
+    /// stored row still has `expected_state` and `expected_version` (else `StoreError::Conflict`)
+    /// and, when `policy` is given (a release checked against its policy's cap), that is still
+    /// the policy in force (else `StoreError::PolicyChanged`).
     TransitionPosition {
         position: Position,
         expected_state: PositionState,
         expected_version: i64,
         event: PositionLifecycleEvent,
+        policy: Option<PolicySeen>,
     },
     /// Insert or replace the policy for (institution, region). An existing policy keeps its id and
     /// createdAt; the ledger event and audit record are made to name the stored id.
@@ -204,14 +207,31 @@ pub enum Change {
     },
 }
 
-/// The policy a new position was checked against, as the service last read it from this store:
-/// the policy of (the position's institution, `region`), or none. The store writes the position
-/// only if that is still the policy in force — else `StoreError::PolicyChanged` and nothing is
-/// written — so a create needs no read of the policy of its own, whoever changed it since.
+/// The policy a new position (or a release) was checked against, as the service last read it
+/// from this store: the policy of (the position's institution, `region`), or none. The store
+/// writes the change only if that is still the policy in force — else
+/// `StoreError::PolicyChanged` and nothing is written — so a create or a release needs no read
+/// of the policy of its own, whoever changed it since.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PolicySeen {
     pub region: Region,
     pub policy: Option<Arc<InstitutionPolicy>>,
+}
+
+impl Change {
+    /// The policy this change was checked against, with its institution: a create's, or a
+    /// release's cap (see `PolicySeen`).
+    pub fn policy_seen(&self) -> Option<(&str, &PolicySeen)> {
+        match self {
+            Change::CreatePosition(p, Some(seen))
+            | Change::TransitionPosition {
+                position: p,
+                policy: Some(seen),
+                ..
+            } => Some((p.institution_id.as_str(), seen)),
+            _ => None,
+        }
+    }
 }
 
 impl PolicySeen {

@@ -220,15 +220,13 @@ pub struct OneStatement<'a> {
     pub unmarked: bool,
 }
 
-/// The policies a batch's creates were checked against, each (institution, as seen) once.
+/// The policies a batch's creates and releases were checked against, each (institution, as
+/// seen) once.
 pub fn policy_guards<'a>(changes: &[&'a Change]) -> Vec<(&'a str, &'a PolicySeen)> {
     let mut guards: Vec<(&str, &PolicySeen)> = Vec::new();
-    for c in changes {
-        if let Change::CreatePosition(p, Some(seen)) = c {
-            let g = (p.institution_id.as_str(), seen);
-            if !guards.contains(&g) {
-                guards.push(g);
-            }
+    for g in changes.iter().filter_map(|c| c.policy_seen()) {
+        if !guards.contains(&g) {
+            guards.push(g);
         }
     }
     guards
@@ -546,6 +544,7 @@ pub fn rows_of<'a>(
                 expected_state,
                 expected_version,
                 event,
+                ..
             } => transitions.push((position, *expected_state, *expected_version, event)),
             Change::None | Change::UpsertPolicy(_) | Change::RevokeApiKey { .. } => {}
         }

@@ -485,6 +485,7 @@ async fn stale_transition_conflicts_and_changes_nothing(h: &Harness) {
                 amount: None,
                 held: None,
             },
+            policy: None,
         },
         ledger: Some(escrowgrid::domain::ledger::LedgerDraft {
             id: None,
@@ -571,6 +572,7 @@ async fn stale_transition_conflicts_and_changes_nothing(h: &Harness) {
                 amount: None,
                 held: None,
             },
+            policy: None,
         },
         ledger: None,
         audit: None,

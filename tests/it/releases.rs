@@ -270,6 +270,7 @@ async fn legacy_partial_release(h: &Harness, institution: &str, id: &str) {
             expected_state: cur.state,
             expected_version: cur.version,
             event,
+            policy: None,
         },
         ledger: Some(LedgerDraft {
             id: None,

@@ -19,6 +19,7 @@ for_all_backends!(
     a_failing_write_in_a_batch_fails_alone,
     a_create_checked_against_a_changed_policy_fails_alone,
     a_policy_set_by_another_process_binds_its_next_create,
+    a_move_or_a_cap_set_by_another_process_binds_its_next_transition,
     concurrent_callers_keep_a_gap_free_verified_chain,
     two_writers_on_one_database_take_turns,
 );
@@ -97,6 +98,7 @@ async fn a_failing_write_in_a_batch_fails_alone(h: &Harness) {
                             amount: None,
                             held: None,
                         },
+                        policy: None,
                     },
                     ledger: None,
                     audit: None,
@@ -304,6 +306,102 @@ async fn a_policy_set_by_another_process_binds_its_next_create(h: &Harness) {
         .await
         .unwrap();
     assert_eq!(p.amount.to_string(), "700");
+    assert_chain(h).await;
+}
+
+fn release(amount: &str) -> TransitionRequest {
+    TransitionRequest {
+        to: "PARTIALLY_RELEASED".into(),
+        amount: Some(amount.into()),
+        ..Default::default()
+    }
+}
+
+fn release_cap(institution: &str, cap: &str) -> PolicyInput {
+    PolicyInput {
+        max_release_amount: Some(cap.into()),
+        max_amount: None,
+        ..us_policy(institution, "0")
+    }
+}
+
+/// A process moves positions it wrote last, and releases under policies it read last, without
+/// reading either again; a position moved, or a release cap set, by another process binds its
+/// very next transition all the same (the store refuses the kept copy, the service reads again).
+async fn a_move_or_a_cap_set_by_another_process_binds_its_next_transition(h: &Harness) {
+    let f = h.fixture().await;
+    let other = h.other_process().await;
+    let p = other
+        .create_position(
+            &h.actor,
+            NewPosition {
+                institution_id: Some(f.institution.clone()),
+                asset_id: f.asset.clone(),
+                holder_reference: "MOVED-ELSEWHERE".into(),
+                currency: "USD".into(),
+                amount: "1000".into(),
+                external_reference: None,
+            },
+        )
+        .await
+        .unwrap();
+    // `other` keeps it CREATED; here it is funded.
+    let funded = TransitionRequest {
+        to: "FUNDED".into(),
+        ..Default::default()
+    };
+    h.svc
+        .transition_position(&h.actor, &p.id, funded)
+        .await
+        .unwrap();
+    let o = other
+        .transition_position(&h.actor, &p.id, release("100"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (o.position.state, o.position.version),
+        (PositionState::PartiallyReleased, 2)
+    );
+    // Same state, another version: the store refuses `other`'s copy, the service reads again.
+    h.svc
+        .transition_position(&h.actor, &p.id, release("10"))
+        .await
+        .unwrap();
+    let o = other
+        .transition_position(&h.actor, &p.id, release("50"))
+        .await
+        .unwrap();
+    assert_eq!(o.position.version, 4);
+    assert_eq!(o.position.held.unwrap().to_string(), "840");
+    let stored = h.store.get_position(&p.id).await.unwrap().unwrap();
+    assert_eq!((stored.version, stored.held), (4, o.position.held));
+    // `other` released with no policy in force and keeps that; a cap set here binds it.
+    h.svc
+        .set_policy(&h.actor, release_cap(&f.institution, "20"))
+        .await
+        .unwrap();
+    let e = other
+        .transition_position(&h.actor, &p.id, release("30"))
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("cap of 20.00 for one release"),
+        "{e}"
+    );
+    // `other` now keeps the cap of 20; loosened here, it binds no more.
+    h.svc
+        .set_policy(&h.actor, release_cap(&f.institution, "500"))
+        .await
+        .unwrap();
+    let o = other
+        .transition_position(&h.actor, &p.id, release("300"))
+        .await
+        .unwrap();
+    assert_eq!(o.position.held.unwrap().to_string(), "540");
+    assert_eq!(
+        h.store.get_position(&p.id).await.unwrap().unwrap().version,
+        5
+    );
     assert_chain(h).await;
 }
 

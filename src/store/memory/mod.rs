@@ -188,6 +188,14 @@ impl MemoryStore {
         mut audit: Option<AuditIn>,
     ) -> StoreResult<Committed> {
         // 1. Check everything that can fail.
+        if let Some((institution, seen)) = change.policy_seen()
+            && !seen.is_current(d.policies.get(&(institution.to_string(), seen.region)))
+        {
+            return Err(StoreError::PolicyChanged {
+                institution_id: institution.to_string(),
+                region: seen.region,
+            });
+        }
         let mut policy_to_store = None;
         match &change {
             Change::None => {}
@@ -215,18 +223,9 @@ impl MemoryStore {
                     return Err(missing("template", &x.template_id));
                 }
             }
-            Change::CreatePosition(x, seen) => {
+            Change::CreatePosition(x, _) => {
                 if d.positions.contains(&PosKey::of(&x.id)) {
                     return Err(dup("position", &x.id));
-                }
-                if let Some(seen) = seen {
-                    let key = (x.institution_id.clone(), seen.region);
-                    if !seen.is_current(d.policies.get(&key)) {
-                        return Err(StoreError::PolicyChanged {
-                            institution_id: x.institution_id.clone(),
-                            region: seen.region,
-                        });
-                    }
                 }
                 if !d.institutions.contains_key(&x.institution_id) {
                     return Err(missing("institution", &x.institution_id));

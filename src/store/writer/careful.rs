@@ -226,7 +226,8 @@ impl Writer {
         steps: &mut [Option<Step>],
     ) -> Result<(), GroupError> {
         let d = self.d;
-        // A create whose policy changed since it was checked is refused alone, unwritten.
+        // A create or release whose policy changed since it was checked is refused alone,
+        // unwritten.
         let mut stale: HashSet<usize> = HashSet::new();
         for (institution, seen) in
             sqlwrite::policy_guards(&group.iter().map(|i| &writes[*i].change).collect::<Vec<_>>())
@@ -240,10 +241,12 @@ impl Writer {
                 .transpose()
                 .map_err(GroupError::Statement)?;
             if !seen.is_current(stored.as_ref()) {
-                stale.extend(group.iter().copied().filter(|i| {
-                    matches!(&writes[*i].change, Change::CreatePosition(p, Some(s))
-                        if p.institution_id == institution && s == seen)
-                }));
+                stale.extend(
+                    group
+                        .iter()
+                        .copied()
+                        .filter(|i| writes[*i].change.policy_seen() == Some((institution, seen))),
+                );
             }
         }
         let changes: Vec<&Change> = group
@@ -331,10 +334,10 @@ impl Writer {
         for &i in group {
             let w = &writes[i];
             if stale.contains(&i)
-                && let Change::CreatePosition(p, Some(seen)) = &w.change
+                && let Some((institution, seen)) = w.change.policy_seen()
             {
                 steps[i] = Some(Step::Refused(StoreError::PolicyChanged {
-                    institution_id: p.institution_id.clone(),
+                    institution_id: institution.to_string(),
                     region: seen.region,
                 }));
                 continue;
