@@ -155,6 +155,7 @@ impl Service {
     pub fn new(store: SharedStore, config: ServiceConfig) -> Self {
         let metrics = Metrics::new();
         Service {
+            written: cache::Written::for_store(store.backend()),
             store,
             metrics,
             config,
@@ -163,7 +164,6 @@ impl Service {
             templates: Default::default(),
             assets: Default::default(),
             policies: Default::default(),
-            written: Default::default(),
             sessions: Default::default(),
             held: Default::default(),
         }
