@@ -193,6 +193,15 @@ impl Service {
     }
 
     pub async fn get_position(&self, actor: &Actor, id: &str) -> ServiceResult<Position> {
+        let now = self.op_now("get_position", actor, || {
+            let found = self.store.get_position_now(id)?;
+            Some(found.map_err(Into::into).and_then(|found| {
+                Self::visible(actor, "position", id, found, |x| x.institution_id.as_str())
+            }))
+        });
+        if let Some(p) = now {
+            return Ok(p);
+        }
         self.op("get_position", actor, async move {
             let found = self.store.get_position(id).await?;
             let r = Self::visible(actor, "position", id, found, |x| x.institution_id.as_str());

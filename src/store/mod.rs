@@ -380,6 +380,11 @@ pub trait Store: Send + Sync + 'static {
     async fn get_asset(&self, id: &str) -> StoreResult<Option<Asset>>;
     async fn list_assets(&self, q: &AssetQuery) -> StoreResult<Vec<Asset>>;
     async fn get_position(&self, id: &str) -> StoreResult<Option<Position>>;
+    /// `get_position` answered at once by a store that reads in place, without waiting on
+    /// anything (the in-memory store); None from a store whose read must be awaited.
+    fn get_position_now(&self, _id: &str) -> Option<StoreResult<Option<Position>>> {
+        None
+    }
     async fn list_positions(&self, q: &PositionQuery) -> StoreResult<Vec<Position>>;
     async fn count_positions(&self, f: &PositionFilter) -> StoreResult<i64>;
     /// Lifecycle events of a position, oldest first.

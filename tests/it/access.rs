@@ -133,7 +133,62 @@ async fn a_key_revoked_in_this_process_stops_at_once(h: &Harness) {
     assert!(h.svc.counts(&h.actor).await.is_ok());
 }
 
+/// A get is checked, counted and audited the same on every store — also where the store answers
+/// it at once (the in-memory store's reads skip the awaited path): another institution's
+/// position is refused with one failure record, a missing one is not found, and every call
+/// shows in the operation figures, each refusal under its code.
+async fn a_get_is_checked_counted_and_audited_alike(h: &Harness) {
+    let mine = h.fixture().await;
+    let theirs = h.fixture().await;
+    let own = h.position(&mine, "H-1", "100").await;
+    let other = h.position(&theirs, "H-2", "100").await;
+    let (_, actor) = h.key(&mine.institution, "read_only").await;
+    let figures = || {
+        h.svc
+            .metrics()
+            .figures()
+            .into_iter()
+            .find(|f| f.name == "get_position")
+            .map(|f| (f.count, f.errors))
+            .unwrap_or_default()
+    };
+    let refusals = || async {
+        h.svc
+            .audit(
+                &h.actor,
+                AuditQuery {
+                    outcome: Some(Outcome::Failure),
+                    action: Some("POSITION_READ".into()),
+                    limit: 1000,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap()
+            .len()
+    };
+    let (count0, errors0) = figures();
+    let refused0 = refusals().await;
+    for _ in 0..3 {
+        let p = h.svc.get_position(&actor, &own.id).await.unwrap();
+        assert_eq!(p, own);
+    }
+    let r = h.svc.get_position(&actor, &other.id).await;
+    assert!(matches!(r, Err(ServiceError::Forbidden { .. })), "{r:?}");
+    let missing = "pos_01900000-0000-7000-8000-000000000000";
+    let r = h.svc.get_position(&actor, missing).await;
+    assert!(matches!(r, Err(ServiceError::NotFound { .. })), "{r:?}");
+    assert_eq!(refusals().await, refused0 + 1, "one record of the refusal");
+    let (count, errors) = figures();
+    assert_eq!(count, count0 + 5, "every get counted");
+    let more = |code: &str| {
+        errors.get(code).copied().unwrap_or(0) - errors0.get(code).copied().unwrap_or(0)
+    };
+    assert_eq!((more("FORBIDDEN"), more("NOT_FOUND")), (1, 1), "{errors:?}");
+}
+
 for_all_backends!(
+    a_get_is_checked_counted_and_audited_alike,
     a_key_revoked_elsewhere_stops_its_sessions_and_streams,
     a_key_revoked_in_this_process_stops_at_once,
     one_refusal_one_record_and_no_token_kept,

@@ -614,6 +614,10 @@ impl Store for MemoryStore {
         Ok(self.read().positions.position(id))
     }
 
+    fn get_position_now(&self, id: &str) -> Option<StoreResult<Option<Position>>> {
+        Some(Ok(self.read().positions.position(id)))
+    }
+
     async fn list_positions(&self, q: &PositionQuery) -> StoreResult<Vec<Position>> {
         let d = self.read();
         Ok(d.positions.page(q, &d.assets))

@@ -4,7 +4,7 @@
 //! when short (up to 24 bytes). Kept as a `Position`, each of its five strings was a read from
 //! elsewhere in memory — at a million positions, a cache miss each, and most of a get's time.
 
-use super::records::{Lc, Names, uuid_of};
+use super::records::{Chunked, Lc, Names, uuid_of};
 use crate::domain::time::Timestamp;
 use crate::domain::{
     Asset, Balance, Currency, Money, Position, PositionLifecycleEvent, PositionState,
@@ -171,60 +171,90 @@ pub(super) struct PosEntry {
     pub events: Vec<Lc>,
 }
 
-/// The positions: found by id through a hash (one or two memory reads where a tree of a million
-/// takes a read per level), and in id order through the keys alone.
+/// The positions: kept in the order they came, never moved (a growing table of a million is
+/// never copied to a larger block); found by id through a hash table of their places alone (4
+/// bytes each, so the table stays small enough to be cached, and growing it moves little), and
+/// in id order through a tree of the keys.
 #[derive(Default)]
 pub(super) struct Positions {
-    by_key: rustc_hash::FxHashMap<PosKey, PosEntry>,
-    order: std::collections::BTreeSet<PosKey>,
+    slots: Chunked<(PosKey, PosEntry)>,
+    by_key: hashbrown::HashTable<u32>,
+    order: BTreeMap<PosKey, u32>,
+}
+
+fn hash_of(k: &PosKey) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(k)
+}
+
+fn slot_of<T>(slots: &Chunked<T>, i: u32) -> &T {
+    slots.get(i as usize).expect("a slot the maps point at")
 }
 
 impl Positions {
+    /// The place of the position keyed `k`.
+    fn place(&self, k: &PosKey) -> Option<u32> {
+        let slots = &self.slots;
+        self.by_key
+            .find(hash_of(k), |&i| slot_of(slots, i).0 == *k)
+            .copied()
+    }
+
     pub(super) fn get(&self, k: &PosKey) -> Option<&PosEntry> {
-        self.by_key.get(k)
+        self.place(k).map(|i| &slot_of(&self.slots, i).1)
     }
 
     /// The position with id `id`.
     pub(super) fn position(&self, id: &str) -> Option<Position> {
         let k = PosKey::of(id);
-        self.by_key.get(&k).map(|e| e.p.to_position(&k))
+        self.get(&k).map(|e| e.p.to_position(&k))
     }
 
     /// The lifecycle of the position with id `id`, oldest first.
     pub(super) fn events(&self, id: &str) -> Vec<PositionLifecycleEvent> {
-        self.by_key
-            .get(&PosKey::of(id))
+        self.get(&PosKey::of(id))
             .map(|e| e.events.iter().map(|l| l.to_event(id)).collect())
             .unwrap_or_default()
     }
 
     pub(super) fn get_mut(&mut self, k: &PosKey) -> Option<&mut PosEntry> {
-        self.by_key.get_mut(k)
+        let i = self.place(k)?;
+        self.slots.get_mut(i as usize).map(|s| &mut s.1)
     }
 
     pub(super) fn contains(&self, k: &PosKey) -> bool {
-        self.by_key.contains_key(k)
+        self.place(k).is_some()
     }
 
+    /// Adds the position keyed `k`, or replaces the one kept under it.
     pub(super) fn insert(&mut self, k: PosKey, e: PosEntry) {
-        if self.by_key.insert(k.clone(), e).is_none() {
-            self.order.insert(k);
+        if let Some(kept) = self.get_mut(&k) {
+            *kept = e;
+            return;
         }
+        let i = u32::try_from(self.slots.len()).expect("fewer than 4 billion positions");
+        let slots = &self.slots;
+        self.by_key
+            .insert_unique(hash_of(&k), i, |&j| hash_of(&slot_of(slots, j).0));
+        self.order.insert(k.clone(), i);
+        self.slots.push((k, e));
+    }
+
+    /// Every position with its key, in the order they came.
+    fn all(&self) -> impl Iterator<Item = (&PosKey, &Pos)> {
+        self.slots.iter().map(|(k, e)| (k, &e.p))
     }
 
     /// How many positions pass `f`.
     pub(super) fn count(&self, f: &PositionFilter, assets: &BTreeMap<String, Asset>) -> usize {
-        self.by_key
-            .iter()
-            .filter(|(k, e)| e.p.matches(k, f, assets))
-            .count()
+        self.all().filter(|(k, p)| p.matches(k, f, assets)).count()
     }
 
     /// What the funded positions (of one institution, or all) hold, by currency; positions
     /// whose balance is not known left out.
     pub(super) fn held_totals(&self, inst: Option<&str>) -> Vec<(Currency, Balance)> {
         let mut held: BTreeMap<&str, (Currency, rust_decimal::Decimal)> = Default::default();
-        for p in self.by_key.values().map(|e| &e.p) {
+        for (_, p) in self.all() {
             if !report::HOLDING.contains(&p.state)
                 || p.released.is_none()
                 || inst.is_some_and(|i| i != &*p.institution_id)
@@ -249,7 +279,9 @@ impl Positions {
         &self,
         range: (Bound<PosKey>, Bound<PosKey>),
     ) -> impl DoubleEndedIterator<Item = (&PosKey, &Pos)> {
-        self.order.range(range).map(|k| (k, &self.by_key[k].p))
+        self.order
+            .range(range)
+            .map(|(k, &i)| (k, &slot_of(&self.slots, i).1.p))
     }
 
     /// One page of positions for `q`.
@@ -278,9 +310,7 @@ impl Positions {
         } else {
             // The key's value, then the id (whose order its key's is).
             let mut rows: Vec<(String, &PosKey, &Pos)> = self
-                .by_key
-                .iter()
-                .map(|(k, e)| (k, &e.p))
+                .all()
                 .filter(pass)
                 .map(|(k, p)| (key.value_of(&p.sort_fields()), k, p))
                 .collect();

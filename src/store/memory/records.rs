@@ -21,22 +21,50 @@ use std::sync::Arc;
 
 /// The text of `prefix` + a lower-case hyphenated UUID, as its 128 bits; None for any other id.
 pub(super) fn uuid_of(prefix: &str, id: &str) -> Option<u128> {
-    let u = id.strip_prefix(prefix)?.as_bytes();
-    if u.len() != 36 {
+    /// Where the 32 digits of a hyphenated UUID are.
+    const DIGITS: [usize; 32] = {
+        let mut at = [0; 32];
+        let (mut i, mut d) = (0, 0);
+        while i < 36 {
+            if !matches!(i, 8 | 13 | 18 | 23) {
+                at[d] = i;
+                d += 1;
+            }
+            i += 1;
+        }
+        at
+    };
+    /// Each byte's value as a lower-case hex digit; 0xff for any other byte.
+    const HEX: [u8; 256] = {
+        let mut t = [0xff; 256];
+        let mut b = 0;
+        while b < 256 {
+            t[b] = match b as u8 {
+                c @ b'0'..=b'9' => c - b'0',
+                c @ b'a'..=b'f' => c - b'a' + 10,
+                _ => 0xff,
+            };
+            b += 1;
+        }
+        t
+    };
+    let u: &[u8; 36] = id.strip_prefix(prefix)?.as_bytes().try_into().ok()?;
+    if [u[8], u[13], u[18], u[23]] != [b'-'; 4] {
         return None;
     }
-    let mut v: u128 = 0;
-    for (i, b) in u.iter().enumerate() {
-        let nibble = match (i, b) {
-            (8 | 13 | 18 | 23, b'-') => continue,
-            (8 | 13 | 18 | 23, _) => return None,
-            (_, b'0'..=b'9') => b - b'0',
-            (_, b'a'..=b'f') => b - b'a' + 10,
-            _ => return None,
-        };
-        v = (v << 4) | u128::from(nibble);
+    // Two halves of 16 digits each in a u64 (cheaper than shifting a u128 per digit); any byte
+    // that is not a digit sets the high bits of `bad`.
+    let (mut hi, mut lo, mut bad) = (0u64, 0u64, 0u8);
+    for (n, at) in DIGITS.iter().enumerate() {
+        let d = HEX[usize::from(u[*at])];
+        bad |= d;
+        if n < 16 {
+            hi = (hi << 4) | u64::from(d & 0xf);
+        } else {
+            lo = (lo << 4) | u64::from(d & 0xf);
+        }
     }
-    Some(v)
+    (bad & 0xf0 == 0).then_some((u128::from(hi) << 64) | u128::from(lo))
 }
 
 /// The audit records' ids, for refusing a second record with one of them.
@@ -118,6 +146,14 @@ impl<T> Chunked<T> {
 
     pub(super) fn get(&self, i: usize) -> Option<&T> {
         self.chunks.get(i / CHUNK)?.get(i % CHUNK)
+    }
+
+    pub(super) fn get_mut(&mut self, i: usize) -> Option<&mut T> {
+        self.chunks.get_mut(i / CHUNK)?.get_mut(i % CHUNK)
+    }
+
+    pub(super) fn iter(&self) -> impl Iterator<Item = &T> {
+        self.chunks.iter().flatten()
     }
 
     pub(super) fn last(&self) -> Option<&T> {
@@ -407,6 +443,36 @@ mod tests {
         assert_eq!(back, (CHUNK + 1..CHUNK * 2 + 5).rev().collect::<Vec<_>>());
         assert_eq!(c.forward_from(10_000_000).count(), 0);
         assert_eq!(c.backward_to(10_000_000).count(), 0);
+    }
+
+    #[test]
+    fn a_uuid_id_is_read_as_its_bits_and_anything_else_is_not() {
+        for _ in 0..200 {
+            let u = uuid::Uuid::now_v7();
+            let id = format!("pos_{}", u.hyphenated());
+            assert_eq!(uuid_of("pos_", &id), Some(u.as_u128()), "{id}");
+        }
+        let max = "pos_ffffffff-ffff-ffff-ffff-ffffffffffff";
+        assert_eq!(uuid_of("pos_", max), Some(u128::MAX));
+        let good = "pos_01900000-0000-7000-8000-00000000000a";
+        assert_eq!(
+            uuid_of("pos_", good),
+            Some(0x0190_0000_0000_7000_8000_0000_0000_000a)
+        );
+        for bad in [
+            "pos_01900000-0000-7000-8000-00000000000A",
+            "pos_01900000-0000-7000-8000-00000000000g",
+            "pos_01900000-0000-7000-8000-00000000000/",
+            "pos_01900000-0000-7000-8000-0000000000:0",
+            "pos_019000000-000-7000-8000-00000000000a",
+            "pos_01900000_0000-7000-8000-00000000000a",
+            "pos_01900000-0000-7000-8000-00000000000",
+            "pos_01900000-0000-7000-8000-00000000000ab",
+            "ast_01900000-0000-7000-8000-00000000000a",
+            "pos_",
+        ] {
+            assert_eq!(uuid_of("pos_", bad), None, "{bad}");
+        }
     }
 
     #[test]
