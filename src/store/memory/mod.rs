@@ -197,6 +197,12 @@ impl MemoryStore {
             });
         }
         let mut policy_to_store = None;
+        // The key of the position the change is about, read from its id once.
+        let pos_key = match &change {
+            Change::CreatePosition(x, _) => Some(PosKey::of(&x.id)),
+            Change::TransitionPosition { position, .. } => Some(PosKey::of(&position.id)),
+            _ => None,
+        };
         match &change {
             Change::None => {}
             Change::CreateInstitution(x) => {
@@ -224,7 +230,7 @@ impl MemoryStore {
                 }
             }
             Change::CreatePosition(x, _) => {
-                if d.positions.contains(&PosKey::of(&x.id)) {
+                if pos_key.as_ref().is_some_and(|k| d.positions.contains(k)) {
                     return Err(dup("position", &x.id));
                 }
                 if !d.institutions.contains_key(&x.institution_id) {
@@ -250,9 +256,9 @@ impl MemoryStore {
                 expected_version,
                 ..
             } => {
-                let cur = &d
-                    .positions
-                    .get(&PosKey::of(&position.id))
+                let cur = &pos_key
+                    .as_ref()
+                    .and_then(|k| d.positions.get(k))
                     .ok_or_else(|| StoreError::NotFound {
                         entity: "position",
                         id: position.id.clone(),
@@ -345,7 +351,8 @@ impl MemoryStore {
                 d.assets.insert(x.id.clone(), x);
             }
             Change::CreatePosition(x, _) => {
-                let (k, p) = (PosKey::of(&x.id), Pos::keep(x, &mut d.names));
+                let k = pos_key.unwrap_or_else(|| PosKey::of(&x.id));
+                let p = Pos::keep(x, &mut d.names);
                 d.positions.insert(
                     k,
                     PosEntry {
@@ -361,7 +368,7 @@ impl MemoryStore {
                 position, event, ..
             } => {
                 let lc = Lc::keep(event, &mut d.names);
-                let k = PosKey::of(&position.id);
+                let k = pos_key.unwrap_or_else(|| PosKey::of(&position.id));
                 let p = Pos::keep(position, &mut d.names);
                 if let Some(entry) = d.positions.get_mut(&k) {
                     entry.p = p;

@@ -367,6 +367,8 @@ mod tests {
             assert_eq!(PosKey::of(a).text(), a);
         }
         assert!(matches!(PosKey::of(ids[0]), PosKey::Uuid(..)));
+        let made = crate::domain::ids::new_id(crate::domain::ids::POSITION);
+        assert!(matches!(PosKey::of(&made), PosKey::Uuid(..)), "{made}");
         assert!(
             matches!(PosKey::of(ids[4]), PosKey::Text(_)),
             "upper case stays text"

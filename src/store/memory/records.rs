@@ -67,7 +67,11 @@ pub(super) fn uuid_of(prefix: &str, id: &str) -> Option<u128> {
     (bad & 0xf0 == 0).then_some((u128::from(hi) << 64) | u128::from(lo))
 }
 
-/// The audit records' ids, for refusing a second record with one of them.
+/// What comes before the UUID in an audit record's id (`ids::AUDIT` and its separator).
+const AUD: &str = "aud_";
+
+/// The audit records' ids, for refusing a second record with one of them: the ids this service
+/// makes as their 128 bits, any other (imported) id as its text.
 #[derive(Default)]
 pub(super) struct AuditIds {
     uuids: HashSet<u128>,
@@ -76,14 +80,14 @@ pub(super) struct AuditIds {
 
 impl AuditIds {
     pub(super) fn contains(&self, id: &str) -> bool {
-        match uuid_of(crate::domain::ids::AUDIT, id) {
+        match uuid_of(AUD, id) {
             Some(v) => self.uuids.contains(&v),
             None => self.other.contains(id),
         }
     }
 
     pub(super) fn insert(&mut self, id: &str) {
-        match uuid_of(crate::domain::ids::AUDIT, id) {
+        match uuid_of(AUD, id) {
             Some(v) => self.uuids.insert(v),
             None => self.other.insert(id.into()),
         };
@@ -484,5 +488,8 @@ mod tests {
         ids.insert("imported-1");
         assert!(ids.contains(&a) && ids.contains("imported-1"));
         assert!(!ids.contains("imported-2"));
+        // The service's own ids are kept as numbers, not text (a first version looked for
+        // "aud" + UUID and kept every id as text).
+        assert_eq!((ids.uuids.len(), ids.other.len()), (1, 1));
     }
 }
