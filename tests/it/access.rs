@@ -27,6 +27,22 @@ fn ended<T: std::fmt::Debug>(r: &ServiceResult<T>) -> Option<String> {
     }
 }
 
+/// The failure records in the audit trail (of `action`, or all), newest first.
+async fn failures(h: &Harness, action: Option<&str>) -> Vec<escrowgrid::domain::audit::AuditEvent> {
+    h.svc
+        .audit(
+            &h.actor,
+            AuditQuery {
+                outcome: Some(Outcome::Failure),
+                action: action.map(Into::into),
+                limit: 1000,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+}
+
 /// Waits (polling) until `op` is refused as an ended session; returns the message and how long
 /// after `t0` it came. Panics after `WITHIN` and a margin.
 async fn refused_within<T: std::fmt::Debug, F, Fut>(t0: Instant, op: F) -> (String, Duration)
@@ -100,19 +116,7 @@ async fn a_key_revoked_elsewhere_stops_its_sessions_and_streams(h: &Harness) {
     // Nothing was done with the key after its revocation, and the refusals are on record.
     let now = h.svc.get_position(&h.actor, &p.id).await.unwrap();
     assert_eq!(now.state.as_str(), "FUNDED");
-    let audit = h
-        .svc
-        .audit(
-            &h.actor,
-            AuditQuery {
-                outcome: Some(Outcome::Failure),
-                action: Some("AUTH_FAILED".into()),
-                limit: 100,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let audit = failures(h, Some("AUTH_FAILED")).await;
     assert!(
         audit
             .iter()
@@ -152,21 +156,7 @@ async fn a_get_is_checked_counted_and_audited_alike(h: &Harness) {
             .map(|f| (f.count, f.errors))
             .unwrap_or_default()
     };
-    let refusals = || async {
-        h.svc
-            .audit(
-                &h.actor,
-                AuditQuery {
-                    outcome: Some(Outcome::Failure),
-                    action: Some("POSITION_READ".into()),
-                    limit: 1000,
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap()
-            .len()
-    };
+    let refusals = || async { failures(h, Some("POSITION_READ")).await.len() };
     let (count0, errors0) = figures();
     let refused0 = refusals().await;
     for _ in 0..3 {
@@ -303,19 +293,7 @@ async fn one_refusal_one_record_and_no_token_kept(h: &Harness) {
     let theirs = h.fixture().await;
     let p = h.position(&theirs, "H-1", "100").await;
     let (_, actor) = h.key(&mine.institution, "admin").await;
-    let failures = || async {
-        h.svc
-            .audit(
-                &h.actor,
-                AuditQuery {
-                    outcome: Some(Outcome::Failure),
-                    limit: 1000,
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap()
-    };
+    let failures = || failures(h, None);
     let before = failures().await.len();
     // Another institution's position, and a move the state machine refuses.
     let r = h.svc.transition_position(&actor, &p.id, to("FUNDED")).await;
