@@ -228,14 +228,17 @@ impl Positions {
 
     /// Adds the position keyed `k`, or replaces the one kept under it.
     pub(super) fn insert(&mut self, k: PosKey, e: PosEntry) {
-        if let Some(kept) = self.get_mut(&k) {
-            *kept = e;
+        let h = hash_of(&k);
+        let slots = &self.slots;
+        if let Some(&i) = self.by_key.find(h, |&i| slot_of(slots, i).0 == k) {
+            if let Some(kept) = self.slots.get_mut(i as usize) {
+                kept.1 = e;
+            }
             return;
         }
         let i = u32::try_from(self.slots.len()).expect("fewer than 4 billion positions");
-        let slots = &self.slots;
         self.by_key
-            .insert_unique(hash_of(&k), i, |&j| hash_of(&slot_of(slots, j).0));
+            .insert_unique(h, i, |&j| hash_of(&slot_of(slots, j).0));
         self.order.insert(k.clone(), i);
         self.slots.push((k, e));
     }

@@ -21,50 +21,22 @@ use std::sync::Arc;
 
 /// The text of `prefix` + a lower-case hyphenated UUID, as its 128 bits; None for any other id.
 pub(super) fn uuid_of(prefix: &str, id: &str) -> Option<u128> {
-    /// Where the 32 digits of a hyphenated UUID are.
-    const DIGITS: [usize; 32] = {
-        let mut at = [0; 32];
-        let (mut i, mut d) = (0, 0);
-        while i < 36 {
-            if !matches!(i, 8 | 13 | 18 | 23) {
-                at[d] = i;
-                d += 1;
-            }
-            i += 1;
-        }
-        at
-    };
-    /// Each byte's value as a lower-case hex digit; 0xff for any other byte.
-    const HEX: [u8; 256] = {
-        let mut t = [0xff; 256];
-        let mut b = 0;
-        while b < 256 {
-            t[b] = match b as u8 {
-                c @ b'0'..=b'9' => c - b'0',
-                c @ b'a'..=b'f' => c - b'a' + 10,
-                _ => 0xff,
-            };
-            b += 1;
-        }
-        t
-    };
-    let u: &[u8; 36] = id.strip_prefix(prefix)?.as_bytes().try_into().ok()?;
-    if [u[8], u[13], u[18], u[23]] != [b'-'; 4] {
+    let u = id.strip_prefix(prefix)?.as_bytes();
+    if u.len() != 36 {
         return None;
     }
-    // Two halves of 16 digits each in a u64 (cheaper than shifting a u128 per digit); any byte
-    // that is not a digit sets the high bits of `bad`.
-    let (mut hi, mut lo, mut bad) = (0u64, 0u64, 0u8);
-    for (n, at) in DIGITS.iter().enumerate() {
-        let d = HEX[usize::from(u[*at])];
-        bad |= d;
-        if n < 16 {
-            hi = (hi << 4) | u64::from(d & 0xf);
-        } else {
-            lo = (lo << 4) | u64::from(d & 0xf);
-        }
+    let mut v: u128 = 0;
+    for (i, b) in u.iter().enumerate() {
+        let nibble = match (i, b) {
+            (8 | 13 | 18 | 23, b'-') => continue,
+            (8 | 13 | 18 | 23, _) => return None,
+            (_, b'0'..=b'9') => b - b'0',
+            (_, b'a'..=b'f') => b - b'a' + 10,
+            _ => return None,
+        };
+        v = (v << 4) | u128::from(nibble);
     }
-    (bad & 0xf0 == 0).then_some((u128::from(hi) << 64) | u128::from(lo))
+    Some(v)
 }
 
 /// What comes before the UUID in an audit record's id (`ids::AUDIT` and its separator).
