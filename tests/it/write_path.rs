@@ -325,6 +325,16 @@ fn release_cap(institution: &str, cap: &str) -> PolicyInput {
     }
 }
 
+/// `to` for position `id` as root, through `svc` (this process's service or another's).
+async fn move_as_root(
+    h: &Harness,
+    svc: &escrowgrid::service::Service,
+    id: &str,
+    to: TransitionRequest,
+) -> escrowgrid::service::ServiceResult<escrowgrid::service::TransitionOutcome> {
+    svc.transition_position(&h.actor, id, to).await
+}
+
 /// A process moves positions it wrote last, and releases under policies it read last, without
 /// reading either again; a position moved, or a release cap set, by another process binds its
 /// very next transition all the same (the store refuses the kept copy, the service reads again).
@@ -345,32 +355,21 @@ async fn a_move_or_a_cap_set_by_another_process_binds_its_next_transition(h: &Ha
         )
         .await
         .unwrap();
+    let move_by = |svc, to| move_as_root(h, svc, &p.id, to);
     // `other` keeps it CREATED; here it is funded.
     let funded = TransitionRequest {
         to: "FUNDED".into(),
         ..Default::default()
     };
-    h.svc
-        .transition_position(&h.actor, &p.id, funded)
-        .await
-        .unwrap();
-    let o = other
-        .transition_position(&h.actor, &p.id, release("100"))
-        .await
-        .unwrap();
+    move_by(&h.svc, funded).await.unwrap();
+    let o = move_by(&other, release("100")).await.unwrap();
     assert_eq!(
         (o.position.state, o.position.version),
         (PositionState::PartiallyReleased, 2)
     );
     // Same state, another version: the store refuses `other`'s copy, the service reads again.
-    h.svc
-        .transition_position(&h.actor, &p.id, release("10"))
-        .await
-        .unwrap();
-    let o = other
-        .transition_position(&h.actor, &p.id, release("50"))
-        .await
-        .unwrap();
+    move_by(&h.svc, release("10")).await.unwrap();
+    let o = move_by(&other, release("50")).await.unwrap();
     assert_eq!(o.position.version, 4);
     assert_eq!(o.position.held.unwrap().to_string(), "840");
     let stored = h.store.get_position(&p.id).await.unwrap().unwrap();
@@ -380,10 +379,7 @@ async fn a_move_or_a_cap_set_by_another_process_binds_its_next_transition(h: &Ha
         .set_policy(&h.actor, release_cap(&f.institution, "20"))
         .await
         .unwrap();
-    let e = other
-        .transition_position(&h.actor, &p.id, release("30"))
-        .await
-        .unwrap_err();
+    let e = move_by(&other, release("30")).await.unwrap_err();
     assert!(
         e.to_string().contains("cap of 20.00 for one release"),
         "{e}"
@@ -393,10 +389,7 @@ async fn a_move_or_a_cap_set_by_another_process_binds_its_next_transition(h: &Ha
         .set_policy(&h.actor, release_cap(&f.institution, "500"))
         .await
         .unwrap();
-    let o = other
-        .transition_position(&h.actor, &p.id, release("300"))
-        .await
-        .unwrap();
+    let o = move_by(&other, release("300")).await.unwrap();
     assert_eq!(o.position.held.unwrap().to_string(), "540");
     assert_eq!(
         h.store.get_position(&p.id).await.unwrap().unwrap().version,
