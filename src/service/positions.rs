@@ -151,31 +151,17 @@ impl Service {
             payload,
         };
         // The policy as last read (no read of its own in the common case); the store refuses
-        // the create if it is no longer the one in force, and it is read again. A refusal is
-        // never made on a kept policy alone (another process may have loosened it): the policy
-        // is read again first.
-        let (mut tries, mut read_again) = (0, false);
+        // the create if it is no longer the one in force, and it is read again.
+        let mut tries = 0;
         loop {
-            let policy = self
-                .policies
-                .get(&inst_id, tmpl.region, || {
-                    self.store.get_policy(&inst_id, tmpl.region)
+            let seen = self
+                .policy_passing(&inst_id, tmpl.region, |policy| {
+                    Ok(policy
+                        .config
+                        .position
+                        .check(amount, currency, tmpl.region)?)
                 })
                 .await?;
-            if let Some(policy) = &policy
-                && let Err(refused) = policy.config.position.check(amount, currency, tmpl.region)
-            {
-                if read_again {
-                    return Err(refused.into());
-                }
-                self.policies.forget(&inst_id, tmpl.region);
-                read_again = true;
-                continue;
-            }
-            let seen = PolicySeen {
-                region: tmpl.region,
-                policy,
-            };
             let change = Change::CreatePosition(p.clone(), Some(seen));
             let write = self.recorded_write(actor, change, record.clone());
             match self.store.commit(write).await {
@@ -492,38 +478,51 @@ impl Service {
         let Some(tmpl) = self.template_record(&asset.template_id).await? else {
             return Ok(None);
         };
+        let seen = self
+            .policy_passing(&p.institution_id, tmpl.region, |policy| {
+                match policy.config.position.max_release_amount {
+                    Some(cap) if moved > cap => Err(ServiceError::field(
+                        "amount",
+                        format!(
+                            "a release of {} is above the {} policy's cap of {} for one release",
+                            moved.display_grouped(),
+                            tmpl.region,
+                            cap.display_grouped()
+                        ),
+                    )),
+                    _ => Ok(()),
+                }
+            })
+            .await?;
+        Ok(Some(seen))
+    }
+
+    /// The policy of (`institution`, `region`) as last read (`cache::Policies`), once `check`
+    /// passes it. A refusal is never made on a kept policy alone (another process may have
+    /// loosened it): a policy `check` refuses is read again, and only the stored one's refusal
+    /// stands.
+    async fn policy_passing(
+        &self,
+        institution: &str,
+        region: Region,
+        check: impl Fn(&InstitutionPolicy) -> ServiceResult<()>,
+    ) -> ServiceResult<PolicySeen> {
         let mut read_again = false;
         loop {
             let policy = self
                 .policies
-                .get(&p.institution_id, tmpl.region, || {
-                    self.store.get_policy(&p.institution_id, tmpl.region)
+                .get(institution, region, || {
+                    self.store.get_policy(institution, region)
                 })
                 .await?;
-            if let Some(cap) = policy
-                .as_ref()
-                .and_then(|p| p.config.position.max_release_amount)
-                && moved > cap
-            {
-                if !read_again {
-                    self.policies.forget(&p.institution_id, tmpl.region);
+            match policy.as_deref().map(&check) {
+                Some(Err(refused)) if read_again => return Err(refused),
+                Some(Err(_)) => {
+                    self.policies.forget(institution, region);
                     read_again = true;
-                    continue;
                 }
-                return Err(ServiceError::field(
-                    "amount",
-                    format!(
-                        "a release of {} is above the {} policy's cap of {} for one release",
-                        moved.display_grouped(),
-                        tmpl.region,
-                        cap.display_grouped()
-                    ),
-                ));
+                _ => return Ok(PolicySeen { region, policy }),
             }
-            return Ok(Some(PolicySeen {
-                region: tmpl.region,
-                policy,
-            }));
         }
     }
 }
