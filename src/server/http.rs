@@ -320,3 +320,48 @@ pub async fn timed(
     );
     r
 }
+
+/// The most of an oversized body the server reads, and throws away, before it answers 413: a
+/// client still writing its body would otherwise see its connection broken (a broken pipe, no
+/// status) instead of the answer. Bodies larger than this are answered at once.
+const DRAIN_AT_MOST: u64 = 16 << 20;
+/// How long the server goes on reading an oversized body before it answers anyway.
+const DRAIN_FOR: Duration = Duration::from_secs(10);
+
+/// A body declared larger than `serve.max_body_bytes` is refused before any handler runs, with
+/// 413 in the error shape — after reading it (up to `DRAIN_AT_MOST`) so that the client
+/// receives the answer. The import streams its own, larger body and is left to its handler.
+pub async fn oversized(
+    State(app): State<Arc<App>>,
+    matched: Option<axum::extract::MatchedPath>,
+    req: Request,
+    next: Next,
+) -> Response {
+    use futures::StreamExt;
+    let limit = app.cfg.max_body_bytes as u64;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let Some(len) = declared.filter(|&n| n > limit) else {
+        return next.run(req).await;
+    };
+    if matched.is_some_and(|m| m.as_str() == "/v1/import") {
+        return next.run(req).await;
+    }
+    let refusal = ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "PAYLOAD_TOO_LARGE",
+        format!(
+            "the request body is {len} bytes; this server takes at most {limit} \
+             (serve.max_body_bytes)"
+        ),
+    );
+    if len <= DRAIN_AT_MOST.max(limit) {
+        let mut body = req.into_body().into_data_stream();
+        let drained = async { while let Some(Ok(_)) = body.next().await {} };
+        let _ = tokio::time::timeout(DRAIN_FOR, drained).await;
+    }
+    refusal.into_response()
+}

@@ -199,6 +199,10 @@ pub fn router(app: Arc<App>) -> Router {
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
+            http::oversized,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
             http::timed,
         ))
         .layer(axum::extract::DefaultBodyLimit::max(app.cfg.max_body_bytes))
