@@ -1,5 +1,6 @@
 //! Criterion benches of the hot paths: sealing a ledger event and an audit record (the steps every
-//! write runs), the in-memory store's commit and get, money parsing, the position state machine,
+//! write runs), the in-memory store's commit and get, a create and a transition through the
+//! service on it, money parsing, the position state machine,
 //! and drawing the Positions tab from a full page.
 //! Run with `cargo bench`; compare runs on one machine, not figures across machines.
 
@@ -329,11 +330,66 @@ fn positions_tab(c: &mut Criterion) {
     });
 }
 
+/// A create and a transition through the service on the in-memory store, as `bench write` runs
+/// them with one caller: the key check, the operation's timing and id, the ledger event and audit
+/// record sealed and kept.
+fn service_writes(c: &mut Criterion) {
+    use escrowgrid::service::{Actor, NewPosition, Service, ServiceConfig, TransitionRequest};
+    use escrowgrid::store::memory::MemoryStore;
+    use std::sync::Arc;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let svc = Service::new(Arc::new(MemoryStore::new()), ServiceConfig::default());
+    let actor = Actor::Root;
+    let (inst, asset) = rt
+        .block_on(escrowgrid::bench::fixture(&svc, &actor))
+        .unwrap();
+    let new = |i: u64| NewPosition {
+        institution_id: Some(inst.clone()),
+        asset_id: asset.clone(),
+        holder_reference: format!("H-{i}"),
+        currency: "USD".into(),
+        amount: "1250.50".into(),
+        external_reference: None,
+    };
+    let mut g = c.benchmark_group("service on the memory store");
+    let mut i = 0;
+    g.bench_function("create a position", |b| {
+        b.iter(|| {
+            i += 1;
+            black_box(rt.block_on(svc.create_position(&actor, new(i))).unwrap())
+        })
+    });
+    g.bench_function("transition a position (CREATED to FUNDED)", |b| {
+        b.iter_batched(
+            || {
+                i += 1;
+                rt.block_on(svc.create_position(&actor, new(i))).unwrap().id
+            },
+            |id| {
+                let req = TransitionRequest {
+                    to: "FUNDED".into(),
+                    ..Default::default()
+                };
+                black_box(
+                    rt.block_on(svc.transition_position(&actor, &id, req))
+                        .unwrap(),
+                )
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
     sealing,
     audit,
     memory_store,
+    service_writes,
     money,
     state_machine,
     positions_tab

@@ -60,7 +60,7 @@ pub(crate) async fn ensure_empty(store: &SharedStore) -> ServiceResult<()> {
 }
 
 /// One institution, template and asset to write positions against.
-pub(crate) async fn fixture(svc: &Service, actor: &Actor) -> ServiceResult<(String, String)> {
+pub async fn fixture(svc: &Service, actor: &Actor) -> ServiceResult<(String, String)> {
     let inst = svc
         .create_institution(
             actor,
