@@ -322,7 +322,18 @@ fn utf16_order(a: &str, b: &str) -> std::cmp::Ordering {
 /// A JSON string as RFC 8785 writes it: `"` and `\\` escaped, the control characters as
 /// `\b \t \n \f \r` or `\u00xx` (lower-case hex), everything else as itself.
 pub(crate) fn write_json_string(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
     out.push('"');
+    // Most strings a write seals (ids, times, codes, amounts) need no escape: one pass without
+    // an early exit, which the compiler turns into a few wide comparisons, finds that out.
+    let escapes = s.bytes().fold(false, |any, b| {
+        any | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if !escapes {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     let mut plain = 0;
     for (i, b) in s.bytes().enumerate() {
         let esc: &str = match b {
