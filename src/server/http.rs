@@ -358,7 +358,7 @@ pub async fn oversized(
              (serve.max_body_bytes)"
         ),
     );
-    if len <= DRAIN_AT_MOST.max(limit) {
+    if len <= DRAIN_AT_MOST {
         let mut body = req.into_body().into_data_stream();
         let drained = async { while let Some(Ok(_)) = body.next().await {} };
         let _ = tokio::time::timeout(DRAIN_FOR, drained).await;
