@@ -64,13 +64,18 @@ impl Anvil {
         Some(a)
     }
 
-    /// Starts (again) on the same port, from the saved state if there is one.
+    /// Starts (again) on the same port, from the saved state if there is one. In a process
+    /// group of its own: `node_modules/.bin/anvil` is a Node script that starts the real anvil
+    /// as its child, so signals go to the group — a kill of the script alone left the real one
+    /// running after the tests.
     fn run(&mut self) {
+        use std::os::unix::process::CommandExt;
         let child = Command::new(&self.bin)
             .args(["--port", &self.port.to_string(), "--silent", "--state"])
             .arg(&self.state)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
             .expect("start anvil");
         self.child = Some(child);
@@ -87,13 +92,11 @@ impl Anvil {
     /// Stops it the way an operator would (SIGINT): it saves its state first.
     fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            unsafe {
-                libc::kill(c.id() as i32, libc::SIGINT);
-            }
+            signal_group(&c, libc::SIGINT);
             let t0 = Instant::now();
             while c.try_wait().unwrap().is_none() {
                 if t0.elapsed() > Duration::from_secs(10) {
-                    let _ = c.kill();
+                    signal_group(&c, libc::SIGKILL);
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -128,9 +131,16 @@ impl Anvil {
 impl Drop for Anvil {
     fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
+            signal_group(&c, libc::SIGKILL);
             let _ = c.wait();
         }
+    }
+}
+
+/// `signal` to every process of the group `child` leads (see `Anvil::run`).
+fn signal_group(child: &std::process::Child, signal: i32) {
+    unsafe {
+        libc::kill(-(child.id() as i32), signal);
     }
 }
 
