@@ -7,7 +7,7 @@
 
 use super::scratch::{Scratch, pg_connect};
 use crate::domain::audit::AuditEvent;
-use crate::domain::ledger::{LedgerDraft, PreparedEvent};
+use crate::domain::ledger::{CanonicalJson, LedgerDraft, PreparedEvent};
 use crate::domain::{EntityType, LedgerKind, Money, Outcome, Position, PositionState, ids, time};
 use crate::service::{Actor, Service, ServiceConfig};
 use crate::service::{ServiceError, ServiceResult};
@@ -52,11 +52,12 @@ fn statement(institution: &str, asset: &str, n: usize, seq: i64) -> Q {
             created_at: now,
             updated_at: now,
         };
-        let payload = serde_json::json!({
+        let payload: CanonicalJson = serde_json::json!({
             "institutionId": institution, "assetId": asset, "holderReference": p.holder_reference,
             "currency": "USD", "amount": "1250.50", "externalReference": null,
             "state": "CREATED", "actor": "local:bench",
-        });
+        })
+        .into();
         let event: PreparedEvent = LedgerDraft {
             id: None,
             kind: LedgerKind::PositionCreated,

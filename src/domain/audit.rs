@@ -11,10 +11,9 @@
 //! costs one short hash.
 
 use super::Outcome;
-use super::ledger::{ChainBreak, GENESIS_HASH, canonical_value, hex32, write_json_string};
+use super::ledger::{CanonicalJson, ChainBreak, GENESIS_HASH, hex32, write_json_string};
 use super::time::{Timestamp, rfc3339};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -35,7 +34,9 @@ pub struct AuditEvent {
     pub resource_id: Option<String>,
     /// The institution the action concerned, for scoping reads.
     pub subject_institution_id: Option<String>,
-    pub payload: Option<Value>,
+    /// As its canonical text (what the digest covers); written out as the JSON value it is.
+    #[schema(value_type = Option<Object>)]
+    pub payload: Option<CanonicalJson>,
     pub error: Option<AuditError>,
     /// The service operation that wrote it: the `op_id` on the log lines of the same action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -56,29 +57,19 @@ pub struct AuditEvent {
 impl AuditEvent {
     /// The hex SHA-256 of the record's canonical JSON without its place in the chain.
     pub fn digest(&self) -> String {
-        self.digest_with(None)
-    }
-
-    /// `digest`, given the canonical JSON of the record's payload when it is known already (the
-    /// ledger event's, which a successful write's record repeats).
-    pub fn digest_with(&self, payload_json: Option<&str>) -> String {
-        hex32(&Sha256::digest(self.canonical_body(payload_json).as_bytes()).into())
+        hex32(&Sha256::digest(self.canonical_body().as_bytes()).into())
     }
 
     /// The record's RFC 8785 canonical JSON without `seq`, `prevHash` and `hash`, written
     /// directly (a property test checks it against `serde_json_canonicalizer`): the names in
     /// sorted order, `opId` and `client` only when present, as the export writes them.
-    pub fn canonical_body(&self, payload_json: Option<&str>) -> String {
+    pub fn canonical_body(&self) -> String {
         let opt = |out: &mut String, v: Option<&str>| match v {
             Some(s) => write_json_string(out, s),
             None => out.push_str("null"),
         };
-        let payload = match (payload_json, &self.payload) {
-            (_, None) => None,
-            (Some(known), Some(_)) => Some(std::borrow::Cow::Borrowed(known)),
-            (None, Some(v)) => Some(std::borrow::Cow::Owned(canonical_value(v))),
-        };
-        let mut out = String::with_capacity(384 + payload.as_ref().map_or(0, |p| p.len()));
+        let payload = self.payload.as_ref().map(CanonicalJson::as_str);
+        let mut out = String::with_capacity(384 + payload.map_or(0, str::len));
         out.push_str("{\"action\":");
         write_json_string(&mut out, &self.action);
         out.push_str(",\"actor\":");
@@ -113,7 +104,7 @@ impl AuditEvent {
         out.push_str(",\"outcome\":");
         write_json_string(&mut out, self.outcome.as_str());
         out.push_str(",\"payload\":");
-        out.push_str(payload.as_deref().unwrap_or("null"));
+        out.push_str(payload.unwrap_or("null"));
         out.push_str(",\"resourceId\":");
         opt(&mut out, self.resource_id.as_deref());
         out.push_str(",\"resourceType\":");
@@ -255,7 +246,7 @@ mod tests {
             resource_type: None,
             resource_id: None,
             subject_institution_id: None,
-            payload: Some(serde_json::json!({"n": n})),
+            payload: Some(serde_json::json!({"n": n}).into()),
             error: Some(AuditError {
                 code: "UNAUTHENTICATED".into(),
                 message: format!("attempt {n}"),
@@ -371,7 +362,8 @@ mod tests {
                     occurred_at: chrono::Utc.timestamp_millis_opt(ms).unwrap(),
                     actor, api_key_id, institution_id, action,
                     outcome: if failure { Outcome::Failure } else { Outcome::Success },
-                    resource_type, resource_id, subject_institution_id, payload,
+                    resource_type, resource_id, subject_institution_id,
+                    payload: payload.map(CanonicalJson::from),
                     error: error.map(|(code, message)| AuditError { code, message }),
                     op_id, client,
                     seq,
@@ -396,9 +388,7 @@ mod tests {
 
             #[test]
             fn direct_canonical_bytes_are_rfc8785(a in record()) {
-                prop_assert_eq!(a.canonical_body(None), reference(&a));
-                let payload = a.payload.as_ref().map(canonical_value);
-                prop_assert_eq!(a.canonical_body(payload.as_deref()), reference(&a));
+                prop_assert_eq!(a.canonical_body(), reference(&a));
                 prop_assert_eq!(
                     a.digest(),
                     hex::encode(Sha256::digest(reference(&a).as_bytes()))

@@ -2,6 +2,8 @@
 //! canonical JSON of the event exactly as exported, without its `hash` field; `prevHash` links it to
 //! the event before (64 zeros for seq 1). Anyone can re-verify an export with stock libraries.
 
+pub use super::json::{CanonicalJson, as_recorded, canonical_value};
+pub(crate) use super::json::{write_integer, write_json_string};
 use super::time::{Timestamp, rfc3339};
 use super::{EntityType, LedgerKind};
 use serde::{Deserialize, Serialize};
@@ -30,7 +32,8 @@ pub struct LedgerDraft {
     pub institution_id: String,
     pub position_id: Option<String>,
     pub at: Timestamp,
-    pub payload: Value,
+    /// As its canonical text: hashed and stored as it is.
+    pub payload: CanonicalJson,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -74,8 +77,8 @@ impl LedgerDraft {
     /// the event up to `prevHash`, already fed to SHA-256. What is left (`chain_hash`) is the
     /// only step that has to run in chain order, under the store's lock.
     pub fn prepare(self, id: String) -> PreparedEvent {
-        let payload_json = canonical_value(&self.payload);
-        let mut prefix = String::with_capacity(256 + payload_json.len());
+        let payload_json = self.payload.clone();
+        let mut prefix = String::with_capacity(256 + payload_json.as_str().len());
         write_prefix(
             &mut prefix,
             &Fields {
@@ -85,7 +88,7 @@ impl LedgerDraft {
                 id: &id,
                 institution_id: &self.institution_id,
                 kind: self.kind,
-                payload_json: &payload_json,
+                payload_json: payload_json.as_str(),
                 position_id: self.position_id.as_deref(),
             },
         );
@@ -107,7 +110,7 @@ pub struct PreparedEvent {
     pub id: String,
     pub draft: LedgerDraft,
     /// The payload's canonical JSON: hashed, and stored as is.
-    pub payload_json: String,
+    pub payload_json: CanonicalJson,
     /// The event's canonical JSON up to and including `"prevHash":` — what a database that
     /// links the chain itself hashes, followed by the previous hash and the seq.
     pub prefix: String,
@@ -152,11 +155,11 @@ impl PreparedEvent {
                 institution_id: d.institution_id,
                 position_id: d.position_id,
                 at: d.at,
-                payload: d.payload,
+                payload: d.payload.to_value(),
                 prev_hash: prev_hash.to_string(),
                 hash,
             },
-            payload_json: self.payload_json,
+            payload_json: self.payload_json.as_str().to_string(),
         }
     }
 
@@ -235,178 +238,6 @@ pub fn canonical_json(ev: &LedgerEvent) -> String {
 
 pub fn compute_hash(ev: &LedgerEvent) -> String {
     hex32(&Sha256::digest(canonical_json(ev).as_bytes()).into())
-}
-
-/// RFC 8785 text of a JSON value. Strings, integers of at most 2^53 in magnitude, booleans,
-/// null, arrays and objects (names sorted by UTF-16 code units) are written directly; a value
-/// holding any other number (a fraction, or an integer a double cannot hold exactly) is handed
-/// to `serde_json_canonicalizer`, whose ECMAScript number formatting it then gets.
-pub fn canonical_value(v: &Value) -> String {
-    let mut out = String::with_capacity(128);
-    if write_canonical(&mut out, v) {
-        out
-    } else {
-        serde_json_canonicalizer::to_string(v).expect("canonical JSON of a JSON value")
-    }
-}
-
-const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
-
-/// An integer as RFC 8785 writes it: as itself up to 2^53, beyond that as the nearest double in
-/// ECMAScript form (a chain never gets there; the verifier must still agree with the library).
-pub(crate) fn write_integer(out: &mut String, i: i64) {
-    if i.unsigned_abs() <= MAX_SAFE_INTEGER {
-        out.push_str(itoa::Buffer::new().format(i));
-    } else {
-        out.push_str(&serde_json_canonicalizer::to_string(&Value::from(i)).expect("a number"));
-    }
-}
-
-/// False when `v` holds a number this writer leaves to the library.
-fn write_canonical(out: &mut String, v: &Value) -> bool {
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                write_integer(out, i);
-            } else if let Some(u) = n.as_u64().filter(|u| *u <= MAX_SAFE_INTEGER) {
-                out.push_str(itoa::Buffer::new().format(u));
-            } else {
-                return false;
-            }
-        }
-        Value::String(s) => write_json_string(out, s),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                if !write_canonical(out, item) {
-                    return false;
-                }
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_by(|a, b| utf16_order(a.0, b.0));
-            out.push('{');
-            for (i, (k, item)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_json_string(out, k);
-                out.push(':');
-                if !write_canonical(out, item) {
-                    return false;
-                }
-            }
-            out.push('}');
-        }
-    }
-    true
-}
-
-/// Property names sort by their UTF-16 code units (RFC 8785 §3.2.3). That is byte order except
-/// where a character above U+FFFF (a surrogate pair, 0xD800…) meets one in U+E000…U+FFFF.
-fn utf16_order(a: &str, b: &str) -> std::cmp::Ordering {
-    if a.is_ascii() && b.is_ascii() {
-        a.cmp(b)
-    } else {
-        a.encode_utf16().cmp(b.encode_utf16())
-    }
-}
-
-/// A JSON string as RFC 8785 writes it: `"` and `\\` escaped, the control characters as
-/// `\b \t \n \f \r` or `\u00xx` (lower-case hex), everything else as itself.
-pub(crate) fn write_json_string(out: &mut String, s: &str) {
-    out.reserve(s.len() + 2);
-    out.push('"');
-    // Most strings a write seals (ids, times, codes, amounts) need no escape: one pass without
-    // an early exit, which the compiler turns into a few wide comparisons, finds that out.
-    let escapes = s.bytes().fold(false, |any, b| {
-        any | (b < 0x20) | (b == b'"') | (b == b'\\')
-    });
-    if !escapes {
-        out.push_str(s);
-        out.push('"');
-        return;
-    }
-    let mut plain = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let esc: &str = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            0x08 => "\\b",
-            0x09 => "\\t",
-            0x0a => "\\n",
-            0x0c => "\\f",
-            0x0d => "\\r",
-            0x00..=0x1f => "",
-            _ => continue,
-        };
-        out.push_str(&s[plain..i]);
-        if esc.is_empty() {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.push_str("\\u00");
-            out.push(HEX[(b >> 4) as usize] as char);
-            out.push(HEX[(b & 0xf) as usize] as char);
-        } else {
-            out.push_str(esc);
-        }
-        plain = i + 1;
-    }
-    out.push_str(&s[plain..]);
-    out.push('"');
-}
-
-/// `v` as the ledger records it: the value its canonical text reads back as (`1.0` is recorded
-/// as `1`), so the row that stores it says exactly what its event says. A number the canonical
-/// form cannot carry exactly (an integer beyond ±2^53, which a double rounds) is refused with
-/// the path of the field that holds it: the ledger would record another number than the one
-/// given, and the two would disagree for ever.
-pub fn as_recorded(field: &str, v: &Value) -> Result<Value, super::error::DomainError> {
-    let recorded: Value =
-        serde_json::from_str(&canonical_value(v)).expect("canonical JSON reads back");
-    match first_inexact(v, &recorded, field) {
-        None => Ok(recorded),
-        Some((path, n)) => Err(super::error::DomainError::field(
-            &path,
-            format!(
-                "{n} cannot be recorded exactly in the ledger (integers beyond \
-                 ±{MAX_SAFE_INTEGER} lose digits as JSON numbers): give it as a string"
-            ),
-        )),
-    }
-}
-
-/// The first number of `given` that `recorded` (its canonical reading) does not hold exactly:
-/// its path and its text.
-fn first_inexact(given: &Value, recorded: &Value, path: &str) -> Option<(String, String)> {
-    match (given, recorded) {
-        (Value::Number(a), Value::Number(b)) => {
-            let exact = match (a.as_i64(), a.as_u64(), a.as_f64()) {
-                (Some(i), _, _) => b.as_i64() == Some(i),
-                (None, Some(u), _) => b.as_u64() == Some(u),
-                // A double writes and reads back as itself (shortest round-trip form).
-                (None, None, Some(f)) => b.as_f64() == Some(f),
-                _ => false,
-            };
-            (!exact).then(|| (path.to_string(), a.to_string()))
-        }
-        (Value::Array(a), Value::Array(b)) => a
-            .iter()
-            .zip(b)
-            .enumerate()
-            .find_map(|(i, (x, y))| first_inexact(x, y, &format!("{path}[{i}]"))),
-        (Value::Object(a), Value::Object(b)) => a.iter().find_map(|(k, x)| {
-            b.get(k)
-                .and_then(|y| first_inexact(x, y, &format!("{path}.{k}")))
-        }),
-        _ => None,
-    }
 }
 
 /// Where and why a chain is broken.
@@ -516,7 +347,7 @@ mod tests {
             institution_id: "inst_1".into(),
             position_id: Some(format!("pos_{n}")),
             at: time::parse("2026-11-28T20:46:40.123Z").unwrap(),
-            payload: json!({"amount": "10.5", "n": n}),
+            payload: json!({"amount": "10.5", "n": n}).into(),
         }
     }
 
@@ -744,15 +575,18 @@ pub(crate) mod canonical {
                 institution_id: ev.institution_id.clone(),
                 position_id: ev.position_id.clone(),
                 at: ev.at,
-                payload: ev.payload.clone(),
+                payload: ev.payload.clone().into(),
             };
             let prepared = draft.prepare(ev.id.clone());
             let hash = prepared.chain_hash(ev.seq - 1, &ev.prev_hash);
             let sealed = prepared.into_event(ev.seq - 1, &ev.prev_hash, hash);
             prop_assert_eq!(&sealed.event.hash, &hex::encode(Sha256::digest(reference(&ev).as_bytes())));
-            prop_assert_eq!(sealed.payload_json, serde_json_canonicalizer::to_string(&ev.payload).unwrap());
+            prop_assert_eq!(&sealed.payload_json, &serde_json_canonicalizer::to_string(&ev.payload).unwrap());
+            // The sealed event holds its payload as the canonical text reads back (a store
+            // returns the same): a number beyond 2^53 as the double it is hashed as.
             let mut expected = ev.clone();
             expected.hash = sealed.event.hash.clone();
+            expected.payload = serde_json::from_str(&sealed.payload_json).unwrap();
             prop_assert_eq!(sealed.event, expected);
         }
     }
@@ -777,7 +611,7 @@ pub(crate) mod canonical {
             institution_id: "inst_1".into(),
             position_id: None,
             at: chrono::Utc.timestamp_millis_opt(0).unwrap(),
-            payload: serde_json::json!({"region": "US"}),
+            payload: serde_json::json!({"region": "US"}).into(),
         };
         let p = d.clone().prepare("led_1".into()).with_entity_id("pol_old");
         let mut renamed = d;

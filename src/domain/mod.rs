@@ -7,6 +7,7 @@ pub mod audit;
 pub mod enums;
 pub mod error;
 pub mod ids;
+pub mod json;
 pub mod ledger;
 pub mod lifecycle;
 pub mod model;

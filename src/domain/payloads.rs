@@ -1,9 +1,11 @@
 //! What each kind of ledger event says, as types. The service writes a payload from these (so a
 //! kind's payload has one definition), and readers — the CLI's event lines, the console's ledger
 //! detail, the positions table kept current by the stream — read it through `LedgerEvent::typed`
-//! instead of by string key. Fields are in the order they are written; the hash covers the
-//! canonical (sorted) form, so the order only shows in the audit trail's JSON.
+//! instead of by string key. A write carries its payload as canonical text (`Payload::canonical`,
+//! names sorted), which its ledger event and its audit record share; `to_value` gives the fields
+//! in the order they are declared.
 
+use super::json::{CanonicalJson, canonical_value, write_integer, write_json_string};
 use super::ledger::LedgerEvent;
 use super::policy::PolicyConfig;
 use super::{
@@ -119,55 +121,89 @@ pub struct ApiKeyChange {
     pub key_hash: Option<String>,
 }
 
-/// A string or null.
-fn opt_str(s: &Option<String>) -> Value {
-    s.as_ref().map_or(Value::Null, |s| Value::String(s.clone()))
+/// `"name":` and a string or `null`, after a comma unless first.
+fn field(out: &mut String, name: &str, first: bool) {
+    if !first {
+        out.push(',');
+    }
+    out.push('"');
+    out.push_str(name);
+    out.push_str("\":");
 }
 
+fn opt_string(out: &mut String, s: Option<&str>) {
+    match s {
+        Some(s) => write_json_string(out, s),
+        None => out.push_str("null"),
+    }
+}
+
+// The two payloads written on every position write are written as canonical text directly, names
+// in sorted order: no tree of values is built to be sorted and thrown away. A test holds each
+// equal to the canonical text of what serde writes.
+
 impl PositionCreated {
-    fn to_value(&self) -> Value {
-        let mut m = serde_json::Map::with_capacity(8);
-        m.insert("institutionId".into(), self.institution_id.clone().into());
-        m.insert("assetId".into(), self.asset_id.clone().into());
-        m.insert(
-            "holderReference".into(),
-            self.holder_reference.clone().into(),
-        );
-        m.insert("currency".into(), self.currency.as_str().into());
-        m.insert("amount".into(), self.amount.to_string().into());
-        m.insert(
-            "externalReference".into(),
-            opt_str(&self.external_reference),
-        );
-        m.insert("state".into(), self.state.as_str().into());
-        m.insert("actor".into(), self.actor.clone().into());
-        Value::Object(m)
+    fn canonical(&self) -> String {
+        let mut out = String::with_capacity(256);
+        out.push('{');
+        field(&mut out, "actor", true);
+        write_json_string(&mut out, &self.actor);
+        field(&mut out, "amount", false);
+        write_json_string(&mut out, &self.amount.to_string());
+        field(&mut out, "assetId", false);
+        write_json_string(&mut out, &self.asset_id);
+        field(&mut out, "currency", false);
+        write_json_string(&mut out, self.currency.as_str());
+        field(&mut out, "externalReference", false);
+        opt_string(&mut out, self.external_reference.as_deref());
+        field(&mut out, "holderReference", false);
+        write_json_string(&mut out, &self.holder_reference);
+        field(&mut out, "institutionId", false);
+        write_json_string(&mut out, &self.institution_id);
+        field(&mut out, "state", false);
+        write_json_string(&mut out, self.state.as_str());
+        out.push('}');
+        out
     }
 }
 
 impl Transition {
-    fn to_value(&self) -> Value {
-        let mut m = serde_json::Map::with_capacity(10);
-        m.insert("fromState".into(), self.from_state.as_str().into());
-        m.insert("toState".into(), self.to_state.as_str().into());
-        m.insert("reason".into(), opt_str(&self.reason));
-        m.insert(
-            "lifecycleEventId".into(),
-            self.lifecycle_event_id.clone().into(),
-        );
-        m.insert("version".into(), self.version.into());
-        m.insert("actor".into(), self.actor.clone().into());
-        if let Some(metadata) = &self.metadata {
-            m.insert("metadata".into(), metadata.clone().unwrap_or(Value::Null));
-        }
-        let balance = |b: &Option<Balance>| b.map_or(Value::Null, |b| b.to_string().into());
+    fn canonical(&self) -> String {
+        let balance = |out: &mut String, b: &Option<Balance>| match b {
+            Some(b) => write_json_string(out, &b.to_string()),
+            None => out.push_str("null"),
+        };
+        let mut out = String::with_capacity(256);
+        out.push('{');
+        field(&mut out, "actor", true);
+        write_json_string(&mut out, &self.actor);
         if let Some(amount) = &self.amount {
-            m.insert("amount".into(), balance(amount));
+            field(&mut out, "amount", false);
+            balance(&mut out, amount);
         }
+        field(&mut out, "fromState", false);
+        write_json_string(&mut out, self.from_state.as_str());
         if let Some(held) = &self.held {
-            m.insert("held".into(), balance(held));
+            field(&mut out, "held", false);
+            balance(&mut out, held);
         }
-        Value::Object(m)
+        field(&mut out, "lifecycleEventId", false);
+        write_json_string(&mut out, &self.lifecycle_event_id);
+        if let Some(metadata) = &self.metadata {
+            field(&mut out, "metadata", false);
+            match metadata {
+                Some(m) => out.push_str(&canonical_value(m)),
+                None => out.push_str("null"),
+            }
+        }
+        field(&mut out, "reason", false);
+        opt_string(&mut out, self.reason.as_deref());
+        field(&mut out, "toState", false);
+        write_json_string(&mut out, self.to_state.as_str());
+        field(&mut out, "version", false);
+        write_integer(&mut out, self.version);
+        out.push('}');
+        out
     }
 }
 
@@ -195,16 +231,17 @@ pub enum Payload {
 }
 
 impl Payload {
-    /// The JSON written into the ledger event and the audit record.
-    pub fn to_value(&self) -> Value {
-        // The two written on every position write are built into maps of their final size:
-        // serde's value serializer grows a map one field at a time (a profile showed the
-        // regrowth as a fifth of a write in memory). A test holds them equal to serde's.
+    /// The payload as the canonical text written into the ledger event and the audit record.
+    pub fn canonical(&self) -> CanonicalJson {
         match self {
-            Payload::PositionCreated(p) => return p.to_value(),
-            Payload::PositionStateChanged(t) => return t.to_value(),
-            _ => {}
+            Payload::PositionCreated(p) => CanonicalJson::from_canonical(p.canonical()),
+            Payload::PositionStateChanged(t) => CanonicalJson::from_canonical(t.canonical()),
+            _ => CanonicalJson::of(&self.to_value()),
         }
+    }
+
+    /// The payload as a JSON value, its fields in the order they are declared.
+    pub fn to_value(&self) -> Value {
         let v = match self {
             Payload::InstitutionCreated(p) => serde_json::to_value(p),
             Payload::TemplateCreated(p) => serde_json::to_value(p),
@@ -298,7 +335,7 @@ mod tests {
             institution_id: "inst_1".into(),
             position_id: Some("pos_1".into()),
             at: time::now(),
-            payload,
+            payload: payload.into(),
         }
         .seal("led_1".into(), 0, crate::domain::ledger::GENESIS_HASH)
     }
@@ -343,9 +380,18 @@ mod tests {
         assert_eq!(e.typed().unwrap().to_value(), old_key);
     }
 
-    /// The hand-built maps are serde's, field for field and in order.
+    /// The payloads written as canonical text directly are the canonical text of what serde
+    /// writes, with every optional field present, absent and null.
     #[test]
-    fn hand_built_payloads_are_what_serde_writes() {
+    fn payloads_written_directly_are_the_canonical_text_of_serdes() {
+        let canonical_of_serde = |p: &Payload| {
+            let v = match p {
+                Payload::PositionCreated(p) => serde_json::to_value(p),
+                Payload::PositionStateChanged(t) => serde_json::to_value(t),
+                _ => unreachable!(),
+            };
+            CanonicalJson::of(&v.unwrap())
+        };
         let created = PositionCreated {
             institution_id: "inst_1".into(),
             asset_id: "ast_1".into(),
@@ -361,11 +407,8 @@ mod tests {
                 external_reference: ext,
                 ..created.clone()
             };
-            let by_hand = serde_json::to_string(&p.to_value()).unwrap();
-            assert_eq!(
-                by_hand,
-                serde_json::to_string(&serde_json::to_value(&p).unwrap()).unwrap()
-            );
+            let p = Payload::PositionCreated(p);
+            assert_eq!(p.canonical(), canonical_of_serde(&p));
         }
         let t = Transition {
             from_state: PositionState::Funded,
@@ -378,21 +421,25 @@ mod tests {
             amount: Some(Some(Balance::parse("250").unwrap())),
             held: Some(None),
         };
+        let amounts = [None, Some(None), Some(Some(Balance::parse("250").unwrap()))];
         for (reason, metadata) in [
-            (Some("half".to_string()), None),
+            (Some("half \u{1}\"é\"".to_string()), None),
             (None, Some(None)),
-            (None, Some(Some(json!({"b": [1, 2.5], "a": "x"})))),
+            (
+                None,
+                Some(Some(json!({"b": [1, 2.5, 1e300], "a": "x", "é": null}))),
+            ),
         ] {
-            let t = Transition {
-                reason,
-                metadata,
-                ..t.clone()
-            };
-            let by_hand = serde_json::to_string(&t.to_value()).unwrap();
-            assert_eq!(
-                by_hand,
-                serde_json::to_string(&serde_json::to_value(&t).unwrap()).unwrap()
-            );
+            for (amount, held) in amounts.iter().zip(amounts.iter().rev()) {
+                let t = Payload::PositionStateChanged(Transition {
+                    reason: reason.clone(),
+                    metadata: metadata.clone(),
+                    amount: *amount,
+                    held: *held,
+                    ..t.clone()
+                });
+                assert_eq!(t.canonical(), canonical_of_serde(&t));
+            }
         }
     }
 

@@ -393,7 +393,7 @@ mod tests {
                 institution_id: "inst_1".into(),
                 position_id: (entity_type == EntityType::Position).then(|| id.to_string()),
                 at: time::now(),
-                payload,
+                payload: payload.into(),
             };
             out.push(d.seal(format!("led_{}", seq + 1), seq, &prev));
         }

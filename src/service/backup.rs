@@ -860,7 +860,7 @@ pub(super) fn replayed_write(e: &LedgerEvent, effect: Effect, audit: Option<Audi
             institution_id: e.institution_id.clone(),
             position_id: e.position_id.clone(),
             at: e.at,
-            payload: e.payload.clone(),
+            payload: e.payload.clone().into(),
         }),
         audit,
     }

@@ -301,7 +301,10 @@ impl Service {
             };
             let id = a.resource_id.clone().unwrap_or_default();
             audited.entry((action, id)).or_default().push(Audited {
-                payload: a.payload.as_ref().map(digest),
+                payload: a
+                    .payload
+                    .as_ref()
+                    .map(|p| Sha256::digest(p.as_str().as_bytes()).into()),
                 id: a.id,
                 actor: a.actor,
                 api_key_id: a.api_key_id,

@@ -348,11 +348,12 @@ impl Service {
                 ..Default::default()
             };
             let want = crate::domain::ledger::canonical_value(&event.payload);
-            let audit = self.store.list_audit(&q).await?.into_iter().find(|a| {
-                a.payload
-                    .as_ref()
-                    .is_some_and(|p| crate::domain::ledger::canonical_value(p) == want)
-            });
+            let audit = self
+                .store
+                .list_audit(&q)
+                .await?
+                .into_iter()
+                .find(|a| a.payload.as_ref().is_some_and(|p| p.as_str() == want));
             Ok(EventDetail { event, audit })
         })
         .await

@@ -38,7 +38,7 @@ pub use types::*;
 use crate::domain::apikey::{self, ApiKey};
 use crate::domain::audit::{AuditError, AuditEvent};
 use crate::domain::error::Errors;
-use crate::domain::ledger::{ChainVerifier, LedgerDraft, LedgerEvent};
+use crate::domain::ledger::{CanonicalJson, ChainVerifier, LedgerDraft, LedgerEvent};
 use crate::domain::payloads::{self, Payload};
 use crate::domain::policy::{PolicyConfig, PositionPolicy};
 use crate::domain::template::{self, TemplateLimits};
@@ -483,7 +483,7 @@ impl Service {
         resource_type: Option<EntityType>,
         resource_id: Option<&str>,
         subject_institution_id: Option<&str>,
-        payload: Option<Value>,
+        payload: Option<CanonicalJson>,
     ) -> AuditEvent {
         AuditEvent {
             id: ids::new_id(ids::AUDIT),
@@ -564,7 +564,8 @@ impl Service {
     /// The write of `change` with its ledger event and audit record (see `commit_recorded`).
     fn recorded_write(&self, actor: &Actor, change: Change, r: Record<'_>) -> Write {
         let kind = r.payload.kind();
-        let payload = r.payload.to_value();
+        // One canonical text, shared by the event and the record.
+        let payload = r.payload.canonical();
         let ledger = LedgerDraft {
             id: None,
             kind,

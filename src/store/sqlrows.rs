@@ -11,7 +11,7 @@ pub use super::tables::{
 use super::{StoreError, StoreResult};
 use crate::domain::apikey::ApiKey;
 use crate::domain::audit::{AuditError, AuditEvent};
-use crate::domain::ledger::{LedgerEvent, PreparedEvent};
+use crate::domain::ledger::{CanonicalJson, LedgerEvent, PreparedEvent};
 use crate::domain::policy::PolicyConfig;
 use crate::domain::{
     Asset, AssetTemplate, Balance, Institution, InstitutionPolicy, Money, Position,
@@ -257,8 +257,9 @@ impl TryFrom<AuditRow> for AuditEvent {
             subject_institution_id: r.subject_institution_id,
             payload: r
                 .payload
-                .map(|p| parse_json("audit payload", &p))
-                .transpose()?,
+                .map(|p| parse_json::<serde_json::Value>("audit payload", &p))
+                .transpose()?
+                .map(CanonicalJson::from),
             error: r
                 .error
                 .map(|e| parse_json::<AuditError>("audit error", &e))
@@ -404,7 +405,7 @@ impl LedgerRow {
             institution_id: x.institution_id.clone(),
             position_id: x.position_id.clone(),
             at: ts(&x.at),
-            payload: e.payload_json.clone(),
+            payload: e.payload_json.as_str().to_string(),
             prev_hash: prev_hash.into(),
             hash: hash.into(),
         }
@@ -425,7 +426,7 @@ impl AuditRow {
             resource_type: a.resource_type.clone(),
             resource_id: a.resource_id.clone(),
             subject_institution_id: a.subject_institution_id.clone(),
-            payload: a.payload.as_ref().map(json_text),
+            payload: a.payload.as_ref().map(|p| p.as_str().to_string()),
             error: a.error.as_ref().map(json_text),
             op_id: a.op_id.clone(),
             client: a.client.clone(),

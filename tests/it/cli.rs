@@ -1228,7 +1228,7 @@ async fn rewrite_history(db: &Path, from_seq: i64) {
             institution_id: e.institution_id.clone(),
             position_id: e.position_id.clone(),
             at: e.at,
-            payload: payload.clone(),
+            payload: payload.clone().into(),
         }
         .seal(e.id.clone(), e.seq - 1, &prev);
         sql.push_str(&format!(

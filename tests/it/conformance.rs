@@ -495,7 +495,7 @@ async fn stale_transition_conflicts_and_changes_nothing(h: &Harness) {
             institution_id: f.institution.clone(),
             position_id: Some(p.id.clone()),
             at: time::now(),
-            payload: serde_json::json!({}),
+            payload: serde_json::json!({}).into(),
         }),
         audit: None,
     };
@@ -958,7 +958,7 @@ async fn audit_records_and_filters(h: &Harness) {
     assert_eq!(all[0].error.as_ref().unwrap().code, "INVALID_TRANSITION");
     assert_eq!(all[0].actor, "local:tester");
     assert_eq!(all[1].resource_id.as_deref(), Some(p.id.as_str()));
-    assert_eq!(all[1].payload.as_ref().unwrap()["amount"], "100");
+    assert_eq!(all[1].payload.as_ref().unwrap().to_value()["amount"], "100");
     let failures = h
         .store
         .list_audit(&AuditQuery {

@@ -540,7 +540,7 @@ async fn keys_from_before_recorded_hashes_are_a_note_not_a_finding() {
                 institution_id: f.institution.clone(),
                 position_id: None,
                 at: now,
-                payload: payload.clone(),
+                payload: payload.clone().into(),
             }),
             audit: Some(AuditEvent {
                 id: ids::new_id(ids::AUDIT),
@@ -553,7 +553,7 @@ async fn keys_from_before_recorded_hashes_are_a_note_not_a_finding() {
                 resource_type: Some("api_key".into()),
                 resource_id: Some(key.id.clone()),
                 subject_institution_id: Some(f.institution.clone()),
-                payload: Some(payload),
+                payload: Some(payload.into()),
                 error: None,
                 op_id: None,
                 client: None,

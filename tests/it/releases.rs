@@ -280,7 +280,7 @@ async fn legacy_partial_release(h: &Harness, institution: &str, id: &str) {
             institution_id: institution.into(),
             position_id: Some(id.into()),
             at: now,
-            payload: payload.clone(),
+            payload: payload.clone().into(),
         }),
         audit: Some(AuditEvent {
             id: ids::new_id(ids::AUDIT),
@@ -293,7 +293,7 @@ async fn legacy_partial_release(h: &Harness, institution: &str, id: &str) {
             resource_type: Some(EntityType::Position.as_str().into()),
             resource_id: Some(id.into()),
             subject_institution_id: Some(institution.into()),
-            payload: Some(payload),
+            payload: Some(payload.into()),
             error: None,
             op_id: None,
             client: None,

@@ -49,7 +49,7 @@ fn create_write(p: &escrowgrid::domain::Position) -> Write {
             institution_id: p.institution_id.clone(),
             position_id: Some(p.id.clone()),
             at: time::now(),
-            payload: serde_json::json!({"holderReference": p.holder_reference}),
+            payload: serde_json::json!({"holderReference": p.holder_reference}).into(),
         }),
         audit: None,
     }

@@ -29,7 +29,7 @@ impl MemoryStore {
         let run = || {
             for (i, w) in writes.into_iter().enumerate() {
                 let ledger = w.ledger.map(ledger_in);
-                let audit = w.audit.map(|a| AuditIn::new(a, ledger.as_ref()));
+                let audit = w.audit.map(AuditIn::new);
                 self.apply(d, w.change, ledger, audit)
                     .map_err(|e| StoreError::Constraint(format!("write {} failed: {e}", i + 1)))?;
             }

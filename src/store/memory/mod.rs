@@ -101,35 +101,22 @@ struct LedgerIn {
     payload: Arc<str>,
 }
 
-/// A write's audit record made ready outside the lock: its payload's canonical JSON and its
-/// digest.
+/// A write's audit record made ready outside the lock: its digest.
 struct AuditIn {
     record: AuditEvent,
-    payload: Option<Arc<str>>,
     digest: String,
 }
 
 impl AuditIn {
-    fn new(record: AuditEvent, ledger: Option<&LedgerIn>) -> AuditIn {
-        let payload: Option<Arc<str>> = match (&record.payload, ledger) {
-            (None, _) => None,
-            (Some(v), Some(l)) if records::same_value(v, &l.prepared.draft.payload) => {
-                Some(l.payload.clone())
-            }
-            (Some(v), _) => Some(crate::domain::ledger::canonical_value(v).into()),
-        };
-        let digest = record.digest_with(payload.as_deref());
-        AuditIn {
-            record,
-            payload,
-            digest,
-        }
+    fn new(record: AuditEvent) -> AuditIn {
+        let digest = record.digest();
+        AuditIn { record, digest }
     }
 }
 
 fn ledger_in(draft: LedgerDraft) -> LedgerIn {
     let prepared = draft.prepare_with_id();
-    let payload = Arc::from(prepared.payload_json.as_str());
+    let payload = prepared.payload_json.shared().clone();
     LedgerIn { prepared, payload }
 }
 
@@ -286,7 +273,7 @@ impl MemoryStore {
                 ledger = ledger.map(|l| {
                     let prepared = l.prepared.with_entity_id(&stored.id);
                     LedgerIn {
-                        payload: Arc::from(prepared.payload_json.as_str()),
+                        payload: prepared.payload_json.shared().clone(),
                         prepared,
                     }
                 });
@@ -294,7 +281,7 @@ impl MemoryStore {
                     && a.record.resource_id.as_ref() != Some(&stored.id)
                 {
                     a.record.resource_id = Some(stored.id.clone());
-                    a.digest = a.record.digest_with(a.payload.as_deref());
+                    a.digest = a.record.digest();
                 }
                 policy_to_store = Some(stored);
             }
@@ -415,7 +402,7 @@ impl MemoryStore {
                 seq,
             );
             d.audit_ids.insert(&a.record.id);
-            let kept = Au::keep(a.record, a.payload, hash, &mut d.names);
+            let kept = Au::keep(a.record, hash, &mut d.names);
             d.audit.push(kept);
             (seq, hex32(&hash))
         });
@@ -524,7 +511,7 @@ impl Store for MemoryStore {
         } = w;
         // Everything of sealing that does not need the chains' heads, before the lock.
         let ledger = ledger.map(ledger_in);
-        let audit = audit.map(|a| AuditIn::new(a, ledger.as_ref()));
+        let audit = audit.map(AuditIn::new);
         self.faults.pass_gate().await;
         if let Some(m) = self.marks.mark() {
             return Err(StoreError::Mirrored { of: m.source });

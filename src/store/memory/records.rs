@@ -12,7 +12,7 @@
 //! Reads build the domain types back from these.
 
 use crate::domain::audit::{AuditError, AuditEvent};
-use crate::domain::ledger::{GENESIS_HASH, LedgerEvent, hex32};
+use crate::domain::ledger::{CanonicalJson, GENESIS_HASH, LedgerEvent, hex32};
 use crate::domain::time::Timestamp;
 use crate::domain::{EntityType, LedgerKind, Outcome, PositionLifecycleEvent, PositionState};
 use rustc_hash::FxHashSet as HashSet;
@@ -253,7 +253,7 @@ pub(super) struct Au {
     pub resource_type: Option<Arc<str>>,
     pub resource_id: Option<Box<str>>,
     pub subject_institution_id: Option<Arc<str>>,
-    pub payload: Option<Arc<str>>,
+    pub payload: Option<CanonicalJson>,
     pub error: Option<Box<AuditError>>,
     pub op_id: Option<Box<str>>,
     pub client: Option<Arc<str>>,
@@ -261,13 +261,8 @@ pub(super) struct Au {
 }
 
 impl Au {
-    /// What the store keeps of `a`, whose payload's canonical JSON is `payload`.
-    pub(super) fn keep(
-        a: AuditEvent,
-        payload: Option<Arc<str>>,
-        hash: [u8; 32],
-        names: &mut Names,
-    ) -> Au {
+    /// What the store keeps of `a`.
+    pub(super) fn keep(a: AuditEvent, hash: [u8; 32], names: &mut Names) -> Au {
         Au {
             id: a.id.into_boxed_str(),
             occurred_at: a.occurred_at,
@@ -279,7 +274,7 @@ impl Au {
             resource_type: names.opt(a.resource_type.as_deref()),
             resource_id: a.resource_id.map(String::into_boxed_str),
             subject_institution_id: names.opt(a.subject_institution_id.as_deref()),
-            payload,
+            payload: a.payload,
             error: a.error.map(Box::new),
             op_id: a.op_id.map(String::into_boxed_str),
             client: names.opt(a.client.as_deref()),
@@ -300,7 +295,7 @@ impl Au {
             resource_type: s(&self.resource_type),
             resource_id: self.resource_id.as_deref().map(str::to_string),
             subject_institution_id: s(&self.subject_institution_id),
-            payload: self.payload.as_deref().map(parse),
+            payload: self.payload.clone(),
             error: self.error.as_deref().cloned(),
             op_id: self.op_id.as_deref().map(str::to_string),
             client: s(&self.client),
@@ -368,23 +363,6 @@ impl Lc {
             amount: self.amount,
             held: self.held,
         }
-    }
-}
-
-/// Two payloads equal field by field in the same order: a write's audit record holds a copy
-/// of its ledger event's payload, which this finds without a lookup per name.
-pub(super) fn same_value(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .zip(y.iter())
-                    .all(|((k1, v1), (k2, v2))| k1 == k2 && same_value(v1, v2))
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(v1, v2)| same_value(v1, v2))
-        }
-        _ => a == b,
     }
 }
 
