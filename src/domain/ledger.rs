@@ -20,6 +20,13 @@ pub fn hex32(h: &[u8; 32]) -> String {
     String::from_utf8(out.to_vec()).expect("hex is ASCII")
 }
 
+/// `hex32` written into `buf` (no allocation): for a hash that is only hashed again, as a
+/// previous hash is under a store's lock.
+pub fn hex32_in<'a>(h: &[u8; 32], buf: &'a mut [u8; 64]) -> &'a str {
+    hex::encode_to_slice(h, buf).expect("64 bytes hold 32 in hex");
+    std::str::from_utf8(buf).expect("hex is ASCII")
+}
+
 /// An event before the store gives it its place in the chain.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LedgerDraft {

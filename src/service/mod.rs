@@ -557,12 +557,12 @@ impl Service {
     ) -> ServiceResult<Committed> {
         Ok(self
             .store
-            .commit(self.recorded_write(actor, change, r))
+            .commit(self.recorded_write(actor, change, &r))
             .await?)
     }
 
     /// The write of `change` with its ledger event and audit record (see `commit_recorded`).
-    fn recorded_write(&self, actor: &Actor, change: Change, r: Record<'_>) -> Write {
+    fn recorded_write(&self, actor: &Actor, change: Change, r: &Record<'_>) -> Write {
         let kind = r.payload.kind();
         // One canonical text, shared by the event and the record.
         let payload = r.payload.canonical();

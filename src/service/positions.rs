@@ -163,7 +163,7 @@ impl Service {
                 })
                 .await?;
             let change = Change::CreatePosition(p.clone(), Some(seen));
-            let write = self.recorded_write(actor, change, record.clone());
+            let write = self.recorded_write(actor, change, &record);
             match self.store.commit(write).await {
                 Ok(_) => {
                     self.written.keep(p.clone());
@@ -430,7 +430,7 @@ impl Service {
                 event: event.clone(),
                 policy: policy.clone(),
             };
-            let write = self.recorded_write(actor, change, record.clone());
+            let write = self.recorded_write(actor, change, &record);
             match self.store.commit(write).await {
                 Err(StoreError::PolicyChanged { .. }) if tries < POLICY_TRIES => {
                     if let Some(seen) = &policy {

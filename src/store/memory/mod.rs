@@ -14,7 +14,9 @@ use super::{
 };
 use crate::domain::apikey::ApiKey;
 use crate::domain::audit::AuditEvent;
-use crate::domain::ledger::{GENESIS_HASH, LedgerDraft, LedgerEvent, PreparedEvent, hex32};
+use crate::domain::ledger::{
+    GENESIS_HASH, LedgerDraft, LedgerEvent, PreparedEvent, hex32, hex32_in,
+};
 use crate::domain::{
     Asset, AssetTemplate, Institution, InstitutionPolicy, Position, PositionLifecycleEvent,
     PositionState, Region,
@@ -308,10 +310,11 @@ impl MemoryStore {
             Some(l) => {
                 self.faults.check_ledger_append()?;
                 let seq = d.ledger.len() as i64;
-                let prev = d.ledger.last().map(|e| hex32(&e.hash));
+                let mut buf = [0u8; 64];
+                let prev = d.ledger.last().map(|e| hex32_in(&e.hash, &mut buf));
                 let hash = l
                     .prepared
-                    .chain_hash_bytes(seq, prev.as_deref().unwrap_or(GENESIS_HASH));
+                    .chain_hash_bytes(seq, prev.unwrap_or(GENESIS_HASH));
                 Some((l, seq + 1, hash))
             }
             None => None,
@@ -395,12 +398,10 @@ impl MemoryStore {
         });
         let audit_link = audit.map(|a| {
             let seq = d.audit.len() as i64 + 1;
-            let prev = d.audit.last().map(|x| hex32(&x.hash));
-            let hash = crate::domain::audit::link_hash_bytes(
-                &a.digest,
-                prev.as_deref().unwrap_or(GENESIS_HASH),
-                seq,
-            );
+            let mut buf = [0u8; 64];
+            let prev = d.audit.last().map(|x| hex32_in(&x.hash, &mut buf));
+            let hash =
+                crate::domain::audit::link_hash_bytes(&a.digest, prev.unwrap_or(GENESIS_HASH), seq);
             d.audit_ids.insert(&a.record.id);
             let kept = Au::keep(a.record, hash, &mut d.names);
             d.audit.push(kept);
