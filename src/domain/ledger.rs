@@ -84,8 +84,7 @@ impl LedgerDraft {
     /// the event up to `prevHash`, already fed to SHA-256. What is left (`chain_hash`) is the
     /// only step that has to run in chain order, under the store's lock.
     pub fn prepare(self, id: String) -> PreparedEvent {
-        let payload_json = self.payload.clone();
-        let mut prefix = String::with_capacity(256 + payload_json.as_str().len());
+        let mut prefix = String::with_capacity(256 + self.payload.as_str().len());
         write_prefix(
             &mut prefix,
             &Fields {
@@ -95,7 +94,7 @@ impl LedgerDraft {
                 id: &id,
                 institution_id: &self.institution_id,
                 kind: self.kind,
-                payload_json: payload_json.as_str(),
+                payload_json: self.payload.as_str(),
                 position_id: self.position_id.as_deref(),
             },
         );
@@ -104,7 +103,6 @@ impl LedgerDraft {
         PreparedEvent {
             id,
             draft: self,
-            payload_json,
             prefix,
             hasher,
         }
@@ -115,9 +113,8 @@ impl LedgerDraft {
 #[derive(Debug, Clone)]
 pub struct PreparedEvent {
     pub id: String,
+    /// The draft, whose payload (canonical JSON) is hashed and stored as it is.
     pub draft: LedgerDraft,
-    /// The payload's canonical JSON: hashed, and stored as is.
-    pub payload_json: CanonicalJson,
     /// The event's canonical JSON up to and including `"prevHash":` — what a database that
     /// links the chain itself hashes, followed by the previous hash and the seq.
     pub prefix: String,
@@ -152,6 +149,7 @@ impl PreparedEvent {
     /// The event after (`prev_seq`, `prev_hash`), with the hash `chain_hash` gave for that place.
     pub fn into_event(self, prev_seq: i64, prev_hash: &str, hash: String) -> SealedEvent {
         let d = self.draft;
+        let payload_json = d.payload.as_str().to_string();
         SealedEvent {
             event: LedgerEvent {
                 seq: prev_seq + 1,
@@ -166,7 +164,7 @@ impl PreparedEvent {
                 prev_hash: prev_hash.to_string(),
                 hash,
             },
-            payload_json: self.payload_json.as_str().to_string(),
+            payload_json,
         }
     }
 

@@ -405,7 +405,7 @@ impl LedgerRow {
             institution_id: x.institution_id.clone(),
             position_id: x.position_id.clone(),
             at: ts(&x.at),
-            payload: e.payload_json.as_str().to_string(),
+            payload: e.draft.payload.as_str().to_string(),
             prev_hash: prev_hash.into(),
             hash: hash.into(),
         }

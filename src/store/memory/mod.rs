@@ -26,7 +26,7 @@ use positions::{Pos, PosEntry, PosKey, Positions};
 use records::{Au, AuditIds, Chunked, Ev, Lc, Names, PosOf, prev_hex};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
@@ -96,13 +96,6 @@ impl Data {
     }
 }
 
-/// A write's ledger event made ready outside the lock: its hash state and its payload's
-/// canonical JSON, which its audit record shares.
-struct LedgerIn {
-    prepared: PreparedEvent,
-    payload: Arc<str>,
-}
-
 /// A write's audit record made ready outside the lock: its digest.
 struct AuditIn {
     record: AuditEvent,
@@ -116,10 +109,10 @@ impl AuditIn {
     }
 }
 
-fn ledger_in(draft: LedgerDraft) -> LedgerIn {
-    let prepared = draft.prepare_with_id();
-    let payload = prepared.payload_json.shared().clone();
-    LedgerIn { prepared, payload }
+/// A write's ledger event made ready outside the lock (its hash state; its payload's canonical
+/// text is its audit record's too).
+fn ledger_in(draft: LedgerDraft) -> PreparedEvent {
+    draft.prepare_with_id()
 }
 
 pub struct MemoryStore {
@@ -173,7 +166,7 @@ impl MemoryStore {
         &self,
         d: &mut Data,
         change: Change,
-        mut ledger: Option<LedgerIn>,
+        mut ledger: Option<PreparedEvent>,
         mut audit: Option<AuditIn>,
     ) -> StoreResult<Committed> {
         // 1. Check everything that can fail.
@@ -272,13 +265,7 @@ impl MemoryStore {
                     stored.id = existing.id.clone();
                     stored.created_at = existing.created_at;
                 }
-                ledger = ledger.map(|l| {
-                    let prepared = l.prepared.with_entity_id(&stored.id);
-                    LedgerIn {
-                        payload: prepared.payload_json.shared().clone(),
-                        prepared,
-                    }
-                });
+                ledger = ledger.map(|l| l.with_entity_id(&stored.id));
                 if let Some(a) = audit.as_mut()
                     && a.record.resource_id.as_ref() != Some(&stored.id)
                 {
@@ -312,9 +299,7 @@ impl MemoryStore {
                 let seq = d.ledger.len() as i64;
                 let mut buf = [0u8; 64];
                 let prev = d.ledger.last().map(|e| hex32_in(&e.hash, &mut buf));
-                let hash = l
-                    .prepared
-                    .chain_hash_bytes(seq, prev.unwrap_or(GENESIS_HASH));
+                let hash = l.chain_hash_bytes(seq, prev.unwrap_or(GENESIS_HASH));
                 Some((l, seq + 1, hash))
             }
             None => None,
@@ -325,7 +310,7 @@ impl MemoryStore {
             &change,
             sealed
                 .as_ref()
-                .map(|(l, ..)| l.prepared.draft.institution_id.as_str()),
+                .map(|(l, ..)| l.draft.institution_id.as_str()),
             audit.as_ref().map(|a| &a.record),
             &mut |(scope, counter, n)| d.count(scope, counter, n),
         );
@@ -375,8 +360,7 @@ impl MemoryStore {
                 }
             }
         }
-        let ledger_link = sealed.map(|(l, seq, hash)| {
-            let LedgerIn { prepared, payload } = l;
+        let ledger_link = sealed.map(|(prepared, seq, hash)| {
             let draft = prepared.draft;
             let position = match draft.position_id {
                 None => PosOf::None,
@@ -391,7 +375,7 @@ impl MemoryStore {
                 institution_id: d.names.get(&draft.institution_id),
                 position,
                 at: draft.at,
-                payload,
+                payload: draft.payload.shared().clone(),
                 hash,
             });
             (seq, hex32(&hash))
