@@ -11,7 +11,9 @@
 //! costs one short hash.
 
 use super::Outcome;
-use super::ledger::{CanonicalJson, ChainBreak, GENESIS_HASH, hex32, write_json_string};
+use super::ledger::{
+    CanonicalJson, ChainBreak, GENESIS_HASH, hex32, write_json_string, write_opt_json_string,
+};
 use super::time::{Timestamp, rfc3339};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -64,10 +66,6 @@ impl AuditEvent {
     /// directly (a property test checks it against `serde_json_canonicalizer`): the names in
     /// sorted order, `opId` and `client` only when present, as the export writes them.
     pub fn canonical_body(&self) -> String {
-        let opt = |out: &mut String, v: Option<&str>| match v {
-            Some(s) => write_json_string(out, s),
-            None => out.push_str("null"),
-        };
         let payload = self.payload.as_ref().map(CanonicalJson::as_str);
         let mut out = String::with_capacity(384 + payload.map_or(0, str::len));
         out.push_str("{\"action\":");
@@ -75,7 +73,7 @@ impl AuditEvent {
         out.push_str(",\"actor\":");
         write_json_string(&mut out, &self.actor);
         out.push_str(",\"apiKeyId\":");
-        opt(&mut out, self.api_key_id.as_deref());
+        write_opt_json_string(&mut out, self.api_key_id.as_deref());
         if let Some(c) = &self.client {
             out.push_str(",\"client\":");
             write_json_string(&mut out, c);
@@ -94,7 +92,7 @@ impl AuditEvent {
         out.push_str(",\"id\":");
         write_json_string(&mut out, &self.id);
         out.push_str(",\"institutionId\":");
-        opt(&mut out, self.institution_id.as_deref());
+        write_opt_json_string(&mut out, self.institution_id.as_deref());
         out.push_str(",\"occurredAt\":");
         write_json_string(&mut out, &super::time::format(&self.occurred_at));
         if let Some(op) = &self.op_id {
@@ -106,11 +104,11 @@ impl AuditEvent {
         out.push_str(",\"payload\":");
         out.push_str(payload.unwrap_or("null"));
         out.push_str(",\"resourceId\":");
-        opt(&mut out, self.resource_id.as_deref());
+        write_opt_json_string(&mut out, self.resource_id.as_deref());
         out.push_str(",\"resourceType\":");
-        opt(&mut out, self.resource_type.as_deref());
+        write_opt_json_string(&mut out, self.resource_type.as_deref());
         out.push_str(",\"subjectInstitutionId\":");
-        opt(&mut out, self.subject_institution_id.as_deref());
+        write_opt_json_string(&mut out, self.subject_institution_id.as_deref());
         out.push('}');
         out
     }

@@ -210,6 +210,14 @@ pub(crate) fn write_json_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// A string as `write_json_string` writes it, or `null`.
+pub(crate) fn write_opt_json_string(out: &mut String, s: Option<&str>) {
+    match s {
+        Some(s) => write_json_string(out, s),
+        None => out.push_str("null"),
+    }
+}
+
 /// `v` as the ledger records it: the value its canonical text reads back as (`1.0` is recorded
 /// as `1`), so the row that stores it says exactly what its event says. A number the canonical
 /// form cannot carry exactly (an integer beyond ±2^53, which a double rounds) is refused with

@@ -3,7 +3,7 @@
 //! the event before (64 zeros for seq 1). Anyone can re-verify an export with stock libraries.
 
 pub use super::json::{CanonicalJson, as_recorded, canonical_value};
-pub(crate) use super::json::{write_integer, write_json_string};
+pub(crate) use super::json::{write_integer, write_json_string, write_opt_json_string};
 use super::time::{Timestamp, rfc3339};
 use super::{EntityType, LedgerKind};
 use serde::{Deserialize, Serialize};
@@ -209,10 +209,7 @@ fn write_prefix(out: &mut String, f: &Fields<'_>) {
     out.push_str(",\"payload\":");
     out.push_str(f.payload_json);
     out.push_str(",\"positionId\":");
-    match f.position_id {
-        Some(p) => write_json_string(out, p),
-        None => out.push_str("null"),
-    }
+    write_opt_json_string(out, f.position_id);
     out.push_str(",\"prevHash\":");
 }
 

@@ -5,7 +5,9 @@
 //! names sorted), which its ledger event and its audit record share; `to_value` gives the fields
 //! in the order they are declared.
 
-use super::json::{CanonicalJson, canonical_value, write_integer, write_json_string};
+use super::json::{
+    CanonicalJson, canonical_value, write_integer, write_json_string, write_opt_json_string,
+};
 use super::ledger::LedgerEvent;
 use super::policy::PolicyConfig;
 use super::{
@@ -121,7 +123,7 @@ pub struct ApiKeyChange {
     pub key_hash: Option<String>,
 }
 
-/// `"name":` and a string or `null`, after a comma unless first.
+/// `"name":`, after a comma unless first.
 fn field(out: &mut String, name: &str, first: bool) {
     if !first {
         out.push(',');
@@ -129,13 +131,6 @@ fn field(out: &mut String, name: &str, first: bool) {
     out.push('"');
     out.push_str(name);
     out.push_str("\":");
-}
-
-fn opt_string(out: &mut String, s: Option<&str>) {
-    match s {
-        Some(s) => write_json_string(out, s),
-        None => out.push_str("null"),
-    }
 }
 
 // The two payloads written on every position write are written as canonical text directly, names
@@ -155,7 +150,7 @@ impl PositionCreated {
         field(&mut out, "currency", false);
         write_json_string(&mut out, self.currency.as_str());
         field(&mut out, "externalReference", false);
-        opt_string(&mut out, self.external_reference.as_deref());
+        write_opt_json_string(&mut out, self.external_reference.as_deref());
         field(&mut out, "holderReference", false);
         write_json_string(&mut out, &self.holder_reference);
         field(&mut out, "institutionId", false);
@@ -169,9 +164,8 @@ impl PositionCreated {
 
 impl Transition {
     fn canonical(&self) -> String {
-        let balance = |out: &mut String, b: &Option<Balance>| match b {
-            Some(b) => write_json_string(out, &b.to_string()),
-            None => out.push_str("null"),
+        let balance = |out: &mut String, b: &Option<Balance>| {
+            write_opt_json_string(out, b.map(|b| b.to_string()).as_deref())
         };
         let mut out = String::with_capacity(256);
         out.push('{');
@@ -197,7 +191,7 @@ impl Transition {
             }
         }
         field(&mut out, "reason", false);
-        opt_string(&mut out, self.reason.as_deref());
+        write_opt_json_string(&mut out, self.reason.as_deref());
         field(&mut out, "toState", false);
         write_json_string(&mut out, self.to_state.as_str());
         field(&mut out, "version", false);

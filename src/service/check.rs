@@ -78,10 +78,10 @@ struct Audited {
     payload: Option<[u8; 32]>,
 }
 
-/// The SHA-256 of a JSON value's canonical form: two payloads compare equal exactly when they
-/// hash alike, whichever backend stored them (JSON text, JSONB).
-fn digest(v: &Value) -> [u8; 32] {
-    Sha256::digest(canonical_value(v).as_bytes()).into()
+/// The SHA-256 of a payload's canonical text: two payloads compare equal exactly when they hash
+/// alike, whichever backend stored them (JSON text, JSONB).
+fn digest(canonical: &str) -> [u8; 32] {
+    Sha256::digest(canonical.as_bytes()).into()
 }
 
 /// Counters as `counters.rs` keeps them, counted again from the rows: (scope, name) → n.
@@ -236,7 +236,7 @@ impl Service {
                         actor: actor.to_string(),
                         institution_id: e.institution_id.clone(),
                         entity_type: e.entity_type,
-                        payload: digest(&e.payload),
+                        payload: digest(&canonical_value(&e.payload)),
                     });
             }
             Ok(true)
@@ -301,10 +301,7 @@ impl Service {
             };
             let id = a.resource_id.clone().unwrap_or_default();
             audited.entry((action, id)).or_default().push(Audited {
-                payload: a
-                    .payload
-                    .as_ref()
-                    .map(|p| Sha256::digest(p.as_str().as_bytes()).into()),
+                payload: a.payload.as_ref().map(|p| digest(p.as_str())),
                 id: a.id,
                 actor: a.actor,
                 api_key_id: a.api_key_id,

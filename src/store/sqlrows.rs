@@ -257,9 +257,8 @@ impl TryFrom<AuditRow> for AuditEvent {
             subject_institution_id: r.subject_institution_id,
             payload: r
                 .payload
-                .map(|p| parse_json::<serde_json::Value>("audit payload", &p))
-                .transpose()?
-                .map(CanonicalJson::from),
+                .map(|p| parse_json::<CanonicalJson>("audit payload", &p))
+                .transpose()?,
             error: r
                 .error
                 .map(|e| parse_json::<AuditError>("audit error", &e))

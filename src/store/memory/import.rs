@@ -1,7 +1,8 @@
 //! The memory store's `Store::import`: a whole store loaded into this empty one, or a mirror's
 //! step appended where the chains end, under the one lock.
 
-use super::{AuditIn, Data, MemoryStore, ledger_in};
+use super::{AuditIn, Data, MemoryStore};
+use crate::domain::ledger::LedgerDraft;
 use crate::store::{Heads, StoreError, StoreResult, Write};
 
 impl MemoryStore {
@@ -28,7 +29,7 @@ impl MemoryStore {
         }
         let run = || {
             for (i, w) in writes.into_iter().enumerate() {
-                let ledger = w.ledger.map(ledger_in);
+                let ledger = w.ledger.map(LedgerDraft::prepare_with_id);
                 let audit = w.audit.map(AuditIn::new);
                 self.apply(d, w.change, ledger, audit)
                     .map_err(|e| StoreError::Constraint(format!("write {} failed: {e}", i + 1)))?;

@@ -109,12 +109,6 @@ impl AuditIn {
     }
 }
 
-/// A write's ledger event made ready outside the lock (its hash state; its payload's canonical
-/// text is its audit record's too).
-fn ledger_in(draft: LedgerDraft) -> PreparedEvent {
-    draft.prepare_with_id()
-}
-
 pub struct MemoryStore {
     data: RwLock<Data>,
     anchors: super::anchors::MemoryAnchors,
@@ -495,7 +489,7 @@ impl Store for MemoryStore {
             audit,
         } = w;
         // Everything of sealing that does not need the chains' heads, before the lock.
-        let ledger = ledger.map(ledger_in);
+        let ledger = ledger.map(LedgerDraft::prepare_with_id);
         let audit = audit.map(AuditIn::new);
         self.faults.pass_gate().await;
         if let Some(m) = self.marks.mark() {
