@@ -93,6 +93,16 @@ async fn a_mirror_killed_five_times_and_a_postgres_restart_lose_nothing() {
     for round in 0..5 {
         let mut mirror = spawn_mirror(&data, &from, &to);
         tokio::time::sleep(Duration::from_millis(900 + 300 * round)).await;
+        if round == 0 {
+            // The first step (the debug binary starting, then up to 1,000 events) can outlast
+            // the sleep on a loaded machine; killed before it commits, the mirror would not
+            // have copied anything to lose. Waited for, within a bound: a mirror that never
+            // copies still fails the assertion below.
+            let until = std::time::Instant::now() + Duration::from_secs(20);
+            while target_head(&data, &to) == 0 && std::time::Instant::now() < until {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
         if round == 2 {
             // PostgreSQL goes away under the mirror and comes back.
             pg.stop().unwrap();
