@@ -94,7 +94,9 @@ impl AuditEvent {
         out.push_str(",\"institutionId\":");
         write_opt_json_string(&mut out, self.institution_id.as_deref());
         out.push_str(",\"occurredAt\":");
-        write_json_string(&mut out, &super::time::format(&self.occurred_at));
+        out.push('"');
+        super::time::write_to(&mut out, &self.occurred_at);
+        out.push('"');
         if let Some(op) = &self.op_id {
             out.push_str(",\"opId\":");
             write_json_string(&mut out, op);

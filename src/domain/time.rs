@@ -20,6 +20,39 @@ pub fn format(t: &Timestamp) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// `format(t)` appended to `out`, written directly (every write's ledger event and audit
+/// record write one; chrono's formatter showed in the write path's profile). A year outside
+/// 0–9999 or a leap second is left to chrono.
+pub fn write_to(out: &mut String, t: &Timestamp) {
+    use chrono::{Datelike, Timelike};
+    let (year, nanos) = (t.year(), t.nanosecond());
+    let Ok(year @ 0..=9999) = u32::try_from(year) else {
+        out.push_str(&format(t));
+        return;
+    };
+    if nanos >= 1_000_000_000 {
+        out.push_str(&format(t));
+        return;
+    }
+    let mut b = *b"0000-00-00T00:00:00.000Z";
+    let fields = [
+        (0..4, year),
+        (5..7, t.month()),
+        (8..10, t.day()),
+        (11..13, t.hour()),
+        (14..16, t.minute()),
+        (17..19, t.second()),
+        (20..23, nanos / 1_000_000),
+    ];
+    for (at, mut v) in fields {
+        for d in b[at].iter_mut().rev() {
+            *d = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    }
+    out.push_str(std::str::from_utf8(&b).expect("ASCII digits"));
+}
+
 pub fn parse(s: &str) -> Result<Timestamp, chrono::ParseError> {
     DateTime::parse_from_rfc3339(s).map(|t| truncate(t.with_timezone(&Utc)))
 }
@@ -84,6 +117,49 @@ pub mod rfc3339_opt {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn written_directly_is_written_as_chrono_writes_it() {
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let mut moments: Vec<Timestamp> = [
+            0i64,
+            -1,
+            -62_167_219_200_000, // 0000-01-01
+            -62_167_219_200_001, // the year before: chrono's
+            253_402_300_799_999, // 9999-12-31T23:59:59.999
+            253_402_300_800_000, // 10000: chrono's
+            951_782_400_000,     // 2000-02-29
+            1_795_000_000_123,
+        ]
+        .iter()
+        .map(|ms| Utc.timestamp_millis_opt(*ms).unwrap())
+        .collect();
+        for _ in 0..20_000 {
+            let ms = (next() % 400_000_000_000_000) as i64 - 100_000_000_000_000;
+            let ns = (next() % 1_000_000_000) as u32;
+            moments.push(Utc.timestamp_millis_opt(ms).unwrap());
+            moments.push(DateTime::from_timestamp(ms.div_euclid(1000), ns).unwrap());
+        }
+        // A leap second, as chrono represents it.
+        moments.push(
+            chrono::NaiveDate::from_ymd_opt(2016, 12, 31)
+                .unwrap()
+                .and_hms_milli_opt(23, 59, 59, 1_500)
+                .unwrap()
+                .and_utc(),
+        );
+        for t in moments {
+            let mut out = String::from("x");
+            write_to(&mut out, &t);
+            assert_eq!(out, format!("x{}", format(&t)), "{t:?}");
+        }
+    }
 
     #[test]
     fn format_is_millisecond_utc_with_z() {

@@ -134,7 +134,8 @@ impl Written {
             .cloned()
     }
 
-    pub fn keep(&self, p: Position) {
+    /// Keeps a copy of `p` (made only when kept: the in-memory store's writes make none).
+    pub fn keep(&self, p: &Position) {
         if !self.on {
             return;
         }
@@ -142,7 +143,7 @@ impl Written {
         if map.len() >= CAPACITY {
             map.clear();
         }
-        map.insert(p.id.clone(), Arc::new(p));
+        map.insert(p.id.clone(), Arc::new(p.clone()));
     }
 
     pub fn forget(&self, id: &str) {

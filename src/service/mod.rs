@@ -183,15 +183,17 @@ impl Service {
     /// Nothing here is logged at info level: an operator's log is not a line per write (the
     /// audit trail records each), and at a hundred thousand writes a second it would cost more
     /// than the writes.
-    pub(crate) async fn op<'a, T>(
-        &self,
+    pub(crate) fn op<'a, T: 'a>(
+        &'a self,
         name: &'static str,
         actor: impl Into<Option<&'a Actor>>,
-        f: impl std::future::Future<Output = ServiceResult<T>>,
-    ) -> ServiceResult<T> {
+        f: impl std::future::Future<Output = ServiceResult<T>> + 'a,
+    ) -> impl std::future::Future<Output = ServiceResult<T>> + 'a {
         let actor = actor.into();
-        // On the heap: an operation's future holds its whole call tree, and nested operations
-        // would otherwise stack copies of it (debug builds overflowed a test thread's stack).
+        // On the heap at once (not when first polled): an operation's future holds its whole
+        // call tree, and every future that awaits this one would otherwise hold a copy of it
+        // and move it — nested operations overflowed a debug build's test thread, and on the
+        // in-memory store moving them was a tenth of a write.
         let timed = Box::pin(async move {
             let t0 = Instant::now();
             let r = async {
@@ -207,30 +209,32 @@ impl Service {
                 .record_at(name, took, r.as_ref().err().map(ServiceError::code), now);
             (r, took)
         });
-        if OP_ID.try_with(|_| ()).is_ok() {
-            return timed.await.0;
-        }
-        let logged = async move {
-            let (r, took) = timed.await;
-            let ms = took.as_secs_f64() * 1000.0;
-            match &r {
-                Err(e) => {
-                    let op_id = current_op_id().unwrap_or_default();
-                    tracing::warn!(op = name, op_id, code = e.code(), error = %e, ms, "failed")
-                }
-                Ok(_) => tracing::debug!(ms, "done"),
+        async move {
+            if OP_ID.try_with(|_| ()).is_ok() {
+                return timed.await.0;
             }
-            r
-        };
-        let id = OpId(std::cell::OnceCell::new());
-        let span = tracing::debug_span!("op", op = name, op_id = tracing::field::Empty);
-        if span.is_disabled() {
-            return OP_ID.scope(id, logged).await;
+            let logged = async move {
+                let (r, took) = timed.await;
+                let ms = took.as_secs_f64() * 1000.0;
+                match &r {
+                    Err(e) => {
+                        let op_id = current_op_id().unwrap_or_default();
+                        tracing::warn!(op = name, op_id, code = e.code(), error = %e, ms, "failed")
+                    }
+                    Ok(_) => tracing::debug!(ms, "done"),
+                }
+                r
+            };
+            let id = OpId(std::cell::OnceCell::new());
+            let span = tracing::debug_span!("op", op = name, op_id = tracing::field::Empty);
+            if span.is_disabled() {
+                return OP_ID.scope(id, logged).await;
+            }
+            span.record("op_id", id.get());
+            OP_ID
+                .scope(id, tracing::Instrument::instrument(logged, span))
+                .await
         }
-        span.record("op_id", id.get());
-        OP_ID
-            .scope(id, tracing::Instrument::instrument(logged, span))
-            .await
     }
 
     /// An operation answered at once, awaiting nothing (a store that reads in place): `op`'s

@@ -166,7 +166,7 @@ impl Service {
             let write = self.recorded_write(actor, change, &record);
             match self.store.commit(write).await {
                 Ok(_) => {
-                    self.written.keep(p.clone());
+                    self.written.keep(&p);
                     return Ok(p);
                 }
                 Err(StoreError::PolicyChanged { .. }) if tries < POLICY_TRIES => {
@@ -323,7 +323,11 @@ impl Service {
             }
         }
         // Read without a read record of its own: a refused transition is one audit record.
-        let found = self.store.get_position(id).await?;
+        // In place when the store can (in memory), without a call to await.
+        let found = match self.store.get_position_now(id) {
+            Some(found) => found?,
+            None => self.store.get_position(id).await?,
+        };
         let current = Self::visible(actor, "position", id, found, |x| x.institution_id.as_str())?;
         self.transition_from(actor, id, &asked, current).await
     }
@@ -378,7 +382,9 @@ impl Service {
             )
         });
         let now = time::now();
-        let mut next = current.clone();
+        // The position as it will be: the one read, changed in place (no copy of it).
+        let (from, from_version) = (current.state, current.version);
+        let mut next = current;
         next.state = to;
         next.version += 1;
         next.updated_at = now;
@@ -387,7 +393,7 @@ impl Service {
         let event = PositionLifecycleEvent {
             id: ids::new_id(ids::LIFECYCLE_EVENT),
             position_id: id.to_string(),
-            from_state: current.state,
+            from_state: from,
             to_state: to,
             reason: reason.clone(),
             at: now,
@@ -397,7 +403,7 @@ impl Service {
             held: money.held,
         };
         let payload = Payload::PositionStateChanged(payloads::Transition {
-            from_state: current.state,
+            from_state: from,
             to_state: to,
             reason: reason.clone(),
             lifecycle_event_id: event.id.clone(),
@@ -410,7 +416,7 @@ impl Service {
         let record = Record {
             entity: EntityType::Position,
             entity_id: id,
-            institution_id: &current.institution_id,
+            institution_id: &next.institution_id,
             position_id: Some(id),
             at: now,
             payload,
@@ -420,13 +426,13 @@ impl Service {
             // A release is checked against its policy's cap as last read; the store writes it
             // only if that is still the policy in force (as a create's, see `create_position`).
             let policy = match moved {
-                Some(moved) => self.check_release_cap(&current, moved).await?,
+                Some(moved) => self.check_release_cap(&next, moved).await?,
                 None => None,
             };
             let change = Change::TransitionPosition {
                 position: next.clone(),
-                expected_state: current.state,
-                expected_version: current.version,
+                expected_state: from,
+                expected_version: from_version,
                 event: event.clone(),
                 policy: policy.clone(),
             };
@@ -434,7 +440,7 @@ impl Service {
             match self.store.commit(write).await {
                 Err(StoreError::PolicyChanged { .. }) if tries < POLICY_TRIES => {
                     if let Some(seen) = &policy {
-                        self.policies.forget(&current.institution_id, seen.region);
+                        self.policies.forget(&next.institution_id, seen.region);
                     }
                     tries += 1;
                 }
@@ -443,7 +449,7 @@ impl Service {
         };
         match committed {
             Ok(c) => {
-                self.written.keep(next.clone());
+                self.written.keep(&next);
                 Ok(TransitionOutcome {
                     position: next,
                     applied: true,

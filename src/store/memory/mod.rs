@@ -282,8 +282,9 @@ impl MemoryStore {
                 }
             }
         }
+        let audit_key = audit.as_ref().and_then(|a| AuditIds::key(&a.record.id));
         if let Some(a) = &audit
-            && d.audit_ids.contains(&a.record.id)
+            && d.audit_ids.contains(&a.record.id, audit_key)
         {
             return Err(dup("audit record", &a.record.id));
         }
@@ -338,9 +339,8 @@ impl MemoryStore {
             } => {
                 let lc = Lc::keep(event, &mut d.names);
                 let k = pos_key.unwrap_or_else(|| PosKey::of(&position.id));
-                let p = Pos::keep(position, &mut d.names);
                 if let Some(entry) = d.positions.get_mut(&k) {
-                    entry.p = p;
+                    entry.p.step(&position);
                     entry.events.push(lc);
                 }
             }
@@ -380,7 +380,7 @@ impl MemoryStore {
             let prev = d.audit.last().map(|x| hex32_in(&x.hash, &mut buf));
             let hash =
                 crate::domain::audit::link_hash_bytes(&a.digest, prev.unwrap_or(GENESIS_HASH), seq);
-            d.audit_ids.insert(&a.record.id);
+            d.audit_ids.insert(&a.record.id, audit_key);
             let kept = Au::keep(a.record, hash, &mut d.names);
             d.audit.push(kept);
             (seq, hex32(&hash))
@@ -498,7 +498,12 @@ impl Store for MemoryStore {
         let mut guard = self.data.write().unwrap_or_else(|p| p.into_inner());
         let c = self.apply(&mut guard, change, ledger, audit)?;
         drop(guard);
-        if let Some((seq, _)) = &c.ledger {
+        // Only a ledger waker listens, and a send takes eight locks (the channel's lists of
+        // waiters) whether anyone listens or not: with no waker, nothing is sent. A waker made
+        // later is woken by later writes only, as it would be if this one had been sent.
+        if let Some((seq, _)) = &c.ledger
+            && self.head_tx.receiver_count() > 0
+        {
             self.head_tx.send_replace(*seq);
         }
         Ok(c)

@@ -104,6 +104,16 @@ impl Pos {
         }
     }
 
+    /// A transition's step, in place: what a lifecycle step changes (the SQL stores' UPDATE sets
+    /// the same five columns); the rest of a position never changes once written.
+    pub(super) fn step(&mut self, next: &Position) {
+        self.state = next.state;
+        self.version = next.version;
+        self.updated_at = next.updated_at;
+        self.released = next.released;
+        self.held = next.held;
+    }
+
     /// The position whose key is `key`.
     fn to_position(&self, key: &PosKey) -> Position {
         Position {

@@ -19,24 +19,39 @@ use rustc_hash::FxHashSet as HashSet;
 use serde_json::Value;
 use std::sync::Arc;
 
+/// Each byte's value as a lower-case hex digit; `NOT_HEX` for any other byte.
+const HEX: [u8; 256] = {
+    let mut t = [NOT_HEX; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+const NOT_HEX: u8 = 0x10;
+
 /// The text of `prefix` + a lower-case hyphenated UUID, as its 128 bits; None for any other id.
+/// Read on every write (a position's key, an audit record's id), so by table, not by `match`.
 pub(super) fn uuid_of(prefix: &str, id: &str) -> Option<u128> {
-    let u = id.strip_prefix(prefix)?.as_bytes();
-    if u.len() != 36 {
+    let u: &[u8; 36] = id.strip_prefix(prefix)?.as_bytes().try_into().ok()?;
+    if [u[8], u[13], u[18], u[23]] != [b'-'; 4] {
         return None;
     }
-    let mut v: u128 = 0;
-    for (i, b) in u.iter().enumerate() {
-        let nibble = match (i, b) {
-            (8 | 13 | 18 | 23, b'-') => continue,
-            (8 | 13 | 18 | 23, _) => return None,
-            (_, b'0'..=b'9') => b - b'0',
-            (_, b'a'..=b'f') => b - b'a' + 10,
-            _ => return None,
-        };
-        v = (v << 4) | u128::from(nibble);
+    let (mut v, mut seen) = (0u128, 0u8);
+    for (from, to) in [(0, 8), (9, 13), (14, 18), (19, 23), (24, 36)] {
+        for &b in &u[from..to] {
+            let n = HEX[b as usize];
+            seen |= n;
+            v = (v << 4) | u128::from(n & 0xf);
+        }
     }
-    Some(v)
+    (seen & NOT_HEX == 0).then_some(v)
 }
 
 /// What comes before the UUID in an audit record's id (`ids::AUDIT` and its separator).
@@ -51,15 +66,21 @@ pub(super) struct AuditIds {
 }
 
 impl AuditIds {
-    pub(super) fn contains(&self, id: &str) -> bool {
-        match uuid_of(AUD, id) {
+    /// The bits of an id this service makes (`aud_` + UUID), read once per write and handed
+    /// to `contains` and `insert` with the id.
+    pub(super) fn key(id: &str) -> Option<u128> {
+        uuid_of(AUD, id)
+    }
+
+    pub(super) fn contains(&self, id: &str, key: Option<u128>) -> bool {
+        match key {
             Some(v) => self.uuids.contains(&v),
             None => self.other.contains(id),
         }
     }
 
-    pub(super) fn insert(&mut self, id: &str) {
-        match uuid_of(AUD, id) {
+    pub(super) fn insert(&mut self, id: &str, key: Option<u128>) {
+        match key {
             Some(v) => self.uuids.insert(v),
             None => self.other.insert(id.into()),
         };
@@ -433,11 +454,12 @@ mod tests {
     fn audit_ids_are_found_whatever_their_shape() {
         let mut ids = AuditIds::default();
         let a = crate::domain::ids::new_id(crate::domain::ids::AUDIT);
-        assert!(!ids.contains(&a));
-        ids.insert(&a);
-        ids.insert("imported-1");
-        assert!(ids.contains(&a) && ids.contains("imported-1"));
-        assert!(!ids.contains("imported-2"));
+        let k = AuditIds::key;
+        assert!(!ids.contains(&a, k(&a)));
+        ids.insert(&a, k(&a));
+        ids.insert("imported-1", k("imported-1"));
+        assert!(ids.contains(&a, k(&a)) && ids.contains("imported-1", k("imported-1")));
+        assert!(!ids.contains("imported-2", k("imported-2")));
         // The service's own ids are kept as numbers, not text (a first version looked for
         // "aud" + UUID and kept every id as text).
         assert_eq!((ids.uuids.len(), ids.other.len()), (1, 1));
