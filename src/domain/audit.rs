@@ -59,7 +59,13 @@ pub struct AuditEvent {
 impl AuditEvent {
     /// The hex SHA-256 of the record's canonical JSON without its place in the chain.
     pub fn digest(&self) -> String {
-        hex32(&Sha256::digest(self.canonical_body().as_bytes()).into())
+        hex32(&self.digest_bytes())
+    }
+
+    /// `digest` as bytes (hexed where it is used: a store that links under its lock hexes it
+    /// on the stack).
+    pub fn digest_bytes(&self) -> [u8; 32] {
+        Sha256::digest(self.canonical_body().as_bytes()).into()
     }
 
     /// The record's RFC 8785 canonical JSON without `seq`, `prevHash` and `hash`, written

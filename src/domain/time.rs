@@ -5,9 +5,13 @@ use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 
 pub type Timestamp = DateTime<Utc>;
 
-/// Now, truncated to whole milliseconds.
+/// Now, truncated to whole milliseconds (in place: `truncate` goes through the date and back,
+/// and every write asks for the time).
 pub fn now() -> Timestamp {
-    truncate(Utc::now())
+    use chrono::Timelike;
+    let t = Utc::now();
+    t.with_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000)
+        .unwrap_or_else(|| truncate(t))
 }
 
 pub fn truncate(t: Timestamp) -> Timestamp {
@@ -172,5 +176,7 @@ mod tests {
     fn now_has_no_sub_millisecond_part() {
         let t = now();
         assert_eq!(t.timestamp_subsec_nanos() % 1_000_000, 0);
+        assert_eq!(truncate(t), t);
+        assert!((Utc::now() - t).num_milliseconds() < 1_000);
     }
 }

@@ -96,16 +96,26 @@ impl Data {
     }
 }
 
-/// A write's audit record made ready outside the lock: its digest.
+/// A write's audit record made ready outside the lock: its digest (as hex, on the stack).
 struct AuditIn {
     record: AuditEvent,
-    digest: String,
+    digest: [u8; 64],
 }
 
 impl AuditIn {
     fn new(record: AuditEvent) -> AuditIn {
-        let digest = record.digest();
+        let digest = Self::digest_of(&record);
         AuditIn { record, digest }
+    }
+
+    fn digest_of(record: &AuditEvent) -> [u8; 64] {
+        let mut digest = [0u8; 64];
+        hex32_in(&record.digest_bytes(), &mut digest);
+        digest
+    }
+
+    fn digest(&self) -> &str {
+        std::str::from_utf8(&self.digest).expect("hex is ASCII")
     }
 }
 
@@ -264,7 +274,7 @@ impl MemoryStore {
                     && a.record.resource_id.as_ref() != Some(&stored.id)
                 {
                     a.record.resource_id = Some(stored.id.clone());
-                    a.digest = a.record.digest();
+                    a.digest = AuditIn::digest_of(&a.record);
                 }
                 policy_to_store = Some(stored);
             }
@@ -378,8 +388,11 @@ impl MemoryStore {
             let seq = d.audit.len() as i64 + 1;
             let mut buf = [0u8; 64];
             let prev = d.audit.last().map(|x| hex32_in(&x.hash, &mut buf));
-            let hash =
-                crate::domain::audit::link_hash_bytes(&a.digest, prev.unwrap_or(GENESIS_HASH), seq);
+            let hash = crate::domain::audit::link_hash_bytes(
+                a.digest(),
+                prev.unwrap_or(GENESIS_HASH),
+                seq,
+            );
             d.audit_ids.insert(&a.record.id, audit_key);
             let kept = Au::keep(a.record, hash, &mut d.names);
             d.audit.push(kept);
