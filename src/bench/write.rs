@@ -39,6 +39,8 @@ pub struct Plan {
     pub rows: u64,
     /// Also run 2 processes × `callers` (SQL stores).
     pub processes: bool,
+    /// Memory: one unmeasured pass of the writes first, on a store of its own (`warm_up`).
+    pub warm_up: bool,
 }
 
 impl Plan {
@@ -54,6 +56,7 @@ impl Plan {
             runs: 3,
             rows: 1_000_000,
             processes: true,
+            warm_up: true,
         }
     }
 }
@@ -91,6 +94,8 @@ pub struct WriteReport {
     pub durability: String,
     pub runs: usize,
     pub cores: usize,
+    /// Memory: whether an unmeasured warm-up pass ran first (see `warm_up`).
+    pub warmed_up: bool,
     /// 1, 5 and 15-minute load averages when the bench started and ended (Linux).
     pub load_average_start: Option<[f64; 3]>,
     pub load_average_end: Option<[f64; 3]>,
@@ -180,6 +185,20 @@ struct Target {
 }
 
 impl Target {
+    /// A service on `store`, acting as the local operator, with the bench's institution and
+    /// asset made in it.
+    async fn with_fixture(store: SharedStore) -> ServiceResult<Target> {
+        let svc = Arc::new(Service::new(store, ServiceConfig::default()));
+        let actor = Actor::local();
+        let (institution, asset) = fixture(&svc, &actor).await?;
+        Ok(Target {
+            svc,
+            actor,
+            institution,
+            asset,
+        })
+    }
+
     fn new_position(&self, holder: String) -> NewPosition {
         NewPosition {
             institution_id: Some(self.institution.clone()),
@@ -593,6 +612,25 @@ pub async fn run(
     Ok(report)
 }
 
+/// Memory: one unmeasured pass of the measured writes (every op, one caller and many) on a
+/// store of its own, dropped before the measured runs begin. The memory store grows by every
+/// write it keeps, and on a virtual machine whose host backs guest memory only when it is first
+/// touched, that first touch costs more than the write itself (on the machine BENCHMARKS.md
+/// describes, touching fresh memory ran at ≈ 0.4 GB/s, several µs for a write's ≈ 1.7 KB), so a
+/// cold figure says more about what earlier processes left touched than about the write path.
+/// The pass touches as much memory as one measured run of each op keeps and gives it back; the
+/// sealing baseline keeps nothing and needs no pass. `--cold` skips it.
+async fn warm_up(plan: &Plan) -> ServiceResult<()> {
+    let t = Target::with_fixture(Arc::new(store::memory::MemoryStore::new())).await?;
+    let sets = [(1, plan.ops_one), (plan.callers, plan.ops_many)];
+    for (n, (callers, ops)) in sets.into_iter().enumerate() {
+        for op in [Op::Create, Op::Transition, Op::Mix] {
+            run_writes(&t, op, callers, ops, &format!("WARM{n}{}", op.name())).await?;
+        }
+    }
+    Ok(())
+}
+
 async fn run_on(
     backend: Backend,
     scratch: &Scratch,
@@ -601,21 +639,16 @@ async fn run_on(
     plan: &Plan,
     progress: &mut dyn FnMut(&BenchRow),
 ) -> ServiceResult<WriteReport> {
+    if backend == Backend::Memory && plan.warm_up {
+        warm_up(plan).await?;
+    }
     let memory = (backend == Backend::Memory).then(|| Arc::new(store::memory::MemoryStore::new()));
     let store: SharedStore = match &memory {
         Some(m) => m.clone(),
         None => store::open_with(backend, scratch.url(), opts).await?,
     };
     let durability = store.diagnostics().durability();
-    let svc = Arc::new(Service::new(store.clone(), ServiceConfig::default()));
-    let actor = Actor::local();
-    let (institution, asset) = fixture(&svc, &actor).await?;
-    let t = Target {
-        svc,
-        actor,
-        institution,
-        asset,
-    };
+    let t = Target::with_fixture(store.clone()).await?;
     let mut results = Vec::new();
     let mut emit = |row: BenchRow, results: &mut Vec<BenchRow>| {
         progress(&row);
@@ -789,6 +822,7 @@ async fn run_on(
         backend: name,
         durability,
         runs: plan.runs,
+        warmed_up: backend == Backend::Memory && plan.warm_up,
         cores: std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1),

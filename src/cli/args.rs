@@ -284,6 +284,10 @@ pub enum BenchCmd {
         /// Skip the 2-process runs.
         #[arg(long)]
         no_processes: bool,
+        /// Memory: skip the unmeasured warm-up pass (the figures then include the first touch
+        /// of the fresh memory the store grows into).
+        #[arg(long)]
+        cold: bool,
     },
     /// One process of `bench write`'s 2-process runs (started by it).
     #[command(hide = true)]

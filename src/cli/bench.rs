@@ -20,6 +20,7 @@ pub async fn run(cmd: BenchCmd, cfg: &Config, json: bool) -> ServiceResult<()> {
             runs,
             rows,
             no_processes,
+            cold,
         } => {
             let mut plan = write::Plan::default_for(cfg.backend);
             plan.ops_many = ops.unwrap_or(plan.ops_many);
@@ -28,6 +29,7 @@ pub async fn run(cmd: BenchCmd, cfg: &Config, json: bool) -> ServiceResult<()> {
             plan.runs = runs;
             plan.rows = rows;
             plan.processes = !no_processes;
+            plan.warm_up = !cold;
             if plan.ops_many == 0 || plan.ops_one == 0 || !(1..=256).contains(&plan.callers) {
                 return Err(ServiceError::field(
                     "ops",
@@ -39,7 +41,7 @@ pub async fn run(cmd: BenchCmd, cfg: &Config, json: bool) -> ServiceResult<()> {
             }
             if !json {
                 outln!(
-                    "bench write on {} (a scratch database beside {}), {} run(s) per figure, median shown; load average {}",
+                    "bench write on {} (a scratch database beside {}), {} run(s) per figure, median shown{}; load average {}",
                     cfg.backend,
                     if cfg.backend == Backend::Memory {
                         "nothing"
@@ -47,6 +49,11 @@ pub async fn run(cmd: BenchCmd, cfg: &Config, json: bool) -> ServiceResult<()> {
                         "the configured one"
                     },
                     plan.runs,
+                    if cfg.backend == Backend::Memory && plan.warm_up {
+                        ", after one unmeasured warm-up pass (--cold skips it)"
+                    } else {
+                        ""
+                    },
                     load(write::load_average())
                 );
                 outln!(

@@ -756,6 +756,7 @@ fn bench_write_measures_on_a_scratch_database_it_removes() {
     ];
     let v = e.ok_json(&small);
     check_bench_report(&v, "sqlite", true);
+    assert_eq!(v["warmedUp"], false, "only memory warms up: {v}");
     assert!(
         v["durability"]
             .as_str()
@@ -777,6 +778,17 @@ fn bench_write_measures_on_a_scratch_database_it_removes() {
     assert!(out.status.success(), "{}", stderr(&out));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     check_bench_report(&v, "memory", false);
+    assert_eq!(v["warmedUp"], true, "memory warms up by default: {v}");
+
+    let mut cold = e.cmd();
+    cold.args(["--store", "memory"])
+        .args(small)
+        .args(["--cold", "--json"]);
+    let out = cold.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    check_bench_report(&v, "memory", false);
+    assert_eq!(v["warmedUp"], false, "--cold skips the warm-up: {v}");
 }
 
 #[tokio::test]
