@@ -639,7 +639,8 @@ async fn run_on(
     plan: &Plan,
     progress: &mut dyn FnMut(&BenchRow),
 ) -> ServiceResult<WriteReport> {
-    if backend == Backend::Memory && plan.warm_up {
+    let warmed_up = backend == Backend::Memory && plan.warm_up;
+    if warmed_up {
         warm_up(plan).await?;
     }
     let memory = (backend == Backend::Memory).then(|| Arc::new(store::memory::MemoryStore::new()));
@@ -822,7 +823,7 @@ async fn run_on(
         backend: name,
         durability,
         runs: plan.runs,
-        warmed_up: backend == Backend::Memory && plan.warm_up,
+        warmed_up,
         cores: std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1),
