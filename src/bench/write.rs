@@ -615,9 +615,10 @@ pub async fn run(
 /// Memory: one unmeasured pass of the measured writes (every op, one caller and many) on a
 /// store of its own, dropped before the measured runs begin. The memory store grows by every
 /// write it keeps, and on a virtual machine whose host backs guest memory only when it is first
-/// touched, that first touch costs more than the write itself (on the machine BENCHMARKS.md
-/// describes, touching fresh memory ran at ≈ 0.4 GB/s, several µs for a write's ≈ 1.7 KB), so a
-/// cold figure says more about what earlier processes left touched than about the write path.
+/// touched, that first touch costs about as much as the write itself (on the machine
+/// BENCHMARKS.md describes, touching fresh memory ran at ≈ 0.4 GB/s: ≈ 4 µs for a write's
+/// ≈ 1.7 KB), so a cold figure says more about what earlier processes left touched than about
+/// the write path.
 /// The pass touches as much memory as one measured run of each op keeps and gives it back; the
 /// sealing baseline keeps nothing and needs no pass. `--cold` skips it.
 async fn warm_up(plan: &Plan) -> ServiceResult<()> {
