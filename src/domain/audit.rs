@@ -100,9 +100,7 @@ impl AuditEvent {
         out.push_str(",\"institutionId\":");
         write_opt_json_string(&mut out, self.institution_id.as_deref());
         out.push_str(",\"occurredAt\":");
-        out.push('"');
-        super::time::write_to(&mut out, &self.occurred_at);
-        out.push('"');
+        super::time::write_json(&mut out, &self.occurred_at);
         if let Some(op) = &self.op_id {
             out.push_str(",\"opId\":");
             write_json_string(&mut out, op);

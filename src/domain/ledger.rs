@@ -208,10 +208,7 @@ struct Fields<'a> {
 /// `{"at":…,…,"positionId":…,"prevHash":` — everything before the chain link.
 fn write_prefix(out: &mut String, f: &Fields<'_>) {
     out.push_str("{\"at\":");
-    // A timestamp's text needs no escaping.
-    out.push('"');
-    super::time::write_to(out, f.at);
-    out.push('"');
+    super::time::write_json(out, f.at);
     out.push_str(",\"entityId\":");
     write_json_string(out, f.entity_id);
     out.push_str(",\"entityType\":");

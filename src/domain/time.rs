@@ -24,29 +24,30 @@ pub fn format(t: &Timestamp) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// `format(t)` appended to `out`, written directly (every write's ledger event and audit
-/// record write one; chrono's formatter showed in the write path's profile). A year outside
-/// 0–9999 or a leap second is left to chrono.
-pub fn write_to(out: &mut String, t: &Timestamp) {
+/// `format(t)` appended to `out` as a JSON string (quoted; its text needs no escaping), written
+/// directly: every write's ledger event and audit record write one, and chrono's formatter
+/// showed in the write path's profile. A year outside 0–9999 or a leap second is left to chrono.
+pub fn write_json(out: &mut String, t: &Timestamp) {
     use chrono::{Datelike, Timelike};
-    let (year, nanos) = (t.year(), t.nanosecond());
-    let Ok(year @ 0..=9999) = u32::try_from(year) else {
-        out.push_str(&format(t));
-        return;
+    let nanos = t.nanosecond();
+    let year = match u32::try_from(t.year()) {
+        Ok(year @ 0..=9999) if nanos < 1_000_000_000 => year,
+        _ => {
+            out.push('"');
+            out.push_str(&format(t));
+            out.push('"');
+            return;
+        }
     };
-    if nanos >= 1_000_000_000 {
-        out.push_str(&format(t));
-        return;
-    }
-    let mut b = *b"0000-00-00T00:00:00.000Z";
+    let mut b = *b"\"0000-00-00T00:00:00.000Z\"";
     let fields = [
-        (0..4, year),
-        (5..7, t.month()),
-        (8..10, t.day()),
-        (11..13, t.hour()),
-        (14..16, t.minute()),
-        (17..19, t.second()),
-        (20..23, nanos / 1_000_000),
+        (1..5, year),
+        (6..8, t.month()),
+        (9..11, t.day()),
+        (12..14, t.hour()),
+        (15..17, t.minute()),
+        (18..20, t.second()),
+        (21..24, nanos / 1_000_000),
     ];
     for (at, mut v) in fields {
         for d in b[at].iter_mut().rev() {
@@ -160,8 +161,8 @@ mod tests {
         );
         for t in moments {
             let mut out = String::from("x");
-            write_to(&mut out, &t);
-            assert_eq!(out, format!("x{}", format(&t)), "{t:?}");
+            write_json(&mut out, &t);
+            assert_eq!(out, format!("x\"{}\"", format(&t)), "{t:?}");
         }
     }
 
