@@ -381,7 +381,8 @@ pub trait Store: Send + Sync + 'static {
     async fn list_assets(&self, q: &AssetQuery) -> StoreResult<Vec<Asset>>;
     async fn get_position(&self, id: &str) -> StoreResult<Option<Position>>;
     /// `get_position` answered at once by a store that reads in place, without waiting on
-    /// anything (the in-memory store); None from a store whose read must be awaited.
+    /// anything (the in-memory store, while no write holds its data); None when the read must be
+    /// awaited.
     fn get_position_now(&self, _id: &str) -> Option<StoreResult<Option<Position>>> {
         None
     }

@@ -1877,7 +1877,9 @@ async fn the_ping_sparkline_is_empty_when_every_ping_is_near_zero() {
     t.ch('5').await;
     let mut report = t.svc.health(&t.actor).await;
     report.ping_ms = Some(0.0);
-    for _ in 0..20 {
+    // As many as the sparkline keeps (150), so the real ping of the first load (a few µs, or
+    // more on a busy machine) has left it.
+    for _ in 0..150 {
         t.app
             .update(Msg::Loaded(Box::new(escrowgrid::tui::msg::Loaded::Health(
                 Box::new(report.clone()),
@@ -1898,7 +1900,8 @@ async fn the_ping_sparkline_is_empty_when_every_ping_is_near_zero() {
         !spark(&s).contains(['█', '▇', '▆', '▅', '▄', '▃', '▂', '▁']),
         "no bars for pings of 0.00 ms: {s}"
     );
-    // A ping of 2 ms among them draws its bar.
+    // A ping of 2 ms after them draws its bar: the sparkline shows the newest pings that fit
+    // (it once drew the oldest, so with 151 kept the new one was off its right edge).
     report.ping_ms = Some(2.0);
     t.app
         .update(Msg::Loaded(Box::new(escrowgrid::tui::msg::Loaded::Health(

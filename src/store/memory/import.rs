@@ -14,7 +14,7 @@ impl MemoryStore {
         after: Option<Heads>,
         expect: Heads,
     ) -> StoreResult<()> {
-        let mut guard = self.data.write().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.data.write();
         let d = &mut *guard;
         match &after {
             None if !d.ledger.is_empty() || !d.audit.is_empty() || !d.institutions.is_empty() => {

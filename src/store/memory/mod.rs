@@ -22,13 +22,28 @@ use crate::domain::{
     PositionState, Region,
 };
 use async_trait::async_trait;
+use parking_lot::RwLock;
 use positions::{Pos, PosEntry, PosKey, Positions};
 use records::{Au, AuditIds, Chunked, Ev, Lc, Names, PosOf, prev_hex};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
-use std::sync::RwLock;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
+
+/// Tries at the write lock before a waiting write yields its thread, and yields before it waits.
+const SPINS: usize = 16;
+const YIELDS: usize = 4;
+
+/// What `take` gives within `SPINS` tries.
+fn spin<G>(take: impl Fn() -> Option<G>) -> Option<G> {
+    for _ in 0..SPINS {
+        if let Some(g) = take() {
+            return Some(g);
+        }
+        std::hint::spin_loop();
+    }
+    None
+}
 
 /// The counters of one scope, at their places in `counters::NAMES`.
 type Tally = [i64; counters::NAMES.len()];
@@ -148,7 +163,7 @@ impl MemoryStore {
     /// Puts positions straight into the store, with no ledger event or audit record: for
     /// benchmarks that need a large table to read (`bench write`), never for real data.
     pub fn load_positions_unchecked(&self, positions: impl IntoIterator<Item = Position>) {
-        let mut d = self.data.write().unwrap_or_else(|p| p.into_inner());
+        let mut d = self.data.write();
         for p in positions {
             let counter = counters::positions_index(p.state);
             d.count(counters::ALL, counter, 1);
@@ -407,8 +422,33 @@ impl MemoryStore {
         })
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Data> {
-        self.data.read().unwrap_or_else(|p| p.into_inner())
+    /// The data to write, taken without blocking the thread at first: while another write holds
+    /// it, this task gives its thread to the others (whose writes prepare outside the lock) and
+    /// tries again, where a blocked thread would sleep in the kernel and be woken by a system
+    /// call. A write that found it held `YIELDS` times waits for it, so none waits long.
+    async fn write_lock(&self) -> parking_lot::RwLockWriteGuard<'_, Data> {
+        for _ in 0..YIELDS {
+            if let Some(g) = spin(|| self.data.try_write()) {
+                return g;
+            }
+            tokio::task::yield_now().await;
+        }
+        self.data.write()
+    }
+
+    /// The data to read, taken as `write_lock` takes it to write.
+    async fn read_lock(&self) -> parking_lot::RwLockReadGuard<'_, Data> {
+        for _ in 0..YIELDS {
+            if let Some(g) = spin(|| self.data.try_read()) {
+                return g;
+            }
+            tokio::task::yield_now().await;
+        }
+        self.data.read()
+    }
+
+    fn read(&self) -> parking_lot::RwLockReadGuard<'_, Data> {
+        self.data.read()
     }
 }
 
@@ -508,7 +548,7 @@ impl Store for MemoryStore {
         if let Some(m) = self.marks.mark() {
             return Err(StoreError::Mirrored { of: m.source });
         }
-        let mut guard = self.data.write().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.write_lock().await;
         let c = self.apply(&mut guard, change, ledger, audit)?;
         drop(guard);
         // Only a ledger waker listens, and a send takes eight locks (the channel's lists of
@@ -602,11 +642,13 @@ impl Store for MemoryStore {
     }
 
     async fn get_position(&self, id: &str) -> StoreResult<Option<Position>> {
-        Ok(self.read().positions.position(id))
+        Ok(self.read_lock().await.positions.position(id))
     }
 
     fn get_position_now(&self, id: &str) -> Option<StoreResult<Option<Position>>> {
-        Some(Ok(self.read().positions.position(id)))
+        // Not while a write holds the data: the caller then reads without blocking its thread.
+        let d = spin(|| self.data.try_read())?;
+        Some(Ok(d.positions.position(id)))
     }
 
     async fn list_positions(&self, q: &PositionQuery) -> StoreResult<Vec<Position>> {

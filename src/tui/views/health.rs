@@ -323,7 +323,10 @@ impl View for Health {
         f.render_widget(Paragraph::new(cut_lines(lines, left.width)), left);
         let [spark, bars] =
             Layout::vertical([Constraint::Length(5), Constraint::Min(3)]).areas(right);
-        let data: Vec<u64> = self.pings.iter().copied().collect();
+        // The newest pings that fit: a sparkline draws its data from the left, so with more
+        // kept than fit it would show the oldest and never the one just taken.
+        let shown = self.pings.len().saturating_sub(usize::from(spark.width));
+        let data: Vec<u64> = self.pings.iter().skip(shown).copied().collect();
         let max = data.iter().copied().max().unwrap_or(0);
         f.render_widget(
             Sparkline::default()
