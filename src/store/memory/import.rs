@@ -14,7 +14,7 @@ impl MemoryStore {
         after: Option<Heads>,
         expect: Heads,
     ) -> StoreResult<()> {
-        let mut guard = self.data.write();
+        let mut guard = self.data.write_blocking();
         let d = &mut *guard;
         match &after {
             None if !d.ledger.is_empty() || !d.audit.is_empty() || !d.institutions.is_empty() => {

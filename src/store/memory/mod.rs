@@ -3,6 +3,7 @@
 //! What it keeps of each write is in `records.rs`.
 
 mod import;
+mod lock;
 mod marks;
 mod positions;
 mod records;
@@ -22,49 +23,12 @@ use crate::domain::{
     PositionState, Region,
 };
 use async_trait::async_trait;
-use parking_lot::RwLock;
 use positions::{Pos, PosEntry, PosKey, Positions};
 use records::{Au, AuditIds, Chunked, Ev, Lc, Names, PosOf, prev_hex};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
-
-/// Tries at the write lock before a waiting write yields its thread, and yields before it waits.
-const SPINS: usize = 16;
-const YIELDS: usize = 4;
-
-/// Gives the thread to the runtime's other tasks once: the task wakes itself, so it is queued
-/// again at once behind them (`tokio::task::yield_now` waits for the runtime's next turn of its
-/// I/O driver, which put 1 ms on the slowest writes with 16 callers).
-struct YieldOnce(bool);
-
-impl std::future::Future for YieldOnce {
-    type Output = ();
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<()> {
-        if self.0 {
-            return std::task::Poll::Ready(());
-        }
-        self.0 = true;
-        cx.waker().wake_by_ref();
-        std::task::Poll::Pending
-    }
-}
-
-/// What `take` gives within `SPINS` tries.
-fn spin<G>(take: impl Fn() -> Option<G>) -> Option<G> {
-    for _ in 0..SPINS {
-        if let Some(g) = take() {
-            return Some(g);
-        }
-        std::hint::spin_loop();
-    }
-    None
-}
 
 /// The counters of one scope, at their places in `counters::NAMES`.
 type Tally = [i64; counters::NAMES.len()];
@@ -156,7 +120,7 @@ impl AuditIn {
 }
 
 pub struct MemoryStore {
-    data: RwLock<Data>,
+    data: lock::DataLock<Data>,
     anchors: super::anchors::MemoryAnchors,
     head_tx: watch::Sender<i64>,
     faults: FaultInjector,
@@ -173,7 +137,7 @@ impl Default for MemoryStore {
 impl MemoryStore {
     pub fn new() -> Self {
         MemoryStore {
-            data: RwLock::new(Data::default()),
+            data: lock::DataLock::new(Data::default()),
             anchors: Default::default(),
             head_tx: watch::channel(0).0,
             faults: FaultInjector::default(),
@@ -184,7 +148,7 @@ impl MemoryStore {
     /// Puts positions straight into the store, with no ledger event or audit record: for
     /// benchmarks that need a large table to read (`bench write`), never for real data.
     pub fn load_positions_unchecked(&self, positions: impl IntoIterator<Item = Position>) {
-        let mut d = self.data.write();
+        let mut d = self.data.write_blocking();
         for p in positions {
             let counter = counters::positions_index(p.state);
             d.count(counters::ALL, counter, 1);
@@ -443,33 +407,8 @@ impl MemoryStore {
         })
     }
 
-    /// The data to write, taken without blocking the thread at first: while another write holds
-    /// it, this task gives its thread to the others (whose writes prepare outside the lock) and
-    /// tries again, where a blocked thread would sleep in the kernel and be woken by a system
-    /// call. A write that found it held `YIELDS` times waits for it, so none waits long.
-    async fn write_lock(&self) -> parking_lot::RwLockWriteGuard<'_, Data> {
-        for _ in 0..YIELDS {
-            if let Some(g) = spin(|| self.data.try_write()) {
-                return g;
-            }
-            YieldOnce(false).await;
-        }
-        self.data.write()
-    }
-
-    /// The data to read, taken as `write_lock` takes it to write.
-    async fn read_lock(&self) -> parking_lot::RwLockReadGuard<'_, Data> {
-        for _ in 0..YIELDS {
-            if let Some(g) = spin(|| self.data.try_read()) {
-                return g;
-            }
-            YieldOnce(false).await;
-        }
-        self.data.read()
-    }
-
     fn read(&self) -> parking_lot::RwLockReadGuard<'_, Data> {
-        self.data.read()
+        self.data.read_blocking()
     }
 }
 
@@ -569,7 +508,7 @@ impl Store for MemoryStore {
         if let Some(m) = self.marks.mark() {
             return Err(StoreError::Mirrored { of: m.source });
         }
-        let mut guard = self.write_lock().await;
+        let mut guard = self.data.write().await;
         let c = self.apply(&mut guard, change, ledger, audit)?;
         drop(guard);
         // Only a ledger waker listens, and a send takes eight locks (the channel's lists of
@@ -663,12 +602,12 @@ impl Store for MemoryStore {
     }
 
     async fn get_position(&self, id: &str) -> StoreResult<Option<Position>> {
-        Ok(self.read_lock().await.positions.position(id))
+        Ok(self.data.read().await.positions.position(id))
     }
 
     fn get_position_now(&self, id: &str) -> Option<StoreResult<Option<Position>>> {
         // Not while a write holds the data: the caller then reads without blocking its thread.
-        let d = spin(|| self.data.try_read())?;
+        let d = self.data.try_read()?;
         Some(Ok(d.positions.position(id)))
     }
 
