@@ -1901,7 +1901,8 @@ async fn the_ping_sparkline_is_empty_when_every_ping_is_near_zero() {
         "no bars for pings of 0.00 ms: {s}"
     );
     // A ping of 2 ms after them draws its bar: the sparkline shows the newest pings that fit
-    // (it once drew the oldest, so with 151 kept the new one was off its right edge).
+    // (it once drew the oldest, so with 150 kept, more than the panel is wide, the new one was off
+    // its right edge).
     report.ping_ms = Some(2.0);
     t.app
         .update(Msg::Loaded(Box::new(escrowgrid::tui::msg::Loaded::Health(
