@@ -24,24 +24,12 @@ impl<T> DataLock<T> {
 
     /// To write, from a task.
     pub(super) async fn write(&self) -> RwLockWriteGuard<'_, T> {
-        for _ in 0..TURNS {
-            if let Some(g) = spin(|| self.0.try_write()) {
-                return g;
-            }
-            YieldOnce(false).await;
-        }
-        self.0.write()
+        take(|| self.0.try_write(), || self.0.write()).await
     }
 
     /// To read, from a task.
     pub(super) async fn read(&self) -> RwLockReadGuard<'_, T> {
-        for _ in 0..TURNS {
-            if let Some(g) = spin(|| self.0.try_read()) {
-                return g;
-            }
-            YieldOnce(false).await;
-        }
-        self.0.read()
+        take(|| self.0.try_read(), || self.0.read()).await
     }
 
     /// To read at once, or None while a write holds it.
@@ -59,10 +47,22 @@ impl<T> DataLock<T> {
     }
 }
 
-/// What `take` gives within `SPINS` tries.
-fn spin<G>(take: impl Fn() -> Option<G>) -> Option<G> {
+/// The lock as `try_take` gets it: within `SPINS` tries, else after giving the thread away, up to
+/// `TURNS` times; then as `wait` gets it (the thread waits).
+async fn take<G>(try_take: impl Fn() -> Option<G>, wait: impl FnOnce() -> G) -> G {
+    for _ in 0..TURNS {
+        if let Some(g) = spin(&try_take) {
+            return g;
+        }
+        YieldOnce(false).await;
+    }
+    wait()
+}
+
+/// What `try_take` gives within `SPINS` tries.
+fn spin<G>(try_take: impl Fn() -> Option<G>) -> Option<G> {
     for _ in 0..SPINS {
-        if let Some(g) = take() {
+        if let Some(g) = try_take() {
             return Some(g);
         }
         std::hint::spin_loop();
