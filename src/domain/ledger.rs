@@ -78,12 +78,8 @@ pub struct LedgerEvent {
 
 impl LedgerDraft {
     /// Prepares the draft under its own id, or a new one.
-    pub fn prepare_with_id(mut self) -> PreparedEvent {
-        let id = self
-            .id
-            .take()
-            .unwrap_or_else(|| super::ids::new_id(super::ids::LEDGER_EVENT));
-        self.prepare(id)
+    pub fn prepare_with_id(self) -> PreparedEvent {
+        self.prepare_unhashed_with_id().hashed()
     }
 
     /// Places the draft after the chain head (`prev_seq`, `prev_hash`) and computes its hash.
@@ -97,6 +93,20 @@ impl LedgerDraft {
     /// the event up to `prevHash`, already fed to SHA-256. What is left (`chain_hash`) is the
     /// only step that has to run in chain order, under the store's lock.
     pub fn prepare(self, id: String) -> PreparedEvent {
+        self.prepare_unhashed(id).hashed()
+    }
+
+    /// `prepare_with_id` without hashing: the canonical bytes only, for a store that hashes its
+    /// chain later, off the writer's path (`link_prefix`).
+    pub fn prepare_unhashed_with_id(mut self) -> PreparedEvent {
+        let id = self
+            .id
+            .take()
+            .unwrap_or_else(|| super::ids::new_id(super::ids::LEDGER_EVENT));
+        self.prepare_unhashed(id)
+    }
+
+    fn prepare_unhashed(self, id: String) -> PreparedEvent {
         let mut prefix = String::with_capacity(256 + self.payload.as_str().len());
         write_prefix(
             &mut prefix,
@@ -111,13 +121,11 @@ impl LedgerDraft {
                 position_id: self.position_id.as_deref(),
             },
         );
-        let mut hasher = Sha256::new();
-        hasher.update(prefix.as_bytes());
         PreparedEvent {
             id,
             draft: self,
             prefix,
-            hasher,
+            hasher: None,
         }
     }
 }
@@ -131,7 +139,8 @@ pub struct PreparedEvent {
     /// The event's canonical JSON up to and including `"prevHash":` — what a database that
     /// links the chain itself hashes, followed by the previous hash and the seq.
     pub prefix: String,
-    hasher: Sha256,
+    /// SHA-256 fed with `prefix`; None when prepared unhashed.
+    hasher: Option<Sha256>,
 }
 
 /// A sealed event with the canonical text of its payload, as stored.
@@ -142,6 +151,14 @@ pub struct SealedEvent {
 }
 
 impl PreparedEvent {
+    /// With its prefix fed to SHA-256 (what `prepare` does before a store's lock).
+    fn hashed(mut self) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(self.prefix.as_bytes());
+        self.hasher = Some(hasher);
+        self
+    }
+
     /// The hash this event gets when it follows (`prev_seq`, `prev_hash`).
     pub fn chain_hash(&self, prev_seq: i64, prev_hash: &str) -> String {
         hex32(&self.chain_hash_bytes(prev_seq, prev_hash))
@@ -149,14 +166,10 @@ impl PreparedEvent {
 
     /// `chain_hash` as bytes, for a store that keeps hashes as bytes.
     pub fn chain_hash_bytes(&self, prev_seq: i64, prev_hash: &str) -> [u8; 32] {
-        let mut tail = String::with_capacity(96);
-        write_json_string(&mut tail, prev_hash);
-        tail.push_str(",\"seq\":");
-        write_integer(&mut tail, prev_seq + 1);
-        tail.push('}');
-        let mut h = self.hasher.clone();
-        h.update(tail.as_bytes());
-        h.finalize().into()
+        match &self.hasher {
+            Some(h) => link_tail(h.clone(), prev_seq, prev_hash),
+            None => link_prefix(&self.prefix, prev_seq, prev_hash),
+        }
     }
 
     /// The event after (`prev_seq`, `prev_hash`), with the hash `chain_hash` gave for that place.
@@ -189,8 +202,30 @@ impl PreparedEvent {
         }
         let mut draft = self.draft;
         draft.entity_id = entity_id.to_string();
-        draft.prepare(self.id)
+        match self.hasher {
+            Some(_) => draft.prepare(self.id),
+            None => draft.prepare_unhashed(self.id),
+        }
     }
+}
+
+/// The hash of the event whose canonical text up to and including `"prevHash":` is `prefix`
+/// (`PreparedEvent::prefix`), when it follows (`prev_seq`, `prev_hash`).
+pub fn link_prefix(prefix: &str, prev_seq: i64, prev_hash: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(prefix.as_bytes());
+    link_tail(h, prev_seq, prev_hash)
+}
+
+/// `h` (fed with an event's prefix) finished with the chain link: the previous hash and the seq.
+fn link_tail(mut h: Sha256, prev_seq: i64, prev_hash: &str) -> [u8; 32] {
+    let mut tail = String::with_capacity(96);
+    write_json_string(&mut tail, prev_hash);
+    tail.push_str(",\"seq\":");
+    write_integer(&mut tail, prev_seq + 1);
+    tail.push('}');
+    h.update(tail.as_bytes());
+    h.finalize().into()
 }
 
 /// The fields of an event in the order RFC 8785 sorts their names, `hash` left out.

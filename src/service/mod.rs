@@ -193,7 +193,9 @@ impl Service {
         // On the heap at once (not when first polled): an operation's future holds its whole
         // call tree, and every future that awaits this one would otherwise hold a copy of it
         // and move it — nested operations overflowed a debug build's test thread, and on the
-        // in-memory store moving them was a tenth of a write.
+        // in-memory store moving them was a tenth of a write. `f` in a box of its own: awaiting
+        // it in the timing block below moves the box, not the call tree (copied once, here).
+        let f = Box::pin(f);
         let timed = Box::pin(async move {
             let t0 = Instant::now();
             let r = async {

@@ -454,7 +454,7 @@ impl Service {
                     position: next,
                     applied: true,
                     event: Some(event),
-                    ledger_seq: c.ledger.map(|(seq, _)| seq),
+                    ledger_seq: c.ledger,
                 })
             }
             Err(ServiceError::Conflict { id, expected, .. }) => {

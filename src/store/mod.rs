@@ -317,10 +317,10 @@ impl Default for Heads {
 /// What a commit stored.
 #[derive(Debug, Clone, Default)]
 pub struct Committed {
-    /// The ledger event's place in the chain: (seq, hash).
-    pub ledger: Option<(i64, String)>,
-    /// The audit record's place in the audit chain: (seq, hash).
-    pub audit: Option<(i64, String)>,
+    /// The ledger event's place in the chain (its seq).
+    pub ledger: Option<i64>,
+    /// The audit record's place in the audit chain (its seq).
+    pub audit: Option<i64>,
     /// The stored policy of an upsert (with the id it kept).
     pub policy: Option<InstitutionPolicy>,
     /// False when a revoke found the key already revoked (nothing was written).

@@ -123,7 +123,7 @@ async fn a_failing_write_in_a_batch_fails_alone(h: &Harness) {
                     4
                 };
                 assert_eq!(c.batch, expected_batch, "the good writes commit together");
-                seqs.push(c.ledger.unwrap().0);
+                seqs.push(c.ledger.unwrap());
             }
             "duplicate" => assert!(
                 matches!(r, Err(StoreError::Duplicate(_))),
@@ -240,8 +240,7 @@ async fn a_create_checked_against_a_changed_policy_fails_alone(h: &Harness) {
             seqs.push(
                 r.expect("checked against the policy in force")
                     .ledger
-                    .unwrap()
-                    .0,
+                    .unwrap(),
             );
             assert!(h.store.get_position(&id).await.unwrap().is_some());
         } else {

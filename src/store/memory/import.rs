@@ -22,19 +22,19 @@ impl MemoryStore {
                     "an import needs an empty store; this one holds records".into(),
                 ));
             }
-            Some(after) if d.heads() != *after => {
-                return Err(crate::store::moved(&d.heads(), after));
+            Some(after) if self.heads_of(d) != *after => {
+                return Err(crate::store::moved(&self.heads_of(d), after));
             }
             _ => {}
         }
         let run = || {
             for (i, w) in writes.into_iter().enumerate() {
-                let ledger = w.ledger.map(LedgerDraft::prepare_with_id);
+                let ledger = w.ledger.map(LedgerDraft::prepare_unhashed_with_id);
                 let audit = w.audit.map(AuditIn::new);
                 self.apply(d, w.change, ledger, audit)
                     .map_err(|e| StoreError::Constraint(format!("write {} failed: {e}", i + 1)))?;
             }
-            let heads = d.heads();
+            let heads = self.heads_of(d);
             if heads != expect {
                 return Err(StoreError::Constraint(format!(
                     "the import would end at ledger seq {} and audit seq {}, the export at \
@@ -55,6 +55,7 @@ impl MemoryStore {
                 // writes before the failed one stay (each whole, in order: the next step starts
                 // after them) — this store keeps no copy to go back to.
                 if after.is_none() {
+                    self.seal.reset();
                     *d = Data::default();
                 }
                 Err(e)

@@ -7,6 +7,7 @@ mod lock;
 mod marks;
 mod positions;
 mod records;
+mod seal;
 
 use super::{
     AssetQuery, AuditQuery, Backend, Change, Committed, Counts, Diagnostics, FaultInjector,
@@ -15,9 +16,7 @@ use super::{
 };
 use crate::domain::apikey::ApiKey;
 use crate::domain::audit::AuditEvent;
-use crate::domain::ledger::{
-    GENESIS_HASH, LedgerDraft, LedgerEvent, PreparedEvent, hex32, hex32_in,
-};
+use crate::domain::ledger::{LedgerDraft, LedgerEvent, PreparedEvent, hex32};
 use crate::domain::{
     Asset, AssetTemplate, Institution, InstitutionPolicy, Position, PositionLifecycleEvent,
     PositionState, Region,
@@ -51,14 +50,14 @@ struct Data {
 }
 
 impl Data {
-    /// Both chains' heads.
-    fn heads(&self) -> super::Heads {
+    /// Both chains' heads (`hashes`: the chains' hashes, sealed up to here).
+    fn heads(&self, hashes: &seal::Hashes) -> super::Heads {
         let mut h = super::Heads::default();
-        if let Some(e) = self.ledger.last() {
-            h.ledger = (self.ledger.len() as i64, hex32(&e.hash));
+        if let Some(e) = hashes.ledger.get(self.ledger.len().wrapping_sub(1)) {
+            h.ledger = (self.ledger.len() as i64, hex32(e));
         }
-        if let Some(a) = self.audit.last() {
-            h.audit = (self.audit.len() as i64, hex32(&a.hash));
+        if let Some(a) = hashes.audit.get(self.audit.len().wrapping_sub(1)) {
+            h.audit = (self.audit.len() as i64, hex32(a));
         }
         h
     }
@@ -85,42 +84,37 @@ impl Data {
         }
     }
 
-    fn ledger_event(&self, i: usize) -> Option<LedgerEvent> {
+    fn ledger_event(&self, hashes: &seal::Hashes, i: usize) -> Option<LedgerEvent> {
         let e = self.ledger.get(i)?;
-        Some(e.to_event(i as i64 + 1, prev_hex(&self.ledger, i, |e| &e.hash)))
+        let prev = prev_hex(&hashes.ledger, i);
+        Some(e.to_event(i as i64 + 1, prev, hashes.ledger.get(i)?))
     }
 
-    fn audit_record(&self, i: usize) -> Option<AuditEvent> {
+    fn audit_record(&self, hashes: &seal::Hashes, i: usize) -> Option<AuditEvent> {
         let a = self.audit.get(i)?;
-        Some(a.to_event(i as i64 + 1, prev_hex(&self.audit, i, |a| &a.hash)))
+        let prev = prev_hex(&hashes.audit, i);
+        Some(a.to_event(i as i64 + 1, prev, hashes.audit.get(i)?))
     }
 }
 
-/// A write's audit record made ready outside the lock: its digest (as hex, on the stack).
+/// A write's audit record made ready outside the lock: the canonical text its digest covers
+/// (hashed by the linking thread, `seal.rs`).
 struct AuditIn {
     record: AuditEvent,
-    digest: [u8; 64],
+    body: String,
 }
 
 impl AuditIn {
     fn new(record: AuditEvent) -> AuditIn {
-        let digest = Self::digest_of(&record);
-        AuditIn { record, digest }
-    }
-
-    fn digest_of(record: &AuditEvent) -> [u8; 64] {
-        let mut digest = [0u8; 64];
-        hex32_in(&record.digest_bytes(), &mut digest);
-        digest
-    }
-
-    fn digest(&self) -> &str {
-        std::str::from_utf8(&self.digest).expect("hex is ASCII")
+        let body = record.canonical_body();
+        AuditIn { record, body }
     }
 }
 
 pub struct MemoryStore {
     data: lock::DataLock<Data>,
+    /// The thread that links both chains (`seal.rs`).
+    seal: seal::Seal,
     anchors: super::anchors::MemoryAnchors,
     head_tx: watch::Sender<i64>,
     faults: FaultInjector,
@@ -138,6 +132,7 @@ impl MemoryStore {
     pub fn new() -> Self {
         MemoryStore {
             data: lock::DataLock::new(Data::default()),
+            seal: seal::Seal::new(),
             anchors: Default::default(),
             head_tx: watch::channel(0).0,
             faults: FaultInjector::default(),
@@ -274,7 +269,7 @@ impl MemoryStore {
                     && a.record.resource_id.as_ref() != Some(&stored.id)
                 {
                     a.record.resource_id = Some(stored.id.clone());
-                    a.digest = AuditIn::digest_of(&a.record);
+                    a.body = a.record.canonical_body();
                 }
                 policy_to_store = Some(stored);
             }
@@ -298,24 +293,14 @@ impl MemoryStore {
         {
             return Err(dup("audit record", &a.record.id));
         }
-        let sealed = match ledger {
-            Some(l) => {
-                self.faults.check_ledger_append()?;
-                let seq = d.ledger.len() as i64;
-                let mut buf = [0u8; 64];
-                let prev = d.ledger.last().map(|e| hex32_in(&e.hash, &mut buf));
-                let hash = l.chain_hash_bytes(seq, prev.unwrap_or(GENESIS_HASH));
-                Some((l, seq + 1, hash))
-            }
-            None => None,
-        };
+        if ledger.is_some() {
+            self.faults.check_ledger_append()?;
+        }
 
         // 2. Apply; nothing below can fail.
         counters::each_delta(
             &change,
-            sealed
-                .as_ref()
-                .map(|(l, ..)| l.draft.institution_id.as_str()),
+            ledger.as_ref().map(|l| l.draft.institution_id.as_str()),
             audit.as_ref().map(|a| &a.record),
             &mut |(scope, counter, n)| d.count(scope, counter, n),
         );
@@ -364,7 +349,8 @@ impl MemoryStore {
                 }
             }
         }
-        let ledger_link = sealed.map(|(prepared, seq, hash)| {
+        // The records in place, their canonical text to the linking thread in the same order.
+        let ledger_seq = ledger.map(|prepared| {
             let draft = prepared.draft;
             let position = match draft.position_id {
                 None => PosOf::None,
@@ -380,27 +366,21 @@ impl MemoryStore {
                 position,
                 at: draft.at,
                 payload: draft.payload.shared().clone(),
-                hash,
             });
-            (seq, hex32(&hash))
+            (d.ledger.len() as i64, prepared.prefix)
         });
-        let audit_link = audit.map(|a| {
-            let seq = d.audit.len() as i64 + 1;
-            let mut buf = [0u8; 64];
-            let prev = d.audit.last().map(|x| hex32_in(&x.hash, &mut buf));
-            let hash = crate::domain::audit::link_hash_bytes(
-                a.digest(),
-                prev.unwrap_or(GENESIS_HASH),
-                seq,
-            );
+        let audit_seq = audit.map(|a| {
             d.audit_ids.insert(&a.record.id, audit_key);
-            let kept = Au::keep(a.record, hash, &mut d.names);
+            let kept = Au::keep(a.record, &mut d.names);
             d.audit.push(kept);
-            (seq, hex32(&hash))
+            (d.audit.len() as i64, a.body)
         });
+        let (ledger, ledger_text) = ledger_seq.unzip();
+        let (audit, audit_text) = audit_seq.unzip();
+        self.seal.hand(ledger_text, audit_text);
         Ok(Committed {
-            ledger: ledger_link,
-            audit: audit_link,
+            ledger,
+            audit,
             policy: policy_to_store,
             applied: true,
             batch: 1,
@@ -409,6 +389,22 @@ impl MemoryStore {
 
     fn read(&self) -> parking_lot::RwLockReadGuard<'_, Data> {
         self.data.read_blocking()
+    }
+
+    /// Both chains' heads in `d` (held under the data's lock), once linked.
+    fn heads_of(&self, d: &Data) -> super::Heads {
+        d.heads(&self.sealed(d))
+    }
+
+    /// The chains' hashes for everything in `d` (held under the data's lock), once linked.
+    fn sealed(&self, d: &Data) -> parking_lot::MappedMutexGuard<'_, seal::Hashes> {
+        let h = self.seal.sealed();
+        debug_assert_eq!(
+            (h.ledger.len(), h.audit.len()),
+            (d.ledger.len(), d.audit.len()),
+            "every record in the data is linked"
+        );
+        h
     }
 }
 
@@ -501,8 +497,8 @@ impl Store for MemoryStore {
             ledger,
             audit,
         } = w;
-        // Everything of sealing that does not need the chains' heads, before the lock.
-        let ledger = ledger.map(LedgerDraft::prepare_with_id);
+        // The records' canonical text, before the lock; the thread of `seal.rs` hashes it.
+        let ledger = ledger.map(LedgerDraft::prepare_unhashed_with_id);
         let audit = audit.map(AuditIn::new);
         self.faults.pass_gate().await;
         if let Some(m) = self.marks.mark() {
@@ -511,10 +507,11 @@ impl Store for MemoryStore {
         let mut guard = self.data.write().await;
         let c = self.apply(&mut guard, change, ledger, audit)?;
         drop(guard);
+        self.seal.wake();
         // Only a ledger waker listens, and a send takes eight locks (the channel's lists of
         // waiters) whether anyone listens or not: with no waker, nothing is sent. A waker made
         // later is woken by later writes only, as it would be if this one had been sent.
-        if let Some((seq, _)) = &c.ledger
+        if let Some(seq) = &c.ledger
             && self.head_tx.receiver_count() > 0
         {
             self.head_tx.send_replace(*seq);
@@ -717,18 +714,19 @@ impl Store for MemoryStore {
                 .map(|(i, _)| i)
                 .collect()
         };
-        Ok(rows.into_iter().filter_map(|i| d.ledger_event(i)).collect())
+        let h = self.sealed(&d);
+        Ok(rows
+            .into_iter()
+            .filter_map(|i| d.ledger_event(&h, i))
+            .collect())
     }
 
     async fn ledger_head(&self) -> StoreResult<Option<(i64, String)>> {
-        let d = self.read();
-        Ok(d.ledger
-            .last()
-            .map(|e| (d.ledger.len() as i64, hex32(&e.hash))))
+        Ok(Some(self.heads_of(&self.read()).ledger).filter(|(seq, _)| *seq > 0))
     }
 
     async fn heads(&self) -> StoreResult<super::Heads> {
-        Ok(self.read().heads())
+        Ok(self.heads_of(&self.read()))
     }
 
     async fn list_audit(&self, q: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {
@@ -777,7 +775,11 @@ impl Store for MemoryStore {
                 .map(|(i, _)| i)
                 .collect(),
         };
-        Ok(rows.into_iter().filter_map(|i| d.audit_record(i)).collect())
+        let h = self.sealed(&d);
+        Ok(rows
+            .into_iter()
+            .filter_map(|i| d.audit_record(&h, i))
+            .collect())
     }
 
     async fn ledger_waker(&self) -> StoreResult<Box<dyn LedgerWaker>> {

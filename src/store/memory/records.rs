@@ -4,8 +4,9 @@
 //! payload twice as a JSON tree and every hash as text, that was a quarter of the write path.
 //!
 //! - ledger events and audit records keep their payload once, as the canonical JSON text the
-//!   hash covers (shared between a write's event and its audit record), their hash as bytes, and
-//!   no previous hash (it is the record before's); their seq is their place;
+//!   hash covers (shared between a write's event and its audit record), and neither their hash
+//!   (the chains' hashes are kept apart, as bytes, by the thread that links them: `seal.rs`) nor
+//!   the previous hash (it is the record before's); their seq is their place;
 //! - names that repeat (institutions, actors, actions) are kept once and shared;
 //! - positions are keyed by the UUID of their `pos_…` id, compared as integers.
 //!
@@ -182,14 +183,11 @@ impl<T> Chunked<T> {
     }
 }
 
-/// The hash (bytes) of the record before `i` in hex, or the genesis hash for the first.
-pub(super) fn prev_hex<T>(
-    records: &Chunked<T>,
-    i: usize,
-    hash: impl Fn(&T) -> &[u8; 32],
-) -> String {
-    match i.checked_sub(1).and_then(|p| records.get(p)) {
-        Some(r) => hex32(hash(r)),
+/// The hash of the record before `i` in a chain's `hashes`, in hex; the genesis hash for the
+/// first.
+pub(super) fn prev_hex(hashes: &Chunked<[u8; 32]>, i: usize) -> String {
+    match i.checked_sub(1).and_then(|p| hashes.get(p)) {
+        Some(h) => hex32(h),
         None => GENESIS_HASH.to_string(),
     }
 }
@@ -213,7 +211,6 @@ pub(super) struct Ev {
     pub at: Timestamp,
     /// The payload's canonical JSON, as hashed.
     pub payload: Arc<str>,
-    pub hash: [u8; 32],
 }
 
 impl Ev {
@@ -225,8 +222,8 @@ impl Ev {
         }
     }
 
-    /// The event at `seq`, after the event whose hash is `prev_hash`.
-    pub(super) fn to_event(&self, seq: i64, prev_hash: String) -> LedgerEvent {
+    /// The event at `seq` with its `hash`, after the event whose hash is `prev_hash`.
+    pub(super) fn to_event(&self, seq: i64, prev_hash: String, hash: &[u8; 32]) -> LedgerEvent {
         LedgerEvent {
             seq,
             id: self.id.to_string(),
@@ -238,7 +235,7 @@ impl Ev {
             at: self.at,
             payload: parse(&self.payload),
             prev_hash,
-            hash: hex32(&self.hash),
+            hash: hex32(hash),
         }
     }
 
@@ -278,12 +275,11 @@ pub(super) struct Au {
     pub error: Option<Box<AuditError>>,
     pub op_id: Option<Box<str>>,
     pub client: Option<Arc<str>>,
-    pub hash: [u8; 32],
 }
 
 impl Au {
     /// What the store keeps of `a`.
-    pub(super) fn keep(a: AuditEvent, hash: [u8; 32], names: &mut Names) -> Au {
+    pub(super) fn keep(a: AuditEvent, names: &mut Names) -> Au {
         Au {
             id: a.id.into_boxed_str(),
             occurred_at: a.occurred_at,
@@ -299,11 +295,10 @@ impl Au {
             error: a.error.map(Box::new),
             op_id: a.op_id.map(String::into_boxed_str),
             client: names.opt(a.client.as_deref()),
-            hash,
         }
     }
 
-    pub(super) fn to_event(&self, seq: i64, prev_hash: String) -> AuditEvent {
+    pub(super) fn to_event(&self, seq: i64, prev_hash: String, hash: &[u8; 32]) -> AuditEvent {
         let s = |v: &Option<Arc<str>>| v.as_deref().map(str::to_string);
         AuditEvent {
             id: self.id.to_string(),
@@ -322,7 +317,7 @@ impl Au {
             client: s(&self.client),
             seq: Some(seq),
             prev_hash: Some(prev_hash),
-            hash: Some(hex32(&self.hash)),
+            hash: Some(hex32(hash)),
         }
     }
 

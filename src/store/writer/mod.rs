@@ -605,13 +605,13 @@ impl Writer {
                     }),
                     None,
                 ) => {
-                    let ledger = link.map(|(seq, _prev, hash)| {
+                    let ledger = link.map(|(seq, ..)| {
                         newest = Some(seq);
-                        (seq, hash)
+                        seq
                     });
                     Ok(Committed {
                         ledger,
-                        audit: audit_link,
+                        audit: audit_link.map(|(seq, _)| seq),
                         policy,
                         applied,
                         batch: n,
