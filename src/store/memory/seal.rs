@@ -1,8 +1,8 @@
 //! The in-memory store's two chains hashed off the writer's path. A commit appends its ledger
 //! event and audit record in place under the data's lock, as always, and hands their canonical
 //! text to a thread of the store's own, which links them in the same order: the SHA-256 of both
-//! chains — about a seventh of a write with one caller — runs beside the next write instead of inside
-//! it (on a second core, where there is one).
+//! chains — about a seventh of a write with one caller — runs beside the next write instead of
+//! inside it (on a second core, where there is one).
 //!
 //! Nothing reads a record before it is linked: every read of a hash (a ledger page, an audit
 //! page, the heads) holds the data's lock, so no write can land meanwhile, and takes the
