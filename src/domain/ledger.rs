@@ -161,15 +161,10 @@ impl PreparedEvent {
 
     /// The hash this event gets when it follows (`prev_seq`, `prev_hash`).
     pub fn chain_hash(&self, prev_seq: i64, prev_hash: &str) -> String {
-        hex32(&self.chain_hash_bytes(prev_seq, prev_hash))
-    }
-
-    /// `chain_hash` as bytes, for a store that keeps hashes as bytes.
-    pub fn chain_hash_bytes(&self, prev_seq: i64, prev_hash: &str) -> [u8; 32] {
-        match &self.hasher {
+        hex32(&match &self.hasher {
             Some(h) => link_tail(h.clone(), prev_seq, prev_hash),
             None => link_prefix(&self.prefix, prev_seq, prev_hash),
-        }
+        })
     }
 
     /// The event after (`prev_seq`, `prev_hash`), with the hash `chain_hash` gave for that place.
