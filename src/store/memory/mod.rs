@@ -8,6 +8,7 @@ mod marks;
 mod positions;
 mod records;
 mod seal;
+mod sid;
 
 use super::{
     AssetQuery, AuditQuery, Backend, Change, Committed, Counts, Diagnostics, FaultInjector,
@@ -25,6 +26,7 @@ use async_trait::async_trait;
 use positions::{Pos, PosEntry, PosKey, Positions};
 use records::{Au, AuditIds, Chunked, Ev, Lc, Names, PosOf, prev_hex};
 use rustc_hash::FxHashMap;
+use sid::Sid;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -355,13 +357,13 @@ impl MemoryStore {
             let position = match draft.position_id {
                 None => PosOf::None,
                 Some(p) if p == draft.entity_id => PosOf::Entity,
-                Some(p) => PosOf::Other(p.into_boxed_str()),
+                Some(p) => PosOf::Other(Sid::of_string(p)),
             };
             d.ledger.push(Ev {
-                id: prepared.id.into_boxed_str(),
+                id: Sid::of_string(prepared.id),
                 kind: draft.kind,
                 entity_type: draft.entity_type,
-                entity_id: draft.entity_id.into_boxed_str(),
+                entity_id: Sid::of_string(draft.entity_id),
                 institution_id: d.names.get(&draft.institution_id),
                 position,
                 at: draft.at,
@@ -680,10 +682,9 @@ impl Store for MemoryStore {
 
     async fn read_ledger(&self, q: &LedgerQuery) -> StoreResult<Vec<LedgerEvent>> {
         let d = self.read();
+        let position = q.position_id.as_deref().map(Sid::of);
         let keep = |e: &Ev| {
-            q.position_id
-                .as_deref()
-                .is_none_or(|p| e.position_id() == Some(p))
+            position.as_ref().is_none_or(|p| e.position_id() == Some(p))
                 && q.kind.is_none_or(|k| e.kind == k)
                 && q.institution_id
                     .as_deref()
@@ -731,6 +732,9 @@ impl Store for MemoryStore {
 
     async fn list_audit(&self, q: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {
         let d = self.read();
+        let sid = |x: &Option<String>| x.as_deref().map(Sid::of);
+        let (before, after, id) = (sid(&q.before), sid(&q.after), sid(&q.id));
+        let resource = sid(&q.resource_id);
         let keep = |a: &Au| {
             q.action.as_deref().is_none_or(|x| x == &*a.action)
                 && q.outcome.is_none_or(|o| o == a.outcome)
@@ -738,12 +742,12 @@ impl Store for MemoryStore {
                     a.institution_id.as_deref() == Some(i)
                         || a.subject_institution_id.as_deref() == Some(i)
                 })
-                && q.before.as_deref().is_none_or(|b| &*a.id < b)
-                && q.after.as_deref().is_none_or(|x| &*a.id > x)
-                && q.id.as_deref().is_none_or(|x| &*a.id == x)
-                && q.resource_id
-                    .as_deref()
-                    .is_none_or(|r| a.resource_id.as_deref() == Some(r))
+                && before.as_ref().is_none_or(|b| &a.id < b)
+                && after.as_ref().is_none_or(|x| &a.id > x)
+                && id.as_ref().is_none_or(|x| &a.id == x)
+                && resource
+                    .as_ref()
+                    .is_none_or(|r| a.resource_id.as_ref() == Some(r))
                 && q.text.as_deref().is_none_or(|text| a.text_matches(text))
         };
         // Every record here is in the audit chain (seq N at index N - 1).

@@ -9,9 +9,11 @@
 //!   the previous hash (it is the record before's); their seq is their place;
 //! - names that repeat (institutions, actors, actions) are kept once and shared;
 //! - positions are keyed by the UUID of their `pos_…` id, compared as integers.
+//! - ids are kept as their prefix's number and their UUID's bits, inline (`sid.rs`).
 //!
 //! Reads build the domain types back from these.
 
+use super::sid::Sid;
 use crate::domain::audit::{AuditError, AuditEvent};
 use crate::domain::ledger::{CanonicalJson, GENESIS_HASH, LedgerEvent, hex32};
 use crate::domain::time::Timestamp;
@@ -40,7 +42,12 @@ const NOT_HEX: u8 = 0x10;
 /// The text of `prefix` + a lower-case hyphenated UUID, as its 128 bits; None for any other id.
 /// Read on every write (a position's key, an audit record's id), so by table, not by `match`.
 pub(super) fn uuid_of(prefix: &str, id: &str) -> Option<u128> {
-    let u: &[u8; 36] = id.strip_prefix(prefix)?.as_bytes().try_into().ok()?;
+    uuid_bits(id.strip_prefix(prefix)?)
+}
+
+/// A lower-case hyphenated UUID's 128 bits; None for any other text.
+pub(super) fn uuid_bits(text: &str) -> Option<u128> {
+    let u: &[u8; 36] = text.as_bytes().try_into().ok()?;
     if [u[8], u[13], u[18], u[23]] != [b'-'; 4] {
         return None;
     }
@@ -197,15 +204,15 @@ pub(super) enum PosOf {
     None,
     /// The event's entity is the position.
     Entity,
-    Other(Box<str>),
+    Other(Sid),
 }
 
 /// A ledger event as the store keeps it (its seq is its index + 1).
 pub(super) struct Ev {
-    pub id: Box<str>,
+    pub id: Sid,
     pub kind: LedgerKind,
     pub entity_type: EntityType,
-    pub entity_id: Box<str>,
+    pub entity_id: Sid,
     pub institution_id: Arc<str>,
     pub position: PosOf,
     pub at: Timestamp,
@@ -214,7 +221,7 @@ pub(super) struct Ev {
 }
 
 impl Ev {
-    pub(super) fn position_id(&self) -> Option<&str> {
+    pub(super) fn position_id(&self) -> Option<&Sid> {
         match &self.position {
             PosOf::None => None,
             PosOf::Entity => Some(&self.entity_id),
@@ -231,7 +238,7 @@ impl Ev {
             entity_type: self.entity_type,
             entity_id: self.entity_id.to_string(),
             institution_id: self.institution_id.to_string(),
-            position_id: self.position_id().map(str::to_string),
+            position_id: self.position_id().map(Sid::to_string),
             at: self.at,
             payload: parse(&self.payload),
             prev_hash,
@@ -240,13 +247,14 @@ impl Ev {
     }
 
     pub(super) fn text_matches(&self, text: &str) -> bool {
+        let position = self.position_id().map(Sid::text);
         super::super::ledger_text_hit(
             text,
             &super::super::LedgerText {
                 kind: self.kind.as_str(),
-                id: &self.id,
-                entity_id: &self.entity_id,
-                position_id: self.position_id(),
+                id: &self.id.text(),
+                entity_id: &self.entity_id.text(),
+                position_id: position.as_deref(),
                 institution_id: &self.institution_id,
                 payload_json: &self.payload,
             },
@@ -261,7 +269,7 @@ fn parse(canonical: &str) -> Value {
 
 /// An audit record as the store keeps it (its seq is its index + 1).
 pub(super) struct Au {
-    pub id: Box<str>,
+    pub id: Sid,
     pub occurred_at: Timestamp,
     pub actor: Arc<str>,
     pub api_key_id: Option<Arc<str>>,
@@ -269,11 +277,11 @@ pub(super) struct Au {
     pub action: Arc<str>,
     pub outcome: Outcome,
     pub resource_type: Option<Arc<str>>,
-    pub resource_id: Option<Box<str>>,
+    pub resource_id: Option<Sid>,
     pub subject_institution_id: Option<Arc<str>>,
     pub payload: Option<CanonicalJson>,
     pub error: Option<Box<AuditError>>,
-    pub op_id: Option<Box<str>>,
+    pub op_id: Option<Sid>,
     pub client: Option<Arc<str>>,
 }
 
@@ -281,7 +289,7 @@ impl Au {
     /// What the store keeps of `a`.
     pub(super) fn keep(a: AuditEvent, names: &mut Names) -> Au {
         Au {
-            id: a.id.into_boxed_str(),
+            id: Sid::of_string(a.id),
             occurred_at: a.occurred_at,
             actor: names.get(&a.actor),
             api_key_id: names.opt(a.api_key_id.as_deref()),
@@ -289,11 +297,11 @@ impl Au {
             action: names.get(&a.action),
             outcome: a.outcome,
             resource_type: names.opt(a.resource_type.as_deref()),
-            resource_id: a.resource_id.map(String::into_boxed_str),
+            resource_id: a.resource_id.map(Sid::of_string),
             subject_institution_id: names.opt(a.subject_institution_id.as_deref()),
             payload: a.payload,
             error: a.error.map(Box::new),
-            op_id: a.op_id.map(String::into_boxed_str),
+            op_id: a.op_id.map(Sid::of_string),
             client: names.opt(a.client.as_deref()),
         }
     }
@@ -309,11 +317,11 @@ impl Au {
             action: self.action.to_string(),
             outcome: self.outcome,
             resource_type: s(&self.resource_type),
-            resource_id: self.resource_id.as_deref().map(str::to_string),
+            resource_id: self.resource_id.as_ref().map(Sid::to_string),
             subject_institution_id: s(&self.subject_institution_id),
             payload: self.payload.clone(),
             error: self.error.as_deref().cloned(),
-            op_id: self.op_id.as_deref().map(str::to_string),
+            op_id: self.op_id.as_ref().map(Sid::to_string),
             client: s(&self.client),
             seq: Some(seq),
             prev_hash: Some(prev_hash),
@@ -322,16 +330,18 @@ impl Au {
     }
 
     pub(super) fn text_matches(&self, text: &str) -> bool {
+        let resource_id = self.resource_id.as_ref().map(Sid::text);
+        let op_id = self.op_id.as_ref().map(Sid::text);
         super::super::audit_text_hit(
             text,
             &super::super::AuditText {
-                id: &self.id,
+                id: &self.id.text(),
                 actor: &self.actor,
                 api_key_id: self.api_key_id.as_deref(),
                 action: &self.action,
                 outcome: self.outcome.as_str(),
-                resource_id: self.resource_id.as_deref(),
-                op_id: self.op_id.as_deref(),
+                resource_id: resource_id.as_deref(),
+                op_id: op_id.as_deref(),
                 error_code: self.error.as_ref().map(|e| e.code.as_str()),
             },
         )
@@ -340,7 +350,7 @@ impl Au {
 
 /// A lifecycle event as the store keeps it, beside its position.
 pub(super) struct Lc {
-    id: Box<str>,
+    id: Sid,
     from: PositionState,
     to: PositionState,
     reason: Option<Box<str>>,
@@ -354,7 +364,7 @@ pub(super) struct Lc {
 impl Lc {
     pub(super) fn keep(e: PositionLifecycleEvent, names: &mut Names) -> Lc {
         Lc {
-            id: e.id.into_boxed_str(),
+            id: Sid::of_string(e.id),
             from: e.from_state,
             to: e.to_state,
             reason: e.reason.map(String::into_boxed_str),

@@ -1,0 +1,182 @@
+//! Ids as the in-memory store keeps them in its records. An id this service makes is
+//! `<prefix>_<uuid>` (40-odd bytes of text, an allocation of its own each); kept as the prefix's
+//! number and the UUID's 128 bits it sits inline in its record, and a transition keeps six of
+//! them (its lifecycle event's, its ledger event's and the position's there, its audit record's,
+//! the resource's and the operation's). Any other id (an imported one) is kept as its text.
+
+use super::records::uuid_bits;
+use std::cmp::Ordering;
+use std::fmt;
+
+/// The prefixes of the ids this service makes, each with its separator (`domain::ids`).
+const PREFIXES: [&str; 10] = [
+    "inst_", "tmpl_", "ast_", "pos_", "ple_", "led_", "ak_", "pol_", "aud_", "op_",
+];
+
+/// The longest text a `Sid::Uuid` stands for: the longest prefix and a hyphenated UUID.
+const MAX_TEXT: usize = 5 + uuid::fmt::Hyphenated::LENGTH;
+
+/// A stored id: the text `PREFIXES[prefix]` + the lower-case hyphenated UUID `hi:lo`, or any
+/// other text. `of` reads every id of the first shape as `Uuid`, so two ids are equal exactly
+/// when their `Sid`s are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Sid {
+    Uuid { prefix: u8, hi: u64, lo: u64 },
+    Text(Box<str>),
+}
+
+impl Sid {
+    pub(super) fn of(id: &str) -> Sid {
+        Self::bits(id).unwrap_or_else(|| Sid::Text(id.into()))
+    }
+
+    /// As `of`, keeping `id`'s own allocation when it is kept as text.
+    pub(super) fn of_string(id: String) -> Sid {
+        Self::bits(&id).unwrap_or_else(|| Sid::Text(id.into_boxed_str()))
+    }
+
+    fn bits(id: &str) -> Option<Sid> {
+        let cut = id.find('_')? + 1;
+        let prefix = PREFIXES.iter().position(|p| *p == &id[..cut])?;
+        let v = uuid_bits(&id[cut..])?;
+        Some(Sid::Uuid {
+            prefix: prefix as u8,
+            hi: (v >> 64) as u64,
+            lo: v as u64,
+        })
+    }
+
+    /// The id's text, written on the stack.
+    pub(super) fn text(&self) -> SidText<'_> {
+        match self {
+            Sid::Uuid { prefix, hi, lo } => {
+                let p = PREFIXES[*prefix as usize].as_bytes();
+                let mut buf = [0u8; MAX_TEXT];
+                buf[..p.len()].copy_from_slice(p);
+                let v = (u128::from(*hi) << 64) | u128::from(*lo);
+                uuid::Uuid::from_u128(v)
+                    .hyphenated()
+                    .encode_lower(&mut buf[p.len()..]);
+                SidText::Buf(buf, (p.len() + uuid::fmt::Hyphenated::LENGTH) as u8)
+            }
+            Sid::Text(t) => SidText::Str(t),
+        }
+    }
+}
+
+impl fmt::Display for Sid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text())
+    }
+}
+
+/// Ordered as the ids' text is: for one prefix, a lower-case UUID of fixed length orders as
+/// its number.
+impl Ord for Sid {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (
+                Sid::Uuid { prefix, hi, lo },
+                Sid::Uuid {
+                    prefix: p2,
+                    hi: h2,
+                    lo: l2,
+                },
+            ) if prefix == p2 => (hi, lo).cmp(&(h2, l2)),
+            (Sid::Text(a), Sid::Text(b)) => a.cmp(b),
+            _ => (*self.text()).cmp(&*other.text()),
+        }
+    }
+}
+
+impl PartialOrd for Sid {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// A stored id's text: written into a buffer, or borrowed from the record.
+pub(super) enum SidText<'a> {
+    Buf([u8; MAX_TEXT], u8),
+    Str(&'a str),
+}
+
+impl std::ops::Deref for SidText<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            // Only ASCII is ever written into the buffer (a prefix and hex digits).
+            SidText::Buf(b, n) => std::str::from_utf8(&b[..*n as usize]).unwrap_or_default(),
+            SidText::Str(s) => s,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids;
+
+    #[test]
+    fn every_id_this_service_makes_is_kept_as_bits_and_reads_back_as_made() {
+        for prefix in [
+            ids::INSTITUTION,
+            ids::TEMPLATE,
+            ids::ASSET,
+            ids::POSITION,
+            ids::LIFECYCLE_EVENT,
+            ids::LEDGER_EVENT,
+            ids::API_KEY,
+            ids::POLICY,
+            ids::AUDIT,
+            ids::OPERATION,
+        ] {
+            let id = ids::new_id(prefix);
+            let kept = Sid::of(&id);
+            assert!(matches!(kept, Sid::Uuid { .. }), "{id}");
+            assert_eq!(&*kept.text(), id);
+            assert_eq!(kept.to_string(), id);
+            assert_eq!(Sid::of_string(id.clone()), kept);
+        }
+    }
+
+    #[test]
+    fn other_ids_are_kept_as_their_text() {
+        for id in [
+            "imported-1",
+            "pos_01900000-0000-7000-8000-00000000000A",
+            "xyz_01900000-0000-7000-8000-00000000000a",
+            "pos_",
+            "_",
+            "",
+            "pos_01900000-0000-7000-8000-00000000000a_",
+        ] {
+            let kept = Sid::of(id);
+            assert_eq!(kept, Sid::Text(id.into()), "{id}");
+            assert_eq!(&*kept.text(), id);
+            assert_eq!(Sid::of_string(id.to_string()), kept);
+        }
+    }
+
+    #[test]
+    fn stored_ids_order_as_their_text() {
+        let mut texts: Vec<String> = (0..50)
+            .flat_map(|_| {
+                [
+                    ids::new_id(ids::AUDIT),
+                    ids::new_id(ids::POSITION),
+                    ids::new_id(ids::OPERATION),
+                ]
+            })
+            .chain(["aud_x".into(), "b".into(), "aud_".into(), "zz".into()])
+            .collect();
+        texts.push("pos_ffffffff-ffff-ffff-ffff-ffffffffffff".into());
+        texts.push("pos_00000000-0000-0000-0000-000000000000".into());
+        let mut kept: Vec<Sid> = texts.iter().map(|t| Sid::of(t)).collect();
+        texts.sort();
+        kept.sort();
+        let back: Vec<String> = kept.iter().map(Sid::to_string).collect();
+        assert_eq!(back, texts);
+    }
+}
