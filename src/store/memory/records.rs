@@ -45,21 +45,28 @@ pub(super) fn uuid_of(prefix: &str, id: &str) -> Option<u128> {
     uuid_bits(id.strip_prefix(prefix)?)
 }
 
-/// A lower-case hyphenated UUID's 128 bits; None for any other text.
+/// A lower-case hyphenated UUID's 128 bits; None for any other text. Read up to six times a
+/// write (under the data's lock), so by table, in two 64-bit halves, without a branch per digit.
 pub(super) fn uuid_bits(text: &str) -> Option<u128> {
     let u: &[u8; 36] = text.as_bytes().try_into().ok()?;
     if [u[8], u[13], u[18], u[23]] != [b'-'; 4] {
         return None;
     }
-    let (mut v, mut seen) = (0u128, 0u8);
-    for (from, to) in [(0, 8), (9, 13), (14, 18), (19, 23), (24, 36)] {
-        for &b in &u[from..to] {
-            let n = HEX[b as usize];
-            seen |= n;
-            v = (v << 4) | u128::from(n & 0xf);
+    let mut seen = 0u8;
+    let mut half = |groups: &[(usize, usize)]| {
+        let mut v = 0u64;
+        for &(from, to) in groups {
+            for &b in &u[from..to] {
+                let n = HEX[b as usize];
+                seen |= n;
+                v = (v << 4) | u64::from(n & 0xf);
+            }
         }
-    }
-    (seen & NOT_HEX == 0).then_some(v)
+        v
+    };
+    let hi = half(&[(0, 8), (9, 13), (14, 18)]);
+    let lo = half(&[(19, 23), (24, 36)]);
+    (seen & NOT_HEX == 0).then_some((u128::from(hi) << 64) | u128::from(lo))
 }
 
 /// What comes before the UUID in an audit record's id (`ids::AUDIT` and its separator).

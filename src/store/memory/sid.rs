@@ -36,9 +36,22 @@ impl Sid {
     }
 
     fn bits(id: &str) -> Option<Sid> {
-        let cut = id.find('_')? + 1;
-        let prefix = PREFIXES.iter().position(|p| *p == &id[..cut])?;
-        let v = uuid_bits(&id[cut..])?;
+        // By the prefix's bytes (the shape of `PREFIXES`), not by a search for the separator.
+        let (prefix, len) = match id.as_bytes() {
+            [b'i', b'n', b's', b't', b'_', ..] => (0, 5),
+            [b't', b'm', b'p', b'l', b'_', ..] => (1, 5),
+            [b'a', b's', b't', b'_', ..] => (2, 4),
+            [b'p', b'o', b's', b'_', ..] => (3, 4),
+            [b'p', b'l', b'e', b'_', ..] => (4, 4),
+            [b'l', b'e', b'd', b'_', ..] => (5, 4),
+            [b'a', b'k', b'_', ..] => (6, 3),
+            [b'p', b'o', b'l', b'_', ..] => (7, 4),
+            [b'a', b'u', b'd', b'_', ..] => (8, 4),
+            [b'o', b'p', b'_', ..] => (9, 3),
+            _ => return None,
+        };
+        debug_assert_eq!(PREFIXES[prefix].len(), len);
+        let v = uuid_bits(&id[len..])?;
         Some(Sid::Uuid {
             prefix: prefix as u8,
             hi: (v >> 64) as u64,
