@@ -1,8 +1,7 @@
 //! The memory store's `Store::import`: a whole store loaded into this empty one, or a mirror's
 //! step appended where the chains end, under the one lock.
 
-use super::{AuditIn, Data, MemoryStore};
-use crate::domain::ledger::LedgerDraft;
+use super::{Data, MemoryStore, Ready};
 use crate::store::{Heads, StoreError, StoreResult, Write};
 
 impl MemoryStore {
@@ -29,9 +28,7 @@ impl MemoryStore {
         }
         let run = || {
             for (i, w) in writes.into_iter().enumerate() {
-                let ledger = w.ledger.map(LedgerDraft::prepare_unhashed_with_id);
-                let audit = w.audit.map(AuditIn::new);
-                self.apply(d, w.change, ledger, audit)
+                self.apply(d, Ready::of(w))
                     .map_err(|e| StoreError::Constraint(format!("write {} failed: {e}", i + 1)))?;
             }
             let heads = self.heads_of(d);

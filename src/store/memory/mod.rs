@@ -6,6 +6,7 @@ mod import;
 mod lock;
 mod marks;
 mod positions;
+mod ready;
 mod records;
 mod seal;
 mod sid;
@@ -17,14 +18,15 @@ use super::{
 };
 use crate::domain::apikey::ApiKey;
 use crate::domain::audit::AuditEvent;
-use crate::domain::ledger::{LedgerDraft, LedgerEvent, PreparedEvent, hex32};
+use crate::domain::ledger::{LedgerEvent, hex32};
 use crate::domain::{
     Asset, AssetTemplate, Institution, InstitutionPolicy, Position, PositionLifecycleEvent,
     PositionState, Region,
 };
 use async_trait::async_trait;
 use positions::{Pos, PosEntry, PosKey, Positions};
-use records::{Au, AuditIds, Chunked, Ev, Lc, Names, PosOf, prev_hex};
+use ready::Ready;
+use records::{Au, AuditIds, Chunked, Ev, Lc, Names, prev_hex};
 use rustc_hash::FxHashMap;
 use sid::Sid;
 use std::collections::BTreeMap;
@@ -99,20 +101,6 @@ impl Data {
     }
 }
 
-/// A write's audit record made ready outside the lock: the canonical text its digest covers
-/// (hashed by the linking thread, `seal.rs`).
-struct AuditIn {
-    record: AuditEvent,
-    body: String,
-}
-
-impl AuditIn {
-    fn new(record: AuditEvent) -> AuditIn {
-        let body = record.canonical_body();
-        AuditIn { record, body }
-    }
-}
-
 pub struct MemoryStore {
     data: lock::DataLock<Data>,
     /// The thread that links both chains (`seal.rs`).
@@ -163,13 +151,13 @@ impl MemoryStore {
 
     /// Applies one write under the lock: everything that can fail is checked before anything
     /// changes, so a refused write leaves the data as it was.
-    fn apply(
-        &self,
-        d: &mut Data,
-        change: Change,
-        mut ledger: Option<PreparedEvent>,
-        mut audit: Option<AuditIn>,
-    ) -> StoreResult<Committed> {
+    fn apply(&self, d: &mut Data, w: Ready) -> StoreResult<Committed> {
+        let Ready {
+            change,
+            pos_key,
+            mut ledger,
+            mut audit,
+        } = w;
         // 1. Check everything that can fail.
         if let Some((institution, seen)) = change.policy_seen()
             && !seen.is_current(d.policies.get(&(institution.to_string(), seen.region)))
@@ -180,12 +168,6 @@ impl MemoryStore {
             });
         }
         let mut policy_to_store = None;
-        // The key of the position the change is about, read from its id once.
-        let pos_key = match &change {
-            Change::CreatePosition(x, _) => Some(PosKey::of(&x.id)),
-            Change::TransitionPosition { position, .. } => Some(PosKey::of(&position.id)),
-            _ => None,
-        };
         match &change {
             Change::None => {}
             Change::CreateInstitution(x) => {
@@ -267,11 +249,8 @@ impl MemoryStore {
                     stored.created_at = existing.created_at;
                 }
                 ledger = ledger.map(|l| l.with_entity_id(&stored.id));
-                if let Some(a) = audit.as_mut()
-                    && a.record.resource_id.as_ref() != Some(&stored.id)
-                {
-                    a.record.resource_id = Some(stored.id.clone());
-                    a.body = a.record.canonical_body();
+                if let Some(a) = audit.as_mut() {
+                    a.with_resource_id(&stored.id);
                 }
                 policy_to_store = Some(stored);
             }
@@ -289,9 +268,8 @@ impl MemoryStore {
                 }
             }
         }
-        let audit_key = audit.as_ref().and_then(|a| AuditIds::key(&a.record.id));
         if let Some(a) = &audit
-            && d.audit_ids.contains(&a.record.id, audit_key)
+            && d.audit_ids.contains(&a.record.id, a.key)
         {
             return Err(dup("audit record", &a.record.id));
         }
@@ -302,7 +280,9 @@ impl MemoryStore {
         // 2. Apply; nothing below can fail.
         counters::each_delta(
             &change,
-            ledger.as_ref().map(|l| l.draft.institution_id.as_str()),
+            ledger
+                .as_ref()
+                .map(|l| l.prepared.draft.institution_id.as_str()),
             audit.as_ref().map(|a| &a.record),
             &mut |(scope, counter, n)| d.count(scope, counter, n),
         );
@@ -352,28 +332,23 @@ impl MemoryStore {
             }
         }
         // The records in place, their canonical text to the linking thread in the same order.
-        let ledger_seq = ledger.map(|prepared| {
-            let draft = prepared.draft;
-            let position = match draft.position_id {
-                None => PosOf::None,
-                Some(p) if p == draft.entity_id => PosOf::Entity,
-                Some(p) => PosOf::Other(Sid::of_string(p)),
-            };
+        let ledger_seq = ledger.map(|l| {
+            let draft = &l.prepared.draft;
             d.ledger.push(Ev {
-                id: Sid::of_string(prepared.id),
+                id: l.id,
                 kind: draft.kind,
                 entity_type: draft.entity_type,
-                entity_id: Sid::of_string(draft.entity_id),
+                entity_id: l.entity,
                 institution_id: d.names.get(&draft.institution_id),
-                position,
+                position: l.position,
                 at: draft.at,
                 payload: draft.payload.shared().clone(),
             });
-            (d.ledger.len() as i64, prepared.prefix)
+            (d.ledger.len() as i64, l.prepared.prefix)
         });
         let audit_seq = audit.map(|a| {
-            d.audit_ids.insert(&a.record.id, audit_key);
-            let kept = Au::keep(a.record, &mut d.names);
+            d.audit_ids.insert(&a.record.id, a.key);
+            let kept = Au::keep(a.record, a.ids, &mut d.names);
             d.audit.push(kept);
             (d.audit.len() as i64, a.body)
         });
@@ -494,20 +469,14 @@ impl Store for MemoryStore {
     }
 
     async fn commit(&self, w: Write) -> StoreResult<Committed> {
-        let Write {
-            change,
-            ledger,
-            audit,
-        } = w;
-        // The records' canonical text, before the lock; the thread of `seal.rs` hashes it.
-        let ledger = ledger.map(LedgerDraft::prepare_unhashed_with_id);
-        let audit = audit.map(AuditIn::new);
+        // Everything but the data's part, before the lock (`ready.rs`).
+        let w = Ready::of(w);
         self.faults.pass_gate().await;
         if let Some(m) = self.marks.mark() {
             return Err(StoreError::Mirrored { of: m.source });
         }
         let mut guard = self.data.write().await;
-        let c = self.apply(&mut guard, change, ledger, audit)?;
+        let c = self.apply(&mut guard, w)?;
         drop(guard);
         self.seal.wake();
         // Only a ledger waker listens, and a send takes eight locks (the channel's lists of

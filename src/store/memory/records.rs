@@ -13,6 +13,7 @@
 //!
 //! Reads build the domain types back from these.
 
+use super::ready::AuditSids;
 use super::sid::Sid;
 use crate::domain::audit::{AuditError, AuditEvent};
 use crate::domain::ledger::{CanonicalJson, GENESIS_HASH, LedgerEvent, hex32};
@@ -293,10 +294,10 @@ pub(super) struct Au {
 }
 
 impl Au {
-    /// What the store keeps of `a`.
-    pub(super) fn keep(a: AuditEvent, names: &mut Names) -> Au {
+    /// What the store keeps of `a`, whose ids were read as `ids` before the lock.
+    pub(super) fn keep(a: AuditEvent, ids: AuditSids, names: &mut Names) -> Au {
         Au {
-            id: Sid::of_string(a.id),
+            id: ids.id,
             occurred_at: a.occurred_at,
             actor: names.get(&a.actor),
             api_key_id: names.opt(a.api_key_id.as_deref()),
@@ -304,11 +305,11 @@ impl Au {
             action: names.get(&a.action),
             outcome: a.outcome,
             resource_type: names.opt(a.resource_type.as_deref()),
-            resource_id: a.resource_id.map(Sid::of_string),
+            resource_id: ids.resource,
             subject_institution_id: names.opt(a.subject_institution_id.as_deref()),
             payload: a.payload,
             error: a.error.map(Box::new),
-            op_id: a.op_id.map(Sid::of_string),
+            op_id: ids.op,
             client: names.opt(a.client.as_deref()),
         }
     }
