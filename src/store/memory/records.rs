@@ -8,7 +8,7 @@
 //!   (the chains' hashes are kept apart, as bytes, by the thread that links them: `seal.rs`) nor
 //!   the previous hash (it is the record before's); their seq is their place;
 //! - names that repeat (institutions, actors, actions) are kept once and shared;
-//! - positions are keyed by the UUID of their `pos_…` id, compared as integers.
+//! - positions are keyed by the UUID of their `pos_…` id, compared as integers;
 //! - ids are kept as their prefix's number and their UUID's bits, inline (`sid.rs`).
 //!
 //! Reads build the domain types back from these.
