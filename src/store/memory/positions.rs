@@ -4,7 +4,8 @@
 //! when short (up to 24 bytes). Kept as a `Position`, each of its five strings was a read from
 //! elsewhere in memory — at a million positions, a cache miss each, and most of a get's time.
 
-use super::records::{Chunked, Lc, Names, uuid_of};
+use super::records::{Chunked, Lc, Names};
+use super::sid::uuid_of;
 use crate::domain::time::Timestamp;
 use crate::domain::{
     Asset, Balance, Currency, Money, Position, PositionLifecycleEvent, PositionState,

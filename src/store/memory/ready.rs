@@ -4,7 +4,7 @@
 //! the lock, which every other caller waits out, is spent on the data only.
 
 use super::positions::PosKey;
-use super::records::{AuditIds, PosOf};
+use super::records::{AuditIds, AuditSids, PosOf};
 use super::sid::Sid;
 use crate::domain::audit::AuditEvent;
 use crate::domain::ledger::{LedgerDraft, PreparedEvent};
@@ -78,13 +78,6 @@ pub(super) struct AuditIn {
     /// The record's id as `AuditIds` looks it up.
     pub key: Option<u128>,
     pub ids: AuditSids,
-}
-
-/// An audit record's ids as `Au` keeps them.
-pub(super) struct AuditSids {
-    pub id: Sid,
-    pub resource: Option<Sid>,
-    pub op: Option<Sid>,
 }
 
 impl AuditIn {

@@ -13,8 +13,7 @@
 //!
 //! Reads build the domain types back from these.
 
-use super::ready::AuditSids;
-use super::sid::Sid;
+use super::sid::{Sid, uuid_of};
 use crate::domain::audit::{AuditError, AuditEvent};
 use crate::domain::ledger::{CanonicalJson, GENESIS_HASH, LedgerEvent, hex32};
 use crate::domain::time::Timestamp;
@@ -22,53 +21,6 @@ use crate::domain::{EntityType, LedgerKind, Outcome, PositionLifecycleEvent, Pos
 use rustc_hash::FxHashSet as HashSet;
 use serde_json::Value;
 use std::sync::Arc;
-
-/// Each byte's value as a lower-case hex digit; `NOT_HEX` for any other byte.
-const HEX: [u8; 256] = {
-    let mut t = [NOT_HEX; 256];
-    let mut i = 0;
-    while i < 10 {
-        t[b'0' as usize + i] = i as u8;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 6 {
-        t[b'a' as usize + i] = 10 + i as u8;
-        i += 1;
-    }
-    t
-};
-const NOT_HEX: u8 = 0x10;
-
-/// The text of `prefix` + a lower-case hyphenated UUID, as its 128 bits; None for any other id.
-/// Read on every write (a position's key, an audit record's id), so by table, not by `match`.
-pub(super) fn uuid_of(prefix: &str, id: &str) -> Option<u128> {
-    uuid_bits(id.strip_prefix(prefix)?)
-}
-
-/// A lower-case hyphenated UUID's 128 bits; None for any other text. Read up to six times a
-/// write (under the data's lock), so by table, in two 64-bit halves, without a branch per digit.
-pub(super) fn uuid_bits(text: &str) -> Option<u128> {
-    let u: &[u8; 36] = text.as_bytes().try_into().ok()?;
-    if [u[8], u[13], u[18], u[23]] != [b'-'; 4] {
-        return None;
-    }
-    let mut seen = 0u8;
-    let mut half = |groups: &[(usize, usize)]| {
-        let mut v = 0u64;
-        for &(from, to) in groups {
-            for &b in &u[from..to] {
-                let n = HEX[b as usize];
-                seen |= n;
-                v = (v << 4) | u64::from(n & 0xf);
-            }
-        }
-        v
-    };
-    let hi = half(&[(0, 8), (9, 13), (14, 18)]);
-    let lo = half(&[(19, 23), (24, 36)]);
-    (seen & NOT_HEX == 0).then_some((u128::from(hi) << 64) | u128::from(lo))
-}
 
 /// What comes before the UUID in an audit record's id (`ids::AUDIT` and its separator).
 const AUD: &str = "aud_";
@@ -275,6 +227,13 @@ fn parse(canonical: &str) -> Value {
     serde_json::from_str(canonical).unwrap_or_else(|_| Value::String(canonical.to_string()))
 }
 
+/// An audit record's ids as `Au` keeps them.
+pub(super) struct AuditSids {
+    pub id: Sid,
+    pub resource: Option<Sid>,
+    pub op: Option<Sid>,
+}
+
 /// An audit record as the store keeps it (its seq is its index + 1).
 pub(super) struct Au {
     pub id: Sid,
@@ -431,36 +390,6 @@ mod tests {
         assert_eq!(back, (CHUNK + 1..CHUNK * 2 + 5).rev().collect::<Vec<_>>());
         assert_eq!(c.forward_from(10_000_000).count(), 0);
         assert_eq!(c.backward_to(10_000_000).count(), 0);
-    }
-
-    #[test]
-    fn a_uuid_id_is_read_as_its_bits_and_anything_else_is_not() {
-        for _ in 0..200 {
-            let u = uuid::Uuid::now_v7();
-            let id = format!("pos_{}", u.hyphenated());
-            assert_eq!(uuid_of("pos_", &id), Some(u.as_u128()), "{id}");
-        }
-        let max = "pos_ffffffff-ffff-ffff-ffff-ffffffffffff";
-        assert_eq!(uuid_of("pos_", max), Some(u128::MAX));
-        let good = "pos_01900000-0000-7000-8000-00000000000a";
-        assert_eq!(
-            uuid_of("pos_", good),
-            Some(0x0190_0000_0000_7000_8000_0000_0000_000a)
-        );
-        for bad in [
-            "pos_01900000-0000-7000-8000-00000000000A",
-            "pos_01900000-0000-7000-8000-00000000000g",
-            "pos_01900000-0000-7000-8000-00000000000/",
-            "pos_01900000-0000-7000-8000-0000000000:0",
-            "pos_019000000-000-7000-8000-00000000000a",
-            "pos_01900000_0000-7000-8000-00000000000a",
-            "pos_01900000-0000-7000-8000-00000000000",
-            "pos_01900000-0000-7000-8000-00000000000ab",
-            "ast_01900000-0000-7000-8000-00000000000a",
-            "pos_",
-        ] {
-            assert_eq!(uuid_of("pos_", bad), None, "{bad}");
-        }
     }
 
     #[test]
