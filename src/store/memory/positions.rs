@@ -5,7 +5,7 @@
 //! elsewhere in memory — at a million positions, a cache miss each, and most of a get's time.
 
 use super::records::{Chunked, Lc, Names};
-use super::sid::uuid_of;
+use super::sid::{id_text, uuid_of};
 use crate::domain::time::Timestamp;
 use crate::domain::{
     Asset, Balance, Currency, Money, Position, PositionLifecycleEvent, PositionState,
@@ -43,12 +43,7 @@ impl PosKey {
             PosKey::Uuid(hi, lo) => {
                 // Written into a buffer, not through `format!`: a page builds fifty of these.
                 let v = (u128::from(*hi) << 64) | u128::from(*lo);
-                let mut buf = [0u8; POS.len() + uuid::fmt::Hyphenated::LENGTH];
-                buf[..POS.len()].copy_from_slice(POS.as_bytes());
-                uuid::Uuid::from_u128(v)
-                    .hyphenated()
-                    .encode_lower(&mut buf[POS.len()..]);
-                Cow::Owned(String::from(std::str::from_utf8(&buf).unwrap_or_default()))
+                Cow::Owned(String::from(&*id_text(POS, v)))
             }
             PosKey::Text(t) => Cow::Borrowed(t),
         }

@@ -89,7 +89,7 @@ impl AuditIn {
             op: record.op_id.as_deref().map(Sid::of),
         };
         AuditIn {
-            key: AuditIds::key(&record.id),
+            key: AuditIds::key(&ids.id),
             record,
             body,
             ids,

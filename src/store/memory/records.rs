@@ -13,7 +13,7 @@
 //!
 //! Reads build the domain types back from these.
 
-use super::sid::{Sid, uuid_of};
+use super::sid::Sid;
 use crate::domain::audit::{AuditError, AuditEvent};
 use crate::domain::ledger::{CanonicalJson, GENESIS_HASH, LedgerEvent, hex32};
 use crate::domain::time::Timestamp;
@@ -34,10 +34,10 @@ pub(super) struct AuditIds {
 }
 
 impl AuditIds {
-    /// The bits of an id this service makes (`aud_` + UUID), read once per write and handed
-    /// to `contains` and `insert` with the id.
-    pub(super) fn key(id: &str) -> Option<u128> {
-        uuid_of(AUD, id)
+    /// The bits of an id this service makes (`aud_` + UUID), taken from the id as kept (read
+    /// once per write) and handed to `contains` and `insert` with the id.
+    pub(super) fn key(id: &Sid) -> Option<u128> {
+        id.bits_with(AUD)
     }
 
     pub(super) fn contains(&self, id: &str, key: Option<u128>) -> bool {
@@ -396,7 +396,7 @@ mod tests {
     fn audit_ids_are_found_whatever_their_shape() {
         let mut ids = AuditIds::default();
         let a = crate::domain::ids::new_id(crate::domain::ids::AUDIT);
-        let k = AuditIds::key;
+        let k = |id: &str| AuditIds::key(&Sid::of(id));
         assert!(!ids.contains(&a, k(&a)));
         ids.insert(&a, k(&a));
         ids.insert("imported-1", k("imported-1"));

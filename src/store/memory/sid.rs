@@ -3,8 +3,8 @@
 //! number and the UUID's 128 bits it sits inline in its record, and a transition keeps six of
 //! them (its lifecycle event's, its ledger event's and the position's there, its audit record's,
 //! the resource's and the operation's). Any other id (an imported one) is kept as its text.
-//! Here too: a UUID's text read as its bits (`uuid_of`), which a position's key and an audit
-//! record's id are made of as well.
+//! Here too: a UUID's text read as its bits (`uuid_of`), which a position's key is made of as
+//! well.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -27,7 +27,7 @@ const HEX: [u8; 256] = {
 const NOT_HEX: u8 = 0x10;
 
 /// The text of `prefix` + a lower-case hyphenated UUID, as its 128 bits; None for any other id.
-/// Read on every write (a position's key, an audit record's id), so by table, not by `match`.
+/// Read on every write (a position's key), so by table, not by `match`.
 pub(super) fn uuid_of(prefix: &str, id: &str) -> Option<u128> {
     uuid_bits(id.strip_prefix(prefix)?)
 }
@@ -110,19 +110,35 @@ impl Sid {
     /// The id's text, written on the stack.
     pub(super) fn text(&self) -> SidText<'_> {
         match self {
-            Sid::Uuid { prefix, hi, lo } => {
-                let p = PREFIXES[*prefix as usize].as_bytes();
-                let mut buf = [0u8; MAX_TEXT];
-                buf[..p.len()].copy_from_slice(p);
-                let v = (u128::from(*hi) << 64) | u128::from(*lo);
-                uuid::Uuid::from_u128(v)
-                    .hyphenated()
-                    .encode_lower(&mut buf[p.len()..]);
-                SidText::Buf(buf, (p.len() + uuid::fmt::Hyphenated::LENGTH) as u8)
-            }
+            Sid::Uuid { prefix, hi, lo } => id_text(
+                PREFIXES[*prefix as usize],
+                (u128::from(*hi) << 64) | u128::from(*lo),
+            ),
             Sid::Text(t) => SidText::Str(t),
         }
     }
+
+    /// The UUID's bits when this is `prefix` (with its separator) + a UUID.
+    pub(super) fn bits_with(&self, prefix: &str) -> Option<u128> {
+        match self {
+            Sid::Uuid { prefix: p, hi, lo } if PREFIXES[*p as usize] == prefix => {
+                Some((u128::from(*hi) << 64) | u128::from(*lo))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The text `prefix` (one of `PREFIXES`) + the lower-case hyphenated UUID `v`, written on the
+/// stack.
+pub(super) fn id_text(prefix: &str, v: u128) -> SidText<'static> {
+    let p = prefix.as_bytes();
+    let mut buf = [0u8; MAX_TEXT];
+    buf[..p.len()].copy_from_slice(p);
+    uuid::Uuid::from_u128(v)
+        .hyphenated()
+        .encode_lower(&mut buf[p.len()..]);
+    SidText::Buf(buf, (p.len() + uuid::fmt::Hyphenated::LENGTH) as u8)
 }
 
 impl fmt::Display for Sid {
